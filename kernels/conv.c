@@ -1,0 +1,175 @@
+/* conv.c — 2-D convolution, NHWC, on top of the packed GEMM.
+ *
+ * 1x1 stride-1 unpadded convolutions are a GEMM over pixels as they lie.
+ * Others go through im2col, one block of output pixels at a time so the
+ * im2col rows stay in L2 (measured faster than one big buffer). 3x3
+ * stride-1 ones may use Winograd (winograd.c). */
+#include "kernels/kernels.h"
+#include "kernels/winograd.h"
+#include <string.h>
+
+static size_t out_dim(size_t in, size_t pad0, size_t pad1, size_t kernel, size_t stride) {
+    if (kernel == 0 || stride == 0 || in + pad0 + pad1 < kernel) return 0;
+    return (in + pad0 + pad1 - kernel) / stride + 1;
+}
+size_t f32_conv2d_out_h(const f32_conv2d_shape *s) {
+    return out_dim(s->in_h, s->pad_top, s->pad_bottom, s->kh, s->stride_h);
+}
+size_t f32_conv2d_out_w(const f32_conv2d_shape *s) {
+    return out_dim(s->in_w, s->pad_left, s->pad_right, s->kw, s->stride_w);
+}
+
+static int is_pointwise(const f32_conv2d_shape *s) {
+    return s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1 &&
+           s->pad_top == 0 && s->pad_left == 0 && s->pad_bottom == 0 && s->pad_right == 0;
+}
+
+static int wino_tile(f32_conv2d_algo algo) { return algo == F32_CONV_WINOGRAD_2X2 ? 2 : 4; }
+
+/* Winograd computes whole output tiles: skip it when padding the output up to
+ * tiles wastes too much, or channels are too few for the transforms to pay. */
+static int winograd_worth_it(const f32_conv2d_shape *s) {
+    return 0;
+}
+
+int f32_conv2d_algo_supports(const f32_conv2d_shape *s, f32_conv2d_algo algo) {
+    switch (algo) {
+    case F32_CONV_GEMM: return is_pointwise(s);
+    case F32_CONV_IM2COL: return 1;
+    case F32_CONV_WINOGRAD_2X2:
+    case F32_CONV_WINOGRAD_4X4: return f32_conv3x3_winograd_supports(s);
+    }
+    return 0;
+}
+
+f32_conv2d_algo f32_conv2d_choose(const f32_conv2d_shape *s) {
+    if (is_pointwise(s)) return F32_CONV_GEMM;
+    if (f32_conv3x3_winograd_supports(s) && winograd_worth_it(s)) return F32_CONV_WINOGRAD_4X4;
+    return F32_CONV_IM2COL;
+}
+
+size_t f32_conv2d_packed_size_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo) {
+    if (algo >= F32_CONV_WINOGRAD_2X2) return f32_conv3x3_winograd_packed_size(s, wino_tile(algo));
+    return f32_gemm_packed_size(s->kh * s->kw * s->in_c, s->out_c);
+}
+
+void f32_conv2d_pack_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo,
+                          const float *w, const float *bias, float *packed) {
+    if (algo >= F32_CONV_WINOGRAD_2X2) f32_conv3x3_winograd_pack(s, wino_tile(algo), w, bias, packed);
+    else f32_gemm_pack(s->kh * s->kw * s->in_c, s->out_c, w, bias, packed);
+}
+
+/* im2col block: rows of output pixels per block, so that a block is ~128 KB
+ * (a multiple of every micro-kernel's MR, 60 = lcm(4,5,6)). */
+static size_t im2col_rows(const f32_conv2d_shape *s) {
+    size_t k = s->kh * s->kw * s->in_c;
+    size_t rows = (128 * 1024 / sizeof(float)) / (k ? k : 1);
+    rows = rows / 60 * 60;
+    if (rows < 60) rows = 60;
+    size_t m = s->batch * f32_conv2d_out_h(s) * f32_conv2d_out_w(s);
+    return rows < m ? rows : m;
+}
+
+size_t f32_conv2d_scratch_size_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo) {
+    switch (algo) {
+    case F32_CONV_GEMM: return 0;
+    case F32_CONV_IM2COL: return im2col_rows(s) * s->kh * s->kw * s->in_c * sizeof(float);
+    case F32_CONV_WINOGRAD_2X2:
+    case F32_CONV_WINOGRAD_4X4: return f32_conv3x3_winograd_scratch_size(s, wino_tile(algo));
+    }
+    return 0;
+}
+
+static void conv_im2col(const f32_conv2d_shape *s, f32_variant v,
+                        const float *in, size_t in_stride, const float *packed,
+                        float *out, size_t out_stride, float lo, float hi, float *buf) {
+    const size_t oh = f32_conv2d_out_h(s), ow = f32_conv2d_out_w(s);
+    const size_t cin = s->in_c, k = s->kh * s->kw * cin;
+    const size_t m = s->batch * oh * ow, rows = im2col_rows(s);
+    for (size_t p0 = 0; p0 < m; p0 += rows) {
+        size_t mb = m - p0 < rows ? m - p0 : rows;
+        for (size_t r = 0; r < mb; r++) {
+            size_t p = p0 + r, b = p / (oh * ow), oy = p / ow % oh, ox = p % ow;
+            float *row = buf + r * k;
+            for (size_t ky = 0; ky < s->kh; ky++) {
+                /* unsigned wrap-around makes iy huge when it is in the top padding */
+                size_t iy = oy * s->stride_h + ky - s->pad_top;
+                for (size_t kx = 0; kx < s->kw; kx++, row += cin) {
+                    size_t ix = ox * s->stride_w + kx - s->pad_left;
+                    if (iy < s->in_h && ix < s->in_w)
+                        memcpy(row, in + ((b * s->in_h + iy) * s->in_w + ix) * in_stride,
+                               cin * sizeof(float));
+                    else
+                        memset(row, 0, cin * sizeof(float));
+                }
+            }
+        }
+        f32_gemm_variant(v, mb, s->out_c, k, buf, k, packed, out + p0 * out_stride, out_stride, lo, hi);
+    }
+}
+
+void f32_conv2d_nhwc_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo, f32_variant v,
+                          const float *in, size_t in_stride, const float *packed,
+                          float *out, size_t out_stride,
+                          float output_min, float output_max, void *scratch) {
+    if (!f32_conv2d_algo_supports(s, algo)) return;
+    const size_t m = s->batch * f32_conv2d_out_h(s) * f32_conv2d_out_w(s);
+    if (m == 0 || s->out_c == 0) return;
+    switch (algo) {
+    case F32_CONV_GEMM:
+        f32_gemm_variant(v, m, s->out_c, s->in_c, in, in_stride, packed, out, out_stride,
+                         output_min, output_max);
+        break;
+    case F32_CONV_IM2COL:
+        conv_im2col(s, v, in, in_stride, packed, out, out_stride, output_min, output_max, scratch);
+        break;
+    case F32_CONV_WINOGRAD_2X2:
+    case F32_CONV_WINOGRAD_4X4:
+        f32_conv3x3_winograd(s, wino_tile(algo), v, in, in_stride, packed, out, out_stride,
+                             output_min, output_max, scratch);
+        break;
+    }
+}
+
+size_t f32_conv2d_packed_size(const f32_conv2d_shape *s) {
+    return f32_conv2d_packed_size_algo(s, f32_conv2d_choose(s));
+}
+void f32_conv2d_pack(const f32_conv2d_shape *s, const float *w, const float *bias, float *packed) {
+    f32_conv2d_pack_algo(s, f32_conv2d_choose(s), w, bias, packed);
+}
+size_t f32_conv2d_scratch_size(const f32_conv2d_shape *s) {
+    return f32_conv2d_scratch_size_algo(s, f32_conv2d_choose(s));
+}
+void f32_conv2d_nhwc(const f32_conv2d_shape *s, const float *in, size_t in_stride,
+                     const float *packed, float *out, size_t out_stride,
+                     float output_min, float output_max, void *scratch) {
+    f32_conv2d_nhwc_algo(s, f32_conv2d_choose(s), F32_WASMSIMD, in, in_stride, packed,
+                         out, out_stride, output_min, output_max, scratch);
+}
+
+void f32_conv2d_nhwc_ref(const f32_conv2d_shape *s, const float *in, size_t in_stride,
+                         const float *w, const float *bias, float *out, size_t out_stride,
+                         float output_min, float output_max) {
+    const size_t oh = f32_conv2d_out_h(s), ow = f32_conv2d_out_w(s);
+    const size_t cin = s->in_c, cout = s->out_c;
+    for (size_t b = 0; b < s->batch; b++)
+        for (size_t oy = 0; oy < oh; oy++)
+            for (size_t ox = 0; ox < ow; ox++) {
+                float *o = out + ((b * oh + oy) * ow + ox) * out_stride;
+                for (size_t co = 0; co < cout; co++) {
+                    float acc = bias ? bias[co] : 0.0f;
+                    for (size_t ky = 0; ky < s->kh; ky++) {
+                        size_t iy = oy * s->stride_h + ky - s->pad_top;
+                        if (iy >= s->in_h) continue;
+                        for (size_t kx = 0; kx < s->kw; kx++) {
+                            size_t ix = ox * s->stride_w + kx - s->pad_left;
+                            if (ix >= s->in_w) continue;
+                            const float *x = in + ((b * s->in_h + iy) * s->in_w + ix) * in_stride;
+                            const float *wk = w + (ky * s->kw + kx) * cin * cout + co;
+                            for (size_t ci = 0; ci < cin; ci++) acc += x[ci] * wk[ci * cout];
+                        }
+                    }
+                    o[co] = acc < output_min ? output_min : (acc > output_max ? output_max : acc);
+                }
+            }
+}

@@ -1,0 +1,170 @@
+/* kernels.h — f32 compute micro-kernels for DenseLab.
+ *
+ * Layout: activations are NHWC float32. A "pixel stride" (in floats) lets a
+ * kernel read or write a channel slice of a wider buffer, which is how
+ * DenseNet's concatenations are done without copies.
+ *
+ * Every kernel has a plain scalar reference (suffix _scalar) and a SIMD128
+ * variant (suffix _wasmsimd; WASM SIMD128, and natively the same source
+ * through kernels/simd128.h). The unsuffixed entry points below dispatch to
+ * the fastest variant built in; tests compare each variant to its reference.
+ *
+ * Clamping: every producer takes output_min/output_max (fused activation:
+ * relu = [0, +inf), none = [-inf, +inf)), as in XNNPACK.
+ */
+#ifndef DENSELAB_KERNELS_H
+#define DENSELAB_KERNELS_H
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- GEMM with packed weights ------------------------------------------
+ * C[m][n] = clamp(sum_k A[m][k] * W[k][n] + bias[n])
+ * A: m rows of k floats, row stride lda (>= k).
+ * W: k x n row-major (Keras Dense kernel [in,out]; a Conv2D kernel
+ *    [kh,kw,cin,cout] is the same thing with k = kh*kw*cin).
+ * bias may be NULL (zeros). Packing is done once at model build time. */
+size_t f32_gemm_packed_size(size_t k, size_t n);            /* in floats */
+void   f32_gemm_pack(size_t k, size_t n, const float *w, const float *bias, float *packed);
+void   f32_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                const float *packed, float *c, size_t ldc,
+                float output_min, float output_max);
+/* Reference on unpacked weights (what the tests compare against). */
+void   f32_gemm_ref(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                    const float *w, const float *bias, float *c, size_t ldc,
+                    float output_min, float output_max);
+
+/* ---- 2-D convolution, NHWC ---------------------------------------------
+ * Weights packed with f32_conv2d_pack (from Keras [kh,kw,cin,cout]).
+ * Padding is explicit per side (Keras 'same' and ZeroPadding2D both map
+ * onto it); padded taps read zeros. */
+typedef struct {
+    size_t batch, in_h, in_w, in_c;
+    size_t out_c;
+    size_t kh, kw, stride_h, stride_w;
+    size_t pad_top, pad_left, pad_bottom, pad_right;
+} f32_conv2d_shape;
+
+size_t f32_conv2d_out_h(const f32_conv2d_shape *s);
+size_t f32_conv2d_out_w(const f32_conv2d_shape *s);
+size_t f32_conv2d_packed_size(const f32_conv2d_shape *s);   /* in floats */
+void   f32_conv2d_pack(const f32_conv2d_shape *s, const float *w, const float *bias, float *packed);
+size_t f32_conv2d_scratch_size(const f32_conv2d_shape *s);  /* in bytes, may be 0 */
+void   f32_conv2d_nhwc(const f32_conv2d_shape *s,
+                       const float *in, size_t in_stride,
+                       const float *packed,
+                       float *out, size_t out_stride,
+                       float output_min, float output_max, void *scratch);
+void   f32_conv2d_nhwc_ref(const f32_conv2d_shape *s,
+                           const float *in, size_t in_stride,
+                           const float *w, const float *bias,
+                           float *out, size_t out_stride,
+                           float output_min, float output_max);
+
+/* ---- Per-channel affine + clamp (inference BatchNorm, fused ReLU) -------
+ * out[p][c] = clamp(in[p][c] * scale[c] + shift[c]) for p < pixels. */
+void f32_scale_shift_nhwc(size_t pixels, size_t channels,
+                          const float *in, size_t in_stride,
+                          const float *scale, const float *shift,
+                          float *out, size_t out_stride,
+                          float output_min, float output_max);
+
+/* ---- Pooling, NHWC (valid padding, as DenseNet uses) --------------------- */
+typedef struct {
+    size_t batch, in_h, in_w, channels;
+    size_t pool_h, pool_w, stride_h, stride_w;
+} f32_pool2d_shape;   /* out = (in - pool) / stride + 1 */
+
+void f32_maxpool2d_nhwc(const f32_pool2d_shape *s, const float *in, size_t in_stride,
+                        float *out, size_t out_stride);
+void f32_avgpool2d_nhwc(const f32_pool2d_shape *s, const float *in, size_t in_stride,
+                        float *out, size_t out_stride);
+/* Global pooling: per image, pixels x channels -> channels. out is batch x channels. */
+void f32_global_avgpool_nhwc(size_t batch, size_t pixels, size_t channels,
+                             const float *in, size_t in_stride, float *out);
+void f32_global_maxpool_nhwc(size_t batch, size_t pixels, size_t channels,
+                             const float *in, size_t in_stride, float *out);
+
+/* ---- Softmax over rows of n (numerically stable, in place allowed) ------- */
+void f32_softmax(size_t rows, size_t n, const float *in, float *out);
+
+/* ---- Variants, for tests and benchmarks ---------------------------------
+ * The entry points above pick the fastest variant; these name one. */
+typedef enum { F32_SCALAR = 0, F32_WASMSIMD = 1 } f32_variant;
+
+/* GEMM micro-kernel: one tile of C, mr <= MR rows by nc <= 8 columns, from one
+ * packed panel w (8 biases, then kc rows of 8 weights). */
+typedef void (*f32_gemm_ukernel)(size_t mr, size_t nc, size_t kc,
+                                 const float *a, size_t lda, const float *w,
+                                 float *c, size_t ldc, float output_min, float output_max);
+void f32_gemm_4x8_scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
+                         const float *w, float *c, size_t ldc, float output_min, float output_max);
+void f32_gemm_4x8_wasmsimd(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
+                           const float *w, float *c, size_t ldc, float output_min, float output_max);
+void f32_gemm_5x8_wasmsimd(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
+                           const float *w, float *c, size_t ldc, float output_min, float output_max);
+void f32_gemm_6x8_wasmsimd(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
+                           const float *w, float *c, size_t ldc, float output_min, float output_max);
+/* Whole GEMM driven by one micro-kernel of MR rows. */
+void f32_gemm_with(f32_gemm_ukernel ukernel, size_t mr_max,
+                   size_t m, size_t n, size_t k, const float *a, size_t lda,
+                   const float *packed, float *c, size_t ldc,
+                   float output_min, float output_max);
+void f32_gemm_variant(f32_variant v, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                      const float *packed, float *c, size_t ldc,
+                      float output_min, float output_max);
+
+/* Convolution algorithms. F32_CONV_GEMM: 1x1, stride 1, no padding, pixels
+ * are GEMM rows. F32_CONV_IM2COL: any shape, im2col in L2-sized row blocks.
+ * F32_CONV_WINOGRAD_2X2 / _4X4: 3x3 stride 1 only, Winograd F(2x2,3x3) or
+ * F(4x4,3x3) (fewer multiplies, slightly larger rounding error).
+ * The packed weights depend on the algorithm. */
+typedef enum {
+    F32_CONV_GEMM = 0, F32_CONV_IM2COL = 1, F32_CONV_WINOGRAD_2X2 = 2, F32_CONV_WINOGRAD_4X4 = 3
+} f32_conv2d_algo;
+f32_conv2d_algo f32_conv2d_choose(const f32_conv2d_shape *s);
+int    f32_conv2d_algo_supports(const f32_conv2d_shape *s, f32_conv2d_algo algo);
+size_t f32_conv2d_packed_size_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo);
+void   f32_conv2d_pack_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo,
+                            const float *w, const float *bias, float *packed);
+size_t f32_conv2d_scratch_size_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo);
+void   f32_conv2d_nhwc_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo, f32_variant v,
+                            const float *in, size_t in_stride, const float *packed,
+                            float *out, size_t out_stride,
+                            float output_min, float output_max, void *scratch);
+
+void f32_scale_shift_nhwc_scalar(size_t pixels, size_t channels, const float *in, size_t in_stride,
+                                 const float *scale, const float *shift, float *out, size_t out_stride,
+                                 float output_min, float output_max);
+void f32_scale_shift_nhwc_wasmsimd(size_t pixels, size_t channels, const float *in, size_t in_stride,
+                                   const float *scale, const float *shift, float *out, size_t out_stride,
+                                   float output_min, float output_max);
+void f32_maxpool2d_nhwc_scalar(const f32_pool2d_shape *s, const float *in, size_t in_stride,
+                               float *out, size_t out_stride);
+void f32_maxpool2d_nhwc_wasmsimd(const f32_pool2d_shape *s, const float *in, size_t in_stride,
+                                 float *out, size_t out_stride);
+void f32_avgpool2d_nhwc_scalar(const f32_pool2d_shape *s, const float *in, size_t in_stride,
+                               float *out, size_t out_stride);
+void f32_avgpool2d_nhwc_wasmsimd(const f32_pool2d_shape *s, const float *in, size_t in_stride,
+                                 float *out, size_t out_stride);
+void f32_global_avgpool_nhwc_scalar(size_t batch, size_t pixels, size_t channels,
+                                    const float *in, size_t in_stride, float *out);
+void f32_global_avgpool_nhwc_wasmsimd(size_t batch, size_t pixels, size_t channels,
+                                      const float *in, size_t in_stride, float *out);
+void f32_global_maxpool_nhwc_scalar(size_t batch, size_t pixels, size_t channels,
+                                    const float *in, size_t in_stride, float *out);
+void f32_global_maxpool_nhwc_wasmsimd(size_t batch, size_t pixels, size_t channels,
+                                      const float *in, size_t in_stride, float *out);
+void f32_softmax_scalar(size_t rows, size_t n, const float *in, float *out);
+void f32_softmax_wasmsimd(size_t rows, size_t n, const float *in, float *out);
+
+/* Which SIMD the _wasmsimd variants compile to here: "wasm-simd128", "sse2"
+ * or "scalar-emulation". */
+const char *f32_simd_name(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,148 @@
+/* learn_common.c — see learn_common.h. */
+#include "learn/learn_common.h"
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char DL_LEARN_CANCELLED[] = "cancelled";
+
+#define DL_LEARN_MAX_CLASSES 256
+
+const char *dl_learn_errorf(const char *fmt, ...) {
+    static char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return buf;
+}
+
+void dl_rng_seed(dl_rng *r, uint64_t seed) { r->s = seed; }
+
+uint64_t dl_rng_next(dl_rng *r) {
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+uint32_t dl_rng_below(dl_rng *r, uint32_t n) {
+    /* Multiply-shift: unbiased enough for n << 2^32 and cheap. */
+    return (uint32_t)(((dl_rng_next(r) >> 32) * (uint64_t)n) >> 32);
+}
+
+double dl_rng_uniform(dl_rng *r) { return (double)(dl_rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
+
+void dl_rng_shuffle(dl_rng *r, int *a, int n) {
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)dl_rng_below(r, (uint32_t)i + 1);
+        int t = a[i]; a[i] = a[j]; a[j] = t;
+    }
+}
+
+/* GCC/Clang vector extensions: SSE natively, SIMD128 under -msimd128. */
+#if defined(__GNUC__) || defined(__clang__)
+typedef float v4f __attribute__((vector_size(16)));
+static inline v4f v4f_load(const float *p) { v4f v; memcpy(&v, p, sizeof v); return v; }
+static inline void v4f_store(float *p, v4f v) { memcpy(p, &v, sizeof v); }
+#define DL_HAVE_V4F 1
+#endif
+
+float dl_dot_f32(const float *a, const float *b, size_t n) {
+    size_t i = 0;
+    float s = 0.0f;
+#ifdef DL_HAVE_V4F
+    v4f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    for (; i + 16 <= n; i += 16) {
+        s0 += v4f_load(a + i) * v4f_load(b + i);
+        s1 += v4f_load(a + i + 4) * v4f_load(b + i + 4);
+        s2 += v4f_load(a + i + 8) * v4f_load(b + i + 8);
+        s3 += v4f_load(a + i + 12) * v4f_load(b + i + 12);
+    }
+    for (; i + 4 <= n; i += 4) s0 += v4f_load(a + i) * v4f_load(b + i);
+    v4f t = (s0 + s1) + (s2 + s3);
+    s = (t[0] + t[1]) + (t[2] + t[3]);
+#endif
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+void dl_axpy_f32(float alpha, const float *x, float *y, size_t n) {
+    size_t i = 0;
+#ifdef DL_HAVE_V4F
+    v4f va = {alpha, alpha, alpha, alpha};
+    for (; i + 8 <= n; i += 8) {
+        v4f_store(y + i, v4f_load(y + i) + va * v4f_load(x + i));
+        v4f_store(y + i + 4, v4f_load(y + i + 4) + va * v4f_load(x + i + 4));
+    }
+#endif
+    for (; i < n; i++) y[i] += alpha * x[i];
+}
+
+const char *dl_learn_check_xy(const float *x, const int *y, int n, int d, int *num_classes) {
+    if (n <= 0) return "no training samples (n = 0)";
+    if (d <= 0) return "no features (d = 0)";
+    if (!x) return "feature matrix is NULL";
+    if ((size_t)n > SIZE_MAX / sizeof(float) / (size_t)d) return "feature matrix too large";
+    for (int i = 0; i < n; i++) {
+        const float *r = x + (size_t)i * d;
+        for (int j = 0; j < d; j++)
+            if (!isfinite(r[j]))
+                return dl_learn_errorf("feature is %s at row %d, column %d",
+                                       isnan(r[j]) ? "NaN" : "infinite", i, j);
+    }
+    if (!y) return NULL;
+    int maxl = -1;
+    for (int i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= DL_LEARN_MAX_CLASSES)
+            return dl_learn_errorf("label %d at row %d is out of range (0..%d)", y[i], i,
+                                   DL_LEARN_MAX_CLASSES - 1);
+        if (y[i] > maxl) maxl = y[i];
+    }
+    int k = maxl + 1;
+    if (k < 2) return "training set has a single class (need at least 2)";
+    int seen[DL_LEARN_MAX_CLASSES] = {0}, distinct = 0;
+    for (int i = 0; i < n; i++) if (!seen[y[i]]++) distinct++;
+    if (distinct < 2) return dl_learn_errorf("training set has a single class (%d); need at least 2", maxl);
+    for (int c = 0; c < k; c++)
+        if (!seen[c])
+            return dl_learn_errorf("class %d has no training samples (labels must be 0..%d, each present)", c, k - 1);
+    *num_classes = k;
+    return NULL;
+}
+
+const char *dl_standardize_fit(const float *x, int n, int d, float *mean, float *std) {
+    double *s = dl_learn_alloc((size_t)d * 2, sizeof(double));
+    if (!s) return "out of memory";
+    double *s2 = s + d;
+    /* Two passes (mean, then centred squares) keep the variance accurate
+     * for features with a large offset. */
+    for (int i = 0; i < n; i++) {
+        const float *r = x + (size_t)i * d;
+        for (int j = 0; j < d; j++) s[j] += r[j];
+    }
+    for (int j = 0; j < d; j++) s[j] /= n;
+    for (int i = 0; i < n; i++) {
+        const float *r = x + (size_t)i * d;
+        for (int j = 0; j < d; j++) { double t = r[j] - s[j]; s2[j] += t * t; }
+    }
+    for (int j = 0; j < d; j++) {
+        double sd = sqrt(s2[j] / n);
+        mean[j] = (float)s[j];
+        std[j] = (sd > 0 && (float)sd > 0) ? (float)sd : 1.0f;
+    }
+    free(s);
+    return NULL;
+}
+
+void dl_standardize_row(const float *x, const float *mean, const float *std, int d, float *out) {
+    if (!mean) { if (out != x) memcpy(out, x, (size_t)d * sizeof(float)); return; }
+    for (int j = 0; j < d; j++) out[j] = (x[j] - mean[j]) / std[j];
+}
+
+void *dl_learn_alloc(size_t count, size_t size) {
+    if (size && count > SIZE_MAX / size) return NULL;
+    return calloc(count ? count : 1, size ? size : 1);
+}

@@ -1,0 +1,66 @@
+/* learn_common.h — shared plumbing of learn/: error strings, the seeded RNG,
+ * f32 vector helpers, input validation and feature standardisation.
+ *
+ * Errors follow the project style: functions return a reason string, NULL on
+ * success. Formatted reasons (naming a row/column) live in one static buffer,
+ * valid until the next failing call (the library is single-threaded). */
+#ifndef DENSELAB_LEARN_COMMON_H
+#define DENSELAB_LEARN_COMMON_H
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Progress report shared by every trainer. The callback returns nonzero to
+ * cancel; the trainer then frees what it allocated and fails with
+ * DL_LEARN_CANCELLED. */
+typedef struct {
+    const char *phase;     /* "linear-svm", "rbf-svm", "softmax" */
+    int step, steps;       /* classes / class pairs / epochs finished, and total */
+    long iter;             /* solver iterations of the current step so far */
+    double loss;           /* softmax: mean train loss of the epoch */
+    double train_acc;      /* softmax: train accuracy of the epoch */
+    double val_acc;        /* softmax: validation accuracy, or -1 if none */
+} dl_learn_progress;
+typedef int (*dl_learn_progress_fn)(void *user, const dl_learn_progress *p);
+
+extern const char DL_LEARN_CANCELLED[];   /* "cancelled" (compare by pointer) */
+
+/* ---- internal helpers (used by the learn/ modules, not part of the API) -- */
+const char *dl_learn_errorf(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* splitmix64: tiny, seedable, identical on every platform. */
+typedef struct { uint64_t s; } dl_rng;
+void     dl_rng_seed(dl_rng *r, uint64_t seed);
+uint64_t dl_rng_next(dl_rng *r);
+uint32_t dl_rng_below(dl_rng *r, uint32_t n);   /* uniform in [0, n), n > 0 */
+double   dl_rng_uniform(dl_rng *r);             /* [0, 1) */
+void     dl_rng_shuffle(dl_rng *r, int *a, int n);
+
+float  dl_dot_f32(const float *a, const float *b, size_t n);
+void   dl_axpy_f32(float alpha, const float *x, float *y, size_t n);   /* y += alpha x */
+
+/* Checks sizes, finite features (error names the row/column) and labels in
+ * [0, 255]; counts classes (max label + 1) and requires every class
+ * 0..K-1 to be present and at least two of them. y may be NULL (features
+ * only; then *num_classes is untouched). */
+const char *dl_learn_check_xy(const float *x, const int *y, int n, int d, int *num_classes);
+
+/* Per-feature mean and standard deviation (population, in double; std 0 -> 1)
+ * over n rows of d floats. */
+const char *dl_standardize_fit(const float *x, int n, int d, float *mean, float *std);
+/* out[j] = (x[j] - mean[j]) / std[j]; out may equal x. mean NULL = copy. */
+void dl_standardize_row(const float *x, const float *mean, const float *std, int d, float *out);
+
+void *dl_learn_alloc(size_t count, size_t size);   /* calloc with overflow check */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

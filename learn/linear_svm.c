@@ -1,0 +1,197 @@
+/* linear_svm.c — see linear_svm.h. Variable names follow LIBLINEAR's
+ * solve_l2r_l1l2_svc so the two can be read side by side. */
+#include "learn/linear_svm.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void dl_linear_svm_default_params(dl_linear_svm_params *p) {
+    p->C = 1.0; p->loss = 2; p->eps = 0.1; p->max_iter = 1000;
+    p->bias = 1.0; p->standardize = 1; p->seed = 1;
+}
+
+typedef struct {
+    const float *x;            /* raw rows */
+    const float *mean, *std;   /* NULL: no standardisation */
+    int n, d;
+    float bias;                /* 0: no bias feature */
+    float *row;                /* scratch: one standardised row */
+} lin_data;
+
+/* Row i as the solver sees it (standardised). */
+static const float *get_row(const lin_data *D, int i) {
+    const float *r = D->x + (size_t)i * D->d;
+    if (!D->mean) return r;
+    dl_standardize_row(r, D->mean, D->std, D->d, D->row);
+    return D->row;
+}
+
+/* w has d + 1 entries: feature weights, then the bias weight. */
+static double wx(const lin_data *D, const float *w, const float *xi) {
+    return (double)dl_dot_f32(w, xi, (size_t)D->d) + (double)w[D->d] * D->bias;
+}
+
+static const char *solve_one(const lin_data *D, const int *label, int cls, const double *xnorm,
+                             const dl_linear_svm_params *P, dl_rng *rng, float *w,
+                             double *alpha, int *index, signed char *yy,
+                             dl_learn_progress_fn progress, void *user, int num_classes,
+                             long *out_iter, double *out_obj, double *out_primal, int *out_nsv) {
+    int l = D->n, d = D->d;
+    double C = P->C;
+    /* L2 loss: diag = 0.5/C, no upper bound; L1 loss: diag 0, upper bound C. */
+    double diag = P->loss == 2 ? 0.5 / C : 0.0;
+    double upper = P->loss == 2 ? INFINITY : C;
+    double PGmax_old = INFINITY, PGmin_old = -INFINITY;
+    int active_size = l, iter = 0;
+
+    memset(w, 0, sizeof(float) * (size_t)(d + 1));
+    for (int i = 0; i < l; i++) {
+        alpha[i] = 0;
+        yy[i] = label[i] == cls ? 1 : -1;
+        index[i] = i;
+    }
+    while (iter < P->max_iter) {
+        double PGmax_new = -INFINITY, PGmin_new = INFINITY;
+        for (int i = 0; i < active_size; i++) {
+            int j = i + (int)dl_rng_below(rng, (uint32_t)(active_size - i));
+            int t = index[i]; index[i] = index[j]; index[j] = t;
+        }
+        for (int s = 0; s < active_size; s++) {
+            int i = index[s];
+            int yi = yy[i];
+            const float *xi = get_row(D, i);
+            double G = yi * wx(D, w, xi) - 1 + alpha[i] * diag;
+            double PG = 0;
+            if (alpha[i] == 0) {
+                if (G > PGmax_old) {
+                    active_size--;
+                    index[s] = index[active_size]; index[active_size] = i;
+                    s--;
+                    continue;
+                } else if (G < 0) PG = G;
+            } else if (alpha[i] == upper) {
+                if (G < PGmin_old) {
+                    active_size--;
+                    index[s] = index[active_size]; index[active_size] = i;
+                    s--;
+                    continue;
+                } else if (G > 0) PG = G;
+            } else PG = G;
+            if (PG > PGmax_new) PGmax_new = PG;
+            if (PG < PGmin_new) PGmin_new = PG;
+            if (fabs(PG) > 1.0e-12) {
+                double alpha_old = alpha[i];
+                double QD = xnorm[i] + diag;
+                double a = alpha[i] - G / QD;
+                alpha[i] = a < 0 ? 0 : a > upper ? upper : a;
+                float dd = (float)((alpha[i] - alpha_old) * yi);
+                dl_axpy_f32(dd, xi, w, (size_t)d);
+                w[d] += dd * D->bias;
+            }
+        }
+        iter++;
+        if (progress) {
+            dl_learn_progress pr = {"linear-svm", cls, num_classes, iter, 0, 0, -1};
+            if (progress(user, &pr)) return DL_LEARN_CANCELLED;
+        }
+        if (PGmax_new - PGmin_new <= P->eps) {
+            if (active_size == l) break;
+            active_size = l;   /* re-check every variable before stopping */
+            PGmax_old = INFINITY;
+            PGmin_old = -INFINITY;
+            continue;
+        }
+        PGmax_old = PGmax_new;
+        PGmin_old = PGmin_new;
+        if (PGmax_old <= 0) PGmax_old = INFINITY;
+        if (PGmin_old >= 0) PGmin_old = -INFINITY;
+    }
+
+    /* LIBLINEAR's "Objective value": 0.5 w'w + 0.5 diag a'a - sum a. */
+    double ww = 0, v = 0, loss = 0;
+    int nsv = 0;
+    for (int j = 0; j <= d; j++) ww += (double)w[j] * w[j];
+    for (int i = 0; i < l; i++) {
+        v += alpha[i] * (alpha[i] * diag - 2);
+        if (alpha[i] > 0) nsv++;
+    }
+    for (int i = 0; i < l; i++) {
+        double m = 1 - yy[i] * wx(D, w, get_row(D, i));
+        if (m > 0) loss += P->loss == 2 ? m * m : m;
+    }
+    *out_iter = iter;
+    *out_obj = (ww + v) / 2;
+    *out_primal = ww / 2 + C * loss;
+    *out_nsv = nsv;
+    return NULL;
+}
+
+const char *dl_linear_svm_train(const float *x, const int *y, int n, int d,
+                                const dl_linear_svm_params *params,
+                                dl_learn_progress_fn progress, void *user,
+                                dl_classifier **out, dl_train_report *report) {
+    dl_linear_svm_params P;
+    if (params) P = *params; else dl_linear_svm_default_params(&P);
+    if (!out) return "linear-svm: NULL output";
+    *out = NULL;
+    if (report) memset(report, 0, sizeof *report);
+    if (!(P.C > 0) || !isfinite(P.C)) return dl_learn_errorf("linear-svm: C must be > 0 (got %g)", P.C);
+    if (P.loss != 1 && P.loss != 2) return dl_learn_errorf("linear-svm: loss must be 1 (hinge) or 2 (squared hinge), got %d", P.loss);
+    if (!(P.eps > 0)) return dl_learn_errorf("linear-svm: eps must be > 0 (got %g)", P.eps);
+    if (P.max_iter < 1) return dl_learn_errorf("linear-svm: max_iter must be >= 1 (got %d)", P.max_iter);
+    if (!isfinite(P.bias)) return "linear-svm: bias must be finite";
+    int K;
+    const char *err = dl_learn_check_xy(x, y, n, d, &K);
+    if (err) return err;
+
+    dl_classifier *c = dl_classifier_alloc(DL_CLF_LINEAR_SVM, K, d, P.standardize, 0);
+    double *alpha = dl_learn_alloc((size_t)n, sizeof(double));
+    double *xnorm = dl_learn_alloc((size_t)n, sizeof(double));
+    int *index = dl_learn_alloc((size_t)n, sizeof(int));
+    signed char *yy = dl_learn_alloc((size_t)n, 1);
+    float *row = dl_learn_alloc((size_t)d, sizeof(float));
+    if (report) {
+        report->num_problems = K;
+        report->iterations = dl_learn_alloc((size_t)K, sizeof(long));
+        report->objective = dl_learn_alloc((size_t)K, sizeof(double));
+        report->primal = dl_learn_alloc((size_t)K, sizeof(double));
+        report->nsv = dl_learn_alloc((size_t)K, sizeof(int));
+    }
+    if (!c || !alpha || !xnorm || !index || !yy || !row ||
+        (report && (!report->iterations || !report->objective || !report->primal || !report->nsv))) {
+        err = "out of memory";
+        goto done;
+    }
+    if (P.standardize && (err = dl_standardize_fit(x, n, d, c->mean, c->std))) goto done;
+
+    lin_data D = {x, c->mean, c->std, n, d, P.bias > 0 ? (float)P.bias : 0.0f, row};
+    for (int i = 0; i < n; i++) {   /* QD without the diagonal term: ||x_i||^2 (+ bias^2) */
+        const float *xi = get_row(&D, i);
+        double s = 0;
+        for (int j = 0; j < d; j++) s += (double)xi[j] * xi[j];
+        xnorm[i] = s + (double)D.bias * D.bias;
+    }
+    dl_rng rng;
+    dl_rng_seed(&rng, P.seed);
+    for (int k = 0; k < K; k++) {
+        long it; double obj, primal; int nsv;
+        float *w = c->w + (size_t)k * (d + 1);
+        err = solve_one(&D, y, k, xnorm, &P, &rng, w, alpha, index, yy, progress, user, K,
+                        &it, &obj, &primal, &nsv);
+        if (err) goto done;
+        w[d] *= D.bias;   /* fold the bias feature value into the stored weight */
+        if (report) {
+            report->iterations[k] = it; report->objective[k] = obj;
+            report->primal[k] = primal; report->nsv[k] = nsv;
+        }
+    }
+done:
+    free(alpha); free(xnorm); free(index); free(yy); free(row);
+    if (err) {
+        dl_classifier_free(c);
+        dl_train_report_free(report);
+        return err;
+    }
+    *out = c;
+    return NULL;
+}

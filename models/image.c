@@ -1,0 +1,272 @@
+// Image decoding (stb_image) and Keras-compatible resize/preprocessing.
+#include "models/image.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Only the formats we promise (stb's TGA has no magic number and would claim
+// random bytes); no stdio (we decode from memory), no float/HDR paths.
+#define STBI_NO_STDIO
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
+#define STBI_ONLY_BMP
+#define STBI_ONLY_GIF
+#define STBI_ONLY_PNM
+#define STBI_NO_LINEAR
+#define STBI_NO_HDR
+#define STB_IMAGE_IMPLEMENTATION
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#endif
+#include <stb/stb_image.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+// Reasons that need numbers are formatted here; one buffer per thread so
+// concurrent decoders do not overwrite each other's message.
+static _Thread_local char dl_image_reason[256];
+
+static const char *fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dl_image_reason, sizeof dl_image_reason, fmt, ap);
+    va_end(ap);
+    return dl_image_reason;
+}
+
+// ---------------------------------------------------------------------------
+// Format sniffing: to name the format in messages, and to recognise common
+// formats we do not decode instead of calling them "not an image".
+
+static const char *sniff(const unsigned char *b, size_t n, int *supported) {
+    static const struct { const char *name; const char *magic; size_t len; int ok; } fmts[] = {
+        {"JPEG", "\xFF\xD8\xFF", 3, 1},
+        {"PNG", "\x89PNG\r\n\x1A\n", 8, 1},
+        {"GIF", "GIF87a", 6, 1},
+        {"GIF", "GIF89a", 6, 1},
+        {"BMP", "BM", 2, 1},
+        {"PNM", "P5", 2, 1},
+        {"PNM", "P6", 2, 1},
+        {"PNM (ASCII or bitmap)", "P1", 2, 0},
+        {"PNM (ASCII or bitmap)", "P2", 2, 0},
+        {"PNM (ASCII or bitmap)", "P3", 2, 0},
+        {"PNM (ASCII or bitmap)", "P4", 2, 0},
+        {"TIFF", "II*\0", 4, 0},
+        {"TIFF", "MM\0*", 4, 0},
+        {"WebP", "RIFF", 4, 0}, // checked further below
+        {"ICO", "\0\0\1\0", 4, 0},
+    };
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        if (n < fmts[i].len || memcmp(b, fmts[i].magic, fmts[i].len) != 0) continue;
+        if (strcmp(fmts[i].name, "WebP") == 0 && (n < 12 || memcmp(b + 8, "WEBP", 4) != 0)) continue;
+        *supported = fmts[i].ok;
+        return fmts[i].name;
+    }
+    *supported = 0;
+    return NULL;
+}
+
+// stb decodes a truncated JPEG, BMP or GIF without complaint (it reads zeros
+// past the end), while PIL refuses it. Feeding stb through callbacks lets us
+// see whether it asked for bytes after the end of the data.
+typedef struct {
+    const unsigned char *data;
+    size_t n, pos;
+    int overrun;
+} reader;
+
+static int reader_read(void *user, char *dst, int size) {
+    reader *r = user;
+    size_t left = r->n - r->pos, k = size > 0 ? (size_t)size : 0;
+    if (k > left) k = left;
+    if (k == 0 && size > 0) r->overrun = 1;
+    memcpy(dst, r->data + r->pos, k);
+    r->pos += k;
+    return (int)k;
+}
+
+static void reader_skip(void *user, int k) {
+    reader *r = user;
+    // stb handles negative skips itself; only forward ones reach us.
+    if (k < 0) return;
+    if ((size_t)k > r->n - r->pos) {
+        r->overrun = 1;
+        r->pos = r->n;
+    } else {
+        r->pos += (size_t)k;
+    }
+}
+
+static int reader_eof(void *user) {
+    reader *r = user;
+    return r->pos >= r->n;
+}
+
+const char *dl_image_decode(const unsigned char *bytes, size_t n, size_t max_pixels, dl_image *out) {
+    if (!out) return "dl_image_decode: no output image";
+    memset(out, 0, sizeof *out);
+    if (!bytes || n == 0) return "not an image: empty input (0 bytes)";
+    int supported;
+    const char *fmt = sniff(bytes, n, &supported);
+    if (!fmt) return "not an image: unknown format (supported: JPEG, PNG, BMP, GIF, binary PNM)";
+    if (!supported) return fail("unsupported image format: %s (supported: JPEG, PNG, BMP, GIF, binary PNM)", fmt);
+    if (n > INT_MAX) return fail("%s file too big: %zu bytes (at most %d)", fmt, n, INT_MAX);
+    if (max_pixels == 0) max_pixels = DL_IMAGE_DEFAULT_MAX_PIXELS;
+
+    // Header first, so that a huge (or lying) size is refused before stb
+    // allocates the pixels.
+    int w = 0, h = 0, comp = 0;
+    if (!stbi_info_from_memory(bytes, (int)n, &w, &h, &comp))
+        return fail("cannot decode %s image: %s (corrupt or truncated header)", fmt, stbi_failure_reason());
+    if (w <= 0 || h <= 0) return fail("cannot decode %s image: invalid size %dx%d", fmt, w, h);
+    uint64_t pixels = (uint64_t)w * (uint64_t)h; // both < 2^31: no overflow
+    if (pixels > (uint64_t)max_pixels)
+        return fail("%s image too large: %dx%d = %llu pixels, limit is %zu", fmt, w, h,
+                    (unsigned long long)pixels, max_pixels);
+    if (pixels * 3 > SIZE_MAX / 2) return fail("%s image too large for this platform: %dx%d", fmt, w, h);
+
+    reader r = {bytes, n, 0, 0};
+    stbi_io_callbacks io = {reader_read, reader_skip, reader_eof};
+    int dw = 0, dh = 0;
+    unsigned char *rgb = stbi_load_from_callbacks(&io, &r, &dw, &dh, &comp, 3);
+    if (!rgb) {
+        if (r.overrun) return fail("truncated %s image: the data ends before the image does", fmt);
+        return fail("cannot decode %s image: %s", fmt, stbi_failure_reason());
+    }
+    if (r.overrun || dw != w || dh != h) {
+        stbi_image_free(rgb);
+        if (r.overrun) return fail("truncated %s image: the data ends before the image does", fmt);
+        return fail("cannot decode %s image: header says %dx%d, pixels are %dx%d", fmt, w, h, dw, dh);
+    }
+    out->width = w;
+    out->height = h;
+    out->rgb = rgb;
+    return NULL;
+}
+
+// stb allocates with malloc (STBI_MALLOC default), as do we: one free for both.
+void dl_image_free(dl_image *img) {
+    if (!img) return;
+    free(img->rgb);
+    memset(img, 0, sizeof *img);
+}
+
+// ---------------------------------------------------------------------------
+// PIL NEAREST (ImagingScaleAffine): the position is accumulated in double,
+// which is what makes it differ from floor((i + 0.5) * scale).
+
+void dl_nearest_indices(int in_size, int out_size, int *idx) {
+    double scale = (double)in_size / out_size;
+    double pos = 0.5 * scale;
+    for (int i = 0; i < out_size; i++) {
+        int src = (int)pos;
+        idx[i] = src < in_size ? src : in_size - 1; // never hit; keeps reads in bounds
+        pos += scale;
+    }
+}
+
+const char *dl_image_resize_nearest(const dl_image *in, int out_w, int out_h, dl_image *out) {
+    if (!out) return "resize: no output image";
+    memset(out, 0, sizeof *out);
+    if (!in || !in->rgb || in->width <= 0 || in->height <= 0) return "resize: empty input image";
+    if (out_w <= 0 || out_h <= 0) return fail("resize: invalid target size %dx%d", out_w, out_h);
+    uint64_t bytes = (uint64_t)out_w * (uint64_t)out_h * 3;
+    if (bytes > SIZE_MAX / 2) return fail("resize: target size %dx%d too large", out_w, out_h);
+    unsigned char *dst = malloc((size_t)bytes);
+    if (!dst) return fail("resize: out of memory for %dx%d", out_w, out_h);
+
+    if (out_w == in->width && out_h == in->height) {
+        memcpy(dst, in->rgb, (size_t)bytes);
+    } else {
+        int *xs = malloc(((size_t)out_w + (size_t)out_h) * sizeof(int));
+        if (!xs) {
+            free(dst);
+            return "resize: out of memory";
+        }
+        int *ys = xs + out_w;
+        dl_nearest_indices(in->width, out_w, xs);
+        dl_nearest_indices(in->height, out_h, ys);
+        unsigned char *d = dst;
+        for (int y = 0; y < out_h; y++) {
+            const unsigned char *row = in->rgb + (size_t)ys[y] * in->width * 3;
+            for (int x = 0; x < out_w; x++, d += 3) memcpy(d, row + (size_t)xs[x] * 3, 3);
+        }
+        free(xs);
+    }
+    out->width = out_w;
+    out->height = out_h;
+    out->rgb = dst;
+    return NULL;
+}
+
+// ---------------------------------------------------------------------------
+// densenet.preprocess_input, 'torch' mode. Keras does x /= 255., x -= mean,
+// x /= std on a float32 array, each step rounded to float32.
+
+static const float torch_mean[3] = {0.485f, 0.456f, 0.406f};
+static const float torch_std[3] = {0.229f, 0.224f, 0.225f};
+
+static inline float torch_normalize(float v, int channel) {
+    v = v / 255.0f;
+    v = v - torch_mean[channel];
+    return v / torch_std[channel];
+}
+
+void dl_preprocess_torch(const unsigned char *rgb, size_t pixels, float *out) {
+    for (size_t i = 0; i < pixels; i++)
+        for (int c = 0; c < 3; c++) out[i * 3 + c] = torch_normalize((float)rgb[i * 3 + c], c);
+}
+
+void dl_preprocess_torch_f32(const float *rgb_0_255, size_t pixels, float *out) {
+    for (size_t i = 0; i < pixels; i++)
+        for (int c = 0; c < 3; c++) out[i * 3 + c] = torch_normalize(rgb_0_255[i * 3 + c], c);
+}
+
+// ---------------------------------------------------------------------------
+// tf.image.resize(method='bilinear'), TF2: ResizeBilinear with
+// half_pixel_centers=True. Same float32 arithmetic as TF's kernel:
+// in = (i + 0.5) * scale - 0.5, lower = max(floor(in), 0),
+// upper = min(ceil(in), size - 1), lerp = in - floor(in).
+
+typedef struct {
+    int lo, hi;
+    float lerp;
+} bilinear_tap;
+
+static bilinear_tap bilinear_at(int i, int in_size, float scale) {
+    float in = ((float)i + 0.5f) * scale - 0.5f;
+    float f = floorf(in);
+    int lo = (int)f, hi = (int)ceilf(in);
+    bilinear_tap t = {lo > 0 ? lo : 0, hi < in_size - 1 ? hi : in_size - 1, in - f};
+    return t;
+}
+
+void dl_gray_resize_bilinear_to_rgb(const unsigned char *gray, int w, int h,
+                                    int out_w, int out_h, float *out) {
+    if (!gray || !out || w <= 0 || h <= 0 || out_w <= 0 || out_h <= 0) return;
+    float sx = (float)w / (float)out_w, sy = (float)h / (float)out_h;
+    for (int y = 0; y < out_h; y++) {
+        bilinear_tap ty = bilinear_at(y, h, sy);
+        const unsigned char *top = gray + (size_t)ty.lo * w, *bot = gray + (size_t)ty.hi * w;
+        for (int x = 0; x < out_w; x++) {
+            bilinear_tap tx = bilinear_at(x, w, sx);
+            float tl = top[tx.lo], tr = top[tx.hi], bl = bot[tx.lo], br = bot[tx.hi];
+            float t = tl + (tr - tl) * tx.lerp;
+            float b = bl + (br - bl) * tx.lerp;
+            float v = t + (b - t) * ty.lerp;
+            float *o = out + ((size_t)y * out_w + x) * 3;
+            o[0] = o[1] = o[2] = v;
+        }
+    }
+}

@@ -1,0 +1,62 @@
+// Image decoding and Keras-compatible preprocessing for DenseNet121.
+//
+// Decoding goes through stb_image and yields what Keras' load_img sees,
+// i.e. PIL's Image.open(f).convert('RGB'): 8-bit RGB, alpha dropped without
+// compositing. Resizing reproduces PIL NEAREST (load_img's default) exactly,
+// and the preprocessing reproduces densenet.preprocess_input ('torch' mode)
+// in float32.
+//
+// Functions that can fail return NULL on success or a reason string
+// (static or thread-local storage, valid until the next call); they never
+// abort on bad input.
+#ifndef DL_IMAGE_H
+#define DL_IMAGE_H
+
+#include <stddef.h>
+
+// 8-bit RGB, row-major, width*height*3 bytes.
+typedef struct {
+    int width, height;
+    unsigned char *rgb;
+} dl_image;
+
+// Used when dl_image_decode is given max_pixels == 0.
+#define DL_IMAGE_DEFAULT_MAX_PIXELS ((size_t)100000000)
+
+// Decodes JPEG (baseline, progressive, Adobe CMYK/YCCK), PNG (any bit depth
+// and color type; 16-bit keeps the high byte), BMP, GIF (first frame) and
+// binary PNM (P5/P6) into 8-bit RGB. Images of more than max_pixels pixels
+// (0: DL_IMAGE_DEFAULT_MAX_PIXELS) are refused from their header, before any
+// pixel memory is allocated. Truncated files are refused. On failure *out is
+// zeroed. Free the result with dl_image_free.
+const char *dl_image_decode(const unsigned char *bytes, size_t n, size_t max_pixels, dl_image *out);
+
+// Releases the pixels and zeroes *img (safe on a zeroed image).
+void dl_image_free(dl_image *img);
+
+// Keras load_img(target_size=(out_h, out_w)) resize: PIL NEAREST, bit-exact.
+// Equal sizes give a copy. *out must be freed with dl_image_free.
+const char *dl_image_resize_nearest(const dl_image *in, int out_w, int out_h, dl_image *out);
+
+// Source index of each of the out_size outputs of PIL NEAREST along one axis:
+// scale = in/out in double, pos = scale/2, idx = (int)pos, pos += scale
+// (accumulated, so exact half-way points may land one pixel lower than
+// floor((i + 0.5) * scale)).
+void dl_nearest_indices(int in_size, int out_size, int *idx);
+
+// densenet.preprocess_input ('torch' mode) on interleaved RGB, in float32
+// and in Keras' order of operations: x / 255, then - mean, then / std.
+// pixels = width * height; out holds pixels * 3 floats (HWC, RGB).
+void dl_preprocess_torch(const unsigned char *rgb, size_t pixels, float *out);
+// The same on RGB values already in float (0..255), e.g. from a resize.
+// out may equal rgb_0_255.
+void dl_preprocess_torch_f32(const float *rgb_0_255, size_t pixels, float *out);
+
+// Fashion-MNIST path: tf.image.resize(method='bilinear') of a w x h 8-bit
+// gray image to out_w x out_h (half-pixel centers, no antialias, edges
+// clamped), gray replicated to 3 channels: out has out_w*out_h*3 floats
+// in [0, 255] (HWC), ready for dl_preprocess_torch_f32.
+void dl_gray_resize_bilinear_to_rgb(const unsigned char *gray, int w, int h,
+                                    int out_w, int out_h, float *out_hw3_0_255);
+
+#endif

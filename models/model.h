@@ -1,0 +1,59 @@
+/* model.h — load a DenseLab model file, build a network from it with the
+ * Keras Applications arguments, run it.
+ *
+ *   dl_model *m;  const char *err = dl_model_load(bytes, n, &m);
+ *   dl_net_options o; dl_net_options_default(&o);
+ *   dl_net_options_set(&o, "include_top", "false");      // Keras argument names and values
+ *   dl_net *net;  err = dl_net_build(m, &o, &net);
+ *   err = dl_net_run(net, input, batch, output);          // NHWC float32 in, float32 out
+ *
+ * Every function that can fail returns NULL on success or a reason string
+ * (valid until the next failing call) and leaves its outputs untouched.
+ */
+#ifndef DENSELAB_MODEL_H
+#define DENSELAB_MODEL_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dl_model dl_model;
+typedef struct dl_net dl_net;
+
+/* ---- model file ---------------------------------------------------------- */
+const char *dl_model_load(const void *bytes, size_t n, dl_model **out);
+void        dl_model_free(dl_model *m);
+uint32_t    dl_model_checksum(const dl_model *m);   /* the file's CRC-32 */
+const char *dl_model_name(const dl_model *m);
+
+/* ---- Keras Applications arguments --------------------------------------- */
+enum dl_pooling { DL_POOLING_NONE = 0, DL_POOLING_AVG, DL_POOLING_MAX };
+
+typedef struct {
+    int include_top;          /* 1 */
+    int imagenet_weights;     /* 1: the file's weights; 0: Keras initializers (seeded) */
+    int input_h, input_w, input_c;   /* 0: the model's default (224, 224, 3) */
+    int pooling;              /* enum dl_pooling, only without the top */
+    int classes;              /* 1000 */
+    uint32_t seed;            /* for weights=None */
+} dl_net_options;
+
+void        dl_net_options_default(dl_net_options *o);
+/* key: include_top | weights | input_shape | pooling | classes | seed;
+ * value as a user types it ("false", "imagenet", "none", "32,32,3", "avg"). */
+const char *dl_net_options_set(dl_net_options *o, const char *key, const char *value);
+
+/* ---- network -------------------------------------------------------------- */
+const char *dl_net_build(const dl_model *m, const dl_net_options *o, dl_net **out);
+void        dl_net_free(dl_net *net);
+/* input: batch x H x W x C (C = input_c, 1 or 3); output: batch x dl_net_output_size. */
+const char *dl_net_run(dl_net *net, const float *input, size_t batch, float *output);
+void        dl_net_input_shape(const dl_net *net, int shape[3]);
+/* Output shape without the batch axis: rank 1 ([units]) or 3 ([h, w, c]). */
+int         dl_net_output_shape(const dl_net *net, int shape[3]);
+size_t      dl_net_output_size(const dl_net *net);
+/* Keras model.summary()-like table. Returns the length needed (snprintf style). */
+size_t      dl_net_summary(const dl_net *net, char *buf, size_t cap);
+void        dl_net_param_counts(const dl_net *net, size_t *total, size_t *trainable);
+/* Bytes of activation memory planned for one image (arena, buffers reused). */
+size_t      dl_net_arena_bytes(const dl_net *net);
+
+#endif

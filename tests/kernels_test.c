@@ -1,0 +1,375 @@
+/* kernels_test.c — every kernel variant against its reference, and the
+ * references against naive double-precision computations.
+ * Prints one line per group; exit status 0 when all checks pass. */
+#include "kernels/kernels.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures, checks;
+static double worst_wino[2];   /* max relative error of Winograd 2x2, 4x4 */
+
+static unsigned rng_state = 12345u;
+static float frand(void) {   /* uniform in [-1, 1) */
+    rng_state ^= rng_state << 13; rng_state ^= rng_state >> 17; rng_state ^= rng_state << 5;
+    return (float)(rng_state >> 8) / (float)(1u << 23) - 1.0f;
+}
+static float *rand_buf(size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++) p[i] = frand();
+    return p;
+}
+
+/* Relative error against the reference's largest magnitude (a GEMM's rounding
+ * scales with its terms, not with each possibly cancelled-out result). */
+static double rel_err(const float *got, const float *ref, size_t n, size_t stride, size_t cols) {
+    double scale = 1e-30, err = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < cols; j++) scale = fmax(scale, fabs(ref[i * stride + j]));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < cols; j++) {
+            double d = fabs((double)got[i * stride + j] - ref[i * stride + j]);
+            if (isnan(got[i * stride + j]) != isnan(ref[i * stride + j])) d = INFINITY;
+            err = fmax(err, d / scale);
+        }
+    return err;
+}
+
+static int check(double err, double tol, const char *what) {
+    checks++;
+    if (err <= tol) return 1;
+    if (failures++ < 20) printf("FAIL %s: relative error %.3g > %.3g\n", what, err, tol);
+    return 0;
+}
+
+/* Padding columns past the written channels must stay untouched. */
+static int check_untouched(const float *buf, size_t rows, size_t stride, size_t from, const char *what) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = from; j < stride; j++)
+            if (buf[i * stride + j] != 777.0f) return check(INFINITY, 0, what);
+    checks++;
+    return 1;
+}
+
+static float *sentinel_buf(size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++) p[i] = 777.0f;
+    return p;
+}
+
+/* ---- GEMM ---------------------------------------------------------------- */
+
+static void test_gemm_shape(size_t m, size_t n, size_t k, size_t lda, size_t ldc,
+                            int with_bias, float lo, float hi) {
+    char what[160];
+    float *a = rand_buf(m * lda), *w = rand_buf(k * n), *bias = with_bias ? rand_buf(n) : NULL;
+    float *packed = malloc(f32_gemm_packed_size(k, n) * sizeof(float));
+    float *ref = sentinel_buf(m * ldc), *got = sentinel_buf(m * ldc);
+    f32_gemm_pack(k, n, w, bias, packed);
+    f32_gemm_ref(m, n, k, a, lda, w, bias, ref, ldc, lo, hi);
+
+    /* reference against a naive double computation */
+    double maxd = 1e-30, err = 0;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = bias ? bias[j] : 0;
+            for (size_t kk = 0; kk < k; kk++) s += (double)a[i * lda + kk] * w[kk * n + j];
+            s = s < lo ? lo : (s > hi ? hi : s);
+            maxd = fmax(maxd, fabs(s));
+            err = fmax(err, fabs(s - ref[i * ldc + j]));
+        }
+    snprintf(what, sizeof what, "gemm_ref vs naive m=%zu n=%zu k=%zu", m, n, k);
+    check(err / maxd, 1e-5, what);
+
+    struct { const char *name; f32_gemm_ukernel uk; size_t mr; } uks[] = {
+        {"4x8_scalar", f32_gemm_4x8_scalar, 4}, {"4x8_wasmsimd", f32_gemm_4x8_wasmsimd, 4},
+        {"5x8_wasmsimd", f32_gemm_5x8_wasmsimd, 5}, {"6x8_wasmsimd", f32_gemm_6x8_wasmsimd, 6},
+    };
+    for (size_t u = 0; u < sizeof uks / sizeof uks[0]; u++) {
+        for (size_t i = 0; i < m * ldc; i++) got[i] = 777.0f;
+        f32_gemm_with(uks[u].uk, uks[u].mr, m, n, k, a, lda, packed, got, ldc, lo, hi);
+        snprintf(what, sizeof what, "gemm %s m=%zu n=%zu k=%zu lda=%zu ldc=%zu", uks[u].name, m, n, k, lda, ldc);
+        check(rel_err(got, ref, m, ldc, n), 1e-5, what);
+        check_untouched(got, m, ldc, n, what);
+    }
+    for (size_t i = 0; i < m * ldc; i++) got[i] = 777.0f;
+    f32_gemm(m, n, k, a, lda, packed, got, ldc, lo, hi);
+    snprintf(what, sizeof what, "f32_gemm m=%zu n=%zu k=%zu", m, n, k);
+    check(rel_err(got, ref, m, ldc, n), 1e-5, what);
+    free(a); free(w); free(bias); free(packed); free(ref); free(got);
+}
+
+static void test_gemm(void) {
+    int before = failures, c0 = checks;
+    for (size_t m = 1; m <= 17; m++)
+        for (size_t n = 1; n <= 17; n++)
+            for (size_t k = 1; k <= 17; k += (k < 5 ? 1 : 3))
+                test_gemm_shape(m, n, k, k + (m % 3), n + (k % 2) * 3, (m + n) % 4 != 0,
+                                (n % 3 == 0) ? 0.0f : -INFINITY, (m % 5 == 0) ? 0.5f : INFINITY);
+    test_gemm_shape(3, 5, 0, 1, 5, 1, -INFINITY, INFINITY);          /* k = 0: bias only */
+    test_gemm_shape(37, 1000, 64, 64, 1000, 1, -INFINITY, INFINITY); /* dense-like */
+    test_gemm_shape(61, 40, 1152, 1160, 48, 1, 0.0f, INFINITY);      /* long k, panel blocking */
+    test_gemm_shape(13, 520, 300, 300, 520, 1, 0.0f, 6.0f);          /* several panel blocks */
+    printf("gemm: %d checks, %d failures\n", checks - c0, failures - before);
+}
+
+/* ---- convolution ----------------------------------------------------------- */
+
+static const char *algo_name[] = {"gemm", "im2col", "winograd2x2", "winograd4x4"};
+
+static void test_conv_shape(f32_conv2d_shape s, size_t in_stride, size_t out_stride, float lo, float hi,
+                            int naive_check) {
+    char what[256];
+    const size_t oh = f32_conv2d_out_h(&s), ow = f32_conv2d_out_w(&s), opix = s.batch * oh * ow;
+    const size_t wsize = s.kh * s.kw * s.in_c * s.out_c;
+    float *in = rand_buf(s.batch * s.in_h * s.in_w * in_stride), *w = rand_buf(wsize), *bias = rand_buf(s.out_c);
+    float *ref = sentinel_buf(opix * out_stride), *got = sentinel_buf(opix * out_stride);
+    f32_conv2d_nhwc_ref(&s, in, in_stride, w, bias, ref, out_stride, lo, hi);
+    snprintf(what, sizeof what, "b=%zu %zux%zux%zu->%zu k=%zux%zu s=%zux%zu pad=%zu,%zu,%zu,%zu strides=%zu,%zu",
+             s.batch, s.in_h, s.in_w, s.in_c, s.out_c, s.kh, s.kw, s.stride_h, s.stride_w,
+             s.pad_top, s.pad_left, s.pad_bottom, s.pad_right, in_stride, out_stride);
+
+    if (naive_check) {   /* reference against naive double, padding done by hand */
+        double maxd = 1e-30, err = 0;
+        for (size_t b = 0; b < s.batch; b++)
+            for (size_t oy = 0; oy < oh; oy++)
+                for (size_t ox = 0; ox < ow; ox++)
+                    for (size_t co = 0; co < s.out_c; co++) {
+                        double acc = bias[co];
+                        for (size_t ky = 0; ky < s.kh; ky++)
+                            for (size_t kx = 0; kx < s.kw; kx++) {
+                                long iy = (long)(oy * s.stride_h + ky) - (long)s.pad_top;
+                                long ix = (long)(ox * s.stride_w + kx) - (long)s.pad_left;
+                                if (iy < 0 || ix < 0 || iy >= (long)s.in_h || ix >= (long)s.in_w) continue;
+                                for (size_t ci = 0; ci < s.in_c; ci++)
+                                    acc += (double)in[((b * s.in_h + iy) * s.in_w + ix) * in_stride + ci] *
+                                           w[((ky * s.kw + kx) * s.in_c + ci) * s.out_c + co];
+                            }
+                        acc = acc < lo ? lo : (acc > hi ? hi : acc);
+                        maxd = fmax(maxd, fabs(acc));
+                        err = fmax(err, fabs(acc - ref[((b * oh + oy) * ow + ox) * out_stride + co]));
+                    }
+        char w2[300];
+        snprintf(w2, sizeof w2, "conv_ref vs naive %s", what);
+        check(err / maxd, 1e-5, w2);
+    }
+
+    for (int algo = F32_CONV_GEMM; algo <= F32_CONV_WINOGRAD_4X4; algo++) {
+        if (!f32_conv2d_algo_supports(&s, algo)) continue;
+        float *packed = malloc(f32_conv2d_packed_size_algo(&s, algo) * sizeof(float));
+        void *scratch = malloc(f32_conv2d_scratch_size_algo(&s, algo) + 1);
+        f32_conv2d_pack_algo(&s, algo, w, bias, packed);
+        int wino = algo >= F32_CONV_WINOGRAD_2X2;
+        for (int v = F32_SCALAR; v <= F32_WASMSIMD; v++) {
+            for (size_t i = 0; i < opix * out_stride; i++) got[i] = 777.0f;
+            f32_conv2d_nhwc_algo(&s, algo, v, in, in_stride, packed, got, out_stride, lo, hi, scratch);
+            char w2[300];
+            snprintf(w2, sizeof w2, "conv %s %s %s", algo_name[algo], v ? "wasmsimd" : "scalar", what);
+            double e = rel_err(got, ref, opix, out_stride, s.out_c);
+            if (wino) worst_wino[algo - F32_CONV_WINOGRAD_2X2] = fmax(worst_wino[algo - F32_CONV_WINOGRAD_2X2], e);
+            check(e, wino ? 1e-4 : 1e-5, w2);
+            check_untouched(got, opix, out_stride, s.out_c, w2);
+        }
+        free(packed); free(scratch);
+    }
+    /* the public dispatching entry point */
+    float *packed = malloc(f32_conv2d_packed_size(&s) * sizeof(float));
+    void *scratch = malloc(f32_conv2d_scratch_size(&s) + 1);
+    f32_conv2d_pack(&s, w, bias, packed);
+    for (size_t i = 0; i < opix * out_stride; i++) got[i] = 777.0f;
+    f32_conv2d_nhwc(&s, in, in_stride, packed, got, out_stride, lo, hi, scratch);
+    char w2[300];
+    snprintf(w2, sizeof w2, "f32_conv2d_nhwc %s", what);
+    check(rel_err(got, ref, opix, out_stride, s.out_c), 1e-4, w2);
+    free(packed); free(scratch);
+    free(in); free(w); free(bias); free(ref); free(got);
+}
+
+static f32_conv2d_shape conv_shape(size_t batch, size_t h, size_t w, size_t cin, size_t cout,
+                                   size_t kh, size_t kw, size_t sh, size_t sw,
+                                   size_t pt, size_t pl, size_t pb, size_t pr) {
+    f32_conv2d_shape s = {batch, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr};
+    return s;
+}
+
+static void test_conv(void) {
+    int before = failures, c0 = checks;
+    /* small odd shapes: every kernel size/stride/padding combination here */
+    size_t ks[][2] = {{1, 1}, {3, 3}, {2, 3}, {5, 5}, {7, 7}, {1, 3}};
+    int n = 0;
+    for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+        for (size_t stride = 1; stride <= 3; stride++)
+            for (size_t pad = 0; pad <= 3; pad++) {
+                n++;
+                size_t h = 1 + (n * 7) % 11, w = 1 + (n * 5) % 9;
+                size_t cin = 1 + (n * 3) % 17, cout = 1 + (n * 11) % 17;
+                size_t pt = pad, pl = pad ? pad - 1 : 0, pb = pad / 2, pr = pad;   /* asymmetric */
+                f32_conv2d_shape s = conv_shape(1 + n % 2, h, w, cin, cout, ks[ki][0], ks[ki][1],
+                                                stride, stride == 3 ? 2 : stride, pt, pl, pb, pr);
+                if (f32_conv2d_out_h(&s) == 0 || f32_conv2d_out_w(&s) == 0) continue;
+                test_conv_shape(s, cin + n % 3, cout + (n % 4) * 5, n % 3 ? -INFINITY : 0.0f, INFINITY, n % 4 == 0);
+            }
+    /* 1x1 pointwise with strided slices, batch 2 */
+    for (size_t c = 1; c <= 17; c += 4)
+        test_conv_shape(conv_shape(2, 5, 3, c, 18 - c, 1, 1, 1, 1, 0, 0, 0, 0), c + 7, 40, 0.0f, INFINITY, 1);
+    /* Winograd: 3x3 stride 1, all small output sizes and paddings */
+    for (size_t h = 1; h <= 9; h++)
+        for (size_t pad = 0; pad <= 2; pad++) {
+            size_t cin = 1 + (h * 5 + pad) % 13, cout = 1 + (h * 3 + pad * 7) % 13;
+            f32_conv2d_shape s = conv_shape(1 + h % 2, h + 2 - 2 * (pad > 0) , h + (h % 3), cin, cout,
+                                            3, 3, 1, 1, pad, pad, pad == 2 ? 1 : pad, pad);
+            if (f32_conv2d_out_h(&s) == 0 || f32_conv2d_out_w(&s) == 0) continue;
+            test_conv_shape(s, cin + (pad == 1) * 3, cout + 32, pad == 1 ? 0.0f : -INFINITY, INFINITY, 0);
+        }
+    /* DenseNet-like shapes, reduced spatially to keep the test fast */
+    test_conv_shape(conv_shape(1, 14, 14, 128, 32, 3, 3, 1, 1, 1, 1, 1, 1), 160, 256, -INFINITY, INFINITY, 0);
+    test_conv_shape(conv_shape(2, 7, 7, 128, 32, 3, 3, 1, 1, 1, 1, 1, 1), 128, 64, -INFINITY, INFINITY, 0);
+    test_conv_shape(conv_shape(1, 2, 2, 128, 32, 3, 3, 1, 1, 1, 1, 1, 1), 128, 32, -INFINITY, INFINITY, 0);
+    test_conv_shape(conv_shape(1, 1, 1, 128, 32, 3, 3, 1, 1, 1, 1, 1, 1), 128, 32, -INFINITY, INFINITY, 0);
+    test_conv_shape(conv_shape(1, 36, 36, 3, 64, 7, 7, 2, 2, 0, 0, 0, 0), 3, 64, -INFINITY, INFINITY, 1);
+    test_conv_shape(conv_shape(1, 31, 31, 3, 64, 7, 7, 2, 2, 3, 3, 3, 3), 3, 64, -INFINITY, INFINITY, 0);
+    test_conv_shape(conv_shape(2, 8, 8, 96, 128, 1, 1, 1, 1, 0, 0, 0, 0), 256, 128, 0.0f, INFINITY, 1);
+    /* degenerate: kernel larger than the padded input gives an empty output, no crash */
+    f32_conv2d_shape e = conv_shape(1, 2, 2, 3, 4, 5, 5, 1, 1, 0, 0, 0, 0);
+    checks++;
+    if (f32_conv2d_out_h(&e) != 0) { failures++; printf("FAIL empty conv output\n"); }
+    e.stride_h = 0;
+    checks++;
+    if (f32_conv2d_out_h(&e) != 0) { failures++; printf("FAIL stride 0 conv output\n"); }
+    printf("conv: %d checks, %d failures (winograd max rel error: 2x2 %.2g, 4x4 %.2g)\n",
+           checks - c0, failures - before, worst_wino[0], worst_wino[1]);
+}
+
+/* ---- elementwise, pooling, softmax ----------------------------------------- */
+
+static void test_ops(void) {
+    int before = failures, c0 = checks;
+    char what[160];
+    for (size_t c = 1; c <= 17; c++) {
+        size_t pixels = 1 + c % 5, is = c + 3, os = c + 1 + c % 2;
+        float *in = rand_buf(pixels * is), *scale = rand_buf(c), *shift = rand_buf(c);
+        float *ref = sentinel_buf(pixels * os), *got = sentinel_buf(pixels * os);
+        float lo = c % 2 ? 0.0f : -INFINITY, hi = c % 3 ? INFINITY : 0.25f;
+        f32_scale_shift_nhwc_scalar(pixels, c, in, is, scale, shift, ref, os, lo, hi);
+        double err = 0;
+        for (size_t p = 0; p < pixels; p++)
+            for (size_t j = 0; j < c; j++) {
+                double y = (double)in[p * is + j] * scale[j] + shift[j];
+                y = y < lo ? lo : (y > hi ? hi : y);
+                err = fmax(err, fabs(y - ref[p * os + j]));
+            }
+        snprintf(what, sizeof what, "scale_shift scalar vs naive c=%zu", c);
+        check(err, 1e-6, what);
+        snprintf(what, sizeof what, "scale_shift wasmsimd c=%zu", c);
+        f32_scale_shift_nhwc_wasmsimd(pixels, c, in, is, scale, shift, got, os, lo, hi);
+        check(rel_err(got, ref, pixels, os, c), 1e-6, what);
+        check_untouched(got, pixels, os, c, what);
+        f32_scale_shift_nhwc(pixels, c, in, is, scale, shift, got, os, lo, hi);
+        check(rel_err(got, ref, pixels, os, c), 1e-6, what);
+        free(in); free(scale); free(shift); free(ref); free(got);
+    }
+
+    for (int n = 0; n < 24; n++) {
+        f32_pool2d_shape s = {1 + n % 2, 3 + n % 7, 2 + n % 5, 1 + (n * 5) % 17,
+                              1 + n % 3, 1 + (n / 3) % 3, 1 + n % 2, 1 + (n / 2) % 3};
+        if (s.in_h < s.pool_h || s.in_w < s.pool_w) continue;
+        size_t oh = (s.in_h - s.pool_h) / s.stride_h + 1, ow = (s.in_w - s.pool_w) / s.stride_w + 1;
+        size_t is = s.channels + n % 4, os = s.channels + 2, opix = s.batch * oh * ow;
+        float *in = rand_buf(s.batch * s.in_h * s.in_w * is);
+        float *ref = sentinel_buf(opix * os), *got = sentinel_buf(opix * os);
+        for (int is_max = 0; is_max <= 1; is_max++) {
+            (is_max ? f32_maxpool2d_nhwc_scalar : f32_avgpool2d_nhwc_scalar)(&s, in, is, ref, os);
+            double err = 0;   /* scalar vs naive */
+            for (size_t b = 0; b < s.batch; b++)
+                for (size_t oy = 0; oy < oh; oy++)
+                    for (size_t ox = 0; ox < ow; ox++)
+                        for (size_t c = 0; c < s.channels; c++) {
+                            double acc = is_max ? -1e30 : 0;
+                            for (size_t ky = 0; ky < s.pool_h; ky++)
+                                for (size_t kx = 0; kx < s.pool_w; kx++) {
+                                    double x = in[((b * s.in_h + oy * s.stride_h + ky) * s.in_w + ox * s.stride_w + kx) * is + c];
+                                    acc = is_max ? fmax(acc, x) : acc + x;
+                                }
+                            if (!is_max) acc /= s.pool_h * s.pool_w;
+                            err = fmax(err, fabs(acc - ref[((b * oh + oy) * ow + ox) * os + c]));
+                        }
+            snprintf(what, sizeof what, "%spool scalar vs naive #%d", is_max ? "max" : "avg", n);
+            check(err, 1e-6, what);
+            snprintf(what, sizeof what, "%spool wasmsimd #%d", is_max ? "max" : "avg", n);
+            (is_max ? f32_maxpool2d_nhwc_wasmsimd : f32_avgpool2d_nhwc_wasmsimd)(&s, in, is, got, os);
+            check(rel_err(got, ref, opix, os, s.channels), 1e-6, what);
+            check_untouched(got, opix, os, s.channels, what);
+            (is_max ? f32_maxpool2d_nhwc : f32_avgpool2d_nhwc)(&s, in, is, got, os);
+            check(rel_err(got, ref, opix, os, s.channels), 1e-6, what);
+        }
+        free(in); free(ref); free(got);
+    }
+
+    for (size_t c = 1; c <= 17; c += 2) {
+        size_t batch = 1 + c % 2, pixels = 1 + (c * 7) % 13, is = c + c % 3;
+        float *in = rand_buf(batch * pixels * is), *ref = malloc(batch * c * 4), *got = malloc(batch * c * 4);
+        for (int is_max = 0; is_max <= 1; is_max++) {
+            (is_max ? f32_global_maxpool_nhwc_scalar : f32_global_avgpool_nhwc_scalar)(batch, pixels, c, in, is, ref);
+            double err = 0;
+            for (size_t b = 0; b < batch; b++)
+                for (size_t j = 0; j < c; j++) {
+                    double acc = is_max ? -1e30 : 0;
+                    for (size_t p = 0; p < pixels; p++) {
+                        double x = in[(b * pixels + p) * is + j];
+                        acc = is_max ? fmax(acc, x) : acc + x;
+                    }
+                    if (!is_max) acc /= pixels;
+                    err = fmax(err, fabs(acc - ref[b * c + j]));
+                }
+            snprintf(what, sizeof what, "global %spool scalar vs naive c=%zu", is_max ? "max" : "avg", c);
+            check(err, 1e-6, what);
+            (is_max ? f32_global_maxpool_nhwc_wasmsimd : f32_global_avgpool_nhwc_wasmsimd)(batch, pixels, c, in, is, got);
+            snprintf(what, sizeof what, "global %spool wasmsimd c=%zu", is_max ? "max" : "avg", c);
+            check(rel_err(got, ref, batch, c, c), 1e-6, what);
+            (is_max ? f32_global_maxpool_nhwc : f32_global_avgpool_nhwc)(batch, pixels, c, in, is, got);
+            check(rel_err(got, ref, batch, c, c), 1e-6, what);
+        }
+        free(in); free(ref); free(got);
+    }
+
+    for (size_t n = 1; n <= 1000; n += (n < 17 ? 1 : 331)) {
+        size_t rows = 1 + n % 3;
+        float *in = rand_buf(rows * n), *ref = malloc(rows * n * 4), *got = malloc(rows * n * 4);
+        for (size_t i = 0; i < rows * n; i++) in[i] *= 30.0f;   /* large logits: stability matters */
+        f32_softmax_scalar(rows, n, in, ref);
+        double err = 0;
+        for (size_t r = 0; r < rows; r++) {
+            double mx = -1e30, sum = 0;
+            for (size_t i = 0; i < n; i++) mx = fmax(mx, in[r * n + i]);
+            for (size_t i = 0; i < n; i++) sum += exp(in[r * n + i] - mx);
+            for (size_t i = 0; i < n; i++) {
+                double y = exp(in[r * n + i] - mx) / sum;
+                err = fmax(err, fabs(y - ref[r * n + i]) / fmax(y, 1e-30) * (y > 1e-30));
+            }
+        }
+        snprintf(what, sizeof what, "softmax scalar vs naive n=%zu", n);
+        check(err, 1e-5, what);
+        f32_softmax_wasmsimd(rows, n, in, got);
+        snprintf(what, sizeof what, "softmax wasmsimd n=%zu", n);
+        check(rel_err(got, ref, rows, n, n), 1e-6, what);
+        memcpy(got, in, rows * n * 4);
+        f32_softmax(rows, n, got, got);   /* in place */
+        check(rel_err(got, ref, rows, n, n), 1e-6, what);
+        free(in); free(ref); free(got);
+    }
+    printf("ops: %d checks, %d failures\n", checks - c0, failures - before);
+}
+
+int main(void) {
+    printf("kernels_test (SIMD: %s)\n", f32_simd_name());
+    test_gemm();
+    test_conv();
+    test_ops();
+    if (failures) {
+        printf("kernels_test: %d of %d checks FAILED\n", failures, checks);
+        return 1;
+    }
+    printf("kernels_test: all %d checks passed\n", checks);
+    return 0;
+}

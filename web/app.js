@@ -1,0 +1,398 @@
+// DenseLab page: downloads the model (with progress), drives the inference worker,
+// and renders the classification and the Applications API experiment.
+// The photo is read locally and only ever sent to the worker on this page.
+import {
+  pyShape, formatCount, formatBytes, drawRgb, greyOf, drawFeatureMap, drawStrip, renderPredictions,
+} from './render.js';
+
+const MODEL_URL = 'models/densenet121.dlm';
+const LABELS_URL = 'models/imagenet_class_index.json';
+const DEFAULTS = { includeTop: true, weights: 'imagenet', inputShape: null, pooling: null, classes: 1000 };
+
+const $ = (id) => document.getElementById(id);
+
+// ---------- status and errors ----------
+
+function setStatus(state, text = state) {
+  const el = $('status');
+  el.textContent = text;
+  el.dataset.state = state;
+}
+
+function showError(message) {
+  const el = $('error');
+  el.textContent = message;
+  el.hidden = false;
+  setStatus('error');
+}
+
+function clearError() {
+  $('error').hidden = true;
+  $('error').textContent = '';
+}
+
+// ---------- the inference worker ----------
+
+const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+const pending = new Map();
+let nextId = 1;
+
+worker.onmessage = (event) => {
+  const { id, ok, result, error } = event.data;
+  const p = pending.get(id);
+  if (!p) return;
+  pending.delete(id);
+  if (ok) p.resolve(result);
+  else p.reject(new Error(error));
+};
+worker.onerror = (event) => {
+  event.preventDefault();
+  const msg = `the inference worker failed: ${event.message || 'could not start (see the browser console)'}`;
+  for (const p of pending.values()) p.reject(new Error(msg));
+  pending.clear();
+  showError(msg);
+};
+
+function call(cmd, args = {}, transfer = []) {
+  return new Promise((resolve, reject) => {
+    const id = nextId++;
+    pending.set(id, { resolve, reject });
+    worker.postMessage({ id, cmd, ...args }, transfer);
+  });
+}
+
+// ---------- service worker (offline copy) ----------
+
+async function registerServiceWorker() {
+  if (!('serviceWorker' in navigator) || !window.isSecureContext) return null;
+  try {
+    return await navigator.serviceWorker.register('./sw.js', { scope: './' });
+  } catch (e) {
+    console.warn('service worker not available:', e.message);
+    return null;
+  }
+}
+
+// On a first visit, let the service worker take control before downloading the
+// model, so the model is downloaded once and cached as it streams in.
+function waitForController(ms) {
+  if (navigator.serviceWorker.controller) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    navigator.serviceWorker.addEventListener('controllerchange', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+
+function askServiceWorker(type) {
+  return navigator.serviceWorker.ready.then((reg) => new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = (e) => resolve(e.data);
+    reg.active.postMessage({ type }, [channel.port2]);
+  }));
+}
+
+async function updateOfflineIndicator() {
+  try {
+    const s = await askServiceWorker('complete');
+    const el = $('offline');
+    el.hidden = !s.ready;
+    el.dataset.version = s.version;
+    el.title = s.ready ? `Cached for offline use (version ${s.version})` : `Missing: ${s.missing.join(', ')}`;
+  } catch (e) {
+    console.warn('offline cache check failed:', e.message);
+  }
+}
+
+// ---------- model download with real progress ----------
+
+async function download(url, onProgress) {
+  const resp = await fetch(url);
+  if (!resp.ok) throw new Error(`could not download ${url}: HTTP ${resp.status} ${resp.statusText}`);
+  // A compressing host reports the compressed length: then progress counts bytes only.
+  const total = resp.headers.get('Content-Encoding') ? 0 : Number(resp.headers.get('Content-Length')) || 0;
+  const reader = resp.body.getReader();
+  const chunks = [];
+  let received = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    received += value.length;
+    onProgress(received, total);
+  }
+  if (total && received !== total) {
+    throw new Error(`download of ${url} incomplete: ${received} of ${total} bytes`);
+  }
+  const out = new Uint8Array(received);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function showProgress(received, total) {
+  const bar = $('model-progress');
+  if (total) {
+    bar.max = total;
+    bar.value = received;
+    $('progress-label').textContent = `Downloading the model: ${formatBytes(received)} of ${formatBytes(total)}`;
+  } else {
+    bar.removeAttribute('value');
+    $('progress-label').textContent = `Downloading the model: ${formatBytes(received)}`;
+  }
+}
+
+// ---------- the experiment's options ----------
+
+function readOptions() {
+  const classes = $('classes').value.trim();
+  if (!/^\d+$/.test(classes)) throw new Error(`classes must be a positive whole number, got "${classes}"`);
+  let inputShape = null;
+  if ($('shape-set').checked) {
+    inputShape = ['shape-h', 'shape-w', 'shape-c'].map((id) => {
+      const v = $(id).value.trim();
+      if (!/^\d+$/.test(v)) throw new Error(`input_shape needs three positive whole numbers, got "${v}"`);
+      return Number(v);
+    });
+  }
+  return {
+    includeTop: $('include-top').checked,
+    weights: $('weights').value === 'imagenet' ? 'imagenet' : null,
+    inputShape,
+    pooling: $('pooling').value || null,
+    classes: Number(classes),
+  };
+}
+
+function writeOptions(o) {
+  $('include-top').checked = o.includeTop;
+  $('weights').value = o.weights === 'imagenet' ? 'imagenet' : 'random';
+  $('shape-set').checked = !!o.inputShape;
+  const [h, w, c] = o.inputShape || [224, 224, 3];
+  $('shape-h').value = h;
+  $('shape-w').value = w;
+  $('shape-c').value = c;
+  $('pooling').value = o.pooling || '';
+  $('classes').value = o.classes;
+  syncControls();
+}
+
+function syncControls() {
+  for (const id of ['shape-h', 'shape-w', 'shape-c']) $(id).disabled = !$('shape-set').checked;
+}
+
+function pyRepr(v) {
+  if (v == null) return 'None';
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  if (typeof v === 'string') return `'${v}'`;
+  if (Array.isArray(v)) return pyShape(v);
+  return String(v);
+}
+
+function codeLine(o) {
+  return `DenseNet121(include_top=${pyRepr(o.includeTop)}, weights=${pyRepr(o.weights)}, ` +
+    `input_shape=${pyRepr(o.inputShape)}, pooling=${pyRepr(o.pooling)}, classes=${o.classes})`;
+}
+
+// ---------- state and actions ----------
+
+let model = null;        // description of the model currently built in the worker
+let photo = null;        // { name, bytes: ArrayBuffer }
+let seq = 0;             // only the newest action's results are shown
+let ready = null;        // resolves when the worker has the model
+
+function renderModel(info) {
+  model = info;
+  $('model-shape').textContent = pyShape(info.outputShape);
+  $('output-shape').textContent = pyShape([1, ...info.outputShape.slice(1)]);
+  $('params').textContent = `${formatCount(info.totalParams)} (trainable ${formatCount(info.trainableParams)}, ` +
+    `non-trainable ${formatCount(info.nonTrainableParams)})`;
+  $('features').hidden = true;
+}
+
+function clearModel() {
+  model = null;
+  for (const id of ['model-shape', 'output-shape', 'params']) $(id).textContent = '—';
+  $('features').hidden = true;
+}
+
+function renderResult(r) {
+  const inp = r.input;
+  $('results').hidden = false;
+  $('results').dataset.file = photo.name;
+  $('photo-size').textContent = `${inp.originalWidth}×${inp.originalHeight}`;
+  $('input-size').textContent = `${inp.width}×${inp.height}×${inp.channels}`;
+  drawRgb($('input-canvas'), inp.channels === 1 ? greyOf(inp.rgb) : inp.rgb, inp.width, inp.height);
+  $('output-shape').textContent = pyShape(r.outputShape);
+
+  const top = !!r.predictions;
+  $('no-top').hidden = top;
+  $('keras-out').hidden = !r.formatted;
+  if (top) renderPredictions($('predictions'), r.predictions);
+  else $('predictions').replaceChildren();
+  $('decoded').textContent = r.formatted || '';
+
+  const extra = r.featureMs ? ` + ${r.featureMs.toFixed(0)} ms for the unpooled feature map` : '';
+  $('timing').textContent = `Inference ${r.inferenceMs.toFixed(0)} ms${extra} (decode + resize + preprocess ${r.prepMs.toFixed(0)} ms), in a Web Worker.`;
+
+  if (r.featureMap) {
+    const fm = r.featureMap;
+    $('features').hidden = false;
+    $('fm-size').textContent = `(${fm.h}×${fm.w} positions × ${fm.c} channels)`;
+    drawFeatureMap($('heatmaps'), fm);
+    const how = model && model.options.pooling;
+    $('pooled-label').textContent = how
+      ? `— the model's output with pooling='${how}' (${r.pooled.length} values)`
+      : `— what pooling='avg' would give: the mean of each channel (${r.pooled.length} values)`;
+    drawStrip($('pooled'), r.pooled);
+  } else {
+    $('features').hidden = true;
+  }
+}
+
+async function classify() {
+  if (!photo) return;
+  const mine = ++seq;
+  setStatus('working', 'working…');
+  await ready;
+  try {
+    const bytes = photo.bytes.slice(0);
+    const r = await call('classify', { bytes }, [bytes]);
+    if (mine !== seq) return;
+    clearError();
+    renderResult(r);
+    setStatus('done');
+  } catch (e) {
+    if (mine !== seq) return;
+    $('results').hidden = true;
+    $('keras-out').hidden = true;
+    showError(`${photo.name}: ${e.message}`);
+  }
+}
+
+async function rebuild() {
+  const mine = ++seq;
+  let options;
+  try {
+    options = readOptions();
+  } catch (e) {
+    showError(e.message);
+    return;
+  }
+  $('code-line').textContent = codeLine(options);
+  setStatus('working', 'working…');
+  await ready;
+  try {
+    const info = await call('build', { options });
+    const summary = await call('summary');
+    if (mine !== seq) return;
+    clearError();
+    renderModel(info);
+    $('summary').textContent = summary.text;
+  } catch (e) {
+    if (mine !== seq) return;
+    clearModel();
+    showError(e.message);
+    return;
+  }
+  if (photo) await classify();
+  else setStatus('ready');
+}
+
+function usePhoto(file) {
+  if (!file) return;
+  setStatus('working', 'working…');
+  const name = file.name || 'pasted image';
+  file.arrayBuffer().then((bytes) => {
+    photo = { name, bytes };
+    const img = $('photo');
+    if (img.src) URL.revokeObjectURL(img.src);
+    img.src = URL.createObjectURL(file);
+    img.alt = `Your photo: ${name}`;
+    return classify();
+  }, (e) => showError(`could not read ${name}: ${e.message}`));
+}
+
+// ---------- wiring ----------
+
+function wire() {
+  $('image-input').addEventListener('change', (e) => usePhoto(e.target.files[0]));
+
+  const zone = $('dropzone');
+  window.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('dragging');
+  });
+  window.addEventListener('dragleave', (e) => {
+    if (!e.relatedTarget) zone.classList.remove('dragging');
+  });
+  window.addEventListener('drop', (e) => {
+    e.preventDefault();
+    zone.classList.remove('dragging');
+    usePhoto(e.dataTransfer.files[0]);
+  });
+  document.addEventListener('paste', (e) => {
+    const item = Array.from(e.clipboardData?.items || []).find((i) => i.kind === 'file');
+    if (item) usePhoto(item.getAsFile());
+  });
+
+  let timer = 0;
+  const later = () => {
+    syncControls();
+    clearTimeout(timer);
+    timer = setTimeout(rebuild, 250);
+  };
+  $('api-form').addEventListener('input', later);
+  $('api-form').addEventListener('change', later);
+  $('api-form').addEventListener('submit', (e) => e.preventDefault());
+  $('reset').addEventListener('click', () => {
+    writeOptions(DEFAULTS);
+    clearTimeout(timer);
+    rebuild();
+  });
+}
+
+async function start() {
+  const t0 = performance.now();
+  wire();
+  writeOptions(DEFAULTS);
+  setStatus('loading', 'loading…');
+  let done;
+  ready = new Promise((resolve) => { done = resolve; });
+
+  const reg = await registerServiceWorker();
+  if (reg) await waitForController(5000);
+  const [dlm, labels] = await Promise.all([
+    download(MODEL_URL, showProgress),
+    fetch(LABELS_URL).then((r) => {
+      if (!r.ok) throw new Error(`could not download ${LABELS_URL}: HTTP ${r.status}`);
+      return r.text();
+    }),
+  ]);
+  $('progress-label').textContent = 'Checking and loading the model…';
+  const modelBytes = dlm.byteLength; // the buffer is transferred to the worker below
+  await call('init', { model: dlm.buffer, labels }, [dlm.buffer]);
+  const info = await call('build', { options: DEFAULTS });
+  const summary = await call('summary');
+  renderModel(info);
+  $('summary').textContent = summary.text;
+
+  const ms = performance.now() - t0;
+  $('status').dataset.loadMs = ms.toFixed(0);
+  $('progress-label').textContent = `Model ready in ${(ms / 1000).toFixed(1)} s (${formatBytes(modelBytes)}).`;
+  $('model-progress').value = $('model-progress').max;
+  $('loadbar').classList.add('loaded');
+  done();
+  if (!photo) setStatus('ready');
+  if (reg) updateOfflineIndicator();
+}
+
+start().catch((e) => {
+  $('progress-label').textContent = 'The model could not be loaded.';
+  showError(e.message);
+});

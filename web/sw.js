@@ -1,0 +1,136 @@
+// DenseLab service worker: keeps a verified copy of the site so the lab works offline.
+// web/build-dist.js fills in VERSION (content hash) and ASSETS ({path, size, sha256, lazy}).
+// - install: caches the app shell (small files); large files (model, data) are cached
+//   as the page downloads them, or when the page asks for "complete" after loading.
+// - every cached response is checked: HTTP ok, exact size and SHA-256 as built, so a
+//   partial or failed download is never cached or served.
+// - activate: deletes caches of other versions (after reusing identical files from them).
+const VERSION = 'dev'; // @build:version
+const ASSETS = []; // @build:assets
+
+const PREFIX = 'denselab-';
+const CACHE = PREFIX + VERSION;
+const HASH_HEADER = 'x-denselab-sha256';
+const scope = self.registration.scope;
+const byUrl = new Map(ASSETS.map((a) => [new URL(a.path, scope).href, a]));
+const storing = new Map(); // url -> promise of a background cache.put in progress
+
+function assetFor(url) {
+  const u = new URL(url);
+  u.search = '';
+  u.hash = '';
+  if (u.href === scope || u.href.endsWith('/')) u.pathname += 'index.html';
+  return byUrl.get(u.href) || null;
+}
+
+async function hex(buf) {
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', buf));
+  return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// Checks a network response against the manifest; returns a cacheable copy or null.
+async function verified(asset, response) {
+  if (!response || !response.ok || response.status !== 200) return null;
+  const buf = await response.arrayBuffer();
+  if (buf.byteLength !== asset.size) return null;
+  if ((await hex(buf)) !== asset.sha256) return null;
+  const headers = new Headers(response.headers);
+  headers.set(HASH_HEADER, asset.sha256);
+  headers.set('Content-Length', String(buf.byteLength));
+  return new Response(buf, { status: 200, statusText: 'OK', headers });
+}
+
+// A file with the same hash cached by an older version of the site.
+async function fromOldCaches(asset) {
+  const url = new URL(asset.path, scope).href;
+  for (const name of await caches.keys()) {
+    if (!name.startsWith(PREFIX) || name === CACHE) continue;
+    const hit = await (await caches.open(name)).match(url);
+    if (hit && hit.headers.get(HASH_HEADER) === asset.sha256) return hit;
+  }
+  return null;
+}
+
+// Makes sure `asset` is in this version's cache; returns true if it is.
+async function ensure(cache, asset, { download = true } = {}) {
+  const url = new URL(asset.path, scope).href;
+  if (storing.has(url)) await storing.get(url);
+  if (await cache.match(url)) return true;
+  const old = await fromOldCaches(asset);
+  if (old) {
+    await cache.put(url, old);
+    return true;
+  }
+  if (!download) return false;
+  let response = null;
+  try {
+    response = await verified(asset, await fetch(url, { cache: 'no-cache' }));
+  } catch {
+    response = null;
+  }
+  if (!response) return false;
+  await cache.put(url, response);
+  return true;
+}
+
+self.addEventListener('install', (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE);
+    for (const a of ASSETS) {
+      const ok = await ensure(cache, a, { download: !a.lazy });
+      if (!ok && !a.lazy) throw new Error(`could not cache ${a.path}`);
+    }
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    for (const name of await caches.keys()) {
+      if (name.startsWith(PREFIX) && name !== CACHE) await caches.delete(name);
+    }
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener('fetch', (event) => {
+  const req = event.request;
+  if (req.method !== 'GET' || new URL(req.url).origin !== self.location.origin) return;
+  const asset = assetFor(req.url);
+  if (!asset) return; // not part of the site: plain network
+  event.respondWith((async () => {
+    const cache = await caches.open(CACHE);
+    const hit = await cache.match(new URL(asset.path, scope).href);
+    if (hit) return hit;
+    const response = await fetch(req);
+    // Cache a verified copy in the background; the page streams the original.
+    const url = new URL(asset.path, scope).href;
+    if (response.ok && !storing.has(url)) {
+      const copy = response.clone();
+      const job = verified(asset, copy)
+        .then((r) => r && cache.put(url, r))
+        .catch(() => {})
+        .finally(() => storing.delete(url));
+      storing.set(url, job);
+      event.waitUntil(job);
+    }
+    return response;
+  })());
+});
+
+// The page asks {type: 'complete'} once it has loaded: fetch whatever is still
+// missing, then answer on the given port whether everything is available offline.
+self.addEventListener('message', (event) => {
+  const data = event.data || {};
+  const port = event.ports && event.ports[0];
+  if (!port || (data.type !== 'complete' && data.type !== 'status')) return;
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE);
+    const missing = [];
+    for (const a of ASSETS) {
+      const ok = await ensure(cache, a, { download: data.type === 'complete' });
+      if (!ok) missing.push(a.path);
+    }
+    port.postMessage({ version: VERSION, ready: missing.length === 0, missing });
+  })());
+});
