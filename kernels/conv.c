@@ -29,7 +29,9 @@ static int wino_tile(f32_conv2d_algo algo) { return algo == F32_CONV_WINOGRAD_2X
 /* Winograd computes whole output tiles: skip it when padding the output up to
  * tiles wastes too much, or channels are too few for the transforms to pay. */
 static int winograd_worth_it(const f32_conv2d_shape *s) {
-    return 0;
+    size_t oh = f32_conv2d_out_h(s), ow = f32_conv2d_out_w(s);
+    size_t tiles = (oh + 3) / 4 * ((ow + 3) / 4);
+    return s->in_c >= 16 && s->out_c >= 8 && tiles * 36 * 2 <= oh * ow * 9;
 }
 
 int f32_conv2d_algo_supports(const f32_conv2d_shape *s, f32_conv2d_algo algo) {

@@ -458,7 +458,7 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
                 s.QD[k] = 1.0;   /* K(x, x) = 1 for RBF */
             }
             if (!cache_init(&s.cache, l, P.cache_mb * 1048576.0)) { err = "out of memory"; goto done; }
-            solution_info si;
+            solution_info si = {0, 0, 0};
             double *alpha = pair_alpha + aoff;
             err = solve(&s, alpha, P.max_iter, P.shrinking, progress, user, p, npairs, &si);
             cache_free(&s.cache);

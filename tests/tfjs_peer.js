@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 
 export { tf };
+export const tfjsWasmVersion = tfwasm.version_wasm;
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // ../shared relative to the project root; DENSELAB_SHARED overrides it (as in build.sh).

@@ -71,8 +71,13 @@ function main() {
   for (const m of ['densenet121.dlm', 'densenet121-f16.dlm', 'imagenet_class_index.json']) {
     copies.push([need(`build/models/${m}`, build), `models/${m}`]);
   }
-  // Fashion-MNIST is optional: Debian's dataset package, else build.sh's download.
-  for (const dir of ['/usr/share/datasets/fashion-mnist', path.join(root, 'build/downloads/fashion-mnist')]) {
+  // Fashion-MNIST is optional: Debian's dataset package, else build.sh's download
+  // (same environment overrides as build.sh).
+  const fashionDirs = [
+    process.env.DENSELAB_FASHION_DIR || '/usr/share/datasets/fashion-mnist',
+    path.join(path.resolve(root, process.env.DENSELAB_DOWNLOADS || 'build/downloads'), 'fashion-mnist'),
+  ];
+  for (const dir of fashionDirs) {
     if (FASHION.every((f) => fs.existsSync(path.join(dir, f)))) {
       for (const f of FASHION) copies.push([path.join(dir, f), `data/fashion-mnist/${f}`]);
       break;

@@ -62,15 +62,14 @@ async function ensure(cache, asset, { download = true } = {}) {
     return true;
   }
   if (!download) return false;
-  let response = null;
-  try {
-    response = await verified(asset, await fetch(url, { cache: 'no-cache' }));
-  } catch {
-    response = null;
-  }
-  if (!response) return false;
-  await cache.put(url, response);
-  return true;
+  const job = fetch(url, { cache: 'no-cache' })
+    .then((r) => verified(asset, r))
+    .then((r) => r && cache.put(url, r))
+    .catch(() => {})
+    .finally(() => storing.delete(url));
+  storing.set(url, job);
+  await job;
+  return !!(await cache.match(url));
 }
 
 self.addEventListener('install', (event) => {

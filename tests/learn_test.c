@@ -1,0 +1,359 @@
+/* learn_test.c — unit tests of learn/: IDX parsing and its corruptions, the
+ * classifier file format and its corruptions, input validation, small
+ * separable problems for every classifier, determinism and cancellation.
+ * Prints one line per failed check and "learn_test: N checks, M failed". */
+#include "learn/classifier.h"
+#include "learn/idx.h"
+#include "learn/kernel_svm.h"
+#include "learn/linear_svm.h"
+#include "learn/metrics.h"
+#include "learn/softmax_head.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int checks, failures;
+#define CHECK(cond, ...) do { checks++; if (!(cond)) { failures++; \
+    printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+/* err must be non-NULL and contain `part`. */
+#define CHECK_ERR(err, part) do { const char *e_ = (err); \
+    CHECK(e_ && strstr(e_, part), "expected error containing \"%s\", got \"%s\"", part, e_ ? e_ : "(success)"); } while (0)
+#define CHECK_OK(err) do { const char *e_ = (err); CHECK(!e_, "unexpected error: %s", e_); } while (0)
+
+/* ---- IDX ---------------------------------------------------------------- */
+
+static size_t make_idx(uint8_t *b, int dims, uint32_t count, uint32_t rows, uint32_t cols) {
+    size_t p = 0;
+    b[p++] = 0; b[p++] = 0; b[p++] = 0x08; b[p++] = (uint8_t)dims;
+    uint32_t v[3] = {count, rows, cols};
+    for (int i = 0; i < dims; i++) { b[p++] = v[i] >> 24; b[p++] = v[i] >> 16; b[p++] = v[i] >> 8; b[p++] = v[i]; }
+    size_t data = (size_t)count * (dims == 3 ? rows * cols : 1);
+    for (size_t i = 0; i < data; i++) b[p++] = (uint8_t)(i * 37 % (dims == 3 ? 256 : 10));
+    return p;
+}
+
+static void test_idx(void) {
+    uint8_t im[64], lb[64];
+    size_t ni = make_idx(im, 3, 3, 2, 2), nl = make_idx(lb, 1, 3, 0, 0);
+    dl_idx a, l;
+    CHECK_OK(dl_idx_parse_images(im, ni, &a));
+    CHECK(a.count == 3 && a.rows == 2 && a.cols == 2 && a.data == im + 16, "images header");
+    CHECK_OK(dl_idx_parse_labels(lb, nl, &l));
+    CHECK(l.count == 3 && l.data == lb + 8, "labels header");
+    CHECK_OK(dl_idx_check_pair(&a, &l));
+    CHECK(dl_idx_num_classes(&l) == 8, "num_classes %d", dl_idx_num_classes(&l));   /* labels 0, 7, 4 */
+    float f[12]; int y[3];
+    CHECK_OK(dl_idx_images_to_f32(&a, 1, 2, 1.0f / 255, f));
+    CHECK(fabsf(f[0] - im[16 + 4] / 255.0f) < 1e-7f, "pixel scaling");
+    CHECK_ERR(dl_idx_images_to_f32(&a, 2, 2, 1, f), "outside");
+    CHECK_OK(dl_idx_labels_to_int(&l, 0, 3, y));
+    CHECK(y[1] == 7, "label value");
+
+    CHECK_ERR(dl_idx_parse_images(im, 3, &a), "too short");
+    uint8_t gz[20] = {0x1F, 0x8B, 8, 0};
+    CHECK_ERR(dl_idx_parse_images(gz, sizeof gz, &a), "bad magic");
+    uint8_t t[64];
+    memcpy(t, im, ni); t[2] = 0x0D;
+    CHECK_ERR(dl_idx_parse_images(t, ni, &a), "unsupported data type float32");
+    CHECK_ERR(dl_idx_parse_images(lb, nl, &a), "swapped");
+    CHECK_ERR(dl_idx_parse_labels(im, ni, &l), "swapped");
+    CHECK_ERR(dl_idx_parse_images(im, 10, &a), "truncated header");
+    CHECK_ERR(dl_idx_parse_images(im, ni - 1, &a), "truncated: header declares 3 images of 2x2 (12 bytes) but only 11");
+    CHECK_ERR(dl_idx_parse_labels(lb, nl - 1, &l), "truncated");
+    memcpy(t, im, ni); t[ni] = 0;
+    CHECK_ERR(dl_idx_parse_images(t, ni + 1, &a), "1 trailing bytes");
+    memcpy(t, im, ni); t[7] = 0;   /* count 0 */
+    CHECK_ERR(dl_idx_parse_images(t, ni, &a), "0 items");
+    memcpy(t, im, ni); t[11] = 0;   /* rows 0 */
+    CHECK_ERR(dl_idx_parse_images(t, ni, &a), "bad image size");
+    memcpy(t, im, ni); t[4] = 0x7F;   /* absurd count: truncated */
+    CHECK_ERR(dl_idx_parse_images(t, ni, &a), "truncated");
+    memcpy(t, im, ni); t[8] = 0xFF;   /* absurd rows */
+    CHECK_ERR(dl_idx_parse_images(t, ni, &a), "absurd");
+    dl_idx l2;
+    uint8_t lb2[64];
+    size_t nl2 = make_idx(lb2, 1, 4, 0, 0);
+    CHECK_OK(dl_idx_parse_labels(lb2, nl2, &l2));
+    CHECK_OK(dl_idx_parse_images(im, ni, &a));
+    CHECK_ERR(dl_idx_check_pair(&a, &l2), "3 images but 4 labels");
+    /* Every truncation of a good file is an error, never a crash. */
+    for (size_t k = 0; k < ni; k++) CHECK(dl_idx_parse_images(im, k, &a) != NULL, "prefix %zu accepted", k);
+}
+
+/* ---- data sets ---------------------------------------------------------- */
+
+/* k well-separated Gaussian-ish blobs in d dimensions (deterministic). */
+static void blobs(int n, int d, int k, float spread, uint64_t seed, float *x, int *y) {
+    dl_rng r; dl_rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        y[i] = i % k;
+        for (int j = 0; j < d; j++) {
+            double u = dl_rng_uniform(&r) + dl_rng_uniform(&r) + dl_rng_uniform(&r) - 1.5;
+            x[(size_t)i * d + j] = (float)((j % k == y[i] ? 4.0 : 0.0) + 10.0 * (j == d - 1) + spread * u);
+        }
+    }
+}
+
+static double train_accuracy(const dl_classifier *c, const float *x, const int *y, int n) {
+    int *p = malloc(sizeof(int) * n);
+    const char *err = dl_classifier_predict(c, x, n, p, NULL);
+    double acc = err ? -1 : dl_accuracy(y, p, n);
+    free(p);
+    return acc;
+}
+
+typedef const char *(*train_fn)(const float *, const int *, int, int, dl_classifier **, dl_train_report *);
+static const char *train_linear(const float *x, const int *y, int n, int d, dl_classifier **c, dl_train_report *r) {
+    return dl_linear_svm_train(x, y, n, d, NULL, NULL, NULL, c, r);
+}
+static const char *train_linear_l1(const float *x, const int *y, int n, int d, dl_classifier **c, dl_train_report *r) {
+    dl_linear_svm_params p; dl_linear_svm_default_params(&p);
+    p.loss = 1; p.standardize = 0;
+    return dl_linear_svm_train(x, y, n, d, &p, NULL, NULL, c, r);
+}
+static const char *train_rbf(const float *x, const int *y, int n, int d, dl_classifier **c, dl_train_report *r) {
+    return dl_rbf_svm_train(x, y, n, d, NULL, NULL, NULL, c, r);
+}
+static const char *train_rbf_std(const float *x, const int *y, int n, int d, dl_classifier **c, dl_train_report *r) {
+    dl_rbf_svm_params p; dl_rbf_svm_default_params(&p);
+    p.standardize = 1; p.cache_mb = 0.01;   /* tiny cache: exercises eviction */
+    return dl_rbf_svm_train(x, y, n, d, &p, NULL, NULL, c, r);
+}
+static const char *train_softmax0(const float *x, const int *y, int n, int d, dl_classifier **c, dl_train_report *r) {
+    dl_softmax_params p; dl_softmax_default_params(&p);
+    p.hidden = 0; p.epochs = 20; p.lr = 1e-2;
+    return dl_softmax_train(x, y, n, d, x, y, n, &p, NULL, NULL, c, r);
+}
+static const char *train_softmax16(const float *x, const int *y, int n, int d, dl_classifier **c, dl_train_report *r) {
+    dl_softmax_params p; dl_softmax_default_params(&p);
+    p.hidden = 16; p.epochs = 10; p.batch_size = 16;
+    return dl_softmax_train(x, y, n, d, NULL, NULL, 0, &p, NULL, NULL, c, r);
+}
+
+static const struct { const char *name; train_fn fn; } trainers[] = {
+    {"linear-svm (L2 loss)", train_linear}, {"linear-svm (L1 loss)", train_linear_l1},
+    {"rbf-svm", train_rbf}, {"rbf-svm (standardised, tiny cache)", train_rbf_std},
+    {"softmax (hidden 0)", train_softmax0}, {"softmax (hidden 16)", train_softmax16},
+};
+#define NTRAINERS (int)(sizeof trainers / sizeof trainers[0])
+
+/* ---- round trip and corruption of the file format ------------------------- */
+
+static void test_roundtrip(const char *name, dl_classifier *c, const float *x, int n) {
+    uint8_t *buf, *buf2; size_t size, size2;
+    CHECK_OK(dl_classifier_save(c, &buf, &size));
+    dl_classifier *c2 = NULL;
+    CHECK_OK(dl_classifier_load(buf, size, &c2));
+    if (!c2) { free(buf); return; }
+    CHECK_OK(dl_classifier_save(c2, &buf2, &size2));
+    CHECK(size == size2 && memcmp(buf, buf2, size) == 0, "%s: save(load(save)) differs", name);
+    free(buf2);
+    int k = c->num_classes;
+    float *s1 = malloc(sizeof(float) * n * k), *s2 = malloc(sizeof(float) * n * k);
+    int *p1 = malloc(sizeof(int) * n), *p2 = malloc(sizeof(int) * n);
+    CHECK_OK(dl_classifier_predict(c, x, n, p1, s1));
+    CHECK_OK(dl_classifier_predict(c2, x, n, p2, s2));
+    CHECK(memcmp(p1, p2, sizeof(int) * n) == 0 && memcmp(s1, s2, sizeof(float) * n * k) == 0,
+          "%s: reloaded classifier predicts differently", name);
+    free(s1); free(s2); free(p1); free(p2);
+    dl_classifier_free(c2);
+
+    /* Corruptions: every byte flipped, every truncation, a trailing byte. */
+    uint8_t *t = malloc(size + 1);
+    int accepted = 0;
+    for (size_t i = 0; i < size; i++) {
+        memcpy(t, buf, size);
+        t[i] ^= 0x5A;
+        dl_classifier *bad = NULL;
+        if (!dl_classifier_load(t, size, &bad)) { accepted++; dl_classifier_free(bad); }
+        CHECK(bad == NULL || !accepted, "out set on failure");
+    }
+    CHECK(accepted == 0, "%s: %d corrupted files accepted", name, accepted);
+    accepted = 0;
+    for (size_t len = 0; len < size; len += 1 + len / 8) {
+        dl_classifier *bad = NULL;
+        if (!dl_classifier_load(buf, len, &bad)) { accepted++; dl_classifier_free(bad); }
+    }
+    CHECK(accepted == 0, "%s: %d truncated files accepted", name, accepted);
+    memcpy(t, buf, size); t[size] = 0;
+    dl_classifier *bad = NULL;
+    CHECK_ERR(dl_classifier_load(t, size + 1, &bad), "trailing");
+    CHECK_ERR(dl_classifier_load(buf, size - 1, &bad), "truncated");
+    memcpy(t, buf, size); t[0] = 'X';
+    CHECK_ERR(dl_classifier_load(t, size, &bad), "bad magic");
+    memcpy(t, buf, size); t[8] = 2;
+    CHECK_ERR(dl_classifier_load(t, size, &bad), "unsupported version 2");
+    memcpy(t, buf, size); t[size - 10] ^= 1;
+    CHECK_ERR(dl_classifier_load(t, size, &bad), "checksum");
+    memcpy(t, buf, size); t[32] += 4;
+    CHECK_ERR(dl_classifier_load(t, size, &bad), "payload size");
+    free(t);
+    free(buf);
+}
+
+/* ---- error paths ---------------------------------------------------------- */
+
+static int cancel_after(void *user, const dl_learn_progress *p) {
+    int *left = user;
+    return --*left <= 0;
+}
+
+static void test_errors(void) {
+    float x[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+    int y[4] = {0, 1, 0, 1}, y1[4] = {1, 1, 1, 1}, yskip[4] = {0, 2, 0, 2}, yneg[4] = {0, -1, 0, 1};
+    dl_classifier *c = NULL;
+    dl_linear_svm_params lp; dl_linear_svm_default_params(&lp);
+    CHECK_ERR(dl_linear_svm_train(x, y, 0, 3, NULL, NULL, NULL, &c, NULL), "n = 0");
+    CHECK_ERR(dl_linear_svm_train(x, y, 4, 0, NULL, NULL, NULL, &c, NULL), "d = 0");
+    CHECK_ERR(dl_linear_svm_train(x, y1, 4, 3, NULL, NULL, NULL, &c, NULL), "single class");
+    CHECK_ERR(dl_rbf_svm_train(x, y1, 4, 3, NULL, NULL, NULL, &c, NULL), "single class");
+    CHECK_ERR(dl_softmax_train(x, y1, 4, 3, NULL, NULL, 0, NULL, NULL, NULL, &c, NULL), "single class");
+    CHECK_ERR(dl_linear_svm_train(x, yskip, 4, 3, NULL, NULL, NULL, &c, NULL), "class 1 has no training samples");
+    CHECK_ERR(dl_linear_svm_train(x, yneg, 4, 3, NULL, NULL, NULL, &c, NULL), "label -1 at row 1");
+    x[5] = NAN;
+    CHECK_ERR(dl_linear_svm_train(x, y, 4, 3, NULL, NULL, NULL, &c, NULL), "NaN at row 1, column 2");
+    CHECK_ERR(dl_rbf_svm_train(x, y, 4, 3, NULL, NULL, NULL, &c, NULL), "NaN at row 1, column 2");
+    x[5] = INFINITY;
+    CHECK_ERR(dl_softmax_train(x, y, 4, 3, NULL, NULL, 0, NULL, NULL, NULL, &c, NULL), "infinite at row 1, column 2");
+    x[5] = 5;
+    lp.C = 0;
+    CHECK_ERR(dl_linear_svm_train(x, y, 4, 3, &lp, NULL, NULL, &c, NULL), "C must be > 0");
+    lp.C = -1;
+    CHECK_ERR(dl_linear_svm_train(x, y, 4, 3, &lp, NULL, NULL, &c, NULL), "C must be > 0");
+    lp.C = NAN;
+    CHECK_ERR(dl_linear_svm_train(x, y, 4, 3, &lp, NULL, NULL, &c, NULL), "C must be > 0");
+    dl_linear_svm_default_params(&lp); lp.loss = 3;
+    CHECK_ERR(dl_linear_svm_train(x, y, 4, 3, &lp, NULL, NULL, &c, NULL), "loss must be");
+    dl_rbf_svm_params rp; dl_rbf_svm_default_params(&rp); rp.C = -2;
+    CHECK_ERR(dl_rbf_svm_train(x, y, 4, 3, &rp, NULL, NULL, &c, NULL), "C must be > 0");
+    dl_rbf_svm_default_params(&rp); rp.tol = 0;
+    CHECK_ERR(dl_rbf_svm_train(x, y, 4, 3, &rp, NULL, NULL, &c, NULL), "tol must be > 0");
+    dl_softmax_params sp; dl_softmax_default_params(&sp); sp.epochs = 0;
+    CHECK_ERR(dl_softmax_train(x, y, 4, 3, NULL, NULL, 0, &sp, NULL, NULL, &c, NULL), "epochs");
+    dl_softmax_default_params(&sp); sp.lr = -1;
+    CHECK_ERR(dl_softmax_train(x, y, 4, 3, NULL, NULL, 0, &sp, NULL, NULL, &c, NULL), "learning rate");
+    int yv[2] = {0, 5};
+    CHECK_ERR(dl_softmax_train(x, y, 4, 3, x, yv, 2, NULL, NULL, NULL, &c, NULL), "validation label 5 at row 1");
+    CHECK(c == NULL, "classifier set on failure");
+
+    /* Prediction input validation and the metrics helpers. */
+    CHECK_OK(dl_linear_svm_train(x, y, 4, 3, NULL, NULL, NULL, &c, NULL));
+    if (c) {
+        float q[6] = {1, 2, 3, 4, NAN, 6};
+        int p[2];
+        CHECK_ERR(dl_classifier_predict(c, q, 2, p, NULL), "NaN at row 1, column 1");
+        CHECK_ERR(dl_classifier_predict(c, q, -1, p, NULL), "negative");
+        CHECK_OK(dl_classifier_predict(c, q, 0, p, NULL));
+        dl_classifier_free(c);
+        c = NULL;
+    }
+    int t[5] = {0, 1, 2, 2, 1}, pr[5] = {0, 2, 2, 2, 1}, cm[9];
+    CHECK(fabs(dl_accuracy(t, pr, 5) - 0.8) < 1e-12, "accuracy");
+    CHECK_OK(dl_confusion_matrix(t, pr, 5, 3, cm));
+    CHECK(cm[0] == 1 && cm[1 * 3 + 2] == 1 && cm[1 * 3 + 1] == 1 && cm[2 * 3 + 2] == 2, "confusion matrix");
+    pr[3] = 3;
+    CHECK_ERR(dl_confusion_matrix(t, pr, 5, 3, cm), "predicted label 3 at row 3");
+
+    /* Cancellation from the progress callback, for every trainer. */
+    enum { N = 60, D = 4 };
+    float bx[N * D]; int by[N];
+    blobs(N, D, 3, 1.0f, 7, bx, by);
+    int left = 1;
+    CHECK(dl_linear_svm_train(bx, by, N, D, NULL, cancel_after, &left, &c, NULL) == DL_LEARN_CANCELLED, "linear cancel");
+    left = 2;
+    CHECK(dl_rbf_svm_train(bx, by, N, D, NULL, cancel_after, &left, &c, NULL) == DL_LEARN_CANCELLED, "rbf cancel");
+    left = 1;
+    CHECK(dl_softmax_train(bx, by, N, D, NULL, NULL, 0, NULL, cancel_after, &left, &c, NULL) == DL_LEARN_CANCELLED, "softmax cancel");
+    CHECK(c == NULL, "classifier set after cancel");
+}
+
+/* ---- small problems ------------------------------------------------------ */
+
+static void test_problems(void) {
+    enum { N = 150, D = 6, K = 3 };
+    static float x[N * D];
+    static int y[N];
+    blobs(N, D, K, 1.0f, 42, x, y);
+    for (int t = 0; t < NTRAINERS; t++) {
+        dl_classifier *c = NULL;
+        dl_train_report rep;
+        const char *err = trainers[t].fn(x, y, N, D, &c, &rep);
+        CHECK(!err, "%s: %s", trainers[t].name, err);
+        if (err) continue;
+        double acc = train_accuracy(c, x, y, N);
+        CHECK(acc == 1.0, "%s: separable blobs, train accuracy %.3f", trainers[t].name, acc);
+        test_roundtrip(trainers[t].name, c, x, N);
+        /* Same inputs, same seed -> byte-identical classifier. */
+        dl_classifier *c2 = NULL;
+        dl_train_report rep2;
+        CHECK_OK(trainers[t].fn(x, y, N, D, &c2, &rep2));
+        uint8_t *b1, *b2; size_t s1, s2;
+        if (c2 && !dl_classifier_save(c, &b1, &s1) && !dl_classifier_save(c2, &b2, &s2)) {
+            CHECK(s1 == s2 && memcmp(b1, b2, s1) == 0, "%s: not deterministic", trainers[t].name);
+            free(b1); free(b2);
+        }
+        if (c->kind == DL_CLF_LINEAR_SVM) {
+            CHECK(rep.num_problems == K, "linear report size");
+            for (int k = 0; k < K; k++) {   /* strong duality: primal ~ -dual at the optimum */
+                double gap = rep.primal[k] + rep.objective[k];
+                CHECK(rep.objective[k] < 0 && gap >= -1e-3 && gap <= 0.05 * fabs(rep.objective[k]) + 0.1,
+                      "%s class %d: primal %g dual %g", trainers[t].name, k, rep.primal[k], -rep.objective[k]);
+                CHECK(rep.iterations[k] >= 1 && rep.nsv[k] >= 1, "linear iterations/nsv");
+            }
+        }
+        if (c->kind == DL_CLF_RBF_SVM) {
+            int sum = 0;
+            for (int k = 0; k < K; k++) sum += c->sv_count[k];
+            CHECK(rep.num_problems == K * (K - 1) / 2 && sum == c->total_sv && c->total_sv > 0, "rbf sv counts");
+            for (int p = 0; p < rep.num_problems; p++) CHECK(rep.objective[p] < 0, "rbf objective sign");
+            CHECK(rep.gamma > 0, "gamma");
+        }
+        if (c->kind == DL_CLF_SOFTMAX) {
+            CHECK(rep.epochs > 0 && rep.loss[rep.epochs - 1] < rep.loss[0], "%s: loss did not decrease", trainers[t].name);
+            float pr[K];
+            CHECK_OK(dl_classifier_predict(c, x, 1, NULL, pr));
+            CHECK(fabsf(pr[0] + pr[1] + pr[2] - 1) < 1e-5f, "probabilities sum to 1");
+        }
+        dl_train_report_free(&rep); dl_train_report_free(&rep2);
+        dl_classifier_free(c); dl_classifier_free(c2);
+    }
+
+    /* XOR: a linear model cannot separate it, the RBF SVM must. */
+    enum { NX = 200 };
+    static float xx[NX * 2];
+    static int yx[NX];
+    dl_rng r; dl_rng_seed(&r, 3);
+    for (int i = 0; i < NX; i++) {
+        float a = (float)(dl_rng_uniform(&r) * 2 - 1), b = (float)(dl_rng_uniform(&r) * 2 - 1);
+        if (fabsf(a) < 0.1f) a += a < 0 ? -0.1f : 0.1f;
+        if (fabsf(b) < 0.1f) b += b < 0 ? -0.1f : 0.1f;
+        xx[2 * i] = a; xx[2 * i + 1] = b; yx[i] = (a > 0) != (b > 0);
+    }
+    dl_classifier *c = NULL;
+    dl_rbf_svm_params rp; dl_rbf_svm_default_params(&rp); rp.C = 100;
+    CHECK_OK(dl_rbf_svm_train(xx, yx, NX, 2, &rp, NULL, NULL, &c, NULL));
+    if (c) { double acc = train_accuracy(c, xx, yx, NX); CHECK(acc >= 0.98, "rbf xor accuracy %.3f", acc); dl_classifier_free(c); }
+    CHECK_OK(dl_linear_svm_train(xx, yx, NX, 2, NULL, NULL, NULL, &c, NULL));
+    if (c) { double acc = train_accuracy(c, xx, yx, NX); CHECK(acc < 0.8, "linear xor accuracy %.3f", acc); dl_classifier_free(c); }
+
+    /* gamma='scale' as scikit-learn: 1 / (d * var(X)). */
+    float g[4] = {0, 2, 4, 6};   /* mean 3, var 5, d 2 */
+    CHECK(fabs(dl_rbf_gamma_scale(g, 2, 2) - 0.1) < 1e-12, "gamma scale");
+    float z[4] = {1, 1, 1, 1};
+    CHECK(dl_rbf_gamma_scale(z, 2, 2) == 1.0, "gamma scale of constant data");
+
+    /* A constant feature standardises to 0 (std 0 -> 1), not NaN. */
+    float cx[8] = {1, 5, 2, 5, 3, 5, 4, 5};
+    int cy[4] = {0, 0, 1, 1};
+    CHECK_OK(dl_linear_svm_train(cx, cy, 4, 2, NULL, NULL, NULL, &c, NULL));
+    if (c) { CHECK(c->std[1] == 1.0f && c->mean[1] == 5.0f, "constant feature std"); dl_classifier_free(c); }
+}
+
+int main(void) {
+    test_idx();
+    test_errors();
+    test_problems();
+    printf("learn_test: %d checks, %d failed\n", checks, failures);
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,299 @@
+// Browser tests of the static lab page (dist/), in Debian's headless Chromium via playwright-core:
+// the page's top-5 equals `node wasm/cli.js classify --json` for every photo in ../shared/images,
+// the Applications API controls, a Keras error shown in the page, offline use after one visit,
+// and no request outside the page's origin. Saves build/screenshots/web*.png.
+import { describe, it as test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist');
+const imagesDir = path.join(root, '..', 'shared', 'images');
+const shotDir = path.join(root, 'build', 'screenshots');
+const CHROMIUM = '/usr/bin/chromium';
+const TOL = 1e-4;
+const SLOW = 120_000; // generous per-step limit; the whole file takes well under a minute normally
+
+let server = null;
+let context = null;
+let page = null;
+let userDir = null;
+let origin = null;
+let cliPromise = null;
+const requests = [];
+
+const images = fs.existsSync(imagesDir)
+  ? fs.readdirSync(imagesDir).filter((n) => /\.(png|jpe?g|bmp|gif)$/i.test(n)).sort()
+  : [];
+
+// The CLI's reference top-5 for each image, in one run.
+function runCli() {
+  return new Promise((resolve, reject) => {
+    const files = images.map((n) => path.join(imagesDir, n));
+    execFile(process.execPath, [path.join(root, 'wasm', 'cli.js'), 'classify', '--json', ...files],
+      { cwd: root, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+        if (err) return reject(new Error(`node wasm/cli.js classify --json failed: ${stderr || err.message}`));
+        resolve(parseCli(stdout, files));
+      });
+  });
+}
+
+// Accepts one JSON document or one per line; each image's entry is a list of
+// {wnid, label, prob} or an object holding such a list.
+function parseCli(stdout, files) {
+  const text = stdout.trim();
+  let docs;
+  try {
+    docs = [JSON.parse(text)];
+  } catch {
+    docs = text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  }
+  if (docs.length === 1 && Array.isArray(docs[0]) && files.length > 1) docs = docs[0];
+  if (docs.length === 1 && docs[0].results) docs = docs[0].results;
+  const preds = (d) => (Array.isArray(d) ? d : d.predictions || d.top || d.top5);
+  assert.equal(docs.length, files.length, `CLI printed ${docs.length} results for ${files.length} images`);
+  return new Map(files.map((f, i) => [path.basename(f), preds(docs[i])]));
+}
+
+async function status() {
+  return page.textContent('[data-testid=status]');
+}
+
+async function waitStatus(states, what) {
+  try {
+    await page.waitForFunction((s) => s.includes(document.querySelector('[data-testid=status]').textContent),
+      states, { timeout: SLOW });
+  } catch {
+    const err = await page.textContent('[data-testid=error]').catch(() => '');
+    assert.fail(`${what}: status stayed "${await status()}" (error shown: "${err}")`);
+  }
+}
+
+async function classifyInPage(name) {
+  await page.setInputFiles('[data-testid=image-input]', path.join(imagesDir, name));
+  await page.waitForFunction((n) => {
+    const s = document.querySelector('[data-testid=status]').textContent;
+    return s === 'error' || (s === 'done' && document.getElementById('results').dataset.file === n);
+  }, name, { timeout: SLOW });
+  const st = await status();
+  if (st !== 'done') assert.fail(`${name}: page shows an error: ${await page.textContent('[data-testid=error]')}`);
+  return page.$$eval('[data-testid=prediction]', (els) => els.map((e) => ({
+    wnid: e.dataset.wnid, label: e.dataset.label, prob: Number(e.dataset.prob),
+  })));
+}
+
+function sameTop5(name, got, want) {
+  assert.ok(Array.isArray(want) && want.length === 5, `${name}: CLI gave no top-5`);
+  assert.deepEqual(got.map((p) => p.wnid), want.map((p) => p.wnid), `${name}: top-5 classes differ from the CLI`);
+  for (let i = 0; i < 5; i++) {
+    assert.ok(Math.abs(got[i].prob - want[i].prob) <= TOL,
+      `${name}: rank ${i + 1} (${got[i].label}) prob ${got[i].prob} vs CLI ${want[i].prob}`);
+  }
+}
+
+describe('the lab page in Chromium', () => {
+  // A setup failure (no dist/, no browser) fails every test below with its message.
+  let setupError = null;
+  const ready = () => { if (setupError) throw setupError; };
+
+  before(async () => {
+    try {
+      await setup();
+    } catch (e) {
+      setupError = e;
+    }
+  });
+
+  async function setup() {
+    if (!fs.existsSync(path.join(dist, 'index.html')) || !fs.existsSync(path.join(dist, 'models', 'densenet121.dlm'))) {
+      throw new Error('dist/ is missing or incomplete: run ./build.sh (it runs node web/build-dist.js)');
+    }
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install chromium`);
+    if (images.length === 0) throw new Error(`no test photos in ${imagesDir}`);
+    let chromium;
+    try {
+      ({ chromium } = await import('playwright-core'));
+    } catch {
+      throw new Error('playwright-core is not installed: run npm ci');
+    }
+    cliPromise = runCli();
+    cliPromise.catch(() => {}); // reported by the test that awaits it
+    const { startServer } = await import('../web/serve.js');
+    server = await startServer({ root: dist, port: 0 });
+    origin = new URL(server.url).origin;
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'denselab-chromium-'));
+    context = await chromium.launchPersistentContext(userDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1280, height: 900 },
+    });
+    context.on('request', (r) => requests.push(r.url()));
+    page = context.pages()[0] || await context.newPage();
+  }
+
+  after(async () => {
+    if (context) await context.close();
+    if (server) await server.close();
+    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  test('the page loads the model and reports ready', { timeout: SLOW }, async (t) => {
+    ready();
+    await page.goto(server.url);
+    assert.equal(await status(), 'loading…');
+    await waitStatus(['ready', 'error'], 'loading the model');
+    assert.equal(await status(), 'ready', await page.textContent('[data-testid=error]'));
+    t.diagnostic(`first visit: model ready ${await page.getAttribute('[data-testid=status]', 'data-load-ms')} ms after start`);
+  });
+
+  test('every photo gets the same top-5 as node wasm/cli.js classify --json', { timeout: 3 * SLOW }, async () => {
+    ready();
+    const cli = await cliPromise;
+    for (const name of images) sameTop5(name, await classifyInPage(name), cli.get(name));
+    // The literal decode_predictions line is shown too.
+    assert.match(await page.textContent('[data-testid=decode-predictions]'), /^\[\('n\d{8}', '[^']+', [0-9.e-]+\)/);
+    fs.mkdirSync(shotDir, { recursive: true });
+    await page.screenshot({ path: path.join(shotDir, 'web.png'), fullPage: true });
+  });
+
+  test('include_top=False, pooling=avg gives a (1, 1024) output and shows the feature map', { timeout: SLOW }, async () => {
+    ready();
+    await page.uncheck('[data-testid=include-top]');
+    await page.selectOption('[data-testid=pooling]', 'avg');
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]').textContent === 'done'
+      && document.querySelector('[data-testid=code-line]').textContent.includes("pooling='avg'")
+      && !document.getElementById('features').hidden, null, { timeout: SLOW });
+    assert.equal(await page.textContent('[data-testid=output-shape]'), '(1, 1024)');
+    assert.equal(await page.textContent('[data-testid=model-shape]'), '(None, 1024)');
+    assert.equal(await page.locator('[data-testid=feature-map] canvas').count(), 6);
+    assert.equal(await page.locator('[data-testid=prediction]').count(), 0);
+    await page.screenshot({ path: path.join(shotDir, 'web-features.png'), fullPage: true });
+  });
+
+  test("an invalid combination shows Keras's error, and the page still classifies afterwards", { timeout: SLOW }, async () => {
+    ready();
+    await page.check('[data-testid=include-top]');
+    await page.selectOption('[data-testid=weights]', 'imagenet');
+    await page.fill('[data-testid=classes]', '10');
+    await waitStatus(['error'], 'classes=10 with ImageNet weights');
+    const msg = await page.textContent('[data-testid=error]');
+    assert.ok(await page.isVisible('[data-testid=error]'), 'error message not visible');
+    assert.match(msg, /classes/);
+    await page.click('[data-testid=reset]');
+    await waitStatus(['done'], 'after reset');
+    assert.ok(!(await page.isVisible('[data-testid=error]')), 'error still shown after reset');
+    const cli = await cliPromise;
+    sameTop5(images[0], await classifyInPage(images[0]), cli.get(images[0]));
+  });
+
+  test('after one visit the page works with the network off', { timeout: 2 * SLOW }, async (t) => {
+    ready();
+    await page.waitForSelector('[data-testid=offline-ready]', { state: 'visible', timeout: SLOW });
+    await context.setOffline(true);
+    try {
+      await page.reload();
+      await waitStatus(['ready', 'error'], 'loading offline');
+      assert.equal(await status(), 'ready', await page.textContent('[data-testid=error]'));
+      t.diagnostic(`cached visit (offline): model ready ${await page.getAttribute('[data-testid=status]', 'data-load-ms')} ms after start`);
+      const name = images.find((n) => n.startsWith('zebra')) || images[0];
+      sameTop5(name, await classifyInPage(name), (await cliPromise).get(name));
+      await page.screenshot({ path: path.join(shotDir, 'web-offline.png'), fullPage: true });
+    } finally {
+      await context.setOffline(false);
+    }
+  });
+
+  test('no request left the origin', () => {
+    ready();
+    assert.ok(requests.length > 0, 'no requests recorded');
+    const foreign = requests.filter((u) => {
+      const url = new URL(u);
+      // blob: URLs (the photo shown in an <img>) carry the page's origin.
+      const o = url.protocol === 'blob:' ? new URL(url.pathname).origin : url.origin;
+      return o !== origin;
+    });
+    assert.deepEqual(foreign, [], 'requests outside the page origin');
+  });
+});
+
+// ---------- web/serve.js on its own (no dist/ needed) ----------
+
+function get(port, rawPath, method = 'GET') {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: rawPath, method }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('web/serve.js', () => {
+  let tmp;
+  let srv;
+  before(async () => {
+    const { startServer } = await import('../web/serve.js');
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'denselab-serve-'));
+    const site = path.join(tmp, 'site');
+    fs.mkdirSync(path.join(site, 'models'), { recursive: true });
+    fs.writeFileSync(path.join(tmp, 'secret.txt'), 'SECRET');
+    for (const f of ['index.html', 'a.js', 'b.mjs', 'c.wasm', 'd.json', 'e.gz', 'models/m.dlm']) {
+      fs.writeFileSync(path.join(site, f), f);
+    }
+    fs.symlinkSync(path.join(tmp, 'secret.txt'), path.join(site, 'link.txt'));
+    srv = await startServer({ root: site, port: 0 });
+  });
+  after(async () => {
+    if (srv) await srv.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('serves files with exact MIME types and isolation + CSP headers', async () => {
+    const want = {
+      '/': 'text/html; charset=utf-8', '/a.js': 'text/javascript; charset=utf-8',
+      '/b.mjs': 'text/javascript; charset=utf-8', '/c.wasm': 'application/wasm',
+      '/d.json': 'application/json; charset=utf-8', '/e.gz': 'application/gzip',
+      '/models/m.dlm': 'application/octet-stream',
+    };
+    for (const [p, type] of Object.entries(want)) {
+      const r = await get(srv.port, p);
+      assert.equal(r.status, 200, p);
+      assert.equal(r.headers['content-type'], type, p);
+      assert.equal(r.headers['cross-origin-opener-policy'], 'same-origin');
+      assert.equal(r.headers['cross-origin-embedder-policy'], 'require-corp');
+      assert.equal(Number(r.headers['content-length']), r.body.length);
+      const csp = r.headers['content-security-policy'];
+      assert.match(csp, /default-src 'self'/);
+      assert.match(csp, /script-src 'self' 'wasm-unsafe-eval'(;|$)/);
+      assert.doesNotMatch(csp, /unsafe-inline|'unsafe-eval'/);
+    }
+  });
+
+  test('refuses directory traversal, symlinks out of the root, and other methods', async () => {
+    for (const p of ['/../secret.txt', '/%2e%2e/secret.txt', '/..%2fsecret.txt', '/%2e%2e%2fsecret.txt',
+      '/models/../../secret.txt', '/models/%2e%2e/%2e%2e/secret.txt', '/..\\secret.txt', '/%5c..%5csecret.txt',
+      '/index.html%00.js', '/link.txt', '/%E0%A4%A']) {
+      const r = await get(srv.port, p);
+      assert.ok(r.status >= 400, `${p} answered ${r.status}`);
+      assert.ok(!r.body.includes('SECRET'), `${p} leaked a file outside the root`);
+    }
+    assert.equal((await get(srv.port, '/nope.js')).status, 404);
+    assert.equal((await get(srv.port, '/a.js', 'POST')).status, 405);
+    assert.equal((await get(srv.port, '/models')).status, 301);
+  });
+
+  test('a port in use and a missing folder give clear errors', async () => {
+    const { startServer } = await import('../web/serve.js');
+    await assert.rejects(startServer({ root: path.join(tmp, 'site'), port: srv.port }), /port \d+ is already in use/);
+    await assert.rejects(startServer({ root: path.join(tmp, 'none'), port: 0 }), /folder not found/);
+  });
+});

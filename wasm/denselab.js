@@ -1,0 +1,182 @@
+// denselab.js — the ES-module JS API over the WASM core (browser main thread,
+// Web Worker, or Node). See README.md for the API; every method throws an
+// Error whose message is the reason.
+//
+//   const lab = await createDenseLab({ wasmBinary });      // Node: pass the bytes
+//   const file = lab.loadModelFile(bytes);
+//   const net = lab.buildNet(file, { includeTop: false, pooling: 'avg', inputShape: [32, 32, 3] });
+//   const out = net.predict(input, batch);
+
+export async function createDenseLab({ wasmBinary, coreUrl } = {}) {
+  const url = coreUrl ?? new URL('./denselab_core.mjs', import.meta.url).href;
+  const { default: createCore } = await import(url);
+  if (!wasmBinary) {
+    const wasmUrl = new URL(url.replace(/\.mjs$/, '.wasm'), import.meta.url);
+    const res = await fetch(wasmUrl);
+    if (!res.ok) throw new Error(`cannot load ${wasmUrl}: HTTP ${res.status}`);
+    wasmBinary = await res.arrayBuffer();
+  }
+  const core = await createCore({ wasmBinary, print: () => {}, printErr: () => {} });
+  return new DenseLab(core);
+}
+
+const KERAS_OPTIONS = { includeTop: 'include_top', weights: 'weights', inputShape: 'input_shape', pooling: 'pooling', classes: 'classes', seed: 'seed' };
+
+class DenseLab {
+  constructor(core) {
+    this.core = core;
+    this.classIndex = 0;
+  }
+
+  error() { return new Error(this.core.UTF8ToString(this.core._dl_api_last_error())); }
+
+  // Copy bytes (Uint8Array/ArrayBuffer/Float32Array) into the WASM heap; caller frees.
+  copyIn(data) {
+    const bytes = data instanceof Uint8Array ? data : new Uint8Array(data.buffer ?? data, data.byteOffset ?? 0, data.byteLength);
+    const ptr = this.core._malloc(Math.max(bytes.length, 1));
+    if (!ptr) throw new Error(`out of memory copying ${bytes.length} bytes`);
+    this.core.HEAPU8.set(bytes, ptr);
+    return ptr;
+  }
+
+  string(ptr) {            // a malloc'ed C string -> JS string, freed
+    const s = this.core.UTF8ToString(ptr);
+    this.core._free(ptr);
+    return s;
+  }
+
+  withBytes(data, fn) {
+    const ptr = this.copyIn(data);
+    try { return fn(ptr, data.byteLength); } finally { this.core._free(ptr); }
+  }
+
+  withString(str, fn) {
+    const n = this.core.lengthBytesUTF8(str) + 1;
+    const ptr = this.core._malloc(n);
+    this.core.stringToUTF8(str, ptr, n);
+    try { return fn(ptr, n - 1); } finally { this.core._free(ptr); }
+  }
+
+  loadModelFile(bytes) {
+    const m = this.withBytes(bytes, (p, n) => this.core._dl_api_model_load(p, n));
+    if (!m) throw this.error();
+    const core = this.core;
+    return { handle: m, checksum: core._dl_api_model_checksum(m) >>> 0, free() { if (this.handle) core._dl_api_model_free(this.handle); this.handle = 0; } };
+  }
+
+  loadClassIndex(jsonText) {
+    const ci = this.withString(jsonText, (p, n) => this.core._dl_api_class_index_parse(p, n));
+    if (!ci) throw this.error();
+    if (this.classIndex) this.core._dl_api_class_index_free(this.classIndex);
+    this.classIndex = ci;
+  }
+
+  buildNet(file, options = {}) {
+    if (!file?.handle) throw new Error('the model file was freed or not loaded');
+    const lines = [];
+    for (const [key, value] of Object.entries(options)) {
+      const name = KERAS_OPTIONS[key];
+      if (!name) throw new Error(`unknown argument ${key} (expected ${Object.keys(KERAS_OPTIONS).join(', ')})`);
+      if (value === undefined) continue;
+      const text = value === null ? 'none' : Array.isArray(value) ? value.join(',') : String(value);
+      if (text.includes('\n')) throw new Error(`${key}: invalid value`);
+      lines.push(`${name}=${text}`);
+    }
+    const net = this.withString(lines.join('\n'), (p) => this.core._dl_api_net_build(file.handle, p));
+    if (!net) throw this.error();
+    return new Net(this, net);
+  }
+
+  // Keras load_img(bytes, target_size=[h, w]) -> RGB bytes as the network sees them.
+  loadImg(bytes, size = null, { maxPixels = 0 } = {}) {
+    const [h, w] = size ?? [0, 0];
+    const wh = this.core._malloc(8);
+    try {
+      const rgb = this.withBytes(bytes, (p, n) => this.core._dl_api_load_img(p, n, h, w, maxPixels, wh));
+      if (!rgb) throw this.error();
+      const originalWidth = this.core.HEAP32[wh >> 2], originalHeight = this.core.HEAP32[(wh >> 2) + 1];
+      const width = w || originalWidth, height = h || originalHeight;
+      const out = this.core.HEAPU8.slice(rgb, rgb + width * height * 3);
+      this.core._free(rgb);
+      return { rgb: out, width, height, originalWidth, originalHeight };
+    } finally { this.core._free(wh); }
+  }
+
+  decodeImage(bytes, opts) {
+    const { originalWidth: width, originalHeight: height } = this.loadImg(bytes, [1, 1], opts);
+    return { width, height };
+  }
+
+  preprocessInput(rgb) {
+    const pixels = rgb.length / 3;
+    const out = this.core._malloc(rgb.length * 4);
+    try {
+      this.withBytes(rgb, (p) => this.core._dl_api_preprocess(p, pixels, out));
+      return this.core.HEAPF32.slice(out >> 2, (out >> 2) + rgb.length);
+    } finally { this.core._free(out); }
+  }
+
+  formatTopK(probs, top, json) {
+    if (!this.classIndex) throw new Error('no class index loaded (call loadClassIndex first)');
+    if (!Number.isInteger(top) || top < 1 || top > probs.length) throw new Error(`top must be between 1 and ${probs.length}, got ${top}`);
+    const f = Float32Array.from(probs);
+    const text = this.withBytes(f, (p) => {
+      const s = this.core._dl_api_decode_predictions(this.classIndex, p, f.length, top, json ? 1 : 0);
+      if (!s) throw this.error();
+      return this.string(s);
+    });
+    return text;
+  }
+
+  // Keras decode_predictions for one image: [{index, wnid, label, prob}].
+  decodePredictions(probs, top = 5) { return JSON.parse(this.formatTopK(probs, top, true)); }
+
+  // What Python prints for decode_predictions' list of tuples.
+  formatPredictions(probs, top = 5) { return this.formatTopK(probs, top, false); }
+
+  heapBytes() { return this.core.HEAPU8.length; }
+  heapUsed() { return this.core._dl_api_heap_used() >>> 0; }
+}
+
+class Net {
+  constructor(lab, handle) {
+    this.lab = lab;
+    this.handle = handle;
+    const core = lab.core, p = core._malloc(32);
+    core._dl_api_net_shapes(handle, p);
+    const s = core.HEAP32.slice(p >> 2, (p >> 2) + 7);
+    core._free(p);
+    this.inputShape = [s[0], s[1], s[2]];
+    this.outputShape = [null, ...Array.from(s.slice(4, 4 + s[3]))];
+    this.outputSize = this.outputShape.slice(1).reduce((a, b) => a * b, 1);
+  }
+
+  predict(input, batch = 1) {
+    if (!this.handle) throw new Error('the network was freed');
+    const [h, w, c] = this.inputShape;
+    if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch must be a positive integer, got ${batch}`);
+    if (input.length !== batch * h * w * c) throw new Error(`input has ${input.length} values, expected ${batch}x${h}x${w}x${c} = ${batch * h * w * c}`);
+    const core = this.lab.core;
+    const x = this.lab.copyIn(input instanceof Float32Array ? input : Float32Array.from(input));
+    const y = core._malloc(batch * this.outputSize * 4);
+    try {
+      if (!y) throw new Error('out of memory for the output');
+      if (!core._dl_api_net_run(this.handle, x, batch, y)) throw this.lab.error();
+      return core.HEAPF32.slice(y >> 2, (y >> 2) + batch * this.outputSize);
+    } finally { core._free(x); core._free(y); }
+  }
+
+  summary() {
+    const core = this.lab.core;
+    const text = this.lab.string(core._dl_api_net_summary(this.handle));
+    const rows = [];
+    for (const line of text.split('\n')) {       // " name (Class)   (None, ...)   1,234   inputs"
+      const m = /^ (\S+) \((\w+)\)\s+(\(None[^)]*\))\s+([\d,]+)\s*(.*)$/.exec(line);
+      if (m) rows.push({ name: m[1], className: m[2], outputShape: m[3], params: Number(m[4].replace(/,/g, '')), connectedTo: m[5] ? m[5].split(', ') : [] });
+    }
+    const totalParams = core._dl_api_net_params(this.handle, 0), trainableParams = core._dl_api_net_params(this.handle, 1);
+    return { text, rows, totalParams, trainableParams, nonTrainableParams: totalParams - trainableParams };
+  }
+
+  free() { if (this.handle) this.lab.core._dl_api_net_free(this.handle); this.handle = 0; }
+}
