@@ -43,7 +43,8 @@ JOBS=$(nproc)
 STEP=start
 step() { STEP=$1; echo "==> $1"; }
 die() { echo "build.sh: error in step '$STEP': $*" >&2; exit 1; }
-trap 'echo "build.sh: FAILED in step: $STEP" >&2' ERR
+# Report once (the trap is inherited by functions, so it would fire at every level).
+trap 'echo "build.sh: FAILED in step: $STEP" >&2; trap - ERR' ERR
 
 # download URL FILE: curl into FILE.part, then rename, so a partial file never passes for a whole one.
 download() {

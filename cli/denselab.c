@@ -3,11 +3,16 @@
  *   denselab classify IMAGE... [--top K] [--json]
  *   denselab summary [--include-top B] [--weights W] [--input-shape H,W,C] [--pooling P] [--classes N]
  *   denselab preprocess IMAGE [--size H,W] --out FILE.npy
+ *   denselab features --size S [--train N] [--test M] --out FILE.npy
+ *   denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all [--C 1] [--json]
  *   common: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
  *
  * Exit status 0 on success; otherwise one line on stderr saying why.
  */
 #define _DEFAULT_SOURCE  /* readlink */
+#include "learn/experiment.h"
+#include "learn/idx.h"
+#include "models/features.h"
 #include "models/image.h"
 #include "models/model.h"
 #include "models/predictions.h"
@@ -19,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static int fail(const char *fmt, ...) {
     va_list ap;
@@ -69,6 +75,9 @@ typedef struct {
     size_t max_pixels;
     int top, json;
     const char *out, *size;
+    const char *data, *classifier;
+    long train, test, batch, rbf_max;
+    dl_fit_params fit;
     dl_net_options net;
     const char *files[256];
     int n_files;
@@ -84,7 +93,9 @@ static int parse_args(int argc, char **argv, args *a) {
     default_path(model_path, sizeof model_path, "densenet121.dlm");
     default_path(labels_path, sizeof labels_path, "imagenet_class_index.json");
     a->model = model_path; a->labels = labels_path; a->top = 5;
+    a->train = 60000; a->test = 10000; a->batch = 32; a->rbf_max = 10000; a->classifier = "all";
     dl_net_options_default(&a->net);
+    dl_fit_default_params(&a->fit);
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
         if (arg[0] != '-' || arg[1] != '-') {
@@ -99,7 +110,26 @@ static int parse_args(int argc, char **argv, args *a) {
         else if (!strcmp(arg, "--labels")) a->labels = v;
         else if (!strcmp(arg, "--out")) a->out = v;
         else if (!strcmp(arg, "--size")) a->size = v;
-        else if (!strcmp(arg, "--top") || !strcmp(arg, "--max-pixels")) {
+        else if (!strcmp(arg, "--data")) a->data = v;
+        else if (!strcmp(arg, "--classifier")) a->classifier = v;
+        else if (!strcmp(arg, "--C") || !strcmp(arg, "--lr")) {
+            char *end;
+            double x = strtod(v, &end);
+            if (*end || end == v || !(x > 0) || x > 1e12) return fail("%s must be a positive number, got '%s'", arg, v);
+            if (arg[2] == 'C') a->fit.C = x; else a->fit.lr = x;
+        } else if (!strcmp(arg, "--train") || !strcmp(arg, "--test") || !strcmp(arg, "--batch") || !strcmp(arg, "--rbf-max") ||
+                   !strcmp(arg, "--epochs") || !strcmp(arg, "--hidden")) {
+            char *end;
+            long x = strtol(v, &end, 10);
+            long lo = !strcmp(arg, "--hidden") ? 0 : 1;
+            if (*end || end == v || x < lo || x > 1000000) return fail("%s must be an integer >= %ld, got '%s'", arg, lo, v);
+            if (!strcmp(arg, "--train")) a->train = x;
+            else if (!strcmp(arg, "--test")) a->test = x;
+            else if (!strcmp(arg, "--batch")) a->batch = x;
+            else if (!strcmp(arg, "--rbf-max")) a->rbf_max = x;
+            else if (!strcmp(arg, "--epochs")) a->fit.epochs = (int)x;
+            else a->fit.hidden = (int)x;
+        } else if (!strcmp(arg, "--top") || !strcmp(arg, "--max-pixels")) {
             char *end;
             long x = strtol(v, &end, 10);
             if (*end || end == v) return fail("%s must be an integer, got '%s'", arg, v);
@@ -226,8 +256,8 @@ static int cmd_summary(const args *a) {
     return text ? 0 : fail("out of memory");
 }
 
-/* numpy .npy v1.0, little-endian float32, C order. */
-static int write_npy(const char *path, const float *data, const int *shape, int rank) {
+/* numpy .npy v1.0, little-endian 4-byte elements ('<f4' or '<i4'), C order. */
+static int write_npy(const char *path, const char *descr, const void *data, const int *shape, int rank) {
     char header[128], dims[64] = "";
     size_t count = 1;
     for (int i = 0; i < rank; i++) {
@@ -235,14 +265,14 @@ static int write_npy(const char *path, const float *data, const int *shape, int 
         snprintf(dims + l, sizeof dims - l, rank == 1 ? "%d," : i ? ", %d" : "%d", shape[i]);
         count *= (size_t)shape[i];
     }
-    int len = snprintf(header, sizeof header, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", dims);
+    int len = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, dims);
     while ((10 + len + 1) % 64) header[len++] = ' ';
     header[len++] = '\n';
     FILE *f = fopen(path, "wb");
     if (!f) return fail("cannot write %s: %s", path, strerror(errno));
     unsigned char pre[10] = { 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(len & 0xff), (unsigned char)(len >> 8) };
     int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(header, 1, (size_t)len, f) == (size_t)len &&
-             fwrite(data, sizeof(float), count, f) == count;
+             fwrite(data, 4, count, f) == count;
     if (fclose(f) != 0) ok = 0;
     return ok ? 0 : fail("cannot write %s", path);
 }
@@ -257,8 +287,222 @@ static int cmd_preprocess(const args *a) {
     if (!x) return fail("out of memory");
     int status = image_input(a, a->files[0], h, w, x);
     int shape[4] = { 1, h, w, 3 };
-    if (!status) status = write_npy(a->out, x, shape, 4);
+    if (!status) status = write_npy(a->out, "<f4", x, shape, 4);
     free(x);
+    return status;
+}
+
+/* ---- Fashion-MNIST ------------------------------------------------------------ */
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* Whole .gz file, inflated. */
+static unsigned char *read_gz(const char *path, size_t *n, const char **why) {
+    gzFile f = gzopen(path, "rb");
+    if (!f) { *why = errno ? strerror(errno) : "cannot open"; return NULL; }
+    unsigned char *buf = NULL;
+    size_t cap = 0, len = 0;
+    int got;
+    do {
+        if (len == cap) {
+            unsigned char *b = realloc(buf, cap = cap ? 2 * cap : 1 << 20);
+            if (!b) { free(buf); gzclose(f); *why = "out of memory"; return NULL; }
+            buf = b;
+        }
+        got = gzread(f, buf + len, (unsigned)(cap - len));
+        if (got > 0) len += (size_t)got;
+    } while (got > 0);
+    int errnum;
+    const char *msg = gzerror(f, &errnum);
+    if (got < 0 || (errnum != Z_OK && errnum != Z_BUF_ERROR)) {
+        static char reason[128];
+        snprintf(reason, sizeof reason, "corrupt or truncated gzip (%s)", msg);
+        *why = reason;
+        free(buf); gzclose(f);
+        return NULL;
+    }
+    gzclose(f);
+    *n = len;
+    return buf;
+}
+
+typedef struct { unsigned char *bytes[2]; dl_idx images, labels; } fashion_split;
+
+static int load_split(const args *a, const char *name, long want, fashion_split *s) {
+    static const char *dirs[] = { "/usr/share/datasets/fashion-mnist", "build/downloads/fashion-mnist" };
+    const char *dir = a->data;
+    char path[2][1024];
+    for (size_t k = 0; !dir && k < 2; k++) {
+        snprintf(path[0], sizeof path[0], "%s/%s-images-idx3-ubyte.gz", dirs[k], name);
+        if (access(path[0], R_OK) == 0) dir = dirs[k];
+    }
+    if (!dir) return fail("Fashion-MNIST not found (install Debian's dataset-fashion-mnist, run ./build.sh, or pass --data DIR)");
+    snprintf(path[0], sizeof path[0], "%s/%s-images-idx3-ubyte.gz", dir, name);
+    snprintf(path[1], sizeof path[1], "%s/%s-labels-idx1-ubyte.gz", dir, name);
+    for (int k = 0; k < 2; k++) {
+        size_t n;
+        const char *why;
+        s->bytes[k] = read_gz(path[k], &n, &why);
+        if (!s->bytes[k]) return fail("%s: %s", path[k], why);
+        const char *err = k ? dl_idx_parse_labels(s->bytes[k], n, &s->labels) : dl_idx_parse_images(s->bytes[k], n, &s->images);
+        if (err) return fail("%s: %s", path[k], err);
+    }
+    const char *err = dl_idx_check_pair(&s->images, &s->labels);
+    if (err) return fail("%s: %s", dir, err);
+    if (want > (long)s->images.count) return fail("--%s %ld: the %s set has only %u images", !strcmp(name, "train") ? "train" : "test", want, name, s->images.count);
+    return 0;
+}
+
+static void free_split(fashion_split *s) { free(s->bytes[0]); free(s->bytes[1]); }
+
+/* Progress on stderr: one line, rewritten at most about once a second. */
+static void progress_line(const char *what, size_t done, size_t total) {
+    static double last;
+    double t = now_seconds();
+    if (done < total && t - last < 1) return;
+    last = t;
+    fprintf(stderr, "\r%s: %zu/%zu%s", what, done, total, done == total ? "\n" : "");
+}
+
+static int features_progress(size_t done, size_t total, void *user) {
+    (void)user;
+    progress_line("features", done, total);
+    return 0;
+}
+
+/* DenseNet121(include_top=False, weights='imagenet', pooling='avg', input_shape=(S,S,3)). */
+static int feature_net(const args *a, dl_model **m, dl_net **net) {
+    int s = 32;
+    if (a->size && (sscanf(a->size, "%d", &s) != 1 || s < 32 || s > 1024)) return fail("--size must be an integer from 32 to 1024, got '%s'", a->size);
+    char shape[32];
+    snprintf(shape, sizeof shape, "%d,%d,3", s, s);
+    dl_net_options o;
+    dl_net_options_default(&o);
+    dl_net_options_set(&o, "include_top", "false");
+    dl_net_options_set(&o, "pooling", "avg");
+    dl_net_options_set(&o, "input_shape", shape);
+    if (load_model(a, m)) return 1;
+    const char *err = dl_net_build(*m, &o, net);
+    if (err) { dl_model_free(*m); return fail("%s", err); }
+    return 0;
+}
+
+/* Features of the first n images of a split, appended at out. */
+static int split_features(const args *a, dl_net *net, const fashion_split *s, long n, float *out) {
+    const char *err = dl_gray_features(net, s->images.data, (int)s->images.cols, (int)s->images.rows, (size_t)n,
+                                       (size_t)a->batch, out, a->json ? NULL : features_progress, NULL);
+    return err ? fail("features: %s", err) : 0;
+}
+
+static int cmd_features(const args *a) {
+    if (!a->out) return fail("features needs --out FILE.npy");
+    fashion_split tr = { 0 }, te = { 0 };
+    dl_model *m = NULL;
+    dl_net *net = NULL;
+    float *x = NULL;
+    int *y = NULL, status = load_split(a, "train", a->train, &tr) || load_split(a, "t10k", a->test, &te) || feature_net(a, &m, &net);
+    long n = a->train + a->test;
+    size_t d = net ? dl_net_output_size(net) : 0;
+    if (!status && (!(x = malloc(sizeof(float) * (size_t)n * d)) || !(y = malloc(sizeof(int) * (size_t)n)))) status = fail("out of memory");
+    if (!status) status = split_features(a, net, &tr, a->train, x) || split_features(a, net, &te, a->test, x + (size_t)a->train * d);
+    if (!status) {
+        dl_idx_labels_to_int(&tr.labels, 0, (uint32_t)a->train, y);
+        dl_idx_labels_to_int(&te.labels, 0, (uint32_t)a->test, y + a->train);
+        char labels_path[1024];
+        snprintf(labels_path, sizeof labels_path, "%.*s.labels.npy", (int)(strlen(a->out) > 4 && !strcmp(a->out + strlen(a->out) - 4, ".npy") ? strlen(a->out) - 4 : strlen(a->out)), a->out);
+        int fshape[2] = { (int)n, (int)d }, lshape[1] = { (int)n };
+        status = write_npy(a->out, "<f4", x, fshape, 2) || write_npy(labels_path, "<i4", y, lshape, 1);
+        if (!status) fprintf(stderr, "wrote %s (%ld x %zu float32: %ld train then %ld test) and %s (int32 labels)\n", a->out, n, d, a->train, a->test, labels_path);
+    }
+    free(x); free(y); dl_net_free(net); dl_model_free(m); free_split(&tr); free_split(&te);
+    return status;
+}
+
+static int learn_progress(void *user, const dl_learn_progress *p) {
+    (void)user;
+    static int last_step = -1;
+    if (p->step == last_step) return 0;
+    last_step = p->step;
+    if (!strcmp(p->phase, "softmax")) fprintf(stderr, "%s: epoch %d/%d loss %.4f train accuracy %.4f\n", p->phase, p->step, p->steps, p->loss, p->train_acc);
+    else progress_line(p->phase, (size_t)p->step, (size_t)p->steps);
+    return 0;
+}
+
+/* Train one classifier, evaluate it, append its JSON result. */
+static int run_classifier(const args *a, const char *name, const char *kind, const float *xtr, const int *ytr, int n,
+                          const float *xte, const int *yte, int m, int d, FILE *json, int first) {
+    dl_classifier *c = NULL;
+    double t0 = now_seconds(), acc = 0;
+    const char *err = dl_fit(kind, xtr, ytr, n, d, &a->fit, a->json ? NULL : learn_progress, NULL, &c, NULL);
+    double seconds = now_seconds() - t0;
+    int *cm = calloc((size_t)(c ? c->num_classes * c->num_classes : 1), sizeof(int));
+    if (!err && !cm) err = "out of memory";
+    if (!err) err = dl_evaluate(c, xte, yte, m, &acc, cm, NULL);
+    if (err) { free(cm); dl_classifier_free(c); return fail("%s: %s", name, err); }
+    if (json) {
+        fprintf(json, "%s{\"classifier\": \"%s\", \"train\": %d, \"train_seconds\": %.3f, \"test_accuracy\": %.4f, \"confusion\": [", first ? "" : ", ", name, n, seconds, acc);
+        for (int i = 0; i < c->num_classes; i++) {
+            fputs(i ? ", [" : "[", json);
+            for (int j = 0; j < c->num_classes; j++) fprintf(json, j ? ", %d" : "%d", cm[i * c->num_classes + j]);
+            fputs("]", json);
+        }
+        fputs("]}", json);
+    } else {
+        printf("%-18s train %6d  %8.2f s  test accuracy %.4f\n", name, n, seconds, acc);
+    }
+    free(cm);
+    dl_classifier_free(c);
+    return 0;
+}
+
+static int cmd_fashion(const args *a) {
+    static const char *all[] = { "linear-svm", "rbf-svm", "softmax", "pixels-linear-svm" };
+    int chosen[4] = { 0 }, any = 0;
+    for (int k = 0; k < 4; k++) any |= chosen[k] = !strcmp(a->classifier, "all") || !strcmp(a->classifier, all[k]);
+    if (!any) return fail("--classifier must be linear-svm, rbf-svm, softmax, pixels-linear-svm or all, got '%s'", a->classifier);
+    fashion_split tr = { 0 }, te = { 0 };
+    dl_model *m = NULL;
+    dl_net *net = NULL;
+    int status = load_split(a, "train", a->train, &tr) || load_split(a, "t10k", a->test, &te);
+    int n = (int)a->train, t = (int)a->test, need_features = chosen[0] || chosen[1] || chosen[2];
+    if (!status && need_features) status = feature_net(a, &m, &net);
+    int d = net ? (int)dl_net_output_size(net) : 0, px = (int)(tr.images.rows * tr.images.cols);
+    float *ftr = NULL, *fte = NULL, *ptr = NULL, *pte = NULL;
+    int *ytr = malloc(sizeof(int) * (size_t)n), *yte = malloc(sizeof(int) * (size_t)t);
+    double feature_seconds = 0;
+    if (!status && (!ytr || !yte)) status = fail("out of memory");
+    if (!status) { dl_idx_labels_to_int(&tr.labels, 0, (uint32_t)n, ytr); dl_idx_labels_to_int(&te.labels, 0, (uint32_t)t, yte); }
+    if (!status && need_features) {
+        ftr = malloc(sizeof(float) * (size_t)n * d);
+        fte = malloc(sizeof(float) * (size_t)t * d);
+        double t0 = now_seconds();
+        status = (!ftr || !fte) ? fail("out of memory") : split_features(a, net, &tr, n, ftr) || split_features(a, net, &te, t, fte);
+        feature_seconds = now_seconds() - t0;
+    }
+    if (!status && chosen[3]) {
+        ptr = malloc(sizeof(float) * (size_t)n * px);
+        pte = malloc(sizeof(float) * (size_t)t * px);
+        if (!ptr || !pte) status = fail("out of memory");
+        else { dl_idx_images_to_f32(&tr.images, 0, (uint32_t)n, 1.0f / 255, ptr); dl_idx_images_to_f32(&te.images, 0, (uint32_t)t, 1.0f / 255, pte); }
+    }
+    FILE *json = a->json ? stdout : NULL;
+    if (!status && json) printf("{\"size\": %s, \"train\": %d, \"test\": %d, \"feature_seconds\": %.3f, \"results\": [", a->size ? a->size : "32", n, t, feature_seconds);
+    else if (!status && need_features) printf("features: %d + %d images at %sx%s in %.1f s\n", n, t, a->size ? a->size : "32", a->size ? a->size : "32", feature_seconds);
+    int first = 1;
+    for (int k = 0; k < 4 && !status; k++) {
+        if (!chosen[k]) continue;
+        int rn = k == 1 && n > a->rbf_max ? (int)a->rbf_max : n;    /* the RBF SVM runs on a subset */
+        status = k == 3 ? run_classifier(a, all[k], "linear-svm", ptr, ytr, n, pte, yte, t, px, json, first)
+                        : run_classifier(a, all[k], all[k], ftr, ytr, rn, fte, yte, t, d, json, first);
+        first = 0;
+    }
+    if (!status && json) printf("]}\n");
+    free(ftr); free(fte); free(ptr); free(pte); free(ytr); free(yte);
+    dl_net_free(net); dl_model_free(m); free_split(&tr); free_split(&te);
     return status;
 }
 
@@ -267,6 +511,9 @@ int main(int argc, char **argv) {
         "usage: denselab classify IMAGE... [--top K] [--json]\n"
         "       denselab summary [--include-top true|false] [--weights imagenet|none] [--input-shape H,W,C] [--pooling none|avg|max] [--classes N]\n"
         "       denselab preprocess IMAGE [--size H,W] --out FILE.npy\n"
+        "       denselab features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]\n"
+        "       denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all\n"
+        "                        [--C 1] [--epochs 10] [--hidden 128] [--lr 0.001] [--rbf-max 10000] [--json] [--data DIR]\n"
         "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N\n";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
@@ -278,5 +525,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "classify")) return cmd_classify(&a);
     if (!strcmp(cmd, "summary")) return cmd_summary(&a);
     if (!strcmp(cmd, "preprocess")) return cmd_preprocess(&a);
+    if (!strcmp(cmd, "features")) return cmd_features(&a);
+    if (!strcmp(cmd, "fashion")) return cmd_fashion(&a);
     return fail("unknown command '%s' (try --help)", cmd);
 }

@@ -88,14 +88,22 @@ static void conv_im2col(const f32_conv2d_shape *s, f32_variant v,
     const size_t oh = f32_conv2d_out_h(s), ow = f32_conv2d_out_w(s);
     const size_t cin = s->in_c, k = s->kh * s->kw * cin;
     const size_t m = s->batch * oh * ow, rows = im2col_rows(s);
+    const int dense_rows = in_stride == cin;
     for (size_t p0 = 0; p0 < m; p0 += rows) {
         size_t mb = m - p0 < rows ? m - p0 : rows;
         for (size_t r = 0; r < mb; r++) {
             size_t p = p0 + r, b = p / (oh * ow), oy = p / ow % oh, ox = p % ow;
             float *row = buf + r * k;
+            const size_t ix0 = ox * s->stride_w - s->pad_left;   /* may wrap: see below */
             for (size_t ky = 0; ky < s->kh; ky++) {
                 /* unsigned wrap-around makes iy huge when it is in the top padding */
                 size_t iy = oy * s->stride_h + ky - s->pad_top;
+                if (dense_rows && iy < s->in_h && ox * s->stride_w >= s->pad_left && ix0 + s->kw <= s->in_w) {
+                    /* whole kernel row inside and pixels contiguous: one copy */
+                    memcpy(row, in + ((b * s->in_h + iy) * s->in_w + ix0) * cin, s->kw * cin * sizeof(float));
+                    row += s->kw * cin;
+                    continue;
+                }
                 for (size_t kx = 0; kx < s->kw; kx++, row += cin) {
                     size_t ix = ox * s->stride_w + kx - s->pad_left;
                     if (iy < s->in_h && ix < s->in_w)

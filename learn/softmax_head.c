@@ -10,27 +10,33 @@ void dl_softmax_default_params(dl_softmax_params *p) {
     p->standardize = 1; p->seed = 1;
 }
 
-/* Y[b][out] = X[b][in] . W[in][out] + bias, optionally relu. Row-by-row
- * axpy keeps W in Keras' [in][out] layout and vectorises over out. */
-static void dense_forward(const float *X, int B, int in, const float *W, const float *bias,
+/* Layers are trained in [out][in] layout ("wt") so that both the forward
+ * pass (dots over in) and the weight gradient (axpys over in) run along
+ * contiguous rows; the classifier stores Keras' [in][out] layout. */
+static void transpose(const float *a, int rows, int cols, float *t) {
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) t[(size_t)j * rows + i] = a[(size_t)i * cols + j];
+}
+
+/* Y[b][out] = X[b][in] . Wt[out][in]^T + bias, optionally relu. */
+static void dense_forward(const float *X, int B, int in, const float *Wt, const float *bias,
                           int out, float *Y, int relu) {
     for (int i = 0; i < B; i++) {
-        float *y = Y + (size_t)i * out;
         const float *x = X + (size_t)i * in;
-        memcpy(y, bias, sizeof(float) * (size_t)out);
-        for (int p = 0; p < in; p++)
-            if (x[p] != 0.0f) dl_axpy_f32(x[p], W + (size_t)p * out, y, (size_t)out);
-        if (relu) for (int j = 0; j < out; j++) if (y[j] < 0) y[j] = 0;
+        float *y = Y + (size_t)i * out;
+        for (int o = 0; o < out; o++) {
+            float v = dl_dot_f32(x, Wt + (size_t)o * in, (size_t)in) + bias[o];
+            y[o] = relu && v < 0 ? 0 : v;
+        }
     }
 }
 
-/* dW += X^T dY, db += column sums of dY. */
-static void dense_grad_w(const float *X, int B, int in, const float *dY, int out, float *dW, float *db) {
+/* dWt += dY^T X, db += column sums of dY. */
+static void dense_grad_w(const float *X, int B, int in, const float *dY, int out, float *dWt, float *db) {
     for (int i = 0; i < B; i++) {
         const float *x = X + (size_t)i * in, *dy = dY + (size_t)i * out;
-        for (int p = 0; p < in; p++)
-            if (x[p] != 0.0f) dl_axpy_f32(x[p], dy, dW + (size_t)p * out, (size_t)out);
-        for (int j = 0; j < out; j++) db[j] += dy[j];
+        for (int o = 0; o < out; o++)
+            if (dy[o] != 0.0f) { dl_axpy_f32(dy[o], x, dWt + (size_t)o * in, (size_t)in); db[o] += dy[o]; }
     }
 }
 
@@ -56,17 +62,20 @@ static int argmax(const float *r, int k) {
 }
 
 const char *dl_softmax_head_forward(const dl_classifier *c, const float *x, int n, float *probs) {
-    int d = c->num_features, k = c->num_classes, h = c->hidden;
-    if (h == 0) {
-        dense_forward(x, n, d, c->w2, c->b2, k, probs, 0);
-    } else {
-        float *a = dl_learn_alloc((size_t)n * h, sizeof(float));
-        if (!a) return "out of memory";
-        dense_forward(x, n, d, c->w1, c->b1, h, a, 1);
-        dense_forward(a, n, h, c->w2, c->b2, k, probs, 0);
-        free(a);
+    int d = c->num_features, k = c->num_classes, h = c->hidden, in2 = h ? h : d;
+    float *w2t = dl_learn_alloc((size_t)in2 * k, sizeof(float));
+    float *w1t = h ? dl_learn_alloc((size_t)d * h, sizeof(float)) : NULL;
+    float *a = h ? dl_learn_alloc((size_t)n * h, sizeof(float)) : NULL;
+    if (!w2t || (h && (!w1t || !a))) { free(w2t); free(w1t); free(a); return "out of memory"; }
+    transpose(c->w2, in2, k, w2t);
+    if (h) {
+        transpose(c->w1, d, h, w1t);
+        dense_forward(x, n, d, w1t, c->b1, h, a, 1);
+        x = a;
     }
+    dense_forward(x, n, in2, w2t, c->b2, k, probs, 0);
     softmax_rows(probs, n, k, NULL);
+    free(w2t); free(w1t); free(a);
     return NULL;
 }
 
@@ -125,13 +134,15 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
     float *da = dl_learn_alloc((size_t)B * (H ? H : 1), sizeof(float));
     int *order = dl_learn_alloc((size_t)n, sizeof(int)), *yb = dl_learn_alloc((size_t)B, sizeof(int));
     int *pv = dl_learn_alloc((size_t)(nv ? nv : 1), sizeof(int));
+    float *w1t = H ? dl_learn_alloc((size_t)d * H, sizeof(float)) : NULL;   /* [H][d] */
+    float *w2t = dl_learn_alloc((size_t)in2 * K, sizeof(float));             /* [K][in2] */
     if (report) {
         report->epochs = P.epochs;
         report->loss = dl_learn_alloc((size_t)P.epochs, sizeof(double));
         report->train_acc = dl_learn_alloc((size_t)P.epochs, sizeof(double));
         report->val_acc = dl_learn_alloc((size_t)P.epochs, sizeof(double));
     }
-    if (!c || !grad || !mom || !xb || !a1 || !z2 || !da || !order || !yb || !pv ||
+    if (!c || !grad || !mom || !xb || !a1 || !z2 || !da || !order || !yb || !pv || (H && !w1t) || !w2t ||
         (report && (!report->loss || !report->train_acc || !report->val_acc))) {
         err = "out of memory";
         goto done;
@@ -142,7 +153,9 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
     dl_rng_seed(&rng, P.seed);
     if (H) glorot_uniform(&rng, c->w1, d, H);
     glorot_uniform(&rng, c->w2, in2, K);
-    /* Gradient and moment arrays are laid out [w1 b1 w2 b2]. */
+    if (H) transpose(c->w1, d, H, w1t);
+    transpose(c->w2, in2, K, w2t);
+    /* Gradient and moment arrays are laid out [w1t b1 w2t b2]. */
     float *gw1 = grad, *gb1 = grad + (H ? (size_t)d * H : 0), *gw2 = grad + n1, *gb2 = gw2 + (size_t)in2 * K;
     for (int i = 0; i < n; i++) order[i] = i;
     long t = 0;
@@ -158,8 +171,8 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
                 yb[i] = y[r];
             }
             const float *in = xb;
-            if (H) { dense_forward(xb, m, d, c->w1, c->b1, H, a1, 1); in = a1; }
-            dense_forward(in, m, in2, c->w2, c->b2, K, z2, 0);
+            if (H) { dense_forward(xb, m, d, w1t, c->b1, H, a1, 1); in = a1; }
+            dense_forward(in, m, in2, w2t, c->b2, K, z2, 0);
             loss_sum += softmax_rows(z2, m, K, yb);
             for (int i = 0; i < m; i++) {
                 float *g = z2 + (size_t)i * K;   /* dLoss/dlogits = (p - onehot) / m */
@@ -170,23 +183,27 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
             memset(grad, 0, sizeof(float) * (n1 + n2));
             dense_grad_w(in, m, in2, z2, K, gw2, gb2);
             if (H) {
-                for (int i = 0; i < m; i++)   /* da = dz2 . w2^T, masked by relu */
-                    for (int h = 0; h < H; h++) {
-                        const float *a = a1 + (size_t)i * H;
-                        da[(size_t)i * H + h] = a[h] > 0 ? dl_dot_f32(z2 + (size_t)i * K, c->w2 + (size_t)h * K, (size_t)K) : 0.0f;
-                    }
+                for (int i = 0; i < m; i++) {   /* da = dz2 . w2^T, masked by relu */
+                    float *dai = da + (size_t)i * H;
+                    const float *ai = a1 + (size_t)i * H, *gi = z2 + (size_t)i * K;
+                    memset(dai, 0, sizeof(float) * H);
+                    for (int o = 0; o < K; o++) dl_axpy_f32(gi[o], w2t + (size_t)o * H, dai, (size_t)H);
+                    for (int h = 0; h < H; h++) if (!(ai[h] > 0)) dai[h] = 0;
+                }
                 dense_grad_w(xb, m, d, da, H, gw1, gb1);
             }
             t++;
             double lr_t = P.lr * sqrt(1 - pow(P.beta2, (double)t)) / (1 - pow(P.beta1, (double)t));
             float *mm = mom, *vv = mom + n1 + n2;
             if (H) {
-                adam(c->w1, gw1, mm, vv, (size_t)d * H, lr_t, &P);
+                adam(w1t, gw1, mm, vv, (size_t)d * H, lr_t, &P);
                 adam(c->b1, gb1, mm + (size_t)d * H, vv + (size_t)d * H, (size_t)H, lr_t, &P);
             }
-            adam(c->w2, gw2, mm + n1, vv + n1, (size_t)in2 * K, lr_t, &P);
+            adam(w2t, gw2, mm + n1, vv + n1, (size_t)in2 * K, lr_t, &P);
             adam(c->b2, gb2, mm + n1 + (size_t)in2 * K, vv + n1 + (size_t)in2 * K, (size_t)K, lr_t, &P);
         }
+        if (H) transpose(w1t, H, d, c->w1);   /* back to Keras' [in][out] */
+        transpose(w2t, K, in2, c->w2);
         double val_acc = -1;
         if (nv > 0) {
             if ((err = dl_classifier_predict(c, xv, nv, pv, NULL))) goto done;
@@ -200,7 +217,7 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
         if (progress && progress(user, &pr)) { err = DL_LEARN_CANCELLED; goto done; }
     }
 done:
-    free(grad); free(mom); free(xb); free(a1); free(z2); free(da); free(order); free(yb); free(pv);
+    free(grad); free(mom); free(xb); free(a1); free(z2); free(da); free(order); free(yb); free(pv); free(w1t); free(w2t);
     if (err) {
         dl_classifier_free(c);
         dl_train_report_free(report);

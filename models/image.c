@@ -113,6 +113,82 @@ static int reader_eof(void *user) {
     return r->pos >= r->n;
 }
 
+// stb's info for the sniffed format only, so that its failure reason is
+// the one that format gave (stbi_info tries every format and reports the
+// last). Static stb functions: they are compiled into this file.
+static int stb_info(const char *fmt, const unsigned char *b, size_t n, int *w, int *h, int *comp) {
+    stbi__context s;
+    stbi__start_mem(&s, b, (int)n);
+    switch (fmt[0]) {
+    case 'J': return stbi__jpeg_info(&s, w, h, comp);
+    case 'P': return fmt[1] == 'N' && fmt[2] == 'G' ? stbi__png_info(&s, w, h, comp) : stbi__pnm_info(&s, w, h, comp);
+    case 'B': return stbi__bmp_info(&s, w, h, comp);
+    case 'G': return stbi__gif_info(&s, w, h, comp);
+    }
+    return stbi__err("unknown image type", "Image not of any known type, or corrupt");
+}
+
+// stb refuses PNGs of more than 2^30 bytes of pixels with a bare "too
+// large"; reading the IHDR size first lets the max_pixels message say more.
+static int png_header_size(const unsigned char *b, size_t n, uint32_t *w, uint32_t *h) {
+    if (n < 24 || memcmp(b + 12, "IHDR", 4) != 0) return 0;
+    *w = (uint32_t)b[16] << 24 | (uint32_t)b[17] << 16 | (uint32_t)b[18] << 8 | b[19];
+    *h = (uint32_t)b[20] << 24 | (uint32_t)b[21] << 16 | (uint32_t)b[22] << 8 | b[23];
+    return 1;
+}
+
+static const char *too_large(const char *fmt, uint64_t w, uint64_t h, size_t max_pixels) {
+    return fail("%s image too large: %llux%llu = %llu pixels, the limit is %zu", fmt, (unsigned long long)w,
+                (unsigned long long)h, (unsigned long long)(w * h), max_pixels);
+}
+
+// What PIL shows where stb's first GIF frame has no color: transparent
+// pixels keep the palette color of the transparent index (no compositing),
+// and pixels outside the frame's rectangle get the transparent index too, or
+// index 0 (PIL ignores the background index on the first frame; stb uses it).
+typedef struct {
+    int x0, y0, x1, y1;      // the frame's rectangle
+    int keyed;               // has a transparent index
+    unsigned char key[3];    // its color
+    unsigned char fill[3];   // color outside the rectangle
+} gif_frame_info;
+
+static int gif_first_frame(const unsigned char *b, size_t n, gif_frame_info *g) {
+    memset(g, 0, sizeof *g);
+    if (n < 13) return 0;
+    const unsigned char *pal = NULL;
+    size_t pal_len = 0, pos = 13;
+    if (b[10] & 0x80) {
+        pal = b + 13;
+        pal_len = (size_t)2 << (b[10] & 7);
+        pos += 3 * pal_len;
+    }
+    int transparent = -1;
+    while (pos + 1 < n && b[pos] == 0x21) { // extensions before the image
+        size_t data = pos + 2;
+        if (b[pos + 1] == 0xF9 && data + 5 <= n && b[data] >= 4) transparent = b[data + 1] & 1 ? b[data + 4] : -1;
+        for (pos = data; pos < n && b[pos]; pos += 1 + (size_t)b[pos]) {} // sub-blocks
+        pos++;
+    }
+    if (pos + 10 > n || b[pos] != 0x2C) return 0;
+    const unsigned char *d = b + pos + 1;
+    g->x0 = d[0] | d[1] << 8;
+    g->y0 = d[2] | d[3] << 8;
+    g->x1 = g->x0 + (d[4] | d[5] << 8);
+    g->y1 = g->y0 + (d[6] | d[7] << 8);
+    if (d[8] & 0x80) {
+        pal = b + pos + 10;
+        pal_len = (size_t)2 << (d[8] & 7);
+    }
+    if (pal && pal + 3 * pal_len > b + n) pal = NULL;
+    if (pal && transparent >= 0 && (size_t)transparent < pal_len) {
+        g->keyed = 1;
+        memcpy(g->key, pal + 3 * transparent, 3);
+    }
+    if (pal) memcpy(g->fill, g->keyed ? g->key : pal, 3);
+    return 1;
+}
+
 const char *dl_image_decode(const unsigned char *bytes, size_t n, size_t max_pixels, dl_image *out) {
     if (!out) return "dl_image_decode: no output image";
     memset(out, 0, sizeof *out);
@@ -126,32 +202,44 @@ const char *dl_image_decode(const unsigned char *bytes, size_t n, size_t max_pix
 
     // Header first, so that a huge (or lying) size is refused before stb
     // allocates the pixels.
+    uint32_t pw, ph;
+    if (!strcmp(fmt, "PNG") && png_header_size(bytes, n, &pw, &ph) && (uint64_t)pw * ph > max_pixels)
+        return too_large(fmt, pw, ph, max_pixels);
     int w = 0, h = 0, comp = 0;
-    if (!stbi_info_from_memory(bytes, (int)n, &w, &h, &comp))
-        return fail("cannot decode %s image: %s (corrupt or truncated header)", fmt, stbi_failure_reason());
+    if (!stb_info(fmt, bytes, n, &w, &h, &comp))
+        return fail("cannot decode %s image: %s (corrupt, truncated or too large)", fmt, stbi_failure_reason());
     if (w <= 0 || h <= 0) return fail("cannot decode %s image: invalid size %dx%d", fmt, w, h);
     uint64_t pixels = (uint64_t)w * (uint64_t)h; // both < 2^31: no overflow
-    if (pixels > (uint64_t)max_pixels)
-        return fail("%s image too large: %dx%d = %llu pixels, limit is %zu", fmt, w, h,
-                    (unsigned long long)pixels, max_pixels);
-    if (pixels * 3 > SIZE_MAX / 2) return fail("%s image too large for this platform: %dx%d", fmt, w, h);
+    if (pixels > (uint64_t)max_pixels) return too_large(fmt, (uint64_t)w, (uint64_t)h, max_pixels);
+    if (pixels * 4 > SIZE_MAX / 2) return fail("%s image too large for this platform: %dx%d", fmt, w, h);
 
+    // GIFs come as RGBA to find the transparent pixels.
+    int is_gif = fmt[0] == 'G', channels = is_gif ? 4 : 3;
     reader r = {bytes, n, 0, 0};
     stbi_io_callbacks io = {reader_read, reader_skip, reader_eof};
     int dw = 0, dh = 0;
-    unsigned char *rgb = stbi_load_from_callbacks(&io, &r, &dw, &dh, &comp, 3);
-    if (!rgb) {
-        if (r.overrun) return fail("truncated %s image: the data ends before the image does", fmt);
-        return fail("cannot decode %s image: %s", fmt, stbi_failure_reason());
+    unsigned char *px = stbi_load_from_callbacks(&io, &r, &dw, &dh, &comp, channels);
+    const char *err = NULL;
+    if (r.overrun) err = fail("truncated %s image: the data ends before the image does", fmt);
+    else if (!px) err = fail("cannot decode %s image: %s", fmt, stbi_failure_reason());
+    else if (dw != w || dh != h) err = fail("cannot decode %s image: header says %dx%d, pixels are %dx%d", fmt, w, h, dw, dh);
+    if (err) {
+        stbi_image_free(px);
+        return err;
     }
-    if (r.overrun || dw != w || dh != h) {
-        stbi_image_free(rgb);
-        if (r.overrun) return fail("truncated %s image: the data ends before the image does", fmt);
-        return fail("cannot decode %s image: header says %dx%d, pixels are %dx%d", fmt, w, h, dw, dh);
+    if (is_gif) {
+        gif_frame_info g;
+        gif_first_frame(bytes, n, &g);
+        for (int y = 0, i = 0; y < h; y++)
+            for (int x = 0; x < w; x++, i++) {
+                int inside = x >= g.x0 && x < g.x1 && y >= g.y0 && y < g.y1;
+                const unsigned char *src = !inside ? g.fill : g.keyed && px[i * 4 + 3] == 0 ? g.key : px + i * 4;
+                memmove(px + (size_t)i * 3, src, 3);
+            }
     }
     out->width = w;
     out->height = h;
-    out->rgb = rgb;
+    out->rgb = px;
     return NULL;
 }
 

@@ -464,7 +464,7 @@ static void put_float(sink *s, float v) {
 // other non-printable code points, which labels do not contain).
 static void put_python_str(sink *s, const char *str) {
     char q = strchr(str, '\'') && !strchr(str, '"') ? '"' : '\'';
-    char tmp[8];
+    char tmp[16];
     put_bytes(s, &q, 1);
     const unsigned char *p = (const unsigned char *)str;
     size_t left = strlen(str);

@@ -3,6 +3,9 @@
  * Plain C functions over handles and heap pointers; the JS side copies data
  * in and out. A function that fails returns 0 (or NULL) and leaves its
  * reason in dl_api_last_error(). */
+#include "learn/experiment.h"
+#include "learn/idx.h"
+#include "models/features.h"
 #include "models/image.h"
 #include "models/model.h"
 #include "models/predictions.h"
@@ -117,3 +120,76 @@ EMSCRIPTEN_KEEPALIVE char *dl_api_decode_predictions(const dl_class_index *ci, c
     free(top);
     return text ? text : (failed("out of memory"), NULL);
 }
+
+/* ---- the transfer-learning experiment --------------------------------------- */
+
+/* Progress goes to Module.onProgress(phase, step, steps, loss, trainAcc); a true return cancels. */
+EM_JS(int, js_progress, (const char *phase, double step, double steps, double loss, double train_acc), {
+    return Module.onProgress ? (Module.onProgress(UTF8ToString(phase), step, steps, loss, train_acc) ? 1 : 0) : 0;
+});
+
+static int features_progress(size_t done, size_t total, void *user) {
+    return js_progress("features", (double)done, (double)total, 0, 0);
+}
+
+static int learn_progress(void *user, const dl_learn_progress *p) {
+    return js_progress(p->phase, p->step, p->steps, p->loss, p->train_acc);
+}
+
+EMSCRIPTEN_KEEPALIVE int dl_api_gray_features(dl_net *net, const unsigned char *gray, int w, int h, size_t count,
+                                              size_t batch, float *out) {
+    const char *err = dl_gray_features(net, gray, w, h, count, batch, out, features_progress, NULL);
+    return err ? failed(err) : 1;
+}
+
+/* IDX bytes -> info [ndims, count, rows, cols]; returns the offset of the data, or -1. */
+EMSCRIPTEN_KEEPALIVE int dl_api_idx_parse(const uint8_t *bytes, size_t n, int labels, int *info) {
+    dl_idx idx;
+    const char *err = labels ? dl_idx_parse_labels(bytes, n, &idx) : dl_idx_parse_images(bytes, n, &idx);
+    if (err) return failed(err), -1;
+    info[0] = idx.ndims; info[1] = (int)idx.count; info[2] = (int)idx.rows; info[3] = (int)idx.cols;
+    return (int)(idx.data - bytes);
+}
+
+/* params: C, gamma, cache_mb, epochs, hidden, batch_size, lr, seed (doubles). */
+EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_fit(const char *kind, const float *x, const int *y, int n, int d, const double *params) {
+    dl_fit_params p;
+    dl_fit_default_params(&p);
+    p.C = params[0]; p.gamma = params[1]; p.cache_mb = params[2];
+    p.epochs = (int)params[3]; p.hidden = (int)params[4]; p.batch_size = (int)params[5];
+    p.lr = params[6]; p.seed = (uint64_t)params[7];
+    dl_classifier *c = NULL;
+    const char *err = dl_fit(kind, x, y, n, d, &p, learn_progress, NULL, &c, NULL);
+    return err ? (failed(err), NULL) : c;
+}
+
+/* info: kind, classes, features */
+EMSCRIPTEN_KEEPALIVE void dl_api_classifier_info(const dl_classifier *c, int *info) {
+    info[0] = c->kind; info[1] = c->num_classes; info[2] = c->num_features;
+}
+
+EMSCRIPTEN_KEEPALIVE int dl_api_evaluate(const dl_classifier *c, const float *x, const int *y, int n,
+                                         double *accuracy, int *confusion, int *pred) {
+    const char *err = dl_evaluate(c, x, y, n, accuracy, confusion, pred);
+    return err ? failed(err) : 1;
+}
+
+EMSCRIPTEN_KEEPALIVE int dl_api_classifier_predict(const dl_classifier *c, const float *x, int n, int *labels, float *scores) {
+    const char *err = dl_classifier_predict(c, x, n, labels, scores);
+    return err ? failed(err) : 1;
+}
+
+/* Serialised classifier, malloc'ed; its size in *size. */
+EMSCRIPTEN_KEEPALIVE uint8_t *dl_api_classifier_save(const dl_classifier *c, size_t *size) {
+    uint8_t *buf = NULL;
+    const char *err = dl_classifier_save(c, &buf, size);
+    return err ? (failed(err), NULL) : buf;
+}
+
+EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_classifier_load(const uint8_t *bytes, size_t n) {
+    dl_classifier *c = NULL;
+    const char *err = dl_classifier_load(bytes, n, &c);
+    return err ? (failed(err), NULL) : c;
+}
+
+EMSCRIPTEN_KEEPALIVE void dl_api_classifier_free(dl_classifier *c) { dl_classifier_free(c); }

@@ -5,11 +5,15 @@
 //   node wasm/cli.js classify IMAGE... [--top K] [--json]
 //   node wasm/cli.js summary [--include-top B] [--weights W] [--input-shape H,W,C] [--pooling P] [--classes N]
 //   node wasm/cli.js preprocess IMAGE [--size H,W] --out FILE.npy
+//   node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy
+//   node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all [--C 1] [--json]
 //   common: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import zlib from 'node:zlib';
 import { createDenseLab } from './denselab.js';
+import { CLASSIFIERS, FASHION_FILES, featureNet, parseSplit, pixels, runClassifier } from './experiment.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const paths = {
@@ -104,9 +108,9 @@ function summary(lab, a, out) {
 }
 
 // numpy .npy v1.0, little-endian float32, C order.
-export function npyBytes(data, shape) {
+export function npyBytes(data, shape, descr = '<f4') {
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ');
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims}), }`;
   while ((10 + header.length + 1) % 64) header += ' ';
   header += '\n';
   const pre = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 0xff, header.length >> 8]);
@@ -127,13 +131,130 @@ function preprocess(lab, a) {
   return 0;
 }
 
+// ---- Fashion-MNIST ----
+
+const FASHION_DIRS = ['/usr/share/datasets/fashion-mnist', path.join(root, 'build/downloads/fashion-mnist')];
+
+function intOption(a, key, def, lo = 1) {
+  const v = a.extra[key];
+  if (v === undefined) return def;
+  if (!/^\d+$/.test(v) || Number(v) < lo || Number(v) > 1e6) throw new UsageError(`--${key} must be an integer >= ${lo}, got '${v}'`);
+  return Number(v);
+}
+
+function numberOption(a, key, def) {
+  const v = a.extra[key];
+  if (v === undefined) return def;
+  const x = Number(v);
+  if (!(x > 0) || x > 1e12) throw new UsageError(`--${key} must be a positive number, got '${v}'`);
+  return x;
+}
+
+function loadSplit(lab, a, name, want) {
+  const dir = a.extra.data ?? FASHION_DIRS.find((d) => fs.existsSync(path.join(d, FASHION_FILES.train[0])));
+  if (!dir) throw new UsageError("Fashion-MNIST not found (install Debian's dataset-fashion-mnist, run ./build.sh, or pass --data DIR)");
+  const [img, lbl] = FASHION_FILES[name].map((f) => {
+    const file = path.join(dir, f);
+    const gz = readOrFail(file, '');
+    try { return zlib.gunzipSync(gz); } catch (e) { throw new UsageError(`${file}: corrupt or truncated gzip (${e.message})`); }
+  });
+  let split;
+  try { split = parseSplit(lab, name, img, lbl); } catch (e) { throw new UsageError(`${dir}: ${e.message}`); }
+  if (want > split.count) throw new UsageError(`--${name} ${want}: the ${name} set has only ${split.count} images`);
+  return split;
+}
+
+function progressPrinter(err) {
+  let last = 0, lastStep = -1;
+  return (phase, step, steps, loss, trainAcc) => {
+    if (phase === 'softmax') { if (step !== lastStep) err(`softmax: epoch ${step}/${steps} loss ${loss.toFixed(4)} train accuracy ${trainAcc.toFixed(4)}\n`); }
+    else if ((step !== lastStep && Date.now() - last > 1000) || step === steps) { last = Date.now(); err(`\r${phase}: ${step}/${steps}${step === steps ? '\n' : ''}`); }
+    lastStep = step;
+    return false;
+  };
+}
+
+function sizeOption(a) {
+  const s = a.size ?? '32';
+  if (!/^\d+$/.test(s) || +s < 32 || +s > 1024) throw new UsageError(`--size must be an integer from 32 to 1024, got '${s}'`);
+  return +s;
+}
+
+function splitFeatures(lab, net, split, n, a, progress) {
+  try { return lab.grayFeatures(net, split.images, split.cols, split.rows, n, { batch: intOption(a, 'batch', 32), onProgress: progress }); } catch (e) { throw new UsageError(`features: ${e.message}`); }
+}
+
+async function features(lab, a, out, err) {
+  if (!a.out) throw new UsageError('features needs --out FILE.npy');
+  const nTrain = intOption(a, 'train', 60000), nTest = intOption(a, 'test', 10000), size = sizeOption(a);
+  const train = loadSplit(lab, a, 'train', nTrain), test = loadSplit(lab, a, 'test', nTest);
+  const file = loadModel(lab, a);
+  const net = featureNet(lab, file, size);
+  const progress = a.json ? undefined : progressPrinter(err);
+  const d = net.outputSize, x = new Float32Array((nTrain + nTest) * d);
+  x.set(splitFeatures(lab, net, train, nTrain, a, progress), 0);
+  x.set(splitFeatures(lab, net, test, nTest, a, progress), nTrain * d);
+  const y = Int32Array.from([...train.labels.subarray(0, nTrain), ...test.labels.subarray(0, nTest)]);
+  const labelsPath = `${a.out.replace(/\.npy$/, '')}.labels.npy`;
+  try {
+    fs.writeFileSync(a.out, npyBytes(x, [nTrain + nTest, d]));
+    fs.writeFileSync(labelsPath, npyBytes(y, [nTrain + nTest], '<i4'));
+  } catch (e) { throw new UsageError(`cannot write ${a.out}: ${e.message}`); }
+  err(`wrote ${a.out} (${nTrain + nTest} x ${d} float32: ${nTrain} train then ${nTest} test) and ${labelsPath} (int32 labels)\n`);
+  net.free(); file.free();
+  return 0;
+}
+
+async function fashion(lab, a, out, err) {
+  const which = a.extra.classifier ?? 'all';
+  if (which !== 'all' && !CLASSIFIERS.includes(which)) throw new UsageError(`--classifier must be linear-svm, rbf-svm, softmax, pixels-linear-svm or all, got '${which}'`);
+  const chosen = which === 'all' ? CLASSIFIERS : [which];
+  const n = intOption(a, 'train', 60000), m = intOption(a, 'test', 10000), size = sizeOption(a), rbfMax = intOption(a, 'rbf-max', 10000);
+  const params = { C: numberOption(a, 'C', 1), epochs: intOption(a, 'epochs', 10), hidden: intOption(a, 'hidden', 128, 0), lr: numberOption(a, 'lr', 1e-3) };
+  const train = loadSplit(lab, a, 'train', n), test = loadSplit(lab, a, 'test', m);
+  const progress = a.json ? undefined : progressPrinter(err);
+  let featureSeconds = 0, ftr, fte, d = 0;
+  if (chosen.some((c) => c !== 'pixels-linear-svm')) {
+    const file = loadModel(lab, a);
+    const net = featureNet(lab, file, size);
+    const t0 = Date.now();
+    ftr = splitFeatures(lab, net, train, n, a, progress);
+    fte = splitFeatures(lab, net, test, m, a, progress);
+    featureSeconds = (Date.now() - t0) / 1000;
+    d = net.outputSize;
+    net.free(); file.free();
+    if (!a.json) out(`features: ${n} + ${m} images at ${size}x${size} in ${featureSeconds.toFixed(1)} s\n`);
+  }
+  const results = [];
+  for (const name of chosen) {
+    const px = name === 'pixels-linear-svm', dd = px ? train.rows * train.cols : d;
+    const rn = name === 'rbf-svm' ? Math.min(n, rbfMax) : n;      // the RBF SVM runs on a subset
+    const tr = { x: px ? pixels(train, rn) : ftr.subarray(0, rn * d), y: train.labels.subarray(0, rn), n: rn, d: dd };
+    const te = { x: px ? pixels(test, m) : fte, y: test.labels.subarray(0, m), n: m, d: dd };
+    let r;
+    try { r = runClassifier(lab, name, tr, te, params, progress); } catch (e) { throw new UsageError(`${name}: ${e.message}`); }
+    results.push(r);
+    if (!a.json) out(`${name.padEnd(18)} train ${String(rn).padStart(6)}  ${r.train_seconds.toFixed(2).padStart(8)} s  test accuracy ${r.test_accuracy.toFixed(4)}\n`);
+  }
+  if (a.json) {
+    const rows = results.map(({ classifier, train: t, train_seconds: s, test_accuracy: acc, confusion }) =>
+      ({ classifier, train: t, train_seconds: +s.toFixed(3), test_accuracy: +acc.toFixed(4), confusion }));
+    out(`${JSON.stringify({ size, train: n, test: m, feature_seconds: +featureSeconds.toFixed(3), results: rows })}\n`);
+  }
+  return 0;
+}
+fashion.options = features.options = ['train', 'test', 'batch', 'data', 'classifier', 'C', 'epochs', 'hidden', 'lr', 'rbf-max'];
+
 const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
        node wasm/cli.js summary [--include-top true|false] [--weights imagenet|none] [--input-shape H,W,C] [--pooling none|avg|max] [--classes N]
        node wasm/cli.js preprocess IMAGE [--size H,W] --out FILE.npy
+       node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]
+       node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all
+                                [--C 1] [--epochs 10] [--hidden 128] [--lr 0.001] [--rbf-max 10000] [--json] [--data DIR]
 options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
 `;
 
-export const COMMANDS = { classify, summary, preprocess };
+export const COMMANDS = { classify, summary, preprocess, features, fashion };
 
 export async function main(argv, out = (s) => process.stdout.write(s), err = (s) => process.stderr.write(s)) {
   const [cmd, ...rest] = argv;

@@ -134,6 +134,59 @@ class DenseLab {
   // What Python prints for decode_predictions' list of tuples.
   formatPredictions(probs, top = 5) { return this.formatTopK(probs, top, false); }
 
+  // ---- the transfer-learning experiment ----
+
+  // Run fn with Module.onProgress set (C calls it; a true return cancels).
+  withProgress(onProgress, fn) {
+    this.core.onProgress = onProgress ?? null;
+    try { return fn(); } finally { this.core.onProgress = null; }
+  }
+
+  // Decompressed IDX bytes -> { count, rows, cols, data: Uint8Array } (labels: rows = cols = 1).
+  parseIdx(bytes, { labels = false } = {}) {
+    const info = this.core._malloc(16);
+    try {
+      return this.withBytes(bytes, (p, n) => {
+        const off = this.core._dl_api_idx_parse(p, n, labels ? 1 : 0, info);
+        if (off < 0) throw this.error();
+        const [, count, rows, cols] = this.core.HEAP32.slice(info >> 2, (info >> 2) + 4);
+        return { count, rows, cols, data: this.core.HEAPU8.slice(p + off, p + off + count * rows * cols) };
+      });
+    } finally { this.core._free(info); }
+  }
+
+  // count gray w x h images -> net outputs (Float32Array count x outputSize), in batches.
+  grayFeatures(net, gray, w, h, count, { batch = 32, onProgress } = {}) {
+    if (gray.length < count * w * h) throw new Error(`expected ${count} images of ${w}x${h} bytes, got ${gray.length} bytes`);
+    const out = this.core._malloc(count * net.outputSize * 4);
+    if (!out) throw new Error('out of memory for the features');
+    try {
+      this.withBytes(gray.subarray(0, count * w * h), (p) => this.withProgress(onProgress, () => {
+        if (!this.core._dl_api_gray_features(net.handle, p, w, h, count, batch, out)) throw this.error();
+      }));
+      return this.core.HEAPF32.slice(out >> 2, (out >> 2) + count * net.outputSize);
+    } finally { this.core._free(out); }
+  }
+
+  // kind: 'linear-svm' | 'rbf-svm' | 'softmax'; x: n x d Float32Array; y: n labels.
+  fit(kind, x, y, n, d, { C = 1, gamma = 0, cacheMb = 200, epochs = 10, hidden = 128, batchSize = 32, lr = 1e-3, seed = 1 } = {}, onProgress) {
+    if (x.length !== n * d || y.length !== n) throw new Error(`expected ${n} x ${d} features and ${n} labels, got ${x.length} values and ${y.length} labels`);
+    const params = this.copyIn(new Float64Array([C, gamma, cacheMb, epochs, hidden, batchSize, lr, seed]));
+    const px = this.copyIn(x instanceof Float32Array ? x : Float32Array.from(x));
+    const py = this.copyIn(Int32Array.from(y));
+    try {
+      const c = this.withString(kind, (pk) => this.withProgress(onProgress, () => this.core._dl_api_fit(pk, px, py, n, d, params)));
+      if (!c) throw this.error();
+      return new Classifier(this, c);
+    } finally { this.core._free(params); this.core._free(px); this.core._free(py); }
+  }
+
+  loadClassifier(bytes) {
+    const c = this.withBytes(bytes, (p, n) => this.core._dl_api_classifier_load(p, n));
+    if (!c) throw this.error();
+    return new Classifier(this, c);
+  }
+
   heapBytes() { return this.core.HEAPU8.length; }
   heapUsed() { return this.core._dl_api_heap_used() >>> 0; }
 }
@@ -179,4 +232,66 @@ class Net {
   }
 
   free() { if (this.handle) this.lab.core._dl_api_net_free(this.handle); this.handle = 0; }
+}
+
+const CLASSIFIER_KINDS = { 1: 'linear-svm', 2: 'rbf-svm', 3: 'softmax' };
+
+class Classifier {
+  constructor(lab, handle) {
+    this.lab = lab;
+    this.handle = handle;
+    const core = lab.core, p = core._malloc(12);
+    core._dl_api_classifier_info(handle, p);
+    const [kind, numClasses, numFeatures] = core.HEAP32.slice(p >> 2, (p >> 2) + 3);
+    core._free(p);
+    Object.assign(this, { kind: CLASSIFIER_KINDS[kind], numClasses, numFeatures });
+  }
+
+  check(x, n) {
+    if (!this.handle) throw new Error('the classifier was freed');
+    if (x.length !== n * this.numFeatures) throw new Error(`expected ${n} x ${this.numFeatures} features, got ${x.length} values`);
+  }
+
+  // -> { labels: Int32Array(n), scores: Float32Array(n x classes) }
+  predict(x, n) {
+    this.check(x, n);
+    const core = this.lab.core, k = this.numClasses;
+    const px = this.lab.copyIn(Float32Array.from(x)), labels = core._malloc(n * 4), scores = core._malloc(n * k * 4);
+    try {
+      if (!core._dl_api_classifier_predict(this.handle, px, n, labels, scores)) throw this.lab.error();
+      return { labels: core.HEAP32.slice(labels >> 2, (labels >> 2) + n), scores: core.HEAPF32.slice(scores >> 2, (scores >> 2) + n * k) };
+    } finally { core._free(px); core._free(labels); core._free(scores); }
+  }
+
+  // -> { accuracy, confusion: k x k array (rows: truth), predictions: Int32Array }
+  evaluate(x, y, n) {
+    this.check(x, n);
+    const core = this.lab.core, k = this.numClasses;
+    const px = this.lab.copyIn(Float32Array.from(x)), py = this.lab.copyIn(Int32Array.from(y));
+    const acc = core._malloc(8), cm = core._malloc(k * k * 4), pred = core._malloc(n * 4);
+    try {
+      if (!core._dl_api_evaluate(this.handle, px, py, n, acc, cm, pred)) throw this.lab.error();
+      const flat = core.HEAP32.slice(cm >> 2, (cm >> 2) + k * k);
+      return {
+        accuracy: core.HEAPF64[acc >> 3],
+        confusion: Array.from({ length: k }, (_, i) => Array.from(flat.subarray(i * k, (i + 1) * k))),
+        predictions: core.HEAP32.slice(pred >> 2, (pred >> 2) + n),
+      };
+    } finally { [px, py, acc, cm, pred].forEach((p) => core._free(p)); }
+  }
+
+  // The classifier as a file (DLCLASS1) to download and load again.
+  save() {
+    const core = this.lab.core, size = core._malloc(8);
+    try {
+      const buf = core._dl_api_classifier_save(this.handle, size);
+      if (!buf) throw this.lab.error();
+      const n = core.HEAPU32[size >> 2];
+      const bytes = core.HEAPU8.slice(buf, buf + n);
+      core._free(buf);
+      return bytes;
+    } finally { core._free(size); }
+  }
+
+  free() { if (this.handle) this.lab.core._dl_api_classifier_free(this.handle); this.handle = 0; }
 }

@@ -1,5 +1,6 @@
 // DenseLab inference worker (module worker): owns the WASM instance so the page never freezes.
 // Messages in:  { id, cmd, ...args }     Messages out: { id, ok: true, result } | { id, ok: false, error }
+//   start    {}                              -> { heapBytes }   (compiles the WASM core)
 //   init     { model: ArrayBuffer (.dlm), labels: string (class index JSON) } -> { heapBytes }
 //   build    { options: { includeTop, weights, inputShape, pooling, classes } } -> model description
 //   summary  {}                              -> net.summary() of the current model
@@ -101,7 +102,7 @@ function classify(bytes) {
   if (options.includeTop) {
     if (output.length === 1000) {
       predictions = lab.decodePredictions(output, 5);
-      formatted = lab.formatPredictions(predictions);
+      formatted = lab.formatPredictions(output, 5); // takes the probabilities (as wasm/denselab.js does)
     } else {
       // A custom head has no ImageNet labels: rank class indices.
       predictions = Array.from(output, (prob, index) => ({ index, prob }))
@@ -150,12 +151,18 @@ function classify(bytes) {
   };
 }
 
-async function init({ model, labels, wasmUrl }) {
+// Compiles the WASM core; the page sends this first so it overlaps the model download.
+async function start() {
   if (!lab) {
-    const resp = await fetch(wasmUrl || new URL('./denselab_core.wasm', import.meta.url));
+    const resp = await fetch(new URL('./denselab_core.wasm', import.meta.url));
     if (!resp.ok) throw new Error(`could not load denselab_core.wasm: HTTP ${resp.status}`);
     lab = await createDenseLab({ wasmBinary: new Uint8Array(await resp.arrayBuffer()) });
   }
+  return { heapBytes: lab.heapBytes() };
+}
+
+async function init({ model, labels }) {
+  await start();
   if (file) {
     freeNets();
     file.free();
@@ -167,7 +174,7 @@ async function init({ model, labels, wasmUrl }) {
   return { heapBytes: lab.heapBytes() };
 }
 
-const handlers = { init, build: (m) => build(m.options), summary, classify: (m) => classify(m.bytes) };
+const handlers = { start, init, build: (m) => build(m.options), summary, classify: (m) => classify(m.bytes) };
 
 // Big typed arrays go back by transfer, not by copy.
 function transferables(result) {
@@ -188,7 +195,7 @@ self.onmessage = (event) => {
     const fn = handlers[msg.cmd];
     try {
       if (!fn) throw new Error(`unknown command ${msg.cmd}`);
-      if (msg.cmd !== 'init' && !lab) throw new Error('the model is not loaded yet');
+      if (msg.cmd !== 'init' && msg.cmd !== 'start' && !lab) throw new Error('the model is not loaded yet');
       const result = await fn(msg);
       self.postMessage({ id: msg.id, ok: true, result }, transferables(result));
     } catch (e) {

@@ -20,14 +20,13 @@ function setStatus(state, text = state) {
 }
 
 function showError(message) {
-  const el = $('error');
-  el.textContent = message;
-  el.hidden = false;
+  $('error').textContent = message;
+  $('error-box').hidden = false;
   setStatus('error');
 }
 
 function clearError() {
-  $('error').hidden = true;
+  $('error-box').hidden = true;
   $('error').textContent = '';
 }
 
@@ -205,6 +204,7 @@ let model = null;        // description of the model currently built in the work
 let photo = null;        // { name, bytes: ArrayBuffer }
 let seq = 0;             // only the newest action's results are shown
 let ready = null;        // resolves when the worker has the model
+let buildError = false;  // the controls ask for a model Keras refuses (the last valid one stays loaded)
 
 function renderModel(info) {
   model = info;
@@ -225,8 +225,14 @@ function renderResult(r) {
   const inp = r.input;
   $('results').hidden = false;
   $('results').dataset.file = photo.name;
-  $('photo-size').textContent = `${inp.originalWidth}×${inp.originalHeight}`;
-  $('input-size').textContent = `${inp.width}×${inp.height}×${inp.channels}`;
+  $('photo-size').textContent = `${inp.originalWidth}×${inp.originalHeight} px`;
+  $('input-size').textContent = pyShape([inp.height, inp.width, inp.channels]);
+  const note = $('input-note');
+  const code = document.createElement('code');
+  code.textContent = `load_img(path, target_size=(${inp.height}, ${inp.width}))`;
+  note.replaceChildren(code, inp.channels === 1
+    ? ' then, for one channel, the mean of the three preprocessed channels (shown in grey).'
+    : ' resizes with nearest neighbour, ignoring the aspect ratio.');
   drawRgb($('input-canvas'), inp.channels === 1 ? greyOf(inp.rgb) : inp.rgb, inp.width, inp.height);
   $('output-shape').textContent = pyShape(r.outputShape);
 
@@ -264,7 +270,7 @@ async function classify() {
     const bytes = photo.bytes.slice(0);
     const r = await call('classify', { bytes }, [bytes]);
     if (mine !== seq) return;
-    clearError();
+    if (!buildError) clearError(); // else keep explaining why the controls were not applied
     renderResult(r);
     setStatus('done');
   } catch (e) {
@@ -281,6 +287,7 @@ async function rebuild() {
   try {
     options = readOptions();
   } catch (e) {
+    buildError = true;
     showError(e.message);
     return;
   }
@@ -291,13 +298,15 @@ async function rebuild() {
     const info = await call('build', { options });
     const summary = await call('summary');
     if (mine !== seq) return;
+    buildError = false;
     clearError();
     renderModel(info);
     $('summary').textContent = summary.text;
   } catch (e) {
     if (mine !== seq) return;
+    buildError = true;
     clearModel();
-    showError(e.message);
+    showError(`${e.message}\n(Photos are classified with the last valid model until the arguments are fixed.)`);
     return;
   }
   if (photo) await classify();
@@ -350,6 +359,7 @@ function wire() {
   $('api-form').addEventListener('input', later);
   $('api-form').addEventListener('change', later);
   $('api-form').addEventListener('submit', (e) => e.preventDefault());
+  $('error-close').addEventListener('click', clearError);
   $('reset').addEventListener('click', () => {
     writeOptions(DEFAULTS);
     clearTimeout(timer);
@@ -365,6 +375,8 @@ async function start() {
   let done;
   ready = new Promise((resolve) => { done = resolve; });
 
+  const started = call('start'); // compile the WASM core while the model downloads
+  started.catch(() => {});      // reported by init below
   const reg = await registerServiceWorker();
   if (reg) await waitForController(5000);
   const [dlm, labels] = await Promise.all([

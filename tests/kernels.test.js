@@ -1,0 +1,41 @@
+// kernels/ tests: the C unit test (every kernel variant against its scalar
+// reference, references against naive double computations), natively and as
+// wasm under node.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const nativeTest = path.join(root, 'build', 'native', 'kernels', 'kernels_test');
+const wasmTest = path.join(root, 'build', 'wasm', 'kernels', 'kernels_test.js');
+
+function need(file) {
+  if (!fs.existsSync(file)) assert.fail(`${path.relative(root, file)} is missing: run ./build.sh`);
+  return file;
+}
+
+function run(cmd, args, what) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (r.error) assert.fail(`${what}: cannot run ${cmd}: ${r.error.message}`);
+  assert.equal(r.status, 0, `${what} failed (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+function checkOutput(out, simd) {
+  assert.match(out, new RegExp(`SIMD: ${simd}`), 'the SIMD variant under test is not the expected one');
+  assert.match(out, /^gemm: \d+ checks, 0 failures$/m);
+  assert.match(out, /^conv: \d+ checks, 0 failures/m);
+  assert.match(out, /^ops: \d+ checks, 0 failures$/m);
+  assert.match(out, /kernels_test: all \d+ checks passed/);
+}
+
+test('kernels_test native (SSE2 shim): all variants match the references', () => {
+  checkOutput(run(need(nativeTest), [], 'kernels_test (native)'), '(sse2|scalar-emulation)');
+});
+
+test('kernels_test wasm (SIMD128, node): all variants match the references', () => {
+  checkOutput(run(process.execPath, [need(wasmTest)], 'kernels_test (wasm)'), 'wasm-simd128');
+});

@@ -1,0 +1,195 @@
+// learn/ tests: the C unit tests (native + wasm), then a reference comparison
+// of learn_tool against Debian's LIBLINEAR (liblinear-train/-predict) and
+// LIBSVM (svm-train/-predict) on a small Fashion-MNIST problem: the first
+// 2,000 training images and 500 test images, pixels / 255, in LIBSVM text.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = {
+  nativeTest: path.join(root, 'build', 'native', 'learn', 'learn_test'),
+  nativeTool: path.join(root, 'build', 'native', 'learn', 'learn_tool'),
+  wasmTest: path.join(root, 'build', 'wasm', 'learn', 'learn_test.js'),
+  wasmTool: path.join(root, 'build', 'wasm', 'learn', 'learn_tool.js'),
+};
+const N_TRAIN = 2000, N_TEST = 500;
+
+function need(file) {
+  if (!fs.existsSync(file)) assert.fail(`${path.relative(root, file)} is missing: run ./build.sh`);
+  return file;
+}
+
+function run(cmd, args, what) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.error) assert.fail(`${what}: cannot run ${cmd}: ${r.error.message}` +
+    (r.error.code === 'ENOENT' ? ' (install liblinear-tools and libsvm-tools)' : ''));
+  assert.equal(r.status, 0, `${what} failed (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+// learn_tool natively or as wasm; returns its JSON.
+function tool(kind, args) {
+  const out = kind === 'native'
+    ? run(need(bin.nativeTool), args, 'learn_tool (native)')
+    : run(process.execPath, [need(bin.wasmTool), ...args], 'learn_tool (wasm)');
+  return JSON.parse(out);
+}
+
+function fashionDir() {
+  for (const d of ['/usr/share/datasets/fashion-mnist', path.join(root, 'build', 'downloads', 'fashion-mnist')])
+    if (fs.existsSync(path.join(d, 'train-images-idx3-ubyte.gz'))) return d;
+  assert.fail('Fashion-MNIST not found (Debian dataset-fashion-mnist, or run ./build.sh to download it)');
+}
+
+// The first n images of a split as rows of [0,1] floats (exactly what the
+// text files hold) and labels.
+function loadSplit(split, n) {
+  const dir = fashionDir();
+  const im = zlib.gunzipSync(fs.readFileSync(path.join(dir, `${split}-images-idx3-ubyte.gz`)));
+  const lb = zlib.gunzipSync(fs.readFileSync(path.join(dir, `${split}-labels-idx1-ubyte.gz`)));
+  assert.equal(im.readUInt32BE(0), 0x803);
+  assert.equal(lb.readUInt32BE(0), 0x801);
+  const rows = [], labels = [];
+  for (let i = 0; i < n; i++) {
+    const x = new Float64Array(784);
+    for (let j = 0; j < 784; j++) x[j] = Math.fround(Number((im[16 + i * 784 + j] / 255).toPrecision(7)));
+    rows.push(x);
+    labels.push(lb[8 + i]);
+  }
+  return { rows, labels };
+}
+
+function writeLibsvm(file, { rows, labels }, map = (v) => v) {
+  const lines = rows.map((x, i) => {
+    const parts = [String(labels[i])];
+    for (let j = 0; j < x.length; j++) {
+      const v = map(x[j], j);
+      if (v !== 0) parts.push(`${j + 1}:${+v.toPrecision(7)}`);
+    }
+    return parts.join(' ');
+  });
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+}
+
+let data;   // built once: { dir, train, test, files }
+function problem() {
+  if (data) return data;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'denselab-learn-'));
+  const train = loadSplit('train', N_TRAIN), test = loadSplit('t10k', N_TEST);
+  const files = { train: path.join(dir, 'train.svm'), test: path.join(dir, 'test.svm') };
+  writeLibsvm(files.train, train);
+  writeLibsvm(files.test, test);
+  data = { dir, train, test, files };
+  return data;
+}
+test.after(() => { if (data) fs.rmSync(data.dir, { recursive: true, force: true }); });
+
+const objectives = (out, re) => [...out.matchAll(re)].map((m) => Number(m[1]));
+const modelLine = (file, key) => fs.readFileSync(file, 'utf8').split('\n')
+  .find((l) => l.startsWith(key + ' ')).split(' ').slice(1).map(Number);
+const accuracyOf = (out) => Number(/Accuracy = ([\d.]+)%/.exec(out)[1]) / 100;
+const relDiff = (a, b) => Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-12);
+
+function liblinear(trainFile, testFile, C) {
+  const model = trainFile + `.C${C}.liblinear`;
+  const out = run('liblinear-train', ['-s', '1', '-c', String(C), '-e', '0.1', '-B', '1', trainFile, model], 'liblinear-train');
+  const obj = objectives(out, /Objective value = (-?[\d.]+)/g);
+  const labels = modelLine(model, 'label');
+  const pred = run('liblinear-predict', [testFile, model, model + '.pred'], 'liblinear-predict');
+  const byClass = [];   // LIBLINEAR orders classes by first appearance
+  labels.forEach((l, k) => { byClass[l] = obj[k]; });
+  return { objective: byClass, accuracy: accuracyOf(pred) };
+}
+
+function compareLinear(mine, ref, what) {
+  assert.equal(mine.classes, 10);
+  assert.ok(Math.abs(mine.accuracy - ref.accuracy) <= 0.01,
+    `${what}: accuracy ${mine.accuracy} vs liblinear ${ref.accuracy}`);
+  for (let k = 0; k < 10; k++)
+    assert.ok(relDiff(mine.objective[k], ref.objective[k]) <= 1e-2,
+      `${what}: class ${k} objective ${mine.objective[k]} vs liblinear ${ref.objective[k]}`);
+  for (let k = 0; k < 10; k++)   // at the optimum the primal is minus the dual minimum
+    assert.ok(mine.primal[k] >= -mine.objective[k] - 1e-3 && relDiff(mine.primal[k], -mine.objective[k]) < 0.05,
+      `${what}: class ${k} primal ${mine.primal[k]} vs dual ${-mine.objective[k]}`);
+}
+
+for (const [kind, file, args] of [['native', () => bin.nativeTest, []], ['wasm', () => process.execPath, () => [need(bin.wasmTest)]]]) {
+  test(`learn_test (${kind}): IDX, file format, errors, small problems, determinism`, () => {
+    const exe = kind === 'native' ? need(file()) : file();
+    const out = run(exe, typeof args === 'function' ? args() : args, `learn_test (${kind})`);
+    assert.match(out, /learn_test: \d+ checks, 0 failed/);
+  });
+}
+
+test('linear SVM (raw pixels, C=0.1) matches liblinear-train -s 1 -B 1, native and wasm', () => {
+  const { files, dir } = problem();
+  const ref = liblinear(files.train, files.test, 0.1);
+  const args = ['linear', files.train, files.test, '--C', '0.1', '--no-standardize'];
+  const nat = tool('native', [...args, '--save', path.join(dir, 'linear.dlclass')]);
+  compareLinear(nat, ref, 'native');
+  const wasm = tool('wasm', args);
+  compareLinear(wasm, ref, 'wasm');
+  assert.equal(wasm.accuracy, nat.accuracy);
+  for (let k = 0; k < 10; k++) assert.ok(relDiff(wasm.objective[k], nat.objective[k]) < 1e-4, 'wasm vs native objective');
+  assert.equal(fs.readFileSync(path.join(dir, 'linear.dlclass')).subarray(0, 8).toString(), 'DLCLASS1');
+});
+
+test('linear SVM standardisation (C=0.01) matches liblinear on standardised data', () => {
+  const { files, dir, train, test: te } = problem();
+  // Population mean/std per feature over the training rows, std 0 -> 1.
+  const d = 784, mean = new Float64Array(d), sd = new Float64Array(d);
+  for (const x of train.rows) for (let j = 0; j < d; j++) mean[j] += x[j];
+  for (let j = 0; j < d; j++) mean[j] /= train.rows.length;
+  for (const x of train.rows) for (let j = 0; j < d; j++) sd[j] += (x[j] - mean[j]) ** 2;
+  for (let j = 0; j < d; j++) { sd[j] = Math.sqrt(sd[j] / train.rows.length) || 1; }
+  const std = (v, j) => (v - mean[j]) / sd[j];
+  const stdFiles = { train: path.join(dir, 'train-std.svm'), test: path.join(dir, 'test-std.svm') };
+  writeLibsvm(stdFiles.train, train, std);
+  writeLibsvm(stdFiles.test, te, std);
+  const ref = liblinear(stdFiles.train, stdFiles.test, 0.01);
+  // learn_tool standardises the raw file itself (the default).
+  compareLinear(tool('native', ['linear', files.train, files.test, '--C', '0.01']), ref, 'native standardised');
+});
+
+test('RBF SVM (gamma=scale, C=1) matches svm-train -c 1 -g GAMMA -e 0.001, native and wasm', () => {
+  const { files, train, dir } = problem();
+  const nat = tool('native', ['rbf', files.train, files.test, '--save', path.join(dir, 'rbf.dlclass')]);
+  // gamma = 1 / (n_features * X.var()) over the whole training matrix (scikit-learn 'scale').
+  let s = 0, s2 = 0, cnt = 0;
+  for (const x of train.rows) for (const v of x) { s += v; cnt++; }
+  const m = s / cnt;
+  for (const x of train.rows) for (const v of x) s2 += (v - m) ** 2;
+  const gamma = 1 / (784 * (s2 / cnt));
+  assert.ok(relDiff(nat.gamma, gamma) < 1e-6, `gamma ${nat.gamma} vs ${gamma}`);
+
+  const model = path.join(dir, 'model.libsvm');
+  const out = run('svm-train', ['-c', '1', '-g', String(nat.gamma), '-e', '0.001', '-m', '200', files.train, model], 'svm-train');
+  const pred = run('svm-predict', [files.test, model, model + '.pred'], 'svm-predict');
+  const refObj = objectives(out, /obj = (-?[\d.]+)/g);
+  const refTotal = Number(/Total nSV = (\d+)/.exec(out)[1]);
+  const labels = modelLine(model, 'label'), nrSv = modelLine(model, 'nr_sv');
+  const refAcc = accuracyOf(pred);
+
+  for (const [kind, r] of [['native', nat], ['wasm', tool('wasm', ['rbf', files.train, files.test])]]) {
+    assert.equal(r.classes, 10);
+    assert.ok(Math.abs(r.accuracy - refAcc) <= 0.01, `${kind}: accuracy ${r.accuracy} vs svm-predict ${refAcc}`);
+    assert.ok(Math.abs(r.total_sv - refTotal) <= 0.02 * refTotal, `${kind}: total nSV ${r.total_sv} vs ${refTotal}`);
+    labels.forEach((l, k) => assert.ok(Math.abs(r.sv_per_class[l] - nrSv[k]) <= Math.max(2, 0.05 * nrSv[k]),
+      `${kind}: class ${l} nSV ${r.sv_per_class[l]} vs ${nrSv[k]}`));
+    // LIBSVM's pairs follow its label order; ours are (i<j) in class order.
+    const pairIndex = (i, j) => i * 10 - (i * (i + 1)) / 2 + (j - i - 1);
+    let p = 0;
+    for (let a = 0; a < 10; a++)
+      for (let b = a + 1; b < 10; b++, p++) {
+        const i = Math.min(labels[a], labels[b]), j = Math.max(labels[a], labels[b]);
+        const mine = r.objective[pairIndex(i, j)];
+        assert.ok(relDiff(mine, refObj[p]) <= 1e-2, `${kind}: pair (${i},${j}) obj ${mine} vs svm-train ${refObj[p]}`);
+      }
+  }
+});
