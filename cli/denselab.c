@@ -3,6 +3,7 @@
  *   denselab classify IMAGE... [--top K] [--json]
  *   denselab summary [--include-top B] [--weights W] [--input-shape H,W,C] [--pooling P] [--classes N]
  *   denselab preprocess IMAGE [--size H,W] --out FILE.npy
+ *   denselab predict IMAGE... --out FILE.npy [Keras arguments as for summary]
  *   denselab features --size S [--train N] [--test M] --out FILE.npy
  *   denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all [--C 1] [--json]
  *   common: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
@@ -292,6 +293,30 @@ static int cmd_preprocess(const args *a) {
     return status;
 }
 
+/* model.predict on images (load_img at the network's input size + preprocess_input) -> .npy */
+static int cmd_predict(const args *a) {
+    if (!a->n_files) return fail("predict needs at least one image");
+    if (!a->out) return fail("predict needs --out FILE.npy");
+    dl_model *m;
+    dl_net *net;
+    if (load_model(a, &m)) return 1;
+    const char *err = dl_net_build(m, &a->net, &net);
+    if (err) { dl_model_free(m); return fail("%s", err); }
+    int in[3], shape[4] = { a->n_files }, rank = 1 + dl_net_output_shape(net, shape + 1), status = 0;
+    dl_net_input_shape(net, in);
+    size_t per = dl_net_output_size(net);
+    float *x = malloc(sizeof(float) * (size_t)in[0] * in[1] * 3), *y = malloc(sizeof(float) * per * (size_t)a->n_files);
+    if (in[2] != 3) status = fail("predict on images needs a 3-channel input_shape");
+    else if (!x || !y) status = fail("out of memory");
+    for (int i = 0; !status && i < a->n_files; i++) {
+        status = image_input(a, a->files[i], in[0], in[1], x);
+        if (!status && (err = dl_net_run(net, x, 1, y + per * (size_t)i))) status = fail("%s: %s", a->files[i], err);
+    }
+    if (!status) status = write_npy(a->out, "<f4", y, shape, rank);
+    free(x); free(y); dl_net_free(net); dl_model_free(m);
+    return status;
+}
+
 /* ---- Fashion-MNIST ------------------------------------------------------------ */
 
 static double now_seconds(void) {
@@ -333,9 +358,11 @@ static unsigned char *read_gz(const char *path, size_t *n, const char **why) {
 typedef struct { unsigned char *bytes[2]; dl_idx images, labels; } fashion_split;
 
 static int load_split(const args *a, const char *name, long want, fashion_split *s) {
-    static const char *dirs[] = { "/usr/share/datasets/fashion-mnist", "build/downloads/fashion-mnist" };
+    static char downloads[PATH_MAX + 64];
+    default_path(downloads, sizeof downloads, "../downloads/fashion-mnist");     /* build.sh's fallback */
+    const char *dirs[] = { "/usr/share/datasets/fashion-mnist", downloads };
     const char *dir = a->data;
-    char path[2][1024];
+    char path[2][PATH_MAX + 128];
     for (size_t k = 0; !dir && k < 2; k++) {
         snprintf(path[0], sizeof path[0], "%s/%s-images-idx3-ubyte.gz", dirs[k], name);
         if (access(path[0], R_OK) == 0) dir = dirs[k];
@@ -345,7 +372,7 @@ static int load_split(const args *a, const char *name, long want, fashion_split 
     snprintf(path[1], sizeof path[1], "%s/%s-labels-idx1-ubyte.gz", dir, name);
     for (int k = 0; k < 2; k++) {
         size_t n;
-        const char *why;
+        const char *why = "unknown error";
         s->bytes[k] = read_gz(path[k], &n, &why);
         if (!s->bytes[k]) return fail("%s: %s", path[k], why);
         const char *err = k ? dl_idx_parse_labels(s->bytes[k], n, &s->labels) : dl_idx_parse_images(s->bytes[k], n, &s->images);
@@ -511,6 +538,7 @@ int main(int argc, char **argv) {
         "usage: denselab classify IMAGE... [--top K] [--json]\n"
         "       denselab summary [--include-top true|false] [--weights imagenet|none] [--input-shape H,W,C] [--pooling none|avg|max] [--classes N]\n"
         "       denselab preprocess IMAGE [--size H,W] --out FILE.npy\n"
+        "       denselab predict IMAGE... --out FILE.npy [--include-top B] [--weights W] [--input-shape H,W,C] [--pooling P] [--classes N]\n"
         "       denselab features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]\n"
         "       denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all\n"
         "                        [--C 1] [--epochs 10] [--hidden 128] [--lr 0.001] [--rbf-max 10000] [--json] [--data DIR]\n"
@@ -526,6 +554,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "summary")) return cmd_summary(&a);
     if (!strcmp(cmd, "preprocess")) return cmd_preprocess(&a);
     if (!strcmp(cmd, "features")) return cmd_features(&a);
+    if (!strcmp(cmd, "predict")) return cmd_predict(&a);
     if (!strcmp(cmd, "fashion")) return cmd_fashion(&a);
     return fail("unknown command '%s' (try --help)", cmd);
 }

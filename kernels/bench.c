@@ -1,9 +1,10 @@
 /* bench.c — kernels_bench: GFLOP/s of every distinct DenseNet121 (224x224)
  * convolution shape and the dense 1024->1000 layer, with our kernels, plus a
  * measured SIMD mul+add peak and the GEMM micro-kernel's share of it.
- *   kernels_bench [--json] [--quick] [--algo gemm|im2col|wino2|wino4]
+ *   kernels_bench [--json] [--quick] [--cpu] [--algo gemm|im2col|wino2|wino4]
  * --quick times fewer shapes (one per block); --algo forces an algorithm for
- * the 3x3 shapes where it applies. Times are the best of several runs. */
+ * the 3x3 shapes where it applies; --cpu measures CPU time instead of wall
+ * time (use on a loaded machine). Times are the best of several runs. */
 #include "kernels/kernels.h"
 #include "kernels/simd128.h"
 #include <stdio.h>
@@ -11,8 +12,29 @@
 #include <string.h>
 #include <time.h>
 
+#ifdef __EMSCRIPTEN__
+#include <emscripten.h>
+EM_JS(double, js_cpu_seconds, (void), {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+});
+#endif
+
+/* --cpu: time by CPU time consumed (this thread natively, the node process
+ * in wasm) instead of wall time, for a machine shared with other work. */
+static int use_cpu_time;
+
 static double now(void) {
+#ifdef __EMSCRIPTEN__
+    if (use_cpu_time) return js_cpu_seconds();
+#endif
     struct timespec ts;
+#ifndef __EMSCRIPTEN__
+    if (use_cpu_time) {
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return ts.tv_sec + ts.tv_nsec * 1e-9;
+    }
+#endif
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
@@ -93,12 +115,17 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--cpu")) use_cpu_time = 1;
+        else if (!strcmp(argv[i], "--tune") && i + 3 < argc) {   /* TEMP */
+            extern size_t dl_tune_wino, dl_tune_l2, dl_tune_im2col;
+            dl_tune_wino = atoi(argv[i + 1]); dl_tune_l2 = atoi(argv[i + 2]); dl_tune_im2col = atoi(argv[i + 3]); i += 3;
+        }
         else if (!strcmp(argv[i], "--algo") && i + 1 < argc) {
             const char *a = argv[++i];
             force = !strcmp(a, "gemm") ? 0 : !strcmp(a, "im2col") ? 1 : !strcmp(a, "wino2") ? 2 : !strcmp(a, "wino4") ? 3 : -2;
             if (force == -2) { fprintf(stderr, "kernels_bench: unknown --algo %s\n", a); return 2; }
         } else {
-            fprintf(stderr, "usage: kernels_bench [--json] [--quick] [--algo gemm|im2col|wino2|wino4]\n");
+            fprintf(stderr, "usage: kernels_bench [--json] [--quick] [--cpu] [--algo gemm|im2col|wino2|wino4]\n");
             return 2;
         }
     }

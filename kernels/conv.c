@@ -6,7 +6,7 @@
  * stride-1 ones may use Winograd (winograd.c). */
 #include "kernels/kernels.h"
 #include "kernels/winograd.h"
-#include <string.h>
+#include "kernels/internal.h"
 
 static size_t out_dim(size_t in, size_t pad0, size_t pad1, size_t kernel, size_t stride) {
     if (kernel == 0 || stride == 0 || in + pad0 + pad1 < kernel) return 0;
@@ -63,9 +63,10 @@ void f32_conv2d_pack_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo,
 
 /* im2col block: rows of output pixels per block, so that a block is ~128 KB
  * (a multiple of every micro-kernel's MR, 60 = lcm(4,5,6)). */
+size_t dl_tune_im2col = 128;
 static size_t im2col_rows(const f32_conv2d_shape *s) {
     size_t k = s->kh * s->kw * s->in_c;
-    size_t rows = (128 * 1024 / sizeof(float)) / (k ? k : 1);
+    size_t rows = (dl_tune_im2col * 1024 / sizeof(float)) / (k ? k : 1);
     rows = rows / 60 * 60;
     if (rows < 60) rows = 60;
     size_t m = s->batch * f32_conv2d_out_h(s) * f32_conv2d_out_w(s);
@@ -100,17 +101,16 @@ static void conv_im2col(const f32_conv2d_shape *s, f32_variant v,
                 size_t iy = oy * s->stride_h + ky - s->pad_top;
                 if (dense_rows && iy < s->in_h && ox * s->stride_w >= s->pad_left && ix0 + s->kw <= s->in_w) {
                     /* whole kernel row inside and pixels contiguous: one copy */
-                    memcpy(row, in + ((b * s->in_h + iy) * s->in_w + ix0) * cin, s->kw * cin * sizeof(float));
+                    copy_floats(row, in + ((b * s->in_h + iy) * s->in_w + ix0) * cin, s->kw * cin);
                     row += s->kw * cin;
                     continue;
                 }
                 for (size_t kx = 0; kx < s->kw; kx++, row += cin) {
                     size_t ix = ox * s->stride_w + kx - s->pad_left;
                     if (iy < s->in_h && ix < s->in_w)
-                        memcpy(row, in + ((b * s->in_h + iy) * s->in_w + ix) * in_stride,
-                               cin * sizeof(float));
+                        copy_floats(row, in + ((b * s->in_h + iy) * s->in_w + ix) * in_stride, cin);
                     else
-                        memset(row, 0, cin * sizeof(float));
+                        zero_floats(row, cin);
                 }
             }
         }

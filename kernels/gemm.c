@@ -121,7 +121,8 @@ DEFINE_GEMM_WASMSIMD(6)
 /* ---- driver -------------------------------------------------------------
  * Loop order: blocks of panels sized to stay in L2, then MR-row tiles of A
  * (which stay in L1 while they sweep the block's panels). */
-#define L2_BUDGET (192 * 1024)
+size_t dl_tune_l2 = 192;
+#define L2_BUDGET (dl_tune_l2 * 1024)
 
 void f32_gemm_with(f32_gemm_ukernel ukernel, size_t mr_max,
                    size_t m, size_t n, size_t k, const float *a, size_t lda,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define MAX_ALPHA 6
+size_t dl_tune_wino = 128;
 
 int f32_conv3x3_winograd_supports(const f32_conv2d_shape *s) {
     return s->kh == 3 && s->kw == 3 && s->stride_h == 1 && s->stride_w == 1 &&
@@ -124,7 +125,7 @@ static size_t tiles_total(const f32_conv2d_shape *s, int tile) {
 static size_t block_tiles(const f32_conv2d_shape *s, int tile) {
     size_t alpha = tile + 2;
     size_t per_tile = alpha * alpha * (round4(s->in_c) + round4(s->out_c)) * sizeof(float);
-    size_t tb = 128 * 1024 / per_tile;
+    size_t tb = dl_tune_wino * 1024 / per_tile;
     tb = tb / 12 * 12;
     if (tb < 12) tb = 12;
     size_t total = tiles_total(s, tile);
@@ -133,8 +134,7 @@ static size_t block_tiles(const f32_conv2d_shape *s, int tile) {
 
 size_t f32_conv3x3_winograd_scratch_size(const f32_conv2d_shape *s, int tile) {
     size_t alpha = tile + 2, tb = block_tiles(s, tile);
-    size_t floats = alpha * alpha * tb * (round4(s->in_c) + round4(s->out_c))
-                  + alpha * alpha * round4(s->in_c);   /* one gathered input patch */
+    size_t floats = alpha * alpha * tb * (round4(s->in_c) + round4(s->out_c));
     return floats * sizeof(float) + 16;                 /* + room to align to 16 */
 }
 
@@ -154,30 +154,34 @@ void winograd_run(const size_t T, const f32_conv2d_shape *s, f32_variant v,
 
     float *vbuf = (float *)(((size_t)scratch + 15) & ~(size_t)15);   /* [P][tb][cinp] */
     float *mbuf = vbuf + P * tb * cinp;                                /* [P][tb][coutp] */
-    float *patch = mbuf + P * tb * coutp;                              /* [A][A][cinp] */
+    const v128_t zero = wasm_f32x4_splat(0.0f);
     const v128_t vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi);
 
     for (size_t t0 = 0; t0 < total; t0 += tb) {
         const size_t nt = total - t0 < tb ? total - t0 : tb;
-        /* input transform */
+        /* input transform, reading pixels in place (NULL: a padding pixel) */
         for (size_t t = 0; t < nt; t++) {
             size_t id = t0 + t, b = id / (th * tw), ty = id / tw % th, tx = id % tw;
+            const float *src[MAX_ALPHA * MAX_ALPHA];
             for (size_t i = 0; i < A; i++) {
-                size_t iy = ty * T + i - s->pad_top;
+                size_t iy = ty * T + i - s->pad_top;   /* wraps around when in the padding */
                 for (size_t j = 0; j < A; j++) {
                     size_t ix = tx * T + j - s->pad_left;
-                    float *dst = patch + (i * A + j) * cinp;
-                    if (iy < s->in_h && ix < s->in_w) {
-                        memcpy(dst, in + ((b * s->in_h + iy) * s->in_w + ix) * in_stride, cin * sizeof(float));
-                        for (size_t c = cin; c < cinp; c++) dst[c] = 0.0f;
-                    } else {
-                        memset(dst, 0, cinp * sizeof(float));
-                    }
+                    src[i * A + j] = iy < s->in_h && ix < s->in_w
+                        ? in + ((b * s->in_h + iy) * s->in_w + ix) * in_stride : NULL;
                 }
             }
             for (size_t c = 0; c < cinp; c += 4) {
                 v128_t d[MAX_ALPHA * MAX_ALPHA], tmp[MAX_ALPHA * MAX_ALPHA];
-                for (size_t p = 0; p < P; p++) d[p] = wasm_v128_load(patch + p * cinp + c);
+                if (c + 4 <= cin) {
+                    for (size_t p = 0; p < P; p++) d[p] = src[p] ? wasm_v128_load(src[p] + c) : zero;
+                } else {   /* last, partial group of channels */
+                    for (size_t p = 0; p < P; p++) {
+                        float part[4] = {0, 0, 0, 0};
+                        for (size_t q = 0; src[p] && c + q < cin; q++) part[q] = src[p][c + q];
+                        d[p] = wasm_v128_load(part);
+                    }
+                }
                 for (size_t j = 0; j < A; j++) input_1d(T, d + j, A, tmp + j, A);      /* columns */
                 for (size_t i = 0; i < A; i++) input_1d(T, tmp + i * A, 1, d + i * A, 1); /* rows */
                 for (size_t p = 0; p < P; p++) wasm_v128_store(vbuf + (p * tb + t) * cinp + c, d[p]);
@@ -197,7 +201,7 @@ void winograd_run(const size_t T, const f32_conv2d_shape *s, f32_variant v,
                 for (size_t i = 0; i < T; i++) output_1d(T, tmp + i * A, 1, o + i * T, 1); /* rows */
                 float bb[4] = {0, 0, 0, 0};
                 size_t nc = cout - c < 4 ? cout - c : 4;
-                memcpy(bb, bias + c, nc * sizeof(float));
+                for (size_t q = 0; q < nc; q++) bb[q] = bias[c + q];
                 const v128_t vb = wasm_v128_load(bb);
                 for (size_t i = 0; i < T; i++) {
                     size_t y = ty * T + i;
@@ -211,9 +215,9 @@ void winograd_run(const size_t T, const f32_conv2d_shape *s, f32_variant v,
                         if (nc == 4) {
                             wasm_v128_store(dst, r);
                         } else {
-                            float tmp4[4];
-                            wasm_v128_store(tmp4, r);
-                            memcpy(dst, tmp4, nc * sizeof(float));
+                            float part[4];
+                            wasm_v128_store(part, r);
+                            for (size_t q = 0; q < nc; q++) dst[q] = part[q];
                         }
                     }
                 }

@@ -493,44 +493,33 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
     if (!c) { err = "out of memory"; goto done; }
     c->gamma = gamma;
     if (P.standardize) { memcpy(c->mean, mean, sizeof(float) * d); memcpy(c->std, std, sizeof(float) * d); }
-    int *nz_start = start;   /* reuse: start[] is rebuilt below as nz_start */
-    int *nz_count = count;
     {
-        int *gstart = dl_learn_alloc((size_t)K + 1, sizeof(int));
-        int *gcount = dl_learn_alloc((size_t)K, sizeof(int));
-        if (!gstart || !gcount) { free(gstart); free(gcount); err = "out of memory"; goto done; }
-        memcpy(gstart, start, sizeof(int) * (K + 1));
-        memcpy(gcount, count, sizeof(int) * K);
+        int *nz_start = dl_learn_alloc((size_t)K + 1, sizeof(int));
+        if (!nz_start) { err = "out of memory"; goto done; }
         int q = 0;
-        for (int k = 0; k < K; k++) {
-            nz_count[k] = 0;
-            for (int t = 0; t < gcount[k]; t++)
-                if (nonzero[gstart[k] + t]) {
-                    memcpy(c->sv + (size_t)q * d, X + (size_t)perm[gstart[k] + t] * d, sizeof(float) * d);
-                    q++;
-                    nz_count[k]++;
-                }
-            c->sv_count[k] = nz_count[k];
+        for (int k = 0; k < K; k++) {   /* SVs grouped by class, in input order */
+            for (int t = 0; t < count[k]; t++)
+                if (nonzero[start[k] + t])
+                    memcpy(c->sv + (size_t)q++ * d, X + (size_t)perm[start[k] + t] * d, sizeof(float) * d);
+            nz_start[k + 1] = q;
+            c->sv_count[k] = q - nz_start[k];
         }
-        nz_start[0] = 0;
-        for (int k = 1; k <= K; k++) nz_start[k] = nz_start[k - 1] + nz_count[k - 1];
         aoff = 0;
         p = 0;
         for (int ci = 0; ci < K; ci++)
             for (int cj = ci + 1; cj < K; cj++, p++) {
-                /* pair (ci,cj): coefficients of ci's SVs in row cj-1, of cj's in row ci */
+                /* pair (ci,cj): coefficients of ci's SVs go in row cj-1, of cj's in row ci */
                 const double *alpha = pair_alpha + aoff;
-                int si = gstart[ci], sj = gstart[cj];
                 int q2 = nz_start[ci];
-                for (int t = 0; t < gcount[ci]; t++)
-                    if (nonzero[si + t]) c->sv_coef[(size_t)(cj - 1) * total_sv + q2++] = alpha[t];
+                for (int t = 0; t < count[ci]; t++)
+                    if (nonzero[start[ci] + t]) c->sv_coef[(size_t)(cj - 1) * total_sv + q2++] = alpha[t];
                 q2 = nz_start[cj];
-                for (int t = 0; t < gcount[cj]; t++)
-                    if (nonzero[sj + t]) c->sv_coef[(size_t)ci * total_sv + q2++] = alpha[gcount[ci] + t];
+                for (int t = 0; t < count[cj]; t++)
+                    if (nonzero[start[cj] + t]) c->sv_coef[(size_t)ci * total_sv + q2++] = alpha[count[ci] + t];
                 c->rho[p] = pair_rho[p];
-                aoff += (size_t)gcount[ci] + gcount[cj];
+                aoff += (size_t)count[ci] + count[cj];
             }
-        free(gstart); free(gcount);
+        free(nz_start);
     }
 done:
     free(count); free(start); free(perm); free(nonzero); free(pair_alpha); free(pair_rho);

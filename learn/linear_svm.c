@@ -10,29 +10,56 @@ void dl_linear_svm_default_params(dl_linear_svm_params *p) {
     p->bias = 1.0; p->standardize = 1; p->seed = 1;
 }
 
+/* Standardisation without a standardised copy of X: with r = 1/std the
+ * solver keeps u = w * r (elementwise) and c = u . mean, so that
+ *   w . ((x - mean) * r) = u . x - c        (a plain dot product), and
+ *   w += delta (x - mean) r  <=>  u += delta (x - mean) r^2,
+ *                                 c += delta s_i,  s_i = sum_j (x_j - mean_j) r_j^2 mean_j.
+ * c is recomputed exactly at every outer iteration; w = u * std at the end. */
 typedef struct {
     const float *x;            /* raw rows */
-    const float *mean, *std;   /* NULL: no standardisation */
     int n, d;
     float bias;                /* 0: no bias feature */
-    float *row;                /* scratch: one standardised row */
+    const float *r2, *mr2;     /* r^2 and mean * r^2, or NULL: no standardisation */
+    const double *s;           /* s_i (see above) */
 } lin_data;
 
-/* Row i as the solver sees it (standardised). */
-static const float *get_row(const lin_data *D, int i) {
-    const float *r = D->x + (size_t)i * D->d;
-    if (!D->mean) return r;
-    dl_standardize_row(r, D->mean, D->std, D->d, D->row);
-    return D->row;
+static const float *row(const lin_data *D, int i) { return D->x + (size_t)i * D->d; }
+
+static void prefetch_row(const lin_data *D, int i) {
+#if defined(__GNUC__) && !defined(__wasm__)
+    const char *p = (const char *)row(D, i);
+    for (size_t b = 0; b < (size_t)D->d * sizeof(float); b += 64) __builtin_prefetch(p + b);
+#else
+    (void)D; (void)i;
+#endif
 }
 
-/* w has d + 1 entries: feature weights, then the bias weight. */
-static double wx(const lin_data *D, const float *w, const float *xi) {
-    return (double)dl_dot_f32(w, xi, (size_t)D->d) + (double)w[D->d] * D->bias;
+/* u has d + 1 entries: the feature part, then the bias weight. */
+static double wx(const lin_data *D, const float *u, double c, int i) {
+    return (double)dl_dot_f32(u, row(D, i), (size_t)D->d) - c + (double)u[D->d] * D->bias;
 }
 
-static const char *solve_one(const lin_data *D, const int *label, int cls, const double *xnorm,
-                             const dl_linear_svm_params *P, dl_rng *rng, float *w,
+static void update(const lin_data *D, float *u, double *c, int i, float delta) {
+    const float *xi = row(D, i);
+    if (D->r2) {
+        for (int j = 0; j < D->d; j++) u[j] += delta * (xi[j] * D->r2[j] - D->mr2[j]);
+        *c += delta * D->s[i];
+    } else {
+        dl_axpy_f32(delta, xi, u, (size_t)D->d);
+    }
+    u[D->d] += delta * D->bias;
+}
+
+/* c = u . mean, recomputed exactly (the incremental updates drift in float). */
+static double offset(const lin_data *D, const float *u, const float *mean) {
+    double c = 0;
+    if (mean) for (int j = 0; j < D->d; j++) c += (double)u[j] * mean[j];
+    return c;
+}
+
+static const char *solve_one(const lin_data *D, const float *mean, const int *label, int cls, const double *xnorm,
+                             const dl_linear_svm_params *P, dl_rng *rng, float *u,
                              double *alpha, int *index, signed char *yy,
                              dl_learn_progress_fn progress, void *user, int num_classes,
                              long *out_iter, double *out_obj, double *out_primal, int *out_nsv) {
@@ -44,7 +71,8 @@ static const char *solve_one(const lin_data *D, const int *label, int cls, const
     double PGmax_old = INFINITY, PGmin_old = -INFINITY;
     int active_size = l, iter = 0;
 
-    memset(w, 0, sizeof(float) * (size_t)(d + 1));
+    memset(u, 0, sizeof(float) * (size_t)(d + 1));
+    double c = 0;
     for (int i = 0; i < l; i++) {
         alpha[i] = 0;
         yy[i] = label[i] == cls ? 1 : -1;
@@ -56,11 +84,12 @@ static const char *solve_one(const lin_data *D, const int *label, int cls, const
             int j = i + (int)dl_rng_below(rng, (uint32_t)(active_size - i));
             int t = index[i]; index[i] = index[j]; index[j] = t;
         }
+        c = offset(D, u, mean);
         for (int s = 0; s < active_size; s++) {
             int i = index[s];
             int yi = yy[i];
-            const float *xi = get_row(D, i);
-            double G = yi * wx(D, w, xi) - 1 + alpha[i] * diag;
+            if (s + 1 < active_size) prefetch_row(D, index[s + 1]);
+            double G = yi * wx(D, u, c, i) - 1 + alpha[i] * diag;
             double PG = 0;
             if (alpha[i] == 0) {
                 if (G > PGmax_old) {
@@ -81,12 +110,9 @@ static const char *solve_one(const lin_data *D, const int *label, int cls, const
             if (PG < PGmin_new) PGmin_new = PG;
             if (fabs(PG) > 1.0e-12) {
                 double alpha_old = alpha[i];
-                double QD = xnorm[i] + diag;
-                double a = alpha[i] - G / QD;
+                double a = alpha[i] - G / (xnorm[i] + diag);
                 alpha[i] = a < 0 ? 0 : a > upper ? upper : a;
-                float dd = (float)((alpha[i] - alpha_old) * yi);
-                dl_axpy_f32(dd, xi, w, (size_t)d);
-                w[d] += dd * D->bias;
+                update(D, u, &c, i, (float)((alpha[i] - alpha_old) * yi));
             }
         }
         iter++;
@@ -107,16 +133,18 @@ static const char *solve_one(const lin_data *D, const int *label, int cls, const
         if (PGmin_old >= 0) PGmin_old = -INFINITY;
     }
 
-    /* LIBLINEAR's "Objective value": 0.5 w'w + 0.5 diag a'a - sum a. */
-    double ww = 0, v = 0, loss = 0;
+    /* LIBLINEAR's "Objective value": 0.5 w'w + 0.5 diag a'a - sum a, with w
+     * in the standardised space (w_j = u_j / r_j). */
+    double ww = (double)u[d] * u[d], v = 0, loss = 0;
     int nsv = 0;
-    for (int j = 0; j <= d; j++) ww += (double)w[j] * w[j];
+    for (int j = 0; j < d; j++) ww += D->r2 ? (double)u[j] * u[j] / D->r2[j] : (double)u[j] * u[j];
     for (int i = 0; i < l; i++) {
         v += alpha[i] * (alpha[i] * diag - 2);
         if (alpha[i] > 0) nsv++;
     }
+    c = offset(D, u, mean);
     for (int i = 0; i < l; i++) {
-        double m = 1 - yy[i] * wx(D, w, get_row(D, i));
+        double m = 1 - yy[i] * wx(D, u, c, i);
         if (m > 0) loss += P->loss == 2 ? m * m : m;
     }
     *out_iter = iter;
@@ -149,7 +177,9 @@ const char *dl_linear_svm_train(const float *x, const int *y, int n, int d,
     double *xnorm = dl_learn_alloc((size_t)n, sizeof(double));
     int *index = dl_learn_alloc((size_t)n, sizeof(int));
     signed char *yy = dl_learn_alloc((size_t)n, 1);
-    float *row = dl_learn_alloc((size_t)d, sizeof(float));
+    float *r2 = dl_learn_alloc((size_t)d * 2, sizeof(float)), *mr2 = r2 ? r2 + d : NULL;
+    double *srow = dl_learn_alloc((size_t)n, sizeof(double));
+    float *xs = dl_learn_alloc((size_t)d, sizeof(float));
     if (report) {
         report->num_problems = K;
         report->iterations = dl_learn_alloc((size_t)K, sizeof(long));
@@ -157,28 +187,41 @@ const char *dl_linear_svm_train(const float *x, const int *y, int n, int d,
         report->primal = dl_learn_alloc((size_t)K, sizeof(double));
         report->nsv = dl_learn_alloc((size_t)K, sizeof(int));
     }
-    if (!c || !alpha || !xnorm || !index || !yy || !row ||
+    if (!c || !alpha || !xnorm || !index || !yy || !r2 || !srow || !xs ||
         (report && (!report->iterations || !report->objective || !report->primal || !report->nsv))) {
         err = "out of memory";
         goto done;
     }
     if (P.standardize && (err = dl_standardize_fit(x, n, d, c->mean, c->std))) goto done;
 
-    lin_data D = {x, c->mean, c->std, n, d, P.bias > 0 ? (float)P.bias : 0.0f, row};
-    for (int i = 0; i < n; i++) {   /* QD without the diagonal term: ||x_i||^2 (+ bias^2) */
-        const float *xi = get_row(&D, i);
-        double s = 0;
-        for (int j = 0; j < d; j++) s += (double)xi[j] * xi[j];
-        xnorm[i] = s + (double)D.bias * D.bias;
+    lin_data D = {x, n, d, P.bias > 0 ? (float)P.bias : 0.0f, NULL, NULL, srow};
+    if (P.standardize) {
+        for (int j = 0; j < d; j++) {
+            double r = 1.0 / c->std[j];
+            r2[j] = (float)(r * r);
+            mr2[j] = (float)(c->mean[j] * r * r);
+        }
+        D.r2 = r2; D.mr2 = mr2;
+    }
+    for (int i = 0; i < n; i++) {   /* QD without the diagonal term: ||x_i||^2 (+ bias^2); and s_i */
+        dl_standardize_row(x + (size_t)i * d, c->mean, c->std, d, xs);
+        double q = 0, si = 0;
+        for (int j = 0; j < d; j++) q += (double)xs[j] * xs[j];
+        if (P.standardize)
+            for (int j = 0; j < d; j++) si += (double)xs[j] / c->std[j] * c->mean[j];
+        xnorm[i] = q + (double)D.bias * D.bias;
+        srow[i] = si;
     }
     dl_rng rng;
     dl_rng_seed(&rng, P.seed);
     for (int k = 0; k < K; k++) {
         long it; double obj, primal; int nsv;
         float *w = c->w + (size_t)k * (d + 1);
-        err = solve_one(&D, y, k, xnorm, &P, &rng, w, alpha, index, yy, progress, user, K,
+        err = solve_one(&D, c->mean, y, k, xnorm, &P, &rng, w, alpha, index, yy, progress, user, K,
                         &it, &obj, &primal, &nsv);
         if (err) goto done;
+        if (P.standardize)   /* u = w / std -> w */
+            for (int j = 0; j < d; j++) w[j] *= c->std[j];
         w[d] *= D.bias;   /* fold the bias feature value into the stored weight */
         if (report) {
             report->iterations[k] = it; report->objective[k] = obj;
@@ -186,7 +229,7 @@ const char *dl_linear_svm_train(const float *x, const int *y, int n, int d,
         }
     }
 done:
-    free(alpha); free(xnorm); free(index); free(yy); free(row);
+    free(alpha); free(xnorm); free(index); free(yy); free(r2); free(srow); free(xs);
     if (err) {
         dl_classifier_free(c);
         dl_train_report_free(report);

@@ -8,9 +8,11 @@
  * rule PGmax - PGmin <= eps.
  *
  * Features are standardised on the training set (mean/std per feature, in
- * double; std 0 -> 1) unless params.standardize = 0. Standardisation is
- * applied on the fly, one row at a time: the training matrix is never
- * copied (60,000 x 1,024 floats is 245 MB). */
+ * double; std 0 -> 1) unless params.standardize = 0. The training matrix
+ * is never copied (60,000 x 1,024 floats is 245 MB): the solver works on
+ * w / std and folds the mean into one scalar (see linear_svm.c), so a
+ * standardised pass costs about what a raw one does. The stored weights
+ * are in the standardised space; dl_classifier_predict standardises. */
 #ifndef DENSELAB_LINEAR_SVM_H
 #define DENSELAB_LINEAR_SVM_H
 #include <stdint.h>

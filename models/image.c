@@ -113,6 +113,37 @@ static int reader_eof(void *user) {
     return r->pos >= r->n;
 }
 
+// stb 2.27 (Debian's libstb-dev) does not check that a JPEG Huffman table
+// (DHT) has at most 256 codes, and writes past its tables when one has more
+// (fixed upstream in 2.28). Walk the markers, including those between the
+// scans of a progressive JPEG, and refuse such tables before stb parses them.
+static int jpeg_huffman_tables_ok(const unsigned char *b, size_t n) {
+    size_t pos = 2; // after SOI
+    while (pos + 4 <= n) {
+        unsigned m = b[pos + 1];
+        if (b[pos] != 0xFF || m == 0xFF) { // entropy-coded data or fill bytes
+            pos++;
+            continue;
+        }
+        if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { // stuffing, TEM, RSTn: no length
+            pos += 2;
+            continue;
+        }
+        if (m == 0xD9) return 1; // EOI
+        size_t end = pos + 2 + ((size_t)b[pos + 2] << 8 | b[pos + 3]);
+        if (m == 0xC4) {
+            for (size_t t = pos + 4; t + 17 <= end && t + 17 <= n;) {
+                size_t codes = 0;
+                for (int i = 1; i <= 16; i++) codes += b[t + i];
+                if (codes > 256) return 0;
+                t += 17 + codes;
+            }
+        }
+        pos = end;
+    }
+    return 1;
+}
+
 // stb's info for the sniffed format only, so that its failure reason is
 // the one that format gave (stbi_info tries every format and reports the
 // last). Static stb functions: they are compiled into this file.
@@ -200,14 +231,18 @@ const char *dl_image_decode(const unsigned char *bytes, size_t n, size_t max_pix
     if (n > INT_MAX) return fail("%s file too big: %zu bytes (at most %d)", fmt, n, INT_MAX);
     if (max_pixels == 0) max_pixels = DL_IMAGE_DEFAULT_MAX_PIXELS;
 
+    if (fmt[0] == 'J' && !jpeg_huffman_tables_ok(bytes, n))
+        return "cannot decode JPEG image: bad DHT header (a Huffman table with more than 256 codes)";
     // Header first, so that a huge (or lying) size is refused before stb
     // allocates the pixels.
     uint32_t pw, ph;
     if (!strcmp(fmt, "PNG") && png_header_size(bytes, n, &pw, &ph) && (uint64_t)pw * ph > max_pixels)
         return too_large(fmt, pw, ph, max_pixels);
-    int w = 0, h = 0, comp = 0;
-    if (!stb_info(fmt, bytes, n, &w, &h, &comp))
-        return fail("cannot decode %s image: %s (corrupt, truncated or too large)", fmt, stbi_failure_reason());
+    int w = 0, h = 0, comp = 0, info = stb_info(fmt, bytes, n, &w, &h, &comp);
+    if (!info) return fail("cannot decode %s image: %s (corrupt, truncated or too large)", fmt, stbi_failure_reason());
+    // stb 2.27 reads 16-bit PNM samples in the wrong byte order and converts
+    // their channels past its buffer; its PNM info returns 16 for them.
+    if (!strcmp(fmt, "PNM") && info == 16) return "unsupported image format: 16-bit PNM (maxval above 255)";
     if (w <= 0 || h <= 0) return fail("cannot decode %s image: invalid size %dx%d", fmt, w, h);
     uint64_t pixels = (uint64_t)w * (uint64_t)h; // both < 2^31: no overflow
     if (pixels > (uint64_t)max_pixels) return too_large(fmt, (uint64_t)w, (uint64_t)h, max_pixels);

@@ -246,15 +246,18 @@ const char *dl_net_options_set(dl_net_options *o, const char *key, const char *v
                               "(pre-training on ImageNet), or the path to the weights file to be loaded. Received: weights=%s", value);
     } else if (!strcmp(key, "input_shape")) {
         int v[3], k = 0;
-        char buf[64];
         if (!strcmp(value, "none") || !strcmp(value, "None") || !*value) { o->input_h = o->input_w = o->input_c = 0; return NULL; }
-        if (strlen(value) >= sizeof buf) return dl_errorf("input_shape must look like 224,224,3; Received: %.40s...", value);
-        strcpy(buf, value);
-        for (char *tok = strtok(buf, ",()[] "); tok; tok = strtok(NULL, ",()[] ")) {
-            if (k == 3 || !parse_int(tok, &v[k])) return dl_errorf("input_shape must be three integers like 224,224,3; Received: input_shape=%s", value);
-            k++;
+        /* "224,224,3", "(224, 224, 3)" or "[224,224,3]" */
+        for (const char *p = value; *p;) {
+            if (strchr(",()[] ", *p)) { p++; continue; }
+            char *end;
+            long x = strtol(p, &end, 10);
+            if (end == p || k == 3 || x < -(1L << 30) || x > (1L << 30))
+                return dl_errorf("input_shape must be three integers like 224,224,3; Received: input_shape=%.64s", value);
+            v[k++] = (int)x;
+            p = end;
         }
-        if (k != 3) return dl_errorf("input_shape must be three integers (height, width, channels); Received: input_shape=%s", value);
+        if (k != 3) return dl_errorf("input_shape must be three integers (height, width, channels); Received: input_shape=%.64s", value);
         o->input_h = v[0]; o->input_w = v[1]; o->input_c = v[2];
     } else if (!strcmp(key, "pooling")) {
         if (!strcmp(value, "none") || !strcmp(value, "None") || !*value) o->pooling = DL_POOLING_NONE;

@@ -69,14 +69,22 @@ async function waitStatus(states, what) {
   }
 }
 
+// Waits for pred(arg) in the page, or fails at once when the page shows an error.
+async function waitPage(pred, arg, what) {
+  const opts = { timeout: SLOW };
+  const failed = page.waitForFunction(() => document.querySelector('[data-testid=status]').textContent === 'error',
+    null, opts).then(() => 'error', () => 'timeout');
+  const r = await Promise.race([page.waitForFunction(pred, arg, opts).then(() => 'ok', () => 'timeout'), failed]);
+  if (r !== 'ok') {
+    const err = await page.textContent('[data-testid=error]').catch(() => '');
+    assert.fail(`${what}: ${r === 'error' ? `page shows an error: ${err}` : `timed out, status "${await status()}"`}`);
+  }
+}
+
 async function classifyInPage(name) {
   await page.setInputFiles('[data-testid=image-input]', path.join(imagesDir, name));
-  await page.waitForFunction((n) => {
-    const s = document.querySelector('[data-testid=status]').textContent;
-    return s === 'error' || (s === 'done' && document.getElementById('results').dataset.file === n);
-  }, name, { timeout: SLOW });
-  const st = await status();
-  if (st !== 'done') assert.fail(`${name}: page shows an error: ${await page.textContent('[data-testid=error]')}`);
+  await waitPage((n) => document.querySelector('[data-testid=status]').textContent === 'done'
+    && document.getElementById('results').dataset.file === n, name, name);
   return page.$$eval('[data-testid=prediction]', (els) => els.map((e) => ({
     wnid: e.dataset.wnid, label: e.dataset.label, prob: Number(e.dataset.prob),
   })));
@@ -94,7 +102,11 @@ function sameTop5(name, got, want) {
 describe('the lab page in Chromium', () => {
   // A setup failure (no dist/, no browser) fails every test below with its message.
   let setupError = null;
-  const ready = () => { if (setupError) throw setupError; };
+  let loaded = false; // the first test saw the model load
+  const ready = (needLoaded = true) => {
+    if (setupError) throw setupError;
+    if (needLoaded && !loaded) throw new Error('the page never loaded the model (see the first test)');
+  };
 
   before(async () => {
     try {
@@ -140,11 +152,12 @@ describe('the lab page in Chromium', () => {
   });
 
   test('the page loads the model and reports ready', { timeout: SLOW }, async (t) => {
-    ready();
+    ready(false);
     await page.goto(server.url);
     assert.equal(await status(), 'loading…');
     await waitStatus(['ready', 'error'], 'loading the model');
     assert.equal(await status(), 'ready', await page.textContent('[data-testid=error]'));
+    loaded = true;
     t.diagnostic(`first visit: model ready ${await page.getAttribute('[data-testid=status]', 'data-load-ms')} ms after start`);
   });
 
@@ -162,9 +175,9 @@ describe('the lab page in Chromium', () => {
     ready();
     await page.uncheck('[data-testid=include-top]');
     await page.selectOption('[data-testid=pooling]', 'avg');
-    await page.waitForFunction(() => document.querySelector('[data-testid=status]').textContent === 'done'
+    await waitPage(() => document.querySelector('[data-testid=status]').textContent === 'done'
       && document.querySelector('[data-testid=code-line]').textContent.includes("pooling='avg'")
-      && !document.getElementById('features').hidden, null, { timeout: SLOW });
+      && !document.getElementById('features').hidden, null, 'include_top=False, pooling=avg');
     assert.equal(await page.textContent('[data-testid=output-shape]'), '(1, 1024)');
     assert.equal(await page.textContent('[data-testid=model-shape]'), '(None, 1024)');
     assert.equal(await page.locator('[data-testid=feature-map] canvas').count(), 6);
@@ -204,8 +217,8 @@ describe('the lab page in Chromium', () => {
         document.getElementById('dropzone').dispatchEvent(ev);
         document.getElementById('results').dataset.file = ''; // wait for this photo's result below
       }, [b64, `${how}-${name}`, how]);
-      await page.waitForFunction((n) => document.getElementById('results').dataset.file === n
-        && document.querySelector('[data-testid=status]').textContent === 'done', `${how}-${name}`, { timeout: SLOW });
+      await waitPage((n) => document.getElementById('results').dataset.file === n
+        && document.querySelector('[data-testid=status]').textContent === 'done', `${how}-${name}`, `${how}ped photo`);
       const got = await page.$$eval('[data-testid=prediction]', (els) => els.map((e) => ({
         wnid: e.dataset.wnid, label: e.dataset.label, prob: Number(e.dataset.prob) })));
       sameTop5(`${name} (${how})`, got, want);
@@ -214,7 +227,7 @@ describe('the lab page in Chromium', () => {
 
   test('after one visit the page works with the network off', { timeout: 2 * SLOW }, async (t) => {
     ready();
-    await page.waitForSelector('[data-testid=offline-ready]', { state: 'visible', timeout: SLOW });
+    await waitPage(() => !document.getElementById('offline').hidden, null, 'the "available offline" indicator');
     await context.setOffline(true);
     try {
       await page.reload();
@@ -230,7 +243,7 @@ describe('the lab page in Chromium', () => {
   });
 
   test('no request left the origin', () => {
-    ready();
+    ready(false);
     assert.ok(requests.length > 0, 'no requests recorded');
     const foreign = requests.filter((u) => {
       const url = new URL(u);

@@ -38,7 +38,9 @@ EMSCRIPTEN_KEEPALIVE uint32_t dl_api_model_checksum(const dl_model *m) { return 
 EMSCRIPTEN_KEEPALIVE dl_net *dl_api_net_build(const dl_model *m, char *options) {
     dl_net_options o;
     dl_net_options_default(&o);
-    for (char *line = strtok(options, "\n"); line; line = strtok(NULL, "\n")) {
+    for (char *line = options, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
         char *eq = strchr(line, '=');
         if (!eq) return failed("malformed options"), NULL;
         *eq = 0;

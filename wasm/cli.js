@@ -5,6 +5,7 @@
 //   node wasm/cli.js classify IMAGE... [--top K] [--json]
 //   node wasm/cli.js summary [--include-top B] [--weights W] [--input-shape H,W,C] [--pooling P] [--classes N]
 //   node wasm/cli.js preprocess IMAGE [--size H,W] --out FILE.npy
+//   node wasm/cli.js predict IMAGE... --out FILE.npy [Keras arguments as for summary]
 //   node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy
 //   node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all [--C 1] [--json]
 //   common: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
@@ -245,16 +246,35 @@ async function fashion(lab, a, out, err) {
 }
 fashion.options = features.options = ['train', 'test', 'batch', 'data', 'classifier', 'C', 'epochs', 'hidden', 'lr', 'rbf-max'];
 
+// model.predict on images (load_img at the network's input size + preprocess_input) -> .npy
+function predict(lab, a) {
+  if (!a.files.length) throw new UsageError('predict needs at least one image');
+  if (!a.out) throw new UsageError('predict needs --out FILE.npy');
+  const file = loadModel(lab, a);
+  try {
+    let net;
+    try { net = lab.buildNet(file, a.net); } catch (e) { throw new UsageError(e.message); }
+    try {
+      if (net.inputShape[2] !== 3) throw new UsageError('predict on images needs a 3-channel input_shape');
+      const y = new Float32Array(a.files.length * net.outputSize);
+      a.files.forEach((image, i) => y.set(net.predict(imageInput(lab, image, net.inputShape, a.maxPixels)), i * net.outputSize));
+      try { fs.writeFileSync(a.out, npyBytes(y, [a.files.length, ...net.outputShape.slice(1)])); } catch (e) { throw new UsageError(`cannot write ${a.out}: ${e.message}`); }
+    } finally { net.free(); }
+  } finally { file.free(); }
+  return 0;
+}
+
 const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
        node wasm/cli.js summary [--include-top true|false] [--weights imagenet|none] [--input-shape H,W,C] [--pooling none|avg|max] [--classes N]
        node wasm/cli.js preprocess IMAGE [--size H,W] --out FILE.npy
+       node wasm/cli.js predict IMAGE... --out FILE.npy [--include-top B] [--weights W] [--input-shape H,W,C] [--pooling P] [--classes N]
        node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]
        node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all
                                 [--C 1] [--epochs 10] [--hidden 128] [--lr 0.001] [--rbf-max 10000] [--json] [--data DIR]
 options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
 `;
 
-export const COMMANDS = { classify, summary, preprocess, features, fashion };
+export const COMMANDS = { classify, summary, preprocess, predict, features, fashion };
 
 export async function main(argv, out = (s) => process.stdout.write(s), err = (s) => process.stderr.write(s)) {
   const [cmd, ...rest] = argv;

@@ -202,7 +202,8 @@ function codeLine(o) {
 
 let model = null;        // description of the model currently built in the worker
 let photo = null;        // { name, bytes: ArrayBuffer }
-let seq = 0;             // only the newest action's results are shown
+let buildSeq = 0;        // only the newest rebuild and the newest classification are shown
+let classifySeq = 0;
 let ready = null;        // resolves when the worker has the model
 let buildError = false;  // the controls ask for a model Keras refuses (the last valid one stays loaded)
 
@@ -263,18 +264,18 @@ function renderResult(r) {
 
 async function classify() {
   if (!photo) return;
-  const mine = ++seq;
+  const mine = ++classifySeq;
   setStatus('working', 'working…');
   await ready;
   try {
     const bytes = photo.bytes.slice(0);
     const r = await call('classify', { bytes }, [bytes]);
-    if (mine !== seq) return;
+    if (mine !== classifySeq) return;
     if (!buildError) clearError(); // else keep explaining why the controls were not applied
     renderResult(r);
     setStatus('done');
   } catch (e) {
-    if (mine !== seq) return;
+    if (mine !== classifySeq) return;
     $('results').hidden = true;
     $('keras-out').hidden = true;
     showError(`${photo.name}: ${e.message}`);
@@ -282,7 +283,7 @@ async function classify() {
 }
 
 async function rebuild() {
-  const mine = ++seq;
+  const mine = ++buildSeq;
   let options;
   try {
     options = readOptions();
@@ -294,23 +295,24 @@ async function rebuild() {
   $('code-line').textContent = codeLine(options);
   setStatus('working', 'working…');
   await ready;
+  const classified = classifySeq; // the worker answers in order: a later request sees the new model
   try {
     const info = await call('build', { options });
     const summary = await call('summary');
-    if (mine !== seq) return;
+    if (mine !== buildSeq) return;
     buildError = false;
     clearError();
     renderModel(info);
     $('summary').textContent = summary.text;
   } catch (e) {
-    if (mine !== seq) return;
+    if (mine !== buildSeq) return;
     buildError = true;
     clearModel();
     showError(`${e.message}\n(Photos are classified with the last valid model until the arguments are fixed.)`);
     return;
   }
-  if (photo) await classify();
-  else setStatus('ready');
+  if (!photo) setStatus('ready');
+  else if (classifySeq === classified) await classify();
 }
 
 function usePhoto(file) {
