@@ -483,6 +483,12 @@ static void test_bmp_gif_pnm_jpeg(const char *fixtures) {
     for (int i = 0; i < W * H * 3; i++) expect[i] = rgb[i / 3];
     CHECK(decodes_to("PGM", &f, W, H, expect), "PGM (P5)");
     free(f.p);
+    {
+        const char *p16 = "P5 2 1 65535\n\x12\x34\xff\x00";
+        dl_image im;
+        const char *err = dl_image_decode((const unsigned char *)p16, strlen(p16), 0, &im);
+        CHECK(err && strstr(err, "16-bit PNM"), "16-bit PGM: %s", or_ok(err));
+    }
 
     // Committed fixtures made by libjpeg (PIL) from the same 16x16 gradient:
     // baseline, progressive (same coefficients, so identical pixels) and
@@ -525,6 +531,20 @@ static void test_bmp_gif_pnm_jpeg(const char *fixtures) {
         dl_image im;
         CHECK(dl_image_decode(fp.p, cut, 0, &im) != NULL, "progressive JPEG cut at %zu decoded", cut);
         dl_image_free(&im);
+    }
+    // A Huffman table claiming more than 256 codes (stb 2.27 would write
+    // past its tables) is refused.
+    for (size_t i = 2; i + 21 < fb.n; i++) {
+        if (fb.p[i] != 0xFF || fb.p[i + 1] != 0xC4) continue;
+        unsigned char *bad = malloc(fb.n);
+        memcpy(bad, fb.p, fb.n);
+        memset(bad + i + 5, 0xFF, 16); // 16 code lengths x 255 codes
+        dl_image im;
+        const char *err = dl_image_decode(bad, fb.n, 0, &im);
+        CHECK(err && strstr(err, "DHT"), "oversized Huffman table: %s", or_ok(err));
+        dl_image_free(&im);
+        free(bad);
+        break;
     }
     snprintf(path, sizeof path, "%s/one_pixel.jpg", fixtures);
     buf f1 = read_file(path);

@@ -66,6 +66,7 @@ function main() {
   const workers = fs.readdirSync(path.join(root, 'wasm')).filter((n) => /^worker.*\.js$/.test(n)).sort();
   if (!workers.includes('worker.js')) fail('missing input wasm/worker.js');
   for (const w of workers) copies.push([path.join(root, 'wasm', w), w]);
+  copies.push([need('wasm/experiment.js', 'the experiment module the workers share'), 'experiment.js']);
   copies.push([need('build/wasm/wasm/denselab_core.mjs', build), 'denselab_core.mjs']);
   copies.push([need('build/wasm/wasm/denselab_core.wasm', build), 'denselab_core.wasm']);
   for (const m of ['densenet121.dlm', 'densenet121-f16.dlm', 'imagenet_class_index.json']) {
