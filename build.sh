@@ -119,10 +119,21 @@ ensure_assets() {
       mkdir -p "$MODEL_DIR"
       [ -f "$MODEL_DIR/model.json" ] || download "$MODEL_URL/model.json" "$MODEL_DIR/model.json" \
         || die "model not in $SHARED and download of $MODEL_URL/model.json failed (no network?)"
-      local f
+      # One curl for all missing shards (one connection instead of 241).
+      local f cfg=$MODEL_DIR/.curl-config parts=()
+      : >"$cfg"
       while IFS= read -r f; do
-        [ -f "$MODEL_DIR/$f" ] || download "$MODEL_URL/$f" "$MODEL_DIR/$f" || die "download of $MODEL_URL/$f failed"
+        [ -f "$MODEL_DIR/$f" ] && continue
+        printf 'url = "%s"\noutput = "%s"\n' "$MODEL_URL/$f" "$MODEL_DIR/$f.part" >>"$cfg"
+        parts+=("$MODEL_DIR/$f")
       done < <(model_shards "$MODEL_DIR/model.json")
+      if [ ${#parts[@]} -gt 0 ]; then
+        echo "    downloading ${#parts[@]} weight shards"
+        curl -fsSL --fail-early --retry 3 --connect-timeout 20 --config "$cfg" \
+          || { rm -f "$MODEL_DIR"/*.part; die "download of weight shards from $MODEL_URL failed"; }
+        for f in "${parts[@]}"; do mv "$f.part" "$f"; done
+      fi
+      rm -f "$cfg"
       why=$(verify_model "$MODEL_DIR") || die "downloaded model is bad ($why); delete $MODEL_DIR and retry"
     fi
   fi
@@ -232,7 +243,7 @@ build_all() {
   build_asan
   convert_models
   build_dist
-  STEP=done
+  STEP="done"
   echo "==> build complete"
 }
 
@@ -245,6 +256,6 @@ case "${1:-}" in
     [ -d dist ] || die "dist/ missing (web/build-dist.js did not run)"
     exec node web/serve.js dist "$@" ;;
   assets) ensure_assets ;;
-  -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) echo "usage: ./build.sh [serve [--port N] | assets]" >&2; exit 2 ;;
 esac

@@ -6,6 +6,7 @@
  *   denselab predict IMAGE... --out FILE.npy [Keras arguments as for summary]
  *   denselab features --size S [--train N] [--test M] --out FILE.npy
  *   denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all [--C 1] [--json]
+ *   denselab bench [--runs R] [--batch B] [Keras arguments as for summary] [--json]   (whole-network latency)
  *   common: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
  *
  * Exit status 0 on success; otherwise one line on stderr saying why.
@@ -77,7 +78,8 @@ typedef struct {
     int top, json;
     const char *out, *size;
     const char *data, *classifier;
-    long train, test, batch, rbf_max;
+    long train, test, batch, rbf_max, runs;
+    int batch_given;
     dl_fit_params fit;
     dl_net_options net;
     const char *files[256];
@@ -94,7 +96,7 @@ static int parse_args(int argc, char **argv, args *a) {
     default_path(model_path, sizeof model_path, "densenet121.dlm");
     default_path(labels_path, sizeof labels_path, "imagenet_class_index.json");
     a->model = model_path; a->labels = labels_path; a->top = 5;
-    a->train = 60000; a->test = 10000; a->batch = 32; a->rbf_max = 10000; a->classifier = "all";
+    a->train = 60000; a->test = 10000; a->batch = 32; a->rbf_max = 10000; a->runs = 10; a->classifier = "all";
     dl_net_options_default(&a->net);
     dl_fit_default_params(&a->fit);
     for (int i = 2; i < argc; i++) {
@@ -119,14 +121,15 @@ static int parse_args(int argc, char **argv, args *a) {
             if (*end || end == v || !(x > 0) || x > 1e12) return fail("%s must be a positive number, got '%s'", arg, v);
             if (arg[2] == 'C') a->fit.C = x; else a->fit.lr = x;
         } else if (!strcmp(arg, "--train") || !strcmp(arg, "--test") || !strcmp(arg, "--batch") || !strcmp(arg, "--rbf-max") ||
-                   !strcmp(arg, "--epochs") || !strcmp(arg, "--hidden")) {
+                   !strcmp(arg, "--runs") || !strcmp(arg, "--epochs") || !strcmp(arg, "--hidden")) {
             char *end;
             long x = strtol(v, &end, 10);
             long lo = !strcmp(arg, "--hidden") ? 0 : 1;
             if (*end || end == v || x < lo || x > 1000000) return fail("%s must be an integer >= %ld, got '%s'", arg, lo, v);
             if (!strcmp(arg, "--train")) a->train = x;
             else if (!strcmp(arg, "--test")) a->test = x;
-            else if (!strcmp(arg, "--batch")) a->batch = x;
+            else if (!strcmp(arg, "--batch")) { a->batch = x; a->batch_given = 1; }
+            else if (!strcmp(arg, "--runs")) a->runs = x;
             else if (!strcmp(arg, "--rbf-max")) a->rbf_max = x;
             else if (!strcmp(arg, "--epochs")) a->fit.epochs = (int)x;
             else a->fit.hidden = (int)x;
@@ -533,6 +536,63 @@ static int cmd_fashion(const args *a) {
     return status;
 }
 
+/* ---- bench: whole-network latency (the native row of the benchmark) ---------- */
+
+static int cmp_double(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* One warm-up run, then --runs timed dl_net_run calls on a fixed pseudo-random
+ * input (values in [-2, 2], the range of preprocess_input). Wall time and this
+ * process's CPU time (the robust figure on a machine shared with other work). */
+static double cpu_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static double sorted_median(double *v, long n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int cmd_bench(const args *a) {
+    double t0 = now_seconds();
+    dl_model *m;
+    dl_net *net;
+    if (load_model(a, &m)) return 1;
+    double load_ms = (now_seconds() - t0) * 1e3;
+    const char *err = dl_net_build(m, &a->net, &net);
+    if (err) { dl_model_free(m); return fail("%s", err); }
+    int in[3];
+    dl_net_input_shape(net, in);
+    size_t batch = a->batch_given ? (size_t)a->batch : 1, nin = batch * in[0] * in[1] * in[2];
+    float *x = malloc(sizeof(float) * nin), *y = malloc(sizeof(float) * batch * dl_net_output_size(net));
+    double *ms = malloc(sizeof(double) * (size_t)a->runs * 2), *cpu = ms + a->runs;
+    int status = 0;
+    if (!x || !y || !ms) status = fail("out of memory");
+    unsigned s = 1;
+    for (size_t i = 0; !status && i < nin; i++) { s = s * 1664525u + 1013904223u; x[i] = (float)(s >> 8) / (1 << 24) * 4 - 2; }
+    for (long r = -1; !status && r < a->runs; r++) {
+        double t = now_seconds(), c = cpu_seconds();
+        if ((err = dl_net_run(net, x, batch, y))) status = fail("%s", err);
+        else if (r >= 0) { ms[r] = (now_seconds() - t) * 1e3; cpu[r] = (cpu_seconds() - c) * 1e3; }
+    }
+    if (!status) {
+        double cpu_med = sorted_median(cpu, a->runs), med = sorted_median(ms, a->runs);
+        if (a->json)
+            printf("{\"input_shape\": [%d, %d, %d], \"batch\": %zu, \"runs\": %ld, \"load_ms\": %.1f, \"min_ms\": %.3f, \"median_ms\": %.3f, \"max_ms\": %.3f, "
+                   "\"cpu_min_ms\": %.3f, \"cpu_median_ms\": %.3f, \"cpu_max_ms\": %.3f}\n",
+                   in[0], in[1], in[2], batch, a->runs, load_ms, ms[0], med, ms[a->runs - 1], cpu[0], cpu_med, cpu[a->runs - 1]);
+        else
+            printf("%dx%dx%d batch %zu: wall min %.1f / median %.1f / max %.1f ms, CPU median %.1f ms over %ld runs (model load %.0f ms)\n",
+                   in[0], in[1], in[2], batch, ms[0], med, ms[a->runs - 1], cpu_med, a->runs, load_ms);
+    }
+    free(x); free(y); free(ms); dl_net_free(net); dl_model_free(m);
+    return status;
+}
+
 int main(int argc, char **argv) {
     static const char *usage =
         "usage: denselab classify IMAGE... [--top K] [--json]\n"
@@ -542,6 +602,7 @@ int main(int argc, char **argv) {
         "       denselab features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]\n"
         "       denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all\n"
         "                        [--C 1] [--epochs 10] [--hidden 128] [--lr 0.001] [--rbf-max 10000] [--json] [--data DIR]\n"
+        "       denselab bench [--runs R] [--batch B] [--include-top B] [--input-shape H,W,C] [--pooling P] [--json]\n"
         "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N\n";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
@@ -556,5 +617,6 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "features")) return cmd_features(&a);
     if (!strcmp(cmd, "predict")) return cmd_predict(&a);
     if (!strcmp(cmd, "fashion")) return cmd_fashion(&a);
+    if (!strcmp(cmd, "bench")) return cmd_bench(&a);
     return fail("unknown command '%s' (try --help)", cmd);
 }

@@ -7,52 +7,11 @@
  * time (use on a loaded machine). Times are the best of several runs. */
 #include "kernels/kernels.h"
 #include "kernels/simd128.h"
+#include "kernels/bench_common.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#ifdef __EMSCRIPTEN__
-#include <emscripten.h>
-EM_JS(double, js_cpu_seconds, (void), {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1e6;
-});
-#endif
-
-/* --cpu: time by CPU time consumed (this thread natively, the node process
- * in wasm) instead of wall time, for a machine shared with other work. */
-static int use_cpu_time;
-
-static double now(void) {
-#ifdef __EMSCRIPTEN__
-    if (use_cpu_time) return js_cpu_seconds();
-#endif
-    struct timespec ts;
-#ifndef __EMSCRIPTEN__
-    if (use_cpu_time) {
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-        return ts.tv_sec + ts.tv_nsec * 1e-9;
-    }
-#endif
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static float *rand_buf(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    unsigned s = 42;
-    for (size_t i = 0; i < n; i++) { s = s * 1664525u + 1013904223u; p[i] = (float)(s >> 9) / (1 << 23) - 0.5f; }
-    return p;
-}
-
-/* Best time of a call, repeated until ~0.15 s in total (at least 3 runs). */
-#define TIME_BEST(best, stmt) do { \
-        double t_total = 0; best = 1e9; \
-        for (int r_ = 0; r_ < 3 || t_total < 0.15; r_++) { \
-            double t0_ = now(); stmt; double dt_ = now() - t0_; \
-            t_total += dt_; if (dt_ < best) best = dt_; if (r_ > 200) break; } \
-    } while (0)
 
 /* Peak: a register-resident loop of 6 independent f32x4 multiply chains
  * (p *= m) and 6 independent add chains (s += a), m and a unknown to the
@@ -95,18 +54,27 @@ static double simd_peak_gflops(void) {
     return steps * 6.0 * 8.0 / best / 1e9;
 }
 
-/* Micro-kernel alone on L1-resident data (one panel, MR rows, k=256). */
-static double ukernel_gflops(f32_gemm_ukernel uk, size_t mr) {
-    const size_t k = 256;
-    float *a = rand_buf(mr * k), *w = rand_buf(8 * (k + 1)), c[8 * 8];
-    double best;
-    const int inner = 2000;
-    TIME_BEST(best, for (int i = 0; i < inner; i++) uk(mr, 8, k, a, k, w, c, 8, -1e30f, 1e30f));
-    free(a); free(w);
-    return inner * 2.0 * mr * 8 * k / best / 1e9;
-}
+/* Micro-kernels alone on L1-resident data (one panel, MR rows, k=256),
+ * timed in interleaved short rounds (best of each), so that a busy machine
+ * or V8's tiering affects them alike. */
+typedef struct { const char *name; f32_gemm_ukernel uk; size_t mr; } ukernel_info;
 
-typedef struct { const char *what; f32_conv2d_shape s; int count; } layer;
+static void ukernel_gflops(const ukernel_info *uks, int n, double *gflops) {
+    const size_t k = 256;
+    const int inner = 50;
+    float *a = bench_rand(8 * k), *w = bench_rand(8 * (k + 1)), c[8 * 8];
+    double best[8];
+    for (int u = 0; u < n; u++) best[u] = 1e9;
+    for (int r = 0; r < 2000; r++)
+        for (int u = 0; u < n; u++) {
+            double t0 = now();
+            for (int i = 0; i < inner; i++) uks[u].uk(uks[u].mr, 8, k, a, k, w, c, 8, -1e30f, 1e30f);
+            double dt = now() - t0;
+            if (dt < best[u]) best[u] = dt;
+        }
+    for (int u = 0; u < n; u++) gflops[u] = inner * 2.0 * uks[u].mr * 8 * k / best[u] / 1e9;
+    free(a); free(w);
+}
 
 static const char *algo_names[] = {"gemm", "im2col", "wino2x2", "wino4x4"};
 
@@ -116,10 +84,6 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--cpu")) use_cpu_time = 1;
-        else if (!strcmp(argv[i], "--tune") && i + 3 < argc) {   /* TEMP */
-            extern size_t dl_tune_wino, dl_tune_l2, dl_tune_im2col;
-            dl_tune_wino = atoi(argv[i + 1]); dl_tune_l2 = atoi(argv[i + 2]); dl_tune_im2col = atoi(argv[i + 3]); i += 3;
-        }
         else if (!strcmp(argv[i], "--algo") && i + 1 < argc) {
             const char *a = argv[++i];
             force = !strcmp(a, "gemm") ? 0 : !strcmp(a, "im2col") ? 1 : !strcmp(a, "wino2") ? 2 : !strcmp(a, "wino4") ? 3 : -2;
@@ -130,41 +94,27 @@ int main(int argc, char **argv) {
         }
     }
 
-    /* DenseNet121 at 224x224: conv1, then per dense block the 1x1 bottlenecks
-     * (cin grows by 32 per layer) and the 3x3 growth convs, transitions. */
-    layer layers[128];
-    int nl = 0;
-    layers[nl++] = (layer){"conv1 7x7/2", {1, 230, 230, 3, 64, 7, 7, 2, 2, 0, 0, 0, 0}, 1};
-    const size_t res[4] = {56, 28, 14, 7}, c0[4] = {64, 128, 256, 512}, nlay[4] = {6, 12, 24, 16};
-    for (int b = 0; b < 4; b++) {
-        for (size_t i = 0; i < nlay[b]; i++) {
-            if (quick && i != 0 && i != nlay[b] - 1) continue;
-            layers[nl++] = (layer){"1x1 bottleneck", {1, res[b], res[b], c0[b] + 32 * i, 128, 1, 1, 1, 1, 0, 0, 0, 0}, 1};
-        }
-        layers[nl++] = (layer){"3x3 growth", {1, res[b], res[b], 128, 32, 3, 3, 1, 1, 1, 1, 1, 1}, (int)nlay[b]};
-        if (b < 3) {
-            size_t c = c0[b] + 32 * nlay[b];
-            layers[nl++] = (layer){"1x1 transition", {1, res[b], res[b], c, c / 2, 1, 1, 1, 1, 0, 0, 0, 0}, 1};
-        }
-    }
+    bench_layer layers[80];
+    const int nl = densenet121_layers(layers, quick);
 
     const double peak = simd_peak_gflops();
-    struct { const char *name; f32_gemm_ukernel uk; size_t mr; } uks[] = {
+    const ukernel_info uks[] = {
         {"f32_gemm_4x8_scalar", f32_gemm_4x8_scalar, 4}, {"f32_gemm_4x8_wasmsimd", f32_gemm_4x8_wasmsimd, 4},
         {"f32_gemm_5x8_wasmsimd", f32_gemm_5x8_wasmsimd, 5}, {"f32_gemm_6x8_wasmsimd", f32_gemm_6x8_wasmsimd, 6},
     };
-    double ukg[4];
-    for (int u = 0; u < 4; u++) ukg[u] = ukernel_gflops(uks[u].uk, uks[u].mr);
+    const int nuk = sizeof uks / sizeof uks[0];
+    double ukg[8];
+    ukernel_gflops(uks, nuk, ukg);
 
     if (json) printf("{\"simd\":\"%s\",\"peak_gflops\":%.2f,\"ukernels\":[", f32_simd_name(), peak);
     else {
         printf("SIMD: %s. Measured peak (6 mul + 6 add independent f32x4 chains): %.1f GFLOP/s\n", f32_simd_name(), peak);
-        for (int u = 0; u < 4; u++)
+        for (int u = 0; u < nuk; u++)
             printf("  %-24s %6.1f GFLOP/s  %5.1f%% of peak (L1-resident, k=256)\n", uks[u].name, ukg[u], 100 * ukg[u] / peak);
         printf("\n%-16s %-22s %5s %8s %9s %9s %8s\n", "layer", "shape (HxWxCin->Cout)", "count", "MFLOP", "ms", "GFLOP/s", "algo");
     }
     if (json)
-        for (int u = 0; u < 4; u++)
+        for (int u = 0; u < nuk; u++)
             printf("%s{\"name\":\"%s\",\"gflops\":%.2f}", u ? "," : "", uks[u].name, ukg[u]);
     if (json) printf("],\"layers\":[");
 
@@ -174,9 +124,9 @@ int main(int argc, char **argv) {
         f32_conv2d_algo algo = f32_conv2d_choose(s);
         if (force >= 0 && f32_conv2d_algo_supports(s, (f32_conv2d_algo)force) && s->kh == 3) algo = force;
         size_t oh = f32_conv2d_out_h(s), ow = f32_conv2d_out_w(s);
-        double flop = 2.0 * oh * ow * s->out_c * s->kh * s->kw * s->in_c;
-        float *in = rand_buf(s->in_h * s->in_w * s->in_c), *w = rand_buf(s->kh * s->kw * s->in_c * s->out_c);
-        float *bias = rand_buf(s->out_c), *out = malloc(oh * ow * s->out_c * sizeof(float));
+        double flop = bench_conv_flop(s);
+        float *in = bench_rand(s->in_h * s->in_w * s->in_c), *w = bench_rand(s->kh * s->kw * s->in_c * s->out_c);
+        float *bias = bench_rand(s->out_c), *out = malloc(oh * ow * s->out_c * sizeof(float));
         float *packed = malloc(f32_conv2d_packed_size_algo(s, algo) * sizeof(float));
         void *scratch = malloc(f32_conv2d_scratch_size_algo(s, algo) + 1);
         f32_conv2d_pack_algo(s, algo, w, bias, packed);
@@ -199,7 +149,7 @@ int main(int argc, char **argv) {
     /* dense 1024 -> 1000, one image */
     {
         const size_t k = 1024, n = 1000;
-        float *a = rand_buf(k), *w = rand_buf(k * n), *bias = rand_buf(n), *c = malloc(n * sizeof(float));
+        float *a = bench_rand(k), *w = bench_rand(k * n), *bias = bench_rand(n), *c = malloc(n * sizeof(float));
         float *packed = malloc(f32_gemm_packed_size(k, n) * sizeof(float));
         f32_gemm_pack(k, n, w, bias, packed);
         double t, flop = 2.0 * k * n;

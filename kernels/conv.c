@@ -63,10 +63,9 @@ void f32_conv2d_pack_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo,
 
 /* im2col block: rows of output pixels per block, so that a block is ~128 KB
  * (a multiple of every micro-kernel's MR, 60 = lcm(4,5,6)). */
-size_t dl_tune_im2col = 128;
 static size_t im2col_rows(const f32_conv2d_shape *s) {
     size_t k = s->kh * s->kw * s->in_c;
-    size_t rows = (dl_tune_im2col * 1024 / sizeof(float)) / (k ? k : 1);
+    size_t rows = (128 * 1024 / sizeof(float)) / (k ? k : 1);
     rows = rows / 60 * 60;
     if (rows < 60) rows = 60;
     size_t m = s->batch * f32_conv2d_out_h(s) * f32_conv2d_out_w(s);

@@ -65,7 +65,7 @@ void f32_gemm_4x8_scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t
 /* One body for every MR: with MR a constant the compiler keeps acc[][] in
  * registers (2*MR vectors + 2 weights + 1 broadcast of A). */
 static inline __attribute__((always_inline))
-void gemm_mrx8_wasmsimd(const size_t MR, const int packed_a, size_t mr, size_t nc, size_t kc,
+void gemm_mrx8_wasmsimd(const size_t MR, size_t mr, size_t nc, size_t kc,
                         const float *a, size_t lda, const float *w,
                         float *c, size_t ldc, float output_min, float output_max) {
     const float *ap[8];
@@ -79,20 +79,19 @@ void gemm_mrx8_wasmsimd(const size_t MR, const int packed_a, size_t mr, size_t n
     const v128_t b0 = wasm_v128_load(w), b1 = wasm_v128_load(w + 4);
     for (size_t i = 0; i < MR; i++) { acc[i][0] = b0; acc[i][1] = b1; }
     w += NR;
-    /* One k step per iteration: measured fastest under V8. Unrolled
-     * versions get their loads hoisted by clang and then spilled by V8, and
-     * packing A into one interleaved stream gained nothing. A is broadcast by
-     * load32_splat, a load-port op (vbroadcastss) that leaves the FP pipes
-     * to the mul/add (lane shuffles would compete). */
+    /* One k step per iteration: measured fastest under V8 (which unrolls
+     * small loops itself). Unrolled in C, clang hoists the loads and V8 then
+     * spills; packing A into one stream (XNNPACK's ppmm) gained nothing.
+     * A is broadcast by load32_splat, a load-port op (vbroadcastss), which
+     * leaves the FP pipes to the mul/add (lane shuffles would compete). */
     for (size_t kk = 0; kk < kc; kk++) {
         const v128_t w0 = wasm_v128_load(w), w1 = wasm_v128_load(w + 4);
         w += NR;
         for (size_t i = 0; i < MR; i++) {
-            const v128_t ai = packed_a ? wasm_v128_load32_splat(a + i) : wasm_v128_load32_splat(ap[i]++);
+            const v128_t ai = wasm_v128_load32_splat(ap[i]++);
             acc[i][0] = wasm_f32x4_add(acc[i][0], wasm_f32x4_mul(ai, w0));
             acc[i][1] = wasm_f32x4_add(acc[i][1], wasm_f32x4_mul(ai, w1));
         }
-        if (packed_a) a += MR;
     }
     const v128_t vmin = wasm_f32x4_splat(output_min), vmax = wasm_f32x4_splat(output_max);
     for (size_t i = MR; i-- > 0;) {
@@ -113,35 +112,22 @@ void gemm_mrx8_wasmsimd(const size_t MR, const int packed_a, size_t mr, size_t n
 #define DEFINE_GEMM_WASMSIMD(MR) \
     void f32_gemm_##MR##x8_wasmsimd(size_t mr, size_t nc, size_t kc, const float *a, size_t lda, \
                                     const float *w, float *c, size_t ldc, float lo, float hi) { \
-        gemm_mrx8_wasmsimd(MR, 0, mr, nc, kc, a, lda, w, c, ldc, lo, hi); \
+        gemm_mrx8_wasmsimd(MR, mr, nc, kc, a, lda, w, c, ldc, lo, hi); \
     }
 DEFINE_GEMM_WASMSIMD(4)
 DEFINE_GEMM_WASMSIMD(5)
 DEFINE_GEMM_WASMSIMD(6)
 
-/* Pre-packed A (XNNPACK's "ppmm"): A is one stream of k groups of 4 row
- * values, so all broadcasts use one pointer with constant offsets. Under V8
- * this saves the per-row address arithmetic: 35 vs 31 GFLOP/s measured. */
-void f32_ppmm_4x8_wasmsimd(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
-                           const float *w, float *c, size_t ldc, float lo, float hi) {
-    gemm_mrx8_wasmsimd(4, 1, mr, nc, kc, a, 4, w, c, ldc, lo, hi);
-}
-
 /* ---- driver -------------------------------------------------------------
  * Loop order: blocks of panels sized to stay in L2, then MR-row tiles of A
  * (which stay in L1 while they sweep the block's panels). */
-size_t dl_tune_l2 = 192;
-#define L2_BUDGET (dl_tune_l2 * 1024)
+#define L2_BUDGET (192 * 1024)
 
-/* pack_a: copy each 4-row tile of A into k groups of 4 (rows past m repeat
- * the last one) on the stack, for a ppmm micro-kernel. */
-#define PPMM_MAX_K 1152
-static void gemm_drive(f32_gemm_ukernel ukernel, size_t mr_max, int pack_a,
-                       size_t m, size_t n, size_t k, const float *a, size_t lda,
-                       const float *packed, float *c, size_t ldc,
-                       float output_min, float output_max) {
+void f32_gemm_with(f32_gemm_ukernel ukernel, size_t mr_max,
+                   size_t m, size_t n, size_t k, const float *a, size_t lda,
+                   const float *packed, float *c, size_t ldc,
+                   float output_min, float output_max) {
     if (m == 0 || n == 0) return;
-    float pa[pack_a ? 4 * PPMM_MAX_K : 1];
     const size_t panel = NR * (k + 1);
     const size_t panels = (n + NR - 1) / NR;
     size_t block = L2_BUDGET / (panel * sizeof(float));
@@ -150,39 +136,13 @@ static void gemm_drive(f32_gemm_ukernel ukernel, size_t mr_max, int pack_a,
         size_t p1 = p0 + block < panels ? p0 + block : panels;
         for (size_t i = 0; i < m; i += mr_max) {
             size_t mr = m - i < mr_max ? m - i : mr_max;
-            const float *at = a + i * lda;
-            if (pack_a) {
-                const float *r0 = at, *r1 = at + (mr > 1 ? lda : 0);
-                const float *r2 = at + (mr > 2 ? 2 * lda : 0), *r3 = at + (mr > 3 ? 3 * lda : 0);
-                for (size_t kk = 0; kk < k; kk++) {
-                    pa[4 * kk] = r0[kk]; pa[4 * kk + 1] = r1[kk];
-                    pa[4 * kk + 2] = r2[kk]; pa[4 * kk + 3] = r3[kk];
-                }
-                at = pa;
-            }
             for (size_t p = p0; p < p1; p++) {
                 size_t nc = n - p * NR < NR ? n - p * NR : NR;
-                ukernel(mr, nc, k, at, lda, packed + p * panel,
+                ukernel(mr, nc, k, a + i * lda, lda, packed + p * panel,
                         c + i * ldc + p * NR, ldc, output_min, output_max);
             }
         }
     }
-}
-
-void f32_gemm_with(f32_gemm_ukernel ukernel, size_t mr_max,
-                   size_t m, size_t n, size_t k, const float *a, size_t lda,
-                   const float *packed, float *c, size_t ldc,
-                   float output_min, float output_max) {
-    gemm_drive(ukernel, mr_max, 0, m, n, k, a, lda, packed, c, ldc, output_min, output_max);
-}
-
-void f32_ppmm_4x8_with(f32_gemm_ukernel ukernel, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                       const float *packed, float *c, size_t ldc,
-                       float output_min, float output_max) {
-    if (k > PPMM_MAX_K)
-        gemm_drive(f32_gemm_4x8_wasmsimd, 4, 0, m, n, k, a, lda, packed, c, ldc, output_min, output_max);
-    else
-        gemm_drive(ukernel, 4, 1, m, n, k, a, lda, packed, c, ldc, output_min, output_max);
 }
 
 #define GEMM_BEST f32_gemm_4x8_wasmsimd
@@ -193,8 +153,6 @@ void f32_gemm_variant(f32_variant v, size_t m, size_t n, size_t k, const float *
                       float output_min, float output_max) {
     if (v == F32_SCALAR)
         f32_gemm_with(f32_gemm_4x8_scalar, 4, m, n, k, a, lda, packed, c, ldc, output_min, output_max);
-    else if (n > 4 * NR)   /* packing A pays off over enough panels */
-        f32_ppmm_4x8_with(f32_ppmm_4x8_wasmsimd, m, n, k, a, lda, packed, c, ldc, output_min, output_max);
     else
         f32_gemm_with(GEMM_BEST, GEMM_BEST_MR, m, n, k, a, lda, packed, c, ldc, output_min, output_max);
 }

@@ -107,20 +107,11 @@ void f32_gemm_5x8_wasmsimd(size_t mr, size_t nc, size_t kc, const float *a, size
                            const float *w, float *c, size_t ldc, float output_min, float output_max);
 void f32_gemm_6x8_wasmsimd(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
                            const float *w, float *c, size_t ldc, float output_min, float output_max);
-/* Same on a pre-packed A tile ("ppmm"): a holds kc groups of 4 row values
- * (rows past mr repeat the last), lda is ignored. */
-void f32_ppmm_4x8_wasmsimd(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
-                           const float *w, float *c, size_t ldc, float output_min, float output_max);
 /* Whole GEMM driven by one micro-kernel of MR rows. */
 void f32_gemm_with(f32_gemm_ukernel ukernel, size_t mr_max,
                    size_t m, size_t n, size_t k, const float *a, size_t lda,
                    const float *packed, float *c, size_t ldc,
                    float output_min, float output_max);
-/* Whole GEMM with a ppmm micro-kernel: packs each 4-row tile of A first
- * (falls back to f32_gemm_4x8_wasmsimd when k > 1152). */
-void f32_ppmm_4x8_with(f32_gemm_ukernel ukernel, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                       const float *packed, float *c, size_t ldc,
-                       float output_min, float output_max);
 void f32_gemm_variant(f32_variant v, size_t m, size_t n, size_t k, const float *a, size_t lda,
                       const float *packed, float *c, size_t ldc,
                       float output_min, float output_max);

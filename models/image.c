@@ -132,9 +132,11 @@ static int jpeg_huffman_tables_ok(const unsigned char *b, size_t n) {
         if (m == 0xD9) return 1; // EOI
         size_t end = pos + 2 + ((size_t)b[pos + 2] << 8 | b[pos + 3]);
         if (m == 0xC4) {
-            for (size_t t = pos + 4; t + 17 <= end && t + 17 <= n;) {
+            // As stb: another table starts while any segment byte is left, and
+            // its counts may run past the segment (bytes past the data read as 0).
+            for (size_t t = pos + 4; t < end && t < n;) {
                 size_t codes = 0;
-                for (int i = 1; i <= 16; i++) codes += b[t + i];
+                for (int i = 1; i <= 16 && t + i < n; i++) codes += b[t + i];
                 if (codes > 256) return 0;
                 t += 17 + codes;
             }

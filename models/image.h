@@ -24,8 +24,9 @@ typedef struct {
 #define DL_IMAGE_DEFAULT_MAX_PIXELS ((size_t)100000000)
 
 // Decodes JPEG (baseline, progressive, Adobe CMYK/YCCK), PNG (any bit depth
-// and color type; 16-bit keeps the high byte), BMP, GIF (first frame) and
-// binary PNM (P5/P6) into 8-bit RGB. Images of more than max_pixels pixels
+// and color type; 16-bit keeps the high byte), BMP, GIF (first frame, with
+// PIL's colors for transparent and uncovered pixels) and 8-bit binary PNM
+// (P5/P6) into 8-bit RGB. Images of more than max_pixels pixels
 // (0: DL_IMAGE_DEFAULT_MAX_PIXELS) are refused from their header, before any
 // pixel memory is allocated. Truncated files are refused. On failure *out is
 // zeroed. Free the result with dl_image_free.

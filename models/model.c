@@ -55,6 +55,8 @@ static char *rd_str(reader *r, char **arena) {
 }
 
 static int *rd_indices(reader *r, int n, char **arena) {
+    /* The arena is sized from the graph section: never write more than it holds. */
+    if (r->bad || (size_t)(r->end - r->p) / 4 < (size_t)n) { r->bad = 1; return NULL; }
     int *v = (int *)*arena;
     for (int i = 0; i < n; i++) v[i] = (int)rd(r, 4);
     *arena += (size_t)n * sizeof(int);

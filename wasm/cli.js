@@ -8,12 +8,14 @@
 //   node wasm/cli.js predict IMAGE... --out FILE.npy [Keras arguments as for summary]
 //   node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy
 //   node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all [--C 1] [--json]
+//   node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] (DenseLab vs TF.js-wasm, LIBLINEAR, LIBSVM: see wasm/bench.js)
 //   common: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import { createDenseLab } from './denselab.js';
+import { bench } from './bench.js';
 import { CLASSIFIERS, FASHION_FILES, featureNet, parseSplit, pixels, runClassifier } from './experiment.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,7 +44,7 @@ export function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('--')) { a.files.push(arg); continue; }
-    if (arg === '--json') { a.json = true; continue; }
+    if (arg === '--json' || arg === '--quick') { a[arg.slice(2)] = true; continue; }
     if (i + 1 >= argv.length) throw new UsageError(`${arg} needs a value`);
     const v = argv[++i];
     if (arg === '--model') a.model = v;
@@ -271,10 +273,11 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
        node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]
        node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all
                                 [--C 1] [--epochs 10] [--hidden 128] [--lr 0.001] [--rbf-max 10000] [--json] [--data DIR]
+       node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] [--runs N] [--warmup N] [--batch B] [--svm-runs N] [--page-c C]
 options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
 `;
 
-export const COMMANDS = { classify, summary, preprocess, predict, features, fashion };
+export const COMMANDS = { classify, summary, preprocess, predict, features, fashion, bench };
 
 export async function main(argv, out = (s) => process.stdout.write(s), err = (s) => process.stderr.write(s)) {
   const [cmd, ...rest] = argv;

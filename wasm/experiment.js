@@ -43,3 +43,41 @@ export function runClassifier(lab, name, train, test, params = {}, onProgress) {
     return { classifier: name, train: train.n, train_seconds: trainSeconds, test_accuracy: accuracy, confusion, predictions, model: clf.save() };
   } finally { clf.free(); }
 }
+
+// The training and test inputs of one classifier, as `node wasm/cli.js fashion` builds them:
+// DenseNet features (d per image) or [0, 1] pixels, the RBF SVM on the first rbfMax points.
+// features: { train: Float32Array(n x d), test: Float32Array(m x d), d } (unused by the pixel baseline).
+export function classifierInputs(name, train, test, n, m, features, rbfMax = 10000) {
+  const px = name === 'pixels-linear-svm', d = px ? train.rows * train.cols : features.d;
+  const rn = name === 'rbf-svm' ? Math.min(n, rbfMax) : n;
+  return {
+    train: { x: px ? pixels(train, rn) : features.train.subarray(0, rn * d), y: train.labels.subarray(0, rn), n: rn, d },
+    test: { x: px ? pixels(test, m) : features.test.subarray(0, m * d), y: test.labels.subarray(0, m), n: m, d },
+  };
+}
+
+// Feature extraction in batches: [start, end) index ranges of `batch` images (the page's
+// workers and its IndexedDB cache use them; the sub-batches inside stay aligned with the CLI's).
+export function batchRanges(count, batch = 256) {
+  const out = [];
+  for (let s = 0; s < count; s += batch) out.push([s, Math.min(count, s + batch)]);
+  return out;
+}
+
+// RGB -> gray as PIL's Image.convert('L') (ITU-R 601-2 luma, PIL's fixed-point rounding).
+export function rgbToGray(rgb) {
+  const g = new Uint8Array(rgb.length / 3);
+  for (let i = 0; i < g.length; i++) g[i] = (rgb[3 * i] * 19595 + rgb[3 * i + 1] * 38470 + rgb[3 * i + 2] * 7471 + 0x8000) >>> 16;
+  return g;
+}
+
+// A short fingerprint of the exact bits of one or more typed arrays, in order (FNV-1a, 32-bit,
+// 8 hex digits): feature arrays with the same checksum are, in practice, bit-identical.
+export function checksum(...arrays) {
+  let h = 0x811c9dc5;
+  for (const a of arrays) {
+    const b = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}

@@ -1,0 +1,224 @@
+// Browser tests of the Fashion-MNIST page (dist/fashion.html) in Debian's headless Chromium via
+// playwright-core: 2,000 train / 500 test at S=32 with the linear SVM, the new head and the pixel
+// baseline; accuracies equal `node wasm/cli.js fashion ... --json`; a feature worker killed
+// mid-extraction and a cancel + resume give bit-identical features; a reload takes them from the
+// IndexedDB cache; a downloaded classifier loads again and classifies a photo; a clear error for
+// an RBF SVM on too many points; no request leaves the origin. Saves build/screenshots/fashion*.png.
+import { describe, it as test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist');
+const shotDir = path.join(root, 'build', 'screenshots');
+const photo = path.join(root, '..', 'shared', 'images', 'hot_dog.jpg');
+const CHROMIUM = '/usr/bin/chromium';
+const SLOW = 240_000;
+const N = 2000, M = 500, SIZE = 32;
+const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+let server = null, context = null, page = null, userDir = null, origin = null;
+const requests = [];
+const cli = {};
+
+// `node wasm/cli.js fashion ... --json` for one classifier -> its result row.
+function runCli(classifier) {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [path.join(root, 'wasm', 'cli.js'), 'fashion', '--size', String(SIZE), '--train', String(N),
+      '--test', String(M), '--classifier', classifier, '--json'], { cwd: root, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`node wasm/cli.js fashion --classifier ${classifier} failed: ${stderr || err.message}`));
+      try { resolve(JSON.parse(stdout).results[0]); } catch (e) { reject(new Error(`the CLI printed no JSON (${e.message}): ${stdout.slice(0, 200)}`)); }
+    });
+  });
+}
+
+const text = (id) => page.textContent(`[data-testid=${id}]`);
+const hook = (name, ...args) => page.evaluate(([n, a]) => window.__denselabTest[n](...a), [name, args]);
+
+// Waits for the status to be one of `states`; fails at once (with the page's error) on 'error'.
+async function waitStatus(states, what) {
+  try {
+    await page.waitForFunction((s) => [...s, 'error'].includes(document.querySelector('[data-testid=fashion-status]').textContent),
+      states, { timeout: SLOW });
+  } catch {
+    assert.fail(`${what}: timed out with status "${await text('fashion-status')}" (${await text('features-text')})`);
+  }
+  const s = await text('fashion-status');
+  if (!states.includes(s)) assert.fail(`${what}: status "${s}", error shown: ${await text('fashion-error')}`);
+}
+
+// Waits until at least `n` images are done in the running extraction.
+async function waitImages(n) {
+  await page.waitForFunction((k) => Number(document.querySelector('[data-testid=features-text]').dataset.done || 0) >= k
+    || document.querySelector('[data-testid=fashion-status]').textContent !== 'extracting', n, { timeout: SLOW });
+  assert.equal(await text('fashion-status'), 'extracting', `the extraction ended before ${n} images (${await text('fashion-error')})`);
+}
+
+async function resultRows() {
+  return page.$$eval('[data-testid=results-row]', (els) => els.map((e) => ({ classifier: e.dataset.classifier, accuracy: Number(e.dataset.accuracy) })));
+}
+
+describe('the Fashion-MNIST page in Chromium', () => {
+  let setupError = null;
+  let reference = null;   // features checksum of the undisturbed run
+  let classifierFile = null;
+  const ready = () => { if (setupError) throw setupError; };
+
+  before(async () => {
+    try { await setup(); } catch (e) { setupError = e; }
+  });
+
+  async function setup() {
+    for (const f of ['fashion.html', 'fashion.js', 'worker-features.js', 'worker-train.js', 'models/densenet121.dlm', 'data/fashion-mnist/train-images-idx3-ubyte.gz']) {
+      if (!fs.existsSync(path.join(dist, f))) throw new Error(`dist/${f} is missing: run ./build.sh (it runs node web/build-dist.js)`);
+    }
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install chromium`);
+    let chromium;
+    try { ({ chromium } = await import('playwright-core')); } catch { throw new Error('playwright-core is not installed: run npm ci'); }
+    for (const c of ['linear-svm', 'pixels-linear-svm']) { cli[c] = runCli(c); cli[c].catch(() => {}); }
+    const { startServer } = await import('../web/serve.js');
+    server = await startServer({ root: dist, port: 0 });
+    origin = new URL(server.url).origin;
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'denselab-fashion-'));
+    context = await chromium.launchPersistentContext(userDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1280, height: 900 },
+      acceptDownloads: true,
+    });
+    context.on('request', (r) => requests.push(r.url()));
+    page = context.pages()[0] || await context.newPage();
+    await page.goto(new URL('fashion.html', server.url).href);
+  }
+
+  after(async () => {
+    if (context) await context.close();
+    if (server) await server.close();
+    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  test('loads the model and the data', async () => {
+    ready();
+    await waitStatus(['ready'], 'loading');
+    assert.match(await page.textContent('#load-label'), /60,000 training and 10,000 test images/);
+  });
+
+  test(`trains and tests on ${N} / ${M} images at S=${SIZE}, far above chance`, async () => {
+    ready();
+    await page.selectOption('[data-testid=train-size]', String(N));
+    await page.selectOption('[data-testid=test-size]', String(M));
+    await page.selectOption('[data-testid=image-size]', String(SIZE));
+    await page.selectOption('[data-testid=workers]', '2');
+    await page.fill('[data-testid=epochs]', '3');
+    for (const [id, on] of [['use-linear-svm', true], ['use-rbf-svm', false], ['use-softmax', true], ['use-pixels-linear-svm', true]]) {
+      await page.setChecked(`[data-testid=${id}]`, on);
+    }
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'training');
+    const rows = await resultRows();
+    assert.deepEqual(rows.map((r) => r.classifier), ['linear-svm', 'softmax', 'pixels-linear-svm']);
+    for (const r of rows) assert.ok(r.accuracy > 0.6, `${r.classifier}: test accuracy ${r.accuracy} is not far above chance (0.1)`);
+    reference = await hook('featuresChecksum');
+    assert.match(reference ?? '', /^[0-9a-f]{8}$/, 'no features checksum after the run');
+    assert.equal(await page.isHidden('[data-testid=features-cached]'), true, 'a fresh profile claims cached features');
+    assert.equal(await page.locator('[data-testid=confusion-row]').count(), 10, 'no 10x10 confusion matrix');
+    assert.ok(await page.locator('[data-testid=misclassified] canvas').count() > 0, 'no misclassified images shown');
+    fs.mkdirSync(shotDir, { recursive: true });
+    await page.screenshot({ path: path.join(shotDir, 'fashion.png'), fullPage: true });
+  });
+
+  test('linear SVM and pixel baseline accuracies equal the CLI\'s', async () => {
+    ready();
+    const rows = await resultRows();
+    for (const c of ['linear-svm', 'pixels-linear-svm']) {
+      const want = await cli[c];
+      const got = rows.find((r) => r.classifier === c);
+      assert.ok(got, `no ${c} row in the page`);
+      assert.equal(got.accuracy.toFixed(4), want.test_accuracy.toFixed(4), `${c}: page ${got.accuracy} vs CLI ${want.test_accuracy}`);
+    }
+  });
+
+  test('downloads the trained classifier as a DLCLASS1 file', async () => {
+    ready();
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 30_000 }),
+      page.click('[data-testid=results-row][data-classifier=linear-svm] [data-testid=download]'),
+    ]);
+    assert.equal(download.suggestedFilename(), `fashion-linear-svm-s${SIZE}.dlclass`);
+    classifierFile = path.join(userDir, download.suggestedFilename());
+    await download.saveAs(classifierFile);
+    assert.equal(fs.readFileSync(classifierFile).subarray(0, 8).toString('latin1'), 'DLCLASS1');
+  });
+
+  test('a killed worker and a cancel + resume give identical features', async () => {
+    ready();
+    assert.ok(reference, 'needs the undisturbed run above');
+    await hook('clearCache');
+    await page.click('[data-testid=extract]');
+    await waitImages(300);
+    assert.equal(await hook('killWorker'), true, 'no busy worker to kill');
+    await waitImages(1100);
+    await page.click('[data-testid=cancel]');
+    await waitStatus(['cancelled'], 'cancel');
+    assert.equal(await page.getAttribute('[data-testid=features-text]', 'data-state'), 'cancelled');
+    await page.click('[data-testid=resume]');
+    await waitStatus(['done'], 'resume');
+    assert.equal(await hook('featuresChecksum'), reference, 'features differ from the undisturbed run');
+    const cachedBefore = Number(await page.getAttribute('[data-testid=features-cached]', 'data-cached'));
+    assert.ok(cachedBefore >= 1000, `resume recomputed what was done before the cancel (only ${cachedBefore} images reused)`);
+  });
+
+  test('after a reload the features come from the IndexedDB cache', async () => {
+    ready();
+    await page.reload();
+    await waitStatus(['ready'], 'reload');
+    await page.selectOption('[data-testid=test-size]', String(M));
+    const since = requests.length;
+    await page.click('[data-testid=extract]');
+    await waitStatus(['done'], 'extraction from the cache');
+    assert.equal(await hook('featuresChecksum'), reference, 'cached features differ');
+    assert.equal(await page.isVisible('[data-testid=features-cached]'), true, 'no "cached" indicator');
+    assert.equal(await page.getAttribute('[data-testid=features-cached]', 'data-cached'), String(N + M));
+    assert.ok(!requests.slice(since).some((u) => u.endsWith('worker-features.js')), 'a feature worker was started although everything was cached');
+  });
+
+  test('a loaded classifier file classifies a photo', async () => {
+    ready();
+    assert.ok(classifierFile, 'needs the downloaded classifier');
+    await page.setInputFiles('[data-testid=classifier-input]', classifierFile);
+    await page.waitForFunction(() => document.querySelector('[data-testid=active-classifier]').dataset.kind === 'linear-svm', null, { timeout: 30_000 });
+    await page.setInputFiles('[data-testid=photo-input]', photo);
+    await page.waitForFunction(() => document.querySelector('[data-testid=photo-prediction]').textContent
+      || document.querySelector('[data-testid=fashion-error]').textContent, null, { timeout: 60_000 });
+    assert.equal(await text('fashion-error'), '', 'the photo gave an error');
+    assert.ok(CLASSES.includes(await text('photo-prediction')), `not a Fashion-MNIST class: ${await text('photo-prediction')}`);
+  });
+
+  test('an RBF SVM on too many points gets a clear message, and the page keeps working', async () => {
+    ready();
+    for (const [id, on] of [['use-linear-svm', false], ['use-rbf-svm', true], ['use-softmax', false], ['use-pixels-linear-svm', true]]) {
+      await page.setChecked(`[data-testid=${id}]`, on);
+    }
+    await page.fill('[data-testid=rbf-max]', '50000');
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'training with one bad classifier');
+    assert.match(await text('fashion-error'), /RBF SVM: 50,000 training points is too many/);
+    const rows = await resultRows();
+    assert.deepEqual(rows.map((r) => r.classifier), ['pixels-linear-svm'], 'the other classifier did not run');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: path.join(shotDir, 'fashion-phone.png'), fullPage: true });
+  });
+
+  test('no request left the origin', () => {
+    ready();
+    assert.ok(requests.length > 0, 'no requests recorded');
+    const outside = requests.filter((u) => new URL(u).origin !== origin);
+    assert.deepEqual(outside, [], `requests outside ${origin}`);
+  });
+});

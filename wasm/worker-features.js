@@ -1,0 +1,60 @@
+// DenseLab feature-extraction worker (module worker, one WASM instance): the Fashion-MNIST
+// page runs a pool of these. Messages in: { id, cmd, ... }; out: { id, ok: true, result } |
+// { id, ok: false, error } and, during a batch, { id, progress: imagesDone }.
+//   init  { wasm: ArrayBuffer, model: ArrayBuffer (.dlm), size: S } -> { checksum }
+//   batch { images: Uint8Array (count x h x w gray), w, h, count }  -> Float32Array(count x 1024) (transferred)
+//   photo { bytes: ArrayBuffer (image file), invert }              -> the photo's gray path, 28x28 pixels and features
+// A batch runs to completion: the page cancels by terminating the worker.
+import { createDenseLab } from './denselab.js';
+import { featureNet, rgbToGray } from './experiment.js';
+
+let lab = null, file = null, net = null, size = 0;
+
+async function init({ wasm, model, size: s }) {
+  if (!lab) lab = await createDenseLab({ wasmBinary: new Uint8Array(wasm) });
+  if (net) net.free();
+  if (file) file.free();
+  net = null;
+  file = lab.loadModelFile(new Uint8Array(model));
+  net = featureNet(lab, file, s);
+  size = s;
+  return { checksum: file.checksum, size };
+}
+
+function batch({ id, images, w, h, count }) {
+  let last = 0;
+  const onProgress = (phase, done) => {
+    if (done - last >= 8 || done === count) { last = done; self.postMessage({ id, progress: done }); }
+    return false;
+  };
+  return lab.grayFeatures(net, images, w, h, count, { batch: 32, onProgress });
+}
+
+// A photo of clothing through the experiment's path: decode -> gray (PIL 'L') -> (inverted
+// if asked: Fashion-MNIST items are light on a dark background) -> features at S x S;
+// and the same gray photo at 28 x 28 for the raw-pixel classifier.
+function photo({ bytes, invert }) {
+  const u8 = new Uint8Array(bytes);
+  const full = lab.loadImg(u8);
+  const small = lab.loadImg(u8, [28, 28]);
+  const gray = rgbToGray(full.rgb), gray28 = rgbToGray(small.rgb);
+  if (invert) { for (const g of [gray, gray28]) for (let i = 0; i < g.length; i++) g[i] = 255 - g[i]; }
+  const features = lab.grayFeatures(net, gray, full.width, full.height, 1, { batch: 1 });
+  return { features, gray28, width: full.width, height: full.height, size };
+}
+
+const handlers = { init, batch, photo };
+
+self.onmessage = async (event) => {
+  const msg = event.data || {};
+  try {
+    const fn = handlers[msg.cmd];
+    if (!fn) throw new Error(`unknown command ${msg.cmd}`);
+    if (msg.cmd !== 'init' && !net) throw new Error('the feature worker is not initialised');
+    const result = await fn(msg);
+    const transfer = result instanceof Float32Array ? [result.buffer] : result?.features ? [result.features.buffer] : [];
+    self.postMessage({ id: msg.id, ok: true, result }, transfer);
+  } catch (e) {
+    self.postMessage({ id: msg.id, ok: false, error: e?.message || String(e) });
+  }
+};

@@ -1,0 +1,71 @@
+// DenseLab classifier worker (module worker): trains and tests the Fashion-MNIST classifiers
+// off the page's main thread, with the same sequencing as `node wasm/cli.js fashion`.
+// Messages in: { id, cmd, ... }; out: { id, ok, result | error } and, while training,
+// { id, progress: { phase, step, steps, loss, trainAcc } }.
+//   data    { train: {images, labels, rows, cols}, test: {...}, n, m, features: {train, test, d} | null }
+//   fit     { name, params, rbfMax }   -> the comparison-table row (+ model bytes, predictions)
+//   predict { model: Uint8Array (DLCLASS1), x: Float32Array } -> { label, scores, kind, numFeatures }
+//   inspect { model }                  -> { kind, numClasses, numFeatures }
+import { createDenseLab } from './denselab.js';
+import { classifierInputs, runClassifier } from './experiment.js';
+
+let lab = null;
+let data = null;
+
+async function start({ wasm }) {
+  if (!lab) lab = await createDenseLab({ wasmBinary: new Uint8Array(wasm) });
+  return {};
+}
+
+function setData(msg) {
+  const split = (s) => ({ images: s.images, labels: s.labels, rows: s.rows, cols: s.cols, count: s.labels.length });
+  data = { train: split(msg.train), test: split(msg.test), n: msg.n, m: msg.m, features: msg.features };
+  return { n: data.n, m: data.m, hasFeatures: !!data.features };
+}
+
+function fit({ id, name, params, rbfMax }) {
+  if (!data) throw new Error('no data sent to the classifier worker');
+  if (name !== 'pixels-linear-svm' && !data.features) throw new Error(`${name} needs the DenseNet features: extract them first`);
+  const { train, test } = classifierInputs(name, data.train, data.test, data.n, data.m, data.features, rbfMax);
+  let lastStep = -1, lastTime = 0;
+  const onProgress = (phase, step, steps, loss, trainAcc) => {
+    const now = performance.now();
+    if ((phase === 'softmax' && step !== lastStep) || now - lastTime > 250 || step === steps) {
+      lastStep = step; lastTime = now;
+      self.postMessage({ id, progress: { phase, step, steps, loss, trainAcc } });
+    }
+    return false;
+  };
+  return runClassifier(lab, name, train, test, params, onProgress);
+}
+
+function withClassifier(model, fn) {
+  const c = lab.loadClassifier(new Uint8Array(model));
+  try { return fn(c); } finally { c.free(); }
+}
+
+const inspect = ({ model }) => withClassifier(model, (c) => ({ kind: c.kind, numClasses: c.numClasses, numFeatures: c.numFeatures }));
+
+function predict({ model, x }) {
+  return withClassifier(model, (c) => {
+    const { labels, scores } = c.predict(x, 1);
+    return { label: labels[0], scores: Array.from(scores), kind: c.kind, numFeatures: c.numFeatures };
+  });
+}
+
+const handlers = { start, data: setData, fit, predict, inspect };
+
+self.onmessage = async (event) => {
+  const msg = event.data || {};
+  try {
+    const fn = handlers[msg.cmd];
+    if (!fn) throw new Error(`unknown command ${msg.cmd}`);
+    if (msg.cmd !== 'start' && !lab) throw new Error('the classifier worker is not started');
+    const result = await fn(msg);
+    const transfer = result?.model ? [result.model.buffer] : [];
+    if (result?.predictions) transfer.push(result.predictions.buffer);
+    self.postMessage({ id: msg.id, ok: true, result }, transfer);
+  } catch (e) {
+    self.postMessage({ id: msg.id, ok: false, error: e?.message || String(e) });
+  }
+};

@@ -1,0 +1,609 @@
+// DenseLab Fashion-MNIST page: downloads the data and the model, extracts DenseNet121
+// features with a pool of workers (cached in IndexedDB), trains the classifiers in another
+// worker and shows the comparison. The computing is the C core's (see experiment.js).
+import { createDenseLab } from './denselab.js';
+import { FASHION_CLASSES, FASHION_FILES, batchRanges, checksum, parseSplit } from './experiment.js';
+import { FeaturePool } from './fashion-pool.js';
+import { FeatureCache } from './fashion-cache.js';
+import { drawCurve, drawGray, renderConfusion, renderGallery } from './fashion-render.js';
+
+const MODEL_URL = 'models/densenet121.dlm';
+const WASM_URL = 'denselab_core.wasm';
+const DATA_DIR = 'data/fashion-mnist/';
+const BATCH = 256;           // images per worker job (and per cache entry)
+const RBF_LIMIT = 20000;     // the kernel SVM's kernel matrix grows with the square of the points
+const DIMS = 1024;
+
+const $ = (id) => document.getElementById(id);
+const fmt = (n) => Number(n).toLocaleString('en-US');
+const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
+
+const state = {
+  lab: null, wasm: null, model: null, modelChecksum: 0,
+  splits: null,          // { train, test } parsed IDX (all images)
+  pool: null,            // FeaturePool at one size
+  cache: null,           // FeatureCache (IndexedDB)
+  done: new Map(),       // cache key -> Float32Array computed in this tab (survives a cancel)
+  features: null,        // { size, n, m, train, test, checksum, fromCache, replaced }
+  trainer: null, trainerData: null, trainCall: null,
+  results: [], active: null, photoWorker: null,
+  busy: false, cancelled: false,
+};
+
+// ---------- status and errors ----------
+
+function setStatus(s) {
+  $('status').textContent = s;
+  $('status').dataset.state = s === 'ready' || s === 'done' ? s : s === 'error' ? 'error' : 'working';
+}
+
+function showError(message) {
+  $('error').textContent = message;
+  $('error-box').hidden = false;
+}
+
+function clearError() { $('error-box').hidden = true; $('error').textContent = ''; }
+
+function setBusy(busy) {
+  state.busy = busy;
+  const ready = !!state.splits;
+  $('extract').disabled = busy || !ready;
+  $('train').disabled = busy || !ready;
+  $('cancel').disabled = !busy || !state.pool;
+  $('resume').disabled = busy || !state.cancelled;
+  $('stop-train').disabled = !state.trainCall;
+  for (const id of ['train-size', 'test-size', 'image-size', 'workers']) $(id).disabled = busy;
+}
+
+// ---------- loading ----------
+
+async function download(url, onBytes) {
+  const resp = await fetch(url);
+  if (!resp.ok) throw new Error(`could not download ${url}: HTTP ${resp.status}`);
+  const total = resp.headers.get('Content-Encoding') ? 0 : Number(resp.headers.get('Content-Length')) || 0;
+  const reader = resp.body.getReader(), chunks = [];
+  let got = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    got += value.length;
+    onBytes(got, total);
+  }
+  if (total && got !== total) throw new Error(`download of ${url} incomplete: ${got} of ${total} bytes`);
+  const out = new Uint8Array(got);
+  let at = 0;
+  for (const c of chunks) { out.set(c, at); at += c.length; }
+  return out;
+}
+
+async function gunzip(bytes, name) {
+  try {
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (e) {
+    throw new Error(`${name}: corrupt or truncated gzip (${e.message})`);
+  }
+}
+
+async function load() {
+  setStatus('loading');
+  if ('serviceWorker' in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register('./sw.js', { scope: './' }).catch((e) => console.warn('service worker:', e.message));
+  }
+  const urls = [WASM_URL, MODEL_URL, ...FASHION_FILES.train.map((f) => DATA_DIR + f), ...FASHION_FILES.test.map((f) => DATA_DIR + f)];
+  const got = new Map(), totals = new Map();
+  const progress = () => {
+    const g = [...got.values()].reduce((a, b) => a + b, 0), t = [...totals.values()].reduce((a, b) => a + b, 0);
+    const bar = $('load-progress');
+    if (t && totals.size === urls.length) { bar.max = t; bar.value = g; } else bar.removeAttribute('value');
+    $('load-label').textContent = `Downloading the model and the data: ${mb(g)}${t && totals.size === urls.length ? ` of ${mb(t)}` : ''}`;
+  };
+  const bytes = await Promise.all(urls.map((u) => download(u, (g, t) => { got.set(u, g); totals.set(u, t); progress(); })));
+  const [wasm, model, ...gz] = bytes;
+  $('load-label').textContent = 'Unpacking and checking the data…';
+  const idx = await Promise.all(gz.map((b, i) => gunzip(b, urls[i + 2])));
+  state.lab = await createDenseLab({ wasmBinary: wasm });
+  state.wasm = wasm.buffer;
+  state.model = model.buffer;
+  const file = state.lab.loadModelFile(model);            // verifies the model's checksum once, here
+  state.modelChecksum = file.checksum;
+  file.free();
+  state.splits = {
+    train: parseSplit(state.lab, 'train', idx[0], idx[1]),
+    test: parseSplit(state.lab, 'test', idx[2], idx[3]),
+  };
+  state.cache = await FeatureCache.open().catch((e) => { showError(`features will not be cached: ${e.message}`); return null; });
+  $('loadbar').classList.add('loaded');
+  $('load-label').textContent = `Ready: ${fmt(state.splits.train.count)} training and ${fmt(state.splits.test.count)} test images, model checksum ${state.modelChecksum.toString(16)}.`;
+  setStatus('ready');
+  setBusy(false);
+}
+
+// ---------- settings ----------
+
+function settings() {
+  const n = Number($('train-size').value), m = Number($('test-size').value), size = Number($('image-size').value);
+  const w = $('workers').value;
+  const workers = w === 'auto' ? Math.min(8, Math.max(1, navigator.hardwareConcurrency || 1)) : Number(w);
+  return { n, m, size, workers };
+}
+
+function updateCode() {
+  const s = Number($('image-size').value);
+  $('feature-code').textContent = `DenseNet121(include_top=False, weights='imagenet', pooling='avg', input_shape=(${s}, ${s}, 3))`;
+}
+
+// ---------- feature extraction ----------
+
+const cacheKey = (size, split, [a, b]) => `${state.modelChecksum.toString(16)}:s${size}:${split}:${a}-${b}`;
+
+function progressText(p) {
+  const parts = [`${fmt(p.done)} of ${fmt(p.total)} images`];
+  if (p.rate > 0) parts.push(`${p.rate.toFixed(1)} images/s`);
+  if (p.rate > 0 && p.done < p.total) parts.push(`about ${formatSeconds((p.total - p.done) / p.rate)} left`);
+  if (p.cached) parts.push(`${fmt(p.cached)} from the cache`);
+  if (p.workers) parts.push(`${p.workers} worker${p.workers > 1 ? 's' : ''}`);
+  if (p.replaced) parts.push(`${p.replaced} worker${p.replaced > 1 ? 's' : ''} replaced`);
+  return parts.join(' · ');
+}
+
+function formatSeconds(s) {
+  if (s < 90) return `${Math.ceil(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+function showFeatureProgress(p) {
+  const bar = $('features-progress');
+  bar.max = p.total || 1;
+  bar.value = p.done;
+  const text = $('features-text');
+  text.textContent = progressText(p);
+  text.dataset.done = p.done;
+  text.dataset.total = p.total;
+}
+
+// The features for the current settings: from memory, the IndexedDB cache, or the workers.
+async function extract() {
+  const { n, m, size, workers } = settings();
+  if (state.features?.train && state.features.size === size && state.features.n === n && state.features.m === m) return state.features;
+  clearError();
+  state.cancelled = false;
+  setStatus('extracting');
+  $('features-text').dataset.state = 'running';
+  const t0 = performance.now();
+  const out = { train: new Float32Array(n * DIMS), test: new Float32Array(m * DIMS) };
+  const jobs = [];
+  let cached = 0, done = 0, computed = 0;
+  const total = n + m;
+  for (const [split, count] of [['train', n], ['test', m]]) {
+    for (const range of batchRanges(count, BATCH)) {
+      const key = cacheKey(size, split, range);
+      let f = state.done.get(key);
+      if (!f && state.cache) f = await state.cache.get(key).catch(() => null);
+      if (f && f.length === (range[1] - range[0]) * DIMS) {
+        out[split].set(f, range[0] * DIMS);
+        cached += range[1] - range[0];
+        continue;
+      }
+      jobs.push({ key, split, range });
+    }
+  }
+  done = cached;
+  const progress = { done, total, cached, rate: 0, workers: 0, replaced: 0 };
+  showFeatureProgress(progress);
+  if (jobs.length) {
+    if (!state.pool || state.pool.size !== size || state.pool.target !== Math.min(workers, jobs.length)) {
+      state.pool?.terminate();
+      state.pool = new FeaturePool({ size, count: Math.min(workers, jobs.length), wasm: state.wasm, model: state.model });
+    }
+    const pool = state.pool;
+    progress.workers = pool.target;
+    setBusy(true);
+    const inFlight = new Map();   // job -> images done inside the running batch
+    const tc = performance.now();
+    const update = () => {
+      const partial = [...inFlight.values()].reduce((a, b) => a + b, 0);
+      progress.done = done + partial;
+      const secs = (performance.now() - tc) / 1000;
+      progress.rate = secs > 0.5 ? (computed + partial) / secs : 0;
+      progress.replaced = pool.replaced;
+      showFeatureProgress(progress);
+    };
+    try {
+      await pool.run(jobs.map((j) => ({
+        ...j,
+        images: state.splits[j.split].images.subarray(j.range[0] * 784, j.range[1] * 784),
+        count: j.range[1] - j.range[0],
+      })), {
+        onProgress: (job, imagesDone) => { inFlight.set(job, imagesDone); update(); },
+        onRetry: (job) => { inFlight.delete(job); update(); },
+        onResult: (job, f) => {
+          inFlight.delete(job);
+          out[job.split].set(f, job.range[0] * DIMS);
+          // Kept in memory until stored, so a cancel or a failed write loses nothing.
+          state.done.set(job.key, f);
+          state.cache?.put(job.key, f).then(() => state.done.delete(job.key), (e) => showError(`could not cache features: ${e.message}`));
+          done += job.count;
+          computed += job.count;
+          update();
+        },
+      });
+    } catch (e) {
+      if (pool.cancelled) {
+        state.cancelled = true;
+        state.pool = null;
+        $('features-text').dataset.state = 'cancelled';
+        $('features-text').textContent = `Cancelled at ${fmt(done)} of ${fmt(total)} images: Resume continues from there.`;
+        setStatus('cancelled');
+        setBusy(false);
+        return null;
+      }
+      state.pool?.terminate();
+      state.pool = null;
+      throw e;
+    }
+    progress.replaced = pool.replaced;
+    pool.terminate();              // frees the workers' memory; the next run starts fresh ones
+    state.pool = null;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const sum = checksum(out.train, out.test);
+  state.features = { size, n, m, train: out.train, test: out.test, checksum: sum, fromCache: cached, seconds, replaced: progress.replaced };
+  progress.done = total;
+  showFeatureProgress(progress);
+  const text = $('features-text');
+  text.textContent = `${progressText({ ...progress, rate: 0 })} · ${seconds.toFixed(1)} s · checksum ${sum}`;
+  text.dataset.state = 'complete';
+  text.dataset.checksum = sum;
+  text.dataset.seconds = seconds.toFixed(3);
+  const pill = $('cached');
+  pill.hidden = cached === 0;
+  pill.textContent = cached === total ? 'features cached' : `${fmt(cached)} cached`;
+  pill.dataset.cached = cached;
+  state.trainerData = null;      // the classifier worker needs these new features
+  return state.features;
+}
+
+async function runExtract() {
+  setBusy(true);
+  try {
+    const f = await extract();
+    if (f) setStatus('done');
+  } catch (e) {
+    showError(`feature extraction failed: ${e.message}`);
+    setStatus('error');
+  } finally {
+    setBusy(false);
+  }
+}
+
+function cancel() {
+  if (state.pool?.running) state.pool.cancel();
+}
+
+// ---------- classifiers ----------
+
+function trainer() {
+  if (state.trainer) return state.trainer;
+  const worker = new Worker(new URL('./worker-train.js', import.meta.url), { type: 'module' });
+  const calls = new Map();
+  let nextId = 1;
+  const t = {
+    worker,
+    call(cmd, args = {}, { transfer = [], onProgress } = {}) {
+      return new Promise((resolve, reject) => {
+        const id = nextId++;
+        calls.set(id, { resolve, reject, onProgress });
+        worker.postMessage({ id, cmd, ...args }, transfer);
+      });
+    },
+    fail(message) {
+      for (const c of calls.values()) c.reject(new Error(message));
+      calls.clear();
+      worker.terminate();
+      if (state.trainer === t) { state.trainer = null; state.trainerData = null; }
+    },
+  };
+  worker.onmessage = (e) => {
+    const { id, ok, result, error, progress } = e.data;
+    const c = calls.get(id);
+    if (!c) return;
+    if (progress) { c.onProgress?.(progress); return; }
+    calls.delete(id);
+    if (ok) c.resolve(result); else c.reject(new Error(error));
+  };
+  worker.onerror = (e) => { e.preventDefault(); t.fail(`the classifier worker failed: ${e.message || 'it could not start or ran out of memory'}`); };
+  state.trainer = t;
+  t.ready = t.call('start', { wasm: state.wasm.slice(0) });
+  return t;
+}
+
+function positive(id, what, { integer = false, min = 0, max = Infinity } = {}) {
+  const v = Number($(id).value);
+  if ($(id).value.trim() === '' || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < min || v > max || (min === 0 && v <= 0 && !integer)) {
+    throw new Error(`${what} must be ${integer ? 'a whole number' : 'a number'} ${min === 0 && !integer ? 'above 0' : `from ${min}`}${max < Infinity ? ` to ${max}` : ''}, got "${$(id).value}"`);
+  }
+  return v;
+}
+
+const LABELS = { 'linear-svm': 'Linear SVM', 'rbf-svm': 'RBF SVM', softmax: 'New head (softmax)', 'pixels-linear-svm': 'Linear SVM (pixel baseline)' };
+
+// The chosen classifiers with their parameters (the CLI's params object), or an error per classifier.
+function chosenClassifiers() {
+  const out = [];
+  const add = (name, fn) => {
+    try { out.push({ name, ...fn() }); } catch (e) { out.push({ name, error: e.message }); }
+  };
+  const common = { epochs: 10, hidden: 128, lr: 1e-3 };     // the CLI's defaults
+  if ($('use-linear').checked) add('linear-svm', () => ({ params: { ...common, C: positive('linear-c', 'Linear SVM: C') } }));
+  if ($('use-rbf').checked) {
+    add('rbf-svm', () => {
+      const rbfMax = positive('rbf-max', 'RBF SVM: training points', { integer: true, min: 1 });
+      if (rbfMax > RBF_LIMIT) throw new Error(`RBF SVM: ${fmt(rbfMax)} training points is too many for a kernel SVM in the tab (its kernel matrix grows with the square of the points): use at most ${fmt(RBF_LIMIT)}`);
+      return { params: { ...common, C: positive('rbf-c', 'RBF SVM: C') }, rbfMax };
+    });
+  }
+  if ($('use-softmax').checked) {
+    add('softmax', () => ({ params: { C: 1,
+      hidden: positive('hidden', 'New head: hidden units', { integer: true, min: 0, max: 4096 }),
+      epochs: positive('epochs', 'New head: epochs', { integer: true, min: 1, max: 500 }),
+      lr: positive('lr', 'New head: learning rate', { max: 10 }) } }));
+  }
+  if ($('use-pixels').checked) add('pixels-linear-svm', () => ({ params: { ...common, C: positive('pixels-c', 'Pixel baseline: C') } }));
+  return out;
+}
+
+const dataKey = (n, m, f) => `${n}:${m}:${f ? `${f.size}:${f.checksum}` : 'pixels'}`;
+
+// Sends the data the classifiers need to the worker, once per settings.
+async function feedTrainer(t, needFeatures) {
+  const { n, m, size } = settings();
+  const f = needFeatures ? state.features : null;
+  const key = dataKey(n, m, f);
+  if (state.trainerData === key || (!needFeatures && state.trainerData?.startsWith(`${n}:${m}:`))) return;
+  const sp = state.splits;
+  const split = (s, k) => ({ images: s.images.slice(0, k * 784), labels: s.labels.slice(0, k), rows: s.rows, cols: s.cols });
+  // The features move to the worker (not copied: 245 MB for the full set); the page keeps
+  // their checksum and gets them back from the cache if the worker has to be restarted.
+  const transfer = f ? [f.train.buffer, f.test.buffer] : [];
+  await t.call('data', {
+    train: split(sp.train, n), test: split(sp.test, m), n, m,
+    features: f ? { train: f.train, test: f.test, d: DIMS, size } : null,
+  }, { transfer });
+  if (f) f.train = f.test = null;
+  state.trainerData = key;
+}
+
+async function train() {
+  clearError();
+  const chosen = chosenClassifiers();
+  if (!chosen.length) { showError('choose at least one classifier'); return; }
+  setBusy(true);
+  const errors = [];
+  try {
+    const needFeatures = chosen.some((c) => c.name !== 'pixels-linear-svm' && !c.error);
+    const { n, m, size } = settings();
+    const f = state.features;
+    const inWorker = f && f.size === size && f.n === n && f.m === m && state.trainerData === dataKey(n, m, f);
+    if (needFeatures && !inWorker && !(await extract())) return;   // null: cancelled
+    setStatus('training');
+    const t = trainer();
+    await t.ready;
+    await feedTrainer(t, needFeatures);
+    for (const c of chosen) {
+      if (c.error) { errors.push(c.error); showError(errors.join('\n')); continue; }
+      const curve = [];
+      $('train-text').textContent = `${LABELS[c.name]}: training on ${fmt(c.name === 'rbf-svm' ? Math.min(n, c.rbfMax) : n)} images…`;
+      if (c.name === 'softmax') { $('curve-box').hidden = false; drawCurve($('curve'), curve, c.params.epochs); }
+      try {
+        state.trainCall = t;
+        setBusy(true);
+        const r = await t.call('fit', { name: c.name, params: c.params, rbfMax: c.rbfMax ?? Infinity }, {
+          onProgress: (p) => {
+            if (p.phase === 'softmax') {
+              curve[p.step - 1] = { loss: p.loss, acc: p.trainAcc };
+              drawCurve($('curve'), curve, p.steps);
+              $('train-text').textContent = `${LABELS[c.name]}: epoch ${p.step} of ${p.steps}, loss ${p.loss.toFixed(4)}, training accuracy ${p.trainAcc.toFixed(4)}`;
+            } else {
+              $('train-text').textContent = `${LABELS[c.name]}: ${p.phase} ${fmt(p.step)} of ${fmt(p.steps)}`;
+            }
+          },
+        });
+        addResult({ ...r, name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: c.name === 'softmax' ? curve : null });
+      } catch (e) {
+        errors.push(`${LABELS[c.name]}: ${e.message}`);
+        showError(errors.join('\n'));
+        if (!state.trainer) break;   // stopped or died: the rest would need a new worker anyway
+      } finally {
+        state.trainCall = null;
+      }
+    }
+    $('train-text').textContent = errors.length ? `Finished with ${errors.length} error${errors.length > 1 ? 's' : ''}.` : 'Finished.';
+    setStatus(errors.length && !state.results.length ? 'error' : 'done');
+  } catch (e) {
+    showError(e.message);
+    setStatus('error');
+  } finally {
+    setBusy(false);
+  }
+}
+
+function stopTraining() {
+  state.trainer?.fail('stopped');
+  $('train-text').textContent = 'Stopped.';
+}
+
+// ---------- results ----------
+
+function addResult(r) {
+  const row = {
+    classifier: r.classifier, train: r.train, trainSeconds: r.train_seconds, accuracy: r.test_accuracy,
+    confusion: r.confusion, predictions: r.predictions, model: r.model, size: r.size, m: r.m,
+    features: r.classifier === 'pixels-linear-svm' ? 'raw pixels (784)' : `DenseNet121 (1024) at ${r.size}×${r.size}`,
+  };
+  state.results.push(row);
+  $('results-empty').hidden = true;
+  const tr = document.createElement('tr');
+  tr.dataset.testid = 'results-row';
+  tr.setAttribute('data-testid', 'results-row');
+  tr.dataset.classifier = row.classifier;
+  tr.dataset.accuracy = String(row.accuracy);
+  tr.dataset.trainSeconds = row.trainSeconds.toFixed(3);
+  tr.dataset.size = row.size;
+  const cells = [LABELS[row.classifier], row.features, fmt(row.train), `${row.trainSeconds.toFixed(2)} s`, `${(row.accuracy * 100).toFixed(2)} %`];
+  cells.forEach((text, i) => {
+    const td = document.createElement(i === 0 ? 'th' : 'td');
+    if (i === 0) td.scope = 'row';
+    if (i >= 2) td.className = 'num';
+    td.textContent = text;
+    tr.append(td);
+  });
+  const actions = document.createElement('td');
+  actions.className = 'row-actions';
+  const show = button('Details', () => showDetail(row));
+  show.setAttribute('aria-label', `Details of ${LABELS[row.classifier]}`);
+  const dl = button('Download', () => downloadClassifier(row));
+  dl.setAttribute('aria-label', `Download ${LABELS[row.classifier]}`);
+  dl.dataset.testid = 'download';
+  actions.append(show, dl);
+  tr.append(actions);
+  $('results-body').append(tr);
+  showDetail(row);
+  // Photos go to the most accurate classifier trained here, unless a file was loaded.
+  const best = state.results.reduce((a, b) => (b.accuracy > a.accuracy ? b : a));
+  if (!state.active || (state.active.fromResult && state.active.row !== best)) {
+    setActive({ model: best.model, name: best.classifier, size: best.size, numFeatures: best.classifier === 'pixels-linear-svm' ? 784 : DIMS, fromResult: true, row: best });
+  }
+}
+
+function button(text, onClick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = text;
+  b.className = 'small';
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+function showDetail(row) {
+  $('detail').hidden = false;
+  $('detail-title').textContent = `${LABELS[row.classifier]} (${row.features}, ${fmt(row.train)} training images): test accuracy ${(row.accuracy * 100).toFixed(2)} %`;
+  renderConfusion($('confusion'), row.confusion, FASHION_CLASSES);
+  const test = state.splits.test, wrong = [];
+  for (let i = 0; i < row.predictions.length; i++) if (row.predictions[i] !== test.labels[i]) wrong.push(i);
+  $('wrong-count').textContent = `(${fmt(wrong.length)} of ${fmt(row.predictions.length)}${wrong.length > 40 ? ', the first 40' : ''})`;
+  renderGallery($('gallery'), wrong.slice(0, 40).map((i) => ({
+    index: i, pixels: test.images.subarray(i * 784, (i + 1) * 784),
+    truth: FASHION_CLASSES[test.labels[i]], predicted: FASHION_CLASSES[row.predictions[i]],
+  })));
+}
+
+function fileName(name, size) {
+  return name === 'pixels-linear-svm' ? `fashion-${name}.dlclass` : `fashion-${name}-s${size}.dlclass`;
+}
+
+function downloadClassifier(row) {
+  const url = URL.createObjectURL(new Blob([row.model], { type: 'application/octet-stream' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName(row.classifier, row.size);
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+// ---------- a photo of clothing ----------
+
+function setActive(a) {
+  state.active = a;
+  const what = a.numFeatures === 784 ? 'raw 28×28 pixels' : `DenseNet features at ${a.size}×${a.size}`;
+  $('active-classifier').textContent = `Classifying with: ${a.label ?? LABELS[a.name] ?? a.name} on ${what}.`;
+  $('active-classifier').dataset.kind = a.name;
+}
+
+async function loadClassifierFile(fileObj) {
+  clearError();
+  try {
+    const bytes = new Uint8Array(await fileObj.arrayBuffer());
+    const t = trainer();
+    await t.ready;
+    const info = await t.call('inspect', { model: bytes.slice() });
+    if (info.numClasses !== 10 || (info.numFeatures !== DIMS && info.numFeatures !== 784)) {
+      throw new Error(`expects ${info.numFeatures} features and ${info.numClasses} classes: not a Fashion-MNIST classifier of this lab`);
+    }
+    const m = /-s(\d+)\.dlclass$/i.exec(fileObj.name);
+    const size = info.numFeatures === 784 ? 28 : m ? Number(m[1]) : Number($('image-size').value);
+    const name = info.numFeatures === 784 ? 'pixels-linear-svm' : info.kind;
+    setActive({ model: bytes, name, size, numFeatures: info.numFeatures, label: `${LABELS[name] ?? info.kind} from ${fileObj.name}`, fromResult: false });
+  } catch (e) {
+    showError(`${fileObj.name}: ${e.message}`);
+  }
+}
+
+function photoWorker(size) {
+  const p = state.photoWorker;
+  if (p && p.size === size) return p;
+  p?.pool.terminate();
+  const pool = new FeaturePool({ size, count: 1, wasm: state.wasm, model: state.model });
+  state.photoWorker = { size, pool };
+  return state.photoWorker;
+}
+
+async function classifyPhoto(fileObj) {
+  clearError();
+  if (!state.active) { showError('no classifier yet: train one above or load a .dlclass file'); return; }
+  if (!state.splits) { showError('wait until the model is loaded'); return; }
+  try {
+    const a = state.active;
+    const bytes = await fileObj.arrayBuffer();
+    const size = a.numFeatures === 784 ? Number($('image-size').value) : a.size;
+    const r = await photoWorker(size).pool.call('photo', { bytes, invert: $('invert').checked });
+    const x = a.numFeatures === 784 ? Float32Array.from(r.gray28, (v) => v / 255) : r.features;
+    const t = trainer();
+    await t.ready;
+    const p = await t.call('predict', { model: a.model.slice(), x });
+    $('photo-out').hidden = false;
+    drawGray($('photo-canvas'), r.gray28, 28, 28);
+    const label = FASHION_CLASSES[p.label];
+    $('photo-label').textContent = label;
+    $('photo-label').dataset.label = label;
+    const ranked = p.scores.map((s, i) => [s, i]).sort((u, v) => v[0] - u[0]).slice(1, 3);
+    $('photo-detail').textContent = ` ${r.width}×${r.height} photo${a.numFeatures === 784 ? '' : `, features at ${size}×${size}`}; next: ${ranked.map(([, i]) => FASHION_CLASSES[i]).join(', ')}`;
+  } catch (e) {
+    showError(`${fileObj.name}: ${e.message}`);
+  }
+}
+
+// ---------- wiring ----------
+
+$('error-close').addEventListener('click', clearError);
+$('extract').addEventListener('click', runExtract);
+$('resume').addEventListener('click', runExtract);
+$('cancel').addEventListener('click', cancel);
+$('train').addEventListener('click', train);
+$('stop-train').addEventListener('click', stopTraining);
+$('image-size').addEventListener('change', updateCode);
+$('classifier-input').addEventListener('change', (e) => { if (e.target.files[0]) loadClassifierFile(e.target.files[0]); e.target.value = ''; });
+$('photo-input').addEventListener('change', (e) => { if (e.target.files[0]) classifyPhoto(e.target.files[0]); e.target.value = ''; });
+for (const id of ['train-size', 'test-size', 'image-size']) {
+  $(id).addEventListener('change', () => { state.cancelled = false; setBusy(state.busy); });
+}
+updateCode();
+
+// Hooks for the browser tests (harmless for users).
+window.__denselabTest = {
+  killWorker: () => state.pool?.killOne() ?? false,
+  featuresChecksum: () => state.features?.checksum ?? null,
+  featureSeconds: () => state.features?.seconds ?? null,
+  clearCache: async () => { state.done.clear(); state.features = null; await state.cache?.clear(); },
+  replacedWorkers: () => state.features?.replaced ?? state.pool?.replaced ?? 0,
+};
+
+load().catch((e) => {
+  showError(`could not load the lab: ${e.message}`);
+  setStatus('error');
+  $('load-label').textContent = 'Loading failed.';
+});
