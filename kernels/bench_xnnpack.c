@@ -5,7 +5,9 @@
  *   kernels_bench_xnnpack [--json] [--quick] [--cpu]
  * Note: natively XNNPACK picks its best ISA here (AVX2/FMA if present), while
  * our kernels are the SSE2 mapping of the SIMD128 source, so this compares
- * against XNNPACK's native ceiling, not its WASM build. */
+ * against XNNPACK's native ceiling, not its WASM build.
+ * --json: one line; layers[] carry XNNPACK's ms/gflops (ours in ours_*), in
+ * the same layer/shape naming as kernels_bench --json. */
 #include "kernels/kernels.h"
 #include "kernels/bench_common.h"
 #include <stdio.h>
@@ -66,16 +68,18 @@ int main(int argc, char **argv) {
         snprintf(shape, sizeof shape, "%zux%zux%zu->%zu", s->in_h, s->in_w, s->in_c, s->out_c);
         double g_xnn = t_xnn > 0 ? flop / t_xnn / 1e9 : 0;
         if (json)
-            printf("%s{\"layer\":\"%s\",\"shape\":\"%s\",\"count\":%d,\"mflop\":%.1f,\"ours_gflops\":%.2f,\"xnnpack_gflops\":%.2f}",
-                   l ? "," : "", layers[l].what, shape, layers[l].count, flop / 1e6, flop / t_ours / 1e9, g_xnn);
+            printf("%s{\"layer\":\"%s\",\"shape\":\"%s\",\"count\":%d,\"mflop\":%.1f,\"ms\":%.3f,\"gflops\":%.2f,"
+                   "\"ours_ms\":%.3f,\"ours_gflops\":%.2f}",
+                   l ? "," : "", layers[l].what, shape, layers[l].count, flop / 1e6, t_xnn * 1e3, g_xnn,
+                   t_ours * 1e3, flop / t_ours / 1e9);
         else
             printf("%-16s %-22s %5d %8.1f %10.2f %10.2f\n", layers[l].what, shape, layers[l].count, flop / 1e6,
                    flop / t_ours / 1e9, g_xnn);
         free(in); free(w); free(bias); free(out); free(packed); free(scratch);
     }
     if (json)
-        printf("],\"ours_ms\":%.2f,\"xnnpack_ms\":%.2f,\"quick\":%s}\n", total_ours * 1e3, total_xnn * 1e3,
-               quick ? "true" : "false");
+        printf("],\"conv_total_ms\":%.2f,\"ours_conv_total_ms\":%.2f,\"conv_total_gflop\":%.3f,\"quick\":%s}\n",
+               total_xnn * 1e3, total_ours * 1e3, total_flop / 1e9, quick ? "true" : "false");
     else if (!quick)
         printf("\nAll DenseNet121 convolutions (%.2f GFLOP): ours %.1f ms, XNNPACK %.1f ms\n",
                total_flop / 1e9, total_ours * 1e3, total_xnn * 1e3);

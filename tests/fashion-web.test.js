@@ -3,7 +3,8 @@
 // baseline; accuracies equal `node wasm/cli.js fashion ... --json`; a feature worker killed
 // mid-extraction and a cancel + resume give bit-identical features; a reload takes them from the
 // IndexedDB cache; a downloaded classifier loads again and classifies a photo; a clear error for
-// an RBF SVM on too many points; no request leaves the origin. Saves build/screenshots/fashion*.png.
+// an RBF SVM on too many points; the page reloads offline; no request leaves the origin.
+// Saves build/screenshots/fashion.png and fashion-phone.png.
 import { describe, it as test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -213,6 +214,18 @@ describe('the Fashion-MNIST page in Chromium', () => {
     assert.deepEqual(rows.map((r) => r.classifier), ['pixels-linear-svm'], 'the other classifier did not run');
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: path.join(shotDir, 'fashion-phone.png'), fullPage: true });
+  });
+
+  test('works offline after a visit (service worker)', async () => {
+    ready();
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await context.setOffline(true);
+    try {
+      await page.reload();
+      await waitStatus(['ready'], 'offline reload');
+    } finally {
+      await context.setOffline(false);
+    }
   });
 
   test('no request left the origin', () => {

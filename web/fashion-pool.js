@@ -78,8 +78,10 @@ export class FeaturePool {
     const queue = jobs.slice();
     let remaining = jobs.length;
     return new Promise((resolve, reject) => {
+      let settled = false;
       const finish = (err) => {
-        if (!this.running) return;
+        if (settled) return;
+        settled = true;
         this.running = false;
         this.abort = null;
         if (err) reject(err); else resolve();
@@ -129,9 +131,8 @@ export class FeaturePool {
 
   cancel() {
     this.cancelled = true;
-    const abort = this.abort;
+    this.abort?.(new Error('cancelled'));
     this.terminate();
-    abort?.(new Error('cancelled'));
   }
 
   terminate() {

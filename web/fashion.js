@@ -86,11 +86,26 @@ async function gunzip(bytes, name) {
   }
 }
 
+// The lab's service worker (web/sw.js, shared with the photo page) keeps an offline copy; on a
+// first visit, let it take control before the downloads so they are cached as they stream in.
+async function serviceWorker() {
+  if (!('serviceWorker' in navigator) || !window.isSecureContext) return;
+  try {
+    await navigator.serviceWorker.register('./sw.js', { scope: './' });
+  } catch (e) {
+    console.warn('service worker not available:', e.message);
+    return;
+  }
+  if (navigator.serviceWorker.controller) return;
+  await new Promise((resolve) => {
+    const timer = setTimeout(resolve, 5000);
+    navigator.serviceWorker.addEventListener('controllerchange', () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
+}
+
 async function load() {
   setStatus('loading');
-  if ('serviceWorker' in navigator && window.isSecureContext) {
-    navigator.serviceWorker.register('./sw.js', { scope: './' }).catch((e) => console.warn('service worker:', e.message));
-  }
+  await serviceWorker();
   const urls = [WASM_URL, MODEL_URL, ...FASHION_FILES.train.map((f) => DATA_DIR + f), ...FASHION_FILES.test.map((f) => DATA_DIR + f)];
   const got = new Map(), totals = new Map();
   const progress = () => {
@@ -249,12 +264,14 @@ async function extract() {
     state.pool = null;
   }
   const seconds = (performance.now() - t0) / 1000;
+  progress.rate = computed ? computed / seconds : 0;     // average over the whole run, worker start-up included
   const sum = checksum(out.train, out.test);
   state.features = { size, n, m, train: out.train, test: out.test, checksum: sum, fromCache: cached, seconds, replaced: progress.replaced };
   progress.done = total;
   showFeatureProgress(progress);
   const text = $('features-text');
-  text.textContent = `${progressText({ ...progress, rate: 0 })} · ${seconds.toFixed(1)} s · checksum ${sum}`;
+  text.textContent = `${progressText(progress)} · ${seconds.toFixed(1)} s · checksum ${sum}`;
+  text.dataset.rate = progress.rate.toFixed(1);
   text.dataset.state = 'complete';
   text.dataset.checksum = sum;
   text.dataset.seconds = seconds.toFixed(3);
@@ -378,6 +395,7 @@ async function feedTrainer(t, needFeatures) {
 
 async function train() {
   clearError();
+  state.stopped = false;
   const chosen = chosenClassifiers();
   if (!chosen.length) { showError('choose at least one classifier'); return; }
   setBusy(true);
@@ -413,12 +431,18 @@ async function train() {
         });
         addResult({ ...r, name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: c.name === 'softmax' ? curve : null });
       } catch (e) {
+        if (state.stopped) break;
         errors.push(`${LABELS[c.name]}: ${e.message}`);
         showError(errors.join('\n'));
-        if (!state.trainer) break;   // stopped or died: the rest would need a new worker anyway
+        if (!state.trainer) break;   // the worker died: the rest would need a new one anyway
       } finally {
         state.trainCall = null;
       }
+    }
+    if (state.stopped) {
+      $('train-text').textContent = 'Stopped.';
+      setStatus('cancelled');
+      return;
     }
     $('train-text').textContent = errors.length ? `Finished with ${errors.length} error${errors.length > 1 ? 's' : ''}.` : 'Finished.';
     setStatus(errors.length && !state.results.length ? 'error' : 'done');
@@ -431,6 +455,7 @@ async function train() {
 }
 
 function stopTraining() {
+  state.stopped = true;
   state.trainer?.fail('stopped');
   $('train-text').textContent = 'Stopped.';
 }
@@ -447,7 +472,6 @@ function addResult(r) {
   $('results-empty').hidden = true;
   const tr = document.createElement('tr');
   tr.dataset.testid = 'results-row';
-  tr.setAttribute('data-testid', 'results-row');
   tr.dataset.classifier = row.classifier;
   tr.dataset.accuracy = String(row.accuracy);
   tr.dataset.trainSeconds = row.trainSeconds.toFixed(3);

@@ -37,14 +37,14 @@ const last = [...log.matchAll(/^#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+) corp: (\d+)/
 const file = 'tests/fuzz/results.json';
 const all = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
 const artifacts = fs.readdirSync(`build/fuzz/crashes/${h}`).sort();
-const problem = /^==\d+==ERROR: (\w+): ([^\n]*)|^(SUMMARY: [^\n]*)|ERROR: libFuzzer: ([^\n]*)/m.exec(log);
+const problem = /runtime error: [^\n]*|==\d+==ERROR: \w+: [\w-]+( on [^\n]*? at pc)?|ERROR: libFuzzer: [^\n]*/.exec(log);
 all[h] = {
   seconds: Number(seconds),
   executions: stat('number_of_executed_units') || Number(last[1] ?? 0),
   exec_per_second: stat('average_exec_per_sec') || null,
   coverage_edges: Number(last[2] ?? 0), features: Number(last[3] ?? 0), corpus_units: Number(last[4] ?? 0),
   peak_rss_mb: stat('peak_rss_mb') || null,
-  result: Number(status) === 0 ? 'no crash' : `stopped: ${problem ? problem.slice(1).filter(Boolean).join(': ') : `exit ${status}`}`,
+  result: Number(status) === 0 ? 'no crash' : `stopped: ${problem ? problem[0].replace(/^==\d+==/, '').replace(/ on address .*/, '') : `exit ${status}`}`,
   crash_artifacts: artifacts,
   date: new Date().toISOString().slice(0, 10),
   findings: all[h]?.findings ?? [],

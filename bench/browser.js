@@ -1,0 +1,92 @@
+// browser.js — row 3 of the benchmark: rows 1 and 2 in headless Chromium. Assembles a
+// temporary site (bench/site/ page + DenseLab from dist/ + TF.js's dist bundles and
+// .wasm files + the TF.js model with the same topology edits as tests/tfjs_peer.js +
+// the same inputs as Node), serves it with bench/server.js (web/serve.js's COOP/COEP but no
+// CSP: the product's CSP forbids the string evaluation tf.min.js does), and drives
+// /usr/bin/chromium with playwright-core.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+function copy(from, dir, name = path.basename(from)) {
+  if (!fs.existsSync(from)) throw new Error(`${path.relative(root, from)} is missing: run ./build.sh (and npm ci)`);
+  fs.copyFileSync(from, path.join(dir, name));
+}
+
+function floatFile(file, x) { fs.writeFileSync(file, Buffer.from(x.buffer, x.byteOffset, x.byteLength)); }
+
+// The site folder; returns its path. inputs: { x224, x32 } (Float32Array).
+async function assemble(dir, inputs) {
+  const dist = path.join(root, 'dist');
+  for (const f of ['index.html', 'bench_page.js', 'bench_worker.js']) copy(path.join(root, 'bench', 'site', f), dir);
+  for (const f of ['denselab.js', 'denselab_core.mjs', 'denselab_core.wasm']) copy(path.join(dist, f), dir);
+  copy(path.join(dist, 'models', 'densenet121.dlm'), dir);
+  const tfDist = path.join(root, 'node_modules', '@tensorflow');
+  copy(path.join(tfDist, 'tfjs', 'dist', 'tf.min.js'), dir);
+  const wasmDist = path.join(tfDist, 'tfjs-backend-wasm', 'dist');
+  copy(path.join(wasmDist, 'tf-backend-wasm.min.js'), dir);
+  for (const f of fs.readdirSync(wasmDist).filter((f) => f.endsWith('.wasm'))) copy(path.join(wasmDist, f), dir);
+  // TF.js models: the export's shards + two edited topologies (final ReLU fixed).
+  const peer = await import('../tests/tfjs_peer.js');
+  const modelDir = peer.modelDir(), json = JSON.parse(fs.readFileSync(path.join(modelDir, 'model.json'), 'utf8'));
+  const tfjsDir = path.join(dir, 'tfjs');
+  fs.mkdirSync(tfjsDir);
+  for (const g of json.weightsManifest) for (const p of g.paths) copy(path.join(modelDir, p), tfjsDir, p);
+  const variants = { top: {}, feat32: { includeTop: false, pooling: 'avg', inputShape: [32, 32, 3] } };
+  for (const [name, edit] of Object.entries(variants)) {
+    fs.writeFileSync(path.join(tfjsDir, `${name}.json`), JSON.stringify({ ...json, modelTopology: peer.editTopology(json.modelTopology, edit) }));
+  }
+  floatFile(path.join(dir, 'input224.bin'), inputs.x224);
+  floatFile(path.join(dir, 'input32.bin'), inputs.x32);
+  return dir;
+}
+
+function topK(p, k) { return [...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, k); }
+function maxAbsDiff(a, b) { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i])); return m; }
+
+// -> rows { what, unit, ours: ms[] | images/s[], peer: ..., target, detail }.
+export async function runBrowser({ net = { warmup: 2, runs: 5 }, batch = 64, inputs, log = () => {}, timeoutMs = 20 * 60 * 1000 } = {}) {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install chromium`);
+  let chromium;
+  try { ({ chromium } = await import('playwright-core')); } catch { throw new Error('playwright-core is not installed: run npm ci'); }
+  const { startBenchServer } = await import('./server.js');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'denselab-bench-'));
+  let server, context;
+  try {
+    const site = path.join(tmp, 'site');
+    fs.mkdirSync(site);
+    await assemble(site, inputs);
+    server = await startBenchServer(site);
+    context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    const page = context.pages()[0] || await context.newPage();
+    const consoleErrors = [];
+    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    const version = context.browser()?.version() ?? /Chrome\/([\d.]+)/.exec(await page.evaluate(() => navigator.userAgent))?.[1];
+    log(`bench: Chromium ${version} on ${server.url}\n`);
+    await page.goto(`${server.url}?warmup=${net.warmup}&runs=${net.runs}&batch=${batch}`);
+    await page.waitForFunction(() => window.benchResult, null, { timeout: timeoutMs, polling: 500 });
+    const r = await page.evaluate(() => window.benchResult);
+    if (r.error) throw new Error(`in the page: ${r.error}${consoleErrors.length ? ` (console: ${consoleErrors.slice(0, 3).join(' | ')})` : ''}`);
+    const browser = `headless Chromium ${version}`;
+    const peerName = `TF.js ${r.tfjs} tfjs-backend-wasm (XNNPACK, SIMD ${r.simd}, ${r.threads} thread) on the main thread`;
+    const top5 = topK(r.top.output, 5), peerTop5 = topK(r.top.peerOutput, 5);
+    const perSecond = (ms) => ms.map((v) => batch / (v / 1000));
+    return [
+      { what: `DenseNet121 224x224, batch 1, ${browser}, DenseLab in a worker (latency)`, unit: 'ms', ours: r.top.ours, peer: r.top.peer, target: { op: '<=', value: 0.8 },
+        detail: { clock: 'wall', peer_name: peerName, crossOriginIsolated: r.crossOriginIsolated, top5_identical: top5.join() === peerTop5.join(), top5, peer_top5: peerTop5, max_prob_diff: maxAbsDiff(r.top.output, r.top.peerOutput) } },
+      { what: `DenseNet121 features 32x32, batch ${batch}, ${browser}, DenseLab in a worker (throughput)`, unit: 'images/s', ours: perSecond(r.feat.ours), peer: perSecond(r.feat.peer), target: { op: '>=', value: 1.5 },
+        detail: { clock: 'wall', peer_name: peerName, batch, max_feature_diff: maxAbsDiff(r.feat.output, r.feat.peerOutput) } },
+    ];
+  } finally {
+    if (context) await context.close().catch(() => {});
+    if (server) await server.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,85 @@
+// badinput.test.js — issue 5's bad inputs (tests/reliability/cases.js) on the
+// native CLI, the WASM CLI and the JS API: one clear message, a non-zero exit
+// (CLI) or a thrown Error (API), never a crash; valid-but-unusual images
+// decode as PIL would; and everything keeps working afterwards. CLI cases
+// already asserted in tests/model.test.js are not repeated here (their API
+// counterparts are).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { model, nativeCli, requireBuilt, run, shared, tmpDir } from './helpers.js';
+import { firstLine, makeCases, openLab, runApi, runNative, runWasm, wasmCore } from './reliability/cases.js';
+
+const tmp = tmpDir('denselab-badinput-');
+const cases = makeCases(tmp);
+const label = (c) => `[${c.group}] ${c.input}`;
+
+// A CLI result that is a clean failure (or success) as the case expects.
+function checkCli(c, r, cli) {
+  const what = `${cli}: ${label(c)}`;
+  assert.equal(r.signal, null, `${what}: killed by ${r.signal}\n${r.stderr}`);
+  assert.doesNotMatch(r.stderr, /\n\s+at |Aborted|Segmentation/, `${what}: a crash or stack trace\n${r.stderr}`);
+  if (c.expect === 'ok' || (c.expect === 'clean' && r.status === 0)) {
+    assert.equal(r.status, 0, `${what}: should succeed\n${r.stderr}`);
+    return;
+  }
+  assert.equal(r.status, 1, `${what}: exit ${r.status}\n${r.stderr}`);
+  assert.equal(r.stderr.trim().split('\n').length, 1, `${what}: expected one line on stderr\n${r.stderr}`);
+  assert.match(r.stderr, /^denselab: /, what);
+  if (c.expect instanceof RegExp) assert.match(r.stderr, c.expect, what);
+}
+
+function checkApi(c, r) {
+  if (c.expect === 'ok' || (c.expect === 'clean' && r.ok)) {
+    assert.ok(r.ok, `API: ${label(c)}: should succeed, threw ${r.message}`);
+    if (c.check) assert.ok(c.check(r.img), `API: ${label(c)}: wrong pixels ${Array.from(r.img.rgb.subarray(0, 12))}`);
+    return;
+  }
+  assert.ok(!r.ok, `API: ${label(c)}: should throw`);
+  assert.ok(r.message && !r.message.includes('\n'), `API: ${label(c)}: unclear message ${JSON.stringify(r.message)}`);
+  if (c.expect instanceof RegExp) assert.match(r.message, c.expect, `API: ${label(c)}`);
+}
+
+const cliCases = cases.filter((c) => (c.image || c.args) && !c.elsewhere);
+
+test('native CLI: each bad input gives one clear line and exit 1; unusual valid images decode', () => {
+  requireBuilt(nativeCli, model);
+  for (const c of cliCases) checkCli(c, runNative(c, tmp), 'native');
+});
+
+test('WASM CLI: the same for arguments, model files and Fashion-MNIST', () => {
+  requireBuilt(wasmCore, model);
+  for (const c of cliCases.filter((x) => x.args)) checkCli(c, runWasm(c), 'wasm');
+});
+
+test('WASM CLI: classify on every image case at once reports each bad one on its own line and still classifies the good ones', () => {
+  requireBuilt(wasmCore, model);
+  const batch = cases.filter((c) => c.image && !c.maxPixels);
+  const cat = path.join(shared, 'images/cat_285.png');
+  const r = run('wasm', ['classify', ...batch.map((c) => c.image), cat, '--top', '1']);
+  assert.equal(r.signal, null);
+  assert.equal(r.status, 1, r.stderr);
+  const errLines = r.stderr.trim().split('\n'), outLines = r.stdout.trim().split('\n');
+  for (const c of batch) {
+    const errs = errLines.filter((l) => l.startsWith(`denselab: ${c.image}: `));
+    const outs = outLines.filter((l) => l.startsWith(`${c.image}: [(`));
+    assert.equal(errs.length + outs.length, 1, `${label(c)}: expected exactly one result line`);
+    if (c.expect === 'ok') assert.equal(outs.length, 1, `${label(c)}: ${errs[0]}`);
+    else if (c.expect instanceof RegExp) assert.match(errs[0] ?? '(classified)', c.expect, label(c));
+  }
+  assert.match(outLines.at(-1), /^.*cat_285\.png: \[\('n02123045', 'tabby', /);
+  assert.equal(errLines.length + outLines.length, batch.length + 1);
+});
+
+test('JS API: every case throws an Error with a clear message (or decodes correctly); the instance keeps working', async () => {
+  requireBuilt(wasmCore, model);
+  const ctx = await openLab();
+  const used = ctx.lab.heapUsed();
+  for (const c of cases.filter((x) => x.image || x.api)) checkApi(c, runApi(c, ctx));
+  assert.ok(ctx.lab.heapUsed() <= used + 1024, `the failing calls leaked: ${used} -> ${ctx.lab.heapUsed()} bytes in use`);
+  const net = ctx.lab.buildNet(ctx.file);
+  const x = ctx.lab.preprocessInput(ctx.lab.loadImg(fs.readFileSync(path.join(shared, 'images/zebra_340.png')), [224, 224]).rgb);
+  assert.equal(ctx.lab.decodePredictions(net.predict(x), 1)[0].label, 'zebra');
+  net.free(); ctx.file.free();
+});
