@@ -1,5 +1,6 @@
 /* classifier.c — allocation, prediction dispatch and the DLCLASS1 format. */
 #include "learn/classifier.h"
+#include "models/crc32.h"
 #include "learn/kernel_svm.h"
 #include "learn/softmax_head.h"
 #include <math.h>
@@ -122,19 +123,6 @@ const char *dl_classifier_predict(const dl_classifier *c, const float *x, int n,
 
 /* ---- serialisation ------------------------------------------------------ */
 
-static uint32_t crc32_ieee(const uint8_t *p, size_t n) {
-    static uint32_t table[256];
-    if (!table[1])
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
-}
-
 typedef struct { uint8_t *p; size_t pos, size; } wbuf;   /* or reader */
 
 static void put_u32(wbuf *b, uint32_t v) { for (int i = 0; i < 4; i++) b->p[b->pos++] = (uint8_t)(v >> 8 * i); }
@@ -210,7 +198,7 @@ const char *dl_classifier_save(const dl_classifier *c, uint8_t **out, size_t *ou
         break;
     }
     }
-    put_u32(&b, crc32_ieee(b.p, b.pos));
+    put_u32(&b, dl_crc32(b.p, b.pos));
     *out = b.p; *out_size = b.pos;
     return NULL;
 }
@@ -251,7 +239,7 @@ const char *dl_classifier_load(const uint8_t *buf, size_t size, dl_classifier **
         return dl_learn_errorf("classifier file: truncated (%zu bytes, expected %llu)", size, (unsigned long long)total);
     if (size > total)
         return dl_learn_errorf("classifier file: %llu trailing bytes", (unsigned long long)(size - total));
-    uint32_t crc = crc32_ieee(buf, (size_t)total - 4);
+    uint32_t crc = dl_crc32(buf, (size_t)total - 4);
     b.pos = (size_t)total - 4;
     if (get_u32(&b) != crc) return "classifier file: checksum mismatch (corrupted)";
     b.pos = CLF_HEADER;

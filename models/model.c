@@ -1,6 +1,7 @@
 /* model.c — read and verify a DenseLab model file (format in models/format.h),
  * and the Keras Applications arguments. */
 #include "models/model_internal.h"
+#include "models/crc32.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,19 +16,6 @@ const char *dl_errorf(const char *fmt, ...) {
     vsnprintf(error_buffer, sizeof error_buffer, fmt, ap);
     va_end(ap);
     return error_buffer;
-}
-
-static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n) {
-    static uint32_t table[256];
-    if (!table[1])
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-    crc = ~crc;
-    while (n--) crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
 }
 
 /* A bounds-checked little-endian reader over the graph section. */
@@ -133,7 +121,7 @@ const char *dl_model_load(const void *bytes, size_t n, dl_model **out) {
         return dl_errorf("model file: truncated (%zu bytes, header says %llu)", n, (unsigned long long)(data_start + data_bytes));
     if (data_start + data_bytes < n)
         return dl_errorf("model file: %llu bytes of trailing garbage after the tensor data", (unsigned long long)(n - data_start - data_bytes));
-    if (crc32_update(0, b + DL_HEADER_BYTES, n - DL_HEADER_BYTES) != crc)
+    if (dl_crc32(b + DL_HEADER_BYTES, n - DL_HEADER_BYTES) != crc)
         return "model file: checksum mismatch (the file is corrupted)";
 
     /* Everything variable-sized goes in one arena no larger than the graph section allows. */

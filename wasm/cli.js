@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import { createDenseLab } from './denselab.js';
 import { bench } from './bench.js';
-import { CLASSIFIERS, FASHION_FILES, featureNet, parseSplit, pixels, runClassifier } from './experiment.js';
+import { CLASSIFIERS, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier } from './experiment.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const paths = {
@@ -230,14 +230,11 @@ async function fashion(lab, a, out, err) {
   }
   const results = [];
   for (const name of chosen) {
-    const px = name === 'pixels-linear-svm', dd = px ? train.rows * train.cols : d;
-    const rn = name === 'rbf-svm' ? Math.min(n, rbfMax) : n;      // the RBF SVM runs on a subset
-    const tr = { x: px ? pixels(train, rn) : ftr.subarray(0, rn * d), y: train.labels.subarray(0, rn), n: rn, d: dd };
-    const te = { x: px ? pixels(test, m) : fte, y: test.labels.subarray(0, m), n: m, d: dd };
+    const { train: tr, test: te } = classifierInputs(name, train, test, n, m, { d, train: ftr, test: fte }, rbfMax);
     let r;
     try { r = runClassifier(lab, name, tr, te, params, progress); } catch (e) { throw new UsageError(`${name}: ${e.message}`); }
     results.push(r);
-    if (!a.json) out(`${name.padEnd(18)} train ${String(rn).padStart(6)}  ${r.train_seconds.toFixed(2).padStart(8)} s  test accuracy ${r.test_accuracy.toFixed(4)}\n`);
+    if (!a.json) out(`${name.padEnd(18)} train ${String(tr.n).padStart(6)}  ${r.train_seconds.toFixed(2).padStart(8)} s  test accuracy ${r.test_accuracy.toFixed(4)}\n`);
   }
   if (a.json) {
     const rows = results.map(({ classifier, train: t, train_seconds: s, test_accuracy: acc, confusion }) =>
