@@ -56,9 +56,9 @@ export function readTfjsExport(dir) {
   return { name: config.name ?? 'model', layers: config.layers, weights };
 }
 
-// Current Keras applies ReLU after the final `bn`; the 2.1.4 export does not.
-export function insertFinalRelu(layers) {
-  if (layers.some((l) => l.name === 'relu')) return layers;
+// Current Keras's DenseNets apply ReLU after the final `bn`; the 2.1.4 export does not.
+export function insertFinalRelu(layers, modelName) {
+  if (!/^densenet/.test(modelName) || layers.some((l) => l.name === 'relu')) return layers;
   const bn = layers.findIndex((l) => l.name === 'bn' && l.class_name === 'BatchNormalization');
   if (bn < 0) return layers;
   const relu = { name: 'relu', class_name: 'Activation', config: { name: 'relu', activation: 'relu' },
@@ -261,7 +261,7 @@ function main(argv) {
   for (const f of flags) if (f !== '--f16' && f !== '--keep-topology') fail(`unknown option ${f}`);
   if (args.length !== 2) fail('usage: node models/convert.js MODEL_DIR OUT.dlm [--f16] [--keep-topology]');
   const exp = readTfjsExport(args[0]);
-  if (!flags.has('--keep-topology')) exp.layers = insertFinalRelu(exp.layers);
+  if (!flags.has('--keep-topology')) exp.layers = insertFinalRelu(exp.layers, exp.name);
   const out = convert(exp, { f16: flags.has('--f16') });
   fs.mkdirSync(path.dirname(path.resolve(args[1])), { recursive: true });
   const tmp = `${args[1]}.tmp`;

@@ -69,6 +69,7 @@ typedef struct {
 
 struct dl_net {
     int n_layers, n_nodes;
+    int n_keras;                /* layers[0, n_keras) are the Keras layers; internal values follow */
     layer *layers;
     node *nodes;
     storage *st;
@@ -225,7 +226,7 @@ static int feature_end(const dl_net *net) {
 }
 
 static const char *build_layers(const dl_model *m, const dl_net_options *o, dl_net *net, uint64_t *rng) {
-    net->layers = calloc((size_t)m->n_layers + 1, sizeof *net->layers);
+    net->layers = calloc(2 * (size_t)m->n_layers + 2, sizeof *net->layers);   /* room for internal values */
     if (!net->layers) return "out of memory";
     if (m->layers[0].type != DL_INPUT) return "model file: the first layer is not an InputLayer";
     for (int i = 0; i < m->n_layers; i++) {
@@ -287,6 +288,7 @@ static const char *build_layers(const dl_model *m, const dl_net_options *o, dl_n
             x->consumer = i;
         }
     net->output = net->n_layers - 1;
+    net->n_keras = net->n_layers;
     net->layers[net->output].n_consumers++;     /* the caller reads it */
     net->layers[net->output].consumer = -1;
     return NULL;
@@ -314,11 +316,11 @@ static void bn_scale_shift(const layer *bn, float *scale, float *shift) {
 }
 
 static const char *build_nodes(dl_net *net) {
-    net->nodes = calloc((size_t)net->n_layers * 2, sizeof *net->nodes);
-    char *absorbed = calloc((size_t)net->n_layers, 1);
+    net->nodes = calloc((size_t)net->n_keras * 2, sizeof *net->nodes);
+    char *absorbed = calloc((size_t)net->n_keras * 2, 1);
     if (!net->nodes || !absorbed) { free(absorbed); return "out of memory"; }
     const float inf = INFINITY;
-    for (int i = 0; i < net->n_layers; i++) {
+    for (int i = 0; i < net->n_keras; i++) {
         if (absorbed[i]) continue;
         layer *l = &net->layers[i];
         node *n = &net->nodes[net->n_nodes++];
@@ -342,13 +344,34 @@ static const char *build_nodes(dl_net *net) {
             }
             const layer *in = &net->layers[n->in];
             int conv = l->type == DL_CONV2D;
+            /* A 1x1 convolution followed by average pooling (DenseNet's transitions): both are
+             * linear, so pool first and convolve a quarter of the pixels. */
+            int pool = conv && l->ip[1] == 1 && l->ip[2] == 1 && l->ip[3] == 1 && l->ip[4] == 1 && !pad[0] && !pad[1] &&
+                       !pad[2] && !pad[3] && l->activation == DL_LINEAR ? sole_consumer(net, i, DL_AVG_POOL2D) : -1;
+            if (pool >= 0) {
+                const layer *pl = &net->layers[pool];
+                int e = net->n_layers++;         /* an internal value: the pooled input */
+                layer *pooled = &net->layers[e];
+                memset(pooled, 0, sizeof *pooled);
+                pooled->type = DL_AVG_POOL2D; pooled->name = "(pooled input)";
+                pooled->rank = 3; pooled->h = pl->h; pooled->w_ = pl->w_; pooled->c = in->c;
+                n->op = OP_AVG_POOL; n->out = e;
+                n->pool = (f32_pool2d_shape){ 1, (size_t)in->h, (size_t)in->w_, (size_t)in->c,
+                    (size_t)pl->ip[0], (size_t)pl->ip[1], (size_t)pl->ip[2], (size_t)pl->ip[3] };
+                n = &net->nodes[net->n_nodes++];
+                memset(n, 0, sizeof *n);
+                n->in = e;
+                n->out_min = -inf; n->out_max = inf;
+                in = pooled;
+                absorbed[pool] = 1;
+            }
             n->op = conv ? OP_CONV : OP_DENSE;
             n->conv = (f32_conv2d_shape){ 1, conv ? (size_t)in->h : 1, conv ? (size_t)in->w_ : 1, (size_t)in->c, (size_t)l->c,
                 conv ? (size_t)l->ip[1] : 1, conv ? (size_t)l->ip[2] : 1, conv ? (size_t)l->ip[3] : 1, conv ? (size_t)l->ip[4] : 1,
                 (size_t)pad[0], (size_t)pad[2], (size_t)pad[1], (size_t)pad[3] };
             size_t k = n->conv.kh * n->conv.kw * n->conv.in_c, co = (size_t)l->c;
             const float *w = l->w[0], *b = (conv ? l->ip[6] : l->ip[1]) ? l->w[1] : NULL;
-            int end = i, bn = l->activation == DL_LINEAR && conv ? sole_consumer(net, i, DL_BATCH_NORM) : -1;
+            int end = pool >= 0 ? pool : i, bn = l->activation == DL_LINEAR && conv ? sole_consumer(net, i, DL_BATCH_NORM) : -1;
             float *folded = NULL;
             if (bn >= 0) {                   /* fold inference BatchNorm into the weights */
                 folded = malloc((k * co + 3 * co) * sizeof(float));
@@ -628,7 +651,7 @@ size_t dl_net_arena_bytes(const dl_net *net) { return net->arena_floats * sizeof
 
 void dl_net_param_counts(const dl_net *net, size_t *total, size_t *trainable) {
     *total = *trainable = 0;
-    for (int i = 0; i < net->n_layers; i++) { *total += net->layers[i].params; *trainable += net->layers[i].trainable; }
+    for (int i = 0; i < net->n_keras; i++) { *total += net->layers[i].params; *trainable += net->layers[i].trainable; }
 }
 
 /* ---- model.summary() --------------------------------------------------------- */
@@ -656,7 +679,7 @@ size_t dl_net_summary(const dl_net *net, char *buf, size_t cap) {
     put(&s, "Model: \"%s\"\n%s\n", net->model_name, rule);
     put(&s, " %-42s %-22s %-11s %s\n", "Layer (type)", "Output Shape", "Param #", "Connected to");
     put(&s, "====================================================================================================\n");
-    for (int i = 0; i < net->n_layers; i++) {
+    for (int i = 0; i < net->n_keras; i++) {
         const layer *l = &net->layers[i];
         char name[128], shape[64], count[32];
         snprintf(name, sizeof name, "%s (%s)", l->name, l->class_name);

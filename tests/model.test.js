@@ -257,8 +257,9 @@ test('loader rejects a tensor whose shape does not match the graph; converter re
     assert.match(r.stderr, /kernel of conv has shape \(3, 3, 2, 4\), the graph needs \(3, 3, 3, 4\)/);
   }
   assert.throws(() => convert(tinyExport({ layerType: 'SeparableConv2D' })), /unsupported layer type SeparableConv2D/);
-  assert.deepEqual(insertFinalRelu(tinyExport().layers).map((l) => l.name), ['input_1', 'conv', 'bn', 'avg_pool', 'fc'],
-    'the ReLU fix only applies where `bn` feeds the pooling of a DenseNet');
+  assert.deepEqual(insertFinalRelu(tinyExport().layers, 'tiny').map((l) => l.name), ['input_1', 'conv', 'bn', 'avg_pool', 'fc'],
+    'the ReLU fix only applies to DenseNets');
+  assert.deepEqual(insertFinalRelu(tinyExport().layers, 'densenet121').map((l) => l.name), ['input_1', 'conv', 'bn', 'relu', 'avg_pool', 'fc']);
 });
 
 test('converter reports a TF.js export with a missing shard', () => {

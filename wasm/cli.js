@@ -270,7 +270,7 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
        node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]
        node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all
                                 [--C 1] [--epochs 10] [--hidden 128] [--lr 0.001] [--rbf-max 10000] [--json] [--data DIR]
-       node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] [--runs N] [--warmup N] [--batch B] [--svm-runs N] [--page-c C]
+       node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] [--runs N] [--warmup N] [--batch B] [--svm-runs N] [--page-c C] [--clock wall|cpu]
 options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
 `;
 

@@ -3,18 +3,10 @@
  * CRC is recomputed in a copy (the unmodified input is tried too). A loaded
  * classifier predicts a zero row and is saved and reloaded. */
 #include "learn/classifier.h"
+#include "models/crc32.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint32_t crc32(const uint8_t *p, size_t n) {
-    uint32_t c = 0xffffffffu;
-    while (n--) {
-        c ^= *p++;
-        for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-    }
-    return ~c;
-}
 
 static void try_load(const uint8_t *data, size_t size) {
     dl_classifier *c;
@@ -40,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *b = malloc(size);
     if (!b) return 0;
     memcpy(b, data, size);
-    uint32_t crc = crc32(b, size - 4);
+    uint32_t crc = dl_crc32(b, size - 4);
     for (int i = 0; i < 4; i++) b[size - 4 + i] = (uint8_t)(crc >> 8 * i);
     if (memcmp(b, data, size)) try_load(b, size);
     free(b);

@@ -8,18 +8,10 @@
  * with avg pooling, weights=None classes=5) and run once on zeros: the graph checks are part of the surface. */
 #include "models/format.h"
 #include "models/model.h"
+#include "models/crc32.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint32_t crc32(const uint8_t *p, size_t n) {
-    uint32_t c = 0xffffffffu;
-    while (n--) {
-        c ^= *p++;
-        for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-    }
-    return ~c;
-}
 
 static void put_le(uint8_t *p, uint64_t v, int bytes) { for (int i = 0; i < bytes; i++) p[i] = (uint8_t)(v >> 8 * i); }
 static uint64_t get_le(const uint8_t *p, int bytes) {
@@ -71,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint64_t graph_bytes = get_le(b + 24, 8);
     uint64_t data_start = (DL_HEADER_BYTES + graph_bytes + 63) / 64 * 64;
     if (graph_bytes < size && data_start <= size) put_le(b + 32, size - data_start, 8);
-    put_le(b + 40, crc32(b + DL_HEADER_BYTES, size - DL_HEADER_BYTES), 4);
+    put_le(b + 40, dl_crc32(b + DL_HEADER_BYTES, size - DL_HEADER_BYTES), 4);
     if (memcmp(b, data, size)) try_load(b, size);
     free(b);
     return 0;

@@ -100,6 +100,7 @@ export function makeCases(tmp) {
     { group: 'Images', input: 'palette PNG (2-bit, 4 colors)', image: write('palette.png', png({ width: 4, height: 1, colorType: 3, bitDepth: 2, sample: (x) => x, palette: pal })), expect: 'ok', check: (img) => img.width === 4 && [0, 1, 2, 3].every((i) => rgbAt(img, i).join() === pal[i].join()) },
     { group: 'Images', input: 'gray + alpha PNG (gray 77, alpha 0): alpha dropped, not composited', image: write('gray-alpha.png', png({ width: 2, height: 2, colorType: 4, sample: (x, y, c) => (c ? 0 : 77) })), expect: 'ok', check: (img) => allPixels(img, [77, 77, 77]) },
     { group: 'Images', input: 'fuzzing finding: corrupt JPEG that drives stb 2.27\'s bit reader negative (UB shift in stb)', image: path.join(root, 'tests/fuzz/corpus/image/regress-stb-negative-code-bits.jpg'), expect: /cannot decode JPEG image/ },
+    { group: 'Images', input: 'fuzzing finding: PGM header with a 100-digit maxval (int overflow in stb 2.27)', image: path.join(root, 'tests/fuzz/corpus/image/regress-stb-pnm-integer-overflow.pgm'), expect: /cannot decode PNM image/ },
     { group: 'Images', input: 'fuzzing finding: JPEG whose Huffman table runs past its DHT segment (>256 codes)', image: path.join(root, 'tests/fuzz/corpus/image/regress-dht-table-past-segment.jpg'), expect: /bad DHT header/ },
 
     // ---- model files (tiny model made by the converter) ----
