@@ -35,7 +35,7 @@ DOWNLOADS=${DENSELAB_DOWNLOADS:-$ROOT/build/downloads}
 FASHION_SYSTEM_DIR=${DENSELAB_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 # Node and npm may come from another origin (e.g. NodeSource's nodejs bundles npm),
 # so those two are checked as commands, the rest as Debian packages.
-PACKAGES=(emscripten cmake make gcc libstb-dev libxnnpack-dev dataset-fashion-mnist chromium
+PACKAGES=(emscripten cmake make gcc libstb-dev libxnnpack-dev libpthreadpool-dev dataset-fashion-mnist chromium
           fonts-liberation liblinear-tools libsvm-tools clang libclang-rt-14-dev zlib1g-dev curl ca-certificates)
 JOBS=$(nproc)
 

@@ -359,7 +359,9 @@ export async function bench(lab, a, out, err) {
     const t0 = performance.now();
     err(`bench: row ${id}...\n`);
     try {
-      result.rows.push(...await ROWS[id](lab, a, cfg, err));
+      const rows = await ROWS[id](lab, a, cfg, err);
+      result.rows.push(...rows);
+      for (const r of rows) err(`bench: ${formatRow(r).join(' | ')}\n`);   // partial results as they come
     } catch (e) {
       result.errors.push({ row: id, error: e.message });
       err(`bench: row ${id} failed: ${e.message}\n`);

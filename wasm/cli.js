@@ -11,6 +11,7 @@
 //   node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] (DenseLab vs TF.js-wasm, LIBLINEAR, LIBSVM: see wasm/bench.js)
 //   common: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
 import fs from 'node:fs';
+import v8 from 'node:v8';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
@@ -27,6 +28,10 @@ export const paths = {
 };
 
 export class UsageError extends Error {}
+
+// V8 starts wasm in its baseline tier (Liftoff) and does not swap a running call to
+// optimized code: a long network run could stay ~4x slower. Compile optimized at once.
+v8.setFlagsFromString('--no-liftoff');
 
 export async function openLab() {
   if (!fs.existsSync(paths.wasm)) throw new UsageError(`${path.relative(process.cwd(), paths.wasm)} is missing: run ./build.sh`);
