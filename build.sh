@@ -192,9 +192,6 @@ build_wasm() {
   step "WASM build (build/wasm)"
   export NODE_PATH=/usr/share/nodejs  # Debian's emscripten needs its acorn from here
   # Emscripten's node programs (*.js) are CommonJS, but the root package.json says
-  # "type": "module": this marker makes Node load build/wasm/**/*.js as CommonJS.
-  mkdir -p build/wasm
-  [ -f build/wasm/package.json ] || echo '{ "type": "commonjs" }' > build/wasm/package.json
   configure_and_build build/wasm emcmake cmake -S . -B build/wasm -DCMAKE_BUILD_TYPE=Release
 }
 
@@ -215,8 +212,7 @@ convert_models() {
     # Rebuild when the output is missing or older than the converter's sources or model.json.
     if [ ! -f "$out" ] || [ -n "$(find models -maxdepth 1 -name '*.js' -newer "$out")" ] \
        || [ "$MODEL_DIR/model.json" -nt "$out" ]; then
-      node models/convert.js "$MODEL_DIR" "$out.tmp" $flag
-      mv "$out.tmp" "$out"
+      node models/convert.js "$MODEL_DIR" "$out" $flag     # writes atomically
       echo "    wrote $out"
     else
       echo "    $out up to date"
@@ -227,11 +223,12 @@ convert_models() {
 
 build_dist() {
   step "static site (dist/)"
-  if [ -f web/build-dist.js ]; then
-    node web/build-dist.js
-  else
-    echo "    skipped: web/build-dist.js missing"
-  fi
+  node web/build-dist.js
+}
+
+build_fuzz() {
+  step "fuzz harnesses (build/fuzz)"
+  tests/fuzz/fuzz.sh build
 }
 
 build_all() {
@@ -241,6 +238,7 @@ build_all() {
   build_native
   build_wasm
   build_asan
+  build_fuzz
   convert_models
   build_dist
   STEP="done"

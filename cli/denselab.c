@@ -346,7 +346,7 @@ static unsigned char *read_gz(const char *path, size_t *n, const char **why) {
     } while (got > 0);
     int errnum;
     const char *msg = gzerror(f, &errnum);
-    if (got < 0 || (errnum != Z_OK && errnum != Z_BUF_ERROR)) {
+    if (got < 0 || errnum != Z_OK) {     /* Z_BUF_ERROR: the stream ended early (no gzip trailer) */
         static char reason[128];
         snprintf(reason, sizeof reason, "corrupt or truncated gzip (%s)", msg);
         *why = reason;

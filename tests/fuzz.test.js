@@ -25,7 +25,11 @@ for (const h of HARNESSES) {
     const corpus = path.join(root, 'tests/fuzz/corpus', h);
     const files = fs.readdirSync(corpus);
     assert.ok(files.length >= 3, `${corpus}: expected a seed corpus (node tests/fuzz/make_seeds.js)`);
-    const r = spawnSync(bin(h), [corpus, '-runs=0', '-rss_limit_mb=2048', '-timeout=20'], { encoding: 'utf8', maxBuffer: 16 << 20 });
+    // A failing input is written under build/fuzz/replay-crashes/, not into the project root.
+    const crashes = path.join(root, 'build/fuzz/replay-crashes', h);
+    fs.mkdirSync(crashes, { recursive: true });
+    const r = spawnSync(bin(h), [corpus, '-runs=0', '-rss_limit_mb=2048', '-timeout=20', `-artifact_prefix=${crashes}/`],
+      { encoding: 'utf8', maxBuffer: 16 << 20 });
     assert.equal(r.error, undefined, String(r.error));
     assert.equal(r.signal, null, `fuzz_${h} killed by ${r.signal}\n${r.stderr.slice(-3000)}`);
     assert.equal(r.status, 0, `fuzz_${h} found a problem in the committed corpus:\n${r.stderr.slice(-3000)}`);

@@ -101,6 +101,8 @@ export function makeCases(tmp) {
     { group: 'Images', input: 'gray + alpha PNG (gray 77, alpha 0): alpha dropped, not composited', image: write('gray-alpha.png', png({ width: 2, height: 2, colorType: 4, sample: (x, y, c) => (c ? 0 : 77) })), expect: 'ok', check: (img) => allPixels(img, [77, 77, 77]) },
     { group: 'Images', input: 'fuzzing finding: corrupt JPEG that drives stb 2.27\'s bit reader negative (UB shift in stb)', image: path.join(root, 'tests/fuzz/corpus/image/regress-stb-negative-code-bits.jpg'), expect: /cannot decode JPEG image/ },
     { group: 'Images', input: 'fuzzing finding: PGM header with a 100-digit maxval (int overflow in stb 2.27)', image: path.join(root, 'tests/fuzz/corpus/image/regress-stb-pnm-integer-overflow.pgm'), expect: /cannot decode PNM image/ },
+    { group: 'Images', input: 'fuzzing finding: PNG whose first IDAT chunk is empty (NULL + 0 in stb 2.27)', image: path.join(root, 'tests/fuzz/corpus/image/regress-stb-png-empty-first-idat.png'), expect: /PNG image/ },
+    { group: 'Images', input: 'fuzzing finding (stb 2.27, assert disabled): progressive JPEG giving a negative Huffman symbol index', image: path.join(root, 'tests/fuzz/corpus/image/regress-stb-huff-decode-negative-index.jpg'), expect: /JPEG image/ },
     { group: 'Images', input: 'fuzzing finding: JPEG whose Huffman table runs past its DHT segment (>256 codes)', image: path.join(root, 'tests/fuzz/corpus/image/regress-dht-table-past-segment.jpg'), expect: /bad DHT header/ },
 
     // ---- model files (tiny model made by the converter) ----
