@@ -5,6 +5,7 @@
 // IndexedDB cache; a downloaded classifier loads again and classifies a photo; a clear error for
 // an RBF SVM on too many points; the page reloads offline; no request leaves the origin.
 // Saves build/screenshots/fashion.png and fashion-phone.png.
+import { pageDefaultC } from '../wasm/bench.js';
 import { describe, it as test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -26,11 +27,12 @@ let server = null, context = null, page = null, userDir = null, origin = null;
 const requests = [];
 const cli = {};
 
-// `node wasm/cli.js fashion ... --json` for one classifier -> its result row.
+// `node wasm/cli.js fashion ... --json` for one classifier, with the page's default C -> its result row.
 function runCli(classifier) {
+  const { C } = pageDefaultC();
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [path.join(root, 'wasm', 'cli.js'), 'fashion', '--size', String(SIZE), '--train', String(N),
-      '--test', String(M), '--classifier', classifier, '--json'], { cwd: root, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      '--test', String(M), '--classifier', classifier, '--C', String(C), '--json'], { cwd: root, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`node wasm/cli.js fashion --classifier ${classifier} failed: ${stderr || err.message}`));
       try { resolve(JSON.parse(stdout).results[0]); } catch (e) { reject(new Error(`the CLI printed no JSON (${e.message}): ${stdout.slice(0, 200)}`)); }
     });
@@ -163,7 +165,9 @@ describe('the Fashion-MNIST page in Chromium', () => {
     await hook('clearCache');
     await page.click('[data-testid=extract]');
     await waitImages(300);
-    assert.equal(await hook('killWorker'), true, 'no busy worker to kill');
+    let killed = false;          // a worker may be between batches at this instant: try for a while
+    for (let i = 0; i < 100 && !killed; i++) killed = await hook('killWorker') || (await page.waitForTimeout(50), false);
+    assert.equal(killed, true, 'no busy worker to kill');
     await waitImages(1100);
     await page.click('[data-testid=cancel]');
     await waitStatus(['cancelled'], 'cancel');
