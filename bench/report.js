@@ -8,6 +8,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { formatRow, machine, pageDefaultC } from '../wasm/bench.js';
+import { tabSection } from './tab_section.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -110,8 +111,9 @@ ${nativeShapes ? `\n## Native convolutions per shape (row 4, CPU time of the ben
 4. bench/native.js: \`build/native/kernels/kernels_bench --json --cpu\` (per-shape GFLOP/s, micro-kernels, SIMD mul+add peak), \`kernels_bench_xnnpack --json --cpu\` when built, \`build/native/denselab bench --json\` (whole network, CPU time). The XNNPACK whole-network figure is the sum of its per-shape convolution times (a proxy).
 5. Features: \`node wasm/cli.js features --size 32 --out build/bench/features32.npy\` (computed once, cached). Ours: \`lab.fit('linear-svm', ...)\` (standardises internally; iterations counted from its per-iteration progress calls) then \`evaluate\` on the 10,000 test images. Peer: the same features standardised with the training mean/std, written as LIBSVM text; \`liblinear-train -s 1 -c C -e 0.1 -B 1\` timed from the close() of the training file to the open() of the model file (strace --seccomp-bpf), so parsing and writing are excluded; \`liblinear-predict\` for the accuracy. Both the page's default C (${pageDefaultC().C}, from ${pageDefaultC().source}; one row if it is 1) and C=1 are run.
 6. First 10,000 training features (raw), gamma = 1 / (d * X.var()) computed in JS and passed to both; \`lab.fit('rbf-svm', {C: 1, gamma, cacheMb: 200})\` vs \`svm-train -s 0 -t 2 -c 1 -g GAMMA -e 0.001 -m 200\`, timed as in row 5; accuracy on the 10,000 test images.
-7. bench/scaling.js: feature extraction at S=32 of Fashion-MNIST training images with 1 vs ${m.nproc} Node worker_threads, each worker its own WASM instance taking an equal share; peak RSS of the process sampled every 50 ms.
-`;
+7. bench/scaling.js: feature extraction at S=32 of Fashion-MNIST training images with 1 vs ${m.nproc} Node worker_threads, each worker its own WASM instance taking an equal share; peak RSS of the process sampled every 50 ms. The page itself: bench/tab_experiment.js (below, when it has been run).
+
+${tabSection()}`;
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, md);
   console.error(`report: wrote ${path.relative(process.cwd(), out)}`);

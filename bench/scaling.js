@@ -1,7 +1,7 @@
 // scaling.js — row 7 of the benchmark: feature extraction (S=32, Fashion-MNIST images)
 // over 1 worker vs one worker per core, each worker its own WASM instance taking an
 // equal share of the images (what the page's worker pool does). Measured in Node with
-// worker_threads: the page with its pool (web/fashion.html) is not driven yet.
+// worker_threads (the page with its own pool is measured by bench/tab_experiment.js).
 // Peak memory = the process's peak resident set size while extracting (all workers).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -69,6 +69,6 @@ export async function runScaling({ quick = false, model, log = () => {} } = {}) 
     what: `Feature extraction scaling (S=32, ${count} Fashion-MNIST images, Node worker_threads): ${cores} workers vs 1`, unit: 'images/s',
     ours: all.imagesPerSecond, peer: one.imagesPerSecond, target: { op: '>=', value: 1.8 },
     detail: { one, all, cores, projected_feature_seconds_70000: { one: 70000 / one.imagesPerSecond, all: 70000 / all.imagesPerSecond },
-      note: `peak RSS ${one.peakRssMb} MB (1 worker) vs ${all.peakRssMb} MB (${cores} workers); 70,000 images would take ${(70000 / one.imagesPerSecond).toFixed(0)} s vs ${(70000 / all.imagesPerSecond).toFixed(0)} s; measured in Node worker_threads, not the page (web/fashion.html not available)` },
+      note: `peak RSS ${one.peakRssMb} MB (1 worker) vs ${all.peakRssMb} MB (${cores} workers); 70,000 images would take ${(70000 / one.imagesPerSecond).toFixed(0)} s vs ${(70000 / all.imagesPerSecond).toFixed(0)} s; measured in Node worker_threads (the page: bench/tab_experiment.js, below)` },
   }];
 }

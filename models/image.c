@@ -1,5 +1,6 @@
 // Image decoding (stb_image) and Keras-compatible resize/preprocessing.
 #include "models/image.h"
+#include "models/error.h"
 
 #include <limits.h>
 #include <math.h>
@@ -36,17 +37,6 @@
 #pragma GCC diagnostic pop
 #endif
 
-// Reasons that need numbers are formatted here; one buffer per thread so
-// concurrent decoders do not overwrite each other's message.
-static _Thread_local char dl_image_reason[256];
-
-static const char *fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(dl_image_reason, sizeof dl_image_reason, fmt, ap);
-    va_end(ap);
-    return dl_image_reason;
-}
 
 // ---------------------------------------------------------------------------
 // Format sniffing: to name the format in messages, and to recognise common
@@ -174,7 +164,7 @@ static int png_header_size(const unsigned char *b, size_t n, uint32_t *w, uint32
 }
 
 static const char *too_large(const char *fmt, uint64_t w, uint64_t h, size_t max_pixels) {
-    return fail("%s image too large: %llux%llu = %llu pixels, the limit is %zu", fmt, (unsigned long long)w,
+    return dl_errorf("%s image too large: %llux%llu = %llu pixels, the limit is %zu", fmt, (unsigned long long)w,
                 (unsigned long long)h, (unsigned long long)(w * h), max_pixels);
 }
 
@@ -232,8 +222,8 @@ const char *dl_image_decode(const unsigned char *bytes, size_t n, size_t max_pix
     int supported;
     const char *fmt = sniff(bytes, n, &supported);
     if (!fmt) return "not an image: unknown format (supported: JPEG, PNG, BMP, GIF, binary PNM)";
-    if (!supported) return fail("unsupported image format: %s (supported: JPEG, PNG, BMP, GIF, binary PNM)", fmt);
-    if (n > INT_MAX) return fail("%s file too big: %zu bytes (at most %d)", fmt, n, INT_MAX);
+    if (!supported) return dl_errorf("unsupported image format: %s (supported: JPEG, PNG, BMP, GIF, binary PNM)", fmt);
+    if (n > INT_MAX) return dl_errorf("%s file too big: %zu bytes (at most %d)", fmt, n, INT_MAX);
     if (max_pixels == 0) max_pixels = DL_IMAGE_DEFAULT_MAX_PIXELS;
 
     if (fmt[0] == 'J' && !jpeg_huffman_tables_ok(bytes, n))
@@ -244,14 +234,14 @@ const char *dl_image_decode(const unsigned char *bytes, size_t n, size_t max_pix
     if (!strcmp(fmt, "PNG") && png_header_size(bytes, n, &pw, &ph) && (uint64_t)pw * ph > max_pixels)
         return too_large(fmt, pw, ph, max_pixels);
     int w = 0, h = 0, comp = 0, info = stb_info(fmt, bytes, n, &w, &h, &comp);
-    if (!info) return fail("cannot decode %s image: %s (corrupt, truncated or too large)", fmt, stbi_failure_reason());
+    if (!info) return dl_errorf("cannot decode %s image: %s (corrupt, truncated or too large)", fmt, stbi_failure_reason());
     // stb 2.27 reads 16-bit PNM samples in the wrong byte order and converts
     // their channels past its buffer; its PNM info returns 16 for them.
     if (!strcmp(fmt, "PNM") && info == 16) return "unsupported image format: 16-bit PNM (maxval above 255)";
-    if (w <= 0 || h <= 0) return fail("cannot decode %s image: invalid size %dx%d", fmt, w, h);
+    if (w <= 0 || h <= 0) return dl_errorf("cannot decode %s image: invalid size %dx%d", fmt, w, h);
     uint64_t pixels = (uint64_t)w * (uint64_t)h; // both < 2^31: no overflow
     if (pixels > (uint64_t)max_pixels) return too_large(fmt, (uint64_t)w, (uint64_t)h, max_pixels);
-    if (pixels * 4 > SIZE_MAX / 2) return fail("%s image too large for this platform: %dx%d", fmt, w, h);
+    if (pixels * 4 > SIZE_MAX / 2) return dl_errorf("%s image too large for this platform: %dx%d", fmt, w, h);
 
     // GIFs come as RGBA to find the transparent pixels.
     int is_gif = fmt[0] == 'G', channels = is_gif ? 4 : 3;
@@ -260,9 +250,9 @@ const char *dl_image_decode(const unsigned char *bytes, size_t n, size_t max_pix
     int dw = 0, dh = 0;
     unsigned char *px = stbi_load_from_callbacks(&io, &r, &dw, &dh, &comp, channels);
     const char *err = NULL;
-    if (r.overrun) err = fail("truncated %s image: the data ends before the image does", fmt);
-    else if (!px) err = fail("cannot decode %s image: %s", fmt, stbi_failure_reason());
-    else if (dw != w || dh != h) err = fail("cannot decode %s image: header says %dx%d, pixels are %dx%d", fmt, w, h, dw, dh);
+    if (r.overrun) err = dl_errorf("truncated %s image: the data ends before the image does", fmt);
+    else if (!px) err = dl_errorf("cannot decode %s image: %s", fmt, stbi_failure_reason());
+    else if (dw != w || dh != h) err = dl_errorf("cannot decode %s image: header says %dx%d, pixels are %dx%d", fmt, w, h, dw, dh);
     if (err) {
         stbi_image_free(px);
         return err;
@@ -308,11 +298,11 @@ const char *dl_image_resize_nearest(const dl_image *in, int out_w, int out_h, dl
     if (!out) return "resize: no output image";
     memset(out, 0, sizeof *out);
     if (!in || !in->rgb || in->width <= 0 || in->height <= 0) return "resize: empty input image";
-    if (out_w <= 0 || out_h <= 0) return fail("resize: invalid target size %dx%d", out_w, out_h);
+    if (out_w <= 0 || out_h <= 0) return dl_errorf("resize: invalid target size %dx%d", out_w, out_h);
     uint64_t bytes = (uint64_t)out_w * (uint64_t)out_h * 3;
-    if (bytes > SIZE_MAX / 2) return fail("resize: target size %dx%d too large", out_w, out_h);
+    if (bytes > SIZE_MAX / 2) return dl_errorf("resize: target size %dx%d too large", out_w, out_h);
     unsigned char *dst = malloc((size_t)bytes);
-    if (!dst) return fail("resize: out of memory for %dx%d", out_w, out_h);
+    if (!dst) return dl_errorf("resize: out of memory for %dx%d", out_w, out_h);
 
     if (out_w == in->width && out_h == in->height) {
         memcpy(dst, in->rgb, (size_t)bytes);

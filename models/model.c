@@ -8,16 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char error_buffer[512];
-
-const char *dl_errorf(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(error_buffer, sizeof error_buffer, fmt, ap);
-    va_end(ap);
-    return error_buffer;
-}
-
 /* A bounds-checked little-endian reader over the graph section. */
 typedef struct { const uint8_t *p, *end; int bad; } reader;
 

@@ -3,6 +3,7 @@
  * which builds and runs networks from it). */
 #ifndef DENSELAB_MODEL_INTERNAL_H
 #define DENSELAB_MODEL_INTERNAL_H
+#include "models/error.h"
 #include "models/format.h"
 #include "models/model.h"
 
@@ -32,7 +33,5 @@ struct dl_model {
     char *strings;              /* owned: names, input and tensor index arrays */
 };
 
-/* Formatted reason string (one static buffer: errors are read before the next call). */
-const char *dl_errorf(const char *fmt, ...);
 
 #endif

@@ -1,6 +1,7 @@
 // ImageNet class index (small dedicated JSON parser), top-k, and the
 // Python/JSON renderings of decode_predictions.
 #include "models/predictions.h"
+#include "models/error.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -14,15 +15,6 @@ struct dl_class_index {
     char **wnid, **label; // count each, owned
 };
 
-static _Thread_local char dl_predictions_reason[256];
-
-static const char *fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(dl_predictions_reason, sizeof dl_predictions_reason, fmt, ap);
-    va_end(ap);
-    return dl_predictions_reason;
-}
 
 // ---------------------------------------------------------------------------
 // UTF-8
@@ -90,8 +82,8 @@ static int expect(json *j, char c, const char *what) {
         j->pos++;
         return 1;
     }
-    if (j->pos >= j->n) j->err = fail("class index: truncated JSON: expected %s at the end of the data", what);
-    else j->err = fail("class index: expected %s at byte %zu", what, j->pos);
+    if (j->pos >= j->n) j->err = dl_errorf("class index: truncated JSON: expected %s at the end of the data", what);
+    else j->err = dl_errorf("class index: expected %s at byte %zu", what, j->pos);
     return 0;
 }
 
@@ -121,7 +113,7 @@ static char *parse_string(json *j) {
     size_t len = 0;
     while (1) {
         if (j->pos >= j->n) {
-            j->err = fail("class index: truncated JSON: string starting at byte %zu never ends", start - 1);
+            j->err = dl_errorf("class index: truncated JSON: string starting at byte %zu never ends", start - 1);
             break;
         }
         unsigned char c = j->s[j->pos];
@@ -131,14 +123,14 @@ static char *parse_string(json *j) {
             return out;
         }
         if (c < 0x20) {
-            j->err = fail("class index: control character 0x%02x in a string at byte %zu", c, j->pos);
+            j->err = dl_errorf("class index: control character 0x%02x in a string at byte %zu", c, j->pos);
             break;
         }
         if (c != '\\') {
             uint32_t cp;
             size_t k = utf8_decode(j->s + j->pos, j->n - j->pos, &cp);
             if (k == 0) {
-                j->err = fail("class index: invalid UTF-8 at byte %zu", j->pos);
+                j->err = dl_errorf("class index: invalid UTF-8 at byte %zu", j->pos);
                 break;
             }
             memcpy(out + len, j->s + j->pos, k);
@@ -148,7 +140,7 @@ static char *parse_string(json *j) {
         }
         size_t esc = j->pos++;
         if (j->pos >= j->n) {
-            j->err = fail("class index: truncated JSON: escape at byte %zu never ends", esc);
+            j->err = dl_errorf("class index: truncated JSON: escape at byte %zu never ends", esc);
             break;
         }
         c = j->s[j->pos++];
@@ -158,31 +150,31 @@ static char *parse_string(json *j) {
             continue;
         }
         if (c != 'u') {
-            j->err = fail("class index: invalid escape '\\%c' at byte %zu", c >= 0x20 && c < 0x7F ? c : '?', esc);
+            j->err = dl_errorf("class index: invalid escape '\\%c' at byte %zu", c >= 0x20 && c < 0x7F ? c : '?', esc);
             break;
         }
         uint32_t cp, lo;
         if (j->n - j->pos < 4 || !hex4(j->s + j->pos, &cp)) {
-            j->err = fail("class index: invalid \\u escape at byte %zu (needs 4 hex digits)", esc);
+            j->err = dl_errorf("class index: invalid \\u escape at byte %zu (needs 4 hex digits)", esc);
             break;
         }
         j->pos += 4;
         if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            j->err = fail("class index: lone low surrogate \\u%04X at byte %zu", (unsigned)cp, esc);
+            j->err = dl_errorf("class index: lone low surrogate \\u%04X at byte %zu", (unsigned)cp, esc);
             break;
         }
         if (cp >= 0xD800 && cp <= 0xDBFF) {
             // A high surrogate must be followed by \uDC00..\uDFFF.
             if (j->n - j->pos < 6 || j->s[j->pos] != '\\' || j->s[j->pos + 1] != 'u' ||
                 !hex4(j->s + j->pos + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
-                j->err = fail("class index: unpaired surrogate \\u%04X at byte %zu", (unsigned)cp, esc);
+                j->err = dl_errorf("class index: unpaired surrogate \\u%04X at byte %zu", (unsigned)cp, esc);
                 break;
             }
             j->pos += 6;
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         }
         if (cp == 0) {
-            j->err = fail("class index: \\u0000 in a string at byte %zu", esc);
+            j->err = dl_errorf("class index: \\u0000 in a string at byte %zu", esc);
             break;
         }
         len += utf8_encode(cp, out + len);
@@ -247,7 +239,7 @@ static size_t parse_entries(json *j, entry **entries) {
         char *key = parse_string(j);
         if (!key) return count;
         int ok = parse_key(key, &e->key);
-        if (!ok) j->err = fail("class index: key \"%.40s\" at byte %zu is not a class number", key, key_at);
+        if (!ok) j->err = dl_errorf("class index: key \"%.40s\" at byte %zu is not a class number", key, key_at);
         free(key);
         if (!ok) return count;
         count++; // from here on e owns what it holds
@@ -263,7 +255,7 @@ static size_t parse_entries(json *j, entry **entries) {
         }
         if (!expect(j, '}', "',' or '}'")) return count;
         skip_ws(j);
-        if (j->pos < j->n) j->err = fail("class index: unexpected data after the JSON object at byte %zu", j->pos);
+        if (j->pos < j->n) j->err = dl_errorf("class index: unexpected data after the JSON object at byte %zu", j->pos);
         return count;
     }
 }
@@ -293,7 +285,7 @@ const char *dl_class_index_parse(const char *text, size_t n, dl_class_index **ou
         if (k >= count) {
             if (outside == SIZE_MAX) outside = k;
         } else if (ci->wnid[k]) {
-            j.err = fail("class index: duplicate key \"%zu\"", k);
+            j.err = dl_errorf("class index: duplicate key \"%zu\"", k);
         } else {
             ci->wnid[k] = entries[i].wnid;
             ci->label[k] = entries[i].label;
@@ -303,7 +295,7 @@ const char *dl_class_index_parse(const char *text, size_t n, dl_class_index **ou
     if (!j.err && outside != SIZE_MAX) {
         size_t missing = 0;
         while (ci->wnid[missing]) missing++;
-        j.err = fail("class index: key \"%zu\" is missing (keys must be 0..%zu for %zu entries, found \"%zu\")",
+        j.err = dl_errorf("class index: key \"%zu\" is missing (keys must be 0..%zu for %zu entries, found \"%zu\")",
                      missing, count - 1, count, outside);
     }
     for (size_t i = 0; i < count; i++) {

@@ -1,0 +1,13 @@
+/* error.c — the formatted reason buffer of models/ (see error.h). */
+#include "models/error.h"
+#include <stdarg.h>
+#include <stdio.h>
+
+const char *dl_errorf(const char *fmt, ...) {
+    static _Thread_local char reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    return reason;
+}
