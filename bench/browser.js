@@ -8,11 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launchChromium, maxAbsDiff } from '../tests/helpers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 function copy(from, dir, name = path.basename(from)) {
   if (!fs.existsSync(from)) throw new Error(`${path.relative(root, from)} is missing: run ./build.sh (and npm ci)`);
@@ -48,22 +46,19 @@ async function assemble(dir, inputs) {
 }
 
 function topK(p, k) { return [...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, k); }
-function maxAbsDiff(a, b) { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i])); return m; }
 
 // -> rows { what, unit, ours: ms[] | images/s[], peer: ..., target, detail }.
 export async function runBrowser({ net = { warmup: 2, runs: 5 }, batch = 64, inputs, log = () => {}, timeoutMs = 20 * 60 * 1000 } = {}) {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install chromium`);
-  let chromium;
-  try { ({ chromium } = await import('playwright-core')); } catch { throw new Error('playwright-core is not installed: run npm ci'); }
   const { startBenchServer } = await import('./server.js');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'denselab-bench-'));
-  let server, context;
+  let server, chrome;
   try {
     const site = path.join(tmp, 'site');
     fs.mkdirSync(site);
     await assemble(site, inputs);
     server = await startBenchServer(site);
-    context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    chrome = await launchChromium('denselab-bench-profile-', { viewport: null });
+    const { context } = chrome;
     const page = context.pages()[0] || await context.newPage();
     const consoleErrors = [];
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
@@ -85,7 +80,7 @@ export async function runBrowser({ net = { warmup: 2, runs: 5 }, batch = 64, inp
         detail: { clock: 'wall', peer_name: peerName, batch, max_feature_diff: maxAbsDiff(r.feat.output, r.feat.peerOutput) } },
     ];
   } finally {
-    if (context) await context.close().catch(() => {});
+    if (chrome) await chrome.close().catch(() => {});
     if (server) await server.close();
     fs.rmSync(tmp, { recursive: true, force: true });
   }

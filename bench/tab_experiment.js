@@ -9,12 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM, launchChromium } from '../tests/helpers.js';
 import { TAB_JSON, writeTabSection } from './tab_section.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const opts = { train: '60000', test: '10000', size: '32', workers: 'auto', 'rbf-points': '5000', epochs: '10', out: path.join(root, 'build/bench/tab_experiment.json') };
 const argv = process.argv.slice(2);
@@ -39,11 +37,10 @@ function browserRss(userDir) {
   return sum;
 }
 
-const { chromium } = await import('playwright-core');
 const { startServer } = await import('../web/serve.js');
 const server = await startServer({ root: path.join(root, 'dist'), port: 0 });
-const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'denselab-tab-'));
-const context = await chromium.launchPersistentContext(userDir, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1280, height: 900 } });
+const browser = await launchChromium('denselab-tab-');
+const { context, userDir } = browser;
 let peak = 0;
 const sampler = setInterval(() => { peak = Math.max(peak, browserRss(userDir)); }, 250);
 const page = context.pages()[0] || await context.newPage();
@@ -94,7 +91,6 @@ try {
   if (opts.out === TAB_JSON) writeTabSection(path.join(root, 'docs/benchmarks.md'));
 } finally {
   clearInterval(sampler);
-  await context.close();
+  await browser.close();
   await server.close();
-  fs.rmSync(userDir, { recursive: true, force: true });
 }

@@ -8,8 +8,8 @@
 import { pageDefaultC } from '../wasm/bench.js';
 import { describe, it as test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { launchChromium } from './helpers.js';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -18,12 +18,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
 const shotDir = path.join(root, 'build', 'screenshots');
 const photo = path.join(root, '..', 'shared', 'images', 'hot_dog.jpg');
-const CHROMIUM = '/usr/bin/chromium';
 const SLOW = 240_000;
 const N = 2000, M = 500, SIZE = 32;
 const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
-let server = null, context = null, page = null, userDir = null, origin = null;
+let server = null, browser = null, context = null, page = null, userDir = null, origin = null;
 const requests = [];
 const cli = {};
 
@@ -79,31 +78,20 @@ describe('the Fashion-MNIST page in Chromium', () => {
     for (const f of ['fashion.html', 'fashion.js', 'worker-features.js', 'worker-train.js', 'models/densenet121.dlm', 'data/fashion-mnist/train-images-idx3-ubyte.gz']) {
       if (!fs.existsSync(path.join(dist, f))) throw new Error(`dist/${f} is missing: run ./build.sh (it runs node web/build-dist.js)`);
     }
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install chromium`);
-    let chromium;
-    try { ({ chromium } = await import('playwright-core')); } catch { throw new Error('playwright-core is not installed: run npm ci'); }
     for (const c of ['linear-svm', 'pixels-linear-svm']) { cli[c] = runCli(c); cli[c].catch(() => {}); }
     const { startServer } = await import('../web/serve.js');
     server = await startServer({ root: dist, port: 0 });
     origin = new URL(server.url).origin;
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'denselab-fashion-'));
-    context = await chromium.launchPersistentContext(userDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 900 },
-      acceptDownloads: true,
-    });
+    browser = await launchChromium('denselab-fashion-', { acceptDownloads: true });
+    ({ context, userDir } = browser);
     context.on('request', (r) => requests.push(r.url()));
     page = context.pages()[0] || await context.newPage();
     await page.goto(new URL('fashion.html', server.url).href);
   }
 
   after(async () => {
-    if (context) await context.close();
+    if (browser) await browser.close();
     if (server) await server.close();
-    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
   });
 
   test('loads the model and the data', async () => {

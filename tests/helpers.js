@@ -51,3 +51,22 @@ export function maxAbsDiff(a, b) {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+
+// Debian's Chromium, headless, on a fresh profile (never a downloaded browser):
+// -> { context, userDir, close() }. options go to launchPersistentContext.
+export const CHROMIUM = '/usr/bin/chromium';
+export async function launchChromium(prefix = 'denselab-chromium-', options = {}) {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install chromium`);
+  let chromium;
+  try { ({ chromium } = await import('playwright-core')); } catch { throw new Error('playwright-core is not installed: run npm ci'); }
+  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const context = await chromium.launchPersistentContext(userDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 900 },
+    ...options,
+  });
+  return { context, userDir, async close() { await context.close(); fs.rmSync(userDir, { recursive: true, force: true }); } };
+}

@@ -4,6 +4,7 @@
 // and no request outside the page's origin. Saves build/screenshots/web*.png.
 import { describe, it as test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { launchChromium } from './helpers.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +16,6 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
 const imagesDir = path.join(root, '..', 'shared', 'images');
 const shotDir = path.join(root, 'build', 'screenshots');
-const CHROMIUM = '/usr/bin/chromium';
 const TOL = 1e-4;
 const SLOW = 120_000; // generous per-step limit; the whole file takes well under a minute normally
 
@@ -23,6 +23,7 @@ let server = null;
 let context = null;
 let page = null;
 let userDir = null;
+let browser = null;
 let origin = null;
 let cliPromise = null;
 const requests = [];
@@ -120,35 +121,21 @@ describe('the lab page in Chromium', () => {
     if (!fs.existsSync(path.join(dist, 'index.html')) || !fs.existsSync(path.join(dist, 'models', 'densenet121.dlm'))) {
       throw new Error('dist/ is missing or incomplete: run ./build.sh (it runs node web/build-dist.js)');
     }
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install chromium`);
     if (images.length === 0) throw new Error(`no test photos in ${imagesDir}`);
-    let chromium;
-    try {
-      ({ chromium } = await import('playwright-core'));
-    } catch {
-      throw new Error('playwright-core is not installed: run npm ci');
-    }
     cliPromise = runCli();
     cliPromise.catch(() => {}); // reported by the test that awaits it
     const { startServer } = await import('../web/serve.js');
     server = await startServer({ root: dist, port: 0 });
     origin = new URL(server.url).origin;
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'denselab-chromium-'));
-    context = await chromium.launchPersistentContext(userDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 900 },
-    });
+    browser = await launchChromium('denselab-chromium-');
+    ({ context, userDir } = browser);
     context.on('request', (r) => requests.push(r.url()));
     page = context.pages()[0] || await context.newPage();
   }
 
   after(async () => {
-    if (context) await context.close();
+    if (browser) await browser.close();
     if (server) await server.close();
-    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
   });
 
   test('the page loads the model and reports ready', { timeout: SLOW }, async (t) => {
