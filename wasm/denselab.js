@@ -187,6 +187,12 @@ class DenseLab {
     return new Classifier(this, c);
   }
 
+  // Room for n int32s for fill(ptr) to write; returns them.
+  ints(n, fill) {
+    const p = this.core._malloc(4 * n);
+    try { fill(p); return Array.from(this.core.HEAP32.subarray(p >> 2, (p >> 2) + n)); } finally { this.core._free(p); }
+  }
+
   heapBytes() { return this.core.HEAPU8.length; }
   heapUsed() { return this.core._dl_api_heap_used() >>> 0; }
 }
@@ -195,12 +201,9 @@ class Net {
   constructor(lab, handle) {
     this.lab = lab;
     this.handle = handle;
-    const core = lab.core, p = core._malloc(32);
-    core._dl_api_net_shapes(handle, p);
-    const s = core.HEAP32.slice(p >> 2, (p >> 2) + 7);
-    core._free(p);
+    const s = lab.ints(7, (p) => lab.core._dl_api_net_shapes(handle, p));
     this.inputShape = [s[0], s[1], s[2]];
-    this.outputShape = [null, ...Array.from(s.slice(4, 4 + s[3]))];
+    this.outputShape = [null, ...s.slice(4, 4 + s[3])];
     this.outputSize = this.outputShape.slice(1).reduce((a, b) => a * b, 1);
   }
 
@@ -240,10 +243,7 @@ class Classifier {
   constructor(lab, handle) {
     this.lab = lab;
     this.handle = handle;
-    const core = lab.core, p = core._malloc(12);
-    core._dl_api_classifier_info(handle, p);
-    const [kind, numClasses, numFeatures] = core.HEAP32.slice(p >> 2, (p >> 2) + 3);
-    core._free(p);
+    const [kind, numClasses, numFeatures] = lab.ints(3, (p) => lab.core._dl_api_classifier_info(handle, p));
     Object.assign(this, { kind: CLASSIFIER_KINDS[kind], numClasses, numFeatures });
   }
 
