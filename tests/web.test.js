@@ -229,6 +229,21 @@ describe('the lab page in Chromium', () => {
     }
   });
 
+  test('?model=f16 loads the 16 MB float16 file and gives the same top-1', { timeout: 2 * SLOW }, async () => {
+    ready();
+    const f16 = path.join(dist, 'models', 'densenet121-f16.dlm');
+    assert.ok(fs.statSync(f16).size <= 17e6, `float16 model is ${fs.statSync(f16).size} bytes`);
+    const since = requests.length;
+    await page.goto(new URL('index.html?model=f16', server.url).href);
+    await waitStatus(['ready', 'error'], 'loading the float16 model');
+    assert.equal(await status(), 'ready', await page.textContent('[data-testid=error]'));
+    assert.ok(requests.slice(since).some((u) => u.endsWith('models/densenet121-f16.dlm')), 'the float16 file was not requested');
+    const name = images.find((n) => n.startsWith('cat_285')) || images[0];
+    const got = await classifyInPage(name), want = (await cliPromise).get(name);
+    assert.equal(got[0].wnid, want[0].wnid, `${name}: top-1 with float16 weights`);
+    assert.ok(Math.abs(got[0].prob - want[0].prob) < 5e-3, `${name}: ${got[0].prob} vs ${want[0].prob}`);
+  });
+
   test('no request left the origin', () => {
     ready(false);
     assert.ok(requests.length > 0, 'no requests recorded');
