@@ -5,6 +5,7 @@
 //   batch { images: Uint8Array (count x h x w gray), w, h, count }  -> Float32Array(count x 1024) (transferred)
 //   photo { bytes: ArrayBuffer (image file), invert }              -> the photo's gray path, 28x28 pixels and features
 // A batch runs to completion: the page cancels by terminating the worker.
+import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 import { featureNet, rgbToGray } from './experiment.js';
 
@@ -45,16 +46,7 @@ function photo({ bytes, invert }) {
 
 const handlers = { init, batch, photo };
 
-self.onmessage = async (event) => {
-  const msg = event.data || {};
-  try {
-    const fn = handlers[msg.cmd];
-    if (!fn) throw new Error(`unknown command ${msg.cmd}`);
-    if (msg.cmd !== 'init' && !net) throw new Error('the feature worker is not initialised');
-    const result = await fn(msg);
-    const transfer = result instanceof Float32Array ? [result.buffer] : result?.features ? [result.features.buffer] : [];
-    self.postMessage({ id: msg.id, ok: true, result }, transfer);
-  } catch (e) {
-    self.postMessage({ id: msg.id, ok: false, error: e?.message || String(e) });
-  }
-};
+serve(handlers, {
+  setup: ['init'], isReady: () => !!net, notReady: 'the feature worker is not initialised',
+  transfer: (r) => (r instanceof Float32Array ? [r.buffer] : r?.features ? [r.features.buffer] : []),
+});

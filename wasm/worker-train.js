@@ -6,6 +6,7 @@
 //   fit     { name, params, rbfMax }   -> the comparison-table row (+ model bytes, predictions)
 //   predict { model: Uint8Array (DLCLASS1), x: Float32Array } -> { label, scores, kind, numFeatures }
 //   inspect { model }                  -> { kind, numClasses, numFeatures }
+import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 import { classifierInputs, runClassifier } from './experiment.js';
 
@@ -55,17 +56,7 @@ function predict({ model, x }) {
 
 const handlers = { start, data: setData, fit, predict, inspect };
 
-self.onmessage = async (event) => {
-  const msg = event.data || {};
-  try {
-    const fn = handlers[msg.cmd];
-    if (!fn) throw new Error(`unknown command ${msg.cmd}`);
-    if (msg.cmd !== 'start' && !lab) throw new Error('the classifier worker is not started');
-    const result = await fn(msg);
-    const transfer = result?.model ? [result.model.buffer] : [];
-    if (result?.predictions) transfer.push(result.predictions.buffer);
-    self.postMessage({ id: msg.id, ok: true, result }, transfer);
-  } catch (e) {
-    self.postMessage({ id: msg.id, ok: false, error: e?.message || String(e) });
-  }
-};
+serve(handlers, {
+  setup: ['start'], isReady: () => !!lab, notReady: 'the classifier worker is not started',
+  transfer: (r) => [r?.model?.buffer, r?.predictions?.buffer].filter(Boolean),
+});

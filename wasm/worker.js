@@ -6,6 +6,7 @@
 //   summary  {}                              -> net.summary() of the current model
 //   classify { bytes: ArrayBuffer (image file) } -> input, output, top-5, feature map (include_top=False)
 // Requests are handled strictly one at a time, in arrival order.
+import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 
 const DEFAULT_SIZE = 224; // Keras' default_size for DenseNet when input_shape leaves h, w open
@@ -188,18 +189,4 @@ function transferables(result) {
   return list;
 }
 
-let queue = Promise.resolve();
-self.onmessage = (event) => {
-  const msg = event.data || {};
-  queue = queue.then(async () => {
-    const fn = handlers[msg.cmd];
-    try {
-      if (!fn) throw new Error(`unknown command ${msg.cmd}`);
-      if (msg.cmd !== 'init' && msg.cmd !== 'start' && !lab) throw new Error('the model is not loaded yet');
-      const result = await fn(msg);
-      self.postMessage({ id: msg.id, ok: true, result }, transferables(result));
-    } catch (e) {
-      self.postMessage({ id: msg.id, ok: false, error: (e && e.message) || String(e) });
-    }
-  });
-};
+serve(handlers, { setup: ['init', 'start'], isReady: () => !!lab, notReady: 'the model is not loaded yet', transfer: transferables });
