@@ -1,6 +1,6 @@
 /* classifier.c — allocation, prediction dispatch and the DLCLASS1 format. */
 #include "learn/classifier.h"
-#include "models/crc32.h"
+#include "common/crc32.h"
 #include "learn/kernel_svm.h"
 #include "learn/softmax_head.h"
 #include <math.h>
@@ -217,28 +217,28 @@ const char *dl_classifier_load(const uint8_t *buf, size_t size, dl_classifier **
     *out = NULL;
     if (size < 8 || memcmp(buf, CLF_MAGIC, 8) != 0) return "classifier file: bad magic (expected \"DLCLASS1\")";
     if (size < CLF_HEADER + 4)
-        return dl_learn_errorf("classifier file: truncated (%zu bytes, header needs %u)", size, CLF_HEADER + 4);
+        return dl_errorf("classifier file: truncated (%zu bytes, header needs %u)", size, CLF_HEADER + 4);
     wbuf b = {(uint8_t *)buf, 8, size};
     uint32_t version = get_u32(&b), kind = get_u32(&b), k = get_u32(&b), d = get_u32(&b);
     uint32_t flags = get_u32(&b), param = get_u32(&b);
     uint64_t pay = get_u64(&b);
-    if (version != CLF_VERSION) return dl_learn_errorf("classifier file: unsupported version %u (expected %u)", version, CLF_VERSION);
-    if (kind < DL_CLF_LINEAR_SVM || kind > DL_CLF_SOFTMAX) return dl_learn_errorf("classifier file: unknown kind %u", kind);
-    if (k < 2 || k > CLF_MAX_CLASSES) return dl_learn_errorf("classifier file: bad number of classes %u", k);
-    if (d < 1 || d > CLF_MAX_FEATURES) return dl_learn_errorf("classifier file: bad number of features %u", d);
-    if (flags > 1) return dl_learn_errorf("classifier file: unknown flags 0x%X", flags);
+    if (version != CLF_VERSION) return dl_errorf("classifier file: unsupported version %u (expected %u)", version, CLF_VERSION);
+    if (kind < DL_CLF_LINEAR_SVM || kind > DL_CLF_SOFTMAX) return dl_errorf("classifier file: unknown kind %u", kind);
+    if (k < 2 || k > CLF_MAX_CLASSES) return dl_errorf("classifier file: bad number of classes %u", k);
+    if (d < 1 || d > CLF_MAX_FEATURES) return dl_errorf("classifier file: bad number of features %u", d);
+    if (flags > 1) return dl_errorf("classifier file: unknown flags 0x%X", flags);
     if ((kind == DL_CLF_LINEAR_SVM && param != 0) || (kind == DL_CLF_SOFTMAX && param > CLF_MAX_HIDDEN) ||
         (kind == DL_CLF_RBF_SVM && (param < 1 || param > (1u << 24))))
-        return dl_learn_errorf("classifier file: bad %s parameter %u", dl_classifier_kind_name(kind), param);
+        return dl_errorf("classifier file: bad %s parameter %u", dl_classifier_kind_name(kind), param);
     uint64_t want = payload_bytes(kind, k, d, flags & 1, param);
     if (pay != want)
-        return dl_learn_errorf("classifier file: payload size %llu does not match the header (%llu expected)",
+        return dl_errorf("classifier file: payload size %llu does not match the header (%llu expected)",
                                (unsigned long long)pay, (unsigned long long)want);
     uint64_t total = CLF_HEADER + want + 4;
     if (size < total)
-        return dl_learn_errorf("classifier file: truncated (%zu bytes, expected %llu)", size, (unsigned long long)total);
+        return dl_errorf("classifier file: truncated (%zu bytes, expected %llu)", size, (unsigned long long)total);
     if (size > total)
-        return dl_learn_errorf("classifier file: %llu trailing bytes", (unsigned long long)(size - total));
+        return dl_errorf("classifier file: %llu trailing bytes", (unsigned long long)(size - total));
     uint32_t crc = dl_crc32(buf, (size_t)total - 4);
     b.pos = (size_t)total - 4;
     if (get_u32(&b) != crc) return "classifier file: checksum mismatch (corrupted)";
@@ -252,7 +252,7 @@ const char *dl_classifier_load(const uint8_t *buf, size_t size, dl_classifier **
         get_f32s(&b, c->mean, d); get_f32s(&b, c->std, d);
         for (uint32_t j = 0; j < d && !err; j++)
             if (!isfinite(c->mean[j]) || !isfinite(c->std[j]) || !(c->std[j] > 0))
-                err = dl_learn_errorf("classifier file: bad standardisation for feature %u", j);
+                err = dl_errorf("classifier file: bad standardisation for feature %u", j);
     }
     switch (kind) {
     case DL_CLF_LINEAR_SVM:

@@ -35,7 +35,7 @@ const char *dl_fit(const char *kind, const float *x, const int *y, int n, int d,
         sp.epochs = p->epochs; sp.hidden = p->hidden; sp.batch_size = p->batch_size; sp.lr = p->lr; sp.seed = p->seed;
         return dl_softmax_train(x, y, n, d, NULL, NULL, 0, &sp, progress, user, out, report);
     }
-    return dl_learn_errorf("unknown classifier '%s' (expected linear-svm, rbf-svm or softmax)", kind);
+    return dl_errorf("unknown classifier '%s' (expected linear-svm, rbf-svm or softmax)", kind);
 }
 
 const char *dl_evaluate(const dl_classifier *c, const float *x, const int *y, int n,

@@ -295,7 +295,7 @@ static const char *solve(solver *s, double *alpha_out, long max_iter, int shrink
             if (shrinking) do_shrinking(s);
             if (progress) {
                 dl_learn_progress pr = {"rbf-svm", step, steps, iter, 0, 0, -1};
-                if (progress(user, &pr)) { err = DL_LEARN_CANCELLED; break; }
+                if (progress(user, &pr)) { err = DL_CANCELLED; break; }
             }
         }
         int i, j;
@@ -378,10 +378,10 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
     if (!out) return "rbf-svm: NULL output";
     *out = NULL;
     if (report) memset(report, 0, sizeof *report);
-    if (!(P.C > 0) || !isfinite(P.C)) return dl_learn_errorf("rbf-svm: C must be > 0 (got %g)", P.C);
+    if (!(P.C > 0) || !isfinite(P.C)) return dl_errorf("rbf-svm: C must be > 0 (got %g)", P.C);
     if (!isfinite(P.gamma)) return "rbf-svm: gamma must be finite";
-    if (!(P.tol > 0)) return dl_learn_errorf("rbf-svm: tol must be > 0 (got %g)", P.tol);
-    if (!(P.cache_mb > 0)) return dl_learn_errorf("rbf-svm: cache_mb must be > 0 (got %g)", P.cache_mb);
+    if (!(P.tol > 0)) return dl_errorf("rbf-svm: tol must be > 0 (got %g)", P.tol);
+    if (!(P.cache_mb > 0)) return dl_errorf("rbf-svm: cache_mb must be > 0 (got %g)", P.cache_mb);
     int K;
     const char *err = dl_learn_check_xy(x, y, n, d, &K);
     if (err) return err;
@@ -481,7 +481,7 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
             aoff += (size_t)l;
             if (progress) {
                 dl_learn_progress pr = {"rbf-svm", p + 1, npairs, si.iter, 0, 0, -1};
-                if (progress(user, &pr)) { err = DL_LEARN_CANCELLED; goto done; }
+                if (progress(user, &pr)) { err = DL_CANCELLED; goto done; }
             }
         }
 

@@ -6,41 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char DL_LEARN_CANCELLED[] = "cancelled";
-
 #define DL_LEARN_MAX_CLASSES 256
-
-const char *dl_learn_errorf(const char *fmt, ...) {
-    static char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    return buf;
-}
-
-void dl_rng_seed(dl_rng *r, uint64_t seed) { r->s = seed; }
-
-uint64_t dl_rng_next(dl_rng *r) {
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-uint32_t dl_rng_below(dl_rng *r, uint32_t n) {
-    /* Multiply-shift: unbiased enough for n << 2^32 and cheap. */
-    return (uint32_t)(((dl_rng_next(r) >> 32) * (uint64_t)n) >> 32);
-}
-
-double dl_rng_uniform(dl_rng *r) { return (double)(dl_rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
-
-void dl_rng_shuffle(dl_rng *r, int *a, int n) {
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)dl_rng_below(r, (uint32_t)i + 1);
-        int t = a[i]; a[i] = a[j]; a[j] = t;
-    }
-}
 
 /* GCC/Clang vector extensions: SSE natively, SIMD128 under -msimd128. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -90,14 +56,14 @@ const char *dl_learn_check_xy(const float *x, const int *y, int n, int d, int *n
         const float *r = x + (size_t)i * d;
         for (int j = 0; j < d; j++)
             if (!isfinite(r[j]))
-                return dl_learn_errorf("feature is %s at row %d, column %d",
+                return dl_errorf("feature is %s at row %d, column %d",
                                        isnan(r[j]) ? "NaN" : "infinite", i, j);
     }
     if (!y) return NULL;
     int maxl = -1;
     for (int i = 0; i < n; i++) {
         if (y[i] < 0 || y[i] >= DL_LEARN_MAX_CLASSES)
-            return dl_learn_errorf("label %d at row %d is out of range (0..%d)", y[i], i,
+            return dl_errorf("label %d at row %d is out of range (0..%d)", y[i], i,
                                    DL_LEARN_MAX_CLASSES - 1);
         if (y[i] > maxl) maxl = y[i];
     }
@@ -105,10 +71,10 @@ const char *dl_learn_check_xy(const float *x, const int *y, int n, int d, int *n
     if (k < 2) return "training set has a single class (need at least 2)";
     int seen[DL_LEARN_MAX_CLASSES] = {0}, distinct = 0;
     for (int i = 0; i < n; i++) if (!seen[y[i]]++) distinct++;
-    if (distinct < 2) return dl_learn_errorf("training set has a single class (%d); need at least 2", maxl);
+    if (distinct < 2) return dl_errorf("training set has a single class (%d); need at least 2", maxl);
     for (int c = 0; c < k; c++)
         if (!seen[c])
-            return dl_learn_errorf("class %d has no training samples (labels must be 0..%d, each present)", c, k - 1);
+            return dl_errorf("class %d has no training samples (labels must be 0..%d, each present)", c, k - 1);
     *num_classes = k;
     return NULL;
 }

@@ -8,6 +8,8 @@
 #define DENSELAB_LEARN_COMMON_H
 #include <stddef.h>
 #include <stdint.h>
+#include "common/reason.h"
+#include "common/rng.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -15,7 +17,7 @@ extern "C" {
 
 /* Progress report shared by every trainer. The callback returns nonzero to
  * cancel; the trainer then frees what it allocated and fails with
- * DL_LEARN_CANCELLED. */
+ * DL_CANCELLED. */
 typedef struct {
     const char *phase;     /* "linear-svm", "rbf-svm", "softmax" */
     int step, steps;       /* classes / class pairs / epochs finished, and total */
@@ -25,23 +27,6 @@ typedef struct {
     double val_acc;        /* softmax: validation accuracy, or -1 if none */
 } dl_learn_progress;
 typedef int (*dl_learn_progress_fn)(void *user, const dl_learn_progress *p);
-
-extern const char DL_LEARN_CANCELLED[];   /* "cancelled" (compare by pointer) */
-
-/* ---- internal helpers (used by the learn/ modules, not part of the API) -- */
-const char *dl_learn_errorf(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-/* splitmix64: tiny, seedable, identical on every platform. */
-typedef struct { uint64_t s; } dl_rng;
-void     dl_rng_seed(dl_rng *r, uint64_t seed);
-uint64_t dl_rng_next(dl_rng *r);
-uint32_t dl_rng_below(dl_rng *r, uint32_t n);   /* uniform in [0, n), n > 0 */
-double   dl_rng_uniform(dl_rng *r);             /* [0, 1) */
-void     dl_rng_shuffle(dl_rng *r, int *a, int n);
 
 float  dl_dot_f32(const float *a, const float *b, size_t n);
 void   dl_axpy_f32(float alpha, const float *x, float *y, size_t n);   /* y += alpha x */

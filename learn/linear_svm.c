@@ -118,7 +118,7 @@ static const char *solve_one(const lin_data *D, const float *mean, const int *la
         iter++;
         if (progress) {
             dl_learn_progress pr = {"linear-svm", cls, num_classes, iter, 0, 0, -1};
-            if (progress(user, &pr)) return DL_LEARN_CANCELLED;
+            if (progress(user, &pr)) return DL_CANCELLED;
         }
         if (PGmax_new - PGmin_new <= P->eps) {
             if (active_size == l) break;
@@ -163,10 +163,10 @@ const char *dl_linear_svm_train(const float *x, const int *y, int n, int d,
     if (!out) return "linear-svm: NULL output";
     *out = NULL;
     if (report) memset(report, 0, sizeof *report);
-    if (!(P.C > 0) || !isfinite(P.C)) return dl_learn_errorf("linear-svm: C must be > 0 (got %g)", P.C);
-    if (P.loss != 1 && P.loss != 2) return dl_learn_errorf("linear-svm: loss must be 1 (hinge) or 2 (squared hinge), got %d", P.loss);
-    if (!(P.eps > 0)) return dl_learn_errorf("linear-svm: eps must be > 0 (got %g)", P.eps);
-    if (P.max_iter < 1) return dl_learn_errorf("linear-svm: max_iter must be >= 1 (got %d)", P.max_iter);
+    if (!(P.C > 0) || !isfinite(P.C)) return dl_errorf("linear-svm: C must be > 0 (got %g)", P.C);
+    if (P.loss != 1 && P.loss != 2) return dl_errorf("linear-svm: loss must be 1 (hinge) or 2 (squared hinge), got %d", P.loss);
+    if (!(P.eps > 0)) return dl_errorf("linear-svm: eps must be > 0 (got %g)", P.eps);
+    if (P.max_iter < 1) return dl_errorf("linear-svm: max_iter must be >= 1 (got %d)", P.max_iter);
     if (!isfinite(P.bias)) return "linear-svm: bias must be finite";
     int K;
     const char *err = dl_learn_check_xy(x, y, n, d, &K);

@@ -104,10 +104,10 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
     if (!out) return "softmax: NULL output";
     *out = NULL;
     if (report) memset(report, 0, sizeof *report);
-    if (P.hidden < 0 || P.hidden > 65536) return dl_learn_errorf("softmax: hidden must be 0..65536 (got %d)", P.hidden);
-    if (P.epochs < 1) return dl_learn_errorf("softmax: epochs must be >= 1 (got %d)", P.epochs);
-    if (P.batch_size < 1) return dl_learn_errorf("softmax: batch_size must be >= 1 (got %d)", P.batch_size);
-    if (!(P.lr > 0) || !isfinite(P.lr)) return dl_learn_errorf("softmax: learning rate must be > 0 (got %g)", P.lr);
+    if (P.hidden < 0 || P.hidden > 65536) return dl_errorf("softmax: hidden must be 0..65536 (got %d)", P.hidden);
+    if (P.epochs < 1) return dl_errorf("softmax: epochs must be >= 1 (got %d)", P.epochs);
+    if (P.batch_size < 1) return dl_errorf("softmax: batch_size must be >= 1 (got %d)", P.batch_size);
+    if (!(P.lr > 0) || !isfinite(P.lr)) return dl_errorf("softmax: learning rate must be > 0 (got %g)", P.lr);
     if (!(P.beta1 >= 0 && P.beta1 < 1) || !(P.beta2 >= 0 && P.beta2 < 1) || !(P.epsilon > 0))
         return "softmax: Adam needs 0 <= beta1, beta2 < 1 and epsilon > 0";
     int K;
@@ -115,10 +115,10 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
     if (err) return err;
     if (nv < 0 || (nv > 0 && (!xv || !yv))) return "softmax: bad validation set";
     if (nv > 0) {
-        if ((err = dl_learn_check_xy(xv, NULL, nv, d, NULL))) return dl_learn_errorf("softmax: validation set: %s", err);
+        if ((err = dl_learn_check_xy(xv, NULL, nv, d, NULL))) return dl_errorf("softmax: validation set: %s", err);
         for (int i = 0; i < nv; i++)
             if (yv[i] < 0 || yv[i] >= K)
-                return dl_learn_errorf("softmax: validation label %d at row %d outside 0..%d", yv[i], i, K - 1);
+                return dl_errorf("softmax: validation label %d at row %d outside 0..%d", yv[i], i, K - 1);
     }
 
     int H = P.hidden, B = P.batch_size < n ? P.batch_size : n;
@@ -212,9 +212,9 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
             val_acc = (double)ok / nv;
         }
         dl_learn_progress pr = {"softmax", ep + 1, P.epochs, t, loss_sum / n, (double)correct / n, val_acc};
-        if (!isfinite(pr.loss)) { err = dl_learn_errorf("softmax: loss diverged at epoch %d (lower the learning rate)", ep + 1); goto done; }
+        if (!isfinite(pr.loss)) { err = dl_errorf("softmax: loss diverged at epoch %d (lower the learning rate)", ep + 1); goto done; }
         if (report) { report->loss[ep] = pr.loss; report->train_acc[ep] = pr.train_acc; report->val_acc[ep] = val_acc; }
-        if (progress && progress(user, &pr)) { err = DL_LEARN_CANCELLED; goto done; }
+        if (progress && progress(user, &pr)) { err = DL_CANCELLED; goto done; }
     }
 done:
     free(grad); free(mom); free(xb); free(a1); free(z2); free(da); free(order); free(yb); free(pv); free(w1t); free(w2t);

@@ -1,6 +1,6 @@
 // Image decoding (stb_image) and Keras-compatible resize/preprocessing.
 #include "models/image.h"
-#include "models/error.h"
+#include "common/reason.h"
 
 #include <limits.h>
 #include <math.h>

@@ -1,7 +1,7 @@
 /* model.c — read and verify a DenseLab model file (format in models/format.h),
  * and the Keras Applications arguments. */
 #include "models/model_internal.h"
-#include "models/crc32.h"
+#include "common/crc32.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * which builds and runs networks from it). */
 #ifndef DENSELAB_MODEL_INTERNAL_H
 #define DENSELAB_MODEL_INTERNAL_H
-#include "models/error.h"
+#include "common/reason.h"
 #include "models/format.h"
 #include "models/model.h"
 

@@ -1,7 +1,7 @@
 // ImageNet class index (small dedicated JSON parser), top-k, and the
 // Python/JSON renderings of decode_predictions.
 #include "models/predictions.h"
-#include "models/error.h"
+#include "common/reason.h"
 
 #include <math.h>
 #include <stdarg.h>

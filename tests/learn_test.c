@@ -260,11 +260,11 @@ static void test_errors(void) {
     float bx[N * D]; int by[N];
     blobs(N, D, 3, 1.0f, 7, bx, by);
     int left = 1;
-    CHECK(dl_linear_svm_train(bx, by, N, D, NULL, cancel_after, &left, &c, NULL) == DL_LEARN_CANCELLED, "linear cancel");
+    CHECK(dl_linear_svm_train(bx, by, N, D, NULL, cancel_after, &left, &c, NULL) == DL_CANCELLED, "linear cancel");
     left = 2;
-    CHECK(dl_rbf_svm_train(bx, by, N, D, NULL, cancel_after, &left, &c, NULL) == DL_LEARN_CANCELLED, "rbf cancel");
+    CHECK(dl_rbf_svm_train(bx, by, N, D, NULL, cancel_after, &left, &c, NULL) == DL_CANCELLED, "rbf cancel");
     left = 1;
-    CHECK(dl_softmax_train(bx, by, N, D, NULL, NULL, 0, NULL, cancel_after, &left, &c, NULL) == DL_LEARN_CANCELLED, "softmax cancel");
+    CHECK(dl_softmax_train(bx, by, N, D, NULL, NULL, 0, NULL, cancel_after, &left, &c, NULL) == DL_CANCELLED, "softmax cancel");
     CHECK(c == NULL, "classifier set after cancel");
 }
 

@@ -3,7 +3,7 @@
  * CRC is recomputed in a copy (the unmodified input is tried too). A loaded
  * classifier predicts a zero row and is saved and reloaded. */
 #include "learn/classifier.h"
-#include "models/crc32.h"
+#include "common/crc32.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

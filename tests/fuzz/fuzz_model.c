@@ -8,7 +8,7 @@
  * with avg pooling, weights=None classes=5) and run once on zeros: the graph checks are part of the surface. */
 #include "models/format.h"
 #include "models/model.h"
-#include "models/crc32.h"
+#include "common/crc32.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,9 @@
-/* error.c — the formatted reason buffer of models/ (see error.h). */
-#include "models/error.h"
+/* reason.c — see reason.h. */
+#include "common/reason.h"
 #include <stdarg.h>
 #include <stdio.h>
+
+const char DL_CANCELLED[] = "cancelled";
 
 const char *dl_errorf(const char *fmt, ...) {
     static _Thread_local char reason[512];
