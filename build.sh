@@ -5,6 +5,8 @@
 #
 #   ./build.sh                   build everything
 #   ./build.sh serve [--port N]  build, then serve dist/ on 127.0.0.1 (default port 8080)
+#   ./build.sh native            quick: only what the native CLI needs (its packages,
+#                                the data, build/native, build/models)
 #   ./build.sh assets            only locate/download and verify the data assets
 #
 # Environment overrides (mainly for tests): DENSELAB_SHARED (default ../shared),
@@ -35,8 +37,9 @@ DOWNLOADS=${DENSELAB_DOWNLOADS:-$ROOT/build/downloads}
 FASHION_SYSTEM_DIR=${DENSELAB_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 # Node and npm may come from another origin (e.g. NodeSource's nodejs bundles npm),
 # so those two are checked as commands, the rest as Debian packages.
-PACKAGES=(emscripten cmake make gcc libstb-dev libxnnpack-dev libpthreadpool-dev dataset-fashion-mnist chromium
-          fonts-liberation liblinear-tools libsvm-tools clang libclang-rt-14-dev zlib1g-dev curl ca-certificates)
+NATIVE_PACKAGES=(cmake make gcc libstb-dev dataset-fashion-mnist zlib1g-dev curl ca-certificates)
+PACKAGES=("${NATIVE_PACKAGES[@]}" emscripten libxnnpack-dev libpthreadpool-dev chromium fonts-liberation
+          liblinear-tools libsvm-tools clang libclang-rt-14-dev)
 JOBS=$(nproc)
 
 # --- helpers -----------------------------------------------------------------
@@ -74,10 +77,12 @@ verify_model() {
 md5_of() { md5sum "$1" | cut -d' ' -f1; }
 
 # --- steps -------------------------------------------------------------------
+# ensure_packages [NAME...]: the given Debian packages (default: all of PACKAGES).
 ensure_packages() {
   step "system packages"
-  local missing=() p
-  for p in "${PACKAGES[@]}"; do
+  local missing=() p wanted=("$@")
+  [ ${#wanted[@]} -eq 0 ] && wanted=("${PACKAGES[@]}")
+  for p in "${wanted[@]}"; do
     [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
   done
   command -v node >/dev/null || missing+=(nodejs)
@@ -231,6 +236,15 @@ build_fuzz() {
   tests/fuzz/fuzz.sh build
 }
 
+build_native_only() {
+  ensure_packages "${NATIVE_PACKAGES[@]}"
+  ensure_assets
+  build_native
+  convert_models
+  STEP="done"
+  echo "==> native build complete: build/native/denselab, build/models/"
+}
+
 build_all() {
   ensure_packages
   ensure_npm
@@ -253,7 +267,8 @@ case "${1:-}" in
     [ -f web/serve.js ] || die "web/serve.js missing"
     [ -d dist ] || die "dist/ missing (web/build-dist.js did not run)"
     exec node web/serve.js dist "$@" ;;
+  native) build_native_only ;;
   assets) ensure_assets ;;
-  -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) echo "usage: ./build.sh [serve [--port N] | assets]" >&2; exit 2 ;;
+  -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) echo "usage: ./build.sh [serve [--port N] | native | assets]" >&2; exit 2 ;;
 esac
