@@ -325,6 +325,23 @@ describe('web/serve.js', () => {
     assert.equal((await get(srv.port, '/models')).status, 301);
   });
 
+  test('a folder redirects to a path on this host, never to a scheme-relative URL', async () => {
+    const want = { '/models': '/models/', '//models': '/models/', '///models': '/models/',
+      '//models//': null, '/models//': null, '/./models': undefined };
+    for (const [p, location] of Object.entries(want)) {
+      const r = await get(srv.port, p);
+      if (location === undefined) { assert.ok(r.status >= 400, `${p} answered ${r.status}`); continue; }
+      if (location === null) { assert.notEqual(r.status, 301, `${p} redirected to ${r.headers.location}`); continue; }
+      assert.equal(r.status, 301, p);
+      assert.equal(r.headers.location, location, p);
+      // What a browser does with it: the same host, the folder's path.
+      const followed = new URL(r.headers.location, `http://127.0.0.1:${srv.port}${p}`);
+      assert.equal(followed.host, `127.0.0.1:${srv.port}`, `${p} sends the browser to ${followed.host}`);
+    }
+    // An absolute-form request target is not a path of this site.
+    assert.equal((await get(srv.port, 'http://models/models')).status, 400);
+  });
+
   test('a port in use and a missing folder give clear errors', async () => {
     const { startServer } = await import('../web/serve.js');
     await assert.rejects(startServer({ root: path.join(tmp, 'site'), port: srv.port }), /port \d+ is already in use/);

@@ -4,12 +4,14 @@
 import {
   pyShape, formatCount, formatBytes, drawRgb, greyOf, drawFeatureMap, drawStrip, renderPredictions,
 } from './render.js';
+import { download, registerServiceWorker } from './loading.js';
+import { PHOTO as DEFAULTS } from './defaults.js';
+import { WorkerClient } from './worker-client.js';
 
 // ?model=f16 loads the float16-storage file: half the download, computed in float32,
 // probabilities within ~5e-3 of the exact float32 weights (the default).
 const MODEL_URL = new URLSearchParams(location.search).get('model') === 'f16' ? 'models/densenet121-f16.dlm' : 'models/densenet121.dlm';
 const LABELS_URL = 'models/imagenet_class_index.json';
-const DEFAULTS = { includeTop: true, weights: 'imagenet', inputShape: null, pooling: null, classes: 1000 };
 
 const $ = (id) => document.getElementById(id);
 
@@ -34,58 +36,12 @@ function clearError() {
 
 // ---------- the inference worker ----------
 
-const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-const pending = new Map();
-let nextId = 1;
-
-worker.onmessage = (event) => {
-  const { id, ok, result, error } = event.data;
-  const p = pending.get(id);
-  if (!p) return;
-  pending.delete(id);
-  if (ok) p.resolve(result);
-  else p.reject(new Error(error));
-};
-worker.onerror = (event) => {
-  event.preventDefault();
-  const msg = `the inference worker failed: ${event.message || 'could not start (see the browser console)'}`;
-  for (const p of pending.values()) p.reject(new Error(msg));
-  pending.clear();
-  showError(msg);
-};
-
-function call(cmd, args = {}, transfer = []) {
-  return new Promise((resolve, reject) => {
-    const id = nextId++;
-    pending.set(id, { resolve, reject });
-    worker.postMessage({ id, cmd, ...args }, transfer);
-  });
-}
+const worker = new WorkerClient(new URL('./worker.js', import.meta.url), {
+  name: 'the inference worker', onDeath: (e) => showError(e.message),
+});
+const call = (cmd, args = {}, transfer = []) => worker.call(cmd, args, { transfer });
 
 // ---------- service worker (offline copy) ----------
-
-async function registerServiceWorker() {
-  if (!('serviceWorker' in navigator) || !window.isSecureContext) return null;
-  try {
-    return await navigator.serviceWorker.register('./sw.js', { scope: './' });
-  } catch (e) {
-    console.warn('service worker not available:', e.message);
-    return null;
-  }
-}
-
-// On a first visit, let the service worker take control before downloading the
-// model, so the model is downloaded once and cached as it streams in.
-function waitForController(ms) {
-  if (navigator.serviceWorker.controller) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    navigator.serviceWorker.addEventListener('controllerchange', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
-}
 
 function askServiceWorker(type) {
   return navigator.serviceWorker.ready.then((reg) => new Promise((resolve) => {
@@ -108,33 +64,6 @@ async function updateOfflineIndicator() {
 }
 
 // ---------- model download with real progress ----------
-
-async function download(url, onProgress) {
-  const resp = await fetch(url);
-  if (!resp.ok) throw new Error(`could not download ${url}: HTTP ${resp.status} ${resp.statusText}`);
-  // A compressing host reports the compressed length: then progress counts bytes only.
-  const total = resp.headers.get('Content-Encoding') ? 0 : Number(resp.headers.get('Content-Length')) || 0;
-  const reader = resp.body.getReader();
-  const chunks = [];
-  let received = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    received += value.length;
-    onProgress(received, total);
-  }
-  if (total && received !== total) {
-    throw new Error(`download of ${url} incomplete: ${received} of ${total} bytes`);
-  }
-  const out = new Uint8Array(received);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
 
 function showProgress(received, total) {
   const bar = $('model-progress');
@@ -382,7 +311,6 @@ async function start() {
   const started = call('start'); // compile the WASM core while the model downloads
   started.catch(() => {});      // reported by init below
   const reg = await registerServiceWorker();
-  if (reg) await waitForController(5000);
   const [dlm, labels] = await Promise.all([
     download(MODEL_URL, showProgress),
     fetch(LABELS_URL).then((r) => {
