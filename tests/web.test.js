@@ -4,7 +4,7 @@
 // and no request outside the page's origin. Saves build/screenshots/web*.png.
 import { describe, it as test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchChromium } from './helpers.js';
+import { launchChromium, readNpy } from './helpers.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -170,6 +170,37 @@ describe('the lab page in Chromium', () => {
     assert.equal(await page.locator('[data-testid=feature-map] canvas').count(), 6);
     assert.equal(await page.locator('[data-testid=prediction]').count(), 0);
     await page.screenshot({ path: path.join(shotDir, 'web-features.png'), fullPage: true });
+  });
+
+  // The page builds one network without the pooling layer (its output is the feature map it
+  // shows) and pools that in the worker: the result must be the pooled model's output.
+  test("include_top=False with pooling 'avg' and 'max' equals node wasm/cli.js predict's pooled output", { timeout: 2 * SLOW }, async () => {
+    ready();
+    const name = await page.getAttribute('#results', 'data-file');
+    assert.ok(images.includes(name), `no photo shown (${name})`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'denselab-pooled-'));
+    try {
+      for (const pooling of ['avg', 'max']) {
+        await page.selectOption('[data-testid=pooling]', pooling);
+        await waitPage((p) => document.querySelector('[data-testid=status]').textContent === 'done'
+          && document.querySelector('[data-testid=code-line]').textContent.includes(`pooling='${p}'`)
+          && !document.getElementById('features').hidden, pooling, `pooling=${pooling}`);
+        const got = await page.evaluate(() => window.__denselabTest.pooled());
+        const out = path.join(dir, `${pooling}.npy`);
+        await new Promise((resolve, reject) => execFile(process.execPath, [path.join(root, 'wasm', 'cli.js'), 'predict',
+          path.join(imagesDir, name), '--out', out, '--include-top', 'false', '--pooling', pooling], { cwd: root },
+        (err, stdout, stderr) => (err ? reject(new Error(`node wasm/cli.js predict failed: ${stderr || err.message}`)) : resolve())));
+        const want = readNpy(out);
+        assert.deepEqual(want.shape, [1, 1024]);
+        assert.equal(got.length, 1024, `pooling=${pooling}: the page pooled ${got.length} values`);
+        let worst = 0;
+        for (let i = 0; i < 1024; i++) worst = Math.max(worst, Math.abs(got[i] - want.data[i]));
+        assert.ok(worst <= 1e-6, `pooling=${pooling}: the page's pooled output differs from the CLI's by ${worst}`);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await page.selectOption('[data-testid=pooling]', 'avg');
+    }
   });
 
   test("an invalid combination shows Keras's error, and the page still classifies afterwards", { timeout: SLOW }, async () => {

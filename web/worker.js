@@ -1,29 +1,41 @@
 // DenseLab inference worker (module worker): owns the WASM instance so the page never freezes.
 // Messages in:  { id, cmd, ...args }     Messages out: { id, ok: true, result } | { id, ok: false, error }
-//   start    {}                              -> { heapBytes }   (compiles the WASM core)
-//   init     { model: ArrayBuffer (.dlm), labels: string (class index JSON) } -> { heapBytes }
+//   start    {}                              -> {}   (compiles the WASM core)
+//   init     { model: ArrayBuffer (.dlm), labels: string (class index JSON) } -> {}
 //   build    { options: { includeTop, weights, inputShape, pooling, classes } } -> model description
-//   summary  {}                              -> net.summary() of the current model
+//   summary  {}                              -> { text }: model.summary() of the current model
 //   classify { bytes: ArrayBuffer (image file) } -> input, output, top-5, feature map (include_top=False)
 // Requests are handled strictly one at a time, in arrival order.
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 
-const DEFAULT_SIZE = 224; // Keras' default_size for DenseNet when input_shape leaves h, w open
 let lab = null;
 let file = null;
-let net = null;          // the model as the user configured it
-let featureNet = null;   // include_top=False with pooling: the same model without pooling, to show the feature map
-let options = null;
+// The one network in memory. With include_top=False and pooling, it is built without the
+// pooling layer: its output is the feature map the page shows, and globalPool() gives the
+// configured model's output from it, so the image runs once.
+let net = null;
+let options = null;      // the model as the user configured it
+let model = null;        // ... and its description: shapes, parameters, summary text
 
-function freeNets() {
-  if (net) net.free();
-  if (featureNet) featureNet.free();
-  net = featureNet = null;
+const keyOf = (o) => JSON.stringify([o.includeTop, o.weights, o.inputShape, o.pooling, o.classes]);
+
+function describe(n, o) {
+  const s = n.summary();
+  return {
+    options: o,
+    outputShape: n.outputShape,
+    totalParams: s.totalParams,
+    trainableParams: s.trainableParams,
+    nonTrainableParams: s.nonTrainableParams,
+    text: s.text,
+  };
 }
 
-function keyOf(o) {
-  return JSON.stringify([o.includeTop, o.weights, o.inputShape, o.pooling, o.classes]);
+function freeNet() {
+  if (net) net.free();
+  net = null;
+  options = model = null;
 }
 
 function build(opts) {
@@ -37,41 +49,44 @@ function build(opts) {
   };
   if (!options || keyOf(options) !== keyOf(o)) {
     // Build first, so an invalid combination leaves the previous model in place.
-    const n = lab.buildNet(file, o);
-    const f = !o.includeTop && o.pooling ? lab.buildNet(file, { ...o, pooling: null }) : null;
-    freeNets();
+    let n = lab.buildNet(file, o);
+    freeNet();
+    const described = describe(n, o);
+    if (!o.includeTop && o.pooling) {
+      // The configured model was built only to be checked and described: one copy of the
+      // packed weights at a time.
+      n.free();
+      n = lab.buildNet(file, { ...o, pooling: null });
+    }
     net = n;
-    featureNet = f;
     options = o;
+    model = described;
   }
-  const s = net.summary();
-  return {
-    options,
-    inputShape: net.inputShape,
-    inputChannels: net.inputChannels ?? net.inputShape[2],
-    outputShape: net.outputShape,
-    totalParams: s.totalParams,
-    trainableParams: s.trainableParams,
-    nonTrainableParams: s.nonTrainableParams,
-  };
+  const { text, ...info } = model;
+  return info;
 }
 
 function summary() {
-  const s = net.summary();
-  return { text: s.text, rows: s.rows, totalParams: s.totalParams };
+  if (!model) throw new Error('no model built yet');
+  return { text: model.text };
 }
 
-// DenseNet121's spatial downsampling (conv 7x7/2 pad 3, maxpool 3x3/2 pad 1, three 2x2/2 avg pools),
-// used only when the model leaves h or w open (None).
-function outSide(n) {
-  let x = Math.floor((n - 1) / 2) + 1;
-  x = Math.floor((x - 1) / 2) + 1;
-  return Math.floor(Math.floor(Math.floor(x / 2) / 2) / 2);
-}
+// (None, ...) -> the shape of one image's output, (1, ...). The C core builds every network at a
+// concrete input size (Keras's 224 where input_shape leaves it open), so no dimension is None.
+const oneImage = (shape) => [1, ...shape.slice(1)];
 
-function concreteShape(shape, h, w) {
-  const s = shape.slice(1).map((d, i) => (d == null ? (i === 0 ? outSide(h) : i === 1 ? outSide(w) : d) : d));
-  return [1, ...s];
+// GlobalAveragePooling2D / GlobalMaxPooling2D of one HxWxC map, bit for bit as the C kernel
+// (f32_global_avgpool_nhwc): a float32 sum over the positions in order, then one division.
+function globalPool(map, positions, channels, how) {
+  const out = new Float32Array(channels).fill(how === 'max' ? -Infinity : 0);
+  for (let i = 0; i < positions; i++) {
+    for (let k = 0; k < channels; k++) {
+      const x = map[i * channels + k];
+      if (how === 'max') { if (out[k] < x) out[k] = x; } else out[k] += x;
+    }
+  }
+  if (how !== 'max') for (let k = 0; k < channels; k++) out[k] /= positions;
+  return out;
 }
 
 function toNetInput(rgb, channels) {
@@ -83,72 +98,47 @@ function toNetInput(rgb, channels) {
   return g;
 }
 
+function topPredictions(output) {
+  if (output.length === 1000) {
+    // formatPredictions takes the probabilities, as wasm/denselab.js does.
+    return { predictions: lab.decodePredictions(output, 5), formatted: lab.formatPredictions(output, 5) };
+  }
+  // A custom head has no ImageNet labels: rank class indices.
+  const predictions = Array.from(output, (prob, index) => ({ index, prob }))
+    .sort((a, b) => b.prob - a.prob).slice(0, 5)
+    .map((p) => ({ ...p, wnid: '', label: `class ${p.index}` }));
+  return { predictions, formatted: null };
+}
+
 function classify(bytes) {
   if (!net) throw new Error('no model built yet');
   const t0 = performance.now();
-  const u8 = new Uint8Array(bytes);
-  const [ih, iw] = net.inputShape;
-  const h = ih ?? DEFAULT_SIZE;
-  const w = iw ?? DEFAULT_SIZE;
-  const img = lab.loadImg(u8, [h, w]);
-  const channels = net.inputChannels ?? net.inputShape[2] ?? 3;
+  const [h, w, channels] = net.inputShape;
+  const img = lab.loadImg(new Uint8Array(bytes), [h, w]);
   const x = toNetInput(img.rgb, channels);
   const t1 = performance.now();
   const output = net.predict(x, 1);
   const t2 = performance.now();
-  const outputShape = concreteShape(net.outputShape, h, w);
 
-  let predictions = null;
-  let formatted = null;
+  let top = { predictions: null, formatted: null }, featureMap = null, pooled = null;
   if (options.includeTop) {
-    if (output.length === 1000) {
-      predictions = lab.decodePredictions(output, 5);
-      formatted = lab.formatPredictions(output, 5); // takes the probabilities (as wasm/denselab.js does)
-    } else {
-      // A custom head has no ImageNet labels: rank class indices.
-      predictions = Array.from(output, (prob, index) => ({ index, prob }))
-        .sort((a, b) => b.prob - a.prob).slice(0, 5)
-        .map((p) => ({ ...p, wnid: '', label: `class ${p.index}` }));
-    }
-  }
-
-  let featureMap = null;
-  let pooled = null;
-  let featureMs = 0;
-  if (!options.includeTop) {
-    let fm = output;
-    let fshape = outputShape;
-    if (featureNet) {
-      const t3 = performance.now();
-      fm = featureNet.predict(x, 1);
-      featureMs = performance.now() - t3;
-      fshape = concreteShape(featureNet.outputShape, h, w);
-    }
-    featureMap = { h: fshape[1], w: fshape[2], c: fshape[3], data: fm };
-    if (options.pooling) {
-      pooled = output;
-    } else {
-      // What pooling='avg' would return: the mean over all positions, per channel.
-      const { h: fh, w: fw, c } = featureMap;
-      pooled = new Float32Array(c);
-      for (let i = 0; i < fh * fw; i++) for (let k = 0; k < c; k++) pooled[k] += fm[i * c + k];
-      for (let k = 0; k < c; k++) pooled[k] /= fh * fw;
-    }
+    top = topPredictions(output);
+  } else {
+    const [, fh, fw, fc] = oneImage(net.outputShape);
+    featureMap = { h: fh, w: fw, c: fc, data: output };
+    // The configured pooling's output, or what pooling='avg' would give.
+    pooled = globalPool(output, fh * fw, fc, options.pooling === 'max' ? 'max' : 'avg');
   }
 
   return {
     input: { rgb: img.rgb, width: img.width, height: img.height, channels,
       originalWidth: img.originalWidth, originalHeight: img.originalHeight },
-    outputShape,
-    predictions,
-    formatted,
+    outputShape: oneImage(model.outputShape),
+    ...top,
     featureMap,
     pooled,
     prepMs: t1 - t0,
     inferenceMs: t2 - t1,
-    featureMs,
-    totalMs: performance.now() - t0,
-    heapBytes: lab.heapBytes(),
   };
 }
 
@@ -159,34 +149,22 @@ async function start() {
     if (!resp.ok) throw new Error(`could not load denselab_core.wasm: HTTP ${resp.status}`);
     lab = await createDenseLab({ wasmBinary: new Uint8Array(await resp.arrayBuffer()) });
   }
-  return { heapBytes: lab.heapBytes() };
+  return {};
 }
 
-async function init({ model, labels }) {
+async function init({ model: bytes, labels }) {
   await start();
-  if (file) {
-    freeNets();
-    file.free();
-    file = null;
-  }
-  file = lab.loadModelFile(new Uint8Array(model));
+  freeNet();
+  if (file) file.free();
+  file = null;
+  file = lab.loadModelFile(new Uint8Array(bytes));
   lab.loadClassIndex(labels);
-  options = null;
-  return { heapBytes: lab.heapBytes() };
+  return {};
 }
 
 const handlers = { start, init, build: (m) => build(m.options), summary, classify: (m) => classify(m.bytes) };
 
 // Big typed arrays go back by transfer, not by copy.
-function transferables(result) {
-  const list = [];
-  const add = (a) => { if (a && a.buffer instanceof ArrayBuffer && !list.includes(a.buffer)) list.push(a.buffer); };
-  if (result && typeof result === 'object') {
-    if (result.input) add(result.input.rgb);
-    if (result.featureMap) add(result.featureMap.data);
-    add(result.pooled);
-  }
-  return list;
-}
+const transfer = (r) => [r?.input?.rgb?.buffer, r?.featureMap?.data?.buffer, r?.pooled?.buffer].filter(Boolean);
 
-serve(handlers, { setup: ['init', 'start'], isReady: () => !!lab, notReady: 'the model is not loaded yet', transfer: transferables });
+serve(handlers, { setup: ['init', 'start'], isReady: () => !!lab, notReady: 'the model is not loaded yet', transfer });
