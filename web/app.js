@@ -103,7 +103,7 @@ function writeOptions(o) {
   $('include-top').checked = o.includeTop;
   $('weights').value = o.weights === 'imagenet' ? 'imagenet' : 'random';
   $('shape-set').checked = !!o.inputShape;
-  const [h, w, c] = o.inputShape || [224, 224, 3];
+  const [h, w, c] = o.inputShape || [224, 224, 3];   // what None means: Keras's default_size
   $('shape-h').value = h;
   $('shape-w').value = w;
   $('shape-c').value = c;

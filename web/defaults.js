@@ -1,5 +1,5 @@
-// The pages' default parameters, in one place: web/fashion.html's fields are filled from
-// FASHION (it states no value itself), web/app.js starts from PHOTO, and the benchmark
+// The pages' default parameters, in one place: web/fashion.js fills fashion.html's fields from
+// FASHION and web/app.js fills index.html's from PHOTO (the HTML states no value itself); the benchmark
 // harness (bench/) imports FASHION to run the page's defaults. Plain data only: no DOM, no
 // browser API, so Node can import it too.
 

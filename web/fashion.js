@@ -1,6 +1,9 @@
 // DenseLab Fashion-MNIST page: downloads the data and the model, extracts DenseNet121
 // features with a pool of workers (cached in IndexedDB), trains the classifiers in another
 // worker and shows the comparison. The computing is the C core's (see experiment.js).
+// This file is the page's DOM and sequencing; the features come from fashion-pool.js (workers)
+// and fashion-cache.js (IndexedDB), the drawings from fashion-render.js, the defaults of
+// every field from defaults.js.
 import { createDenseLab } from './denselab.js';
 import { FASHION_CLASSES, FASHION_FILES, checksum, parseSplit } from './experiment.js';
 import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures } from './fashion-pool.js';
