@@ -212,6 +212,10 @@ describe('the lab page in Chromium', () => {
     const msg = await page.textContent('[data-testid=error]');
     assert.ok(await page.isVisible('[data-testid=error]'), 'error message not visible');
     assert.match(msg, /classes/);
+    // A size the WASM heap cannot hold never reaches the core (issue: classes=1048576 trapped).
+    await page.fill('[data-testid=classes]', '1048576');
+    await page.waitForFunction(() => /classes must be a whole number from 1 to 100000, got "1048576"/
+      .test(document.querySelector('[data-testid=error]').textContent), null, { timeout: SLOW });
     await page.click('[data-testid=reset]');
     await waitStatus(['done'], 'after reset');
     assert.ok(!(await page.isVisible('[data-testid=error]')), 'error still shown after reset');

@@ -79,23 +79,24 @@ function showProgress(received, total) {
 
 // ---------- the experiment's options ----------
 
+// A whole number within the field's own min and max (stated in index.html): the page never
+// asks the core for a network it cannot hold.
+function wholeNumber(id, what) {
+  const el = $(id), v = el.value.trim(), min = Number(el.min), max = Number(el.max);
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Error(`${what} must be a whole number from ${min} to ${max}, got "${v}"`);
+  return Number(v);
+}
+
 function readOptions() {
-  const classes = $('classes').value.trim();
-  if (!/^\d+$/.test(classes)) throw new Error(`classes must be a positive whole number, got "${classes}"`);
-  let inputShape = null;
-  if ($('shape-set').checked) {
-    inputShape = ['shape-h', 'shape-w', 'shape-c'].map((id) => {
-      const v = $(id).value.trim();
-      if (!/^\d+$/.test(v)) throw new Error(`input_shape needs three positive whole numbers, got "${v}"`);
-      return Number(v);
-    });
-  }
+  const classes = wholeNumber('classes', 'classes');
+  const inputShape = !$('shape-set').checked ? null
+    : [['shape-h', 'height'], ['shape-w', 'width'], ['shape-c', 'channels']].map(([id, what]) => wholeNumber(id, `input_shape: ${what}`));
   return {
     includeTop: $('include-top').checked,
     weights: $('weights').value === 'imagenet' ? 'imagenet' : null,
     inputShape,
     pooling: $('pooling').value || null,
-    classes: Number(classes),
+    classes,
   };
 }
 
