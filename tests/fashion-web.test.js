@@ -5,10 +5,10 @@
 // IndexedDB cache; a downloaded classifier loads again and classifies a photo; a clear error for
 // an RBF SVM on too many points; the page reloads offline; no request leaves the origin.
 // Saves build/screenshots/fashion.png and fashion-phone.png.
-import { pageDefaultC } from '../wasm/bench.js';
 import { describe, it as test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium } from './helpers.js';
+import { FASHION } from '../web/defaults.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
@@ -28,7 +28,7 @@ const cli = {};
 
 // `node wasm/cli.js fashion ... --json` for one classifier, with the page's default C -> its result row.
 function runCli(classifier) {
-  const { C } = pageDefaultC();
+  const { C } = FASHION.classifiers[classifier].params;
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [path.join(root, 'wasm', 'cli.js'), 'fashion', '--size', String(SIZE), '--train', String(N),
       '--test', String(M), '--classifier', classifier, '--C', String(C), '--json'], { cwd: root, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
@@ -98,6 +98,25 @@ describe('the Fashion-MNIST page in Chromium', () => {
     ready();
     await waitStatus(['ready'], 'loading');
     assert.match(await page.textContent('#load-label'), /60,000 training and 10,000 test images/);
+  });
+
+  test('the fields start at web/defaults.js', async () => {
+    ready();
+    const field = (id) => page.$eval(`[data-testid=${id}]`, (e) => (e.type === 'checkbox' ? e.checked : e.value));
+    const options = (id) => page.$$eval(`[data-testid=${id}] option`, (els) => els.map((e) => e.value));
+    for (const [id, key] of [['train-size', 'train'], ['test-size', 'test'], ['image-size', 'size'], ['workers', 'workers']]) {
+      assert.equal(await field(id), String(FASHION[key].value), id);
+      assert.deepEqual(await options(id), FASHION[key].choices.map(String), `${id} choices`);
+    }
+    const c = FASHION.classifiers;
+    const want = {
+      'use-linear-svm': c['linear-svm'].enabled, 'linear-c': String(c['linear-svm'].params.C),
+      'use-rbf-svm': c['rbf-svm'].enabled, 'rbf-c': String(c['rbf-svm'].params.C), 'rbf-max': String(c['rbf-svm'].maxPoints),
+      'use-softmax': c.softmax.enabled, hidden: String(c.softmax.params.hidden), epochs: String(c.softmax.params.epochs), lr: String(c.softmax.params.lr),
+      'use-pixels-linear-svm': c['pixels-linear-svm'].enabled, 'pixels-c': String(c['pixels-linear-svm'].params.C),
+    };
+    for (const [id, v] of Object.entries(want)) assert.equal(await field(id), v, id);
+    assert.equal(await page.$$eval('[data-default]:not(input):not(select)', (els) => els.filter((e) => !e.textContent).length), 0, 'an empty default in the text');
   });
 
   test(`trains and tests on ${N} / ${M} images at S=${SIZE}, far above chance`, async () => {

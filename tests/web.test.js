@@ -4,7 +4,7 @@
 // and no request outside the page's origin. Saves build/screenshots/web*.png.
 import { describe, it as test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchChromium } from './helpers.js';
+import { launchChromium, readNpy } from './helpers.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -172,6 +172,37 @@ describe('the lab page in Chromium', () => {
     await page.screenshot({ path: path.join(shotDir, 'web-features.png'), fullPage: true });
   });
 
+  // The page builds one network without the pooling layer (its output is the feature map it
+  // shows) and pools that in the worker: the result must be the pooled model's output.
+  test("include_top=False with pooling 'avg' and 'max' equals node wasm/cli.js predict's pooled output", { timeout: 2 * SLOW }, async () => {
+    ready();
+    const name = await page.getAttribute('#results', 'data-file');
+    assert.ok(images.includes(name), `no photo shown (${name})`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'denselab-pooled-'));
+    try {
+      for (const pooling of ['avg', 'max']) {
+        await page.selectOption('[data-testid=pooling]', pooling);
+        await waitPage((p) => document.querySelector('[data-testid=status]').textContent === 'done'
+          && document.querySelector('[data-testid=code-line]').textContent.includes(`pooling='${p}'`)
+          && !document.getElementById('features').hidden, pooling, `pooling=${pooling}`);
+        const got = await page.evaluate(() => window.__denselabTest.pooled());
+        const out = path.join(dir, `${pooling}.npy`);
+        await new Promise((resolve, reject) => execFile(process.execPath, [path.join(root, 'wasm', 'cli.js'), 'predict',
+          path.join(imagesDir, name), '--out', out, '--include-top', 'false', '--pooling', pooling], { cwd: root },
+        (err, stdout, stderr) => (err ? reject(new Error(`node wasm/cli.js predict failed: ${stderr || err.message}`)) : resolve())));
+        const want = readNpy(out);
+        assert.deepEqual(want.shape, [1, 1024]);
+        assert.equal(got.length, 1024, `pooling=${pooling}: the page pooled ${got.length} values`);
+        let worst = 0;
+        for (let i = 0; i < 1024; i++) worst = Math.max(worst, Math.abs(got[i] - want.data[i]));
+        assert.ok(worst <= 1e-6, `pooling=${pooling}: the page's pooled output differs from the CLI's by ${worst}`);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await page.selectOption('[data-testid=pooling]', 'avg');
+    }
+  });
+
   test("an invalid combination shows Keras's error, and the page still classifies afterwards", { timeout: SLOW }, async () => {
     ready();
     await page.check('[data-testid=include-top]');
@@ -181,6 +212,10 @@ describe('the lab page in Chromium', () => {
     const msg = await page.textContent('[data-testid=error]');
     assert.ok(await page.isVisible('[data-testid=error]'), 'error message not visible');
     assert.match(msg, /classes/);
+    // A size the WASM heap cannot hold never reaches the core (issue: classes=1048576 trapped).
+    await page.fill('[data-testid=classes]', '1048576');
+    await page.waitForFunction(() => /classes must be a whole number from 1 to 100000, got "1048576"/
+      .test(document.querySelector('[data-testid=error]').textContent), null, { timeout: SLOW });
     await page.click('[data-testid=reset]');
     await waitStatus(['done'], 'after reset');
     assert.ok(!(await page.isVisible('[data-testid=error]')), 'error still shown after reset');
@@ -323,6 +358,23 @@ describe('web/serve.js', () => {
     assert.equal((await get(srv.port, '/nope.js')).status, 404);
     assert.equal((await get(srv.port, '/a.js', 'POST')).status, 405);
     assert.equal((await get(srv.port, '/models')).status, 301);
+  });
+
+  test('a folder redirects to a path on this host, never to a scheme-relative URL', async () => {
+    const want = { '/models': '/models/', '//models': '/models/', '///models': '/models/',
+      '//models//': null, '/models//': null, '/./models': undefined };
+    for (const [p, location] of Object.entries(want)) {
+      const r = await get(srv.port, p);
+      if (location === undefined) { assert.ok(r.status >= 400, `${p} answered ${r.status}`); continue; }
+      if (location === null) { assert.notEqual(r.status, 301, `${p} redirected to ${r.headers.location}`); continue; }
+      assert.equal(r.status, 301, p);
+      assert.equal(r.headers.location, location, p);
+      // What a browser does with it: the same host, the folder's path.
+      const followed = new URL(r.headers.location, `http://127.0.0.1:${srv.port}${p}`);
+      assert.equal(followed.host, `127.0.0.1:${srv.port}`, `${p} sends the browser to ${followed.host}`);
+    }
+    // An absolute-form request target is not a path of this site.
+    assert.equal((await get(srv.port, 'http://models/models')).status, 400);
   });
 
   test('a port in use and a missing folder give clear errors', async () => {

@@ -4,12 +4,14 @@
 import {
   pyShape, formatCount, formatBytes, drawRgb, greyOf, drawFeatureMap, drawStrip, renderPredictions,
 } from './render.js';
+import { download, registerServiceWorker } from './loading.js';
+import { PHOTO as DEFAULTS } from './defaults.js';
+import { WorkerClient } from './worker-client.js';
 
 // ?model=f16 loads the float16-storage file: half the download, computed in float32,
 // probabilities within ~5e-3 of the exact float32 weights (the default).
 const MODEL_URL = new URLSearchParams(location.search).get('model') === 'f16' ? 'models/densenet121-f16.dlm' : 'models/densenet121.dlm';
 const LABELS_URL = 'models/imagenet_class_index.json';
-const DEFAULTS = { includeTop: true, weights: 'imagenet', inputShape: null, pooling: null, classes: 1000 };
 
 const $ = (id) => document.getElementById(id);
 
@@ -34,58 +36,12 @@ function clearError() {
 
 // ---------- the inference worker ----------
 
-const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-const pending = new Map();
-let nextId = 1;
-
-worker.onmessage = (event) => {
-  const { id, ok, result, error } = event.data;
-  const p = pending.get(id);
-  if (!p) return;
-  pending.delete(id);
-  if (ok) p.resolve(result);
-  else p.reject(new Error(error));
-};
-worker.onerror = (event) => {
-  event.preventDefault();
-  const msg = `the inference worker failed: ${event.message || 'could not start (see the browser console)'}`;
-  for (const p of pending.values()) p.reject(new Error(msg));
-  pending.clear();
-  showError(msg);
-};
-
-function call(cmd, args = {}, transfer = []) {
-  return new Promise((resolve, reject) => {
-    const id = nextId++;
-    pending.set(id, { resolve, reject });
-    worker.postMessage({ id, cmd, ...args }, transfer);
-  });
-}
+const worker = new WorkerClient(new URL('./worker.js', import.meta.url), {
+  name: 'the inference worker', onDeath: (e) => showError(e.message),
+});
+const call = (cmd, args = {}, transfer = []) => worker.call(cmd, args, { transfer });
 
 // ---------- service worker (offline copy) ----------
-
-async function registerServiceWorker() {
-  if (!('serviceWorker' in navigator) || !window.isSecureContext) return null;
-  try {
-    return await navigator.serviceWorker.register('./sw.js', { scope: './' });
-  } catch (e) {
-    console.warn('service worker not available:', e.message);
-    return null;
-  }
-}
-
-// On a first visit, let the service worker take control before downloading the
-// model, so the model is downloaded once and cached as it streams in.
-function waitForController(ms) {
-  if (navigator.serviceWorker.controller) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    navigator.serviceWorker.addEventListener('controllerchange', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
-}
 
 function askServiceWorker(type) {
   return navigator.serviceWorker.ready.then((reg) => new Promise((resolve) => {
@@ -109,33 +65,6 @@ async function updateOfflineIndicator() {
 
 // ---------- model download with real progress ----------
 
-async function download(url, onProgress) {
-  const resp = await fetch(url);
-  if (!resp.ok) throw new Error(`could not download ${url}: HTTP ${resp.status} ${resp.statusText}`);
-  // A compressing host reports the compressed length: then progress counts bytes only.
-  const total = resp.headers.get('Content-Encoding') ? 0 : Number(resp.headers.get('Content-Length')) || 0;
-  const reader = resp.body.getReader();
-  const chunks = [];
-  let received = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    received += value.length;
-    onProgress(received, total);
-  }
-  if (total && received !== total) {
-    throw new Error(`download of ${url} incomplete: ${received} of ${total} bytes`);
-  }
-  const out = new Uint8Array(received);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 function showProgress(received, total) {
   const bar = $('model-progress');
   if (total) {
@@ -150,23 +79,24 @@ function showProgress(received, total) {
 
 // ---------- the experiment's options ----------
 
+// A whole number within the field's own min and max (stated in index.html): the page never
+// asks the core for a network it cannot hold.
+function wholeNumber(id, what) {
+  const el = $(id), v = el.value.trim(), min = Number(el.min), max = Number(el.max);
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Error(`${what} must be a whole number from ${min} to ${max}, got "${v}"`);
+  return Number(v);
+}
+
 function readOptions() {
-  const classes = $('classes').value.trim();
-  if (!/^\d+$/.test(classes)) throw new Error(`classes must be a positive whole number, got "${classes}"`);
-  let inputShape = null;
-  if ($('shape-set').checked) {
-    inputShape = ['shape-h', 'shape-w', 'shape-c'].map((id) => {
-      const v = $(id).value.trim();
-      if (!/^\d+$/.test(v)) throw new Error(`input_shape needs three positive whole numbers, got "${v}"`);
-      return Number(v);
-    });
-  }
+  const classes = wholeNumber('classes', 'classes');
+  const inputShape = !$('shape-set').checked ? null
+    : [['shape-h', 'height'], ['shape-w', 'width'], ['shape-c', 'channels']].map(([id, what]) => wholeNumber(id, `input_shape: ${what}`));
   return {
     includeTop: $('include-top').checked,
     weights: $('weights').value === 'imagenet' ? 'imagenet' : null,
     inputShape,
     pooling: $('pooling').value || null,
-    classes: Number(classes),
+    classes,
   };
 }
 
@@ -174,7 +104,7 @@ function writeOptions(o) {
   $('include-top').checked = o.includeTop;
   $('weights').value = o.weights === 'imagenet' ? 'imagenet' : 'random';
   $('shape-set').checked = !!o.inputShape;
-  const [h, w, c] = o.inputShape || [224, 224, 3];
+  const [h, w, c] = o.inputShape || [224, 224, 3];   // what None means: Keras's default_size
   $('shape-h').value = h;
   $('shape-w').value = w;
   $('shape-c').value = c;
@@ -208,6 +138,7 @@ let buildSeq = 0;        // only the newest rebuild and the newest classificatio
 let classifySeq = 0;
 let ready = null;        // resolves when the worker has the model
 let buildError = false;  // the controls ask for a model Keras refuses (the last valid one stays loaded)
+let lastPooled = null;   // the pooled features shown last (read by the browser tests)
 
 function renderModel(info) {
   model = info;
@@ -246,8 +177,7 @@ function renderResult(r) {
   else $('predictions').replaceChildren();
   $('decoded').textContent = r.formatted || '';
 
-  const extra = r.featureMs ? ` + ${r.featureMs.toFixed(0)} ms for the unpooled feature map` : '';
-  $('timing').textContent = `Inference ${r.inferenceMs.toFixed(0)} ms${extra} (decode + resize + preprocess ${r.prepMs.toFixed(0)} ms), in a Web Worker.`;
+  $('timing').textContent = `Inference ${r.inferenceMs.toFixed(0)} ms (decode + resize + preprocess ${r.prepMs.toFixed(0)} ms), in a Web Worker.`;
 
   if (r.featureMap) {
     const fm = r.featureMap;
@@ -259,6 +189,7 @@ function renderResult(r) {
       ? `— the model's output with pooling='${how}' (${r.pooled.length} values)`
       : `— what pooling='avg' would give: the mean of each channel (${r.pooled.length} values)`;
     drawStrip($('pooled'), r.pooled);
+    lastPooled = r.pooled;
   } else {
     $('features').hidden = true;
   }
@@ -382,7 +313,6 @@ async function start() {
   const started = call('start'); // compile the WASM core while the model downloads
   started.catch(() => {});      // reported by init below
   const reg = await registerServiceWorker();
-  if (reg) await waitForController(5000);
   const [dlm, labels] = await Promise.all([
     download(MODEL_URL, showProgress),
     fetch(LABELS_URL).then((r) => {
@@ -407,6 +337,9 @@ async function start() {
   if (!photo) setStatus('ready');
   if (reg) updateOfflineIndicator();
 }
+
+// Hooks for the browser tests (harmless for users).
+window.__denselabTest = { pooled: () => (lastPooled ? Array.from(lastPooled) : null) };
 
 start().catch((e) => {
   $('progress-label').textContent = 'The model could not be loaded.';

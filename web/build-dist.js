@@ -1,6 +1,6 @@
 // Assembles the self-contained static site dist/ (see notes: build layout):
 //   node web/build-dist.js [--out DIR]
-// Cleans the output folder, copies the page, the JS API, the worker(s), the WASM
+// Cleans the output folder, copies the pages and their workers (web/), the JS API, the WASM
 // core, the model files and labels (and Fashion-MNIST if present), then writes
 // sw.js with a version derived from the content hash of everything it caches.
 // All URLs in the site are relative, so dist/ works from any host path.
@@ -58,14 +58,14 @@ function main() {
     if (NOT_PAGE.has(name) || !fs.statSync(src).isFile() || name.startsWith('.')) continue;
     copies.push([src, name]);
   }
-  if (!copies.some(([, d]) => d === 'index.html')) fail('missing input web/index.html');
+  for (const page of ['index.html', 'fashion.html', 'worker.js']) {
+    if (!copies.some(([, d]) => d === page)) fail(`missing input web/${page}`);
+  }
   need('web/sw.js', 'service worker template');
 
+  // The page and its workers import the JS API from beside them: dist/ is flat.
   const build = 'run ./build.sh first';
   copies.push([need('wasm/denselab.js', 'the JS API'), 'denselab.js']);
-  const workers = fs.readdirSync(path.join(root, 'wasm')).filter((n) => /^worker.*\.js$/.test(n)).sort();
-  if (!workers.includes('worker.js')) fail('missing input wasm/worker.js');
-  for (const w of workers) copies.push([path.join(root, 'wasm', w), w]);
   copies.push([need('wasm/experiment.js', 'the experiment module the workers share'), 'experiment.js']);
   copies.push([need('build/wasm/wasm/denselab_core.mjs', build), 'denselab_core.mjs']);
   copies.push([need('build/wasm/wasm/denselab_core.wasm', build), 'denselab_core.wasm']);

@@ -1,7 +1,14 @@
-// A pool of feature-extraction workers (wasm/worker-features.js), one WASM instance each.
-// The page hands out batches; a worker that throws, dies or stalls is replaced and its
-// batch re-run on the new one, so nothing is lost. No SharedArrayBuffer: the images go
-// to the worker and the features come back as transferred buffers.
+// A pool of feature-extraction workers (web/worker-features.js), one WASM instance each, and
+// extractFeatures(), which fills the features of a run from the cache and the pool. No DOM.
+// A worker that throws, dies or stalls is replaced and its batch re-run on the new one, so
+// nothing is lost. No SharedArrayBuffer: the images go to the worker and the features come
+// back as transferred buffers.
+import { batchRanges } from './experiment.js';
+import { cacheKey } from './fashion-cache.js';
+import { WorkerClient } from './worker-client.js';
+
+export const FEATURE_DIMS = 1024;    // DenseNet121's pooled features per image
+const IMAGE_PIXELS = 28 * 28;
 const MAX_ATTEMPTS = 3;
 
 export class FeaturePool {
@@ -12,59 +19,20 @@ export class FeaturePool {
     this.replaced = 0;
     this.running = false;
     this.cancelled = false;
-    this.nextId = 1;
     for (let i = 0; i < count; i++) this.slots.push(this.spawn());
   }
 
+  // A slot: a worker client, its init request, and the job it runs.
   spawn() {
-    const worker = new Worker(new URL('./worker-features.js', import.meta.url), { type: 'module' });
-    const slot = { worker, job: null, calls: new Map(), dead: false, timer: 0, timeoutMs: this.initMs };
-    worker.onmessage = (e) => this.message(slot, e.data);
-    worker.onerror = (e) => { e.preventDefault(); this.died(slot, e.message || 'it could not start or ran out of memory'); };
-    worker.onmessageerror = () => this.died(slot, 'a message could not be read');
+    const client = new WorkerClient(new URL('./worker-features.js', import.meta.url), { name: 'a feature worker', stallMs: this.stallMs });
     const wasm = this.wasm.slice(0), model = this.model.slice(0);
-    slot.ready = this.send(slot, 'init', { wasm, model, size: this.size }, { transfer: [wasm, model], timeoutMs: this.initMs });
-    slot.ready.catch(() => {});
-    return slot;
-  }
-
-  send(slot, cmd, args, { transfer = [], onProgress, timeoutMs = this.stallMs } = {}) {
-    if (slot.dead) return Promise.reject(new Error('the worker is gone'));
-    return new Promise((resolve, reject) => {
-      const id = this.nextId++;
-      slot.calls.set(id, { resolve, reject, onProgress });
-      slot.timeoutMs = timeoutMs;
-      this.arm(slot);
-      slot.worker.postMessage({ id, cmd, ...args }, transfer);
-    });
-  }
-
-  // Any message from the worker proves it alive: restart its stall timer.
-  arm(slot) {
-    clearTimeout(slot.timer);
-    if (slot.calls.size) slot.timer = setTimeout(() => this.died(slot, `no answer for ${Math.round(slot.timeoutMs / 1000)} s`), slot.timeoutMs);
-  }
-
-  message(slot, d) {
-    const c = slot.calls.get(d.id);
-    if (!c) return;
-    if (d.progress !== undefined) { this.arm(slot); c.onProgress?.(d.progress); return; }
-    slot.calls.delete(d.id);
-    this.arm(slot);
-    if (d.ok) c.resolve(d.result); else c.reject(new Error(d.error));
-  }
-
-  died(slot, reason) {
-    if (slot.dead) return;
-    slot.dead = true;
-    clearTimeout(slot.timer);
-    slot.worker.terminate();
-    for (const c of slot.calls.values()) c.reject(new Error(`a feature worker died (${reason})`));
-    slot.calls.clear();
+    const ready = client.call('init', { wasm, model, size: this.size }, { transfer: [wasm, model], timeoutMs: this.initMs });
+    ready.catch(() => {});
+    return { client, ready, job: null };
   }
 
   replace(slot) {
-    this.died(slot, 'replaced');
+    slot.client.kill('was replaced');
     const fresh = this.spawn();
     this.slots[this.slots.indexOf(slot)] = fresh;
     this.replaced++;
@@ -95,7 +63,7 @@ export class FeaturePool {
         slot.ready
           .then(() => {
             const images = job.images.slice();
-            return this.send(slot, 'batch', { images, w: 28, h: 28, count: job.count },
+            return slot.client.call('batch', { images, w: 28, h: 28, count: job.count },
               { transfer: [images.buffer], onProgress: (done) => onProgress(job, done) });
           })
           .then((features) => {
@@ -123,10 +91,10 @@ export class FeaturePool {
 
   // One request on the first worker (the photo path), replacing it if it died.
   async call(cmd, args) {
-    if (this.slots[0].dead) this.slots[0] = this.spawn();
+    if (this.slots[0].client.dead) this.slots[0] = this.spawn();
     const slot = this.slots[0];
     await slot.ready;
-    return this.send(slot, cmd, args);
+    return slot.client.call(cmd, args);
   }
 
   cancel() {
@@ -137,14 +105,77 @@ export class FeaturePool {
 
   terminate() {
     this.running = false;
-    for (const slot of this.slots) this.died(slot, 'stopped');
+    for (const slot of this.slots) slot.client.kill('was stopped');
   }
 
   // Test hook: kills a worker in the middle of a batch, as a crash would.
   killOne() {
-    const slot = this.slots.find((s) => s.job && !s.dead);
+    const slot = this.slots.find((s) => s.job && !s.client.dead);
     if (!slot) return false;
-    this.died(slot, 'killed');
+    slot.client.kill('was killed');
     return true;
   }
+}
+
+// The features of the first n training and m test images at size x size: the batches the
+// cache has, the rest computed by a new pool of `workers` workers (handed to onPool, so the
+// page can cancel it) and stored in the cache as they come. onProgress({ done, total, cached,
+// rate, workers, replaced }) after each step. Resolves to { train, test, cached, computed,
+// workers, replaced }, or to { cancelled: true, done, total } when the pool was cancelled.
+export async function extractFeatures({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, model, onPool, onProgress, onCacheError }) {
+  const out = { train: new Float32Array(n * FEATURE_DIMS), test: new Float32Array(m * FEATURE_DIMS) };
+  const jobs = [];
+  let cached = 0;
+  for (const [split, count] of [['train', n], ['test', m]]) {
+    for (const range of batchRanges(count, batch)) {
+      const key = cacheKey(modelChecksum, size, split, range);
+      const f = await cache.get(key, (range[1] - range[0]) * FEATURE_DIMS);
+      if (f) {
+        out[split].set(f, range[0] * FEATURE_DIMS);
+        cached += range[1] - range[0];
+      } else {
+        const images = splits[split].images.subarray(range[0] * IMAGE_PIXELS, range[1] * IMAGE_PIXELS);
+        jobs.push({ key, split, range, images, count: range[1] - range[0] });
+      }
+    }
+  }
+  const total = n + m;
+  const progress = { done: cached, total, cached, rate: 0, workers: 0, replaced: 0 };
+  onProgress(progress);
+  let computed = 0;
+  if (jobs.length) {
+    const pool = new FeaturePool({ size, count: Math.min(workers, jobs.length), wasm, model });
+    onPool(pool);
+    progress.workers = pool.target;
+    const inFlight = new Map();   // job -> images done inside the running batch
+    const t0 = performance.now();
+    const update = () => {
+      const partial = [...inFlight.values()].reduce((a, b) => a + b, 0);
+      progress.done = cached + computed + partial;
+      const secs = (performance.now() - t0) / 1000;
+      progress.rate = secs > 0.5 ? (computed + partial) / secs : 0;
+      progress.replaced = pool.replaced;
+      onProgress(progress);
+    };
+    try {
+      await pool.run(jobs, {
+        onProgress: (job, imagesDone) => { inFlight.set(job, imagesDone); update(); },
+        onRetry: (job) => { inFlight.delete(job); update(); },
+        onResult: (job, f) => {
+          inFlight.delete(job);
+          out[job.split].set(f, job.range[0] * FEATURE_DIMS);
+          cache.put(job.key, f).catch(onCacheError);
+          computed += job.count;
+          update();
+        },
+      });
+    } catch (e) {
+      if (pool.cancelled) return { cancelled: true, done: cached + computed, total };
+      throw e;
+    } finally {
+      pool.terminate();            // frees the workers' memory; the next run starts fresh ones
+    }
+    progress.replaced = pool.replaced;
+  }
+  return { train: out.train, test: out.test, cached, computed, workers: progress.workers, replaced: progress.replaced };
 }

@@ -1,18 +1,22 @@
 // DenseLab Fashion-MNIST page: downloads the data and the model, extracts DenseNet121
 // features with a pool of workers (cached in IndexedDB), trains the classifiers in another
 // worker and shows the comparison. The computing is the C core's (see experiment.js).
+// This file is the page's DOM and sequencing; the features come from fashion-pool.js (workers)
+// and fashion-cache.js (IndexedDB), the drawings from fashion-render.js, the defaults of
+// every field from defaults.js.
 import { createDenseLab } from './denselab.js';
-import { FASHION_CLASSES, FASHION_FILES, batchRanges, checksum, parseSplit } from './experiment.js';
-import { FeaturePool } from './fashion-pool.js';
+import { FASHION_CLASSES, FASHION_FILES, checksum, parseSplit } from './experiment.js';
+import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures } from './fashion-pool.js';
 import { FeatureCache } from './fashion-cache.js';
 import { drawCurve, drawGray, renderConfusion, renderGallery } from './fashion-render.js';
+import { FASHION as DEFAULTS } from './defaults.js';
+import { download, registerServiceWorker } from './loading.js';
+import { WorkerClient } from './worker-client.js';
 
 const MODEL_URL = 'models/densenet121.dlm';
 const WASM_URL = 'denselab_core.wasm';
 const DATA_DIR = 'data/fashion-mnist/';
-const BATCH = 256;           // images per worker job (and per cache entry)
-const RBF_LIMIT = 20000;     // the kernel SVM's kernel matrix grows with the square of the points
-const DIMS = 1024;
+const SPLIT_SIZE = { train: 60000, test: 10000 };   // Fashion-MNIST's: "(all)" in the selects
 
 const $ = (id) => document.getElementById(id);
 const fmt = (n) => Number(n).toLocaleString('en-US');
@@ -22,8 +26,7 @@ const state = {
   lab: null, wasm: null, model: null, modelChecksum: 0,
   splits: null,          // { train, test } parsed IDX (all images)
   pool: null,            // FeaturePool at one size
-  cache: null,           // FeatureCache (IndexedDB)
-  done: new Map(),       // cache key -> Float32Array computed in this tab (survives a cancel)
+  cache: null,           // FeatureCache (IndexedDB, or memory only)
   features: null,        // { size, n, m, train, test, checksum, fromCache, replaced }
   trainer: null, trainerData: null, trainCall: null,
   results: [], active: null, photoWorker: null,
@@ -57,26 +60,6 @@ function setBusy(busy) {
 
 // ---------- loading ----------
 
-async function download(url, onBytes) {
-  const resp = await fetch(url);
-  if (!resp.ok) throw new Error(`could not download ${url}: HTTP ${resp.status}`);
-  const total = resp.headers.get('Content-Encoding') ? 0 : Number(resp.headers.get('Content-Length')) || 0;
-  const reader = resp.body.getReader(), chunks = [];
-  let got = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    got += value.length;
-    onBytes(got, total);
-  }
-  if (total && got !== total) throw new Error(`download of ${url} incomplete: ${got} of ${total} bytes`);
-  const out = new Uint8Array(got);
-  let at = 0;
-  for (const c of chunks) { out.set(c, at); at += c.length; }
-  return out;
-}
-
 async function gunzip(bytes, name) {
   try {
     const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
@@ -86,26 +69,9 @@ async function gunzip(bytes, name) {
   }
 }
 
-// The lab's service worker (web/sw.js, shared with the photo page) keeps an offline copy; on a
-// first visit, let it take control before the downloads so they are cached as they stream in.
-async function serviceWorker() {
-  if (!('serviceWorker' in navigator) || !window.isSecureContext) return;
-  try {
-    await navigator.serviceWorker.register('./sw.js', { scope: './' });
-  } catch (e) {
-    console.warn('service worker not available:', e.message);
-    return;
-  }
-  if (navigator.serviceWorker.controller) return;
-  await new Promise((resolve) => {
-    const timer = setTimeout(resolve, 5000);
-    navigator.serviceWorker.addEventListener('controllerchange', () => { clearTimeout(timer); resolve(); }, { once: true });
-  });
-}
-
 async function load() {
   setStatus('loading');
-  await serviceWorker();
+  await registerServiceWorker();   // on a first visit, the downloads below are cached as they stream in
   const urls = [WASM_URL, MODEL_URL, ...FASHION_FILES.train.map((f) => DATA_DIR + f), ...FASHION_FILES.test.map((f) => DATA_DIR + f)];
   const got = new Map(), totals = new Map();
   const progress = () => {
@@ -128,7 +94,7 @@ async function load() {
     train: parseSplit(state.lab, 'train', idx[0], idx[1]),
     test: parseSplit(state.lab, 'test', idx[2], idx[3]),
   };
-  state.cache = await FeatureCache.open().catch((e) => { showError(`features will not be cached: ${e.message}`); return null; });
+  state.cache = await FeatureCache.open().catch((e) => { showError(`features will not be cached: ${e.message}`); return new FeatureCache(null); });
   $('loadbar').classList.add('loaded');
   $('load-label').textContent = `Ready: ${fmt(state.splits.train.count)} training and ${fmt(state.splits.test.count)} test images, model checksum ${state.modelChecksum.toString(16)}.`;
   setStatus('ready');
@@ -140,7 +106,7 @@ async function load() {
 function settings() {
   const n = Number($('train-size').value), m = Number($('test-size').value), size = Number($('image-size').value);
   const w = $('workers').value;
-  const workers = w === 'auto' ? Math.min(8, Math.max(1, navigator.hardwareConcurrency || 1)) : Number(w);
+  const workers = w === 'auto' ? Math.min(DEFAULTS.maxAutoWorkers, Math.max(1, navigator.hardwareConcurrency || 1)) : Number(w);
   return { n, m, size, workers };
 }
 
@@ -150,8 +116,6 @@ function updateCode() {
 }
 
 // ---------- feature extraction ----------
-
-const cacheKey = (size, split, [a, b]) => `${state.modelChecksum.toString(16)}:s${size}:${split}:${a}-${b}`;
 
 function progressText(p) {
   const parts = [`${fmt(p.done)} of ${fmt(p.total)} images`];
@@ -179,7 +143,8 @@ function showFeatureProgress(p) {
   text.dataset.total = p.total;
 }
 
-// The features for the current settings: from memory, the IndexedDB cache, or the workers.
+// The features for the current settings: those of this tab, else the cache's and the workers'
+// (fashion-pool.js); this part only shows the progress. null when cancelled.
 async function extract() {
   const { n, m, size, workers } = settings();
   if (state.features?.train && state.features.size === size && state.features.n === n && state.features.m === m) return state.features;
@@ -188,86 +153,32 @@ async function extract() {
   setStatus('extracting');
   $('features-text').dataset.state = 'running';
   const t0 = performance.now();
-  const out = { train: new Float32Array(n * DIMS), test: new Float32Array(m * DIMS) };
-  const jobs = [];
-  let cached = 0, done = 0, computed = 0;
-  const total = n + m;
-  for (const [split, count] of [['train', n], ['test', m]]) {
-    for (const range of batchRanges(count, BATCH)) {
-      const key = cacheKey(size, split, range);
-      let f = state.done.get(key);
-      if (!f && state.cache) f = await state.cache.get(key).catch(() => null);
-      if (f && f.length === (range[1] - range[0]) * DIMS) {
-        out[split].set(f, range[0] * DIMS);
-        cached += range[1] - range[0];
-        continue;
-      }
-      jobs.push({ key, split, range });
-    }
-  }
-  done = cached;
-  const progress = { done, total, cached, rate: 0, workers: 0, replaced: 0 };
-  showFeatureProgress(progress);
-  if (jobs.length) {
-    if (!state.pool || state.pool.size !== size || state.pool.target !== Math.min(workers, jobs.length)) {
-      state.pool?.terminate();
-      state.pool = new FeaturePool({ size, count: Math.min(workers, jobs.length), wasm: state.wasm, model: state.model });
-    }
-    const pool = state.pool;
-    progress.workers = pool.target;
-    setBusy(true);
-    const inFlight = new Map();   // job -> images done inside the running batch
-    const tc = performance.now();
-    const update = () => {
-      const partial = [...inFlight.values()].reduce((a, b) => a + b, 0);
-      progress.done = done + partial;
-      const secs = (performance.now() - tc) / 1000;
-      progress.rate = secs > 0.5 ? (computed + partial) / secs : 0;
-      progress.replaced = pool.replaced;
-      showFeatureProgress(progress);
-    };
-    try {
-      await pool.run(jobs.map((j) => ({
-        ...j,
-        images: state.splits[j.split].images.subarray(j.range[0] * 784, j.range[1] * 784),
-        count: j.range[1] - j.range[0],
-      })), {
-        onProgress: (job, imagesDone) => { inFlight.set(job, imagesDone); update(); },
-        onRetry: (job) => { inFlight.delete(job); update(); },
-        onResult: (job, f) => {
-          inFlight.delete(job);
-          out[job.split].set(f, job.range[0] * DIMS);
-          // Kept in memory until stored, so a cancel or a failed write loses nothing.
-          state.done.set(job.key, f);
-          state.cache?.put(job.key, f).then(() => state.done.delete(job.key), (e) => showError(`could not cache features: ${e.message}`));
-          done += job.count;
-          computed += job.count;
-          update();
-        },
-      });
-    } catch (e) {
-      if (pool.cancelled) {
-        state.cancelled = true;
-        state.pool = null;
-        $('features-text').dataset.state = 'cancelled';
-        $('features-text').textContent = `Cancelled at ${fmt(done)} of ${fmt(total)} images: Resume continues from there.`;
-        setStatus('cancelled');
-        setBusy(false);
-        return null;
-      }
-      state.pool?.terminate();
-      state.pool = null;
-      throw e;
-    }
-    progress.replaced = pool.replaced;
-    pool.terminate();              // frees the workers' memory; the next run starts fresh ones
+  let r;
+  try {
+    r = await extractFeatures({
+      splits: state.splits, n, m, size, workers, batch: DEFAULTS.batch, cache: state.cache,
+      modelChecksum: state.modelChecksum, wasm: state.wasm, model: state.model,
+      onPool: (pool) => { state.pool = pool; setBusy(true); },
+      onProgress: showFeatureProgress,
+      onCacheError: (e) => showError(`could not cache features: ${e.message}`),
+    });
+  } finally {
     state.pool = null;
   }
+  if (r.cancelled) {
+    state.cancelled = true;
+    $('features-text').dataset.state = 'cancelled';
+    $('features-text').textContent = `Cancelled at ${fmt(r.done)} of ${fmt(r.total)} images: Resume continues from there.`;
+    setStatus('cancelled');
+    setBusy(false);
+    return null;
+  }
   const seconds = (performance.now() - t0) / 1000;
-  progress.rate = computed ? computed / seconds : 0;     // average over the whole run, worker start-up included
-  const sum = checksum(out.train, out.test);
-  state.features = { size, n, m, train: out.train, test: out.test, checksum: sum, fromCache: cached, seconds, replaced: progress.replaced };
-  progress.done = total;
+  const total = n + m;
+  // The rate averages the whole run, worker start-up included.
+  const progress = { done: total, total, cached: r.cached, rate: r.computed ? r.computed / seconds : 0, workers: r.workers, replaced: r.replaced };
+  const sum = checksum(r.train, r.test);
+  state.features = { size, n, m, train: r.train, test: r.test, checksum: sum, fromCache: r.cached, seconds, replaced: r.replaced };
   showFeatureProgress(progress);
   const text = $('features-text');
   text.textContent = `${progressText(progress)} · ${seconds.toFixed(1)} s · checksum ${sum}`;
@@ -276,9 +187,9 @@ async function extract() {
   text.dataset.checksum = sum;
   text.dataset.seconds = seconds.toFixed(3);
   const pill = $('cached');
-  pill.hidden = cached === 0;
-  pill.textContent = cached === total ? 'features cached' : `${fmt(cached)} cached`;
-  pill.dataset.cached = cached;
+  pill.hidden = r.cached === 0;
+  pill.textContent = r.cached === total ? 'features cached' : `${fmt(r.cached)} cached`;
+  pill.dataset.cached = r.cached;
   state.trainerData = null;      // the classifier worker needs these new features
   return state.features;
 }
@@ -302,36 +213,13 @@ function cancel() {
 
 // ---------- classifiers ----------
 
+// The classifier worker, started on first use and again after it died or was stopped.
 function trainer() {
   if (state.trainer) return state.trainer;
-  const worker = new Worker(new URL('./worker-train.js', import.meta.url), { type: 'module' });
-  const calls = new Map();
-  let nextId = 1;
-  const t = {
-    worker,
-    call(cmd, args = {}, { transfer = [], onProgress } = {}) {
-      return new Promise((resolve, reject) => {
-        const id = nextId++;
-        calls.set(id, { resolve, reject, onProgress });
-        worker.postMessage({ id, cmd, ...args }, transfer);
-      });
-    },
-    fail(message) {
-      for (const c of calls.values()) c.reject(new Error(message));
-      calls.clear();
-      worker.terminate();
-      if (state.trainer === t) { state.trainer = null; state.trainerData = null; }
-    },
-  };
-  worker.onmessage = (e) => {
-    const { id, ok, result, error, progress } = e.data;
-    const c = calls.get(id);
-    if (!c) return;
-    if (progress) { c.onProgress?.(progress); return; }
-    calls.delete(id);
-    if (ok) c.resolve(result); else c.reject(new Error(error));
-  };
-  worker.onerror = (e) => { e.preventDefault(); t.fail(`the classifier worker failed: ${e.message || 'it could not start or ran out of memory'}`); };
+  const t = new WorkerClient(new URL('./worker-train.js', import.meta.url), {
+    name: 'the classifier worker',
+    onDeath: () => { if (state.trainer === t) { state.trainer = null; state.trainerData = null; } },
+  });
   state.trainer = t;
   t.ready = t.call('start', { wasm: state.wasm.slice(0) });
   return t;
@@ -347,28 +235,28 @@ function positive(id, what, { integer = false, min = 0, max = Infinity } = {}) {
 
 const LABELS = { 'linear-svm': 'Linear SVM', 'rbf-svm': 'RBF SVM', softmax: 'New head (softmax)', 'pixels-linear-svm': 'Linear SVM (pixel baseline)' };
 
-// The chosen classifiers with their parameters (the CLI's params object), or an error per classifier.
+// The chosen classifiers with their parameters (lab.fit's; those not set keep its defaults,
+// the CLI's), or an error per classifier.
 function chosenClassifiers() {
   const out = [];
   const add = (name, fn) => {
     try { out.push({ name, ...fn() }); } catch (e) { out.push({ name, error: e.message }); }
   };
-  const common = { epochs: 10, hidden: 128, lr: 1e-3 };     // the CLI's defaults
-  if ($('use-linear').checked) add('linear-svm', () => ({ params: { ...common, C: positive('linear-c', 'Linear SVM: C') } }));
+  if ($('use-linear').checked) add('linear-svm', () => ({ params: { C: positive('linear-c', 'Linear SVM: C') } }));
   if ($('use-rbf').checked) {
     add('rbf-svm', () => {
       const rbfMax = positive('rbf-max', 'RBF SVM: training points', { integer: true, min: 1 });
-      if (rbfMax > RBF_LIMIT) throw new Error(`RBF SVM: ${fmt(rbfMax)} training points is too many for a kernel SVM in the tab (its kernel matrix grows with the square of the points): use at most ${fmt(RBF_LIMIT)}`);
-      return { params: { ...common, C: positive('rbf-c', 'RBF SVM: C') }, rbfMax };
+      if (rbfMax > DEFAULTS.rbfLimit) throw new Error(`RBF SVM: ${fmt(rbfMax)} training points is too many for a kernel SVM in the tab (its kernel matrix grows with the square of the points): use at most ${fmt(DEFAULTS.rbfLimit)}`);
+      return { params: { C: positive('rbf-c', 'RBF SVM: C') }, rbfMax };
     });
   }
   if ($('use-softmax').checked) {
-    add('softmax', () => ({ params: { C: 1,
+    add('softmax', () => ({ params: {
       hidden: positive('hidden', 'New head: hidden units', { integer: true, min: 0, max: 4096 }),
       epochs: positive('epochs', 'New head: epochs', { integer: true, min: 1, max: 500 }),
       lr: positive('lr', 'New head: learning rate', { max: 10 }) } }));
   }
-  if ($('use-pixels').checked) add('pixels-linear-svm', () => ({ params: { ...common, C: positive('pixels-c', 'Pixel baseline: C') } }));
+  if ($('use-pixels').checked) add('pixels-linear-svm', () => ({ params: { C: positive('pixels-c', 'Pixel baseline: C') } }));
   return out;
 }
 
@@ -456,7 +344,7 @@ async function train() {
 
 function stopTraining() {
   state.stopped = true;
-  state.trainer?.fail('stopped');
+  state.trainer?.kill('was stopped');
   $('train-text').textContent = 'Stopped.';
 }
 
@@ -603,6 +491,29 @@ async function classifyPhoto(fileObj) {
 
 // ---------- wiring ----------
 
+// The form states no value itself: every [data-default="a.b.c"] element gets DEFAULTS.a.b.c
+// (a select its choices, a checkbox its state, an input its value, any other element its text).
+function fillDefaults() {
+  const label = (key, v) => (typeof v !== 'number' ? String(v)
+    : key === 'size' ? `${v}×${v}` : `${fmt(v)}${SPLIT_SIZE[key] === v ? ' (all)' : ''}`);
+  for (const el of document.querySelectorAll('[data-default]')) {
+    const key = el.dataset.default;
+    const v = key.split('.').reduce((o, k) => o?.[k], DEFAULTS);
+    if (v === undefined) throw new Error(`web/defaults.js has no ${key}`);
+    if (el instanceof HTMLSelectElement) {
+      el.replaceChildren(...v.choices.map((c) => new Option(label(key, c), String(c), false, c === v.value)));
+    } else if (el instanceof HTMLInputElement && el.type === 'checkbox') {
+      el.checked = !!v;
+    } else if (el instanceof HTMLInputElement) {
+      el.value = String(v);
+    } else {
+      el.textContent = Number.isInteger(v) ? fmt(v) : String(v);
+    }
+  }
+}
+
+fillDefaults();
+
 $('error-close').addEventListener('click', clearError);
 $('extract').addEventListener('click', runExtract);
 $('resume').addEventListener('click', runExtract);
@@ -622,7 +533,7 @@ window.__denselabTest = {
   killWorker: () => state.pool?.killOne() ?? false,
   featuresChecksum: () => state.features?.checksum ?? null,
   featureSeconds: () => state.features?.seconds ?? null,
-  clearCache: async () => { state.done.clear(); state.features = null; await state.cache?.clear(); },
+  clearCache: async () => { state.features = null; await state.cache?.clear(); },
   replacedWorkers: () => state.features?.replaced ?? state.pool?.replaced ?? 0,
 };
 

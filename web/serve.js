@@ -66,6 +66,14 @@ export function resolveInside(root, urlPath) {
   return file;
 }
 
+// The redirect target for a folder: always a path on this host. Empty segments are dropped,
+// as the file lookup ignores them, so "//models" goes to "/models/", never to the
+// scheme-relative "//models/" that a browser reads as the host "models".
+export function folderLocation(urlPath) {
+  const segments = urlPath.split('/').filter(Boolean);
+  return segments.length ? `/${segments.join('/')}/` : '/';
+}
+
 function send(res, status, text, extra = {}) {
   const body = Buffer.from(text + '\n');
   res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8',
@@ -80,12 +88,12 @@ function handler(root, onRequest) {
       return send(res, 405, 'method not allowed', { Allow: 'GET, HEAD' });
     }
     const urlPath = (req.url || '/').split('?')[0].split('#')[0];
-    const file = resolveInside(root, urlPath);
+    const file = urlPath.startsWith('/') ? resolveInside(root, urlPath) : null;   // origin-form only
     if (!file) return send(res, 400, 'bad path');
     fs.stat(file, (err, st) => {
       if (!err && st.isDirectory()) {
         // A folder without a trailing slash: redirect so relative URLs resolve.
-        return send(res, 301, 'moved', { Location: urlPath + '/' });
+        return send(res, 301, 'moved', { Location: folderLocation(urlPath) });
       }
       if (err || !st.isFile()) return send(res, 404, 'not found');
       // Refuse symlinks that point out of root.

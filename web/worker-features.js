@@ -3,13 +3,13 @@
 // { id, ok: false, error } and, during a batch, { id, progress: imagesDone }.
 //   init  { wasm: ArrayBuffer, model: ArrayBuffer (.dlm), size: S } -> { checksum }
 //   batch { images: Uint8Array (count x h x w gray), w, h, count }  -> Float32Array(count x 1024) (transferred)
-//   photo { bytes: ArrayBuffer (image file), invert }              -> the photo's gray path, 28x28 pixels and features
+//   photo { bytes: ArrayBuffer (image file), invert }              -> { features, gray28 (28x28 pixels), width, height }
 // A batch runs to completion: the page cancels by terminating the worker.
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 import { featureNet, rgbToGray } from './experiment.js';
 
-let lab = null, file = null, net = null, size = 0;
+let lab = null, file = null, net = null;
 
 async function init({ wasm, model, size: s }) {
   if (!lab) lab = await createDenseLab({ wasmBinary: new Uint8Array(wasm) });
@@ -18,8 +18,7 @@ async function init({ wasm, model, size: s }) {
   net = null;
   file = lab.loadModelFile(new Uint8Array(model));
   net = featureNet(lab, file, s);
-  size = s;
-  return { checksum: file.checksum, size };
+  return { checksum: file.checksum };
 }
 
 function batch({ id, images, w, h, count }) {
@@ -41,7 +40,7 @@ function photo({ bytes, invert }) {
   const gray = rgbToGray(full.rgb), gray28 = rgbToGray(small.rgb);
   if (invert) { for (const g of [gray, gray28]) for (let i = 0; i < g.length; i++) g[i] = 255 - g[i]; }
   const features = lab.grayFeatures(net, gray, full.width, full.height, 1, { batch: 1 });
-  return { features, gray28, width: full.width, height: full.height, size };
+  return { features, gray28, width: full.width, height: full.height };
 }
 
 const handlers = { init, batch, photo };

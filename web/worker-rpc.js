@@ -2,7 +2,7 @@
 // { id, cmd, ...args }; out: { id, ok: true, result } | { id, ok: false, error }.
 // Requests are handled strictly one at a time, in arrival order; commands other than
 // the `setup` ones fail with `notReady` until isReady() holds. transfer(result) lists
-// the buffers to move instead of copy.
+// the buffers to move instead of copy. The page's side is web/worker-client.js.
 export function serve(handlers, { setup, isReady, notReady, transfer = () => [] }) {
   let queue = Promise.resolve();
   self.onmessage = (event) => {
