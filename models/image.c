@@ -155,7 +155,7 @@ static int gif_first_frame(const unsigned char *b, size_t n, gif_frame_info *g) 
         pal = b + pos + 10;
         pal_len = (size_t)2 << (d[8] & 7);
     }
-    if (pal && pal + 3 * pal_len > b + n) pal = NULL;
+    if (pal && (size_t)(pal - b) + 3 * pal_len > n) pal = NULL; // a palette past the end
     if (pal && transparent >= 0 && (size_t)transparent < pal_len) {
         g->keyed = 1;
         memcpy(g->key, pal + 3 * transparent, 3);
