@@ -262,18 +262,17 @@ static const image_format *sniff(const unsigned char *b, size_t n) {
     return NULL;
 }
 
+#define MAX_PIXELS_RANGE "max_pixels must be an integer from 0 (the default %zu) to %zu, got "
+
 const char *dl_image_check_max_pixels(size_t max_pixels) {
-    if (max_pixels > DL_IMAGE_MAX_PIXELS_LIMIT)
-        return dl_errorf("max_pixels must be at most %zu (0: the default %zu), got %zu", DL_IMAGE_MAX_PIXELS_LIMIT,
-                         DL_IMAGE_DEFAULT_MAX_PIXELS, max_pixels);
-    return NULL;
+    if (max_pixels <= DL_IMAGE_MAX_PIXELS_LIMIT) return NULL;
+    return dl_errorf(MAX_PIXELS_RANGE "%zu", DL_IMAGE_DEFAULT_MAX_PIXELS, DL_IMAGE_MAX_PIXELS_LIMIT, max_pixels);
 }
 
 const char *dl_image_max_pixels_from_double(double requested, size_t *max_pixels) {
     if (!max_pixels) return "max_pixels: no output";
     if (!(requested >= 0 && requested <= (double)DL_IMAGE_MAX_PIXELS_LIMIT) || requested != floor(requested))
-        return dl_errorf("max_pixels must be an integer from 0 (the default %zu) to %zu, got %.17g",
-                         DL_IMAGE_DEFAULT_MAX_PIXELS, DL_IMAGE_MAX_PIXELS_LIMIT, requested);
+        return dl_errorf(MAX_PIXELS_RANGE "%.17g", DL_IMAGE_DEFAULT_MAX_PIXELS, DL_IMAGE_MAX_PIXELS_LIMIT, requested);
     *max_pixels = (size_t)requested;
     return NULL;
 }
