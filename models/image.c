@@ -1,5 +1,6 @@
 // Image decoding (stb_image) and Keras-compatible resize/preprocessing.
 #include "models/image.h"
+#include "common/checked.h"
 #include "common/reason.h"
 
 #include <limits.h>
@@ -37,38 +38,6 @@
 #pragma GCC diagnostic pop
 #endif
 
-
-// ---------------------------------------------------------------------------
-// Format sniffing: to name the format in messages, and to recognise common
-// formats we do not decode instead of calling them "not an image".
-
-static const char *sniff(const unsigned char *b, size_t n, int *supported) {
-    static const struct { const char *name; const char *magic; size_t len; int ok; } fmts[] = {
-        {"JPEG", "\xFF\xD8\xFF", 3, 1},
-        {"PNG", "\x89PNG\r\n\x1A\n", 8, 1},
-        {"GIF", "GIF87a", 6, 1},
-        {"GIF", "GIF89a", 6, 1},
-        {"BMP", "BM", 2, 1},
-        {"PNM", "P5", 2, 1},
-        {"PNM", "P6", 2, 1},
-        {"PNM (ASCII or bitmap)", "P1", 2, 0},
-        {"PNM (ASCII or bitmap)", "P2", 2, 0},
-        {"PNM (ASCII or bitmap)", "P3", 2, 0},
-        {"PNM (ASCII or bitmap)", "P4", 2, 0},
-        {"TIFF", "II*\0", 4, 0},
-        {"TIFF", "MM\0*", 4, 0},
-        {"WebP", "RIFF", 4, 0}, // checked further below
-        {"ICO", "\0\0\1\0", 4, 0},
-    };
-    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
-        if (n < fmts[i].len || memcmp(b, fmts[i].magic, fmts[i].len) != 0) continue;
-        if (strcmp(fmts[i].name, "WebP") == 0 && (n < 12 || memcmp(b + 8, "WEBP", 4) != 0)) continue;
-        *supported = fmts[i].ok;
-        return fmts[i].name;
-    }
-    *supported = 0;
-    return NULL;
-}
 
 // stb decodes a truncated JPEG, BMP or GIF without complaint (it reads zeros
 // past the end), while PIL refuses it. Feeding stb through callbacks lets us
@@ -139,21 +108,6 @@ static int jpeg_huffman_tables_ok(const unsigned char *b, size_t n) {
     return 1;
 }
 
-// stb's info for the sniffed format only, so that its failure reason is
-// the one that format gave (stbi_info tries every format and reports the
-// last). Static stb functions: they are compiled into this file.
-static int stb_info(const char *fmt, const unsigned char *b, size_t n, int *w, int *h, int *comp) {
-    stbi__context s;
-    stbi__start_mem(&s, b, (int)n);
-    switch (fmt[0]) {
-    case 'J': return stbi__jpeg_info(&s, w, h, comp);
-    case 'P': return fmt[1] == 'N' && fmt[2] == 'G' ? stbi__png_info(&s, w, h, comp) : stbi__pnm_info(&s, w, h, comp);
-    case 'B': return stbi__bmp_info(&s, w, h, comp);
-    case 'G': return stbi__gif_info(&s, w, h, comp);
-    }
-    return stbi__err("unknown image type", "Image not of any known type, or corrupt");
-}
-
 // stb refuses PNGs of more than 2^30 bytes of pixels with a bare "too
 // large"; reading the IHDR size first lets the max_pixels message say more.
 static int png_header_size(const unsigned char *b, size_t n, uint32_t *w, uint32_t *h) {
@@ -161,11 +115,6 @@ static int png_header_size(const unsigned char *b, size_t n, uint32_t *w, uint32
     *w = (uint32_t)b[16] << 24 | (uint32_t)b[17] << 16 | (uint32_t)b[18] << 8 | b[19];
     *h = (uint32_t)b[20] << 24 | (uint32_t)b[21] << 16 | (uint32_t)b[22] << 8 | b[23];
     return 1;
-}
-
-static const char *too_large(const char *fmt, uint64_t w, uint64_t h, size_t max_pixels) {
-    return dl_errorf("%s image too large: %llux%llu = %llu pixels, the limit is %zu", fmt, (unsigned long long)w,
-                (unsigned long long)h, (unsigned long long)(w * h), max_pixels);
 }
 
 // What PIL shows where stb's first GIF frame has no color: transparent
@@ -206,7 +155,7 @@ static int gif_first_frame(const unsigned char *b, size_t n, gif_frame_info *g) 
         pal = b + pos + 10;
         pal_len = (size_t)2 << (d[8] & 7);
     }
-    if (pal && pal + 3 * pal_len > b + n) pal = NULL;
+    if (pal && (size_t)(pal - b) + 3 * pal_len > n) pal = NULL; // a palette past the end
     if (pal && transparent >= 0 && (size_t)transparent < pal_len) {
         g->keyed = 1;
         memcpy(g->key, pal + 3 * transparent, 3);
@@ -215,41 +164,150 @@ static int gif_first_frame(const unsigned char *b, size_t n, gif_frame_info *g) 
     return 1;
 }
 
+// stb gives the first frame as RGBA; PIL's colors (above) replace what
+// stb made of transparent and uncovered pixels, and RGBA becomes RGB in place.
+static void gif_finish(const unsigned char *b, size_t n, unsigned char *px, int w, int h) {
+    gif_frame_info g;
+    gif_first_frame(b, n, &g);
+    size_t i = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++, i++) {
+            int inside = x >= g.x0 && x < g.x1 && y >= g.y0 && y < g.y1;
+            const unsigned char *src = !inside ? g.fill : g.keyed && px[i * 4 + 3] == 0 ? g.key : px + i * 4;
+            memmove(px + i * 3, src, 3);
+        }
+}
+
+// ---------------------------------------------------------------------------
+// The formats: each recognised by its magic number (to name it in messages,
+// and to call common formats we do not decode by their name rather than "not
+// an image"); the decoded ones with their stb header reader, the checks that
+// must run before stb parses the file, and the pixels asked from stb.
+
+typedef int (*stb_info_fn)(stbi__context *s, int *w, int *h, int *comp);
+
+typedef struct {
+    const char *name;
+    const char *magic;
+    size_t magic_len;
+    const char *tag8;     // also at byte 8 (WebP's "WEBP" in a RIFF), or NULL
+    stb_info_fn info;     // NULL: recognised, not decoded
+    const char *(*check)(const unsigned char *b, size_t n, size_t max_pixels); // or NULL
+    int channels;         // asked from stb
+    void (*finish)(const unsigned char *b, size_t n, unsigned char *px, int w, int h); // or NULL
+} image_format;
+
+static const char *too_large(const char *fmt, uint64_t w, uint64_t h, size_t max_pixels) {
+    return dl_errorf("%s image too large: %llux%llu = %llu pixels, the limit is %zu", fmt, (unsigned long long)w,
+                     (unsigned long long)h, (unsigned long long)(w * h), max_pixels);
+}
+
+static const char *jpeg_check(const unsigned char *b, size_t n, size_t max_pixels) {
+    (void)max_pixels;
+    if (!jpeg_huffman_tables_ok(b, n))
+        return "cannot decode JPEG image: bad DHT header (a Huffman table with more than 256 codes)";
+    return NULL;
+}
+
+static const char *png_check(const unsigned char *b, size_t n, size_t max_pixels) {
+    uint32_t w, h;
+    if (png_header_size(b, n, &w, &h) && (uint64_t)w * h > max_pixels) return too_large("PNG", w, h, max_pixels);
+    return NULL;
+}
+
+// stb 2.27 reads 16-bit PNM samples in the wrong byte order and converts
+// their channels past its buffer; its PNM info returns 16 for them.
+static const char *pnm_check(const unsigned char *b, size_t n, size_t max_pixels) {
+    (void)max_pixels;
+    stbi__context s;
+    int w, h, comp;
+    stbi__start_mem(&s, b, (int)n);
+    if (stbi__pnm_info(&s, &w, &h, &comp) == 16) return "unsupported image format: 16-bit PNM (maxval above 255)";
+    return NULL;
+}
+
+// A negative height is a top-down BMP: stb's loader reads it (and PIL does),
+// but its info reports the height as stored.
+static int bmp_info(stbi__context *s, int *w, int *h, int *comp) {
+    int ok = stbi__bmp_info(s, w, h, comp);
+    if (ok && *h < 0 && *h != INT_MIN) *h = -*h;
+    return ok;
+}
+
+static const image_format formats[] = {
+    {"JPEG", "\xFF\xD8\xFF", 3, NULL, stbi__jpeg_info, jpeg_check, 3, NULL},
+    {"PNG", "\x89PNG\r\n\x1A\n", 8, NULL, stbi__png_info, png_check, 3, NULL},
+    {"GIF", "GIF87a", 6, NULL, stbi__gif_info, NULL, 4, gif_finish},
+    {"GIF", "GIF89a", 6, NULL, stbi__gif_info, NULL, 4, gif_finish},
+    {"BMP", "BM", 2, NULL, bmp_info, NULL, 3, NULL},
+    {"PNM", "P5", 2, NULL, stbi__pnm_info, pnm_check, 3, NULL},
+    {"PNM", "P6", 2, NULL, stbi__pnm_info, pnm_check, 3, NULL},
+    {"PNM (ASCII or bitmap)", "P1", 2, NULL, NULL, NULL, 0, NULL},
+    {"PNM (ASCII or bitmap)", "P2", 2, NULL, NULL, NULL, 0, NULL},
+    {"PNM (ASCII or bitmap)", "P3", 2, NULL, NULL, NULL, 0, NULL},
+    {"PNM (ASCII or bitmap)", "P4", 2, NULL, NULL, NULL, 0, NULL},
+    {"TIFF", "II*\0", 4, NULL, NULL, NULL, 0, NULL},
+    {"TIFF", "MM\0*", 4, NULL, NULL, NULL, 0, NULL},
+    {"WebP", "RIFF", 4, "WEBP", NULL, NULL, 0, NULL},
+    {"ICO", "\0\0\1\0", 4, NULL, NULL, NULL, 0, NULL},
+};
+
+static const image_format *sniff(const unsigned char *b, size_t n) {
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+        const image_format *f = &formats[i];
+        if (n < f->magic_len || memcmp(b, f->magic, f->magic_len) != 0) continue;
+        if (f->tag8 && (n < 12 || memcmp(b + 8, f->tag8, 4) != 0)) continue;
+        return f;
+    }
+    return NULL;
+}
+
+#define MAX_PIXELS_RANGE "max_pixels must be an integer from 0 (the default %zu) to %zu, got "
+
+const char *dl_image_check_max_pixels(size_t max_pixels) {
+    if (max_pixels <= DL_IMAGE_MAX_PIXELS_LIMIT) return NULL;
+    return dl_errorf(MAX_PIXELS_RANGE "%zu", DL_IMAGE_DEFAULT_MAX_PIXELS, DL_IMAGE_MAX_PIXELS_LIMIT, max_pixels);
+}
+
+const char *dl_image_max_pixels_from_double(double requested, size_t *max_pixels) {
+    if (!max_pixels) return "max_pixels: no output";
+    if (!(requested >= 0 && requested <= (double)DL_IMAGE_MAX_PIXELS_LIMIT) || requested != floor(requested))
+        return dl_errorf(MAX_PIXELS_RANGE "%.17g", DL_IMAGE_DEFAULT_MAX_PIXELS, DL_IMAGE_MAX_PIXELS_LIMIT, requested);
+    *max_pixels = (size_t)requested;
+    return NULL;
+}
+
 const char *dl_image_decode(const unsigned char *bytes, size_t n, size_t max_pixels, dl_image *out) {
     if (!out) return "dl_image_decode: no output image";
     memset(out, 0, sizeof *out);
-    if (!bytes || n == 0) return "not an image: empty input (0 bytes)";
-    int supported;
-    const char *fmt = sniff(bytes, n, &supported);
-    if (!fmt) return "not an image: unknown format (supported: JPEG, PNG, BMP, GIF, binary PNM)";
-    if (!supported) return dl_errorf("unsupported image format: %s (supported: JPEG, PNG, BMP, GIF, binary PNM)", fmt);
-    if (n > INT_MAX) return dl_errorf("%s file too big: %zu bytes (at most %d)", fmt, n, INT_MAX);
+    const char *err = dl_image_check_max_pixels(max_pixels);
+    if (err) return err;
     if (max_pixels == 0) max_pixels = DL_IMAGE_DEFAULT_MAX_PIXELS;
+    if (!bytes || n == 0) return "not an image: empty input (0 bytes)";
+    const image_format *f = sniff(bytes, n);
+    if (!f) return "not an image: unknown format (supported: JPEG, PNG, BMP, GIF, binary PNM)";
+    const char *fmt = f->name;
+    if (!f->info) return dl_errorf("unsupported image format: %s (supported: JPEG, PNG, BMP, GIF, binary PNM)", fmt);
+    if (n > INT_MAX) return dl_errorf("%s file too big: %zu bytes (at most %d)", fmt, n, INT_MAX);
 
-    if (fmt[0] == 'J' && !jpeg_huffman_tables_ok(bytes, n))
-        return "cannot decode JPEG image: bad DHT header (a Huffman table with more than 256 codes)";
     // Header first, so that a huge (or lying) size is refused before stb
     // allocates the pixels.
-    uint32_t pw, ph;
-    if (!strcmp(fmt, "PNG") && png_header_size(bytes, n, &pw, &ph) && (uint64_t)pw * ph > max_pixels)
-        return too_large(fmt, pw, ph, max_pixels);
-    int w = 0, h = 0, comp = 0, info = stb_info(fmt, bytes, n, &w, &h, &comp);
-    if (!info) return dl_errorf("cannot decode %s image: %s (corrupt, truncated or too large)", fmt, stbi_failure_reason());
-    // stb 2.27 reads 16-bit PNM samples in the wrong byte order and converts
-    // their channels past its buffer; its PNM info returns 16 for them.
-    if (!strcmp(fmt, "PNM") && info == 16) return "unsupported image format: 16-bit PNM (maxval above 255)";
+    if (f->check && (err = f->check(bytes, n, max_pixels))) return err;
+    int w = 0, h = 0, comp = 0;
+    stbi__context s;
+    stbi__start_mem(&s, bytes, (int)n);
+    if (!f->info(&s, &w, &h, &comp))
+        return dl_errorf("cannot decode %s image: %s (corrupt, truncated or too large)", fmt, stbi_failure_reason());
     if (w <= 0 || h <= 0) return dl_errorf("cannot decode %s image: invalid size %dx%d", fmt, w, h);
-    uint64_t pixels = (uint64_t)w * (uint64_t)h; // both < 2^31: no overflow
-    if (pixels > (uint64_t)max_pixels) return too_large(fmt, (uint64_t)w, (uint64_t)h, max_pixels);
-    if (pixels * 4 > SIZE_MAX / 2) return dl_errorf("%s image too large for this platform: %dx%d", fmt, w, h);
+    size_t pixels, bytes_out;
+    if (!dl_mul((size_t)w, (size_t)h, &pixels) || pixels > max_pixels) return too_large(fmt, (uint64_t)w, (uint64_t)h, max_pixels);
+    if (!dl_mul(pixels, (size_t)f->channels, &bytes_out))
+        return dl_errorf("%s image too large for this platform: %dx%d", fmt, w, h);
 
-    // GIFs come as RGBA to find the transparent pixels.
-    int is_gif = fmt[0] == 'G', channels = is_gif ? 4 : 3;
     reader r = {bytes, n, 0, 0};
     stbi_io_callbacks io = {reader_read, reader_skip, reader_eof};
     int dw = 0, dh = 0;
-    unsigned char *px = stbi_load_from_callbacks(&io, &r, &dw, &dh, &comp, channels);
-    const char *err = NULL;
+    unsigned char *px = stbi_load_from_callbacks(&io, &r, &dw, &dh, &comp, f->channels);
     if (r.overrun) err = dl_errorf("truncated %s image: the data ends before the image does", fmt);
     else if (!px) err = dl_errorf("cannot decode %s image: %s", fmt, stbi_failure_reason());
     else if (dw != w || dh != h) err = dl_errorf("cannot decode %s image: header says %dx%d, pixels are %dx%d", fmt, w, h, dw, dh);
@@ -257,16 +315,7 @@ const char *dl_image_decode(const unsigned char *bytes, size_t n, size_t max_pix
         stbi_image_free(px);
         return err;
     }
-    if (is_gif) {
-        gif_frame_info g;
-        gif_first_frame(bytes, n, &g);
-        for (int y = 0, i = 0; y < h; y++)
-            for (int x = 0; x < w; x++, i++) {
-                int inside = x >= g.x0 && x < g.x1 && y >= g.y0 && y < g.y1;
-                const unsigned char *src = !inside ? g.fill : g.keyed && px[i * 4 + 3] == 0 ? g.key : px + i * 4;
-                memmove(px + (size_t)i * 3, src, 3);
-            }
-    }
+    if (f->finish) f->finish(bytes, n, px, w, h);
     out->width = w;
     out->height = h;
     out->rgb = px;
@@ -285,6 +334,7 @@ void dl_image_free(dl_image *img) {
 // which is what makes it differ from floor((i + 0.5) * scale).
 
 void dl_nearest_indices(int in_size, int out_size, int *idx) {
+    if (in_size <= 0 || out_size <= 0 || !idx) return;
     double scale = (double)in_size / out_size;
     double pos = 0.5 * scale;
     for (int i = 0; i < out_size; i++) {
@@ -294,20 +344,45 @@ void dl_nearest_indices(int in_size, int out_size, int *idx) {
     }
 }
 
+// A target size, height then width; context prefixes the reason.
+static const char *check_sides(const char *context, double height, double width) {
+    static const char *const what[2] = {"height", "width"};
+    const double v[2] = {height, width};
+    for (int i = 0; i < 2; i++)
+        if (!(v[i] >= 1 && v[i] <= DL_IMAGE_MAX_SIDE) || v[i] != floor(v[i]))
+            return dl_errorf("%starget %s must be an integer from 1 to %d, got %.17g", context, what[i],
+                             DL_IMAGE_MAX_SIDE, v[i]);
+    return NULL;
+}
+
+const char *dl_image_target_size(double height, double width, int *out_h, int *out_w) {
+    if (!out_h || !out_w) return "target size: no output";
+    *out_h = *out_w = 0;
+    if (height == 0 && width == 0) return NULL; // no target: keep the decoded size
+    const char *err = check_sides("", height, width);
+    if (err) return err;
+    *out_h = (int)height;
+    *out_w = (int)width;
+    return NULL;
+}
+
 const char *dl_image_resize_nearest(const dl_image *in, int out_w, int out_h, dl_image *out) {
     if (!out) return "resize: no output image";
     memset(out, 0, sizeof *out);
     if (!in || !in->rgb || in->width <= 0 || in->height <= 0) return "resize: empty input image";
-    if (out_w <= 0 || out_h <= 0) return dl_errorf("resize: invalid target size %dx%d", out_w, out_h);
-    uint64_t bytes = (uint64_t)out_w * (uint64_t)out_h * 3;
-    if (bytes > SIZE_MAX / 2) return dl_errorf("resize: target size %dx%d too large", out_w, out_h);
-    unsigned char *dst = malloc((size_t)bytes);
+    const char *err = check_sides("resize: ", out_h, out_w);
+    if (err) return err;
+    size_t bytes, lookups;
+    if (!dl_mul3((size_t)out_w, (size_t)out_h, 3, &bytes) || !dl_add((size_t)out_w, (size_t)out_h, &lookups) ||
+        !dl_mul(lookups, sizeof(int), &lookups))
+        return dl_errorf("resize: target size %dx%d too large for this platform", out_w, out_h);
+    unsigned char *dst = malloc(bytes);
     if (!dst) return dl_errorf("resize: out of memory for %dx%d", out_w, out_h);
 
     if (out_w == in->width && out_h == in->height) {
-        memcpy(dst, in->rgb, (size_t)bytes);
+        memcpy(dst, in->rgb, bytes);
     } else {
-        int *xs = malloc(((size_t)out_w + (size_t)out_h) * sizeof(int));
+        int *xs = malloc(lookups);
         if (!xs) {
             free(dst);
             return "resize: out of memory";
@@ -317,7 +392,7 @@ const char *dl_image_resize_nearest(const dl_image *in, int out_w, int out_h, dl
         dl_nearest_indices(in->height, out_h, ys);
         unsigned char *d = dst;
         for (int y = 0; y < out_h; y++) {
-            const unsigned char *row = in->rgb + (size_t)ys[y] * in->width * 3;
+            const unsigned char *row = in->rgb + (size_t)ys[y] * (size_t)in->width * 3;
             for (int x = 0; x < out_w; x++, d += 3) memcpy(d, row + (size_t)xs[x] * 3, 3);
         }
         free(xs);
@@ -326,6 +401,28 @@ const char *dl_image_resize_nearest(const dl_image *in, int out_w, int out_h, dl
     out->height = out_h;
     out->rgb = dst;
     return NULL;
+}
+
+const char *dl_image_load(const unsigned char *bytes, size_t n, size_t max_pixels, int target_h, int target_w,
+                          dl_image *out, int *decoded_w, int *decoded_h) {
+    if (!out) return "load_img: no output image";
+    memset(out, 0, sizeof *out);
+    if (decoded_w) *decoded_w = 0;
+    if (decoded_h) *decoded_h = 0;
+    const char *err = NULL;
+    // Checked before decoding: a bad size costs nothing.
+    if ((target_h != 0 || target_w != 0) && (err = check_sides("", target_h, target_w))) return err;
+    dl_image img;
+    if ((err = dl_image_decode(bytes, n, max_pixels, &img))) return err;
+    if (decoded_w) *decoded_w = img.width;
+    if (decoded_h) *decoded_h = img.height;
+    if (target_h == 0 && target_w == 0) {
+        *out = img;
+        return NULL;
+    }
+    err = dl_image_resize_nearest(&img, target_w, target_h, out);
+    dl_image_free(&img);
+    return err;
 }
 
 // ---------------------------------------------------------------------------

@@ -1,8 +1,10 @@
-// Runs the image/predictions C tests natively and as WebAssembly.
+// Runs the image/predictions C tests natively and as WebAssembly (build/asan:
+// tests/sanitizers.test.js), and checks the stb_image.h patch step.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,4 +33,37 @@ test('image decode/preprocess/predictions: native', () => {
 test('image decode/preprocess/predictions: wasm', () => {
   const js = path.join(root, 'build', 'wasm', 'models', 'image_test.js');
   run(js, process.execPath, [js, ...args]);
+});
+
+// models/stb_image.cmake: Debian's 2.27 header gets 2.28's JPEG bounds check,
+// a header that has it is copied unchanged, any other stops the configure step.
+test('stb_image.h: patched, accepted as is, or a configure error', () => {
+  const system = '/usr/include/stb/stb_image.h';
+  assert.ok(existsSync(system), 'stb_image.h missing: install libstb-dev (./build.sh does)');
+  const original = readFileSync(system, 'utf8');
+  const assertLine = '   STBI_ASSERT((((j->code_buffer) >> (32 - h->size[c])) & stbi__bmask[h->size[c]]) == h->code[c]);';
+  assert.ok(original.includes(assertLine), 'the system header is not the 2.27 this test expects');
+  const tmp = mkdtempSync(path.join(tmpdir(), 'denselab-stb-'));
+  const variants = {
+    debian: original,
+    upstream228: original.replace(assertLine, '   if(c < 0 || c >= 256) // symbol id out of bounds!\n       return -1;\n' + assertLine),
+    unknown: original.replace(assertLine, assertLine.replace('>> (32', '>>  (32')),
+  };
+  const results = {};
+  for (const [name, text] of Object.entries(variants)) {
+    mkdirSync(path.join(tmp, name, 'stb'), { recursive: true });
+    writeFileSync(path.join(tmp, name, 'stb', 'stb_image.h'), text);
+    const out = path.join(tmp, name, 'out.h');
+    const r = spawnSync('cmake', [`-DSTB_INCLUDE_DIR=${path.join(tmp, name)}`, `-DSTB_OUTPUT=${out}`, '-P',
+      path.join(root, 'models', 'stb_image.cmake')], { encoding: 'utf8' });
+    results[name] = { status: r.status, log: r.stdout + r.stderr, text: existsSync(out) ? readFileSync(out, 'utf8') : null };
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  assert.equal(results.debian.status, 0, results.debian.log);
+  assert.ok(results.debian.text.includes('if (c < 0 || c >= 256) return -1;') && !results.debian.text.includes(assertLine));
+  assert.equal(results.upstream228.status, 0, results.upstream228.log);
+  assert.equal(results.upstream228.text, variants.upstream228);
+  assert.notEqual(results.unknown.status, 0);
+  assert.match(results.unknown.log.replace(/\s+/g, ' '), /has neither stb 2\.28's JPEG Huffman bounds check/);
+  assert.equal(results.unknown.text, null);
 });

@@ -1,4 +1,5 @@
-// Tests for models/image.c and models/predictions.c.
+// Tests for models/image.c and decode_predictions (models/class_index.c,
+// topk.c, pyformat.c, predictions.c).
 //
 //   image_test IMAGES_DIR CLASS_INDEX_JSON FIXTURES_DIR
 //
@@ -7,8 +8,11 @@
 // images are generated here, in memory, so their expected pixels are known.
 #include "models/image.h"
 #include "models/predictions.h"
+#include "models/pyformat.h"
 
 #include <dirent.h>
+#include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -138,8 +142,9 @@ static buf png_make(int w, int h, int color_type, int depth, const unsigned char
     return b;
 }
 
-// A 24-bit bottom-up BMP (BITMAPINFOHEADER), rows padded to 4 bytes.
-static buf bmp_make(int w, int h, const unsigned char *rgb) {
+// A 24-bit BMP (BITMAPINFOHEADER), rows padded to 4 bytes; top-down ones
+// state a negative height and store the first row first.
+static buf bmp_make(int w, int h, const unsigned char *rgb, int top_down) {
     buf b = {0};
     uint32_t stride = ((uint32_t)w * 3 + 3) & ~3u, size = 54 + stride * (uint32_t)h;
     buf_put(&b, "BM", 2);
@@ -148,11 +153,12 @@ static buf bmp_make(int w, int h, const unsigned char *rgb) {
     buf_le32(&b, 54);
     buf_le32(&b, 40);
     buf_le32(&b, (uint32_t)w);
-    buf_le32(&b, (uint32_t)h);
+    buf_le32(&b, top_down ? (uint32_t)-h : (uint32_t)h);
     buf_le16(&b, 1);
     buf_le16(&b, 24);
     for (int i = 0; i < 6; i++) buf_le32(&b, 0);
-    for (int y = h - 1; y >= 0; y--) {
+    for (int row = 0; row < h; row++) {
+        int y = top_down ? row : h - 1 - row;
         for (int x = 0; x < w; x++) {
             const unsigned char *p = rgb + ((size_t)y * w + x) * 3;
             unsigned char bgr[3] = {p[2], p[1], p[0]};
@@ -404,7 +410,7 @@ static void test_bmp_gif_pnm_jpeg(const char *fixtures) {
     unsigned char rgb[W * H * 3], expect[W * H * 3];
     for (int i = 0; i < W * H * 3; i++) rgb[i] = (unsigned char)rnd();
 
-    buf f = bmp_make(W, H, rgb);
+    buf f = bmp_make(W, H, rgb, 0);
     CHECK(decodes_to("BMP", &f, W, H, rgb), "24-bit BMP");
     for (size_t cut = 1; cut < f.n; cut++) {
         dl_image im;
@@ -644,6 +650,158 @@ static void test_errors(void) {
     dl_image_free(&im);
 }
 
+// Top-down BMPs (negative height), which PIL and so Keras read: the
+// committed pair holds the same 30x40 image in both row orders (pixel (x, y)
+// = (8x, 6y, 3xy + 7) mod 256), and generated ones round-trip.
+static void test_bmp_top_down(const char *fixtures) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/bmp_top_down_30x40.bmp", fixtures);
+    buf td = read_file(path);
+    snprintf(path, sizeof path, "%s/bmp_bottom_up_30x40.bmp", fixtures);
+    buf bu = read_file(path);
+    CHECK(td.n && bu.n, "missing BMP fixtures in %s", fixtures);
+    unsigned char want[30 * 40 * 3];
+    for (int y = 0, i = 0; y < 40; y++)
+        for (int x = 0; x < 30; x++, i += 3) {
+            want[i] = (unsigned char)(x * 8);
+            want[i + 1] = (unsigned char)(y * 6);
+            want[i + 2] = (unsigned char)(x * y * 3 + 7);
+        }
+    CHECK(decodes_to("bottom-up BMP fixture", &bu, 30, 40, want), "bottom-up fixture");
+    CHECK(decodes_to("top-down BMP fixture", &td, 30, 40, want), "top-down fixture equals the bottom-up one");
+    for (size_t cut = 1; cut < td.n; cut += 37) {
+        dl_image im;
+        const char *err = dl_image_decode(td.p, cut, 0, &im);
+        CHECK(err != NULL, "top-down BMP cut at %zu of %zu bytes decoded", cut, td.n);
+    }
+    dl_image im;
+    const char *err = dl_image_decode(td.p, td.n, 30 * 40 - 1, &im);
+    CHECK(err && strstr(err, "too large") && strstr(err, "30x40"), "top-down limit: %s", or_ok(err));
+
+    // Heights that have no positive counterpart, or exceed what stb decodes.
+    static const int32_t heights[] = {INT32_MIN, -(1 << 24) - 1, -2000000000};
+    for (size_t i = 0; i < sizeof heights / sizeof heights[0]; i++) {
+        memcpy(td.p + 22, &heights[i], 4); // little-endian host, like the file
+        err = dl_image_decode(td.p, td.n, 0, &im);
+        CHECK(err != NULL, "height %d decoded", (int)heights[i]);
+        dl_image_free(&im);
+    }
+    free(td.p);
+    free(bu.p);
+
+    enum { W = 5, H = 3 };
+    unsigned char rgb[W * H * 3];
+    for (int i = 0; i < W * H * 3; i++) rgb[i] = (unsigned char)rnd();
+    buf f = bmp_make(W, H, rgb, 1);
+    CHECK(decodes_to("generated top-down BMP", &f, W, H, rgb), "generated top-down BMP");
+    free(f.p);
+}
+
+// The pixel limit: 0 is the default, values above DL_IMAGE_MAX_PIXELS_LIMIT
+// are refused (never replaced by the default), as are bad doubles.
+static void test_max_pixels(void) {
+    unsigned char px[4 * 3] = {0};
+    buf f = png_make(2, 2, 2, 8, px, 6, NULL, 0, NULL, 0);
+    dl_image im;
+    const char *err = dl_image_decode(f.p, f.n, DL_IMAGE_MAX_PIXELS_LIMIT, &im);
+    CHECK(!err && im.width == 2, "limit at the maximum: %s", or_ok(err));
+    dl_image_free(&im);
+    static const size_t refused[] = {DL_IMAGE_MAX_PIXELS_LIMIT + 1, (size_t)UINT32_MAX, (size_t)-1};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        err = dl_image_decode(f.p, f.n, refused[i], &im);
+        CHECK(err && strstr(err, "max_pixels must be an integer from 0 (the default 100000000) to 536870911") && im.rgb == NULL, "max_pixels %zu: %s",
+              refused[i], or_ok(err));
+        char shown[32];
+        snprintf(shown, sizeof shown, "got %zu", refused[i]); // the value as given, not rounded
+        CHECK(strstr(or_ok(err), shown) && dl_image_check_max_pixels(refused[i]) != NULL, "%s", or_ok(err));
+    }
+    CHECK(dl_image_check_max_pixels(0) == NULL && dl_image_check_max_pixels(1) == NULL, "0 and 1 refused");
+    free(f.p);
+
+    size_t mp = 7;
+    err = dl_image_max_pixels_from_double(0, &mp);
+    CHECK(!err && mp == 0, "0: %s", or_ok(err));
+    err = dl_image_max_pixels_from_double(50176, &mp);
+    CHECK(!err && mp == 50176, "50176: %s", or_ok(err));
+    err = dl_image_max_pixels_from_double((double)DL_IMAGE_MAX_PIXELS_LIMIT, &mp);
+    CHECK(!err && mp == DL_IMAGE_MAX_PIXELS_LIMIT, "limit: %s", or_ok(err));
+    static const struct { double v; const char *shown; } bad[] = {
+        {-1, "got -1"}, {NAN, "got nan"}, {INFINITY, "got inf"}, {-INFINITY, "got -inf"}, {0.5, "got 0.5"},
+        {4294967296.0, "got 4294967296"}, {4294967296.0 + 100, "got 4294967396"}, {536870912, "got 536870912"},
+        {1e300, "e+300"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mp = 7;
+        err = dl_image_max_pixels_from_double(bad[i].v, &mp);
+        CHECK(err && strstr(err, "max_pixels must be an integer") && strstr(err, bad[i].shown) && mp == 7,
+              "max_pixels %g: %s", bad[i].v, or_ok(err));
+    }
+}
+
+// load_img target sizes: validated, never truncated; the produced size is
+// what the caller gets back.
+static void test_target_sizes(void) {
+    int h = -1, w = -1;
+    const char *err = dl_image_target_size(0, 0, &h, &w);
+    CHECK(!err && h == 0 && w == 0, "no target: %s", or_ok(err));
+    err = dl_image_target_size(224, 300, &h, &w);
+    CHECK(!err && h == 224 && w == 300, "224x300: %s", or_ok(err));
+    err = dl_image_target_size(DL_IMAGE_MAX_SIDE, DL_IMAGE_MAX_SIDE, &h, &w);
+    CHECK(!err && h == DL_IMAGE_MAX_SIDE, "max side: %s", or_ok(err));
+    static const struct { double h, w; const char *needle; } bad[] = {
+        {4294967298.0, 2, "target height must be an integer from 1 to 16384, got 4294967298"},
+        {2, 4294967298.0, "target width must be an integer from 1 to 16384, got 4294967298"},
+        {0, 5, "target height"}, {5, 0, "target width"}, {-1, 5, "got -1"}, {5, -224, "got -224"},
+        {1.5, 5, "got 1.5"}, {5, 224.25, "got 224.25"}, {NAN, 5, "got nan"}, {5, INFINITY, "got inf"},
+        {16385, 5, "got 16385"}, {65536, 65536, "got 65536"}, {-4294967296.0, 1, "got -4294967296"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        h = w = -1;
+        err = dl_image_target_size(bad[i].h, bad[i].w, &h, &w);
+        CHECK(err && strstr(err, bad[i].needle) && h == 0 && w == 0, "target %g x %g: %s", bad[i].h, bad[i].w,
+              or_ok(err));
+    }
+
+    // Resize refuses the same sides; 16384 x 16384 x 3 does not overflow.
+    unsigned char px[3] = {1, 2, 3};
+    dl_image in = {1, 1, px}, out;
+    static const int sides[][2] = {{0, 1}, {1, 0}, {-1, 5}, {INT_MIN, 1}, {16385, 1}, {1, INT_MAX}, {65536, 65536}};
+    for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
+        err = dl_image_resize_nearest(&in, sides[i][0], sides[i][1], &out);
+        CHECK(err && strstr(err, "must be an integer from 1 to 16384") && out.rgb == NULL, "resize %dx%d: %s",
+              sides[i][0], sides[i][1], or_ok(err));
+    }
+
+    // load_img: decode + resize in one call, with the sizes it produced.
+    enum { W = 6, H = 4 };
+    unsigned char rgb[W * H * 3];
+    for (int i = 0; i < W * H * 3; i++) rgb[i] = (unsigned char)rnd();
+    buf f = png_make(W, H, 2, 8, rgb, W * 3, NULL, 0, NULL, 0);
+    int dw = -1, dh = -1;
+    err = dl_image_load(f.p, f.n, 0, 0, 0, &out, &dw, &dh);
+    CHECK(!err && out.width == W && out.height == H && dw == W && dh == H && !memcmp(out.rgb, rgb, sizeof rgb),
+          "load_img without target: %s", or_ok(err));
+    dl_image_free(&out);
+    err = dl_image_load(f.p, f.n, 0, 2, 3, &out, &dw, &dh); // target_size=(2, 3): height 2, width 3
+    CHECK(!err && out.width == 3 && out.height == 2 && dw == W && dh == H, "load_img 2x3: %s %dx%d", or_ok(err),
+          out.width, out.height);
+    if (!err) { // PIL NEAREST: columns 1, 3, 5 of rows 1, 3
+        CHECK(!memcmp(out.rgb, rgb + (1 * W + 1) * 3, 3) && !memcmp(out.rgb + 5 * 3, rgb + (3 * W + 5) * 3, 3),
+              "load_img 2x3 pixels");
+    }
+    dl_image_free(&out);
+    err = dl_image_load(f.p, f.n, 0, 2, 0, &out, &dw, &dh);
+    CHECK(err && strstr(err, "target width") && out.rgb == NULL && dw == 0, "load_img 2x0: %s", or_ok(err));
+    err = dl_image_load(f.p, f.n, 0, 16385, 16385, &out, NULL, NULL);
+    CHECK(err && strstr(err, "16385") && out.rgb == NULL, "load_img 16385: %s", or_ok(err));
+    err = dl_image_load(f.p, f.n, 5, 2, 2, &out, NULL, NULL);
+    CHECK(err && strstr(err, "too large") && out.rgb == NULL, "load_img limit: %s", or_ok(err));
+    err = dl_image_load(f.p, f.n, DL_IMAGE_MAX_PIXELS_LIMIT + 1, 2, 2, &out, NULL, NULL);
+    CHECK(err && strstr(err, "max_pixels") && out.rgb == NULL, "load_img bad limit: %s", or_ok(err));
+    CHECK(dl_image_load(f.p, f.n, 0, 2, 2, NULL, NULL, NULL) != NULL, "NULL output accepted");
+    free(f.p);
+}
+
 static void test_nearest(void) {
     int idx[4096];
     dl_nearest_indices(512, 224, idx);
@@ -835,6 +993,150 @@ static void test_class_index(const char *path) {
     expect_parse_error("{\"0\": [\"\xED\xA0\x80\", \"b\"]}", "invalid UTF-8");
 }
 
+// Bytes of heap in use, where the C library says (0 elsewhere, and under
+// ASan, which makes the check below vacuous there but not natively or in WASM).
+static size_t heap_in_use(void) {
+#if defined(__EMSCRIPTEN__)
+    return (size_t)mallinfo().uordblks;
+#elif defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+    return mallinfo2().uordblks;
+#else
+    return 0;
+#endif
+}
+
+// Inputs an attacker would write: every way UTF-8 can be invalid, every
+// escape, nesting where a pair should be, numbers of any size; and the
+// memory the real index keeps.
+static void test_class_index_hostile(const char *path) {
+    static const char *bad_utf8[] = {
+        "\x80",             // lone continuation byte
+        "\xC0\x80",         // overlong NUL
+        "\xC1\xBF",         // overlong ASCII
+        "\xE0\x80\xAF",     // overlong '/'
+        "\xF0\x80\x80\xAF", // overlong, 4 bytes
+        "\xF4\x90\x80\x80", // above U+10FFFF
+        "\xF5\x80\x80\x80", // lead byte never valid
+        "\xF8\x88\x80\x80\x80", // 5-byte form
+        "\xFE", "\xFF",
+        "\xED\xBF\xBF",     // encoded low surrogate
+        "\xE2\x82",         // cut before the closing quote
+        "a\xC3",            // cut: 2-byte lead then the quote
+    };
+    char json[256];
+    for (size_t i = 0; i < sizeof bad_utf8 / sizeof bad_utf8[0]; i++) {
+        snprintf(json, sizeof json, "{\"0\": [\"n0\", \"%s\"]}", bad_utf8[i]);
+        expect_parse_error(json, "invalid UTF-8");
+        snprintf(json, sizeof json, "{\"%s\": [\"n0\", \"x\"]}", bad_utf8[i]); // in a key too
+        expect_parse_error(json, "invalid UTF-8");
+    }
+    // Invalid UTF-8 as the very last bytes of the input (no closing quote).
+    static const char cut[] = "{\"0\": [\"n0\", \"\xF0\x9F\x98";
+    dl_class_index *ci = (dl_class_index *)1;
+    const char *err = dl_class_index_parse(cut, sizeof cut - 1, &ci);
+    CHECK(err && ci == NULL && strstr(err, "invalid UTF-8"), "cut UTF-8 at the end: %s", or_ok(err));
+
+    // Every valid form, escaped and raw; keys may be escaped too ("\u0030" is "0").
+    err = parse("{\"\\u0030\": [\"\\b\\f\\r\\t\\/\\\\\\\"\", \"\\uD83D\\uDE00\\u00E9\\u20AC\\u007f\"],"
+                " \"1\": [\"\xF4\x8F\xBF\xBF\", \"\xEF\xBF\xBD\xE2\x80\xA8\"]}", &ci);
+    CHECK(!err && dl_class_index_count(ci) == 2, "escapes: %s", or_ok(err));
+    if (!err) {
+        CHECK(!strcmp(dl_class_index_wnid(ci, 0), "\b\f\r\t/\\\""), "simple escapes");
+        CHECK(!strcmp(dl_class_index_label(ci, 0), "\xF0\x9F\x98\x80\xC3\xA9\xE2\x82\xAC\x7F"), "\\u escapes: %s",
+              dl_class_index_label(ci, 0));
+        CHECK(!strcmp(dl_class_index_wnid(ci, 1), "\xF4\x8F\xBF\xBF"), "U+10FFFF");
+        dl_class_index_free(ci);
+    }
+    expect_parse_error("{\"0\": [\"\\uD83D\\u0041\", \"b\"]}", "unpaired surrogate");
+    expect_parse_error("{\"0\": [\"\\uD83D\\uD83D\", \"b\"]}", "unpaired surrogate");
+    expect_parse_error("{\"0\": [\"\\uD83D\\\\uDE00\", \"b\"]}", "unpaired surrogate");
+    expect_parse_error("{\"0\": [\"\\u00\", \"b\"]}", "\\u escape");
+    expect_parse_error("{\"0\": [\"\\U0041\", \"b\"]}", "invalid escape");
+    expect_parse_error("{\"0\": [\"\\x41\", \"b\"]}", "invalid escape");
+    expect_parse_error("{\"0\": [\"\\", "truncated");
+    expect_parse_error("{\"\\u0030\\u0030\": [\"a\", \"b\"]}", "not a class number");
+
+    // Deep nesting is not a pair of strings: refused at the first '[', with
+    // no recursion to exhaust, however deep.
+    size_t depth = 1000000, len = 0;
+    char *deep = malloc(2 * depth + 32);
+    len += (size_t)sprintf(deep, "{\"0\": ");
+    for (size_t i = 0; i < depth; i++) deep[len++] = '[';
+    for (size_t i = 0; i < depth; i++) deep[len++] = ']';
+    deep[len++] = '}';
+    err = dl_class_index_parse(deep, len, &ci);
+    CHECK(err && strstr(err, "a string") && ci == NULL, "nesting: %s", or_ok(err));
+    memset(deep, '{', 2 * depth);
+    err = dl_class_index_parse(deep, 2 * depth, &ci);
+    CHECK(err && strstr(err, "a string") && ci == NULL, "nested objects: %s", or_ok(err));
+    free(deep);
+
+    // Numbers: keys beyond any index, huge and fractional values.
+    expect_parse_error("{\"99999999999999999999\": [\"a\", \"b\"]}", "not a class number");
+    expect_parse_error("{\"4294967296\": [\"a\", \"b\"]}", "not a class number");
+    expect_parse_error("{\"999999999\": [\"a\", \"b\"]}", "key \"0\" is missing");
+    expect_parse_error("{\"0\": [\"a\", \"b\"], \"18446744073709551615\": [\"a\", \"b\"]}", "not a class number");
+    expect_parse_error("{\"1e3\": [\"a\", \"b\"]}", "not a class number");
+    expect_parse_error("{\"0\": [1e999999, \"b\"]}", "a string");
+    expect_parse_error("{\"0\": [\"a\", -99999999999999999999999]}", "a string");
+    expect_parse_error("{0: [\"a\", \"b\"]}", "a string");
+
+    // A long label is kept whole, in exactly its bytes.
+    size_t big = 100000;
+    char *long_json = malloc(big + 64);
+    len = (size_t)sprintf(long_json, "{\"0\": [\"n0\", \"");
+    memset(long_json + len, 'x', big);
+    len += big;
+    len += (size_t)sprintf(long_json + len, "\"]}");
+    err = dl_class_index_parse(long_json, len, &ci);
+    CHECK(!err && strlen(dl_class_index_label(ci, 0)) == big, "long label: %s", or_ok(err));
+    dl_class_index_free(ci);
+    free(long_json);
+
+    // The real index keeps its strings, not a copy of the rest of the input
+    // per string (that was 35 MB).
+    buf f = read_file(path);
+    size_t before = heap_in_use();
+    err = dl_class_index_parse((const char *)f.p, f.n, &ci);
+    size_t kept = heap_in_use() - before;
+    CHECK(!err && kept < 256 * 1024, "the class index keeps %zu bytes", kept);
+    if (!err) dl_class_index_free(ci);
+    free(f.p);
+}
+
+// A top-k that a user typed: the reason quotes it as given.
+static void test_top_k_parse(void) {
+    size_t k = 7;
+    const char *err = dl_top_k_parse("5", 1000, &k);
+    CHECK(!err && k == 5, "5: %s", or_ok(err));
+    err = dl_top_k_parse("1000", 1000, &k);
+    CHECK(!err && k == 1000, "1000: %s", or_ok(err));
+    err = dl_top_k_parse("123456", 0, &k);
+    CHECK(!err && k == 123456, "no class count: %s", or_ok(err));
+    static const struct { const char *text; size_t classes; const char *reason; } bad[] = {
+        {"99999999999999999999", 1000, "top must be at most the number of classes (1000), got 99999999999999999999"},
+        {"99999999999999999999", 0, "top is too large: 99999999999999999999"},
+        {"18446744073709551616", 0, "top is too large: 18446744073709551616"},
+        {"4294967297", 1000, "top must be at most the number of classes (1000), got 4294967297"},
+        {"1001", 1000, "top must be at most the number of classes (1000), got 1001"},
+        {"0", 1000, "top must be at least 1, got 0"},
+        {"000", 1000, "top must be at least 1, got 000"},
+        {"", 1000, "top must be an integer, got ''"},
+        {"-1", 1000, "top must be an integer, got '-1'"},
+        {"5x", 1000, "top must be an integer, got '5x'"},
+        {" 5", 1000, "top must be an integer, got ' 5'"},
+        {"1e3", 1000, "top must be an integer, got '1e3'"},
+        {"1111111111111111111111111111111111111111111111111111111", 1000,
+         "got 1111111111111111111111111111111111111111..."},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        k = 7;
+        err = dl_top_k_parse(bad[i].text, bad[i].classes, &k);
+        CHECK(err && strstr(err, bad[i].reason) && k == 7, "'%s': %s", bad[i].text, or_ok(err));
+    }
+    CHECK(dl_top_k_parse(NULL, 10, &k) != NULL && dl_top_k_parse("1", 10, NULL) != NULL, "NULL accepted");
+}
+
 static void test_top_k(void) {
     float probs[8] = {0.1f, 0.3f, 0.05f, 0.3f, NAN, 0.2f, 0.3f, 0.05f};
     dl_prediction p[8];
@@ -946,12 +1248,17 @@ int main(int argc, char **argv) {
     test_shared_images(argv[1]);
     test_png_variants();
     test_bmp_gif_pnm_jpeg(argv[3]);
+    test_bmp_top_down(argv[3]);
     test_errors();
+    test_max_pixels();
+    test_target_sizes();
     test_nearest();
     test_preprocess();
     test_bilinear();
     test_class_index(argv[2]);
+    test_class_index_hostile(argv[2]);
     test_top_k();
+    test_top_k_parse();
     test_format();
     printf("image_test: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
