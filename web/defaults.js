@@ -1,0 +1,34 @@
+// The pages' default parameters, in one place: web/fashion.html's fields are filled from
+// FASHION (it states no value itself), web/app.js starts from PHOTO, and the benchmark
+// harness (bench/) imports FASHION to run the page's defaults. Plain data only: no DOM, no
+// browser API, so Node can import it too.
+
+const deepFreeze = (o) => {
+  for (const v of Object.values(o)) if (v && typeof v === 'object') deepFreeze(v);
+  return Object.freeze(o);
+};
+
+// The photo lab (index.html): DenseNet121()'s own defaults.
+export const PHOTO = deepFreeze({
+  includeTop: true, weights: 'imagenet', inputShape: null, pooling: null, classes: 1000,
+});
+
+// The Fashion-MNIST page (fashion.html). `choices` are the options of its selects.
+export const FASHION = deepFreeze({
+  train: { value: 2000, choices: [2000, 10000, 60000] },   // the first N training images
+  test: { value: 1000, choices: [500, 1000, 10000] },      // the first M test images
+  size: { value: 32, choices: [32, 48, 64, 96, 224] },     // features at S x S
+  workers: { value: 'auto', choices: ['auto', 1, 2, 4, 8] },
+  batch: 256,          // images per feature-worker job (and per IndexedDB cache entry)
+  maxAutoWorkers: 8,   // 'auto' = the core count, at most this
+  // Per classifier: shown at start (enabled) and the parameters its fields start with.
+  // Parameters not listed take lab.fit()'s defaults (the CLI's).
+  classifiers: {
+    'linear-svm': { enabled: true, params: { C: 0.001 } },
+    'rbf-svm': { enabled: false, params: { C: 1 }, maxPoints: 5000 },
+    softmax: { enabled: true, params: { hidden: 128, epochs: 10, lr: 0.001 } },
+    'pixels-linear-svm': { enabled: true, params: { C: 0.001 } },
+  },
+  // The RBF SVM's kernel matrix grows with the square of the points: at most this many in a tab.
+  rbfLimit: 20000,
+});
