@@ -8,7 +8,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { model, nativeCli, requireBuilt, run, shared, tmpDir } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+import { model, nativeCli, requireBuilt, root, run, shared, tmpDir } from './helpers.js';
 import { firstLine, makeCases, openLab, runApi, runNative, runWasm, wasmCore } from './reliability/cases.js';
 
 const tmp = tmpDir('denselab-badinput-');
@@ -82,4 +83,22 @@ test('JS API: every case throws an Error with a clear message (or decodes correc
   const x = ctx.lab.preprocessInput(ctx.lab.loadImg(fs.readFileSync(path.join(shared, 'images/zebra_340.png')), [224, 224]).rgb);
   assert.equal(ctx.lab.decodePredictions(net.predict(x), 1)[0].label, 'zebra');
   net.free(); ctx.file.free();
+});
+
+test('classify --json with a file name that is not UTF-8: valid JSON, byte-identical on both CLIs', () => {
+  requireBuilt(nativeCli, wasmCore, model);
+  const dir = fs.mkdtempSync(path.join(tmp, 'names-'));
+  // "café" in Latin-1, a cut 3-byte sequence, a lone 0xff: each becomes U+FFFD, as Node decodes argv.
+  const name = Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from('-'), Buffer.from([0xe2, 0x82]), Buffer.from('-'), Buffer.from([0xff]), Buffer.from('"\\.png')]);
+  fs.copyFileSync(path.join(shared, 'images/cat_285.png'), Buffer.concat([Buffer.from(`${dir}/`), name]));
+  // A shell glob hands the raw bytes over (spawn's arguments are always UTF-8).
+  const outs = [[nativeCli], [process.execPath, path.join(root, 'wasm/cli.js')]].map((cmd) => {
+    const r = spawnSync('sh', ['-c', 'exec "$@" classify --top 1 --json ./*.png', 'sh', ...cmd], { cwd: dir });
+    assert.equal(r.status, 0, r.stderr.toString());
+    return r.stdout;
+  });
+  assert.deepEqual(outs[0], outs[1], `native ${outs[0]} vs wasm ${outs[1]}`);
+  const parsed = JSON.parse(outs[0].toString('utf8'));
+  assert.equal(parsed[0].image, './caf\uFFFD-\uFFFD-\uFFFD"\\.png');
+  assert.equal(parsed[0].predictions[0].label, 'tabby');
 });

@@ -5,7 +5,7 @@
 // IndexedDB cache; a downloaded classifier loads again and classifies a photo; a clear error for
 // an RBF SVM on too many points; the page reloads offline; no request leaves the origin.
 // Saves build/screenshots/fashion.png and fashion-phone.png.
-import { pageDefaultC } from '../wasm/bench.js';
+import { pageDefaultC } from '../bench/bench.js';
 import { describe, it as test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium } from './helpers.js';
