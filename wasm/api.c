@@ -206,13 +206,8 @@ EMSCRIPTEN_KEEPALIVE int dl_api_idx_parse(const uint8_t *bytes, size_t n, int la
     return (int)(idx.data - bytes);
 }
 
-/* params: C, gamma, cache_mb, epochs, hidden, batch_size, lr, seed (doubles).
- * x: n x d floats, y: n ints (their sizes are checked by the JS side; here
- * that n x d floats is a size at all). */
+/* params: C, gamma, cache_mb, epochs, hidden, batch_size, lr, seed (doubles). */
 EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_fit(const char *kind, const float *x, const int *y, int n, int d, const double *params) {
-    size_t bytes;
-    if (n < 1 || d < 1) return failed(dl_errorf("need at least one row and one feature, got %d x %d", n, d)), NULL;
-    if (!dl_bytes((size_t)n, (size_t)d, sizeof(float), 0, &bytes)) return failed(dl_errorf("%d x %d features overflow the address space", n, d)), NULL;
     dl_fit_params p;
     dl_fit_default_params(&p);
     p.C = params[0]; p.gamma = params[1]; p.cache_mb = params[2];

@@ -473,7 +473,6 @@ DenseLab.prototype.fit = function fit(kind, x, y, n, d, params = {}, onProgress)
   checkRows('features', x, n, d);
   checkLabels(y, n);
   if (params === null || typeof params !== 'object') throw new Error(`fit parameters must be an object, got ${show(params)}`);
-  for (const [k, v] of Object.entries(params)) if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`fit parameter ${k} must be a number, got ${show(v)}`);
   return fitUnchecked.call(this, kind, x, y, n, d, params, onProgress);
 };
 
