@@ -102,3 +102,18 @@ test('classify --json with a file name that is not UTF-8: valid JSON natively; W
   assert.equal(wasm.stdout, '[]\n');
   assert.match(wasm.stderr, /^denselab: cannot read \.\/caf\uFFFD-\uFFFD-\uFFFD"\\\.png: No such file or directory\n$/);
 });
+
+test('fashion --json: one object, the same bytes on both CLIs (timings aside), --size printed as the number parsed', () => {
+  requireBuilt(nativeCli, wasmCore, model);
+  const args = ['fashion', '--json', '--size', '032', '--train', '30', '--test', '20', '--classifier', 'all', '--epochs', '2', '--hidden', '8'];
+  const [native, wasm] = ['native', 'wasm'].map((cli) => {
+    const r = run(cli, args);
+    assert.equal(r.status, 0, `${cli}: ${r.stderr}`);
+    return r.stdout.replace(/"(train|feature)_seconds": [\d.]+/g, '"$1_seconds": T');
+  });
+  assert.equal(native, wasm);
+  const j = JSON.parse(native.replace(/: T/g, ': 0'));
+  assert.equal(j.size, 32);
+  assert.deepEqual(Object.keys(j), ['size', 'train', 'test', 'feature_seconds', 'results']);
+  assert.deepEqual(j.results.map((r) => r.classifier), ['linear-svm', 'rbf-svm', 'softmax', 'pixels-linear-svm']);
+});
