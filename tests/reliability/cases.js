@@ -236,6 +236,10 @@ function hostileCases(write, tmp) {
     { group: G, input: 'preprocessInput(4 bytes): not whole pixels', expect: /4 bytes is not a multiple of 3/, api: (lab) => lab.preprocessInput(new Uint8Array(4)) },
     { group: G, input: 'grayFeatures(net, gray, 1, 1, 2**20): count x 1024 x 4 wraps in 32 bits', expect: /features: \d+ x \d+ bytes is more than the 2147483648-byte limit of one WebAssembly instance/,
       api: withNet((lab, net) => lab.grayFeatures(net, new Uint8Array(2 ** 20), 1, 1, 2 ** 20)) },
+    { group: G, input: 'classify --json IMAGE whose file name is not UTF-8', expect: 'clean', note: 'tests/badinput.test.js (native: valid JSON, invalid bytes as U+FFFD; WASM: Node cannot open the name, one line)' },
+    { group: G, input: 'fashion --json on both CLIs', expect: 'clean', note: 'tests/badinput.test.js (the same bytes, timings aside; --size printed as the number parsed)' },
+    { group: G, input: 'a long random sequence of valid and invalid API calls in one instance', expect: 'clean', note: 'tests/api-guard.test.js (the golden photo gives exactly its first output every 8 calls)' },
+    { group: G, input: 'buildNet(file, { weights: null, classes: 1048576 })', expect: 'clean', note: 'tests/api-guard.test.js (an Error; a trap in the core marks the instance unusable: every later call says so)' },
     { group: G, input: 'net.predict(x, 2**32 + 1): a batch C would truncate to 1', expect: /batch must be an integer from 1 to 2147483647/,
       api: withNet((lab, net) => net.predict(new Float32Array(32 * 32 * 3), 2 ** 32 + 1)) },
   ];
