@@ -62,7 +62,8 @@ function pick(t, clock, map = (v) => v) {
   return { ...main, other: { clock: clock === 'cpu' ? 'wall' : 'cpu', ...other, ratio: other.ours.median / other.peer.median } };
 }
 
-function mulberry32(seed) {
+// A small seeded PRNG (mulberry32): uniform in [0, 1). Also drives tests/api-guard.test.js.
+export function mulberry32(seed) {
   return () => {
     seed = (seed + 0x6d2b79f5) | 0;
     let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);

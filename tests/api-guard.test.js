@@ -13,6 +13,7 @@ import v8 from 'node:v8';
 import { model, requireBuilt, root, shared } from './helpers.js';
 import { openLab, wasmCore } from './reliability/cases.js';
 import { idxImages, png, tinyModel } from './fuzz/make_seeds.js';
+import { mulberry32 } from '../bench/bench.js';
 
 v8.setFlagsFromString('--no-liftoff');      // as wasm/cli.js: the 224x224 runs at full speed
 
@@ -20,15 +21,6 @@ const golden = JSON.parse(fs.readFileSync(path.join(root, 'tests/golden/densenet
 const PHOTO = 'cat_285.png';
 const goldenPhoto = golden.images.find((g) => g.file === PHOTO);
 const STEPS = 400, CHECK_EVERY = 8, SEED = 20261130;
-
-function mulberry32(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sha256 = (bytes) => crypto.createHash('sha256').update(bytes).digest('hex');
 const maxAbsDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
