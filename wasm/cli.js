@@ -55,7 +55,7 @@ function readOrFail(file, what, limit = LIMITS.image, regularOnly = false) {
     const chunks = [];
     let total = 0;
     for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(Math.max(st.isFile() ? st.size : 0, 1 << 16), limit + 1 - total));
+      const chunk = Buffer.allocUnsafe(Math.min(Math.max(st.isFile() ? st.size : 0, MB), limit + 1 - total));
       const got = fs.readSync(fd, chunk, 0, chunk.length, null);
       if (got === 0) break;
       chunks.push(got === chunk.length ? chunk : chunk.subarray(0, got));
