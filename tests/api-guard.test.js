@@ -158,3 +158,32 @@ test('buildNet with weights=None and 1,048,576 classes: an Error; the instance t
     assert.deepEqual(run(), before);
   }
 });
+
+test('the core checks the sizes it is handed too (wasm/api.c), whatever the JS side let through', async () => {
+  requireBuilt(wasmCore, model);
+  const { lab, file } = await openLab();
+  const core = lab.core, reason = () => core.UTF8ToString(core._dl_api_last_error());
+  const net = lab.buildNet(file, { includeTop: false, pooling: 'avg', inputShape: [32, 32, 3] });
+  const x = new Float32Array(32 * 32 * 3).fill(0.5), before = net.predict(x);
+  const buf = core._malloc(64), wh = core._malloc(16);
+  const refused = (what, result, re) => { assert.equal(result, 0, `${what}: accepted`); assert.match(reason(), re, what); };
+  try {
+    refused('net run, a 16-byte input buffer', core._dl_api_net_run(net.handle, buf, 16, 1, buf, 64), /input: needs 12288 bytes, the buffer holds 16/);
+    refused('net run, a batch whose size wraps', core._dl_api_net_run(net.handle, buf, 64, 2 ** 30, buf, 64), /overflows the address space|needs/);
+    refused('gray features, a count whose size wraps', core._dl_api_gray_features(net.handle, buf, 64, 1, 1, 2 ** 30, 32, buf, 64), /overflow|needs/);
+    refused('gray features, a 64-byte output for 2 images', core._dl_api_gray_features(net.handle, buf, 64, 4, 4, 2, 1, buf, 64), /features: needs 8192 bytes, the buffer holds 64/);
+    refused('preprocess, not whole pixels', core._dl_api_preprocess(buf, 4, buf, 64), /multiple of 3/);
+    refused('preprocess, a short output', core._dl_api_preprocess(buf, 48, buf, 64), /needs 192 bytes, the buffer holds 64/);
+    const png = lab.copyIn(fs.readFileSync(path.join(shared, 'images', PHOTO)));
+    try {
+      refused('load_img, one side zero', core._dl_api_load_img(png, 1000, 5, 0, 0, wh), /target size must be two positive integers, got 5x0/);
+      refused('load_img, max_pixels NaN', core._dl_api_load_img(png, 1000, 5, 5, NaN, wh), /max_pixels must be 0/);
+      refused('load_img, max_pixels 1.5', core._dl_api_load_img(png, 1000, 5, 5, 1.5, wh), /max_pixels must be 0/);
+    } finally { core._free(png); }
+    const options = Buffer.from('include_top=false\0pooling=avg\0');
+    const opts = lab.copyIn(options);
+    try { refused('net build, a NUL inside the options', core._dl_api_net_build(file.handle, opts, options.length - 1), /NUL/); } finally { core._free(opts); }
+  } finally { core._free(buf); core._free(wh); }
+  assert.deepEqual(net.predict(x), before);
+  net.free(); file.free();
+});
