@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { formatRow, machine, pageDefaultC } from '../wasm/bench.js';
+import { formatRow, machine, pageDefaultC } from './bench.js';
 import { tabSection } from './tab_section.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -19,6 +19,8 @@
 #include "models/model.h"
 #include "models/predictions.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,27 +40,64 @@ static int fail(const char *fmt, ...) {
     return 1;
 }
 
-/* Whole file into memory; NULL with a reason in *why. */
-static unsigned char *read_file(const char *path, size_t *n, const char **why) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { *why = strerror(errno); return NULL; }
+/* What one file read may bring into memory (the same limits as wasm/cli.js):
+ * an endless or huge input fails at once with a reason instead of filling memory. */
+#define MB ((size_t)1 << 20)
+#define LIMIT_IMAGE (256 * MB)        /* an image file */
+#define LIMIT_MODEL (1024 * MB)       /* a .dlm model file (must be a regular file) */
+#define LIMIT_LABELS (64 * MB)        /* the class index */
+#define LIMIT_DATASET (256 * MB)      /* a Fashion-MNIST file, inflated */
+
+/* Whole file into memory (gz: inflated), at most limit bytes; NULL with a
+ * reason in *why. regular_only: refuse devices, pipes and directories. */
+static unsigned char *read_file_limited(const char *path, int gz, size_t limit, int regular_only, size_t *n, const char **why) {
+    static char reason[160];
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) { *why = strerror(errno); return NULL; }
+    struct stat st;
+    if (fstat(fd, &st) != 0) { *why = strerror(errno); close(fd); return NULL; }
+    if (S_ISDIR(st.st_mode) || (regular_only && !S_ISREG(st.st_mode))) { *why = S_ISDIR(st.st_mode) ? "Is a directory" : "not a regular file"; close(fd); return NULL; }
+    snprintf(reason, sizeof reason, "%slarger than the %zu MB limit", gz ? "inflated data " : "", limit / MB);
+    if (!gz && S_ISREG(st.st_mode) && (uint64_t)st.st_size > limit) { *why = reason; close(fd); return NULL; }
+    gzFile g = gz ? gzdopen(fd, "rb") : NULL;
+    FILE *f = gz ? NULL : fdopen(fd, "rb");
+    if (!g && !f) { *why = "cannot open"; close(fd); return NULL; }
     unsigned char *buf = NULL;
     size_t cap = 0, len = 0;
-    for (;;) {
+    long got;
+    do {
         if (len == cap) {
-            unsigned char *b = realloc(buf, cap = cap ? 2 * cap : 1 << 16);
-            if (!b) { free(buf); fclose(f); *why = "out of memory"; return NULL; }
-            buf = b;
+            if (cap > limit) { *why = reason; goto fail; }
+            size_t grow = cap ? 2 * cap : 1 << 16;
+            cap = grow > limit + 1 ? limit + 1 : grow;
+            unsigned char *bigger = realloc(buf, cap);
+            if (!bigger) { *why = "out of memory"; goto fail; }
+            buf = bigger;
         }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
+        got = gz ? (long)gzread(g, buf + len, (unsigned)(cap - len > INT_MAX ? INT_MAX : cap - len)) : (long)fread(buf + len, 1, cap - len, f);
+        if (got > 0) len += (size_t)got;
+    } while (got > 0);
+    if (len > limit) { *why = reason; goto fail; }
+    if (gz) {
+        int errnum;
+        const char *msg = gzerror(g, &errnum);
+        if (got < 0 || errnum != Z_OK) {     /* Z_BUF_ERROR: the stream ended early (no gzip trailer) */
+            snprintf(reason, sizeof reason, "corrupt or truncated gzip (%s)", msg);
+            *why = reason;
+            goto fail;
+        }
+        gzclose(g);
+    } else {
+        int err = ferror(f);
+        fclose(f);
+        if (err) { free(buf); *why = "read error"; return NULL; }
     }
-    int err = ferror(f);
-    fclose(f);
-    if (err) { free(buf); *why = "read error"; return NULL; }
     *n = len;
     return buf;
+fail:
+    free(buf);
+    if (g) gzclose(g); else fclose(f);
+    return NULL;
 }
 
 /* Defaults live in the build tree: <root>/build/models/, the binary is <root>/build/native/denselab. */
@@ -91,6 +130,33 @@ static const char *opt_keys[][2] = {
     { "--pooling", "pooling" }, { "--classes", "classes" }, { "--seed", "seed" },
 };
 
+/* Numeric options are parsed strictly and alike on both CLIs (wasm/cli.js):
+ * an integer is digits only ("32abc", " 32", "0x20" are refused), and a value
+ * out of range is reported as given, however long. */
+static int int_option(const char *name, const char *v, long long lo, long long hi, long long *out) {
+    const char *p = v + (*v == '-');
+    int digits = *p != 0;
+    for (; *p; p++) digits &= *p >= '0' && *p <= '9';
+    if (!digits) return fail("%s must be an integer, got '%s'", name, v);
+    errno = 0;
+    long long x = strtoll(v, NULL, 10);
+    if (*v == '-' ? errno == ERANGE || x < lo : x < lo) return fail("%s must be at least %lld, got %s", name, lo, v);
+    if (errno == ERANGE || x > hi) return fail("%s must be at most %lld, got %s", name, hi, v);
+    *out = x;
+    return 0;
+}
+
+/* A positive decimal number up to 1e12: digits, '.', an exponent; nothing else. */
+static int number_option(const char *name, const char *v, double *out) {
+    int ok = (*v >= '0' && *v <= '9') || *v == '.';
+    for (const char *p = v; *p; p++) ok &= strchr("0123456789.eE+-", *p) != NULL;
+    char *end;
+    double x = ok ? strtod(v, &end) : 0;
+    if (!ok || *end || !(x > 0) || x > 1e12) return fail("%s must be a positive number, got '%s'", name, v);
+    *out = x;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, args *a) {
     static char model_path[PATH_MAX + 32], labels_path[PATH_MAX + 32];
     default_path(model_path, sizeof model_path, "densenet121.dlm");
@@ -116,34 +182,26 @@ static int parse_args(int argc, char **argv, args *a) {
         else if (!strcmp(arg, "--data")) a->data = v;
         else if (!strcmp(arg, "--classifier")) a->classifier = v;
         else if (!strcmp(arg, "--C") || !strcmp(arg, "--lr")) {
-            char *end;
-            double x = strtod(v, &end);
-            if (*end || end == v || !(x > 0) || x > 1e12) return fail("%s must be a positive number, got '%s'", arg, v);
-            if (arg[2] == 'C') a->fit.C = x; else a->fit.lr = x;
+            if (number_option(arg, v, arg[2] == 'C' ? &a->fit.C : &a->fit.lr)) return 1;
         } else if (!strcmp(arg, "--train") || !strcmp(arg, "--test") || !strcmp(arg, "--batch") || !strcmp(arg, "--rbf-max") ||
                    !strcmp(arg, "--runs") || !strcmp(arg, "--epochs") || !strcmp(arg, "--hidden")) {
-            char *end;
-            long x = strtol(v, &end, 10);
-            long lo = !strcmp(arg, "--hidden") ? 0 : 1;
-            if (*end || end == v || x < lo || x > 1000000) return fail("%s must be an integer >= %ld, got '%s'", arg, lo, v);
-            if (!strcmp(arg, "--train")) a->train = x;
-            else if (!strcmp(arg, "--test")) a->test = x;
-            else if (!strcmp(arg, "--batch")) { a->batch = x; a->batch_given = 1; }
-            else if (!strcmp(arg, "--runs")) a->runs = x;
-            else if (!strcmp(arg, "--rbf-max")) a->rbf_max = x;
+            long long x;
+            if (int_option(arg, v, !strcmp(arg, "--hidden") ? 0 : 1, 1000000, &x)) return 1;
+            if (!strcmp(arg, "--train")) a->train = (long)x;
+            else if (!strcmp(arg, "--test")) a->test = (long)x;
+            else if (!strcmp(arg, "--batch")) { a->batch = (long)x; a->batch_given = 1; }
+            else if (!strcmp(arg, "--runs")) a->runs = (long)x;
+            else if (!strcmp(arg, "--rbf-max")) a->rbf_max = (long)x;
             else if (!strcmp(arg, "--epochs")) a->fit.epochs = (int)x;
             else a->fit.hidden = (int)x;
-        } else if (!strcmp(arg, "--top") || !strcmp(arg, "--max-pixels")) {
-            char *end;
-            long x = strtol(v, &end, 10);
-            if (*end || end == v) return fail("%s must be an integer, got '%s'", arg, v);
-            if (arg[2] == 't') {
-                if (x < 1) return fail("--top must be at least 1, got %ld", x);
-                a->top = x > 100000 ? 100000 : (int)x;
-            } else {
-                if (x < 1) return fail("--max-pixels must be at least 1, got %ld", x);
-                a->max_pixels = (size_t)x;
-            }
+        } else if (!strcmp(arg, "--top")) {
+            long long x;
+            if (int_option(arg, v, 1, 100000, &x)) return 1;
+            a->top = (int)x;
+        } else if (!strcmp(arg, "--max-pixels")) {
+            long long x;       /* below 2^32 on both CLIs: size_t is 32 bits in WASM */
+            if (int_option(arg, v, 1, 4294967295LL, &x)) return 1;
+            a->max_pixels = (size_t)x;
         } else {
             size_t k = 0;
             while (k < sizeof opt_keys / sizeof *opt_keys && strcmp(arg, opt_keys[k][0])) k++;
@@ -158,7 +216,7 @@ static int parse_args(int argc, char **argv, args *a) {
 static int load_model(const args *a, dl_model **m) {
     const char *why;
     size_t n;
-    unsigned char *bytes = read_file(a->model, &n, &why);
+    unsigned char *bytes = read_file_limited(a->model, 0, LIMIT_MODEL, 1, &n, &why);
     if (!bytes) return fail("cannot read model file %s: %s (run ./build.sh, or pass --model)", a->model, why);
     const char *err = dl_model_load(bytes, n, m);
     free(bytes);
@@ -170,7 +228,7 @@ static int load_model(const args *a, dl_model **m) {
 static int image_input(const args *a, const char *path, int h, int w, float *x) {
     const char *why;
     size_t n;
-    unsigned char *bytes = read_file(path, &n, &why);
+    unsigned char *bytes = read_file_limited(path, 0, LIMIT_IMAGE, 0, &n, &why);
     if (!bytes) return fail("cannot read %s: %s", path, why);
     dl_image img, resized;
     const char *err = dl_image_decode(bytes, n, a->max_pixels, &img);
@@ -184,11 +242,42 @@ static int image_input(const args *a, const char *path, int h, int w, float *x) 
     return 0;
 }
 
+/* A file name as a JSON string, byte for byte what wasm/cli.js prints with
+ * JSON.stringify of the name Node decoded from argv: each maximal invalid
+ * UTF-8 subsequence becomes U+FFFD (the WHATWG decoder), so the JSON stays
+ * valid; quotes, backslashes and control characters are escaped. */
+static void print_json_name(const char *name) {
+    static const char replacement[] = "\xEF\xBF\xBD";
+    const unsigned char *p = (const unsigned char *)name;
+    putchar('"');
+    while (*p) {
+        unsigned c = *p, lo = 0x80, hi = 0xBF;
+        size_t need = 0, k = 1;
+        if (c < 0x80) {
+            const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f" :
+                              c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+            if (esc) fputs(esc, stdout);
+            else if (c < 0x20) printf("\\u%04x", c);
+            else putchar((int)c);
+            p++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) need = 1;
+        else if (c >= 0xE0 && c <= 0xEF) { need = 2; lo = c == 0xE0 ? 0xA0 : 0x80; hi = c == 0xED ? 0x9F : 0xBF; }
+        else if (c >= 0xF0 && c <= 0xF4) { need = 3; lo = c == 0xF0 ? 0x90 : 0x80; hi = c == 0xF4 ? 0x8F : 0xBF; }
+        while (need && k <= need && p[k] >= lo && p[k] <= hi) { lo = 0x80; hi = 0xBF; k++; }
+        if (need && k == need + 1) fwrite(p, 1, k, stdout);
+        else fputs(replacement, stdout);
+        p += k;      /* a byte that broke a sequence is read again */
+    }
+    putchar('"');
+}
+
 static int cmd_classify(const args *a) {
     if (!a->n_files) return fail("classify needs at least one image");
     size_t n;
     const char *why;
-    char *json = (char *)read_file(a->labels, &n, &why);
+    char *json = (char *)read_file_limited(a->labels, 0, LIMIT_LABELS, 0, &n, &why);
     if (!json) return fail("cannot read class index %s: %s", a->labels, why);
     dl_class_index *ci;
     const char *err = dl_class_index_parse(json, n, &ci);
@@ -226,13 +315,9 @@ static int cmd_classify(const args *a) {
         (a->json ? dl_format_predictions_json : dl_format_predictions_python)(ci, top, k, text, len + 1);
         if (a->json) {
             fputs(printed ? ", " : "", stdout);
-            fputs("{\"image\": \"", stdout);
-            for (const char *c = a->files[i]; *c; c++) {     /* JSON-escape the path */
-                if (*c == '"' || *c == '\\') printf("\\%c", *c);
-                else if ((unsigned char)*c < 0x20) printf("\\u%04x", *c);
-                else putchar(*c);
-            }
-            printf("\", \"predictions\": %s}", text);
+            fputs("{\"image\": ", stdout);
+            print_json_name(a->files[i]);
+            printf(", \"predictions\": %s}", text);
         } else if (a->n_files > 1) {
             printf("%s: %s\n", a->files[i], text);
         } else {
@@ -285,8 +370,15 @@ static int cmd_preprocess(const args *a) {
     if (a->n_files != 1) return fail("preprocess needs exactly one image");
     if (!a->out) return fail("preprocess needs --out FILE.npy");
     int h = 224, w = 224;
-    if (a->size && (sscanf(a->size, "%d,%d", &h, &w) != 2 || h < 1 || w < 1 || h > 8192 || w > 8192))
-        return fail("--size must be H,W (1..8192), got '%s'", a->size);
+    if (a->size) {
+        const char *comma = strchr(a->size, ',');
+        char *end;
+        int digits = comma && comma > a->size && comma[1] && strspn(a->size, "0123456789,") == strlen(a->size) && !strchr(comma + 1, ',');
+        long long hh = digits ? strtoll(a->size, &end, 10) : 0, ww = digits ? strtoll(comma + 1, &end, 10) : 0;
+        if (!digits || hh < 1 || ww < 1 || hh > 8192 || ww > 8192 || strlen(a->size) > 11)
+            return fail("--size must be H,W (1..8192), got '%s'", a->size);
+        h = (int)hh; w = (int)ww;
+    }
     float *x = malloc(sizeof(float) * (size_t)h * w * 3);
     if (!x) return fail("out of memory");
     int status = image_input(a, a->files[0], h, w, x);
@@ -328,36 +420,6 @@ static double now_seconds(void) {
     return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-/* Whole .gz file, inflated. */
-static unsigned char *read_gz(const char *path, size_t *n, const char **why) {
-    gzFile f = gzopen(path, "rb");
-    if (!f) { *why = errno ? strerror(errno) : "cannot open"; return NULL; }
-    unsigned char *buf = NULL;
-    size_t cap = 0, len = 0;
-    int got;
-    do {
-        if (len == cap) {
-            unsigned char *b = realloc(buf, cap = cap ? 2 * cap : 1 << 20);
-            if (!b) { free(buf); gzclose(f); *why = "out of memory"; return NULL; }
-            buf = b;
-        }
-        got = gzread(f, buf + len, (unsigned)(cap - len));
-        if (got > 0) len += (size_t)got;
-    } while (got > 0);
-    int errnum;
-    const char *msg = gzerror(f, &errnum);
-    if (got < 0 || errnum != Z_OK) {     /* Z_BUF_ERROR: the stream ended early (no gzip trailer) */
-        static char reason[128];
-        snprintf(reason, sizeof reason, "corrupt or truncated gzip (%s)", msg);
-        *why = reason;
-        free(buf); gzclose(f);
-        return NULL;
-    }
-    gzclose(f);
-    *n = len;
-    return buf;
-}
-
 typedef struct { unsigned char *bytes[2]; dl_idx images, labels; } fashion_split;
 
 static int load_split(const args *a, const char *name, long want, fashion_split *s) {
@@ -376,7 +438,7 @@ static int load_split(const args *a, const char *name, long want, fashion_split 
     for (int k = 0; k < 2; k++) {
         size_t n;
         const char *why = "unknown error";
-        s->bytes[k] = read_gz(path[k], &n, &why);
+        s->bytes[k] = read_file_limited(path[k], 1, LIMIT_DATASET, 0, &n, &why);
         if (!s->bytes[k]) return fail("%s: %s", path[k], why);
         const char *err = k ? dl_idx_parse_labels(s->bytes[k], n, &s->labels) : dl_idx_parse_images(s->bytes[k], n, &s->images);
         if (err) return fail("%s: %s", path[k], err);
@@ -404,10 +466,16 @@ static int features_progress(size_t done, size_t total, void *user) {
     return 0;
 }
 
+/* --size S of features and fashion (default 32); 0 after printing why. */
+static int fashion_size(const args *a) {
+    long long s = 32;
+    return a->size && int_option("--size", a->size, 32, 1024, &s) ? 0 : (int)s;
+}
+
 /* DenseNet121(include_top=False, weights='imagenet', pooling='avg', input_shape=(S,S,3)). */
 static int feature_net(const args *a, dl_model **m, dl_net **net) {
-    int s = 32;
-    if (a->size && (sscanf(a->size, "%d", &s) != 1 || s < 32 || s > 1024)) return fail("--size must be an integer from 32 to 1024, got '%s'", a->size);
+    int s = fashion_size(a);
+    if (!s) return 1;
     char shape[32];
     snprintf(shape, sizeof shape, "%d,%d,3", s, s);
     dl_net_options o;
@@ -494,6 +562,8 @@ static int cmd_fashion(const args *a) {
     int chosen[4] = { 0 }, any = 0;
     for (int k = 0; k < 4; k++) any |= chosen[k] = !strcmp(a->classifier, "all") || !strcmp(a->classifier, all[k]);
     if (!any) return fail("--classifier must be linear-svm, rbf-svm, softmax, pixels-linear-svm or all, got '%s'", a->classifier);
+    int size = fashion_size(a);
+    if (!size) return 1;
     fashion_split tr = { 0 }, te = { 0 };
     dl_model *m = NULL;
     dl_net *net = NULL;
@@ -520,8 +590,8 @@ static int cmd_fashion(const args *a) {
         else { dl_idx_images_to_f32(&tr.images, 0, (uint32_t)n, 1.0f / 255, ptr); dl_idx_images_to_f32(&te.images, 0, (uint32_t)t, 1.0f / 255, pte); }
     }
     FILE *json = a->json ? stdout : NULL;
-    if (!status && json) printf("{\"size\": %s, \"train\": %d, \"test\": %d, \"feature_seconds\": %.3f, \"results\": [", a->size ? a->size : "32", n, t, feature_seconds);
-    else if (!status && need_features) printf("features: %d + %d images at %sx%s in %.1f s\n", n, t, a->size ? a->size : "32", a->size ? a->size : "32", feature_seconds);
+    if (!status && json) printf("{\"size\": %d, \"train\": %d, \"test\": %d, \"feature_seconds\": %.3f, \"results\": [", size, n, t, feature_seconds);
+    else if (!status && need_features) printf("features: %d + %d images at %dx%d in %.1f s\n", n, t, size, size, feature_seconds);
     int first = 1;
     for (int k = 0; k < 4 && !status; k++) {
         if (!chosen[k]) continue;

@@ -8,7 +8,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { model, nativeCli, requireBuilt, run, shared, tmpDir } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+import { model, nativeCli, requireBuilt, root, run, shared, tmpDir } from './helpers.js';
 import { firstLine, makeCases, openLab, runApi, runNative, runWasm, wasmCore } from './reliability/cases.js';
 
 const tmp = tmpDir('denselab-badinput-');
@@ -82,4 +83,37 @@ test('JS API: every case throws an Error with a clear message (or decodes correc
   const x = ctx.lab.preprocessInput(ctx.lab.loadImg(fs.readFileSync(path.join(shared, 'images/zebra_340.png')), [224, 224]).rgb);
   assert.equal(ctx.lab.decodePredictions(net.predict(x), 1)[0].label, 'zebra');
   net.free(); ctx.file.free();
+});
+
+test('classify --json with a file name that is not UTF-8: valid JSON natively; WASM (Node cannot open such a name) fails in one line', () => {
+  requireBuilt(nativeCli, wasmCore, model);
+  const dir = fs.mkdtempSync(path.join(tmp, 'names-'));
+  // "café" in Latin-1, a cut 3-byte sequence, a lone 0xff: each becomes U+FFFD, as Node decodes argv.
+  const name = Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from('-'), Buffer.from([0xe2, 0x82]), Buffer.from('-'), Buffer.from([0xff]), Buffer.from('"\\.png')]);
+  fs.copyFileSync(path.join(shared, 'images/cat_285.png'), Buffer.concat([Buffer.from(`${dir}/`), name]));
+  // A shell glob hands the raw bytes over (spawn's arguments are always UTF-8).
+  const [native, wasm] = [[nativeCli], [process.execPath, path.join(root, 'wasm/cli.js')]].map((cmd) =>
+    spawnSync('sh', ['-c', 'exec "$@" classify --top 1 --json ./*.png', 'sh', ...cmd], { cwd: dir, encoding: 'utf8' }));
+  assert.equal(native.status, 0, native.stderr);
+  const parsed = JSON.parse(native.stdout);
+  assert.equal(parsed[0].image, './caf\uFFFD-\uFFFD-\uFFFD"\\.png');     // what JSON.stringify of Node's argv gives
+  assert.equal(parsed[0].predictions[0].label, 'tabby');
+  assert.equal(wasm.status, 1);
+  assert.equal(wasm.stdout, '[]\n');
+  assert.match(wasm.stderr, /^denselab: cannot read \.\/caf\uFFFD-\uFFFD-\uFFFD"\\\.png: No such file or directory\n$/);
+});
+
+test('fashion --json: one object, the same bytes on both CLIs (timings aside), --size printed as the number parsed', () => {
+  requireBuilt(nativeCli, wasmCore, model);
+  const args = ['fashion', '--json', '--size', '032', '--train', '30', '--test', '20', '--classifier', 'all', '--epochs', '2', '--hidden', '8'];
+  const [native, wasm] = ['native', 'wasm'].map((cli) => {
+    const r = run(cli, args);
+    assert.equal(r.status, 0, `${cli}: ${r.stderr}`);
+    return r.stdout.replace(/"(train|feature)_seconds": [\d.]+/g, '"$1_seconds": T');
+  });
+  assert.equal(native, wasm);
+  const j = JSON.parse(native.replace(/: T/g, ': 0'));
+  assert.equal(j.size, 32);
+  assert.deepEqual(Object.keys(j), ['size', 'train', 'test', 'feature_seconds', 'results']);
+  assert.deepEqual(j.results.map((r) => r.classifier), ['linear-svm', 'rbf-svm', 'softmax', 'pixels-linear-svm']);
 });

@@ -125,9 +125,13 @@ test('errors do not leak: 1,000 failing decodes, 1,000 failing buildNet / loadMo
   flat('failing_decodes', l, 1000, (i) => {
     assert.throws(() => l.loadImg(junk[i % junk.length], [32, 32]), /image|empty|truncated/);
   });
-  const badArgs = [
-    { inputShape: [31, 32, 3], includeTop: false }, { classes: 10 }, { pooling: 'mean', includeTop: false },
-    { inputShape: [32, 32, 3] }, { weights: 'foo.h5' }, { inputShape: [64, 64, 2], includeTop: false },
+  const badArgs = [     // each with the reason it must give (Keras's words)
+    [{ inputShape: [31, 32, 3], includeTop: false }, /Input size must be at least 32x32/],
+    [{ classes: 10 }, /`classes` should be 1000/],
+    [{ pooling: 'mean', includeTop: false }, /pooling must be None, 'avg' or 'max'/],
+    [{ inputShape: [32, 32, 3] }, /should be \(224, 224, 3\)/],
+    [{ weights: 'foo.h5' }, /The `weights` argument should be either/],
+    [{ inputShape: [64, 64, 2], includeTop: false }, /must have 3 channels/],
   ];
   const tiny = tinyModel();
   const badTiny = Buffer.from(tiny);
@@ -135,7 +139,7 @@ test('errors do not leak: 1,000 failing decodes, 1,000 failing buildNet / loadMo
   const truncatedTiny = tiny.subarray(0, tiny.length - 100);
   flat('failing_build_and_load', l, 1000, (i) => {
     if (i % 3 === 0) assert.throws(() => l.loadModelFile(i % 2 ? badTiny : truncatedTiny), /model file/);
-    else assert.throws(() => l.buildNet(file, badArgs[i % badArgs.length]), /./);
+    else assert.throws(() => l.buildNet(file, badArgs[i % badArgs.length][0]), badArgs[i % badArgs.length][1]);
   });
   const net = l.buildNet(file);
   try {

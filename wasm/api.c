@@ -2,7 +2,15 @@
  *
  * Plain C functions over handles and heap pointers; the JS side copies data
  * in and out. A function that fails returns 0 (or NULL) and leaves its
- * reason in dl_api_last_error(). */
+ * reason in dl_api_last_error().
+ *
+ * The JS side validates every argument first, but nothing here trusts it:
+ * every buffer that JS hands over comes with its size in bytes, and every
+ * size computed here from counts goes through common/checked.h, because
+ * size_t is 32 bits in WebAssembly and a wrapped product would write past a
+ * small allocation into whatever the instance holds next. */
+#include "common/checked.h"
+#include "common/reason.h"
 #include "learn/experiment.h"
 #include "learn/idx.h"
 #include "models/features.h"
@@ -11,18 +19,29 @@
 #include "models/predictions.h"
 #include <emscripten.h>
 #include <malloc.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char last_error[512];
+/* The reason of the last failure: a string literal or the one dl_errorf
+ * buffer, read by JS right after the failing call (nothing runs between). */
+static const char *last_error = "";
 
 static int failed(const char *why) {
-    strncpy(last_error, why, sizeof last_error - 1);
+    last_error = why;
     return 0;
 }
 
 EMSCRIPTEN_KEEPALIVE const char *dl_api_last_error(void) { return last_error; }
 EMSCRIPTEN_KEEPALIVE size_t dl_api_heap_used(void) { return mallinfo().uordblks; }
+
+/* 1 if count elements of elem bytes fit in a buffer of have bytes; else a reason. */
+static int fits(size_t count, size_t elem, size_t have, const char *what) {
+    size_t need;
+    if (!dl_mul(count, elem, &need)) return failed(dl_errorf("%s: %zu x %zu bytes overflows the address space", what, count, elem));
+    if (need > have) return failed(dl_errorf("%s: needs %zu bytes, the buffer holds %zu", what, need, have));
+    return 1;
+}
 
 /* ---- model file and network ---------------------------------------------- */
 
@@ -34,15 +53,19 @@ EMSCRIPTEN_KEEPALIVE dl_model *dl_api_model_load(const void *bytes, size_t n) {
 EMSCRIPTEN_KEEPALIVE void dl_api_model_free(dl_model *m) { dl_model_free(m); }
 EMSCRIPTEN_KEEPALIVE uint32_t dl_api_model_checksum(const dl_model *m) { return dl_model_checksum(m); }
 
-/* options: "key=value" lines with the Keras argument names (models/model.h). */
-EMSCRIPTEN_KEEPALIVE dl_net *dl_api_net_build(const dl_model *m, char *options) {
+/* options: n bytes of "key=value" lines with the Keras argument names
+ * (models/model.h). A NUL, a line without '=', or an empty key is an error:
+ * a NUL must never silently end the list and drop the options after it. */
+EMSCRIPTEN_KEEPALIVE dl_net *dl_api_net_build(const dl_model *m, char *options, size_t n) {
+    if (memchr(options, 0, n)) return failed("options: a NUL character inside the options"), NULL;
+    options[n] = 0;
     dl_net_options o;
     dl_net_options_default(&o);
-    for (char *line = options, *next; line && *line; line = next) {
+    for (char *line = options, *next; *line; line = next) {
         next = strchr(line, '\n');
-        if (next) *next++ = 0;
+        if (next) *next++ = 0; else next = line + strlen(line);
         char *eq = strchr(line, '=');
-        if (!eq) return failed("malformed options"), NULL;
+        if (!eq || eq == line) return failed("options: malformed line (expected key=value)"), NULL;
         *eq = 0;
         const char *err = dl_net_options_set(&o, line, eq + 1);
         if (err) return failed(err), NULL;
@@ -53,7 +76,16 @@ EMSCRIPTEN_KEEPALIVE dl_net *dl_api_net_build(const dl_model *m, char *options) 
 }
 EMSCRIPTEN_KEEPALIVE void dl_api_net_free(dl_net *net) { dl_net_free(net); }
 
-EMSCRIPTEN_KEEPALIVE int dl_api_net_run(dl_net *net, const float *input, size_t batch, float *output) {
+/* input: in_bytes bytes, output: out_bytes bytes, both checked against batch. */
+EMSCRIPTEN_KEEPALIVE int dl_api_net_run(dl_net *net, const float *input, size_t in_bytes, size_t batch,
+                                        float *output, size_t out_bytes) {
+    int shape[3];
+    dl_net_input_shape(net, shape);
+    size_t in_count, out_count;
+    if (!dl_mul3((size_t)shape[0], (size_t)shape[1], (size_t)shape[2], &in_count) || !dl_mul(in_count, batch, &in_count) ||
+        !dl_mul(dl_net_output_size(net), batch, &out_count))
+        return failed(dl_errorf("batch of %zu overflows the address space", batch));
+    if (!fits(in_count, sizeof(float), in_bytes, "input") || !fits(out_count, sizeof(float), out_bytes, "output")) return 0;
     const char *err = dl_net_run(net, input, batch, output);
     return err ? failed(err) : 1;
 }
@@ -66,9 +98,10 @@ EMSCRIPTEN_KEEPALIVE void dl_api_net_shapes(const dl_net *net, int *shape) {
 
 /* The model.summary() text, malloc'ed (the caller frees it). */
 EMSCRIPTEN_KEEPALIVE char *dl_api_net_summary(const dl_net *net) {
-    size_t n = dl_net_summary(net, NULL, 0);
-    char *text = malloc(n + 1);
-    if (text) dl_net_summary(net, text, n + 1);
+    size_t n = dl_net_summary(net, NULL, 0), size;
+    char *text = dl_add(n, 1, &size) ? malloc(size) : NULL;
+    if (!text) return failed("out of memory for the summary"), NULL;
+    dl_net_summary(net, text, size);
     return text;
 }
 
@@ -80,22 +113,34 @@ EMSCRIPTEN_KEEPALIVE double dl_api_net_params(const dl_net *net, int trainable) 
 
 /* ---- images ---------------------------------------------------------------- */
 
-/* Keras load_img(target_size=(h, w)): malloc'ed h*w*3 RGB bytes; the original size in wh[0..1]. */
+/* Keras load_img(target_size=(h, w)); h = w = 0: the original size. Returns
+ * malloc'ed RGB bytes; wh[0..1] = the original width and height, wh[2..3] =
+ * the width and height of what is returned (JS slices exactly wh[2]*wh[3]*3).
+ * max_pixels: 0 for the decoder's default, else a whole number of pixels. */
 EMSCRIPTEN_KEEPALIVE unsigned char *dl_api_load_img(const unsigned char *bytes, size_t n, int h, int w,
                                                     double max_pixels, int *wh) {
+    if (!(max_pixels >= 0 && max_pixels <= (double)SIZE_MAX && max_pixels == floor(max_pixels)))
+        return failed(dl_errorf("max_pixels must be 0 (the default) or a whole number up to %zu", (size_t)SIZE_MAX)), NULL;
+    if (h < 0 || w < 0 || (h == 0) != (w == 0))
+        return failed(dl_errorf("target size must be two positive integers, got %dx%d", h, w)), NULL;
     dl_image img, out;
     const char *err = dl_image_decode(bytes, n, (size_t)max_pixels, &img);
     if (err) return failed(err), NULL;
     wh[0] = img.width; wh[1] = img.height;
-    if (h <= 0 || w <= 0) { h = img.height; w = img.width; }
+    if (h == 0) { h = img.height; w = img.width; }
     err = dl_image_resize_nearest(&img, w, h, &out);
     dl_image_free(&img);
     if (err) return failed(err), NULL;
+    wh[2] = out.width; wh[3] = out.height;
     return out.rgb;
 }
 
-EMSCRIPTEN_KEEPALIVE void dl_api_preprocess(const unsigned char *rgb, size_t pixels, float *out) {
-    dl_preprocess_torch(rgb, pixels, out);
+/* rgb: in_bytes bytes of interleaved RGB (a multiple of 3); out: out_bytes. */
+EMSCRIPTEN_KEEPALIVE int dl_api_preprocess(const unsigned char *rgb, size_t in_bytes, float *out, size_t out_bytes) {
+    if (in_bytes % 3) return failed(dl_errorf("RGB data must be a multiple of 3 bytes, got %zu", in_bytes));
+    if (!fits(in_bytes, sizeof(float), out_bytes, "preprocess_input output")) return 0;
+    dl_preprocess_torch(rgb, in_bytes / 3, out);
+    return 1;
 }
 
 /* ---- decode_predictions --------------------------------------------------- */
@@ -111,14 +156,15 @@ EMSCRIPTEN_KEEPALIVE void dl_api_class_index_free(dl_class_index *ci) { dl_class
 EMSCRIPTEN_KEEPALIVE char *dl_api_decode_predictions(const dl_class_index *ci, const float *probs, size_t n,
                                                      size_t k, int json) {
     if (k < 1 || k > n) return failed("top must be between 1 and the number of classes"), NULL;
-    dl_prediction *top = malloc(k * sizeof *top);
+    size_t bytes, len, size;
+    dl_prediction *top = dl_mul(k, sizeof *top, &bytes) ? malloc(bytes) : NULL;
     if (!top) return failed("out of memory"), NULL;
     k = dl_top_k(probs, n, k, top);
     size_t (*format)(const dl_class_index *, const dl_prediction *, size_t, char *, size_t) =
         json ? dl_format_predictions_json : dl_format_predictions_python;
-    size_t len = format(ci, top, k, NULL, 0);
-    char *text = malloc(len + 1);
-    if (text) format(ci, top, k, text, len + 1);
+    len = format(ci, top, k, NULL, 0);
+    char *text = dl_add(len, 1, &size) ? malloc(size) : NULL;
+    if (text) format(ci, top, k, text, size);
     free(top);
     return text ? text : (failed("out of memory"), NULL);
 }
@@ -138,8 +184,14 @@ static int learn_progress(void *user, const dl_learn_progress *p) {
     return js_progress(p->phase, p->step, p->steps, p->loss, p->train_acc);
 }
 
-EMSCRIPTEN_KEEPALIVE int dl_api_gray_features(dl_net *net, const unsigned char *gray, int w, int h, size_t count,
-                                              size_t batch, float *out) {
+/* gray: gray_bytes bytes holding count w x h images; out: out_bytes. */
+EMSCRIPTEN_KEEPALIVE int dl_api_gray_features(dl_net *net, const unsigned char *gray, size_t gray_bytes, int w, int h,
+                                              size_t count, size_t batch, float *out, size_t out_bytes) {
+    if (w < 1 || h < 1) return failed(dl_errorf("images must be at least 1x1, got %dx%d", w, h));
+    size_t pixels, outputs;
+    if (!dl_mul3((size_t)w, (size_t)h, count, &pixels) || !dl_mul(dl_net_output_size(net), count, &outputs))
+        return failed(dl_errorf("%zu images of %dx%d overflow the address space", count, w, h));
+    if (!fits(pixels, 1, gray_bytes, "gray images") || !fits(outputs, sizeof(float), out_bytes, "features")) return 0;
     const char *err = dl_gray_features(net, gray, w, h, count, batch, out, features_progress, NULL);
     return err ? failed(err) : 1;
 }
@@ -149,6 +201,7 @@ EMSCRIPTEN_KEEPALIVE int dl_api_idx_parse(const uint8_t *bytes, size_t n, int la
     dl_idx idx;
     const char *err = labels ? dl_idx_parse_labels(bytes, n, &idx) : dl_idx_parse_images(bytes, n, &idx);
     if (err) return failed(err), -1;
+    if (idx.count > INT32_MAX || idx.rows > INT32_MAX || idx.cols > INT32_MAX) return failed("IDX: dimensions too large"), -1;
     info[0] = idx.ndims; info[1] = (int)idx.count; info[2] = (int)idx.rows; info[3] = (int)idx.cols;
     return (int)(idx.data - bytes);
 }
@@ -170,13 +223,25 @@ EMSCRIPTEN_KEEPALIVE void dl_api_classifier_info(const dl_classifier *c, int *in
     info[0] = c->kind; info[1] = c->num_classes; info[2] = c->num_features;
 }
 
+/* 1 if n rows of features and of per-class outputs are sizes at all; else a reason. */
+static int rows_fit(const dl_classifier *c, int n) {
+    size_t bytes;
+    if (n < 1) return failed(dl_errorf("need at least one row, got %d", n));
+    if (!dl_bytes((size_t)n, (size_t)c->num_features, sizeof(float), 0, &bytes) ||
+        !dl_bytes((size_t)n, (size_t)c->num_classes, sizeof(float), 0, &bytes))
+        return failed(dl_errorf("%d rows overflow the address space", n));
+    return 1;
+}
+
 EMSCRIPTEN_KEEPALIVE int dl_api_evaluate(const dl_classifier *c, const float *x, const int *y, int n,
                                          double *accuracy, int *confusion, int *pred) {
+    if (!rows_fit(c, n)) return 0;
     const char *err = dl_evaluate(c, x, y, n, accuracy, confusion, pred);
     return err ? failed(err) : 1;
 }
 
 EMSCRIPTEN_KEEPALIVE int dl_api_classifier_predict(const dl_classifier *c, const float *x, int n, int *labels, float *scores) {
+    if (!rows_fit(c, n)) return 0;
     const char *err = dl_classifier_predict(c, x, n, labels, scores);
     return err ? failed(err) : 1;
 }

@@ -8,7 +8,7 @@
 //   node wasm/cli.js predict IMAGE... --out FILE.npy [Keras arguments as for summary]
 //   node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy
 //   node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all [--C 1] [--json]
-//   node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] (DenseLab vs TF.js-wasm, LIBLINEAR, LIBSVM: see wasm/bench.js)
+//   node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] (DenseLab vs TF.js-wasm, LIBLINEAR, LIBSVM: see bench/bench.js)
 //   common: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
 import fs from 'node:fs';
 import v8 from 'node:v8';
@@ -16,7 +16,6 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import { createDenseLab } from './denselab.js';
-import { bench } from './bench.js';
 import { CLASSIFIERS, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier } from './experiment.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,8 +37,55 @@ export async function openLab() {
   return createDenseLab({ wasmBinary: fs.readFileSync(paths.wasm), coreUrl: pathToFileURL(paths.core).href });
 }
 
-function readOrFail(file, what) {
-  try { return fs.readFileSync(file); } catch (e) { throw new UsageError(`cannot read ${what}${file}: ${e.code === 'ENOENT' ? 'No such file or directory' : e.message}`); }
+// What one file read may bring into memory (the same limits as cli/denselab.c):
+// an endless or huge input (/dev/zero) fails at once with a reason.
+const MB = 1 << 20;
+export const LIMITS = { image: 256 * MB, model: 1024 * MB, labels: 64 * MB, dataset: 256 * MB };
+
+// The whole file, at most limit bytes; regularOnly refuses devices, pipes, directories.
+function readOrFail(file, what, limit = LIMITS.image, regularOnly = false) {
+  const tooLarge = () => new UsageError(`cannot read ${what}${file}: larger than the ${limit / MB} MB limit`);
+  let fd;
+  try {
+    fd = fs.openSync(file, 'r');
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (regularOnly && !st.isFile()) throw new UsageError(`cannot read ${what}${file}: not a regular file`);
+    if (st.isFile() && st.size > limit) throw tooLarge();
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(Math.max(st.isFile() ? st.size : 0, MB), limit + 1 - total));
+      const got = fs.readSync(fd, chunk, 0, chunk.length, null);
+      if (got === 0) break;
+      chunks.push(got === chunk.length ? chunk : chunk.subarray(0, got));
+      total += got;
+      if (total > limit) throw tooLarge();
+    }
+    return Buffer.concat(chunks, total);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    const why = { ENOENT: 'No such file or directory', EISDIR: 'Is a directory', EACCES: 'Permission denied' }[e.code] ?? e.message;
+    throw new UsageError(`cannot read ${what}${file}: ${why}`);
+  } finally { if (fd !== undefined) fs.closeSync(fd); }
+}
+
+// Numeric options are parsed strictly and alike on both CLIs (cli/denselab.c): an
+// integer is digits only ('32abc', ' 32', '0x20' are refused), and a value out of
+// range is reported as given, however long.
+export function intArg(name, v, lo, hi) {
+  if (!/^-?\d+$/.test(v)) throw new UsageError(`${name} must be an integer, got '${v}'`);
+  const x = BigInt(v);
+  if (x < BigInt(lo)) throw new UsageError(`${name} must be at least ${lo}, got ${v}`);
+  if (x > BigInt(hi)) throw new UsageError(`${name} must be at most ${hi}, got ${v}`);
+  return Number(x);
+}
+
+// A positive decimal number up to 1e12: digits, '.', an exponent; nothing else.
+export function numberArg(name, v) {
+  const x = /^[0-9.][0-9.eE+-]*$/.test(v) ? Number(v) : NaN;
+  if (!(x > 0) || x > 1e12) throw new UsageError(`${name} must be a positive number, got '${v}'`);
+  return x;
 }
 
 const KERAS_FLAGS = { '--include-top': 'includeTop', '--weights': 'weights', '--input-shape': 'inputShape', '--pooling': 'pooling', '--classes': 'classes', '--seed': 'seed' };
@@ -56,19 +102,16 @@ export function parseArgs(argv) {
     else if (arg === '--labels') a.labels = v;
     else if (arg === '--out') a.out = v;
     else if (arg === '--size') a.size = v;
-    else if (arg === '--top' || arg === '--max-pixels') {
-      if (!/^-?\d+$/.test(v)) throw new UsageError(`${arg} must be an integer, got '${v}'`);
-      const x = Number(v);
-      if (x < 1) throw new UsageError(`${arg} must be at least 1, got ${x}`);
-      if (arg === '--top') a.top = Math.min(x, 100000); else a.maxPixels = x;
-    } else if (KERAS_FLAGS[arg]) a.net[KERAS_FLAGS[arg]] = v;
+    else if (arg === '--top') a.top = intArg(arg, v, 1, 100000);
+    else if (arg === '--max-pixels') a.maxPixels = intArg(arg, v, 1, 4294967295);   // size_t is 32 bits in WASM
+    else if (KERAS_FLAGS[arg]) a.net[KERAS_FLAGS[arg]] = v;
     else if (arg.startsWith('--')) a.extra[arg.slice(2)] = v;
   }
   return a;
 }
 
 function loadModel(lab, a) {
-  const bytes = readOrFail(a.model, 'model file ');
+  const bytes = readOrFail(a.model, 'model file ', LIMITS.model, true);
   try { return lab.loadModelFile(bytes); } catch (e) { throw new UsageError(`${a.model}: ${e.message}`); }
 }
 
@@ -80,7 +123,7 @@ export function imageInput(lab, file, [h, w], maxPixels = 0) {
 
 async function classify(lab, a, out, err) {
   if (!a.files.length) throw new UsageError('classify needs at least one image');
-  try { lab.loadClassIndex(readOrFail(a.labels, 'class index ').toString('utf8')); } catch (e) { throw e instanceof UsageError ? e : new UsageError(`${a.labels}: ${e.message}`); }
+  try { lab.loadClassIndex(readOrFail(a.labels, 'class index ', LIMITS.labels).toString('utf8')); } catch (e) { throw e instanceof UsageError ? e : new UsageError(`${a.labels}: ${e.message}`); }
   const file = loadModel(lab, a);
   let net;
   try { net = lab.buildNet(file, a.net); } catch (e) { file.free(); throw new UsageError(e.message); }
@@ -130,7 +173,7 @@ function preprocess(lab, a) {
   if (!a.out) throw new UsageError('preprocess needs --out FILE.npy');
   let [h, w] = [224, 224];
   if (a.size) {
-    const m = /^(\d+),(\d+)$/.exec(a.size);
+    const m = /^(\d{1,5}),(\d{1,5})$/.exec(a.size);
     if (!m || +m[1] < 1 || +m[2] < 1 || +m[1] > 8192 || +m[2] > 8192) throw new UsageError(`--size must be H,W (1..8192), got '${a.size}'`);
     [h, w] = [+m[1], +m[2]];
   }
@@ -144,18 +187,11 @@ function preprocess(lab, a) {
 const FASHION_DIRS = ['/usr/share/datasets/fashion-mnist', path.join(root, 'build/downloads/fashion-mnist')];
 
 function intOption(a, key, def, lo = 1) {
-  const v = a.extra[key];
-  if (v === undefined) return def;
-  if (!/^\d+$/.test(v) || Number(v) < lo || Number(v) > 1e6) throw new UsageError(`--${key} must be an integer >= ${lo}, got '${v}'`);
-  return Number(v);
+  return a.extra[key] === undefined ? def : intArg(`--${key}`, a.extra[key], lo, 1000000);
 }
 
 function numberOption(a, key, def) {
-  const v = a.extra[key];
-  if (v === undefined) return def;
-  const x = Number(v);
-  if (!(x > 0) || x > 1e12) throw new UsageError(`--${key} must be a positive number, got '${v}'`);
-  return x;
+  return a.extra[key] === undefined ? def : numberArg(`--${key}`, a.extra[key]);
 }
 
 function loadSplit(lab, a, name, want) {
@@ -163,8 +199,11 @@ function loadSplit(lab, a, name, want) {
   if (!dir) throw new UsageError("Fashion-MNIST not found (install Debian's dataset-fashion-mnist, run ./build.sh, or pass --data DIR)");
   const [img, lbl] = FASHION_FILES[name].map((f) => {
     const file = path.join(dir, f);
-    const gz = readOrFail(file, '');
-    try { return zlib.gunzipSync(gz); } catch (e) { throw new UsageError(`${file}: corrupt or truncated gzip (${e.message})`); }
+    const gz = readOrFail(file, '', LIMITS.dataset);
+    try { return zlib.gunzipSync(gz, { maxOutputLength: LIMITS.dataset }); } catch (e) {
+      if (e.code === 'ERR_BUFFER_TOO_LARGE') throw new UsageError(`${file}: inflated data larger than the ${LIMITS.dataset / MB} MB limit`);
+      throw new UsageError(`${file}: corrupt or truncated gzip (${e.message})`);
+    }
   });
   let split;
   try { split = parseSplit(lab, name, img, lbl); } catch (e) { throw new UsageError(`${dir}: ${e.message}`); }
@@ -183,9 +222,7 @@ function progressPrinter(err) {
 }
 
 function sizeOption(a) {
-  const s = a.size ?? '32';
-  if (!/^\d+$/.test(s) || +s < 32 || +s > 1024) throw new UsageError(`--size must be an integer from 32 to 1024, got '${s}'`);
-  return +s;
+  return a.size === undefined ? 32 : intArg('--size', a.size, 32, 1024);
 }
 
 function splitFeatures(lab, net, split, n, a, progress) {
@@ -242,9 +279,10 @@ async function fashion(lab, a, out, err) {
     if (!a.json) out(`${name.padEnd(18)} train ${String(tr.n).padStart(6)}  ${r.train_seconds.toFixed(2).padStart(8)} s  test accuracy ${r.test_accuracy.toFixed(4)}\n`);
   }
   if (a.json) {
+    // Laid out as cli/denselab.c prints it, so both CLIs give the same bytes (timings aside).
     const rows = results.map(({ classifier, train: t, train_seconds: s, test_accuracy: acc, confusion }) =>
-      ({ classifier, train: t, train_seconds: +s.toFixed(3), test_accuracy: +acc.toFixed(4), confusion }));
-    out(`${JSON.stringify({ size, train: n, test: m, feature_seconds: +featureSeconds.toFixed(3), results: rows })}\n`);
+      `{"classifier": ${JSON.stringify(classifier)}, "train": ${t}, "train_seconds": ${s.toFixed(3)}, "test_accuracy": ${acc.toFixed(4)}, "confusion": [${confusion.map((r) => `[${r.join(', ')}]`).join(', ')}]}`);
+    out(`{"size": ${size}, "train": ${n}, "test": ${m}, "feature_seconds": ${featureSeconds.toFixed(3)}, "results": [${rows.join(', ')}]}\n`);
   }
   return 0;
 }
@@ -279,6 +317,13 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
 options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
 `;
 
+// The benchmark harness (bench/bench.js) is loaded only when asked for.
+async function bench(lab, a, out, err) {
+  const { bench: run } = await import('../bench/bench.js');
+  try { return await run(lab, a, out, err); } catch (e) { throw new UsageError(e.message); }
+}
+bench.options = ['clock', 'only', 'runs', 'warmup', 'batch', 'svm-runs', 'rbf-train', 'page-c'];
+
 export const COMMANDS = { classify, summary, preprocess, predict, features, fashion, bench };
 
 export async function main(argv, out = (s) => process.stdout.write(s), err = (s) => process.stderr.write(s)) {
@@ -292,7 +337,8 @@ export async function main(argv, out = (s) => process.stdout.write(s), err = (s)
     const lab = await openLab();
     return await COMMANDS[cmd](lab, a, out, err);
   } catch (e) {
-    err(`denselab: ${e instanceof UsageError ? e.message : e.stack ?? e}\n`);
+    // One line: the reason (an Error from the JS API or the core), never a stack trace.
+    err(`denselab: ${String(e?.message ?? e).split('\n')[0]}\n`);
     return 1;
   }
 }

@@ -6,6 +6,16 @@
 //   const file = lab.loadModelFile(bytes);
 //   const net = lab.buildNet(file, { includeTop: false, pooling: 'avg', inputShape: [32, 32, 3] });
 //   const out = net.predict(input, batch);
+//
+// The guard: every method checks its arguments (types, integer ranges,
+// lengths, typed-array types) before anything touches the WASM heap, and
+// every size computed here before _malloc is checked against what one
+// 32-bit instance can hold, so a bad call throws and leaves the instance as
+// it was. A freed object's methods throw. A network keeps its model file
+// alive: file.free() while networks use it frees it when the last one is
+// freed. Should the WASM code ever trap all the same, the instance is
+// marked unusable and every later call says so, rather than answering from a
+// heap in an unknown state.
 
 export async function createDenseLab({ wasmBinary, coreUrl } = {}) {
   const url = coreUrl ?? new URL('./denselab_core.mjs', import.meta.url).href;
@@ -22,19 +32,105 @@ export async function createDenseLab({ wasmBinary, coreUrl } = {}) {
 
 const KERAS_OPTIONS = { includeTop: 'include_top', weights: 'weights', inputShape: 'input_shape', pooling: 'pooling', classes: 'classes', seed: 'seed' };
 
+// What one instance can hold (-sMAXIMUM_MEMORY=2GB in wasm/CMakeLists.txt): no
+// single buffer can be larger, and C's 32-bit size_t must never see more.
+export const MAX_BUFFER_BYTES = 2 ** 31 - 1;
+const MAX_INT = 2 ** 31 - 1;          // C int
+const MAX_PIXELS = 2 ** 32 - 1;       // C size_t in WASM
+const MAX_SIDE = 65535;               // an image side (load_img target size, gray images)
+
+// ---- argument checks (each throws an Error naming the argument) ----
+
+function show(v) {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' || v == null) return String(v);
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of length ${v.length ?? v.byteLength}`;
+  return Array.isArray(v) ? `an array of length ${v.length}` : `a ${typeof v}`;
+}
+
+function integer(name, v, lo, hi) {
+  if (!Number.isSafeInteger(v) || v < lo || v > hi) throw new Error(`${name} must be an integer from ${lo} to ${hi}, got ${show(v)}`);
+  return v;
+}
+
+// ArrayBuffer or any typed array / DataView -> a Uint8Array view of its bytes.
+function byteView(name, data) {
+  if (data instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer)) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new Error(`${name} must be an ArrayBuffer or a typed array, got ${show(data)}`);
+}
+
+// Float32Array, or an array / typed array of numbers -> Float32Array of exactly n values.
+function floats(name, x, n) {
+  if (!(x instanceof Float32Array) && !Array.isArray(x) && !(ArrayBuffer.isView(x) && !(x instanceof DataView) && typeof x[0] !== 'bigint'))
+    throw new Error(`${name} must be a Float32Array or an array of numbers, got ${show(x)}`);
+  if (n !== undefined && x.length !== n) throw new Error(`${name} has ${x.length} values, expected ${n}`);
+  return x instanceof Float32Array ? x : Float32Array.from(x);
+}
+
+// Bytes of a buffer of count elements of elem bytes, refused beyond one instance's memory.
+function bufferBytes(name, count, elem) {
+  const bytes = count * elem;
+  if (!Number.isSafeInteger(bytes) || bytes > MAX_BUFFER_BYTES) throw new Error(`${name}: ${count} x ${elem} bytes is more than the ${MAX_BUFFER_BYTES + 1}-byte limit of one WebAssembly instance`);
+  return bytes;
+}
+
+function keyValue(key, text) {
+  if (/[\0\n=]/.test(text)) throw new Error(`${key}: invalid value ${show(text)} (NUL, newline and '=' are not allowed)`);
+  return text;
+}
+
+// ---- the guard around every method ----
+
+class InstanceError extends Error {}
+
+// Wraps each method of cls: a lab that trapped refuses everything, a freed
+// object refuses everything but free() (a no-op), and a trap inside the call
+// marks the lab unusable and becomes an Error.
+function guard(cls, what) {
+  for (const name of Object.getOwnPropertyNames(cls.prototype)) {
+    const method = cls.prototype[name];
+    if (name === 'constructor' || typeof method !== 'function') continue;
+    cls.prototype[name] = function guarded(...args) {
+      const lab = this.lab ?? this;
+      if (lab.unusable) throw new InstanceError(`the WebAssembly instance is no longer usable; reload (${lab.unusable})`);
+      if (what && this.freed) {
+        if (name === 'free') return undefined;
+        throw new Error(`this ${what} was freed`);
+      }
+      try {
+        return method.apply(this, args);
+      } catch (e) {
+        if (e instanceof WebAssembly.RuntimeError) {
+          lab.unusable = `it trapped: ${e.message}`;
+          throw new InstanceError(`the WebAssembly instance is no longer usable; reload (${lab.unusable})`);
+        }
+        throw e;
+      }
+    };
+  }
+}
+
 class DenseLab {
   constructor(core) {
     this.core = core;
     this.classIndex = 0;
+    this.unusable = null;       // why, once the WASM code trapped
   }
 
   error() { return new Error(this.core.UTF8ToString(this.core._dl_api_last_error())); }
 
-  // Copy bytes (Uint8Array/ArrayBuffer/Float32Array) into the WASM heap; caller frees.
-  copyIn(data) {
-    const bytes = data instanceof Uint8Array ? data : new Uint8Array(data.buffer ?? data, data.byteOffset ?? 0, data.byteLength);
-    const ptr = this.core._malloc(Math.max(bytes.length, 1));
-    if (!ptr) throw new Error(`out of memory copying ${bytes.length} bytes`);
+  // n bytes of heap, or an Error (never a 0 pointer handed on).
+  alloc(name, bytes) {
+    const p = this.core._malloc(Math.max(bytes, 1));
+    if (!p) throw new Error(`${name}: out of memory for ${bytes} bytes`);
+    return p;
+  }
+
+  // Copy bytes (Uint8Array/ArrayBuffer/typed array) into the WASM heap; caller frees.
+  copyIn(data, name = 'data') {
+    const bytes = byteView(name, data);
+    const ptr = this.alloc(name, bufferBytes(name, bytes.length, 1));
     this.core.HEAPU8.set(bytes, ptr);
     return ptr;
   }
@@ -45,26 +141,39 @@ class DenseLab {
     return s;
   }
 
-  withBytes(data, fn) {
-    const ptr = this.copyIn(data);
-    try { return fn(ptr, data.byteLength); } finally { this.core._free(ptr); }
+  withBytes(data, fn, name) {
+    const ptr = this.copyIn(data, name);
+    try { return fn(ptr, byteView(name, data).length); } finally { this.core._free(ptr); }
   }
 
   withString(str, fn) {
     const n = this.core.lengthBytesUTF8(str) + 1;
-    const ptr = this.core._malloc(n);
+    const ptr = this.alloc('string', bufferBytes('string', n, 1));
     this.core.stringToUTF8(str, ptr, n);
     try { return fn(ptr, n - 1); } finally { this.core._free(ptr); }
   }
 
+  // Heap room for count elements of elem bytes, given to fn(ptr, bytes), freed after.
+  withHeap(name, count, elem, fn) {
+    const bytes = bufferBytes(name, count, elem), p = this.alloc(name, bytes);
+    try { return fn(p, bytes); } finally { this.core._free(p); }
+  }
+
+  owned(obj, cls, what) {
+    if (!(obj instanceof cls)) throw new Error(`expected a ${what} of this DenseLab, got ${show(obj)}`);
+    if (obj.lab !== this) throw new Error(`the ${what} belongs to another DenseLab instance`);
+    if (obj.freed) throw new Error(`this ${what} was freed`);
+    return obj;
+  }
+
   loadModelFile(bytes) {
-    const m = this.withBytes(bytes, (p, n) => this.core._dl_api_model_load(p, n));
+    const m = this.withBytes(bytes, (p, n) => this.core._dl_api_model_load(p, n), 'model file');
     if (!m) throw this.error();
-    const core = this.core;
-    return { handle: m, checksum: core._dl_api_model_checksum(m) >>> 0, free() { if (this.handle) core._dl_api_model_free(this.handle); this.handle = 0; } };
+    return new ModelFile(this, m);
   }
 
   loadClassIndex(jsonText) {
+    if (typeof jsonText !== 'string') throw new Error(`the class index must be a string of JSON, got ${show(jsonText)}`);
     const ci = this.withString(jsonText, (p, n) => this.core._dl_api_class_index_parse(p, n));
     if (!ci) throw this.error();
     if (this.classIndex) this.core._dl_api_class_index_free(this.classIndex);
@@ -72,34 +181,41 @@ class DenseLab {
   }
 
   buildNet(file, options = {}) {
-    if (!file?.handle) throw new Error('the model file was freed or not loaded');
+    this.owned(file, ModelFile, 'model file');
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new Error(`options must be an object, got ${show(options)}`);
     const lines = [];
     for (const [key, value] of Object.entries(options)) {
       const name = KERAS_OPTIONS[key];
       if (!name) throw new Error(`unknown argument ${key} (expected ${Object.keys(KERAS_OPTIONS).join(', ')})`);
       if (value === undefined) continue;
-      const text = value === null ? 'none' : Array.isArray(value) ? value.join(',') : String(value);
-      if (text.includes('\n')) throw new Error(`${key}: invalid value`);
-      lines.push(`${name}=${text}`);
+      if (Array.isArray(value) ? !value.every((v) => typeof v === 'number' || typeof v === 'string') : !['string', 'number', 'boolean'].includes(typeof value) && value !== null)
+        throw new Error(`${key}: invalid value ${show(value)}`);
+      const text = value === null ? 'none' : Array.isArray(value) ? value.map((v) => keyValue(key, String(v))).join(',') : String(value);
+      lines.push(`${name}=${keyValue(key, text)}`);
     }
-    const net = this.withString(lines.join('\n'), (p) => this.core._dl_api_net_build(file.handle, p));
+    const net = this.withString(lines.join('\n'), (p, n) => this.core._dl_api_net_build(file.handle, p, n));
     if (!net) throw this.error();
-    return new Net(this, net);
+    return new Net(this, net, file);
   }
 
   // Keras load_img(bytes, target_size=[h, w]) -> RGB bytes as the network sees them.
+  // maxPixels: 0 (the decoder's default, 100 million) or a positive integer below 2^32.
   loadImg(bytes, size = null, { maxPixels = 0 } = {}) {
-    const [h, w] = size ?? [0, 0];
-    const wh = this.core._malloc(8);
-    try {
-      const rgb = this.withBytes(bytes, (p, n) => this.core._dl_api_load_img(p, n, h, w, maxPixels, wh));
+    let h = 0, w = 0;
+    if (size !== null && size !== undefined) {
+      if (!Array.isArray(size) || size.length !== 2) throw new Error(`target size must be [height, width], got ${show(size)}`);
+      h = integer('target height', size[0], 1, MAX_SIDE);
+      w = integer('target width', size[1], 1, MAX_SIDE);
+    }
+    integer('maxPixels', maxPixels, 0, MAX_PIXELS);
+    return this.withHeap('image size', 4, 4, (wh) => this.withBytes(bytes, (p, n) => {
+      const rgb = this.core._dl_api_load_img(p, n, h, w, maxPixels, wh);
       if (!rgb) throw this.error();
-      const originalWidth = this.core.HEAP32[wh >> 2], originalHeight = this.core.HEAP32[(wh >> 2) + 1];
-      const width = w || originalWidth, height = h || originalHeight;
+      const [originalWidth, originalHeight, width, height] = this.core.HEAP32.slice(wh >> 2, (wh >> 2) + 4);
       const out = this.core.HEAPU8.slice(rgb, rgb + width * height * 3);
       this.core._free(rgb);
       return { rgb: out, width, height, originalWidth, originalHeight };
-    } finally { this.core._free(wh); }
+    }, 'image'));
   }
 
   decodeImage(bytes, opts) {
@@ -107,25 +223,26 @@ class DenseLab {
     return { width, height };
   }
 
+  // densenet.preprocess_input on RGB bytes (Uint8Array or Uint8ClampedArray, a multiple of 3).
   preprocessInput(rgb) {
-    const pixels = rgb.length / 3;
-    const out = this.core._malloc(rgb.length * 4);
-    try {
-      this.withBytes(rgb, (p) => this.core._dl_api_preprocess(p, pixels, out));
+    if (!(rgb instanceof Uint8Array || rgb instanceof Uint8ClampedArray)) throw new Error(`preprocessInput needs RGB bytes (Uint8Array or Uint8ClampedArray), got ${show(rgb)}`);
+    if (rgb.length % 3) throw new Error(`preprocessInput needs whole RGB pixels: ${rgb.length} bytes is not a multiple of 3`);
+    return this.withHeap('preprocess_input output', rgb.length, 4, (out, outBytes) => {
+      this.withBytes(rgb, (p, n) => { if (!this.core._dl_api_preprocess(p, n, out, outBytes)) throw this.error(); }, 'RGB');
       return this.core.HEAPF32.slice(out >> 2, (out >> 2) + rgb.length);
-    } finally { this.core._free(out); }
+    });
   }
 
   formatTopK(probs, top, json) {
     if (!this.classIndex) throw new Error('no class index loaded (call loadClassIndex first)');
-    if (!Number.isInteger(top) || top < 1 || top > probs.length) throw new Error(`top must be between 1 and ${probs.length}, got ${top}`);
-    const f = Float32Array.from(probs);
-    const text = this.withBytes(f, (p) => {
+    const f = floats('probabilities', probs);
+    if (!f.length) throw new Error('probabilities must not be empty');
+    if (!Number.isInteger(top) || top < 1 || top > f.length) throw new Error(`top must be between 1 and ${f.length}, got ${show(top)}`);
+    return this.withBytes(f, (p) => {
       const s = this.core._dl_api_decode_predictions(this.classIndex, p, f.length, top, json ? 1 : 0);
       if (!s) throw this.error();
       return this.string(s);
-    });
-    return text;
+    }, 'probabilities');
   }
 
   // Keras decode_predictions for one image: [{index, wnid, label, prob}].
@@ -136,36 +253,50 @@ class DenseLab {
 
   // ---- the transfer-learning experiment ----
 
-  // Run fn with Module.onProgress set (C calls it; a true return cancels).
+  // Run fn with Module.onProgress set (C calls it; a true return cancels). An
+  // exception in onProgress cancels the C job, which then unwinds normally
+  // (throwing through the WASM frames would skip its cleanup), and is rethrown.
   withProgress(onProgress, fn) {
-    this.core.onProgress = onProgress ?? null;
-    try { return fn(); } finally { this.core.onProgress = null; }
+    if (onProgress != null && typeof onProgress !== 'function') throw new Error(`onProgress must be a function, got ${show(onProgress)}`);
+    let thrown = null;
+    this.core.onProgress = onProgress ? (...a) => {
+      if (thrown) return true;
+      try { return onProgress(...a); } catch (e) { thrown = { e }; return true; }
+    } : null;
+    let result;
+    try { result = fn(); } catch (e) { if (!thrown) throw e; } finally { this.core.onProgress = null; }
+    if (thrown) throw thrown.e;
+    return result;
   }
 
   // Decompressed IDX bytes -> { count, rows, cols, data: Uint8Array } (labels: rows = cols = 1).
   parseIdx(bytes, { labels = false } = {}) {
-    const info = this.core._malloc(16);
-    try {
-      return this.withBytes(bytes, (p, n) => {
-        const off = this.core._dl_api_idx_parse(p, n, labels ? 1 : 0, info);
-        if (off < 0) throw this.error();
-        const [, count, rows, cols] = this.core.HEAP32.slice(info >> 2, (info >> 2) + 4);
-        return { count, rows, cols, data: this.core.HEAPU8.slice(p + off, p + off + count * rows * cols) };
-      });
-    } finally { this.core._free(info); }
+    return this.withHeap('IDX header', 4, 4, (info) => this.withBytes(bytes, (p, n) => {
+      const off = this.core._dl_api_idx_parse(p, n, labels ? 1 : 0, info);
+      if (off < 0) throw this.error();
+      const [, count, rows, cols] = this.core.HEAP32.slice(info >> 2, (info >> 2) + 4);
+      const size = count * rows * cols;
+      if (off + size > n) throw new Error(`IDX: ${count} x ${rows} x ${cols} bytes run past the ${n}-byte file`);
+      return { count, rows, cols, data: this.core.HEAPU8.slice(p + off, p + off + size) };
+    }, 'IDX file'));
   }
 
   // count gray w x h images -> net outputs (Float32Array count x outputSize), in batches.
   grayFeatures(net, gray, w, h, count, { batch = 32, onProgress } = {}) {
-    if (gray.length < count * w * h) throw new Error(`expected ${count} images of ${w}x${h} bytes, got ${gray.length} bytes`);
-    const out = this.core._malloc(count * net.outputSize * 4);
-    if (!out) throw new Error('out of memory for the features');
-    try {
-      this.withBytes(gray.subarray(0, count * w * h), (p) => this.withProgress(onProgress, () => {
-        if (!this.core._dl_api_gray_features(net.handle, p, w, h, count, batch, out)) throw this.error();
-      }));
+    this.owned(net, Net, 'network');
+    if (!(gray instanceof Uint8Array || gray instanceof Uint8ClampedArray)) throw new Error(`gray images must be a Uint8Array, got ${show(gray)}`);
+    integer('image width', w, 1, MAX_SIDE);
+    integer('image height', h, 1, MAX_SIDE);
+    integer('count', count, 0, MAX_INT);
+    integer('batch', batch, 1, MAX_INT);
+    const pixels = bufferBytes('gray images', count, w * h);
+    if (gray.length < pixels) throw new Error(`expected ${count} images of ${w}x${h} bytes, got ${gray.length} bytes`);
+    return this.withHeap('features', count * net.outputSize, 4, (out, outBytes) => {
+      this.withBytes(gray.subarray(0, pixels), (p, n) => this.withProgress(onProgress, () => {
+        if (!this.core._dl_api_gray_features(net.handle, p, n, w, h, count, batch, out, outBytes)) throw this.error();
+      }), 'gray images');
       return this.core.HEAPF32.slice(out >> 2, (out >> 2) + count * net.outputSize);
-    } finally { this.core._free(out); }
+    });
   }
 
   // kind: 'linear-svm' | 'rbf-svm' | 'softmax'; x: n x d Float32Array; y: n labels.
@@ -182,25 +313,45 @@ class DenseLab {
   }
 
   loadClassifier(bytes) {
-    const c = this.withBytes(bytes, (p, n) => this.core._dl_api_classifier_load(p, n));
+    const c = this.withBytes(bytes, (p, n) => this.core._dl_api_classifier_load(p, n), 'classifier file');
     if (!c) throw this.error();
     return new Classifier(this, c);
   }
 
   // Room for n int32s for fill(ptr) to write; returns them.
   ints(n, fill) {
-    const p = this.core._malloc(4 * n);
-    try { fill(p); return Array.from(this.core.HEAP32.subarray(p >> 2, (p >> 2) + n)); } finally { this.core._free(p); }
+    return this.withHeap('ints', n, 4, (p) => { fill(p); return Array.from(this.core.HEAP32.subarray(p >> 2, (p >> 2) + n)); });
   }
 
   heapBytes() { return this.core.HEAPU8.length; }
   heapUsed() { return this.core._dl_api_heap_used() >>> 0; }
 }
 
-class Net {
+// A loaded model file. Networks built from it point into it, so free() while
+// networks use it only marks it freed; the memory goes when the last one does.
+class ModelFile {
   constructor(lab, handle) {
     this.lab = lab;
     this.handle = handle;
+    this.freed = false;
+    this.users = 0;
+    this.checksum = lab.core._dl_api_model_checksum(handle) >>> 0;
+  }
+
+  free() { this.freed = true; releaseFile(this); }
+}
+
+function releaseFile(file) {
+  if (file.freed && file.users === 0 && file.handle) { file.lab.core._dl_api_model_free(file.handle); file.handle = 0; }
+}
+
+class Net {
+  constructor(lab, handle, file) {
+    this.lab = lab;
+    this.handle = handle;
+    this.file = file;
+    this.freed = false;
+    file.users++;
     const s = lab.ints(7, (p) => lab.core._dl_api_net_shapes(handle, p));
     this.inputShape = [s[0], s[1], s[2]];
     this.outputShape = [null, ...s.slice(4, 4 + s[3])];
@@ -208,23 +359,22 @@ class Net {
   }
 
   predict(input, batch = 1) {
-    if (!this.handle) throw new Error('the network was freed');
     const [h, w, c] = this.inputShape;
-    if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch must be a positive integer, got ${batch}`);
-    if (input.length !== batch * h * w * c) throw new Error(`input has ${input.length} values, expected ${batch}x${h}x${w}x${c} = ${batch * h * w * c}`);
+    integer('batch', batch, 1, MAX_INT);
+    const inputBytes = bufferBytes('input', batch, h * w * c * 4);
+    const x = floats('input', input, inputBytes / 4);
     const core = this.lab.core;
-    const x = this.lab.copyIn(input instanceof Float32Array ? input : Float32Array.from(input));
-    const y = core._malloc(batch * this.outputSize * 4);
-    try {
-      if (!y) throw new Error('out of memory for the output');
-      if (!core._dl_api_net_run(this.handle, x, batch, y)) throw this.lab.error();
+    return this.lab.withHeap('output', batch * this.outputSize, 4, (y, yBytes) => this.lab.withBytes(x, (px, n) => {
+      if (!core._dl_api_net_run(this.handle, px, n, batch, y, yBytes)) throw this.lab.error();
       return core.HEAPF32.slice(y >> 2, (y >> 2) + batch * this.outputSize);
-    } finally { core._free(x); core._free(y); }
+    }, 'input'));
   }
 
   summary() {
     const core = this.lab.core;
-    const text = this.lab.string(core._dl_api_net_summary(this.handle));
+    const s = core._dl_api_net_summary(this.handle);
+    if (!s) throw this.lab.error();
+    const text = this.lab.string(s);
     const rows = [];
     for (const line of text.split('\n')) {       // " name (Class)   (None, ...)   1,234   inputs"
       const m = /^ (\S+) \((\w+)\)\s+(\(None[^)]*\))\s+([\d,]+)\s*(.*)$/.exec(line);
@@ -234,7 +384,13 @@ class Net {
     return { text, rows, totalParams, trainableParams, nonTrainableParams: totalParams - trainableParams };
   }
 
-  free() { if (this.handle) this.lab.core._dl_api_net_free(this.handle); this.handle = 0; }
+  free() {
+    this.lab.core._dl_api_net_free(this.handle);
+    this.handle = 0;
+    this.freed = true;
+    this.file.users--;
+    releaseFile(this.file);
+  }
 }
 
 const CLASSIFIER_KINDS = { 1: 'linear-svm', 2: 'rbf-svm', 3: 'softmax' };
@@ -295,3 +451,45 @@ class Classifier {
 
   free() { if (this.handle) this.lab.core._dl_api_classifier_free(this.handle); this.handle = 0; }
 }
+
+// ---- the classifier-kind methods' argument checks, kept apart from the
+// classes above (whose kind-specific parts live with the classifier table) ----
+
+function checkRows(name, x, n, d) {
+  integer(`${name}: number of rows`, n, 1, MAX_INT);
+  bufferBytes(name, n, d * 4);
+  floats(name, x, n * d);
+}
+
+function checkLabels(y, n) {
+  if (!Array.isArray(y) && !(ArrayBuffer.isView(y) && !(y instanceof DataView) && typeof y[0] !== 'bigint')) throw new Error(`labels must be an Int32Array or an array of integers, got ${show(y)}`);
+  if (y.length !== n) throw new Error(`expected ${n} labels, got ${y.length}`);
+}
+
+const fitUnchecked = DenseLab.prototype.fit;
+DenseLab.prototype.fit = function fit(kind, x, y, n, d, params = {}, onProgress) {
+  if (typeof kind !== 'string') throw new Error(`the classifier kind must be a string, got ${show(kind)}`);
+  integer('number of features', d, 1, MAX_INT);
+  checkRows('features', x, n, d);
+  checkLabels(y, n);
+  if (params === null || typeof params !== 'object') throw new Error(`fit parameters must be an object, got ${show(params)}`);
+  return fitUnchecked.call(this, kind, x, y, n, d, params, onProgress);
+};
+
+for (const [method, withLabels] of [['predict', false], ['evaluate', true]]) {
+  const unchecked = Classifier.prototype[method];
+  Classifier.prototype[method] = function checked(x, ...rest) {
+    const n = rest[withLabels ? 1 : 0];
+    checkRows('features', x, n, this.numFeatures);
+    if (withLabels) checkLabels(rest[0], n);
+    bufferBytes('scores', n, this.numClasses * 4);
+    return unchecked.call(this, x, ...rest);
+  };
+}
+
+Object.defineProperty(Classifier.prototype, 'freed', { get() { return !this.handle; } });
+
+guard(DenseLab, null);
+guard(ModelFile, 'model file');
+guard(Net, 'network');
+guard(Classifier, 'classifier');

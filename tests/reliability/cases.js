@@ -127,6 +127,9 @@ export function makeCases(tmp) {
 
     // ---- Fashion-MNIST ----
     ...fashionCases(tmp),
+
+    // ---- hostile inputs (issue 10): endless files, sizes that wrap, freed objects ----
+    ...hostileCases(write, tmp),
   ];
   return cases;
 }
@@ -188,6 +191,57 @@ function fashionCases(tmp) {
       api: (lab) => lab.fit(kind, withValue(NaN, 2), y, 10, 4, { epochs: 1, hidden: 4 }).free() })),
     { group: 'Fashion-MNIST', input: 'NaN feature at prediction time (evaluate)', expect: /feature is NaN at row 1, column 1/,
       api: (lab) => { const c = lab.fit('linear-svm', x, y, 10, 4); try { c.evaluate(withValue(NaN, 5), y, 10); } finally { c.free(); } } },
+  ];
+}
+
+// Issue 10's defects on the CLIs (file reads, numeric options) and the JS API (the guard).
+function hostileCases(write, tmp) {
+  const cat = path.join(shared, 'images/cat_285.png');
+  const G = 'Hostile inputs';
+  const net32 = (lab, file) => lab.buildNet(file, { includeTop: false, pooling: 'avg', inputShape: [32, 32, 3] });
+  const withNet = (fn) => (lab, { file }) => { const net = net32(lab, file); try { return fn(lab, net); } finally { net.free(); } };
+  const catBytes = () => fs.readFileSync(cat);
+  return [
+    { group: G, input: 'classify /dev/zero (endless image file)', args: ['classify', '/dev/zero'], expect: /\/dev\/zero: larger than the 256 MB limit/ },
+    { group: G, input: 'summary --model /dev/urandom (endless model file)', args: ['summary', '--model', '/dev/urandom'], expect: /cannot read model file \/dev\/urandom: not a regular file/ },
+    { group: G, input: 'summary --model DIR (a directory)', args: ['summary', '--model', path.dirname(cat)], expect: /cannot read model file .*: (is a directory|not a regular file)/i },
+    { group: G, input: 'classify --max-pixels 4294967296 (2^32: wraps size_t in WASM)', args: ['classify', cat, '--max-pixels', '4294967296'], expect: /--max-pixels must be at most 4294967295, got 4294967296/ },
+    { group: G, input: 'classify --top 99999999999999999999', args: ['classify', cat, '--top', '99999999999999999999'], expect: /--top must be at most 100000, got 99999999999999999999/ },
+    { group: G, input: 'fashion --size 32abc', args: ['fashion', '--size', '32abc', '--train', '10', '--test', '10'], expect: /--size must be an integer, got '32abc'/ },
+    { group: G, input: 'fashion --json --size \'32}, "x": {"y": 1\' (JSON injection)', args: ['fashion', '--json', '--size', '32}, "x": {"y": 1', '--train', '10', '--test', '10'], expect: /--size must be an integer, got '32\}, "x": \{"y": 1'/ },
+    { group: G, input: 'fashion --train 1e3 (integers are digits only, on both CLIs)', args: ['fashion', '--train', '1e3'], expect: /--train must be an integer, got '1e3'/ },
+    { group: G, input: 'fashion --C 0x10', args: ['fashion', '--C', '0x10', '--train', '10', '--test', '10'], expect: /--C must be a positive number, got '0x10'/ },
+    { group: G, input: 'preprocess --size 32,32abc', args: ['preprocess', cat, '--size', '32,32abc', '--out', path.join(tmp, 'x.npy')], expect: /--size must be H,W \(1\.\.8192\), got '32,32abc'/ },
+    { group: G, input: 'predict on a file that is not an image (WASM: one line, no stack trace)', args: ['predict', write('not-image.png', 'hello'), '--out', path.join(tmp, 'p.npy')], expect: /not-image\.png: not an image/ },
+    { group: G, input: 'loadImg(photo, [2**32 + 2, 2]): a target size C would truncate', expect: /target height must be an integer from 1 to 65535, got 4294967298/,
+      api: (lab) => lab.loadImg(catBytes(), [2 ** 32 + 2, 2]) },
+    ...[[1.5, 'fractional'], [-1, 'negative'], [0, 'zero']].map(([v, what]) => ({ group: G, input: `loadImg(photo, [${v}, 3]): ${what} target size`, expect: /target height must be an integer from 1 to 65535/,
+      api: (lab) => lab.loadImg(catBytes(), [v, 3]) })),
+    ...[-1, NaN, 2 ** 32].map((v) => ({ group: G, input: `loadImg(photo, null, { maxPixels: ${v} })`, expect: /maxPixels must be an integer from 0 to 4294967295/,
+      api: (lab) => lab.loadImg(catBytes(), null, { maxPixels: v }) })),
+    { group: G, input: 'net.summary() after net.free()', expect: /this network was freed/, api: (lab, { file }) => { const net = net32(lab, file); net.free(); net.summary(); } },
+    { group: G, input: 'net.predict() after file.free() and other loads (the file lives while the network does)', expect: 'ok',
+      api: (lab, { file }) => {
+        const own = lab.loadModelFile(fs.readFileSync(model)), net = net32(lab, own), x = new Float32Array(32 * 32 * 3);
+        const before = net.predict(x);
+        own.free();
+        lab.loadModelFile(tinyModel()).free();
+        const after = net.predict(x);
+        net.free();
+        if (after.some((v, i) => v !== before[i])) throw new Error('the output changed after file.free()');
+      } },
+    { group: G, input: 'buildNet(file, { includeTop: \'False\\0\', pooling: \'avg\' }): NUL inside an option value', expect: /includeTop: invalid value .* \(NUL, newline and '=' are not allowed\)/,
+      api: (lab, { file }) => lab.buildNet(file, { includeTop: 'False\0', pooling: 'avg', inputShape: [32, 32, 3] }).free() },
+    { group: G, input: 'preprocessInput(Float32Array)', expect: /preprocessInput needs RGB bytes \(Uint8Array or Uint8ClampedArray\), got a Float32Array/, api: (lab) => lab.preprocessInput(new Float32Array(12)) },
+    { group: G, input: 'preprocessInput(4 bytes): not whole pixels', expect: /4 bytes is not a multiple of 3/, api: (lab) => lab.preprocessInput(new Uint8Array(4)) },
+    { group: G, input: 'grayFeatures(net, gray, 1, 1, 2**20): count x 1024 x 4 wraps in 32 bits', expect: /features: \d+ x \d+ bytes is more than the 2147483648-byte limit of one WebAssembly instance/,
+      api: withNet((lab, net) => lab.grayFeatures(net, new Uint8Array(2 ** 20), 1, 1, 2 ** 20)) },
+    { group: G, input: 'classify --json IMAGE whose file name is not UTF-8', expect: 'clean', note: 'tests/badinput.test.js (native: valid JSON, invalid bytes as U+FFFD; WASM: Node cannot open the name, one line)' },
+    { group: G, input: 'fashion --json on both CLIs', expect: 'clean', note: 'tests/badinput.test.js (the same bytes, timings aside; --size printed as the number parsed)' },
+    { group: G, input: 'a long random sequence of valid and invalid API calls in one instance', expect: 'clean', note: 'tests/api-guard.test.js (the golden photo gives exactly its first output every 8 calls)' },
+    { group: G, input: 'buildNet(file, { weights: null, classes: 1048576 })', expect: 'clean', note: 'tests/api-guard.test.js (an Error; a trap in the core marks the instance unusable: every later call says so)' },
+    { group: G, input: 'net.predict(x, 2**32 + 1): a batch C would truncate to 1', expect: /batch must be an integer from 1 to 2147483647/,
+      api: withNet((lab, net) => net.predict(new Float32Array(32 * 32 * 3), 2 ** 32 + 1)) },
   ];
 }
 

@@ -1,12 +1,13 @@
 // bench.js — `node wasm/cli.js bench [--json] [--quick] [--only 1,2,5]`: DenseLab side by
-// side with its peers, on this machine, in one run (issue 6). Rows:
+// side with its peers, on this machine, in one run (issue 6). The CLI imports this module
+// only for its bench subcommand. Rows:
 //   1  DenseNet121 224x224 batch 1 latency, Node, vs TF.js tfjs-backend-wasm (XNNPACK, SIMD, 1 thread)
 //   2  features (include_top=False, pooling='avg') at 32x32, batch 64, images/s, vs TF.js-wasm
-//   3  rows 1 and 2 in headless Chromium (bench/browser.js)
-//   4  native: per-shape convolutions vs XNNPACK, GEMM vs SIMD peak, whole network (bench/native.js)
-//   5  linear SVM on 60,000 x 1,024 features (S=32) vs liblinear-train (bench/peers.js)
+//   3  rows 1 and 2 in headless Chromium (browser.js)
+//   4  native: per-shape convolutions vs XNNPACK, GEMM vs SIMD peak, whole network (native.js)
+//   5  linear SVM on 60,000 x 1,024 features (S=32) vs liblinear-train (peers.js)
 //   6  RBF SVM on 10,000 features vs svm-train
-//   7  feature-extraction scaling over worker_threads (bench/scaling.js)
+//   7  feature-extraction scaling over worker_threads (scaling.js)
 // Every timing is min/median/max over repeated runs after warm-up; ratio = ours / peer of the
 // medians. Our runs and the peer's alternate, so load from other processes hits both alike.
 // --quick: rows 1, 2, 5, 6 only, few runs, small synthetic SVM problems (the smoke test).
@@ -16,17 +17,16 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { FASHION } from '../web/defaults.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const benchDir = path.join(root, 'build', 'bench');
 export const FEATURES = path.join(benchDir, 'features32.npy');
 const QUICK_ROWS = ['1', '2', '5', '6'];
-// The linear SVM's default C on the Fashion-MNIST page (the value of its C field in
-// web/fashion.html; --page-c overrides); C=1 is scikit-learn's default.
+// The linear SVM's default C on the Fashion-MNIST page (web/defaults.js, which the page
+// reads too; --page-c overrides); C=1 is scikit-learn's default.
 export function pageDefaultC() {
-  const html = path.join(root, 'web', 'fashion.html');
-  const m = fs.existsSync(html) && /id="linear-c"[^>]*value="([^"]+)"/.exec(fs.readFileSync(html, 'utf8'));
-  return m && Number(m[1]) > 0 ? { C: Number(m[1]), source: 'web/fashion.html' } : { C: 1, source: 'web/fashion.html not found: assumed 1' };
+  return { C: FASHION.classifiers['linear-svm'].params.C, source: 'web/defaults.js' };
 }
 
 // ---- statistics and timing ----
@@ -62,7 +62,8 @@ function pick(t, clock, map = (v) => v) {
   return { ...main, other: { clock: clock === 'cpu' ? 'wall' : 'cpu', ...other, ratio: other.ours.median / other.peer.median } };
 }
 
-function mulberry32(seed) {
+// A small seeded PRNG (mulberry32): uniform in [0, 1). Also drives tests/api-guard.test.js.
+export function mulberry32(seed) {
   return () => {
     seed = (seed + 0x6d2b79f5) | 0;
     let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
@@ -221,7 +222,7 @@ function peerFiles(peers, data, name, standardize) {
 const sum = (a) => a.reduce((s, v) => s + v, 0);
 
 async function rowLinearSvm(lab, a, cfg, err) {
-  const peers = await import('../bench/peers.js');
+  const peers = await import('./peers.js');
   const data = cfg.quick ? syntheticProblem(2000, 500, 64) : await fashionFeatures(err);
   const files = peerFiles(peers, data, cfg.quick ? 'quick_linear' : 'linear32', true);
   const out = [], page = a.pageC ? { C: a.pageC, source: '--page-c' } : pageDefaultC();
@@ -253,7 +254,7 @@ export function gammaScale(x, d) {
 }
 
 async function rowRbfSvm(lab, a, cfg, err) {
-  const peers = await import('../bench/peers.js');
+  const peers = await import('./peers.js');
   let data = cfg.quick ? syntheticProblem(600, 300, 32) : await fashionFeatures(err);
   const n = Math.min(data.train.n, cfg.rbfTrain), d = data.d;
   data = { ...data, train: { x: data.train.x.subarray(0, n * d), y: data.train.y.subarray(0, n), n } };
@@ -273,22 +274,22 @@ async function rowRbfSvm(lab, a, cfg, err) {
   })];
 }
 
-// ---- rows 3, 4, 7 live in bench/ ----
+// ---- rows 3, 4, 7 live in their own modules ----
 
 async function rowBrowser(lab, a, cfg, err) {
-  const { runBrowser } = await import('../bench/browser.js');
+  const { runBrowser } = await import('./browser.js');
   const inputs = { x224: lab.preprocessInput(lab.loadImg(fs.readFileSync(sampleImage()), [224, 224]).rgb), x32: uniformInput(cfg.batch * 32 * 32 * 3) };
   return (await runBrowser({ net: cfg.net, batch: cfg.batch, inputs, log: err })).map((r) =>
     row('3', r.what, r.unit, stats(r.ours), stats(r.peer), r.target, r.detail));
 }
 
 async function rowNative(lab, a, cfg, err) {
-  const { runNative } = await import('../bench/native.js');
+  const { runNative } = await import('./native.js');
   return (await runNative({ quick: cfg.quick, log: err })).map((r) => row('4', r.what, r.unit, r.ours, r.peer, r.target, r.detail));
 }
 
 async function rowScaling(lab, a, cfg, err) {
-  const { runScaling } = await import('../bench/scaling.js');
+  const { runScaling } = await import('./scaling.js');
   return (await runScaling({ quick: cfg.quick, model: a.model, log: err })).map((r) => row('7', r.what, r.unit, r.ours, r.peer, r.target, r.detail));
 }
 
@@ -372,4 +373,3 @@ export async function bench(lab, a, out, err) {
   out(a.json ? `${JSON.stringify(result)}\n` : formatText(result));
   return result.errors.length ? 1 : 0;
 }
-bench.options = ['clock', 'only', 'runs', 'warmup', 'batch', 'svm-runs', 'rbf-train', 'page-c'];
