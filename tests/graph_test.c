@@ -68,7 +68,7 @@ static int add_layer(builder *b, int type, int act, const char *name, int n_in, 
     blayer *l = &b->l[b->nl];
     memset(l, 0, sizeof *l);
     l->type = type; l->act = act; l->name = name; l->n_in = n_in;
-    if (n_in <= 4) { memcpy(l->in_store, in, sizeof(int) * (size_t)n_in); l->in = l->in_store; }
+    if (n_in <= 4) { if (n_in) memcpy(l->in_store, in, sizeof(int) * (size_t)n_in); l->in = l->in_store; }
     else l->in = in;
     return b->nl++;
 }
