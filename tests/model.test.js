@@ -153,6 +153,13 @@ test('bad arguments: one clear line on stderr, non-zero exit, identical on both 
     [['summary', '--pooling', 'mean', '--include-top', 'false'], /pooling must be None, 'avg' or 'max'/],
     [['summary', '--weights', 'foo.h5'], /The `weights` argument should be either/],
     [['summary', '--input-shape', 'big'], /input_shape must be three integers/],
+    // explicit zeros are not "the default" (issue 10): Keras's errors
+    [['summary', '--input-shape', '0,64,3', '--include-top', 'false'], /Input size must be at least 32x32; Received: input_shape=\(0, 64, 3\)/],
+    [['summary', '--input-shape', '32,32,0', '--include-top', 'false'], /The input must have 3 channels/],
+    // networks beyond the memory limit are refused before allocating (issue 10)
+    [['summary', '--weights', 'none', '--classes', '262144'], /this network needs 2\.1 GB of memory for one image; the limit is 1\.5 GB \(max_memory\)/],
+    [['predict', cat, '--out', path.join(tmp, 'huge.npy'), '--include-top', 'false', '--input-shape', '4096,4096,3'],
+      /this network needs 2\.6 GB of memory for one image; the limit is 1\.5 GB \(max_memory\)/],
     [['summary', '--bogus', '1'], /unknown option --bogus/],
     [['classify', cat, '--top', '0'], /--top must be at least 1/],
     [['classify', cat, '--top', '1001'], /--top must be at most the number of classes \(1000\)/],
