@@ -318,12 +318,14 @@ static node *emit(dl_net *net, int in, int out) {
 /* ZeroPadding2D read only by a convolution: the convolution pads instead. */
 static int padding_absorbed(const dl_net *net, int i) { return sole_consumer(net, i, DL_CONV2D) >= 0; }
 
-static void absorb_padding(const dl_net *net, node *n, int pad[4]) {
-    const layer *p = &net->layers[n->in];
-    if (p->type != DL_ZERO_PADDING2D || !padding_absorbed(net, n->in)) return;
+/* The convolution reading *in adds that padding to its own pad[] and reads
+ * the padding's input instead. */
+static void absorb_padding(const dl_net *net, int *in, int pad[4]) {
+    const layer *p = &net->layers[*in];
+    if (p->type != DL_ZERO_PADDING2D || !padding_absorbed(net, *in)) return;
     pad[0] += p->ip[DL_PAD_TOP]; pad[1] += p->ip[DL_PAD_BOTTOM];
     pad[2] += p->ip[DL_PAD_LEFT]; pad[3] += p->ip[DL_PAD_RIGHT];
-    n->in = p->inputs[0];
+    *in = p->inputs[0];
 }
 
 /* A linear 1x1 stride-1 unpadded convolution read only by average pooling
@@ -379,9 +381,7 @@ static void conv_or_dense_node(dl_net *net, int i, char *absorbed) {
     const layer *l = &net->layers[i];
     int conv = l->type == DL_CONV2D, pad[4] = { l->pad[0], l->pad[1], l->pad[2], l->pad[3] };
     int in = l->inputs[0], end = i;
-    node probe = { .in = in };
-    if (conv) absorb_padding(net, &probe, pad);
-    in = probe.in;
+    if (conv) absorb_padding(net, &in, pad);
     int pool = conv ? pool_before_pointwise_conv(net, i, pad, &in) : -1;
     if (pool >= 0) { absorbed[pool] = 1; end = pool; }
     const layer *src = &net->layers[in];
