@@ -131,11 +131,25 @@ static const char *set_shape(layer *l, int rank, long long h, long long w, long 
     return NULL;
 }
 
+/* The file's tensors of a layer from `first` on (biases, BatchNorm's four)
+ * must be vectors of n: the kernels read n values from each. */
+static const char *check_vectors(const dl_model *m, const layer *l, int model_layer, int first, int n) {
+    if (model_layer < 0) return NULL;
+    const dl_layer *ml = &m->layers[model_layer];
+    for (int k = first; k < ml->n_tensors; k++) {
+        const dl_tensor *t = &m->tensors[ml->tensors[k]];
+        if (t->ndim != 1 || t->dims[0] != n)
+            return dl_errorf("model file: %s of %s has %zu values, the layer needs %d", t->name, l->name, t->count, n);
+    }
+    return NULL;
+}
+
 /* Output shape of layer i from its inputs; checks the file's tensors agree. */
 static const char *infer_shape(const dl_model *m, dl_net *net, int i, int model_layer) {
     layer *l = &net->layers[i];
     const layer *in = l->n_inputs ? &net->layers[l->inputs[0]] : NULL;
     const dl_tensor *t = model_layer >= 0 && m->layers[model_layer].n_tensors ? &m->tensors[m->layers[model_layer].tensors[0]] : NULL;
+    const char *err = NULL;
     if (in && l->type != DL_DENSE && l->type != DL_ACTIVATION && in->rank != 3) return dl_errorf("layer %s expects a 4-D input", l->name);
     switch (l->type) {
     case DL_INPUT:
@@ -160,6 +174,7 @@ static const char *infer_shape(const dl_model *m, dl_net *net, int i, int model_
             if (in->h < kh || in->w_ < kw) return dl_errorf("layer %s: input %dx%d is smaller than its %dx%d kernel; use a larger input_shape", l->name, in->h, in->w_, kh, kw);
             oh = (in->h - kh) / sh + 1; ow = (in->w_ - kw) / sw + 1;
         }
+        if ((err = check_vectors(m, l, model_layer, 1, f))) return err;
         l->params = product(product(product(kh, kw), (size_t)in->c), (size_t)f);
         if (l->ip[DL_CONV_USE_BIAS] && l->params != SIZE_MAX) l->params += (size_t)f;
         l->trainable = l->params;
@@ -167,6 +182,7 @@ static const char *infer_shape(const dl_model *m, dl_net *net, int i, int model_
     }
     case DL_BATCH_NORM:
         if (t && (t->ndim != 1 || t->dims[0] != in->c)) return dl_errorf("model file: %s has %d channels of parameters, its input has %d", l->name, t->dims[0], in->c);
+        if ((err = check_vectors(m, l, model_layer, 1, in->c))) return err;
         l->params = 4 * (size_t)in->c; l->trainable = 2 * (size_t)in->c;
         return set_shape(l, 3, in->h, in->w_, in->c);
     case DL_ACTIVATION:
@@ -193,6 +209,7 @@ static const char *infer_shape(const dl_model *m, dl_net *net, int i, int model_
         if (in->rank != 1) return dl_errorf("layer %s expects a flat input", l->name);
         if (t && (t->ndim != 2 || t->dims[0] != in->c || t->dims[1] != l->ip[DL_DENSE_UNITS]))
             return dl_errorf("model file: kernel of %s does not match its input of %d features", l->name, in->c);
+        if ((err = check_vectors(m, l, model_layer, 1, l->ip[DL_DENSE_UNITS]))) return err;
         l->params = product((size_t)in->c, (size_t)l->ip[DL_DENSE_UNITS]);
         if (l->ip[DL_DENSE_USE_BIAS] && l->params != SIZE_MAX) l->params += (size_t)l->ip[DL_DENSE_UNITS];
         l->trainable = l->params;

@@ -564,11 +564,32 @@ static void test_hostile_files(void) {
     for (int k = 0; k < 1200; k++) some[k] = a;
     add_layer(&b, DL_CONCATENATE, DL_LINEAR, "big", 1200, some);
     check_reason(load_and_build(&b, NULL, NULL), "for one image; the limit is 1.5 GB (max_memory)", "activations beyond the memory limit");
+    free_builder(&b);
+
+    /* A bias or BatchNorm vector shorter than the channels: refused (the kernels would read past it). */
+    b = (builder){ .rng = 6 };
+    x = input(&b, 32, 32);
+    int c = conv(&b, "conv", x, 3, 4, 3, 1, 1, 1, DL_LINEAR);
+    b.t[1].dims[0] = 1; b.t[1].count = 1;
+    check_reason(load_and_build(&b, NULL, NULL), "model file: conv/bias of conv has 1 values, the layer needs 4", "short conv bias");
+    free_builder(&b);
+    b = (builder){ .rng = 6 };
+    x = input(&b, 32, 32);
+    c = batch_norm(&b, "bn", x, 3);
+    b.t[3].dims[0] = 1; b.t[3].count = 1;
+    check_reason(load_and_build(&b, NULL, NULL), "model file: bn/moving_variance of bn has 1 values, the layer needs 3", "short BatchNorm variance");
+    free_builder(&b);
+    b = (builder){ .rng = 6 };
+    x = one(&b, DL_GLOBAL_AVG_POOL2D, DL_LINEAR, "gap", input(&b, 32, 32));
+    one(&b, DL_ACTIVATION, DL_LINEAR, "out", dense(&b, "fc", x, 3, 5, 1, DL_LINEAR));   /* not a classifier top */
+    b.t[1].ndim = 2; b.t[1].dims[1] = 1;
+    check_reason(load_and_build(&b, NULL, NULL), "model file: fc/bias of fc has 5 values, the layer needs 5", "Dense bias of rank 2");
+    free_builder(&b);
 
     /* Layer parameters out of range. */
     b = (builder){ .rng = 3 };
     x = input(&b, 32, 32);
-    int c = conv(&b, "conv", x, 3, 4, 3, 1, 1, 0, DL_LINEAR);
+    c = conv(&b, "conv", x, 3, 4, 3, 1, 1, 0, DL_LINEAR);
     b.l[c].ip[DL_CONV_STRIDE_H] = 0x7fffffff;
     check_reason(load_and_build(&b, NULL, NULL), "invalid convolution shape", "huge stride");
     free_builder(&b);
