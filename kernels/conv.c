@@ -56,10 +56,12 @@ size_t f32_conv2d_packed_size_algo(const f32_conv2d_shape *s, f32_conv2d_algo al
     return f32_gemm_packed_size(sat_mul(sat_mul(s->kh, s->kw), s->in_c), s->out_c);
 }
 
-void f32_conv2d_pack_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo,
-                          const float *w, const float *bias, float *packed) {
+const char *f32_conv2d_pack_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo,
+                                 const float *w, const float *bias, float *packed) {
+    if (!f32_conv2d_algo_supports(s, algo)) return "this convolution algorithm does not support the shape";
     if (algo >= F32_CONV_WINOGRAD_2X2) f32_conv3x3_winograd_pack(s, wino_tile(algo), w, bias, packed);
     else f32_gemm_pack(s->kh * s->kw * s->in_c, s->out_c, w, bias, packed);
+    return NULL;
 }
 
 /* im2col block: rows of output pixels per block, so that a block is ~128 KB
@@ -147,7 +149,7 @@ size_t f32_conv2d_packed_size(const f32_conv2d_shape *s) {
     return f32_conv2d_packed_size_algo(s, f32_conv2d_choose(s));
 }
 void f32_conv2d_pack(const f32_conv2d_shape *s, const float *w, const float *bias, float *packed) {
-    f32_conv2d_pack_algo(s, f32_conv2d_choose(s), w, bias, packed);
+    (void)f32_conv2d_pack_algo(s, f32_conv2d_choose(s), w, bias, packed);   /* chosen: supported */
 }
 size_t f32_conv2d_scratch_size(const f32_conv2d_shape *s) {
     return f32_conv2d_scratch_size_algo(s, f32_conv2d_choose(s));

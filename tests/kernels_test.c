@@ -160,7 +160,7 @@ static void test_conv_shape(f32_conv2d_shape s, size_t in_stride, size_t out_str
         if (!f32_conv2d_algo_supports(&s, algo)) continue;
         float *packed = malloc(f32_conv2d_packed_size_algo(&s, algo) * sizeof(float));
         void *scratch = malloc(f32_conv2d_scratch_size_algo(&s, algo) + 1);
-        f32_conv2d_pack_algo(&s, algo, w, bias, packed);
+        const char *unpacked = f32_conv2d_pack_algo(&s, algo, w, bias, packed);
         int wino = algo >= F32_CONV_WINOGRAD_2X2;
         for (int v = F32_SCALAR; v <= F32_WASMSIMD; v++) {
             for (size_t i = 0; i < opix * out_stride; i++) got[i] = 777.0f;
@@ -169,7 +169,7 @@ static void test_conv_shape(f32_conv2d_shape s, size_t in_stride, size_t out_str
             snprintf(w2, sizeof w2, "conv %s %s %s", algo_name[algo], v ? "wasmsimd" : "scalar", what);
             double e = rel_err(got, ref, opix, out_stride, s.out_c);
             if (wino) worst_wino[algo - F32_CONV_WINOGRAD_2X2] = fmax(worst_wino[algo - F32_CONV_WINOGRAD_2X2], e);
-            check(refused ? INFINITY : e, wino ? 1e-4 : 1e-5, w2);
+            check(refused || unpacked ? INFINITY : e, wino ? 1e-4 : 1e-5, w2);
             check_untouched(got, opix, out_stride, s.out_c, w2);
         }
         free(packed); free(scratch);
@@ -222,6 +222,9 @@ static void test_conv_refusals(void) {
            "winograd refuses a 5x5 convolution");
     expect(f32_conv2d_nhwc_algo(&s, F32_CONV_GEMM, F32_WASMSIMD, in, 3, packed, out, 4, -INFINITY, INFINITY, scratch) != NULL,
            "the pointwise GEMM refuses a 5x5 convolution");
+    packed[0] = 777.0f;
+    expect(f32_conv2d_pack_algo(&s, F32_CONV_WINOGRAD_2X2, in, NULL, packed) != NULL && packed[0] == 777.0f,
+           "winograd packing refuses a 5x5 kernel");
     int untouched = 1;
     for (size_t i = 0; i < 16; i++) untouched &= out[i] == 777.0f;
     expect(untouched, "a refused convolution writes nothing");
