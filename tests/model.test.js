@@ -269,6 +269,25 @@ test('loader rejects a tensor whose shape does not match the graph; converter re
   assert.deepEqual(insertFinalRelu(tinyExport().layers, 'densenet121').map((l) => l.name), ['input_1', 'conv', 'bn', 'relu', 'avg_pool', 'fc']);
 });
 
+test('a valid-checksum file whose tensor sizes wrap in 32 bits is refused the same way by both builds (issue 10)', () => {
+  requireBuilt(nativeCli, wasmCore);
+  const bytes = convert(tinyExport());
+  // fc/kernel: u16 length, name, u32 ndim, u32 dims[2]: 32768 x 32768 floats = 2^32 bytes (0 in 32 bits)
+  const at = bytes.indexOf('fc/kernel') + 'fc/kernel'.length;
+  assert.equal(bytes.readUInt32LE(at), 2);
+  bytes.writeUInt32LE(32768, at + 4);
+  bytes.writeUInt32LE(32768, at + 8);
+  const file = path.join(tmp, 'wrap32.dlm');
+  fs.writeFileSync(file, resign(bytes));
+  const outs = ['native', 'wasm'].map((cli) => run(cli, ['summary', '--model', file, '--classes', '3']));
+  for (const r of outs) {
+    assert.equal(r.signal, null);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /model file: tensor fc\/kernel lies outside the data section/);
+  }
+  assert.equal(outs[0].stderr, outs[1].stderr);
+});
+
 test('converter reports a TF.js export with a missing shard', () => {
   const dir = path.join(tmp, 'export');
   fs.mkdirSync(dir, { recursive: true });
