@@ -591,7 +591,7 @@ static size_t packing_floats(const dl_net *net, const node *n) {
     if (n->op != OP_CONV && n->op != OP_DENSE) return 0;
     if (n->folded_bn < 0 && l->w[0]) return 0;
     size_t k = product(product(n->conv.kh, n->conv.kw), n->conv.in_c);
-    return product(k + 4, n->conv.out_c);
+    return k > SIZE_MAX - 3 ? SIZE_MAX : product(k + 3, n->conv.out_c);
 }
 
 /* Conv scratch in bytes for a batch (SIZE_MAX: does not fit). */
@@ -654,23 +654,23 @@ static const char *pack_conv_or_dense(dl_net *net, node *n, dl_rng *rng) {
     const layer *l = &net->layers[n->layer];
     int has_bias = l->type == DL_CONV2D ? l->ip[DL_CONV_USE_BIAS] : l->ip[DL_DENSE_USE_BIAS];
     size_t taps = n->conv.kh * n->conv.kw, k = taps * n->conv.in_c, co = n->conv.out_c;
-    const float *w = l->w[0], *b = has_bias ? l->w[1] : NULL, *file_bias = b;
+    const float *w = l->w[0], *b = has_bias ? l->w[1] : NULL;   /* NULL for weights=None */
     float *tmp = NULL;
     if (packing_floats(net, n)) {
         if (!(tmp = malloc(packing_floats(net, n) * sizeof(float)))) return "out of memory";
         float *tw = tmp, *tb = tw + k * co;
-        if (w) memcpy(tw, w, k * co * sizeof(float));
-        else dl_glorot_uniform(rng, tw, k * co, k, taps * co);   /* Keras: glorot_uniform kernel, zero bias */
-        if (b) memcpy(tb, b, co * sizeof(float));
-        else fill(tb, co, 0);
-        w = tw; b = tb;
-    }
-    if (n->folded_bn >= 0) {                 /* fold inference BatchNorm into the weights */
-        float *fw = tmp, *fb = fw + k * co, *s = fb + co, *t = s + co;
-        bn_scale_shift(&net->layers[n->folded_bn], s, t);
-        for (size_t r = 0; r < k; r++)
-            for (size_t c = 0; c < co; c++) fw[r * co + c] = fw[r * co + c] * s[c];
-        for (size_t c = 0; c < co; c++) fb[c] = (file_bias ? fb[c] * s[c] : 0) + t[c];
+        if (!w) {                            /* Keras: glorot_uniform kernel, zero bias */
+            dl_glorot_uniform(rng, tw, k * co, k, taps * co);
+            w = tw;
+        }
+        if (n->folded_bn >= 0) {             /* fold inference BatchNorm into the weights */
+            float *s = tb + co, *t = s + co;
+            bn_scale_shift(&net->layers[n->folded_bn], s, t);
+            for (size_t r = 0; r < k; r++)
+                for (size_t c = 0; c < co; c++) tw[r * co + c] = w[r * co + c] * s[c];
+            for (size_t c = 0; c < co; c++) tb[c] = (b ? b[c] * s[c] : 0) + t[c];
+            w = tw; b = tb;
+        }
     }
     if (!(n->packed = own(net, n->weight_floats))) { free(tmp); return "out of memory"; }
     if (n->op == OP_CONV) f32_conv2d_pack(&n->conv, w, b, n->packed);
