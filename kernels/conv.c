@@ -9,8 +9,9 @@
 #include "kernels/internal.h"
 
 static size_t out_dim(size_t in, size_t pad0, size_t pad1, size_t kernel, size_t stride) {
-    if (kernel == 0 || stride == 0 || in + pad0 + pad1 < kernel) return 0;
-    return (in + pad0 + pad1 - kernel) / stride + 1;
+    size_t padded = sat_add(sat_add(in, pad0), pad1);
+    if (kernel == 0 || stride == 0 || padded == SIZE_MAX || padded < kernel) return 0;
+    return (padded - kernel) / stride + 1;
 }
 size_t f32_conv2d_out_h(const f32_conv2d_shape *s) {
     return out_dim(s->in_h, s->pad_top, s->pad_bottom, s->kh, s->stride_h);
@@ -30,8 +31,8 @@ static int wino_tile(f32_conv2d_algo algo) { return algo == F32_CONV_WINOGRAD_2X
  * tiles wastes too much, or channels are too few for the transforms to pay. */
 static int winograd_worth_it(const f32_conv2d_shape *s) {
     size_t oh = f32_conv2d_out_h(s), ow = f32_conv2d_out_w(s);
-    size_t tiles = (oh + 3) / 4 * ((ow + 3) / 4);
-    return s->in_c >= 16 && s->out_c >= 8 && tiles * 36 * 2 <= oh * ow * 9;
+    size_t tiles = sat_mul(oh / 4 + (oh % 4 != 0), ow / 4 + (ow % 4 != 0));
+    return s->in_c >= 16 && s->out_c >= 8 && sat_mul(tiles, 36 * 2) <= sat_mul(sat_mul(oh, ow), 9);
 }
 
 int f32_conv2d_algo_supports(const f32_conv2d_shape *s, f32_conv2d_algo algo) {
@@ -52,30 +53,33 @@ f32_conv2d_algo f32_conv2d_choose(const f32_conv2d_shape *s) {
 
 size_t f32_conv2d_packed_size_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo) {
     if (algo >= F32_CONV_WINOGRAD_2X2) return f32_conv3x3_winograd_packed_size(s, wino_tile(algo));
-    return f32_gemm_packed_size(s->kh * s->kw * s->in_c, s->out_c);
+    return f32_gemm_packed_size(sat_mul(sat_mul(s->kh, s->kw), s->in_c), s->out_c);
 }
 
-void f32_conv2d_pack_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo,
-                          const float *w, const float *bias, float *packed) {
+const char *f32_conv2d_pack_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo,
+                                 const float *w, const float *bias, float *packed) {
+    if (!f32_conv2d_algo_supports(s, algo)) return "this convolution algorithm does not support the shape";
     if (algo >= F32_CONV_WINOGRAD_2X2) f32_conv3x3_winograd_pack(s, wino_tile(algo), w, bias, packed);
     else f32_gemm_pack(s->kh * s->kw * s->in_c, s->out_c, w, bias, packed);
+    return NULL;
 }
 
 /* im2col block: rows of output pixels per block, so that a block is ~128 KB
  * (a multiple of every micro-kernel's MR, 60 = lcm(4,5,6)). */
 static size_t im2col_rows(const f32_conv2d_shape *s) {
-    size_t k = s->kh * s->kw * s->in_c;
+    size_t k = sat_mul(sat_mul(s->kh, s->kw), s->in_c);
     size_t rows = (128 * 1024 / sizeof(float)) / (k ? k : 1);
     rows = rows / 60 * 60;
     if (rows < 60) rows = 60;
-    size_t m = s->batch * f32_conv2d_out_h(s) * f32_conv2d_out_w(s);
+    size_t m = sat_mul(s->batch, sat_mul(f32_conv2d_out_h(s), f32_conv2d_out_w(s)));
     return rows < m ? rows : m;
 }
 
 size_t f32_conv2d_scratch_size_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo) {
     switch (algo) {
     case F32_CONV_GEMM: return 0;
-    case F32_CONV_IM2COL: return im2col_rows(s) * s->kh * s->kw * s->in_c * sizeof(float);
+    case F32_CONV_IM2COL:
+        return sat_mul(sat_mul(im2col_rows(s), sat_mul(sat_mul(s->kh, s->kw), s->in_c)), sizeof(float));
     case F32_CONV_WINOGRAD_2X2:
     case F32_CONV_WINOGRAD_4X4: return f32_conv3x3_winograd_scratch_size(s, wino_tile(algo));
     }
@@ -117,13 +121,13 @@ static void conv_im2col(const f32_conv2d_shape *s, f32_variant v,
     }
 }
 
-void f32_conv2d_nhwc_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo, f32_variant v,
-                          const float *in, size_t in_stride, const float *packed,
-                          float *out, size_t out_stride,
-                          float output_min, float output_max, void *scratch) {
-    if (!f32_conv2d_algo_supports(s, algo)) return;
+const char *f32_conv2d_nhwc_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo, f32_variant v,
+                                 const float *in, size_t in_stride, const float *packed,
+                                 float *out, size_t out_stride,
+                                 float output_min, float output_max, void *scratch) {
+    if (!f32_conv2d_algo_supports(s, algo)) return "this convolution algorithm does not support the shape";
     const size_t m = s->batch * f32_conv2d_out_h(s) * f32_conv2d_out_w(s);
-    if (m == 0 || s->out_c == 0) return;
+    if (m == 0 || s->out_c == 0) return NULL;
     switch (algo) {
     case F32_CONV_GEMM:
         f32_gemm_variant(v, m, s->out_c, s->in_c, in, in_stride, packed, out, out_stride,
@@ -138,13 +142,14 @@ void f32_conv2d_nhwc_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo, f32_v
                              output_min, output_max, scratch);
         break;
     }
+    return NULL;
 }
 
 size_t f32_conv2d_packed_size(const f32_conv2d_shape *s) {
     return f32_conv2d_packed_size_algo(s, f32_conv2d_choose(s));
 }
 void f32_conv2d_pack(const f32_conv2d_shape *s, const float *w, const float *bias, float *packed) {
-    f32_conv2d_pack_algo(s, f32_conv2d_choose(s), w, bias, packed);
+    (void)f32_conv2d_pack_algo(s, f32_conv2d_choose(s), w, bias, packed);   /* chosen: supported */
 }
 size_t f32_conv2d_scratch_size(const f32_conv2d_shape *s) {
     return f32_conv2d_scratch_size_algo(s, f32_conv2d_choose(s));
@@ -152,8 +157,9 @@ size_t f32_conv2d_scratch_size(const f32_conv2d_shape *s) {
 void f32_conv2d_nhwc(const f32_conv2d_shape *s, const float *in, size_t in_stride,
                      const float *packed, float *out, size_t out_stride,
                      float output_min, float output_max, void *scratch) {
-    f32_conv2d_nhwc_algo(s, f32_conv2d_choose(s), F32_WASMSIMD, in, in_stride, packed,
-                         out, out_stride, output_min, output_max, scratch);
+    /* f32_conv2d_choose only picks algorithms that support the shape */
+    (void)f32_conv2d_nhwc_algo(s, f32_conv2d_choose(s), F32_WASMSIMD, in, in_stride, packed,
+                               out, out_stride, output_min, output_max, scratch);
 }
 
 void f32_conv2d_nhwc_ref(const f32_conv2d_shape *s, const float *in, size_t in_stride,

@@ -1,18 +1,16 @@
 /* gemm.c — f32 GEMM on packed weights (XNNPACK-style micro-kernels).
- *
- * Packed layout: n is cut into panels of NR = 8 columns (the last one padded
- * with zeros). Each panel is 8 biases followed by k rows of 8 weights, so a
- * micro-kernel streams one panel linearly while A rows are broadcast. */
+ * The packed layout is described (and indexed) in kernels/internal.h. */
 #include "kernels/kernels.h"
-#include "kernels/simd128.h"
+#include "kernels/internal.h"
 #include <string.h>
 
-#define NR 8
+#define NR GEMM_NR
 
 const char *f32_simd_name(void) { return DL_SIMD_NAME; }
 
 size_t f32_gemm_packed_size(size_t k, size_t n) {
-    return (n + NR - 1) / NR * NR * (k + 1);
+    size_t panels = n / NR + (n % NR != 0);
+    return sat_mul(panels, sat_mul(NR, sat_add(k, 1)));
 }
 
 void f32_gemm_pack(size_t k, size_t n, const float *w, const float *bias, float *packed) {
@@ -127,7 +125,7 @@ void f32_gemm_with(f32_gemm_ukernel ukernel, size_t mr_max,
                    size_t m, size_t n, size_t k, const float *a, size_t lda,
                    const float *packed, float *c, size_t ldc,
                    float output_min, float output_max) {
-    const size_t panel = NR * (k + 1);
+    const size_t panel = gemm_panel_floats(k);
     for (size_t i = 0; i < m; i += mr_max) {
         size_t mr = m - i < mr_max ? m - i : mr_max;
         for (size_t n0 = 0, p = 0; n0 < n; n0 += NR, p++) {

@@ -25,7 +25,9 @@ extern "C" {
  * A: m rows of k floats, row stride lda (>= k).
  * W: k x n row-major (Keras Dense kernel [in,out]; a Conv2D kernel
  *    [kh,kw,cin,cout] is the same thing with k = kh*kw*cin).
- * bias may be NULL (zeros). Packing is done once at model build time. */
+ * bias may be NULL (zeros). Packing is done once at model build time.
+ * The *_size functions return SIZE_MAX when the size does not fit in size_t
+ * (32-bit in WebAssembly): callers refuse it rather than allocate. */
 size_t f32_gemm_packed_size(size_t k, size_t n);            /* in floats */
 void   f32_gemm_pack(size_t k, size_t n, const float *w, const float *bias, float *packed);
 void   f32_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
@@ -124,21 +126,22 @@ void f32_gemm_variant(f32_variant v, size_t m, size_t n, size_t k, const float *
  * f32_conv2d_choose (what the unsuffixed entry points use): GEMM for 1x1,
  * F(4x4) for 3x3 stride 1 with >= 16 input and >= 8 output channels when
  * the output is large enough for whole 4x4 tiles to pay, else IM2COL.
- * The packed weights depend on the algorithm; f32_conv2d_nhwc_algo does
- * nothing if the algorithm does not support the shape. */
+ * The packed weights depend on the algorithm. f32_conv2d_pack_algo and
+ * f32_conv2d_nhwc_algo return a reason (and write nothing) if the algorithm
+ * does not support the shape, NULL otherwise. */
 typedef enum {
     F32_CONV_GEMM = 0, F32_CONV_IM2COL = 1, F32_CONV_WINOGRAD_2X2 = 2, F32_CONV_WINOGRAD_4X4 = 3
 } f32_conv2d_algo;
 f32_conv2d_algo f32_conv2d_choose(const f32_conv2d_shape *s);
 int    f32_conv2d_algo_supports(const f32_conv2d_shape *s, f32_conv2d_algo algo);
 size_t f32_conv2d_packed_size_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo);
-void   f32_conv2d_pack_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo,
-                            const float *w, const float *bias, float *packed);
+const char *f32_conv2d_pack_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo,
+                                 const float *w, const float *bias, float *packed);
 size_t f32_conv2d_scratch_size_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo);
-void   f32_conv2d_nhwc_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo, f32_variant v,
-                            const float *in, size_t in_stride, const float *packed,
-                            float *out, size_t out_stride,
-                            float output_min, float output_max, void *scratch);
+const char *f32_conv2d_nhwc_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo, f32_variant v,
+                                 const float *in, size_t in_stride, const float *packed,
+                                 float *out, size_t out_stride,
+                                 float output_min, float output_max, void *scratch);
 
 void f32_scale_shift_nhwc_scalar(size_t pixels, size_t channels, const float *in, size_t in_stride,
                                  const float *scale, const float *shift, float *out, size_t out_stride,

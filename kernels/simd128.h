@@ -22,7 +22,6 @@ static inline v128_t wasm_v128_load(const void *p) { return _mm_loadu_ps((const 
 static inline void wasm_v128_store(void *p, v128_t v) { _mm_storeu_ps((float *)p, v); }
 static inline v128_t wasm_v128_load32_splat(const void *p) { return _mm_load1_ps((const float *)p); }
 static inline v128_t wasm_f32x4_splat(float x) { return _mm_set1_ps(x); }
-static inline v128_t wasm_f32x4_make(float a, float b, float c, float d) { return _mm_setr_ps(a, b, c, d); }
 static inline v128_t wasm_f32x4_add(v128_t a, v128_t b) { return _mm_add_ps(a, b); }
 static inline v128_t wasm_f32x4_sub(v128_t a, v128_t b) { return _mm_sub_ps(a, b); }
 static inline v128_t wasm_f32x4_mul(v128_t a, v128_t b) { return _mm_mul_ps(a, b); }
@@ -31,11 +30,6 @@ static inline v128_t wasm_f32x4_div(v128_t a, v128_t b) { return _mm_div_ps(a, b
  * one minps/maxps with operands swapped, also in V8, hence used for clamps. */
 static inline v128_t wasm_f32x4_pmin(v128_t a, v128_t b) { return _mm_min_ps(b, a); }
 static inline v128_t wasm_f32x4_pmax(v128_t a, v128_t b) { return _mm_max_ps(b, a); }
-/* Lane shuffle of one vector (a == b only, which is all the kernels use). */
-#define wasm_i32x4_shuffle(a, b, c0, c1, c2, c3) \
-    _mm_shuffle_ps((a), (a), _MM_SHUFFLE((c3), (c2), (c1), (c0)))
-#define wasm_f32x4_extract_lane(v, i) \
-    _mm_cvtss_f32(_mm_shuffle_ps((v), (v), _MM_SHUFFLE(0, 0, 0, (i))))
 
 #else /* portable scalar fallback */
 #define DL_SIMD_NAME "scalar-emulation"
@@ -44,8 +38,7 @@ typedef struct { float f[4]; } v128_t;
 
 static inline v128_t wasm_v128_load(const void *p) { v128_t v; memcpy(v.f, p, 16); return v; }
 static inline void wasm_v128_store(void *p, v128_t v) { memcpy(p, v.f, 16); }
-static inline v128_t wasm_f32x4_make(float a, float b, float c, float d) { v128_t v = {{a, b, c, d}}; return v; }
-static inline v128_t wasm_f32x4_splat(float x) { return wasm_f32x4_make(x, x, x, x); }
+static inline v128_t wasm_f32x4_splat(float x) { v128_t v = {{x, x, x, x}}; return v; }
 static inline v128_t wasm_v128_load32_splat(const void *p) { float x; memcpy(&x, p, 4); return wasm_f32x4_splat(x); }
 #define DL_LANEWISE(name, expr) \
     static inline v128_t name(v128_t a, v128_t b) { \
@@ -57,9 +50,6 @@ DL_LANEWISE(wasm_f32x4_div, x / y)
 DL_LANEWISE(wasm_f32x4_pmin, y < x ? y : x)
 DL_LANEWISE(wasm_f32x4_pmax, x < y ? y : x)
 #undef DL_LANEWISE
-#define wasm_i32x4_shuffle(a, b, c0, c1, c2, c3) \
-    wasm_f32x4_make((a).f[c0], (a).f[c1], (a).f[c2], (a).f[c3])
-#define wasm_f32x4_extract_lane(v, i) ((v).f[i])
 #endif
 
 #endif

@@ -7,7 +7,7 @@
  * Transforms work on 4 channels at a time (SIMD128); channels are padded to
  * a multiple of 4 in the scratch buffers. Matrices as in Lavin & Gray 2015. */
 #include "kernels/winograd.h"
-#include "kernels/simd128.h"
+#include "kernels/internal.h"
 #include <string.h>
 
 #define MAX_ALPHA 6
@@ -17,7 +17,7 @@ int f32_conv3x3_winograd_supports(const f32_conv2d_shape *s) {
            f32_conv2d_out_h(s) > 0 && f32_conv2d_out_w(s) > 0;
 }
 
-static size_t round4(size_t x) { return (x + 3) & ~(size_t)3; }
+static size_t round4(size_t x) { return x > SIZE_MAX - 3 ? SIZE_MAX : (x + 3) & ~(size_t)3; }
 
 /* ---- 1-D transforms (x, y strided by xs, ys vectors) -------------------- */
 
@@ -85,13 +85,13 @@ static void weight_1d(int T, const double g[3], double *y) {
 
 size_t f32_conv3x3_winograd_packed_size(const f32_conv2d_shape *s, int tile) {
     size_t alpha = tile + 2;
-    return alpha * alpha * f32_gemm_packed_size(s->in_c, s->out_c) + s->out_c;
+    return sat_add(sat_mul(alpha * alpha, f32_gemm_packed_size(s->in_c, s->out_c)), s->out_c);
 }
 
 void f32_conv3x3_winograd_pack(const f32_conv2d_shape *s, int tile,
                                const float *w, const float *bias, float *packed) {
     const size_t alpha = tile + 2, cin = s->in_c, cout = s->out_c;
-    const size_t per_point = f32_gemm_packed_size(cin, cout), panel = 8 * (cin + 1);
+    const size_t per_point = f32_gemm_packed_size(cin, cout);
     memset(packed, 0, alpha * alpha * per_point * sizeof(float));
     for (size_t ci = 0; ci < cin; ci++)
         for (size_t co = 0; co < cout; co++) {
@@ -106,7 +106,7 @@ void f32_conv3x3_winograd_pack(const f32_conv2d_shape *s, int tile,
             }
             for (size_t i = 0; i < alpha; i++) weight_1d(tile, t[i], u[i]);  /* (G g) G^T */
             for (size_t p = 0; p < alpha * alpha; p++)
-                packed[p * per_point + co / 8 * panel + 8 + ci * 8 + co % 8] = (float)u[p / alpha][p % alpha];
+                packed[p * per_point + gemm_packed_weight_index(cin, ci, co)] = (float)u[p / alpha][p % alpha];
         }
     float *b = packed + alpha * alpha * per_point;
     for (size_t co = 0; co < cout; co++) b[co] = bias ? bias[co] : 0.0f;
@@ -115,8 +115,8 @@ void f32_conv3x3_winograd_pack(const f32_conv2d_shape *s, int tile,
 /* ---- blocking ------------------------------------------------------------ */
 
 static size_t tiles_total(const f32_conv2d_shape *s, int tile) {
-    size_t th = (f32_conv2d_out_h(s) + tile - 1) / tile, tw = (f32_conv2d_out_w(s) + tile - 1) / tile;
-    return s->batch * th * tw;
+    size_t oh = f32_conv2d_out_h(s), ow = f32_conv2d_out_w(s);
+    return sat_mul(s->batch, sat_mul(oh / tile + (oh % tile != 0), ow / tile + (ow % tile != 0)));
 }
 
 /* Tiles per block: the transformed inputs and GEMM outputs of a block are
@@ -126,7 +126,7 @@ static size_t tiles_total(const f32_conv2d_shape *s, int tile) {
  * equal, and this beats larger balanced blocks (one block of 16 at 14x14). */
 static size_t block_tiles(const f32_conv2d_shape *s, int tile) {
     size_t alpha = tile + 2;
-    size_t per_tile = alpha * alpha * (round4(s->in_c) + round4(s->out_c)) * sizeof(float);
+    size_t per_tile = sat_mul(alpha * alpha * sizeof(float), sat_add(round4(s->in_c), round4(s->out_c)));
     size_t tb = 256 * 1024 / per_tile;
     tb = tb / 4 * 4;   /* whole micro-kernel tiles */
     if (tb < 12) tb = 12;
@@ -136,8 +136,8 @@ static size_t block_tiles(const f32_conv2d_shape *s, int tile) {
 
 size_t f32_conv3x3_winograd_scratch_size(const f32_conv2d_shape *s, int tile) {
     size_t alpha = tile + 2, tb = block_tiles(s, tile);
-    size_t floats = alpha * alpha * tb * (round4(s->in_c) + round4(s->out_c));
-    return floats * sizeof(float) + 16;                 /* + room to align to 16 */
+    size_t floats = sat_mul(alpha * alpha * tb, sat_add(round4(s->in_c), round4(s->out_c)));
+    return sat_add(sat_mul(floats, sizeof(float)), 16);   /* + room to align to 16 */
 }
 
 /* ---- the convolution ----------------------------------------------------- */

@@ -12,12 +12,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const LAYER = {
-  InputLayer: 1, ZeroPadding2D: 2, Conv2D: 3, BatchNormalization: 4, Activation: 5,
-  MaxPooling2D: 6, AveragePooling2D: 7, Concatenate: 8, GlobalAveragePooling2D: 9,
-  GlobalMaxPooling2D: 10, Dense: 11,
-};
-const ACTIVATION = { linear: 0, relu: 1, softmax: 2 };
+// The layer types, activations and parameter slots are defined once, in
+// models/format.h; they are read from it here:
+//   LAYER      Keras class name -> type  (the DL_LAYER_TYPES table)
+//   ACTIVATION 'relu' -> 1 ...           (enum dl_activation)
+//   P          DL_CONV_USE_BIAS -> 6 ... (every other named enum value)
+export function readFormat(text = fs.readFileSync(new URL('./format.h', import.meta.url), 'utf8')) {
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, '');
+  const LAYER = {}, ACTIVATION = {}, P = {};
+  for (const [, name, value, keras] of code.matchAll(/X\((DL_\w+),\s*(\d+),\s*"(\w+)"\)/g)) {
+    LAYER[keras] = Number(value);
+    P[name] = Number(value);
+  }
+  for (const [, tag, body] of code.matchAll(/enum\s+(\w+)\s*\{([^}]*)\}/g)) {
+    for (const [, name, value] of body.matchAll(/(DL_\w+)\s*=\s*(\d+)/g)) {
+      if (tag === 'dl_activation') ACTIVATION[name.slice(3).toLowerCase()] = Number(value);
+      else P[name] = Number(value);
+    }
+  }
+  if (!Object.keys(LAYER).length || !Object.keys(ACTIVATION).length) fail('models/format.h: layer or activation table not found');
+  return { LAYER, ACTIVATION, P };
+}
+export const { LAYER, ACTIVATION, P } = readFormat();
 const WEIGHT_ORDER = {
   Conv2D: ['kernel', 'bias'],
   BatchNormalization: ['gamma', 'beta', 'moving_mean', 'moving_variance'],
@@ -98,37 +114,37 @@ function encodeLayer(layer, index, layerIndex) {
     case 'InputLayer': {
       const s = config.batch_input_shape ?? config.batch_shape;
       if (!Array.isArray(s) || s.length !== 4) fail(`layer ${name}: input must be (batch, h, w, c)`);
-      ip[0] = s[1] ?? -1; ip[1] = s[2] ?? -1; ip[2] = s[3] ?? -1;
+      ip[P.DL_INPUT_H] = s[1] ?? -1; ip[P.DL_INPUT_W] = s[2] ?? -1; ip[P.DL_INPUT_C] = s[3] ?? -1;
       break;
     }
     case 'ZeroPadding2D': {
       let p = config.padding;
       if (Number.isInteger(p)) p = [[p, p], [p, p]];
       else if (Number.isInteger(p[0])) p = [[p[0], p[0]], [p[1], p[1]]];
-      [ip[0], ip[1]] = p[0]; [ip[2], ip[3]] = p[1];
+      [ip[P.DL_PAD_TOP], ip[P.DL_PAD_BOTTOM]] = p[0]; [ip[P.DL_PAD_LEFT], ip[P.DL_PAD_RIGHT]] = p[1];
       break;
     }
     case 'Conv2D': {
       const d = pair(config.dilation_rate ?? 1, 'dilation_rate', name);
       if (d[0] !== 1 || d[1] !== 1) fail(`layer ${name}: dilated convolution is not supported`);
       if ((config.groups ?? 1) !== 1) fail(`layer ${name}: grouped convolution is not supported`);
-      ip[0] = config.filters;
-      [ip[1], ip[2]] = pair(config.kernel_size, 'kernel_size', name);
-      [ip[3], ip[4]] = pair(config.strides ?? 1, 'strides', name);
-      ip[5] = config.padding === 'same' ? 1 : 0;
-      ip[6] = config.use_bias ? 1 : 0;
+      ip[P.DL_CONV_FILTERS] = config.filters;
+      [ip[P.DL_CONV_KH], ip[P.DL_CONV_KW]] = pair(config.kernel_size, 'kernel_size', name);
+      [ip[P.DL_CONV_STRIDE_H], ip[P.DL_CONV_STRIDE_W]] = pair(config.strides ?? 1, 'strides', name);
+      ip[P.DL_CONV_SAME_PADDING] = config.padding === 'same' ? 1 : 0;
+      ip[P.DL_CONV_USE_BIAS] = config.use_bias ? 1 : 0;
       break;
     }
     case 'BatchNormalization': {
       const axis = Array.isArray(config.axis) ? config.axis : [config.axis];
       if (axis.length !== 1 || (axis[0] !== 3 && axis[0] !== -1)) fail(`layer ${name}: BatchNormalization must be over the channel axis`);
       if (config.center === false || config.scale === false) fail(`layer ${name}: BatchNormalization without center/scale is not supported`);
-      fp[0] = config.epsilon ?? 1e-3;
+      fp[P.DL_BN_EPSILON] = config.epsilon ?? 1e-3;
       break;
     }
     case 'MaxPooling2D': case 'AveragePooling2D': {
-      [ip[0], ip[1]] = pair(config.pool_size ?? 2, 'pool_size', name);
-      [ip[2], ip[3]] = pair(config.strides ?? config.pool_size ?? 2, 'strides', name);
+      [ip[P.DL_POOL_H], ip[P.DL_POOL_W]] = pair(config.pool_size ?? 2, 'pool_size', name);
+      [ip[P.DL_POOL_STRIDE_H], ip[P.DL_POOL_STRIDE_W]] = pair(config.strides ?? config.pool_size ?? 2, 'strides', name);
       if (config.padding === 'same') fail(`layer ${name}: 'same' padding for pooling is not supported`);
       break;
     }
@@ -136,7 +152,7 @@ function encodeLayer(layer, index, layerIndex) {
       if (config.axis !== -1 && config.axis !== 3) fail(`layer ${name}: only channel concatenation is supported`);
       break;
     case 'Dense':
-      ip[0] = config.units; ip[1] = config.use_bias ? 1 : 0;
+      ip[P.DL_DENSE_UNITS] = config.units; ip[P.DL_DENSE_USE_BIAS] = config.use_bias ? 1 : 0;
       break;
     default: break;
   }
@@ -206,7 +222,7 @@ export function convert({ name, layers, weights }, { f16 = false } = {}) {
     for (const w of WEIGHT_ORDER[layer.class_name] ?? []) {
       const t = weights.get(`${layer.name}/${w}`);
       if (!t) {
-        if (w === 'bias' && !rec.ip[layer.class_name === 'Dense' ? 1 : 6]) continue;
+        if (w === 'bias' && !rec.ip[layer.class_name === 'Dense' ? P.DL_DENSE_USE_BIAS : P.DL_CONV_USE_BIAS]) continue;
         fail(`layer ${layer.name}: weight ${w} missing from the export`);
       }
       rec.tensors.push(tensors.length);

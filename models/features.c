@@ -1,6 +1,8 @@
 /* features.c — gray images -> DenseNet features, batched. */
 #include "models/features.h"
 #include "models/image.h"
+#include "common/checked.h"
+#include "common/reason.h"
 #include <stdlib.h>
 
 const char *dl_gray_features(dl_net *net, const unsigned char *gray, int w, int h, size_t count,
@@ -9,9 +11,15 @@ const char *dl_gray_features(dl_net *net, const unsigned char *gray, int w, int 
     dl_net_input_shape(net, shape);
     if (shape[2] != 3) return "the feature network must take 3-channel input (gray is replicated before preprocess_input)";
     if (w < 1 || h < 1) return "images must be at least 1x1";
+    if (!gray || !out) return "missing images or output";
     if (batch < 1) batch = 1;
+    /* The caller's buffers hold count images and outputs: those sizes must fit too. */
     size_t in_floats = (size_t)shape[0] * shape[1] * 3, out_floats = dl_net_output_size(net);
-    float *x = malloc(sizeof(float) * in_floats * (batch < count ? batch : count ? count : 1));
+    size_t gray_bytes, out_total, x_bytes;
+    if (!dl_mul3((size_t)w, (size_t)h, count, &gray_bytes) || !dl_bytes(out_floats, count, sizeof(float), 0, &out_total) ||
+        !dl_bytes(in_floats, batch < count ? batch : count ? count : 1, sizeof(float), 0, &x_bytes))
+        return dl_errorf("%zu images of %dx%d are too many for this platform", count, w, h);
+    float *x = malloc(x_bytes);
     if (!x) return "out of memory for the feature batch";
     const char *err = NULL;
     for (size_t done = 0; done < count && !err;) {
@@ -23,7 +31,7 @@ const char *dl_gray_features(dl_net *net, const unsigned char *gray, int w, int 
         }
         err = dl_net_run(net, x, b, out + done * out_floats);
         done += b;
-        if (!err && progress && progress(done, count, user)) err = "cancelled";
+        if (!err && progress && progress(done, count, user)) err = DL_CANCELLED;
     }
     free(x);
     return err;

@@ -1,26 +1,40 @@
 /* graph.c — build a network from a model file and the Keras Applications
  * arguments, plan its memory, run it.
  *
- * Build, in order:
+ * dl_net_build, in order:
  *   1. layers:  the Keras layers of the requested model (the file's, minus the
- *               top, plus a pooling layer...) with output shapes — what
- *               model.summary() lists;
+ *               top, plus a pooling layer...) with output shapes and
+ *               parameter counts — what model.summary() lists;
  *   2. nodes:   the operations actually executed (one table, dispatched in
- *               one place: run_node). Conv -> BatchNorm -> ReLU chains fold
- *               into one convolution with bias and a fused clamp, BatchNorm ->
- *               ReLU into one scale-shift, ZeroPadding2D into the next conv;
+ *               one place: run_node), built by one small function per
+ *               rewrite: ZeroPadding2D absorbed into the next convolution,
+ *               average pooling moved before a 1x1 convolution, BatchNorm
+ *               folded into a convolution, ReLU folded into a clamp,
+ *               BatchNorm -> ReLU as one scale-shift, softmax in place;
  *   3. storage: concatenations alias their inputs into one buffer (each conv
  *               writes its new channels straight into the block's buffer, so
- *               DenseNet's concats copy nothing), and buffers whose lifetimes
- *               do not overlap share memory in one arena.
+ *               DenseNet's concats copy nothing; an input that cannot alias is
+ *               copied), and buffers whose lifetimes do not overlap share
+ *               memory in one arena;
+ *   4. memory:  activations + packed weights + scratch, in checked
+ *               arithmetic, against the max_memory limit — before anything
+ *               large is allocated;
+ *   5. weights: packed for the kernels (BatchNorm folded in); the file's, or
+ *               Keras's initializers for weights=None.
  */
 #include "models/model_internal.h"
+#include "common/checked.h"
+#include "common/rng.h"
+#include "common/text.h"
 #include "kernels/kernels.h"
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Any height, width or channel count of a value; keeps every int product and
+ * sum below in range (the file's tensor dimensions have the same bound). */
+#define MAX_DIM (1 << 24)
 
 /* ---- 1. layers ------------------------------------------------------------ */
 
@@ -31,9 +45,9 @@ typedef struct {
     int n_inputs;
     const int *inputs;
     int own_input;              /* storage for the input of an appended layer */
-    int ip[8];
+    int ip[8];                  /* named by models/format.h (DL_CONV_FILTERS...) */
     float fp[2];
-    const float *w[4];          /* kernel [, bias] | gamma, beta, mean, variance */
+    const float *w[4];          /* kernel [, bias] | gamma, beta, mean, variance; NULL: weights=None */
     int rank, h, w_, c;         /* output shape: rank 3 (h, w, c) or rank 1 (c) */
     int pad[4];                 /* conv 'same' padding: top, bottom, left, right */
     size_t params, trainable;
@@ -51,6 +65,9 @@ typedef struct {
     f32_conv2d_shape conv;      /* OP_CONV, OP_DENSE (kh = kw = 1, in_c = k, out_c = n) */
     f32_pool2d_shape pool;
     int pad[4];                 /* OP_PAD: top, bottom, left, right */
+    int layer;                  /* OP_CONV / OP_DENSE / OP_SCALE_SHIFT: whose weights */
+    int folded_bn;              /* OP_CONV: BatchNorm folded into the weights, or -1 */
+    size_t weight_floats;       /* packed weights, or scale + shift */
     float *packed;              /* OP_CONV / OP_DENSE weights, packed */
     float *scale, *shift;       /* OP_SCALE_SHIFT */
     float out_min, out_max;
@@ -76,137 +93,143 @@ struct dl_net {
     int output;                 /* layer index of the network output */
     int input_h, input_w, input_c;
     const char *model_name;
-    float **blocks;             /* owned: random weights, packed weights, BN scale/shift */
+    float **blocks;             /* owned: packed weights, scale/shift */
     int n_blocks, cap_blocks;
     size_t arena_floats;        /* per image */
+    size_t weight_bytes;        /* packed weights and scale/shift, allocated at build */
+    uint64_t max_memory;        /* bytes: weights + arena + scratch for a batch */
     float *arena;
     size_t arena_batch;
     void *scratch;
-    size_t scratch_bytes;
 };
 
 static float *own(dl_net *net, size_t n) {
+    size_t bytes;
+    if (!dl_mul(n ? n : 1, sizeof(float), &bytes)) return NULL;
     if (net->n_blocks == net->cap_blocks) {
         int cap = net->cap_blocks ? 2 * net->cap_blocks : 256;
         float **b = realloc(net->blocks, sizeof *b * (size_t)cap);
         if (!b) return NULL;
         net->blocks = b; net->cap_blocks = cap;
     }
-    float *p = malloc((n ? n : 1) * sizeof(float));
+    float *p = malloc(bytes);
     if (p) net->blocks[net->n_blocks++] = p;
     return p;
 }
 
-static const char *class_names[DL_LAYER_TYPE_COUNT] = {
-    [DL_INPUT] = "InputLayer", [DL_ZERO_PADDING2D] = "ZeroPadding2D", [DL_CONV2D] = "Conv2D",
-    [DL_BATCH_NORM] = "BatchNormalization", [DL_ACTIVATION] = "Activation",
-    [DL_MAX_POOL2D] = "MaxPooling2D", [DL_AVG_POOL2D] = "AveragePooling2D",
-    [DL_CONCATENATE] = "Concatenate", [DL_GLOBAL_AVG_POOL2D] = "GlobalAveragePooling2D",
-    [DL_GLOBAL_MAX_POOL2D] = "GlobalMaxPooling2D", [DL_DENSE] = "Dense",
-};
+#define DL_CLASS_NAME(name, value, keras) [name] = keras,
+static const char *class_names[DL_LAYER_TYPE_COUNT] = { DL_LAYER_TYPES(DL_CLASS_NAME) };
+#undef DL_CLASS_NAME
 
-static const char *shape_str(const layer *l, char *buf, size_t cap) {
-    if (l->rank == 3) snprintf(buf, cap, "(None, %d, %d, %d)", l->h, l->w_, l->c);
-    else snprintf(buf, cap, "(None, %d)", l->c);
-    return buf;
+/* a * b, or SIZE_MAX when it does not fit (only ever compared or printed). */
+static size_t product(size_t a, size_t b) { size_t r; return dl_mul(a, b, &r) ? r : SIZE_MAX; }
+
+static const char *set_shape(layer *l, int rank, long long h, long long w, long long c) {
+    if (h < 1 || w < 1 || c < 1 || h > MAX_DIM || w > MAX_DIM || c > MAX_DIM)
+        return dl_errorf("layer %s: output shape (%lld, %lld, %lld) is out of range", l->name, h, w, c);
+    l->rank = rank; l->h = (int)h; l->w_ = (int)w; l->c = (int)c;
+    return NULL;
 }
 
-/* Keras initializers for weights=None: glorot_uniform kernels, zero biases,
- * BatchNormalization gamma=1, beta=0, moving mean 0, variance 1. */
-static uint32_t rng_next(uint64_t *s) {
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    uint32_t x = (uint32_t)(((*s >> 18) ^ *s) >> 27), rot = (uint32_t)(*s >> 59);
-    return (x >> rot) | (x << ((32 - rot) & 31));
+/* The file's tensors of a layer from `first` on (biases, BatchNorm's four)
+ * must be vectors of n: the kernels read n values from each. */
+static const char *check_vectors(const dl_model *m, const layer *l, int model_layer, int first, int n) {
+    if (model_layer < 0) return NULL;
+    const dl_layer *ml = &m->layers[model_layer];
+    for (int k = first; k < ml->n_tensors; k++) {
+        const dl_tensor *t = &m->tensors[ml->tensors[k]];
+        if (t->ndim != 1 || t->dims[0] != n)
+            return dl_errorf("model file: %s of %s has %zu values, the layer needs %d", t->name, l->name, t->count, n);
+    }
+    return NULL;
 }
-
-static void glorot_uniform(float *w, size_t n, size_t fan_in, size_t fan_out, uint64_t *rng) {
-    float limit = sqrtf(6.0f / (float)(fan_in + fan_out));
-    for (size_t i = 0; i < n; i++) w[i] = ((float)(rng_next(rng) >> 8) / 16777216.0f * 2 - 1) * limit;
-}
-
-static void fill(float *w, size_t n, float v) { for (size_t i = 0; i < n; i++) w[i] = v; }
 
 /* Output shape of layer i from its inputs; checks the file's tensors agree. */
 static const char *infer_shape(const dl_model *m, dl_net *net, int i, int model_layer) {
     layer *l = &net->layers[i];
     const layer *in = l->n_inputs ? &net->layers[l->inputs[0]] : NULL;
     const dl_tensor *t = model_layer >= 0 && m->layers[model_layer].n_tensors ? &m->tensors[m->layers[model_layer].tensors[0]] : NULL;
-    if (in && l->type != DL_DENSE && in->rank != 3) return dl_errorf("layer %s expects a 4-D input", l->name);
+    const char *err = NULL;
+    if (in && l->type != DL_DENSE && l->type != DL_ACTIVATION && in->rank != 3) return dl_errorf("layer %s expects a 4-D input", l->name);
     switch (l->type) {
     case DL_INPUT:
-        l->rank = 3; l->h = net->input_h; l->w_ = net->input_w; l->c = 3;
-        break;
+        return set_shape(l, 3, net->input_h, net->input_w, 3);
     case DL_ZERO_PADDING2D:
-        l->rank = 3; l->h = in->h + l->ip[0] + l->ip[1]; l->w_ = in->w_ + l->ip[2] + l->ip[3]; l->c = in->c;
-        break;
+        return set_shape(l, 3, (long long)in->h + l->ip[DL_PAD_TOP] + l->ip[DL_PAD_BOTTOM],
+                         (long long)in->w_ + l->ip[DL_PAD_LEFT] + l->ip[DL_PAD_RIGHT], in->c);
     case DL_CONV2D: {
-        int f = l->ip[0], kh = l->ip[1], kw = l->ip[2], sh = l->ip[3], sw = l->ip[4];
+        int f = l->ip[DL_CONV_FILTERS], kh = l->ip[DL_CONV_KH], kw = l->ip[DL_CONV_KW];
+        int sh = l->ip[DL_CONV_STRIDE_H], sw = l->ip[DL_CONV_STRIDE_W];
         if (t && (t->ndim != 4 || t->dims[0] != kh || t->dims[1] != kw || t->dims[2] != in->c || t->dims[3] != f))
             return dl_errorf("model file: kernel of %s has shape (%d, %d, %d, %d), the graph needs (%d, %d, %d, %d)", l->name,
                              t->dims[0], t->ndim > 1 ? t->dims[1] : 0, t->ndim > 2 ? t->dims[2] : 0, t->ndim > 3 ? t->dims[3] : 0, kh, kw, in->c, f);
-        l->rank = 3; l->c = f;
-        if (l->ip[5]) {            /* 'same': TF puts the extra padding row/column at the end */
-            l->h = (in->h + sh - 1) / sh; l->w_ = (in->w_ + sw - 1) / sw;
-            int ph = (l->h - 1) * sh + kh - in->h, pw = (l->w_ - 1) * sw + kw - in->w_;
+        long long oh, ow;
+        if (l->ip[DL_CONV_SAME_PADDING]) {     /* 'same': TF puts the extra padding row/column at the end */
+            oh = ((long long)in->h + sh - 1) / sh; ow = ((long long)in->w_ + sw - 1) / sw;
+            long long ph = (oh - 1) * sh + kh - in->h, pw = (ow - 1) * sw + kw - in->w_;
             if (ph < 0) ph = 0;
             if (pw < 0) pw = 0;
-            l->pad[0] = ph / 2; l->pad[1] = ph - ph / 2; l->pad[2] = pw / 2; l->pad[3] = pw - pw / 2;
+            l->pad[0] = (int)(ph / 2); l->pad[1] = (int)(ph - ph / 2); l->pad[2] = (int)(pw / 2); l->pad[3] = (int)(pw - pw / 2);
         } else {
             if (in->h < kh || in->w_ < kw) return dl_errorf("layer %s: input %dx%d is smaller than its %dx%d kernel; use a larger input_shape", l->name, in->h, in->w_, kh, kw);
-            l->h = (in->h - kh) / sh + 1; l->w_ = (in->w_ - kw) / sw + 1;
+            oh = (in->h - kh) / sh + 1; ow = (in->w_ - kw) / sw + 1;
         }
-        l->params = (size_t)kh * kw * in->c * f + (l->ip[6] ? (size_t)f : 0);
+        if ((err = check_vectors(m, l, model_layer, 1, f))) return err;
+        l->params = product(product(product(kh, kw), (size_t)in->c), (size_t)f);
+        if (l->ip[DL_CONV_USE_BIAS] && l->params != SIZE_MAX) l->params += (size_t)f;
         l->trainable = l->params;
-        break;
+        return set_shape(l, 3, oh, ow, f);
     }
     case DL_BATCH_NORM:
         if (t && (t->ndim != 1 || t->dims[0] != in->c)) return dl_errorf("model file: %s has %d channels of parameters, its input has %d", l->name, t->dims[0], in->c);
-        l->rank = 3; l->h = in->h; l->w_ = in->w_; l->c = in->c;
+        if ((err = check_vectors(m, l, model_layer, 1, in->c))) return err;
         l->params = 4 * (size_t)in->c; l->trainable = 2 * (size_t)in->c;
-        break;
+        return set_shape(l, 3, in->h, in->w_, in->c);
     case DL_ACTIVATION:
         l->rank = in->rank; l->h = in->h; l->w_ = in->w_; l->c = in->c;
-        break;
-    case DL_MAX_POOL2D: case DL_AVG_POOL2D:
-        if (in->h < l->ip[0] || in->w_ < l->ip[1]) return dl_errorf("layer %s: input %dx%d is smaller than the %dx%d pool; use a larger input_shape", l->name, in->h, in->w_, l->ip[0], l->ip[1]);
-        l->rank = 3; l->h = (in->h - l->ip[0]) / l->ip[2] + 1; l->w_ = (in->w_ - l->ip[1]) / l->ip[3] + 1; l->c = in->c;
-        break;
-    case DL_CONCATENATE:
-        l->rank = 3; l->h = in->h; l->w_ = in->w_; l->c = 0;
+        return NULL;
+    case DL_MAX_POOL2D: case DL_AVG_POOL2D: {
+        int ph = l->ip[DL_POOL_H], pw = l->ip[DL_POOL_W];
+        if (in->h < ph || in->w_ < pw) return dl_errorf("layer %s: input %dx%d is smaller than the %dx%d pool; use a larger input_shape", l->name, in->h, in->w_, ph, pw);
+        return set_shape(l, 3, (in->h - ph) / l->ip[DL_POOL_STRIDE_H] + 1, (in->w_ - pw) / l->ip[DL_POOL_STRIDE_W] + 1, in->c);
+    }
+    case DL_CONCATENATE: {
+        long long c = 0;      /* at most 4096 inputs of at most MAX_DIM channels: no overflow */
         for (int k = 0; k < l->n_inputs; k++) {
             const layer *x = &net->layers[l->inputs[k]];
             if (x->rank != 3 || x->h != in->h || x->w_ != in->w_) return dl_errorf("layer %s: inputs have different spatial shapes", l->name);
-            l->c += x->c;
+            c += x->c;
         }
-        break;
+        return set_shape(l, 3, in->h, in->w_, c);
+    }
     case DL_GLOBAL_AVG_POOL2D: case DL_GLOBAL_MAX_POOL2D:
         l->rank = 1; l->c = in->c;
-        break;
+        return NULL;
     case DL_DENSE:
         if (in->rank != 1) return dl_errorf("layer %s expects a flat input", l->name);
-        if (t && (t->ndim != 2 || t->dims[0] != in->c || t->dims[1] != l->ip[0]))
+        if (t && (t->ndim != 2 || t->dims[0] != in->c || t->dims[1] != l->ip[DL_DENSE_UNITS]))
             return dl_errorf("model file: kernel of %s does not match its input of %d features", l->name, in->c);
-        l->rank = 1; l->c = l->ip[0];
-        l->params = (size_t)in->c * l->c + (l->ip[1] ? (size_t)l->c : 0);
+        if ((err = check_vectors(m, l, model_layer, 1, l->ip[DL_DENSE_UNITS]))) return err;
+        l->params = product((size_t)in->c, (size_t)l->ip[DL_DENSE_UNITS]);
+        if (l->ip[DL_DENSE_USE_BIAS] && l->params != SIZE_MAX) l->params += (size_t)l->ip[DL_DENSE_UNITS];
         l->trainable = l->params;
-        break;
-    default:
-        return dl_errorf("layer %s: unsupported layer type", l->name);
+        return set_shape(l, 1, 1, 1, l->ip[DL_DENSE_UNITS]);
     }
-    return NULL;
+    return dl_errorf("layer %s: unsupported layer type", l->name);
 }
 
 static const char *check_options(const dl_model *m, const dl_net_options *o, int *h, int *w, int *c) {
     const dl_layer *in = &m->layers[0];
-    int dh = in->ip[0] > 0 ? in->ip[0] : 224, dw = in->ip[1] > 0 ? in->ip[1] : 224;
-    int top_units = m->layers[m->n_layers - 1].type == DL_DENSE ? m->layers[m->n_layers - 1].ip[0] : 0;
+    int dh = in->ip[DL_INPUT_H] > 0 ? in->ip[DL_INPUT_H] : 224, dw = in->ip[DL_INPUT_W] > 0 ? in->ip[DL_INPUT_W] : 224;
+    const dl_layer *top = &m->layers[m->n_layers - 1];
+    int top_units = top->type == DL_DENSE ? top->ip[DL_DENSE_UNITS] : 0;
     if (o->imagenet_weights && o->include_top && top_units && o->classes != top_units)
         return dl_errorf("If using `weights` as `\"imagenet\"` with `include_top` as true, `classes` should be %d. Received: classes=%d", top_units, o->classes);
     if (o->classes < 1) return dl_errorf("classes must be a positive integer; Received: classes=%d", o->classes);
-    *h = o->input_h ? o->input_h : dh;
-    *w = o->input_w ? o->input_w : dw;
-    *c = o->input_c ? o->input_c : 3;
-    if (o->input_h && o->include_top && o->imagenet_weights && (*h != dh || *w != dw || *c != 3))
+    *h = o->input_shape_set ? o->input_h : dh;
+    *w = o->input_shape_set ? o->input_w : dw;
+    *c = o->input_shape_set ? o->input_c : 3;
+    if (o->input_shape_set && o->include_top && o->imagenet_weights && (*h != dh || *w != dw || *c != 3))
         return dl_errorf("When setting `include_top=True` and loading `imagenet` weights, `input_shape` should be (%d, %d, 3). Received: input_shape=(%d, %d, %d)", dh, dw, *h, *w, *c);
     if (*c != 3 && *c != 1)
         return dl_errorf("The input must have 3 channels (or 1, which DenseLab repeats to 3); Received `input_shape=(%d, %d, %d)`", *h, *w, *c);
@@ -215,6 +238,7 @@ static const char *check_options(const dl_model *m, const dl_net_options *o, int
     if (*h > 4096 || *w > 4096)
         return dl_errorf("Input size must be at most 4096x4096; Received: input_shape=(%d, %d, %d)", *h, *w, *c);
     if (o->pooling < DL_POOLING_NONE || o->pooling > DL_POOLING_MAX) return "pooling must be None, 'avg' or 'max'";
+    if (o->max_memory == 0) return "max_memory must be positive";
     return NULL;
 }
 
@@ -225,7 +249,31 @@ static int feature_end(const dl_net *net) {
     return end;
 }
 
-static const char *build_layers(const dl_model *m, const dl_net_options *o, dl_net *net, uint64_t *rng) {
+/* include_top=False: cut at the convolutional base, append the pooling layer. */
+static const char *cut_top(const dl_model *m, dl_net *net, int pooling) {
+    net->n_layers = feature_end(net) + 1;
+    if (!pooling) return NULL;
+    layer *p = &net->layers[net->n_layers];
+    memset(p, 0, sizeof *p);
+    p->type = pooling == DL_POOLING_AVG ? DL_GLOBAL_AVG_POOL2D : DL_GLOBAL_MAX_POOL2D;
+    p->name = pooling == DL_POOLING_AVG ? "avg_pool" : "max_pool";
+    p->own_input = net->n_layers - 1;
+    p->inputs = &p->own_input; p->n_inputs = 1;
+    net->n_layers++;
+    return infer_shape(m, net, net->n_layers - 1, -1);
+}
+
+/* weights=None with the top: the classifier gets `classes` units. */
+static void set_classes(dl_net *net, int classes) {
+    layer *d = &net->layers[net->n_layers - 1];
+    d->ip[DL_DENSE_UNITS] = classes;
+    d->c = classes;
+    d->params = product((size_t)net->layers[d->inputs[0]].c, (size_t)classes);
+    if (d->ip[DL_DENSE_USE_BIAS] && d->params != SIZE_MAX) d->params += (size_t)classes;
+    d->trainable = d->params;
+}
+
+static const char *build_layers(const dl_model *m, const dl_net_options *o, dl_net *net) {
     net->layers = calloc(2 * (size_t)m->n_layers + 2, sizeof *net->layers);   /* room for internal values */
     if (!net->layers) return "out of memory";
     if (m->layers[0].type != DL_INPUT) return "model file: the first layer is not an InputLayer";
@@ -235,52 +283,20 @@ static const char *build_layers(const dl_model *m, const dl_net_options *o, dl_n
         l->type = ml->type; l->activation = ml->activation; l->name = ml->name;
         l->n_inputs = ml->n_inputs; l->inputs = ml->inputs;
         memcpy(l->ip, ml->ip, sizeof l->ip); memcpy(l->fp, ml->fp, sizeof l->fp);
-        for (int k = 0; k < ml->n_tensors; k++) l->w[k] = m->tensors[ml->tensors[k]].data;
+        if (o->imagenet_weights)
+            for (int k = 0; k < ml->n_tensors; k++) l->w[k] = m->tensors[ml->tensors[k]].data;
         if (i > 0 && ml->type == DL_INPUT) return "model file: more than one InputLayer";
         net->n_layers = i + 1;
         const char *err = infer_shape(m, net, i, i);
         if (err) return err;
     }
     if (!o->include_top) {
-        net->n_layers = feature_end(net) + 1;
-        if (o->pooling) {
-            layer *p = &net->layers[net->n_layers];
-            memset(p, 0, sizeof *p);
-            p->type = o->pooling == DL_POOLING_AVG ? DL_GLOBAL_AVG_POOL2D : DL_GLOBAL_MAX_POOL2D;
-            p->name = o->pooling == DL_POOLING_AVG ? "avg_pool" : "max_pool";
-            p->own_input = net->n_layers - 1;
-            p->inputs = &p->own_input; p->n_inputs = 1;
-            net->n_layers++;
-            infer_shape(m, net, net->n_layers - 1, -1);
-        }
+        const char *err = cut_top(m, net, o->pooling);
+        if (err) return err;
     } else if (!o->imagenet_weights && net->layers[net->n_layers - 1].type == DL_DENSE) {
-        layer *d = &net->layers[net->n_layers - 1];
-        d->ip[0] = o->classes;
-        d->c = o->classes;
-        d->params = d->trainable = (size_t)net->layers[d->inputs[0]].c * o->classes + (d->ip[1] ? (size_t)o->classes : 0);
+        set_classes(net, o->classes);
     }
     for (int i = 0; i < net->n_layers; i++) net->layers[i].class_name = class_names[net->layers[i].type];
-
-    if (!o->imagenet_weights) {          /* Keras initializers, seeded */
-        for (int i = 0; i < net->n_layers; i++) {
-            layer *l = &net->layers[i];
-            const layer *in = l->n_inputs ? &net->layers[l->inputs[0]] : NULL;
-            if (l->type == DL_CONV2D || l->type == DL_DENSE) {
-                size_t taps = l->type == DL_CONV2D ? (size_t)l->ip[1] * l->ip[2] : 1;
-                size_t n = taps * in->c * l->c;
-                float *k = own(net, n), *b = own(net, l->c);
-                if (!k || !b) return "out of memory";
-                glorot_uniform(k, n, taps * in->c, taps * l->c, rng);
-                fill(b, l->c, 0);
-                l->w[0] = k; l->w[1] = b;
-            } else if (l->type == DL_BATCH_NORM) {
-                float *p = own(net, 4 * (size_t)l->c);
-                if (!p) return "out of memory";
-                fill(p, l->c, 1); fill(p + l->c, 2 * (size_t)l->c, 0); fill(p + 3 * (size_t)l->c, l->c, 1);
-                for (int k = 0; k < 4; k++) l->w[k] = p + (size_t)k * l->c;
-            }
-        }
-    }
     for (int i = 0; i < net->n_layers; i++)
         for (int k = 0; k < net->layers[i].n_inputs; k++) {
             layer *x = &net->layers[net->layers[i].inputs[k]];
@@ -294,7 +310,7 @@ static const char *build_layers(const dl_model *m, const dl_net_options *o, dl_n
     return NULL;
 }
 
-/* ---- 2. nodes ---------------------------------------------------------- */
+/* ---- 2. nodes: one function per rewrite ----------------------------------- */
 
 static int sole_consumer(const dl_net *net, int i, int type) {
     const layer *l = &net->layers[i];
@@ -307,119 +323,146 @@ static int sole_relu(const dl_net *net, int i) {
     return a >= 0 && net->layers[a].activation == DL_RELU ? a : -1;
 }
 
-static void bn_scale_shift(const layer *bn, float *scale, float *shift) {
-    for (int c = 0; c < bn->c; c++) {
-        double s = bn->w[0][c] / sqrt((double)bn->w[3][c] + bn->fp[0]);
-        scale[c] = (float)s;
-        shift[c] = (float)(bn->w[1][c] - bn->w[2][c] * s);
-    }
+static node *emit(dl_net *net, int in, int out) {
+    node *n = &net->nodes[net->n_nodes++];
+    memset(n, 0, sizeof *n);
+    n->in = in; n->out = out;
+    n->layer = n->folded_bn = -1;
+    n->out_min = -INFINITY; n->out_max = INFINITY;
+    return n;
+}
+
+/* ZeroPadding2D read only by a convolution: the convolution pads instead. */
+static int padding_absorbed(const dl_net *net, int i) { return sole_consumer(net, i, DL_CONV2D) >= 0; }
+
+/* The convolution reading *in adds that padding to its own pad[] and reads
+ * the padding's input instead. */
+static void absorb_padding(const dl_net *net, int *in, int pad[4]) {
+    const layer *p = &net->layers[*in];
+    if (p->type != DL_ZERO_PADDING2D || !padding_absorbed(net, *in)) return;
+    pad[0] += p->ip[DL_PAD_TOP]; pad[1] += p->ip[DL_PAD_BOTTOM];
+    pad[2] += p->ip[DL_PAD_LEFT]; pad[3] += p->ip[DL_PAD_RIGHT];
+    *in = p->inputs[0];
+}
+
+/* A linear 1x1 stride-1 unpadded convolution read only by average pooling
+ * (DenseNet's transitions): both are linear, so pool first and convolve a
+ * quarter of the pixels. Emits the pooling node into an internal value,
+ * which *in becomes; returns the pooling layer (absorbed), or -1. */
+static int pool_before_pointwise_conv(dl_net *net, int i, const int pad[4], int *in) {
+    const layer *l = &net->layers[i];
+    int pointwise = l->ip[DL_CONV_KH] == 1 && l->ip[DL_CONV_KW] == 1 && l->ip[DL_CONV_STRIDE_H] == 1 &&
+                    l->ip[DL_CONV_STRIDE_W] == 1 && !pad[0] && !pad[1] && !pad[2] && !pad[3];
+    int pool = pointwise && l->activation == DL_LINEAR ? sole_consumer(net, i, DL_AVG_POOL2D) : -1;
+    if (pool < 0) return -1;
+    const layer *pl = &net->layers[pool], *src = &net->layers[*in];
+    int e = net->n_layers++;
+    layer *pooled = &net->layers[e];
+    memset(pooled, 0, sizeof *pooled);
+    pooled->type = DL_AVG_POOL2D; pooled->name = "(pooled input)";
+    pooled->rank = 3; pooled->h = pl->h; pooled->w_ = pl->w_; pooled->c = src->c;
+    node *n = emit(net, *in, e);
+    n->op = OP_AVG_POOL;
+    n->pool = (f32_pool2d_shape){ 1, (size_t)src->h, (size_t)src->w_, (size_t)src->c,
+        (size_t)pl->ip[DL_POOL_H], (size_t)pl->ip[DL_POOL_W], (size_t)pl->ip[DL_POOL_STRIDE_H], (size_t)pl->ip[DL_POOL_STRIDE_W] };
+    *in = e;
+    return pool;
+}
+
+/* A linear convolution read only by a BatchNorm: the BatchNorm is folded
+ * into its weights and bias at packing time. Returns the BatchNorm, or -1. */
+static int fold_batch_norm(const dl_net *net, int conv) {
+    return net->layers[conv].activation == DL_LINEAR ? sole_consumer(net, conv, DL_BATCH_NORM) : -1;
+}
+
+/* ReLU as the clamp of the node that produced `end` (layer i's own
+ * activation, or a ReLU layer that is the sole reader). Returns the value the
+ * node now produces. */
+static int fold_relu(const dl_net *net, node *n, int i, int end, char *absorbed) {
+    const layer *l = &net->layers[i];
+    int relu = l->activation == DL_RELU ? i : l->activation == DL_LINEAR ? sole_relu(net, end) : -1;
+    if (relu < 0) return end;
+    n->out_min = 0;
+    if (relu == i) return end;
+    absorbed[relu] = 1;
+    return relu;
+}
+
+/* Softmax runs in place on the value just produced. */
+static void softmax_in_place(dl_net *net, int value) {
+    node *s = emit(net, value, value);
+    s->op = OP_SOFTMAX;
+}
+
+static void conv_or_dense_node(dl_net *net, int i, char *absorbed) {
+    const layer *l = &net->layers[i];
+    int conv = l->type == DL_CONV2D, pad[4] = { l->pad[0], l->pad[1], l->pad[2], l->pad[3] };
+    int in = l->inputs[0], end = i;
+    if (conv) absorb_padding(net, &in, pad);
+    int pool = conv ? pool_before_pointwise_conv(net, i, pad, &in) : -1;
+    if (pool >= 0) { absorbed[pool] = 1; end = pool; }
+    const layer *src = &net->layers[in];
+    node *n = emit(net, in, i);
+    n->op = conv ? OP_CONV : OP_DENSE;
+    n->layer = i;
+    n->conv = (f32_conv2d_shape){ 1, conv ? (size_t)src->h : 1, conv ? (size_t)src->w_ : 1, (size_t)src->c, (size_t)l->c,
+        conv ? (size_t)l->ip[DL_CONV_KH] : 1, conv ? (size_t)l->ip[DL_CONV_KW] : 1,
+        conv ? (size_t)l->ip[DL_CONV_STRIDE_H] : 1, conv ? (size_t)l->ip[DL_CONV_STRIDE_W] : 1,
+        (size_t)pad[0], (size_t)pad[2], (size_t)pad[1], (size_t)pad[3] };
+    n->weight_floats = conv ? f32_conv2d_packed_size(&n->conv) : f32_gemm_packed_size(src->c, (size_t)l->c);
+    int bn = conv ? fold_batch_norm(net, i) : -1;
+    if (bn >= 0) { n->folded_bn = bn; absorbed[bn] = 1; end = bn; }
+    n->out = end = fold_relu(net, n, i, end, absorbed);
+    if (l->activation == DL_SOFTMAX) softmax_in_place(net, end);
+}
+
+/* BatchNorm (and a ReLU reading only it), ReLU, or linear: one scale-shift. */
+static void scale_shift_node(dl_net *net, int i, char *absorbed) {
+    const layer *l = &net->layers[i];
+    node *n = emit(net, l->inputs[0], i);
+    n->op = OP_SCALE_SHIFT;
+    n->layer = i;
+    n->weight_floats = 2 * (size_t)l->c;
+    int relu = l->type == DL_ACTIVATION ? (l->activation == DL_RELU ? i : -1) : sole_relu(net, i);
+    if (relu < 0) return;
+    n->out_min = 0;
+    if (relu != i) { absorbed[relu] = 1; n->out = relu; }
 }
 
 static const char *build_nodes(dl_net *net) {
-    net->nodes = calloc((size_t)net->n_keras * 2, sizeof *net->nodes);
-    char *absorbed = calloc((size_t)net->n_keras * 2, 1);
+    net->nodes = calloc((size_t)net->n_keras * 2, sizeof *net->nodes);   /* at most 2 per layer */
+    char *absorbed = calloc((size_t)net->n_keras, 1);
     if (!net->nodes || !absorbed) { free(absorbed); return "out of memory"; }
-    const float inf = INFINITY;
     for (int i = 0; i < net->n_keras; i++) {
         if (absorbed[i]) continue;
-        layer *l = &net->layers[i];
-        node *n = &net->nodes[net->n_nodes++];
-        memset(n, 0, sizeof *n);
-        n->in = l->n_inputs ? l->inputs[0] : -1;
-        n->out = i;
-        n->out_min = -inf; n->out_max = inf;
+        const layer *l = &net->layers[i];
+        int in = l->n_inputs ? l->inputs[0] : -1;
         switch (l->type) {
-        case DL_INPUT: n->op = OP_INPUT; break;
-        case DL_ZERO_PADDING2D:
-            if (sole_consumer(net, i, DL_CONV2D) >= 0) { absorbed[i] = 1; net->n_nodes--; break; }
+        case DL_INPUT: emit(net, -1, i)->op = OP_INPUT; break;
+        case DL_ZERO_PADDING2D: {
+            if (padding_absorbed(net, i)) break;
+            node *n = emit(net, in, i);
             n->op = OP_PAD;
-            memcpy(n->pad, l->ip, sizeof n->pad);
-            break;
-        case DL_CONV2D: case DL_DENSE: {
-            int pad[4] = { l->pad[0], l->pad[1], l->pad[2], l->pad[3] };
-            if (n->in >= 0 && absorbed[n->in] && net->layers[n->in].type == DL_ZERO_PADDING2D) {
-                const layer *p = &net->layers[n->in];
-                for (int k = 0; k < 4; k++) pad[k] += p->ip[k];
-                n->in = p->inputs[0];
-            }
-            const layer *in = &net->layers[n->in];
-            int conv = l->type == DL_CONV2D;
-            /* A 1x1 convolution followed by average pooling (DenseNet's transitions): both are
-             * linear, so pool first and convolve a quarter of the pixels. */
-            int pool = conv && l->ip[1] == 1 && l->ip[2] == 1 && l->ip[3] == 1 && l->ip[4] == 1 && !pad[0] && !pad[1] &&
-                       !pad[2] && !pad[3] && l->activation == DL_LINEAR ? sole_consumer(net, i, DL_AVG_POOL2D) : -1;
-            if (pool >= 0) {
-                const layer *pl = &net->layers[pool];
-                int e = net->n_layers++;         /* an internal value: the pooled input */
-                layer *pooled = &net->layers[e];
-                memset(pooled, 0, sizeof *pooled);
-                pooled->type = DL_AVG_POOL2D; pooled->name = "(pooled input)";
-                pooled->rank = 3; pooled->h = pl->h; pooled->w_ = pl->w_; pooled->c = in->c;
-                n->op = OP_AVG_POOL; n->out = e;
-                n->pool = (f32_pool2d_shape){ 1, (size_t)in->h, (size_t)in->w_, (size_t)in->c,
-                    (size_t)pl->ip[0], (size_t)pl->ip[1], (size_t)pl->ip[2], (size_t)pl->ip[3] };
-                n = &net->nodes[net->n_nodes++];
-                memset(n, 0, sizeof *n);
-                n->in = e;
-                n->out_min = -inf; n->out_max = inf;
-                in = pooled;
-                absorbed[pool] = 1;
-            }
-            n->op = conv ? OP_CONV : OP_DENSE;
-            n->conv = (f32_conv2d_shape){ 1, conv ? (size_t)in->h : 1, conv ? (size_t)in->w_ : 1, (size_t)in->c, (size_t)l->c,
-                conv ? (size_t)l->ip[1] : 1, conv ? (size_t)l->ip[2] : 1, conv ? (size_t)l->ip[3] : 1, conv ? (size_t)l->ip[4] : 1,
-                (size_t)pad[0], (size_t)pad[2], (size_t)pad[1], (size_t)pad[3] };
-            size_t k = n->conv.kh * n->conv.kw * n->conv.in_c, co = (size_t)l->c;
-            const float *w = l->w[0], *b = (conv ? l->ip[6] : l->ip[1]) ? l->w[1] : NULL;
-            int end = pool >= 0 ? pool : i, bn = l->activation == DL_LINEAR && conv ? sole_consumer(net, i, DL_BATCH_NORM) : -1;
-            float *folded = NULL;
-            if (bn >= 0) {                   /* fold inference BatchNorm into the weights */
-                folded = malloc((k * co + 3 * co) * sizeof(float));
-                if (!folded) { free(absorbed); return "out of memory"; }
-                float *fw = folded, *fb = fw + k * co, *s = fb + co, *t = s + co;
-                bn_scale_shift(&net->layers[bn], s, t);
-                for (size_t r = 0; r < k; r++)
-                    for (size_t c = 0; c < co; c++) fw[r * co + c] = w[r * co + c] * s[c];
-                for (size_t c = 0; c < co; c++) fb[c] = (b ? b[c] * s[c] : 0) + t[c];
-                w = fw; b = fb;
-                absorbed[bn] = 1; end = bn;
-            }
-            int relu = l->activation == DL_RELU ? i : (l->activation == DL_LINEAR ? sole_relu(net, end) : -1);
-            if (relu >= 0) { n->out_min = 0; if (relu != i) { absorbed[relu] = 1; end = relu; } }
-            n->out = end;
-            size_t packed = conv ? f32_conv2d_packed_size(&n->conv) : f32_gemm_packed_size(k, co);
-            if (!(n->packed = own(net, packed))) { free(folded); free(absorbed); return "out of memory"; }
-            if (conv) f32_conv2d_pack(&n->conv, w, b, n->packed);
-            else f32_gemm_pack(k, co, w, b, n->packed);
-            free(folded);
-            if (l->activation == DL_SOFTMAX) {   /* softmax runs in place on the dense output */
-                node *s = &net->nodes[net->n_nodes++];
-                memset(s, 0, sizeof *s);
-                s->op = OP_SOFTMAX; s->in = s->out = end;
-            }
+            memcpy(n->pad, &l->ip[DL_PAD_TOP], sizeof n->pad);
             break;
         }
-        case DL_BATCH_NORM: case DL_ACTIVATION: {
-            if (l->type == DL_ACTIVATION && l->activation == DL_SOFTMAX) { n->op = OP_SOFTMAX; break; }
-            n->op = OP_SCALE_SHIFT;         /* BatchNorm, ReLU, or linear (identity) */
-            n->scale = own(net, (size_t)l->c); n->shift = own(net, (size_t)l->c);
-            if (!n->scale || !n->shift) { free(absorbed); return "out of memory"; }
-            if (l->type == DL_BATCH_NORM) bn_scale_shift(l, n->scale, n->shift);
-            else { fill(n->scale, l->c, 1); fill(n->shift, l->c, 0); }
-            int relu = l->type == DL_ACTIVATION ? (l->activation == DL_RELU ? i : -1) : sole_relu(net, i);
-            if (relu >= 0) { n->out_min = 0; absorbed[relu] = relu != i; n->out = relu; }
+        case DL_CONV2D: case DL_DENSE: conv_or_dense_node(net, i, absorbed); break;
+        case DL_ACTIVATION:
+            if (l->activation == DL_SOFTMAX) { emit(net, in, i)->op = OP_SOFTMAX; break; }
+            scale_shift_node(net, i, absorbed);
             break;
-        }
+        case DL_BATCH_NORM: scale_shift_node(net, i, absorbed); break;
         case DL_MAX_POOL2D: case DL_AVG_POOL2D: {
-            const layer *in = &net->layers[n->in];
-            n->op = l->type == DL_MAX_POOL2D ? OP_MAX_POOL : OP_AVG_POOL;
-            n->pool = (f32_pool2d_shape){ 1, (size_t)in->h, (size_t)in->w_, (size_t)in->c,
-                (size_t)l->ip[0], (size_t)l->ip[1], (size_t)l->ip[2], (size_t)l->ip[3] };
+            const layer *src = &net->layers[in];
+            node *p = emit(net, in, i);
+            p->op = l->type == DL_MAX_POOL2D ? OP_MAX_POOL : OP_AVG_POOL;
+            p->pool = (f32_pool2d_shape){ 1, (size_t)src->h, (size_t)src->w_, (size_t)src->c,
+                (size_t)l->ip[DL_POOL_H], (size_t)l->ip[DL_POOL_W], (size_t)l->ip[DL_POOL_STRIDE_H], (size_t)l->ip[DL_POOL_STRIDE_W] };
             break;
         }
-        case DL_CONCATENATE: n->op = OP_CONCAT; break;
-        case DL_GLOBAL_AVG_POOL2D: n->op = OP_GLOBAL_AVG_POOL; break;
-        case DL_GLOBAL_MAX_POOL2D: n->op = OP_GLOBAL_MAX_POOL; break;
+        case DL_CONCATENATE: emit(net, in, i)->op = OP_CONCAT; break;
+        case DL_GLOBAL_AVG_POOL2D: emit(net, in, i)->op = OP_GLOBAL_AVG_POOL; break;
+        case DL_GLOBAL_MAX_POOL2D: emit(net, in, i)->op = OP_GLOBAL_MAX_POOL; break;
         }
     }
     free(absorbed);
@@ -428,19 +471,27 @@ static const char *build_nodes(dl_net *net) {
 
 /* ---- 3. storage ---------------------------------------------------------- */
 
+/* Memory sizes in reasons (storage and memory phases). */
+static void format_bytes(char *buf, size_t cap, uint64_t bytes) {
+    if (bytes >= (1ull << 30)) snprintf(buf, cap, "%.1f GB", (double)bytes / (1ull << 30));
+    else snprintf(buf, cap, "%.1f MB", (double)bytes / (1ull << 20));
+}
+
+static const char *too_much_memory(uint64_t need, uint64_t limit, const char *what) {
+    char a[32], b[32];
+    format_bytes(b, sizeof b, limit);
+    if (need == UINT64_MAX) return dl_errorf("this network needs more memory than this platform can address %s; the limit is %s (max_memory)", what, b);
+    format_bytes(a, sizeof a, need);
+    return dl_errorf("this network needs %s of memory %s; the limit is %s (max_memory)", a, what, b);
+}
+
 static int writes_strided(int op) { return op == OP_INPUT || op == OP_PAD || op == OP_CONV || op == OP_SCALE_SHIFT || op == OP_MAX_POOL || op == OP_AVG_POOL || op == OP_CONCAT; }
 
-static const char *plan_storage(dl_net *net) {
-    int nl = net->n_layers, nn = net->n_nodes;
-    net->st = calloc((size_t)nl, sizeof *net->st);
-    int *producer = malloc(sizeof(int) * (size_t)nl);
-    char *aliased = calloc((size_t)nl, 1);
-    if (!net->st || !producer || !aliased) { free(producer); free(aliased); return "out of memory"; }
-    for (int i = 0; i < nl; i++) { net->st[i].root = i; producer[i] = -1; net->st[i].first = nn; net->st[i].last = -1; }
-    for (int j = 0; j < nn; j++) if (producer[net->nodes[j].out] < 0) producer[net->nodes[j].out] = j;
-
-    /* Concatenations, last first, so a concat aliased into a later one passes its place on. */
-    for (int j = nn - 1; j >= 0; j--) {
+/* Concatenations, last first, so a concat aliased into a later one passes its
+ * place on. An input that another concat already holds, or whose producer
+ * cannot write a channel slice, is copied instead. */
+static void alias_concat_inputs(dl_net *net, const int *producer, char *aliased) {
+    for (int j = net->n_nodes - 1; j >= 0; j--) {
         const node *n = &net->nodes[j];
         if (n->op != OP_CONCAT) continue;
         const layer *l = &net->layers[n->out];
@@ -457,8 +508,11 @@ static const char *plan_storage(dl_net *net) {
             off += (size_t)net->layers[x].c;
         }
     }
-    /* Lifetimes of each root buffer, in node order. */
-    for (int j = 0; j < nn; j++) {
+}
+
+/* Lifetimes of each root buffer, in node order. */
+static void lifetimes(dl_net *net) {
+    for (int j = 0; j < net->n_nodes; j++) {
         const node *n = &net->nodes[j];
         storage *w = &net->st[net->st[n->out].root];
         if (j < w->first) w->first = j;
@@ -471,15 +525,14 @@ static const char *plan_storage(dl_net *net) {
             if (j > r->last) r->last = j;
         }
     }
-    net->st[net->st[net->output].root].last = nn;     /* read by the caller */
-    for (int i = 0; i < nl; i++) {
-        const layer *l = &net->layers[i];
-        net->st[i].floats = l->rank == 3 ? (size_t)l->h * l->w_ * l->c : (size_t)l->c;
-    }
-    /* Greedy by size: biggest buffers first, each at the lowest offset free for its lifetime. */
-    int *order = malloc(sizeof(int) * (size_t)nl), count = 0;
-    if (!order) { free(producer); free(aliased); return "out of memory"; }
-    for (int i = 0; i < nl; i++) if (net->st[i].root == i && net->st[i].last >= 0) order[count++] = i;
+    net->st[net->st[net->output].root].last = net->n_nodes;     /* read by the caller */
+}
+
+/* Greedy by size: biggest buffers first, each at the lowest offset free for
+ * its lifetime. Fails only when the arena does not fit in size_t. */
+static int place_buffers(dl_net *net, int *order) {
+    int count = 0;
+    for (int i = 0; i < net->n_layers; i++) if (net->st[i].root == i && net->st[i].last >= 0) order[count++] = i;
     for (int a = 1; a < count; a++)
         for (int b = a; b > 0 && net->st[order[b]].floats > net->st[order[b - 1]].floats; b--) {
             int t = order[b]; order[b] = order[b - 1]; order[b - 1] = t;
@@ -487,22 +540,161 @@ static const char *plan_storage(dl_net *net) {
     net->arena_floats = 0;
     for (int a = 0; a < count; a++) {
         storage *s = &net->st[order[a]];
-        size_t off = 0;
+        size_t off = 0, end;
         for (int moved = 1; moved;) {
             moved = 0;
             for (int b = 0; b < a; b++) {
                 const storage *p = &net->st[order[b]];
                 int overlap_time = p->first <= s->last && s->first <= p->last;
                 if (overlap_time && p->offset < off + s->floats && off < p->offset + p->floats) {
-                    off = (p->offset + p->floats + 15) & ~(size_t)15;
+                    off = (p->offset + p->floats + 15) & ~(size_t)15;   /* placed buffers fit: no wrap */
                     moved = 1;
                 }
             }
         }
+        if (!dl_add(off, s->floats, &end) || end > SIZE_MAX - 16) return 0;
         s->offset = off;
-        if (off + s->floats > net->arena_floats) net->arena_floats = off + s->floats;
+        if (end > net->arena_floats) net->arena_floats = end;
     }
+    return 1;
+}
+
+static const char *plan_storage(dl_net *net) {
+    int nl = net->n_layers, nn = net->n_nodes;
+    net->st = calloc((size_t)nl, sizeof *net->st);
+    int *producer = malloc(sizeof(int) * (size_t)nl), *order = malloc(sizeof(int) * (size_t)nl);
+    char *aliased = calloc((size_t)nl, 1);
+    const char *err = NULL;
+    if (!net->st || !producer || !order || !aliased) { err = "out of memory"; goto done; }
+    for (int i = 0; i < nl; i++) {
+        const layer *l = &net->layers[i];
+        storage *s = &net->st[i];
+        s->root = i; s->first = nn; s->last = -1; producer[i] = -1;
+        s->floats = l->rank == 3 ? product(product((size_t)l->h, (size_t)l->w_), (size_t)l->c) : (size_t)l->c;
+        if (s->floats == SIZE_MAX) { err = too_much_memory(UINT64_MAX, net->max_memory, "for one image"); goto done; }
+    }
+    for (int j = 0; j < nn; j++) if (producer[net->nodes[j].out] < 0) producer[net->nodes[j].out] = j;
+    alias_concat_inputs(net, producer, aliased);
+    lifetimes(net);
+    if (!place_buffers(net, order)) err = too_much_memory(UINT64_MAX, net->max_memory, "for one image");
+done:
     free(order); free(producer); free(aliased);
+    return err;
+}
+
+/* ---- 4. memory ----------------------------------------------------------- */
+
+/* Floats of temporary weights while packing node n (an unpacked kernel for
+ * weights=None or BatchNorm folding, plus bias and scale/shift). */
+static size_t packing_floats(const dl_net *net, const node *n) {
+    const layer *l = &net->layers[n->layer];
+    if (n->op != OP_CONV && n->op != OP_DENSE) return 0;
+    if (n->folded_bn < 0 && l->w[0]) return 0;
+    size_t k = product(product(n->conv.kh, n->conv.kw), n->conv.in_c);
+    return k > SIZE_MAX - 3 ? SIZE_MAX : product(k + 3, n->conv.out_c);
+}
+
+/* Conv scratch in bytes for a batch (SIZE_MAX: does not fit). */
+static size_t scratch_bytes(const dl_net *net, size_t batch) {
+    size_t most = 0;
+    for (int j = 0; j < net->n_nodes; j++)
+        if (net->nodes[j].op == OP_CONV) {
+            f32_conv2d_shape s = net->nodes[j].conv;
+            s.batch = batch;
+            size_t b = f32_conv2d_scratch_size(&s);
+            if (b > most) most = b;
+        }
+    return most;
+}
+
+/* Bytes for packed weights + a batch of activations + scratch (+ extra), or
+ * UINT64_MAX when it does not fit in size_t. */
+static uint64_t memory_need(const dl_net *net, size_t weight_bytes, size_t batch, size_t extra) {
+    size_t arena, scratch = scratch_bytes(net, batch), total;
+    if (scratch == SIZE_MAX || !dl_mul3(net->arena_floats, batch, sizeof(float), &arena) ||
+        !dl_add(arena, weight_bytes, &total) || !dl_add(total, scratch, &total) || !dl_add(total, extra, &total))
+        return UINT64_MAX;
+    return total;
+}
+
+static const char *check_memory(dl_net *net) {
+    size_t weights = 0, packing = 0;
+    for (int j = 0; j < net->n_nodes; j++) {
+        const node *n = &net->nodes[j];
+        size_t t = packing_floats(net, n);
+        if (n->weight_floats == SIZE_MAX || t == SIZE_MAX || !dl_add(weights, n->weight_floats, &weights))
+            return too_much_memory(UINT64_MAX, net->max_memory, "for one image");
+        if (t > packing) packing = t;
+    }
+    size_t packing_bytes;
+    if (!dl_mul(weights, sizeof(float), &net->weight_bytes) || !dl_mul(packing, sizeof(float), &packing_bytes))
+        return too_much_memory(UINT64_MAX, net->max_memory, "for one image");
+    uint64_t need = memory_need(net, net->weight_bytes, 1, packing_bytes);
+    if (need > net->max_memory) return too_much_memory(need, net->max_memory, "for one image");
+    return NULL;
+}
+
+/* ---- 5. weights ------------------------------------------------------------ */
+
+/* Inference BatchNorm as scale and shift; Keras's initial values (gamma 1,
+ * beta 0, mean 0, variance 1) for weights=None. */
+static void bn_scale_shift(const layer *bn, float *scale, float *shift) {
+    for (int c = 0; c < bn->c; c++) {
+        double gamma = bn->w[0] ? bn->w[0][c] : 1, beta = bn->w[1] ? bn->w[1][c] : 0;
+        double mean = bn->w[2] ? bn->w[2][c] : 0, var = bn->w[3] ? bn->w[3][c] : 1;
+        double s = gamma / sqrt(var + bn->fp[DL_BN_EPSILON]);
+        scale[c] = (float)s;
+        shift[c] = (float)(beta - mean * s);
+    }
+}
+
+static void fill(float *w, size_t n, float v) { for (size_t i = 0; i < n; i++) w[i] = v; }
+
+static const char *pack_conv_or_dense(dl_net *net, node *n, dl_rng *rng) {
+    const layer *l = &net->layers[n->layer];
+    int has_bias = l->type == DL_CONV2D ? l->ip[DL_CONV_USE_BIAS] : l->ip[DL_DENSE_USE_BIAS];
+    size_t taps = n->conv.kh * n->conv.kw, k = taps * n->conv.in_c, co = n->conv.out_c;
+    const float *w = l->w[0], *b = has_bias ? l->w[1] : NULL;   /* NULL for weights=None */
+    float *tmp = NULL;
+    if (packing_floats(net, n)) {
+        if (!(tmp = malloc(packing_floats(net, n) * sizeof(float)))) return "out of memory";
+        float *tw = tmp, *tb = tw + k * co;
+        if (!w) {                            /* Keras: glorot_uniform kernel, zero bias */
+            dl_glorot_uniform(rng, tw, k * co, k, taps * co);
+            w = tw;
+        }
+        if (n->folded_bn >= 0) {             /* fold inference BatchNorm into the weights */
+            float *s = tb + co, *t = s + co;
+            bn_scale_shift(&net->layers[n->folded_bn], s, t);
+            for (size_t r = 0; r < k; r++)
+                for (size_t c = 0; c < co; c++) tw[r * co + c] = w[r * co + c] * s[c];
+            for (size_t c = 0; c < co; c++) tb[c] = (b ? b[c] * s[c] : 0) + t[c];
+            w = tw; b = tb;
+        }
+    }
+    if (!(n->packed = own(net, n->weight_floats))) { free(tmp); return "out of memory"; }
+    if (n->op == OP_CONV) f32_conv2d_pack(&n->conv, w, b, n->packed);
+    else f32_gemm_pack(k, co, w, b, n->packed);
+    free(tmp);
+    return NULL;
+}
+
+static const char *pack_weights(dl_net *net, uint32_t seed) {
+    dl_rng rng;
+    dl_rng_seed(&rng, seed);
+    for (int j = 0; j < net->n_nodes; j++) {
+        node *n = &net->nodes[j];
+        if (n->op == OP_CONV || n->op == OP_DENSE) {
+            const char *err = pack_conv_or_dense(net, n, &rng);
+            if (err) return err;
+        } else if (n->op == OP_SCALE_SHIFT) {
+            const layer *l = &net->layers[n->layer];
+            if (!(n->scale = own(net, n->weight_floats))) return "out of memory";
+            n->shift = n->scale + l->c;
+            if (l->type == DL_BATCH_NORM) bn_scale_shift(l, n->scale, n->shift);
+            else { fill(n->scale, (size_t)l->c, 1); fill(n->shift, (size_t)l->c, 0); }
+        }
+    }
     return NULL;
 }
 
@@ -514,10 +706,12 @@ const char *dl_net_build(const dl_model *m, const dl_net_options *o, dl_net **ou
     if (!net) return "out of memory";
     net->input_h = h; net->input_w = w; net->input_c = c;
     net->model_name = m->name;
-    uint64_t rng = o->seed * 0x9e3779b97f4a7c15ull + 1;
-    err = build_layers(m, o, net, &rng);
+    net->max_memory = o->max_memory;
+    err = build_layers(m, o, net);
     if (!err) err = build_nodes(net);
     if (!err) err = plan_storage(net);
+    if (!err) err = check_memory(net);
+    if (!err) err = pack_weights(net, o->seed);
     if (err) { dl_net_free(net); return err; }
     *out = net;
     return NULL;
@@ -609,22 +803,19 @@ static void run_node(dl_net *net, const node *n, size_t batch, const float *inpu
 }
 
 const char *dl_net_run(dl_net *net, const float *input, size_t batch, float *output) {
+    if (!net || !input || !output) return "dl_net_run: missing network, input or output";
     if (batch == 0) return "batch must be at least 1";
     if (batch > net->arena_batch) {
-        if (net->arena_floats > (size_t)-1 / sizeof(float) / batch) return "batch too large";
-        size_t scratch = 0;
-        for (int j = 0; j < net->n_nodes; j++)
-            if (net->nodes[j].op == OP_CONV) {
-                f32_conv2d_shape s = net->nodes[j].conv;
-                s.batch = batch;
-                size_t b = f32_conv2d_scratch_size(&s);
-                if (b > scratch) scratch = b;
-            }
-        float *arena = malloc(net->arena_floats * batch * sizeof(float));
+        char what[48];
+        snprintf(what, sizeof what, "for a batch of %zu", batch);
+        uint64_t need = memory_need(net, net->weight_bytes, batch, 0);
+        if (need > net->max_memory) return too_much_memory(need, net->max_memory, what);
+        size_t arena = net->arena_floats * batch * sizeof(float), scratch = scratch_bytes(net, batch);  /* checked above */
+        float *a = malloc(arena ? arena : 1);
         void *scr = scratch ? malloc(scratch) : NULL;
-        if (!arena || (scratch && !scr)) { free(arena); free(scr); return dl_errorf("out of memory for a batch of %zu", batch); }
+        if (!a || (scratch && !scr)) { free(a); free(scr); return dl_errorf("out of memory for a batch of %zu", batch); }
         free(net->arena); free(net->scratch);
-        net->arena = arena; net->scratch = scr; net->scratch_bytes = scratch;
+        net->arena = a; net->scratch = scr;
         net->arena_batch = batch;
     }
     for (int j = 0; j < net->n_nodes; j++) run_node(net, &net->nodes[j], batch, input);
@@ -656,47 +847,104 @@ void dl_net_param_counts(const dl_net *net, size_t *total, size_t *trainable) {
 
 /* ---- model.summary() --------------------------------------------------------- */
 
-typedef struct { char *buf; size_t cap, len; } sink;
-
-static void put(sink *s, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(s->len < s->cap ? s->buf + s->len : NULL, s->len < s->cap ? s->cap - s->len : 0, fmt, ap);
-    va_end(ap);
-    if (n > 0) s->len += (size_t)n;
+/* Hand a finished text to an snprintf-style caller; frees it. */
+static size_t text_out(dl_text *t, char *buf, size_t cap) {
+    size_t len = t->failed ? 0 : t->len;
+    if (cap) {
+        size_t n = len < cap - 1 ? len : cap - 1;
+        if (n) memcpy(buf, t->buf, n);
+        buf[n] = 0;
+    }
+    dl_text_free(t);
+    return len;
 }
 
-static void put_count(sink *s, size_t v) {      /* 8062504 -> 8,062,504 */
+/* Names come from the model file: control characters are shown as \xNN. */
+static void put_escaped(dl_text *t, const char *s) {
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x20 || ch == 0x7f) dl_text_printf(t, "\\x%02x", ch);
+        else dl_text_put(t, s, 1);
+    }
+}
+
+/* s left-aligned in a column of width bytes, as printf's %-Ns. */
+static void put_column(dl_text *t, const dl_text *s, size_t width) {
+    dl_text_put(t, s->buf ? s->buf : "", s->len);
+    for (size_t n = s->len; n < width; n++) dl_text_put(t, " ", 1);
+}
+
+static void put_count(dl_text *t, size_t v) {      /* 8062504 -> 8,062,504 */
     char d[32];
     int n = snprintf(d, sizeof d, "%zu", v);
-    for (int i = 0; i < n; i++) put(s, (i && (n - i) % 3 == 0) ? ",%c" : "%c", d[i]);
+    for (int i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0) dl_text_put(t, ",", 1);
+        dl_text_put(t, &d[i], 1);
+    }
+}
+
+static void summary_row(dl_text *t, const dl_net *net, const layer *l) {
+    dl_text cell = {0};
+    dl_text_puts(&cell, " ");
+    put_escaped(&cell, l->name);
+    dl_text_printf(&cell, " (%s)", l->class_name);
+    put_column(t, &cell, 43);
+    cell.len = 0;
+    if (l->rank == 3) dl_text_printf(&cell, " (None, %d, %d, %d)", l->h, l->w_, l->c);
+    else dl_text_printf(&cell, " (None, %d)", l->c);
+    put_column(t, &cell, 23);
+    cell.len = 0;
+    dl_text_puts(&cell, " ");
+    put_count(&cell, l->params);
+    put_column(t, &cell, 12);
+    dl_text_free(&cell);
+    for (int k = 0; k < l->n_inputs; k++) {
+        dl_text_puts(t, k ? ", " : " ");
+        put_escaped(t, net->layers[l->inputs[k]].name);
+    }
+    dl_text_puts(t, "\n");
 }
 
 size_t dl_net_summary(const dl_net *net, char *buf, size_t cap) {
-    sink s = { buf, cap, 0 };
-    if (cap) buf[0] = 0;
+    dl_text t = {0};
     const char *rule = "____________________________________________________________________________________________________";
-    put(&s, "Model: \"%s\"\n%s\n", net->model_name, rule);
-    put(&s, " %-42s %-22s %-11s %s\n", "Layer (type)", "Output Shape", "Param #", "Connected to");
-    put(&s, "====================================================================================================\n");
-    for (int i = 0; i < net->n_keras; i++) {
-        const layer *l = &net->layers[i];
-        char name[128], shape[64], count[32];
-        snprintf(name, sizeof name, "%s (%s)", l->name, l->class_name);
-        sink c = { count, sizeof count, 0 };
-        put_count(&c, l->params);
-        put(&s, " %-42s %-22s %-11s", name, shape_str(l, shape, sizeof shape), count);
-        for (int k = 0; k < l->n_inputs; k++) put(&s, "%s%s", k ? ", " : " ", net->layers[l->inputs[k]].name);
-        put(&s, "\n");
-    }
+    const char *double_rule = "====================================================================================================";
+    dl_text_puts(&t, "Model: \"");
+    put_escaped(&t, net->model_name);
+    dl_text_printf(&t, "\"\n%s\n", rule);
+    dl_text_printf(&t, " %-42s %-22s %-11s %s\n%s\n", "Layer (type)", "Output Shape", "Param #", "Connected to", double_rule);
+    for (int i = 0; i < net->n_keras; i++) summary_row(&t, net, &net->layers[i]);
     size_t total, trainable;
     dl_net_param_counts(net, &total, &trainable);
-    put(&s, "====================================================================================================\nTotal params: ");
-    put_count(&s, total);
-    put(&s, "\nTrainable params: ");
-    put_count(&s, trainable);
-    put(&s, "\nNon-trainable params: ");
-    put_count(&s, total - trainable);
-    put(&s, "\n%s\n", rule);
-    return s.len;
+    dl_text_printf(&t, "%s\nTotal params: ", double_rule);
+    put_count(&t, total);
+    dl_text_puts(&t, "\nTrainable params: ");
+    put_count(&t, trainable);
+    dl_text_puts(&t, "\nNon-trainable params: ");
+    put_count(&t, total - trainable);
+    dl_text_printf(&t, "\n%s\n", rule);
+    return text_out(&t, buf, cap);
+}
+
+/* ---- for tests: the executed nodes -------------------------------------------- */
+
+size_t dl_net_plan(const dl_net *net, char *buf, size_t cap) {
+    static const char *names[] = { [OP_INPUT] = "input", [OP_PAD] = "pad", [OP_CONV] = "conv",
+        [OP_SCALE_SHIFT] = "scale_shift", [OP_MAX_POOL] = "max_pool", [OP_AVG_POOL] = "avg_pool",
+        [OP_CONCAT] = "concat", [OP_GLOBAL_AVG_POOL] = "global_avg_pool", [OP_GLOBAL_MAX_POOL] = "global_max_pool",
+        [OP_DENSE] = "dense", [OP_SOFTMAX] = "softmax" };
+    dl_text t = {0};
+    for (int j = 0; j < net->n_nodes; j++) {
+        const node *n = &net->nodes[j];
+        dl_text_printf(&t, "%s%s", j ? " " : "", names[n->op]);
+        if (n->folded_bn >= 0) dl_text_puts(&t, "+bn");
+        if (n->out_min == 0) dl_text_puts(&t, "+relu");
+        if (n->op == OP_CONCAT) {
+            int copies = 0;
+            const layer *l = &net->layers[n->out];
+            for (int k = 0; k < l->n_inputs; k++) copies += net->st[l->inputs[k]].copy_into_concat;
+            if (copies) dl_text_printf(&t, "(copy %d)", copies);
+        }
+    }
+    return text_out(&t, buf, cap);
 }

@@ -1,6 +1,7 @@
 /* model.c — read and verify a DenseLab model file (format in models/format.h),
  * and the Keras Applications arguments. */
 #include "models/model_internal.h"
+#include "common/checked.h"
 #include "common/crc32.h"
 #include <math.h>
 #include <stdarg.h>
@@ -47,6 +48,15 @@ static float half_to_float(uint16_t h) {
     return (h & 0x8000) ? -v : v;
 }
 
+/* Tensor dimensions and layer sizes are at most this. */
+#define DL_MAX_TENSOR_DIM (1 << 24)
+
+static int in_range(const int *ip, int first, int last, int lo, int hi) {
+    for (int k = first; k <= last; k++)
+        if (ip[k] < lo || ip[k] > hi) return 0;
+    return 1;
+}
+
 static const char *check_layer(const dl_model *m, int i) {
     const dl_layer *l = &m->layers[i];
     if (l->type < DL_INPUT || l->type >= DL_LAYER_TYPE_COUNT)
@@ -63,28 +73,29 @@ static const char *check_layer(const dl_model *m, int i) {
         if (l->tensors[k] < 0 || l->tensors[k] >= m->n_tensors)
             return dl_errorf("model file: layer %s names a tensor that does not exist", l->name);
     int want = l->type == DL_BATCH_NORM ? 4
-             : l->type == DL_CONV2D ? 1 + (l->ip[6] != 0)
-             : l->type == DL_DENSE ? 1 + (l->ip[1] != 0) : 0;
+             : l->type == DL_CONV2D ? 1 + (l->ip[DL_CONV_USE_BIAS] != 0)
+             : l->type == DL_DENSE ? 1 + (l->ip[DL_DENSE_USE_BIAS] != 0) : 0;
     if (l->n_tensors != want)
         return dl_errorf("model file: layer %s has %d weight tensors, expected %d", l->name, l->n_tensors, want);
     switch (l->type) {
     case DL_CONV2D:
-        if (l->ip[0] < 1 || l->ip[1] < 1 || l->ip[2] < 1 || l->ip[3] < 1 || l->ip[4] < 1)
+        if (!in_range(l->ip, DL_CONV_FILTERS, DL_CONV_STRIDE_W, 1, DL_MAX_TENSOR_DIM))
             return dl_errorf("model file: layer %s has an invalid convolution shape", l->name);
         break;
     case DL_MAX_POOL2D: case DL_AVG_POOL2D:
-        if (l->ip[0] < 1 || l->ip[1] < 1 || l->ip[2] < 1 || l->ip[3] < 1)
+        if (!in_range(l->ip, DL_POOL_H, DL_POOL_STRIDE_W, 1, DL_MAX_TENSOR_DIM))
             return dl_errorf("model file: layer %s has an invalid pooling shape", l->name);
         break;
     case DL_ZERO_PADDING2D:
-        for (int k = 0; k < 4; k++)
-            if (l->ip[k] < 0 || l->ip[k] > 1024) return dl_errorf("model file: layer %s has invalid padding", l->name);
+        if (!in_range(l->ip, DL_PAD_TOP, DL_PAD_RIGHT, 0, 1024))
+            return dl_errorf("model file: layer %s has invalid padding", l->name);
         break;
     case DL_DENSE:
-        if (l->ip[0] < 1) return dl_errorf("model file: layer %s has no units", l->name);
+        if (!in_range(l->ip, DL_DENSE_UNITS, DL_DENSE_UNITS, 1, DL_MAX_TENSOR_DIM))
+            return dl_errorf("model file: layer %s has no units or too many", l->name);
         break;
     case DL_BATCH_NORM:
-        if (!(l->fp[0] >= 0)) return dl_errorf("model file: layer %s has an invalid epsilon", l->name);
+        if (!(l->fp[DL_BN_EPSILON] >= 0)) return dl_errorf("model file: layer %s has an invalid epsilon", l->name);
         break;
     }
     return NULL;
@@ -104,9 +115,10 @@ const char *dl_model_load(const void *bytes, size_t n, dl_model **out) {
         return dl_errorf("model file: version %u is not supported (this build reads version %d)", version, DL_VERSION);
     if (flags & ~DL_FLAG_FLOAT16) return dl_errorf("model file: unknown flags 0x%x", flags);
     if (n_layers == 0 || n_layers > 100000 || n_tensors > 100000) return "model file: implausible layer or tensor count";
-    uint64_t data_start = (DL_HEADER_BYTES + graph_bytes + 63) / 64 * 64;
-    if (graph_bytes > n || data_bytes > n || data_start + data_bytes < data_start)
+    /* Both sizes are at most n (a size_t), so the sums below fit in 64 bits. */
+    if (graph_bytes > n || data_bytes > n)
         return "model file: truncated (sizes in the header exceed the file)";
+    uint64_t data_start = (DL_HEADER_BYTES + graph_bytes + 63) / 64 * 64;
     if (data_start + data_bytes > n)
         return dl_errorf("model file: truncated (%zu bytes, header says %llu)", n, (unsigned long long)(data_start + data_bytes));
     if (data_start + data_bytes < n)
@@ -114,14 +126,19 @@ const char *dl_model_load(const void *bytes, size_t n, dl_model **out) {
     if (dl_crc32(b + DL_HEADER_BYTES, n - DL_HEADER_BYTES) != crc)
         return "model file: checksum mismatch (the file is corrupted)";
 
-    /* Everything variable-sized goes in one arena no larger than the graph section allows. */
-    size_t arena_bytes = (size_t)graph_bytes * 2 + (n_layers + n_tensors) * 16 + 64;
+    /* Everything variable-sized goes in one arena no larger than the graph
+     * section allows; float16 data doubles when widened. */
+    size_t elem = flags & DL_FLAG_FLOAT16 ? 2 : 4, arena_bytes, records, weight_bytes;
+    if (!dl_mul((size_t)n_layers + n_tensors, 16, &records) || !dl_mul((size_t)graph_bytes, 2, &arena_bytes) ||
+        !dl_add(arena_bytes, records, &arena_bytes) || !dl_add(arena_bytes, 64, &arena_bytes) ||
+        !dl_mul((size_t)data_bytes, 4 / elem, &weight_bytes))
+        return "model file: too large for this platform";
     dl_model *m = calloc(1, sizeof *m);
     if (m) {
         m->layers = calloc(n_layers, sizeof *m->layers);
         m->tensors = calloc(n_tensors ? n_tensors : 1, sizeof *m->tensors);
         m->strings = malloc(arena_bytes);
-        m->weights = malloc(data_bytes ? (size_t)(flags & DL_FLAG_FLOAT16 ? data_bytes * 2 : data_bytes) : 1);
+        m->weights = malloc(weight_bytes ? weight_bytes : 1);
     }
     if (!m || !m->layers || !m->tensors || !m->strings || !m->weights) { dl_model_free(m); return "out of memory loading the model"; }
     memcpy(m->name, b + 48, 16);
@@ -150,27 +167,28 @@ const char *dl_model_load(const void *bytes, size_t n, dl_model **out) {
         l->tensors = rd_indices(&r, l->n_tensors, &arena);
         if ((size_t)(arena - m->strings) > arena_bytes - 64) { r.bad = 1; break; }
     }
-    size_t elem = flags & DL_FLAG_FLOAT16 ? 2 : 4;
     for (uint32_t i = 0; i < n_tensors && !r.bad; i++) {
         dl_tensor *t = &m->tensors[i];
         t->name = rd_str(&r, &arena);
         t->ndim = (int)rd(&r, 4);
         if (t->ndim < 1 || t->ndim > 4) { err = "model file: a tensor has an invalid rank"; break; }
         t->count = 1;
-        for (int k = 0; k < t->ndim; k++) {
-            t->dims[k] = (int)rd(&r, 4);
-            if (t->dims[k] < 1 || t->dims[k] > (1 << 24)) { err = dl_errorf("model file: tensor %s has an invalid shape", t->name); break; }
-            t->count *= (size_t)t->dims[k];
+        for (int k = 0; k < t->ndim && !err; k++) {
+            uint32_t d = (uint32_t)rd(&r, 4);
+            if (d < 1 || d > DL_MAX_TENSOR_DIM || !dl_mul(t->count, d, &t->count))
+                err = dl_errorf("model file: tensor %s has an invalid shape", t->name ? t->name : "?");
+            t->dims[k] = (int)d;
         }
         if (err) break;
         uint64_t off = rd(&r, 8);
-        if (off % 16 || off > data_bytes || t->count * elem > data_bytes - off) {
+        size_t bytes;   /* off <= data_bytes <= n, a size_t */
+        if (off % 16 || off > data_bytes || !dl_mul(t->count, elem, &bytes) || bytes > (size_t)(data_bytes - off)) {
             err = dl_errorf("model file: tensor %s lies outside the data section", t->name ? t->name : "?");
             break;
         }
         float *dst = m->weights + off / elem;
         const uint8_t *src = b + data_start + off;
-        if (elem == 4) memcpy(dst, src, t->count * 4);
+        if (elem == 4) memcpy(dst, src, bytes);
         else for (size_t k = 0; k < t->count; k++) dst[k] = half_to_float((uint16_t)(src[2 * k] | src[2 * k + 1] << 8));
         t->data = dst;
         if ((size_t)(arena - m->strings) > arena_bytes - 64) { r.bad = 1; break; }
@@ -203,6 +221,23 @@ void dl_net_options_default(dl_net_options *o) {
     o->imagenet_weights = 1;
     o->classes = 1000;
     o->seed = 1;
+    o->max_memory = DL_DEFAULT_MAX_MEMORY;
+}
+
+/* "1610612736", "1536MB", "1.5GB" (units of 1024) -> bytes. */
+static int parse_bytes(const char *s, uint64_t *v) {
+    char *end;
+    double x = strtod(s, &end);
+    if (end == s || !(x > 0)) return 0;
+    double unit = 1;
+    if (!strcmp(end, "KB") || !strcmp(end, "kB") || !strcmp(end, "K")) unit = 1024;
+    else if (!strcmp(end, "MB") || !strcmp(end, "M")) unit = 1024.0 * 1024;
+    else if (!strcmp(end, "GB") || !strcmp(end, "G")) unit = 1024.0 * 1024 * 1024;
+    else if (*end && strcmp(end, "B")) return 0;
+    x *= unit;
+    if (!(x >= 1 && x < 18446744073709551616.0)) return 0;
+    *v = (uint64_t)x;
+    return 1;
 }
 
 static int parse_int(const char *s, int *v) {
@@ -226,7 +261,10 @@ const char *dl_net_options_set(dl_net_options *o, const char *key, const char *v
                               "(pre-training on ImageNet), or the path to the weights file to be loaded. Received: weights=%s", value);
     } else if (!strcmp(key, "input_shape")) {
         int v[3], k = 0;
-        if (!strcmp(value, "none") || !strcmp(value, "None") || !*value) { o->input_h = o->input_w = o->input_c = 0; return NULL; }
+        if (!strcmp(value, "none") || !strcmp(value, "None") || !*value) {
+            o->input_shape_set = 0; o->input_h = o->input_w = o->input_c = 0;
+            return NULL;
+        }
         /* "224,224,3", "(224, 224, 3)" or "[224,224,3]" */
         for (const char *p = value; *p;) {
             if (strchr(",()[] ", *p)) { p++; continue; }
@@ -238,7 +276,7 @@ const char *dl_net_options_set(dl_net_options *o, const char *key, const char *v
             p = end;
         }
         if (k != 3) return dl_errorf("input_shape must be three integers (height, width, channels); Received: input_shape=%.64s", value);
-        o->input_h = v[0]; o->input_w = v[1]; o->input_c = v[2];
+        o->input_shape_set = 1; o->input_h = v[0]; o->input_w = v[1]; o->input_c = v[2];
     } else if (!strcmp(key, "pooling")) {
         if (!strcmp(value, "none") || !strcmp(value, "None") || !*value) o->pooling = DL_POOLING_NONE;
         else if (!strcmp(value, "avg")) o->pooling = DL_POOLING_AVG;
@@ -250,8 +288,11 @@ const char *dl_net_options_set(dl_net_options *o, const char *key, const char *v
         int s;
         if (!parse_int(value, &s) || s < 0) return dl_errorf("seed must be a non-negative integer; Received: seed=%s", value);
         o->seed = (uint32_t)s;
+    } else if (!strcmp(key, "max_memory")) {
+        if (!parse_bytes(value, &o->max_memory))
+            return dl_errorf("max_memory must be a positive number of bytes (or with a unit: 1536MB, 2GB); Received: max_memory=%.64s", value);
     } else {
-        return dl_errorf("unknown argument %s (expected include_top, weights, input_shape, pooling, classes or seed)", key);
+        return dl_errorf("unknown argument %.64s (expected include_top, weights, input_shape, pooling, classes, seed or max_memory)", key);
     }
     return NULL;
 }

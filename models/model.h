@@ -30,21 +30,28 @@ enum dl_pooling { DL_POOLING_NONE = 0, DL_POOLING_AVG, DL_POOLING_MAX };
 typedef struct {
     int include_top;          /* 1 */
     int imagenet_weights;     /* 1: the file's weights; 0: Keras initializers (seeded) */
-    int input_h, input_w, input_c;   /* 0: the model's default (224, 224, 3) */
+    int input_shape_set;      /* 0: the model's default (224, 224, 3); 1: input_h, input_w, input_c */
+    int input_h, input_w, input_c;
     int pooling;              /* enum dl_pooling, only without the top */
     int classes;              /* 1000 */
     uint32_t seed;            /* for weights=None */
+    uint64_t max_memory;      /* bytes: packed weights + activations + scratch (DL_DEFAULT_MAX_MEMORY) */
 } dl_net_options;
 
+/* 1.5 GB: fits WebAssembly's 2 GB with room for the model file and images. */
+#define DL_DEFAULT_MAX_MEMORY (1536ull << 20)
+
 void        dl_net_options_default(dl_net_options *o);
-/* key: include_top | weights | input_shape | pooling | classes | seed;
- * value as a user types it ("false", "imagenet", "none", "32,32,3", "avg"). */
+/* key: include_top | weights | input_shape | pooling | classes | seed | max_memory;
+ * value as a user types it ("false", "imagenet", "none", "32,32,3", "avg",
+ * max_memory in bytes or with a unit: "1536MB", "2GB"). */
 const char *dl_net_options_set(dl_net_options *o, const char *key, const char *value);
 
 /* ---- network -------------------------------------------------------------- */
 const char *dl_net_build(const dl_model *m, const dl_net_options *o, dl_net **out);
 void        dl_net_free(dl_net *net);
-/* input: batch x H x W x C (C = input_c, 1 or 3); output: batch x dl_net_output_size. */
+/* input: batch x H x W x C (C = input_c, 1 or 3); output: batch x dl_net_output_size.
+ * A batch whose memory exceeds max_memory is refused (nothing allocated). */
 const char *dl_net_run(dl_net *net, const float *input, size_t batch, float *output);
 void        dl_net_input_shape(const dl_net *net, int shape[3]);
 /* Output shape without the batch axis: rank 1 ([units]) or 3 ([h, w, c]). */

@@ -33,5 +33,8 @@ struct dl_model {
     char *strings;              /* owned: names, input and tensor index arrays */
 };
 
+/* The nodes a network executes, one word each ("input conv+bn+relu concat(copy 1)
+ * ..."), snprintf style: what tests check the graph rewrites against. */
+size_t dl_net_plan(const dl_net *net, char *buf, size_t cap);
 
 #endif

@@ -3,6 +3,7 @@
  * Prints one line per group; exit status 0 when all checks pass. */
 #include "kernels/kernels.h"
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,16 +160,16 @@ static void test_conv_shape(f32_conv2d_shape s, size_t in_stride, size_t out_str
         if (!f32_conv2d_algo_supports(&s, algo)) continue;
         float *packed = malloc(f32_conv2d_packed_size_algo(&s, algo) * sizeof(float));
         void *scratch = malloc(f32_conv2d_scratch_size_algo(&s, algo) + 1);
-        f32_conv2d_pack_algo(&s, algo, w, bias, packed);
+        const char *unpacked = f32_conv2d_pack_algo(&s, algo, w, bias, packed);
         int wino = algo >= F32_CONV_WINOGRAD_2X2;
         for (int v = F32_SCALAR; v <= F32_WASMSIMD; v++) {
             for (size_t i = 0; i < opix * out_stride; i++) got[i] = 777.0f;
-            f32_conv2d_nhwc_algo(&s, algo, v, in, in_stride, packed, got, out_stride, lo, hi, scratch);
+            const char *refused = f32_conv2d_nhwc_algo(&s, algo, v, in, in_stride, packed, got, out_stride, lo, hi, scratch);
             char w2[300];
             snprintf(w2, sizeof w2, "conv %s %s %s", algo_name[algo], v ? "wasmsimd" : "scalar", what);
             double e = rel_err(got, ref, opix, out_stride, s.out_c);
             if (wino) worst_wino[algo - F32_CONV_WINOGRAD_2X2] = fmax(worst_wino[algo - F32_CONV_WINOGRAD_2X2], e);
-            check(e, wino ? 1e-4 : 1e-5, w2);
+            check(refused || unpacked ? INFINITY : e, wino ? 1e-4 : 1e-5, w2);
             check_untouched(got, opix, out_stride, s.out_c, w2);
         }
         free(packed); free(scratch);
@@ -191,6 +192,42 @@ static f32_conv2d_shape conv_shape(size_t batch, size_t h, size_t w, size_t cin,
                                    size_t pt, size_t pl, size_t pb, size_t pr) {
     f32_conv2d_shape s = {batch, h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr};
     return s;
+}
+
+static void expect(int ok, const char *what) {
+    checks++;
+    if (!ok && failures++ < 20) printf("FAIL %s\n", what);
+}
+
+/* Sizes that do not fit in size_t saturate to SIZE_MAX (callers refuse them);
+ * an algorithm asked for a shape it does not support says so, writes nothing. */
+static void test_conv_refusals(void) {
+    expect(f32_gemm_packed_size(5, 9) == 2 * 8 * 6, "gemm packed size");
+    expect(f32_gemm_packed_size(SIZE_MAX - 3, 9) == SIZE_MAX, "gemm packed size: k + 1 overflows");
+    expect(f32_gemm_packed_size(SIZE_MAX / 8, SIZE_MAX / 8) == SIZE_MAX, "gemm packed size: product overflows");
+    expect(f32_gemm_packed_size((size_t)1 << (sizeof(size_t) * 4), (size_t)1 << (sizeof(size_t) * 4)) == SIZE_MAX,
+           "gemm packed size: 2^(bits/2) squared");
+    f32_conv2d_shape huge = conv_shape(1, 8, 8, SIZE_MAX / 4, 8, 3, 3, 1, 1, 1, 1, 1, 1);
+    for (int algo = F32_CONV_GEMM; algo <= F32_CONV_WINOGRAD_4X4; algo++)
+        expect(f32_conv2d_packed_size_algo(&huge, algo) == SIZE_MAX, "conv packed size of a huge shape");
+    expect(f32_conv2d_scratch_size_algo(&huge, F32_CONV_IM2COL) == SIZE_MAX, "im2col scratch of a huge shape");
+    expect(f32_conv2d_scratch_size_algo(&huge, F32_CONV_WINOGRAD_4X4) == SIZE_MAX, "winograd scratch of a huge shape");
+    f32_conv2d_shape wide = conv_shape(1, SIZE_MAX - 1, 4, 3, 4, 3, 3, 1, 1, 2, 0, 2, 0);
+    expect(f32_conv2d_out_h(&wide) == 0, "out_h when the padded input overflows");
+
+    f32_conv2d_shape s = conv_shape(1, 6, 6, 3, 4, 5, 5, 1, 1, 0, 0, 0, 0);
+    float in[6 * 6 * 3] = {0}, packed[1024] = {0}, out[4 * 4] = {0}, scratch[4096];
+    for (size_t i = 0; i < 16; i++) out[i] = 777.0f;
+    expect(f32_conv2d_nhwc_algo(&s, F32_CONV_WINOGRAD_4X4, F32_SCALAR, in, 3, packed, out, 4, -INFINITY, INFINITY, scratch) != NULL,
+           "winograd refuses a 5x5 convolution");
+    expect(f32_conv2d_nhwc_algo(&s, F32_CONV_GEMM, F32_WASMSIMD, in, 3, packed, out, 4, -INFINITY, INFINITY, scratch) != NULL,
+           "the pointwise GEMM refuses a 5x5 convolution");
+    packed[0] = 777.0f;
+    expect(f32_conv2d_pack_algo(&s, F32_CONV_WINOGRAD_2X2, in, NULL, packed) != NULL && packed[0] == 777.0f,
+           "winograd packing refuses a 5x5 kernel");
+    int untouched = 1;
+    for (size_t i = 0; i < 16; i++) untouched &= out[i] == 777.0f;
+    expect(untouched, "a refused convolution writes nothing");
 }
 
 static void test_conv(void) {
@@ -237,6 +274,7 @@ static void test_conv(void) {
     e.stride_h = 0;
     checks++;
     if (f32_conv2d_out_h(&e) != 0) { failures++; printf("FAIL stride 0 conv output\n"); }
+    test_conv_refusals();
     printf("conv: %d checks, %d failures (winograd max rel error: 2x2 %.2g, 4x4 %.2g)\n",
            checks - c0, failures - before, worst_wino[0], worst_wino[1]);
 }

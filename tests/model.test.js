@@ -153,6 +153,13 @@ test('bad arguments: one clear line on stderr, non-zero exit, identical on both 
     [['summary', '--pooling', 'mean', '--include-top', 'false'], /pooling must be None, 'avg' or 'max'/],
     [['summary', '--weights', 'foo.h5'], /The `weights` argument should be either/],
     [['summary', '--input-shape', 'big'], /input_shape must be three integers/],
+    // explicit zeros are not "the default" (issue 10): Keras's errors
+    [['summary', '--input-shape', '0,64,3', '--include-top', 'false'], /Input size must be at least 32x32; Received: input_shape=\(0, 64, 3\)/],
+    [['summary', '--input-shape', '32,32,0', '--include-top', 'false'], /The input must have 3 channels/],
+    // networks beyond the memory limit are refused before allocating (issue 10)
+    [['summary', '--weights', 'none', '--classes', '262144'], /this network needs 2\.1 GB of memory for one image; the limit is 1\.5 GB \(max_memory\)/],
+    [['predict', cat, '--out', path.join(tmp, 'huge.npy'), '--include-top', 'false', '--input-shape', '4096,4096,3'],
+      /this network needs 2\.6 GB of memory for one image; the limit is 1\.5 GB \(max_memory\)/],
     [['summary', '--bogus', '1'], /unknown option --bogus/],
     [['classify', cat, '--top', '0'], /--top must be at least 1/],
     [['classify', cat, '--top', '1001'], /--top must be at most the number of classes \(1000\)/],
@@ -260,6 +267,25 @@ test('loader rejects a tensor whose shape does not match the graph; converter re
   assert.deepEqual(insertFinalRelu(tinyExport().layers, 'tiny').map((l) => l.name), ['input_1', 'conv', 'bn', 'avg_pool', 'fc'],
     'the ReLU fix only applies to DenseNets');
   assert.deepEqual(insertFinalRelu(tinyExport().layers, 'densenet121').map((l) => l.name), ['input_1', 'conv', 'bn', 'relu', 'avg_pool', 'fc']);
+});
+
+test('a valid-checksum file whose tensor sizes wrap in 32 bits is refused the same way by both builds (issue 10)', () => {
+  requireBuilt(nativeCli, wasmCore);
+  const bytes = convert(tinyExport());
+  // fc/kernel: u16 length, name, u32 ndim, u32 dims[2]: 32768 x 32768 floats = 2^32 bytes (0 in 32 bits)
+  const at = bytes.indexOf('fc/kernel') + 'fc/kernel'.length;
+  assert.equal(bytes.readUInt32LE(at), 2);
+  bytes.writeUInt32LE(32768, at + 4);
+  bytes.writeUInt32LE(32768, at + 8);
+  const file = path.join(tmp, 'wrap32.dlm');
+  fs.writeFileSync(file, resign(bytes));
+  const outs = ['native', 'wasm'].map((cli) => run(cli, ['summary', '--model', file, '--classes', '3']));
+  for (const r of outs) {
+    assert.equal(r.signal, null);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /model file: tensor fc\/kernel lies outside the data section/);
+  }
+  assert.equal(outs[0].stderr, outs[1].stderr);
 });
 
 test('converter reports a TF.js export with a missing shard', () => {
