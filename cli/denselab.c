@@ -199,8 +199,8 @@ static int parse_args(int argc, char **argv, args *a) {
             if (int_option(arg, v, 1, 100000, &x)) return 1;
             a->top = (int)x;
         } else if (!strcmp(arg, "--max-pixels")) {
-            long long x;       /* below 2^32 on both CLIs: size_t is 32 bits in WASM */
-            if (int_option(arg, v, 1, 4294967295LL, &x)) return 1;
+            long long x;       /* the same range on both CLIs (models/image.h) */
+            if (int_option(arg, v, 1, (long long)DL_IMAGE_MAX_PIXELS_LIMIT, &x)) return 1;
             a->max_pixels = (size_t)x;
         } else {
             size_t k = 0;
@@ -230,12 +230,9 @@ static int image_input(const args *a, const char *path, int h, int w, float *x) 
     size_t n;
     unsigned char *bytes = read_file_limited(path, 0, LIMIT_IMAGE, 0, &n, &why);
     if (!bytes) return fail("cannot read %s: %s", path, why);
-    dl_image img, resized;
-    const char *err = dl_image_decode(bytes, n, a->max_pixels, &img);
+    dl_image resized;
+    const char *err = dl_image_load(bytes, n, a->max_pixels, h, w, &resized, NULL, NULL);
     free(bytes);
-    if (err) return fail("%s: %s", path, err);
-    err = dl_image_resize_nearest(&img, w, h, &resized);
-    dl_image_free(&img);
     if (err) return fail("%s: %s", path, err);
     dl_preprocess_torch(resized.rgb, (size_t)w * h, x);
     dl_image_free(&resized);

@@ -116,20 +116,16 @@ EMSCRIPTEN_KEEPALIVE double dl_api_net_params(const dl_net *net, int trainable) 
 /* Keras load_img(target_size=(h, w)); h = w = 0: the original size. Returns
  * malloc'ed RGB bytes; wh[0..1] = the original width and height, wh[2..3] =
  * the width and height of what is returned (JS slices exactly wh[2]*wh[3]*3).
- * max_pixels: 0 for the decoder's default, else a whole number of pixels. */
-EMSCRIPTEN_KEEPALIVE unsigned char *dl_api_load_img(const unsigned char *bytes, size_t n, int h, int w,
+ * Sizes arrive as doubles so that nothing is truncated on the way in; the
+ * checks and their reasons are models/image.h's. */
+EMSCRIPTEN_KEEPALIVE unsigned char *dl_api_load_img(const unsigned char *bytes, size_t n, double h, double w,
                                                     double max_pixels, int *wh) {
-    if (!(max_pixels >= 0 && max_pixels <= (double)SIZE_MAX && max_pixels == floor(max_pixels)))
-        return failed(dl_errorf("max_pixels must be 0 (the default) or a whole number up to %zu", (size_t)SIZE_MAX)), NULL;
-    if (h < 0 || w < 0 || (h == 0) != (w == 0))
-        return failed(dl_errorf("target size must be two positive integers, got %dx%d", h, w)), NULL;
-    dl_image img, out;
-    const char *err = dl_image_decode(bytes, n, (size_t)max_pixels, &img);
-    if (err) return failed(err), NULL;
-    wh[0] = img.width; wh[1] = img.height;
-    if (h == 0) { h = img.height; w = img.width; }
-    err = dl_image_resize_nearest(&img, w, h, &out);
-    dl_image_free(&img);
+    size_t limit;
+    int th, tw;
+    dl_image out;
+    const char *err = dl_image_max_pixels_from_double(max_pixels, &limit);
+    if (!err) err = dl_image_target_size(h, w, &th, &tw);
+    if (!err) err = dl_image_load(bytes, n, limit, th, tw, &out, &wh[0], &wh[1]);
     if (err) return failed(err), NULL;
     wh[2] = out.width; wh[3] = out.height;
     return out.rgb;

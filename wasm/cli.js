@@ -15,7 +15,7 @@ import v8 from 'node:v8';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
-import { createDenseLab } from './denselab.js';
+import { createDenseLab, MAX_PIXELS } from './denselab.js';
 import { CLASSIFIERS, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier } from './experiment.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -103,7 +103,7 @@ export function parseArgs(argv) {
     else if (arg === '--out') a.out = v;
     else if (arg === '--size') a.size = v;
     else if (arg === '--top') a.top = intArg(arg, v, 1, 100000);
-    else if (arg === '--max-pixels') a.maxPixels = intArg(arg, v, 1, 4294967295);   // size_t is 32 bits in WASM
+    else if (arg === '--max-pixels') a.maxPixels = intArg(arg, v, 1, MAX_PIXELS);   // the same range natively (models/image.h)
     else if (KERAS_FLAGS[arg]) a.net[KERAS_FLAGS[arg]] = v;
     else if (arg.startsWith('--')) a.extra[arg.slice(2)] = v;
   }

@@ -36,8 +36,8 @@ const KERAS_OPTIONS = { includeTop: 'include_top', weights: 'weights', inputShap
 // single buffer can be larger, and C's 32-bit size_t must never see more.
 export const MAX_BUFFER_BYTES = 2 ** 31 - 1;
 const MAX_INT = 2 ** 31 - 1;          // C int
-const MAX_PIXELS = 2 ** 32 - 1;       // C size_t in WASM
-const MAX_SIDE = 65535;               // an image side (load_img target size, gray images)
+export const MAX_PIXELS = 536870911;  // DL_IMAGE_MAX_PIXELS_LIMIT (models/image.h)
+const MAX_SIDE = 16384;               // DL_IMAGE_MAX_SIDE: an image side (load_img target size, gray images)
 
 // ---- argument checks (each throws an Error naming the argument) ----
 
@@ -199,7 +199,7 @@ class DenseLab {
   }
 
   // Keras load_img(bytes, target_size=[h, w]) -> RGB bytes as the network sees them.
-  // maxPixels: 0 (the decoder's default, 100 million) or a positive integer below 2^32.
+  // maxPixels: 0 (the decoder's default, 100 million) or a positive integer up to MAX_PIXELS.
   loadImg(bytes, size = null, { maxPixels = 0 } = {}) {
     let h = 0, w = 0;
     if (size !== null && size !== undefined) {
