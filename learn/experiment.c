@@ -107,52 +107,68 @@ static const dl_param_spec *find_param(const dl_classifier_kind *k, const char *
 
 void dl_fit_default_params(dl_fit_params *p) { memset(p, 0, sizeof *p); }
 
-const char *dl_fit_params_set(dl_fit_params *p, const char *name, double value) {
-    char key[32];
+/* name with '-' as '_' into key[32]; 0 if empty or too long. */
+static int param_key(const char *name, char key[32]) {
     size_t len = name ? strlen(name) : 0;
-    if (!len || len >= sizeof key) return dl_errorf("unknown classifier parameter '%s'", name ? name : "");
+    if (!len || len >= 32) return 0;
     for (size_t i = 0; i <= len; i++) key[i] = name[i] == '-' ? '_' : name[i];
+    return 1;
+}
+
+const dl_param_spec *dl_fit_param_find(const char *name) {
+    char key[32];
     const dl_param_spec *spec = NULL;
-    for (int i = 0; i < NUM_KINDS && !spec; i++) spec = find_param(kinds[i], key);
-    if (!spec) return dl_errorf("unknown classifier parameter '%s'", name);
+    for (int i = 0; i < NUM_KINDS && !spec && param_key(name, key); i++) spec = find_param(kinds[i], key);
+    return spec;
+}
+
+const char *dl_fit_params_set(dl_fit_params *p, const char *name, double value) {
+    const dl_param_spec *spec = dl_fit_param_find(name);
+    if (!spec) return dl_errorf("unknown classifier parameter '%s'", name ? name : "");
     const char *err = check_value(NULL, spec, value);
     if (err) return err;
     int at = 0;
-    while (at < p->count && strcmp(p->item[at].name, key)) at++;
+    while (at < p->count && strcmp(p->item[at].name, spec->name)) at++;
     if (at == DL_FIT_MAX_PARAMS) return "too many classifier parameters";
     if (at == p->count) p->count++;
-    memcpy(p->item[at].name, key, len + 1);
+    snprintf(p->item[at].name, sizeof p->item[at].name, "%s", spec->name);
     p->item[at].value = value;
     return NULL;
 }
 
-const char *dl_fit_values(const dl_classifier_kind *kind, const float *x, const int *y, int n, int d,
+static const char *find_kind(const char *name, const dl_classifier_kind **kind) {
+    *kind = dl_classifier_kind_find(name);
+    return *kind ? NULL : dl_errorf("unknown classifier '%s' (expected %s)", name ? name : "", dl_classifier_kind_names());
+}
+
+const char *dl_fit_values(const char *name, const float *x, const int *y, int n, int d,
                           const double *values, int count, dl_learn_progress_fn progress, void *user,
                           dl_classifier **out, dl_train_report *report) {
     if (!out) return "fit: NULL output";
     *out = NULL;
-    if (!kind) return "fit: no classifier kind";
+    const dl_classifier_kind *kind;
+    const char *err = find_kind(name, &kind);
+    if (err) return err;
     if (count != kind->num_params || (count && !values))
         return dl_errorf("%s takes %d parameters (got %d)", kind->name, kind->num_params, count);
-    for (int j = 0; j < count; j++) {
-        const char *err = check_value(kind->name, &kind->params[j], values[j]);
-        if (err) return err;
-    }
+    for (int j = 0; j < count; j++)
+        if ((err = check_value(kind->name, &kind->params[j], values[j]))) return err;
     return kind->fit(x, y, n, d, values, progress, user, out, report);
 }
 
 const char *dl_fit(const char *name, const float *x, const int *y, int n, int d,
                    const dl_fit_params *p, dl_learn_progress_fn progress, void *user,
                    dl_classifier **out, dl_train_report *report) {
-    const dl_classifier_kind *kind = dl_classifier_kind_find(name);
-    if (!kind) return dl_errorf("unknown classifier '%s' (expected %s)", name ? name : "", dl_classifier_kind_names());
+    const dl_classifier_kind *kind;
+    const char *err = find_kind(name, &kind);
+    if (err) return err;
     double values[DL_FIT_MAX_PARAMS];
     if (kind->num_params > DL_FIT_MAX_PARAMS) return "fit: too many parameters";
     dl_param_defaults(kind->params, kind->num_params, values);
     for (int i = 0; p && i < p->count; i++)
         for (int j = 0; j < kind->num_params; j++)
             if (!strcmp(kind->params[j].name, p->item[i].name)) values[j] = p->item[i].value;
-    return dl_fit_values(kind, x, y, n, d, values, kind->num_params, progress, user, out, report);
+    return dl_fit_values(name, x, y, n, d, values, kind->num_params, progress, user, out, report);
 }
 
 /* ---- evaluation ---------------------------------------------------------- */

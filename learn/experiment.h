@@ -36,6 +36,8 @@ typedef struct {
 } dl_fit_params;
 
 void dl_fit_default_params(dl_fit_params *p);   /* no overrides */
+/* The first kind's spec of a parameter name ("cache-mb" too), or NULL. */
+const dl_param_spec *dl_fit_param_find(const char *name);
 /* Checks name and value against the table (name: "cache_mb"; "cache-mb" too). */
 const char *dl_fit_params_set(dl_fit_params *p, const char *name, double value);
 
@@ -45,7 +47,7 @@ const char *dl_fit(const char *kind, const float *x, const int *y, int n, int d,
                    dl_classifier **out, dl_train_report *report);
 /* The same with every parameter of the kind given, in table order
  * (values[count], count = kind->num_params); each is checked. */
-const char *dl_fit_values(const dl_classifier_kind *kind, const float *x, const int *y, int n, int d,
+const char *dl_fit_values(const char *kind, const float *x, const int *y, int n, int d,
                           const double *values, int count, dl_learn_progress_fn progress, void *user,
                           dl_classifier **out, dl_train_report *report);
 

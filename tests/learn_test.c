@@ -406,13 +406,13 @@ static void test_kinds(void) {
     }
     CHECK_ERR(dl_fit("nope", x, y, 8, 2, NULL, NULL, NULL, &c, NULL), "unknown classifier 'nope' (expected linear-svm, rbf-svm or softmax)");
     double v[7] = {1, 2, 0.1, 1000, 1, 1, 1};
-    CHECK_ERR(dl_fit_values(&dl_linear_svm_kind, x, y, 8, 2, v, 6, NULL, NULL, &c, NULL), "linear-svm takes 7 parameters (got 6)");
+    CHECK_ERR(dl_fit_values("linear-svm", x, y, 8, 2, v, 6, NULL, NULL, &c, NULL), "linear-svm takes 7 parameters (got 6)");
     v[1] = 3;
-    CHECK_ERR(dl_fit_values(&dl_linear_svm_kind, x, y, 8, 2, v, 7, NULL, NULL, &c, NULL), "linear-svm: loss must be <= 2 (got 3)");
+    CHECK_ERR(dl_fit_values("linear-svm", x, y, 8, 2, v, 7, NULL, NULL, &c, NULL), "linear-svm: loss must be <= 2 (got 3)");
     v[1] = 2; v[0] = 0;
-    CHECK_ERR(dl_fit_values(&dl_linear_svm_kind, x, y, 8, 2, v, 7, NULL, NULL, &c, NULL), "linear-svm: C must be > 0 (got 0)");
+    CHECK_ERR(dl_fit_values("linear-svm", x, y, 8, 2, v, 7, NULL, NULL, &c, NULL), "linear-svm: C must be > 0 (got 0)");
     v[0] = 1;
-    CHECK_OK(dl_fit_values(&dl_linear_svm_kind, x, y, 8, 2, v, 7, NULL, NULL, &c, NULL));
+    CHECK_OK(dl_fit_values("linear-svm", x, y, 8, 2, v, 7, NULL, NULL, &c, NULL));
     dl_classifier_free(c);
 }
 

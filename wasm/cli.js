@@ -17,7 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import { createDenseLab } from './denselab.js';
 import { bench } from './bench.js';
-import { CLASSIFIERS, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier } from './experiment.js';
+import { classifierNames, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier } from './experiment.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const paths = {
@@ -215,8 +215,9 @@ async function features(lab, a, out, err) {
 
 async function fashion(lab, a, out, err) {
   const which = a.extra.classifier ?? 'all';
-  if (which !== 'all' && !CLASSIFIERS.includes(which)) throw new UsageError(`--classifier must be linear-svm, rbf-svm, softmax, pixels-linear-svm or all, got '${which}'`);
-  const chosen = which === 'all' ? CLASSIFIERS : [which];
+  const names = classifierNames(lab);
+  if (which !== 'all' && !names.includes(which)) throw new UsageError(`--classifier must be ${names.join(', ')} or all, got '${which}'`);
+  const chosen = which === 'all' ? names : [which];
   const n = intOption(a, 'train', 60000), m = intOption(a, 'test', 10000), size = sizeOption(a), rbfMax = intOption(a, 'rbf-max', 10000);
   const params = { C: numberOption(a, 'C', 1), epochs: intOption(a, 'epochs', 10), hidden: intOption(a, 'hidden', 128, 0), lr: numberOption(a, 'lr', 1e-3) };
   const train = loadSplit(lab, a, 'train', n), test = loadSplit(lab, a, 'test', m);

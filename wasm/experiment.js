@@ -7,7 +7,11 @@ export const FASHION_FILES = {
   train: ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz'],
   test: ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'],
 };
-export const CLASSIFIERS = ['linear-svm', 'rbf-svm', 'softmax', 'pixels-linear-svm'];
+// The linear SVM on raw pixels: the baseline row of the comparison table.
+export const PIXEL_BASELINE = 'pixels-linear-svm';
+
+// The comparison table's rows: every kind of the C core's table, then the pixel baseline.
+export const classifierNames = (lab) => [...lab.classifierKinds().map((k) => k.name), PIXEL_BASELINE];
 
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now()) / 1000;
 
@@ -34,7 +38,7 @@ export function pixels(split, n) {
 
 // Train one classifier and test it: the row of the comparison table.
 export function runClassifier(lab, name, train, test, params = {}, onProgress) {
-  const kind = name === 'pixels-linear-svm' ? 'linear-svm' : name;
+  const kind = name === PIXEL_BASELINE ? 'linear-svm' : name;
   const t0 = now();
   const clf = lab.fit(kind, train.x, train.y, train.n, train.d, params, onProgress);
   const trainSeconds = now() - t0;
@@ -48,7 +52,7 @@ export function runClassifier(lab, name, train, test, params = {}, onProgress) {
 // DenseNet features (d per image) or [0, 1] pixels, the RBF SVM on the first rbfMax points.
 // features: { train: Float32Array(n x d), test: Float32Array(m x d), d } (unused by the pixel baseline).
 export function classifierInputs(name, train, test, n, m, features, rbfMax = 10000) {
-  const px = name === 'pixels-linear-svm', d = px ? train.rows * train.cols : features.d;
+  const px = name === PIXEL_BASELINE, d = px ? train.rows * train.cols : features.d;
   const rn = name === 'rbf-svm' ? Math.min(n, rbfMax) : n;
   return {
     train: { x: px ? pixels(train, rn) : features.train.subarray(0, rn * d), y: train.labels.subarray(0, rn), n: rn, d },
