@@ -91,11 +91,25 @@ static const char *opt_keys[][2] = {
     { "--pooling", "pooling" }, { "--classes", "classes" }, { "--seed", "seed" },
 };
 
-/* --NAME VALUE for a parameter of a classifier kind (learn/experiment.c's table). */
+/* --NAME VALUE for a parameter of a classifier kind (learn/experiment.c's
+ * table), in the same words as wasm/experiment.js's classifierOptions. */
 static int fit_param(args *a, const char *arg, const char *v) {
+    const dl_param_spec *p = dl_fit_param_find(arg + 2);
     char *end;
     double x = strtod(v, &end);
-    if (end == v || *end) return fail("%s must be a number, got '%s'", arg, v);
+    int number = end != v && !*end && strspn(v, "0123456789.eE+-") == strlen(v);
+    int in_range = number && (p->min_exclusive ? x > p->min : x >= p->min) && x <= p->max &&
+                   (p->type == DL_PARAM_REAL || x == (double)(long long)x);
+    if (!in_range) {
+        /* Bounds as JavaScript prints them: integers in full, others shortest. */
+        char lo[32], hi[32];
+        snprintf(lo, sizeof lo, p->min == (double)(long long)p->min ? "%.0f" : "%g", p->min);
+        snprintf(hi, sizeof hi, p->max == (double)(long long)p->max ? "%.0f" : "%g", p->max);
+        if (!number) return fail("%s must be a number, got '%s'", arg, v);
+        if (p->type == DL_PARAM_INT) return fail("%s must be an integer from %s to %s, got '%s'", arg, lo, hi, v);
+        if (p->min_exclusive && p->min == 0) return fail("%s must be a positive number up to %s, got '%s'", arg, hi, v);
+        return fail("%s must be a number %s %s up to %s, got '%s'", arg, p->min_exclusive ? "above" : "from", lo, hi, v);
+    }
     const char *err = dl_fit_params_set(&a->fit, arg + 2, x);
     return err ? fail("%s", err) : 0;
 }

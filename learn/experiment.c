@@ -1,12 +1,12 @@
 /* experiment.c — the table of classifier kinds, and everything that looks
  * a kind up in it. */
 #include "learn/experiment.h"
-#include "common/text.h"
 #include "learn/kernel_svm.h"
 #include "learn/linear_svm.h"
 #include "learn/metrics.h"
 #include "learn/softmax_head.h"
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,41 +51,58 @@ const char *dl_classifier_load(const uint8_t *buf, size_t size, dl_classifier **
 
 /* ---- the table as JSON --------------------------------------------------- */
 
-/* Names and help texts are ours (plain ASCII, no quotes or backslashes).
- * Numbers: the shortest %g that reads back exactly (0.001, not 0.00100...02). */
-static void json_number(dl_text *t, double v) {
+/* Built once into a static buffer (no heap: the WASM instance's memory
+ * accounting stays flat). Names and help texts are ours: plain ASCII, no
+ * quotes or backslashes. */
+static char json[8192];
+static size_t json_len;
+
+static void json_add(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+static void json_add(const char *fmt, ...) {
+    if (json_len >= sizeof json) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(json + json_len, sizeof json - json_len, fmt, ap);
+    va_end(ap);
+    json_len = n < 0 ? sizeof json : json_len + (size_t)n;
+}
+
+/* The shortest %g that reads back exactly (0.001, not 0.00100...02). */
+static void json_number(double v) {
     char s[32];
-    if (v == floor(v) && fabs(v) <= 9007199254740992.0) { dl_text_printf(t, "%.0f", v); return; }
+    if (v == floor(v) && fabs(v) <= 9007199254740992.0) { json_add("%.0f", v); return; }
     for (int digits = 1; digits <= 17; digits++) {
         snprintf(s, sizeof s, "%.*g", digits, v);
         if (strtod(s, NULL) == v) break;
     }
-    dl_text_puts(t, s);
+    json_add("%s", s);
 }
 
 const char *dl_classifier_kinds_json(void) {
-    static dl_text json;
-    if (json.buf && !json.failed) return json.buf;
-    dl_text_free(&json);
-    dl_text_puts(&json, "[");
+    if (json_len) return json_len < sizeof json ? json : NULL;
+    json_add("[");
     for (int i = 0; i < NUM_KINDS; i++) {
         const dl_classifier_kind *k = kinds[i];
-        dl_text_printf(&json, "%s{\"name\": \"%s\", \"id\": %u, \"help\": \"%s\", \"params\": [", i ? ", " : "", k->name, k->id, k->help);
+        json_add("%s{\"name\": \"%s\", \"id\": %u, \"help\": \"%s\", \"params\": [", i ? ", " : "", k->name, k->id, k->help);
         for (int j = 0; j < k->num_params; j++) {
             const dl_param_spec *s = &k->params[j];
-            dl_text_printf(&json, "%s{\"name\": \"%s\", \"type\": \"%s\", \"default\": ", j ? ", " : "", s->name,
-                           s->type == DL_PARAM_INT ? "int" : "real");
-            json_number(&json, s->def);
-            dl_text_puts(&json, ", \"min\": ");
-            json_number(&json, s->min);
-            dl_text_puts(&json, ", \"max\": ");
-            json_number(&json, s->max);
-            dl_text_printf(&json, ", \"min_exclusive\": %s, \"help\": \"%s\"}", s->min_exclusive ? "true" : "false", s->help);
+            json_add("%s{\"name\": \"%s\", \"type\": \"%s\", \"default\": ", j ? ", " : "", s->name,
+                     s->type == DL_PARAM_INT ? "int" : "real");
+            json_number(s->def);
+            json_add(", \"min\": ");
+            json_number(s->min);
+            json_add(", \"max\": ");
+            json_number(s->max);
+            json_add(", \"min_exclusive\": %s, \"help\": \"%s\"}", s->min_exclusive ? "true" : "false", s->help);
         }
-        dl_text_puts(&json, "]}");
+        json_add("]}");
     }
-    dl_text_puts(&json, "]");
-    return json.failed ? NULL : json.buf;
+    json_add("]");
+    return json_len < sizeof json ? json : NULL;
 }
 
 /* ---- fitting by name ----------------------------------------------------- */

@@ -20,7 +20,7 @@ const dl_classifier_kind *dl_classifier_kind_by_id(uint32_t id);     /* NULL if 
 /* "linear-svm, rbf-svm or softmax" */
 const char *dl_classifier_kind_names(void);
 
-/* The table as JSON, built once (static; NULL if out of memory):
+/* The table as JSON, built once into a static buffer (NULL if it outgrew it):
  * [{"name": "linear-svm", "id": 1, "help": "...", "params": [{"name": "C",
  *   "type": "real"|"int", "default": 1, "min": 0, "max": 1e12,
  *   "min_exclusive": true, "help": "..."}, ...]}, ...] */

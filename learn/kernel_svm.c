@@ -3,6 +3,7 @@
  * LIBSVM so the two can be read side by side. */
 #include "learn/kernel_svm.h"
 #include "common/checked.h"
+#include "kernels/kernels.h"
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -129,7 +130,7 @@ static float *get_Q(solver *s, int i, int len) {
     const float *xi = s->x[i];
     double sqi = s->x_square[i];
     for (int j = start; j < len; j++) {
-        double dist = sqi + s->x_square[j] - 2.0 * dl_dot_f32(xi, s->x[j], (size_t)s->d);
+        double dist = sqi + s->x_square[j] - 2.0 * f32_dot((size_t)s->d, xi, s->x[j]);
         data[j] = (float)(s->y[i] * s->y[j] * exp(-s->gamma * dist));
     }
     return data;
@@ -460,7 +461,7 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
         for (int i = 0; i < n; i++) perm[start[y[i]] + fill[y[i]]++] = i;
         free(fill);
     }
-    for (int i = 0; i < n; i++) sq[i] = dl_dot_f32(X + (size_t)perm[i] * d, X + (size_t)perm[i] * d, (size_t)d);
+    for (int i = 0; i < n; i++) sq[i] = f32_dot((size_t)d, X + (size_t)perm[i] * d, X + (size_t)perm[i] * d);
 
     s.d = d; s.C = P.C; s.eps = P.tol; s.gamma = gamma;
     size_t aoff = 0;
@@ -565,13 +566,13 @@ static const char *rbf_votes(const dl_classifier *c, const float *x, int n, floa
     int *start = dl_learn_alloc((size_t)K, sizeof(int));
     if (!kvalue || !xsq || !start) { free(kvalue); free(xsq); free(start); return "out of memory"; }
     for (int k = 1; k < K; k++) start[k] = start[k - 1] + M->sv_count[k - 1];
-    for (int r = 0; r < n; r++) xsq[r] = dl_dot_f32(x + (size_t)r * d, x + (size_t)r * d, (size_t)d);
+    for (int r = 0; r < n; r++) xsq[r] = f32_dot((size_t)d, x + (size_t)r * d, x + (size_t)r * d);
     /* SV-major loop: each support vector is read once per batch of rows. */
     for (int t = 0; t < L; t++) {
         const float *sv = M->sv + (size_t)t * d;
-        double svsq = dl_dot_f32(sv, sv, (size_t)d);
+        double svsq = f32_dot((size_t)d, sv, sv);
         for (int r = 0; r < n; r++) {
-            double dist = xsq[r] + svsq - 2.0 * dl_dot_f32(x + (size_t)r * d, sv, (size_t)d);
+            double dist = xsq[r] + svsq - 2.0 * f32_dot((size_t)d, x + (size_t)r * d, sv);
             kvalue[(size_t)r * L + t] = exp(-M->gamma * dist);
         }
     }

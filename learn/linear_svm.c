@@ -2,6 +2,7 @@
  * solve_l2r_l1l2_svc so the two can be read side by side. */
 #include "learn/linear_svm.h"
 #include "common/checked.h"
+#include "kernels/kernels.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@ static void prefetch_row(const lin_data *D, int i) {
 
 /* u has d + 1 entries: the feature part, then the bias weight. */
 static double wx(const lin_data *D, const float *u, double c, int i) {
-    return (double)dl_dot_f32(u, row(D, i), (size_t)D->d) - c + (double)u[D->d] * D->bias;
+    return (double)f32_dot((size_t)D->d, u, row(D, i)) - c + (double)u[D->d] * D->bias;
 }
 
 static void update(const lin_data *D, float *u, double *c, int i, float delta) {
@@ -42,7 +43,7 @@ static void update(const lin_data *D, float *u, double *c, int i, float delta) {
         for (int j = 0; j < D->d; j++) u[j] += delta * (xi[j] * D->r2[j] - D->mr2[j]);
         *c += delta * D->s[i];
     } else {
-        dl_axpy_f32(delta, xi, u, (size_t)D->d);
+        f32_axpy((size_t)D->d, delta, xi, u);
     }
     u[D->d] += delta * D->bias;
 }
@@ -256,7 +257,7 @@ static const char *linear_scores(const dl_classifier *c, const float *x, int n, 
     for (int i = 0; i < n; i++)
         for (int m = 0; m < k; m++) {
             const float *w = W + (size_t)m * (d + 1);
-            scores[(size_t)i * k + m] = dl_dot_f32(w, x + (size_t)i * d, (size_t)d) + w[d];
+            scores[(size_t)i * k + m] = f32_dot((size_t)d, w, x + (size_t)i * d) + w[d];
         }
     return NULL;
 }

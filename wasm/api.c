@@ -189,7 +189,7 @@ EMSCRIPTEN_KEEPALIVE void dl_api_classifier_free(dl_classifier *c) { dl_classifi
 /* The table as JSON (static string: do not free). */
 EMSCRIPTEN_KEEPALIVE const char *dl_api_classifier_kinds_json(void) {
     const char *json = dl_classifier_kinds_json();
-    return json ? json : (failed("out of memory"), NULL);
+    return json ? json : (failed("the classifier table outgrew its JSON buffer (learn/experiment.c)"), NULL);
 }
 
 /* values[count]: every parameter of the kind, in the table's order. */

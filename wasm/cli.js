@@ -17,7 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import { createDenseLab } from './denselab.js';
 import { bench } from './bench.js';
-import { classifierNames, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier } from './experiment.js';
+import { classifierNames, classifierOptions, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier } from './experiment.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const paths = {
@@ -150,14 +150,6 @@ function intOption(a, key, def, lo = 1) {
   return Number(v);
 }
 
-function numberOption(a, key, def) {
-  const v = a.extra[key];
-  if (v === undefined) return def;
-  const x = Number(v);
-  if (!(x > 0) || x > 1e12) throw new UsageError(`--${key} must be a positive number, got '${v}'`);
-  return x;
-}
-
 function loadSplit(lab, a, name, want) {
   const dir = a.extra.data ?? FASHION_DIRS.find((d) => fs.existsSync(path.join(d, FASHION_FILES.train[0])));
   if (!dir) throw new UsageError("Fashion-MNIST not found (install Debian's dataset-fashion-mnist, run ./build.sh, or pass --data DIR)");
@@ -219,7 +211,8 @@ async function fashion(lab, a, out, err) {
   if (which !== 'all' && !names.includes(which)) throw new UsageError(`--classifier must be ${names.join(', ')} or all, got '${which}'`);
   const chosen = which === 'all' ? names : [which];
   const n = intOption(a, 'train', 60000), m = intOption(a, 'test', 10000), size = sizeOption(a), rbfMax = intOption(a, 'rbf-max', 10000);
-  const params = { C: numberOption(a, 'C', 1), epochs: intOption(a, 'epochs', 10), hidden: intOption(a, 'hidden', 128, 0), lr: numberOption(a, 'lr', 1e-3) };
+  let params;   // the kinds' parameters (learn/experiment.c's table), in the native CLI's words
+  try { params = classifierOptions(lab, a.extra); } catch (e) { throw new UsageError(e.message); }
   const train = loadSplit(lab, a, 'train', n), test = loadSplit(lab, a, 'test', m);
   const progress = a.json ? undefined : progressPrinter(err);
   let featureSeconds = 0, ftr, fte, d = 0;

@@ -13,6 +13,28 @@ export const PIXEL_BASELINE = 'pixels-linear-svm';
 // The comparison table's rows: every kind of the C core's table, then the pixel baseline.
 export const classifierNames = (lab) => [...lab.classifierKinds().map((k) => k.name), PIXEL_BASELINE];
 
+// The classifier parameters among a CLI's --NAME VALUE options (names of the kinds table, '-' for
+// '_'; other keys are left alone) as { name: number }, checked in the native CLI's words
+// (cli/denselab.c fit_param).
+export function classifierOptions(lab, options) {
+  const specs = new Map();
+  for (const k of lab.classifierKinds()) for (const p of k.params) if (!specs.has(p.name)) specs.set(p.name, p);
+  const out = {};
+  for (const [key, text] of Object.entries(options)) {
+    const p = specs.get(key.replace(/-/g, '_'));
+    if (!p) continue;
+    const x = Number(text), flag = `--${key}`;
+    if (!/^[0-9.eE+-]+$/.test(text) || !Number.isFinite(x)) throw new Error(`${flag} must be a number, got '${text}'`);
+    if (!((p.min_exclusive ? x > p.min : x >= p.min) && x <= p.max && (p.type === 'real' || Number.isInteger(x)))) {
+      if (p.type === 'int') throw new Error(`${flag} must be an integer from ${p.min} to ${p.max}, got '${text}'`);
+      if (p.min_exclusive && p.min === 0) throw new Error(`${flag} must be a positive number up to ${p.max}, got '${text}'`);
+      throw new Error(`${flag} must be a number ${p.min_exclusive ? 'above' : 'from'} ${p.min} up to ${p.max}, got '${text}'`);
+    }
+    out[p.name] = x;
+  }
+  return out;
+}
+
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now()) / 1000;
 
 // Decompressed IDX image + label files -> { images: Uint8Array, labels: Int32Array, count, rows, cols }.
