@@ -1,8 +1,7 @@
 /* learn_common.c — see learn_common.h. */
 #include "learn/learn_common.h"
+#include "common/checked.h"
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +11,9 @@ const char *dl_learn_check_xy(const float *x, const int *y, int n, int d, int *n
     if (n <= 0) return "no training samples (n = 0)";
     if (d <= 0) return "no features (d = 0)";
     if (!x) return "feature matrix is NULL";
-    if ((size_t)n > SIZE_MAX / sizeof(float) / (size_t)d) return "feature matrix too large";
+    size_t bytes;
+    if (!dl_bytes((size_t)n, (size_t)d, sizeof(float), 0, &bytes))
+        return dl_errorf("feature matrix of %d x %d floats is too large for this platform", n, d);
     for (int i = 0; i < n; i++) {
         const float *r = x + (size_t)i * d;
         for (int j = 0; j < d; j++)

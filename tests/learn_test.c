@@ -550,7 +550,7 @@ static void test_fit_sizes(void) {
     CHECK_ERR(dl_fit("softmax", x, y, 2, D, &fp, NULL, NULL, &c, NULL), "more than 67108864 parameters");
     CHECK(c == NULL, "classifier set on failure");
     if (SIZE_MAX <= UINT32_MAX) {   /* n x d x 4 wraps in 32 bits: refused before x is read */
-        CHECK_ERR(dl_fit("linear-svm", x, y, 1 << 20, 1 << 12, NULL, NULL, NULL, &c, NULL), "too large");
+        CHECK_ERR(dl_fit("linear-svm", x, y, 1 << 20, 1 << 12, NULL, NULL, NULL, &c, NULL), "feature matrix of 1048576 x 4096 floats is too large for this platform");
         CHECK_ERR(dl_classifier_predict(NULL, x, 1 << 20, NULL, NULL), "no classifier");
     }
     free(x);
