@@ -145,16 +145,40 @@ static int int_option(const char *name, const char *v, long long lo, long long h
     *out = x;
     return 0;
 }
+}
 
-/* A positive decimal number up to 1e12: digits, '.', an exponent; nothing else. */
-static int number_option(const char *name, const char *v, double *out) {
-    int ok = (*v >= '0' && *v <= '9') || *v == '.';
-    for (const char *p = v; *p; p++) ok &= strchr("0123456789.eE+-", *p) != NULL;
+/* --NAME VALUE for a parameter of a classifier kind (learn/experiment.c's
+ * table), in the same words as wasm/experiment.js's classifierOptions. */
+static int fit_param(args *a, const char *arg, const char *v) {
+    const dl_param_spec *p = dl_fit_param_find(arg + 2);
     char *end;
-    double x = ok ? strtod(v, &end) : 0;
-    if (!ok || *end || !(x > 0) || x > 1e12) return fail("%s must be a positive number, got '%s'", name, v);
-    *out = x;
-    return 0;
+    double x = strtod(v, &end);
+    int number = end != v && !*end && strspn(v, "0123456789.eE+-") == strlen(v);
+    int in_range = number && (p->min_exclusive ? x > p->min : x >= p->min) && x <= p->max &&
+                   (p->type == DL_PARAM_REAL || x == (double)(long long)x);
+    if (!in_range) {
+        /* Bounds as JavaScript prints them: integers in full, others shortest. */
+        char lo[32], hi[32];
+        snprintf(lo, sizeof lo, p->min == (double)(long long)p->min ? "%.0f" : "%g", p->min);
+        snprintf(hi, sizeof hi, p->max == (double)(long long)p->max ? "%.0f" : "%g", p->max);
+        if (!number) return fail("%s must be a number, got '%s'", arg, v);
+        if (p->type == DL_PARAM_INT) return fail("%s must be an integer from %s to %s, got '%s'", arg, lo, hi, v);
+        if (p->min_exclusive && p->min == 0) return fail("%s must be a positive number up to %s, got '%s'", arg, hi, v);
+        return fail("%s must be a number %s %s up to %s, got '%s'", arg, p->min_exclusive ? "above" : "from", lo, hi, v);
+    }
+    const char *err = dl_fit_params_set(&a->fit, arg + 2, x);
+    return err ? fail("%s", err) : 0;
+}
+
+/* The kinds and their parameters with defaults, for --help. */
+static void print_classifier_params(FILE *f) {
+    fputs("classifier parameters (fashion; each applies to the kinds that have it):\n", f);
+    for (int i = 0; i < dl_classifier_kind_count(); i++) {
+        const dl_classifier_kind *k = dl_classifier_kind_at(i);
+        fprintf(f, "  %-11s", k->name);
+        for (int j = 0; j < k->num_params; j++) fprintf(f, " [--%s %g]", k->params[j].name, k->params[j].def);
+        fputs("\n", f);
+    }
 }
 
 static int parse_args(int argc, char **argv, args *a) {
@@ -181,19 +205,15 @@ static int parse_args(int argc, char **argv, args *a) {
         else if (!strcmp(arg, "--size")) a->size = v;
         else if (!strcmp(arg, "--data")) a->data = v;
         else if (!strcmp(arg, "--classifier")) a->classifier = v;
-        else if (!strcmp(arg, "--C") || !strcmp(arg, "--lr")) {
-            if (number_option(arg, v, arg[2] == 'C' ? &a->fit.C : &a->fit.lr)) return 1;
-        } else if (!strcmp(arg, "--train") || !strcmp(arg, "--test") || !strcmp(arg, "--batch") || !strcmp(arg, "--rbf-max") ||
-                   !strcmp(arg, "--runs") || !strcmp(arg, "--epochs") || !strcmp(arg, "--hidden")) {
+        else if (!strcmp(arg, "--train") || !strcmp(arg, "--test") || !strcmp(arg, "--batch") || !strcmp(arg, "--rbf-max") ||
+                   !strcmp(arg, "--runs")) {
             long long x;
-            if (int_option(arg, v, !strcmp(arg, "--hidden") ? 0 : 1, 1000000, &x)) return 1;
+            if (int_option(arg, v, 1, 1000000, &x)) return 1;
             if (!strcmp(arg, "--train")) a->train = (long)x;
             else if (!strcmp(arg, "--test")) a->test = (long)x;
             else if (!strcmp(arg, "--batch")) { a->batch = (long)x; a->batch_given = 1; }
             else if (!strcmp(arg, "--runs")) a->runs = (long)x;
-            else if (!strcmp(arg, "--rbf-max")) a->rbf_max = (long)x;
-            else if (!strcmp(arg, "--epochs")) a->fit.epochs = (int)x;
-            else a->fit.hidden = (int)x;
+            else a->rbf_max = (long)x;
         } else if (!strcmp(arg, "--top")) {
             long long x;
             if (int_option(arg, v, 1, 100000, &x)) return 1;
@@ -205,7 +225,10 @@ static int parse_args(int argc, char **argv, args *a) {
         } else {
             size_t k = 0;
             while (k < sizeof opt_keys / sizeof *opt_keys && strcmp(arg, opt_keys[k][0])) k++;
-            if (k == sizeof opt_keys / sizeof *opt_keys) return fail("unknown option %s", arg);
+            if (k == sizeof opt_keys / sizeof *opt_keys) {
+                if (dl_fit_param_find(arg + 2)) { if (fit_param(a, arg, v)) return 1; continue; }
+                return fail("unknown option %s", arg);
+            }
             const char *err = dl_net_options_set(&a->net, opt_keys[k][1], v);
             if (err) return fail("%s", err);
         }
@@ -555,17 +578,23 @@ static int run_classifier(const args *a, const char *name, const char *kind, con
 }
 
 static int cmd_fashion(const args *a) {
-    static const char *all[] = { "linear-svm", "rbf-svm", "softmax", "pixels-linear-svm" };
-    int chosen[4] = { 0 }, any = 0;
-    for (int k = 0; k < 4; k++) any |= chosen[k] = !strcmp(a->classifier, "all") || !strcmp(a->classifier, all[k]);
-    if (!any) return fail("--classifier must be linear-svm, rbf-svm, softmax, pixels-linear-svm or all, got '%s'", a->classifier);
+    /* The comparison's rows: every kind of the table, then the linear SVM on raw pixels. */
+    enum { MAX_ROWS = 16 };
+    const char *all[MAX_ROWS];
+    int rows = 0, chosen[MAX_ROWS] = { 0 }, any = 0;
+    while (rows < MAX_ROWS - 1 && rows < dl_classifier_kind_count()) { all[rows] = dl_classifier_kind_at(rows)->name; rows++; }
+    const int pixels = rows;
+    all[rows++] = "pixels-linear-svm";
+    for (int k = 0; k < rows; k++) any |= chosen[k] = !strcmp(a->classifier, "all") || !strcmp(a->classifier, all[k]);
+    if (!any) return fail("--classifier must be %s, pixels-linear-svm or all, got '%s'", dl_classifier_kind_names(), a->classifier);
     int size = fashion_size(a);
     if (!size) return 1;
     fashion_split tr = { 0 }, te = { 0 };
     dl_model *m = NULL;
     dl_net *net = NULL;
     int status = load_split(a, "train", a->train, &tr) || load_split(a, "t10k", a->test, &te);
-    int n = (int)a->train, t = (int)a->test, need_features = chosen[0] || chosen[1] || chosen[2];
+    int n = (int)a->train, t = (int)a->test, need_features = 0;
+    for (int k = 0; k < pixels; k++) need_features |= chosen[k];
     if (!status && need_features) status = feature_net(a, &m, &net);
     int d = net ? (int)dl_net_output_size(net) : 0, px = (int)(tr.images.rows * tr.images.cols);
     float *ftr = NULL, *fte = NULL, *ptr = NULL, *pte = NULL;
@@ -580,7 +609,7 @@ static int cmd_fashion(const args *a) {
         status = (!ftr || !fte) ? fail("out of memory") : split_features(a, net, &tr, n, ftr) || split_features(a, net, &te, t, fte);
         feature_seconds = now_seconds() - t0;
     }
-    if (!status && chosen[3]) {
+    if (!status && chosen[pixels]) {
         ptr = malloc(sizeof(float) * (size_t)n * px);
         pte = malloc(sizeof(float) * (size_t)t * px);
         if (!ptr || !pte) status = fail("out of memory");
@@ -590,10 +619,10 @@ static int cmd_fashion(const args *a) {
     if (!status && json) printf("{\"size\": %d, \"train\": %d, \"test\": %d, \"feature_seconds\": %.3f, \"results\": [", size, n, t, feature_seconds);
     else if (!status && need_features) printf("features: %d + %d images at %dx%d in %.1f s\n", n, t, size, size, feature_seconds);
     int first = 1;
-    for (int k = 0; k < 4 && !status; k++) {
+    for (int k = 0; k < rows && !status; k++) {
         if (!chosen[k]) continue;
-        int rn = k == 1 && n > a->rbf_max ? (int)a->rbf_max : n;    /* the RBF SVM runs on a subset */
-        status = k == 3 ? run_classifier(a, all[k], "linear-svm", ptr, ytr, n, pte, yte, t, px, json, first)
+        int rn = !strcmp(all[k], "rbf-svm") && n > a->rbf_max ? (int)a->rbf_max : n;    /* the RBF SVM runs on a subset */
+        status = k == pixels ? run_classifier(a, all[k], "linear-svm", ptr, ytr, n, pte, yte, t, px, json, first)
                         : run_classifier(a, all[k], all[k], ftr, ytr, rn, fte, yte, t, d, json, first);
         first = 0;
     }
@@ -668,11 +697,12 @@ int main(int argc, char **argv) {
         "       denselab predict IMAGE... --out FILE.npy [--include-top B] [--weights W] [--input-shape H,W,C] [--pooling P] [--classes N]\n"
         "       denselab features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]\n"
         "       denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all\n"
-        "                        [--C 1] [--epochs 10] [--hidden 128] [--lr 0.001] [--rbf-max 10000] [--json] [--data DIR]\n"
+        "                        [--PARAM VALUE]... [--rbf-max 10000] [--json] [--data DIR]   (PARAMs below)\n"
         "       denselab bench [--runs R] [--batch B] [--include-top B] [--input-shape H,W,C] [--pooling P] [--json]\n"
         "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N\n";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
+        print_classifier_params(argc < 2 ? stderr : stdout);
         return argc < 2;
     }
     static args a;

@@ -92,6 +92,10 @@ void f32_global_maxpool_nhwc(size_t batch, size_t pixels, size_t channels,
 /* ---- Softmax over rows of n (numerically stable, in place allowed) ------- */
 void f32_softmax(size_t rows, size_t n, const float *in, float *out);
 
+/* ---- Dot product and y += alpha x over n floats ----------------------------- */
+float f32_dot(size_t n, const float *a, const float *b);
+void  f32_axpy(size_t n, float alpha, const float *x, float *y);
+
 /* ---- Variants, for tests and benchmarks ---------------------------------
  * The entry points above pick the fastest variant; these name one. */
 typedef enum { F32_SCALAR = 0, F32_WASMSIMD = 1 } f32_variant;
@@ -167,6 +171,10 @@ void f32_global_maxpool_nhwc_wasmsimd(size_t batch, size_t pixels, size_t channe
                                       const float *in, size_t in_stride, float *out);
 void f32_softmax_scalar(size_t rows, size_t n, const float *in, float *out);
 void f32_softmax_wasmsimd(size_t rows, size_t n, const float *in, float *out);
+float f32_dot_scalar(size_t n, const float *a, const float *b);
+float f32_dot_wasmsimd(size_t n, const float *a, const float *b);
+void  f32_axpy_scalar(size_t n, float alpha, const float *x, float *y);
+void  f32_axpy_wasmsimd(size_t n, float alpha, const float *x, float *y);
 
 /* Which SIMD the _wasmsimd variants compile to here: "wasm-simd128", "sse2"
  * or "scalar-emulation". */

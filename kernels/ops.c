@@ -210,3 +210,48 @@ void f32_softmax_wasmsimd(size_t rows, size_t n, const float *in, float *out) {
 void f32_softmax(size_t rows, size_t n, const float *in, float *out) {
     f32_softmax_wasmsimd(rows, n, in, out);
 }
+
+/* ---- dot product and axpy (the SVM solvers' inner loops) ----------------- */
+
+float f32_dot_scalar(size_t n, const float *a, const float *b) {
+    float s = 0.0f;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* Four accumulators of 4 lanes hide the add latency; the summation order is
+ * fixed (the SVMs' results depend on it bit for bit). */
+float f32_dot_wasmsimd(size_t n, const float *a, const float *b) {
+    size_t i = 0;
+    v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0, s2 = s0, s3 = s0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+        s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(a + i + 4), wasm_v128_load(b + i + 4)));
+        s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load(a + i + 8), wasm_v128_load(b + i + 8)));
+        s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(wasm_v128_load(a + i + 12), wasm_v128_load(b + i + 12)));
+    }
+    for (; i + 4 <= n; i += 4) s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+    float t[4];
+    wasm_v128_store(t, wasm_f32x4_add(wasm_f32x4_add(s0, s1), wasm_f32x4_add(s2, s3)));
+    float s = (t[0] + t[1]) + (t[2] + t[3]);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+float f32_dot(size_t n, const float *a, const float *b) { return f32_dot_wasmsimd(n, a, b); }
+
+void f32_axpy_scalar(size_t n, float alpha, const float *x, float *y) {
+    for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+void f32_axpy_wasmsimd(size_t n, float alpha, const float *x, float *y) {
+    size_t i = 0;
+    const v128_t va = wasm_f32x4_splat(alpha);
+    for (; i + 8 <= n; i += 8) {
+        wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(y + i), wasm_f32x4_mul(va, wasm_v128_load(x + i))));
+        wasm_v128_store(y + i + 4, wasm_f32x4_add(wasm_v128_load(y + i + 4), wasm_f32x4_mul(va, wasm_v128_load(x + i + 4))));
+    }
+    f32_axpy_scalar(n - i, alpha, x + i, y + i);
+}
+
+void f32_axpy(size_t n, float alpha, const float *x, float *y) { f32_axpy_wasmsimd(n, alpha, x, y); }

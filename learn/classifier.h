@@ -1,5 +1,6 @@
-/* classifier.h — the trained-classifier object shared by the linear SVM, the
- * RBF SVM and the softmax head, its prediction, and its file format.
+/* classifier.h — the trained-classifier object every kind shares (its
+ * prediction and its file format), and what a kind must provide to plug in
+ * (dl_classifier_kind). The kinds themselves are listed in learn/kinds.c.
  *
  * Labels are ints 0..num_classes-1. Features are float32 rows of
  * num_features. If mean/std are set, every input row is standardised
@@ -8,18 +9,13 @@
  * File format (little-endian), "DLCLASS1":
  *   0  char[8]  "DLCLASS1"
  *   8  u32      version (1)
- *   12 u32      kind (dl_classifier_kind)
+ *   12 u32      kind id (dl_classifier_kind.id)
  *   16 u32      num_classes
  *   20 u32      num_features
  *   24 u32      flags (bit 0: standardised)
- *   28 u32      kind parameter: rbf-svm total_sv, softmax hidden, else 0
+ *   28 u32      kind parameter (dl_classifier_kind.file_param)
  *   32 u64      payload bytes
- *   40 payload  [mean f32[d], std f32[d]] then per kind:
- *               linear-svm: w f32[K][d+1] (last column: bias weight * bias)
- *               rbf-svm:    gamma f64, sv_count u32[K], rho f64[K(K-1)/2],
- *                           sv_coef f64[K-1][total_sv], sv f32[total_sv][d]
- *               softmax:    hidden>0: w1 f32[d][h], b1 f32[h], w2 f32[h][K], b2 f32[K]
- *                           hidden=0: w2 f32[d][K], b2 f32[K]
+ *   40 payload  [mean f32[d], std f32[d]] then the kind's own (see its file)
  *   end-4 u32   CRC-32 (IEEE) of every preceding byte
  */
 #ifndef DENSELAB_CLASSIFIER_H
@@ -32,33 +28,13 @@
 extern "C" {
 #endif
 
-typedef enum {
-    DL_CLF_LINEAR_SVM = 1,
-    DL_CLF_RBF_SVM = 2,
-    DL_CLF_SOFTMAX = 3,
-} dl_classifier_kind;
+typedef struct dl_classifier_kind dl_classifier_kind;
 
 typedef struct {
-    dl_classifier_kind kind;
+    const dl_classifier_kind *kind;
     int num_classes, num_features;
     float *mean, *std;        /* [num_features] each, or both NULL */
-
-    /* linear-svm, one-vs-rest: decision_k = w[k][0..d) . x + w[k][d] */
-    float *w;                 /* [num_classes][num_features + 1] */
-
-    /* rbf-svm, one-vs-one, LIBSVM's model layout: support vectors grouped
-     * by class; pair (i<j) decision = sum coef * K(sv, x) - rho > 0 -> i. */
-    double gamma;
-    int total_sv;
-    int *sv_count;            /* [num_classes] */
-    float *sv;                /* [total_sv][num_features] */
-    double *sv_coef;          /* [num_classes - 1][total_sv] */
-    double *rho;              /* [num_classes * (num_classes - 1) / 2] */
-
-    /* softmax head: [Dense(hidden, relu) ->] Dense(num_classes, softmax) */
-    int hidden;               /* 0: softmax regression */
-    float *w1, *b1;           /* [num_features][hidden], [hidden] */
-    float *w2, *b2;           /* [hidden or num_features][num_classes], [num_classes] */
+    void *model;              /* the kind's own parameters */
 } dl_classifier;
 
 /* What training reports, per binary problem (linear: one per class;
@@ -77,21 +53,83 @@ typedef struct {
 void dl_train_report_free(dl_train_report *r);
 
 /* n rows -> labels[n] (may be NULL) and scores[n][num_classes] (may be NULL):
- * linear-svm decision values, rbf-svm votes, softmax probabilities.
- * Non-finite features fail with the row/column named. */
+ * the kind's scores (SVM decision values or votes, probabilities); the label
+ * is the first maximum, as LIBLINEAR and LIBSVM pick it. Non-finite
+ * features fail with the row/column named. */
 const char *dl_classifier_predict(const dl_classifier *c, const float *x, int n,
                                   int *labels, float *scores);
 
 /* Serialise into a new malloc'd buffer (caller free()s it). */
 const char *dl_classifier_save(const dl_classifier *c, uint8_t **buf, size_t *size);
-/* Parse and fully validate a buffer; *out is a new classifier. */
+/* Parse and fully validate a buffer; *out is a new classifier. Every size in
+ * the header is checked against the platform's size_t (32-bit in WASM) and
+ * against the bytes present before anything is allocated. (In kinds.c: it
+ * looks the kind id up in the table.) */
 const char *dl_classifier_load(const uint8_t *buf, size_t size, dl_classifier **out);
 void dl_classifier_free(dl_classifier *c);
 
-/* Internal: a zeroed classifier with the arrays of its kind allocated. */
-dl_classifier *dl_classifier_alloc(dl_classifier_kind kind, int num_classes, int num_features,
-                                   int standardised, int kind_param);
-const char *dl_classifier_kind_name(dl_classifier_kind kind);
+/* ---- for the kinds ------------------------------------------------------- */
+
+/* A typed parameter of a kind: what dl_fit checks, the CLI prints and the JS
+ * API fills in. Values are doubles; DL_PARAM_INT ones must be integers. */
+typedef enum { DL_PARAM_INT, DL_PARAM_REAL } dl_param_type;
+typedef struct {
+    const char *name;         /* snake_case: "C", "cache_mb" */
+    dl_param_type type;
+    double def, min, max;     /* min..max inclusive, unless min_exclusive */
+    int min_exclusive;
+    const char *help;
+} dl_param_spec;
+
+/* v[i] = spec[i].def for i < n. */
+void dl_param_defaults(const dl_param_spec *spec, int n, double *v);
+
+/* Little-endian payload reader/writer over a buffer whose size the caller
+ * has already checked (the loader compares the file's payload size with
+ * the kind's payload_size before reading). */
+typedef struct { uint8_t *p; size_t pos, size; } dl_clf_bytes;
+void dl_clf_put_u32(dl_clf_bytes *b, uint32_t v);
+void dl_clf_put_f32s(dl_clf_bytes *b, const float *v, size_t n);
+void dl_clf_put_f64s(dl_clf_bytes *b, const double *v, size_t n);
+uint32_t dl_clf_get_u32(dl_clf_bytes *b);
+/* Reads n values; returns 0 if one of them is not finite. */
+int dl_clf_get_f32s(dl_clf_bytes *b, float *v, size_t n);
+int dl_clf_get_f64s(dl_clf_bytes *b, double *v, size_t n);
+
+/* One classifier kind. Its file defines it; learn/kinds.c lists it. */
+struct dl_classifier_kind {
+    const char *name;         /* "linear-svm" */
+    uint32_t id;              /* in the file header; never reuse one */
+    const char *help;
+    const dl_param_spec *params;
+    int num_params;
+    /* values[i] is params[i], already checked against its spec. */
+    const char *(*fit)(const float *x, const int *y, int n, int d, const double *values,
+                       dl_learn_progress_fn progress, void *user,
+                       dl_classifier **out, dl_train_report *report);
+    /* scores[n][num_classes] of n already standardised rows. */
+    const char *(*scores)(const dl_classifier *c, const float *x, int n, float *scores);
+    /* The header's kind parameter (e.g. support vector count, hidden units). */
+    uint32_t (*file_param)(const dl_classifier *c);
+    /* Bytes of the kind's payload for a header (k >= 2, d >= 1), computed
+     * with checked size_t arithmetic; a reason if impossible or too large. */
+    const char *(*payload_size)(size_t k, size_t d, uint32_t param, size_t *bytes);
+    /* c->model from exactly payload_size bytes; validates the values. */
+    const char *(*read)(dl_classifier *c, uint32_t param, dl_clf_bytes *in);
+    void (*write)(const dl_classifier *c, dl_clf_bytes *out);
+    void (*free_model)(void *model);
+};
+
+/* A classifier of kind with no model yet (c->model = NULL), mean/std
+ * allocated if standardised; NULL when out of memory or too large. */
+dl_classifier *dl_classifier_new(const dl_classifier_kind *kind, int num_classes, int num_features,
+                                 int standardised);
+
+/* dl_classifier_load with the kind table given as its lookup (the table
+ * lives above this file: kinds.c depends on the kinds, they on this). */
+const char *dl_classifier_decode(const uint8_t *buf, size_t size,
+                                 const dl_classifier_kind *(*kind_by_id)(uint32_t id),
+                                 dl_classifier **out);
 
 #ifdef __cplusplus
 }

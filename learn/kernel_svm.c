@@ -2,16 +2,14 @@
  * and Solver (C-SVC only: p_i = -1, y_i = +-1, Cp = Cn = C); names follow
  * LIBSVM so the two can be read side by side. */
 #include "learn/kernel_svm.h"
+#include "common/checked.h"
+#include "kernels/kernels.h"
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TAU 1e-12
-
-void dl_rbf_svm_default_params(dl_rbf_svm_params *p) {
-    p->C = 1.0; p->gamma = 0.0; p->tol = 1e-3; p->shrinking = 1;
-    p->cache_mb = 200.0; p->standardize = 0; p->max_iter = 0;
-}
 
 double dl_rbf_gamma_scale(const float *x, int n, int d) {
     size_t N = (size_t)n * d;
@@ -38,7 +36,7 @@ static int cache_init(cache_t *c, int l, double bytes) {
     c->head = dl_learn_alloc((size_t)l, sizeof(head_t));
     if (!c->head) return 0;
     double sz = bytes / sizeof(float) - (double)l * sizeof(head_t) / sizeof(float);
-    if (sz > 1e15) sz = 1e15;
+    if (sz > (double)(LONG_MAX / 4)) sz = (double)(LONG_MAX / 4);   /* long is 32-bit in WASM */
     c->size = (long)sz;
     if (c->size < 2L * l) c->size = 2L * l;   /* room for two columns at least */
     c->lru_head.next = c->lru_head.prev = &c->lru_head;
@@ -132,7 +130,7 @@ static float *get_Q(solver *s, int i, int len) {
     const float *xi = s->x[i];
     double sqi = s->x_square[i];
     for (int j = start; j < len; j++) {
-        double dist = sqi + s->x_square[j] - 2.0 * dl_dot_f32(xi, s->x[j], (size_t)s->d);
+        double dist = sqi + s->x_square[j] - 2.0 * f32_dot((size_t)s->d, xi, s->x[j]);
         data[j] = (float)(s->y[i] * s->y[j] * exp(-s->gamma * dist));
     }
     return data;
@@ -367,6 +365,28 @@ static const char *solve(solver *s, double *alpha_out, long max_iter, int shrink
     return NULL;
 }
 
+/* ---- the model ----------------------------------------------------------- */
+
+static void model_free(void *model) {
+    dl_rbf_svm_model *m = model;
+    free(m->sv_count); free(m->sv); free(m->sv_coef); free(m->rho);
+    free(m);
+}
+
+/* Sizes come from a file header too: callers have checked them with
+ * payload_size (below), which bounds every product here. */
+static dl_rbf_svm_model *model_new(int k, int d, int total_sv) {
+    dl_rbf_svm_model *m = dl_learn_alloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->total_sv = total_sv;
+    m->sv_count = dl_learn_alloc((size_t)k, sizeof(int));
+    m->rho = dl_learn_alloc((size_t)k * (k - 1) / 2, sizeof(double));
+    m->sv_coef = dl_learn_alloc((size_t)(k - 1) * total_sv, sizeof(double));
+    m->sv = dl_learn_alloc((size_t)total_sv * d, sizeof(float));
+    if (!m->sv_count || !m->rho || !m->sv_coef || !m->sv) { model_free(m); return NULL; }
+    return m;
+}
+
 /* ---- one-vs-one training (LIBSVM svm_train for C-SVC) ------------------- */
 
 const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
@@ -441,7 +461,7 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
         for (int i = 0; i < n; i++) perm[start[y[i]] + fill[y[i]]++] = i;
         free(fill);
     }
-    for (int i = 0; i < n; i++) sq[i] = dl_dot_f32(X + (size_t)perm[i] * d, X + (size_t)perm[i] * d, (size_t)d);
+    for (int i = 0; i < n; i++) sq[i] = f32_dot((size_t)d, X + (size_t)perm[i] * d, X + (size_t)perm[i] * d);
 
     s.d = d; s.C = P.C; s.eps = P.tol; s.gamma = gamma;
     size_t aoff = 0;
@@ -489,9 +509,10 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
     int total_sv = 0;
     for (int i = 0; i < n; i++) total_sv += nonzero[i];
     if (total_sv == 0) { err = "rbf-svm: no support vectors (degenerate problem)"; goto done; }
-    c = dl_classifier_alloc(DL_CLF_RBF_SVM, K, d, P.standardize, total_sv);
-    if (!c) { err = "out of memory"; goto done; }
-    c->gamma = gamma;
+    c = dl_classifier_new(&dl_rbf_svm_kind, K, d, P.standardize);
+    if (!c || !(c->model = model_new(K, d, total_sv))) { err = "out of memory"; goto done; }
+    dl_rbf_svm_model *M = c->model;
+    M->gamma = gamma;
     if (P.standardize) { memcpy(c->mean, mean, sizeof(float) * d); memcpy(c->std, std, sizeof(float) * d); }
     {
         int *nz_start = dl_learn_alloc((size_t)K + 1, sizeof(int));
@@ -500,9 +521,9 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
         for (int k = 0; k < K; k++) {   /* SVs grouped by class, in input order */
             for (int t = 0; t < count[k]; t++)
                 if (nonzero[start[k] + t])
-                    memcpy(c->sv + (size_t)q++ * d, X + (size_t)perm[start[k] + t] * d, sizeof(float) * d);
+                    memcpy(M->sv + (size_t)q++ * d, X + (size_t)perm[start[k] + t] * d, sizeof(float) * d);
             nz_start[k + 1] = q;
-            c->sv_count[k] = q - nz_start[k];
+            M->sv_count[k] = q - nz_start[k];
         }
         aoff = 0;
         p = 0;
@@ -512,11 +533,11 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
                 const double *alpha = pair_alpha + aoff;
                 int q2 = nz_start[ci];
                 for (int t = 0; t < count[ci]; t++)
-                    if (nonzero[start[ci] + t]) c->sv_coef[(size_t)(cj - 1) * total_sv + q2++] = alpha[t];
+                    if (nonzero[start[ci] + t]) M->sv_coef[(size_t)(cj - 1) * total_sv + q2++] = alpha[t];
                 q2 = nz_start[cj];
                 for (int t = 0; t < count[cj]; t++)
-                    if (nonzero[start[cj] + t]) c->sv_coef[(size_t)ci * total_sv + q2++] = alpha[count[ci] + t];
-                c->rho[p] = pair_rho[p];
+                    if (nonzero[start[cj] + t]) M->sv_coef[(size_t)ci * total_sv + q2++] = alpha[count[ci] + t];
+                M->rho[p] = pair_rho[p];
                 aoff += (size_t)count[ci] + count[cj];
             }
         free(nz_start);
@@ -537,21 +558,22 @@ done:
 
 /* ---- prediction (LIBSVM svm_predict_values) ----------------------------- */
 
-const char *dl_rbf_svm_votes(const dl_classifier *c, const float *x, int n, float *votes) {
-    int K = c->num_classes, d = c->num_features, L = c->total_sv;
+static const char *rbf_votes(const dl_classifier *c, const float *x, int n, float *votes) {
+    const dl_rbf_svm_model *M = c->model;
+    int K = c->num_classes, d = c->num_features, L = M->total_sv;
     double *kvalue = dl_learn_alloc((size_t)L * n, sizeof(double));
     float *xsq = dl_learn_alloc((size_t)n, sizeof(float));
     int *start = dl_learn_alloc((size_t)K, sizeof(int));
     if (!kvalue || !xsq || !start) { free(kvalue); free(xsq); free(start); return "out of memory"; }
-    for (int k = 1; k < K; k++) start[k] = start[k - 1] + c->sv_count[k - 1];
-    for (int r = 0; r < n; r++) xsq[r] = dl_dot_f32(x + (size_t)r * d, x + (size_t)r * d, (size_t)d);
+    for (int k = 1; k < K; k++) start[k] = start[k - 1] + M->sv_count[k - 1];
+    for (int r = 0; r < n; r++) xsq[r] = f32_dot((size_t)d, x + (size_t)r * d, x + (size_t)r * d);
     /* SV-major loop: each support vector is read once per batch of rows. */
     for (int t = 0; t < L; t++) {
-        const float *sv = c->sv + (size_t)t * d;
-        double svsq = dl_dot_f32(sv, sv, (size_t)d);
+        const float *sv = M->sv + (size_t)t * d;
+        double svsq = f32_dot((size_t)d, sv, sv);
         for (int r = 0; r < n; r++) {
-            double dist = xsq[r] + svsq - 2.0 * dl_dot_f32(x + (size_t)r * d, sv, (size_t)d);
-            kvalue[(size_t)r * L + t] = exp(-c->gamma * dist);
+            double dist = xsq[r] + svsq - 2.0 * f32_dot((size_t)d, x + (size_t)r * d, sv);
+            kvalue[(size_t)r * L + t] = exp(-M->gamma * dist);
         }
     }
     for (int r = 0; r < n; r++) {
@@ -562,13 +584,92 @@ const char *dl_rbf_svm_votes(const dl_classifier *c, const float *x, int n, floa
         for (int i = 0; i < K; i++)
             for (int j = i + 1; j < K; j++, p++) {
                 double sum = 0;
-                const double *coef1 = c->sv_coef + (size_t)(j - 1) * L, *coef2 = c->sv_coef + (size_t)i * L;
-                for (int k = 0; k < c->sv_count[i]; k++) sum += coef1[start[i] + k] * kv[start[i] + k];
-                for (int k = 0; k < c->sv_count[j]; k++) sum += coef2[start[j] + k] * kv[start[j] + k];
-                sum -= c->rho[p];
+                const double *coef1 = M->sv_coef + (size_t)(j - 1) * L, *coef2 = M->sv_coef + (size_t)i * L;
+                for (int k = 0; k < M->sv_count[i]; k++) sum += coef1[start[i] + k] * kv[start[i] + k];
+                for (int k = 0; k < M->sv_count[j]; k++) sum += coef2[start[j] + k] * kv[start[j] + k];
+                sum -= M->rho[p];
                 if (sum > 0) vote[i] += 1; else vote[j] += 1;
             }
     }
     free(kvalue); free(xsq); free(start);
     return NULL;
 }
+
+/* ---- the kind: file payload, parameters ----------------------------------- */
+
+static uint32_t rbf_file_param(const dl_classifier *c) { return (uint32_t)((const dl_rbf_svm_model *)c->model)->total_sv; }
+
+/* Payload: gamma f64, sv_count u32[K], rho f64[K(K-1)/2], sv_coef f64[K-1][total_sv],
+ * sv f32[total_sv][d]. */
+static const char *rbf_payload_size(size_t k, size_t d, uint32_t total_sv, size_t *bytes) {
+    if (total_sv < 1 || total_sv > (1u << 24)) return dl_errorf("bad rbf-svm support vector count %u", total_sv);
+    size_t pairs, counts, rho, coef, sv, sum;
+    if (!dl_mul(k, k - 1, &pairs) || !dl_mul(k, 4, &counts) || !dl_mul(pairs / 2, 8, &rho) ||
+        !dl_bytes(k - 1, total_sv, 8, 0, &coef) || !dl_bytes(total_sv, d, 4, 0, &sv) ||
+        !dl_add(8, counts, &sum) || !dl_add(sum, rho, &sum) || !dl_add(sum, coef, &sum) || !dl_add(sum, sv, bytes))
+        return dl_errorf("rbf-svm with %u support vectors of %zu features: too large for this platform", total_sv, d);
+    return NULL;
+}
+
+static const char *rbf_read(dl_classifier *c, uint32_t total_sv, dl_clf_bytes *in) {
+    int k = c->num_classes, d = c->num_features;
+    dl_rbf_svm_model *m = model_new(k, d, (int)total_sv);
+    if (!m) return "out of memory";
+    c->model = m;
+    int finite = dl_clf_get_f64s(in, &m->gamma, 1);
+    uint64_t sum = 0;
+    for (int i = 0; i < k; i++) { uint32_t v = dl_clf_get_u32(in); m->sv_count[i] = v > total_sv ? -1 : (int)v; sum += v; }
+    finite &= dl_clf_get_f64s(in, m->rho, (size_t)k * (k - 1) / 2);
+    finite &= dl_clf_get_f64s(in, m->sv_coef, (size_t)(k - 1) * total_sv);
+    finite &= dl_clf_get_f32s(in, m->sv, (size_t)total_sv * d);
+    if (!finite) return "non-finite model values";
+    if (!(m->gamma > 0)) return "bad gamma";
+    if (sum != total_sv) return "per-class support vector counts do not add up";
+    return NULL;
+}
+
+static void rbf_write(const dl_classifier *c, dl_clf_bytes *out) {
+    const dl_rbf_svm_model *m = c->model;
+    int k = c->num_classes;
+    dl_clf_put_f64s(out, &m->gamma, 1);
+    for (int i = 0; i < k; i++) dl_clf_put_u32(out, (uint32_t)m->sv_count[i]);
+    dl_clf_put_f64s(out, m->rho, (size_t)k * (k - 1) / 2);
+    dl_clf_put_f64s(out, m->sv_coef, (size_t)(k - 1) * m->total_sv);
+    dl_clf_put_f32s(out, m->sv, (size_t)m->total_sv * c->num_features);
+}
+
+enum { P_C, P_GAMMA, P_TOL, P_SHRINKING, P_CACHE_MB, P_STANDARDIZE, P_MAX_ITER, NUM_PARAMS };
+static const dl_param_spec rbf_params[NUM_PARAMS] = {
+    [P_C] = {"C", DL_PARAM_REAL, 1, 0, 1e12, 1, "regularisation: larger C fits the training set harder"},
+    [P_GAMMA] = {"gamma", DL_PARAM_REAL, 0, 0, 1e12, 0, "RBF width exp(-gamma |x - y|^2); 0: scikit-learn's 'scale'"},
+    [P_TOL] = {"tol", DL_PARAM_REAL, 1e-3, 0, 1e6, 1, "stopping tolerance (LIBSVM -e)"},
+    [P_SHRINKING] = {"shrinking", DL_PARAM_INT, 1, 0, 1, 0, "1: LIBSVM's shrinking heuristic (-h)"},
+    [P_CACHE_MB] = {"cache_mb", DL_PARAM_REAL, 200, 0, 1e6, 1, "kernel cache cap in MiB (LIBSVM -m)"},
+    [P_STANDARDIZE] = {"standardize", DL_PARAM_INT, 0, 0, 1, 0, "1: standardise features on the training set"},
+    [P_MAX_ITER] = {"max_iter", DL_PARAM_INT, 0, 0, 2147483647.0, 0, "SMO steps per pair; 0: LIBSVM's max(1e7, 100 l)"},
+};
+
+static dl_rbf_svm_params params_from(const double *v) {
+    return (dl_rbf_svm_params){
+        .C = v[P_C], .gamma = v[P_GAMMA], .tol = v[P_TOL], .shrinking = (int)v[P_SHRINKING],
+        .cache_mb = v[P_CACHE_MB], .standardize = (int)v[P_STANDARDIZE], .max_iter = (long)v[P_MAX_ITER],
+    };
+}
+
+void dl_rbf_svm_default_params(dl_rbf_svm_params *p) {
+    double v[NUM_PARAMS];
+    dl_param_defaults(rbf_params, NUM_PARAMS, v);
+    *p = params_from(v);
+}
+
+static const char *rbf_fit(const float *x, const int *y, int n, int d, const double *v,
+                           dl_learn_progress_fn progress, void *user, dl_classifier **out, dl_train_report *report) {
+    dl_rbf_svm_params p = params_from(v);
+    return dl_rbf_svm_train(x, y, n, d, &p, progress, user, out, report);
+}
+
+const dl_classifier_kind dl_rbf_svm_kind = {
+    "rbf-svm", 2, "RBF-kernel SVM, one-vs-one (LIBSVM's SMO)",
+    rbf_params, NUM_PARAMS, rbf_fit, rbf_votes, rbf_file_param,
+    rbf_payload_size, rbf_read, rbf_write, model_free,
+};

@@ -42,9 +42,18 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
 /* sklearn gamma='scale' of an n x d matrix: 1 / (d * var(all elements)), 1 if var is 0. */
 double dl_rbf_gamma_scale(const float *x, int n, int d);
 
-/* Internal (used by dl_classifier_predict): votes[n][K] of n already
- * standardised rows. */
-const char *dl_rbf_svm_votes(const dl_classifier *c, const float *x, int n, float *votes);
+/* The model, LIBSVM's layout: support vectors grouped by class; pair (i<j)
+ * decision = sum coef * K(sv, x) - rho > 0 -> i. Scores are pair votes. */
+typedef struct {
+    double gamma;
+    int total_sv;
+    int *sv_count;            /* [num_classes] */
+    float *sv;                /* [total_sv][num_features] */
+    double *sv_coef;          /* [num_classes - 1][total_sv] */
+    double *rho;              /* [num_classes * (num_classes - 1) / 2] */
+} dl_rbf_svm_model;
+
+extern const dl_classifier_kind dl_rbf_svm_kind;
 
 #ifdef __cplusplus
 }

@@ -1,57 +1,19 @@
 /* learn_common.c — see learn_common.h. */
 #include "learn/learn_common.h"
+#include "common/checked.h"
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DL_LEARN_MAX_CLASSES 256
 
-/* GCC/Clang vector extensions: SSE natively, SIMD128 under -msimd128. */
-#if defined(__GNUC__) || defined(__clang__)
-typedef float v4f __attribute__((vector_size(16)));
-static inline v4f v4f_load(const float *p) { v4f v; memcpy(&v, p, sizeof v); return v; }
-static inline void v4f_store(float *p, v4f v) { memcpy(p, &v, sizeof v); }
-#define DL_HAVE_V4F 1
-#endif
-
-float dl_dot_f32(const float *a, const float *b, size_t n) {
-    size_t i = 0;
-    float s = 0.0f;
-#ifdef DL_HAVE_V4F
-    v4f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    for (; i + 16 <= n; i += 16) {
-        s0 += v4f_load(a + i) * v4f_load(b + i);
-        s1 += v4f_load(a + i + 4) * v4f_load(b + i + 4);
-        s2 += v4f_load(a + i + 8) * v4f_load(b + i + 8);
-        s3 += v4f_load(a + i + 12) * v4f_load(b + i + 12);
-    }
-    for (; i + 4 <= n; i += 4) s0 += v4f_load(a + i) * v4f_load(b + i);
-    v4f t = (s0 + s1) + (s2 + s3);
-    s = (t[0] + t[1]) + (t[2] + t[3]);
-#endif
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-void dl_axpy_f32(float alpha, const float *x, float *y, size_t n) {
-    size_t i = 0;
-#ifdef DL_HAVE_V4F
-    v4f va = {alpha, alpha, alpha, alpha};
-    for (; i + 8 <= n; i += 8) {
-        v4f_store(y + i, v4f_load(y + i) + va * v4f_load(x + i));
-        v4f_store(y + i + 4, v4f_load(y + i + 4) + va * v4f_load(x + i + 4));
-    }
-#endif
-    for (; i < n; i++) y[i] += alpha * x[i];
-}
-
 const char *dl_learn_check_xy(const float *x, const int *y, int n, int d, int *num_classes) {
     if (n <= 0) return "no training samples (n = 0)";
     if (d <= 0) return "no features (d = 0)";
     if (!x) return "feature matrix is NULL";
-    if ((size_t)n > SIZE_MAX / sizeof(float) / (size_t)d) return "feature matrix too large";
+    size_t bytes;
+    if (!dl_bytes((size_t)n, (size_t)d, sizeof(float), 0, &bytes))
+        return dl_errorf("feature matrix of %d x %d floats is too large for this platform", n, d);
     for (int i = 0; i < n; i++) {
         const float *r = x + (size_t)i * d;
         for (int j = 0; j < d; j++)

@@ -1,5 +1,5 @@
-/* learn_common.h — shared plumbing of learn/: error strings, the seeded RNG,
- * f32 vector helpers, input validation and feature standardisation.
+/* learn_common.h — shared plumbing of learn/: progress reports, input
+ * validation and feature standardisation (vector kernels: kernels/kernels.h).
  *
  * Errors follow the project style: functions return a reason string, NULL on
  * success. Formatted reasons (naming a row/column) live in one static buffer,
@@ -27,9 +27,6 @@ typedef struct {
     double val_acc;        /* softmax: validation accuracy, or -1 if none */
 } dl_learn_progress;
 typedef int (*dl_learn_progress_fn)(void *user, const dl_learn_progress *p);
-
-float  dl_dot_f32(const float *a, const float *b, size_t n);
-void   dl_axpy_f32(float alpha, const float *x, float *y, size_t n);   /* y += alpha x */
 
 /* Checks sizes, finite features (error names the row/column) and labels in
  * [0, 255]; counts classes (max label + 1) and requires every class

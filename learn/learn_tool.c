@@ -2,21 +2,20 @@
  * files (or raw IDX files) and prints the results as one JSON object; used
  * by tests/learn.test.js to compare against liblinear-train / svm-train.
  *
- *   learn_tool linear|rbf|softmax TRAIN TEST [options]
+ *   learn_tool KIND TRAIN TEST [options]
+ *     KIND: a kind of learn/experiment.c's table (linear-svm, rbf-svm, softmax)
  *     TRAIN/TEST: LIBSVM text ("label index:value ..."), or
  *                 idx:IMAGES,LABELS[,N] (uncompressed IDX, pixels / 255, first N)
- *   linear:  --C c  --loss 1|2  --eps e  --max-iter n  --bias b  --seed s  --no-standardize
- *   rbf:     --C c  --gamma g (default scale)  --tol t  --cache MB  --no-shrinking  --standardize
- *   softmax: --hidden h  --epochs e  --batch b  --lr r  --seed s  --no-standardize
- *   all:     --save FILE (write the DLCLASS1 model, reload it, predict with the copy)
- *            --predictions FILE (one predicted label per line)
+ *     --PARAM VALUE  any parameter of the kind, as in the table (--C 0.1,
+ *                    --max-iter 50, --standardize 0, --cache-mb 100, --batch-size 16)
+ *     --save FILE (write the DLCLASS1 model, reload it, predict with the copy)
+ *     --predictions FILE (one predicted label per line)
+ *     --progress (progress lines on stderr)
  */
-#include "learn/classifier.h"
+#include "learn/experiment.h"
 #include "learn/idx.h"
 #include "learn/kernel_svm.h"
-#include "learn/linear_svm.h"
 #include "learn/metrics.h"
-#include "learn/softmax_head.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,46 +154,39 @@ static int on_progress(void *user, const dl_learn_progress *p) {
     return 0;
 }
 
+/* --NAME VALUE for a parameter of the kind (NAME as in the table, '-' for '_'). */
+static const char *set_param(const dl_classifier_kind *kind, const char *flag, const char *value, dl_fit_params *p) {
+    char name[32];
+    snprintf(name, sizeof name, "%s", flag + 2);
+    for (char *q = name; *q; q++) if (*q == '-') *q = '_';
+    int known = 0;
+    for (int j = 0; j < kind->num_params; j++) known |= !strcmp(kind->params[j].name, name);
+    if (!known) return "not a parameter of this classifier (see learn/experiment.c's table)";
+    char *end;
+    double v = strtod(value, &end);
+    if (end == value || *end) return "expected a number";
+    return dl_fit_params_set(p, name, v);
+}
+
 int main(int argc, char **argv) {
-    if (argc < 4) {
-        fprintf(stderr, "usage: learn_tool linear|rbf|softmax TRAIN TEST [options] (see learn_tool.c)\n");
+    const dl_classifier_kind *kind = argc >= 4 ? dl_classifier_kind_find(argv[1]) : NULL;
+    if (!kind) {
+        fprintf(stderr, "usage: learn_tool %s TRAIN TEST [--PARAM VALUE]... (see learn_tool.c)\n", dl_classifier_kind_names());
         return 2;
     }
-    const char *kind = argv[1];
-    dl_linear_svm_params lp; dl_linear_svm_default_params(&lp);
-    dl_rbf_svm_params rp; dl_rbf_svm_default_params(&rp);
-    dl_softmax_params sp; dl_softmax_default_params(&sp);
-    const char *save = NULL, *pred_path = NULL;
+    dl_fit_params fp;
+    dl_fit_default_params(&fp);
+    const char *save = NULL, *pred_path = NULL, *err;
     for (int i = 4; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
-        int used = 1;
-        if (!strcmp(a, "--C")) lp.C = rp.C = atof(v);
-        else if (!strcmp(a, "--loss")) lp.loss = atoi(v);
-        else if (!strcmp(a, "--eps")) lp.eps = atof(v);
-        else if (!strcmp(a, "--max-iter")) lp.max_iter = atoi(v), rp.max_iter = atol(v);
-        else if (!strcmp(a, "--bias")) lp.bias = atof(v);
-        else if (!strcmp(a, "--seed")) lp.seed = sp.seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--gamma")) rp.gamma = atof(v);
-        else if (!strcmp(a, "--tol")) rp.tol = atof(v);
-        else if (!strcmp(a, "--cache")) rp.cache_mb = atof(v);
-        else if (!strcmp(a, "--hidden")) sp.hidden = atoi(v);
-        else if (!strcmp(a, "--epochs")) sp.epochs = atoi(v);
-        else if (!strcmp(a, "--batch")) sp.batch_size = atoi(v);
-        else if (!strcmp(a, "--lr")) sp.lr = atof(v);
-        else if (!strcmp(a, "--save")) save = v;
+        const char *a = argv[i];
+        if (!strcmp(a, "--progress")) { show_progress = 1; continue; }
+        if (strncmp(a, "--", 2) || i + 1 >= argc) { fprintf(stderr, "learn_tool: bad option %s\n", a); return 2; }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--save")) save = v;
         else if (!strcmp(a, "--predictions")) pred_path = v;
-        else {
-            used = 0;
-            if (!strcmp(a, "--no-standardize")) lp.standardize = sp.standardize = 0;
-            else if (!strcmp(a, "--standardize")) rp.standardize = 1;
-            else if (!strcmp(a, "--no-shrinking")) rp.shrinking = 0;
-            else if (!strcmp(a, "--progress")) show_progress = 1;
-            else { fprintf(stderr, "learn_tool: unknown option %s\n", a); return 2; }
-        }
-        i += used;
+        else if ((err = set_param(kind, a, v, &fp))) return die(a, err);
     }
     dataset tr = {0}, te = {0};
-    const char *err;
     double t0 = now();
     if ((err = load(argv[2], 0, &tr))) return die(argv[2], err);
     if ((err = load(argv[3], tr.d, &te))) return die(argv[3], err);
@@ -204,12 +196,7 @@ int main(int argc, char **argv) {
     dl_classifier *c = NULL;
     dl_train_report rep;
     t0 = now();
-    if (!strcmp(kind, "linear")) err = dl_linear_svm_train(tr.x, tr.y, tr.n, tr.d, &lp, on_progress, NULL, &c, &rep);
-    else if (!strcmp(kind, "rbf")) err = dl_rbf_svm_train(tr.x, tr.y, tr.n, tr.d, &rp, on_progress, NULL, &c, &rep);
-    else if (!strcmp(kind, "softmax"))
-        err = dl_softmax_train(tr.x, tr.y, tr.n, tr.d, NULL, NULL, 0, &sp, on_progress, NULL, &c, &rep);
-    else return die(kind, "unknown classifier (linear, rbf, softmax)");
-    if (err) return die("train", err);
+    if ((err = dl_fit(kind->name, tr.x, tr.y, tr.n, tr.d, &fp, on_progress, NULL, &c, &rep))) return die("train", err);
     double t_train = now() - t0;
 
     if (save) {   /* predict with a reloaded copy: exercises the file format */
@@ -234,7 +221,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < te.n; i++) fprintf(f, "%d\n", pred[i]);
         fclose(f);
     }
-    printf("{\"kind\":\"%s\",\"n_train\":%d,\"n_test\":%d,\"d\":%d,\"classes\":%d", kind, tr.n, te.n, tr.d, c->num_classes);
+    printf("{\"kind\":\"%s\",\"n_train\":%d,\"n_test\":%d,\"d\":%d,\"classes\":%d", kind->name, tr.n, te.n, tr.d, c->num_classes);
     printf(",\"accuracy\":%.6f", dl_accuracy(te.y, pred, te.n));
     printf(",\"load_seconds\":%.3f,\"train_seconds\":%.3f,\"predict_seconds\":%.3f", t_load, t_train, t_pred);
     if (rep.num_problems) {
@@ -246,10 +233,11 @@ int main(int argc, char **argv) {
         if (rep.primal) print_doubles("primal", rep.primal, rep.num_problems);
         print_ints("nsv", rep.nsv, rep.num_problems);
     }
-    if (c->kind == DL_CLF_RBF_SVM) {
-        printf(",\"gamma\":%.10g,\"total_sv\":%d", c->gamma, c->total_sv);
-        print_ints("sv_per_class", c->sv_count, c->num_classes);
-        print_doubles("rho", c->rho, rep.num_problems);
+    if (c->kind == &dl_rbf_svm_kind) {
+        const dl_rbf_svm_model *m = c->model;
+        printf(",\"gamma\":%.10g,\"total_sv\":%d", m->gamma, m->total_sv);
+        print_ints("sv_per_class", m->sv_count, c->num_classes);
+        print_doubles("rho", m->rho, rep.num_problems);
     }
     if (rep.epochs) {
         print_doubles("loss", rep.loss, rep.epochs);

@@ -1,14 +1,11 @@
 /* linear_svm.c — see linear_svm.h. Variable names follow LIBLINEAR's
  * solve_l2r_l1l2_svc so the two can be read side by side. */
 #include "learn/linear_svm.h"
+#include "common/checked.h"
+#include "kernels/kernels.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-void dl_linear_svm_default_params(dl_linear_svm_params *p) {
-    p->C = 1.0; p->loss = 2; p->eps = 0.1; p->max_iter = 1000;
-    p->bias = 1.0; p->standardize = 1; p->seed = 1;
-}
 
 /* Standardisation without a standardised copy of X: with r = 1/std the
  * solver keeps u = w * r (elementwise) and c = u . mean, so that
@@ -37,7 +34,7 @@ static void prefetch_row(const lin_data *D, int i) {
 
 /* u has d + 1 entries: the feature part, then the bias weight. */
 static double wx(const lin_data *D, const float *u, double c, int i) {
-    return (double)dl_dot_f32(u, row(D, i), (size_t)D->d) - c + (double)u[D->d] * D->bias;
+    return (double)f32_dot((size_t)D->d, u, row(D, i)) - c + (double)u[D->d] * D->bias;
 }
 
 static void update(const lin_data *D, float *u, double *c, int i, float delta) {
@@ -46,7 +43,7 @@ static void update(const lin_data *D, float *u, double *c, int i, float delta) {
         for (int j = 0; j < D->d; j++) u[j] += delta * (xi[j] * D->r2[j] - D->mr2[j]);
         *c += delta * D->s[i];
     } else {
-        dl_axpy_f32(delta, xi, u, (size_t)D->d);
+        f32_axpy((size_t)D->d, delta, xi, u);
     }
     u[D->d] += delta * D->bias;
 }
@@ -154,6 +151,18 @@ static const char *solve_one(const lin_data *D, const float *mean, const int *la
     return NULL;
 }
 
+static void model_free(void *model) {
+    dl_linear_svm_model *m = model;
+    free(m->w);
+    free(m);
+}
+
+static dl_linear_svm_model *model_new(int k, int d) {
+    dl_linear_svm_model *m = dl_learn_alloc(1, sizeof *m);
+    if (m && !(m->w = dl_learn_alloc((size_t)k * ((size_t)d + 1), sizeof(float)))) { free(m); m = NULL; }
+    return m;
+}
+
 const char *dl_linear_svm_train(const float *x, const int *y, int n, int d,
                                 const dl_linear_svm_params *params,
                                 dl_learn_progress_fn progress, void *user,
@@ -172,7 +181,8 @@ const char *dl_linear_svm_train(const float *x, const int *y, int n, int d,
     const char *err = dl_learn_check_xy(x, y, n, d, &K);
     if (err) return err;
 
-    dl_classifier *c = dl_classifier_alloc(DL_CLF_LINEAR_SVM, K, d, P.standardize, 0);
+    dl_classifier *c = dl_classifier_new(&dl_linear_svm_kind, K, d, P.standardize);
+    if (c && !(c->model = model_new(K, d))) { dl_classifier_free(c); c = NULL; }
     double *alpha = dl_learn_alloc((size_t)n, sizeof(double));
     double *xnorm = dl_learn_alloc((size_t)n, sizeof(double));
     int *index = dl_learn_alloc((size_t)n, sizeof(int));
@@ -216,7 +226,7 @@ const char *dl_linear_svm_train(const float *x, const int *y, int n, int d,
     dl_rng_seed(&rng, P.seed);
     for (int k = 0; k < K; k++) {
         long it; double obj, primal; int nsv;
-        float *w = c->w + (size_t)k * (d + 1);
+        float *w = ((dl_linear_svm_model *)c->model)->w + (size_t)k * (d + 1);
         err = solve_one(&D, c->mean, y, k, xnorm, &P, &rng, w, alpha, index, yy, progress, user, K,
                         &it, &obj, &primal, &nsv);
         if (err) goto done;
@@ -238,3 +248,75 @@ done:
     *out = c;
     return NULL;
 }
+
+/* ---- the kind: decision values, file payload, parameters ----------------- */
+
+static const char *linear_scores(const dl_classifier *c, const float *x, int n, float *scores) {
+    const float *W = ((const dl_linear_svm_model *)c->model)->w;
+    int d = c->num_features, k = c->num_classes;
+    for (int i = 0; i < n; i++)
+        for (int m = 0; m < k; m++) {
+            const float *w = W + (size_t)m * (d + 1);
+            scores[(size_t)i * k + m] = f32_dot((size_t)d, w, x + (size_t)i * d) + w[d];
+        }
+    return NULL;
+}
+
+static uint32_t linear_file_param(const dl_classifier *c) { (void)c; return 0; }
+
+/* Payload: w f32[K][d+1] (last column: bias weight * bias value). */
+static const char *linear_payload_size(size_t k, size_t d, uint32_t param, size_t *bytes) {
+    if (param != 0) return dl_errorf("bad linear-svm parameter %u (expected 0)", param);
+    size_t d1;
+    if (!dl_add(d, 1, &d1) || !dl_bytes(k, d1, sizeof(float), 0, bytes)) return "linear-svm: too large for this platform";
+    return NULL;
+}
+
+static const char *linear_read(dl_classifier *c, uint32_t param, dl_clf_bytes *in) {
+    (void)param;
+    dl_linear_svm_model *m = model_new(c->num_classes, c->num_features);
+    if (!m) return "out of memory";
+    c->model = m;
+    if (!dl_clf_get_f32s(in, m->w, (size_t)c->num_classes * ((size_t)c->num_features + 1))) return "non-finite weights";
+    return NULL;
+}
+
+static void linear_write(const dl_classifier *c, dl_clf_bytes *out) {
+    dl_clf_put_f32s(out, ((const dl_linear_svm_model *)c->model)->w, (size_t)c->num_classes * ((size_t)c->num_features + 1));
+}
+
+enum { P_C, P_LOSS, P_EPS, P_MAX_ITER, P_BIAS, P_STANDARDIZE, P_SEED, NUM_PARAMS };
+static const dl_param_spec linear_params[NUM_PARAMS] = {
+    [P_C] = {"C", DL_PARAM_REAL, 1, 0, 1e12, 1, "regularisation: larger C fits the training set harder"},
+    [P_LOSS] = {"loss", DL_PARAM_INT, 2, 1, 2, 0, "2: squared hinge (LIBLINEAR -s 1), 1: hinge (-s 3)"},
+    [P_EPS] = {"eps", DL_PARAM_REAL, 0.1, 0, 1e6, 1, "stopping tolerance (LIBLINEAR -e)"},
+    [P_MAX_ITER] = {"max_iter", DL_PARAM_INT, 1000, 1, 1e9, 0, "outer iterations per class"},
+    [P_BIAS] = {"bias", DL_PARAM_REAL, 1, 0, 1e6, 0, "value of the bias feature (LIBLINEAR -B); 0: none"},
+    [P_STANDARDIZE] = {"standardize", DL_PARAM_INT, 1, 0, 1, 0, "1: standardise features on the training set"},
+    [P_SEED] = {"seed", DL_PARAM_INT, 1, 0, 9007199254740991.0, 0, "seed of the random permutations"},
+};
+
+static dl_linear_svm_params params_from(const double *v) {
+    return (dl_linear_svm_params){
+        .C = v[P_C], .loss = (int)v[P_LOSS], .eps = v[P_EPS], .max_iter = (int)v[P_MAX_ITER],
+        .bias = v[P_BIAS], .standardize = (int)v[P_STANDARDIZE], .seed = (uint64_t)v[P_SEED],
+    };
+}
+
+void dl_linear_svm_default_params(dl_linear_svm_params *p) {
+    double v[NUM_PARAMS];
+    dl_param_defaults(linear_params, NUM_PARAMS, v);
+    *p = params_from(v);
+}
+
+static const char *linear_fit(const float *x, const int *y, int n, int d, const double *v,
+                              dl_learn_progress_fn progress, void *user, dl_classifier **out, dl_train_report *report) {
+    dl_linear_svm_params p = params_from(v);
+    return dl_linear_svm_train(x, y, n, d, &p, progress, user, out, report);
+}
+
+const dl_classifier_kind dl_linear_svm_kind = {
+    "linear-svm", 1, "one-vs-rest linear SVM (LIBLINEAR's dual coordinate descent)",
+    linear_params, NUM_PARAMS, linear_fit, linear_scores, linear_file_param,
+    linear_payload_size, linear_read, linear_write, model_free,
+};

@@ -34,6 +34,13 @@ typedef struct {
 
 void dl_linear_svm_default_params(dl_linear_svm_params *p);
 
+/* The model: decision_k = w[k][0..d) . x + w[k][d]. */
+typedef struct {
+    float *w;          /* [num_classes][num_features + 1] */
+} dl_linear_svm_model;
+
+extern const dl_classifier_kind dl_linear_svm_kind;
+
 /* x: n rows of d floats, y: labels 0..K-1 (every class present, K >= 2).
  * progress (may be NULL) is called after every outer iteration, step =
  * class. report (may be NULL) gets one entry per class: iterations,

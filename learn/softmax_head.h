@@ -6,7 +6,8 @@
  * epsilon 1e-7 added to sqrt(v), bias-corrected step size), the training set
  * reshuffled every epoch. Inputs are standardised like the linear SVM
  * (unless standardize = 0). Train loss/accuracy per epoch are the running
- * averages over the epoch's batches, as Keras' fit() prints them. */
+ * averages over the epoch's batches, as Keras' fit() prints them.
+ * Forward and backward passes run on the kernels' packed GEMM and softmax. */
 #ifndef DENSELAB_SOFTMAX_HEAD_H
 #define DENSELAB_SOFTMAX_HEAD_H
 #include <stdint.h>
@@ -38,9 +39,26 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
                              dl_learn_progress_fn progress, void *user,
                              dl_classifier **out, dl_train_report *report);
 
-/* Internal (used by dl_classifier_predict): probabilities of n already
- * standardised rows. */
-const char *dl_softmax_head_forward(const dl_classifier *c, const float *x, int n, float *probs);
+/* The model, Keras' layouts. All parameters live in one block, in the
+ * order of the gradient below: [w1 b1] (hidden > 0 only), w2, b2. */
+typedef struct {
+    int hidden;
+    size_t num_params;
+    float *params;
+    float *w1, *b1;           /* [num_features][hidden], [hidden] */
+    float *w2, *b2;           /* [hidden or num_features][num_classes], [num_classes] */
+    float *packed1, *packed2; /* f32_gemm_pack of (w1, b1) and (w2, b2), kept current */
+} dl_softmax_model;
+
+extern const dl_classifier_kind dl_softmax_kind;
+
+/* For tests: the summed cross-entropy over m standardised rows x with labels
+ * y (*loss_sum) and the gradient of the mean loss with respect to every
+ * parameter (grad[num_params], the model's order). */
+const char *dl_softmax_loss_grad(const dl_classifier *c, const float *x, const int *y, int m,
+                                 double *loss_sum, float *grad);
+/* For tests: after changing model->params, refresh the packed copies. */
+void dl_softmax_repack(dl_classifier *c);
 
 #ifdef __cplusplus
 }

@@ -399,11 +399,39 @@ static void test_ops(void) {
     printf("ops: %d checks, %d failures\n", checks - c0, failures - before);
 }
 
+/* ---- dot and axpy: odd sizes, against double sums and the scalar reference -- */
+
+static void test_dot_axpy(void) {
+    int before = failures, c0 = checks;
+    char what[160];
+    for (size_t n = 0; n <= 70; n += (n < 37 ? 1 : 11)) {
+        float *a = rand_buf(n + 1), *b = rand_buf(n + 1), *ref = rand_buf(n + 1), *got = malloc((n + 1) * 4);
+        double exact = 0, scale = 1e-30;
+        for (size_t i = 0; i < n; i++) { exact += (double)a[i] * b[i]; scale += fabs((double)a[i] * b[i]); }
+        snprintf(what, sizeof what, "dot scalar n=%zu", n);
+        check(fabs(f32_dot_scalar(n, a, b) - exact) / scale, 1e-6, what);
+        snprintf(what, sizeof what, "dot wasmsimd n=%zu", n);
+        check(fabs(f32_dot_wasmsimd(n, a, b) - exact) / scale, 1e-6, what);
+        check(f32_dot(n, a, b) == f32_dot_wasmsimd(n, a, b) ? 0 : 1, 0.5, what);
+        memcpy(got, ref, (n + 1) * 4);
+        f32_axpy_scalar(n, 0.75f, a, ref);
+        f32_axpy_wasmsimd(n, 0.75f, a, got);
+        snprintf(what, sizeof what, "axpy wasmsimd vs scalar n=%zu (and y[n] untouched)", n);
+        check(memcmp(got, ref, (n + 1) * 4) ? 1 : 0, 0.5, what);
+        f32_axpy(n, -0.75f, a, got);
+        f32_axpy_scalar(n, -0.75f, a, ref);
+        check(memcmp(got, ref, (n + 1) * 4) ? 1 : 0, 0.5, what);
+        free(a); free(b); free(ref); free(got);
+    }
+    printf("dot/axpy: %d checks, %d failures\n", checks - c0, failures - before);
+}
+
 int main(void) {
     printf("kernels_test (SIMD: %s)\n", f32_simd_name());
     test_gemm();
     test_conv();
     test_ops();
+    test_dot_axpy();
     if (failures) {
         printf("kernels_test: %d of %d checks FAILED\n", failures, checks);
         return 1;

@@ -9,7 +9,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createDenseLab } from '../wasm/denselab.js';
+import { classifierNames } from '../wasm/experiment.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = {
@@ -17,6 +19,8 @@ const bin = {
   nativeTool: path.join(root, 'build', 'native', 'learn', 'learn_tool'),
   wasmTest: path.join(root, 'build', 'wasm', 'learn', 'learn_test.js'),
   wasmTool: path.join(root, 'build', 'wasm', 'learn', 'learn_tool.js'),
+  core: path.join(root, 'build', 'wasm', 'wasm', 'denselab_core.mjs'),
+  coreWasm: path.join(root, 'build', 'wasm', 'wasm', 'denselab_core.wasm'),
 };
 const N_TRAIN = 2000, N_TEST = 500;
 
@@ -130,7 +134,7 @@ for (const [kind, file, args] of [['native', () => bin.nativeTest, []], ['wasm',
 test('linear SVM (raw pixels, C=0.1) matches liblinear-train -s 1 -B 1, native and wasm', () => {
   const { files, dir } = problem();
   const ref = liblinear(files.train, files.test, 0.1);
-  const args = ['linear', files.train, files.test, '--C', '0.1', '--no-standardize'];
+  const args = ['linear-svm', files.train, files.test, '--C', '0.1', '--standardize', '0'];
   const nat = tool('native', [...args, '--save', path.join(dir, 'linear.dlclass')]);
   compareLinear(nat, ref, 'native');
   const wasm = tool('wasm', args);
@@ -154,12 +158,12 @@ test('linear SVM standardisation (C=0.01) matches liblinear on standardised data
   writeLibsvm(stdFiles.test, te, std);
   const ref = liblinear(stdFiles.train, stdFiles.test, 0.01);
   // learn_tool standardises the raw file itself (the default).
-  compareLinear(tool('native', ['linear', files.train, files.test, '--C', '0.01']), ref, 'native standardised');
+  compareLinear(tool('native', ['linear-svm', files.train, files.test, '--C', '0.01']), ref, 'native standardised');
 });
 
 test('RBF SVM (gamma=scale, C=1) matches svm-train -c 1 -g GAMMA -e 0.001, native and wasm', () => {
   const { files, train, dir } = problem();
-  const nat = tool('native', ['rbf', files.train, files.test, '--save', path.join(dir, 'rbf.dlclass')]);
+  const nat = tool('native', ['rbf-svm', files.train, files.test, '--save', path.join(dir, 'rbf.dlclass')]);
   // gamma = 1 / (n_features * X.var()) over the whole training matrix (scikit-learn 'scale').
   let s = 0, s2 = 0, cnt = 0;
   for (const x of train.rows) for (const v of x) { s += v; cnt++; }
@@ -176,7 +180,7 @@ test('RBF SVM (gamma=scale, C=1) matches svm-train -c 1 -g GAMMA -e 0.001, nativ
   const labels = modelLine(model, 'label'), nrSv = modelLine(model, 'nr_sv');
   const refAcc = accuracyOf(pred);
 
-  for (const [kind, r] of [['native', nat], ['wasm', tool('wasm', ['rbf', files.train, files.test])]]) {
+  for (const [kind, r] of [['native', nat], ['wasm', tool('wasm', ['rbf-svm', files.train, files.test])]]) {
     assert.equal(r.classes, 10);
     assert.ok(Math.abs(r.accuracy - refAcc) <= 0.01, `${kind}: accuracy ${r.accuracy} vs svm-predict ${refAcc}`);
     assert.ok(Math.abs(r.total_sv - refTotal) <= 0.02 * refTotal, `${kind}: total nSV ${r.total_sv} vs ${refTotal}`);
@@ -192,4 +196,61 @@ test('RBF SVM (gamma=scale, C=1) matches svm-train -c 1 -g GAMMA -e 0.001, nativ
         assert.ok(relDiff(mine, refObj[p]) <= 1e-2, `${kind}: pair (${i},${j}) obj ${mine} vs svm-train ${refObj[p]}`);
       }
   }
+});
+
+// ---- the JS API's classifier side: the kinds table, fit() parameters, hostile files ----
+
+// A DLCLASS1 header with the given fields, payloadLen zero bytes and a valid CRC.
+function craftClassifier(id, k, d, param, payloadField, payloadLen) {
+  const b = Buffer.alloc(40 + payloadLen + 4);
+  b.write('DLCLASS1', 0);
+  [1, id, k, d, 0, param].forEach((v, i) => b.writeUInt32LE(v, 8 + 4 * i));
+  b.writeBigUInt64LE(BigInt(payloadField), 32);
+  b.writeUInt32LE(zlib.crc32(b.subarray(0, b.length - 4)), b.length - 4);
+  return b;
+}
+
+test('JS API: classifier kinds from the C table; fit() checks and fills parameters; hostile classifier files give an Error and leave the instance healthy', async () => {
+  const lab = await createDenseLab({ wasmBinary: fs.readFileSync(need(bin.coreWasm)), coreUrl: pathToFileURL(need(bin.core)).href });
+  const kinds = lab.classifierKinds();
+  assert.deepEqual(kinds.map((k) => [k.name, k.id]), [['linear-svm', 1], ['rbf-svm', 2], ['softmax', 3]]);
+  assert.deepEqual(classifierNames(lab), ['linear-svm', 'rbf-svm', 'softmax', 'pixels-linear-svm']);
+  const softmax = kinds[2].params.find((p) => p.name === 'hidden');
+  assert.deepEqual(softmax, { name: 'hidden', type: 'int', default: 128, min: 0, max: 65536, min_exclusive: false, help: softmax.help });
+
+  const x = Float32Array.from({ length: 40 }, (_, i) => Math.sin(i) + (i % 4 === 0 ? (Math.floor(i / 4) % 2) * 3 : 0));
+  const y = Array.from({ length: 10 }, (_, i) => i % 2);
+  assert.throws(() => lab.fit('nope', x, y, 10, 4), /unknown classifier 'nope' \(expected linear-svm, rbf-svm, softmax\)/);
+  assert.throws(() => lab.fit('linear-svm', x, y, 10, 4, { Cee: 1 }), /unknown classifier parameter 'Cee'/);
+  assert.throws(() => lab.fit('linear-svm', x, y, 10, 4, { C: -1 }), /linear-svm: C must be > 0 \(got -1\)/);
+  assert.throws(() => lab.fit('softmax', x, y, 10, 4, { epochs: 1.5 }), /softmax: epochs must be an integer/);
+  assert.throws(() => lab.fit('softmax', x, y, 10, 4, { hidden: '8' }), /softmax: hidden must be a finite number/);
+  assert.throws(() => lab.fit('rbf-svm', x, y, 10, 4, { cacheMb: 0 }), /rbf-svm: cache_mb must be > 0/);
+  assert.throws(() => lab.fit('linear-svm', x, y, 2 ** 20, 2 ** 12), /do not fit in the 2 GB heap/);
+  assert.throws(() => lab.fit('linear-svm', x, y, 10.5, 4), /positive integers/);
+  // A head whose first layer alone would need 2^29 weights: refused before allocating.
+  const wide = new Float32Array(2 * 8192); wide[0] = 1;
+  assert.throws(() => lab.fit('softmax', wide, [0, 1], 2, 8192, { hidden: 65536 }), /more than 67108864 parameters/);
+
+  // One options object for several kinds: each takes its own (C is not the head's, hidden not the SVM's).
+  const options = { C: 0.5, hidden: 3, epochs: 2, batchSize: 4, cacheMb: 10 };
+  const head = lab.fit('softmax', x, y, 10, 4, options);
+  assert.equal(head.kind, 'softmax');
+  const svm = lab.fit('rbf-svm', x, y, 10, 4, options);
+  assert.equal(svm.kind, 'rbf-svm');
+  const before = svm.predict(x, 10).scores;
+
+  // 32-bit WASM: these sizes wrap; each must be a clear Error, never a heap write.
+  const hostile = [
+    [craftClassifier(1, 256, 2 ** 24, 0, 1024, 1024), /classifier file: linear-svm: too large for this platform/],
+    [craftClassifier(1, 256, 2 ** 24, 0, 4 * 256 * (2 ** 24 + 1), 0), /too large for this platform/],
+    [craftClassifier(2, 33, 256, 2 ** 24, 4364, 4364), /rbf-svm with 16777216 support vectors of 256 features: too large for this platform/],
+    [craftClassifier(3, 2, 2 ** 14, 65536, 786440, 786440), /more than 67108864 parameters/],
+    [craftClassifier(9, 2, 4, 0, 0, 0), /unknown kind 9/],
+  ];
+  for (const [bytes, expect] of hostile) assert.throws(() => lab.loadClassifier(bytes), expect);
+  const copy = lab.loadClassifier(svm.save());
+  assert.deepEqual(copy.predict(x, 10).scores, before);
+  assert.deepEqual(svm.predict(x, 10).scores, before);
+  for (const c of [head, svm, copy]) c.free();
 });

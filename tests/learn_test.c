@@ -1,8 +1,12 @@
 /* learn_test.c — unit tests of learn/: IDX parsing and its corruptions, the
- * classifier file format and its corruptions, input validation, small
- * separable problems for every classifier, determinism and cancellation.
+ * classifier file format and its corruptions (hostile sizes included), the
+ * kinds table, input validation, small separable problems for every
+ * classifier, the softmax head's gradients against finite differences,
+ * determinism and cancellation.
  * Prints one line per failed check and "learn_test: N checks, M failed". */
-#include "learn/classifier.h"
+#include "common/checked.h"
+#include "common/crc32.h"
+#include "learn/experiment.h"
 #include "learn/idx.h"
 #include "learn/kernel_svm.h"
 #include "learn/linear_svm.h"
@@ -293,7 +297,7 @@ static void test_problems(void) {
             CHECK(s1 == s2 && memcmp(b1, b2, s1) == 0, "%s: not deterministic", trainers[t].name);
             free(b1); free(b2);
         }
-        if (c->kind == DL_CLF_LINEAR_SVM) {
+        if (c->kind == &dl_linear_svm_kind) {
             CHECK(rep.num_problems == K, "linear report size");
             for (int k = 0; k < K; k++) {   /* strong duality: primal ~ -dual at the optimum */
                 double gap = rep.primal[k] + rep.objective[k];
@@ -302,14 +306,15 @@ static void test_problems(void) {
                 CHECK(rep.iterations[k] >= 1 && rep.nsv[k] >= 1, "linear iterations/nsv");
             }
         }
-        if (c->kind == DL_CLF_RBF_SVM) {
+        if (c->kind == &dl_rbf_svm_kind) {
+            const dl_rbf_svm_model *m = c->model;
             int sum = 0;
-            for (int k = 0; k < K; k++) sum += c->sv_count[k];
-            CHECK(rep.num_problems == K * (K - 1) / 2 && sum == c->total_sv && c->total_sv > 0, "rbf sv counts");
+            for (int k = 0; k < K; k++) sum += m->sv_count[k];
+            CHECK(rep.num_problems == K * (K - 1) / 2 && sum == m->total_sv && m->total_sv > 0, "rbf sv counts");
             for (int p = 0; p < rep.num_problems; p++) CHECK(rep.objective[p] < 0, "rbf objective sign");
             CHECK(rep.gamma > 0, "gamma");
         }
-        if (c->kind == DL_CLF_SOFTMAX) {
+        if (c->kind == &dl_softmax_kind) {
             CHECK(rep.epochs > 0 && rep.loss[rep.epochs - 1] < rep.loss[0], "%s: loss did not decrease", trainers[t].name);
             float pr[K];
             CHECK_OK(dl_classifier_predict(c, x, 1, NULL, pr));
@@ -350,10 +355,216 @@ static void test_problems(void) {
     if (c) { CHECK(c->std[1] == 1.0f && c->mean[1] == 5.0f, "constant feature std"); dl_classifier_free(c); }
 }
 
+/* ---- the kinds table ----------------------------------------------------- */
+
+static void test_kinds(void) {
+    CHECK(dl_classifier_kind_count() == 3, "kind count %d", dl_classifier_kind_count());
+    CHECK(dl_classifier_kind_find("softmax") == &dl_softmax_kind && dl_classifier_kind_find("nope") == NULL, "find by name");
+    CHECK(dl_classifier_kind_by_id(2) == &dl_rbf_svm_kind && dl_classifier_kind_by_id(99) == NULL, "find by id");
+    CHECK(!strcmp(dl_classifier_kind_names(), "linear-svm, rbf-svm or softmax"), "names: %s", dl_classifier_kind_names());
+    for (int i = 0; i < dl_classifier_kind_count(); i++) {
+        const dl_classifier_kind *k = dl_classifier_kind_at(i);
+        for (int j = 0; j < i; j++)
+            CHECK(dl_classifier_kind_at(j)->id != k->id && strcmp(dl_classifier_kind_at(j)->name, k->name), "duplicate kind");
+        for (int j = 0; j < k->num_params; j++) {
+            const dl_param_spec *p = &k->params[j];
+            int ok = (p->min_exclusive ? p->def > p->min : p->def >= p->min) && p->def <= p->max &&
+                     (p->type == DL_PARAM_REAL || p->def == floor(p->def));
+            CHECK(ok, "%s: default of %s outside its own range", k->name, p->name);
+        }
+    }
+    CHECK(dl_classifier_kind_at(3) == NULL && dl_classifier_kind_at(-1) == NULL, "kind_at range");
+    const char *json = dl_classifier_kinds_json();
+    CHECK(json && json[0] == '[' && strstr(json, "{\"name\": \"linear-svm\", \"id\": 1,") &&
+          strstr(json, "{\"name\": \"cache_mb\", \"type\": \"real\", \"default\": 200, \"min\": 0, \"max\": 1000000, \"min_exclusive\": true,") &&
+          strstr(json, "{\"name\": \"lr\", \"type\": \"real\", \"default\": 0.001, \"min\": 0, \"max\": 10,"), "kinds json: %s", json ? json : "(null)");
+
+    dl_fit_params fp;
+    dl_fit_default_params(&fp);
+    CHECK_ERR(dl_fit_params_set(&fp, "nope", 1), "unknown classifier parameter 'nope'");
+    CHECK_ERR(dl_fit_params_set(&fp, "C", -1), "C must be > 0 (got -1)");
+    CHECK_ERR(dl_fit_params_set(&fp, "epochs", 1.5), "epochs must be an integer (got 1.5)");
+    CHECK_ERR(dl_fit_params_set(&fp, "hidden", NAN), "hidden must be a finite number");
+    CHECK_ERR(dl_fit_params_set(&fp, "hidden", 65537), "hidden must be <= 65536");
+    CHECK_OK(dl_fit_params_set(&fp, "cache-mb", 100));
+    CHECK(fp.count == 1 && !strcmp(fp.item[0].name, "cache_mb"), "dashes become underscores");
+    CHECK_OK(dl_fit_params_set(&fp, "hidden", 4));
+    CHECK_OK(dl_fit_params_set(&fp, "epochs", 3));
+    CHECK_OK(dl_fit_params_set(&fp, "C", 10));   /* softmax has no C: ignored when fitting it */
+    CHECK_OK(dl_fit_params_set(&fp, "hidden", 5));
+    CHECK(fp.count == 4 && fp.item[1].value == 5, "setting again replaces");
+
+    float x[16] = {0, 0, 0, 1, 1, 0, 1, 1, 0, 0.1f, 0.9f, 1, 1, 0.1f, 0.9f, 0.9f};
+    int y[8] = {0, 1, 1, 0, 0, 1, 1, 0};
+    dl_classifier *c = NULL;
+    dl_train_report rep;
+    CHECK_OK(dl_fit("softmax", x, y, 8, 2, &fp, NULL, NULL, &c, &rep));
+    if (c) {
+        CHECK(c->kind == &dl_softmax_kind && ((dl_softmax_model *)c->model)->hidden == 5 && rep.epochs == 3, "named parameters used");
+        dl_classifier_free(c);
+        dl_train_report_free(&rep);
+    }
+    CHECK_ERR(dl_fit("nope", x, y, 8, 2, NULL, NULL, NULL, &c, NULL), "unknown classifier 'nope' (expected linear-svm, rbf-svm or softmax)");
+    double v[7] = {1, 2, 0.1, 1000, 1, 1, 1};
+    CHECK_ERR(dl_fit_values("linear-svm", x, y, 8, 2, v, 6, NULL, NULL, &c, NULL), "linear-svm takes 7 parameters (got 6)");
+    v[1] = 3;
+    CHECK_ERR(dl_fit_values("linear-svm", x, y, 8, 2, v, 7, NULL, NULL, &c, NULL), "linear-svm: loss must be <= 2 (got 3)");
+    v[1] = 2; v[0] = 0;
+    CHECK_ERR(dl_fit_values("linear-svm", x, y, 8, 2, v, 7, NULL, NULL, &c, NULL), "linear-svm: C must be > 0 (got 0)");
+    v[0] = 1;
+    CHECK_OK(dl_fit_values("linear-svm", x, y, 8, 2, v, 7, NULL, NULL, &c, NULL));
+    dl_classifier_free(c);
+}
+
+/* ---- softmax gradients against central differences ------------------------- */
+
+static void test_gradients(int hidden) {
+    enum { N = 6, D = 4, K = 3 };
+    float x[N * D];
+    int y[N];
+    blobs(N, D, K, 2.0f, 11, x, y);
+    dl_softmax_params sp;
+    dl_softmax_default_params(&sp);
+    sp.hidden = hidden; sp.epochs = 2; sp.batch_size = 2; sp.lr = 0.05; sp.standardize = 0;
+    dl_classifier *c = NULL;
+    CHECK_OK(dl_softmax_train(x, y, N, D, NULL, NULL, 0, &sp, NULL, NULL, &c, NULL));
+    if (!c) return;
+    dl_softmax_model *m = c->model;
+    float *grad = malloc(sizeof(float) * m->num_params), *unused = malloc(sizeof(float) * m->num_params);
+    double loss, plus, minus, worst = 0;
+    CHECK_OK(dl_softmax_loss_grad(c, x, y, N, &loss, grad));
+    int bad = 0;
+    const float eps = 1e-2f;
+    for (size_t i = 0; i < m->num_params; i++) {
+        float keep = m->params[i];
+        m->params[i] = keep + eps; dl_softmax_repack(c);
+        dl_softmax_loss_grad(c, x, y, N, &plus, unused);
+        m->params[i] = keep - eps; dl_softmax_repack(c);
+        dl_softmax_loss_grad(c, x, y, N, &minus, unused);
+        m->params[i] = keep;
+        double numeric = (plus - minus) / (2.0 * eps) / N, err = fabs(numeric - grad[i]);
+        if (err > 2e-3 + 2e-2 * fabs(numeric)) bad++;
+        if (err > worst) worst = err;
+    }
+    dl_softmax_repack(c);
+    CHECK(bad == 0, "softmax hidden %d: %d of %zu gradients differ from central differences (worst %g)",
+          hidden, bad, m->num_params, worst);
+    CHECK(loss > 0 && isfinite(loss), "softmax loss %g", loss);
+    free(grad); free(unused);
+    dl_classifier_free(c);
+}
+
+/* ---- hostile classifier files: sizes that wrap, valid CRC ---------------- */
+
+static void put_le32(uint8_t *b, uint32_t v) { for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> 8 * i); }
+
+static void recrc(uint8_t *b, size_t size) { put_le32(b + size - 4, dl_crc32(b, size - 4)); }
+
+/* A header with the given fields, payload_len zero bytes, a valid CRC. */
+static uint8_t *craft(uint32_t id, uint32_t k, uint32_t d, uint32_t param, uint64_t payload_field,
+                      size_t payload_len, size_t *size) {
+    *size = 40 + payload_len + 4;
+    uint8_t *b = calloc(*size, 1);
+    memcpy(b, "DLCLASS1", 8);
+    put_le32(b + 8, 1); put_le32(b + 12, id); put_le32(b + 16, k); put_le32(b + 20, d);
+    put_le32(b + 24, 0); put_le32(b + 28, param);
+    put_le32(b + 32, (uint32_t)payload_field); put_le32(b + 36, (uint32_t)(payload_field >> 32));
+    recrc(b, *size);
+    return b;
+}
+
+static const char *load_crafted(uint32_t id, uint32_t k, uint32_t d, uint32_t param, uint64_t field, size_t len) {
+    size_t size;
+    uint8_t *b = craft(id, k, d, param, field, len, &size);
+    dl_classifier *c = NULL;
+    const char *err = dl_classifier_load(b, size, &c);
+    CHECK(err || c, "load returned neither");
+    dl_classifier_free(c);
+    free(b);
+    return err;
+}
+
+static void test_hostile_files(void) {
+    const int wasm32 = SIZE_MAX <= UINT32_MAX;
+    const char *wrapped = wasm32 ? "too large for this platform" : "does not match the header";
+    /* A healthy classifier, to check that it still answers the same afterwards. */
+    enum { N = 40, D = 5, K = 3 };
+    float x[N * D], before[N * K], after[N * K];
+    int y[N];
+    blobs(N, D, K, 1.0f, 5, x, y);
+    dl_classifier *good = NULL;
+    CHECK_OK(dl_rbf_svm_train(x, y, N, D, NULL, NULL, NULL, &good, NULL));
+    if (!good) return;
+    CHECK_OK(dl_classifier_predict(good, x, N, NULL, before));
+
+    /* linear-svm 256 x (2^24 + 1) floats: 2^34 + 1024 bytes, 1024 in 32 bits. */
+    CHECK_ERR(load_crafted(1, 256, 1u << 24, 0, 1024, 1024), wrapped);
+    CHECK_ERR(load_crafted(1, 256, 1u << 24, 0, 4ull * 256 * ((1u << 24) + 1), 0), wasm32 ? wrapped : "truncated");
+    CHECK_ERR(load_crafted(1, 3, 4, 7, 60, 60), "bad linear-svm parameter 7");
+    /* rbf-svm, 33 classes, 2^24 support vectors of 256 features: sv and
+     * sv_coef are multiples of 2^32 bytes; what is left is 4,364 bytes. */
+    CHECK_ERR(load_crafted(2, 33, 256, 1u << 24, 4364, 4364), wrapped);
+    CHECK_ERR(load_crafted(2, 3, 4, 0, 0, 0), "support vector count 0");
+    CHECK_ERR(load_crafted(2, 3, 4, (1u << 24) + 1, 0, 0), "support vector count");
+    /* softmax 2^14 x 65536 x 2: d*h*4 bytes = 2^32; refused by its size. */
+    CHECK_ERR(load_crafted(3, 2, 1u << 14, 65536, 786440, 786440), "more than 67108864 parameters");
+    CHECK_ERR(load_crafted(3, 2, 4, 65537, 0, 0), "bad softmax hidden size 65537");
+    CHECK_ERR(load_crafted(9, 2, 4, 0, 0, 0), "unknown kind 9");
+    CHECK_ERR(load_crafted(1, 257, 4, 0, 0, 0), "bad number of classes 257");
+    CHECK_ERR(load_crafted(1, 2, (1u << 24) + 1, 0, 0, 0), "bad number of features");
+    CHECK_ERR(load_crafted(1, 2, 4, 0, 1ull << 40, 0), "does not match");
+
+    /* Semantic checks behind a valid CRC, on a real file. */
+    uint8_t *buf; size_t size;
+    CHECK_OK(dl_classifier_save(good, &buf, &size));
+    if (buf) {
+        uint8_t *t = malloc(size);
+        size_t counts = 40 + 8;   /* rbf payload: gamma f64, then sv_count u32[K] */
+        dl_classifier *bad = NULL;
+        memcpy(t, buf, size); put_le32(t + counts, 0xFFFFFFFFu); recrc(t, size);
+        CHECK_ERR(dl_classifier_load(t, size, &bad), "do not add up");
+        memcpy(t, buf, size); t[counts] ^= 1; recrc(t, size);
+        CHECK_ERR(dl_classifier_load(t, size, &bad), "do not add up");
+        memcpy(t, buf, size); memset(t + 40, 0xFF, 8); recrc(t, size);   /* gamma NaN */
+        CHECK_ERR(dl_classifier_load(t, size, &bad), "non-finite");
+        memcpy(t, buf, size); memset(t + 40, 0, 8); recrc(t, size);      /* gamma 0 */
+        CHECK_ERR(dl_classifier_load(t, size, &bad), "bad gamma");
+        CHECK(bad == NULL, "classifier set on failure");
+        free(t); free(buf);
+    }
+    CHECK_OK(dl_classifier_predict(good, x, N, NULL, after));
+    CHECK(memcmp(before, after, sizeof before) == 0, "a healthy classifier answers differently after hostile files");
+    dl_classifier_free(good);
+}
+
+/* fit() arguments whose sizes would overflow are refused before allocating. */
+static void test_fit_sizes(void) {
+    enum { D = 1 << 13 };
+    float *x = calloc(2 * (size_t)D, sizeof(float));
+    int y[2] = {0, 1};
+    x[0] = 1;
+    dl_fit_params fp;
+    dl_fit_default_params(&fp);
+    CHECK_OK(dl_fit_params_set(&fp, "hidden", 65536));   /* 2^29 weights in the first layer */
+    dl_classifier *c = NULL;
+    CHECK_ERR(dl_fit("softmax", x, y, 2, D, &fp, NULL, NULL, &c, NULL), "more than 67108864 parameters");
+    CHECK(c == NULL, "classifier set on failure");
+    if (SIZE_MAX <= UINT32_MAX) {   /* n x d x 4 wraps in 32 bits: refused before x is read */
+        CHECK_ERR(dl_fit("linear-svm", x, y, 1 << 20, 1 << 12, NULL, NULL, NULL, &c, NULL), "feature matrix of 1048576 x 4096 floats is too large for this platform");
+        CHECK_ERR(dl_classifier_predict(NULL, x, 1 << 20, NULL, NULL), "no classifier");
+    }
+    free(x);
+}
+
 int main(void) {
     test_idx();
     test_errors();
     test_problems();
+    test_kinds();
+    test_gradients(0);
+    test_gradients(3);
+    test_hostile_files();
+    test_fit_sizes();
     printf("learn_test: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }

@@ -202,21 +202,9 @@ EMSCRIPTEN_KEEPALIVE int dl_api_idx_parse(const uint8_t *bytes, size_t n, int la
     return (int)(idx.data - bytes);
 }
 
-/* params: C, gamma, cache_mb, epochs, hidden, batch_size, lr, seed (doubles). */
-EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_fit(const char *kind, const float *x, const int *y, int n, int d, const double *params) {
-    dl_fit_params p;
-    dl_fit_default_params(&p);
-    p.C = params[0]; p.gamma = params[1]; p.cache_mb = params[2];
-    p.epochs = (int)params[3]; p.hidden = (int)params[4]; p.batch_size = (int)params[5];
-    p.lr = params[6]; p.seed = (uint64_t)params[7];
-    dl_classifier *c = NULL;
-    const char *err = dl_fit(kind, x, y, n, d, &p, learn_progress, NULL, &c, NULL);
-    return err ? (failed(err), NULL) : c;
-}
-
 /* info: kind, classes, features */
 EMSCRIPTEN_KEEPALIVE void dl_api_classifier_info(const dl_classifier *c, int *info) {
-    info[0] = c->kind; info[1] = c->num_classes; info[2] = c->num_features;
+    info[0] = (int)c->kind->id; info[1] = c->num_classes; info[2] = c->num_features;
 }
 
 /* 1 if n rows of features and of per-class outputs are sizes at all; else a reason. */
@@ -256,3 +244,19 @@ EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_classifier_load(const uint8_t *bytes,
 }
 
 EMSCRIPTEN_KEEPALIVE void dl_api_classifier_free(dl_classifier *c) { dl_classifier_free(c); }
+
+/* ---- classifier kinds: learn/experiment.c's table (owner: learn/) ---------- */
+
+/* The table as JSON (static string: do not free). */
+EMSCRIPTEN_KEEPALIVE const char *dl_api_classifier_kinds_json(void) {
+    const char *json = dl_classifier_kinds_json();
+    return json ? json : (failed("the classifier table outgrew its JSON buffer (learn/experiment.c)"), NULL);
+}
+
+/* values[count]: every parameter of the kind, in the table's order. */
+EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_fit(const char *kind, const float *x, const int *y, int n, int d,
+                                               const double *values, int count) {
+    dl_classifier *c = NULL;
+    const char *err = dl_fit_values(kind, x, y, n, d, values, count, learn_progress, NULL, &c, NULL);
+    return err ? (failed(err), NULL) : c;
+}

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import { createDenseLab, MAX_PIXELS } from './denselab.js';
-import { CLASSIFIERS, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier } from './experiment.js';
+import { classifierNames, classifierOptions, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier } from './experiment.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const paths = {
@@ -79,13 +79,6 @@ export function intArg(name, v, lo, hi) {
   if (x < BigInt(lo)) throw new UsageError(`${name} must be at least ${lo}, got ${v}`);
   if (x > BigInt(hi)) throw new UsageError(`${name} must be at most ${hi}, got ${v}`);
   return Number(x);
-}
-
-// A positive decimal number up to 1e12: digits, '.', an exponent; nothing else.
-export function numberArg(name, v) {
-  const x = /^[0-9.][0-9.eE+-]*$/.test(v) ? Number(v) : NaN;
-  if (!(x > 0) || x > 1e12) throw new UsageError(`${name} must be a positive number, got '${v}'`);
-  return x;
 }
 
 const KERAS_FLAGS = { '--include-top': 'includeTop', '--weights': 'weights', '--input-shape': 'inputShape', '--pooling': 'pooling', '--classes': 'classes', '--seed': 'seed' };
@@ -190,10 +183,6 @@ function intOption(a, key, def, lo = 1) {
   return a.extra[key] === undefined ? def : intArg(`--${key}`, a.extra[key], lo, 1000000);
 }
 
-function numberOption(a, key, def) {
-  return a.extra[key] === undefined ? def : numberArg(`--${key}`, a.extra[key]);
-}
-
 function loadSplit(lab, a, name, want) {
   const dir = a.extra.data ?? FASHION_DIRS.find((d) => fs.existsSync(path.join(d, FASHION_FILES.train[0])));
   if (!dir) throw new UsageError("Fashion-MNIST not found (install Debian's dataset-fashion-mnist, run ./build.sh, or pass --data DIR)");
@@ -252,10 +241,12 @@ async function features(lab, a, out, err) {
 
 async function fashion(lab, a, out, err) {
   const which = a.extra.classifier ?? 'all';
-  if (which !== 'all' && !CLASSIFIERS.includes(which)) throw new UsageError(`--classifier must be linear-svm, rbf-svm, softmax, pixels-linear-svm or all, got '${which}'`);
-  const chosen = which === 'all' ? CLASSIFIERS : [which];
+  const names = classifierNames(lab);
+  if (which !== 'all' && !names.includes(which)) throw new UsageError(`--classifier must be ${names.join(', ')} or all, got '${which}'`);
+  const chosen = which === 'all' ? names : [which];
   const n = intOption(a, 'train', 60000), m = intOption(a, 'test', 10000), size = sizeOption(a), rbfMax = intOption(a, 'rbf-max', 10000);
-  const params = { C: numberOption(a, 'C', 1), epochs: intOption(a, 'epochs', 10), hidden: intOption(a, 'hidden', 128, 0), lr: numberOption(a, 'lr', 1e-3) };
+  let params;   // the kinds' parameters (learn/experiment.c's table), in the native CLI's words
+  try { params = classifierOptions(lab, a.extra); } catch (e) { throw new UsageError(e.message); }
   const train = loadSplit(lab, a, 'train', n), test = loadSplit(lab, a, 'test', m);
   const progress = a.json ? undefined : progressPrinter(err);
   let featureSeconds = 0, ftr, fte, d = 0;

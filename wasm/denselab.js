@@ -299,17 +299,36 @@ class DenseLab {
     });
   }
 
-  // kind: 'linear-svm' | 'rbf-svm' | 'softmax'; x: n x d Float32Array; y: n labels.
-  fit(kind, x, y, n, d, { C = 1, gamma = 0, cacheMb = 200, epochs = 10, hidden = 128, batchSize = 32, lr = 1e-3, seed = 1 } = {}, onProgress) {
+  // The classifier kinds and their parameters: the C core's table (learn/experiment.c), as
+  // [{ name, id, help, params: [{ name, type: 'int'|'real', default, min, max, min_exclusive, help }] }].
+  classifierKinds() {
+    if (!this.kinds) {
+      const p = this.core._dl_api_classifier_kinds_json();
+      if (!p) throw this.error();
+      this.kinds = JSON.parse(this.core.UTF8ToString(p));
+    }
+    return this.kinds;
+  }
+
+  // kind: a name from classifierKinds(); x: n x d Float32Array; y: n labels.
+  // options: the kind's parameters by name (cacheMb or cache_mb), the table's defaults for the
+  // rest. A parameter of another kind is ignored (one options object can drive several kinds);
+  // a name that no kind has is an error.
+  fit(kind, x, y, n, d, options = {}, onProgress) {
+    const kinds = this.classifierKinds(), spec = kinds.find((k) => k.name === kind);
+    if (!spec) throw new Error(`unknown classifier '${kind}' (expected ${kinds.map((k) => k.name).join(', ')})`);
+    const values = classifierParams(kinds, spec, options);
+    if (!Number.isSafeInteger(n) || n < 1 || !Number.isSafeInteger(d) || d < 1) throw new Error(`n and d must be positive integers, got ${n} and ${d}`);
+    if (n * d * 4 > 2 ** 31) throw new Error(`${n} x ${d} features do not fit in the 2 GB heap`);
     if (x.length !== n * d || y.length !== n) throw new Error(`expected ${n} x ${d} features and ${n} labels, got ${x.length} values and ${y.length} labels`);
-    const params = this.copyIn(new Float64Array([C, gamma, cacheMb, epochs, hidden, batchSize, lr, seed]));
+    const pv = this.copyIn(values);
     const px = this.copyIn(x instanceof Float32Array ? x : Float32Array.from(x));
     const py = this.copyIn(Int32Array.from(y));
     try {
-      const c = this.withString(kind, (pk) => this.withProgress(onProgress, () => this.core._dl_api_fit(pk, px, py, n, d, params)));
+      const c = this.withString(kind, (pk) => this.withProgress(onProgress, () => this.core._dl_api_fit(pk, px, py, n, d, pv, values.length)));
       if (!c) throw this.error();
       return new Classifier(this, c);
-    } finally { this.core._free(params); this.core._free(px); this.core._free(py); }
+    } finally { this.core._free(pv); this.core._free(px); this.core._free(py); }
   }
 
   loadClassifier(bytes) {
@@ -393,14 +412,33 @@ class Net {
   }
 }
 
-const CLASSIFIER_KINDS = { 1: 'linear-svm', 2: 'rbf-svm', 3: 'softmax' };
+// Every parameter of kind `spec`, in the table's order, from options by name (checked as the core
+// checks them, so a bad value fails here with the same reason).
+function classifierParams(kinds, spec, options) {
+  const known = new Set(kinds.flatMap((k) => k.params.map((p) => p.name)));
+  const given = new Map();
+  for (const [key, value] of Object.entries(options ?? {})) {
+    const name = known.has(key) ? key : key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    if (!known.has(name)) throw new Error(`unknown classifier parameter '${key}' (known: ${[...known].join(', ')})`);
+    given.set(name, value);
+  }
+  return Float64Array.from(spec.params, (p) => {
+    const v = given.get(p.name) ?? p.default;
+    const bad = (why) => new Error(`${spec.name}: ${p.name} must be ${why} (got ${v})`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw bad('a finite number');
+    if (p.type === 'int' && !Number.isInteger(v)) throw bad('an integer');
+    if (p.min_exclusive ? !(v > p.min) : !(v >= p.min)) throw bad(`${p.min_exclusive ? '>' : '>='} ${p.min}`);
+    if (v > p.max) throw bad(`<= ${p.max}`);
+    return v;
+  });
+}
 
 class Classifier {
   constructor(lab, handle) {
     this.lab = lab;
     this.handle = handle;
-    const [kind, numClasses, numFeatures] = lab.ints(3, (p) => lab.core._dl_api_classifier_info(handle, p));
-    Object.assign(this, { kind: CLASSIFIER_KINDS[kind], numClasses, numFeatures });
+    const [id, numClasses, numFeatures] = lab.ints(3, (p) => lab.core._dl_api_classifier_info(handle, p));
+    Object.assign(this, { kind: lab.classifierKinds().find((k) => k.id === id).name, numClasses, numFeatures });
   }
 
   check(x, n) {

@@ -7,7 +7,33 @@ export const FASHION_FILES = {
   train: ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz'],
   test: ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'],
 };
-export const CLASSIFIERS = ['linear-svm', 'rbf-svm', 'softmax', 'pixels-linear-svm'];
+// The linear SVM on raw pixels: the baseline row of the comparison table.
+export const PIXEL_BASELINE = 'pixels-linear-svm';
+
+// The comparison table's rows: every kind of the C core's table, then the pixel baseline.
+export const classifierNames = (lab) => [...lab.classifierKinds().map((k) => k.name), PIXEL_BASELINE];
+
+// The classifier parameters among a CLI's --NAME VALUE options (names of the kinds table, '-' for
+// '_'; other keys are left alone) as { name: number }, checked in the native CLI's words
+// (cli/denselab.c fit_param).
+export function classifierOptions(lab, options) {
+  const specs = new Map();
+  for (const k of lab.classifierKinds()) for (const p of k.params) if (!specs.has(p.name)) specs.set(p.name, p);
+  const out = {};
+  for (const [key, text] of Object.entries(options)) {
+    const p = specs.get(key.replace(/-/g, '_'));
+    if (!p) continue;
+    const x = Number(text), flag = `--${key}`;
+    if (!/^[0-9.eE+-]+$/.test(text) || !Number.isFinite(x)) throw new Error(`${flag} must be a number, got '${text}'`);
+    if (!((p.min_exclusive ? x > p.min : x >= p.min) && x <= p.max && (p.type === 'real' || Number.isInteger(x)))) {
+      if (p.type === 'int') throw new Error(`${flag} must be an integer from ${p.min} to ${p.max}, got '${text}'`);
+      if (p.min_exclusive && p.min === 0) throw new Error(`${flag} must be a positive number up to ${p.max}, got '${text}'`);
+      throw new Error(`${flag} must be a number ${p.min_exclusive ? 'above' : 'from'} ${p.min} up to ${p.max}, got '${text}'`);
+    }
+    out[p.name] = x;
+  }
+  return out;
+}
 
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now()) / 1000;
 
@@ -34,7 +60,7 @@ export function pixels(split, n) {
 
 // Train one classifier and test it: the row of the comparison table.
 export function runClassifier(lab, name, train, test, params = {}, onProgress) {
-  const kind = name === 'pixels-linear-svm' ? 'linear-svm' : name;
+  const kind = name === PIXEL_BASELINE ? 'linear-svm' : name;
   const t0 = now();
   const clf = lab.fit(kind, train.x, train.y, train.n, train.d, params, onProgress);
   const trainSeconds = now() - t0;
@@ -48,7 +74,7 @@ export function runClassifier(lab, name, train, test, params = {}, onProgress) {
 // DenseNet features (d per image) or [0, 1] pixels, the RBF SVM on the first rbfMax points.
 // features: { train: Float32Array(n x d), test: Float32Array(m x d), d } (unused by the pixel baseline).
 export function classifierInputs(name, train, test, n, m, features, rbfMax = 10000) {
-  const px = name === 'pixels-linear-svm', d = px ? train.rows * train.cols : features.d;
+  const px = name === PIXEL_BASELINE, d = px ? train.rows * train.cols : features.d;
   const rn = name === 'rbf-svm' ? Math.min(n, rbfMax) : n;
   return {
     train: { x: px ? pixels(train, rn) : features.train.subarray(0, rn * d), y: train.labels.subarray(0, rn), n: rn, d },
