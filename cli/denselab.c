@@ -145,7 +145,6 @@ static int int_option(const char *name, const char *v, long long lo, long long h
     *out = x;
     return 0;
 }
-}
 
 /* --NAME VALUE for a parameter of a classifier kind (learn/experiment.c's
  * table), in the same words as wasm/experiment.js's classifierOptions. */
