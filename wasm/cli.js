@@ -277,7 +277,10 @@ async function fashion(lab, a, out, err) {
   }
   return 0;
 }
-fashion.options = features.options = ['train', 'test', 'batch', 'data', 'classifier', 'C', 'epochs', 'hidden', 'lr', 'rbf-max'];
+features.options = ['train', 'test', 'batch', 'data'];
+// fashion also takes every parameter of the classifier table (learn/experiment.c), as --NAME or --NA-ME.
+fashion.options = [...features.options, 'classifier', 'rbf-max'];
+fashion.classifierParams = true;
 
 // model.predict on images (load_img at the network's input size + preprocess_input) -> .npy
 function predict(lab, a) {
@@ -303,7 +306,8 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
        node wasm/cli.js predict IMAGE... --out FILE.npy [--include-top B] [--weights W] [--input-shape H,W,C] [--pooling P] [--classes N]
        node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]
        node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all
-                                [--C 1] [--epochs 10] [--hidden 128] [--lr 0.001] [--rbf-max 10000] [--json] [--data DIR]
+                                [--rbf-max 10000] [--json] [--data DIR] [classifier parameters: --C 1, --gamma, --epochs 10, ...;
+                                 build/native/denselab --help lists them all]
        node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] [--runs N] [--warmup N] [--batch B] [--svm-runs N] [--page-c C] [--clock wall|cpu]
 options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
 `;
@@ -323,9 +327,11 @@ export async function main(argv, out = (s) => process.stdout.write(s), err = (s)
   try {
     if (!COMMANDS[cmd]) throw new UsageError(`unknown command '${cmd}' (try --help)`);
     const a = parseArgs(rest);
-    const unknown = Object.keys(a.extra).filter((k) => !(COMMANDS[cmd].options ?? []).includes(k));
-    if (unknown.length) throw new UsageError(`unknown option --${unknown[0]}`);
     const lab = await openLab();
+    const params = COMMANDS[cmd].classifierParams ? lab.classifierKinds().flatMap((k) => k.params.map((p) => p.name)) : [];
+    const known = (k) => (COMMANDS[cmd].options ?? []).includes(k) || params.includes(k.replace(/-/g, '_'));
+    const unknown = Object.keys(a.extra).filter((k) => !known(k));
+    if (unknown.length) throw new UsageError(`unknown option --${unknown[0]}`);
     return await COMMANDS[cmd](lab, a, out, err);
   } catch (e) {
     // One line: the reason (an Error from the JS API or the core), never a stack trace.
