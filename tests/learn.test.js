@@ -226,8 +226,8 @@ test('JS API: classifier kinds from the C table; fit() checks and fills paramete
   assert.throws(() => lab.fit('softmax', x, y, 10, 4, { epochs: 1.5 }), /softmax: epochs must be an integer/);
   assert.throws(() => lab.fit('softmax', x, y, 10, 4, { hidden: '8' }), /softmax: hidden must be a finite number/);
   assert.throws(() => lab.fit('rbf-svm', x, y, 10, 4, { cacheMb: 0 }), /rbf-svm: cache_mb must be > 0/);
-  assert.throws(() => lab.fit('linear-svm', x, y, 2 ** 20, 2 ** 12), /do not fit in the 2 GB heap/);
-  assert.throws(() => lab.fit('linear-svm', x, y, 10.5, 4), /positive integers/);
+  assert.throws(() => lab.fit('linear-svm', x, y, 2 ** 20, 2 ** 12), /bytes is more than the 2147483648-byte limit of one WebAssembly instance/);
+  assert.throws(() => lab.fit('linear-svm', x, y, 10.5, 4), /number of rows must be an integer from 1/);
   // A head whose first layer alone would need 2^29 weights: refused before allocating.
   const wide = new Float32Array(2 * 8192); wide[0] = 1;
   assert.throws(() => lab.fit('softmax', wide, [0, 1], 2, 8192, { hidden: 65536 }), /more than 67108864 parameters/);

@@ -80,6 +80,17 @@ function keyValue(key, text) {
   return text;
 }
 
+function checkRows(name, x, n, d) {
+  integer(`${name}: number of rows`, n, 1, MAX_INT);
+  bufferBytes(name, n, d * 4);
+  floats(name, x, n * d);
+}
+
+function checkLabels(y, n) {
+  if (!Array.isArray(y) && !(ArrayBuffer.isView(y) && !(y instanceof DataView) && typeof y[0] !== 'bigint')) throw new Error(`labels must be an Int32Array or an array of integers, got ${show(y)}`);
+  if (y.length !== n) throw new Error(`expected ${n} labels, got ${y.length}`);
+}
+
 // ---- the guard around every method ----
 
 class InstanceError extends Error {}
@@ -315,12 +326,14 @@ class DenseLab {
   // rest. A parameter of another kind is ignored (one options object can drive several kinds);
   // a name that no kind has is an error.
   fit(kind, x, y, n, d, options = {}, onProgress) {
+    if (typeof kind !== 'string') throw new Error(`the classifier kind must be a string, got ${show(kind)}`);
     const kinds = this.classifierKinds(), spec = kinds.find((k) => k.name === kind);
     if (!spec) throw new Error(`unknown classifier '${kind}' (expected ${kinds.map((k) => k.name).join(', ')})`);
+    integer('number of features', d, 1, MAX_INT);
+    checkRows('features', x, n, d);
+    checkLabels(y, n);
+    if (options === null || typeof options !== 'object') throw new Error(`fit parameters must be an object, got ${show(options)}`);
     const values = classifierParams(kinds, spec, options);
-    if (!Number.isSafeInteger(n) || n < 1 || !Number.isSafeInteger(d) || d < 1) throw new Error(`n and d must be positive integers, got ${n} and ${d}`);
-    if (n * d * 4 > 2 ** 31) throw new Error(`${n} x ${d} features do not fit in the 2 GB heap`);
-    if (x.length !== n * d || y.length !== n) throw new Error(`expected ${n} x ${d} features and ${n} labels, got ${x.length} values and ${y.length} labels`);
     const pv = this.copyIn(values);
     const px = this.copyIn(x instanceof Float32Array ? x : Float32Array.from(x));
     const py = this.copyIn(Int32Array.from(y));
@@ -441,9 +454,10 @@ class Classifier {
     Object.assign(this, { kind: lab.classifierKinds().find((k) => k.id === id).name, numClasses, numFeatures });
   }
 
-  check(x, n) {
-    if (!this.handle) throw new Error('the classifier was freed');
-    if (x.length !== n * this.numFeatures) throw new Error(`expected ${n} x ${this.numFeatures} features, got ${x.length} values`);
+  check(x, n, y) {
+    checkRows('features', x, n, this.numFeatures);
+    if (y !== undefined) checkLabels(y, n);
+    bufferBytes('scores', n, this.numClasses * 4);
   }
 
   // -> { labels: Int32Array(n), scores: Float32Array(n x classes) }
@@ -459,7 +473,7 @@ class Classifier {
 
   // -> { accuracy, confusion: k x k array (rows: truth), predictions: Int32Array }
   evaluate(x, y, n) {
-    this.check(x, n);
+    this.check(x, n, y);
     const core = this.lab.core, k = this.numClasses;
     const px = this.lab.copyIn(Float32Array.from(x)), py = this.lab.copyIn(Int32Array.from(y));
     const acc = core._malloc(8), cm = core._malloc(k * k * 4), pred = core._malloc(n * 4);
@@ -488,41 +502,6 @@ class Classifier {
   }
 
   free() { if (this.handle) this.lab.core._dl_api_classifier_free(this.handle); this.handle = 0; }
-}
-
-// ---- the classifier-kind methods' argument checks, kept apart from the
-// classes above (whose kind-specific parts live with the classifier table) ----
-
-function checkRows(name, x, n, d) {
-  integer(`${name}: number of rows`, n, 1, MAX_INT);
-  bufferBytes(name, n, d * 4);
-  floats(name, x, n * d);
-}
-
-function checkLabels(y, n) {
-  if (!Array.isArray(y) && !(ArrayBuffer.isView(y) && !(y instanceof DataView) && typeof y[0] !== 'bigint')) throw new Error(`labels must be an Int32Array or an array of integers, got ${show(y)}`);
-  if (y.length !== n) throw new Error(`expected ${n} labels, got ${y.length}`);
-}
-
-const fitUnchecked = DenseLab.prototype.fit;
-DenseLab.prototype.fit = function fit(kind, x, y, n, d, params = {}, onProgress) {
-  if (typeof kind !== 'string') throw new Error(`the classifier kind must be a string, got ${show(kind)}`);
-  integer('number of features', d, 1, MAX_INT);
-  checkRows('features', x, n, d);
-  checkLabels(y, n);
-  if (params === null || typeof params !== 'object') throw new Error(`fit parameters must be an object, got ${show(params)}`);
-  return fitUnchecked.call(this, kind, x, y, n, d, params, onProgress);
-};
-
-for (const [method, withLabels] of [['predict', false], ['evaluate', true]]) {
-  const unchecked = Classifier.prototype[method];
-  Classifier.prototype[method] = function checked(x, ...rest) {
-    const n = rest[withLabels ? 1 : 0];
-    checkRows('features', x, n, this.numFeatures);
-    if (withLabels) checkLabels(rest[0], n);
-    bufferBytes('scores', n, this.numClasses * 4);
-    return unchecked.call(this, x, ...rest);
-  };
 }
 
 Object.defineProperty(Classifier.prototype, 'freed', { get() { return !this.handle; } });
