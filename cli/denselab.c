@@ -13,6 +13,7 @@
  */
 #define _DEFAULT_SOURCE  /* readlink */
 #include "learn/experiment.h"
+#include "learn/report.h"
 #include "learn/idx.h"
 #include "models/features.h"
 #include "models/image.h"
@@ -549,51 +550,52 @@ static int learn_progress(void *user, const dl_learn_progress *p) {
     return 0;
 }
 
-/* Train one classifier, evaluate it, append its JSON result. */
-static int run_classifier(const args *a, const char *name, const char *kind, const float *xtr, const int *ytr, int n,
-                          const float *xte, const int *yte, int m, int d, FILE *json, int first) {
+/* Train one row's classifier, evaluate it, print its result (learn/report.h). */
+static int run_classifier(const args *a, const char *name, const float *xtr, const int *ytr, int n,
+                          const float *xte, const int *yte, int m, int d, int first) {
     dl_classifier *c = NULL;
     double t0 = now_seconds(), acc = 0;
-    const char *err = dl_fit(kind, xtr, ytr, n, d, &a->fit, a->json ? NULL : learn_progress, NULL, &c, NULL);
+    const char *err = dl_fit(dl_report_row_kind(name), xtr, ytr, n, d, &a->fit, a->json ? NULL : learn_progress, NULL, &c, NULL);
     double seconds = now_seconds() - t0;
     int *cm = calloc((size_t)(c ? c->num_classes * c->num_classes : 1), sizeof(int));
     if (!err && !cm) err = "out of memory";
     if (!err) err = dl_evaluate(c, xte, yte, m, &acc, cm, NULL);
-    if (err) { free(cm); dl_classifier_free(c); return fail("%s: %s", name, err); }
-    if (json) {
-        fprintf(json, "%s{\"classifier\": \"%s\", \"train\": %d, \"train_seconds\": %.3f, \"test_accuracy\": %.4f, \"confusion\": [", first ? "" : ", ", name, n, seconds, acc);
-        for (int i = 0; i < c->num_classes; i++) {
-            fputs(i ? ", [" : "[", json);
-            for (int j = 0; j < c->num_classes; j++) fprintf(json, j ? ", %d" : "%d", cm[i * c->num_classes + j]);
-            fputs("]", json);
-        }
-        fputs("]}", json);
-    } else {
-        printf("%-18s train %6d  %8.2f s  test accuracy %.4f\n", name, n, seconds, acc);
+    if (!err) {
+        dl_text t = { 0 };
+        dl_report_row(&t, a->json, first, name, n, seconds, acc, cm, c->num_classes);
+        if (t.failed) err = "out of memory";
+        else fputs(t.buf, stdout);
+        dl_text_free(&t);
     }
     free(cm);
     dl_classifier_free(c);
-    return 0;
+    return err ? fail("%s: %s", name, err) : 0;
 }
 
 static int cmd_fashion(const args *a) {
-    /* The comparison's rows: every kind of the table, then the linear SVM on raw pixels. */
     enum { MAX_ROWS = 16 };
-    const char *all[MAX_ROWS];
-    int rows = 0, chosen[MAX_ROWS] = { 0 }, any = 0;
-    while (rows < MAX_ROWS - 1 && rows < dl_classifier_kind_count()) { all[rows] = dl_classifier_kind_at(rows)->name; rows++; }
-    const int pixels = rows;
-    all[rows++] = "pixels-linear-svm";
-    for (int k = 0; k < rows; k++) any |= chosen[k] = !strcmp(a->classifier, "all") || !strcmp(a->classifier, all[k]);
-    if (!any) return fail("--classifier must be %s, pixels-linear-svm or all, got '%s'", dl_classifier_kind_names(), a->classifier);
+    int rows = dl_report_row_count() < MAX_ROWS ? dl_report_row_count() : MAX_ROWS, chosen[MAX_ROWS] = { 0 }, any = 0;
+    int pixels = -1, need_features = 0;
+    for (int k = 0; k < rows; k++) {
+        const char *name = dl_report_row_name(k);
+        any |= chosen[k] = !strcmp(a->classifier, "all") || !strcmp(a->classifier, name);
+        if (!strcmp(name, DL_PIXEL_BASELINE)) pixels = k;
+        else need_features |= chosen[k];
+    }
+    if (!any) {
+        dl_text names = { 0 };
+        for (int k = 0; k < rows; k++) dl_text_printf(&names, k ? ", %s" : "%s", dl_report_row_name(k));
+        fail("--classifier must be %s or all, got '%s'", names.buf ? names.buf : "", a->classifier);
+        dl_text_free(&names);
+        return 1;
+    }
     int size = fashion_size(a);
     if (!size) return 1;
     fashion_split tr = { 0 }, te = { 0 };
     dl_model *m = NULL;
     dl_net *net = NULL;
     int status = load_split(a, "train", a->train, &tr) || load_split(a, "t10k", a->test, &te);
-    int n = (int)a->train, t = (int)a->test, need_features = 0;
-    for (int k = 0; k < pixels; k++) need_features |= chosen[k];
+    int n = (int)a->train, t = (int)a->test;
     if (!status && need_features) status = feature_net(a, &m, &net);
     int d = net ? (int)dl_net_output_size(net) : 0, px = (int)(tr.images.rows * tr.images.cols);
     float *ftr = NULL, *fte = NULL, *ptr = NULL, *pte = NULL;
@@ -608,24 +610,26 @@ static int cmd_fashion(const args *a) {
         status = (!ftr || !fte) ? fail("out of memory") : split_features(a, net, &tr, n, ftr) || split_features(a, net, &te, t, fte);
         feature_seconds = now_seconds() - t0;
     }
-    if (!status && chosen[pixels]) {
+    if (!status && pixels >= 0 && chosen[pixels]) {
         ptr = malloc(sizeof(float) * (size_t)n * px);
         pte = malloc(sizeof(float) * (size_t)t * px);
         if (!ptr || !pte) status = fail("out of memory");
         else { dl_idx_images_to_f32(&tr.images, 0, (uint32_t)n, 1.0f / 255, ptr); dl_idx_images_to_f32(&te.images, 0, (uint32_t)t, 1.0f / 255, pte); }
     }
-    FILE *json = a->json ? stdout : NULL;
-    if (!status && json) printf("{\"size\": %d, \"train\": %d, \"test\": %d, \"feature_seconds\": %.3f, \"results\": [", size, n, t, feature_seconds);
-    else if (!status && need_features) printf("features: %d + %d images at %dx%d in %.1f s\n", n, t, size, size, feature_seconds);
+    dl_text head = { 0 }, tail = { 0 };
+    dl_report_head(&head, a->json, size, n, t, feature_seconds, need_features);
+    dl_report_tail(&tail, a->json);
+    if (!status && head.len) fputs(head.buf, stdout);
     int first = 1;
     for (int k = 0; k < rows && !status; k++) {
         if (!chosen[k]) continue;
-        int rn = !strcmp(all[k], "rbf-svm") && n > a->rbf_max ? (int)a->rbf_max : n;    /* the RBF SVM runs on a subset */
-        status = k == pixels ? run_classifier(a, all[k], "linear-svm", ptr, ytr, n, pte, yte, t, px, json, first)
-                        : run_classifier(a, all[k], all[k], ftr, ytr, rn, fte, yte, t, d, json, first);
+        const char *name = dl_report_row_name(k);
+        status = k == pixels ? run_classifier(a, name, ptr, ytr, n, pte, yte, t, px, first)
+                             : run_classifier(a, name, ftr, ytr, dl_report_row_train(name, n, (int)a->rbf_max), fte, yte, t, d, first);
         first = 0;
     }
-    if (!status && json) printf("]}\n");
+    if (!status && tail.len) fputs(tail.buf, stdout);
+    dl_text_free(&head); dl_text_free(&tail);
     free(ftr); free(fte); free(ptr); free(pte); free(ytr); free(yte);
     dl_net_free(net); dl_model_free(m); free_split(&tr); free_split(&te);
     return status;

@@ -13,6 +13,7 @@
 #include "common/reason.h"
 #include "learn/experiment.h"
 #include "learn/idx.h"
+#include "learn/report.h"
 #include "models/features.h"
 #include "models/image.h"
 #include "models/model.h"
@@ -259,4 +260,32 @@ EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_fit(const char *kind, const float *x,
     dl_classifier *c = NULL;
     const char *err = dl_fit_values(kind, x, y, n, d, values, count, learn_progress, NULL, &c, NULL);
     return err ? (failed(err), NULL) : c;
+}
+
+/* ---- the comparison report (learn/report.h), for the Node CLI ------------- */
+
+/* The rows, one per line: "name kind" (the kind a row trains). */
+EMSCRIPTEN_KEEPALIVE char *dl_api_report_rows(void) {
+    dl_text t = { 0 };
+    for (int i = 0; i < dl_report_row_count(); i++)
+        dl_text_printf(&t, "%s %s\n", dl_report_row_name(i), dl_report_row_kind(dl_report_row_name(i)));
+    if (t.failed) { dl_text_free(&t); return failed("out of memory"), NULL; }
+    return t.buf;
+}
+
+EMSCRIPTEN_KEEPALIVE int dl_api_report_row_train(const char *row, int n, int rbf_max) {
+    return dl_report_row_train(row, n, rbf_max);
+}
+
+/* what: 0 head, 1 row, 2 tail; the arguments a part does not use are ignored.
+ * Returns the text, malloc'ed (the caller frees it). */
+EMSCRIPTEN_KEEPALIVE char *dl_api_report(int what, int json, int first, const char *name, int size, int n, int m,
+                                         double seconds, double accuracy, const int *confusion, int k) {
+    dl_text t = { 0 };
+    if (what == 0) dl_report_head(&t, json, size, n, m, seconds, first);
+    else if (what == 1) dl_report_row(&t, json, first, name, n, seconds, accuracy, confusion, k);
+    else dl_report_tail(&t, json);
+    if (t.failed) { dl_text_free(&t); return failed("out of memory"), NULL; }
+    if (!t.buf) return calloc(1, 1);
+    return t.buf;
 }

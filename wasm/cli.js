@@ -259,22 +259,16 @@ async function fashion(lab, a, out, err) {
     featureSeconds = (Date.now() - t0) / 1000;
     d = net.outputSize;
     net.free(); file.free();
-    if (!a.json) out(`features: ${n} + ${m} images at ${size}x${size} in ${featureSeconds.toFixed(1)} s\n`);
   }
-  const results = [];
-  for (const name of chosen) {
-    const { train: tr, test: te } = classifierInputs(name, train, test, n, m, { d, train: ftr, test: fte }, rbfMax);
+  const json = Boolean(a.json);
+  out(lab.formatReportHead({ json, size, n, m, featureSeconds, haveFeatures: Boolean(ftr) }));
+  chosen.forEach((name, i) => {
+    const { train: tr, test: te } = classifierInputs(lab, name, train, test, n, m, { d, train: ftr, test: fte }, rbfMax);
     let r;
     try { r = runClassifier(lab, name, tr, te, params, progress); } catch (e) { throw new UsageError(`${name}: ${e.message}`); }
-    results.push(r);
-    if (!a.json) out(`${name.padEnd(18)} train ${String(tr.n).padStart(6)}  ${r.train_seconds.toFixed(2).padStart(8)} s  test accuracy ${r.test_accuracy.toFixed(4)}\n`);
-  }
-  if (a.json) {
-    // Laid out as cli/denselab.c prints it, so both CLIs give the same bytes (timings aside).
-    const rows = results.map(({ classifier, train: t, train_seconds: s, test_accuracy: acc, confusion }) =>
-      `{"classifier": ${JSON.stringify(classifier)}, "train": ${t}, "train_seconds": ${s.toFixed(3)}, "test_accuracy": ${acc.toFixed(4)}, "confusion": [${confusion.map((r) => `[${r.join(', ')}]`).join(', ')}]}`);
-    out(`{"size": ${size}, "train": ${n}, "test": ${m}, "feature_seconds": ${featureSeconds.toFixed(3)}, "results": [${rows.join(', ')}]}\n`);
-  }
+    out(lab.formatReportRow({ json, first: i === 0, name, n: tr.n, seconds: r.train_seconds, accuracy: r.test_accuracy, confusion: r.confusion }));
+  });
+  out(lab.formatReportTail({ json }));
   return 0;
 }
 features.options = ['train', 'test', 'batch', 'data'];

@@ -321,6 +321,45 @@ class DenseLab {
     return this.kinds;
   }
 
+  // The Fashion-MNIST comparison's rows (learn/report.h): [{ name, kind }], every kind of the
+  // table, then the linear SVM on raw pixels; trainRows(name, n, rbfMax): how many images a row
+  // trains on.
+  reportRows() {
+    if (!this.rows) {
+      const p = this.core._dl_api_report_rows();
+      if (!p) throw this.error();
+      this.rows = this.string(p).trim().split('\n').map((line) => { const [name, kind] = line.split(' '); return { name, kind }; });
+    }
+    return this.rows;
+  }
+
+  report(p) {
+    if (!p) throw this.error();
+    return this.string(p);
+  }
+
+  reportTrainRows(name, n, rbfMax) {
+    integer('n', n, 1, MAX_INT);
+    integer('rbfMax', rbfMax, 1, MAX_INT);
+    return this.withString(String(name), (p) => this.core._dl_api_report_row_train(p, n, rbfMax));
+  }
+
+  // The comparison as both CLIs print it (learn/report.h): head (text: the features line, only
+  // when haveFeatures), one row per result, tail. json: the one-object layout.
+  formatReportHead({ json, size, n, m, featureSeconds, haveFeatures }) {
+    return this.report(this.core._dl_api_report(0, json ? 1 : 0, haveFeatures ? 1 : 0, 0, size, n, m, featureSeconds, 0, 0, 0));
+  }
+
+  formatReportRow({ json, first, name, n, seconds, accuracy, confusion }) {
+    const k = confusion.length;
+    return this.withHeap('confusion', k * k, 4, (pc) => {
+      this.core.HEAP32.set(confusion.flat(), pc >> 2);
+      return this.withString(String(name), (pn) => this.report(this.core._dl_api_report(1, json ? 1 : 0, first ? 1 : 0, pn, 0, n, 0, seconds, accuracy, pc, k)));
+    });
+  }
+
+  formatReportTail({ json }) { return this.report(this.core._dl_api_report(2, json ? 1 : 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)); }
+
   // kind: a name from classifierKinds(); x: n x d Float32Array; y: n labels.
   // options: the kind's parameters by name (cacheMb or cache_mb), the table's defaults for the
   // rest. A parameter of another kind is ignored (one options object can drive several kinds);

@@ -10,8 +10,8 @@ export const FASHION_FILES = {
 // The linear SVM on raw pixels: the baseline row of the comparison table.
 export const PIXEL_BASELINE = 'pixels-linear-svm';
 
-// The comparison table's rows: every kind of the C core's table, then the pixel baseline.
-export const classifierNames = (lab) => [...lab.classifierKinds().map((k) => k.name), PIXEL_BASELINE];
+// The comparison table's rows (learn/report.h): every kind of the C core's table, then the pixel baseline.
+export const classifierNames = (lab) => lab.reportRows().map((r) => r.name);
 
 // The classifier parameters among a CLI's --NAME VALUE options (names of the kinds table, '-' for
 // '_'; other keys are left alone) as { name: number }, checked in the native CLI's words
@@ -60,7 +60,9 @@ export function pixels(split, n) {
 
 // Train one classifier and test it: the row of the comparison table.
 export function runClassifier(lab, name, train, test, params = {}, onProgress) {
-  const kind = name === PIXEL_BASELINE ? 'linear-svm' : name;
+  const row = lab.reportRows().find((r) => r.name === name);
+  if (!row) throw new Error(`unknown classifier '${name}' (expected ${classifierNames(lab).join(', ')})`);
+  const kind = row.kind;
   const t0 = now();
   const clf = lab.fit(kind, train.x, train.y, train.n, train.d, params, onProgress);
   const trainSeconds = now() - t0;
@@ -73,9 +75,9 @@ export function runClassifier(lab, name, train, test, params = {}, onProgress) {
 // The training and test inputs of one classifier, as `node wasm/cli.js fashion` builds them:
 // DenseNet features (d per image) or [0, 1] pixels, the RBF SVM on the first rbfMax points.
 // features: { train: Float32Array(n x d), test: Float32Array(m x d), d } (unused by the pixel baseline).
-export function classifierInputs(name, train, test, n, m, features, rbfMax = 10000) {
+export function classifierInputs(lab, name, train, test, n, m, features, rbfMax = 10000) {
   const px = name === PIXEL_BASELINE, d = px ? train.rows * train.cols : features.d;
-  const rn = name === 'rbf-svm' ? Math.min(n, rbfMax) : n;
+  const rn = lab.reportTrainRows(name, n, rbfMax);
   return {
     train: { x: px ? pixels(train, rn) : features.train.subarray(0, rn * d), y: train.labels.subarray(0, rn), n: rn, d },
     test: { x: px ? pixels(test, m) : features.test.subarray(0, m * d), y: test.labels.subarray(0, m), n: m, d },

@@ -27,7 +27,7 @@ function setData(msg) {
 function fit({ id, name, params, rbfMax }) {
   if (!data) throw new Error('no data sent to the classifier worker');
   if (name !== 'pixels-linear-svm' && !data.features) throw new Error(`${name} needs the DenseNet features: extract them first`);
-  const { train, test } = classifierInputs(name, data.train, data.test, data.n, data.m, data.features, rbfMax);
+  const { train, test } = classifierInputs(lab, name, data.train, data.test, data.n, data.m, data.features, rbfMax);
   let lastStep = -1, lastTime = 0;
   const onProgress = (phase, step, steps, loss, trainAcc) => {
     const now = performance.now();

@@ -1,0 +1,36 @@
+/* report.h — the Fashion-MNIST comparison as both CLIs print it: which rows
+ * there are, which data each row trains on, and the text and JSON layout.
+ * One place, so that `denselab fashion` natively and `node wasm/cli.js
+ * fashion` print the same bytes (timings aside): the WASM CLI calls these
+ * through wasm/api.c.
+ *
+ *   dl_text t = {0};
+ *   dl_report_head(&t, json, size, n, m, feature_seconds, have_features);
+ *   for each row: dl_report_row(&t, json, first, name, n, seconds, accuracy, confusion, k);
+ *   dl_report_tail(&t, json);
+ */
+#ifndef DENSELAB_REPORT_H
+#define DENSELAB_REPORT_H
+#include "common/text.h"
+
+/* The comparison's rows: every kind of the classifier table, then the linear
+ * SVM on raw [0, 1] pixels (the baseline the features must beat). */
+#define DL_PIXEL_BASELINE "pixels-linear-svm"
+int dl_report_row_count(void);
+const char *dl_report_row_name(int i);        /* NULL outside 0..count-1 */
+/* The classifier kind a row trains ("linear-svm" for the baseline), or NULL. */
+const char *dl_report_row_kind(const char *row);
+/* Training rows of a row: the RBF SVM (kernel SVMs scale with n^2) trains on
+ * the first rbf_max images, every other row on all n. */
+int dl_report_row_train(const char *row, int n, int rbf_max);
+
+/* Text: "features: N + M images at SxS in T s" (only with features).
+ * JSON: the object's head, {"size": S, "train": N, "test": M, "feature_seconds": T, "results": [ */
+void dl_report_head(dl_text *t, int json, int size, int n, int m, double feature_seconds, int have_features);
+/* One result: a line, or one object of "results" with its k x k confusion matrix. */
+void dl_report_row(dl_text *t, int json, int first, const char *name, int n, double seconds,
+                   double accuracy, const int *confusion, int k);
+/* JSON: "]}\n"; text: nothing. */
+void dl_report_tail(dl_text *t, int json);
+
+#endif
