@@ -12,7 +12,7 @@ const char *dl_gray_features(dl_net *net, const unsigned char *gray, int w, int 
     if (shape[2] != 3) return "the feature network must take 3-channel input (gray is replicated before preprocess_input)";
     if (w < 1 || h < 1) return "images must be at least 1x1";
     if (!gray || !out) return "missing images or output";
-    if (batch < 1) batch = 1;
+    batch = dl_net_max_batch(net, batch);    /* big inputs: smaller batches, within max_memory */
     /* The caller's buffers hold count images and outputs: those sizes must fit too. */
     size_t in_floats = (size_t)shape[0] * shape[1] * 3, out_floats = dl_net_output_size(net);
     size_t gray_bytes, out_total, x_bytes;

@@ -802,6 +802,12 @@ static void run_node(dl_net *net, const node *n, size_t batch, const float *inpu
     }
 }
 
+size_t dl_net_max_batch(const dl_net *net, size_t want) {
+    size_t b = want ? want : 1;
+    while (b > 1 && memory_need(net, net->weight_bytes, b, 0) > net->max_memory) b /= 2;
+    return b;
+}
+
 const char *dl_net_run(dl_net *net, const float *input, size_t batch, float *output) {
     if (!net || !input || !output) return "dl_net_run: missing network, input or output";
     if (batch == 0) return "batch must be at least 1";

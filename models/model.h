@@ -57,6 +57,9 @@ void        dl_net_input_shape(const dl_net *net, int shape[3]);
 /* Output shape without the batch axis: rank 1 ([units]) or 3 ([h, w, c]). */
 int         dl_net_output_shape(const dl_net *net, int shape[3]);
 size_t      dl_net_output_size(const dl_net *net);
+/* The largest batch up to want (halving from want, at least 1) whose memory
+ * fits max_memory: callers that batch for speed use it to stay under the limit. */
+size_t      dl_net_max_batch(const dl_net *net, size_t want);
 /* Keras model.summary()-like table. Returns the length needed (snprintf style). */
 size_t      dl_net_summary(const dl_net *net, char *buf, size_t cap);
 void        dl_net_param_counts(const dl_net *net, size_t *total, size_t *trainable);

@@ -632,6 +632,9 @@ static void test_memory_limit_and_arguments(void) {
         /* batches: overflowing, over the limit, NULL buffers: reasons, then still working */
         check_reason(dl_net_run(net, x, SIZE_MAX / 2, y), "more memory than this platform can address for a batch of", "batch that overflows");
         check_reason(dl_net_run(net, x, 100000, y), "for a batch of 100000; the limit is 64.0 MB (max_memory)", "batch over the limit");
+        size_t most = dl_net_max_batch(net, 100000);
+        check(most >= 1 && most < 100000 && dl_net_max_batch(net, 2) == 2, "dl_net_max_batch halves down to what fits", NULL);
+        check(most == 1 || dl_net_max_batch(net, most) == most, "dl_net_max_batch keeps a batch that fits", NULL);
         check_reason(dl_net_run(net, NULL, 1, y), "missing", "NULL input");
         check_reason(dl_net_run(net, x, 1, NULL), "missing", "NULL output");
         check_reason(dl_net_run(net, x, 0, y), "at least 1", "batch 0");
