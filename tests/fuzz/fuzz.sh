@@ -82,7 +82,7 @@ triage() {
   bin=$(binary "$h")
   for f in build/fuzz/crashes/"$h"/*; do
     [ -f "$f" ] || continue
-    "$bin" "$f" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 2>&1 | node -e '
+    { "$bin" "$f" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 2>&1 || true; } | node -e '
       const log = require("fs").readFileSync(0, "utf8");
       const kind = (/runtime error: ([^\n]*)|ERROR: (?:AddressSanitizer|libFuzzer): ([\w-]+)/.exec(log) ?? []).slice(1).find(Boolean) ?? "no crash now";
       const frame = /#\d+ 0x[0-9a-f]+ in (\w+) [^\n]*?((?:models|learn|kernels|common)\/[\w.]+)/.exec(log) ?? /^([\w/.]+):\d+:\d+: runtime error/m.exec(log);

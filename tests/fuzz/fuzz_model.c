@@ -364,7 +364,7 @@ static void mutate_graph(mmodel *m, fuzz_rng *r, size_t elem) {
 
 /* ---- tensors ------------------------------------------------------------------- */
 
-/* Channels of every layer as the builder infers them (saturating at 2^32). */
+/* Channels of every layer as the builder infers them. */
 static void channels(const mmodel *m, uint64_t *c) {
     for (uint32_t i = 0; i < m->n_layers; i++) {
         const mlayer *l = &m->layers[i];
@@ -372,10 +372,10 @@ static void channels(const mmodel *m, uint64_t *c) {
         switch (l->type) {
         case DL_INPUT: c[i] = 3; break;
         case DL_CONV2D: case DL_DENSE: c[i] = (uint32_t)l->ip[0]; break;
-        case DL_CONCATENATE:
+        case DL_CONCATENATE:             /* saturating at 2^40: 4096 inputs cannot wrap 64 bits */
             c[i] = 0;
             for (uint32_t k = 0; k < l->n_inputs; k++) c[i] += l->inputs[k] < i ? c[l->inputs[k]] : 0;
-            if (c[i] > UINT32_MAX) c[i] = UINT32_MAX;
+            if (c[i] > (uint64_t)1 << 40) c[i] = (uint64_t)1 << 40;
             break;
         default: c[i] = in;
         }
@@ -540,18 +540,37 @@ static int top_units(const uint8_t *data, size_t size) {
     return units;
 }
 
-static int skipping(const char *class) {
-    const char *v = getenv("DENSELAB_FUZZ_SKIP_KNOWN");
-    return v && (!strcmp(v, "1") || !strcmp(v, "all") || strstr(v, class));
+/* A concatenation with more than INT_MAX channels (issue 10, defect 1: the
+ * int sum of channel counts in graph.c overflows). */
+static int concat_channels_overflow(const mmodel *m) {
+    uint64_t *c = m->layers ? calloc(m->n_layers + 1, sizeof *c) : NULL;
+    int found = 0;
+    if (!c) return 0;
+    channels(m, c);
+    for (uint32_t i = 0; i < m->n_layers && !found; i++) found = m->layers[i].type == DL_CONCATENATE && c[i] > INT32_MAX;
+    free(c);
+    return found;
 }
 
+static const struct { const char *name; int (*reached_by)(const mmodel *); } open_classes[] = {
+    { "tensor-count-wrap", tensor_count_wraps },
+    { "concat-channels-overflow", concat_channels_overflow },
+};
+enum { N_OPEN_CLASSES = sizeof open_classes / sizeof open_classes[0] };
+
 static int known_open(const uint8_t *data, size_t size) {
-    static int skip_wrap = -1;
-    if (skip_wrap < 0) skip_wrap = skipping("tensor-count-wrap");
-    if (!skip_wrap) return 0;
+    static int active[N_OPEN_CLASSES], any = -1;
+    if (any < 0) {
+        const char *v = getenv("DENSELAB_FUZZ_SKIP_KNOWN");
+        any = 0;
+        for (int k = 0; k < N_OPEN_CLASSES; k++)
+            any |= active[k] = v && (!strcmp(v, "1") || !strcmp(v, "all") || strstr(v, open_classes[k].name));
+    }
+    if (!any) return 0;
     mmodel m = { 0 };
     model_parse(data, size, &m);             /* what parses before a failure counts: the loader reads it too */
-    int known = tensor_count_wraps(&m);
+    int known = 0;
+    for (int k = 0; k < N_OPEN_CLASSES && !known; k++) known = active[k] && open_classes[k].reached_by(&m);
     model_free(&m);
     return known;
 }

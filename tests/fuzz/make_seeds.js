@@ -5,7 +5,7 @@
 // tests/badinput.test.js. Every seed is made here (or is one of the tiny
 // JPEGs in tests/fixtures/images): nothing comes from ../shared.
 //
-//   node tests/fuzz/make_seeds.js        (re)write the corpora
+//   node tests/fuzz/make_seeds.js        (re)write the corpora and the made regression seeds
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -203,6 +203,20 @@ export function blockModel({ f16 = false } = {}) {
   return convert({ name: 'block', layers, weights }, { f16 });
 }
 
+// Concatenations whose channel counts multiply: 3 -> 3 x 4096 -> x 4096 -> x 64,
+// past 2^31 (issue 10, defect 1: the int sum of channels in graph.c overflows).
+// No weights: the whole file is 33 KB.
+export function concatOverflowModel() {
+  const ref = (name, n) => [Array.from({ length: n }, () => [name, 0, 0, {}])];
+  const layers = [
+    { name: 'input_1', class_name: 'InputLayer', config: { batch_input_shape: [null, 32, 32, 3] }, inbound_nodes: [] },
+    { name: 'wide', class_name: 'Concatenate', config: { axis: -1 }, inbound_nodes: ref('input_1', 4096) },
+    { name: 'wider', class_name: 'Concatenate', config: { axis: -1 }, inbound_nodes: ref('wide', 4096) },
+    { name: 'too_wide', class_name: 'Concatenate', config: { axis: -1 }, inbound_nodes: ref('wider', 64) },
+  ];
+  return convert({ name: 'concat-overflow', layers, weights: new Map() });
+}
+
 // ---- the corpora -----------------------------------------------------------------
 
 export function seeds() {
@@ -254,9 +268,17 @@ export function seeds() {
   return { image, model, idx, classifier };
 }
 
+// Reproducers of reported defects, made rather than found (tests/fuzz/regressions/H/;
+// the fuzzers' own findings sit next to them as they were saved).
+export function regressionSeeds() {
+  return { model: { 'concat-channels-overflow.dlm': concatOverflowModel() } };
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  for (const [harness, files] of Object.entries(seeds())) {
-    const dir = path.join(here, 'corpus', harness);
+  const sets = [...Object.entries(seeds()).map(([h, files]) => ['corpus', h, files]),
+    ...Object.entries(regressionSeeds()).map(([h, files]) => ['regressions', h, files])];
+  for (const [kind, harness, files] of sets) {
+    const dir = path.join(here, kind, harness);
     fs.mkdirSync(dir, { recursive: true });
     for (const [name, bytes] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), bytes);
     const total = Object.values(files).reduce((s, b) => s + b.length, 0);
