@@ -61,6 +61,8 @@ all[h] = {
   build: h.endsWith('32') ? '32-bit (-m32)' : '64-bit',
   seconds: Number(seconds),
   executions,
+  // Over every long run recorded here (the harness may have changed between them).
+  executions_all_runs: (all[h]?.executions_all_runs ?? all[h]?.executions ?? 0) + executions,
   exec_per_second: Math.round(executions / Number(seconds)),
   coverage_edges: Number(last[2] ?? 0), features: Number(last[3] ?? 0), corpus_units: Number(last[4] ?? 0),
   result: problems ? `${last[6]} out-of-memory, ${last[7]} timeouts, ${last[8]} crashes (see findings)` : 'no crash',

@@ -25,7 +25,7 @@
 
 /* ---- the harness ----------------------------------------------------------- */
 
-enum { RUN_MAX_INPUT = 64 * 64 * 3, RUN_MAX_PARAMS = 1 << 18 };
+enum { RUN_MAX_INPUT = 64 * 64 * 3, RUN_MAX_PARAMS = 1 << 14 };
 #define RUN_MAX_ARENA ((size_t)4 << 20)
 
 /* options: NULL-terminated key, value pairs of Keras arguments on top of the defaults. */
