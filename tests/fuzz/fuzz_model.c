@@ -552,9 +552,34 @@ static int concat_channels_overflow(const mmodel *m) {
     return found;
 }
 
+/* A layer whose second and later weight tensors (BatchNorm beta, mean,
+ * variance; a bias) hold fewer values than its channels: the builder checks
+ * only the first tensor's shape (found by this fuzzer). */
+static int short_layer_tensor(const mmodel *m) {
+    uint64_t *c = m->layers ? calloc(m->n_layers + 1, sizeof *c) : NULL;
+    int found = 0;
+    if (!c) return 0;
+    channels(m, c);
+    for (uint32_t i = 0; i < m->n_layers && !found; i++) {
+        const mlayer *l = &m->layers[i];
+        uint64_t want = l->type == DL_BATCH_NORM ? (l->n_inputs && l->inputs[0] < i ? c[l->inputs[0]] : 3) : c[i];
+        if (!has_weights(l->type)) continue;
+        for (uint32_t k = 1; k < l->n_tensors && !found; k++) {
+            if (l->tensors[k] >= m->tensors_read) continue;
+            const mtensor *t = &m->tensors[l->tensors[k]];
+            uint64_t count = 1;
+            for (uint32_t d = 0; d < t->ndim; d++) count *= t->dims[d];
+            found = count < want;
+        }
+    }
+    free(c);
+    return found;
+}
+
 static const struct { const char *name; int (*reached_by)(const mmodel *); } open_classes[] = {
     { "tensor-count-wrap", tensor_count_wraps },
     { "concat-channels-overflow", concat_channels_overflow },
+    { "short-layer-tensor", short_layer_tensor },
 };
 enum { N_OPEN_CLASSES = sizeof open_classes / sizeof open_classes[0] };
 
