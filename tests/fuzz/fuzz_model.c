@@ -176,7 +176,7 @@ static int model_parse(const uint8_t *b, size_t size, mmodel *m) {
         for (int k = 0; k < 8; k++) l->ip[k] = (int32_t)rd(&r, 4);
         for (int k = 0; k < 2; k++) l->fp[k] = (uint32_t)rd(&r, 4);
         l->n_tensors = (uint32_t)rd(&r, 4);
-        if (l->n_tensors > MAX_LAYER_TENSORS) return 0;
+        if (l->n_tensors > MAX_LAYER_TENSORS) { l->n_tensors = 0; return 0; }
         for (uint32_t k = 0; k < l->n_tensors; k++) l->tensors[k] = (uint32_t)rd(&r, 4);
     }
     for (uint32_t i = 0; i < m->n_tensors && !r.bad; i++) {
