@@ -99,7 +99,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
 /* ---- the model file as structs --------------------------------------------- */
 
-enum { MAX_LAYERS = 1024, MAX_TENSORS = 2048, MAX_INPUTS = 4096, MAX_LAYER_TENSORS = 16, MAX_NAME = 255, MAX_RANK = 8 };
+enum { MAX_INPUTS = 4096, MAX_LAYER_TENSORS = 16, MAX_NAME = 255, MAX_RANK = 8 };
+/* The smallest records: what the graph section can hold at most. */
+enum { MIN_LAYER_RECORD = 4 + 4 + 2 + 4 + 32 + 8 + 4, MIN_TENSOR_RECORD = 2 + 4 + 8 };
 
 typedef struct { uint16_t len; char s[MAX_NAME]; } name;
 
@@ -158,9 +160,12 @@ static int model_parse(const uint8_t *b, size_t size, mmodel *m) {
     m->n_layers = (uint32_t)get_le(b + 16, 4);
     m->n_tensors = (uint32_t)get_le(b + 20, 4);
     uint64_t graph_bytes = get_le(b + 24, 8);
-    if (m->n_layers > MAX_LAYERS || m->n_tensors > MAX_TENSORS || graph_bytes > size - DL_HEADER_BYTES) return 0;
+    if (graph_bytes > size - DL_HEADER_BYTES || m->n_layers > graph_bytes / MIN_LAYER_RECORD) return 0;
+    /* A header may state more tensors than the section holds: the loader reads
+     * those that are there first, and so does this (known_open() looks at them). */
+    uint32_t tensors_held = (uint32_t)(graph_bytes / MIN_TENSOR_RECORD);
     m->cap_layers = m->n_layers + 8;
-    m->cap_tensors = m->n_tensors + 4 * m->cap_layers;
+    m->cap_tensors = (m->n_tensors < tensors_held ? m->n_tensors : tensors_held) + 4 * m->cap_layers;
     m->layers = calloc(m->cap_layers, sizeof *m->layers);
     m->tensors = calloc(m->cap_tensors, sizeof *m->tensors);
     if (!m->layers || !m->tensors) return 0;
@@ -179,7 +184,7 @@ static int model_parse(const uint8_t *b, size_t size, mmodel *m) {
         if (l->n_tensors > MAX_LAYER_TENSORS) { l->n_tensors = 0; return 0; }
         for (uint32_t k = 0; k < l->n_tensors; k++) l->tensors[k] = (uint32_t)rd(&r, 4);
     }
-    for (uint32_t i = 0; i < m->n_tensors && !r.bad; i++) {
+    for (uint32_t i = 0; i < m->n_tensors && i < tensors_held && !r.bad; i++) {
         mtensor *t = &m->tensors[i];
         rd_name(&r, &t->name);
         t->ndim = (uint32_t)rd(&r, 4);
@@ -188,7 +193,7 @@ static int model_parse(const uint8_t *b, size_t size, mmodel *m) {
         t->offset = rd(&r, 8);
         if (!r.bad) m->tensors_read = i + 1;
     }
-    if (r.bad) return 0;
+    if (r.bad || m->n_tensors > tensors_held) return 0;
     size_t data_start = (DL_HEADER_BYTES + (size_t)graph_bytes + 63) / 64 * 64;
     m->data_bytes = data_start < size ? size - data_start : 0;
     if (!(m->data = malloc(m->data_bytes + 1))) return 0;
@@ -576,7 +581,38 @@ static int short_layer_tensor(const mmodel *m) {
     return found;
 }
 
+/* A layer so wide that one 32x32 image of it has more bytes than size_t
+ * counts (32-bit builds, as WASM: issue 10, defects 2 and 3; found by this
+ * fuzzer): the activation and arena sizes wrap and the run writes past them. */
+static int activation_size_wraps(const mmodel *m) {
+    uint64_t *c = m->layers ? calloc(m->n_layers + 1, sizeof *c) : NULL;
+    int found = 0;
+    if (!c) return 0;
+    channels(m, c);
+    for (uint32_t i = 0; i < m->n_layers && !found; i++) {
+        size_t bytes;
+        found = c[i] > SIZE_MAX || __builtin_mul_overflow((size_t)c[i], (size_t)32 * 32 * sizeof(float), &bytes);
+    }
+    free(c);
+    return found;
+}
+
+/* A layer whose activations for one 32x32 image take more than 1 GB: such a
+ * network is accepted and fails (or not) only in the allocator, after filling
+ * hundreds of megabytes (issue 10, defect 2: no memory limit). */
+static int activations_above_1gb(const mmodel *m) {
+    uint64_t *c = m->layers ? calloc(m->n_layers + 1, sizeof *c) : NULL;
+    int found = 0;
+    if (!c) return 0;
+    channels(m, c);
+    for (uint32_t i = 0; i < m->n_layers && !found; i++) found = c[i] * 32 * 32 * sizeof(float) > ((uint64_t)1 << 30);
+    free(c);
+    return found;
+}
+
 static const struct { const char *name; int (*reached_by)(const mmodel *); } open_classes[] = {
+    { "memory-unbounded", activations_above_1gb },
+    { "activation-size-wrap", activation_size_wraps },
     { "tensor-count-wrap", tensor_count_wraps },
     { "concat-channels-overflow", concat_channels_overflow },
     { "short-layer-tensor", short_layer_tensor },

@@ -206,16 +206,22 @@ export function blockModel({ f16 = false } = {}) {
 // Concatenations whose channel counts multiply: 3 -> 3 x 4096 -> x 4096 -> x 64,
 // past 2^31 (issue 10, defect 1: the int sum of channels in graph.c overflows).
 // No weights: the whole file is 33 KB.
-export function concatOverflowModel() {
+export function concatOverflowModel({ last = 64, relu = false } = {}) {
   const ref = (name, n) => [Array.from({ length: n }, () => [name, 0, 0, {}])];
   const layers = [
     { name: 'input_1', class_name: 'InputLayer', config: { batch_input_shape: [null, 32, 32, 3] }, inbound_nodes: [] },
     { name: 'wide', class_name: 'Concatenate', config: { axis: -1 }, inbound_nodes: ref('input_1', 4096) },
     { name: 'wider', class_name: 'Concatenate', config: { axis: -1 }, inbound_nodes: ref('wide', 4096) },
-    { name: 'too_wide', class_name: 'Concatenate', config: { axis: -1 }, inbound_nodes: ref('wider', 64) },
+    { name: 'too_wide', class_name: 'Concatenate', config: { axis: -1 }, inbound_nodes: ref('wider', last) },
+    ...(relu ? [{ name: 'relu', class_name: 'Activation', config: { activation: 'relu' }, inbound_nodes: ref('too_wide', 1) }] : []),
   ];
   return convert({ name: 'concat-overflow', layers, weights: new Map() });
 }
+
+// The same just below 2^31 channels (3 x 4096 x 4096 x 40), then a ReLU: no
+// overflow, but the network needs gigabytes and is accepted (issue 10, defect 2:
+// no memory limit; the ReLU's scale and shift alone are 8 GB).
+export const hugeActivationModel = () => concatOverflowModel({ last: 40, relu: true });
 
 // ---- the corpora -----------------------------------------------------------------
 
@@ -271,7 +277,7 @@ export function seeds() {
 // Reproducers of reported defects, made rather than found (tests/fuzz/regressions/H/;
 // the fuzzers' own findings sit next to them as they were saved).
 export function regressionSeeds() {
-  return { model: { 'concat-channels-overflow.dlm': concatOverflowModel() } };
+  return { model: { 'concat-channels-overflow.dlm': concatOverflowModel(), 'huge-activation.dlm': hugeActivationModel() } };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
