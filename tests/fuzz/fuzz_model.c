@@ -610,7 +610,18 @@ static int activations_above_1gb(const mmodel *m) {
     return found;
 }
 
+/* A 'same' convolution with a stride near INT_MAX: the output size
+ * (h + stride - 1) / stride overflows int (found by this fuzzer). */
+static int conv_stride_overflows(const mmodel *m) {
+    for (uint32_t i = 0; m->layers && i < m->n_layers; i++) {
+        const mlayer *l = &m->layers[i];
+        if (l->type == DL_CONV2D && l->ip[5] && (l->ip[3] > INT32_MAX - 8192 || l->ip[4] > INT32_MAX - 8192)) return 1;
+    }
+    return 0;
+}
+
 static const struct { const char *name; int (*reached_by)(const mmodel *); } open_classes[] = {
+    { "conv-stride-overflow", conv_stride_overflows },
     { "memory-unbounded", activations_above_1gb },
     { "activation-size-wrap", activation_size_wraps },
     { "tensor-count-wrap", tensor_count_wraps },
