@@ -121,12 +121,13 @@ static void poke_payload(const header *h, uint8_t *payload, size_t bytes, fuzz_r
     run runs[8];
     int n = layout(h, runs);
     if (!n) return;
-    size_t pos = 0;
+    uint64_t pos = 0, step;                      /* the header may state anything: stay inside `bytes` */
     int pick = (int)rng_below(r, (uint32_t)n);
-    for (int i = 0; i < pick; i++) pos += (size_t)(runs[i].count * (uint64_t)runs[i].bytes);
+    for (int i = 0; i < pick; i++)
+        if (__builtin_mul_overflow(runs[i].count, (uint64_t)runs[i].bytes, &step) || (pos += step) > bytes) return;
     if (!runs[pick].count) return;
-    pos += (size_t)rng_below(r, runs[pick].count > UINT32_MAX ? UINT32_MAX : (uint32_t)runs[pick].count) * (size_t)runs[pick].bytes;
-    if (pos + (size_t)runs[pick].bytes > bytes) return;
+    pos += (uint64_t)rng_below(r, runs[pick].count > UINT32_MAX ? UINT32_MAX : (uint32_t)runs[pick].count) * (uint64_t)runs[pick].bytes;
+    if (pos > bytes || bytes - pos < (uint64_t)runs[pick].bytes) return;
     if (runs[pick].role == R_SV_COUNT) put_le(payload + pos, interesting_u32(r), 4);
     else if (runs[pick].bytes == 8) put_le(payload + pos, f64_bits(interesting_f32(r)), 8);
     else put_le(payload + pos, f32_bits(interesting_f32(r)), 4);
