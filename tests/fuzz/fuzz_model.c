@@ -13,7 +13,8 @@
  *
  * The harness loads the input (as is, and with its header made consistent),
  * then builds networks from it with several Keras arguments, all on small
- * inputs, and runs each one whose size stays small. */
+ * inputs and a 256 MB memory limit, and runs each one whose size stays small.
+ * Inputs of reported, still open defects can be skipped (known_open(), at the end). */
 #include "models/format.h"
 #include "models/model.h"
 #include "common/crc32.h"
@@ -32,6 +33,9 @@ enum { RUN_MAX_INPUT = 64 * 64 * 3, RUN_MAX_PARAMS = 1 << 14 };
 static void build_and_run(const dl_model *m, const char *const *options) {
     dl_net_options o;
     dl_net_options_default(&o);
+    /* The engine's memory limit where it has one (issue 10; an older engine
+     * refuses the unknown key and the option stays unset). */
+    dl_net_options_set(&o, "max_memory", "256MB");
     for (; options[0]; options += 2)
         if (dl_net_options_set(&o, options[0], options[1])) abort();   /* the harness's own options are valid */
     dl_net *net;
