@@ -82,18 +82,20 @@ out('(fork mode, going on after a crash). CI (`tests/fuzz.test.js`, both builds)
 out('and every fixed finding of `tests/fuzz/regressions/` runs clean, a short fixed-seed fuzzing run from them');
 out('finds nothing, and every open finding (`tests/fuzz/regressions/open.json`) still fails as reported.');
 out();
-out('| Harness | Build | What it exercises | Seconds | Executions | Exec/s | Edges | Corpus | Result of the last long run | Date |');
-out('|---|---|---|---|---|---|---|---|---|---|');
+out('Executions: of the last long run; "all runs": every run recorded in `tests/fuzz/results.json` (harness versions differ).');
+out();
+out('| Harness | Build | What it exercises | Seconds | Executions | All runs | Exec/s | Edges | Corpus | Result of the last long run | Date |');
+out('|---|---|---|---|---|---|---|---|---|---|---|');
 const what = {
   image: 'dl_image_decode (max 4M px) → resize 224x224 → preprocess_input',
   model: 'structure-aware .dlm mutations → dl_model_load → dl_net_build ×4 (file top, features 32x33x3, gray 40x32x1, weights=None) → run small nets, batch 2',
   idx: 'dl_idx_parse_images/labels, check_pair, conversions',
   classifier: 'structure-aware DLCLASS1 mutations → dl_classifier_load → predict 2 rows → save must give the same bytes',
 };
-for (const [h, r] of Object.entries(fuzz)) {
+for (const [h, r] of Object.entries(fuzz).sort(([a], [b]) => a.localeCompare(b))) {
   const base = h.replace(/32$/, '');
   const result = `${r.result}${r.skipped_known_open ? '; open findings\' classes skipped' : ''}`;
-  out(`| ${base} | ${r.build ?? '64-bit'} | ${what[base] ?? ''} | ${r.seconds} | ${r.executions.toLocaleString('en-US')} | ${r.exec_per_second ?? ''} | ${r.coverage_edges} | ${r.corpus_units} | ${result} | ${r.date} |`);
+  out(`| ${base} | ${r.build ?? '64-bit'} | ${what[base] ?? ''} | ${r.seconds} | ${r.executions.toLocaleString('en-US')} | ${(r.executions_all_runs ?? r.executions).toLocaleString('en-US')} | ${r.exec_per_second ?? ''} | ${r.coverage_edges} | ${r.corpus_units} | ${result} | ${r.date} |`);
 }
 out();
 out('### Open findings (`tests/fuzz/regressions/open.json`; not fixed on this branch)');
