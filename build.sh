@@ -40,6 +40,8 @@ FASHION_SYSTEM_DIR=${DENSELAB_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 NATIVE_PACKAGES=(cmake make gcc libstb-dev dataset-fashion-mnist zlib1g-dev curl ca-certificates)
 PACKAGES=("${NATIVE_PACKAGES[@]}" emscripten libxnnpack-dev libpthreadpool-dev chromium fonts-liberation
           liblinear-tools libsvm-tools clang libclang-rt-14-dev)
+# 32-bit (-m32) sanitizer and fuzz builds: a 32-bit size_t, as in WebAssembly.
+PACKAGES+=(gcc-multilib lib32stdc++-12-dev lib32z1-dev)
 JOBS=$(nproc)
 
 # --- helpers -----------------------------------------------------------------
@@ -231,8 +233,18 @@ build_dist() {
   node web/build-dist.js
 }
 
+# The C test programs and the CLI, 32-bit: what the WASM build's 32-bit size_t does to
+# size arithmetic, under the sanitizers (WASM has none). Only these targets: the others
+# (e.g. the XNNPACK benchmark) would need 32-bit libraries.
+build_asan32() {
+  step "32-bit ASan+UBSan build (build/asan32)"
+  [ -f build/asan32/Makefile ] || CC=clang CFLAGS="-m32 -msse2 -mfpmath=sse" cmake -S . -B build/asan32 \
+    -DDENSELAB_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZLIB_LIBRARY=/usr/lib32/libz.so
+  cmake --build build/asan32 -j"$JOBS" --target kernels_test image_test learn_test denselab
+}
+
 build_fuzz() {
-  step "fuzz harnesses (build/fuzz)"
+  step "fuzz harnesses (build/fuzz, 32-bit: build/fuzz32)"
   tests/fuzz/fuzz.sh build
 }
 
@@ -252,6 +264,7 @@ build_all() {
   build_native
   build_wasm
   build_asan
+  build_asan32
   build_fuzz
   convert_models
   build_dist

@@ -5,7 +5,7 @@
 // tests/badinput.test.js. Every seed is made here (or is one of the tiny
 // JPEGs in tests/fixtures/images): nothing comes from ../shared.
 //
-//   node tests/fuzz/make_seeds.js        (re)write the corpora
+//   node tests/fuzz/make_seeds.js        (re)write the corpora and the made regression seeds
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -169,6 +169,60 @@ export function tinyModel({ f16 = false, globalPool = 'GlobalAveragePooling2D', 
   return convert({ name: 'tiny', layers, weights }, { f16 });
 }
 
+// The graph rewrites tinyModel does not reach: a DenseNet-like block whose
+// concatenations alias their inputs, an input read by two concatenations (the
+// copy-into-concat fallback), a 1x1 convolution before average pooling (the
+// pool-first swap), BatchNorm -> ReLU without a convolution, padding before a
+// pool (not absorbed), a linear Dense (no softmax).
+export function blockModel({ f16 = false } = {}) {
+  const w = (shape, v = (i) => Math.cos(i * 0.7) * 0.4) => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => v(i)) });
+  const bn = (name, c) => [[`${name}/gamma`, w([c])], [`${name}/beta`, w([c])], [`${name}/moving_mean`, w([c])], [`${name}/moving_variance`, w([c], (i) => 1 + (i % 3) * 0.25)]];
+  const layer = (name, class_name, config, inputs) => ({ name, class_name, config, inbound_nodes: inputs.length ? [inputs.map((n) => [n, 0, 0, {}])] : [] });
+  const conv = (filters, k, padding = 'valid') => ({ filters, kernel_size: [k, k], strides: [1, 1], padding, use_bias: false });
+  const layers = [
+    layer('input_1', 'InputLayer', { batch_input_shape: [null, 32, 32, 3] }, []),
+    layer('conv0', 'Conv2D', conv(4, 3, 'same'), ['input_1']),
+    layer('bn0', 'BatchNormalization', { axis: [3], epsilon: 1.001e-5 }, ['conv0']),
+    layer('relu0', 'Activation', { activation: 'relu' }, ['bn0']),
+    layer('b1_bn', 'BatchNormalization', { axis: [3], epsilon: 1.001e-5 }, ['relu0']),
+    layer('b1_relu', 'Activation', { activation: 'relu' }, ['b1_bn']),
+    layer('b1_conv', 'Conv2D', conv(2, 1), ['b1_relu']),
+    layer('concat1', 'Concatenate', { axis: 3 }, ['relu0', 'b1_conv']),
+    layer('concat2', 'Concatenate', { axis: 3 }, ['concat1', 'relu0']),
+    layer('trans_conv', 'Conv2D', conv(3, 1), ['concat2']),
+    layer('trans_pool', 'AveragePooling2D', { pool_size: [2, 2], strides: [2, 2] }, ['trans_conv']),
+    layer('pad', 'ZeroPadding2D', { padding: [[1, 1], [1, 1]] }, ['trans_pool']),
+    layer('pool', 'MaxPooling2D', { pool_size: [3, 3], strides: [2, 2] }, ['pad']),
+    layer('gpool', 'GlobalMaxPooling2D', {}, ['pool']),
+    layer('fc', 'Dense', { units: 4, use_bias: true, activation: 'linear' }, ['gpool']),
+  ];
+  const weights = new Map([
+    ['conv0/kernel', w([3, 3, 3, 4])], ...bn('bn0', 4), ...bn('b1_bn', 4), ['b1_conv/kernel', w([1, 1, 4, 2])],
+    ['trans_conv/kernel', w([1, 1, 10, 3])], ['fc/kernel', w([3, 4])], ['fc/bias', w([4])],
+  ]);
+  return convert({ name: 'block', layers, weights }, { f16 });
+}
+
+// Concatenations whose channel counts multiply: 3 -> 3 x 4096 -> x 4096 -> x 64,
+// past 2^31 (issue 10, defect 1: the int sum of channels in graph.c overflows).
+// No weights: the whole file is 33 KB.
+export function concatOverflowModel({ last = 64, relu = false } = {}) {
+  const ref = (name, n) => [Array.from({ length: n }, () => [name, 0, 0, {}])];
+  const layers = [
+    { name: 'input_1', class_name: 'InputLayer', config: { batch_input_shape: [null, 32, 32, 3] }, inbound_nodes: [] },
+    { name: 'wide', class_name: 'Concatenate', config: { axis: -1 }, inbound_nodes: ref('input_1', 4096) },
+    { name: 'wider', class_name: 'Concatenate', config: { axis: -1 }, inbound_nodes: ref('wide', 4096) },
+    { name: 'too_wide', class_name: 'Concatenate', config: { axis: -1 }, inbound_nodes: ref('wider', last) },
+    ...(relu ? [{ name: 'relu', class_name: 'Activation', config: { activation: 'relu' }, inbound_nodes: ref('too_wide', 1) }] : []),
+  ];
+  return convert({ name: 'concat-overflow', layers, weights: new Map() });
+}
+
+// The same just below 2^31 channels (3 x 4096 x 4096 x 40), then a ReLU: no
+// overflow, but the network needs gigabytes and is accepted (issue 10, defect 2:
+// no memory limit; the ReLU's scale and shift alone are 8 GB).
+export const hugeActivationModel = () => concatOverflowModel({ last: 40, relu: true });
+
 // ---- the corpora -----------------------------------------------------------------
 
 export function seeds() {
@@ -214,13 +268,23 @@ export function seeds() {
     'tiny.dlm': tinyModel(),
     'tiny-f16.dlm': tinyModel({ f16: true }),
     'tiny-maxpool-10.dlm': tinyModel({ globalPool: 'GlobalMaxPooling2D', classes: 10 }),
+    'block.dlm': blockModel(),
+    'block-f16.dlm': blockModel({ f16: true }),
   };
   return { image, model, idx, classifier };
 }
 
+// Reproducers of reported defects, made rather than found (tests/fuzz/regressions/H/;
+// the fuzzers' own findings sit next to them as they were saved).
+export function regressionSeeds() {
+  return { model: { 'concat-channels-overflow.dlm': concatOverflowModel(), 'huge-activation.dlm': hugeActivationModel() } };
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  for (const [harness, files] of Object.entries(seeds())) {
-    const dir = path.join(here, 'corpus', harness);
+  const sets = [...Object.entries(seeds()).map(([h, files]) => ['corpus', h, files]),
+    ...Object.entries(regressionSeeds()).map(([h, files]) => ['regressions', h, files])];
+  for (const [kind, harness, files] of sets) {
+    const dir = path.join(here, kind, harness);
     fs.mkdirSync(dir, { recursive: true });
     for (const [name, bytes] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), bytes);
     const total = Object.values(files).reduce((s, b) => s + b.length, 0);
