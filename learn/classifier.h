@@ -1,6 +1,6 @@
 /* classifier.h — the trained-classifier object every kind shares (its
  * prediction and its file format), and what a kind must provide to plug in
- * (dl_classifier_kind). The kinds themselves are listed in learn/kinds.c.
+ * (dl_classifier_kind). The kinds themselves are listed in learn/experiment.c.
  *
  * Labels are ints 0..num_classes-1. Features are float32 rows of
  * num_features. If mean/std are set, every input row is standardised
@@ -63,7 +63,7 @@ const char *dl_classifier_predict(const dl_classifier *c, const float *x, int n,
 const char *dl_classifier_save(const dl_classifier *c, uint8_t **buf, size_t *size);
 /* Parse and fully validate a buffer; *out is a new classifier. Every size in
  * the header is checked against the platform's size_t (32-bit in WASM) and
- * against the bytes present before anything is allocated. (In kinds.c: it
+ * against the bytes present before anything is allocated. (In experiment.c: it
  * looks the kind id up in the table.) */
 const char *dl_classifier_load(const uint8_t *buf, size_t size, dl_classifier **out);
 void dl_classifier_free(dl_classifier *c);
@@ -96,7 +96,7 @@ uint32_t dl_clf_get_u32(dl_clf_bytes *b);
 int dl_clf_get_f32s(dl_clf_bytes *b, float *v, size_t n);
 int dl_clf_get_f64s(dl_clf_bytes *b, double *v, size_t n);
 
-/* One classifier kind. Its file defines it; learn/kinds.c lists it. */
+/* One classifier kind. Its file defines it; learn/experiment.c lists it. */
 struct dl_classifier_kind {
     const char *name;         /* "linear-svm" */
     uint32_t id;              /* in the file header; never reuse one */
@@ -126,7 +126,7 @@ dl_classifier *dl_classifier_new(const dl_classifier_kind *kind, int num_classes
                                  int standardised);
 
 /* dl_classifier_load with the kind table given as its lookup (the table
- * lives above this file: kinds.c depends on the kinds, they on this). */
+ * lives above this file: experiment.c depends on the kinds, they on this). */
 const char *dl_classifier_decode(const uint8_t *buf, size_t size,
                                  const dl_classifier_kind *(*kind_by_id)(uint32_t id),
                                  dl_classifier **out);

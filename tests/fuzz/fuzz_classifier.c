@@ -12,6 +12,7 @@
  * classifier predicts a zero row and a varied one, and saving it must give
  * back exactly the bytes that were loaded. */
 #include "learn/classifier.h"
+#include "learn/experiment.h"
 #include "common/crc32.h"
 #include "tests/fuzz/mutate.h"
 #include <stdint.h>
@@ -72,17 +73,18 @@ static int layout(const header *h, run *runs) {
     uint64_t k = h->k, d = h->d, p = h->param;
     int n = 0;
     if (h->flags & 1) { runs[n++] = (run){ 4, d, R_MEAN }; runs[n++] = (run){ 4, d, R_STD }; }
-    switch (h->kind) {
-    case DL_CLF_LINEAR_SVM: runs[n++] = (run){ 4, k * (d + 1), R_WEIGHT }; break;
-    case DL_CLF_RBF_SVM:
+    /* The kinds' payloads as their files (learn/linear_svm.c, kernel_svm.c, softmax_head.c) write them. */
+    const dl_classifier_kind *kind = dl_classifier_kind_by_id(h->kind);
+    const char *name = kind ? kind->name : "";
+    if (!strcmp(name, "linear-svm")) {
+        runs[n++] = (run){ 4, k * (d + 1), R_WEIGHT };
+    } else if (!strcmp(name, "rbf-svm")) {
         runs[n++] = (run){ 8, 1, R_GAMMA }; runs[n++] = (run){ 4, k, R_SV_COUNT };
         runs[n++] = (run){ 8, k * (k - 1) / 2, R_WEIGHT }; runs[n++] = (run){ 8, (k - 1) * p, R_WEIGHT };
         runs[n++] = (run){ 4, p * d, R_WEIGHT };
-        break;
-    case DL_CLF_SOFTMAX:
+    } else if (!strcmp(name, "softmax")) {
         if (p) { runs[n++] = (run){ 4, d * p, R_WEIGHT }; runs[n++] = (run){ 4, p, R_WEIGHT }; }
         runs[n++] = (run){ 4, (p ? p : d) * k, R_WEIGHT }; runs[n++] = (run){ 4, k, R_WEIGHT };
-        break;
     }
     return n;
 }
