@@ -209,10 +209,26 @@ static const char *jpeg_check(const unsigned char *b, size_t n, size_t max_pixel
     return NULL;
 }
 
+// stb 2.27 skips a chunk by adding its stated length to a pointer: with a
+// 32-bit address space (WASM, -m32) a length near 2^31 wraps the pointer
+// back inside memory and stb reads wherever it lands. Every chunk must lie
+// inside the file (IEND ends the walk; what follows it is ignored, as stb does).
+static const char *png_chunks_check(const unsigned char *b, size_t n) {
+    size_t at = 8;
+    while (at + 8 <= n) {
+        uint32_t len = (uint32_t)b[at] << 24 | (uint32_t)b[at + 1] << 16 | (uint32_t)b[at + 2] << 8 | b[at + 3];
+        if ((uint64_t)len + 12 > (uint64_t)(n - at))
+            return dl_errorf("truncated PNG image: a chunk of %u bytes runs past the end of the file", len);
+        if (!memcmp(b + at + 4, "IEND", 4)) return NULL;
+        at += (size_t)len + 12;
+    }
+    return "truncated PNG image: no IEND chunk";
+}
+
 static const char *png_check(const unsigned char *b, size_t n, size_t max_pixels) {
     uint32_t w, h;
     if (png_header_size(b, n, &w, &h) && (uint64_t)w * h > max_pixels) return too_large("PNG", w, h, max_pixels);
-    return NULL;
+    return png_chunks_check(b, n);
 }
 
 // stb 2.27 reads 16-bit PNM samples in the wrong byte order and converts
