@@ -338,10 +338,11 @@ class DenseLab {
     return this.string(p);
   }
 
+  // rbfMax: a positive integer, or Infinity (no cap).
   reportTrainRows(name, n, rbfMax) {
     integer('n', n, 1, MAX_INT);
-    integer('rbfMax', rbfMax, 1, MAX_INT);
-    return this.withString(String(name), (p) => this.core._dl_api_report_row_train(p, n, rbfMax));
+    if (rbfMax !== Infinity) integer('rbfMax', rbfMax, 1, MAX_INT);
+    return this.withString(String(name), (p) => this.core._dl_api_report_row_train(p, n, Math.min(rbfMax, n)));
   }
 
   // The comparison as both CLIs print it (learn/report.h): head (text: the features line, only
