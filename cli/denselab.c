@@ -7,7 +7,7 @@
  *   denselab features --size S [--train N] [--test M] --out FILE.npy
  *   denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all [--C 1] [--json]
  *   denselab bench [--runs R] [--batch B] [Keras arguments as for summary] [--json]   (whole-network latency)
- *   common: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
+ *   common: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB
  *
  * Exit status 0 on success; otherwise one line on stderr saying why.
  */
@@ -129,6 +129,7 @@ typedef struct {
 static const char *opt_keys[][2] = {
     { "--include-top", "include_top" }, { "--weights", "weights" }, { "--input-shape", "input_shape" },
     { "--pooling", "pooling" }, { "--classes", "classes" }, { "--seed", "seed" },
+    { "--max-memory", "max_memory" },
 };
 
 /* Numeric options are parsed strictly and alike on both CLIs (wasm/cli.js):
@@ -702,7 +703,7 @@ int main(int argc, char **argv) {
         "       denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all\n"
         "                        [--PARAM VALUE]... [--rbf-max 10000] [--json] [--data DIR]   (PARAMs below)\n"
         "       denselab bench [--runs R] [--batch B] [--include-top B] [--input-shape H,W,C] [--pooling P] [--json]\n"
-        "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N\n";
+        "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB\n";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         print_classifier_params(argc < 2 ? stderr : stdout);

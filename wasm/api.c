@@ -73,6 +73,8 @@ EMSCRIPTEN_KEEPALIVE dl_net *dl_api_net_build(const dl_model *m, char *options, 
     }
     dl_net *net = NULL;
     const char *err = dl_net_build(m, &o, &net);
+    /* max_memory above what the instance can grow to fails in malloc: say why. */
+    if (err && !strncmp(err, "out of memory", 13)) err = dl_errorf("%s (a WebAssembly instance holds at most 2 GB; lower max_memory)", err);
     return err ? (failed(err), NULL) : net;
 }
 EMSCRIPTEN_KEEPALIVE void dl_api_net_free(dl_net *net) { dl_net_free(net); }

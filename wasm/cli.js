@@ -81,7 +81,7 @@ export function intArg(name, v, lo, hi) {
   return Number(x);
 }
 
-const KERAS_FLAGS = { '--include-top': 'includeTop', '--weights': 'weights', '--input-shape': 'inputShape', '--pooling': 'pooling', '--classes': 'classes', '--seed': 'seed' };
+const KERAS_FLAGS = { '--include-top': 'includeTop', '--weights': 'weights', '--input-shape': 'inputShape', '--pooling': 'pooling', '--classes': 'classes', '--seed': 'seed', '--max-memory': 'maxMemory' };
 
 export function parseArgs(argv) {
   const a = { files: [], top: 5, json: false, model: paths.model, labels: paths.labels, maxPixels: 0, net: {}, extra: {} };
@@ -303,7 +303,7 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
                                 [--rbf-max 10000] [--json] [--data DIR] [classifier parameters: --C 1, --gamma, --epochs 10, ...;
                                  build/native/denselab --help lists them all]
        node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] [--runs N] [--warmup N] [--batch B] [--svm-runs N] [--page-c C] [--clock wall|cpu]
-options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
+options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB
 `;
 
 // The benchmark harness (bench/bench.js) is loaded only when asked for.

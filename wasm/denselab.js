@@ -30,7 +30,8 @@ export async function createDenseLab({ wasmBinary, coreUrl } = {}) {
   return new DenseLab(core);
 }
 
-const KERAS_OPTIONS = { includeTop: 'include_top', weights: 'weights', inputShape: 'input_shape', pooling: 'pooling', classes: 'classes', seed: 'seed' };
+// The Keras Applications arguments, plus DenseLab's memory limit (bytes, or '512MB'; models/model.h).
+const KERAS_OPTIONS = { includeTop: 'include_top', weights: 'weights', inputShape: 'input_shape', pooling: 'pooling', classes: 'classes', seed: 'seed', maxMemory: 'max_memory' };
 
 // What one instance can hold (-sMAXIMUM_MEMORY=2GB in wasm/CMakeLists.txt): no
 // single buffer can be larger, and C's 32-bit size_t must never see more.

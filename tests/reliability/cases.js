@@ -212,6 +212,8 @@ function hostileCases(write, tmp) {
     { group: G, input: 'fashion --train 1e3 (integers are digits only, on both CLIs)', args: ['fashion', '--train', '1e3'], expect: /--train must be an integer, got '1e3'/ },
     { group: G, input: 'fashion --C 0x10', args: ['fashion', '--C', '0x10', '--train', '10', '--test', '10'], expect: /--C must be a number, got '0x10'/ },
     { group: G, input: 'fashion --classifier bogus (the rows come from the C table on both CLIs)', args: ['fashion', '--classifier', 'bogus'], expect: /^denselab: --classifier must be linear-svm, rbf-svm, softmax, pixels-linear-svm or all, got 'bogus'$/m },
+    { group: G, input: 'summary --weights none --classes 262144 --max-memory 100MB (a stated memory limit)', args: ['summary', '--weights', 'none', '--classes', '262144', '--max-memory', '100MB'], expect: /needs 2\.1 GB of memory for one image; the limit is 100\.0 MB \(max_memory\)/ },
+    { group: G, input: 'summary --max-memory 12parsecs', args: ['summary', '--max-memory', '12parsecs'], expect: /max_memory must be a positive number of bytes/ },
     { group: G, input: 'preprocess --size 32,32abc', args: ['preprocess', cat, '--size', '32,32abc', '--out', path.join(tmp, 'x.npy')], expect: /--size must be H,W \(1\.\.8192\), got '32,32abc'/ },
     { group: G, input: 'predict on a file that is not an image (WASM: one line, no stack trace)', args: ['predict', write('not-image.png', 'hello'), '--out', path.join(tmp, 'p.npy')], expect: /not-image\.png: not an image/ },
     { group: G, input: 'loadImg(photo, [2**32 + 2, 2]): a target size C would truncate', expect: /target height must be an integer from 1 to 16384, got 4294967298/,
