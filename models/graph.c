@@ -865,7 +865,8 @@ static size_t text_out(dl_text *t, char *buf, size_t cap) {
     return len;
 }
 
-/* Names come from the model file: control characters are shown as \xNN. */
+/* The model name (16 bytes of the header) is not checked at load (layer names are):
+ * control characters are shown as \xNN. */
 static void put_escaped(dl_text *t, const char *s) {
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;

@@ -10,7 +10,7 @@
 #include <string.h>
 
 /* A bounds-checked little-endian reader over the graph section. */
-typedef struct { const uint8_t *p, *end; int bad; } reader;
+typedef struct { const uint8_t *p, *end; int bad; const char *why; } reader;
 
 static uint64_t rd(reader *r, int bytes) {
     if (r->bad || (size_t)(r->end - r->p) < (size_t)bytes) { r->bad = 1; return 0; }
@@ -25,6 +25,10 @@ static float rd_f32(reader *r) { uint32_t u = (uint32_t)rd(r, 4); float f; memcp
 static char *rd_str(reader *r, char **arena) {
     size_t n = (size_t)rd(r, 2);
     if (r->bad || (size_t)(r->end - r->p) < n) { r->bad = 1; return NULL; }
+    /* Keras names are ASCII identifiers; anything else (control characters,
+     * terminal escapes, invalid UTF-8) would reach error messages and summaries. */
+    for (size_t i = 0; i < n; i++)
+        if (r->p[i] < 0x20 || r->p[i] > 0x7e) { r->bad = 1; r->why = "model file: a layer or tensor name has characters other than printable ASCII"; return NULL; }
     char *s = *arena;
     memcpy(s, r->p, n);
     s[n] = 0;
@@ -106,7 +110,7 @@ const char *dl_model_load(const void *bytes, size_t n, dl_model **out) {
     if (!b || n == 0) return "model file: empty";
     if (n < DL_HEADER_BYTES) return "model file: truncated (shorter than its header)";
     if (memcmp(b, DL_MAGIC, 8) != 0) return "model file: not a DenseLab model (wrong magic)";
-    reader h = { b + 8, b + DL_HEADER_BYTES, 0 };
+    reader h = { b + 8, b + DL_HEADER_BYTES, 0, NULL };
     uint32_t version = (uint32_t)rd(&h, 4), flags = (uint32_t)rd(&h, 4);
     uint32_t n_layers = (uint32_t)rd(&h, 4), n_tensors = (uint32_t)rd(&h, 4);
     uint64_t graph_bytes = rd(&h, 8), data_bytes = rd(&h, 8);
@@ -146,7 +150,7 @@ const char *dl_model_load(const void *bytes, size_t n, dl_model **out) {
     m->n_layers = (int)n_layers;
     m->n_tensors = (int)n_tensors;
 
-    reader r = { b + DL_HEADER_BYTES, b + DL_HEADER_BYTES + graph_bytes, 0 };
+    reader r = { b + DL_HEADER_BYTES, b + DL_HEADER_BYTES + graph_bytes, 0, NULL };
     char *arena = m->strings;
     const char *err = NULL;
     for (uint32_t i = 0; i < n_layers && !r.bad; i++) {
@@ -193,7 +197,7 @@ const char *dl_model_load(const void *bytes, size_t n, dl_model **out) {
         t->data = dst;
         if ((size_t)(arena - m->strings) > arena_bytes - 64) { r.bad = 1; break; }
     }
-    if (!err && r.bad) err = "model file: the graph section is truncated or malformed";
+    if (!err && r.bad) err = r.why ? r.why : "model file: the graph section is truncated or malformed";
     if (!err && r.p != r.end) err = "model file: unexpected bytes at the end of the graph section";
     for (int i = 0; i < m->n_layers && !err; i++) err = check_layer(m, i);
     if (err) { dl_model_free(m); return err; }
