@@ -103,6 +103,8 @@ export function makeCases(tmp) {
     { group: 'Images', input: 'fuzzing finding: PGM header with a 100-digit maxval (int overflow in stb 2.27)', image: path.join(root, 'tests/fuzz/corpus/image/regress-stb-pnm-integer-overflow.pgm'), expect: /cannot decode PNM image/ },
     { group: 'Images', input: 'fuzzing finding: PNG whose first IDAT chunk is empty (NULL + 0 in stb 2.27)', image: path.join(root, 'tests/fuzz/corpus/image/regress-stb-png-empty-first-idat.png'), expect: /PNG image/ },
     { group: 'Images', input: 'fuzzing finding (stb 2.27, assert disabled): progressive JPEG giving a negative Huffman symbol index', image: path.join(root, 'tests/fuzz/corpus/image/regress-stb-huff-decode-negative-index.jpg'), expect: /JPEG image/ },
+    { group: 'Images', input: 'fuzzing finding (32-bit only): PNG chunk length near 2^31 (wrapped stb 2.27\'s pointer)', image: path.join(root, 'tests/fuzz/regressions/image/png-chunk-length-wraps-32bit.png'), expect: /truncated PNG image: a chunk of \d+ bytes runs past the end of the file/ },
+    { group: 'Images', input: 'top-down BMP (negative height, as Pillow reads it)', image: fixture('bmp_top_down_30x40.bmp'), expect: 'ok', check: (img) => img.width === 30 && img.height === 40 },
     { group: 'Images', input: 'fuzzing finding: JPEG whose Huffman table runs past its DHT segment (>256 codes)', image: path.join(root, 'tests/fuzz/corpus/image/regress-dht-table-past-segment.jpg'), expect: /bad DHT header/ },
 
     // ---- model files (tiny model made by the converter) ----
@@ -154,6 +156,21 @@ function modelCases(write) {
   const finding = fuzzModelFinding();
   cases.push({ group: 'Model file', input: 'fuzzing finding: a layer with more input indices than the graph section holds (valid CRC)', args: ['summary', '--model', write('model-fuzz-indices.dlm', finding)],
     expect: /graph section is truncated or malformed/, api: (lab) => lab.loadModelFile(finding).free() });
+  // The fuzzers' findings (valid CRC-32; tests/fuzz/regressions/model): each is refused with a reason.
+  const findings = [
+    ['tensor-count-wrap-f16.dlm', 'float16 tensor whose element count wraps size_t (count x 2 bytes = 0)', /tensor conv1\/kernel has an invalid shape/],
+    ['tensor-count-wrap-f16-32bit.dlm', 'float16 tensor whose byte size wraps a 32-bit size_t', /tensor conv1\/kernel (lies outside the data section|has an invalid shape)/],
+    ['tensor-count-wrap-conv-pack.dlm', 'conv kernel whose element count wraps (read past it when packing)', /tensor 1\/w0 has an invalid shape/],
+    ['concat-channels-overflow.dlm', 'concatenations whose int channel sum overflows', /output shape \(32, 32, 50331648\) is out of range/],
+    ['huge-activation.dlm', 'activations of 8 GB for one image', /output shape \(32, 32, 50331648\) is out of range/],
+    ['activation-size-wrap-32bit-concat.dlm', 'activation size that wraps a 32-bit size_t', /output shape \(32, 32, 50331648\) is out of range/],
+    ['conv-same-huge-stride.dlm', "'same' convolution with stride 2^31 - 2 (int overflow)", /invalid convolution shape/],
+  ];
+  for (const [file, what, expect] of findings) {
+    const f = path.join(root, 'tests/fuzz/regressions/model', file), bytes = fs.readFileSync(f);
+    cases.push({ group: 'Model file', input: `fuzzing finding: ${what}`, args: ['predict', path.join(shared, 'images/cat_285.png'), '--model', f, '--include-top', 'false', '--input-shape', '32,32,3', '--out', write('finding.npy', Buffer.alloc(0))], expect,
+      api: (lab) => { const m = lab.loadModelFile(bytes); try { lab.buildNet(m, { includeTop: false, inputShape: [32, 32, 3] }).free(); } finally { m.free(); } } });
+  }
   cases.push({ group: 'Model file', input: 'tensor shape that does not match the graph; unknown Keras layer; TF.js export with a missing shard', expect: /converter/, elsewhere: 'tests/model.test.js', note: 'asserted on the converter in tests/model.test.js' });
   return cases;
 }
