@@ -12,6 +12,7 @@
  * Exit status 0 on success; otherwise one line on stderr saying why.
  */
 #define _DEFAULT_SOURCE  /* readlink */
+#include "common/reason.h"
 #include "learn/experiment.h"
 #include "learn/report.h"
 #include "learn/idx.h"
@@ -52,13 +53,12 @@ static int fail(const char *fmt, ...) {
 /* Whole file into memory (gz: inflated), at most limit bytes; NULL with a
  * reason in *why. regular_only: refuse devices, pipes and directories. */
 static unsigned char *read_file_limited(const char *path, int gz, size_t limit, int regular_only, size_t *n, const char **why) {
-    static char reason[160];
     int fd = open(path, O_RDONLY);
     if (fd < 0) { *why = strerror(errno); return NULL; }
     struct stat st;
     if (fstat(fd, &st) != 0) { *why = strerror(errno); close(fd); return NULL; }
     if (S_ISDIR(st.st_mode) || (regular_only && !S_ISREG(st.st_mode))) { *why = S_ISDIR(st.st_mode) ? "Is a directory" : "not a regular file"; close(fd); return NULL; }
-    snprintf(reason, sizeof reason, "%slarger than the %zu MB limit", gz ? "inflated data " : "", limit / MB);
+    const char *reason = dl_errorf("%slarger than the %zu MB limit", gz ? "inflated data " : "", limit / MB);
     if (!gz && S_ISREG(st.st_mode) && (uint64_t)st.st_size > limit) { *why = reason; close(fd); return NULL; }
     gzFile g = gz ? gzdopen(fd, "rb") : NULL;
     FILE *f = gz ? NULL : fdopen(fd, "rb");
@@ -83,8 +83,7 @@ static unsigned char *read_file_limited(const char *path, int gz, size_t limit, 
         int errnum;
         const char *msg = gzerror(g, &errnum);
         if (got < 0 || errnum != Z_OK) {     /* Z_BUF_ERROR: the stream ended early (no gzip trailer) */
-            snprintf(reason, sizeof reason, "corrupt or truncated gzip (%s)", msg);
-            *why = reason;
+            *why = dl_errorf("corrupt or truncated gzip (%s)", msg);
             goto fail;
         }
         gzclose(g);
