@@ -8,6 +8,7 @@
  * build those that wrap at 2^64. */
 #ifndef DENSELAB_FUZZ_MUTATE_H
 #define DENSELAB_FUZZ_MUTATE_H
+#include "common/rng.h"
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,14 +19,9 @@ size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 
 #define SIZE_T_BITS ((int)(8 * sizeof(size_t)))
 
-typedef struct { uint64_t s; } fuzz_rng;
+typedef dl_rng fuzz_rng;     /* common/rng.h's generator, seeded by libFuzzer */
 
-static inline uint64_t rng_u64(fuzz_rng *r) {       /* splitmix64 */
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static inline uint64_t rng_u64(fuzz_rng *r) { return dl_rng_next(r); }
 /* Uniform in [0, n); n > 0. */
 static inline uint32_t rng_below(fuzz_rng *r, uint32_t n) { return (uint32_t)(rng_u64(r) % n); }
 static inline int rng_chance(fuzz_rng *r, uint32_t one_in) { return rng_below(r, one_in) == 0; }
