@@ -89,34 +89,26 @@ void dl_clf_put_f32s(dl_clf_bytes *b, const float *v, size_t n) {
 void dl_clf_put_f64s(dl_clf_bytes *b, const double *v, size_t n) {
     for (size_t i = 0; i < n; i++) { uint64_t u; memcpy(&u, v + i, 8); put_u64(b, u); }
 }
-uint32_t dl_clf_get_u32(dl_clf_bytes *b) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v |= (uint32_t)b->p[b->pos++] << 8 * i;
-    return v;
-}
-static uint64_t get_u64(dl_clf_bytes *b) {
+static uint64_t get_le(dl_clf_bytes *b, int bytes) {
     uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)b->p[b->pos++] << 8 * i;
+    for (int i = 0; i < bytes; i++) v |= (uint64_t)b->p[b->pos++] << 8 * i;
     return v;
 }
-int dl_clf_get_f32s(dl_clf_bytes *b, float *v, size_t n) {
+uint32_t dl_clf_get_u32(dl_clf_bytes *b) { return (uint32_t)get_le(b, 4); }
+
+/* n little-endian IEEE values of 4 or 8 bytes into floats or doubles; 0 if any is not finite. */
+static int get_reals(dl_clf_bytes *b, float *f, double *d, size_t n) {
     int finite = 1;
     for (size_t i = 0; i < n; i++) {
-        uint32_t u = dl_clf_get_u32(b);
-        memcpy(v + i, &u, 4);
-        finite &= isfinite(v[i]) != 0;
+        uint64_t u = get_le(b, f ? 4 : 8);
+        uint32_t u32 = (uint32_t)u;
+        if (f) { memcpy(f + i, &u32, 4); finite &= isfinite(f[i]) != 0; }
+        else { memcpy(d + i, &u, 8); finite &= isfinite(d[i]) != 0; }
     }
     return finite;
 }
-int dl_clf_get_f64s(dl_clf_bytes *b, double *v, size_t n) {
-    int finite = 1;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t u = get_u64(b);
-        memcpy(v + i, &u, 8);
-        finite &= isfinite(v[i]) != 0;
-    }
-    return finite;
-}
+int dl_clf_get_f32s(dl_clf_bytes *b, float *v, size_t n) { return get_reals(b, v, NULL, n); }
+int dl_clf_get_f64s(dl_clf_bytes *b, double *v, size_t n) { return get_reals(b, NULL, v, n); }
 
 /* Payload bytes of a header: standardisation, then the kind's part. */
 static const char *payload_size(const dl_classifier_kind *kind, size_t k, size_t d, int standardised,
@@ -170,7 +162,7 @@ const char *dl_classifier_decode(const uint8_t *buf, size_t size,
     dl_clf_bytes b = {(uint8_t *)buf, 8, size};
     uint32_t version = dl_clf_get_u32(&b), id = dl_clf_get_u32(&b), k = dl_clf_get_u32(&b), d = dl_clf_get_u32(&b);
     uint32_t flags = dl_clf_get_u32(&b), param = dl_clf_get_u32(&b);
-    uint64_t pay = get_u64(&b);
+    uint64_t pay = get_le(&b, 8);
     if (version != CLF_VERSION) return dl_errorf("classifier file: unsupported version %u (expected %u)", version, CLF_VERSION);
     const dl_classifier_kind *kind = kind_by_id(id);
     if (!kind) return dl_errorf("classifier file: unknown kind %u", id);

@@ -14,6 +14,7 @@
 #include "learn/experiment.h"
 #include "learn/idx.h"
 #include "learn/report.h"
+#include "kernels/kernels.h"
 #include "models/features.h"
 #include "models/image.h"
 #include "models/model.h"
@@ -290,4 +291,14 @@ EMSCRIPTEN_KEEPALIVE char *dl_api_report(int what, int json, int first, const ch
     if (t.failed) { dl_text_free(&t); return failed("out of memory"), NULL; }
     if (!t.buf) return calloc(1, 1);
     return t.buf;
+}
+
+/* GlobalAverage/MaxPooling2D of one positions x channels map, by the kernel the
+ * network itself runs (the page pools the feature map it already has instead
+ * of building a second network). */
+EMSCRIPTEN_KEEPALIVE int dl_api_global_pool(const float *in, size_t positions, size_t channels, int max, float *out) {
+    size_t n;
+    if (!positions || !channels || !dl_mul(positions, channels, &n)) return failed("global pooling: empty or too large a map");
+    (max ? f32_global_maxpool_nhwc : f32_global_avgpool_nhwc)(1, positions, channels, in, channels, out);
+    return 1;
 }

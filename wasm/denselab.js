@@ -294,6 +294,22 @@ class DenseLab {
   }
 
   // count gray w x h images -> net outputs (Float32Array count x outputSize), in batches.
+  // Keras's GlobalAveragePooling2D / GlobalMaxPooling2D of one positions x channels map
+  // (how: 'avg' | 'max'), by the same kernel a network with pooling runs.
+  globalPool(map, positions, channels, how = 'avg') {
+    integer('positions', positions, 1, MAX_INT);
+    integer('channels', channels, 1, MAX_INT);
+    if (how !== 'avg' && how !== 'max') throw new Error(`pooling must be 'avg' or 'max', got ${show(how)}`);
+    const x = floats('feature map', map, positions * channels);
+    const p = this.copyIn(x);
+    try {
+      return this.withHeap('pooled', channels, 4, (out) => {
+        if (!this.core._dl_api_global_pool(p, positions, channels, how === 'max' ? 1 : 0, out)) throw this.error();
+        return this.core.HEAPF32.slice(out >> 2, (out >> 2) + channels);
+      });
+    } finally { this.core._free(p); }
+  }
+
   grayFeatures(net, gray, w, h, count, { batch = 32, onProgress } = {}) {
     this.owned(net, Net, 'network');
     if (!(gray instanceof Uint8Array || gray instanceof Uint8ClampedArray)) throw new Error(`gray images must be a Uint8Array, got ${show(gray)}`);

@@ -12,7 +12,7 @@ import { createDenseLab } from './denselab.js';
 let lab = null;
 let file = null;
 // The one network in memory. With include_top=False and pooling, it is built without the
-// pooling layer: its output is the feature map the page shows, and globalPool() gives the
+// pooling layer: its output is the feature map the page shows, and lab.globalPool() gives the
 // configured model's output from it, so the image runs once.
 let net = null;
 let options = null;      // the model as the user configured it
@@ -75,20 +75,6 @@ function summary() {
 // concrete input size (Keras's 224 where input_shape leaves it open), so no dimension is None.
 const oneImage = (shape) => [1, ...shape.slice(1)];
 
-// GlobalAveragePooling2D / GlobalMaxPooling2D of one HxWxC map, bit for bit as the C kernel
-// (f32_global_avgpool_nhwc): a float32 sum over the positions in order, then one division.
-function globalPool(map, positions, channels, how) {
-  const out = new Float32Array(channels).fill(how === 'max' ? -Infinity : 0);
-  for (let i = 0; i < positions; i++) {
-    for (let k = 0; k < channels; k++) {
-      const x = map[i * channels + k];
-      if (how === 'max') { if (out[k] < x) out[k] = x; } else out[k] += x;
-    }
-  }
-  if (how !== 'max') for (let k = 0; k < channels; k++) out[k] /= positions;
-  return out;
-}
-
 function toNetInput(rgb, channels) {
   const x = lab.preprocessInput(rgb);
   if (channels !== 1) return x;
@@ -127,7 +113,7 @@ function classify(bytes) {
     const [, fh, fw, fc] = oneImage(net.outputShape);
     featureMap = { h: fh, w: fw, c: fc, data: output };
     // The configured pooling's output, or what pooling='avg' would give.
-    pooled = globalPool(output, fh * fw, fc, options.pooling === 'max' ? 'max' : 'avg');
+    pooled = lab.globalPool(output, fh * fw, fc, options.pooling === 'max' ? 'max' : 'avg');
   }
 
   return {
