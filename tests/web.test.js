@@ -262,6 +262,7 @@ describe('the lab page in Chromium', () => {
     assert.match(summary, /^ relu \(Activation\) +\(None, None, None, 1024\) /m);
     assert.ok(!/\(None, \d/.test(summary.replace(/\(None, \d+\)/g, '')), 'a spatial size in the summary');
     assert.ok(!(await page.isVisible('#top-heading')), '"Top 5" without a classifier');
+    await page.screenshot({ path: path.join(shotDir, 'web-keras-shapes.png'), fullPage: true });
 
     // (28, 28, 1) and (32, 32, 1) with ImageNet weights: Keras's first error (channels, before the size).
     await page.check('[data-testid=input-shape-set]');
