@@ -166,7 +166,7 @@ static const char *infer_shape(const dl_model *m, dl_net *net, int i, int model_
         int file_c = t && !l->w[0] && t->ndim == 4 ? t->dims[2] : in->c;
         if (t && (t->ndim != 4 || t->dims[0] != kh || t->dims[1] != kw || t->dims[2] != file_c || t->dims[3] != f))
             return dl_errorf("model file: kernel of %s has shape (%d, %d, %d, %d), the graph needs (%d, %d, %d, %d)", l->name,
-                             t->dims[0], t->ndim > 1 ? t->dims[1] : 0, t->ndim > 2 ? t->dims[2] : 0, t->ndim > 3 ? t->dims[3] : 0, kh, kw, in->c, f);
+                             t->dims[0], t->ndim > 1 ? t->dims[1] : 0, t->ndim > 2 ? t->dims[2] : 0, t->ndim > 3 ? t->dims[3] : 0, kh, kw, file_c, f);
         long long oh, ow;
         if (l->ip[DL_CONV_SAME_PADDING]) {     /* 'same': TF puts the extra padding row/column at the end */
             oh = ((long long)in->h + sh - 1) / sh; ow = ((long long)in->w_ + sw - 1) / sw;
