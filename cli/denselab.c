@@ -197,6 +197,7 @@ static int parse_args(int argc, char **argv, args *a) {
             continue;
         }
         if (!strcmp(arg, "--json")) { a->json = 1; continue; }
+        if (!strcmp(arg, "--gray-to-rgb")) { dl_net_options_set(&a->net, "gray_to_rgb", "true"); continue; }  /* DenseLab's extension */
         if (i + 1 >= argc) return fail("%s needs a value", arg);
         const char *v = argv[++i];
         if (!strcmp(arg, "--model")) a->model = v;
@@ -311,6 +312,7 @@ static int cmd_classify(const args *a) {
     if (!err && dl_net_output_shape(net, shape) != 1) err = "classify needs a network with a classification top (include_top=true)";
     if (!err && (size_t)shape[0] != dl_class_index_count(ci) && a->net.imagenet_weights)
         err = "the class index does not match the network's number of classes";
+    if (!err) err = dl_decode_predictions_check(1, (size_t)shape[0]);     /* Keras's error for classes != 1000 */
     if (err) { dl_net_free(net); dl_model_free(m); dl_class_index_free(ci); return fail("%s", err); }
     if ((size_t)a->top > (size_t)shape[0]) {
         dl_net_free(net); dl_model_free(m); dl_class_index_free(ci);
@@ -702,7 +704,8 @@ int main(int argc, char **argv) {
         "       denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all\n"
         "                        [--PARAM VALUE]... [--rbf-max 10000] [--json] [--data DIR]   (PARAMs below)\n"
         "       denselab bench [--runs R] [--batch B] [--include-top B] [--input-shape H,W,C] [--pooling P] [--json]\n"
-        "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB\n";
+        "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB\n"
+        "         --gray-to-rgb: a 1-channel --input-shape repeats the gray channel 3x for the ImageNet weights (not Keras)\n";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         print_classifier_params(argc < 2 ? stderr : stdout);

@@ -92,6 +92,8 @@ struct dl_net {
     storage *st;
     int output;                 /* layer index of the network output */
     int input_h, input_w, input_c;
+    int model_c;                /* channels of the InputLayer: input_c, or 3 when gray_to_rgb repeats a gray input */
+    int spatial_none;           /* Keras's height and width are None (include_top=False, input_shape=None) */
     const char *model_name;
     float **blocks;             /* owned: packed weights, scale/shift */
     int n_blocks, cap_blocks;
@@ -153,16 +155,18 @@ static const char *infer_shape(const dl_model *m, dl_net *net, int i, int model_
     if (in && l->type != DL_DENSE && l->type != DL_ACTIVATION && in->rank != 3) return dl_errorf("layer %s expects a 4-D input", l->name);
     switch (l->type) {
     case DL_INPUT:
-        return set_shape(l, 3, net->input_h, net->input_w, 3);
+        return set_shape(l, 3, net->input_h, net->input_w, net->model_c);
     case DL_ZERO_PADDING2D:
         return set_shape(l, 3, (long long)in->h + l->ip[DL_PAD_TOP] + l->ip[DL_PAD_BOTTOM],
                          (long long)in->w_ + l->ip[DL_PAD_LEFT] + l->ip[DL_PAD_RIGHT], in->c);
     case DL_CONV2D: {
         int f = l->ip[DL_CONV_FILTERS], kh = l->ip[DL_CONV_KH], kw = l->ip[DL_CONV_KW];
         int sh = l->ip[DL_CONV_STRIDE_H], sw = l->ip[DL_CONV_STRIDE_W];
-        if (t && (t->ndim != 4 || t->dims[0] != kh || t->dims[1] != kw || t->dims[2] != in->c || t->dims[3] != f))
+        /* weights=None reads no kernel: its input channels follow input_shape (Keras builds any count then) */
+        int file_c = t && !l->w[0] && t->ndim == 4 ? t->dims[2] : in->c;
+        if (t && (t->ndim != 4 || t->dims[0] != kh || t->dims[1] != kw || t->dims[2] != file_c || t->dims[3] != f))
             return dl_errorf("model file: kernel of %s has shape (%d, %d, %d, %d), the graph needs (%d, %d, %d, %d)", l->name,
-                             t->dims[0], t->ndim > 1 ? t->dims[1] : 0, t->ndim > 2 ? t->dims[2] : 0, t->ndim > 3 ? t->dims[3] : 0, kh, kw, in->c, f);
+                             t->dims[0], t->ndim > 1 ? t->dims[1] : 0, t->ndim > 2 ? t->dims[2] : 0, t->ndim > 3 ? t->dims[3] : 0, kh, kw, file_c, f);
         long long oh, ow;
         if (l->ip[DL_CONV_SAME_PADDING]) {     /* 'same': TF puts the extra padding row/column at the end */
             oh = ((long long)in->h + sh - 1) / sh; ow = ((long long)in->w_ + sw - 1) / sw;
@@ -218,7 +222,9 @@ static const char *infer_shape(const dl_model *m, dl_net *net, int i, int model_
     return dl_errorf("layer %s: unsupported layer type", l->name);
 }
 
-static const char *check_options(const dl_model *m, const dl_net_options *o, int *h, int *w, int *c) {
+/* Keras's checks in Keras's order (densenet.py, then imagenet_utils.obtain_input_shape),
+ * with Keras's messages; DenseLab's own limits follow. *model_c: the InputLayer's channels. */
+static const char *check_options(const dl_model *m, const dl_net_options *o, int *h, int *w, int *c, int *model_c) {
     const dl_layer *in = &m->layers[0];
     int dh = in->ip[DL_INPUT_H] > 0 ? in->ip[DL_INPUT_H] : 224, dw = in->ip[DL_INPUT_W] > 0 ? in->ip[DL_INPUT_W] : 224;
     const dl_layer *top = &m->layers[m->n_layers - 1];
@@ -229,14 +235,18 @@ static const char *check_options(const dl_model *m, const dl_net_options *o, int
     *h = o->input_shape_set ? o->input_h : dh;
     *w = o->input_shape_set ? o->input_w : dw;
     *c = o->input_shape_set ? o->input_c : 3;
-    if (o->input_shape_set && o->include_top && o->imagenet_weights && (*h != dh || *w != dw || *c != 3))
-        return dl_errorf("When setting `include_top=True` and loading `imagenet` weights, `input_shape` should be (%d, %d, 3). Received: input_shape=(%d, %d, %d)", dh, dw, *h, *w, *c);
-    if (*c != 3 && *c != 1)
-        return dl_errorf("The input must have 3 channels (or 1, which DenseLab repeats to 3); Received `input_shape=(%d, %d, %d)`", *h, *w, *c);
+    *model_c = o->gray_to_rgb && *c == 1 ? 3 : *c;     /* the extension: Keras itself never repeats */
+    /* Messages show the shape Keras is given: with the extension, the repeated (h, w, 3). */
+    if (o->input_shape_set && o->include_top && o->imagenet_weights && (*h != dh || *w != dw || *model_c != 3))
+        return dl_errorf("When setting `include_top=True` and loading `imagenet` weights, `input_shape` should be (%d, %d, 3).  Received: input_shape=(%d, %d, %d)", dh, dw, *h, *w, *model_c);
+    if (o->imagenet_weights && *model_c != 3)
+        return dl_errorf("The input must have 3 channels; Received `input_shape=(%d, %d, %d)`", *h, *w, *model_c);
     if (*h < 32 || *w < 32)
-        return dl_errorf("Input size must be at least 32x32; Received: input_shape=(%d, %d, %d)", *h, *w, *c);
+        return dl_errorf("Input size must be at least 32x32; Received: input_shape=(%d, %d, %d)", *h, *w, *model_c);
     if (*h > 4096 || *w > 4096)
-        return dl_errorf("Input size must be at most 4096x4096; Received: input_shape=(%d, %d, %d)", *h, *w, *c);
+        return dl_errorf("Input size must be at most 4096x4096; Received: input_shape=(%d, %d, %d)", *h, *w, *model_c);
+    if (*c < 1 || *c > 4096)      /* weights=None takes any count; Keras fails later on 0 */
+        return dl_errorf("The input must have from 1 to 4096 channels; Received: input_shape=(%d, %d, %d)", *h, *w, *c);
     if (o->pooling < DL_POOLING_NONE || o->pooling > DL_POOLING_MAX) return "pooling must be None, 'avg' or 'max'";
     if (o->max_memory == 0) return "max_memory must be positive";
     return NULL;
@@ -699,12 +709,13 @@ static const char *pack_weights(dl_net *net, uint32_t seed) {
 }
 
 const char *dl_net_build(const dl_model *m, const dl_net_options *o, dl_net **out) {
-    int h = 0, w = 0, c = 0;
-    const char *err = check_options(m, o, &h, &w, &c);
+    int h = 0, w = 0, c = 0, model_c = 0;
+    const char *err = check_options(m, o, &h, &w, &c, &model_c);
     if (err) return err;
     dl_net *net = calloc(1, sizeof *net);
     if (!net) return "out of memory";
-    net->input_h = h; net->input_w = w; net->input_c = c;
+    net->input_h = h; net->input_w = w; net->input_c = c; net->model_c = model_c;
+    net->spatial_none = !o->include_top && !o->input_shape_set;
     net->model_name = m->name;
     net->max_memory = o->max_memory;
     err = build_layers(m, o, net);
@@ -748,7 +759,7 @@ static void run_node(dl_net *net, const node *n, size_t batch, const float *inpu
     switch (n->op) {
     case OP_INPUT: {
         size_t pixels = batch * l->h * l->w_;
-        if (net->input_c == 3) copy_pixels(pixels, 3, input, 3, out.p, out.stride);
+        if (net->input_c == net->model_c) copy_pixels(pixels, (size_t)net->model_c, input, (size_t)net->model_c, out.p, out.stride);
         else for (size_t p = 0; p < pixels; p++) out.p[p * out.stride] = out.p[p * out.stride + 1] = out.p[p * out.stride + 2] = input[p];
         break;
     }
@@ -843,6 +854,12 @@ int dl_net_output_shape(const dl_net *net, int shape[3]) {
     return o->rank;
 }
 
+int dl_net_keras_output_shape(const dl_net *net, int shape[3]) {
+    int rank = dl_net_output_shape(net, shape);
+    if (rank == 3 && net->spatial_none) shape[0] = shape[1] = -1;
+    return rank;
+}
+
 size_t dl_net_output_size(const dl_net *net) { return net->st[net->output].floats; }
 size_t dl_net_arena_bytes(const dl_net *net) { return net->arena_floats * sizeof(float); }
 
@@ -890,6 +907,9 @@ static void put_count(dl_text *t, size_t v) {      /* 8062504 -> 8,062,504 */
     }
 }
 
+/* Output Shape's column: wider when Keras's spatial sizes are None ("(None, None, None, 1024)"). */
+static size_t shape_column(const dl_net *net) { return net->spatial_none ? 27 : 23; }
+
 static void summary_row(dl_text *t, const dl_net *net, const layer *l) {
     dl_text cell = {0};
     dl_text_puts(&cell, " ");
@@ -897,9 +917,10 @@ static void summary_row(dl_text *t, const dl_net *net, const layer *l) {
     dl_text_printf(&cell, " (%s)", l->class_name);
     put_column(t, &cell, 43);
     cell.len = 0;
-    if (l->rank == 3) dl_text_printf(&cell, " (None, %d, %d, %d)", l->h, l->w_, l->c);
+    if (l->rank == 3 && net->spatial_none) dl_text_printf(&cell, " (None, None, None, %d)", l->c);
+    else if (l->rank == 3) dl_text_printf(&cell, " (None, %d, %d, %d)", l->h, l->w_, l->c);
     else dl_text_printf(&cell, " (None, %d)", l->c);
-    put_column(t, &cell, 23);
+    put_column(t, &cell, shape_column(net));
     cell.len = 0;
     dl_text_puts(&cell, " ");
     put_count(&cell, l->params);
@@ -919,7 +940,7 @@ size_t dl_net_summary(const dl_net *net, char *buf, size_t cap) {
     dl_text_puts(&t, "Model: \"");
     put_escaped(&t, net->model_name);
     dl_text_printf(&t, "\"\n%s\n", rule);
-    dl_text_printf(&t, " %-42s %-22s %-11s %s\n%s\n", "Layer (type)", "Output Shape", "Param #", "Connected to", double_rule);
+    dl_text_printf(&t, " %-42s %-*s %-11s %s\n%s\n", "Layer (type)", (int)shape_column(net) - 1, "Output Shape", "Param #", "Connected to", double_rule);
     for (int i = 0; i < net->n_keras; i++) summary_row(&t, net, &net->layers[i]);
     size_t total, trainable;
     dl_net_param_counts(net, &total, &trainable);

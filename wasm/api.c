@@ -156,6 +156,8 @@ EMSCRIPTEN_KEEPALIVE void dl_api_class_index_free(dl_class_index *ci) { dl_class
 EMSCRIPTEN_KEEPALIVE char *dl_api_decode_predictions(const dl_class_index *ci, const float *probs, size_t n,
                                                      size_t k, int json) {
     if (k < 1 || k > n) return failed("top must be between 1 and the number of classes"), NULL;
+    const char *err = dl_decode_predictions_check(1, n);
+    if (err) return failed(err), NULL;
     size_t bytes, len, size;
     dl_prediction *top = dl_mul(k, sizeof *top, &bytes) ? malloc(bytes) : NULL;
     if (!top) return failed("out of memory"), NULL;
@@ -301,4 +303,16 @@ EMSCRIPTEN_KEEPALIVE int dl_api_global_pool(const float *in, size_t positions, s
     if (!positions || !channels || !dl_mul(positions, channels, &n)) return failed("global pooling: empty or too large a map");
     (max ? f32_global_maxpool_nhwc : f32_global_avgpool_nhwc)(1, positions, channels, in, channels, out);
     return 1;
+}
+
+/* ---- Keras's symbolic shapes and checks (the Applications API panel) ---------- */
+
+/* shape: 4 ints: rank, then the output shape with -1 where Keras says None. */
+EMSCRIPTEN_KEEPALIVE void dl_api_net_keras_output_shape(const dl_net *net, int *shape) {
+    shape[0] = dl_net_keras_output_shape(net, shape + 1);
+}
+
+EMSCRIPTEN_KEEPALIVE int dl_api_decode_predictions_check(size_t rows, size_t classes) {
+    const char *err = dl_decode_predictions_check(rows, classes);
+    return err ? failed(err) : 1;
 }

@@ -89,6 +89,7 @@ export function parseArgs(argv) {
     const arg = argv[i];
     if (!arg.startsWith('--')) { a.files.push(arg); continue; }
     if (arg === '--json' || arg === '--quick') { a[arg.slice(2)] = true; continue; }
+    if (arg === '--gray-to-rgb') { a.net.grayToRgb = true; continue; }   // DenseLab's extension (not Keras)
     if (i + 1 >= argv.length) throw new UsageError(`${arg} needs a value`);
     const v = argv[++i];
     if (arg === '--model') a.model = v;
@@ -122,6 +123,7 @@ async function classify(lab, a, out, err) {
   try { net = lab.buildNet(file, a.net); } catch (e) { file.free(); throw new UsageError(e.message); }
   const classes = net.outputShape[1];
   if (net.outputShape.length !== 2) throw new UsageError('classify needs a network with a classification top (include_top=true)');
+  try { lab.checkDecodePredictions(1, classes); } catch (e) { throw new UsageError(e.message); }   // Keras's error for classes != 1000
   if (a.top > classes) throw new UsageError(`--top must be at most the number of classes (${classes}), got ${a.top}`);
   let status = 0;
   const results = [];
@@ -304,6 +306,7 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
                                  build/native/denselab --help lists them all]
        node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] [--runs N] [--warmup N] [--batch B] [--svm-runs N] [--page-c C] [--clock wall|cpu]
 options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB
+         --gray-to-rgb: a 1-channel --input-shape repeats the gray channel 3x for the ImageNet weights (not Keras)
 `;
 
 // The benchmark harness (bench/bench.js) is loaded only when asked for.

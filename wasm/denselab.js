@@ -31,7 +31,8 @@ export async function createDenseLab({ wasmBinary, coreUrl } = {}) {
 }
 
 // The Keras Applications arguments, plus DenseLab's memory limit (bytes, or '512MB'; models/model.h).
-const KERAS_OPTIONS = { includeTop: 'include_top', weights: 'weights', inputShape: 'input_shape', pooling: 'pooling', classes: 'classes', seed: 'seed', maxMemory: 'max_memory' };
+// grayToRgb is DenseLab's extension (not Keras): a 1-channel inputShape with the gray channel repeated 3x.
+const KERAS_OPTIONS = { includeTop: 'include_top', weights: 'weights', inputShape: 'input_shape', pooling: 'pooling', classes: 'classes', seed: 'seed', maxMemory: 'max_memory', grayToRgb: 'gray_to_rgb' };
 
 // What one instance can hold (-sMAXIMUM_MEMORY=2GB in wasm/CMakeLists.txt): no
 // single buffer can be larger, and C's 32-bit size_t must never see more.
@@ -263,6 +264,13 @@ class DenseLab {
   // What Python prints for decode_predictions' list of tuples.
   formatPredictions(probs, top = 5) { return this.formatTopK(probs, top, false); }
 
+  // Keras's decode_predictions refuses anything but rows of 1000 classes: throws Keras's error.
+  checkDecodePredictions(rows, classes) {
+    integer('rows', rows, 0, MAX_INT);
+    integer('classes', classes, 0, MAX_INT);
+    if (!this.core._dl_api_decode_predictions_check(rows, classes)) throw this.error();
+  }
+
   // ---- the transfer-learning experiment ----
 
   // Run fn with Module.onProgress set (C calls it; a true return cancels). An
@@ -445,6 +453,10 @@ class Net {
     this.inputShape = [s[0], s[1], s[2]];
     this.outputShape = [null, ...s.slice(4, 4 + s[3])];
     this.outputSize = this.outputShape.slice(1).reduce((a, b) => a * b, 1);
+    // What Keras reports: height and width None when the model takes any size (include_top=False,
+    // input_shape=None); outputShape above is what this network computes (at the default size).
+    const k = lab.ints(4, (p) => lab.core._dl_api_net_keras_output_shape(handle, p));
+    this.kerasOutputShape = [null, ...k.slice(1, 1 + k[0]).map((d) => (d < 0 ? null : d))];
   }
 
   predict(input, batch = 1) {

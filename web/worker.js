@@ -2,7 +2,7 @@
 // Messages in:  { id, cmd, ...args }     Messages out: { id, ok: true, result } | { id, ok: false, error }
 //   start    {}                              -> {}   (compiles the WASM core)
 //   init     { model: ArrayBuffer (.dlm), labels: string (class index JSON) } -> {}
-//   build    { options: { includeTop, weights, inputShape, pooling, classes } } -> model description
+//   build    { options: { includeTop, weights, inputShape, pooling, classes, grayToRgb } } -> model description
 //   summary  {}                              -> { text }: model.summary() of the current model
 //   classify { bytes: ArrayBuffer (image file) } -> input, output, top-5, feature map (include_top=False)
 // Requests are handled strictly one at a time, in arrival order.
@@ -18,13 +18,14 @@ let net = null;
 let options = null;      // the model as the user configured it
 let model = null;        // ... and its description: shapes, parameters, summary text
 
-const keyOf = (o) => JSON.stringify([o.includeTop, o.weights, o.inputShape, o.pooling, o.classes]);
+const keyOf = (o) => JSON.stringify([o.includeTop, o.weights, o.inputShape, o.pooling, o.classes, o.grayToRgb]);
 
 function describe(n, o) {
   const s = n.summary();
   return {
     options: o,
     outputShape: n.outputShape,
+    kerasOutputShape: n.kerasOutputShape,   // None (null) where the model takes any size
     totalParams: s.totalParams,
     trainableParams: s.trainableParams,
     nonTrainableParams: s.nonTrainableParams,
@@ -45,6 +46,7 @@ function build(opts) {
     inputShape: opts.inputShape || null,
     pooling: opts.pooling || null,
     classes: opts.classes ?? 1000,
+    grayToRgb: !!opts.grayToRgb,
     seed: 1,
   };
   if (!options || keyOf(options) !== keyOf(o)) {
@@ -75,25 +77,28 @@ function summary() {
 // concrete input size (Keras's 224 where input_shape leaves it open), so no dimension is None.
 const oneImage = (shape) => [1, ...shape.slice(1)];
 
+// A 1-channel model gets the mean of the three preprocessed channels; other counts (weights=None
+// builds any) get the preprocessed channels, then constant 1s (an opaque alpha channel).
 function toNetInput(rgb, channels) {
   const x = lab.preprocessInput(rgb);
-  if (channels !== 1) return x;
-  // A 1-channel model gets the mean of the three preprocessed channels.
-  const g = new Float32Array(x.length / 3);
-  for (let i = 0; i < g.length; i++) g[i] = (x[3 * i] + x[3 * i + 1] + x[3 * i + 2]) / 3;
-  return g;
+  if (channels === 3) return x;
+  const n = x.length / 3, out = new Float32Array(n * channels);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < channels; k++) {
+      out[i * channels + k] = channels === 1 ? (x[3 * i] + x[3 * i + 1] + x[3 * i + 2]) / 3 : k < 3 ? x[3 * i + k] : 1;
+    }
+  }
+  return out;
 }
 
+// decode_predictions, or Keras's error when it would raise one (a head of other than 1000 classes).
 function topPredictions(output) {
-  if (output.length === 1000) {
-    // formatPredictions takes the probabilities, as wasm/denselab.js does.
-    return { predictions: lab.decodePredictions(output, 5), formatted: lab.formatPredictions(output, 5) };
+  try {
+    lab.checkDecodePredictions(1, output.length);
+  } catch (e) {
+    return { predictions: null, formatted: null, decodeError: e.message };
   }
-  // A custom head has no ImageNet labels: rank class indices.
-  const predictions = Array.from(output, (prob, index) => ({ index, prob }))
-    .sort((a, b) => b.prob - a.prob).slice(0, 5)
-    .map((p) => ({ ...p, wnid: '', label: `class ${p.index}` }));
-  return { predictions, formatted: null };
+  return { predictions: lab.decodePredictions(output, 5), formatted: lab.formatPredictions(output, 5), decodeError: null };
 }
 
 function classify(bytes) {
@@ -106,7 +111,7 @@ function classify(bytes) {
   const output = net.predict(x, 1);
   const t2 = performance.now();
 
-  let top = { predictions: null, formatted: null }, featureMap = null, pooled = null;
+  let top = { predictions: null, formatted: null, decodeError: null }, featureMap = null, pooled = null;
   if (options.includeTop) {
     top = topPredictions(output);
   } else {
