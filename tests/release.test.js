@@ -86,9 +86,9 @@ describe('release artefacts', () => {
     });
 
     test('npx denselab classify and --version', () => {
-      assert.equal(sh('npx', ['--no', 'denselab', 'classify', photo, '--top', '3'], { cwd: user, env }), want);
-      assert.equal(sh('npx', ['--no', 'denselab', '--version'], { cwd: user, env }), `denselab ${version}\n`);
-      const r = spawnSync('npx', ['--no', 'denselab', 'bench'], { cwd: user, env, encoding: 'utf8' });
+      assert.equal(sh('npx', ['--no', '--', 'denselab', 'classify', photo, '--top', '3'], { cwd: user, env }), want);
+      assert.equal(sh('npx', ['--no', '--', 'denselab', '--version'], { cwd: user, env }), `denselab ${version}\n`);
+      const r = spawnSync('npx', ['--no', '--', 'denselab', 'bench'], { cwd: user, env, encoding: 'utf8' });
       assert.equal(r.status, 1);
       assert.match(r.stderr, /^denselab: bench needs the repository/);
     });
