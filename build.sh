@@ -5,6 +5,8 @@
 #
 #   ./build.sh                   build everything
 #   ./build.sh serve [--port N]  build, then serve dist/ on 127.0.0.1 (default port 8080)
+#   ./build.sh release           build, then write build/release/denselab-site-VERSION.zip (the
+#                                static site) and denselab-VERSION.tgz (the npm package)
 #   ./build.sh native            quick: only what the native CLI needs (its packages,
 #                                the data, build/native, build/models)
 #   ./build.sh assets            only locate/download and verify the data assets
@@ -39,7 +41,8 @@ FASHION_SYSTEM_DIR=${DENSELAB_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 # so those two are checked as commands, the rest as Debian packages.
 NATIVE_PACKAGES=(cmake make gcc libstb-dev dataset-fashion-mnist zlib1g-dev curl ca-certificates)
 PACKAGES=("${NATIVE_PACKAGES[@]}" emscripten libxnnpack-dev libpthreadpool-dev chromium fonts-liberation
-          liblinear-tools libsvm-tools clang libclang-rt-14-dev)
+          liblinear-tools libsvm-tools clang libclang-rt-14-dev
+          zip unzip python3)   # release zip; its test unpacks it and serves it with python3 -m http.server
 # 32-bit (-m32) sanitizer and fuzz builds: a 32-bit size_t, as in WebAssembly.
 PACKAGES+=(gcc-multilib lib32stdc++-12-dev lib32z1-dev)
 JOBS=$(nproc)
@@ -280,8 +283,13 @@ case "${1:-}" in
     [ -f web/serve.js ] || die "web/serve.js missing"
     [ -d dist ] || die "dist/ missing (web/build-dist.js did not run)"
     exec node web/serve.js dist "$@" ;;
+  release)
+    build_all
+    step "release artefacts (build/release/)"
+    node wasm/package.js --out build/release
+    node web/build-release.js --out build/release ;;
   native) build_native_only ;;
   assets) ensure_assets ;;
-  -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) echo "usage: ./build.sh [serve [--port N] | native | assets]" >&2; exit 2 ;;
+  -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) echo "usage: ./build.sh [serve [--port N] | release | native | assets]" >&2; exit 2 ;;
 esac

@@ -704,8 +704,10 @@ int main(int argc, char **argv) {
         "       denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all\n"
         "                        [--PARAM VALUE]... [--rbf-max 10000] [--json] [--data DIR]   (PARAMs below)\n"
         "       denselab bench [--runs R] [--batch B] [--include-top B] [--input-shape H,W,C] [--pooling P] [--json]\n"
+        "       denselab --version\n"
         "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB\n"
         "         --gray-to-rgb: a 1-channel --input-shape repeats the gray channel 3x for the ImageNet weights (not Keras)\n";
+    if (argc == 2 && !strcmp(argv[1], "--version")) { printf("denselab %s\n", DL_VERSION); return 0; }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         print_classifier_params(argc < 2 ? stderr : stdout);

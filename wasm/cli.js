@@ -13,18 +13,14 @@
 import fs from 'node:fs';
 import v8 from 'node:v8';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
-import { createDenseLab, MAX_PIXELS } from './denselab.js';
+import { MAX_PIXELS } from './denselab.js';
+import { files, openDenseLab, VERSION } from './node.js';
 import { classifierNames, classifierOptions, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier } from './experiment.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const paths = {
-  core: path.join(root, 'build/wasm/wasm/denselab_core.mjs'),
-  wasm: path.join(root, 'build/wasm/wasm/denselab_core.wasm'),
-  model: path.join(root, 'build/models/densenet121.dlm'),
-  labels: path.join(root, 'build/models/imagenet_class_index.json'),
-};
+export const paths = files;
 
 export class UsageError extends Error {}
 
@@ -33,8 +29,7 @@ export class UsageError extends Error {}
 v8.setFlagsFromString('--no-liftoff');
 
 export async function openLab() {
-  if (!fs.existsSync(paths.wasm)) throw new UsageError(`${path.relative(process.cwd(), paths.wasm)} is missing: run ./build.sh`);
-  return createDenseLab({ wasmBinary: fs.readFileSync(paths.wasm), coreUrl: pathToFileURL(paths.core).href });
+  try { return await openDenseLab(); } catch (e) { throw new UsageError(e.message); }
 }
 
 // What one file read may bring into memory (the same limits as cli/denselab.c):
@@ -305,13 +300,18 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
                                 [--rbf-max 10000] [--json] [--data DIR] [classifier parameters: --C 1, --gamma, --epochs 10, ...;
                                  build/native/denselab --help lists them all]
        node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] [--runs N] [--warmup N] [--batch B] [--svm-runs N] [--page-c C] [--clock wall|cpu]
+       node wasm/cli.js --version
 options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB
          --gray-to-rgb: a 1-channel --input-shape repeats the gray channel 3x for the ImageNet weights (not Keras)
 `;
 
 // The benchmark harness (bench/bench.js) is loaded only when asked for.
 async function bench(lab, a, out, err) {
-  const { bench: run } = await import('../bench/bench.js');
+  let run;
+  try { ({ bench: run } = await import('../bench/bench.js')); } catch (e) {
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && /bench[/\\]bench\.js/.test(e.message)) throw new UsageError('bench needs the repository (bench/ and its peers); the npm package does not include it');
+    throw e;
+  }
   try { return await run(lab, a, out, err); } catch (e) { throw new UsageError(e.message); }
 }
 bench.options = ['clock', 'only', 'runs', 'warmup', 'batch', 'svm-runs', 'rbf-train', 'page-c'];
@@ -321,6 +321,7 @@ export const COMMANDS = { classify, summary, preprocess, predict, features, fash
 export async function main(argv, out = (s) => process.stdout.write(s), err = (s) => process.stderr.write(s)) {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h') { (cmd ? out : err)(USAGE); return cmd ? 0 : 1; }
+  if (cmd === '--version') { out(`denselab ${VERSION}\n`); return 0; }
   try {
     if (!COMMANDS[cmd]) throw new UsageError(`unknown command '${cmd}' (try --help)`);
     const a = parseArgs(rest);
@@ -337,6 +338,7 @@ export async function main(argv, out = (s) => process.stdout.write(s), err = (s)
   }
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// Run as a program (also through npm's bin symlink, hence realpath), not when imported.
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

@@ -85,12 +85,19 @@ function main() {
     }
   }
 
+  // The pages' footer names the release: package.json's version and the float32 model's SHA-256.
+  const { version: release } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const modelSha = sha256(need('build/models/densenet121.dlm', build));
+  const stamp = (html) => html.replaceAll('@build:release', release)
+    .replaceAll('@build:model-sha256-short', modelSha.slice(0, 12)).replaceAll('@build:model-sha256', modelSha);
+
   fs.rmSync(out, { recursive: true, force: true });
   const assets = [];
   for (const [src, rel] of copies) {
     const dst = path.join(out, rel);
     fs.mkdirSync(path.dirname(dst), { recursive: true });
-    fs.copyFileSync(src, dst);
+    if (rel.endsWith('.html')) fs.writeFileSync(dst, stamp(fs.readFileSync(src, 'utf8')));
+    else fs.copyFileSync(src, dst);
     fs.chmodSync(dst, 0o644); // sources may be read-only (../shared)
     if (NOT_CACHED.has(rel)) continue;
     assets.push({ path: rel, size: fs.statSync(dst).size, sha256: sha256(dst), lazy: LAZY(rel) });
