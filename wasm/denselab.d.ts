@@ -27,6 +27,8 @@ export interface NetOptions {
   seed?: number;
   /** Bytes, or a string such as '512MB'. */
   maxMemory?: number | string;
+  /** DenseLab's extension (not Keras): a 1-channel inputShape repeats the gray channel 3× for the ImageNet weights. */
+  grayToRgb?: boolean;
 }
 
 export interface LoadedImage {
@@ -71,6 +73,8 @@ export class DenseLab {
   formatTopK(probs: Float32Array | ArrayLike<number>, top: number, json: boolean): string;
   /** `decode_predictions(preds, top)` for one image. */
   decodePredictions(probs: Float32Array | ArrayLike<number>, top?: number): Prediction[];
+  /** Throws Keras's decode_predictions error unless preds has the shape (rows, 1000). */
+  checkDecodePredictions(rows: number, classes: number): void;
   /** What Python prints for `decode_predictions(preds, top)[0]`. */
   formatPredictions(probs: Float32Array | ArrayLike<number>, top?: number): string;
   withProgress<T>(onProgress: ProgressCallback | null | undefined, fn: () => T): T;
@@ -111,8 +115,10 @@ export class ModelFile {
 export class Net {
   /** [height, width, channels] */
   readonly inputShape: [number, number, number];
-  /** Keras's output shape, batch first (null). */
+  /** This network's concrete output shape, batch first (null). */
   readonly outputShape: (number | null)[];
+  /** Keras's symbolic output shape: None (null) where Keras leaves a size open, e.g. [null, null, null, 1024]. */
+  readonly kerasOutputShape: (number | null)[];
   readonly outputSize: number;
   readonly freed: boolean;
   /** `model.predict` on batch preprocessed images (batch × h × w × c floats). */
