@@ -784,7 +784,7 @@ static int cmd_train(const args *a) {
         char **files = list_dir(dir, 0, &count);
         if (!files) { status = 1; break; }
         for (int i = 0; !status && i < count; i++) {
-            snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+            if (snprintf(path, sizeof path, "%s/%s", dir, files[i]) >= (int)sizeof path) { fail("%s/%s: path too long", dir, files[i]); continue; }
             float *grown = realloc(features, sizeof(float) * d * (size_t)(n + 1));
             int *labels = realloc(y, sizeof(int) * (size_t)(n + 1));
             if (grown) features = grown;

@@ -68,3 +68,28 @@ export function makeTrainingSet(dir, { perClass = 8, photos = true } = {}) {
   }
   return { dir, classes: fs.readdirSync(dir).sort() };
 }
+
+// Y4M (4:2:0) 320x240 at 10 frames/s: `seconds` of each RGB 240x240 picture in turn, centred.
+export function y4m(pictures, seconds = 2) {
+  const W = 320, H = 240, frames = [];
+  for (const rgb of pictures) {
+    const y = new Uint8Array(W * H), u = new Uint8Array(W * H / 4).fill(128), v = new Uint8Array(W * H / 4).fill(128);
+    for (let r = 0; r < H; r++) for (let c = 0; c < 240; c++) {
+      const i = (r * 240 + c) * 3, [R, G, B] = [rgb[i], rgb[i + 1], rgb[i + 2]], x = c + 40;
+      y[r * W + x] = Math.round(0.299 * R + 0.587 * G + 0.114 * B);
+      if (r % 2 === 0 && x % 2 === 0) {
+        u[(r / 2) * (W / 2) + x / 2] = Math.max(0, Math.min(255, Math.round(128 - 0.168736 * R - 0.331264 * G + 0.5 * B)));
+        v[(r / 2) * (W / 2) + x / 2] = Math.max(0, Math.min(255, Math.round(128 + 0.5 * R - 0.418688 * G - 0.081312 * B)));
+      }
+    }
+    for (let k = 0; k < seconds * 10; k++) frames.push(Buffer.from('FRAME\n'), y, u, v);
+  }
+  return Buffer.concat([Buffer.from(`YUV4MPEG2 W${W} H${H} F10:1 Ip A1:1 C420jpeg\n`), ...frames]);
+}
+
+// node tests/train-data.js DIR [PER_CLASS] [--no-photos]: writes the set (for the measurements in docs/benchmarks.md).
+if (process.argv[1] && path.resolve(process.argv[1]) === new URL(import.meta.url).pathname) {
+  const [dir, per = '8', flag] = process.argv.slice(2);
+  if (!dir) { console.error('usage: node tests/train-data.js DIR [PER_CLASS] [--no-photos]'); process.exit(1); }
+  console.log(makeTrainingSet(path.resolve(dir), { perClass: Number(per), photos: flag !== '--no-photos' }).classes.join(' '));
+}

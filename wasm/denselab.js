@@ -427,7 +427,9 @@ class DenseLab {
     try {
       for (const [name, value] of Object.entries(params ?? {})) {
         if (typeof value !== 'number') throw new Error(`classifier parameter ${name} must be a number, got ${show(value)}`);
-        if (!this.withString(name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), (pn) => this.core._dl_api_project_set_param(h, pn, value))) throw this.error();
+        const known = this.classifierKinds().some((k) => k.params.some((p) => p.name === name));
+        const key = known ? name : name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);   // cacheMb -> cache_mb, as fit()
+        if (!this.withString(key, (pn) => this.core._dl_api_project_set_param(h, pn, value))) throw this.error();
       }
       for (const name of classes) project.addClass(name);
     } catch (e) { project.free(); throw e; }
