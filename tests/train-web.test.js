@@ -65,6 +65,7 @@ describe('the "your own classes" page in Chromium', () => {
       });
       await context.grantPermissions(['camera'], { origin: new URL(server.url).origin });
       page = context.pages()[0] || await context.newPage();
+      page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
       await page.goto(new URL('train.html', server.url).href);
       await page.waitForFunction(() => document.body.dataset.ready === '1' || document.querySelector('[data-testid=train-status]').textContent === 'error', null, { timeout: SLOW });
     } catch (e) { setupError = e; }
@@ -129,9 +130,10 @@ describe('the "your own classes" page in Chromium', () => {
     await page.mouse.down();
     await page.waitForTimeout(1500);
     await page.mouse.up();
+    await page.waitForTimeout(500);      // the last frames' PNGs are still being encoded
     const captured = Number((await text('capture-count')).split(' ')[0]);
     assert.ok(captured >= 3, `${captured} frames captured`);
-    assert.equal(await cameraCard.locator('img').count(), captured);
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid=class-card]')[4].querySelectorAll('img').length === n, captured);
     await trainAndWait('training with the camera frames');
     assert.match(await text('cv-text'), new RegExp(`${27 + captured} images`));
     // The frames show both pictures of the video; without them, the classes tell the pictures apart.

@@ -87,10 +87,10 @@ async function sha256(bytes) {
   return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-// Files (File or {name, bytes}) into class c.
+// Files (File, or { name, bytes: Uint8Array }) into class c.
 async function addImages(c, files) {
   for (const f of files) {
-    const bytes = f.bytes ?? new Uint8Array(await f.arrayBuffer());
+    const bytes = f instanceof Blob ? new Uint8Array(await f.arrayBuffer()) : f.bytes;
     const name = f.name || `pasted-${state.nextId}.png`;
     c.images.push({ id: state.nextId++, name, bytes, hash: await sha256(bytes), url: URL.createObjectURL(new Blob([bytes])) });
   }
@@ -436,8 +436,13 @@ function wire() {
   $('cancel').onclick = () => { state.pool?.kill(); state.pool = null; };
   $('camera-start').onclick = startCamera;
   const stopCapture = () => { clearInterval(captureTimer); captureTimer = 0; };
-  $('capture').onpointerdown = () => { stopCapture(); captureOne(); captureTimer = setInterval(captureOne, Math.max(50, Number($('capture-ms').value) || 200)); };
-  $('capture').onpointerup = $('capture').onpointerleave = stopCapture;
+  // Held: the pointer is captured, so the button moving as thumbnails are added does not end it.
+  $('capture').onpointerdown = (e) => {
+    $('capture').setPointerCapture(e.pointerId);
+    stopCapture(); captureOne();
+    captureTimer = setInterval(captureOne, Math.max(50, Number($('capture-ms').value) || 200));
+  };
+  $('capture').onpointerup = $('capture').onpointercancel = $('capture').onlostpointercapture = stopCapture;
   $('live').onchange = () => { state.live = $('live').checked; if (state.live) liveLoop(); };
   $('predict-files').onchange = () => classifyFiles([...$('predict-files').files]);
   $('save').onclick = () => saveProject().catch((e) => showError(e.message));
