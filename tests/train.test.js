@@ -9,7 +9,7 @@ import path from 'node:path';
 import { createDenseLab } from '../wasm/denselab.js';
 import { crossValidate } from '../wasm/train.js';
 import { model, nativeCli, requireBuilt, root, run, tmpDir } from './helpers.js';
-import { fashionImages, grayPng, makeTrainingSet, TRAIN_CLASSES } from './train-data.js';
+import { crc32, fashionImages, grayPng, makeTrainingSet, TRAIN_CLASSES } from './train-data.js';
 
 const SIZE = '96';     // the features are size-independent in what is tested; 96 keeps it fast
 const tmp = tmpDir('denselab-train-');
@@ -128,6 +128,28 @@ test('JS API: stratified folds, a project round trip, the same CV as the CLI', a
   assert.match(p.formatReport({ confusion: r.confusion, n: y.length, folds: r.folds }), /^cross-validation: stratified 4-fold, 20 images, 3 classes\naccuracy: 1\.0000 \(20\/20\)/);
   p.free(); copy.free();
   assert.throws(() => p.info(), /this project was freed/);
+});
+
+// Mutated projects, CRC re-signed so that the parser itself meets the damage: each is refused with
+// a reason or loads whole; the instance keeps working.
+test('project loader: 300 mutated files (CRC re-signed) never crash the instance', async () => {
+  const lab = await createDenseLab({ wasmBinary: fs.readFileSync(wasmCore), coreUrl: new URL('../build/wasm/wasm/denselab_core.mjs', import.meta.url).href });
+  const p = lab.newProject({ size: 64, kind: 'softmax', params: { hidden: 8 }, classes: ['left', 'right', 'middle'] });
+  p.addImage(2, 'x.png', new Uint8Array(40).fill(9));
+  const good = p.save();
+  p.free();
+  const resign = (b) => { new DataView(b.buffer).setUint32(b.length - 4, crc32(b.subarray(0, b.length - 4)), true); return b; };
+  let seed = 7, refused = 0;
+  const rand = (n) => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
+  for (let i = 0; i < 300; i++) {
+    const b = good.slice();
+    for (let k = 1 + rand(3); k > 0; k--) b[8 + rand(b.length - 12)] = rand(4) ? rand(256) : 0xff;
+    try { lab.loadProject(resign(b)).free(); } catch (e) { refused++; assert.ok(e.message.length > 5 && !/trapped|no longer usable/.test(e.message), e.message); }
+  }
+  assert.ok(refused > 100, `${refused} refused`);
+  const again = lab.loadProject(good);
+  assert.deepEqual(again.info().classes, ['left', 'right', 'middle']);
+  again.free();
 });
 
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
