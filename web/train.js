@@ -452,6 +452,9 @@ function wire() {
     const c = classById(state.selected);
     if (files.length && c) { e.preventDefault(); addImages(c, files); }
   });
+  const use = $('predictions').parentElement;        // photos dropped on "Use it" are classified
+  use.ondragover = (e) => e.preventDefault();
+  use.ondrop = (e) => { e.preventDefault(); classifyFiles([...e.dataTransfer.files]); };
   const section = $('classes').parentElement;
   section.ondragover = (e) => e.preventDefault();
   section.ondrop = async (e) => {
