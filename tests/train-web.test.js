@@ -93,6 +93,19 @@ describe('the "your own classes" page in Chromium', () => {
     assert.match(await text('cv-text'), /stratified 5-fold, 25 images/);
   });
 
+  test('cancel stops the feature extraction; the page trains again afterwards', async () => {
+    ready();
+    await page.selectOption('[data-testid=size]', '128');       // not cached: the workers must run
+    await page.click('[data-testid=train]');
+    await page.waitForFunction(() => /Features: \d+\/25/.test(document.querySelector('[data-testid=progress-text]').textContent));
+    await page.click('[data-testid=cancel]');
+    await waitStatus(['cancelled'], 'cancelling');
+    assert.match(await text('progress-text'), /^Cancelled/);
+    await page.selectOption('[data-testid=size]', SIZE);
+    await trainAndWait('training after the cancel');
+    assert.match(await text('cv-text'), /25 images/);
+  });
+
   test('paste and the file chooser add images; WebP comes from the browser decoder; unreadable files are listed', async () => {
     ready();
     const webp = await page.evaluate(async () => {

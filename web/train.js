@@ -265,9 +265,10 @@ async function train() {
     renderResults(r.cv, used, classes);
     setStatus('trained');
   } catch (e) {
-    showError(e.message);
-    setStatus(/stopped|cancel/.test(e.message) ? 'cancelled' : 'error');
+    if (state.cancelled) { $('progress-text').textContent = 'Cancelled: the features computed so far are kept in the cache.'; setStatus('cancelled'); }
+    else { showError(e.message); setStatus('error'); }
   } finally {
+    state.cancelled = false;
     state.busy = false; $('cancel').disabled = true; render();
   }
 }
@@ -433,7 +434,7 @@ function wire() {
   $('top-folder').onchange = () => addClassFolders([...$('top-folder').files].map((f) => ({ path: `/${f.webkitRelativePath}`, file: f })));
   $('kind').onchange = () => renderParams();
   $('train').onclick = train;
-  $('cancel').onclick = () => { state.pool?.kill(); state.pool = null; };
+  $('cancel').onclick = () => { state.cancelled = true; state.pool?.kill(); state.pool = null; };
   $('camera-start').onclick = startCamera;
   const stopCapture = () => { clearInterval(captureTimer); captureTimer = 0; };
   // Held: the pointer is captured, so the button moving as thumbnails are added does not end it.
