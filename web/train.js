@@ -183,10 +183,10 @@ function render() {
 function renderWarnings() {
   const out = [];
   const counts = state.classes.map((c) => c.images.length);
-  for (const c of state.classes) {
-    if (c.images.length < 2) out.push(`“${c.name}” has ${c.images.length} image${c.images.length === 1 ? '' : 's'}: every class needs at least 2 to train and evaluate.`);
-    else if (c.images.length < 5) out.push(`“${c.name}” has only ${c.images.length} images: with fewer than 5 in a class, evaluation is leave-one-out and the accuracy is a rough estimate; the classifier has few examples to learn the class from.`);
-  }
+  const list = (cs) => cs.map((c) => `“${c.name}” (${c.images.length})`).join(', ');
+  const empty = state.classes.filter((c) => c.images.length < 2), few = state.classes.filter((c) => c.images.length >= 2 && c.images.length < 5);
+  if (empty.length) out.push(`Every class needs at least 2 images to train and evaluate: ${list(empty)}.`);
+  if (few.length) out.push(`Fewer than 5 images in ${list(few)}: evaluation is then leave-one-out and the accuracy is a rough estimate; the classifier has few examples to learn such a class from.`);
   const min = Math.min(...counts), max = Math.max(...counts);
   if (state.classes.length >= 2 && min > 0 && max >= 3 * min)
     out.push(`The classes are unbalanced (${min} to ${max} images): a classifier can reach a good overall accuracy by favouring the large classes, so read the per-class accuracy below.`);
