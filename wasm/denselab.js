@@ -420,6 +420,37 @@ class DenseLab {
     return this.withHeap('ints', n, 4, (p) => { fill(p); return Array.from(this.core.HEAP32.subarray(p >> 2, (p >> 2) + n)); });
   }
 
+  // ---- your own classes (learn/train.h) ----
+
+  // A new project: the settings (input size, cv: 0 auto | 1 leave-one-out | k folds, classifier
+  // kind and its parameters by name) and the class names, in order.
+  newProject({ size = 224, cv = 0, kind = 'linear-svm', params = {}, classes = [] } = {}) {
+    integer('size', size, 32, 1024);
+    integer('cv', cv, 0, 100000);
+    if (typeof kind !== 'string') throw new Error(`the classifier kind must be a string, got ${show(kind)}`);
+    if (!Array.isArray(classes)) throw new Error(`classes must be an array of names, got ${show(classes)}`);
+    const h = this.withString(kind, (pk) => this.core._dl_api_project_new(size, cv, pk));
+    if (!h) throw this.error();
+    const project = new Project(this, h);
+    try {
+      for (const [name, value] of Object.entries(params ?? {})) {
+        if (typeof value !== 'number') throw new Error(`classifier parameter ${name} must be a number, got ${show(value)}`);
+        const known = this.classifierKinds().some((k) => k.params.some((p) => p.name === name));
+        const key = known ? name : name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);   // cacheMb -> cache_mb, as fit()
+        if (!this.withString(key, (pn) => this.core._dl_api_project_set_param(h, pn, value))) throw this.error();
+      }
+      for (const name of classes) project.addClass(name);
+    } catch (e) { project.free(); throw e; }
+    return project;
+  }
+
+  // A DLPROJ01 file -> Project (fully validated; a damaged or foreign file throws why).
+  loadProject(bytes) {
+    const h = this.withBytes(bytes, (p, n) => this.core._dl_api_project_load(p, n), 'project file');
+    if (!h) throw this.error();
+    return new Project(this, h);
+  }
+
   heapBytes() { return this.core.HEAPU8.length; }
   heapUsed() { return this.core._dl_api_heap_used() >>> 0; }
 }
@@ -575,7 +606,119 @@ class Classifier {
 
 Object.defineProperty(Classifier.prototype, 'freed', { get() { return !this.handle; } });
 
+// A project of "your own classes" (learn/train.h): its settings, class names, the trained
+// classifier (DLCLASS1 bytes) and optionally the images; cross-validation and the reports as
+// both CLIs print them.
+class Project {
+  constructor(lab, handle) {
+    this.lab = lab;
+    this.handle = handle;
+  }
+
+  addClass(name) { this.call('class name', name, (p, n) => this.lab.core._dl_api_project_add_class(this.handle, p, n)); }
+
+  // fn(ptr, bytes) with a name string on the heap; throws the core's reason on 0.
+  call(what, name, fn) {
+    if (typeof name !== 'string') throw new Error(`${what} must be a string, got ${show(name)}`);
+    if (!this.lab.withString(name, fn)) throw this.lab.error();
+  }
+
+  info() {
+    const core = this.lab.core, h = this.handle;
+    const [size, cv, numClasses, numImages, numParams, classifierBytes] = this.lab.ints(6, (p) => core._dl_api_project_info(h, p));
+    const str = (what, i) => core.UTF8ToString(core._dl_api_project_string(h, what, i));
+    const params = {};
+    for (let i = 0; i < numParams; i++) params[str(3, i)] = core._dl_api_project_param_value(h, i);
+    return { size, cv, kind: str(0, 0), params, classes: Array.from({ length: numClasses }, (_, i) => str(1, i)),
+      numImages, imageNames: Array.from({ length: numImages }, (_, i) => str(2, i)), trained: classifierBytes > 0 };
+  }
+
+  // i >= 0: { label, bytes } of image i; i = -1: the classifier file (bytes empty if untrained).
+  bytes(i) {
+    const core = this.lab.core;
+    integer('image', i, -1, MAX_INT);
+    return this.lab.withHeap('info', 2, 4, (info) => {
+      const p = core._dl_api_project_bytes(this.handle, i, info);
+      if (!p && i >= 0) throw this.lab.error();
+      const [label, n] = core.HEAP32.slice(info >> 2, (info >> 2) + 2);
+      return { label, bytes: p ? core.HEAPU8.slice(p, p + n) : new Uint8Array(0) };
+    });
+  }
+
+  addImage(label, name, bytes) {
+    integer('class', label, 0, MAX_INT);
+    const p = this.lab.copyIn(bytes, 'image file');
+    try { this.call('image name', name, (pn, n) => this.lab.core._dl_api_project_add_image(this.handle, label, pn, n, p, byteView('image file', bytes).length)); } finally { this.lab.core._free(p); }
+  }
+
+  setClassifier(bytes) {
+    if (!this.lab.withBytes(bytes, (p, n) => this.lab.core._dl_api_project_set_classifier(this.handle, p, n), 'classifier file')) throw this.lab.error();
+  }
+
+  save() {
+    const core = this.lab.core;
+    return this.lab.withHeap('size', 2, 4, (size) => {
+      const buf = core._dl_api_project_save(this.handle, size);
+      if (!buf) throw this.lab.error();
+      const bytes = core.HEAPU8.slice(buf, buf + core.HEAPU32[size >> 2]);
+      core._free(buf);
+      return bytes;
+    });
+  }
+
+  // labels y (n) -> { fold: Int32Array(n), folds }: stratified k-fold or leave-one-out (the project's cv).
+  cvFolds(y) {
+    const n = y.length;
+    integer('number of images', n, 1, MAX_INT);
+    checkLabels(y, n);
+    const py = this.lab.copyIn(Int32Array.from(y));
+    try {
+      return this.lab.withHeap('folds', n, 4, (pf) => {
+        const folds = this.lab.core._dl_api_cv_folds(this.handle, py, n, pf);
+        if (!folds) throw this.lab.error();
+        return { fold: this.lab.core.HEAP32.slice(pf >> 2, (pf >> 2) + n), folds };
+      });
+    } finally { this.lab.core._free(py); }
+  }
+
+  // Out-of-fold predictions (Int32Array n) of the project's classifier kind and parameters.
+  crossValidate(x, y, n, d, { fold, folds }, onProgress) {
+    integer('number of features', d, 1, MAX_INT);
+    checkRows('features', x, n, d);
+    checkLabels(y, n);
+    if (!(fold instanceof Int32Array) || fold.length !== n) throw new Error(`fold must be an Int32Array of ${n}, got ${show(fold)}`);
+    const lab = this.lab, core = lab.core;
+    const px = lab.copyIn(floats('features', x)), py = lab.copyIn(Int32Array.from(y)), pf = lab.copyIn(fold);
+    try {
+      return lab.withHeap('predictions', n, 4, (pp) => {
+        lab.withProgress(onProgress, () => { if (!core._dl_api_cross_validate(this.handle, px, py, n, d, pf, folds, pp)) throw lab.error(); });
+        return core.HEAP32.slice(pp >> 2, (pp >> 2) + n);
+      });
+    } finally { [px, py, pf].forEach((p) => core._free(p)); }
+  }
+
+  // The cross-validation report as both CLIs print it (confusion: k x k, rows: truth).
+  formatReport({ json = false, confusion, n, folds }) {
+    const k = confusion.length;
+    return this.lab.withHeap('confusion', k * k, 4, (pc) => {
+      this.lab.core.HEAP32.set(confusion.flat(), pc >> 2);
+      return this.lab.report(this.lab.core._dl_api_train_format(this.handle, 0, json ? 1 : 0, pc, 0, n, folds));
+    });
+  }
+
+  // One image's prediction after its file name (text " LABEL (name score, ...)" or JSON members).
+  formatPrediction(scores, json = false) {
+    const s = floats('scores', scores, this.info().classes.length);
+    return this.lab.withBytes(s, (ps) => this.lab.report(this.lab.core._dl_api_train_format(this.handle, 1, json ? 1 : 0, 0, ps, 0, 0)), 'scores');
+  }
+
+  free() { if (this.handle) this.lab.core._dl_api_project_free(this.handle); this.handle = 0; }
+}
+
+Object.defineProperty(Project.prototype, 'freed', { get() { return !this.handle; } });
+
 guard(DenseLab, null);
+guard(Project, 'project');
 guard(ModelFile, 'model file');
 guard(Net, 'network');
 guard(Classifier, 'classifier');
