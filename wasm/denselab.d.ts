@@ -100,6 +100,11 @@ export class DenseLab {
   /** A classifier file (DLCLASS1) saved by Classifier.save(). */
   loadClassifier(bytes: ArrayBuffer | ArrayBufferView): Classifier;
   ints(n: number, fill: (pointer: number) => void): number[];
+  /** A new own-classes project (train.html, `denselab train`): input size, cross-validation
+   *  folds (0: 5, or leave-one-out when a class has fewer than 5 images), classifier kind and parameters. */
+  newProject(options?: { size?: number; cv?: number; kind?: string; params?: Record<string, number>; classes?: string[] }): Project;
+  /** A DLPROJ01 project file; a damaged or foreign file throws why. */
+  loadProject(bytes: ArrayBuffer | ArrayBufferView): Project;
   /** Bytes of WASM memory the instance has, and how many of them are in use. */
   heapBytes(): number;
   heapUsed(): number;
@@ -143,5 +148,27 @@ export class Classifier {
     { accuracy: number; confusion: number[][]; predictions: Int32Array };
   /** The classifier as a DLCLASS1 file. */
   save(): Uint8Array;
+  free(): void;
+}
+
+/** An own-classes project: class names, settings, the trained classifier and, optionally, the images (DLPROJ01). */
+export class Project {
+  readonly freed: boolean;
+  addClass(name: string): void;
+  info(): { size: number; cv: number; kind: string; params: Record<string, number>; classes: string[];
+    numImages: number; imageNames: string[]; trained: boolean };
+  /** i ≥ 0: image i; i = -1: the classifier file (bytes empty if untrained). */
+  bytes(i: number): { label: number; bytes: Uint8Array };
+  addImage(label: number, name: string, bytes: ArrayBuffer | ArrayBufferView): void;
+  setClassifier(bytes: ArrayBuffer | ArrayBufferView): void;
+  /** The project as a DLPROJ01 file. */
+  save(): Uint8Array;
+  /** Stratified k-fold (or leave-one-out) folds for labels y. */
+  cvFolds(y: Int32Array | ArrayLike<number>): { fold: Int32Array; folds: number };
+  /** Out-of-fold predictions of the project's classifier. */
+  crossValidate(x: Float32Array, y: Int32Array | ArrayLike<number>, n: number, d: number,
+    folds: { fold: Int32Array; folds: number }, onProgress?: ProgressCallback): Int32Array;
+  formatReport(o: { json?: boolean; confusion: number[][]; n: number; folds: number }): string;
+  formatPrediction(scores: Float32Array | ArrayLike<number>, json?: boolean): string;
   free(): void;
 }
