@@ -42,6 +42,9 @@ PACKAGES=("${NATIVE_PACKAGES[@]}" emscripten libxnnpack-dev libpthreadpool-dev c
           liblinear-tools libsvm-tools clang libclang-rt-14-dev)
 # 32-bit (-m32) sanitizer and fuzz builds: a 32-bit size_t, as in WebAssembly.
 PACKAGES+=(gcc-multilib lib32stdc++-12-dev lib32z1-dev)
+# The other two browser engines of tests/browsers.test.js: Firefox (over WebDriver BiDi) and
+# WebKit (WebKitWebDriver + MiniBrowser, on a virtual X display).
+PACKAGES+=(firefox-esr webkit2gtk-driver xvfb)
 JOBS=$(nproc)
 
 # --- helpers -----------------------------------------------------------------

@@ -4,7 +4,7 @@
 import {
   pyShape, formatCount, formatBytes, drawRgb, greyOf, drawFeatureMap, drawStrip, renderPredictions,
 } from './render.js';
-import { download, registerServiceWorker } from './loading.js';
+import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
 import { PHOTO as DEFAULTS } from './defaults.js';
 import { WorkerClient } from './worker-client.js';
 
@@ -41,28 +41,6 @@ const worker = new WorkerClient(new URL('./worker.js', import.meta.url), {
 });
 const call = (cmd, args = {}, transfer = []) => worker.call(cmd, args, { transfer });
 
-// ---------- service worker (offline copy) ----------
-
-function askServiceWorker(type) {
-  return navigator.serviceWorker.ready.then((reg) => new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = (e) => resolve(e.data);
-    reg.active.postMessage({ type }, [channel.port2]);
-  }));
-}
-
-async function updateOfflineIndicator() {
-  try {
-    const s = await askServiceWorker('complete');
-    const el = $('offline');
-    el.hidden = !s.ready;
-    el.dataset.version = s.version;
-    el.title = s.ready ? `Cached for offline use (version ${s.version})` : `Missing: ${s.missing.join(', ')}`;
-  } catch (e) {
-    console.warn('offline cache check failed:', e.message);
-  }
-}
-
 // ---------- model download with real progress ----------
 
 function showProgress(received, total) {
@@ -83,8 +61,29 @@ function showProgress(received, total) {
 // asks the core for a network it cannot hold.
 function wholeNumber(id, what) {
   const el = $(id), v = el.value.trim(), min = Number(el.min), max = Number(el.max);
-  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Error(`${what} must be a whole number from ${min} to ${max}, got "${v}"`);
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw Object.assign(new Error(`${what} must be a whole number from ${min} to ${max}, got "${v}"`), { field: id });
+  }
   return Number(v);
+}
+
+// An argument's error goes under its control (a toast could cover the field being edited);
+// an error of the combination (Keras's) under the whole form. null clears both.
+function showArgumentError(message, field = null) {
+  for (const el of document.querySelectorAll('.field-error')) el.remove();
+  if (!message) return;
+  const p = document.createElement('p');
+  p.className = 'field-error';
+  p.setAttribute('role', 'alert');
+  p.dataset.testid = 'argument-error';
+  p.textContent = message;
+  if (field) {
+    p.dataset.field = field;
+    $(field).closest('.control').append(p);
+  } else {
+    $('api-form').after(p);
+  }
+  setStatus('error');
 }
 
 function readOptions() {
@@ -167,6 +166,9 @@ function renderResult(r) {
   note.replaceChildren(code, inp.channels === 1
     ? ' then, for one channel, the mean of the three preprocessed channels (shown in grey).'
     : ' resizes with nearest neighbour, ignoring the aspect ratio.');
+  const decoded = $('decoder-note');
+  decoded.hidden = !r.decodedBy;
+  decoded.textContent = r.decodedBy ? `Decoded by this browser (${r.decodedBy}): stb_image, which DenseLab uses like Keras's Pillow for JPEG, PNG, BMP and GIF, cannot read it.` : '';
   drawRgb($('input-canvas'), inp.channels === 1 ? greyOf(inp.rgb) : inp.rgb, inp.width, inp.height);
   $('output-shape').textContent = pyShape(r.outputShape);
 
@@ -204,7 +206,7 @@ async function classify() {
     const bytes = photo.bytes.slice(0);
     const r = await call('classify', { bytes }, [bytes]);
     if (mine !== classifySeq) return;
-    if (!buildError) clearError(); // else keep explaining why the controls were not applied
+    clearError(); // an argument error stays beside its control
     renderResult(r);
     setStatus('done');
   } catch (e) {
@@ -222,7 +224,7 @@ async function rebuild() {
     options = readOptions();
   } catch (e) {
     buildError = true;
-    showError(e.message);
+    showArgumentError(e.message, e.field);
     return;
   }
   $('code-line').textContent = codeLine(options);
@@ -234,14 +236,14 @@ async function rebuild() {
     const summary = await call('summary');
     if (mine !== buildSeq) return;
     buildError = false;
-    clearError();
+    showArgumentError(null);
     renderModel(info);
     $('summary').textContent = summary.text;
   } catch (e) {
     if (mine !== buildSeq) return;
     buildError = true;
     clearModel();
-    showError(`${e.message}\n(Photos are classified with the last valid model until the arguments are fixed.)`);
+    showArgumentError(`${e.message}\n(Photos are classified with the last valid model until the arguments are fixed.)`);
     return;
   }
   if (!photo) setStatus('ready');
@@ -335,7 +337,7 @@ async function start() {
   $('loadbar').classList.add('loaded');
   done();
   if (!photo) setStatus('ready');
-  if (reg) updateOfflineIndicator();
+  keepOfflineCopy(reg, [MODEL_URL, LABELS_URL]);   // only this page's files: ?model=f16 stores no float32 file
 }
 
 // Hooks for the browser tests (harmless for users).

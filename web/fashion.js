@@ -10,7 +10,7 @@ import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures } from './fashion-po
 import { FeatureCache } from './fashion-cache.js';
 import { drawCurve, drawGray, renderConfusion, renderGallery } from './fashion-render.js';
 import { FASHION as DEFAULTS } from './defaults.js';
-import { download, registerServiceWorker } from './loading.js';
+import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
 import { WorkerClient } from './worker-client.js';
 
 const MODEL_URL = 'models/densenet121.dlm';
@@ -71,7 +71,7 @@ async function gunzip(bytes, name) {
 
 async function load() {
   setStatus('loading');
-  await registerServiceWorker();   // on a first visit, the downloads below are cached as they stream in
+  const reg = await registerServiceWorker();   // on a first visit, the downloads below are cached as they stream in
   const urls = [WASM_URL, MODEL_URL, ...FASHION_FILES.train.map((f) => DATA_DIR + f), ...FASHION_FILES.test.map((f) => DATA_DIR + f)];
   const got = new Map(), totals = new Map();
   const progress = () => {
@@ -99,6 +99,7 @@ async function load() {
   $('load-label').textContent = `Ready: ${fmt(state.splits.train.count)} training and ${fmt(state.splits.test.count)} test images, model checksum ${state.modelChecksum.toString(16)}.`;
   setStatus('ready');
   setBusy(false);
+  keepOfflineCopy(reg, urls);   // this page's files only
 }
 
 // ---------- settings ----------
