@@ -109,9 +109,11 @@ async function removeOfflineCopy() {
 // A newer build took over (web/sw.js activates at once): the page's code is the old one until
 // the user reloads, so say so. The first visit's take-over is not an update.
 function watchForNewVersion() {
-  const hadController = !!navigator.serviceWorker.controller;
+  let controlled = !!navigator.serviceWorker.controller;
   navigator.serviceWorker.addEventListener('controllerchange', () => {
-    if (!hadController || document.querySelector('.update-notice')) return;
+    const first = !controlled;
+    controlled = true;
+    if (first || document.querySelector('.update-notice')) return;
     const box = document.createElement('div');
     box.className = 'update-notice';
     box.setAttribute('role', 'status');
