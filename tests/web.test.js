@@ -209,16 +209,17 @@ describe('the lab page in Chromium', () => {
     await page.selectOption('[data-testid=weights]', 'imagenet');
     await page.fill('[data-testid=classes]', '10');
     await waitStatus(['error'], 'classes=10 with ImageNet weights');
-    const msg = await page.textContent('[data-testid=error]');
-    assert.ok(await page.isVisible('[data-testid=error]'), 'error message not visible');
+    // Argument errors are shown beside the controls (data-testid=argument-error), not in the toast.
+    const msg = await page.textContent('[data-testid=argument-error]');
+    assert.ok(await page.isVisible('[data-testid=argument-error]'), 'error message not visible');
     assert.match(msg, /classes/);
     // A size the WASM heap cannot hold never reaches the core (issue: classes=1048576 trapped).
     await page.fill('[data-testid=classes]', '1048576');
     await page.waitForFunction(() => /classes must be a whole number from 1 to 100000, got "1048576"/
-      .test(document.querySelector('[data-testid=error]').textContent), null, { timeout: SLOW });
+      .test(document.querySelector('[data-testid=argument-error]')?.textContent), null, { timeout: SLOW });
     await page.click('[data-testid=reset]');
     await waitStatus(['done'], 'after reset');
-    assert.ok(!(await page.isVisible('[data-testid=error]')), 'error still shown after reset');
+    assert.ok(!(await page.isVisible('[data-testid=argument-error]')), 'error still shown after reset');
     const cli = await cliPromise;
     sameTop5(images[0], await classifyInPage(images[0]), cli.get(images[0]));
   });
