@@ -79,7 +79,7 @@ function showArgumentError(message, field = null) {
   p.textContent = message;
   if (field) {
     p.dataset.field = field;
-    $(field).closest('.control').append(p);
+    ($(field).closest('.shape') || $(field)).after(p);
   } else {
     $('api-form').after(p);
   }
