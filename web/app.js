@@ -343,7 +343,8 @@ async function start() {
 // Hooks for the browser tests (harmless for users).
 window.__denselabTest = { pooled: () => (lastPooled ? Array.from(lastPooled) : null) };
 
-start().catch((e) => {
+// Opened as a file, web/file-check.js explains how to serve the folder: nothing to load here.
+if (location.protocol !== 'file:') start().catch((e) => {
   $('progress-label').textContent = 'The model could not be loaded.';
   showError(e.message);
 });

@@ -538,7 +538,8 @@ window.__denselabTest = {
   replacedWorkers: () => state.features?.replaced ?? state.pool?.replaced ?? 0,
 };
 
-load().catch((e) => {
+// Opened as a file, web/file-check.js explains how to serve the folder: nothing to load here.
+if (location.protocol !== 'file:') load().catch((e) => {
   showError(`could not load the lab: ${e.message}`);
   setStatus('error');
   $('load-label').textContent = 'Loading failed.';

@@ -1,5 +1,6 @@
 // How both pages get their files: download() with byte progress, and the service worker
-// (web/sw.js) that keeps a verified offline copy of the site.
+// (web/sw.js) that keeps a verified offline copy of each page's files: keepOfflineCopy()
+// (the pill, the stored size, Remove) and the "new version" notice.
 
 // The whole body of url as a Uint8Array; onBytes(received, total) after every chunk
 // (total 0 when unknown: a compressing host reports the compressed length).
