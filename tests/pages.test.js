@@ -232,6 +232,7 @@ describe('where the pages open, in Chromium', () => {
     ready();
     const { page } = await fresh({ viewport: { width: 390, height: 844 } });
     await page.goto(server.url);
+    const header = page.evaluate(() => document.querySelector('.topbar').getBoundingClientRect().height);
     await waitStatus(page, ['ready'], 'loading at phone width');
     await page.fill('[data-testid=classes]', '1048576');
     const err = page.locator('[data-testid=argument-error]');
@@ -251,6 +252,8 @@ describe('where the pages open, in Chromium', () => {
 
     // WCAG contrast of the green pills, from the colours the page computes.
     await waitOfflineReady(page);
+    assert.equal(await page.evaluate(() => document.querySelector('.topbar').getBoundingClientRect().height), await header,
+      'the header jumped when "available offline" appeared');
     const ratios = await page.evaluate(() => {
       const rgb = (c) => c.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number);
       const lum = (c) => {

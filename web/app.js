@@ -5,6 +5,7 @@ import {
   pyShape, formatCount, formatBytes, drawRgb, greyOf, drawFeatureMap, drawStrip, renderPredictions,
 } from './render.js';
 import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
+import { decodedNote } from './browser-decode.js';
 import { PHOTO as DEFAULTS } from './defaults.js';
 import { WorkerClient } from './worker-client.js';
 
@@ -168,7 +169,7 @@ function renderResult(r) {
     : ' resizes with nearest neighbour, ignoring the aspect ratio.');
   const decoded = $('decoder-note');
   decoded.hidden = !r.decodedBy;
-  decoded.textContent = r.decodedBy ? `Decoded by this browser (${r.decodedBy}): stb_image, which DenseLab uses like Keras's Pillow for JPEG, PNG, BMP and GIF, cannot read it.` : '';
+  decoded.textContent = r.decodedBy ? decodedNote(r.decodedBy) : '';
   drawRgb($('input-canvas'), inp.channels === 1 ? greyOf(inp.rgb) : inp.rgb, inp.width, inp.height);
   $('output-shape').textContent = pyShape(r.outputShape);
 

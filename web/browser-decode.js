@@ -7,13 +7,13 @@
 // (AVIF has no entry in models/image.c's format table: "unknown format".)
 const NOT_STB = /^unsupported image format: (WebP|TIFF|ICO) |^not an image: unknown format/;
 
-export function browserMayDecode(error) {
+function browserMayDecode(error) {
   return NOT_STB.test(error.message) && typeof createImageBitmap === 'function' && typeof OffscreenCanvas === 'function';
 }
 
 // The name of the format, from its magic number (for the note beside the result).
-export function formatName(bytes) {
-  const b = new Uint8Array(bytes, 0, Math.min(16, bytes.byteLength));
+function formatName(bytes) {
+  const b = (ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes)).subarray(0, 16);
   const ascii = (from, to) => String.fromCharCode(...b.subarray(from, to));
   if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'WebP';
   if (ascii(4, 8) === 'ftyp') return /^(avif|avis)$/.test(ascii(8, 12)) ? 'AVIF' : 'HEIF';
@@ -22,7 +22,7 @@ export function formatName(bytes) {
 }
 
 // Decoded RGB as a binary PPM (P6); maxPixels as the C decoder's default limit.
-export async function decodeToPpm(bytes, { maxPixels = 100_000_000 } = {}) {
+async function decodeToPpm(bytes, { maxPixels = 100_000_000 } = {}) {
   let bitmap;
   try {
     bitmap = await createImageBitmap(new Blob([bytes]), { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
@@ -47,3 +47,23 @@ export async function decodeToPpm(bytes, { maxPixels = 100_000_000 } = {}) {
   }
   return ppm;
 }
+
+// decode(bytes) with stb; where stb cannot read the format and the browser can, decode(ppm) with
+// the browser's pixels instead. -> { result, decodedBy: null | the format's name }.
+export async function withBrowserFallback(bytes, decode) {
+  try {
+    return { result: decode(new Uint8Array(bytes)), decodedBy: null };
+  } catch (e) {
+    if (!browserMayDecode(e)) throw e;
+    let ppm;
+    try {
+      ppm = await decodeToPpm(bytes);
+    } catch (e2) {
+      throw new Error(`${e.message}; ${e2.message}`);
+    }
+    return { result: decode(ppm), decodedBy: formatName(bytes) };
+  }
+}
+
+// The note shown beside a result the browser decoded.
+export const decodedNote = (format) => `Decoded by this browser (${format}): stb_image, which DenseLab uses like Keras's Pillow for JPEG, PNG, BMP and GIF, cannot read it.`;

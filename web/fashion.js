@@ -11,6 +11,7 @@ import { FeatureCache } from './fashion-cache.js';
 import { drawCurve, drawGray, renderConfusion, renderGallery } from './fashion-render.js';
 import { FASHION as DEFAULTS } from './defaults.js';
 import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
+import { decodedNote } from './browser-decode.js';
 import { WorkerClient } from './worker-client.js';
 
 const MODEL_URL = 'models/densenet121.dlm';
@@ -484,7 +485,7 @@ async function classifyPhoto(fileObj) {
     $('photo-label').textContent = label;
     $('photo-label').dataset.label = label;
     const ranked = p.scores.map((s, i) => [s, i]).sort((u, v) => v[0] - u[0]).slice(1, 3);
-    $('photo-detail').textContent = ` ${r.width}×${r.height} photo${a.numFeatures === 784 ? '' : `, features at ${size}×${size}`}; next: ${ranked.map(([, i]) => FASHION_CLASSES[i]).join(', ')}`;
+    $('photo-detail').textContent = ` ${r.width}×${r.height} photo${a.numFeatures === 784 ? '' : `, features at ${size}×${size}`}; next: ${ranked.map(([, i]) => FASHION_CLASSES[i]).join(', ')}${r.decodedBy ? `. ${decodedNote(r.decodedBy)}` : ''}`;
   } catch (e) {
     showError(`${fileObj.name}: ${e.message}`);
   }

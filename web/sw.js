@@ -3,8 +3,8 @@
 // - install: caches the app shell (small files); large files (model, data) are cached
 //   as the page downloads them, or when the page asks for "complete" with the files it uses
 //   (each page caches only its own: the photo page never fetches Fashion-MNIST).
-// - messages from a page: complete (shell + that page's files), usage (bytes cached),
-//   clear (removes every DenseLab cache).
+// - messages from a page: complete (shell + that page's files; answers with the bytes
+//   stored), clear (removes every DenseLab cache).
 // - every cached response is checked: HTTP ok, exact size and SHA-256 as built, so a
 //   partial or failed download is never cached or served.
 // - activate: deletes caches of other versions (after reusing identical files from them).
@@ -131,10 +131,10 @@ async function usage() {
   let bytes = 0, files = 0;
   for (const name of await caches.keys()) {
     if (!name.startsWith(PREFIX)) continue;
-    for (const req of await (await caches.open(name)).keys()) {
+    const cache = await caches.open(name);
+    for (const req of await cache.keys()) {
       const a = byUrl.get(req.url);
-      const hit = a ? null : await caches.match(req);
-      bytes += a ? a.size : Number(hit?.headers.get('Content-Length')) || 0;
+      bytes += a ? a.size : Number((await cache.match(req))?.headers.get('Content-Length')) || 0;
       files++;
     }
   }
@@ -152,7 +152,6 @@ const MESSAGES = {
     }
     return { version: VERSION, ready: missing.length === 0, missing, ...(await usage()) };
   },
-  async usage() { return { version: VERSION, ...(await usage()) }; },
   async clear() {
     const before = await usage();
     await Promise.all([...storing.values()]);

@@ -8,7 +8,7 @@
 // Requests are handled strictly one at a time, in arrival order.
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
-import { browserMayDecode, decodeToPpm, formatName } from './browser-decode.js';
+import { withBrowserFallback } from './browser-decode.js';
 
 let lab = null;
 let file = null;
@@ -97,29 +97,12 @@ function topPredictions(output) {
   return { predictions, formatted: null };
 }
 
-// load_img through stb; what stb cannot read (WebP, AVIF) the browser decodes to pixels that
-// take the same resize. decodedBy names the format in that case.
-async function loadImg(bytes, size) {
-  try {
-    return { img: lab.loadImg(new Uint8Array(bytes), size), decodedBy: null };
-  } catch (e) {
-    if (!browserMayDecode(e)) throw e;
-    const decodedBy = formatName(bytes);
-    let ppm;
-    try {
-      ppm = await decodeToPpm(bytes);
-    } catch (e2) {
-      throw new Error(`${e.message}; ${e2.message}`);
-    }
-    return { img: lab.loadImg(ppm, size), decodedBy };
-  }
-}
-
 async function classify(bytes) {
   if (!net) throw new Error('no model built yet');
   const t0 = performance.now();
   const [h, w, channels] = net.inputShape;
-  const { img, decodedBy } = await loadImg(bytes, [h, w]);
+  // load_img through stb; what stb cannot read (WebP, AVIF) the browser decodes.
+  const { result: img, decodedBy } = await withBrowserFallback(bytes, (b) => lab.loadImg(b, [h, w]));
   const x = toNetInput(img.rgb, channels);
   const t1 = performance.now();
   const output = net.predict(x, 1);
