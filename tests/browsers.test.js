@@ -210,7 +210,7 @@ function engineTests(engine, launch, binaries) {
       await until(d, 'after reset', () => !document.querySelector('[data-testid=argument-error]') && document.querySelector('[data-testid=status]').textContent === 'done');
     });
 
-    test('the photo page: a WebP photo through the browser\'s decoder (or the page says why not)', { skip, timeout: SLOW }, async () => {
+    test('the photo page: a WebP photo through the browser\'s decoder (or the page says why not)', { skip, timeout: SLOW }, async (t) => {
       ready();
       // The engine encodes the WebP itself (lossless where it can); where it cannot decode WebP,
       // the page must say so in its error.
@@ -228,6 +228,7 @@ function engineTests(engine, launch, binaries) {
       }, fs.readFileSync(png).toString('base64'));
       const bytes = webp ? Buffer.from(webp, 'base64') : fixedWebp();
       const r = await classifyIn(d, 'photo.webp', bytes, 'image/webp');
+      t.diagnostic(`${engine}: ${webp ? 'encoded the WebP itself' : 'cannot encode WebP (fixed 8x8 file used)'}; ${r.status === 'error' ? `cannot decode it: ${r.error}` : 'decoded it'}`);
       if (r.status === 'error') {
         assert.match(r.error, /^photo\.webp: unsupported image format: WebP \(supported: JPEG, PNG, BMP, GIF, binary PNM\); this browser cannot decode it either/);
         return;
