@@ -45,6 +45,9 @@ PACKAGES=("${NATIVE_PACKAGES[@]}" emscripten libxnnpack-dev libpthreadpool-dev c
           zip unzip python3)   # release zip; its test unpacks it and serves it with python3 -m http.server
 # 32-bit (-m32) sanitizer and fuzz builds: a 32-bit size_t, as in WebAssembly.
 PACKAGES+=(gcc-multilib lib32stdc++-12-dev lib32z1-dev)
+# The other two browser engines of tests/browsers.test.js: Firefox (over WebDriver BiDi) and
+# WebKit (WebKitWebDriver + MiniBrowser, on a virtual X display).
+PACKAGES+=(firefox-esr webkit2gtk-driver xvfb)
 JOBS=$(nproc)
 
 # --- helpers -----------------------------------------------------------------

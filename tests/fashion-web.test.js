@@ -226,6 +226,13 @@ describe('the Fashion-MNIST page in Chromium', () => {
     const rows = await resultRows();
     assert.deepEqual(rows.map((r) => r.classifier), ['pixels-linear-svm'], 'the other classifier did not run');
     await page.setViewportSize({ width: 390, height: 844 });
+    // At phone width every row shows its accuracy, inside the screen (no sideways scrolling).
+    const cells = await page.$$eval('[data-testid=results-row] > :nth-child(5)', (els) => els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { left: r.left, right: r.right, width: r.width, text: e.textContent };
+    }));
+    assert.ok(cells.length > 0, 'no result row');
+    for (const c of cells) assert.ok(c.width > 0 && c.left >= 0 && c.right <= 390, `accuracy "${c.text}" at ${c.left}..${c.right} px, outside a 390 px screen`);
     await page.screenshot({ path: path.join(shotDir, 'fashion-phone.png'), fullPage: true });
   });
 

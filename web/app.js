@@ -4,7 +4,8 @@
 import {
   pyShape, formatCount, formatBytes, drawRgb, greyOf, drawFeatureMap, drawStrip, renderPredictions,
 } from './render.js';
-import { download, registerServiceWorker } from './loading.js';
+import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
+import { decodedNote } from './browser-decode.js';
 import { PHOTO as DEFAULTS } from './defaults.js';
 import { WorkerClient } from './worker-client.js';
 
@@ -40,28 +41,6 @@ const worker = new WorkerClient(new URL('./worker.js', import.meta.url), {
   name: 'the inference worker', onDeath: (e) => showError(e.message),
 });
 const call = (cmd, args = {}, transfer = []) => worker.call(cmd, args, { transfer });
-
-// ---------- service worker (offline copy) ----------
-
-function askServiceWorker(type) {
-  return navigator.serviceWorker.ready.then((reg) => new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = (e) => resolve(e.data);
-    reg.active.postMessage({ type }, [channel.port2]);
-  }));
-}
-
-async function updateOfflineIndicator() {
-  try {
-    const s = await askServiceWorker('complete');
-    const el = $('offline');
-    el.hidden = !s.ready;
-    el.dataset.version = s.version;
-    el.title = s.ready ? `Cached for offline use (version ${s.version})` : `Missing: ${s.missing.join(', ')}`;
-  } catch (e) {
-    console.warn('offline cache check failed:', e.message);
-  }
-}
 
 // ---------- model download with real progress ----------
 
@@ -239,6 +218,9 @@ function renderResult(r) {
   const code = document.createElement('code');
   code.textContent = `load_img(path, target_size=(${inp.height}, ${inp.width}))`;
   note.replaceChildren(code, inputNote(inp.channels, repeatsGray(model.options)));
+  const decoded = $('decoder-note');
+  decoded.hidden = !r.decodedBy;
+  decoded.textContent = r.decodedBy ? decodedNote(r.decodedBy) : '';
   drawRgb($('input-canvas'), inp.channels === 1 ? greyOf(inp.rgb) : inp.rgb, inp.width, inp.height);
   $('output-shape').textContent = pyShape(r.outputShape);
   $('output-shape-row').hidden = false;
@@ -274,7 +256,7 @@ async function classify() {
     const bytes = photo.bytes.slice(0);
     const r = await call('classify', { bytes }, [bytes]);
     if (mine !== classifySeq) return;
-    if (!buildError) clearError(); // else keep explaining why the controls were not applied
+    clearError(); // an argument error stays beside its control
     renderResult(r);
     setStatus('done');
   } catch (e) {
@@ -410,13 +392,14 @@ async function start() {
   $('loadbar').classList.add('loaded');
   done();
   if (!photo) setStatus('ready');
-  if (reg) updateOfflineIndicator();
+  keepOfflineCopy(reg, [MODEL_URL, LABELS_URL]);   // only this page's files: ?model=f16 stores no float32 file
 }
 
 // Hooks for the browser tests (harmless for users).
 window.__denselabTest = { pooled: () => (lastPooled ? Array.from(lastPooled) : null) };
 
-start().catch((e) => {
+// Opened as a file, web/file-check.js explains how to serve the folder: nothing to load here.
+if (location.protocol !== 'file:') start().catch((e) => {
   $('progress-label').textContent = 'The model could not be loaded.';
   showError(e.message);
 });

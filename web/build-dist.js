@@ -15,10 +15,9 @@ const root = path.resolve(here, '..');
 // Files of web/ that are tools or templates, not page files.
 const NOT_PAGE = new Set(['build-dist.js', 'serve.js', 'sw.js']);
 // Large files fetched by the page itself: the service worker caches them as the
-// page downloads them (or on request), not during install.
+// page downloads them (or when that page asks), not during install, so each page
+// stores only what it uses (?model=f16 only the float16 file).
 const LAZY = (rel) => rel.startsWith('models/') || rel.startsWith('data/');
-// Published for other pages but not used by the lab page: not precached.
-const NOT_CACHED = new Set(['models/densenet121-f16.dlm']);
 const FASHION = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
   't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
 
@@ -100,7 +99,6 @@ function main() {
     if (rel.endsWith('.html')) fs.writeFileSync(dst, stamp(fs.readFileSync(src, 'utf8')));
     else fs.copyFileSync(src, dst);
     fs.chmodSync(dst, 0o644); // sources may be read-only (../shared)
-    if (NOT_CACHED.has(rel)) continue;
     assets.push({ path: rel, size: fs.statSync(dst).size, sha256: sha256(dst), lazy: LAZY(rel) });
   }
   assets.sort((a, b) => (a.path < b.path ? -1 : 1));

@@ -10,7 +10,8 @@ import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures } from './fashion-po
 import { FeatureCache } from './fashion-cache.js';
 import { drawCurve, drawGray, renderConfusion, renderGallery } from './fashion-render.js';
 import { FASHION as DEFAULTS } from './defaults.js';
-import { download, registerServiceWorker } from './loading.js';
+import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
+import { decodedNote } from './browser-decode.js';
 import { WorkerClient } from './worker-client.js';
 
 const MODEL_URL = 'models/densenet121.dlm';
@@ -71,7 +72,7 @@ async function gunzip(bytes, name) {
 
 async function load() {
   setStatus('loading');
-  await registerServiceWorker();   // on a first visit, the downloads below are cached as they stream in
+  const reg = await registerServiceWorker();   // on a first visit, the downloads below are cached as they stream in
   const urls = [WASM_URL, MODEL_URL, ...FASHION_FILES.train.map((f) => DATA_DIR + f), ...FASHION_FILES.test.map((f) => DATA_DIR + f)];
   const got = new Map(), totals = new Map();
   const progress = () => {
@@ -99,6 +100,7 @@ async function load() {
   $('load-label').textContent = `Ready: ${fmt(state.splits.train.count)} training and ${fmt(state.splits.test.count)} test images, model checksum ${state.modelChecksum.toString(16)}.`;
   setStatus('ready');
   setBusy(false);
+  keepOfflineCopy(reg, urls);   // this page's files only
 }
 
 // ---------- settings ----------
@@ -483,7 +485,7 @@ async function classifyPhoto(fileObj) {
     $('photo-label').textContent = label;
     $('photo-label').dataset.label = label;
     const ranked = p.scores.map((s, i) => [s, i]).sort((u, v) => v[0] - u[0]).slice(1, 3);
-    $('photo-detail').textContent = ` ${r.width}×${r.height} photo${a.numFeatures === 784 ? '' : `, features at ${size}×${size}`}; next: ${ranked.map(([, i]) => FASHION_CLASSES[i]).join(', ')}`;
+    $('photo-detail').textContent = ` ${r.width}×${r.height} photo${a.numFeatures === 784 ? '' : `, features at ${size}×${size}`}; next: ${ranked.map(([, i]) => FASHION_CLASSES[i]).join(', ')}${r.decodedBy ? `. ${decodedNote(r.decodedBy)}` : ''}`;
   } catch (e) {
     showError(`${fileObj.name}: ${e.message}`);
   }
@@ -537,7 +539,8 @@ window.__denselabTest = {
   replacedWorkers: () => state.features?.replaced ?? state.pool?.replaced ?? 0,
 };
 
-load().catch((e) => {
+// Opened as a file, web/file-check.js explains how to serve the folder: nothing to load here.
+if (location.protocol !== 'file:') load().catch((e) => {
   showError(`could not load the lab: ${e.message}`);
   setStatus('error');
   $('load-label').textContent = 'Loading failed.';

@@ -1,7 +1,10 @@
 // DenseLab service worker: keeps a verified copy of the site so the lab works offline.
 // web/build-dist.js fills in VERSION (content hash) and ASSETS ({path, size, sha256, lazy}).
 // - install: caches the app shell (small files); large files (model, data) are cached
-//   as the page downloads them, or when the page asks for "complete" after loading.
+//   as the page downloads them, or when the page asks for "complete" with the files it uses
+//   (each page caches only its own: the photo page never fetches Fashion-MNIST).
+// - messages from a page: complete (shell + that page's files; answers with the bytes
+//   stored), clear (removes every DenseLab cache).
 // - every cached response is checked: HTTP ok, exact size and SHA-256 as built, so a
 //   partial or failed download is never cached or served.
 // - activate: deletes caches of other versions (after reusing identical files from them).
@@ -117,19 +120,51 @@ self.addEventListener('fetch', (event) => {
   })());
 });
 
-// The page asks {type: 'complete'} once it has loaded: fetch whatever is still
-// missing, then answer on the given port whether everything is available offline.
+// The lazy files a page names (relative paths) that are part of the site.
+function filesOf(paths) {
+  const wanted = new Set((Array.isArray(paths) ? paths : []).map((p) => new URL(p, scope).href));
+  return ASSETS.filter((a) => a.lazy && wanted.has(new URL(a.path, scope).href));
+}
+
+// Bytes of this site held in all DenseLab caches (sizes as built; older versions counted too).
+async function usage() {
+  let bytes = 0, files = 0;
+  for (const name of await caches.keys()) {
+    if (!name.startsWith(PREFIX)) continue;
+    const cache = await caches.open(name);
+    for (const req of await cache.keys()) {
+      const a = byUrl.get(req.url);
+      bytes += a ? a.size : Number((await cache.match(req))?.headers.get('Content-Length')) || 0;
+      files++;
+    }
+  }
+  return { bytes, files };
+}
+
+const MESSAGES = {
+  // {files}: cache the shell and those files (downloading what is missing), then say whether
+  // the page that asked can work offline.
+  async complete(data) {
+    const cache = await caches.open(CACHE);
+    const missing = [];
+    for (const a of [...ASSETS.filter((x) => !x.lazy), ...filesOf(data.files)]) {
+      if (!(await ensure(cache, a))) missing.push(a.path);
+    }
+    return { version: VERSION, ready: missing.length === 0, missing, ...(await usage()) };
+  },
+  async clear() {
+    const before = await usage();
+    await Promise.all([...storing.values()]);
+    for (const name of await caches.keys()) if (name.startsWith(PREFIX)) await caches.delete(name);
+    return { version: VERSION, removed: before.bytes, ...(await usage()) };
+  },
+};
+
+// A page asks {type, ...} with a MessagePort; the answer goes back on that port.
 self.addEventListener('message', (event) => {
   const data = event.data || {};
   const port = event.ports && event.ports[0];
-  if (!port || (data.type !== 'complete' && data.type !== 'status')) return;
-  event.waitUntil((async () => {
-    const cache = await caches.open(CACHE);
-    const missing = [];
-    for (const a of ASSETS) {
-      const ok = await ensure(cache, a, { download: data.type === 'complete' });
-      if (!ok) missing.push(a.path);
-    }
-    port.postMessage({ version: VERSION, ready: missing.length === 0, missing });
-  })());
+  const handle = Object.hasOwn(MESSAGES, data.type) ? MESSAGES[data.type] : null;
+  if (!port || !handle) return;
+  event.waitUntil(handle(data).then((r) => port.postMessage(r), (e) => port.postMessage({ error: e.message })));
 });

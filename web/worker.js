@@ -8,6 +8,7 @@
 // Requests are handled strictly one at a time, in arrival order.
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
+import { withBrowserFallback } from './browser-decode.js';
 
 let lab = null;
 let file = null;
@@ -101,11 +102,12 @@ function topPredictions(output) {
   return { predictions: lab.decodePredictions(output, 5), formatted: lab.formatPredictions(output, 5), decodeError: null };
 }
 
-function classify(bytes) {
+async function classify(bytes) {
   if (!net) throw new Error('no model built yet');
   const t0 = performance.now();
   const [h, w, channels] = net.inputShape;
-  const img = lab.loadImg(new Uint8Array(bytes), [h, w]);
+  // load_img through stb; what stb cannot read (WebP, AVIF) the browser decodes.
+  const { result: img, decodedBy } = await withBrowserFallback(bytes, (b) => lab.loadImg(b, [h, w]));
   const x = toNetInput(img.rgb, channels);
   const t1 = performance.now();
   const output = net.predict(x, 1);
@@ -128,6 +130,7 @@ function classify(bytes) {
     ...top,
     featureMap,
     pooled,
+    decodedBy,
     prepMs: t1 - t0,
     inferenceMs: t2 - t1,
   };
