@@ -4,11 +4,14 @@
 // A thread count is fixed when each engine starts (ORT's pthread pool when its WASM module
 // loads, TF.js's when its backend starts), so each thread count gets its own Node process
 // (here) or page load (browser.js runPeersBrowser); inside it the three engines alternate.
+//   node bench/net_peers.js --report [--runs R] [--warmup W] [--out docs/benchmarks.md]
+//     both environments; writes build/bench/peers.json and the document's section (peers_section.js)
 //   node bench/net_peers.js --child THREADS WARMUP RUNS   (internal: prints one JSON line)
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { maxAbsDiff, sampleImage, stats, timeRounds, topK } from './bench.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -33,13 +36,20 @@ export async function ortSession(ort, threads, bytes) {
   return ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
 }
 
+// Our engine as wasm/cli.js opens it (importing cli.js also turns off V8's baseline tier, for
+// every engine of the process), asking for THREADS; a build without threads ignores the option.
+export async function openLab(threads) {
+  const { paths } = await import('../wasm/cli.js');
+  const { createDenseLab } = await import('../wasm/denselab.js');
+  return createDenseLab({ threads, wasmBinary: fs.readFileSync(paths.wasm), coreUrl: pathToFileURL(paths.core).href });
+}
+
 // One thread count in this process -> { threads, engines: { name: { ms, cpu, threads, name } }, agreement }.
 async function child(threads, warmup, runs) {
-  const { createDenseLab } = await import('../wasm/denselab.js');
   const ort = await import('onnxruntime-web');
   const { buildDenseNetOnnx, nhwcToNchw } = await import('./onnx_model.js');
   const peer = await import('../tests/tfjs_peer.js');
-  const lab = await createDenseLab({ threads });        // a build without threads ignores the option
+  const lab = await openLab(threads);
   const file = lab.loadModelFile(fs.readFileSync(path.join(root, 'build', 'models', 'densenet121.dlm')));
   const net = lab.buildNet(file, {});
   const x = lab.preprocessInput(lab.loadImg(fs.readFileSync(sampleImage()), [224, 224]).rgb);
@@ -96,7 +106,44 @@ export function summarize(runs) {
   };
 }
 
-if (process.argv[2] === '--child') {
+// One environment's results (peers_section.js, bench.js rows 8-9).
+export function environment(env, runs, extra = {}) {
+  return { env, ...extra, image: PHOTO, engines: ENGINE_NAMES, summary: summarize(runs),
+    names: Object.fromEntries(runs.map((r) => [r.threads, Object.fromEntries(Object.entries(r.engines).map(([k, e]) => [k, e.name]))])),
+    agreement: Object.fromEntries(runs.map((r) => [r.threads, r.agreement])) };
+}
+
+async function report(argv) {
+  const opt = (name, def) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : def; };
+  const net = { warmup: Math.max(0, parseInt(opt('--warmup', '2'), 10) || 0), runs: Math.max(1, parseInt(opt('--runs', '7'), 10) || 1) };
+  const out = path.resolve(opt('--out', path.join(root, 'docs', 'benchmarks.md')));
+  const log = (s) => process.stderr.write(s);
+  const { machine } = await import('./bench.js');
+  const { runPeersBrowser } = await import('./browser.js');
+  const { PEERS_JSON, writePeersSection } = await import('./peers_section.js');
+  const pkg = (name) => JSON.parse(fs.readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
+  const m = machine();
+  const loadBefore = os.loadavg().map((v) => +v.toFixed(2));
+  const environments = [environment('Node', runPeersNode({ net, log }))];
+  const lab = await openLab(1);
+  const x224 = lab.preprocessInput(lab.loadImg(fs.readFileSync(sampleImage()), [224, 224]).rgb);
+  const b = await runPeersBrowser({ net, inputs: { x224, x32: new Float32Array(32 * 32 * 3) }, log });
+  environments.push(environment(b.browser, b.runs, { crossOriginIsolated: b.runs.every((r) => r.crossOriginIsolated) }));
+  const result = {
+    command: `node bench/net_peers.js --report --warmup ${net.warmup} --runs ${net.runs}`, date: new Date().toISOString(), machine: m,
+    load_before: loadBefore, load_after: os.loadavg().map((v) => +v.toFixed(2)), warmup: net.warmup, runs: net.runs,
+    versions: { node: process.version, 'onnxruntime-web': pkg('onnxruntime-web'), '@tensorflow/tfjs-backend-wasm': pkg('@tensorflow/tfjs-backend-wasm') },
+    environments,
+  };
+  fs.mkdirSync(path.dirname(PEERS_JSON), { recursive: true });
+  fs.writeFileSync(PEERS_JSON, JSON.stringify(result, null, 1));
+  writePeersSection(out);
+  log(`net_peers: wrote ${path.relative(process.cwd(), PEERS_JSON)} and the section of ${path.relative(process.cwd(), out)}\n`);
+}
+
+if (process.argv[2] === '--report') {
+  report(process.argv.slice(3)).then(() => process.exit(0), (e) => { process.stderr.write(`net_peers: ${e.stack ?? e}\n`); process.exit(1); });
+} else if (process.argv[2] === '--child') {
   const [threads, warmup, runs] = process.argv.slice(3, 6).map(Number);
   child(threads, warmup, runs).then((r) => { process.stdout.write(`${JSON.stringify(r)}\n`); process.exit(0); },
     (e) => { process.stderr.write(`net_peers: ${e.stack ?? e}\n`); process.exit(1); });
