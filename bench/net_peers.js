@@ -13,6 +13,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { maxAbsDiff, sampleImage, stats, timeRounds, topK } from './bench.js';
+import { nhwcToNchw } from './site/site_util.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const THREADS = [1, 2];
@@ -36,6 +37,11 @@ export async function ortSession(ort, threads, bytes) {
   return ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
 }
 
+// The graph's feeds for NHWC input x of shape [n, h, w, c].
+export function ortFeeds(ort, x, [n, h, w, c]) {
+  return { input: new ort.Tensor('float32', nhwcToNchw(x, n, h, w, c), [n, c, h, w]) };
+}
+
 // Our engine as wasm/cli.js opens it (importing cli.js also turns off V8's baseline tier, for
 // every engine of the process), asking for THREADS; a build without threads ignores the option.
 export async function openLab(threads) {
@@ -47,14 +53,14 @@ export async function openLab(threads) {
 // One thread count in this process -> { threads, engines: { name: { ms, cpu, threads, name } }, agreement }.
 async function child(threads, warmup, runs) {
   const ort = await import('onnxruntime-web');
-  const { buildDenseNetOnnx, nhwcToNchw } = await import('./onnx_model.js');
+  const { buildDenseNetOnnx } = await import('./onnx_model.js');
   const peer = await import('../tests/tfjs_peer.js');
   const lab = await openLab(threads);
   const file = lab.loadModelFile(fs.readFileSync(path.join(root, 'build', 'models', 'densenet121.dlm')));
   const net = lab.buildNet(file, {});
   const x = lab.preprocessInput(lab.loadImg(fs.readFileSync(sampleImage()), [224, 224]).rgb);
   const session = await ortSession(ort, threads, buildDenseNetOnnx({}).bytes);
-  const feeds = { input: new ort.Tensor('float32', nhwcToNchw(x, 1, 224, 224, 3), [1, 3, 224, 224]) };
+  const feeds = ortFeeds(ort, x, [1, 224, 224, 3]);
   // TF.js runs one thread under Node whatever is asked: its WASM_HAS_MULTITHREAD_SUPPORT flag is
   // false there (tfjs issue 3830), and forcing it fails: worker_threads cannot start the pthread
   // workers from the blob: URL TF.js makes.

@@ -172,12 +172,3 @@ export function buildDenseNetOnnx(opts = {}, model = readTfjsModel()) {
   const bytes = encode([[1, 8], [2, 'denselab bench/onnx_model.js'], [7, graph], [8, [[1, ''], [2, 13]]]]);  // IR 8, opset 13
   return { bytes, inputShape: [h, w, ch] };
 }
-
-// NHWC (what our engine and TF.js take) -> NCHW (the ONNX graph's input).
-export function nhwcToNchw(x, n, h, w, c) {
-  const o = new Float32Array(x.length);
-  for (let b = 0; b < n; b++) for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) for (let k = 0; k < c; k++) {
-    o[((b * c + k) * h + y) * w + xx] = x[((b * h + y) * w + xx) * c + k];
-  }
-  return o;
-}

@@ -75,8 +75,8 @@ test('native denselab bench --json: whole-network latency', () => {
 test('ONNX Runtime Web on the graph built from the TF.js export: our top-5 and our features', { timeout: 300000 }, async () => {
   requireBuilt(wasmCore, model);
   const ort = await import('onnxruntime-web');
-  const { buildDenseNetOnnx, nhwcToNchw } = await import('../bench/onnx_model.js');
-  const { agreement, openLab, ortSession } = await import('../bench/net_peers.js');
+  const { buildDenseNetOnnx } = await import('../bench/onnx_model.js');
+  const { agreement, openLab, ortFeeds, ortSession } = await import('../bench/net_peers.js');
   const lab = await openLab(1);
   const file = lab.loadModelFile(fs.readFileSync(model));
   const photo = path.join(root, '..', 'shared', 'images', 'cat_285.png');
@@ -84,7 +84,7 @@ test('ONNX Runtime Web on the graph built from the TF.js export: our top-5 and o
   const top = lab.buildNet(file, {});
   const ours = top.predict(x);
   const session = await ortSession(ort, 1, buildDenseNetOnnx({}).bytes);
-  const theirs = (await session.run({ input: new ort.Tensor('float32', nhwcToNchw(x, 1, 224, 224, 3), [1, 3, 224, 224]) })).output;
+  const theirs = (await session.run(ortFeeds(ort, x, [1, 224, 224, 3]))).output;
   assert.deepEqual(theirs.dims, [1, 1000]);
   const a = agreement({ ours, ort: theirs.data });
   assert.equal(a.ort.top5_identical, true, `top-5 ${a.ort.top5} vs ours ${a.ours.top5}`);
@@ -97,7 +97,7 @@ test('ONNX Runtime Web on the graph built from the TF.js export: our top-5 and o
   const x32 = Float32Array.from({ length: 2 * 32 * 32 * 3 }, (_, i) => Math.sin(i * 0.37) * 2);
   const ourFeatures = feat.predict(x32, 2);
   const fs32 = await ortSession(ort, 1, buildDenseNetOnnx(opts).bytes);
-  const theirFeatures = (await fs32.run({ input: new ort.Tensor('float32', nhwcToNchw(x32, 2, 32, 32, 3), [2, 3, 32, 32]) })).output;
+  const theirFeatures = (await fs32.run(ortFeeds(ort, x32, [2, 32, 32, 3]))).output;
   assert.deepEqual(theirFeatures.dims, [2, 1024]);
   assert.ok(maxAbsDiff(ourFeatures, theirFeatures.data) < 1e-3, `max feature diff ${maxAbsDiff(ourFeatures, theirFeatures.data)}`);
   await fs32.release();

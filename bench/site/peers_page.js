@@ -4,29 +4,13 @@
 // alternating; each page load is one thread count (the peers fix theirs when they start).
 /* global tf */
 import * as ort from './ort.wasm.min.mjs';
+import { fetchOk, nhwcToNchw, workerCall } from './site_util.js';
 
 const q = new URLSearchParams(location.search);
 const threads = +(q.get('threads') ?? 1), warmup = +(q.get('warmup') ?? 2), runs = +(q.get('runs') ?? 5);
 const out = document.getElementById('out');
 
-const worker = new Worker('./bench_worker.js', { type: 'module' });
-let pending = null;
-worker.onmessage = ({ data }) => { const p = pending; pending = null; data.ok ? p.resolve(data.result) : p.reject(new Error(data.error)); };
-worker.onerror = (e) => { if (pending) pending.reject(new Error(`worker: ${e.message}`)); };
-const call = (msg) => new Promise((resolve, reject) => { pending = { resolve, reject }; worker.postMessage(msg); });
-
-async function fetchOk(url) {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return res;
-}
-
-// NHWC -> NCHW for one image (the ONNX graph's layout).
-function toNchw(x, h, w, c) {
-  const o = new Float32Array(x.length);
-  for (let y = 0; y < h; y++) for (let i = 0; i < w; i++) for (let k = 0; k < c; k++) o[(k * h + y) * w + i] = x[(y * w + i) * c + k];
-  return o;
-}
+const call = workerCall();
 
 async function main() {
   tf.wasm.setThreadsCount(threads);
@@ -42,7 +26,7 @@ async function main() {
   const x = new Float32Array(await (await fetchOk('./input224.bin')).arrayBuffer());
   const model = await tf.loadLayersModel('./tfjs/top.json');
   const xt = tf.tensor(x, [1, 224, 224, 3]);
-  const feeds = { input: new ort.Tensor('float32', toNchw(x, 224, 224, 3), [1, 3, 224, 224]) };
+  const feeds = { input: new ort.Tensor('float32', nhwcToNchw(x, 1, 224, 224, 3), [1, 3, 224, 224]) };
   const ms = { ours: [], ort: [], tfjs: [] }, outputs = {};
   const timed = async (fn) => { const t0 = performance.now(); await fn(); return performance.now() - t0; };
   for (let i = 0; i < warmup + runs; i++) {
