@@ -26,6 +26,8 @@ async function assemble(dir, inputs) {
   const dist = path.join(root, 'dist');
   for (const f of fs.readdirSync(path.join(root, 'bench', 'site'))) copy(path.join(root, 'bench', 'site', f), dir);
   for (const f of ['denselab.js', 'denselab_core.mjs', 'denselab_core.wasm']) copy(path.join(dist, f), dir);
+  // The threaded build, where dist/ has it (createDenseLab({ threads > 1 }) loads it).
+  for (const f of ['denselab_core_mt.mjs', 'denselab_core_mt.wasm', 'denselab_core_mt.worker.js']) if (fs.existsSync(path.join(dist, f))) copy(path.join(dist, f), dir);
   copy(path.join(dist, 'models', 'densenet121.dlm'), dir);
   const tfDist = path.join(root, 'node_modules', '@tensorflow');
   copy(path.join(tfDist, 'tfjs', 'dist', 'tf.min.js'), dir);

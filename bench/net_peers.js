@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { maxAbsDiff, sampleImage, stats, timeRounds, topK } from './bench.js';
 import { nhwcToNchw } from './site/site_util.js';
 
@@ -42,13 +42,15 @@ export function ortFeeds(ort, x, [n, h, w, c]) {
   return { input: new ort.Tensor('float32', nhwcToNchw(x, n, h, w, c), [n, c, h, w]) };
 }
 
-// Our engine as wasm/cli.js opens it (importing cli.js also turns off V8's baseline tier, for
-// every engine of the process), asking for THREADS; a build without threads ignores the option.
+// Our engine as the CLI opens it with --threads (importing cli.js also turns off V8's baseline
+// tier, for every engine of the process); a build without threads runs 1 whatever is asked.
 export async function openLab(threads) {
-  const { paths } = await import('../wasm/cli.js');
-  const { createDenseLab } = await import('../wasm/denselab.js');
-  return createDenseLab({ threads, wasmBinary: fs.readFileSync(paths.wasm), coreUrl: pathToFileURL(paths.core).href });
+  const cli = await import('../wasm/cli.js');
+  return cli.openLab(threads);
 }
+
+// Threads our engine really uses (lab.threadCount() where the build has it).
+export const ourThreads = (lab) => lab.threadCount?.() ?? 1;
 
 // One thread count in this process -> { threads, engines: { name: { ms, cpu, threads, name } }, agreement }.
 async function child(threads, warmup, runs) {
@@ -72,9 +74,9 @@ async function child(threads, warmup, runs) {
     ort: async () => { outputs.ort = (await session.run(feeds)).output.data; },
     tfjs: async () => { const y = model.predict(xt); outputs.tfjs = await y.data(); y.dispose(); },
   }, { warmup, runs });
-  const effective = { ours: lab.threads ?? 1, ort: ort.env.wasm.numThreads, tfjs: 1 };
+  const effective = { ours: ourThreads(lab), ort: ort.env.wasm.numThreads, tfjs: 1 };
   const names = {
-    ours: `DenseLab ${lab.threads ? `${lab.threads} thread(s)` : '(this build: 1 thread)'}`,
+    ours: `DenseLab (wasm/cli.js openLab), ${effective.ours} thread(s)`,
     ort: `onnxruntime-web ${ort.env.versions?.web ?? ''} wasm EP (SIMD + threads build), numThreads ${threads}`,
     tfjs: `TF.js ${peer.tf.version.tfjs} tfjs-backend-wasm (XNNPACK, SIMD), 1 thread in Node`,
   };

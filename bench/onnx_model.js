@@ -7,7 +7,7 @@
 // uses, field numbers from onnx/onnx.proto), so no ONNX package is needed.
 import { editTopology, readTfjsModel } from '../tests/tfjs_peer.js';
 
-// ---- protobuf wire format: varint (0), 64-bit (1), length-delimited (2), 32-bit (5) ----
+// ---- protobuf wire format: varint (0), length-delimited (2), 32-bit float (5) ----
 
 function varint(out, v) {
   let x = BigInt.asUintN(64, BigInt(v));

@@ -49,7 +49,7 @@ ${envs}
 How the peers are set up (bench/net_peers.js, bench/site/peers_page.js):
 - ONNX Runtime Web runs the graph that bench/onnx_model.js builds at benchmark time from the same TF.js export (../shared/models/densenet121-tfjs; NCHW, the export's missing final ReLU restored, softmax head), on its WASM SIMD + threads build (wasm execution provider, graph optimisation 'all'), with \`env.wasm.numThreads\` = the thread count, on the calling thread (\`proxy: false\`). Its thread pool is fixed when its WASM module starts, so every thread count is a fresh Node process or page load.
 - TF.js-wasm in Chromium: it takes half of \`navigator.hardwareConcurrency\` by default, so peers.html reports 2 x the asked threads before tf-backend-wasm loads (a getter on Navigator.prototype) and calls \`tf.wasm.setThreadsCount(T)\`; "threads used" is \`tf.wasm.getThreadsCount()\`. In Node TF.js-wasm runs one thread whatever is asked: its WASM_HAS_MULTITHREAD_SUPPORT flag is false under Node (tfjs issue 3830), and setting it fails because worker_threads cannot start its pthread workers from the blob: URL it makes.
-- Ours: \`createDenseLab({ threads: T })\` (in Chromium inside a module worker, which times its own \`predict\`); "threads used" is \`lab.threads\`, or 1 for a build that does not report it (single-threaded).
+- Ours: in Node wasm/cli.js's \`openLab(T)\` (as \`--threads T\`), in Chromium \`createDenseLab({ threads: T })\` inside a module worker that times its own \`predict\`; "threads used" is \`lab.threadCount()\`, or 1 for a build without threads (which then runs one thread whatever is asked).
 ${END}
 `;
 }

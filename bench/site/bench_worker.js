@@ -1,6 +1,6 @@
 // bench_worker.js — DenseLab in a module worker (as the page runs it): builds the two
 // benchmark networks and times net.predict on inputs handed over by the page.
-//   { cmd: 'init', threads? } -> { threads (when the engine reports its thread count) }
+//   { cmd: 'init', threads? } -> { threads: the thread count the engine uses (1 for a build without threads) }
 //   { cmd: 'run', which: 'top'|'feat', input, batch } -> { ms, output }
 import { createDenseLab } from './denselab.js';
 
@@ -14,7 +14,7 @@ async function init({ threads } = {}) {
   file = lab.loadModelFile(new Uint8Array(await res.arrayBuffer()));
   nets.top = lab.buildNet(file, {});
   nets.feat = lab.buildNet(file, { includeTop: false, pooling: 'avg', inputShape: [32, 32, 3] });
-  return { threads: lab.threads };
+  return { threads: lab.threadCount?.() ?? 1 };
 }
 
 function run({ which, input, batch }) {
