@@ -36,15 +36,17 @@ export function peersSection() {
 
 ${envTable(e)}
 
-- ratio = median / the faster peer's median at ${e.summary.most} threads (${e.engines[e.summary.fastest]}, ${e.summary.ref.toFixed(0)} ms). **Ours at ${e.summary.most} threads: ${e.summary.ours_vs_fastest.toFixed(2)}x the faster peer** (target <= 0.5); ours ${e.summary.most} threads / ours 1 thread: ${e.summary.ours_scaling?.toFixed(2) ?? '-'} (target <= 0.55).
+- ratio = median / the faster peer's median at ${e.summary.most} threads (${e.engines[e.summary.fastest]}, ${e.summary.ref.toFixed(0)} ms). **Ours at ${e.summary.most} threads: ${e.summary.ours_vs_fastest.toFixed(2)}x the faster peer** (target <= 0.5); ours ${e.summary.most} threads / ours 1 thread: ${e.summary.ours_scaling?.toFixed(2) ?? '-'} (target <= 0.55).${e.summary.cells[e.summary.most].ours.threads < e.summary.most ? ` **Ours ran ${e.summary.cells[e.summary.most].ours.threads} thread when ${e.summary.most} were asked: this build has no threads, so our 2-thread column is a second 1-thread run.**` : ''}
 - ${agreementLine(e)} (photo ${e.image}, ${e.summary.most} threads).
-- ${Object.entries(e.names[e.summary.most]).map(([k, n]) => `${e.engines[k]}: ${n}`).join('; ')}${e.crossOriginIsolated === undefined ? '' : `; crossOriginIsolated: ${e.crossOriginIsolated}`}.`).join('\n\n');
+- At ${e.summary.most} threads: ${Object.values(e.names[e.summary.most]).join('; ')}${e.crossOriginIsolated === undefined ? '' : `; crossOriginIsolated: ${e.crossOriginIsolated}`}.`).join('\n\n');
   return `${BEGIN}
 ## DenseNet121 224x224, batch 1, at 1 and 2 threads: ONNX Runtime Web and TF.js-wasm (rows 8-9, issue 12)
 
 \`${r.command}\` — ${r.date}, ${r.machine.nproc} logical CPUs, ${r.machine.cpu}; load average before ${r.load_before.join(' / ')}, after ${r.load_after.join(' / ')}${r.load_before[0] > r.machine.nproc ? ' — **the machine was busy (other engineers building and testing): the figures are noisy; the lead re-measures on a quiet machine**' : ''}. ${r.warmup} warm-up + ${r.runs} timed rounds per thread count, the three engines alternating in each round; wall clock. Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.
 
 ${envs}
+
+On a loaded machine (load far above the 2 cores) a 2-thread run can be slower than a 1-thread one: a multi-threaded engine waits at the end of every layer for the thread the OS has descheduled. Read the 2-thread columns only from a quiet run.
 
 How the peers are set up (bench/net_peers.js, bench/site/peers_page.js):
 - ONNX Runtime Web runs the graph that bench/onnx_model.js builds at benchmark time from the same TF.js export (../shared/models/densenet121-tfjs; NCHW, the export's missing final ReLU restored, softmax head), on its WASM SIMD + threads build (wasm execution provider, graph optimisation 'all'), with \`env.wasm.numThreads\` = the thread count, on the calling thread (\`proxy: false\`). Its thread pool is fixed when its WASM module starts, so every thread count is a fresh Node process or page load.
