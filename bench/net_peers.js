@@ -106,7 +106,8 @@ export function summarize(runs) {
   const peers = Object.keys(ENGINE_NAMES).filter((k) => k !== 'ours');
   const fastest = peers.reduce((a, b) => (median(b, most) < median(a, most) ? b : a));
   const ref = median(fastest, most);
-  const cells = runs.map((r) => Object.fromEntries(Object.entries(r.engines).map(([k, e]) => [k, { ...stats(e.ms), ratio: stats(e.ms).median / ref, threads: e.threads }])));
+  const cell = (e) => ({ ...stats(e.ms), ratio: stats(e.ms).median / ref, threads: e.threads, cpu_median: e.cpu ? stats(e.cpu).median : null });
+  const cells = runs.map((r) => Object.fromEntries(Object.entries(r.engines).map(([k, e]) => [k, cell(e)])));
   return {
     most, fastest, ref, cells: Object.fromEntries(runs.map((r, i) => [r.threads, cells[i]])),
     ours_vs_fastest: median('ours', most) / ref,

@@ -15,10 +15,13 @@ const ms = (s) => `${s.median.toFixed(0)} [${s.min.toFixed(0)}-${s.max.toFixed(0
 // One environment's table: a line per engine, a column per thread count.
 function envTable(e) {
   const threads = Object.keys(e.summary.cells).map(Number).sort((a, b) => a - b);
-  const head = ['engine', ...threads.map((n) => `${n} thread${n > 1 ? 's' : ''}: ms median [min-max]`), ...threads.map((n) => `ratio at ${n}`), 'threads used'];
+  // Node also has the process's CPU time per run: about wall x threads when the threads really work.
+  const cpu = threads.every((n) => Object.values(e.summary.cells[n]).every((x) => x.cpu_median != null));
+  const head = ['engine', ...threads.map((n) => `${n} thread${n > 1 ? 's' : ''}: ms median [min-max]`), ...threads.map((n) => `ratio at ${n}`), 'threads used',
+    ...(cpu ? threads.map((n) => `CPU ms at ${n}`) : [])];
   const lines = Object.keys(e.engines).map((k) => {
     const c = threads.map((n) => e.summary.cells[n][k]);
-    return [e.engines[k], ...c.map(ms), ...c.map((x) => x.ratio.toFixed(2)), c.map((x) => x.threads).join(' / ')];
+    return [e.engines[k], ...c.map(ms), ...c.map((x) => x.ratio.toFixed(2)), c.map((x) => x.threads).join(' / '), ...(cpu ? c.map((x) => x.cpu_median.toFixed(0)) : [])];
   });
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...lines.map((l) => `| ${l.join(' | ')} |`)].join('\n');
 }
