@@ -419,7 +419,7 @@ class DenseLab {
   // features of a whole data set is kept there once and used in place by fit, evaluate, predict).
   heapFloats(count, name = 'floats') {
     integer(`${name}: count`, count, 0, MAX_INT);
-    return new HeapFloats(this, this.alloc(name, bufferBytes(name, count, 4)), count, true);
+    return new HeapFloats(this, this.alloc(name, bufferBytes(name, count, 4)), count, null);
   }
 
   // n x d rows for the C core: { ptr, owned } (a HeapFloats of this lab: used where it is; any
@@ -427,7 +427,7 @@ class DenseLab {
   rowsIn(name, x, n, d) {
     if (!(x instanceof HeapFloats)) { checkRows(name, x, n, d); return { ptr: this.copyIn(x instanceof Float32Array ? x : Float32Array.from(x), name), owned: true }; }
     integer(`${name}: number of rows`, n, 1, MAX_INT);
-    if (x.lab !== this || !x.ptr) throw new Error(`${name}: heap floats of another DenseLab instance, or freed`);
+    if (x.lab !== this || !x.live) throw new Error(`${name}: heap floats of another DenseLab instance, or freed`);
     if (x.length !== bufferBytes(name, n, d * 4) / 4) throw new Error(`${name} has ${x.length} values, expected ${n * d}`);
     return { ptr: x.ptr, owned: false };
   }
@@ -437,18 +437,27 @@ class DenseLab {
 
 // Floats inside a lab's heap (lab.heapFloats): view() is a Float32Array over them, made afresh
 // each time (a growing heap detaches older views); subarray(start, end) a part of them, which
-// does not own it; free() gives the room back.
+// does not own it (and dies with it); free() gives the room back.
 export class HeapFloats {
-  constructor(lab, ptr, length, owned) { Object.assign(this, { lab, ptr, length, owned }); }
+  constructor(lab, ptr, length, parent) { Object.assign(this, { lab, ptr, length, owner: parent?.owner ?? this }); }
 
-  view() { return this.lab.core.HEAPF32.subarray(this.ptr >> 2, (this.ptr >> 2) + this.length); }
+  get live() { return this.owner.ptr !== 0; }
+
+  view() {
+    if (!this.live) throw new Error('heap floats: freed');
+    return this.lab.core.HEAPF32.subarray(this.ptr >> 2, (this.ptr >> 2) + this.length);
+  }
 
   subarray(start, end = this.length) {
     if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > this.length) throw new Error(`heap floats: bad range ${start}..${end} of ${this.length}`);
-    return new HeapFloats(this.lab, this.ptr + 4 * start, end - start, false);
+    return new HeapFloats(this.lab, this.ptr + 4 * start, end - start, this);
   }
 
-  free() { if (this.owned && this.ptr) this.lab.core._free(this.ptr); this.ptr = 0; }
+  free() {
+    if (this.owner !== this) return;   // a part: its owner frees
+    if (this.ptr) this.lab.core._free(this.ptr);
+    this.ptr = 0;
+  }
 }
 
 // A loaded model file. Networks built from it point into it, so free() while
