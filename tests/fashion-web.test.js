@@ -187,6 +187,23 @@ describe('the Fashion-MNIST page in Chromium', () => {
     assert.match(lessonSentence([{ classifier: 'linear-svm', accuracy: 0.8 }, { classifier: 'pixels-linear-svm', accuracy: 0.81 }], names).text, /did not beat the raw pixels/);
   });
 
+  test('the pixel baseline made room for itself; the next run reads the features back from the cache, identical', async () => {
+    ready();
+    assert.equal(await hook('featuresInWorker'), false, 'the features stayed next to the pixel baseline\'s floats');
+    const before = (await resultRows()).find((r) => r.classifier === 'linear-svm');
+    for (const [id, on] of [['use-linear-svm', true], ['use-rbf-svm', false], ['use-softmax', false], ['use-pixels-linear-svm', false]]) {
+      await page.setChecked(`[data-testid=${id}]`, on);
+    }
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'training again');
+    assert.equal(await hook('featuresInWorker'), true);
+    assert.equal(await hook('featuresChecksum'), reference, 'the features read back differ');
+    assert.equal(await page.getAttribute('[data-testid=features-cached]', 'data-cached'), String(N + M), 'not all from the cache');
+    const again = (await resultRows()).filter((r) => r.classifier === 'linear-svm');
+    assert.equal(again.length, 2);
+    assert.equal(again[1].accuracy, before.accuracy);
+  });
+
   test('downloads the trained classifier as a DLCLASS1 file', async () => {
     ready();
     const [download] = await Promise.all([

@@ -34,6 +34,12 @@ export class FeatureCache {
     return f && f.length === length ? f : null;
   }
 
+  // Whether an entry is there (false on any error).
+  async has(key) {
+    if (!this.db) return false;
+    return (await done(this.store('readonly').count(key)).catch(() => 0)) > 0;
+  }
+
   // Resolves once the entry is committed (no cache: at once); rejects if the write failed. The
   // floats are copied when put() returns: the caller may transfer them away at once.
   put(key, floats) {

@@ -126,18 +126,22 @@ export class FeaturePool {
 // transfer the floats away }): the batches the sink lacks come from the cache, the rest are
 // computed by a new pool of `workers` workers (handed to onPool, so the page can cancel it)
 // and stored in the cache as they come. onProgress({ done, total, cached, rate, workers,
-// replaced }) after each step. Resolves to { cached, computed, workers, replaced, heapBytes },
+// replaced }) after each step. Resolves to { cached, computed, workers, replaced, heapBytes,
+// cacheComplete (every batch is in the cache now) },
 // or to { cancelled: true, done, total } when the pool was cancelled.
 export async function extractFeatures({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, model, sink, onPool, onProgress, onCacheError }) {
-  const jobs = [], puts = [];
+  const jobs = [], puts = [], cachePuts = [];
   const deliver = (split, start, f) => { const p = sink.put(split, start, f); p.catch(() => {}); puts.push(p); };
   let cached = 0;
   for (const [split, count] of [['train', n], ['test', m]]) {
     for (const range of batchRanges(count, batch)) {
       const key = cacheKey(modelChecksum, size, split, range);
-      const f = sink.have.has(`${split}:${range[0]}`) ? 'here' : await cache.get(key, (range[1] - range[0]) * FEATURE_DIMS);
-      if (f) {
-        if (f !== 'here') deliver(split, range[0], f);
+      const here = sink.have.has(`${split}:${range[0]}`);
+      const f = here ? null : await cache.get(key, (range[1] - range[0]) * FEATURE_DIMS);
+      // A batch kept by the sink may still be missing from the cache (a failed write): checked below.
+      if (here && cache.db) cachePuts.push(cache.has(key));
+      if (here || f) {
+        if (f) deliver(split, range[0], f);
         cached += range[1] - range[0];
       } else {
         const images = splits[split].images.subarray(range[0] * IMAGE_PIXELS, range[1] * IMAGE_PIXELS);
@@ -169,7 +173,9 @@ export async function extractFeatures({ splits, n, m, size, workers, batch, cach
         onRetry: (job) => { inFlight.delete(job); update(); },
         onResult: (job, f) => {
           inFlight.delete(job);
-          cache.put(job.key, f).catch(onCacheError);   // copies f first
+          const put = cache.put(job.key, f);   // copies f first
+          put.catch(onCacheError);
+          cachePuts.push(put.then(() => true, () => false));
           deliver(job.split, job.range[0], f);
           computed += job.count;
           update();
@@ -185,5 +191,6 @@ export async function extractFeatures({ splits, n, m, size, workers, batch, cach
     heapBytes = pool.heapBytes;
   }
   await Promise.all(puts);
-  return { cached, computed, workers: progress.workers, replaced: progress.replaced, heapBytes };
+  const cacheComplete = !!cache.db && (await Promise.all(cachePuts)).every(Boolean);
+  return { cached, computed, workers: progress.workers, replaced: progress.replaced, heapBytes, cacheComplete };
 }

@@ -146,7 +146,7 @@ function showFeatureProgress(p) {
   text.dataset.total = p.total;
 }
 
-const haveFeatures = ({ n, m, size }) => { const f = state.features; return !!f && f.size === size && f.n === n && f.m === m; };
+const haveFeatures = ({ n, m, size }) => { const f = state.features; return !!f && !f.dropped && f.size === size && f.n === n && f.m === m; };
 
 // The features for the current settings, into the classifier worker's heap: those it has, else
 // the cache's and the workers' (fashion-pool.js); this part only shows the progress. null when cancelled.
@@ -192,7 +192,7 @@ async function extract() {
   // The rate averages the whole run, worker start-up included.
   const progress = { done: total, total, cached: r.cached, rate: r.computed ? r.computed / seconds : 0, workers: r.workers, replaced: r.replaced };
   const sum = (await t.call('features-end')).checksum;
-  state.features = { size, n, m, checksum: sum, fromCache: r.cached, seconds, replaced: r.replaced, heapBytes: r.heapBytes };
+  state.features = { size, n, m, checksum: sum, fromCache: r.cached, seconds, replaced: r.replaced, heapBytes: r.heapBytes, cacheComplete: r.cacheComplete };
   showFeatureProgress(progress);
   const text = $('features-text');
   text.textContent = `${progressText(progress)} · ${seconds.toFixed(1)} s · checksum ${sum}`;
@@ -294,6 +294,15 @@ async function feedTrainer(t) {
   state.trainerData = key;
 }
 
+// The pixel baseline's floats (219 MB at the full size) would sit next to the features (287 MB) in
+// the worker's heap: when every batch of the features is safe in IndexedDB, the worker drops them
+// first, and the next run that needs them reads them back from the cache (seconds, not minutes).
+async function makeRoomForPixels(t) {
+  if (!state.features?.cacheComplete || state.features.dropped) return;
+  state.features.dropped = true;     // its checksum stays: the features are the cache's
+  await t.call('features-drop');
+}
+
 // The first n training and m test images, copied to be moved to the worker for one pixel fit
 // (it keeps none: 55 MB at the full size).
 function pixelImages() {
@@ -317,8 +326,9 @@ async function train() {
     const t = trainer();
     await t.ready;
     await feedTrainer(t);
-    for (const c of chosen) {
+    for (const [i, c] of chosen.entries()) {
       if (c.error) { errors.push(c.error); showError(errors.join('\n')); continue; }
+      if (c.name === 'pixels-linear-svm' && !chosen.slice(i + 1).some((later) => later.name !== 'pixels-linear-svm' && !later.error)) await makeRoomForPixels(t);
       const curve = [];
       $('train-text').textContent = `${LABELS[c.name]}: training on ${fmt(c.name === 'rbf-svm' ? Math.min(n, c.rbfMax) : n)} images…`;
       if (c.name === 'softmax') { $('curve-box').hidden = false; drawCurve($('curve'), curve, c.params.epochs); }
@@ -567,6 +577,7 @@ window.__denselabTest = {
   featureSeconds: () => state.features?.seconds ?? null,
   clearCache: async () => { state.features = null; await state.trainer?.call('features-drop'); await state.cache?.clear(); },
   featureWorkerHeap: () => state.features?.heapBytes ?? null,
+  featuresInWorker: () => !!state.features && !state.features.dropped,
   replacedWorkers: () => state.features?.replaced ?? state.pool?.replaced ?? 0,
 };
 
