@@ -39,8 +39,7 @@ function memorySection(r) {
   return `
 ### Peak memory of the whole run (issue 11, target: at most 800 MB as a sum of PSS)
 
-Both runs on this machine while other engineers' builds and tests loaded it (load average after: before ${b.load_average}, after ${r.load_average}); memory does not depend on the load, times do.
-Before: \`${b.command}\` at commit ${b.commit} (${b.date}); after: the command above (${r.date}).
+Before: ${b.measured}. After: the command above (${r.date}), on this machine while other engineers' builds and tests loaded it (load average after: ${r.load_average}); memory hardly depends on the load, times do. The lead can measure both builds in one session: \`node bench/tab_experiment.js --dist OLD/dist --out build/bench/before.json\`, then the same without --dist.
 
 | | sum of PSS | sum of RSS | PSS peak while loading | while extracting | while training |
 |---|---|---|---|---|---|

@@ -1,8 +1,8 @@
 // The Fashion-MNIST features cached in IndexedDB: one entry per batch, keyed by
 // "model checksum:size:split:start-end" (cacheKey), so a reload does not recompute them.
-// The cache keeps no copy in memory (the classifier worker holds the tab's one copy, so a
-// cancel loses nothing); each entry is written in its own small transaction (one batch, 1 MB
-// at S=32), so IndexedDB never holds the whole set in flight. new FeatureCache(null): no cache
+// The cache keeps no copy in memory (the features go from the cache to the classifier worker,
+// which holds the tab's one copy); each entry is written in its own small transaction (one
+// batch, 1 MB at S=32), so IndexedDB never holds the whole set in flight. new FeatureCache(null): no cache
 // (a browser without IndexedDB).
 const DB = 'denselab-fashion';
 const STORE = 'features';

@@ -123,25 +123,24 @@ export class FeaturePool {
 
 // The features of the first n training and m test images at size x size, delivered to sink
 // ({ have: Set of 'split:start' already there, put(split, start, floats) -> Promise, which may
-// transfer the floats away }): the batches the sink lacks come from the cache, the rest are
-// computed by a new pool of `workers` workers (handed to onPool, so the page can cancel it)
-// and stored in the cache as they come. onProgress({ done, total, cached, rate, workers,
-// replaced }) after each step. Resolves to { cached, computed, workers, replaced, heapBytes,
-// cacheComplete (every batch is in the cache now) },
-// or to { cancelled: true, done, total } when the pool was cancelled.
+// transfer the floats away }). The batches missing from the cache are computed by a new pool of
+// `workers` workers (handed to onPool, so the page can cancel it) and written to the cache as
+// they come; once the pool is gone, the sink reads every batch it lacks from the cache. So the
+// workers' heaps and the whole feature set are never in memory together (the peak of the tab);
+// without a cache, or when a write fails, a batch goes to the sink at once. onProgress({ done,
+// total, cached, rate, workers, replaced }) after each step. Resolves to { cached, computed,
+// workers, replaced, heapBytes, cacheComplete (every batch is in the cache) }, or to
+// { cancelled: true, done, total } when the pool was cancelled.
 export async function extractFeatures({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, model, sink, onPool, onProgress, onCacheError }) {
-  const jobs = [], puts = [], cachePuts = [];
-  const deliver = (split, start, f) => { const p = sink.put(split, start, f); p.catch(() => {}); puts.push(p); };
-  let cached = 0;
+  const jobs = [], fromCache = [], writes = [];
+  let cached = 0, cacheComplete = !!cache.db;
   for (const [split, count] of [['train', n], ['test', m]]) {
     for (const range of batchRanges(count, batch)) {
-      const key = cacheKey(modelChecksum, size, split, range);
-      const here = sink.have.has(`${split}:${range[0]}`);
-      const f = here ? null : await cache.get(key, (range[1] - range[0]) * FEATURE_DIMS);
-      // A batch kept by the sink may still be missing from the cache (a failed write): checked below.
-      if (here && cache.db) cachePuts.push(cache.has(key));
-      if (here || f) {
-        if (f) deliver(split, range[0], f);
+      const key = cacheKey(modelChecksum, size, split, range), here = sink.have.has(`${split}:${range[0]}`);
+      const inCache = cache.db ? await cache.has(key) : false;
+      if (here && !inCache) cacheComplete = false;
+      if (here || inCache) {
+        if (!here) fromCache.push({ key, split, range });
         cached += range[1] - range[0];
       } else {
         const images = splits[split].images.subarray(range[0] * IMAGE_PIXELS, range[1] * IMAGE_PIXELS);
@@ -153,6 +152,8 @@ export async function extractFeatures({ splits, n, m, size, workers, batch, cach
   const progress = { done: cached, total, cached, rate: 0, workers: 0, replaced: 0 };
   onProgress(progress);
   let computed = 0, heapBytes = null;
+  const direct = [];   // sink.put of the batches that could not wait in the cache
+  const deliver = (split, start, f) => { const p = sink.put(split, start, f); p.catch(() => {}); direct.push(p); };
   if (jobs.length) {
     const pool = new FeaturePool({ size, count: Math.min(workers, jobs.length), wasm, model });
     onPool(pool);
@@ -173,10 +174,14 @@ export async function extractFeatures({ splits, n, m, size, workers, batch, cach
         onRetry: (job) => { inFlight.delete(job); update(); },
         onResult: (job, f) => {
           inFlight.delete(job);
-          const put = cache.put(job.key, f);   // copies f first
-          put.catch(onCacheError);
-          cachePuts.push(put.then(() => true, () => false));
-          deliver(job.split, job.range[0], f);
+          if (!cache.db) deliver(job.split, job.range[0], f);
+          else {
+            writes.push(cache.put(job.key, f).then(() => fromCache.push(job), (e) => {
+              onCacheError(e);
+              cacheComplete = false;
+              deliver(job.split, job.range[0], f);
+            }));
+          }
           computed += job.count;
           update();
         },
@@ -185,12 +190,18 @@ export async function extractFeatures({ splits, n, m, size, workers, batch, cach
       if (pool.cancelled) return { cancelled: true, done: cached + computed, total };
       throw e;
     } finally {
-      pool.terminate();            // frees the workers' memory; the next run starts fresh ones
+      pool.terminate();            // frees the workers' memory before the sink fills up
     }
     progress.replaced = pool.replaced;
     heapBytes = pool.heapBytes;
   }
-  await Promise.all(puts);
-  const cacheComplete = !!cache.db && (await Promise.all(cachePuts)).every(Boolean);
+  await Promise.all(writes);
+  // One batch at a time (1 MB at S=32): the sink is filled without a second copy piling up.
+  for (const { key, split, range } of fromCache) {
+    const f = await cache.get(key, (range[1] - range[0]) * FEATURE_DIMS);
+    if (!f) throw new Error(`the cached features of ${split} images ${range[0]}–${range[1] - 1} could not be read back: extract again`);
+    await sink.put(split, range[0], f);
+  }
+  await Promise.all(direct);
   return { cached, computed, workers: progress.workers, replaced: progress.replaced, heapBytes, cacheComplete };
 }
