@@ -45,16 +45,18 @@ function browserPids(userDir) {
   return [...out];
 }
 
-// { rss, pss } (bytes) summed over the browser's processes. RSS counts a page shared by k
-// processes k times; PSS counts 1/k of it in each, so the PSS sum is the memory the browser
-// really holds.
+// { rss, pss, pssAnon, pssFile } (bytes) summed over the browser's processes. RSS counts a page
+// shared by k processes k times; PSS counts 1/k of it in each, so the PSS sum is the memory the
+// browser really holds. Its file part (Chromium's own code, shared with every other Chromium
+// on the machine) shrinks when other browsers run; the anonymous part (heaps, WASM memory) does not.
+const SMAPS = { rss: 'Rss', pss: 'Pss', pssAnon: 'Pss_Anon', pssFile: 'Pss_File' };
 function browserMemory(userDir) {
-  const sum = { rss: 0, pss: 0 };
+  const sum = Object.fromEntries(Object.keys(SMAPS).map((k) => [k, 0]));
   for (const pid of browserPids(userDir)) {
     try {
       const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1');
-      for (const key of ['rss', 'pss']) {
-        const m = new RegExp(`^${key === 'rss' ? 'Rss' : 'Pss'}:\\s+(\\d+) kB`, 'm').exec(text);
+      for (const [key, field] of Object.entries(SMAPS)) {
+        const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
         if (m) sum[key] += Number(m[1]) * 1024;
       }
     } catch { /* the process ended */ }
@@ -66,12 +68,12 @@ const { startServer } = await import('../web/serve.js');
 const server = await startServer({ root: opts.dist, port: 0 });
 const browser = await launchChromium('denselab-tab-');
 const { context, userDir } = browser;
-const peak = { rss: 0, pss: 0 };
+const peak = { rss: 0, pss: 0, pssAnon: 0, pssFile: 0 };   // each the largest sample
 let phase = 'load';
-const phasePeak = {};   // phase -> { rss, pss }: where the peak is
+const phasePeak = {};   // phase -> the same: where the peak is
 const sampler = setInterval(() => {
-  const now = browserMemory(userDir), p = (phasePeak[phase] ??= { rss: 0, pss: 0 });
-  for (const k of ['rss', 'pss']) { peak[k] = Math.max(peak[k], now[k]); p[k] = Math.max(p[k], now[k]); }
+  const now = browserMemory(userDir), p = (phasePeak[phase] ??= { rss: 0, pss: 0, pssAnon: 0, pssFile: 0 });
+  for (const k of Object.keys(peak)) { peak[k] = Math.max(peak[k], now[k]); p[k] = Math.max(p[k], now[k]); }
 }, 250);
 const page = context.pages()[0] || await context.newPage();
 const status = () => page.getAttribute('[data-testid=fashion-status]', 'data-state');
@@ -115,7 +117,8 @@ try {
     date: new Date().toISOString(), options: opts, cores: os.cpus().length,
     load_seconds: loadSeconds, feature_seconds: featureSeconds, feature_progress: featureText,
     classifiers_seconds: trainSeconds, results: rows, peak_browser_rss_mb: Math.round(peak.rss / 2 ** 20), peak_browser_pss_mb: Math.round(peak.pss / 2 ** 20),
-    peak_by_phase_mb: Object.fromEntries(Object.entries(phasePeak).map(([k, v]) => [k, { rss: Math.round(v.rss / 2 ** 20), pss: Math.round(v.pss / 2 ** 20) }])),
+    peak_browser_pss_anon_mb: Math.round(peak.pssAnon / 2 ** 20), peak_browser_pss_file_mb: Math.round(peak.pssFile / 2 ** 20),
+    peak_by_phase_mb: Object.fromEntries(Object.entries(phasePeak).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([f, x]) => [f, Math.round(x / 2 ** 20)]))])),
     feature_worker_wasm_mb: workerHeap ? `${(workerHeap.first / 2 ** 20).toFixed(0)} after its first batch, ${(workerHeap.max / 2 ** 20).toFixed(0)} at most` : null,
     lesson: await page.textContent('[data-testid=lesson]').catch(() => null),
     load_average: os.loadavg().map((x) => x.toFixed(2)).join(' '),

@@ -41,13 +41,15 @@ function memorySection(r) {
 
 Before: ${b.measured}. After: the command above (${r.date}), on this machine while other engineers' builds and tests loaded it (load average after: ${r.load_average}); memory hardly depends on the load, times do. The lead can measure both builds in one session: \`node bench/tab_experiment.js --dist OLD/dist --out build/bench/before.json\`, then the same without --dist.
 
-| | sum of PSS | sum of RSS | PSS peak while loading | while extracting | while training |
-|---|---|---|---|---|---|
-| before | ${mib(b.peak_browser_pss_mb)} | ${mib(b.peak_browser_rss_mb)} | ${phase(b, 'load')} | ${phase(b, 'features')} | ${phase(b, 'classifiers')} |
-| after | ${mib(r.peak_browser_pss_mb)} | ${mib(r.peak_browser_rss_mb)} | ${phase(r, 'load')} | ${phase(r, 'features')} | ${phase(r, 'classifiers')} |
+| | sum of PSS | of which anonymous / file-backed | sum of RSS | PSS peak while loading | while extracting | while training |
+|---|---|---|---|---|---|---|
+| before | ${mib(b.peak_browser_pss_mb)} | ? | ${mib(b.peak_browser_rss_mb)} | ${phase(b, 'load')} | ${phase(b, 'features')} | ${phase(b, 'classifiers')} |
+| after | ${mib(r.peak_browser_pss_mb)} | ${mib(r.peak_browser_pss_anon_mb)} / ${mib(r.peak_browser_pss_file_mb)} | ${mib(r.peak_browser_rss_mb)} | ${phase(r, 'load')} | ${phase(r, 'features')} | ${phase(r, 'classifiers')} |
+
+(Each column is its own peak over the run.) The file-backed part of PSS is mostly Chromium's own code, shared with every other Chromium process on the machine: with other engineers' browsers running it is split among them and looks smaller (we saw it jump from 126 MB to 238 MB within 10 s when some of them exited); the anonymous part (JS and WASM heaps) is the tab's own and is what this work changed. So the PSS sum of one run can move by 100 MB with the machine's other browsers; the anonymous peak does not.
 
 Where the copies were, and what is left: the page held all features (287 MB for 70,000 x 1,024 float32) on the main thread, IndexedDB's write queue held them again until committed, then they moved to the classifier worker, which copied them into its WASM heap for each fit and evaluate (a heap never shrinks), next to a JS copy of the raw pixels as floats (219 MB) for the pixel baseline; the main thread also kept the WASM instance it loaded the data with (model and IDX files copied in).
-Now the one copy is in the classifier worker's WASM heap: the feature workers' batches (1 MB each) go from the page straight into it and to IndexedDB in one small transaction per batch, the page keeps only labels, progress and a checksum, the classifiers read the features in place (\`lab.heapFloats\`, HeapFloats in wasm/denselab.js), the pixel baseline's floats are written into the heap only for its fit and freed after (their room is reused), and the loading instance is dropped once the data is parsed.
+Now the one copy is in the classifier worker's WASM heap, and it is filled only after the feature workers are gone: while they run, each batch (1 MB at S=32) goes from the page to IndexedDB in its own small transaction; then the classifier worker reads the batches back one at a time into its heap (without IndexedDB, or when a write fails, a batch goes there at once). The page keeps only images, labels, progress and a checksum; the classifiers read the features in place (\`lab.heapFloats\`, HeapFloats in wasm/denselab.js); before the pixel baseline (its floats: 219 MB) the worker drops the features when the cache holds them all, and the next run reads them back; the WASM instance that loads the data is not kept.
 The features stay float32: one copy fits the budget, so float16 (and proving every classifier within 0.1 points of float32) buys nothing here.
 
 WASM memory per feature worker: ${r.feature_worker_wasm_mb ?? '?'} MB (it does not grow with the batches: each batch of ${FASHION.batch} images reuses the same room).

@@ -27,8 +27,8 @@ const state = {
   splits: null,          // { train, test } parsed IDX (all images)
   pool: null,            // FeaturePool at one size
   cache: null,           // FeatureCache (IndexedDB, or memory only)
-  features: null,        // { size, n, m, checksum, fromCache, replaced, heapBytes }: the features themselves
-                         // are only in the classifier worker's WASM heap (the tab's one copy)
+  features: null,        // { size, n, m, checksum, fromCache, replaced, heapBytes, cacheComplete, dropped }: the
+                         // features themselves are only in the classifier worker's WASM heap (the tab's one copy)
   trainer: null, trainerData: null, trainCall: null,
   results: [], active: null, photoWorker: null,
   busy: false, cancelled: false,
@@ -349,7 +349,7 @@ async function train() {
             }
           },
         });
-        addResult({ ...r, name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: c.name === 'softmax' ? curve : null });
+        addResult({ ...r, name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: c.name === 'softmax' ? curve : null, val: c.params.val ?? 0 });
       } catch (e) {
         if (state.stopped) break;
         errors.push(`${LABELS[c.name]}: ${e.message}`);
@@ -396,7 +396,10 @@ function addResult(r) {
   tr.dataset.accuracy = String(row.accuracy);
   tr.dataset.trainSeconds = row.trainSeconds.toFixed(3);
   tr.dataset.size = row.size;
-  const cells = [LABELS[row.classifier], row.features, fmt(row.train), `${row.trainSeconds.toFixed(2)} s`, `${(row.accuracy * 100).toFixed(2)} %`];
+  // Keras' validation_split: the first floor(n (1 - val)) rows train, the rest validate.
+  const fitRows = Math.floor(row.train * (1 - (r.val ?? 0)));
+  const trainText = fitRows < row.train ? `${fmt(fitRows)} + ${fmt(row.train - fitRows)} validation` : fmt(row.train);
+  const cells = [LABELS[row.classifier], row.features, trainText, `${row.trainSeconds.toFixed(2)} s`, `${(row.accuracy * 100).toFixed(2)} %`];
   cells.forEach((text, i) => {
     const td = document.createElement(i === 0 ? 'th' : 'td');
     if (i === 0) td.scope = 'row';

@@ -6,7 +6,7 @@
 //   features-begin { key, n, m, d } -> { have: ['train:0', ...] }: room for the features of key (train
 //                    rows then test rows) in this worker's WASM heap, and the batches already there
 //   features-put   { split, start, floats: Float32Array (rows x d), transferred } -> {}
-//   features-end   -> { checksum } (experiment.js checksum(train, test)) once every row is there
+//   features-end   -> { checksum } (experiment.js checksum(train, test)), after every row was put
 //   features-drop  -> {}
 //   fit     { name, params, rbfMax, images: { train, test } (the pixel baseline's, transferred) }
 //           -> the comparison-table row (+ model bytes, predictions)
@@ -19,7 +19,8 @@ import { checksum, classifierInputs, runClassifier } from './experiment.js';
 let lab = null;
 let data = null;
 // The one copy of the features in the tab: { key, n, m, d, heap (HeapFloats, (n + m) x d), have }.
-// The feature workers' batches are written straight into it; the classifiers read it in place.
+// The page puts the batches in (read back from the cache once the feature workers are gone);
+// the classifiers read it in place.
 let features = null;
 
 async function start({ wasm }) {
