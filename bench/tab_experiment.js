@@ -119,7 +119,7 @@ try {
     classifiers_seconds: trainSeconds, results: rows, peak_browser_rss_mb: Math.round(peak.rss / 2 ** 20), peak_browser_pss_mb: Math.round(peak.pss / 2 ** 20),
     peak_browser_pss_anon_mb: Math.round(peak.pssAnon / 2 ** 20), peak_browser_pss_file_mb: Math.round(peak.pssFile / 2 ** 20),
     peak_by_phase_mb: Object.fromEntries(Object.entries(phasePeak).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([f, x]) => [f, Math.round(x / 2 ** 20)]))])),
-    feature_worker_wasm_mb: workerHeap ? `${(workerHeap.first / 2 ** 20).toFixed(0)} after its first batch, ${(workerHeap.max / 2 ** 20).toFixed(0)} at most` : null,
+    feature_worker_wasm_mb: workerHeap ? `${(workerHeap.first / 2 ** 20).toFixed(0)} MB after its first batch, ${(workerHeap.max / 2 ** 20).toFixed(0)} MB at most` : null,
     lesson: await page.textContent('[data-testid=lesson]').catch(() => null),
     load_average: os.loadavg().map((x) => x.toFixed(2)).join(' '),
     chromium: execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8' }).trim(),
