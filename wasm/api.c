@@ -175,16 +175,16 @@ EMSCRIPTEN_KEEPALIVE char *dl_api_decode_predictions(const dl_class_index *ci, c
 /* ---- the transfer-learning experiment --------------------------------------- */
 
 /* Progress goes to Module.onProgress(phase, step, steps, loss, trainAcc); a true return cancels. */
-EM_JS(int, js_progress, (const char *phase, double step, double steps, double loss, double train_acc), {
-    return Module.onProgress ? (Module.onProgress(UTF8ToString(phase), step, steps, loss, train_acc) ? 1 : 0) : 0;
+EM_JS(int, js_progress, (const char *phase, double step, double steps, double loss, double train_acc, double val_acc), {
+    return Module.onProgress ? (Module.onProgress(UTF8ToString(phase), step, steps, loss, train_acc, val_acc) ? 1 : 0) : 0;
 });
 
 static int features_progress(size_t done, size_t total, void *user) {
-    return js_progress("features", (double)done, (double)total, 0, 0);
+    return js_progress("features", (double)done, (double)total, 0, 0, -1);
 }
 
 static int learn_progress(void *user, const dl_learn_progress *p) {
-    return js_progress(p->phase, p->step, p->steps, p->loss, p->train_acc);
+    return js_progress(p->phase, p->step, p->steps, p->loss, p->train_acc, p->val_acc);
 }
 
 /* gray: gray_bytes bytes holding count w x h images; out: out_bytes. */

@@ -395,18 +395,18 @@ class DenseLab {
     const kinds = this.classifierKinds(), spec = kinds.find((k) => k.name === kind);
     if (!spec) throw new Error(`unknown classifier '${kind}' (expected ${kinds.map((k) => k.name).join(', ')})`);
     integer('number of features', d, 1, MAX_INT);
-    checkRows('features', x, n, d);
+    if (!(x instanceof HeapFloats)) checkRows('features', x, n, d);
     checkLabels(y, n);
     if (options === null || typeof options !== 'object') throw new Error(`fit parameters must be an object, got ${show(options)}`);
     const values = classifierParams(kinds, spec, options);
+    const rows = this.rowsIn('features', x, n, d), px = rows.ptr;
     const pv = this.copyIn(values);
-    const px = this.copyIn(x instanceof Float32Array ? x : Float32Array.from(x));
     const py = this.copyIn(Int32Array.from(y));
     try {
       const c = this.withString(kind, (pk) => this.withProgress(onProgress, () => this.core._dl_api_fit(pk, px, py, n, d, pv, values.length)));
       if (!c) throw this.error();
       return new Classifier(this, c);
-    } finally { this.core._free(pv); this.core._free(px); this.core._free(py); }
+    } finally { this.core._free(pv); this.freeRows(rows); this.core._free(py); }
   }
 
   loadClassifier(bytes) {
@@ -453,6 +453,50 @@ class DenseLab {
 
   heapBytes() { return this.core.HEAPU8.length; }
   heapUsed() { return this.core._dl_api_heap_used() >>> 0; }
+
+  // count floats of room inside this instance's heap, as HeapFloats (data as large as the
+  // features of a whole data set is kept there once and used in place by fit, evaluate, predict).
+  heapFloats(count, name = 'floats') {
+    integer(`${name}: count`, count, 0, MAX_INT);
+    return new HeapFloats(this, this.alloc(name, bufferBytes(name, count, 4)), count, null);
+  }
+
+  // n x d rows for the C core: { ptr, owned } (a HeapFloats of this lab: used where it is; any
+  // other array: copied in, owned, for the caller to free).
+  rowsIn(name, x, n, d) {
+    if (!(x instanceof HeapFloats)) { checkRows(name, x, n, d); return { ptr: this.copyIn(x instanceof Float32Array ? x : Float32Array.from(x), name), owned: true }; }
+    integer(`${name}: number of rows`, n, 1, MAX_INT);
+    if (x.lab !== this || !x.live) throw new Error(`${name}: heap floats of another DenseLab instance, or freed`);
+    if (x.length !== bufferBytes(name, n, d * 4) / 4) throw new Error(`${name} has ${x.length} values, expected ${n * d}`);
+    return { ptr: x.ptr, owned: false };
+  }
+
+  freeRows(rows) { if (rows.owned) this.core._free(rows.ptr); }
+}
+
+// Floats inside a lab's heap (lab.heapFloats): view() is a Float32Array over them, made afresh
+// each time (a growing heap detaches older views); subarray(start, end) a part of them, which
+// does not own it (and dies with it); free() gives the room back.
+export class HeapFloats {
+  constructor(lab, ptr, length, parent) { Object.assign(this, { lab, ptr, length, owner: parent?.owner ?? this }); }
+
+  get live() { return this.owner.ptr !== 0; }
+
+  view() {
+    if (!this.live) throw new Error('heap floats: freed');
+    return this.lab.core.HEAPF32.subarray(this.ptr >> 2, (this.ptr >> 2) + this.length);
+  }
+
+  subarray(start, end = this.length) {
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > this.length) throw new Error(`heap floats: bad range ${start}..${end} of ${this.length}`);
+    return new HeapFloats(this.lab, this.ptr + 4 * start, end - start, this);
+  }
+
+  free() {
+    if (this.owner !== this) return;   // a part: its owner frees
+    if (this.ptr) this.lab.core._free(this.ptr);
+    this.ptr = 0;
+  }
 }
 
 // A loaded model file. Networks built from it point into it, so free() while
@@ -555,7 +599,7 @@ class Classifier {
   }
 
   check(x, n, y) {
-    checkRows('features', x, n, this.numFeatures);
+    if (!(x instanceof HeapFloats)) checkRows('features', x, n, this.numFeatures);
     if (y !== undefined) checkLabels(y, n);
     bufferBytes('scores', n, this.numClasses * 4);
   }
@@ -564,18 +608,19 @@ class Classifier {
   predict(x, n) {
     this.check(x, n);
     const core = this.lab.core, k = this.numClasses;
-    const px = this.lab.copyIn(Float32Array.from(x)), labels = core._malloc(n * 4), scores = core._malloc(n * k * 4);
+    const rows = this.lab.rowsIn('features', x, n, this.numFeatures), px = rows.ptr;
+    const labels = core._malloc(n * 4), scores = core._malloc(n * k * 4);
     try {
       if (!core._dl_api_classifier_predict(this.handle, px, n, labels, scores)) throw this.lab.error();
       return { labels: core.HEAP32.slice(labels >> 2, (labels >> 2) + n), scores: core.HEAPF32.slice(scores >> 2, (scores >> 2) + n * k) };
-    } finally { core._free(px); core._free(labels); core._free(scores); }
+    } finally { this.lab.freeRows(rows); core._free(labels); core._free(scores); }
   }
 
   // -> { accuracy, confusion: k x k array (rows: truth), predictions: Int32Array }
   evaluate(x, y, n) {
     this.check(x, n, y);
     const core = this.lab.core, k = this.numClasses;
-    const px = this.lab.copyIn(Float32Array.from(x)), py = this.lab.copyIn(Int32Array.from(y));
+    const rows = this.lab.rowsIn('features', x, n, this.numFeatures), px = rows.ptr, py = this.lab.copyIn(Int32Array.from(y));
     const acc = core._malloc(8), cm = core._malloc(k * k * 4), pred = core._malloc(n * 4);
     try {
       if (!core._dl_api_evaluate(this.handle, px, py, n, acc, cm, pred)) throw this.lab.error();
@@ -585,7 +630,7 @@ class Classifier {
         confusion: Array.from({ length: k }, (_, i) => Array.from(flat.subarray(i * k, (i + 1) * k))),
         predictions: core.HEAP32.slice(pred >> 2, (pred >> 2) + n),
       };
-    } finally { [px, py, acc, cm, pred].forEach((p) => core._free(p)); }
+    } finally { this.lab.freeRows(rows); [py, acc, cm, pred].forEach((p) => core._free(p)); }
   }
 
   // The classifier as a file (DLCLASS1) to download and load again.

@@ -2,7 +2,8 @@
 // page runs a pool of these. Messages in: { id, cmd, ... }; out: { id, ok: true, result } |
 // { id, ok: false, error } and, during a batch, { id, progress: imagesDone }.
 //   init  { wasm: ArrayBuffer, model: ArrayBuffer (.dlm), size: S } -> { checksum }
-//   batch { images: Uint8Array (count x h x w gray), w, h, count }  -> Float32Array(count x 1024) (transferred)
+//   batch { images: Uint8Array (count x h x w gray), w, h, count }  -> { features: Float32Array(count x 1024)
+//         (transferred), heapBytes: this worker's WASM memory after it (bounded: it does not grow with the batches) }
 //   photo { bytes: ArrayBuffer (image file), invert }              -> { features, gray28 (28x28 pixels), width, height, decodedBy }
 // A batch runs to completion: the page cancels by terminating the worker.
 import { serve } from './worker-rpc.js';
@@ -28,7 +29,8 @@ function batch({ id, images, w, h, count }) {
     if (done - last >= 8 || done === count) { last = done; self.postMessage({ id, progress: done }); }
     return false;
   };
-  return lab.grayFeatures(net, images, w, h, count, { batch: 32, onProgress });
+  const features = lab.grayFeatures(net, images, w, h, count, { batch: 32, onProgress });
+  return { features, heapBytes: lab.heapBytes() };
 }
 
 // A photo of clothing through the experiment's path: decode -> gray (PIL 'L') -> (inverted
@@ -47,5 +49,5 @@ const handlers = { init, batch, photo };
 
 serve(handlers, {
   setup: ['init'], isReady: () => !!net, notReady: 'the feature worker is not initialised',
-  transfer: (r) => (r instanceof Float32Array ? [r.buffer] : r?.features ? [r.features.buffer] : []),
+  transfer: (r) => (r?.features ? [r.features.buffer] : []),
 });
