@@ -12,6 +12,7 @@
  * Exit status 0 on success; otherwise one line on stderr saying why.
  */
 #define _DEFAULT_SOURCE  /* readlink */
+#include "common/parallel.h"
 #include "common/reason.h"
 #include "learn/experiment.h"
 #include "learn/report.h"
@@ -119,6 +120,7 @@ typedef struct {
     const char *data, *classifier;
     long train, test, batch, rbf_max, runs;
     int batch_given;
+    int threads, layers;        /* --threads N (default: the cores), bench --layers */
     dl_fit_params fit;
     dl_net_options net;
     const char *files[256];
@@ -197,6 +199,7 @@ static int parse_args(int argc, char **argv, args *a) {
             continue;
         }
         if (!strcmp(arg, "--json")) { a->json = 1; continue; }
+        if (!strcmp(arg, "--layers")) { a->layers = 1; continue; }
         if (i + 1 >= argc) return fail("%s needs a value", arg);
         const char *v = argv[++i];
         if (!strcmp(arg, "--model")) a->model = v;
@@ -218,6 +221,10 @@ static int parse_args(int argc, char **argv, args *a) {
             long long x;
             if (int_option(arg, v, 1, 100000, &x)) return 1;
             a->top = (int)x;
+        } else if (!strcmp(arg, "--threads")) {
+            long long x;
+            if (int_option(arg, v, 1, DL_MAX_THREADS, &x)) return 1;
+            a->threads = (int)x;
         } else if (!strcmp(arg, "--max-pixels")) {
             long long x;       /* the same range on both CLIs (models/image.h) */
             if (int_option(arg, v, 1, (long long)DL_IMAGE_MAX_PIXELS_LIMIT, &x)) return 1;
@@ -702,7 +709,8 @@ int main(int argc, char **argv) {
         "       denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all\n"
         "                        [--PARAM VALUE]... [--rbf-max 10000] [--json] [--data DIR]   (PARAMs below)\n"
         "       denselab bench [--runs R] [--batch B] [--include-top B] [--input-shape H,W,C] [--pooling P] [--json]\n"
-        "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB\n";
+        "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB\n"
+        "         --threads N (threads for one image; default: the number of cores)   bench --layers: per-layer times\n";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         print_classifier_params(argc < 2 ? stderr : stdout);
@@ -710,6 +718,12 @@ int main(int argc, char **argv) {
     }
     static args a;
     if (parse_args(argc, argv, &a)) return 1;
+    if (!a.threads) {           /* default: every core, as os.availableParallelism() in wasm/cli.js */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        a.threads = cores < 1 ? 1 : cores > DL_MAX_THREADS ? DL_MAX_THREADS : (int)cores;
+    }
+    const char *threads_err = dl_parallel_set_threads(a.threads);
+    if (threads_err) return fail("%s", threads_err);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "classify")) return cmd_classify(&a);
     if (!strcmp(cmd, "summary")) return cmd_summary(&a);
