@@ -681,6 +681,7 @@ static int cmd_bench(const args *a) {
     unsigned s = 1;
     for (size_t i = 0; !status && i < nin; i++) { s = s * 1664525u + 1013904223u; x[i] = (float)(s >> 8) / (1 << 24) * 4 - 2; }
     for (long r = -1; !status && r < a->runs; r++) {
+        if (r == 0 && a->layers && (err = dl_net_profile(net, 1))) status = fail("%s", err);   /* after the warm-up */
         double t = now_seconds(), c = cpu_seconds();
         if ((err = dl_net_run(net, x, batch, y))) status = fail("%s", err);
         else if (r >= 0) { ms[r] = (now_seconds() - t) * 1e3; cpu[r] = (cpu_seconds() - c) * 1e3; }
@@ -688,12 +689,17 @@ static int cmd_bench(const args *a) {
     if (!status) {
         double cpu_med = sorted_median(cpu, a->runs), med = sorted_median(ms, a->runs);
         if (a->json)
-            printf("{\"input_shape\": [%d, %d, %d], \"batch\": %zu, \"runs\": %ld, \"load_ms\": %.1f, \"min_ms\": %.3f, \"median_ms\": %.3f, \"max_ms\": %.3f, "
+            printf("{\"input_shape\": [%d, %d, %d], \"batch\": %zu, \"threads\": %d, \"runs\": %ld, \"load_ms\": %.1f, \"min_ms\": %.3f, \"median_ms\": %.3f, \"max_ms\": %.3f, "
                    "\"cpu_min_ms\": %.3f, \"cpu_median_ms\": %.3f, \"cpu_max_ms\": %.3f}\n",
-                   in[0], in[1], in[2], batch, a->runs, load_ms, ms[0], med, ms[a->runs - 1], cpu[0], cpu_med, cpu[a->runs - 1]);
+                   in[0], in[1], in[2], batch, dl_parallel_threads(), a->runs, load_ms, ms[0], med, ms[a->runs - 1], cpu[0], cpu_med, cpu[a->runs - 1]);
         else
-            printf("%dx%dx%d batch %zu: wall min %.1f / median %.1f / max %.1f ms, CPU median %.1f ms over %ld runs (model load %.0f ms)\n",
-                   in[0], in[1], in[2], batch, ms[0], med, ms[a->runs - 1], cpu_med, a->runs, load_ms);
+            printf("%dx%dx%d batch %zu, %d thread%s: wall min %.1f / median %.1f / max %.1f ms, CPU median %.1f ms over %ld runs (model load %.0f ms)\n",
+                   in[0], in[1], in[2], batch, dl_parallel_threads(), dl_parallel_threads() == 1 ? "" : "s", ms[0], med, ms[a->runs - 1], cpu_med, a->runs, load_ms);
+        if (a->layers) {       /* markdown, for docs/benchmarks.md */
+            size_t n = dl_net_profile_table(net, (int)a->runs, 0, NULL, 0);
+            char *table = malloc(n + 1);
+            if (table) { dl_net_profile_table(net, (int)a->runs, 0, table, n + 1); fputs(table, stdout); free(table); }
+        }
     }
     free(x); free(y); free(ms); dl_net_free(net); dl_model_free(m);
     return status;
@@ -708,7 +714,7 @@ int main(int argc, char **argv) {
         "       denselab features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]\n"
         "       denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all\n"
         "                        [--PARAM VALUE]... [--rbf-max 10000] [--json] [--data DIR]   (PARAMs below)\n"
-        "       denselab bench [--runs R] [--batch B] [--include-top B] [--input-shape H,W,C] [--pooling P] [--json]\n"
+        "       denselab bench [--runs R] [--batch B] [--threads N] [--layers] [--include-top B] [--input-shape H,W,C] [--pooling P] [--json]\n"
         "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB\n"
         "         --threads N (threads for one image; default: the number of cores)   bench --layers: per-layer times\n";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Any height, width or channel count of a value; keeps every int product and
  * sum below in range (the file's tensor dimensions have the same bound). */
@@ -102,6 +103,7 @@ struct dl_net {
     float *arena;
     size_t arena_batch;
     void *scratch;
+    double *node_seconds;       /* dl_net_profile: wall time per node, summed over runs */
 };
 
 static float *own(dl_net *net, size_t n) {
@@ -722,7 +724,7 @@ void dl_net_free(dl_net *net) {
     if (!net) return;
     free(net->layers); free(net->nodes); free(net->st);
     for (int i = 0; i < net->n_blocks; i++) free(net->blocks[i]);
-    free(net->blocks); free(net->arena); free(net->scratch);
+    free(net->blocks); free(net->arena); free(net->scratch); free(net->node_seconds);
     free(net);
 }
 
@@ -946,6 +948,12 @@ static const char *run_node_threaded(dl_net *net, const node *n, size_t batch, c
     return dl_parallel_for(j.per_image ? batch * units : units, run_units, &j);
 }
 
+static double seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
 size_t dl_net_max_batch(const dl_net *net, size_t want) {
     size_t b = want ? want : 1;
     while (b > 1 && memory_need(net, net->weight_bytes, b, 0) > net->max_memory) b /= 2;
@@ -970,9 +978,12 @@ const char *dl_net_run(dl_net *net, const float *input, size_t batch, float *out
     }
     int threaded = dl_parallel_threads() > 1;
     for (int j = 0; j < net->n_nodes; j++) {
-        if (!threaded) { run_node(net, &net->nodes[j], batch, input); continue; }
-        const char *err = run_node_threaded(net, &net->nodes[j], batch, input);
+        double t0 = net->node_seconds ? seconds_now() : 0;
+        const char *err = NULL;
+        if (threaded) err = run_node_threaded(net, &net->nodes[j], batch, input);
+        else run_node(net, &net->nodes[j], batch, input);
         if (err) return err;
+        if (net->node_seconds) net->node_seconds[j] += seconds_now() - t0;
     }
     const layer *o = &net->layers[net->output];
     view v = value(net, net->output, batch);
@@ -1082,17 +1093,78 @@ size_t dl_net_summary(const dl_net *net, char *buf, size_t cap) {
     return text_out(&t, buf, cap);
 }
 
-/* ---- for tests: the executed nodes -------------------------------------------- */
+/* ---- per-layer timing ------------------------------------------------------------ */
 
-size_t dl_net_plan(const dl_net *net, char *buf, size_t cap) {
+const char *dl_net_profile(dl_net *net, int on) {
+    free(net->node_seconds);
+    net->node_seconds = NULL;
+    if (on && !(net->node_seconds = calloc((size_t)net->n_nodes, sizeof(double)))) return "out of memory";
+    return NULL;
+}
+
+static const char *op_name(int op) {
     static const char *names[] = { [OP_INPUT] = "input", [OP_PAD] = "pad", [OP_CONV] = "conv",
         [OP_SCALE_SHIFT] = "scale_shift", [OP_MAX_POOL] = "max_pool", [OP_AVG_POOL] = "avg_pool",
         [OP_CONCAT] = "concat", [OP_GLOBAL_AVG_POOL] = "global_avg_pool", [OP_GLOBAL_MAX_POOL] = "global_max_pool",
         [OP_DENSE] = "dense", [OP_SOFTMAX] = "softmax" };
+    return names[op];
+}
+
+static const char *conv_algo_name(const node *n) {
+    static const char *algos[] = { "gemm", "im2col", "winograd2", "winograd4" };
+    return n->op == OP_CONV ? algos[f32_conv2d_choose(&n->conv)] : "";
+}
+
+static const dl_net *sort_net;       /* qsort has no context argument */
+static int slower_first(const void *x, const void *y) {
+    double a = sort_net->node_seconds[*(const int *)x], b = sort_net->node_seconds[*(const int *)y];
+    return (a < b) - (a > b);
+}
+
+size_t dl_net_profile_table(const dl_net *net, int runs, int rows, char *buf, size_t cap) {
+    dl_text t = {0};
+    int *order = net->node_seconds ? malloc(sizeof(int) * (size_t)net->n_nodes) : NULL;
+    if (!order) { dl_text_puts(&t, "no timing (dl_net_profile is off)\n"); return text_out(&t, buf, cap); }
+    double total = 0, per_op[OP_SOFTMAX + 1] = {0};
+    int count_op[OP_SOFTMAX + 1] = {0};
+    for (int j = 0; j < net->n_nodes; j++) {
+        order[j] = j;
+        total += net->node_seconds[j];
+        per_op[net->nodes[j].op] += net->node_seconds[j];
+        count_op[net->nodes[j].op]++;
+    }
+    sort_net = net;
+    qsort(order, (size_t)net->n_nodes, sizeof *order, slower_first);
+    double per = runs > 0 ? 1e3 / runs : 1e3;
+    dl_text_printf(&t, "| # | layer | op | output | split units | ms | share |\n| ---: | --- | --- | --- | ---: | ---: | ---: |\n");
+    for (int r = 0; r < net->n_nodes && (rows <= 0 || r < rows); r++) {
+        const node *n = &net->nodes[order[r]];
+        const layer *l = &net->layers[n->out];
+        int per_image;
+        size_t units = split_units(net, n, 1, &per_image);
+        dl_text_printf(&t, "| %d | ", r + 1);
+        put_escaped(&t, l->name);
+        dl_text_printf(&t, " | %s%s%s | ", op_name(n->op), n->op == OP_CONV ? " " : "", conv_algo_name(n));
+        if (l->rank == 3) dl_text_printf(&t, "%dx%dx%d", l->h, l->w_, l->c);
+        else dl_text_printf(&t, "%d", l->c);
+        dl_text_printf(&t, " | %zu | %.3f | %.1f%% |\n", units ? units : 1, net->node_seconds[order[r]] * per,
+                       total > 0 ? 100 * net->node_seconds[order[r]] / total : 0);
+    }
+    dl_text_printf(&t, "\n| op | nodes | ms | share |\n| --- | ---: | ---: | ---: |\n");
+    for (int op = 0; op <= OP_SOFTMAX; op++)
+        if (count_op[op]) dl_text_printf(&t, "| %s | %d | %.3f | %.1f%% |\n", op_name(op), count_op[op], per_op[op] * per, total > 0 ? 100 * per_op[op] / total : 0);
+    dl_text_printf(&t, "| all | %d | %.3f | 100%% |\n", net->n_nodes, total * per);
+    free(order);
+    return text_out(&t, buf, cap);
+}
+
+/* ---- for tests: the executed nodes -------------------------------------------- */
+
+size_t dl_net_plan(const dl_net *net, char *buf, size_t cap) {
     dl_text t = {0};
     for (int j = 0; j < net->n_nodes; j++) {
         const node *n = &net->nodes[j];
-        dl_text_printf(&t, "%s%s", j ? " " : "", names[n->op]);
+        dl_text_printf(&t, "%s%s", j ? " " : "", op_name(n->op));
         if (n->folded_bn >= 0) dl_text_puts(&t, "+bn");
         if (n->out_min == 0) dl_text_puts(&t, "+relu");
         if (n->op == OP_CONCAT) {

@@ -15,7 +15,7 @@ import v8 from 'node:v8';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
-import { createDenseLab, MAX_PIXELS } from './denselab.js';
+import { createDenseLab, availableThreads, MAX_PIXELS, MAX_THREADS } from './denselab.js';
 import { classifierNames, classifierOptions, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier } from './experiment.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -24,6 +24,8 @@ export const paths = {
   wasm: path.join(root, 'build/wasm/wasm/denselab_core.wasm'),
   model: path.join(root, 'build/models/densenet121.dlm'),
   labels: path.join(root, 'build/models/imagenet_class_index.json'),
+  coreThreads: path.join(root, 'build/wasm-mt/wasm/denselab_core_mt.mjs'),    // the threaded build (--threads N > 1)
+  wasmThreads: path.join(root, 'build/wasm-mt/wasm/denselab_core_mt.wasm'),
 };
 
 export class UsageError extends Error {}
@@ -32,9 +34,13 @@ export class UsageError extends Error {}
 // optimized code: a long network run could stay ~4x slower. Compile optimized at once.
 v8.setFlagsFromString('--no-liftoff');
 
-export async function openLab() {
-  if (!fs.existsSync(paths.wasm)) throw new UsageError(`${path.relative(process.cwd(), paths.wasm)} is missing: run ./build.sh`);
-  return createDenseLab({ wasmBinary: fs.readFileSync(paths.wasm), coreUrl: pathToFileURL(paths.core).href });
+// threads: as given (--threads N), else every core when the threaded build is there.
+export async function openLab(threads) {
+  const given = threads !== undefined;
+  threads ??= fs.existsSync(paths.wasmThreads) ? await availableThreads() : 1;
+  const [core, wasm] = threads > 1 ? [paths.coreThreads, paths.wasmThreads] : [paths.core, paths.wasm];
+  if (!fs.existsSync(wasm)) throw new UsageError(`${path.relative(process.cwd(), wasm)} is missing: run ./build.sh`);
+  return createDenseLab({ wasmBinary: fs.readFileSync(wasm), coreUrl: pathToFileURL(core).href, threads });
 }
 
 // What one file read may bring into memory (the same limits as cli/denselab.c):
@@ -96,6 +102,7 @@ export function parseArgs(argv) {
     else if (arg === '--out') a.out = v;
     else if (arg === '--size') a.size = v;
     else if (arg === '--top') a.top = intArg(arg, v, 1, 100000);
+    else if (arg === '--threads') a.threads = intArg(arg, v, 1, MAX_THREADS);
     else if (arg === '--max-pixels') a.maxPixels = intArg(arg, v, 1, MAX_PIXELS);   // the same range natively (models/image.h)
     else if (KERAS_FLAGS[arg]) a.net[KERAS_FLAGS[arg]] = v;
     else if (arg.startsWith('--')) a.extra[arg.slice(2)] = v;
@@ -304,6 +311,7 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
                                  build/native/denselab --help lists them all]
        node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] [--runs N] [--warmup N] [--batch B] [--svm-runs N] [--page-c C] [--clock wall|cpu]
 options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB
+         --threads N (threads for one image; default: the number of cores, with the threaded build)
 `;
 
 // The benchmark harness (bench/bench.js) is loaded only when asked for.
@@ -321,7 +329,7 @@ export async function main(argv, out = (s) => process.stdout.write(s), err = (s)
   try {
     if (!COMMANDS[cmd]) throw new UsageError(`unknown command '${cmd}' (try --help)`);
     const a = parseArgs(rest);
-    const lab = await openLab();
+    const lab = await openLab(a.threads);
     const params = COMMANDS[cmd].classifierParams ? lab.classifierKinds().flatMap((k) => k.params.map((p) => p.name)) : [];
     const known = (k) => (COMMANDS[cmd].options ?? []).includes(k) || params.includes(k.replace(/-/g, '_'));
     const unknown = Object.keys(a.extra).filter((k) => !known(k));
