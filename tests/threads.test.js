@@ -1,0 +1,85 @@
+// threads.test.js — one image on several threads (issue 12): the output is
+// bit-identical for 1, 2, 3 and 4 threads, natively (build/native/denselab
+// --threads N) and in Node on the threaded WASM build (createDenseLab({ threads })),
+// equal to the single-threaded WASM build; a thread that runs out of memory is
+// the caller's error and the next run is whole again; bench --layers prints the
+// per-layer table. (The synthetic odd-size graphs: tests/graph_test.c, test_threads.)
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import v8 from 'node:v8';
+import { pathToFileURL } from 'node:url';
+import { images, model, nativeCli, requireBuilt, root, run, tmpDir } from './helpers.js';
+import { createDenseLab } from '../wasm/denselab.js';
+import { paths } from '../wasm/cli.js';
+
+v8.setFlagsFromString('--no-liftoff');
+
+const photo = images.find((f) => f.endsWith('cat_285.png'));
+const sha256 = (bytes) => crypto.createHash('sha256').update(bytes).digest('hex');
+const THREADS = [1, 2, 3, 4];
+
+test('native: predict is bit-identical on 1, 2, 3 and 4 threads', () => {
+  requireBuilt(nativeCli, model);
+  const dir = tmpDir();
+  const hashes = THREADS.map((t) => {
+    const out = path.join(dir, `t${t}.npy`);
+    const r = run('native', ['predict', photo, '--out', out, '--threads', String(t)]);
+    assert.equal(r.status, 0, r.stderr);
+    return sha256(fs.readFileSync(out));
+  });
+  assert.deepEqual(hashes, THREADS.map(() => hashes[0]));
+  const bad = run('native', ['predict', photo, '--out', path.join(dir, 'x.npy'), '--threads', '0']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--threads must be at least 1, got 0/);
+});
+
+async function lab(threads) {
+  const [core, wasm] = threads > 1 ? [paths.coreThreads, paths.wasmThreads] : [paths.core, paths.wasm];
+  requireBuilt(core, wasm);
+  return createDenseLab({ threads, wasmBinary: fs.readFileSync(wasm), coreUrl: pathToFileURL(core).href });
+}
+
+test('WASM in Node: DenseNet121 224x224 is bit-identical on 1 (single-threaded build), 2, 3 and 4 threads', async () => {
+  requireBuilt(model);
+  const modelBytes = fs.readFileSync(model);
+  let x, first;
+  for (const t of THREADS) {
+    const l = await lab(t);
+    assert.equal(l.threadCount(), t);
+    x ??= l.preprocessInput(l.loadImg(fs.readFileSync(photo), [224, 224]).rgb);
+    const file = l.loadModelFile(modelBytes), net = l.buildNet(file, {});
+    const y = net.predict(x);
+    first ??= y;
+    assert.equal(sha256(y), sha256(first), `${t} threads`);
+    if (t === 2) {
+      // A worker that cannot get its scratch memory: a clear error, then a whole run.
+      l.core._dl_api_fail_next_thread_scratch(1);
+      assert.throws(() => net.predict(x), /thread 2: out of memory/);
+      assert.equal(sha256(net.predict(x)), sha256(first), 'the run after a failed thread');
+    }
+    net.free(); file.free();
+  }
+});
+
+test('the single-threaded build refuses threads > 1 with a reason; createDenseLab checks the count', async () => {
+  const single = await lab(1);
+  assert.equal(single.core._dl_api_set_threads(2), 0);
+  assert.match(single.core.UTF8ToString(single.core._dl_api_last_error()), /this build runs one thread/);
+  await assert.rejects(createDenseLab({ threads: 0 }), /threads must be an integer from 1 to 64, got 0/);
+});
+
+test('wasm/cli.js --threads 2 classifies like the native CLI; bench --layers prints the per-layer table', () => {
+  requireBuilt(paths.wasmThreads, nativeCli);
+  const w = run('wasm', ['classify', photo, '--threads', '2', '--top', '3']);
+  const n = run('native', ['classify', photo, '--threads', '1', '--top', '3']);
+  assert.equal(w.status, 0, w.stderr);
+  assert.equal(w.stdout, n.stdout);
+  const b = run('native', ['bench', '--runs', '1', '--threads', '2', '--layers', '--input-shape', '64,64,3', '--include-top', 'false']);
+  assert.equal(b.status, 0, b.stderr);
+  assert.match(b.stdout, /batch 1, 2 threads: wall/);
+  assert.match(b.stdout, /^\| 1 \| \S+ \| conv (gemm|im2col|winograd4) \| \d+x\d+x\d+ \| \d+ \| [\d.]+ \| [\d.]+% \|$/m);
+  assert.match(b.stdout, /^\| all \| \d+ \| [\d.]+ \| 100% \|$/m);
+});
