@@ -83,3 +83,59 @@ test('wasm/cli.js --threads 2 classifies like the native CLI; bench --layers pri
   assert.match(b.stdout, /^\| 1 \| \S+ \| conv (gemm|im2col|winograd4) \| \d+x\d+x\d+ \| \d+ \| [\d.]+ \| [\d.]+% \|$/m);
   assert.match(b.stdout, /^\| all \| \d+ \| [\d.]+ \| 100% \|$/m);
 });
+
+// A static host that cannot send headers: dist/ as plain files, exact MIME types.
+async function plainServer(dir) {
+  const http = await import('node:http');
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm',
+    '.json': 'application/json', '.css': 'text/css', '.svg': 'image/svg+xml' };
+  const server = http.createServer((req, res) => {
+    const rel = decodeURIComponent(new URL(req.url, 'http://x').pathname).replace(/\/$/, '/index.html');
+    const file = path.join(dir, path.normalize(rel));
+    if (!file.startsWith(dir + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { 'Content-Type': types[path.extname(file)] ?? 'application/octet-stream', 'Content-Length': fs.statSync(file).size });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+test('Chromium: a plain static server is single-threaded on the first visit and threaded (web/sw.js headers) on the second; serve mode at once', { timeout: 600_000 }, async () => {
+  const dist = path.join(root, 'dist');
+  requireBuilt(path.join(dist, 'index.html'), path.join(dist, 'denselab_core_mt.wasm'));
+  const { launchChromium } = await import('./helpers.js');
+  const { startServer } = await import('../web/serve.js');
+  const plain = await plainServer(dist), served = await startServer({ root: dist, port: 0 });
+  const chrome = await launchChromium('denselab-threads-');
+  const page = chrome.context.pages()[0] || await chrome.context.newPage();
+  const ready = async (what) => {
+    await page.waitForFunction(() => ['ready', 'error'].includes(document.querySelector('[data-testid=status]').textContent), null, { timeout: 300_000 });
+    assert.equal(await page.textContent('[data-testid=status]'), 'ready', `${what}: ${await page.textContent('[data-testid=error]')}`);
+    return { threads: await page.getAttribute('[data-testid=threads-mode]', 'data-threads'), text: await page.textContent('[data-testid=threads-mode]') };
+  };
+  try {
+    await page.goto(plain.url);
+    await page.evaluate(() => localStorage.setItem('denselab-threads', '2'));   // whatever the cores
+    let mode = await ready('first visit');
+    assert.equal(mode.threads, '1', mode.text);
+    assert.match(mode.text, /^Single thread: the page is not cross-origin isolated/);
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+    await page.reload();
+    mode = await ready('second visit');
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+    assert.equal(mode.threads, '2', mode.text);
+    assert.match(mode.text, /^Multi-threaded: 2 threads per image \(the page is cross-origin isolated\)/);
+    await page.setInputFiles('[data-testid=image-input]', photo);
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]').textContent === 'done', null, { timeout: 120_000 });
+    assert.equal(await page.getAttribute('[data-testid=prediction]', 'data-wnid'), 'n02123045');   // tabby, as the CLIs
+    await page.goto(served.url);                 // serve mode: COOP/COEP from the first response
+    await page.evaluate(() => localStorage.setItem('denselab-threads', '2'));
+    await page.reload();
+    mode = await ready('./build.sh serve');
+    assert.equal(mode.threads, '2', mode.text);
+  } finally {
+    await chrome.close();
+    await plain.close();
+    await served.close();
+  }
+});
