@@ -1,6 +1,7 @@
-/* parallel.c — see parallel.h. One mutex and two condition variables: the
- * caller publishes a job and bumps a generation counter, the workers run
- * their fixed share, the last one to finish wakes the caller. */
+/* parallel.c — see parallel.h. The caller publishes a job and bumps an atomic
+ * generation counter, the workers run their fixed share, the last one to
+ * finish counts `pending` down to 0; each side spins briefly, then sleeps on
+ * a condition variable. */
 #include "common/parallel.h"
 #include "common/reason.h"
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #if !defined(__EMSCRIPTEN__) || defined(__EMSCRIPTEN_PTHREADS__)
 #define DL_HAVE_THREADS 1
 #include <pthread.h>
+#include <stdatomic.h>
 #else
 #define DL_HAVE_THREADS 0
 #endif
@@ -46,12 +48,18 @@ void dl_parallel_fail_next_scratch(int thread) {
 
 #if DL_HAVE_THREADS
 
+/* A node of DenseNet takes 20 us to a few ms: waking a sleeping thread costs
+ * about as much as the small ones, so both sides spin a little on the atomic
+ * counters before they sleep on the condition variables. */
+#define SPINS 20000
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t work_ready = PTHREAD_COND_INITIALIZER, work_done = PTHREAD_COND_INITIALIZER;
-static int started = 1;             /* threads that exist: the caller + workers 1..started-1 */
-static unsigned long generation;    /* bumped once per parallel call */
-static int pending;                 /* workers still running the current call */
+static int started = 1;                 /* threads that exist: the caller + workers 1..started-1 */
+static atomic_ulong generation;         /* bumped once per parallel call, after the job is set */
+static atomic_int pending;              /* workers that have not yet answered the current call */
 static struct { dl_range_fn fn; void *ctx; size_t items; int threads; } job;
+static unsigned long born[DL_MAX_THREADS];     /* the generation when each worker was created */
 static char reasons[DL_MAX_THREADS][512];
 static int failed[DL_MAX_THREADS];
 
@@ -69,16 +77,21 @@ static void run_share(int t) {
 
 static void *worker(void *arg) {
     int id = (int)(intptr_t)arg;
-    unsigned long seen = 0;
-    pthread_mutex_lock(&lock);
+    unsigned long seen = born[id];   /* not a later value: a job published before this thread ran is its own */
     for (;;) {
-        while (generation == seen) pthread_cond_wait(&work_ready, &lock);
-        seen = generation;
-        if (id >= job.threads) continue;     /* not needed this time */
-        pthread_mutex_unlock(&lock);
-        run_share(id);
-        pthread_mutex_lock(&lock);
-        if (--pending == 0) pthread_cond_signal(&work_done);
+        for (int spin = 0; spin < SPINS && atomic_load_explicit(&generation, memory_order_acquire) == seen; spin++) {}
+        if (atomic_load(&generation) == seen) {
+            pthread_mutex_lock(&lock);
+            while (atomic_load(&generation) == seen) pthread_cond_wait(&work_ready, &lock);
+            pthread_mutex_unlock(&lock);
+        }
+        seen = atomic_load(&generation);
+        if (id < job.threads) run_share(id);  /* every worker answers every call, so none reads a job being written */
+        if (atomic_fetch_sub(&pending, 1) == 1) {
+            pthread_mutex_lock(&lock);
+            pthread_cond_signal(&work_done);
+            pthread_mutex_unlock(&lock);
+        }
     }
     return NULL;
 }
@@ -91,6 +104,7 @@ const char *dl_parallel_set_threads(int threads) {
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        born[started] = atomic_load(&generation);
         int rc = pthread_create(&t, &attr, worker, (void *)(intptr_t)started);
         pthread_attr_destroy(&attr);
         if (rc) return dl_errorf("could not start thread %d of %d (error %d); still %d thread%s",
@@ -105,16 +119,19 @@ const char *dl_parallel_for(size_t items, dl_range_fn fn, void *ctx) {
     int threads = n_threads;
     if (items < (size_t)threads) threads = (int)items;
     if (threads <= 1) return items ? fn(ctx, 0, items, 0) : NULL;
-    pthread_mutex_lock(&lock);
     job.fn = fn; job.ctx = ctx; job.items = items; job.threads = threads;
-    pending = threads - 1;
-    generation++;
+    atomic_store(&pending, started - 1);
+    pthread_mutex_lock(&lock);
+    atomic_fetch_add(&generation, 1);
     pthread_cond_broadcast(&work_ready);
     pthread_mutex_unlock(&lock);
     run_share(0);
-    pthread_mutex_lock(&lock);
-    while (pending) pthread_cond_wait(&work_done, &lock);
-    pthread_mutex_unlock(&lock);
+    for (int spin = 0; spin < SPINS && atomic_load_explicit(&pending, memory_order_acquire); spin++) {}
+    if (atomic_load(&pending)) {
+        pthread_mutex_lock(&lock);
+        while (atomic_load(&pending)) pthread_cond_wait(&work_done, &lock);
+        pthread_mutex_unlock(&lock);
+    }
     for (int t = 0; t < threads; t++)
         if (failed[t]) return dl_errorf("%s", reasons[t]);
     return NULL;

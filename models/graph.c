@@ -22,6 +22,7 @@
  *   5. weights: packed for the kernels (BatchNorm folded in); the file's, or
  *               Keras's initializers for weights=None.
  */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime (per-layer timing) under -std=c11 */
 #include "models/model_internal.h"
 #include "common/checked.h"
 #include "common/parallel.h"
