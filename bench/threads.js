@@ -5,7 +5,7 @@
 // the page's thread setting, the "Inference N ms" it reports). Runs alternate
 // between the thread counts so that load from other processes hits both alike.
 //
-//   node bench/threads.js [--runs 10] [--threads 1,2] [--browser]
+//   node bench/threads.js [--runs 10] [--threads 1,2] [--browser] [--estimate [--sync-us 20]]
 import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
@@ -30,16 +30,17 @@ async function nodeLatency(counts, runs) {
     const lab = await createDenseLab({ threads: t, wasmBinary: fs.readFileSync(wasm), coreUrl: pathToFileURL(core).href });
     const net = lab.buildNet(lab.loadModelFile(fs.readFileSync(paths.model)), {});
     const x = lab.preprocessInput(lab.loadImg(fs.readFileSync(photos[0]), [224, 224]).rgb);
-    nets.push({ t, run: () => net.predict(x), ms: [] });
+    nets.push({ t, run: () => net.predict(x), ms: [], cpu: [] });
   }
   for (let r = -2; r < runs; r++) {
     for (const n of nets) {
-      const t0 = performance.now();
+      const t0 = performance.now(), c0 = process.cpuUsage();     // CPU: every thread of this process
       n.run();
-      if (r >= 0) n.ms.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      if (r >= 0) { n.ms.push(performance.now() - t0); n.cpu.push((c.user + c.system) / 1e3); }
     }
   }
-  return nets.map((n) => ({ threads: n.t, median: median(n.ms), min: Math.min(...n.ms) }));
+  return nets.map((n) => ({ threads: n.t, median: median(n.ms), min: Math.min(...n.ms), cpu: median(n.cpu) }));
 }
 
 async function browserLatency(counts, runs) {
@@ -74,16 +75,35 @@ async function browserLatency(counts, runs) {
   return out;
 }
 
+// The 4- and 8-core estimate from one-thread per-layer times (native `bench --layers`):
+// a node split into u units on P threads takes ceil(u / P) / u of its time (whole
+// units per thread, as the fixed partition gives them), plus one barrier (syncUs);
+// a node that does not split keeps its time. Memory bandwidth is not modelled.
+async function estimate(runs, syncUs) {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(path.join(root, 'build/native/denselab'), ['bench', '--runs', String(runs), '--threads', '1', '--layers'], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(r.stderr);
+  const nodes = [...r.stdout.matchAll(/^\| \d+ \| \S+ \| [^|]+ \| [^|]+ \| (\d+) \| ([\d.]+) \|/gm)].map((m) => ({ units: +m[1], ms: +m[2] }));
+  const one = nodes.reduce((a, n) => a + n.ms, 0);
+  console.log(`\nEstimate from native per-layer times (1 thread, ${nodes.length} nodes, ${one.toFixed(1)} ms; barrier ${syncUs} us per split node):`);
+  console.log('| threads | estimated ms | speed-up |\n| ---: | ---: | ---: |');
+  for (const P of [1, 2, 4, 8]) {
+    const ms = nodes.reduce((a, n) => a + (n.units > 1 && P > 1 ? n.ms * Math.ceil(n.units / P) / n.units + syncUs / 1e3 : n.ms), 0);
+    console.log(`| ${P} | ${ms.toFixed(1)} | ${(one / ms).toFixed(2)}x |`);
+  }
+}
+
 const runs = Number(option('runs', '10'));
 const counts = option('threads', '1,2').split(',').map(Number);
 const print = (where, rows) => {
   for (const r of rows) {
     const ratio = r.median / rows[0].median;
-    console.log(`| ${where} | ${r.threads} | ${r.median.toFixed(1)} | ${r.min.toFixed(1)} | ${ratio.toFixed(2)}x |${r.mode ? ` ${r.mode} |` : ''}`);
+    console.log(`| ${where} | ${r.threads} | ${r.median.toFixed(1)} | ${r.min.toFixed(1)} | ${ratio.toFixed(2)}x | ${r.cpu ? r.cpu.toFixed(1) : '—'} |${r.mode ? ` ${r.mode} |` : ''}`);
   }
 };
 console.log(`DenseNet121 224x224 batch 1, ${runs} runs each (median, min ms; ratio to ${counts[0]} thread(s))`);
-console.log('| where | threads | median ms | min ms | vs first |');
-console.log('| --- | ---: | ---: | ---: | ---: |');
+console.log('| where | threads | median ms | min ms | vs first | CPU ms (all threads, median) |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
 print('Node', await nodeLatency(counts, runs));
 if (process.argv.includes('--browser')) print('Chromium', await browserLatency(counts, runs));
+if (process.argv.includes('--estimate')) await estimate(runs, Number(option('sync-us', '20')));
