@@ -190,6 +190,14 @@ class DenseLab {
   // Threads that run one image (createDenseLab({ threads })).
   threadCount() { return this.core._dl_api_threads(); }
 
+  // Fewer (or again more) threads, up to the count this instance was created with:
+  // its workers were started then (a thread started later would wait for this
+  // thread's event loop).
+  setThreads(threads) {
+    integer('threads', threads, 1, this.core.dlThreadPool + 1);
+    if (!this.core._dl_api_set_threads(threads)) throw this.error();
+  }
+
   // n bytes of heap, or an Error (never a 0 pointer handed on).
   alloc(name, bytes) {
     const p = this.core._malloc(Math.max(bytes, 1));
