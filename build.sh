@@ -208,6 +208,14 @@ build_wasm() {
   configure_and_build build/wasm emcmake cmake -S . -B build/wasm -DCMAKE_BUILD_TYPE=Release
 }
 
+# The threaded library only (denselab_core_mt, -pthread): every object again with atomics.
+build_wasm_threads() {
+  step "threaded WASM library (build/wasm-mt)"
+  export NODE_PATH=/usr/share/nodejs
+  [ -f build/wasm-mt/Makefile ] || emcmake cmake -S . -B build/wasm-mt -DCMAKE_BUILD_TYPE=Release -DDENSELAB_PTHREADS=ON
+  cmake --build build/wasm-mt -j"$JOBS" --target denselab_core
+}
+
 build_asan() {
   step "ASan+UBSan native build (build/asan)"
   local cc=gcc
@@ -269,6 +277,7 @@ build_all() {
   ensure_assets
   build_native
   build_wasm
+  build_wasm_threads
   build_asan
   build_asan32
   build_fuzz

@@ -12,6 +12,7 @@
  * Exit status 0 on success; otherwise one line on stderr saying why.
  */
 #define _DEFAULT_SOURCE  /* readlink */
+#include "common/parallel.h"
 #include "common/reason.h"
 #include "learn/experiment.h"
 #include "learn/report.h"
@@ -124,6 +125,7 @@ typedef struct {
     int with_images;
     long train, test, batch, rbf_max, runs;
     int batch_given;
+    int threads, layers;        /* --threads N (default: the cores), bench --layers */
     dl_fit_params fit;
     dl_net_options net;
     const char *files[256];
@@ -204,6 +206,7 @@ static int parse_args(int argc, char **argv, args *a) {
         if (!strcmp(arg, "--json")) { a->json = 1; continue; }
         if (!strcmp(arg, "--gray-to-rgb")) { dl_net_options_set(&a->net, "gray_to_rgb", "true"); continue; }  /* DenseLab's extension */
         if (!strcmp(arg, "--with-images")) { a->with_images = 1; continue; }
+        if (!strcmp(arg, "--layers")) { a->layers = 1; continue; }
         if (i + 1 >= argc) return fail("%s needs a value", arg);
         const char *v = argv[++i];
         if (!strcmp(arg, "--model")) a->model = v;
@@ -227,6 +230,10 @@ static int parse_args(int argc, char **argv, args *a) {
             long long x;
             if (int_option(arg, v, 1, 100000, &x)) return 1;
             a->top = (int)x;
+        } else if (!strcmp(arg, "--threads")) {
+            long long x;
+            if (int_option(arg, v, 1, DL_MAX_THREADS, &x)) return 1;
+            a->threads = (int)x;
         } else if (!strcmp(arg, "--max-pixels")) {
             long long x;       /* the same range on both CLIs (models/image.h) */
             if (int_option(arg, v, 1, (long long)DL_IMAGE_MAX_PIXELS_LIMIT, &x)) return 1;
@@ -686,6 +693,7 @@ static int cmd_bench(const args *a) {
     unsigned s = 1;
     for (size_t i = 0; !status && i < nin; i++) { s = s * 1664525u + 1013904223u; x[i] = (float)(s >> 8) / (1 << 24) * 4 - 2; }
     for (long r = -1; !status && r < a->runs; r++) {
+        if (r == 0 && a->layers && (err = dl_net_profile(net, 1))) status = fail("%s", err);   /* after the warm-up */
         double t = now_seconds(), c = cpu_seconds();
         if ((err = dl_net_run(net, x, batch, y))) status = fail("%s", err);
         else if (r >= 0) { ms[r] = (now_seconds() - t) * 1e3; cpu[r] = (cpu_seconds() - c) * 1e3; }
@@ -693,12 +701,17 @@ static int cmd_bench(const args *a) {
     if (!status) {
         double cpu_med = sorted_median(cpu, a->runs), med = sorted_median(ms, a->runs);
         if (a->json)
-            printf("{\"input_shape\": [%d, %d, %d], \"batch\": %zu, \"runs\": %ld, \"load_ms\": %.1f, \"min_ms\": %.3f, \"median_ms\": %.3f, \"max_ms\": %.3f, "
+            printf("{\"input_shape\": [%d, %d, %d], \"batch\": %zu, \"threads\": %d, \"runs\": %ld, \"load_ms\": %.1f, \"min_ms\": %.3f, \"median_ms\": %.3f, \"max_ms\": %.3f, "
                    "\"cpu_min_ms\": %.3f, \"cpu_median_ms\": %.3f, \"cpu_max_ms\": %.3f}\n",
-                   in[0], in[1], in[2], batch, a->runs, load_ms, ms[0], med, ms[a->runs - 1], cpu[0], cpu_med, cpu[a->runs - 1]);
+                   in[0], in[1], in[2], batch, dl_parallel_threads(), a->runs, load_ms, ms[0], med, ms[a->runs - 1], cpu[0], cpu_med, cpu[a->runs - 1]);
         else
-            printf("%dx%dx%d batch %zu: wall min %.1f / median %.1f / max %.1f ms, CPU median %.1f ms over %ld runs (model load %.0f ms)\n",
-                   in[0], in[1], in[2], batch, ms[0], med, ms[a->runs - 1], cpu_med, a->runs, load_ms);
+            printf("%dx%dx%d batch %zu, %d thread%s: wall min %.1f / median %.1f / max %.1f ms, CPU median %.1f ms over %ld runs (model load %.0f ms)\n",
+                   in[0], in[1], in[2], batch, dl_parallel_threads(), dl_parallel_threads() == 1 ? "" : "s", ms[0], med, ms[a->runs - 1], cpu_med, a->runs, load_ms);
+        if (a->layers) {       /* markdown, for docs/benchmarks.md */
+            size_t n = dl_net_profile_table(net, (int)a->runs, 0, NULL, 0);
+            char *table = malloc(n + 1);
+            if (table) { dl_net_profile_table(net, (int)a->runs, 0, table, n + 1); fputs(table, stdout); free(table); }
+        }
     }
     free(x); free(y); free(ms); dl_net_free(net); dl_model_free(m);
     return status;
@@ -888,13 +901,14 @@ int main(int argc, char **argv) {
         "       denselab features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]\n"
         "       denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all\n"
         "                        [--PARAM VALUE]... [--rbf-max 10000] [--json] [--data DIR]   (PARAMs below)\n"
-        "       denselab bench [--runs R] [--batch B] [--include-top B] [--input-shape H,W,C] [--pooling P] [--json]\n"
+        "       denselab bench [--runs R] [--batch B] [--threads N] [--layers] [--include-top B] [--input-shape H,W,C] [--pooling P] [--json]\n"
         "       denselab train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K]\n"
         "                      [--out PROJECT] [--with-images] [--json]   (DIR: one sub-folder of images per class)\n"
         "       denselab classify --project PROJECT IMAGE... [--json]\n"
         "       denselab --version\n"
         "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB\n"
-        "         --gray-to-rgb: a 1-channel --input-shape repeats the gray channel 3x for the ImageNet weights (not Keras)\n";
+        "         --gray-to-rgb: a 1-channel --input-shape repeats the gray channel 3x for the ImageNet weights (not Keras)\n"
+        "         --threads N (threads for one image; default: the number of cores)   bench --layers: per-layer times\n";
     if (argc == 2 && !strcmp(argv[1], "--version")) { printf("denselab %s\n", DL_VERSION); return 0; }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
@@ -903,6 +917,12 @@ int main(int argc, char **argv) {
     }
     static args a;
     if (parse_args(argc, argv, &a)) return 1;
+    if (!a.threads) {           /* default: every core, as os.availableParallelism() in wasm/cli.js */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        a.threads = cores < 1 ? 1 : cores > DL_MAX_THREADS ? DL_MAX_THREADS : (int)cores;
+    }
+    const char *threads_err = dl_parallel_set_threads(a.threads);
+    if (threads_err) return fail("%s", threads_err);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "classify")) return cmd_classify(&a);
     if (!strcmp(cmd, "summary")) return cmd_summary(&a);

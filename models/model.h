@@ -71,5 +71,12 @@ size_t      dl_net_summary(const dl_net *net, char *buf, size_t cap);
 void        dl_net_param_counts(const dl_net *net, size_t *total, size_t *trainable);
 /* Bytes of activation memory planned for one image (arena, buffers reused). */
 size_t      dl_net_arena_bytes(const dl_net *net);
+/* Per-layer timing (`denselab bench --layers`): while on, every dl_net_run
+ * adds each executed node's wall time (turning it on clears the sums). The
+ * table lists the `rows` slowest nodes (all: 0) with the Keras layer each
+ * computes, its output shape, how the threads split it, and ms per run
+ * (`runs` runs summed), then the time per kind of operation. snprintf style. */
+const char *dl_net_profile(dl_net *net, int on);
+size_t      dl_net_profile_table(const dl_net *net, int runs, int rows, char *buf, size_t cap);
 
 #endif

@@ -10,6 +10,7 @@
  * size_t is 32 bits in WebAssembly and a wrapped product would write past a
  * small allocation into whatever the instance holds next. */
 #include "common/checked.h"
+#include "common/parallel.h"
 #include "common/reason.h"
 #include "learn/experiment.h"
 #include "learn/idx.h"
@@ -422,3 +423,15 @@ EMSCRIPTEN_KEEPALIVE char *dl_api_train_format(const dl_project *p, int what, in
     if (t.failed) { dl_text_free(&t); return failed("out of memory"), NULL; }
     return t.buf ? t.buf : calloc(1, 1);
 }
+/* ---- threads (common/parallel.h) -------------------------------------------
+ * The threaded build (denselab_core_mt) runs one image on up to `threads`
+ * threads; the single-threaded build accepts only 1. Returns 1, or 0 with the reason. */
+EMSCRIPTEN_KEEPALIVE int dl_api_set_threads(int threads) {
+    const char *err = dl_parallel_set_threads(threads);
+    return err ? failed(err) : 1;
+}
+EMSCRIPTEN_KEEPALIVE int dl_api_threads(void) { return dl_parallel_threads(); }
+EMSCRIPTEN_KEEPALIVE int dl_api_threads_available(void) { return dl_parallel_available(); }
+
+/* For tests: the next scratch buffer that thread `thread` (0-based) asks for is refused. */
+EMSCRIPTEN_KEEPALIVE void dl_api_fail_next_thread_scratch(int thread) { dl_parallel_fail_next_scratch(thread); }

@@ -15,7 +15,7 @@ import v8 from 'node:v8';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
-import { MAX_PIXELS } from './denselab.js';
+import { availableThreads, MAX_PIXELS, MAX_THREADS } from './denselab.js';
 import { files, openDenseLab, VERSION } from './node.js';
 import { crossValidate, imageFeatures, projectClassifier, trainProject } from './train.js';
 import { classifierNames, classifierOptions, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier } from './experiment.js';
@@ -29,8 +29,10 @@ export class UsageError extends Error {}
 // optimized code: a long network run could stay ~4x slower. Compile optimized at once.
 v8.setFlagsFromString('--no-liftoff');
 
-export async function openLab() {
-  try { return await openDenseLab(); } catch (e) { throw new UsageError(e.message); }
+// threads: as given (--threads N), else every core when the threaded build is there.
+export async function openLab(threads) {
+  threads ??= fs.existsSync(files.wasmThreads) ? await availableThreads() : 1;
+  try { return await openDenseLab({ threads }); } catch (e) { throw new UsageError(e.message); }
 }
 
 // What one file read may bring into memory (the same limits as cli/denselab.c):
@@ -94,6 +96,7 @@ export function parseArgs(argv) {
     else if (arg === '--out') a.out = v;
     else if (arg === '--size') a.size = v;
     else if (arg === '--top') a.top = intArg(arg, v, 1, 100000);
+    else if (arg === '--threads') a.threads = intArg(arg, v, 1, MAX_THREADS);
     else if (arg === '--max-pixels') a.maxPixels = intArg(arg, v, 1, MAX_PIXELS);   // the same range natively (models/image.h)
     else if (KERAS_FLAGS[arg]) a.net[KERAS_FLAGS[arg]] = v;
     else if (arg.startsWith('--')) a.extra[arg.slice(2)] = v;
@@ -416,6 +419,7 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
        node wasm/cli.js --version
 options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB
          --gray-to-rgb: a 1-channel --input-shape repeats the gray channel 3x for the ImageNet weights (not Keras)
+         --threads N (threads for one image; default: the number of cores, with the threaded build)
 `;
 
 // The benchmark harness (bench/bench.js) is loaded only when asked for.
@@ -438,7 +442,7 @@ export async function main(argv, out = (s) => process.stdout.write(s), err = (s)
   try {
     if (!COMMANDS[cmd]) throw new UsageError(`unknown command '${cmd}' (try --help)`);
     const a = parseArgs(rest);
-    const lab = await openLab();
+    const lab = await openLab(a.threads);
     const params = COMMANDS[cmd].classifierParams ? lab.classifierKinds().flatMap((k) => k.params.map((p) => p.name)) : [];
     const known = (k) => (COMMANDS[cmd].options ?? []).includes(k) || params.includes(k.replace(/-/g, '_'));
     const unknown = Object.keys(a.extra).filter((k) => !known(k));

@@ -17,8 +17,12 @@
 // marked unusable and every later call says so, rather than answering from a
 // heap in an unknown state.
 
-export async function createDenseLab({ wasmBinary, coreUrl } = {}) {
-  const url = coreUrl ?? new URL('./denselab_core.mjs', import.meta.url).href;
+export async function createDenseLab({ wasmBinary, coreUrl, threads = 1 } = {}) {
+  integer('threads', threads, 1, MAX_THREADS);
+  // threads > 1: the threaded build (denselab_core_mt: pthreads on one shared
+  // memory; the page must be crossOriginIsolated); wasmBinary / coreUrl name it.
+  const url = coreUrl ?? new URL(threads > 1 ? './denselab_core_mt.mjs' : './denselab_core.mjs', import.meta.url).href;
+  if (threads > 1) await nodeGlobalsForThreads(url);
   const { default: createCore } = await import(url);
   if (!wasmBinary) {
     const wasmUrl = new URL(url.replace(/\.mjs$/, '.wasm'), import.meta.url);
@@ -26,8 +30,59 @@ export async function createDenseLab({ wasmBinary, coreUrl } = {}) {
     if (!res.ok) throw new Error(`cannot load ${wasmUrl}: HTTP ${res.status}`);
     wasmBinary = await res.arrayBuffer();
   }
-  const core = await createCore({ wasmBinary, print: () => {}, printErr: () => {} });
+  // dlThreadPool: the workers started with the module (wasm/CMakeLists.txt), so
+  // that starting a thread never waits for this thread's event loop.
+  const core = await createCore({ wasmBinary, print: () => {}, printErr: () => {}, dlThreadPool: threads - 1 });
+  if (threads > 1) {
+    liveHeapViews(core);
+    // Node: the pool's worker_threads must not keep the process alive.
+    for (const w of [...core.PThread.unusedWorkers, ...core.PThread.runningWorkers]) w.unref?.();
+    if (!core._dl_api_set_threads(threads)) throw new Error(core.UTF8ToString(core._dl_api_last_error()));
+  }
   return new DenseLab(core);
+}
+
+// A thread count for one image: 1..64 (common/parallel.h's DL_MAX_THREADS).
+export const MAX_THREADS = 64;
+
+// The number of cores this JS runs on (the default of the CLI and the page).
+export async function availableThreads() {
+  if (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) return Math.min(navigator.hardwareConcurrency, MAX_THREADS);
+  if (typeof process === 'object' && process.versions?.node) {
+    const os = await import('node:os');
+    return Math.min(os.availableParallelism?.() ?? os.cpus().length, MAX_THREADS);
+  }
+  return 1;
+}
+
+// Emscripten 3.1.6's threaded module, under Node, expects CommonJS's require
+// and __dirname even as an ES module (its pthreads are worker_threads).
+async function nodeGlobalsForThreads(url) {
+  if (typeof process !== 'object' || !process.versions?.node || typeof window !== 'undefined') return;
+  const { createRequire } = await import('node:module');
+  const { fileURLToPath } = await import('node:url');
+  const path = await import('node:path');
+  globalThis.require ??= createRequire(url);
+  globalThis.__dirname ??= path.dirname(fileURLToPath(url));
+}
+
+// Another thread may grow the shared memory: the HEAP views this thread
+// reads are re-made whenever the memory's buffer changed.
+function liveHeapViews(core) {
+  const kinds = { HEAP8: Int8Array, HEAPU8: Uint8Array, HEAP16: Int16Array, HEAPU16: Uint16Array, HEAP32: Int32Array,
+    HEAPU32: Uint32Array, HEAPF32: Float32Array, HEAPF64: Float64Array };
+  const views = {};
+  for (const [name, Kind] of Object.entries(kinds)) {
+    Object.defineProperty(core, name, {
+      get() {
+        const buffer = core.wasmMemory.buffer;
+        if (views[name]?.buffer !== buffer) views[name] = new Kind(buffer);
+        return views[name];
+      },
+      set() {},                 // Emscripten's own refresh: the getter does it
+      configurable: true,
+    });
+  }
 }
 
 // The Keras Applications arguments, plus DenseLab's memory limit (bytes, or '512MB'; models/model.h).
@@ -132,6 +187,17 @@ class DenseLab {
   }
 
   error() { return new Error(this.core.UTF8ToString(this.core._dl_api_last_error())); }
+
+  // Threads that run one image (createDenseLab({ threads })).
+  threadCount() { return this.core._dl_api_threads(); }
+
+  // Fewer (or again more) threads, up to the count this instance was created with:
+  // its workers were started then (a thread started later would wait for this
+  // thread's event loop).
+  setThreads(threads) {
+    integer('threads', threads, 1, this.core.dlThreadPool + 1);
+    if (!this.core._dl_api_set_threads(threads)) throw this.error();
+  }
 
   // n bytes of heap, or an Error (never a 0 pointer handed on).
   alloc(name, bytes) {

@@ -20,18 +20,24 @@ export const files = packaged ? {
   wasm: path.join(here, 'denselab_core.wasm'),
   model: path.join(here, 'models/densenet121.dlm'),
   labels: path.join(here, 'models/imagenet_class_index.json'),
+  coreThreads: path.join(here, 'denselab_core_mt.mjs'),       // the threaded build (threads > 1)
+  wasmThreads: path.join(here, 'denselab_core_mt.wasm'),
 } : {
   core: path.join(root, 'build/wasm/wasm/denselab_core.mjs'),
   wasm: path.join(root, 'build/wasm/wasm/denselab_core.wasm'),
   model: path.join(root, 'build/models/densenet121.dlm'),
   labels: path.join(root, 'build/models/imagenet_class_index.json'),
+  coreThreads: path.join(root, 'build/wasm-mt/wasm/denselab_core_mt.mjs'),
+  wasmThreads: path.join(root, 'build/wasm-mt/wasm/denselab_core_mt.wasm'),
 };
 
 // The one version number: package.json's (also shown by the page and the native CLI).
 export const VERSION = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
 
-// A DenseLab instance on the local WASM core (createDenseLab's options pass through).
+// A DenseLab instance on the local WASM core (createDenseLab's options pass through):
+// threads > 1 loads the threaded build, which runs one image on that many threads.
 export async function openDenseLab(options = {}) {
-  if (!fs.existsSync(files.wasm)) throw new Error(`${path.relative(process.cwd(), files.wasm)} is missing: run ./build.sh`);
-  return createDenseLab({ wasmBinary: fs.readFileSync(files.wasm), coreUrl: pathToFileURL(files.core).href, ...options });
+  const [core, wasm] = options.threads > 1 ? [files.coreThreads, files.wasmThreads] : [files.core, files.wasm];
+  if (!fs.existsSync(wasm)) throw new Error(`${path.relative(process.cwd(), wasm)} is missing: run ./build.sh`);
+  return createDenseLab({ wasmBinary: fs.readFileSync(wasm), coreUrl: pathToFileURL(core).href, ...options });
 }

@@ -1,6 +1,6 @@
 // Lays out the npm package and packs it:
 //   node wasm/package.js [--out DIR]      (default build/release) -> DIR/denselab-VERSION.tgz
-// The package is flat: the JS API (wasm/*.js and its .d.ts), the WASM core, the Node CLI as
+// The package is flat: the JS API (wasm/*.js and its .d.ts), the WASM cores (one thread, threads), the Node CLI as
 // `bin`, and the float32 model with the class index in models/. The float32 model is inside
 // (32 MB, about 30 MB packed) rather than fetched from a URL: `npx denselab classify` then works
 // offline and prints Keras's numbers, which is the project's promise; the float16 file would
@@ -40,11 +40,14 @@ for (const f of fs.readdirSync(here).sort()) {
 }
 copy(path.join(root, 'README.md'), 'README.md');
 copy(path.join(root, 'CHANGELOG.md'), 'CHANGELOG.md');
-// The core (and, where the build makes them, its variants: every denselab_core* file).
-const coreDir = path.join(root, 'build/wasm/wasm');
-const cores = fs.existsSync(coreDir) ? fs.readdirSync(coreDir).filter((f) => f.startsWith('denselab_core')) : [];
-if (!cores.includes('denselab_core.wasm')) fail('missing build/wasm/wasm/denselab_core.wasm: run ./build.sh first');
-for (const f of cores) copy(path.join(coreDir, f), f);
+// The core, single-threaded and threaded (build/wasm-mt: denselab_core_mt.{mjs,wasm,worker.js}).
+for (const dir of ['build/wasm/wasm', 'build/wasm-mt/wasm']) {
+  const cores = fs.existsSync(path.join(root, dir)) ? fs.readdirSync(path.join(root, dir)).filter((f) => f.startsWith('denselab_core')) : [];
+  for (const f of cores) copy(path.join(root, dir, f), f);
+}
+for (const f of ['denselab_core.wasm', 'denselab_core_mt.wasm']) {
+  if (!fs.existsSync(path.join(stage, f))) fail(`missing ${f}: run ./build.sh first`);
+}
 for (const f of ['densenet121.dlm', 'imagenet_class_index.json']) copy(path.join(root, 'build/models', f), `models/${f}`);
 fs.chmodSync(path.join(stage, 'cli.js'), 0o755);
 

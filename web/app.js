@@ -42,6 +42,62 @@ const worker = new WorkerClient(new URL('./worker.js', import.meta.url), {
 });
 const call = (cmd, args = {}, transfer = []) => worker.call(cmd, args, { transfer });
 
+// ---------- threads for one image (issue 12) ----------
+// auto = navigator.hardwareConcurrency; a number chosen in the page is kept in
+// localStorage. The worker uses the threaded build only when the page is
+// crossOriginIsolated (serve mode's headers, or web/sw.js's from the second visit).
+
+const THREADS_KEY = 'denselab-threads';
+const cores = Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 64));
+
+function threadSetting() {
+  let v = null;
+  try { v = localStorage.getItem(THREADS_KEY); } catch { /* storage blocked: auto */ }
+  return v && /^\d+$/.test(v) && +v >= 1 && +v <= 64 ? +v : 'auto';
+}
+
+function wireThreads() {
+  const select = $('threads-setting');
+  for (let t = 1; t <= Math.max(cores, 8); t++) select.add(new Option(String(t), String(t)));
+  select.value = String(threadSetting());
+  select.addEventListener('change', () => {
+    try {
+      if (select.value === 'auto') localStorage.removeItem(THREADS_KEY);
+      else localStorage.setItem(THREADS_KEY, select.value);
+    } catch { /* storage blocked: the choice lasts this page only */ }
+    location.reload();      // the worker's WASM build is chosen at start
+  });
+}
+
+function showThreadMode({ threads, why }) {
+  const el = $('threads-mode');
+  el.dataset.threads = String(threads);
+  el.dataset.isolated = String(self.crossOriginIsolated === true);
+  el.textContent = threads > 1 ? `Multi-threaded: ${threads} threads per image (${why}).` : `Single thread: ${why}.`;
+}
+
+// ---------- service worker (offline copy) ----------
+
+function askServiceWorker(type) {
+  return navigator.serviceWorker.ready.then((reg) => new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = (e) => resolve(e.data);
+    reg.active.postMessage({ type }, [channel.port2]);
+  }));
+}
+
+async function updateOfflineIndicator() {
+  try {
+    const s = await askServiceWorker('complete');
+    const el = $('offline');
+    el.hidden = !s.ready;
+    el.dataset.version = s.version;
+    el.title = s.ready ? `Cached for offline use (version ${s.version})` : `Missing: ${s.missing.join(', ')}`;
+  } catch (e) {
+    console.warn('offline cache check failed:', e.message);
+  }
+}
+
 // ---------- model download with real progress ----------
 
 function showProgress(received, total) {
@@ -229,7 +285,7 @@ function renderResult(r) {
   $('shape-lesson').textContent = lesson || '';
   renderTop(r);
 
-  $('timing').textContent = `Inference ${r.inferenceMs.toFixed(0)} ms (decode + resize + preprocess ${r.prepMs.toFixed(0)} ms), in a Web Worker.`;
+  $('timing').textContent = `Inference ${r.inferenceMs.toFixed(0)} ms (decode + resize + preprocess ${r.prepMs.toFixed(0)} ms), in a Web Worker on ${$('threads-mode').dataset.threads || 1} thread(s).`;
 
   if (r.featureMap) {
     const fm = r.featureMap;
@@ -367,8 +423,10 @@ async function start() {
   let done;
   ready = new Promise((resolve) => { done = resolve; });
 
-  const started = call('start'); // compile the WASM core while the model downloads
-  started.catch(() => {});      // reported by init below
+  wireThreads();
+  const setting = threadSetting();
+  const started = call('start', { threads: setting === 'auto' ? cores : setting }); // compile the WASM core while the model downloads
+  started.then(showThreadMode, () => {});      // a failure is reported by init below
   const reg = await registerServiceWorker();
   const [dlm, labels] = await Promise.all([
     download(MODEL_URL, showProgress),

@@ -69,6 +69,10 @@ function main() {
   copies.push([need('wasm/train.js', "the train page's module (your own classes)"), 'train-lib.js']);
   copies.push([need('build/wasm/wasm/denselab_core.mjs', build), 'denselab_core.mjs']);
   copies.push([need('build/wasm/wasm/denselab_core.wasm', build), 'denselab_core.wasm']);
+  // The threaded build (issue 12), used when the page is crossOriginIsolated.
+  for (const f of ['denselab_core_mt.mjs', 'denselab_core_mt.wasm', 'denselab_core_mt.worker.js']) {
+    copies.push([need(`build/wasm-mt/wasm/${f}`, build), f]);
+  }
   for (const m of ['densenet121.dlm', 'densenet121-f16.dlm', 'imagenet_class_index.json']) {
     copies.push([need(`build/models/${m}`, build), `models/${m}`]);
   }

@@ -95,6 +95,22 @@ self.addEventListener('activate', (event) => {
   })());
 });
 
+// Cross-origin isolation for static hosts that cannot send headers: every
+// response this worker serves carries COOP/COEP, so from the second visit on
+// (the first one that this worker serves) the page is crossOriginIsolated and
+// may use the threaded build (web/app.js says so). The body streams through.
+const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+function isolated(response) {
+  if (!response || response.type === 'opaque' || response.status === 0) return response;
+  const headers = new Headers(response.headers);
+  for (const [k, v] of Object.entries(ISOLATION_HEADERS)) headers.set(k, v);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
 self.addEventListener('fetch', (event) => {
   const req = event.request;
   if (req.method !== 'GET' || new URL(req.url).origin !== self.location.origin) return;
@@ -103,7 +119,7 @@ self.addEventListener('fetch', (event) => {
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     const hit = await cache.match(new URL(asset.path, scope).href);
-    if (hit) return hit;
+    if (hit) return isolated(hit);
     const response = await fetch(req);
     // Cache a verified copy in the background; the page streams the original.
     const url = new URL(asset.path, scope).href;
@@ -116,7 +132,7 @@ self.addEventListener('fetch', (event) => {
       storing.set(url, job);
       event.waitUntil(job);
     }
-    return response;
+    return isolated(response);
   })());
 });
 

@@ -1,6 +1,7 @@
 // DenseLab inference worker (module worker): owns the WASM instance so the page never freezes.
 // Messages in:  { id, cmd, ...args }     Messages out: { id, ok: true, result } | { id, ok: false, error }
-//   start    {}                              -> {}   (compiles the WASM core)
+//   start    { threads }                     -> { threads, why } (compiles the WASM core: the threaded
+//                                               build when crossOriginIsolated and threads > 1)
 //   init     { model: ArrayBuffer (.dlm), labels: string (class index JSON) } -> {}
 //   build    { options: { includeTop, weights, inputShape, pooling, classes, grayToRgb } } -> model description
 //   summary  {}                              -> { text }: model.summary() of the current model
@@ -136,18 +137,37 @@ async function classify(bytes) {
   };
 }
 
+// Threads for one image: the threaded build needs shared memory, which only a
+// crossOriginIsolated page (and its workers) has; otherwise one thread.
+let mode = { threads: 1, why: '' };
+
 // Compiles the WASM core; the page sends this first so it overlaps the model download.
-async function start() {
+async function start({ threads = 1 } = {}) {
   if (!lab) {
-    const resp = await fetch(new URL('./denselab_core.wasm', import.meta.url));
-    if (!resp.ok) throw new Error(`could not load denselab_core.wasm: HTTP ${resp.status}`);
-    lab = await createDenseLab({ wasmBinary: new Uint8Array(await resp.arrayBuffer()) });
+    const isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
+    let t = isolated ? Math.max(1, Math.min(threads | 0, 64)) : 1;
+    const wasm = t > 1 ? 'denselab_core_mt.wasm' : 'denselab_core.wasm';
+    const resp = await fetch(new URL(`./${wasm}`, import.meta.url));
+    if (!resp.ok) throw new Error(`could not load ${wasm}: HTTP ${resp.status}`);
+    const wasmBinary = new Uint8Array(await resp.arrayBuffer());
+    let why = !isolated ? 'the page is not cross-origin isolated (no COOP/COEP headers yet), so there is no shared memory for threads'
+      : t === 1 ? 'one thread was asked for' : 'the page is cross-origin isolated';
+    try {
+      lab = await createDenseLab({ wasmBinary, threads: t });
+    } catch (e) {      // e.g. no memory for the workers: the single-threaded build still works
+      if (t === 1) throw e;
+      why = `the threaded build failed to start (${e.message})`;
+      t = 1;
+      const r = await fetch(new URL('./denselab_core.wasm', import.meta.url));
+      lab = await createDenseLab({ wasmBinary: new Uint8Array(await r.arrayBuffer()) });
+    }
+    mode = { threads: t, why };
   }
-  return {};
+  return mode;
 }
 
 async function init({ model: bytes, labels }) {
-  await start();
+  await start({ threads: 1 });          // already started by 'start' (the page sends it first)
   freeNet();
   if (file) file.free();
   file = null;
@@ -156,7 +176,7 @@ async function init({ model: bytes, labels }) {
   return {};
 }
 
-const handlers = { start, init, build: (m) => build(m.options), summary, classify: (m) => classify(m.bytes) };
+const handlers = { start: (m) => start(m), init, build: (m) => build(m.options), summary, classify: (m) => classify(m.bytes) };
 
 // Big typed arrays go back by transfer, not by copy.
 const transfer = (r) => [r?.input?.rgb?.buffer, r?.featureMap?.data?.buffer, r?.pooled?.buffer].filter(Boolean);
