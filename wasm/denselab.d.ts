@@ -10,10 +10,17 @@ export const MAX_PIXELS: number;
 export interface CreateOptions {
   /** The core's .wasm bytes (Node: read the file; the browser fetches it beside the core). */
   wasmBinary?: ArrayBuffer | Uint8Array;
-  /** URL of denselab_core.mjs (default: beside denselab.js). */
+  /** URL of denselab_core.mjs (default: beside denselab.js; denselab_core_mt.mjs when threads > 1). */
   coreUrl?: string;
+  /** Threads that run one image (default 1). More than 1 loads the threaded build, which needs
+   *  SharedArrayBuffer: a crossOriginIsolated page, or Node. Outputs are bit-identical for any count. */
+  threads?: number;
 }
 export function createDenseLab(options?: CreateOptions): Promise<DenseLab>;
+/** The largest thread count (64). */
+export const MAX_THREADS: number;
+/** The cores this JS runs on (navigator.hardwareConcurrency, os.availableParallelism()), at most MAX_THREADS. */
+export function availableThreads(): Promise<number>;
 
 /** Keras's `DenseNet121(...)` arguments, plus DenseLab's memory limit. */
 export interface NetOptions {
@@ -95,7 +102,7 @@ export class DenseLab {
   formatReportRow(o: { json: boolean; first: boolean; name: string; n: number; seconds: number; accuracy: number; confusion: number[][] }): string;
   formatReportTail(o: { json: boolean }): string;
   /** Train a classifier of `kind` on n rows of d features; options: the kind's parameters by name. */
-  fit(kind: string, x: Float32Array | ArrayLike<number>, y: Int32Array | ArrayLike<number>, n: number, d: number,
+  fit(kind: string, x: Float32Array | ArrayLike<number> | HeapFloats, y: Int32Array | ArrayLike<number>, n: number, d: number,
     options?: Record<string, number>, onProgress?: ProgressCallback): Classifier;
   /** A classifier file (DLCLASS1) saved by Classifier.save(). */
   loadClassifier(bytes: ArrayBuffer | ArrayBufferView): Classifier;
@@ -105,9 +112,29 @@ export class DenseLab {
   newProject(options?: { size?: number; cv?: number; kind?: string; params?: Record<string, number>; classes?: string[] }): Project;
   /** A DLPROJ01 project file; a damaged or foreign file throws why. */
   loadProject(bytes: ArrayBuffer | ArrayBufferView): Project;
+  /** Threads that run one image now. */
+  threadCount(): number;
+  /** Fewer (or again more) threads, up to the count this instance was created with. */
+  setThreads(threads: number): void;
+  /** count floats of room inside this instance's heap, used in place by fit, evaluate and predict. */
+  heapFloats(count: number, name?: string): HeapFloats;
+  /** n × d rows for the C core: a HeapFloats of this lab is used where it is, anything else copied in. */
+  rowsIn(name: string, x: Float32Array | ArrayLike<number> | HeapFloats, n: number, d: number): { ptr: number; owned: boolean };
+  freeRows(rows: { ptr: number; owned: boolean }): void;
   /** Bytes of WASM memory the instance has, and how many of them are in use. */
   heapBytes(): number;
   heapUsed(): number;
+}
+
+/** Floats inside a lab's heap (lab.heapFloats). */
+export class HeapFloats {
+  readonly length: number;
+  readonly live: boolean;
+  /** A Float32Array over them, made afresh each time (a growing heap detaches older views). */
+  view(): Float32Array;
+  /** A part of them that dies with its owner. */
+  subarray(start: number, end?: number): HeapFloats;
+  free(): void;
 }
 
 export class ModelFile {
@@ -143,8 +170,8 @@ export class Classifier {
   readonly numFeatures: number;
   readonly freed: boolean;
   check(x: Float32Array | ArrayLike<number>, n: number, y?: Int32Array | ArrayLike<number>): void;
-  predict(x: Float32Array | ArrayLike<number>, n: number): { labels: Int32Array; scores: Float32Array };
-  evaluate(x: Float32Array | ArrayLike<number>, y: Int32Array | ArrayLike<number>, n: number):
+  predict(x: Float32Array | ArrayLike<number> | HeapFloats, n: number): { labels: Int32Array; scores: Float32Array };
+  evaluate(x: Float32Array | ArrayLike<number> | HeapFloats, y: Int32Array | ArrayLike<number>, n: number):
     { accuracy: number; confusion: number[][]; predictions: Int32Array };
   /** The classifier as a DLCLASS1 file. */
   save(): Uint8Array;
