@@ -104,8 +104,12 @@ const ISOLATION_HEADERS = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
-function isolated(response) {
-  if (!response || response.type === 'opaque' || response.status === 0) return response;
+// Only documents and workers need them (same-origin subresources pass COEP as they are); the
+// rest is served untouched, so large downloads stream as they came (Firefox refuses a re-wrapped
+// body that is also being cached: NS_ERROR_INTERCEPTION_FAILED).
+const needsIsolation = (req) => req.mode === 'navigate' || ['document', 'iframe', 'worker', 'sharedworker'].includes(req.destination);
+function isolated(req, response) {
+  if (!needsIsolation(req) || !response || response.type === 'opaque' || response.status === 0) return response;
   const headers = new Headers(response.headers);
   for (const [k, v] of Object.entries(ISOLATION_HEADERS)) headers.set(k, v);
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
@@ -119,7 +123,7 @@ self.addEventListener('fetch', (event) => {
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     const hit = await cache.match(new URL(asset.path, scope).href);
-    if (hit) return isolated(hit);
+    if (hit) return isolated(req, hit);
     const response = await fetch(req);
     // Cache a verified copy in the background; the page streams the original.
     const url = new URL(asset.path, scope).href;
@@ -132,7 +136,7 @@ self.addEventListener('fetch', (event) => {
       storing.set(url, job);
       event.waitUntil(job);
     }
-    return isolated(response);
+    return isolated(req, response);
   })());
 });
 

@@ -145,12 +145,16 @@ let mode = { threads: 1, why: '' };
 async function start({ threads = 1 } = {}) {
   if (!lab) {
     const isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
-    let t = isolated ? Math.max(1, Math.min(threads | 0, 64)) : 1;
+    // Firefox (ESR 153 here) fails the page's service-worker fetches (NS_ERROR_INTERCEPTION_FAILED)
+    // once the threaded build's workers run: one thread there until that is understood.
+    const firefox = typeof navigator !== 'undefined' && /Firefox\//.test(navigator.userAgent);
+    let t = isolated && !firefox ? Math.max(1, Math.min(threads | 0, 64)) : 1;
     const wasm = t > 1 ? 'denselab_core_mt.wasm' : 'denselab_core.wasm';
     const resp = await fetch(new URL(`./${wasm}`, import.meta.url));
     if (!resp.ok) throw new Error(`could not load ${wasm}: HTTP ${resp.status}`);
     const wasmBinary = new Uint8Array(await resp.arrayBuffer());
     let why = !isolated ? 'the page is not cross-origin isolated (no COOP/COEP headers yet), so there is no shared memory for threads'
+      : firefox ? 'in Firefox the threaded build breaks the offline cache\'s downloads, so DenseLab uses one thread there'
       : t === 1 ? 'one thread was asked for' : 'the page is cross-origin isolated';
     try {
       lab = await createDenseLab({ wasmBinary, threads: t });
