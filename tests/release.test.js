@@ -63,7 +63,7 @@ describe('release artefacts', () => {
 
     test('holds what a user needs and nothing of the build tree', () => {
       const dir = path.join(user, 'node_modules/denselab');
-      for (const f of ['denselab.js', 'denselab.d.ts', 'node.js', 'node.d.ts', 'cli.js', 'denselab_core.mjs', 'denselab_core.wasm', 'denselab_core_mt.wasm',
+      for (const f of ['denselab.js', 'denselab.d.ts', 'node.js', 'node.d.ts', 'cli.js', 'core/denselab_core.mjs', 'core/denselab_core.wasm', 'core/denselab_core_mt.wasm', 'core/denselab_core_mt.worker.js',
         'models/densenet121.dlm', 'models/imagenet_class_index.json', 'README.md', 'CHANGELOG.md']) {
         assert.ok(fs.existsSync(path.join(dir, f)), `package lacks ${f}`);
       }

@@ -10,18 +10,18 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createDenseLab } from './denselab.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-// The package is flat: the core, models/ and package.json sit beside this file
-// (wasm/package.js lays it out). The repository keeps them under build/.
-const packaged = fs.existsSync(path.join(here, 'denselab_core.wasm'));
+// In the package, core/, models/ and package.json sit beside this file (wasm/package.js lays
+// it out). The repository keeps them under build/.
+const packaged = fs.existsSync(path.join(here, 'core/denselab_core.wasm'));
 const root = packaged ? here : path.resolve(here, '..');
 
 export const files = packaged ? {
-  core: path.join(here, 'denselab_core.mjs'),
-  wasm: path.join(here, 'denselab_core.wasm'),
+  core: path.join(here, 'core/denselab_core.mjs'),
+  wasm: path.join(here, 'core/denselab_core.wasm'),
   model: path.join(here, 'models/densenet121.dlm'),
   labels: path.join(here, 'models/imagenet_class_index.json'),
-  coreThreads: path.join(here, 'denselab_core_mt.mjs'),       // the threaded build (threads > 1)
-  wasmThreads: path.join(here, 'denselab_core_mt.wasm'),
+  coreThreads: path.join(here, 'core/denselab_core_mt.mjs'),       // the threaded build (threads > 1)
+  wasmThreads: path.join(here, 'core/denselab_core_mt.wasm'),
 } : {
   core: path.join(root, 'build/wasm/wasm/denselab_core.mjs'),
   wasm: path.join(root, 'build/wasm/wasm/denselab_core.wasm'),

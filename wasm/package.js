@@ -40,13 +40,17 @@ for (const f of fs.readdirSync(here).sort()) {
 }
 copy(path.join(root, 'README.md'), 'README.md');
 copy(path.join(root, 'CHANGELOG.md'), 'CHANGELOG.md');
-// The core, single-threaded and threaded (build/wasm-mt: denselab_core_mt.{mjs,wasm,worker.js}).
+// The cores in core/, single-threaded and threaded (build/wasm-mt: denselab_core_mt.{mjs,wasm,worker.js}).
+// The threads' worker script is CommonJS (Emscripten 3.1.6), so core/ says so for its .js files,
+// as the build trees do.
+fs.mkdirSync(path.join(stage, 'core'));
+fs.writeFileSync(path.join(stage, 'core/package.json'), '{"type": "commonjs"}\n');
 for (const dir of ['build/wasm/wasm', 'build/wasm-mt/wasm']) {
   const cores = fs.existsSync(path.join(root, dir)) ? fs.readdirSync(path.join(root, dir)).filter((f) => f.startsWith('denselab_core')) : [];
-  for (const f of cores) copy(path.join(root, dir, f), f);
+  for (const f of cores) copy(path.join(root, dir, f), `core/${f}`);
 }
 for (const f of ['denselab_core.wasm', 'denselab_core_mt.wasm']) {
-  if (!fs.existsSync(path.join(stage, f))) fail(`missing ${f}: run ./build.sh first`);
+  if (!fs.existsSync(path.join(stage, 'core', f))) fail(`missing ${f}: run ./build.sh first`);
 }
 for (const f of ['densenet121.dlm', 'imagenet_class_index.json']) copy(path.join(root, 'build/models', f), `models/${f}`);
 fs.chmodSync(path.join(stage, 'cli.js'), 0o755);
