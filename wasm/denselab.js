@@ -407,6 +407,50 @@ class DenseLab {
     return new Classifier(this, c);
   }
 
+  // Fine-tuning (learn/finetune.h): the frozen part of DenseNet121 (every layer before
+  // conv5_block1) as a Net whose output is conv5_block1's input (h x w x 512 per image), for
+  // grayFeatures/predict; then setFinetuneBase(file) before fit('finetune', those rows, ...).
+  buildFrozenNet(file, { inputShape = [224, 224, 3], maxMemory = 0 } = {}) {
+    this.owned(file, ModelFile, 'model file');
+    if (!Array.isArray(inputShape) || inputShape.length !== 3) throw new Error(`inputShape must be [h, w, c], got ${show(inputShape)}`);
+    inputShape.forEach((v, i) => integer(['height', 'width', 'channels'][i], v, 1, MAX_SIDE));
+    if (typeof maxMemory !== 'number' || !(maxMemory >= 0) || !Number.isFinite(maxMemory)) throw new Error(`maxMemory must be a number of bytes, got ${show(maxMemory)}`);
+    const f = this.core._dl_api_frozen_build(file.handle, inputShape[0], inputShape[1], inputShape[2], maxMemory);
+    if (!f) throw this.error();
+    const net = new Net(this, this.core._dl_api_frozen_net(f), file);
+    net.frozen = f;
+    return net;
+  }
+
+  setFinetuneBase(file) {
+    this.owned(file, ModelFile, 'model file');
+    if (!this.core._dl_api_finetune_set_base(file.handle)) throw this.error();
+  }
+
+  // For the TF.js comparison: `steps` Keras Adam steps (moments from zero) of a dense block
+  // { channels, layers, growth, bottleneck, height, width } with a head (hidden, classes) whose
+  // parameters (learn/finetune.h's layout) are `params`, on n rows x with labels y.
+  // Returns the updated parameters.
+  finetuneSteps({ shape, hidden, classes, params, x, y, n, lr, steps = 1 }) {
+    const dims = ['channels', 'layers', 'growth', 'bottleneck', 'height', 'width'].map((k) => integer(`shape.${k}`, shape?.[k], 1, 65536));
+    integer('hidden', hidden, 1, MAX_INT);
+    integer('classes', classes, 1, 256);
+    integer('n', n, 1, MAX_INT);
+    integer('steps', steps, 1, 1e6);
+    if (typeof lr !== 'number' || !(lr > 0)) throw new Error(`lr must be a positive number, got ${show(lr)}`);
+    checkRows('rows', x, n, dims[0] * dims[4] * dims[5]);
+    checkLabels(y, n);
+    const p = Float32Array.from(params), ptrs = [];
+    const copy = (a) => { const q = this.copyIn(a); ptrs.push(q); return q; };
+    try {
+      const ps = copy(Int32Array.from(dims)), pp = copy(p), px = copy(Float32Array.from(x)), py = copy(Int32Array.from(y));
+      return this.withHeap('parameters', p.length, 4, (out, outBytes) => {
+        if (!this.core._dl_api_finetune_steps(ps, hidden, classes, pp, p.length * 4, px, n * dims[0] * dims[4] * dims[5] * 4, py, n, lr, steps, out, outBytes)) throw this.error();
+        return this.core.HEAPF32.slice(out >> 2, (out >> 2) + p.length);
+      });
+    } finally { ptrs.forEach((q) => this.core._free(q)); }
+  }
+
   // Room for n int32s for fill(ptr) to write; returns them.
   ints(n, fill) {
     return this.withHeap('ints', n, 4, (p) => { fill(p); return Array.from(this.core.HEAP32.subarray(p >> 2, (p >> 2) + n)); });
@@ -474,7 +518,7 @@ class Net {
   }
 
   free() {
-    this.lab.core._dl_api_net_free(this.handle);
+    if (this.frozen) this.lab.core._dl_api_frozen_free(this.frozen); else this.lab.core._dl_api_net_free(this.handle);
     this.handle = 0;
     this.freed = true;
     this.file.users--;
