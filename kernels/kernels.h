@@ -220,8 +220,10 @@ void f32_global_avgpool_backward(size_t batch, size_t pixels, size_t channels, c
 void f32_dense_backward(f32_variant v, size_t m, size_t in, size_t out, const float *x, const float *dy,
                         const float *w, float *dx, float *dw, float *db, float *scratch);
 /* Softmax + categorical cross-entropy over rows of n probabilities: returns
- * the summed loss (probabilities clipped to [1e-7, 1 - 1e-7], as Keras) and
- * writes the mean loss's gradient with respect to the logits, (p - onehot) / rows. */
+ * the summed loss (probabilities clipped to [1e-7, 1 - 1e-7], as Keras prints
+ * it) and writes the mean loss's gradient with respect to the logits,
+ * (p - onehot) / rows (as Keras trains a softmax output: from its logits,
+ * unclipped). dlogits may be probs. */
 double f32_softmax_cross_entropy_backward(size_t rows, size_t n, const float *probs, const int *labels,
                                           float *dlogits);
 /* One Keras Adam step: m += (g - m)(1 - beta1), v += (g^2 - v)(1 - beta2),

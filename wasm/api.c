@@ -336,7 +336,8 @@ EMSCRIPTEN_KEEPALIVE int dl_api_finetune_set_base(const dl_model *m) {
 /* For the TF.js step test: steps Adam steps of a block of shape[6] (channels,
  * layers, growth, bottleneck, height, width) with a head of hidden units and
  * k classes from params, on n rows x with labels y; the updated parameters
- * into out (out_bytes, as many as params). */
+ * into out (out_bytes, as many as params). steps 0: the gradient of the mean
+ * loss instead (learn/finetune.h's dl_finetune_loss_grad). */
 EMSCRIPTEN_KEEPALIVE int dl_api_finetune_steps(const int *shape, int hidden, int k, const float *params, size_t params_bytes,
                                                const float *x, size_t x_bytes, const int *y, int n, double lr, int steps,
                                                float *out, size_t out_bytes) {
@@ -349,8 +350,9 @@ EMSCRIPTEN_KEEPALIVE int dl_api_finetune_steps(const int *shape, int hidden, int
         return 0;
     dl_classifier *c = NULL;
     const char *err = dl_finetune_from_params(&s, hidden, k, params, count, &c);
-    if (!err) err = dl_finetune_adam_steps(c, x, y, n, lr, steps);
-    if (!err) memcpy(out, dl_finetune_params_of(c, NULL), count * sizeof(float));
+    double loss;
+    if (!err) err = steps ? dl_finetune_adam_steps(c, x, y, n, lr, steps) : dl_finetune_loss_grad(c, x, y, n, &loss, out);
+    if (!err && steps) memcpy(out, dl_finetune_params_of(c, NULL), count * sizeof(float));
     dl_classifier_free(c);
     return err ? failed(err) : 1;
 }

@@ -430,13 +430,13 @@ class DenseLab {
   // For the TF.js comparison: `steps` Keras Adam steps (moments from zero) of a dense block
   // { channels, layers, growth, bottleneck, height, width } with a head (hidden, classes) whose
   // parameters (learn/finetune.h's layout) are `params`, on n rows x with labels y.
-  // Returns the updated parameters.
+  // Returns the updated parameters; steps 0: the gradient of the mean loss instead.
   finetuneSteps({ shape, hidden, classes, params, x, y, n, lr, steps = 1 }) {
     const dims = ['channels', 'layers', 'growth', 'bottleneck', 'height', 'width'].map((k) => integer(`shape.${k}`, shape?.[k], 1, 65536));
     integer('hidden', hidden, 1, MAX_INT);
     integer('classes', classes, 1, 256);
     integer('n', n, 1, MAX_INT);
-    integer('steps', steps, 1, 1e6);
+    integer('steps', steps, 0, 1e6);
     if (typeof lr !== 'number' || !(lr > 0)) throw new Error(`lr must be a positive number, got ${show(lr)}`);
     checkRows('rows', x, n, dims[0] * dims[4] * dims[5]);
     checkLabels(y, n);
