@@ -656,7 +656,7 @@ static int cmd_fashion(const args *a) {
         feature_seconds += now_seconds() - t0;
     }
     dl_text head = { 0 }, tail = { 0 };
-    dl_report_head(&head, a->json, size, n, t, feature_seconds, need_features);
+    dl_report_head(&head, a->json, size, n, t, feature_seconds, need_features || need_block);
     dl_report_tail(&tail, a->json);
     if (!status && head.len) fputs(head.buf, stdout);
     int first = 1;

@@ -269,11 +269,13 @@ EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_fit(const char *kind, const float *x,
 
 /* ---- the comparison report (learn/report.h), for the Node CLI ------------- */
 
-/* The rows, one per line: "name kind" (the kind a row trains). */
+/* The rows, one per line: "name kind block" (the kind a row trains; block 1:
+ * it trains on the frozen part's output, dl_report_row_block_input). */
 EMSCRIPTEN_KEEPALIVE char *dl_api_report_rows(void) {
     dl_text t = { 0 };
     for (int i = 0; i < dl_report_row_count(); i++)
-        dl_text_printf(&t, "%s %s\n", dl_report_row_name(i), dl_report_row_kind(dl_report_row_name(i)));
+        dl_text_printf(&t, "%s %s %d\n", dl_report_row_name(i), dl_report_row_kind(dl_report_row_name(i)),
+                       dl_report_row_block_input(dl_report_row_name(i)));
     if (t.failed) { dl_text_free(&t); return failed("out of memory"), NULL; }
     return t.buf;
 }

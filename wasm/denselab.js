@@ -338,14 +338,15 @@ class DenseLab {
     return this.kinds;
   }
 
-  // The Fashion-MNIST comparison's rows (learn/report.h): [{ name, kind }], every kind of the
-  // table, then the linear SVM on raw pixels; trainRows(name, n, rbfMax): how many images a row
-  // trains on.
+  // The Fashion-MNIST comparison's rows (learn/report.h): [{ name, kind, blockInput }], every kind
+  // of the table, then the linear SVM on raw pixels; blockInput: the row trains on the frozen
+  // part's output (buildFrozenNet), not the pooled features; trainRows(name, n, rbfMax): how
+  // many images a row trains on.
   reportRows() {
     if (!this.rows) {
       const p = this.core._dl_api_report_rows();
       if (!p) throw this.error();
-      this.rows = this.string(p).trim().split('\n').map((line) => { const [name, kind] = line.split(' '); return { name, kind }; });
+      this.rows = this.string(p).trim().split('\n').map((line) => { const [name, kind, block] = line.split(' '); return { name, kind, blockInput: block === '1' }; });
     }
     return this.rows;
   }
