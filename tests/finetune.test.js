@@ -34,6 +34,12 @@ test('finetune_test native: block gradient vs finite differences, early stopping
   runUnitTest(exe, []);
 });
 
+test('finetune_test under ASan + UBSan', () => {
+  const exe = path.join(root, 'build/asan/learn/finetune_test');
+  requireBuilt(exe);
+  runUnitTest(exe, []);
+});
+
 test('finetune_test wasm', () => {
   const js = path.join(root, 'build/wasm/learn/finetune_test.js');
   requireBuilt(js);
@@ -161,4 +167,31 @@ test('one Adam step of conv5 + head equals TF.js\'s (same weights, BN in inferen
   assert.ok(worst <= 1e-4, `updated weights differ from TF.js's by ${worst} (relative)`);
   assert.ok(moved >= 0.98 * nonzeroGrads && nonzeroGrads > 100000, `${moved} weights moved, ${nonzeroGrads} have a gradient`);
   tf.dispose([xs, onehot, ...Object.values(grads)]);
+});
+
+test('JS API: fit(\'finetune\') needs the base and conv5_block1-shaped rows; trains, saves, loads, predicts alike', async () => {
+  const { lab, file } = await setup();
+  const n = 40, d = 512;
+  const x = uniform(n * d, -1, 2, 29), y = Int32Array.from({ length: n }, (_, i) => i % 10);
+  for (let i = 0; i < n; i++) x[i * d + y[i]] += 4;   // a learnable signal
+  assert.throws(() => lab.fit('finetune', x.subarray(0, n * 100), y, n, 100, { epochs: 1 }), /not a square h x w x 512 input of conv5_block1/);
+  assert.throws(() => lab.fit('finetune', x, y, n, d, { epochs: 1 }), /no pretrained block/);
+  lab.setFinetuneBase(file);
+  const epochs = [];
+  const c = lab.fit('finetune', x, y, n, d, { epochs: 2, hidden: 8, lr: 1e-3, batchSize: 8 }, (...p) => { epochs.push(p); return false; });
+  try {
+    assert.equal(c.kind, 'finetune');
+    assert.equal(epochs.length, 2);
+    const [phase, step, steps, loss, trainAcc, valAcc, valLoss] = epochs[1];
+    assert.deepEqual([phase, step, steps], ['finetune', 2, 2]);
+    for (const v of [loss, trainAcc, valAcc, valLoss]) assert.ok(Number.isFinite(v) && v >= 0, `progress value ${v}`);
+    const back = lab.loadClassifier(c.save());
+    try {
+      assert.deepEqual(back.predict(x, n).scores, c.predict(x, n).scores);
+    } finally { back.free(); }
+    const bytes = c.save();
+    bytes[50] ^= 0x40;
+    assert.throws(() => lab.loadClassifier(bytes), /CRC|checksum/i);
+  } finally { c.free(); }
+  assert.throws(() => lab.finetuneSteps({ shape: { channels: 0 }, hidden: 1, classes: 2, params: [], x: [], y: [], n: 1, lr: 1 }), /shape\.channels/);
 });

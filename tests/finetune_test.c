@@ -127,7 +127,7 @@ static void test_train_and_file(void) {
         double acc;
         int conf[9];
         check(!dl_evaluate(c, x, y, N, &acc, conf, NULL) && acc > 0.8, "learns a separable problem");
-        printf("train: %d epochs (early stopping), training-set accuracy %.3f\n", r.epochs, acc);
+        printf("train: %d epochs run (early stopping: patience 2), training-set accuracy %.3f\n", r.epochs, acc);
         dl_train_report_free(&r);
     }
     /* The DLCLASS1 round trip, through the kind table (DenseNet121's conv5 at 1x1). */
