@@ -358,7 +358,7 @@ static void test_problems(void) {
 /* ---- the kinds table ----------------------------------------------------- */
 
 static void test_kinds(void) {
-    CHECK(dl_classifier_kind_count() == 3, "kind count %d", dl_classifier_kind_count());
+    CHECK(dl_classifier_kind_count() == 4, "kind count %d", dl_classifier_kind_count());
     CHECK(dl_classifier_kind_find("softmax") == &dl_softmax_kind && dl_classifier_kind_find("nope") == NULL, "find by name");
     CHECK(dl_classifier_kind_by_id(2) == &dl_rbf_svm_kind && dl_classifier_kind_by_id(99) == NULL, "find by id");
     CHECK(!strcmp(dl_classifier_kind_names(), "linear-svm, rbf-svm, softmax or finetune"), "names: %s", dl_classifier_kind_names());
@@ -373,7 +373,7 @@ static void test_kinds(void) {
             CHECK(ok, "%s: default of %s outside its own range", k->name, p->name);
         }
     }
-    CHECK(dl_classifier_kind_at(3) == NULL && dl_classifier_kind_at(-1) == NULL, "kind_at range");
+    CHECK(dl_classifier_kind_at(4) == NULL && dl_classifier_kind_at(-1) == NULL, "kind_at range");
     const char *json = dl_classifier_kinds_json();
     CHECK(json && json[0] == '[' && strstr(json, "{\"name\": \"linear-svm\", \"id\": 1,") &&
           strstr(json, "{\"name\": \"cache_mb\", \"type\": \"real\", \"default\": 200, \"min\": 0, \"max\": 1000000, \"min_exclusive\": true,") &&
