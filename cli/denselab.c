@@ -5,7 +5,7 @@
  *   denselab preprocess IMAGE [--size H,W] --out FILE.npy
  *   denselab predict IMAGE... --out FILE.npy [Keras arguments as for summary]
  *   denselab features --size S [--train N] [--test M] --out FILE.npy
- *   denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all [--C 1] [--json]
+ *   denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all [--C 1] [--json]
  *   denselab bench [--runs R] [--batch B] [Keras arguments as for summary] [--json]   (whole-network latency)
  *   common: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB
  *
@@ -20,6 +20,8 @@
 #include "learn/train.h"
 #include "learn/idx.h"
 #include "models/features.h"
+#include "models/finetune_split.h"
+#include "learn/finetune.h"
 #include "models/image.h"
 #include "models/model.h"
 #include "models/predictions.h"
@@ -565,6 +567,9 @@ static int learn_progress(void *user, const dl_learn_progress *p) {
     if (p->step == last_step) return 0;
     last_step = p->step;
     if (!strcmp(p->phase, "softmax")) fprintf(stderr, "%s: epoch %d/%d loss %.4f train accuracy %.4f\n", p->phase, p->step, p->steps, p->loss, p->train_acc);
+    else if (!strcmp(p->phase, "finetune"))
+        fprintf(stderr, "%s: epoch %d/%d loss %.4f accuracy %.4f val_loss %.4f val_accuracy %.4f\n", p->phase, p->step, p->steps,
+                p->loss, p->train_acc, p->val_loss, p->val_acc);
     else progress_line(p->phase, (size_t)p->step, (size_t)p->steps);
     return 0;
 }
@@ -591,14 +596,40 @@ static int run_classifier(const args *a, const char *name, const float *xtr, con
     return err ? fail("%s: %s", name, err) : 0;
 }
 
+/* The fine-tuning rows' data: every image through the frozen part (the
+ * input of conv5_block1), and the pretrained block set as fit()'s start. */
+static int block_features(const args *a, const dl_model *m, const fashion_split *tr, const fashion_split *te, int n, int t,
+                          float **btr, float **bte, int *d) {
+    char shape[32];
+    snprintf(shape, sizeof shape, "%d,%d,3", fashion_size(a), fashion_size(a));
+    dl_net_options o = a->net;   /* --max-memory; dl_frozen_build sets the rest */
+    dl_net_options_set(&o, "input_shape", shape);
+    dl_frozen *f = NULL;
+    float *block = NULL;
+    size_t count = 0;
+    const char *err = dl_frozen_build(m, &o, &f);
+    if (!err) err = dl_finetune_block_weights(m, &block, &count);
+    if (!err) err = dl_finetune_set_base(block, count);
+    free(block);
+    if (err) { dl_frozen_free(f); return fail("finetune: %s", err); }
+    *d = (int)dl_net_output_size(dl_frozen_net(f));
+    *btr = malloc(sizeof(float) * (size_t)n * *d);
+    *bte = malloc(sizeof(float) * (size_t)t * *d);
+    int status = (!*btr || !*bte) ? fail("out of memory")
+                                  : split_features(a, dl_frozen_net(f), tr, n, *btr) || split_features(a, dl_frozen_net(f), te, t, *bte);
+    dl_frozen_free(f);
+    return status;
+}
+
 static int cmd_fashion(const args *a) {
     enum { MAX_ROWS = 16 };
     int rows = dl_report_row_count() < MAX_ROWS ? dl_report_row_count() : MAX_ROWS, chosen[MAX_ROWS] = { 0 }, any = 0;
-    int pixels = -1, need_features = 0;
+    int pixels = -1, need_features = 0, need_block = 0;
     for (int k = 0; k < rows; k++) {
         const char *name = dl_report_row_name(k);
         any |= chosen[k] = !strcmp(a->classifier, "all") || !strcmp(a->classifier, name);
         if (!strcmp(name, DL_PIXEL_BASELINE)) pixels = k;
+        else if (dl_report_row_block_input(name)) need_block |= chosen[k];
         else need_features |= chosen[k];
     }
     if (!any) {
@@ -616,6 +647,7 @@ static int cmd_fashion(const args *a) {
     int status = load_split(a, "train", a->train, &tr) || load_split(a, "t10k", a->test, &te);
     int n = (int)a->train, t = (int)a->test;
     if (!status && need_features) status = feature_net(a, fashion_size(a), &m, &net);
+    if (!status && need_block && !m) status = load_model(a, &m);
     int d = net ? (int)dl_net_output_size(net) : 0, px = (int)(tr.images.rows * tr.images.cols);
     float *ftr = NULL, *fte = NULL, *ptr = NULL, *pte = NULL;
     int *ytr = malloc(sizeof(int) * (size_t)n), *yte = malloc(sizeof(int) * (size_t)t);
@@ -635,8 +667,15 @@ static int cmd_fashion(const args *a) {
         if (!ptr || !pte) status = fail("out of memory");
         else { dl_idx_images_to_f32(&tr.images, 0, (uint32_t)n, 1.0f / 255, ptr); dl_idx_images_to_f32(&te.images, 0, (uint32_t)t, 1.0f / 255, pte); }
     }
+    float *btr = NULL, *bte = NULL;
+    int bd = 0;
+    if (!status && need_block) {
+        double t0 = now_seconds();
+        status = block_features(a, m, &tr, &te, n, t, &btr, &bte, &bd);
+        feature_seconds += now_seconds() - t0;
+    }
     dl_text head = { 0 }, tail = { 0 };
-    dl_report_head(&head, a->json, size, n, t, feature_seconds, need_features);
+    dl_report_head(&head, a->json, size, n, t, feature_seconds, need_features || need_block);
     dl_report_tail(&tail, a->json);
     if (!status && head.len) fputs(head.buf, stdout);
     int first = 1;
@@ -644,13 +683,15 @@ static int cmd_fashion(const args *a) {
         if (!chosen[k]) continue;
         const char *name = dl_report_row_name(k);
         status = k == pixels ? run_classifier(a, name, ptr, ytr, n, pte, yte, t, px, first)
+                 : dl_report_row_block_input(name) ? run_classifier(a, name, btr, ytr, n, bte, yte, t, bd, first)
                              : run_classifier(a, name, ftr, ytr, dl_report_row_train(name, n, (int)a->rbf_max), fte, yte, t, d, first);
         first = 0;
     }
     if (!status && tail.len) fputs(tail.buf, stdout);
     dl_text_free(&head); dl_text_free(&tail);
-    free(ftr); free(fte); free(ptr); free(pte); free(ytr); free(yte);
+    free(ftr); free(fte); free(ptr); free(pte); free(ytr); free(yte); free(btr); free(bte);
     dl_net_free(net); dl_model_free(m); free_split(&tr); free_split(&te);
+    dl_finetune_set_base(NULL, 0);
     return status;
 }
 
@@ -899,7 +940,7 @@ int main(int argc, char **argv) {
         "       denselab preprocess IMAGE [--size H,W] --out FILE.npy\n"
         "       denselab predict IMAGE... --out FILE.npy [--include-top B] [--weights W] [--input-shape H,W,C] [--pooling P] [--classes N]\n"
         "       denselab features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]\n"
-        "       denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all\n"
+        "       denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all\n"
         "                        [--PARAM VALUE]... [--rbf-max 10000] [--json] [--data DIR]   (PARAMs below)\n"
         "       denselab bench [--runs R] [--batch B] [--threads N] [--layers] [--include-top B] [--input-shape H,W,C] [--pooling P] [--json]\n"
         "       denselab train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K]\n"

@@ -158,6 +158,39 @@ int main(int argc, char **argv) {
         else printf("%-16s %-22s %5d %8.1f %9.3f %9.2f %8s\n", "dense", "1x1024->1000", 1, flop / 1e6, t * 1e3, flop / t / 1e9, "gemm");
         free(a); free(w); free(bias); free(c); free(packed);
     }
+    /* Fine-tuning's backward convolutions (kernels/backward.c) on conv5's shapes, batch 32:
+     * at 32x32 inputs (1x1 pixels: the 3x3 runs as its centre tap) and at 224x224 (7x7), each
+     * next to the forward convolution of the same shape (the peer, same run). */
+    {
+        const f32_conv2d_shape shapes[3] = {
+            {32, 1, 1, 1008, 128, 1, 1, 1, 1, 0, 0, 0, 0},   /* conv5_block16_1_conv at S=32 */
+            {32, 7, 7, 1008, 128, 1, 1, 1, 1, 0, 0, 0, 0},   /* ... at S=224 */
+            {32, 7, 7, 128, 32, 3, 3, 1, 1, 1, 1, 1, 1},     /* conv5_block*_2_conv at S=224 */
+        };
+        if (json) printf(",\"backward\":[");
+        else printf("\n%-24s %9s %9s %9s %9s\n", "backward (batch 32)", "fwd ms", "dW ms", "dX ms", "dW/fwd");
+        for (int i = 0; i < 3; i++) {
+            const f32_conv2d_shape *s = &shapes[i];
+            size_t pixels = s->batch * s->in_h * s->in_w, m = s->batch * f32_conv2d_out_h(s) * f32_conv2d_out_w(s);
+            float *x = bench_rand(pixels * s->in_c), *w = bench_rand(s->kh * s->kw * s->in_c * s->out_c);
+            float *dy = bench_rand(m * s->out_c), *dw = malloc(s->kh * s->kw * s->in_c * s->out_c * sizeof(float));
+            float *dx = calloc(pixels * s->in_c, sizeof(float)), *y = malloc(m * s->out_c * sizeof(float));
+            float *scratch = malloc(f32_conv2d_backward_scratch_size(s) * sizeof(float));
+            float *packed = malloc(f32_conv2d_packed_size(s) * sizeof(float));
+            void *fscratch = malloc(f32_conv2d_scratch_size(s) + 1);
+            f32_conv2d_pack(s, w, NULL, packed);
+            double tf, tw, tx;
+            TIME_BEST(tf, f32_conv2d_nhwc(s, x, s->in_c, packed, y, s->out_c, -1e30f, 1e30f, fscratch));
+            TIME_BEST(tw, f32_conv2d_backward_weights(F32_WASMSIMD, s, x, s->in_c, dy, s->out_c, dw, NULL, scratch));
+            TIME_BEST(tx, f32_conv2d_backward_input(F32_WASMSIMD, s, dy, s->out_c, w, dx, s->in_c, scratch));
+            char shape[64];
+            snprintf(shape, sizeof shape, "%zux%zu %zux%zux%zu->%zu", s->kh, s->kw, s->in_h, s->in_w, s->in_c, s->out_c);
+            if (json) printf("%s{\"shape\":\"%s\",\"forward_ms\":%.3f,\"weights_ms\":%.3f,\"input_ms\":%.3f}", i ? "," : "", shape, tf * 1e3, tw * 1e3, tx * 1e3);
+            else printf("%-24s %9.3f %9.3f %9.3f %9.2f\n", shape, tf * 1e3, tw * 1e3, tx * 1e3, tw / tf);
+            free(x); free(w); free(dy); free(dw); free(dx); free(y); free(scratch); free(packed); free(fscratch);
+        }
+        if (json) printf("]");
+    }
     if (json)
         printf(",\"conv_total_ms\":%.2f,\"conv_total_gflop\":%.3f,\"quick\":%s}\n", total_ms, total_flop / 1e9, quick ? "true" : "false");
     else if (!quick)

@@ -176,6 +176,61 @@ float f32_dot_wasmsimd(size_t n, const float *a, const float *b);
 void  f32_axpy_scalar(size_t n, float alpha, const float *x, float *y);
 void  f32_axpy_wasmsimd(size_t n, float alpha, const float *x, float *y);
 
+/* ---- Backward passes (kernels/backward.c), for fine-tuning ---------------
+ * Matrix products of backward passes, on the packed GEMM (v picks its
+ * micro-kernel); scratch holds f32_matmul_scratch_size(m, k, n) floats:
+ *   f32_matmul_tn: C[k][n] = A^T B   (A [m][k] stride lda, B [m][n] stride ldb)
+ *   f32_matmul_nt: C[m][k] = A B^T   (A [m][n] stride lda, B [k][n] stride ldb) */
+size_t f32_matmul_scratch_size(size_t m, size_t k, size_t n);   /* floats; SIZE_MAX if too large */
+void f32_matmul_tn(f32_variant v, size_t m, size_t k, size_t n, const float *a, size_t lda,
+                   const float *b, size_t ldb, float *c, size_t ldc, float *scratch);
+void f32_matmul_nt(f32_variant v, size_t m, size_t k, size_t n, const float *a, size_t lda,
+                   const float *b, size_t ldb, float *c, size_t ldc, float *scratch);
+/* Convolution gradients; w and dw are unpacked Keras [kh][kw][in_c][out_c];
+ * dy is the output's gradient (pixels of out_c, stride dy_stride). Scratch:
+ * f32_conv2d_backward_scratch_size floats. _weights writes dw and db (column
+ * sums of dy; may be NULL); _input ADDS the input's gradient into dx (a
+ * DenseNet block's inputs are slices of one buffer, read by several layers). */
+size_t f32_conv2d_backward_scratch_size(const f32_conv2d_shape *s);
+void f32_conv2d_backward_weights(f32_variant v, const f32_conv2d_shape *s, const float *x, size_t x_stride,
+                                 const float *dy, size_t dy_stride, float *dw, float *db, float *scratch);
+void f32_conv2d_backward_input(f32_variant v, const f32_conv2d_shape *s, const float *dy, size_t dy_stride,
+                               const float *w, float *dx, size_t dx_stride, float *scratch);
+/* ReLU: dx = y > 0 ? dy : 0, from the ReLU's output y (in place allowed). */
+void f32_relu_backward(size_t pixels, size_t channels, const float *y, size_t y_stride,
+                       const float *dy, size_t dy_stride, float *dx, size_t dx_stride);
+/* Per-channel affine y = x * scale + shift (inference BatchNorm): dscale =
+ * sum over pixels of dy * x, dshift = sum of dy (both written), and dx +=
+ * dy * scale (added; dx may be NULL). */
+void f32_affine_backward(size_t pixels, size_t channels, const float *x, size_t x_stride,
+                         const float *dy, size_t dy_stride, const float *scale,
+                         float *dx, size_t dx_stride, float *dscale, float *dshift);
+void f32_affine_backward_scalar(size_t pixels, size_t channels, const float *x, size_t x_stride,
+                                const float *dy, size_t dy_stride, const float *scale,
+                                float *dx, size_t dx_stride, float *dscale, float *dshift);
+void f32_affine_backward_wasmsimd(size_t pixels, size_t channels, const float *x, size_t x_stride,
+                                  const float *dy, size_t dy_stride, const float *scale,
+                                  float *dx, size_t dx_stride, float *dscale, float *dshift);
+/* Global average pooling: dx[b][p][c] = dy[b][c] / pixels (written). The
+ * gradient of a channel concatenation is its slices: no kernel. */
+void f32_global_avgpool_backward(size_t batch, size_t pixels, size_t channels, const float *dy,
+                                 float *dx, size_t dx_stride);
+/* Dense y = x w + b over m rows (x [m][in], w [in][out]): dw, db written,
+ * dx [m][in] written unless NULL. Scratch: f32_matmul_scratch_size(m, in, out). */
+void f32_dense_backward(f32_variant v, size_t m, size_t in, size_t out, const float *x, const float *dy,
+                        const float *w, float *dx, float *dw, float *db, float *scratch);
+/* Softmax + categorical cross-entropy over rows of n probabilities: returns
+ * the summed loss (probabilities clipped to [1e-7, 1 - 1e-7], as Keras prints
+ * it) and writes the mean loss's gradient with respect to the logits,
+ * (p - onehot) / rows (as Keras trains a softmax output: from its logits,
+ * unclipped). dlogits may be probs. */
+double f32_softmax_cross_entropy_backward(size_t rows, size_t n, const float *probs, const int *labels,
+                                          float *dlogits);
+/* One Keras Adam step: m += (g - m)(1 - beta1), v += (g^2 - v)(1 - beta2),
+ * w -= lr_t m / (sqrt(v) + epsilon), lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t). */
+void f32_adam_update(size_t n, float *w, const float *g, float *m, float *v, float lr_t,
+                     float beta1, float beta2, float epsilon);
+
 /* Which SIMD the _wasmsimd variants compile to here: "wasm-simd128", "sse2"
  * or "scalar-emulation". */
 const char *f32_simd_name(void);

@@ -1,6 +1,7 @@
 /* experiment.c — the table of classifier kinds, and everything that looks
  * a kind up in it. */
 #include "learn/experiment.h"
+#include "learn/finetune.h"
 #include "learn/kernel_svm.h"
 #include "learn/linear_svm.h"
 #include "learn/metrics.h"
@@ -17,6 +18,7 @@ static const dl_classifier_kind *const kinds[] = {
     &dl_linear_svm_kind,
     &dl_rbf_svm_kind,
     &dl_softmax_kind,
+    &dl_finetune_kind,
 };
 enum { NUM_KINDS = sizeof kinds / sizeof *kinds };
 

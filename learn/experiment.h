@@ -17,7 +17,7 @@ int dl_classifier_kind_count(void);
 const dl_classifier_kind *dl_classifier_kind_at(int i);              /* NULL outside 0..count-1 */
 const dl_classifier_kind *dl_classifier_kind_find(const char *name); /* NULL if unknown */
 const dl_classifier_kind *dl_classifier_kind_by_id(uint32_t id);     /* NULL if unknown */
-/* "linear-svm, rbf-svm or softmax" */
+/* "linear-svm, rbf-svm, softmax or finetune" */
 const char *dl_classifier_kind_names(void);
 
 /* The table as JSON, built once into a static buffer (NULL if it outgrew it):

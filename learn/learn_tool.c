@@ -3,7 +3,7 @@
  * by tests/learn.test.js to compare against liblinear-train / svm-train.
  *
  *   learn_tool KIND TRAIN TEST [options]
- *     KIND: a kind of learn/experiment.c's table (linear-svm, rbf-svm, softmax)
+ *     KIND: a kind of learn/experiment.c's table (linear-svm, rbf-svm, softmax, finetune)
  *     TRAIN/TEST: LIBSVM text ("label index:value ..."), or
  *                 idx:IMAGES,LABELS[,N] (uncompressed IDX, pixels / 255, first N)
  *     --PARAM VALUE  any parameter of the kind, as in the table (--C 0.1,

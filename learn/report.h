@@ -23,6 +23,9 @@ const char *dl_report_row_kind(const char *row);
 /* Training rows of a row: the RBF SVM (kernel SVMs scale with n^2) trains on
  * the first rbf_max images, every other row on all n. */
 int dl_report_row_train(const char *row, int n, int rbf_max);
+/* 1 if a row trains on the frozen part's output (the input of conv5_block1,
+ * models/finetune_split.h) instead of the pooled features: "finetune". */
+int dl_report_row_block_input(const char *row);
 
 /* Text: "features: N + M images at SxS in T s" (only with features).
  * JSON: the object's head, {"size": S, "train": N, "test": M, "feature_seconds": T, "results": [ */

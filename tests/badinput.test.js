@@ -115,5 +115,5 @@ test('fashion --json: one object, the same bytes on both CLIs (timings aside), -
   const j = JSON.parse(native.replace(/: T/g, ': 0'));
   assert.equal(j.size, 32);
   assert.deepEqual(Object.keys(j), ['size', 'train', 'test', 'feature_seconds', 'results']);
-  assert.deepEqual(j.results.map((r) => r.classifier), ['linear-svm', 'rbf-svm', 'softmax', 'pixels-linear-svm']);
+  assert.deepEqual(j.results.map((r) => r.classifier), ['linear-svm', 'rbf-svm', 'softmax', 'finetune', 'pixels-linear-svm']);
 });

@@ -426,12 +426,177 @@ static void test_dot_axpy(void) {
     printf("dot/axpy: %d checks, %d failures\n", checks - c0, failures - before);
 }
 
+/* ---- backward passes against finite differences --------------------------
+ * Each op's loss is sum(r * op(params)) for a random r (softmax: the mean
+ * cross-entropy), computed in double from the forward references; the
+ * analytical gradient of every parameter must match central differences. */
+
+typedef double (*loss_fn)(void *ctx);
+
+/* Largest |numeric - analytical| over n parameters, relative to max |analytical|. */
+static double fd_error(loss_fn loss, void *ctx, float *param, size_t n, const float *grad, float h) {
+    double scale = 1e-30, err = 0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(grad[i]));
+    for (size_t i = 0; i < n; i++) {
+        float keep = param[i];
+        param[i] = keep + h;
+        double up = loss(ctx);
+        param[i] = keep - h;
+        double down = loss(ctx);
+        param[i] = keep;
+        err = fmax(err, fabs((up - down) / (2.0 * h) - grad[i]) / scale);
+    }
+    return err;
+}
+
+static double weighted_sum(const float *y, const float *r, size_t rows, size_t cols, size_t stride) {
+    double s = 0;
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) s += (double)y[i * stride + j] * r[i * cols + j];
+    return s;
+}
+
+typedef struct { f32_conv2d_shape s; size_t xs; float *x, *w, *r, *y; } conv_case;
+static double conv_loss(void *p) {
+    conv_case *c = p;
+    size_t m = c->s.batch * f32_conv2d_out_h(&c->s) * f32_conv2d_out_w(&c->s);
+    f32_conv2d_nhwc_ref(&c->s, c->x, c->xs, c->w, NULL, c->y, c->s.out_c, -INFINITY, INFINITY);
+    return weighted_sum(c->y, c->r, m, c->s.out_c, c->s.out_c);
+}
+
+static void test_conv_backward_shape(f32_conv2d_shape s) {
+    char what[160];
+    conv_case c = {s, s.in_c + 2, NULL, NULL, NULL, NULL};
+    size_t m = s.batch * f32_conv2d_out_h(&s) * f32_conv2d_out_w(&s), pixels = s.batch * s.in_h * s.in_w;
+    size_t nw = s.kh * s.kw * s.in_c * s.out_c, nx = pixels * c.xs;
+    c.x = rand_buf(nx); c.w = rand_buf(nw); c.r = rand_buf(m * s.out_c); c.y = malloc(m * s.out_c * sizeof(float));
+    float *scratch = malloc(f32_conv2d_backward_scratch_size(&s) * sizeof(float));
+    float *dw[2], *db = malloc(s.out_c * sizeof(float)), *dx[2];
+    for (int v = 0; v < 2; v++) {
+        dw[v] = malloc(nw * sizeof(float));
+        dx[v] = calloc(nx, sizeof(float));
+        f32_conv2d_backward_weights((f32_variant)v, &s, c.x, c.xs, c.r, s.out_c, dw[v], db, scratch);
+        f32_conv2d_backward_input((f32_variant)v, &s, c.r, s.out_c, c.w, dx[v], c.xs, scratch);
+    }
+    snprintf(what, sizeof what, "conv backward %zux%zu s%zu %zux%zux%zu->%zu", s.kh, s.kw, s.stride_h, s.in_h, s.in_w, s.in_c, s.out_c);
+    check(fd_error(conv_loss, &c, c.w, nw, dw[0], 0.05f), 2e-3, what);
+    check(fd_error(conv_loss, &c, c.x, nx, dx[0], 0.05f), 2e-3, what);
+    check(rel_err(dw[1], dw[0], 1, nw, nw), 1e-5, what);
+    check(rel_err(dx[1], dx[0], 1, nx, nx), 1e-5, what);
+    for (int v = 0; v < 2; v++) { free(dw[v]); free(dx[v]); }
+    free(c.x); free(c.w); free(c.r); free(c.y); free(scratch); free(db);
+}
+
+typedef struct { size_t pixels, ch, xs; float *x, *scale, *shift, *r, *y; int relu; } affine_case;
+static double affine_loss(void *p) {
+    affine_case *c = p;
+    f32_scale_shift_nhwc_scalar(c->pixels, c->ch, c->x, c->xs, c->scale, c->shift, c->y, c->ch,
+                                c->relu ? 0.0f : -INFINITY, INFINITY);
+    return weighted_sum(c->y, c->r, c->pixels, c->ch, c->ch);
+}
+
+/* BN affine (scale, shift, input) and, through the same case with relu = 1, ReLU. */
+static void test_affine_relu_backward(size_t pixels, size_t ch) {
+    affine_case c = {pixels, ch, ch + 3, rand_buf(pixels * (ch + 3)), rand_buf(ch), rand_buf(ch), rand_buf(pixels * ch),
+                     malloc(pixels * ch * sizeof(float)), 0};
+    for (size_t i = 0; i < ch; i++) c.scale[i] += c.scale[i] < 0 ? -0.5f : 0.5f;   /* keep outputs off the ReLU kink */
+    float *dscale[2], *dshift[2], *dx[2], *gy = malloc(pixels * ch * sizeof(float));
+    for (int v = 0; v < 2; v++) {
+        dscale[v] = malloc(ch * sizeof(float)); dshift[v] = malloc(ch * sizeof(float));
+        dx[v] = calloc(pixels * c.xs, sizeof(float));
+        (v ? f32_affine_backward_wasmsimd : f32_affine_backward_scalar)(pixels, ch, c.x, c.xs, c.r, ch, c.scale,
+                                                                        dx[v], c.xs, dscale[v], dshift[v]);
+    }
+    check(fd_error(affine_loss, &c, c.scale, ch, dscale[0], 0.05f), 2e-3, "affine backward: scale");
+    check(fd_error(affine_loss, &c, c.shift, ch, dshift[0], 0.05f), 2e-3, "affine backward: shift");
+    check(fd_error(affine_loss, &c, c.x, pixels * c.xs, dx[0], 0.05f), 2e-3, "affine backward: input");
+    check(rel_err(dscale[1], dscale[0], 1, ch, ch) + rel_err(dshift[1], dshift[0], 1, ch, ch) +
+          rel_err(dx[1], dx[0], 1, pixels * c.xs, pixels * c.xs), 0, "affine backward: simd == scalar");
+    /* ReLU after the affine: the affine's dy is the ReLU's dx. */
+    c.relu = 1;
+    affine_loss(&c);
+    float *dxr = calloc(pixels * c.xs, sizeof(float));
+    f32_relu_backward(pixels, ch, c.y, ch, c.r, ch, gy, ch);
+    f32_affine_backward(pixels, ch, c.x, c.xs, gy, ch, c.scale, dxr, c.xs, dscale[0], dshift[0]);
+    check(fd_error(affine_loss, &c, c.x, pixels * c.xs, dxr, 1e-3f), 2e-3, "relu backward");
+    for (int v = 0; v < 2; v++) { free(dscale[v]); free(dshift[v]); free(dx[v]); }
+    free(dxr); free(gy); free(c.x); free(c.scale); free(c.shift); free(c.r); free(c.y);
+}
+
+typedef struct { size_t batch, pixels, ch; float *x, *r, *y; } gap_case;
+static double gap_loss(void *p) {
+    gap_case *c = p;
+    f32_global_avgpool_nhwc_scalar(c->batch, c->pixels, c->ch, c->x, c->ch, c->y);
+    return weighted_sum(c->y, c->r, c->batch, c->ch, c->ch);
+}
+
+typedef struct { size_t m, in, out; float *x, *w, *b, *r, *y; } dense_case;
+static double dense_loss(void *p) {
+    dense_case *c = p;
+    f32_gemm_ref(c->m, c->out, c->in, c->x, c->in, c->w, c->b, c->y, c->out, -INFINITY, INFINITY);
+    return weighted_sum(c->y, c->r, c->m, c->out, c->out);
+}
+
+typedef struct { size_t rows, n; float *z, *p; const int *labels; } xent_case;
+static double xent_loss(void *p) {
+    xent_case *c = p;
+    f32_softmax_scalar(c->rows, c->n, c->z, c->p);
+    double loss = 0;
+    for (size_t i = 0; i < c->rows; i++) loss -= log((double)c->p[i * c->n + c->labels[i]]);
+    return loss / (double)c->rows;
+}
+
+static void test_gap_dense_xent_backward(void) {
+    gap_case g = {3, 5, 7, rand_buf(3 * 5 * 7), rand_buf(3 * 7), malloc(3 * 7 * sizeof(float))};
+    float *dgx = malloc(3 * 5 * 7 * sizeof(float));
+    f32_global_avgpool_backward(3, 5, 7, g.r, dgx, 7);
+    check(fd_error(gap_loss, &g, g.x, 3 * 5 * 7, dgx, 0.05f), 2e-3, "global average pool backward");
+
+    dense_case d = {5, 13, 11, rand_buf(5 * 13), rand_buf(13 * 11), rand_buf(11), rand_buf(5 * 11), malloc(5 * 11 * sizeof(float))};
+    float *scratch = malloc(f32_matmul_scratch_size(5, 13, 11) * sizeof(float));
+    float *dx[2], *dw[2], *db[2];
+    for (int v = 0; v < 2; v++) {
+        dx[v] = malloc(5 * 13 * sizeof(float)); dw[v] = malloc(13 * 11 * sizeof(float)); db[v] = malloc(11 * sizeof(float));
+        f32_dense_backward((f32_variant)v, 5, 13, 11, d.x, d.r, d.w, dx[v], dw[v], db[v], scratch);
+    }
+    check(fd_error(dense_loss, &d, d.w, 13 * 11, dw[0], 0.05f), 2e-3, "dense backward: kernel");
+    check(fd_error(dense_loss, &d, d.b, 11, db[0], 0.05f), 2e-3, "dense backward: bias");
+    check(fd_error(dense_loss, &d, d.x, 5 * 13, dx[0], 0.05f), 2e-3, "dense backward: input");
+    check(rel_err(dw[1], dw[0], 1, 143, 143) + rel_err(dx[1], dx[0], 1, 65, 65), 1e-5, "dense backward: simd");
+
+    int labels[4] = {2, 0, 6, 3};
+    xent_case x = {4, 7, rand_buf(4 * 7), malloc(4 * 7 * sizeof(float)), labels};
+    float *dz = malloc(4 * 7 * sizeof(float));
+    xent_loss(&x);
+    double sum = f32_softmax_cross_entropy_backward(4, 7, x.p, labels, dz);
+    check(fabs(sum / 4 - xent_loss(&x)), 1e-6, "softmax cross-entropy: loss");
+    check(fd_error(xent_loss, &x, x.z, 4 * 7, dz, 1e-2f), 2e-3, "softmax cross-entropy backward");
+
+    for (int v = 0; v < 2; v++) { free(dx[v]); free(dw[v]); free(db[v]); }
+    free(g.x); free(g.r); free(g.y); free(dgx); free(d.x); free(d.w); free(d.b); free(d.r); free(d.y);
+    free(scratch); free(x.z); free(x.p); free(dz);
+}
+
+static void test_backward(void) {
+    int before = failures, c0 = checks;
+    /* 1x1 pointwise (DenseNet's bottleneck), 3x3 'same' (its growth conv), a strided padded one. */
+    test_conv_backward_shape((f32_conv2d_shape){2, 3, 5, 7, 9, 1, 1, 1, 1, 0, 0, 0, 0});
+    test_conv_backward_shape((f32_conv2d_shape){2, 5, 3, 6, 5, 3, 3, 1, 1, 1, 1, 1, 1});
+    test_conv_backward_shape((f32_conv2d_shape){1, 7, 6, 3, 4, 3, 3, 2, 2, 1, 0, 1, 1});
+    test_conv_backward_shape((f32_conv2d_shape){3, 1, 1, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1});
+    test_affine_relu_backward(6, 11);
+    test_affine_relu_backward(1, 3);
+    test_gap_dense_xent_backward();
+    printf("backward: %d checks, %d failures\n", checks - c0, failures - before);
+}
+
 int main(void) {
     printf("kernels_test (SIMD: %s)\n", f32_simd_name());
     test_gemm();
     test_conv();
     test_ops();
     test_dot_axpy();
+    test_backward();
     if (failures) {
         printf("kernels_test: %d of %d checks FAILED\n", failures, checks);
         return 1;

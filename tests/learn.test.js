@@ -213,14 +213,14 @@ function craftClassifier(id, k, d, param, payloadField, payloadLen) {
 test('JS API: classifier kinds from the C table; fit() checks and fills parameters; hostile classifier files give an Error and leave the instance healthy', async () => {
   const lab = await createDenseLab({ wasmBinary: fs.readFileSync(need(bin.coreWasm)), coreUrl: pathToFileURL(need(bin.core)).href });
   const kinds = lab.classifierKinds();
-  assert.deepEqual(kinds.map((k) => [k.name, k.id]), [['linear-svm', 1], ['rbf-svm', 2], ['softmax', 3]]);
-  assert.deepEqual(classifierNames(lab), ['linear-svm', 'rbf-svm', 'softmax', 'pixels-linear-svm']);
+  assert.deepEqual(kinds.map((k) => [k.name, k.id]), [['linear-svm', 1], ['rbf-svm', 2], ['softmax', 3], ['finetune', 4]]);
+  assert.deepEqual(classifierNames(lab), ['linear-svm', 'rbf-svm', 'softmax', 'finetune', 'pixels-linear-svm']);
   const softmax = kinds[2].params.find((p) => p.name === 'hidden');
   assert.deepEqual(softmax, { name: 'hidden', type: 'int', default: 128, min: 0, max: 65536, min_exclusive: false, help: softmax.help });
 
   const x = Float32Array.from({ length: 40 }, (_, i) => Math.sin(i) + (i % 4 === 0 ? (Math.floor(i / 4) % 2) * 3 : 0));
   const y = Array.from({ length: 10 }, (_, i) => i % 2);
-  assert.throws(() => lab.fit('nope', x, y, 10, 4), /unknown classifier 'nope' \(expected linear-svm, rbf-svm, softmax\)/);
+  assert.throws(() => lab.fit('nope', x, y, 10, 4), /unknown classifier 'nope' \(expected linear-svm, rbf-svm, softmax, finetune\)/);
   assert.throws(() => lab.fit('linear-svm', x, y, 10, 4, { Cee: 1 }), /unknown classifier parameter 'Cee'/);
   assert.throws(() => lab.fit('linear-svm', x, y, 10, 4, { C: -1 }), /linear-svm: C must be > 0 \(got -1\)/);
   assert.throws(() => lab.fit('softmax', x, y, 10, 4, { epochs: 1.5 }), /softmax: epochs must be an integer/);

@@ -358,10 +358,10 @@ static void test_problems(void) {
 /* ---- the kinds table ----------------------------------------------------- */
 
 static void test_kinds(void) {
-    CHECK(dl_classifier_kind_count() == 3, "kind count %d", dl_classifier_kind_count());
+    CHECK(dl_classifier_kind_count() == 4, "kind count %d", dl_classifier_kind_count());
     CHECK(dl_classifier_kind_find("softmax") == &dl_softmax_kind && dl_classifier_kind_find("nope") == NULL, "find by name");
     CHECK(dl_classifier_kind_by_id(2) == &dl_rbf_svm_kind && dl_classifier_kind_by_id(99) == NULL, "find by id");
-    CHECK(!strcmp(dl_classifier_kind_names(), "linear-svm, rbf-svm or softmax"), "names: %s", dl_classifier_kind_names());
+    CHECK(!strcmp(dl_classifier_kind_names(), "linear-svm, rbf-svm, softmax or finetune"), "names: %s", dl_classifier_kind_names());
     for (int i = 0; i < dl_classifier_kind_count(); i++) {
         const dl_classifier_kind *k = dl_classifier_kind_at(i);
         for (int j = 0; j < i; j++)
@@ -373,7 +373,7 @@ static void test_kinds(void) {
             CHECK(ok, "%s: default of %s outside its own range", k->name, p->name);
         }
     }
-    CHECK(dl_classifier_kind_at(3) == NULL && dl_classifier_kind_at(-1) == NULL, "kind_at range");
+    CHECK(dl_classifier_kind_at(4) == NULL && dl_classifier_kind_at(-1) == NULL, "kind_at range");
     const char *json = dl_classifier_kinds_json();
     CHECK(json && json[0] == '[' && strstr(json, "{\"name\": \"linear-svm\", \"id\": 1,") &&
           strstr(json, "{\"name\": \"cache_mb\", \"type\": \"real\", \"default\": 200, \"min\": 0, \"max\": 1000000, \"min_exclusive\": true,") &&
@@ -404,7 +404,7 @@ static void test_kinds(void) {
         dl_classifier_free(c);
         dl_train_report_free(&rep);
     }
-    CHECK_ERR(dl_fit("nope", x, y, 8, 2, NULL, NULL, NULL, &c, NULL), "unknown classifier 'nope' (expected linear-svm, rbf-svm or softmax)");
+    CHECK_ERR(dl_fit("nope", x, y, 8, 2, NULL, NULL, NULL, &c, NULL), "unknown classifier 'nope' (expected linear-svm, rbf-svm, softmax or finetune)");
     double v[7] = {1, 2, 0.1, 1000, 1, 1, 1};
     CHECK_ERR(dl_fit_values("linear-svm", x, y, 8, 2, v, 6, NULL, NULL, &c, NULL), "linear-svm takes 7 parameters (got 6)");
     v[1] = 3;

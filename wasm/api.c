@@ -13,11 +13,13 @@
 #include "common/parallel.h"
 #include "common/reason.h"
 #include "learn/experiment.h"
+#include "learn/finetune.h"
 #include "learn/idx.h"
 #include "learn/report.h"
 #include "learn/train.h"
 #include "kernels/kernels.h"
 #include "models/features.h"
+#include "models/finetune_split.h"
 #include "models/image.h"
 #include "models/model.h"
 #include "models/predictions.h"
@@ -175,17 +177,17 @@ EMSCRIPTEN_KEEPALIVE char *dl_api_decode_predictions(const dl_class_index *ci, c
 
 /* ---- the transfer-learning experiment --------------------------------------- */
 
-/* Progress goes to Module.onProgress(phase, step, steps, loss, trainAcc); a true return cancels. */
-EM_JS(int, js_progress, (const char *phase, double step, double steps, double loss, double train_acc, double val_acc), {
-    return Module.onProgress ? (Module.onProgress(UTF8ToString(phase), step, steps, loss, train_acc, val_acc) ? 1 : 0) : 0;
+/* Progress goes to Module.onProgress(phase, step, steps, loss, trainAcc, valAcc, valLoss); a true return cancels. */
+EM_JS(int, js_progress, (const char *phase, double step, double steps, double loss, double train_acc, double val_acc, double val_loss), {
+    return Module.onProgress ? (Module.onProgress(UTF8ToString(phase), step, steps, loss, train_acc, val_acc, val_loss) ? 1 : 0) : 0;
 });
 
 static int features_progress(size_t done, size_t total, void *user) {
-    return js_progress("features", (double)done, (double)total, 0, 0, -1);
+    return js_progress("features", (double)done, (double)total, 0, 0, -1, -1);
 }
 
 static int learn_progress(void *user, const dl_learn_progress *p) {
-    return js_progress(p->phase, p->step, p->steps, p->loss, p->train_acc, p->val_acc);
+    return js_progress(p->phase, p->step, p->steps, p->loss, p->train_acc, p->val_acc, p->val_loss);
 }
 
 /* gray: gray_bytes bytes holding count w x h images; out: out_bytes. */
@@ -271,11 +273,13 @@ EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_fit(const char *kind, const float *x,
 
 /* ---- the comparison report (learn/report.h), for the Node CLI ------------- */
 
-/* The rows, one per line: "name kind" (the kind a row trains). */
+/* The rows, one per line: "name kind block" (the kind a row trains; block 1:
+ * it trains on the frozen part's output, dl_report_row_block_input). */
 EMSCRIPTEN_KEEPALIVE char *dl_api_report_rows(void) {
     dl_text t = { 0 };
     for (int i = 0; i < dl_report_row_count(); i++)
-        dl_text_printf(&t, "%s %s\n", dl_report_row_name(i), dl_report_row_kind(dl_report_row_name(i)));
+        dl_text_printf(&t, "%s %s %d\n", dl_report_row_name(i), dl_report_row_kind(dl_report_row_name(i)),
+                       dl_report_row_block_input(dl_report_row_name(i)));
     if (t.failed) { dl_text_free(&t); return failed("out of memory"), NULL; }
     return t.buf;
 }
@@ -435,3 +439,54 @@ EMSCRIPTEN_KEEPALIVE int dl_api_threads_available(void) { return dl_parallel_ava
 
 /* For tests: the next scratch buffer that thread `thread` (0-based) asks for is refused. */
 EMSCRIPTEN_KEEPALIVE void dl_api_fail_next_thread_scratch(int thread) { dl_parallel_fail_next_scratch(thread); }
+/* ---- fine-tuning (learn/finetune.h, models/finetune_split.h) --------------- */
+
+/* The frozen part (every layer before conv5_block1) as a network of input
+ * h x w x c (c 3 or 1) and max_memory bytes (0: the default).
+ * dl_api_frozen_net gives the network to run (dl_api_net_run,
+ * dl_api_gray_features); free with dl_api_frozen_free, never dl_api_net_free. */
+EMSCRIPTEN_KEEPALIVE dl_frozen *dl_api_frozen_build(const dl_model *m, int h, int w, int c, double max_memory) {
+    dl_net_options o;
+    dl_net_options_default(&o);
+    o.input_shape_set = 1; o.input_h = h; o.input_w = w; o.input_c = c;
+    if (max_memory > 0 && max_memory < 18446744073709551616.0) o.max_memory = (uint64_t)max_memory;
+    dl_frozen *f = NULL;
+    const char *err = dl_frozen_build(m, &o, &f);
+    return err ? (failed(err), NULL) : f;
+}
+EMSCRIPTEN_KEEPALIVE dl_net *dl_api_frozen_net(const dl_frozen *f) { return dl_frozen_net(f); }
+EMSCRIPTEN_KEEPALIVE void dl_api_frozen_free(dl_frozen *f) { dl_frozen_free(f); }
+
+/* The model's conv5 block as the starting point of every later fit("finetune"). */
+EMSCRIPTEN_KEEPALIVE int dl_api_finetune_set_base(const dl_model *m) {
+    float *w = NULL;
+    size_t count = 0;
+    const char *err = dl_finetune_block_weights(m, &w, &count);
+    if (!err) err = dl_finetune_set_base(w, count);
+    free(w);
+    return err ? failed(err) : 1;
+}
+
+/* For the TF.js step test: steps Adam steps of a block of shape[6] (channels,
+ * layers, growth, bottleneck, height, width) with a head of hidden units and
+ * k classes from params, on n rows x with labels y; the updated parameters
+ * into out (out_bytes, as many as params). steps 0: the gradient of the mean
+ * loss instead (learn/finetune.h's dl_finetune_loss_grad). */
+EMSCRIPTEN_KEEPALIVE int dl_api_finetune_steps(const int *shape, int hidden, int k, const float *params, size_t params_bytes,
+                                               const float *x, size_t x_bytes, const int *y, int n, double lr, int steps,
+                                               float *out, size_t out_bytes) {
+    dl_dense_block_shape s = {shape[0], shape[1], shape[2], shape[3], shape[4], shape[5]};
+    size_t count = dl_finetune_param_floats(&s, hidden, k), rows;
+    if (!count) return failed("finetune: bad block shape, hidden units or classes");
+    if (n < 1 || !dl_mul3((size_t)n, (size_t)s.height * s.width, (size_t)s.channels, &rows)) return failed("finetune: bad row count");
+    if (!fits(count, sizeof(float), params_bytes, "parameters") || !fits(count, sizeof(float), out_bytes, "output") ||
+        !fits(rows, sizeof(float), x_bytes, "rows"))
+        return 0;
+    dl_classifier *c = NULL;
+    const char *err = dl_finetune_from_params(&s, hidden, k, params, count, &c);
+    double loss;
+    if (!err) err = steps ? dl_finetune_adam_steps(c, x, y, n, lr, steps) : dl_finetune_loss_grad(c, x, y, n, &loss, out);
+    if (!err && steps) memcpy(out, dl_finetune_params_of(c, NULL), count * sizeof(float));
+    dl_classifier_free(c);
+    return err ? failed(err) : 1;
+}

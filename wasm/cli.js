@@ -7,7 +7,7 @@
 //   node wasm/cli.js preprocess IMAGE [--size H,W] --out FILE.npy
 //   node wasm/cli.js predict IMAGE... --out FILE.npy [Keras arguments as for summary]
 //   node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy
-//   node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all [--C 1] [--json]
+//   node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all [--C 1] [--json]
 //   node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] (DenseLab vs TF.js-wasm, LIBLINEAR, LIBSVM: see bench/bench.js)
 //   common: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
 import fs from 'node:fs';
@@ -18,7 +18,7 @@ import zlib from 'node:zlib';
 import { availableThreads, MAX_PIXELS, MAX_THREADS } from './denselab.js';
 import { files, openDenseLab, VERSION } from './node.js';
 import { crossValidate, imageFeatures, projectClassifier, trainProject } from './train.js';
-import { classifierNames, classifierOptions, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier } from './experiment.js';
+import { blockNet, classifierNames, classifierOptions, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier } from './experiment.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const paths = files;
@@ -205,8 +205,9 @@ function loadSplit(lab, a, name, want) {
 
 function progressPrinter(err) {
   let last = 0, lastStep = -1;
-  return (phase, step, steps, loss, trainAcc) => {
+  return (phase, step, steps, loss, trainAcc, valAcc, valLoss) => {
     if (phase === 'softmax') { if (step !== lastStep) err(`softmax: epoch ${step}/${steps} loss ${loss.toFixed(4)} train accuracy ${trainAcc.toFixed(4)}\n`); }
+    else if (phase === 'finetune') { if (step !== lastStep) err(`finetune: epoch ${step}/${steps} loss ${loss.toFixed(4)} accuracy ${trainAcc.toFixed(4)} val_loss ${valLoss.toFixed(4)} val_accuracy ${valAcc.toFixed(4)}\n`); }
     else if ((step !== lastStep && Date.now() - last > 1000) || step === steps) { last = Date.now(); err(`\r${phase}: ${step}/${steps}${step === steps ? '\n' : ''}`); }
     lastStep = step;
     return false;
@@ -253,7 +254,8 @@ async function fashion(lab, a, out, err) {
   const train = loadSplit(lab, a, 'train', n), test = loadSplit(lab, a, 'test', m);
   const progress = a.json ? undefined : progressPrinter(err);
   let featureSeconds = 0, ftr, fte, d = 0;
-  if (chosen.some((c) => c !== 'pixels-linear-svm')) {
+  const block = new Set(lab.reportRows().filter((r) => r.blockInput).map((r) => r.name)), blockFeatures = {};
+  if (chosen.some((c) => c !== 'pixels-linear-svm' && !block.has(c))) {
     const file = loadModel(lab, a);
     const net = featureNet(lab, file, size);
     const t0 = Date.now();
@@ -263,10 +265,20 @@ async function fashion(lab, a, out, err) {
     d = net.outputSize;
     net.free(); file.free();
   }
+  if (chosen.some((c) => block.has(c))) {   // fine-tuning: the frozen part's output, and conv5's weights
+    const file = loadModel(lab, a);
+    let net;
+    try { net = blockNet(lab, file, size); lab.setFinetuneBase(file); } catch (e) { throw new UsageError(`finetune: ${e.message}`); }
+    const t0 = Date.now();
+    Object.assign(blockFeatures, { train: splitFeatures(lab, net, train, n, a, progress), test: splitFeatures(lab, net, test, m, a, progress), d: net.outputSize });
+    featureSeconds += (Date.now() - t0) / 1000;
+    net.free(); file.free();
+  }
   const json = Boolean(a.json);
-  out(lab.formatReportHead({ json, size, n, m, featureSeconds, haveFeatures: Boolean(ftr) }));
+  out(lab.formatReportHead({ json, size, n, m, featureSeconds, haveFeatures: Boolean(ftr || blockFeatures.train) }));
   chosen.forEach((name, i) => {
-    const { train: tr, test: te } = classifierInputs(lab, name, train, test, n, m, { d, train: ftr, test: fte }, rbfMax);
+    const features = block.has(name) ? blockFeatures : { d, train: ftr, test: fte };
+    const { train: tr, test: te } = classifierInputs(lab, name, train, test, n, m, features, rbfMax);
     let r;
     try { r = runClassifier(lab, name, tr, te, params, progress); } catch (e) { throw new UsageError(`${name}: ${e.message}`); }
     out(lab.formatReportRow({ json, first: i === 0, name, n: tr.n, seconds: r.train_seconds, accuracy: r.test_accuracy, confusion: r.confusion }));
@@ -409,7 +421,7 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
        node wasm/cli.js preprocess IMAGE [--size H,W] --out FILE.npy
        node wasm/cli.js predict IMAGE... --out FILE.npy [--include-top B] [--weights W] [--input-shape H,W,C] [--pooling P] [--classes N]
        node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]
-       node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all
+       node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all
                                 [--rbf-max 10000] [--json] [--data DIR] [classifier parameters: --C 1, --gamma, --epochs 10, ...;
                                  build/native/denselab --help lists them all]
        node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] [--runs N] [--warmup N] [--batch B] [--svm-runs N] [--page-c C] [--clock wall|cpu]

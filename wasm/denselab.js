@@ -412,14 +412,15 @@ class DenseLab {
     return this.kinds;
   }
 
-  // The Fashion-MNIST comparison's rows (learn/report.h): [{ name, kind }], every kind of the
-  // table, then the linear SVM on raw pixels; trainRows(name, n, rbfMax): how many images a row
-  // trains on.
+  // The Fashion-MNIST comparison's rows (learn/report.h): [{ name, kind, blockInput }], every kind
+  // of the table, then the linear SVM on raw pixels; blockInput: the row trains on the frozen
+  // part's output (buildFrozenNet), not the pooled features; trainRows(name, n, rbfMax): how
+  // many images a row trains on.
   reportRows() {
     if (!this.rows) {
       const p = this.core._dl_api_report_rows();
       if (!p) throw this.error();
-      this.rows = this.string(p).trim().split('\n').map((line) => { const [name, kind] = line.split(' '); return { name, kind }; });
+      this.rows = this.string(p).trim().split('\n').map((line) => { const [name, kind, block] = line.split(' '); return { name, kind, blockInput: block === '1' }; });
     }
     return this.rows;
   }
@@ -479,6 +480,50 @@ class DenseLab {
     const c = this.withBytes(bytes, (p, n) => this.core._dl_api_classifier_load(p, n), 'classifier file');
     if (!c) throw this.error();
     return new Classifier(this, c);
+  }
+
+  // Fine-tuning (learn/finetune.h): the frozen part of DenseNet121 (every layer before
+  // conv5_block1) as a Net whose output is conv5_block1's input (h x w x 512 per image), for
+  // grayFeatures/predict; then setFinetuneBase(file) before fit('finetune', those rows, ...).
+  buildFrozenNet(file, { inputShape = [224, 224, 3], maxMemory = 0 } = {}) {
+    this.owned(file, ModelFile, 'model file');
+    if (!Array.isArray(inputShape) || inputShape.length !== 3) throw new Error(`inputShape must be [h, w, c], got ${show(inputShape)}`);
+    inputShape.forEach((v, i) => integer(['height', 'width', 'channels'][i], v, 1, MAX_SIDE));
+    if (typeof maxMemory !== 'number' || !(maxMemory >= 0) || !Number.isFinite(maxMemory)) throw new Error(`maxMemory must be a number of bytes, got ${show(maxMemory)}`);
+    const f = this.core._dl_api_frozen_build(file.handle, inputShape[0], inputShape[1], inputShape[2], maxMemory);
+    if (!f) throw this.error();
+    const net = new Net(this, this.core._dl_api_frozen_net(f), file);
+    net.frozen = f;
+    return net;
+  }
+
+  setFinetuneBase(file) {
+    this.owned(file, ModelFile, 'model file');
+    if (!this.core._dl_api_finetune_set_base(file.handle)) throw this.error();
+  }
+
+  // For the TF.js comparison: `steps` Keras Adam steps (moments from zero) of a dense block
+  // { channels, layers, growth, bottleneck, height, width } with a head (hidden, classes) whose
+  // parameters (learn/finetune.h's layout) are `params`, on n rows x with labels y.
+  // Returns the updated parameters; steps 0: the gradient of the mean loss instead.
+  finetuneSteps({ shape, hidden, classes, params, x, y, n, lr, steps = 1 }) {
+    const dims = ['channels', 'layers', 'growth', 'bottleneck', 'height', 'width'].map((k) => integer(`shape.${k}`, shape?.[k], 1, 65536));
+    integer('hidden', hidden, 1, MAX_INT);
+    integer('classes', classes, 1, 256);
+    integer('n', n, 1, MAX_INT);
+    integer('steps', steps, 0, 1e6);
+    if (typeof lr !== 'number' || !(lr > 0)) throw new Error(`lr must be a positive number, got ${show(lr)}`);
+    checkRows('rows', x, n, dims[0] * dims[4] * dims[5]);
+    checkLabels(y, n);
+    const p = Float32Array.from(params), ptrs = [];
+    const copy = (a) => { const q = this.copyIn(a); ptrs.push(q); return q; };
+    try {
+      const ps = copy(Int32Array.from(dims)), pp = copy(p), px = copy(Float32Array.from(x)), py = copy(Int32Array.from(y));
+      return this.withHeap('parameters', p.length, 4, (out, outBytes) => {
+        if (!this.core._dl_api_finetune_steps(ps, hidden, classes, pp, p.length * 4, px, n * dims[0] * dims[4] * dims[5] * 4, py, n, lr, steps, out, outBytes)) throw this.error();
+        return this.core.HEAPF32.slice(out >> 2, (out >> 2) + p.length);
+      });
+    } finally { ptrs.forEach((q) => this.core._free(q)); }
   }
 
   // Room for n int32s for fill(ptr) to write; returns them.
@@ -627,7 +672,7 @@ class Net {
   }
 
   free() {
-    this.lab.core._dl_api_net_free(this.handle);
+    if (this.frozen) this.lab.core._dl_api_frozen_free(this.frozen); else this.lab.core._dl_api_net_free(this.handle);
     this.handle = 0;
     this.freed = true;
     this.file.users--;

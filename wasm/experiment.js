@@ -51,6 +51,12 @@ export function featureNet(lab, modelFile, size) {
   return lab.buildNet(modelFile, { includeTop: false, weights: 'imagenet', pooling: 'avg', inputShape: [size, size, 3] });
 }
 
+// Fine-tuning's input: DenseNet121 up to conv5_block1's input (the frozen part), S x S x 3.
+export function blockNet(lab, modelFile, size) {
+  if (!Number.isInteger(size) || size < 32 || size > 1024) throw new Error(`size must be an integer from 32 to 1024, got ${size}`);
+  return lab.buildFrozenNet(modelFile, { inputShape: [size, size, 3] });
+}
+
 // The first n images of a split as [0, 1] pixels (the raw-pixel baseline), into out if given
 // (a Float32Array, or HeapFloats: lab.heapFloats, filled where the C core reads them).
 export function pixels(split, n, out = new Float32Array(n * split.rows * split.cols)) {
