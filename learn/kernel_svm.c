@@ -292,7 +292,7 @@ static const char *solve(solver *s, double *alpha_out, long max_iter, int shrink
             counter = l < 1000 ? l : 1000;
             if (shrinking) do_shrinking(s);
             if (progress) {
-                dl_learn_progress pr = {"rbf-svm", step, steps, iter, 0, 0, -1};
+                dl_learn_progress pr = {"rbf-svm", step, steps, iter, 0, 0, -1, -1};
                 if (progress(user, &pr)) { err = DL_CANCELLED; break; }
             }
         }
@@ -500,7 +500,7 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
             }
             aoff += (size_t)l;
             if (progress) {
-                dl_learn_progress pr = {"rbf-svm", p + 1, npairs, si.iter, 0, 0, -1};
+                dl_learn_progress pr = {"rbf-svm", p + 1, npairs, si.iter, 0, 0, -1, -1};
                 if (progress(user, &pr)) { err = DL_CANCELLED; goto done; }
             }
         }

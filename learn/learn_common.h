@@ -25,7 +25,7 @@ typedef struct {
     double loss;           /* softmax: mean train loss of the epoch */
     double train_acc;      /* softmax: train accuracy of the epoch */
     double val_acc;        /* softmax: validation accuracy, or -1 if none */
-    double val_loss;       /* finetune: mean validation loss, or -1 if none (0 for the others) */
+    double val_loss;       /* finetune: mean validation loss, or -1 if none */
 } dl_learn_progress;
 typedef int (*dl_learn_progress_fn)(void *user, const dl_learn_progress *p);
 

@@ -114,7 +114,7 @@ static const char *solve_one(const lin_data *D, const float *mean, const int *la
         }
         iter++;
         if (progress) {
-            dl_learn_progress pr = {"linear-svm", cls, num_classes, iter, 0, 0, -1};
+            dl_learn_progress pr = {"linear-svm", cls, num_classes, iter, 0, 0, -1, -1};
             if (progress(user, &pr)) return DL_CANCELLED;
         }
         if (PGmax_new - PGmin_new <= P->eps) {

@@ -293,7 +293,7 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
             for (int i = 0; i < nv; i++) ok += pv[i] == yv[i];
             val_acc = (double)ok / nv;
         }
-        dl_learn_progress pr = {"softmax", ep + 1, P.epochs, t, loss_sum / n, (double)correct / n, val_acc};
+        dl_learn_progress pr = {"softmax", ep + 1, P.epochs, t, loss_sum / n, (double)correct / n, val_acc, -1};
         if (!isfinite(pr.loss) || !isfinite(M->params[0])) {
             err = dl_errorf("softmax: loss diverged at epoch %d (lower the learning rate)", ep + 1);
             goto done;

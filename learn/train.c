@@ -56,7 +56,7 @@ const char *dl_cross_validate(const char *kind, const float *x, const int *y, in
         if (!err) err = dl_classifier_predict(c, xte, nte, labels, NULL);
         for (int j = 0; !err && j < nte; j++) pred[rows[j]] = labels[j];
         dl_classifier_free(c);
-        dl_learn_progress pr = { "cross-validation", f + 1, folds, 0, 0, 0, -1 };
+        dl_learn_progress pr = { "cross-validation", f + 1, folds, 0, 0, 0, -1, -1 };
         if (!err && progress && progress(user, &pr)) err = DL_CANCELLED;
     }
     free(xtr); free(xte); free(ytr); free(rows);
