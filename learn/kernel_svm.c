@@ -45,6 +45,7 @@ typedef struct head { struct head *prev, *next; float *data; int len; } head_t;
 typedef struct {
     int l;
     long size;          /* free space, in floats */
+    long capacity;      /* all of it */
     head_t *head;
     head_t lru_head;
 } cache_t;
@@ -57,6 +58,7 @@ static int cache_init(cache_t *c, int l, double bytes) {
     if (sz > (double)(LONG_MAX / 4)) sz = (double)(LONG_MAX / 4);   /* long is 32-bit in WASM */
     c->size = (long)sz;
     if (c->size < 2L * l) c->size = 2L * l;   /* room for two columns at least */
+    c->capacity = c->size;
     c->lru_head.next = c->lru_head.prev = &c->lru_head;
     return 1;
 }
@@ -148,10 +150,15 @@ typedef struct {
     unsigned char *dirty;   /* [panels]: rows swapped since packing */
 } solver;
 
+#define is_upper_bound(i) (s->alpha_status[i] == UPPER_BOUND)
+#define is_lower_bound(i) (s->alpha_status[i] == LOWER_BOUND)
+#define is_free(i) (s->alpha_status[i] == FREE)
+
 /* The packed GEMM layout cuts n into independent panels of 8 columns
  * (kernels/internal.h GEMM_NR), so panel p can be packed, and multiplied,
  * on its own. */
 #define PANEL_ROWS 8
+#define GEMM_ROWS 4      /* rows of A per micro-kernel pass (f32_gemm's 4x8) */
 
 static void pack_panel(solver *s, int p) {
     float *t = s->scratch;
@@ -165,16 +172,55 @@ static void pack_panel(solver *s, int p) {
 
 static int num_panels(int l) { return (l + PANEL_ROWS - 1) / PANEL_ROWS; }
 
-/* Kernel row/column entries [start, len) of point i (Q is symmetric). */
+/* The points the next working sets will most likely pick: the largest
+ * violations (-y G over I_up, y G over I_low), not cached up to len. */
+static int likely_next(solver *s, int i, int len, int *out, int want) {
+    double best[GEMM_ROWS];
+    int n = 0;
+    for (int t = 0; t < s->active_size; t++) {
+        if (t == i || s->cache.head[t].len >= len) continue;
+        double yG = s->y[t] * s->G[t], v = -INFINITY;
+        int up = s->y[t] == +1 ? !is_upper_bound(t) : !is_lower_bound(t);
+        int low = s->y[t] == +1 ? !is_lower_bound(t) : !is_upper_bound(t);
+        if (up) v = -yG;
+        if (low && yG > v) v = yG;
+        if (v == -INFINITY || (n == want && v <= best[n - 1])) continue;
+        int k = n < want ? n++ : n - 1;
+        for (; k > 0 && best[k - 1] < v; k--) { best[k] = best[k - 1]; out[k] = out[k - 1]; }
+        best[k] = v; out[k] = t;
+    }
+    return n;
+}
+
+/* Kernel entries [start, len) of point i's column (Q is symmetric), computed
+ * as one GEMM over the packed panels together with the columns the next
+ * steps will likely ask for: the micro-kernel computes GEMM_ROWS rows per
+ * pass over the panels either way, so the extra columns cost little. */
 static void kernel_column(solver *s, int i, int start, int len, float *data) {
-    int p0 = start / PANEL_ROWS, first = p0 * PANEL_ROWS;
-    float *dots = s->scratch;
-    f32_gemm(1, (size_t)(len - first), (size_t)s->d, s->x[i], (size_t)s->d, s->packed + (size_t)p0 * s->panel,
-             dots, (size_t)(len - first), -INFINITY, INFINITY);
-    double sqi = s->x_square[i];
-    for (int j = start; j < len; j++) {
-        double dist = sqi + s->x_square[j] - 2.0 * dots[j - first];
-        data[j] = (float)(s->y[i] * s->y[j] * exp(-s->gamma * dist));
+    int col[GEMM_ROWS] = {i}, from[GEMM_ROWS] = {start}, m = 1, lo = start;
+    float *out[GEMM_ROWS] = {data};
+    if (len == s->active_size && s->cache.capacity >= 4L * GEMM_ROWS * len) {
+        int more[GEMM_ROWS - 1];
+        int k = likely_next(s, i, len, more, GEMM_ROWS - 1);
+        for (int t = 0; t < k; t++) {
+            int f = cache_get(&s->cache, more[t], &out[m], len);
+            if (f < 0 || f >= len) continue;
+            col[m] = more[t]; from[m] = f; m++;
+            if (f < lo) lo = f;
+        }
+    }
+    int first = lo / PANEL_ROWS * PANEL_ROWS;
+    size_t n = (size_t)(len - first), d = (size_t)s->d;
+    float *a = s->scratch, *dots = s->scratch + GEMM_ROWS * d;
+    for (int r = 0; r < m; r++) memcpy(a + r * d, s->x[col[r]], sizeof(float) * d);
+    f32_gemm((size_t)m, n, d, a, d, s->packed + (size_t)(first / PANEL_ROWS) * s->panel, dots, n, -INFINITY, INFINITY);
+    for (int r = 0; r < m; r++) {
+        int c = col[r];
+        double sqc = s->x_square[c];
+        for (int j = from[r]; j < len; j++) {
+            double dist = sqc + s->x_square[j] - 2.0 * dots[r * n + (size_t)(j - first)];
+            out[r][j] = (float)(s->y[c] * s->y[j] * exp(-s->gamma * dist));
+        }
     }
 }
 
@@ -189,9 +235,6 @@ static float *get_Q(solver *s, int i, int len) {
 static void update_alpha_status(solver *s, int i) {
     s->alpha_status[i] = s->alpha[i] >= s->C ? UPPER_BOUND : s->alpha[i] <= 0 ? LOWER_BOUND : FREE;
 }
-#define is_upper_bound(i) (s->alpha_status[i] == UPPER_BOUND)
-#define is_lower_bound(i) (s->alpha_status[i] == LOWER_BOUND)
-#define is_free(i) (s->alpha_status[i] == FREE)
 #define SWAP(T, a, b) do { T t_ = (a); (a) = (b); (b) = t_; } while (0)
 
 static void swap_index(solver *s, int i, int j) {
@@ -482,7 +525,10 @@ static const char *solver_init(solver *s, const float *const *rows, int ni, int 
     s->QD = dl_learn_alloc(l1, sizeof(double));
     s->active_set = dl_learn_alloc(l1, sizeof(int));
     s->packed = dl_learn_alloc(packed, sizeof(float));
-    s->scratch = dl_learn_alloc(l1 > (size_t)d * PANEL_ROWS ? l1 : (size_t)d * PANEL_ROWS, sizeof(float));
+    size_t scratch;   /* GEMM_ROWS rows of A then GEMM_ROWS columns; or one transposed panel */
+    if (!dl_mul(l1 + (size_t)d, GEMM_ROWS, &scratch) || !dl_add(scratch, (size_t)d * PANEL_ROWS, &scratch))
+        return "rbf-svm: pair too large for this platform";
+    s->scratch = dl_learn_alloc(scratch, sizeof(float));
     s->dirty = dl_learn_alloc((size_t)num_panels(l), 1);
     if (!s->x || !s->x_square || !s->y || !s->alpha_status || !s->alpha || !s->G || !s->G_bar || !s->QD ||
         !s->active_set || !s->packed || !s->scratch || !s->dirty || !cache_init(&s->cache, l, P->cache_mb * 1048576.0))
@@ -940,6 +986,8 @@ void dl_rbf_svm_default_params(dl_rbf_svm_params *p) {
     dl_param_defaults(rbf_params, NUM_PARAMS, v);
     *p = params_from(v);
 }
+
+void dl_rbf_svm_params_from_values(const double *values, dl_rbf_svm_params *p) { *p = params_from(values); }
 
 static const char *rbf_fit(const float *x, const int *y, int n, int d, const double *v,
                            dl_learn_progress_fn progress, void *user, dl_classifier **out, dl_train_report *report) {

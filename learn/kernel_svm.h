@@ -30,6 +30,9 @@ typedef struct {
 } dl_rbf_svm_params;
 
 void dl_rbf_svm_default_params(dl_rbf_svm_params *p);
+/* From the kind's parameter values in table order (checked by the caller:
+ * dl_fit_check_values("rbf-svm", ...)). */
+void dl_rbf_svm_params_from_values(const double *values, dl_rbf_svm_params *p);
 
 /* x: n x d, y: labels 0..K-1 (every class present). progress (may be NULL)
  * is called every 1,000 SMO steps and after each pair (step = pairs done,

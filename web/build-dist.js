@@ -67,6 +67,7 @@ function main() {
   const build = 'run ./build.sh first';
   copies.push([need('wasm/denselab.js', 'the JS API'), 'denselab.js']);
   copies.push([need('wasm/experiment.js', 'the experiment module the workers share'), 'experiment.js']);
+  copies.push([need('wasm/rbf-pairs.js', 'the RBF SVM pair scheduling experiment.js imports'), 'rbf-pairs.js']);
   copies.push([need('build/wasm/wasm/denselab_core.mjs', build), 'denselab_core.mjs']);
   copies.push([need('build/wasm/wasm/denselab_core.wasm', build), 'denselab_core.wasm']);
   for (const m of ['densenet121.dlm', 'densenet121-f16.dlm', 'imagenet_class_index.json']) {
