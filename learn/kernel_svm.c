@@ -680,26 +680,40 @@ static const char *decode_pair(const uint8_t *buf, size_t size, int K, const int
     return NULL;
 }
 
-const char *dl_rbf_svm_assemble(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
-                                const uint8_t *const *results, const size_t *sizes, int count_results,
-                                dl_classifier **out, dl_train_report *report) {
+/* What assemble and train start from: the parameters, the training mean/std
+ * (if standardising), the classes and gamma; *out and *report cleared. */
+typedef struct { dl_rbf_svm_params P; float *mean, *std; int K; double gamma; } fit_setup;
+
+static void fit_setup_free(fit_setup *f) { free(f->mean); free(f->std); f->mean = f->std = NULL; }
+
+static const char *fit_setup_init(fit_setup *f, const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
+                                  dl_classifier **out, dl_train_report *report) {
+    *f = (fit_setup){params_or_default(params), NULL, NULL, 0, 0};
     if (!out) return "rbf-svm: NULL output";
     *out = NULL;
     if (report) memset(report, 0, sizeof *report);
-    dl_rbf_svm_params P = params_or_default(params);
-    float *mean = NULL, *std = NULL;
-    if (P.standardize) {
-        mean = dl_learn_alloc((size_t)d > 0 ? (size_t)d : 1, sizeof(float));
-        std = dl_learn_alloc((size_t)d > 0 ? (size_t)d : 1, sizeof(float));
-        if (!mean || !std) { free(mean); free(std); return "out of memory"; }
+    if (f->P.standardize && d > 0) {
+        f->mean = dl_learn_alloc((size_t)d, sizeof(float));
+        f->std = dl_learn_alloc((size_t)d, sizeof(float));
+        if (!f->mean || !f->std) { fit_setup_free(f); return "out of memory"; }
     }
-    int K = 0;
-    double gamma = 0;
-    const char *err = dl_rbf_svm_prepare(x, y, n, d, &P, &K, &gamma, mean, std);
-    if (err) { free(mean); free(std); return err; }
-    int npairs = K * (K - 1) / 2;
+    const char *err = dl_rbf_svm_prepare(x, y, n, d, &f->P, &f->K, &f->gamma, f->mean, f->std);
+    if (err) fit_setup_free(f);
+    return err;
+}
+
+const char *dl_rbf_svm_assemble(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
+                                const uint8_t *const *results, const size_t *sizes, int count_results,
+                                dl_classifier **out, dl_train_report *report) {
+    fit_setup f;
+    const char *err = fit_setup_init(&f, x, y, n, d, params, out, report);
+    if (err) return err;
+    const dl_rbf_svm_params P = f.P;
+    const float *mean = f.mean, *std = f.std;
+    int K = f.K, npairs = K * (K - 1) / 2;
+    double gamma = f.gamma;
     if (!results || !sizes || count_results != npairs) {
-        free(mean); free(std);
+        fit_setup_free(&f);
         return dl_errorf("rbf-svm: %d pair results for %d classes, need %d", count_results, K, npairs);
     }
     dl_classifier *c = NULL;
@@ -790,7 +804,7 @@ const char *dl_rbf_svm_assemble(const float *x, const int *y, int n, int d, cons
     }
 done:
     free(count); free(start); free(perm); free(fill); free(svpos); free(by_pair); free(heads); free(bodies);
-    free(mean); free(std);
+    fit_setup_free(&f);
     if (err) {
         dl_classifier_free(c);
         dl_train_report_free(report);
@@ -806,21 +820,11 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
                              const dl_rbf_svm_params *params,
                              dl_learn_progress_fn progress, void *user,
                              dl_classifier **out, dl_train_report *report) {
-    if (!out) return "rbf-svm: NULL output";
-    *out = NULL;
-    if (report) memset(report, 0, sizeof *report);
-    dl_rbf_svm_params P = params_or_default(params);
-    float *mean = NULL, *std = NULL;
-    if (P.standardize && d > 0) {
-        mean = dl_learn_alloc((size_t)d, sizeof(float));
-        std = dl_learn_alloc((size_t)d, sizeof(float));
-        if (!mean || !std) { free(mean); free(std); return "out of memory"; }
-    }
-    int K = 0;
-    double gamma = 0;
-    const char *err = dl_rbf_svm_prepare(x, y, n, d, &P, &K, &gamma, mean, std);
-    if (err) { free(mean); free(std); return err; }
-    int npairs = K * (K - 1) / 2;
+    fit_setup f;
+    const char *err = fit_setup_init(&f, x, y, n, d, params, out, report);
+    if (err) return err;
+    const dl_rbf_svm_params P = f.P;
+    int K = f.K, npairs = K * (K - 1) / 2;
     int *count = dl_learn_alloc((size_t)K, sizeof(int)), *start = dl_learn_alloc((size_t)K + 1, sizeof(int));
     int *fill = dl_learn_alloc((size_t)K, sizeof(int));
     const float **grouped = dl_learn_alloc((size_t)n, sizeof(float *));
@@ -832,7 +836,7 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
     if (P.standardize) {
         xs = dl_learn_alloc((size_t)n * d, sizeof(float));
         if (!xs) { err = "out of memory (standardised copy of the training set)"; goto done; }
-        for (int i = 0; i < n; i++) dl_standardize_row(x + (size_t)i * d, mean, std, d, xs + (size_t)i * d);
+        for (int i = 0; i < n; i++) dl_standardize_row(x + (size_t)i * d, f.mean, f.std, d, xs + (size_t)i * d);
         X = xs;
     }
     for (int i = 0; i < n; i++) count[y[i]]++;
@@ -846,7 +850,7 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
             if (!rows) { err = "out of memory"; goto done; }
             memcpy(rows, grouped + start[ci], sizeof(float *) * ni);
             memcpy(rows + ni, grouped + start[cj], sizeof(float *) * nj);
-            err = train_pair_rows(rows, ni, nj, d, ci, cj, gamma, &P, progress, user, p, npairs, &results[p], &sizes[p]);
+            err = train_pair_rows(rows, ni, nj, d, ci, cj, f.gamma, &P, progress, user, p, npairs, &results[p], &sizes[p]);
             free(rows);
             if (err) goto done;
             if (progress) {
@@ -858,7 +862,7 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
 done:
     for (int p = 0; results && p < npairs; p++) free(results[p]);
     free(results); free(sizes); free(count); free(start); free(fill); free(grouped); free(xs);
-    free(mean); free(std);
+    fit_setup_free(&f);
     if (err) dl_train_report_free(report);
     return err;
 }
