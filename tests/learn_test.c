@@ -645,6 +645,7 @@ static void test_rbf_pairs(void) {
         }
         free(a); free(b);
         dl_classifier_free(pairs); pairs = NULL;
+        dl_classifier_free(serial);
 
         /* bad inputs give reasons, never a model */
         const uint8_t *bad[PAIRS]; size_t bsz[PAIRS];
