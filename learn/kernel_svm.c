@@ -146,7 +146,7 @@ typedef struct {
      * f32_gemm streaming the panels instead of one f32_dot per point. */
     float *packed;
     size_t panel;        /* floats per panel: f32_gemm_packed_size(d, PANEL_ROWS) */
-    float *scratch;      /* [d * PANEL_ROWS] transposed rows, then [l] dot products */
+    float *scratch;      /* GEMM_ROWS rows of A then their dot products; or a transposed panel */
     unsigned char *dirty;   /* [panels]: rows swapped since packing */
 } solver;
 

@@ -2,7 +2,8 @@
 // playwright-core: 2,000 train / 500 test at S=32 with the linear SVM, the new head and the pixel
 // baseline; accuracies equal `node wasm/cli.js fashion ... --json`; a feature worker killed
 // mid-extraction and a cancel + resume give bit-identical features; a reload takes them from the
-// IndexedDB cache; a downloaded classifier loads again and classifies a photo; a clear error for
+// IndexedDB cache; the RBF SVM's pairs on the workers, stopped and resumed, give the CLI's
+// accuracy; a downloaded classifier loads again and classifies a photo; a clear error for
 // an RBF SVM on too many points; the page reloads offline; no request leaves the origin.
 // Saves build/screenshots/fashion.png and fashion-phone.png.
 import { describe, it as test, before, after } from 'node:test';
@@ -164,6 +165,28 @@ describe('the Fashion-MNIST page in Chromium', () => {
     classifierFile = path.join(userDir, download.suggestedFilename());
     await download.saveAs(classifierFile);
     assert.equal(fs.readFileSync(classifierFile).subarray(0, 8).toString('latin1'), 'DLCLASS1');
+  });
+
+  test('the RBF SVM\'s pairs on the workers: a stop keeps the finished pairs, a second run resumes to the CLI\'s accuracy', async () => {
+    ready();
+    const want = runCli('rbf-svm');
+    want.catch(() => {});
+    for (const [id, on] of [['use-linear-svm', false], ['use-rbf-svm', true], ['use-softmax', false], ['use-pixels-linear-svm', false]]) {
+      await page.setChecked(`[data-testid=${id}]`, on);
+    }
+    await hook('stopAfterPairs', 5);
+    await page.click('[data-testid=train]');
+    await waitStatus(['cancelled'], 'the RBF SVM stopped after 5 pairs');
+    const kept = await hook('rbfPairsKept');
+    assert.ok(kept >= 5 && kept < 45, `${kept} pairs kept`);
+    assert.match(await text('train-text'), new RegExp(`keeps its ${kept} finished pairs of 45`));
+    await hook('stopAfterPairs', 0);
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'the RBF SVM resumed');
+    assert.equal(await page.getAttribute('[data-testid=train-text]', 'data-resumed'), String(kept), 'the second run did not start from the kept pairs');
+    const got = (await resultRows()).filter((r) => r.classifier === 'rbf-svm');
+    assert.equal(got.length, 1, 'one RBF SVM row');
+    assert.equal(got[0].accuracy.toFixed(4), (await want).test_accuracy.toFixed(4), 'RBF SVM: page vs CLI');
   });
 
   test('a killed worker and a cancel + resume give identical features', async () => {

@@ -32,6 +32,7 @@ const state = {
   trainer: null, trainerData: null, trainCall: null,
   rbfPairs: null,        // { key, done: Map } the RBF SVM's finished pairs: a stopped fit resumes from them
   rbfPool: [],           // the pair workers of the RBF SVM fit running now
+  stopAfterPairs: 0,     // tests: stop the RBF SVM after this many finished pairs (0: never)
   results: [], active: null, photoWorker: null,
   busy: false, cancelled: false,
 };
@@ -369,6 +370,7 @@ async function fitRbf(t, c) {
   });
   state.rbfPool = pool;
   const text = $('train-text'), t0 = performance.now();
+  text.dataset.resumed = done.size;
   text.textContent = `${LABELS['rbf-svm']}: ${done.size ? `resuming from ${done.size} finished pairs of ${pairs}, ` : ''}${pairs - done.size} pairs on ${pool.length} worker${pool.length > 1 ? 's' : ''}…`;
   try {
     await Promise.all(pool.map((w) => w.ready));
@@ -379,6 +381,7 @@ async function fitRbf(t, c) {
       onPair: (p) => {
         text.textContent = `${LABELS['rbf-svm']}: pair ${FASHION_CLASSES[p.ci]} vs ${FASHION_CLASSES[p.cj]} done · ${p.done} of ${p.total} pairs · ${p.seconds.toFixed(0)} s · about ${p.eta.toFixed(0)} s left`;
         text.dataset.pairs = p.done;
+        if (state.stopAfterPairs && p.done >= state.stopAfterPairs) stopTraining();
       },
     });
     return await t.call('rbfAssemble', { results, seconds: (performance.now() - t0) / 1000 });
@@ -575,6 +578,8 @@ window.__denselabTest = {
   featureSeconds: () => state.features?.seconds ?? null,
   clearCache: async () => { state.features = null; await state.cache?.clear(); },
   replacedWorkers: () => state.features?.replaced ?? state.pool?.replaced ?? 0,
+  stopAfterPairs: (k) => { state.stopAfterPairs = k; },
+  rbfPairsKept: () => state.rbfPairs?.done.size ?? 0,
 };
 
 load().catch((e) => {
