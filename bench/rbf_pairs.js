@@ -22,6 +22,7 @@ import { paths } from '../wasm/cli.js';
 import { fitRbfPairs } from '../wasm/rbf-pairs.js';
 import { nodePairWorkers } from '../wasm/rbf-pair-worker.js';
 import { libsvm, writeLibsvm } from './peers.js';
+import { RBF_JSON, writeRbfSection } from './rbf_section.js';
 import { readNpy, root } from '../tests/helpers.js';
 
 const opts = { features: null, train: '60000', test: '10000', workers: '2', serial: '0', peer: '1', 'cache-mb': '200' };
@@ -94,3 +95,10 @@ if (opts.peer === '1') {
   out.sv_count_diff_percent = 100 * (out.ours.total_sv - p.totalSv) / p.totalSv;
 }
 process.stdout.write(`${JSON.stringify(out, null, 1)}\n`);
+
+// Kept per data / size / workers, and the docs/benchmarks.md section rewritten from them.
+const runs = fs.existsSync(RBF_JSON) ? JSON.parse(fs.readFileSync(RBF_JSON, 'utf8')) : [];
+const same = (r) => r.data === out.data && r.train === n && r.test === m && r.workers === workers;
+fs.mkdirSync(path.dirname(RBF_JSON), { recursive: true });
+fs.writeFileSync(RBF_JSON, JSON.stringify([...runs.filter((r) => !same(r)), { date: new Date().toISOString(), ...out }], null, 1));
+writeRbfSection(path.join(root, 'docs/benchmarks.md'));

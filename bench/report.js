@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { formatRow, machine, pageDefaultC } from './bench.js';
 import { tabSection } from './tab_section.js';
+import { rbfSection } from './rbf_section.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -113,7 +114,8 @@ ${nativeShapes ? `\n## Native convolutions per shape (row 4, CPU time of the ben
 6. First 10,000 training features (raw), gamma = 1 / (d * X.var()) computed in JS and passed to both; \`lab.fit('rbf-svm', {C: 1, gamma, cacheMb: 200})\` vs \`svm-train -s 0 -t 2 -c 1 -g GAMMA -e 0.001 -m 200\`, timed as in row 5; accuracy on the 10,000 test images.
 7. bench/scaling.js: feature extraction at S=32 of Fashion-MNIST training images with 1 vs ${m.nproc} Node worker_threads, each worker its own WASM instance taking an equal share; peak RSS of the process sampled every 50 ms. The page itself: bench/tab_experiment.js (below, when it has been run).
 
-${tabSection()}`;
+${tabSection()}
+${rbfSection()}`;
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, md);
   console.error(`report: wrote ${path.relative(process.cwd(), out)}`);

@@ -26,10 +26,12 @@ ${END}
 `;
 }
 
-// Replace the section in an existing document (or append it).
-export function writeTabSection(doc) {
+// Replace the section between begin and end in an existing document (or append it).
+export function replaceSection(doc, begin, end, section) {
   const text = fs.existsSync(doc) ? fs.readFileSync(doc, 'utf8') : '';
-  const a = text.indexOf(BEGIN), b = text.indexOf(END);
-  const next = a >= 0 && b > a ? text.slice(0, a) + tabSection() + text.slice(b + END.length + 1) : `${text}\n${tabSection()}`;
+  const a = text.indexOf(begin), b = text.indexOf(end);
+  const next = a >= 0 && b > a ? text.slice(0, a) + section + text.slice(b + end.length + 1) : `${text}\n${section}`;
   fs.writeFileSync(doc, next);
 }
+
+export const writeTabSection = (doc) => replaceSection(doc, BEGIN, END, tabSection());
