@@ -5,6 +5,8 @@
 #
 #   ./build.sh                   build everything
 #   ./build.sh serve [--port N]  build, then serve dist/ on 127.0.0.1 (default port 8080)
+#   ./build.sh release           build, then write build/release/denselab-site-VERSION.zip (the
+#                                static site) and denselab-VERSION.tgz (the npm package)
 #   ./build.sh native            quick: only what the native CLI needs (its packages,
 #                                the data, build/native, build/models)
 #   ./build.sh assets            only locate/download and verify the data assets
@@ -39,9 +41,13 @@ FASHION_SYSTEM_DIR=${DENSELAB_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 # so those two are checked as commands, the rest as Debian packages.
 NATIVE_PACKAGES=(cmake make gcc libstb-dev dataset-fashion-mnist zlib1g-dev curl ca-certificates)
 PACKAGES=("${NATIVE_PACKAGES[@]}" emscripten libxnnpack-dev libpthreadpool-dev chromium fonts-liberation
-          liblinear-tools libsvm-tools clang libclang-rt-14-dev)
+          liblinear-tools libsvm-tools clang libclang-rt-14-dev
+          zip unzip python3)   # release zip; its test unpacks it and serves it with python3 -m http.server
 # 32-bit (-m32) sanitizer and fuzz builds: a 32-bit size_t, as in WebAssembly.
 PACKAGES+=(gcc-multilib lib32stdc++-12-dev lib32z1-dev)
+# The other two browser engines of tests/browsers.test.js: Firefox (over WebDriver BiDi) and
+# WebKit (WebKitWebDriver + MiniBrowser, on a virtual X display).
+PACKAGES+=(firefox-esr webkit2gtk-driver xvfb)
 JOBS=$(nproc)
 
 # --- helpers -----------------------------------------------------------------
@@ -202,6 +208,14 @@ build_wasm() {
   configure_and_build build/wasm emcmake cmake -S . -B build/wasm -DCMAKE_BUILD_TYPE=Release
 }
 
+# The threaded library only (denselab_core_mt, -pthread): every object again with atomics.
+build_wasm_threads() {
+  step "threaded WASM library (build/wasm-mt)"
+  export NODE_PATH=/usr/share/nodejs
+  [ -f build/wasm-mt/Makefile ] || emcmake cmake -S . -B build/wasm-mt -DCMAKE_BUILD_TYPE=Release -DDENSELAB_PTHREADS=ON
+  cmake --build build/wasm-mt -j"$JOBS" --target denselab_core
+}
+
 build_asan() {
   step "ASan+UBSan native build (build/asan)"
   local cc=gcc
@@ -263,6 +277,7 @@ build_all() {
   ensure_assets
   build_native
   build_wasm
+  build_wasm_threads
   build_asan
   build_asan32
   build_fuzz
@@ -280,8 +295,13 @@ case "${1:-}" in
     [ -f web/serve.js ] || die "web/serve.js missing"
     [ -d dist ] || die "dist/ missing (web/build-dist.js did not run)"
     exec node web/serve.js dist "$@" ;;
+  release)
+    build_all
+    step "release artefacts (build/release/)"
+    node wasm/package.js --out build/release
+    node web/build-release.js --out build/release ;;
   native) build_native_only ;;
   assets) ensure_assets ;;
-  -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) echo "usage: ./build.sh [serve [--port N] | native | assets]" >&2; exit 2 ;;
+  -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) echo "usage: ./build.sh [serve [--port N] | release | native | assets]" >&2; exit 2 ;;
 esac

@@ -8,6 +8,8 @@
 //   5  linear SVM on 60,000 x 1,024 features (S=32) vs liblinear-train (peers.js)
 //   6  RBF SVM on 10,000 features vs svm-train
 //   7  feature-extraction scaling over worker_threads (scaling.js)
+//   8  DenseNet121 224x224 batch 1 at 1 and 2 threads vs ONNX Runtime Web and TF.js-wasm, Node (net_peers.js)
+//   9  row 8 in headless Chromium (browser.js runPeersBrowser)
 // Every timing is min/median/max over repeated runs after warm-up; ratio = ours / peer of the
 // medians. Our runs and the peer's alternate, so load from other processes hits both alike.
 // --quick: rows 1, 2, 5, 6 only, few runs, small synthetic SVM problems (the smoke test).
@@ -39,19 +41,23 @@ export function stats(values) {
 
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 
-// Alternates our call and the peer's: warmup rounds, then runs timed rounds ->
-// wall ms arrays (ours, peer) and this process's CPU ms (cpu.ours, cpu.peer).
-export async function timePair(ours, peer, { warmup, runs }) {
-  const t = { ours: [], peer: [], cpu: { ours: [], peer: [] } };
+// Calls each of fns ({ name: async fn }) in turn per round: warmup rounds, then runs timed
+// rounds -> wall ms arrays per name, and this process's CPU ms in cpu[name].
+export async function timeRounds(fns, { warmup, runs }) {
+  const names = Object.keys(fns), t = { cpu: {} };
+  for (const k of names) { t[k] = []; t.cpu[k] = []; }
   for (let i = 0; i < warmup + runs; i++) {
-    for (const [key, fn] of [['ours', ours], ['peer', peer]]) {
+    for (const k of names) {
       const t0 = performance.now(), c0 = cpuMs();
-      await fn();
-      if (i >= warmup) { t[key].push(performance.now() - t0); t.cpu[key].push(cpuMs() - c0); }
+      await fns[k]();
+      if (i >= warmup) { t[k].push(performance.now() - t0); t.cpu[k].push(cpuMs() - c0); }
     }
   }
   return t;
 }
+
+// Alternates our call and the peer's -> { ours, peer, cpu: { ours, peer } } (ms arrays).
+export function timePair(ours, peer, cfg) { return timeRounds({ ours, peer }, cfg); }
 
 // The timings a row reports: wall clock, or with --clock cpu this process's CPU time
 // (robust when other work shares the cores); the other one goes in the details.
@@ -78,8 +84,8 @@ function uniformInput(n, seed = 1) {
   return x;
 }
 
-function topK(p, k) { return [...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, k); }
-function maxAbsDiff(a, b) { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i])); return m; }
+export function topK(p, k) { return [...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, k); }
+export function maxAbsDiff(a, b) { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i])); return m; }
 
 export function machine() {
   const cpu = fs.existsSync('/proc/cpuinfo') ? /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] : os.cpus()[0]?.model;
@@ -100,7 +106,7 @@ async function tfjsPeer() {
   try { return await import('../tests/tfjs_peer.js'); } catch (e) { throw new Error(`TF.js peer unavailable (${e.message}): run npm ci`); }
 }
 
-function sampleImage() {
+export function sampleImage() {
   const file = path.join(root, '..', 'shared', 'images', 'zebra_340.png');
   if (!fs.existsSync(file)) throw new Error(`${path.relative(root, file)} not found (see ../shared/README.md)`);
   return file;
@@ -276,9 +282,14 @@ async function rowRbfSvm(lab, a, cfg, err) {
 
 // ---- rows 3, 4, 7 live in their own modules ----
 
+// The page's inputs: the photo preprocessed as in Node, and the random 32x32 batch.
+function browserInputs(lab, cfg) {
+  return { x224: lab.preprocessInput(lab.loadImg(fs.readFileSync(sampleImage()), [224, 224]).rgb), x32: uniformInput(cfg.batch * 32 * 32 * 3) };
+}
+
 async function rowBrowser(lab, a, cfg, err) {
   const { runBrowser } = await import('./browser.js');
-  const inputs = { x224: lab.preprocessInput(lab.loadImg(fs.readFileSync(sampleImage()), [224, 224]).rgb), x32: uniformInput(cfg.batch * 32 * 32 * 3) };
+  const inputs = browserInputs(lab, cfg);
   return (await runBrowser({ net: cfg.net, batch: cfg.batch, inputs, log: err })).map((r) =>
     row('3', r.what, r.unit, stats(r.ours), stats(r.peer), r.target, r.detail));
 }
@@ -293,7 +304,30 @@ async function rowScaling(lab, a, cfg, err) {
   return (await runScaling({ quick: cfg.quick, model: a.model, log: err })).map((r) => row('7', r.what, r.unit, r.ours, r.peer, r.target, r.detail));
 }
 
-export const ROWS = { 1: rowNet224, 2: rowFeatures32, 3: rowBrowser, 4: rowNative, 5: rowLinearSvm, 6: rowRbfSvm, 7: rowScaling };
+// Rows 8 and 9 (issue 12): per environment, ours at the most threads vs the faster peer at
+// the most threads, and vs ours at 1 thread; the whole matrix goes in detail.peers.
+async function peerRows(id, env, runs) {
+  const { environment, ENGINE_NAMES } = await import('./net_peers.js');
+  const peers = environment(env, runs), s = peers.summary, at = (n) => runs.find((r) => r.threads === n);
+  const ours = stats(at(s.most).engines.ours.ms);
+  const what = `DenseNet121 224x224, batch 1, ${env}, ${s.most} threads`;
+  const out = [row(id, `${what}: ours vs the faster peer (${ENGINE_NAMES[s.fastest]}, ${s.most} threads)`, 'ms', ours, stats(at(s.most).engines[s.fastest].ms), { op: '<=', value: 0.5 }, { clock: 'wall', peers })];
+  if (at(1) && s.most > 1) out.push(row(id, `${what}: ours vs ours at 1 thread (scaling)`, 'ms', ours, stats(at(1).engines.ours.ms), { op: '<=', value: 0.55 }, { clock: 'wall', note: `our thread counts: ${runs.map((r) => `${r.threads} asked -> ${r.engines.ours.threads} used`).join(', ')}` }));
+  return out;
+}
+
+async function rowPeersNode(lab, a, cfg, err) {
+  const { runPeersNode } = await import('./net_peers.js');
+  return peerRows('8', 'Node', runPeersNode({ net: cfg.net, log: err }));
+}
+
+async function rowPeersBrowser(lab, a, cfg, err) {
+  const { runPeersBrowser } = await import('./browser.js');
+  const r = await runPeersBrowser({ net: cfg.net, inputs: browserInputs(lab, cfg), log: err });
+  return peerRows('9', r.browser, r.runs);
+}
+
+export const ROWS = { 1: rowNet224, 2: rowFeatures32, 3: rowBrowser, 4: rowNative, 5: rowLinearSvm, 6: rowRbfSvm, 7: rowScaling, 8: rowPeersNode, 9: rowPeersBrowser };
 
 // ---- output ----
 
@@ -353,7 +387,7 @@ export async function bench(lab, a, out, err) {
   const cfg = config(a);
   let ids = a.extra.only ? a.extra.only.split(',').map((s) => s.trim()) : cfg.quick ? QUICK_ROWS : Object.keys(ROWS);
   const bad = ids.find((i) => !ROWS[i]);
-  if (bad) throw new Error(`--only: unknown row '${bad}' (rows are 1-7)`);
+  if (bad) throw new Error(`--only: unknown row '${bad}' (rows are 1-${Object.keys(ROWS).length})`);
   if (cfg.quick) ids = ids.filter((i) => QUICK_ROWS.includes(i));
   const result = { date: new Date().toISOString(), machine: machine(), quick: cfg.quick, config: cfg, rows: [], errors: [] };
   for (const id of ids) {

@@ -41,7 +41,7 @@ export async function runNative({ quick = false, runs = quick ? 2 : 5, log = () 
     xnn = runJson(NATIVE.xnnpack, flags);
   } else xnnNote = `${path.relative(root, NATIVE.xnnpack)} not built (kernels/bench_xnnpack.c): no XNNPACK figures`;
   log('bench: native denselab bench...\n');
-  const net = runJson(NATIVE.denselab, ['bench', '--runs', String(runs), '--json']);
+  const net = runJson(NATIVE.denselab, ['bench', '--runs', String(runs), '--threads', '1', '--json']);   // one thread, as the XNNPACK sum
 
   const rows = [];
   const best = ours.ukernels.filter((u) => u.name.endsWith('wasmsimd')).sort((a, b) => b.gflops - a.gflops)[0];

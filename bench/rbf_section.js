@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { replaceSection } from './tab_section.js';
+import { writeSection } from './tab_section.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const RBF_JSON = path.join(root, 'build/bench/rbf_pairs.json');
@@ -36,4 +36,4 @@ ${END}
 `;
 }
 
-export const writeRbfSection = (doc) => replaceSection(doc, BEGIN, END, rbfSection());
+export function writeRbfSection(doc) { writeSection(doc, BEGIN, END, rbfSection()); }

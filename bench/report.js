@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { formatRow, machine, pageDefaultC } from './bench.js';
 import { tabSection } from './tab_section.js';
 import { rbfSection } from './rbf_section.js';
+import { peersSection } from './peers_section.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -65,6 +66,7 @@ function detailLines(r) {
   if (d.peer_command) out.push(`peer command: \`${d.peer_command}\``);
   if (d.ukernels) out.push(`micro-kernels: ${d.ukernels.map((u) => `${u.name} ${u.gflops} GFLOP/s`).join(', ')}; peak: ${d.peak_method}`);
   if (d.wall) out.push(`wall time: median ${d.wall.median.toFixed(1)} ms [${d.wall.min.toFixed(1)}-${d.wall.max.toFixed(1)}] over ${d.runs} runs`);
+  if (d.peers) out.push(`the whole matrix (1 and 2 threads, both peers, top-5 agreement): the section below, from \`node bench/net_peers.js --report\``);
   if (d.note) out.push(d.note);
   return out.map((l) => `  - ${l}`).join('\n');
 }
@@ -113,9 +115,12 @@ ${nativeShapes ? `\n## Native convolutions per shape (row 4, CPU time of the ben
 5. Features: \`node wasm/cli.js features --size 32 --out build/bench/features32.npy\` (computed once, cached). Ours: \`lab.fit('linear-svm', ...)\` (standardises internally; iterations counted from its per-iteration progress calls) then \`evaluate\` on the 10,000 test images. Peer: the same features standardised with the training mean/std, written as LIBSVM text; \`liblinear-train -s 1 -c C -e 0.1 -B 1\` timed from the close() of the training file to the open() of the model file (strace --seccomp-bpf), so parsing and writing are excluded; \`liblinear-predict\` for the accuracy. Both the page's default C (${pageDefaultC().C}, from ${pageDefaultC().source}; one row if it is 1) and C=1 are run.
 6. First 10,000 training features (raw), gamma = 1 / (d * X.var()) computed in JS and passed to both; \`lab.fit('rbf-svm', {C: 1, gamma, cacheMb: 200})\` vs \`svm-train -s 0 -t 2 -c 1 -g GAMMA -e 0.001 -m 200\`, timed as in row 5; accuracy on the 10,000 test images.
 7. bench/scaling.js: feature extraction at S=32 of Fashion-MNIST training images with 1 vs ${m.nproc} Node worker_threads, each worker its own WASM instance taking an equal share; peak RSS of the process sampled every 50 ms. The page itself: bench/tab_experiment.js (below, when it has been run).
+8. bench/net_peers.js: DenseNet121 224x224 batch 1 on the row-1 photo at 1 and 2 threads, one Node process per thread count: ours (\`createDenseLab({ threads })\`), ONNX Runtime Web (graph built by bench/onnx_model.js from the same TF.js export) and TF.js-wasm alternating; the peer column is the faster peer at 2 threads.
+9. Row 8 in Chromium: bench/site/peers.html, one page load per thread count (browser.js runPeersBrowser).
 
 ${tabSection()}
 ${rbfSection()}`;
+${peersSection()}`;
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, md);
   console.error(`report: wrote ${path.relative(process.cwd(), out)}`);

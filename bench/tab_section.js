@@ -4,9 +4,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FASHION } from '../web/defaults.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const TAB_JSON = path.join(root, 'build/bench/tab_experiment.json');
+// The same run on the code before the memory work of issue 11 (measured once, kept in the repo).
+const BEFORE_JSON = path.join(root, 'bench/tab_memory_before.json');
 const BEGIN = '<!-- tab-experiment -->', END = '<!-- /tab-experiment -->';
 
 export function tabSection() {
@@ -17,21 +20,48 @@ export function tabSection() {
 ## The whole experiment in a Chromium tab (row 7, measured on the page)
 
 \`node bench/tab_experiment.js --train ${r.options.train} --test ${r.options.test} --size ${r.options.size} --workers ${r.options.workers}\` — ${r.date}, ${r.chromium}, ${r.cores} cores, load average after: ${r.load_average}.
-dist/fashion.html driven by playwright-core: page load to "ready" ${r.load_seconds.toFixed(1)} s; features ${r.feature_seconds.toFixed(1)} s (${r.feature_progress}); all four classifiers ${r.classifiers_seconds.toFixed(1)} s; **peak memory of the browser's processes ${r.peak_browser_rss_mb} MB** (sum of RSS, sampled every 250 ms).
+dist/fashion.html driven by playwright-core: page load to "ready" ${r.load_seconds.toFixed(1)} s; features ${r.feature_seconds.toFixed(1)} s (${r.feature_progress}); all four classifiers ${r.classifiers_seconds.toFixed(1)} s; **peak memory of the browser's processes ${r.peak_browser_pss_mb ?? '?'} MB as a sum of PSS, ${r.peak_browser_rss_mb} MB as a sum of RSS** (MiB, /proc/PID/smaps_rollup over the browser's process tree, sampled every 250 ms${r.peak_by_phase_mb ? `; PSS peak while loading / extracting / training: ${['load', 'features', 'classifiers'].map((k) => r.peak_by_phase_mb[k]?.pss ?? '?').join(' / ')} MB` : ''}${r.feature_worker_wasm_mb ? `; WASM memory per feature worker ${r.feature_worker_wasm_mb}` : ''}).
 
 | classifier | features | train size | train time | test accuracy |
 |---|---|---|---|---|
 ${rows}
-${END}
+${r.lesson ? `\nThe page's lesson: "${r.lesson}"\n` : ''}${memorySection(r)}${END}
 `;
 }
 
-// Replace the section between begin and end in an existing document (or append it).
-export function replaceSection(doc, begin, end, section) {
+const mib = (x) => (x == null ? '?' : `${x} MB`);
+
+// Peak browser memory of this run next to the run before the memory work (issue 11: <= 800 MB PSS).
+function memorySection(r) {
+  if (!fs.existsSync(BEFORE_JSON) || r.peak_browser_pss_mb == null) return '';
+  const b = JSON.parse(fs.readFileSync(BEFORE_JSON, 'utf8'));
+  const phase = (x, k) => mib(x.peak_by_phase_mb?.[k]?.pss);
+  return `
+### Peak memory of the whole run (issue 11, target: at most 800 MB as a sum of PSS)
+
+Before: ${b.measured}. After: the command above (${r.date}), on this machine while other engineers' builds and tests loaded it (load average after: ${r.load_average}); memory hardly depends on the load, times do. The lead can measure both builds in one session: \`node bench/tab_experiment.js --dist OLD/dist --out build/bench/before.json\`, then the same without --dist.
+
+| | sum of PSS | of which anonymous / file-backed | sum of RSS | PSS peak while loading | while extracting | while training |
+|---|---|---|---|---|---|---|
+| before | ${mib(b.peak_browser_pss_mb)} | ? | ${mib(b.peak_browser_rss_mb)} | ${phase(b, 'load')} | ${phase(b, 'features')} | ${phase(b, 'classifiers')} |
+| after | ${mib(r.peak_browser_pss_mb)} | ${mib(r.peak_browser_pss_anon_mb)} / ${mib(r.peak_browser_pss_file_mb)} | ${mib(r.peak_browser_rss_mb)} | ${phase(r, 'load')} | ${phase(r, 'features')} | ${phase(r, 'classifiers')} |
+
+(Each column is its own peak over the run.) The file-backed part of PSS is mostly Chromium's own code, shared with every other Chromium process on the machine: with other engineers' browsers running it is split among them and looks smaller (we saw it jump from 126 MB to 238 MB within 10 s when some of them exited); the anonymous part (JS and WASM heaps) is the tab's own and is what this work changed. So the PSS sum of one run can move by 100 MB with the machine's other browsers; the anonymous peak does not.
+
+Where the copies were, and what is left: the page held all features (287 MB for 70,000 x 1,024 float32) on the main thread, IndexedDB's write queue held them again until committed, then they moved to the classifier worker, which copied them into its WASM heap for each fit and evaluate (a heap never shrinks), next to a JS copy of the raw pixels as floats (219 MB) for the pixel baseline; the main thread also kept the WASM instance it loaded the data with (model and IDX files copied in).
+Now the one copy is in the classifier worker's WASM heap, and it is filled only after the feature workers are gone: while they run, each batch (1 MB at S=32) goes from the page to IndexedDB in its own small transaction; then the classifier worker reads the batches back one at a time into its heap (without IndexedDB, or when a write fails, a batch goes there at once). The page keeps only images, labels, progress and a checksum; the classifiers read the features in place (\`lab.heapFloats\`, HeapFloats in wasm/denselab.js); before the pixel baseline (its floats: 219 MB) the worker drops the features when the cache holds them all, and the next run reads them back; the WASM instance that loads the data is not kept.
+The features stay float32: the copies, not the element size, were the waste, and float32 keeps the page bit-identical to the CLI (same checksum, same accuracies; tests/fashion-web.test.js). float16 would save another 143 MB at the peak but every classifier would then train on rounded features and need the 0.1-point check against float32: the next step if the 800 MB must hold on a quiet machine.
+${r.note ? `\n${r.note}\n` : ''}
+WASM memory per feature worker: ${r.feature_worker_wasm_mb ?? '?'} (it does not grow with the batches: each batch of ${FASHION.batch} images reuses the same room).
+`;
+}
+
+// Replace the section between BEGIN and END in an existing document (or append it).
+export function writeSection(doc, begin, end, section) {
   const text = fs.existsSync(doc) ? fs.readFileSync(doc, 'utf8') : '';
   const a = text.indexOf(begin), b = text.indexOf(end);
   const next = a >= 0 && b > a ? text.slice(0, a) + section + text.slice(b + end.length + 1) : `${text}\n${section}`;
   fs.writeFileSync(doc, next);
 }
 
-export const writeTabSection = (doc) => replaceSection(doc, BEGIN, END, tabSection());
+export function writeTabSection(doc) { writeSection(doc, BEGIN, END, tabSection()); }

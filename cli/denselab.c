@@ -12,14 +12,18 @@
  * Exit status 0 on success; otherwise one line on stderr saying why.
  */
 #define _DEFAULT_SOURCE  /* readlink */
+#include "common/parallel.h"
 #include "common/reason.h"
 #include "learn/experiment.h"
 #include "learn/report.h"
+#include "learn/metrics.h"
+#include "learn/train.h"
 #include "learn/idx.h"
 #include "models/features.h"
 #include "models/image.h"
 #include "models/model.h"
 #include "models/predictions.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -117,8 +121,11 @@ typedef struct {
     int top, json;
     const char *out, *size;
     const char *data, *classifier;
+    const char *project, *cv;         /* train / classify --project */
+    int with_images;
     long train, test, batch, rbf_max, runs;
     int batch_given;
+    int threads, layers;        /* --threads N (default: the cores), bench --layers */
     dl_fit_params fit;
     dl_net_options net;
     const char *files[256];
@@ -197,6 +204,9 @@ static int parse_args(int argc, char **argv, args *a) {
             continue;
         }
         if (!strcmp(arg, "--json")) { a->json = 1; continue; }
+        if (!strcmp(arg, "--gray-to-rgb")) { dl_net_options_set(&a->net, "gray_to_rgb", "true"); continue; }  /* DenseLab's extension */
+        if (!strcmp(arg, "--with-images")) { a->with_images = 1; continue; }
+        if (!strcmp(arg, "--layers")) { a->layers = 1; continue; }
         if (i + 1 >= argc) return fail("%s needs a value", arg);
         const char *v = argv[++i];
         if (!strcmp(arg, "--model")) a->model = v;
@@ -205,6 +215,8 @@ static int parse_args(int argc, char **argv, args *a) {
         else if (!strcmp(arg, "--size")) a->size = v;
         else if (!strcmp(arg, "--data")) a->data = v;
         else if (!strcmp(arg, "--classifier")) a->classifier = v;
+        else if (!strcmp(arg, "--project") || !strcmp(arg, "--save")) a->project = v;
+        else if (!strcmp(arg, "--cv")) a->cv = v;
         else if (!strcmp(arg, "--train") || !strcmp(arg, "--test") || !strcmp(arg, "--batch") || !strcmp(arg, "--rbf-max") ||
                    !strcmp(arg, "--runs")) {
             long long x;
@@ -218,6 +230,10 @@ static int parse_args(int argc, char **argv, args *a) {
             long long x;
             if (int_option(arg, v, 1, 100000, &x)) return 1;
             a->top = (int)x;
+        } else if (!strcmp(arg, "--threads")) {
+            long long x;
+            if (int_option(arg, v, 1, DL_MAX_THREADS, &x)) return 1;
+            a->threads = (int)x;
         } else if (!strcmp(arg, "--max-pixels")) {
             long long x;       /* the same range on both CLIs (models/image.h) */
             if (int_option(arg, v, 1, (long long)DL_IMAGE_MAX_PIXELS_LIMIT, &x)) return 1;
@@ -293,7 +309,10 @@ static void print_json_name(const char *name) {
     putchar('"');
 }
 
+static int cmd_classify_project(const args *a);
+
 static int cmd_classify(const args *a) {
+    if (a->project) return cmd_classify_project(a);
     if (!a->n_files) return fail("classify needs at least one image");
     size_t n;
     const char *why;
@@ -311,6 +330,7 @@ static int cmd_classify(const args *a) {
     if (!err && dl_net_output_shape(net, shape) != 1) err = "classify needs a network with a classification top (include_top=true)";
     if (!err && (size_t)shape[0] != dl_class_index_count(ci) && a->net.imagenet_weights)
         err = "the class index does not match the network's number of classes";
+    if (!err) err = dl_decode_predictions_check(1, (size_t)shape[0]);     /* Keras's error for classes != 1000 */
     if (err) { dl_net_free(net); dl_model_free(m); dl_class_index_free(ci); return fail("%s", err); }
     if ((size_t)a->top > (size_t)shape[0]) {
         dl_net_free(net); dl_model_free(m); dl_class_index_free(ci);
@@ -493,8 +513,7 @@ static int fashion_size(const args *a) {
 }
 
 /* DenseNet121(include_top=False, weights='imagenet', pooling='avg', input_shape=(S,S,3)). */
-static int feature_net(const args *a, dl_model **m, dl_net **net) {
-    int s = fashion_size(a);
+static int feature_net(const args *a, int s, dl_model **m, dl_net **net) {
     if (!s) return 1;
     char shape[32];
     snprintf(shape, sizeof shape, "%d,%d,3", s, s);
@@ -522,7 +541,7 @@ static int cmd_features(const args *a) {
     dl_model *m = NULL;
     dl_net *net = NULL;
     float *x = NULL;
-    int *y = NULL, status = load_split(a, "train", a->train, &tr) || load_split(a, "t10k", a->test, &te) || feature_net(a, &m, &net);
+    int *y = NULL, status = load_split(a, "train", a->train, &tr) || load_split(a, "t10k", a->test, &te) || feature_net(a, fashion_size(a), &m, &net);
     long n = a->train + a->test;
     size_t d = net ? dl_net_output_size(net) : 0;
     if (!status && (!(x = malloc(sizeof(float) * (size_t)n * d)) || !(y = malloc(sizeof(int) * (size_t)n)))) status = fail("out of memory");
@@ -596,7 +615,7 @@ static int cmd_fashion(const args *a) {
     dl_net *net = NULL;
     int status = load_split(a, "train", a->train, &tr) || load_split(a, "t10k", a->test, &te);
     int n = (int)a->train, t = (int)a->test;
-    if (!status && need_features) status = feature_net(a, &m, &net);
+    if (!status && need_features) status = feature_net(a, fashion_size(a), &m, &net);
     int d = net ? (int)dl_net_output_size(net) : 0, px = (int)(tr.images.rows * tr.images.cols);
     float *ftr = NULL, *fte = NULL, *ptr = NULL, *pte = NULL;
     int *ytr = malloc(sizeof(int) * (size_t)n), *yte = malloc(sizeof(int) * (size_t)t);
@@ -674,6 +693,7 @@ static int cmd_bench(const args *a) {
     unsigned s = 1;
     for (size_t i = 0; !status && i < nin; i++) { s = s * 1664525u + 1013904223u; x[i] = (float)(s >> 8) / (1 << 24) * 4 - 2; }
     for (long r = -1; !status && r < a->runs; r++) {
+        if (r == 0 && a->layers && (err = dl_net_profile(net, 1))) status = fail("%s", err);   /* after the warm-up */
         double t = now_seconds(), c = cpu_seconds();
         if ((err = dl_net_run(net, x, batch, y))) status = fail("%s", err);
         else if (r >= 0) { ms[r] = (now_seconds() - t) * 1e3; cpu[r] = (cpu_seconds() - c) * 1e3; }
@@ -681,15 +701,195 @@ static int cmd_bench(const args *a) {
     if (!status) {
         double cpu_med = sorted_median(cpu, a->runs), med = sorted_median(ms, a->runs);
         if (a->json)
-            printf("{\"input_shape\": [%d, %d, %d], \"batch\": %zu, \"runs\": %ld, \"load_ms\": %.1f, \"min_ms\": %.3f, \"median_ms\": %.3f, \"max_ms\": %.3f, "
+            printf("{\"input_shape\": [%d, %d, %d], \"batch\": %zu, \"threads\": %d, \"runs\": %ld, \"load_ms\": %.1f, \"min_ms\": %.3f, \"median_ms\": %.3f, \"max_ms\": %.3f, "
                    "\"cpu_min_ms\": %.3f, \"cpu_median_ms\": %.3f, \"cpu_max_ms\": %.3f}\n",
-                   in[0], in[1], in[2], batch, a->runs, load_ms, ms[0], med, ms[a->runs - 1], cpu[0], cpu_med, cpu[a->runs - 1]);
+                   in[0], in[1], in[2], batch, dl_parallel_threads(), a->runs, load_ms, ms[0], med, ms[a->runs - 1], cpu[0], cpu_med, cpu[a->runs - 1]);
         else
-            printf("%dx%dx%d batch %zu: wall min %.1f / median %.1f / max %.1f ms, CPU median %.1f ms over %ld runs (model load %.0f ms)\n",
-                   in[0], in[1], in[2], batch, ms[0], med, ms[a->runs - 1], cpu_med, a->runs, load_ms);
+            printf("%dx%dx%d batch %zu, %d thread%s: wall min %.1f / median %.1f / max %.1f ms, CPU median %.1f ms over %ld runs (model load %.0f ms)\n",
+                   in[0], in[1], in[2], batch, dl_parallel_threads(), dl_parallel_threads() == 1 ? "" : "s", ms[0], med, ms[a->runs - 1], cpu_med, a->runs, load_ms);
+        if (a->layers) {       /* markdown, for docs/benchmarks.md */
+            size_t n = dl_net_profile_table(net, (int)a->runs, 0, NULL, 0);
+            char *table = malloc(n + 1);
+            if (table) { dl_net_profile_table(net, (int)a->runs, 0, table, n + 1); fputs(table, stdout); free(table); }
+        }
     }
     free(x); free(y); free(ms); dl_net_free(net); dl_model_free(m);
     return status;
+}
+
+/* ---- train: your own classes (learn/train.h) ----------------------------------- */
+
+#define LIMIT_PROJECT (1024 * MB)
+
+static int compare_names(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
+
+/* The entries of dir that are directories (dirs) or regular files, hidden ones
+ * (".name") skipped, in byte order (as wasm/cli.js lists them); NULL on failure. */
+static char **list_dir(const char *dir, int dirs, int *count) {
+    DIR *d = opendir(dir);
+    if (!d) { fail("cannot read folder %s: %s", dir, strerror(errno)); return NULL; }
+    char **names = NULL;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (e->d_name[0] == '.' || snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path || stat(path, &st)) continue;
+        if (dirs ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) continue;
+        char **grown = realloc(names, sizeof *names * (size_t)(n + 1));
+        if (!grown || !(grown[n] = strdup(e->d_name))) { names = grown ? grown : names; break; }
+        names = grown; n++;
+    }
+    closedir(d);
+    if (n) qsort(names, (size_t)n, sizeof *names, compare_names);
+    *count = n;
+    return names ? names : calloc(1, sizeof *names);
+}
+
+static void free_names(char **names, int n) {
+    for (int i = 0; names && i < n; i++) free(names[i]);
+    free(names);
+}
+
+/* --size of train (default 224); 0 after printing why. */
+static int train_size(const args *a) {
+    long long s = 224;
+    return a->size && int_option("--size", a->size, 32, 1024, &s) ? 0 : (int)s;
+}
+
+/* --cv auto|loo|K -> DL_CV_AUTO, DL_CV_LEAVE_ONE_OUT or K >= 2; -1 after printing why. */
+static int train_cv(const args *a) {
+    long long k;
+    if (!a->cv || !strcmp(a->cv, "auto")) return DL_CV_AUTO;
+    if (!strcmp(a->cv, "loo")) return DL_CV_LEAVE_ONE_OUT;
+    return int_option("--cv", a->cv, 2, 100000, &k) ? -1 : (int)k;
+}
+
+/* DenseNet121 features of one image file (load_img at s x s, preprocess_input, pooling avg). */
+static int image_features(const args *a, dl_net *net, int s, const char *path, float *x, float *out) {
+    if (image_input(a, path, s, s, x)) return 1;
+    const char *err = dl_net_run(net, x, 1, out);
+    return err ? fail("%s: %s", path, err) : 0;
+}
+
+static int cmd_train(const args *a) {
+    if (a->n_files != 1) return fail("train needs one folder (one sub-folder of images per class)");
+    const char *kind = strcmp(a->classifier, "all") ? a->classifier : "linear-svm";
+    int size = train_size(a), cv = train_cv(a), num_classes = 0, n = 0, folds = 0, status = 0;
+    if (!size || cv < 0) return 1;
+    dl_project p;
+    const char *err = dl_project_init(&p, size, cv, kind, &a->fit);
+    if (err) return fail("%s", err);
+    char **classes = list_dir(a->files[0], 1, &num_classes);
+    dl_model *m = NULL;
+    dl_net *net = NULL;
+    float *x = NULL, *features = NULL;
+    int *y = NULL, *fold = NULL, *pred = NULL, *confusion = NULL;
+    size_t d = 0;
+    if (!classes) status = 1;
+    else if (num_classes < 2 || num_classes > DL_PROJECT_MAX_CLASSES) status = fail("%s holds %d class folders (2 to %d needed)", a->files[0], num_classes, DL_PROJECT_MAX_CLASSES);
+    for (int c = 0; !status && c < num_classes; c++)
+        if ((err = dl_project_add_class(&p, classes[c], strlen(classes[c])))) status = fail("%s: %s", classes[c], err);
+    if (!status) status = feature_net(a, size, &m, &net);
+    if (!status) { d = dl_net_output_size(net); x = malloc(sizeof(float) * (size_t)size * size * 3); if (!x) status = fail("out of memory"); }
+    for (int c = 0; !status && c < num_classes; c++) {
+        char dir[PATH_MAX], path[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s/%s", a->files[0], classes[c]);
+        int count = 0;
+        char **files = list_dir(dir, 0, &count);
+        if (!files) { status = 1; break; }
+        for (int i = 0; !status && i < count; i++) {
+            if (snprintf(path, sizeof path, "%s/%s", dir, files[i]) >= (int)sizeof path) { fail("%s/%s: path too long", dir, files[i]); continue; }
+            float *grown = realloc(features, sizeof(float) * d * (size_t)(n + 1));
+            int *labels = realloc(y, sizeof(int) * (size_t)(n + 1));
+            if (grown) features = grown;
+            if (labels) y = labels;
+            if (!grown || !labels) { status = fail("out of memory"); break; }
+            if (image_features(a, net, size, path, x, features + d * (size_t)n)) { fprintf(stderr, "denselab: skipped %s\n", path); continue; }
+            y[n++] = c;
+            if (a->with_images) {
+                size_t bytes;
+                const char *why;
+                unsigned char *data = read_file_limited(path, 0, LIMIT_IMAGE, 0, &bytes, &why);
+                err = data ? dl_project_add_image(&p, c, files[i], strlen(files[i]), data, bytes) : why;
+                free(data);
+                if (err) status = fail("%s: %s", path, err);
+            }
+        }
+        free_names(files, count);
+    }
+    if (!status && (!(fold = malloc(sizeof(int) * (size_t)n)) || !(pred = malloc(sizeof(int) * (size_t)n)) ||
+                    !(confusion = calloc((size_t)num_classes * num_classes, sizeof(int)))))
+        status = fail("out of memory");
+    if (!status && (err = dl_cv_folds(y, n, num_classes, cv, fold, &folds))) status = fail("%s", err);
+    if (!status && (err = dl_cross_validate(kind, features, y, n, (int)d, &a->fit, fold, folds, NULL, NULL, pred))) status = fail("cross-validation: %s", err);
+    if (!status && (err = dl_confusion_matrix(y, pred, n, num_classes, confusion))) status = fail("%s", err);
+    if (!status) {
+        dl_text t = { 0 };
+        dl_train_report_format(&t, a->json, num_classes, (const char *const *)p.class_names, confusion, n, folds);
+        if (t.failed) status = fail("out of memory");
+        else fputs(t.buf, stdout);
+        dl_text_free(&t);
+    }
+    const char *save = a->project ? a->project : a->out;
+    if (!status && save) {
+        dl_classifier *c = NULL;
+        uint8_t *bytes = NULL, *file = NULL;
+        size_t size_c = 0, size_p = 0;
+        err = dl_fit(kind, features, y, n, (int)d, &a->fit, NULL, NULL, &c, NULL);
+        if (!err) err = dl_classifier_save(c, &bytes, &size_c);
+        if (!err) err = dl_project_set_classifier(&p, bytes, size_c);
+        if (!err) err = dl_project_save(&p, &file, &size_p);
+        FILE *f = err ? NULL : fopen(save, "wb");
+        if (!err && (!f || fwrite(file, 1, size_p, f) != size_p)) err = strerror(errno);
+        if (f && fclose(f) && !err) err = strerror(errno);
+        if (err) status = fail("%s: %s", save, err);
+        else fprintf(stderr, "wrote %s (%d classes, %d images%s)\n", save, num_classes, n, a->with_images ? " included" : "");
+        dl_classifier_free(c); free(bytes); free(file);
+    }
+    free(x); free(features); free(y); free(fold); free(pred); free(confusion);
+    free_names(classes, num_classes);
+    dl_net_free(net); dl_model_free(m); dl_project_free(&p);
+    return status;
+}
+
+static int cmd_classify_project(const args *a) {
+    if (!a->n_files) return fail("classify needs at least one image");
+    size_t n;
+    const char *why;
+    unsigned char *bytes = read_file_limited(a->project, 0, LIMIT_PROJECT, 0, &n, &why);
+    if (!bytes) return fail("cannot read project %s: %s", a->project, why);
+    dl_project p;
+    const char *err = dl_project_load(bytes, n, &p);
+    free(bytes);
+    if (err) return fail("%s: %s", a->project, err);
+    dl_classifier *c = NULL;
+    dl_model *m = NULL;
+    dl_net *net = NULL;
+    float *x = NULL, *features = NULL, *scores = NULL;
+    int status = !p.classifier ? fail("%s: the project holds no trained classifier", a->project) : 0;
+    if (!status && (err = dl_classifier_load(p.classifier, p.classifier_size, &c))) status = fail("%s: %s", a->project, err);
+    if (!status) status = feature_net(a, p.size, &m, &net);
+    if (!status && (size_t)c->num_features != dl_net_output_size(net)) status = fail("%s: the classifier takes %d features, the network gives %zu", a->project, c->num_features, dl_net_output_size(net));
+    if (!status && (!(x = malloc(sizeof(float) * (size_t)p.size * p.size * 3)) || !(features = malloc(sizeof(float) * dl_net_output_size(net))) ||
+                    !(scores = malloc(sizeof(float) * (size_t)p.num_classes))))
+        status = fail("out of memory");
+    if (!status && a->json) fputs("[", stdout);
+    int unreadable = 0;     /* the readable images are still classified */
+    for (int i = 0, printed = 0; !status && i < a->n_files; i++) {
+        if (image_features(a, net, p.size, a->files[i], x, features)) { unreadable = 1; continue; }
+        if ((err = dl_classifier_predict(c, features, 1, NULL, scores))) { unreadable = fail("%s: %s", a->files[i], err); continue; }
+        dl_text t = { 0 };
+        dl_train_prediction_format(&t, a->json, p.num_classes, (const char *const *)p.class_names, scores);
+        if (a->json) { fputs(printed ? ", {\"image\": " : "{\"image\": ", stdout); print_json_name(a->files[i]); printf("%s}", t.buf); }
+        else printf("%s:%s\n", a->files[i], t.buf);
+        dl_text_free(&t);
+        printed++;
+    }
+    if (!status && a->json) fputs("]\n", stdout);
+    free(x); free(features); free(scores);
+    dl_classifier_free(c); dl_net_free(net); dl_model_free(m); dl_project_free(&p);
+    return status || unreadable;
 }
 
 int main(int argc, char **argv) {
@@ -701,8 +901,15 @@ int main(int argc, char **argv) {
         "       denselab features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]\n"
         "       denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|pixels-linear-svm|all\n"
         "                        [--PARAM VALUE]... [--rbf-max N (default: all)] [--json] [--data DIR]   (PARAMs below)\n"
-        "       denselab bench [--runs R] [--batch B] [--include-top B] [--input-shape H,W,C] [--pooling P] [--json]\n"
-        "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB\n";
+        "       denselab bench [--runs R] [--batch B] [--threads N] [--layers] [--include-top B] [--input-shape H,W,C] [--pooling P] [--json]\n"
+        "       denselab train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K]\n"
+        "                      [--out PROJECT] [--with-images] [--json]   (DIR: one sub-folder of images per class)\n"
+        "       denselab classify --project PROJECT IMAGE... [--json]\n"
+        "       denselab --version\n"
+        "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB\n"
+        "         --gray-to-rgb: a 1-channel --input-shape repeats the gray channel 3x for the ImageNet weights (not Keras)\n"
+        "         --threads N (threads for one image; default: the number of cores)   bench --layers: per-layer times\n";
+    if (argc == 2 && !strcmp(argv[1], "--version")) { printf("denselab %s\n", DL_VERSION); return 0; }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         print_classifier_params(argc < 2 ? stderr : stdout);
@@ -710,6 +917,12 @@ int main(int argc, char **argv) {
     }
     static args a;
     if (parse_args(argc, argv, &a)) return 1;
+    if (!a.threads) {           /* default: every core, as os.availableParallelism() in wasm/cli.js */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        a.threads = cores < 1 ? 1 : cores > DL_MAX_THREADS ? DL_MAX_THREADS : (int)cores;
+    }
+    const char *threads_err = dl_parallel_set_threads(a.threads);
+    if (threads_err) return fail("%s", threads_err);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "classify")) return cmd_classify(&a);
     if (!strcmp(cmd, "summary")) return cmd_summary(&a);
@@ -718,5 +931,6 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "predict")) return cmd_predict(&a);
     if (!strcmp(cmd, "fashion")) return cmd_fashion(&a);
     if (!strcmp(cmd, "bench")) return cmd_bench(&a);
+    if (!strcmp(cmd, "train")) return cmd_train(&a);
     return fail("unknown command '%s' (try --help)", cmd);
 }

@@ -343,7 +343,7 @@ static void softmax_write(const dl_classifier *c, dl_clf_bytes *out) {
     dl_clf_put_f32s(out, m->params, m->num_params);
 }
 
-enum { P_HIDDEN, P_EPOCHS, P_BATCH_SIZE, P_LR, P_STANDARDIZE, P_SEED, NUM_PARAMS };
+enum { P_HIDDEN, P_EPOCHS, P_BATCH_SIZE, P_LR, P_STANDARDIZE, P_SEED, P_VAL, NUM_PARAMS };
 static const dl_param_spec softmax_params[NUM_PARAMS] = {
     [P_HIDDEN] = {"hidden", DL_PARAM_INT, 128, 0, MAX_HIDDEN, 0, "units of the relu layer; 0: softmax regression"},
     [P_EPOCHS] = {"epochs", DL_PARAM_INT, 10, 1, 1e6, 0, "passes over the training set"},
@@ -351,6 +351,7 @@ static const dl_param_spec softmax_params[NUM_PARAMS] = {
     [P_LR] = {"lr", DL_PARAM_REAL, 1e-3, 0, 10, 1, "Adam learning rate"},
     [P_STANDARDIZE] = {"standardize", DL_PARAM_INT, 1, 0, 1, 0, "1: standardise features on the training set"},
     [P_SEED] = {"seed", DL_PARAM_INT, 1, 0, 9007199254740991.0, 0, "seed of the initial weights and the shuffling"},
+    [P_VAL] = {"val", DL_PARAM_REAL, 0, 0, 0.5, 0, "fraction of the training rows held out for validation (Keras validation_split: the last ones)"},
 };
 
 static dl_softmax_params params_from(const double *v) {
@@ -370,7 +371,12 @@ void dl_softmax_default_params(dl_softmax_params *p) {
 static const char *softmax_fit(const float *x, const int *y, int n, int d, const double *v,
                                dl_learn_progress_fn progress, void *user, dl_classifier **out, dl_train_report *report) {
     dl_softmax_params p = params_from(v);
-    return dl_softmax_train(x, y, n, d, NULL, NULL, 0, &p, progress, user, out, report);
+    /* Keras' validation_split: the last rows, before any shuffling; the rest train. */
+    int n_train = (int)floor((double)n * (1.0 - v[P_VAL]));
+    if (n_train < 1) return dl_errorf("softmax: val %g leaves no training row of %d", v[P_VAL], n);
+    int nv = n - n_train;
+    return dl_softmax_train(x, y, n_train, d, nv ? x + (size_t)n_train * d : NULL, nv ? y + n_train : NULL, nv,
+                            &p, progress, user, out, report);
 }
 
 const dl_classifier_kind dl_softmax_kind = {

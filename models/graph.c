@@ -22,8 +22,10 @@
  *   5. weights: packed for the kernels (BatchNorm folded in); the file's, or
  *               Keras's initializers for weights=None.
  */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime (per-layer timing) under -std=c11 */
 #include "models/model_internal.h"
 #include "common/checked.h"
+#include "common/parallel.h"
 #include "common/rng.h"
 #include "common/text.h"
 #include "kernels/kernels.h"
@@ -31,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Any height, width or channel count of a value; keeps every int product and
  * sum below in range (the file's tensor dimensions have the same bound). */
@@ -92,6 +95,8 @@ struct dl_net {
     storage *st;
     int output;                 /* layer index of the network output */
     int input_h, input_w, input_c;
+    int model_c;                /* channels of the InputLayer: input_c, or 3 when gray_to_rgb repeats a gray input */
+    int spatial_none;           /* Keras's height and width are None (include_top=False, input_shape=None) */
     const char *model_name;
     float **blocks;             /* owned: packed weights, scale/shift */
     int n_blocks, cap_blocks;
@@ -101,6 +106,7 @@ struct dl_net {
     float *arena;
     size_t arena_batch;
     void *scratch;
+    double *node_seconds;       /* dl_net_profile: wall time per node, summed over runs */
 };
 
 static float *own(dl_net *net, size_t n) {
@@ -153,16 +159,18 @@ static const char *infer_shape(const dl_model *m, dl_net *net, int i, int model_
     if (in && l->type != DL_DENSE && l->type != DL_ACTIVATION && in->rank != 3) return dl_errorf("layer %s expects a 4-D input", l->name);
     switch (l->type) {
     case DL_INPUT:
-        return set_shape(l, 3, net->input_h, net->input_w, 3);
+        return set_shape(l, 3, net->input_h, net->input_w, net->model_c);
     case DL_ZERO_PADDING2D:
         return set_shape(l, 3, (long long)in->h + l->ip[DL_PAD_TOP] + l->ip[DL_PAD_BOTTOM],
                          (long long)in->w_ + l->ip[DL_PAD_LEFT] + l->ip[DL_PAD_RIGHT], in->c);
     case DL_CONV2D: {
         int f = l->ip[DL_CONV_FILTERS], kh = l->ip[DL_CONV_KH], kw = l->ip[DL_CONV_KW];
         int sh = l->ip[DL_CONV_STRIDE_H], sw = l->ip[DL_CONV_STRIDE_W];
-        if (t && (t->ndim != 4 || t->dims[0] != kh || t->dims[1] != kw || t->dims[2] != in->c || t->dims[3] != f))
+        /* weights=None reads no kernel: its input channels follow input_shape (Keras builds any count then) */
+        int file_c = t && !l->w[0] && t->ndim == 4 ? t->dims[2] : in->c;
+        if (t && (t->ndim != 4 || t->dims[0] != kh || t->dims[1] != kw || t->dims[2] != file_c || t->dims[3] != f))
             return dl_errorf("model file: kernel of %s has shape (%d, %d, %d, %d), the graph needs (%d, %d, %d, %d)", l->name,
-                             t->dims[0], t->ndim > 1 ? t->dims[1] : 0, t->ndim > 2 ? t->dims[2] : 0, t->ndim > 3 ? t->dims[3] : 0, kh, kw, in->c, f);
+                             t->dims[0], t->ndim > 1 ? t->dims[1] : 0, t->ndim > 2 ? t->dims[2] : 0, t->ndim > 3 ? t->dims[3] : 0, kh, kw, file_c, f);
         long long oh, ow;
         if (l->ip[DL_CONV_SAME_PADDING]) {     /* 'same': TF puts the extra padding row/column at the end */
             oh = ((long long)in->h + sh - 1) / sh; ow = ((long long)in->w_ + sw - 1) / sw;
@@ -218,7 +226,9 @@ static const char *infer_shape(const dl_model *m, dl_net *net, int i, int model_
     return dl_errorf("layer %s: unsupported layer type", l->name);
 }
 
-static const char *check_options(const dl_model *m, const dl_net_options *o, int *h, int *w, int *c) {
+/* Keras's checks in Keras's order (densenet.py, then imagenet_utils.obtain_input_shape),
+ * with Keras's messages; DenseLab's own limits follow. *model_c: the InputLayer's channels. */
+static const char *check_options(const dl_model *m, const dl_net_options *o, int *h, int *w, int *c, int *model_c) {
     const dl_layer *in = &m->layers[0];
     int dh = in->ip[DL_INPUT_H] > 0 ? in->ip[DL_INPUT_H] : 224, dw = in->ip[DL_INPUT_W] > 0 ? in->ip[DL_INPUT_W] : 224;
     const dl_layer *top = &m->layers[m->n_layers - 1];
@@ -229,14 +239,18 @@ static const char *check_options(const dl_model *m, const dl_net_options *o, int
     *h = o->input_shape_set ? o->input_h : dh;
     *w = o->input_shape_set ? o->input_w : dw;
     *c = o->input_shape_set ? o->input_c : 3;
-    if (o->input_shape_set && o->include_top && o->imagenet_weights && (*h != dh || *w != dw || *c != 3))
-        return dl_errorf("When setting `include_top=True` and loading `imagenet` weights, `input_shape` should be (%d, %d, 3). Received: input_shape=(%d, %d, %d)", dh, dw, *h, *w, *c);
-    if (*c != 3 && *c != 1)
-        return dl_errorf("The input must have 3 channels (or 1, which DenseLab repeats to 3); Received `input_shape=(%d, %d, %d)`", *h, *w, *c);
+    *model_c = o->gray_to_rgb && *c == 1 ? 3 : *c;     /* the extension: Keras itself never repeats */
+    /* Messages show the shape Keras is given: with the extension, the repeated (h, w, 3). */
+    if (o->input_shape_set && o->include_top && o->imagenet_weights && (*h != dh || *w != dw || *model_c != 3))
+        return dl_errorf("When setting `include_top=True` and loading `imagenet` weights, `input_shape` should be (%d, %d, 3).  Received: input_shape=(%d, %d, %d)", dh, dw, *h, *w, *model_c);
+    if (o->imagenet_weights && *model_c != 3)
+        return dl_errorf("The input must have 3 channels; Received `input_shape=(%d, %d, %d)`", *h, *w, *model_c);
     if (*h < 32 || *w < 32)
-        return dl_errorf("Input size must be at least 32x32; Received: input_shape=(%d, %d, %d)", *h, *w, *c);
+        return dl_errorf("Input size must be at least 32x32; Received: input_shape=(%d, %d, %d)", *h, *w, *model_c);
     if (*h > 4096 || *w > 4096)
-        return dl_errorf("Input size must be at most 4096x4096; Received: input_shape=(%d, %d, %d)", *h, *w, *c);
+        return dl_errorf("Input size must be at most 4096x4096; Received: input_shape=(%d, %d, %d)", *h, *w, *model_c);
+    if (*c < 1 || *c > 4096)      /* weights=None takes any count; Keras fails later on 0 */
+        return dl_errorf("The input must have from 1 to 4096 channels; Received: input_shape=(%d, %d, %d)", *h, *w, *c);
     if (o->pooling < DL_POOLING_NONE || o->pooling > DL_POOLING_MAX) return "pooling must be None, 'avg' or 'max'";
     if (o->max_memory == 0) return "max_memory must be positive";
     return NULL;
@@ -699,12 +713,13 @@ static const char *pack_weights(dl_net *net, uint32_t seed) {
 }
 
 const char *dl_net_build(const dl_model *m, const dl_net_options *o, dl_net **out) {
-    int h = 0, w = 0, c = 0;
-    const char *err = check_options(m, o, &h, &w, &c);
+    int h = 0, w = 0, c = 0, model_c = 0;
+    const char *err = check_options(m, o, &h, &w, &c, &model_c);
     if (err) return err;
     dl_net *net = calloc(1, sizeof *net);
     if (!net) return "out of memory";
-    net->input_h = h; net->input_w = w; net->input_c = c;
+    net->input_h = h; net->input_w = w; net->input_c = c; net->model_c = model_c;
+    net->spatial_none = !o->include_top && !o->input_shape_set;
     net->model_name = m->name;
     net->max_memory = o->max_memory;
     err = build_layers(m, o, net);
@@ -721,7 +736,7 @@ void dl_net_free(dl_net *net) {
     if (!net) return;
     free(net->layers); free(net->nodes); free(net->st);
     for (int i = 0; i < net->n_blocks; i++) free(net->blocks[i]);
-    free(net->blocks); free(net->arena); free(net->scratch);
+    free(net->blocks); free(net->arena); free(net->scratch); free(net->node_seconds);
     free(net);
 }
 
@@ -740,27 +755,49 @@ static void copy_pixels(size_t pixels, size_t channels, const float *in, size_t 
     for (size_t p = 0; p < pixels; p++) memcpy(out + p * out_stride, in + p * in_stride, channels * sizeof(float));
 }
 
+/* Pixels [p0, p0 + count) of the input value (gray repeated to 3 channels). */
+static void input_pixels(const dl_net *net, size_t p0, size_t count, const float *input, view out) {
+    float *o = out.p + p0 * out.stride;
+    size_t c = (size_t)net->model_c;
+    if (net->input_c == net->model_c) copy_pixels(count, c, input + p0 * c, c, o, out.stride);
+    else for (size_t p = 0; p < count; p++) o[p * out.stride] = o[p * out.stride + 1] = o[p * out.stride + 2] = input[p0 + p];
+}
+
+/* Output rows [y0, y1) of image b of a ZeroPadding2D. */
+static void pad_rows(const node *n, const layer *l, const layer *il, view in, view out, size_t b, size_t y0, size_t y1) {
+    for (size_t y = y0; y < y1; y++)
+        for (int x = 0; x < l->w_; x++) {
+            float *o = out.p + ((b * l->h + y) * l->w_ + x) * out.stride;
+            long long sy = (long long)y - n->pad[0], sx = (long long)x - n->pad[2];
+            if (sy < 0 || sx < 0 || sy >= il->h || sx >= il->w_) memset(o, 0, (size_t)l->c * sizeof(float));
+            else memcpy(o, in.p + ((b * il->h + (size_t)sy) * il->w_ + (size_t)sx) * in.stride, (size_t)l->c * sizeof(float));
+        }
+}
+
+/* Pixels [p0, p0 + count) of the concatenation's inputs that could not alias. */
+static void concat_pixels(const dl_net *net, const layer *l, size_t batch, size_t p0, size_t count, view out) {
+    size_t off = 0;
+    for (int k = 0; k < l->n_inputs; k++) {
+        int x = l->inputs[k];
+        if (net->st[x].copy_into_concat) {
+            view src = value(net, x, batch);
+            copy_pixels(count, (size_t)net->layers[x].c, src.p + p0 * src.stride, src.stride, out.p + p0 * out.stride + off, out.stride);
+        }
+        off += (size_t)net->layers[x].c;
+    }
+}
+
 static void run_node(dl_net *net, const node *n, size_t batch, const float *input) {
     const layer *l = &net->layers[n->out];
     view out = value(net, n->out, batch);
     view in = n->in >= 0 ? value(net, n->in, batch) : (view){ 0, 0 };
     const layer *il = n->in >= 0 ? &net->layers[n->in] : NULL;
     switch (n->op) {
-    case OP_INPUT: {
-        size_t pixels = batch * l->h * l->w_;
-        if (net->input_c == 3) copy_pixels(pixels, 3, input, 3, out.p, out.stride);
-        else for (size_t p = 0; p < pixels; p++) out.p[p * out.stride] = out.p[p * out.stride + 1] = out.p[p * out.stride + 2] = input[p];
+    case OP_INPUT:
+        input_pixels(net, 0, batch * l->h * l->w_, input, out);
         break;
-    }
     case OP_PAD:
-        for (size_t b = 0; b < batch; b++)
-            for (int y = 0; y < l->h; y++)
-                for (int x = 0; x < l->w_; x++) {
-                    float *o = out.p + ((b * l->h + y) * l->w_ + x) * out.stride;
-                    int sy = y - n->pad[0], sx = x - n->pad[2];
-                    if (sy < 0 || sx < 0 || sy >= il->h || sx >= il->w_) memset(o, 0, (size_t)l->c * sizeof(float));
-                    else memcpy(o, in.p + ((b * il->h + sy) * il->w_ + sx) * in.stride, (size_t)l->c * sizeof(float));
-                }
+        for (size_t b = 0; b < batch; b++) pad_rows(n, l, il, in, out, b, 0, (size_t)l->h);
         break;
     case OP_CONV: {
         f32_conv2d_shape s = n->conv;
@@ -781,18 +818,9 @@ static void run_node(dl_net *net, const node *n, size_t batch, const float *inpu
         (n->op == OP_MAX_POOL ? f32_maxpool2d_nhwc : f32_avgpool2d_nhwc)(&s, in.p, in.stride, out.p, out.stride);
         break;
     }
-    case OP_CONCAT: {
-        size_t pixels = batch * l->h * l->w_, off = 0;
-        for (int k = 0; k < l->n_inputs; k++) {
-            int x = l->inputs[k];
-            if (net->st[x].copy_into_concat) {
-                view src = value(net, x, batch);
-                copy_pixels(pixels, (size_t)net->layers[x].c, src.p, src.stride, out.p + off, out.stride);
-            }
-            off += (size_t)net->layers[x].c;
-        }
+    case OP_CONCAT:
+        concat_pixels(net, l, batch, 0, batch * l->h * l->w_, out);
         break;
-    }
     case OP_GLOBAL_AVG_POOL: case OP_GLOBAL_MAX_POOL:
         (n->op == OP_GLOBAL_AVG_POOL ? f32_global_avgpool_nhwc : f32_global_maxpool_nhwc)(batch, (size_t)il->h * il->w_, (size_t)il->c, in.p, in.stride, out.p);
         break;
@@ -800,6 +828,143 @@ static void run_node(dl_net *net, const node *n, size_t batch, const float *inpu
         f32_softmax(batch, (size_t)l->c, in.p, out.p);
         break;
     }
+}
+
+/* ---- running one image on several threads ----------------------------------
+ * A node's output is cut into units — rows of output pixels (Winograd: rows of
+ * whole tiles; Dense: panels of 8 outputs) — and each thread of
+ * common/parallel.h computes a fixed range of units by calling the same kernel
+ * on that part alone (a convolution's part is a convolution of the input rows
+ * it reads, with the image border as its padding). Every output value goes
+ * through the same operations in the same order as in the whole-node call, so
+ * the result is bit-identical for every thread count. One barrier per node. */
+
+typedef struct {
+    dl_net *net;
+    const node *n;
+    size_t batch, units;        /* units per image, or in all when !per_image */
+    int per_image;              /* units of one image at a time (spatial ops) */
+    const float *input;
+} node_job;
+
+static int conv_tile_rows(const node *n) {
+    f32_conv2d_algo a = f32_conv2d_choose(&n->conv);
+    return a == F32_CONV_WINOGRAD_4X4 ? 4 : a == F32_CONV_WINOGRAD_2X2 ? 2 : 1;
+}
+
+static int is_pixelwise(const node *n) {     /* output pixel p reads input pixel p only */
+    return n->op == OP_INPUT || n->op == OP_SCALE_SHIFT || n->op == OP_CONCAT ||
+           (n->op == OP_CONV && f32_conv2d_choose(&n->conv) == F32_CONV_GEMM);
+}
+
+/* How node n splits (0: not at all; it runs whole on the caller). */
+static size_t split_units(const dl_net *net, const node *n, size_t batch, int *per_image) {
+    const layer *l = &net->layers[n->out];
+    *per_image = 0;
+    if (n->op == OP_DENSE) return ((size_t)n->conv.out_c + 7) / 8;
+    if (l->rank != 3) return 0;
+    if (n->op == OP_CONCAT) {
+        int copies = 0;
+        for (int k = 0; k < l->n_inputs; k++) copies += net->st[l->inputs[k]].copy_into_concat;
+        if (!copies) return 0;
+    }
+    if (is_pixelwise(n)) return batch * (size_t)l->h;
+    if (n->op != OP_CONV && n->op != OP_PAD && n->op != OP_MAX_POOL && n->op != OP_AVG_POOL) return 0;
+    *per_image = 1;
+    int t = n->op == OP_CONV ? conv_tile_rows(n) : 1;
+    return ((size_t)l->h + (size_t)t - 1) / (size_t)t;
+}
+
+/* Output rows [r0, r1) of image b of a convolution, as a convolution of its own. */
+static const char *conv_rows(const node *n, size_t b, size_t r0, size_t r1, view in, view out, int thread) {
+    const f32_conv2d_shape *f = &n->conv;
+    f32_conv2d_shape s = *f;
+    size_t oh = f32_conv2d_out_h(f), ow = f32_conv2d_out_w(f);
+    long long lo = (long long)(r0 * f->stride_h) - (long long)f->pad_top;          /* first input row read */
+    long long hi = (long long)((r1 - 1) * f->stride_h + f->kh) - (long long)f->pad_top; /* one past the last */
+    long long first = lo < 0 ? 0 : lo, end = hi > (long long)f->in_h ? (long long)f->in_h : hi;
+    if (end < first) end = first;
+    s.batch = 1;
+    s.in_h = (size_t)(end - first);
+    s.pad_top = (size_t)(first - lo);
+    s.pad_bottom = (size_t)(hi - end);
+    size_t bytes = f32_conv2d_scratch_size(&s);
+    void *scratch = bytes ? dl_parallel_scratch(thread, bytes) : NULL;
+    if (bytes && !scratch) return dl_errorf("thread %d: out of memory for %zu bytes of convolution scratch", thread + 1, bytes);
+    return f32_conv2d_nhwc_algo(&s, f32_conv2d_choose(f), F32_WASMSIMD,
+                                in.p + (b * f->in_h + (size_t)first) * f->in_w * in.stride, in.stride, n->packed,
+                                out.p + (b * oh + r0) * ow * out.stride, out.stride, n->out_min, n->out_max, scratch);
+}
+
+/* Units [u0, u1) of image b (of all images when the node is not per image). */
+static const char *run_part(const node_job *j, size_t b, size_t u0, size_t u1, int thread) {
+    dl_net *net = j->net;
+    const node *n = j->n;
+    const layer *l = &net->layers[n->out];
+    view out = value(net, n->out, j->batch);
+    view in = n->in >= 0 ? value(net, n->in, j->batch) : (view){ 0, 0 };
+    const layer *il = n->in >= 0 ? &net->layers[n->in] : NULL;
+    size_t w = (size_t)l->w_, p0 = u0 * w, count = (u1 - u0) * w;    /* pixelwise: rows of all images */
+    switch (n->op) {
+    case OP_INPUT: input_pixels(net, p0, count, j->input, out); return NULL;
+    case OP_PAD: pad_rows(n, l, il, in, out, b, u0, u1); return NULL;
+    case OP_SCALE_SHIFT:
+        f32_scale_shift_nhwc(count, (size_t)l->c, in.p + p0 * in.stride, in.stride, n->scale, n->shift,
+                             out.p + p0 * out.stride, out.stride, n->out_min, n->out_max);
+        return NULL;
+    case OP_CONCAT: concat_pixels(net, l, j->batch, p0, count, out); return NULL;
+    case OP_CONV:
+        if (is_pixelwise(n)) {
+            f32_gemm(count, n->conv.out_c, n->conv.in_c, in.p + p0 * in.stride, in.stride, n->packed,
+                     out.p + p0 * out.stride, out.stride, n->out_min, n->out_max);
+            return NULL;
+        } else {
+            size_t t = (size_t)conv_tile_rows(n), r1 = u1 * t < (size_t)l->h ? u1 * t : (size_t)l->h;
+            return conv_rows(n, b, u0 * t, r1, in, out, thread);
+        }
+    case OP_MAX_POOL: case OP_AVG_POOL: {
+        f32_pool2d_shape s = n->pool;
+        s.batch = 1;
+        s.in_h = (u1 - u0 - 1) * s.stride_h + s.pool_h;
+        const float *src = in.p + (b * il->h + u0 * n->pool.stride_h) * il->w_ * in.stride;
+        (n->op == OP_MAX_POOL ? f32_maxpool2d_nhwc : f32_avgpool2d_nhwc)(&s, src, in.stride, out.p + (b * l->h + u0) * w * out.stride, out.stride);
+        return NULL;
+    }
+    case OP_DENSE: {         /* panels [u0, u1) of 8 outputs, every image */
+        size_t k = n->conv.in_c, n0 = u0 * 8, n1 = u1 * 8 < n->conv.out_c ? u1 * 8 : n->conv.out_c;
+        f32_gemm(j->batch, n1 - n0, k, in.p, in.stride, n->packed + f32_gemm_packed_size(k, n0),
+                 out.p + n0, out.stride, n->out_min, n->out_max);
+        return NULL;
+    }
+    }
+    return "run_part: this operation does not split";   /* split_units returns 0 for it */
+}
+
+static const char *run_units(void *ctx, size_t begin, size_t end, int thread) {
+    const node_job *j = ctx;
+    if (!j->per_image) return run_part(j, 0, begin, end, thread);
+    for (size_t i = begin; i < end;) {
+        size_t b = i / j->units, base = b * j->units;
+        size_t u1 = end - base < j->units ? end - base : j->units;
+        const char *err = run_part(j, b, i - base, u1, thread);
+        if (err) return err;
+        i = base + u1;
+    }
+    return NULL;
+}
+
+static const char *run_node_threaded(dl_net *net, const node *n, size_t batch, const float *input) {
+    node_job j = { net, n, batch, 0, 0, input };
+    size_t units = split_units(net, n, batch, &j.per_image);
+    if (!units) { run_node(net, n, batch, input); return NULL; }
+    j.units = units;
+    return dl_parallel_for(j.per_image ? batch * units : units, run_units, &j);
+}
+
+static double seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 size_t dl_net_max_batch(const dl_net *net, size_t want) {
@@ -824,7 +989,15 @@ const char *dl_net_run(dl_net *net, const float *input, size_t batch, float *out
         net->arena = a; net->scratch = scr;
         net->arena_batch = batch;
     }
-    for (int j = 0; j < net->n_nodes; j++) run_node(net, &net->nodes[j], batch, input);
+    int threaded = dl_parallel_threads() > 1;
+    for (int j = 0; j < net->n_nodes; j++) {
+        double t0 = net->node_seconds ? seconds_now() : 0;
+        const char *err = NULL;
+        if (threaded) err = run_node_threaded(net, &net->nodes[j], batch, input);
+        else run_node(net, &net->nodes[j], batch, input);
+        if (err) return err;
+        if (net->node_seconds) net->node_seconds[j] += seconds_now() - t0;
+    }
     const layer *o = &net->layers[net->output];
     view v = value(net, net->output, batch);
     size_t pixels = batch * (o->rank == 3 ? (size_t)o->h * o->w_ : 1);
@@ -841,6 +1014,12 @@ int dl_net_output_shape(const dl_net *net, int shape[3]) {
     if (o->rank == 3) { shape[0] = o->h; shape[1] = o->w_; shape[2] = o->c; }
     else shape[0] = o->c;
     return o->rank;
+}
+
+int dl_net_keras_output_shape(const dl_net *net, int shape[3]) {
+    int rank = dl_net_output_shape(net, shape);
+    if (rank == 3 && net->spatial_none) shape[0] = shape[1] = -1;
+    return rank;
 }
 
 size_t dl_net_output_size(const dl_net *net) { return net->st[net->output].floats; }
@@ -890,6 +1069,9 @@ static void put_count(dl_text *t, size_t v) {      /* 8062504 -> 8,062,504 */
     }
 }
 
+/* Output Shape's column: wider when Keras's spatial sizes are None ("(None, None, None, 1024)"). */
+static size_t shape_column(const dl_net *net) { return net->spatial_none ? 27 : 23; }
+
 static void summary_row(dl_text *t, const dl_net *net, const layer *l) {
     dl_text cell = {0};
     dl_text_puts(&cell, " ");
@@ -897,9 +1079,10 @@ static void summary_row(dl_text *t, const dl_net *net, const layer *l) {
     dl_text_printf(&cell, " (%s)", l->class_name);
     put_column(t, &cell, 43);
     cell.len = 0;
-    if (l->rank == 3) dl_text_printf(&cell, " (None, %d, %d, %d)", l->h, l->w_, l->c);
+    if (l->rank == 3 && net->spatial_none) dl_text_printf(&cell, " (None, None, None, %d)", l->c);
+    else if (l->rank == 3) dl_text_printf(&cell, " (None, %d, %d, %d)", l->h, l->w_, l->c);
     else dl_text_printf(&cell, " (None, %d)", l->c);
-    put_column(t, &cell, 23);
+    put_column(t, &cell, shape_column(net));
     cell.len = 0;
     dl_text_puts(&cell, " ");
     put_count(&cell, l->params);
@@ -919,7 +1102,7 @@ size_t dl_net_summary(const dl_net *net, char *buf, size_t cap) {
     dl_text_puts(&t, "Model: \"");
     put_escaped(&t, net->model_name);
     dl_text_printf(&t, "\"\n%s\n", rule);
-    dl_text_printf(&t, " %-42s %-22s %-11s %s\n%s\n", "Layer (type)", "Output Shape", "Param #", "Connected to", double_rule);
+    dl_text_printf(&t, " %-42s %-*s %-11s %s\n%s\n", "Layer (type)", (int)shape_column(net) - 1, "Output Shape", "Param #", "Connected to", double_rule);
     for (int i = 0; i < net->n_keras; i++) summary_row(&t, net, &net->layers[i]);
     size_t total, trainable;
     dl_net_param_counts(net, &total, &trainable);
@@ -933,17 +1116,78 @@ size_t dl_net_summary(const dl_net *net, char *buf, size_t cap) {
     return text_out(&t, buf, cap);
 }
 
-/* ---- for tests: the executed nodes -------------------------------------------- */
+/* ---- per-layer timing ------------------------------------------------------------ */
 
-size_t dl_net_plan(const dl_net *net, char *buf, size_t cap) {
+const char *dl_net_profile(dl_net *net, int on) {
+    free(net->node_seconds);
+    net->node_seconds = NULL;
+    if (on && !(net->node_seconds = calloc((size_t)net->n_nodes, sizeof(double)))) return "out of memory";
+    return NULL;
+}
+
+static const char *op_name(int op) {
     static const char *names[] = { [OP_INPUT] = "input", [OP_PAD] = "pad", [OP_CONV] = "conv",
         [OP_SCALE_SHIFT] = "scale_shift", [OP_MAX_POOL] = "max_pool", [OP_AVG_POOL] = "avg_pool",
         [OP_CONCAT] = "concat", [OP_GLOBAL_AVG_POOL] = "global_avg_pool", [OP_GLOBAL_MAX_POOL] = "global_max_pool",
         [OP_DENSE] = "dense", [OP_SOFTMAX] = "softmax" };
+    return names[op];
+}
+
+static const char *conv_algo_name(const node *n) {
+    static const char *algos[] = { "gemm", "im2col", "winograd2", "winograd4" };
+    return n->op == OP_CONV ? algos[f32_conv2d_choose(&n->conv)] : "";
+}
+
+static const dl_net *sort_net;       /* qsort has no context argument */
+static int slower_first(const void *x, const void *y) {
+    double a = sort_net->node_seconds[*(const int *)x], b = sort_net->node_seconds[*(const int *)y];
+    return (a < b) - (a > b);
+}
+
+size_t dl_net_profile_table(const dl_net *net, int runs, int rows, char *buf, size_t cap) {
+    dl_text t = {0};
+    int *order = net->node_seconds ? malloc(sizeof(int) * (size_t)net->n_nodes) : NULL;
+    if (!order) { dl_text_puts(&t, "no timing (dl_net_profile is off)\n"); return text_out(&t, buf, cap); }
+    double total = 0, per_op[OP_SOFTMAX + 1] = {0};
+    int count_op[OP_SOFTMAX + 1] = {0};
+    for (int j = 0; j < net->n_nodes; j++) {
+        order[j] = j;
+        total += net->node_seconds[j];
+        per_op[net->nodes[j].op] += net->node_seconds[j];
+        count_op[net->nodes[j].op]++;
+    }
+    sort_net = net;
+    qsort(order, (size_t)net->n_nodes, sizeof *order, slower_first);
+    double per = runs > 0 ? 1e3 / runs : 1e3;
+    dl_text_printf(&t, "| # | layer | op | output | split units | ms | share |\n| ---: | --- | --- | --- | ---: | ---: | ---: |\n");
+    for (int r = 0; r < net->n_nodes && (rows <= 0 || r < rows); r++) {
+        const node *n = &net->nodes[order[r]];
+        const layer *l = &net->layers[n->out];
+        int per_image;
+        size_t units = split_units(net, n, 1, &per_image);
+        dl_text_printf(&t, "| %d | ", r + 1);
+        put_escaped(&t, l->name);
+        dl_text_printf(&t, " | %s%s%s | ", op_name(n->op), n->op == OP_CONV ? " " : "", conv_algo_name(n));
+        if (l->rank == 3) dl_text_printf(&t, "%dx%dx%d", l->h, l->w_, l->c);
+        else dl_text_printf(&t, "%d", l->c);
+        dl_text_printf(&t, " | %zu | %.3f | %.1f%% |\n", units ? units : 1, net->node_seconds[order[r]] * per,
+                       total > 0 ? 100 * net->node_seconds[order[r]] / total : 0);
+    }
+    dl_text_printf(&t, "\n| op | nodes | ms | share |\n| --- | ---: | ---: | ---: |\n");
+    for (int op = 0; op <= OP_SOFTMAX; op++)
+        if (count_op[op]) dl_text_printf(&t, "| %s | %d | %.3f | %.1f%% |\n", op_name(op), count_op[op], per_op[op] * per, total > 0 ? 100 * per_op[op] / total : 0);
+    dl_text_printf(&t, "| all | %d | %.3f | 100%% |\n", net->n_nodes, total * per);
+    free(order);
+    return text_out(&t, buf, cap);
+}
+
+/* ---- for tests: the executed nodes -------------------------------------------- */
+
+size_t dl_net_plan(const dl_net *net, char *buf, size_t cap) {
     dl_text t = {0};
     for (int j = 0; j < net->n_nodes; j++) {
         const node *n = &net->nodes[j];
-        dl_text_printf(&t, "%s%s", j ? " " : "", names[n->op]);
+        dl_text_printf(&t, "%s%s", j ? " " : "", op_name(n->op));
         if (n->folded_bn >= 0) dl_text_puts(&t, "+bn");
         if (n->out_min == 0) dl_text_puts(&t, "+relu");
         if (n->op == OP_CONCAT) {

@@ -252,12 +252,17 @@ static int parse_int(const char *s, int *v) {
     return 1;
 }
 
+static int parse_bool(const char *s, int *v) {
+    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "1")) *v = 1;
+    else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "0")) *v = 0;
+    else return 0;
+    return 1;
+}
+
 const char *dl_net_options_set(dl_net_options *o, const char *key, const char *value) {
     if (!key || !value) return "missing argument";
     if (!strcmp(key, "include_top")) {
-        if (!strcmp(value, "true") || !strcmp(value, "True") || !strcmp(value, "1")) o->include_top = 1;
-        else if (!strcmp(value, "false") || !strcmp(value, "False") || !strcmp(value, "0")) o->include_top = 0;
-        else return dl_errorf("include_top must be true or false; Received: include_top=%s", value);
+        if (!parse_bool(value, &o->include_top)) return dl_errorf("include_top must be true or false; Received: include_top=%s", value);
     } else if (!strcmp(key, "weights")) {
         if (!strcmp(value, "imagenet")) o->imagenet_weights = 1;
         else if (!strcmp(value, "none") || !strcmp(value, "None") || !strcmp(value, "random") || !*value) o->imagenet_weights = 0;
@@ -295,8 +300,10 @@ const char *dl_net_options_set(dl_net_options *o, const char *key, const char *v
     } else if (!strcmp(key, "max_memory")) {
         if (!parse_bytes(value, &o->max_memory))
             return dl_errorf("max_memory must be a positive number of bytes (or with a unit: 1536MB, 2GB); Received: max_memory=%.64s", value);
+    } else if (!strcmp(key, "gray_to_rgb")) {
+        if (!parse_bool(value, &o->gray_to_rgb)) return dl_errorf("gray_to_rgb must be true or false; Received: gray_to_rgb=%.64s", value);
     } else {
-        return dl_errorf("unknown argument %.64s (expected include_top, weights, input_shape, pooling, classes, seed or max_memory)", key);
+        return dl_errorf("unknown argument %.64s (expected include_top, weights, input_shape, pooling, classes, seed, max_memory or gray_to_rgb)", key);
     }
     return NULL;
 }

@@ -36,13 +36,15 @@ typedef struct {
     int classes;              /* 1000 */
     uint32_t seed;            /* for weights=None */
     uint64_t max_memory;      /* bytes: packed weights + activations + scratch (DL_DEFAULT_MAX_MEMORY) */
+    int gray_to_rgb;          /* DenseLab extension, not Keras: a 1-channel input_shape feeds the 3-channel
+                                 model with the gray channel repeated 3x (else Keras's rules: imagenet needs 3) */
 } dl_net_options;
 
 /* 1.5 GB: fits WebAssembly's 2 GB with room for the model file and images. */
 #define DL_DEFAULT_MAX_MEMORY (1536ull << 20)
 
 void        dl_net_options_default(dl_net_options *o);
-/* key: include_top | weights | input_shape | pooling | classes | seed | max_memory;
+/* key: include_top | weights | input_shape | pooling | classes | seed | max_memory | gray_to_rgb;
  * value as a user types it ("false", "imagenet", "none", "32,32,3", "avg",
  * max_memory in bytes or with a unit: "1536MB", "2GB"). */
 const char *dl_net_options_set(dl_net_options *o, const char *key, const char *value);
@@ -50,13 +52,17 @@ const char *dl_net_options_set(dl_net_options *o, const char *key, const char *v
 /* ---- network -------------------------------------------------------------- */
 const char *dl_net_build(const dl_model *m, const dl_net_options *o, dl_net **out);
 void        dl_net_free(dl_net *net);
-/* input: batch x H x W x C (C = input_c, 1 or 3); output: batch x dl_net_output_size.
+/* input: batch x H x W x C (C = input_shape's channels); output: batch x dl_net_output_size.
  * A batch whose memory exceeds max_memory is refused (nothing allocated). */
 const char *dl_net_run(dl_net *net, const float *input, size_t batch, float *output);
 void        dl_net_input_shape(const dl_net *net, int shape[3]);
 /* Output shape without the batch axis: rank 1 ([units]) or 3 ([h, w, c]). */
 int         dl_net_output_shape(const dl_net *net, int shape[3]);
 size_t      dl_net_output_size(const dl_net *net);
+/* Keras's symbolic output shape (without the batch axis): as dl_net_output_shape, but
+ * height and width are -1 (None) when the model takes any size (include_top=False,
+ * input_shape=None); the network itself runs at the default size. */
+int         dl_net_keras_output_shape(const dl_net *net, int shape[3]);
 /* The largest batch up to want (halving from want, at least 1) whose memory
  * fits max_memory: callers that batch for speed use it to stay under the limit. */
 size_t      dl_net_max_batch(const dl_net *net, size_t want);
@@ -65,5 +71,12 @@ size_t      dl_net_summary(const dl_net *net, char *buf, size_t cap);
 void        dl_net_param_counts(const dl_net *net, size_t *total, size_t *trainable);
 /* Bytes of activation memory planned for one image (arena, buffers reused). */
 size_t      dl_net_arena_bytes(const dl_net *net);
+/* Per-layer timing (`denselab bench --layers`): while on, every dl_net_run
+ * adds each executed node's wall time (turning it on clears the sums). The
+ * table lists the `rows` slowest nodes (all: 0) with the Keras layer each
+ * computes, its output shape, how the threads split it, and ms per run
+ * (`runs` runs summed), then the time per kind of operation. snprintf style. */
+const char *dl_net_profile(dl_net *net, int on);
+size_t      dl_net_profile_table(const dl_net *net, int runs, int rows, char *buf, size_t cap);
 
 #endif

@@ -2,7 +2,14 @@
 #include "models/predictions.h"
 #include "models/pyformat.h"
 
+#include "common/reason.h"
 #include <math.h>
+
+const char *dl_decode_predictions_check(size_t rows, size_t classes) {
+    if (classes == 1000) return NULL;
+    return dl_errorf("`decode_predictions` expects a batch of predictions (i.e. a 2D array of shape (samples, 1000)). "
+                     "Received array with shape: (%zu, %zu)", rows, classes);
+}
 
 static const char *or_empty(const char *s) { return s ? s : ""; }
 

@@ -28,4 +28,8 @@ size_t dl_format_predictions_python(const dl_class_index *ci, const dl_predictio
 size_t dl_format_predictions_json(const dl_class_index *ci, const dl_prediction *preds, size_t k,
                                   char *buf, size_t cap);
 
+// Keras's decode_predictions takes only a batch of ImageNet rows: NULL for rows x 1000,
+// else Keras's error, word for word ("... Received array with shape: (1, 10)").
+const char *dl_decode_predictions_check(size_t rows, size_t classes);
+
 #endif

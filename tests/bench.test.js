@@ -3,9 +3,10 @@
 // and the agreement figures, never timings.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { model, nativeCli, requireBuilt, root, run } from './helpers.js';
+import { maxAbsDiff, model, nativeCli, requireBuilt, root, run } from './helpers.js';
 
 const wasmCore = path.join(root, 'build/wasm/wasm/denselab_core.wasm');
 
@@ -42,9 +43,9 @@ test('bench --quick --json: rows 1, 2, 5, 6 with ours, peer, ratio and agreement
 
 test('bench: a text table by default, clear errors for bad options', () => {
   requireBuilt(wasmCore, model);
-  const bad = run('wasm', ['bench', '--only', '9']);
+  const bad = run('wasm', ['bench', '--only', '99']);
   assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /--only: unknown row '9'/);
+  assert.match(bad.stderr, /--only: unknown row '99'/);
   const clock = run('wasm', ['bench', '--clock', 'sundial']);
   assert.equal(clock.status, 1);
   assert.match(clock.stderr, /--clock must be wall or cpu/);
@@ -67,4 +68,38 @@ test('native denselab bench --json: whole-network latency', () => {
   const bad = run('native', ['bench', '--runs', 'x']);
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--runs must be an integer/);
+});
+
+// bench/onnx_model.js: the ONNX graph it builds from the TF.js export, run by ONNX Runtime Web
+// (1 thread), gives our top-5 on a photo and our pooled features (rows 8-9 rely on it).
+test('ONNX Runtime Web on the graph built from the TF.js export: our top-5 and our features', { timeout: 300000 }, async () => {
+  requireBuilt(wasmCore, model);
+  const ort = await import('onnxruntime-web');
+  const { buildDenseNetOnnx } = await import('../bench/onnx_model.js');
+  const { agreement, openLab, ortFeeds, ortSession } = await import('../bench/net_peers.js');
+  const lab = await openLab(1);
+  const file = lab.loadModelFile(fs.readFileSync(model));
+  const photo = path.join(root, '..', 'shared', 'images', 'cat_285.png');
+  const x = lab.preprocessInput(lab.loadImg(fs.readFileSync(photo), [224, 224]).rgb);
+  const top = lab.buildNet(file, {});
+  const ours = top.predict(x);
+  const session = await ortSession(ort, 1, buildDenseNetOnnx({}).bytes);
+  const theirs = (await session.run(ortFeeds(ort, x, [1, 224, 224, 3]))).output;
+  assert.deepEqual(theirs.dims, [1, 1000]);
+  const a = agreement({ ours, ort: theirs.data });
+  assert.equal(a.ort.top5_identical, true, `top-5 ${a.ort.top5} vs ours ${a.ours.top5}`);
+  assert.equal(a.ours.top5[0], 281, 'tabby first (the final ReLU is in the graph)');
+  assert.ok(a.ort.max_prob_diff < 1e-4, `max prob diff ${a.ort.max_prob_diff}`);
+  await session.release();
+  // include_top=False, pooling='avg', 32x32, batch 2: the GlobalAveragePool + Flatten output.
+  const opts = { includeTop: false, pooling: 'avg', inputShape: [32, 32, 3] };
+  const feat = lab.buildNet(file, opts);
+  const x32 = Float32Array.from({ length: 2 * 32 * 32 * 3 }, (_, i) => Math.sin(i * 0.37) * 2);
+  const ourFeatures = feat.predict(x32, 2);
+  const fs32 = await ortSession(ort, 1, buildDenseNetOnnx(opts).bytes);
+  const theirFeatures = (await fs32.run(ortFeeds(ort, x32, [2, 32, 32, 3]))).output;
+  assert.deepEqual(theirFeatures.dims, [2, 1024]);
+  assert.ok(maxAbsDiff(ourFeatures, theirFeatures.data) < 1e-3, `max feature diff ${maxAbsDiff(ourFeatures, theirFeatures.data)}`);
+  await fs32.release();
+  feat.free(); top.free(); file.free();
 });

@@ -1,6 +1,8 @@
 // Browser tests of the Fashion-MNIST page (dist/fashion.html) in Debian's headless Chromium via
 // playwright-core: 2,000 train / 500 test at S=32 with the linear SVM, the new head and the pixel
-// baseline; accuracies equal `node wasm/cli.js fashion ... --json`; a feature worker killed
+// baseline; accuracies equal `node wasm/cli.js fashion ... --json` (the new head's too, with its
+// validation split); the lesson under the table names the best row, which is highlighted, and the
+// new head's curve has a validation accuracy; a feature worker killed
 // mid-extraction and a cancel + resume give bit-identical features; a reload takes them from the
 // IndexedDB cache; the RBF SVM's pairs on the workers, stopped and resumed, give the CLI's
 // accuracy; a downloaded classifier loads again and classifies a photo; a clear error for
@@ -20,19 +22,20 @@ const dist = path.join(root, 'dist');
 const shotDir = path.join(root, 'build', 'screenshots');
 const photo = path.join(root, '..', 'shared', 'images', 'hot_dog.jpg');
 const SLOW = 240_000;
-const N = 2000, M = 500, SIZE = 32;
+const N = 2000, M = 500, SIZE = 32, EPOCHS = 3;
 const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
 let server = null, browser = null, context = null, page = null, userDir = null, origin = null;
 const requests = [];
 const cli = {};
 
-// `node wasm/cli.js fashion ... --json` for one classifier, with the page's default C -> its result row.
-function runCli(classifier) {
-  const { C } = FASHION.classifiers[classifier].params;
+// `node wasm/cli.js fashion ... --json` for one classifier, with the page's default parameters
+// (changed by `params`) -> its result row.
+function runCli(classifier, params = {}) {
+  const flags = Object.entries({ ...FASHION.classifiers[classifier].params, ...params }).flatMap(([k, v]) => [`--${k}`, String(v)]);
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [path.join(root, 'wasm', 'cli.js'), 'fashion', '--size', String(SIZE), '--train', String(N),
-      '--test', String(M), '--classifier', classifier, '--C', String(C), '--json'], { cwd: root, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      '--test', String(M), '--classifier', classifier, ...flags, '--json'], { cwd: root, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`node wasm/cli.js fashion --classifier ${classifier} failed: ${stderr || err.message}`));
       try { resolve(JSON.parse(stdout).results[0]); } catch (e) { reject(new Error(`the CLI printed no JSON (${e.message}): ${stdout.slice(0, 200)}`)); }
     });
@@ -79,7 +82,7 @@ describe('the Fashion-MNIST page in Chromium', () => {
     for (const f of ['fashion.html', 'fashion.js', 'worker-features.js', 'worker-train.js', 'models/densenet121.dlm', 'data/fashion-mnist/train-images-idx3-ubyte.gz']) {
       if (!fs.existsSync(path.join(dist, f))) throw new Error(`dist/${f} is missing: run ./build.sh (it runs node web/build-dist.js)`);
     }
-    for (const c of ['linear-svm', 'pixels-linear-svm']) { cli[c] = runCli(c); cli[c].catch(() => {}); }
+    for (const c of ['linear-svm', 'pixels-linear-svm', 'softmax']) { cli[c] = runCli(c, c === 'softmax' ? { epochs: EPOCHS } : {}); cli[c].catch(() => {}); }
     const { startServer } = await import('../web/serve.js');
     server = await startServer({ root: dist, port: 0 });
     origin = new URL(server.url).origin;
@@ -113,7 +116,7 @@ describe('the Fashion-MNIST page in Chromium', () => {
     const want = {
       'use-linear-svm': c['linear-svm'].enabled, 'linear-c': String(c['linear-svm'].params.C),
       'use-rbf-svm': c['rbf-svm'].enabled, 'rbf-c': String(c['rbf-svm'].params.C), 'rbf-max': String(c['rbf-svm'].maxPoints),
-      'use-softmax': c.softmax.enabled, hidden: String(c.softmax.params.hidden), epochs: String(c.softmax.params.epochs), lr: String(c.softmax.params.lr),
+      'use-softmax': c.softmax.enabled, hidden: String(c.softmax.params.hidden), epochs: String(c.softmax.params.epochs), lr: String(c.softmax.params.lr), val: String(c.softmax.params.val),
       'use-pixels-linear-svm': c['pixels-linear-svm'].enabled, 'pixels-c': String(c['pixels-linear-svm'].params.C),
     };
     for (const [id, v] of Object.entries(want)) assert.equal(await field(id), v, id);
@@ -126,7 +129,7 @@ describe('the Fashion-MNIST page in Chromium', () => {
     await page.selectOption('[data-testid=test-size]', String(M));
     await page.selectOption('[data-testid=image-size]', String(SIZE));
     await page.selectOption('[data-testid=workers]', '2');
-    await page.fill('[data-testid=epochs]', '3');
+    await page.fill('[data-testid=epochs]', String(EPOCHS));
     for (const [id, on] of [['use-linear-svm', true], ['use-rbf-svm', false], ['use-softmax', true], ['use-pixels-linear-svm', true]]) {
       await page.setChecked(`[data-testid=${id}]`, on);
     }
@@ -144,15 +147,62 @@ describe('the Fashion-MNIST page in Chromium', () => {
     await page.screenshot({ path: path.join(shotDir, 'fashion.png'), fullPage: true });
   });
 
-  test('linear SVM and pixel baseline accuracies equal the CLI\'s', async () => {
+  test('linear SVM, new head and pixel baseline accuracies equal the CLI\'s', async () => {
     ready();
     const rows = await resultRows();
-    for (const c of ['linear-svm', 'pixels-linear-svm']) {
+    for (const c of ['linear-svm', 'pixels-linear-svm', 'softmax']) {
       const want = await cli[c];
       const got = rows.find((r) => r.classifier === c);
       assert.ok(got, `no ${c} row in the page`);
       assert.equal(got.accuracy.toFixed(4), want.test_accuracy.toFixed(4), `${c}: page ${got.accuracy} vs CLI ${want.test_accuracy}`);
     }
+  });
+
+  test('the lesson under the table names the best row, highlighted, and its margin over the pixel baseline', async () => {
+    ready();
+    const rows = await resultRows();
+    const best = rows.reduce((a, b) => (b.accuracy > a.accuracy ? b : a));
+    const pixels = rows.find((r) => r.classifier === 'pixels-linear-svm');
+    const highlighted = await page.$$eval('[data-testid=results-row].best', (els) => els.map((e) => e.dataset.classifier));
+    assert.deepEqual(highlighted, [best.classifier], 'exactly the best row is highlighted');
+    const lesson = await text('lesson');
+    assert.equal(await page.getAttribute('[data-testid=lesson]', 'data-best'), best.classifier);
+    const label = await page.$eval(`[data-testid=results-row][data-classifier=${best.classifier}] th`, (e) => e.firstChild.textContent);
+    assert.ok(lesson.startsWith(`Best: ${label} at ${(best.accuracy * 100).toFixed(2)} %`), lesson);
+    if (best !== pixels) assert.ok(lesson.includes(`${Math.abs((best.accuracy - pixels.accuracy) * 100).toFixed(2)} points above the raw-pixel baseline`), lesson);
+    const curve = await page.$eval('[data-testid=softmax-curve]', (e) => ({ epochs: Number(e.dataset.epochs), val: Number(e.dataset.valAcc), train: Number(e.dataset.trainAcc) }));
+    assert.equal(curve.epochs, EPOCHS, 'the new head\'s curve has every epoch');
+    assert.ok(curve.val > 0.5 && curve.val <= 1, `validation accuracy ${curve.val} next to training accuracy ${curve.train}`);
+  });
+
+  test('the lesson compares fine-tuning with the best frozen-feature classifier', async () => {
+    const { lessonSentence } = await import('../web/fashion-render.js');
+    const names = { 'linear-svm': 'Linear SVM', softmax: 'New head', finetune: 'Fine-tuned', 'pixels-linear-svm': 'Pixels' };
+    const rows = [{ classifier: 'linear-svm', accuracy: 0.8822 }, { classifier: 'softmax', accuracy: 0.8787 },
+      { classifier: 'pixels-linear-svm', accuracy: 0.8342 }, { classifier: 'finetune', accuracy: 0.9001 }];
+    const { best, text: sentence } = lessonSentence(rows, names);
+    assert.equal(best, rows[3]);
+    assert.equal(sentence, 'Best: Fine-tuned at 90.01 % test accuracy, 6.59 points above the raw-pixel baseline (83.42 %); '
+      + 'fine-tuning conv5 with the head gained 1.79 points over the best classifier on frozen features (Linear SVM, 88.22 %).');
+    assert.equal(lessonSentence([], names), null);
+    assert.match(lessonSentence([{ classifier: 'linear-svm', accuracy: 0.8 }, { classifier: 'pixels-linear-svm', accuracy: 0.81 }], names).text, /did not beat the raw pixels/);
+  });
+
+  test('the pixel baseline made room for itself; the next run reads the features back from the cache, identical', async () => {
+    ready();
+    assert.equal(await hook('featuresInWorker'), false, 'the features stayed next to the pixel baseline\'s floats');
+    const before = (await resultRows()).find((r) => r.classifier === 'linear-svm');
+    for (const [id, on] of [['use-linear-svm', true], ['use-rbf-svm', false], ['use-softmax', false], ['use-pixels-linear-svm', false]]) {
+      await page.setChecked(`[data-testid=${id}]`, on);
+    }
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'training again');
+    assert.equal(await hook('featuresInWorker'), true);
+    assert.equal(await hook('featuresChecksum'), reference, 'the features read back differ');
+    assert.equal(await page.getAttribute('[data-testid=features-cached]', 'data-cached'), String(N + M), 'not all from the cache');
+    const again = (await resultRows()).filter((r) => r.classifier === 'linear-svm');
+    assert.equal(again.length, 2);
+    assert.equal(again[1].accuracy, before.accuracy);
   });
 
   test('downloads the trained classifier as a DLCLASS1 file', async () => {
@@ -249,6 +299,13 @@ describe('the Fashion-MNIST page in Chromium', () => {
     const rows = await resultRows();
     assert.deepEqual(rows.map((r) => r.classifier), ['pixels-linear-svm'], 'the other classifier did not run');
     await page.setViewportSize({ width: 390, height: 844 });
+    // At phone width every row shows its accuracy, inside the screen (no sideways scrolling).
+    const cells = await page.$$eval('[data-testid=results-row] > :nth-child(5)', (els) => els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { left: r.left, right: r.right, width: r.width, text: e.textContent };
+    }));
+    assert.ok(cells.length > 0, 'no result row');
+    for (const c of cells) assert.ok(c.width > 0 && c.left >= 0 && c.right <= 390, `accuracy "${c.text}" at ${c.left}..${c.right} px, outside a 390 px screen`);
     await page.screenshot({ path: path.join(shotDir, 'fashion-phone.png'), fullPage: true });
   });
 

@@ -10,6 +10,7 @@
  * Prints one line per failure; exit status 0 when all checks pass. */
 #include "models/model_internal.h"
 #include "common/crc32.h"
+#include "common/parallel.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +338,36 @@ static value evaluate(const builder *b, const float *image) {
 
 /* ---- running one case ------------------------------------------------------------- */
 
+/* Threaded runs (common/parallel.h) give the single-threaded bits for 2, 3
+ * and 4 threads; with inject_thread_failure, a worker that runs out of
+ * memory is the caller's error and the next run is whole again. */
+static int inject_thread_failure;
+
+static void same_on_threads(dl_net *net, const float *x, size_t batch, const float *y, size_t out_floats, const char *what) {
+    if (!dl_parallel_available()) return;
+    float *y2 = malloc(sizeof(float) * out_floats * batch);
+    for (int t = 2; t <= 4 && y2; t++) {
+        char detail[96];
+        check(!dl_parallel_set_threads(t), what, "dl_parallel_set_threads");
+        for (size_t b = 1; b <= batch; b += batch - 1) {     /* one image, then the batch */
+            const char *err = dl_net_run(net, x, b, y2);
+            snprintf(detail, sizeof detail, "%d threads, batch %zu: %s", t, b, err ? err : "output differs from 1 thread");
+            check(!err && !memcmp(y, y2, sizeof(float) * out_floats * b), what, detail);
+            if (batch == 1) break;
+        }
+        if (inject_thread_failure) {
+            dl_parallel_fail_next_scratch(t - 1);
+            const char *err = dl_net_run(net, x, batch, y2);
+            snprintf(detail, sizeof detail, "%d threads, thread %d out of memory: got %s", t, t, err ? err : "no error");
+            check(err && strstr(err, "out of memory"), what, detail);
+            err = dl_net_run(net, x, batch, y2);
+            check(!err && !memcmp(y, y2, sizeof(float) * out_floats * batch), what, "the run after a failed thread");
+        }
+    }
+    dl_parallel_set_threads(1);
+    free(y2);
+}
+
 /* Build the network from the file (ImageNet-style: the file's weights, with
  * the top), run `batch` images, compare every image with the naive result;
  * the plan must contain each of the space-separated words of `want_plan` in
@@ -383,6 +414,7 @@ static void run_case(builder *b, const char *what, const char *want_plan, const 
         for (size_t i = 0; i < in_floats * batch; i++) x[i] = frand(b);
         err = dl_net_run(net, x, batch, y);
         check(!err, what, err);
+        if (!err) same_on_threads(net, x, batch, y, out_floats, what);
         for (int img = 0; img < batch && !err; img++) {
             value ref = evaluate(b, x + img * in_floats);
             double scale = 1e-6, diff = 0;
@@ -698,12 +730,33 @@ static void print_format(void) {
 #undef PRINT_TYPE
 }
 
+/* Odd sizes for the threaded split: Winograd tile rows that do not divide
+ * among threads, im2col with padding at both ends, pooling, a dense layer of
+ * panels that are not a multiple of 8. */
+static void test_threads(void) {
+    builder b = { .rng = 21 };
+    int x = input(&b, 37, 35);
+    x = conv(&b, "conv1", x, 3, 17, 3, 1, 1, 1, DL_RELU);
+    x = conv(&b, "conv2", x, 17, 9, 3, 1, 1, 0, DL_LINEAR);      /* Winograd: 3x3 stride 1, >= 16 in */
+    x = batch_norm(&b, "bn", x, 9);
+    x = one(&b, DL_ACTIVATION, DL_RELU, "relu", x);
+    int y = conv(&b, "conv3", x, 9, 7, 3, 2, 0, 1, DL_RELU);     /* strided, im2col */
+    x = pool(&b, DL_MAX_POOL2D, "pool", x, 3, 2);
+    x = concat2(&b, "concat", x, y);
+    x = conv(&b, "conv4", x, 16, 13, 1, 1, 0, 1, DL_RELU);       /* 1x1: GEMM rows */
+    x = pool(&b, DL_AVG_POOL2D, "avg", x, 2, 2);
+    inject_thread_failure = 1;
+    run_case(&b, "threads: odd sizes", "input conv", NULL);
+    inject_thread_failure = 0;
+}
+
 int main(void) {
     print_format();
     test_rewrites();
     test_hostile_files();
     test_memory_limit_and_arguments();
     test_names_refused();
+    test_threads();
     printf("graph_test: %d checks, %d failures\n", checks, failures);
     return failures != 0;
 }

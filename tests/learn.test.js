@@ -254,3 +254,35 @@ test('JS API: classifier kinds from the C table; fit() checks and fills paramete
   assert.deepEqual(svm.predict(x, 10).scores, before);
   for (const c of [head, svm, copy]) c.free();
 });
+
+test('JS API: heap floats are used in place by fit, evaluate and predict (the same results as copies); bad ones give an Error', async () => {
+  const load = () => createDenseLab({ wasmBinary: fs.readFileSync(need(bin.coreWasm)), coreUrl: pathToFileURL(need(bin.core)).href });
+  const lab = await load(), other = await load();
+  const n = 12, d = 4;
+  const x = Float32Array.from({ length: n * d }, (_, i) => Math.sin(i) + (i % 4 === 0 ? (Math.floor(i / 4) % 3) * 3 : 0));
+  const y = Array.from({ length: n }, (_, i) => i % 3);
+  const heap = lab.heapFloats(n * d + d);        // one spare row: subarray picks the n rows
+  heap.view().set(x, d);
+  const rows = heap.subarray(d, d + n * d);
+  for (const kind of ['linear-svm', 'softmax']) {
+    const copied = lab.fit(kind, x, y, n, d, { epochs: 3, hidden: 3 }), inPlace = lab.fit(kind, rows, y, n, d, { epochs: 3, hidden: 3 });
+    assert.deepEqual(inPlace.save(), copied.save(), `${kind}: the model trained in place differs`);
+    assert.deepEqual(inPlace.evaluate(rows, y, n), copied.evaluate(x, y, n));
+    assert.deepEqual(inPlace.predict(rows.subarray(0, d), 1), copied.predict(x.subarray(0, d), 1));
+    copied.free(); inPlace.free();
+  }
+  assert.throws(() => lab.fit('linear-svm', rows, y.slice(1), n - 1, d), /features has 48 values, expected 44/);
+  assert.throws(() => heap.subarray(0, n * d + d + 1), /bad range/);
+  assert.throws(() => other.fit('linear-svm', rows, y, n, d), /heap floats of another DenseLab instance, or freed/);
+  assert.throws(() => lab.heapFloats(2 ** 30), /limit of one WebAssembly instance/);
+  // softmax val: Keras' validation_split, the last rows held out, their accuracy in the progress.
+  const val = [];
+  const head = lab.fit('softmax', rows, y, n, d, { epochs: 2, hidden: 3, val: 0.25 }, (phase, step, steps, loss, acc, valAcc) => { val.push(valAcc); });
+  assert.equal(val.length, 2);
+  for (const v of val) assert.ok(v >= 0 && v <= 1 && Number.isInteger(v * 3), `validation accuracy ${v} is not k / 3 (3 held-out rows)`);
+  assert.throws(() => lab.fit('softmax', rows, y, n, d, { val: 0.6 }), /softmax: val must be/);
+  head.free();
+  heap.free();
+  assert.throws(() => lab.fit('linear-svm', rows, y, n, d), /or freed/);
+  assert.equal(lab.fit('linear-svm', x, y, n, d).kind, 'linear-svm', 'the instance keeps working');
+});

@@ -126,7 +126,7 @@ test('summary: Keras parameter counts for the Applications arguments', () => {
     [[], '8,062,504', '7,978,856', '(None, 1000)'],
     [['--include-top', 'false', '--pooling', 'avg', '--input-shape', '32,32,3'], '7,037,504', '6,953,856', '(None, 1024)'],
     [['--include-top', 'false', '--input-shape', '96,64,3'], '7,037,504', '6,953,856', '(None, 3, 2, 1024)'],
-    [['--include-top', 'false', '--input-shape', '64,64,1', '--pooling', 'max'], '7,037,504', '6,953,856', '(None, 1024)'],
+    [['--include-top', 'false', '--input-shape', '64,64,1', '--pooling', 'max', '--gray-to-rgb'], '7,037,504', '6,953,856', '(None, 1024)'],
     [['--weights', 'none', '--classes', '10', '--input-shape', '48,48,3'], '7,047,754', '6,964,106', '(None, 10)'],
   ];
   for (const cli of ['native', 'wasm']) {

@@ -63,7 +63,7 @@ for (const tree of ['asan', 'asan32']) {
     fs.writeFileSync(badModel, m);
     const good = [
       ['classify', cat, path.join(shared, 'images/hot_dog.jpg'), '--top', '3'],
-      ['summary', '--include-top', 'false', '--pooling', 'max', '--input-shape', '40,36,1'],
+      ['summary', '--include-top', 'false', '--pooling', 'max', '--input-shape', '40,36,1', '--gray-to-rgb'],
       ['predict', cat, '--out', path.join(tmp, `${tree}-f.npy`), '--include-top', 'false', '--pooling', 'avg', '--input-shape', '32,32,3'],
       ['preprocess', path.join(shared, 'images/grace_hopper.bmp'), '--size', '7,300', '--out', path.join(tmp, `${tree}-p.npy`)],
     ];

@@ -209,18 +209,106 @@ describe('the lab page in Chromium', () => {
     await page.selectOption('[data-testid=weights]', 'imagenet');
     await page.fill('[data-testid=classes]', '10');
     await waitStatus(['error'], 'classes=10 with ImageNet weights');
-    const msg = await page.textContent('[data-testid=error]');
-    assert.ok(await page.isVisible('[data-testid=error]'), 'error message not visible');
-    assert.match(msg, /classes/);
+    // next to the classes field (issue 14), in Keras's words
+    const msg = await page.textContent('[data-testid=arg-error-classes]');
+    assert.ok(await page.isVisible('[data-testid=arg-error-classes]'), 'error message not visible');
+    assert.match(msg, /`classes` should be 1000/);
     // A size the WASM heap cannot hold never reaches the core (issue: classes=1048576 trapped).
     await page.fill('[data-testid=classes]', '1048576');
     await page.waitForFunction(() => /classes must be a whole number from 1 to 100000, got "1048576"/
-      .test(document.querySelector('[data-testid=error]').textContent), null, { timeout: SLOW });
+      .test(document.querySelector('[data-testid=arg-error-classes]').textContent), null, { timeout: SLOW });
     await page.click('[data-testid=reset]');
     await waitStatus(['done'], 'after reset');
     assert.ok(!(await page.isVisible('[data-testid=error]')), 'error still shown after reset');
+    assert.ok(!(await page.isVisible('[data-testid=arg-error-classes]')), 'argument error still shown after reset');
     const cli = await cliPromise;
     sameTop5(images[0], await classifyInPage(images[0]), cli.get(images[0]));
+  });
+
+  // Issue 14: the Applications API panel says what Keras says; each error shows next to its control.
+  test("the Applications API panel: Keras's None shapes, Keras's first error, the gray extension, decode_predictions' error", { timeout: 3 * SLOW }, async () => {
+    ready();
+    const text = (id) => page.textContent(`[data-testid=${id}]`);
+    const shown = (id) => page.isVisible(`[data-testid=${id}]`);
+    // Waits for the page to settle on a built model (status done) whose code line has all of `has`.
+    const settled = async (has, what) => {
+      try {
+        await page.waitForFunction((h) => document.querySelector('[data-testid=status]').textContent === 'done'
+          && h.every((x) => document.querySelector('[data-testid=code-line]').textContent.includes(x)), has, { timeout: SLOW });
+      } catch {
+        assert.fail(`${what}: status "${await status()}", errors: ${await page.$$eval('.arg-error, #error', (els) => els.map((e) => e.textContent).join(' | '))}`);
+      }
+    };
+    const argError = async (arg, want) => {
+      await page.waitForFunction(([a, w]) => document.querySelector(`[data-testid=arg-error-${a}]`).textContent === w, [arg, want], { timeout: SLOW })
+        .catch(async () => assert.fail(`wanted "${want}" next to ${arg}, got "${await text(`arg-error-${arg}`)}"`));
+      assert.ok(await shown(`arg-error-${arg}`), `the ${arg} error is not visible`);
+      assert.equal(await status(), 'error');
+      assert.ok(!(await shown('error')), 'an argument error belongs next to its control, not in the toast');
+    };
+    const name = await page.getAttribute('#results', 'data-file');
+    assert.ok(images.includes(name), `no photo shown (${name})`);
+
+    // include_top=False, input_shape=None: Keras's shape has None; this photo's has numbers; one line says why.
+    await page.uncheck('[data-testid=include-top]');
+    await page.selectOption('[data-testid=pooling]', '');
+    await settled(['include_top=False', 'input_shape=None', 'pooling=None'], 'include_top=False');
+    assert.equal(await text('model-shape'), '(None, None, None, 1024)');
+    assert.ok(await shown('output-shape'), 'the photo\'s output shape is not shown');
+    assert.equal(await text('output-shape'), '(1, 7, 7, 1024)');
+    assert.match(await text('shape-lesson'), /^Keras says None for height and width .* 224×224, gives a 7×7 grid .* global pooling/);
+    const summary = await page.textContent('[data-testid=summary]');
+    assert.match(summary, /^ input_1 \(InputLayer\) +\(None, None, None, 3\) /m);
+    assert.match(summary, /^ relu \(Activation\) +\(None, None, None, 1024\) /m);
+    assert.ok(!/\(None, \d/.test(summary.replace(/\(None, \d+\)/g, '')), 'a spatial size in the summary');
+    assert.ok(!(await page.isVisible('#top-heading')), '"Top 5" without a classifier');
+    await page.screenshot({ path: path.join(shotDir, 'web-keras-shapes.png'), fullPage: true });
+
+    // (28, 28, 1) and (32, 32, 1) with ImageNet weights: Keras's first error (channels, before the size).
+    await page.check('[data-testid=input-shape-set]');
+    for (const [id, v] of [['input-h', '28'], ['input-w', '28'], ['input-c', '1']]) await page.fill(`[data-testid=${id}]`, v);
+    await argError('input-shape', 'The input must have 3 channels; Received `input_shape=(28, 28, 1)`');
+    await page.screenshot({ path: path.join(shotDir, 'web-keras-error.png'), fullPage: true });
+    assert.ok(await shown('extension-badge'), 'the extension is not marked as such');
+    assert.match(await text('extension-badge'), /DenseLab extension — Keras has no such option/);
+    await page.check('[data-testid=gray-to-rgb]');
+    await argError('input-shape', 'Input size must be at least 32x32; Received: input_shape=(28, 28, 3)');
+    await page.uncheck('[data-testid=gray-to-rgb]');
+    for (const id of ['input-h', 'input-w']) await page.fill(`[data-testid=${id}]`, '32');
+    await argError('input-shape', 'The input must have 3 channels; Received `input_shape=(32, 32, 1)`');
+
+    // DenseLab's fix, a separate choice: the gray channel repeated 3x.
+    await page.check('[data-testid=gray-to-rgb]');
+    await settled(['np.repeat(x, 3, axis=-1)', 'input_shape=(32, 32, 3)'], 'the gray extension');
+    assert.ok(!(await shown('arg-error-input-shape')), 'the error stayed after the fix');
+    assert.equal(await text('model-shape'), '(None, 1, 1, 1024)');
+    assert.equal(await text('output-shape'), '(1, 1, 1, 1024)');
+
+    // weights=None with 4 channels: Keras builds it, so does DenseLab.
+    await page.uncheck('[data-testid=gray-to-rgb]');
+    await page.selectOption('[data-testid=weights]', 'random');
+    await page.fill('[data-testid=input-c]', '4');
+    await settled(['weights=None', 'input_shape=(32, 32, 4)'], 'weights=None, 4 channels');
+    assert.match(await text('params'), /^7,040,640 /);
+
+    // classes=10 (weights=None): decode_predictions raises Keras's error; no "Top 5".
+    await page.check('[data-testid=include-top]');
+    await page.fill('[data-testid=classes]', '10');
+    await settled(['include_top=True', 'classes=10'], 'classes=10');
+    assert.equal(await text('model-shape'), '(None, 10)');
+    assert.equal(await text('output-shape'), '(1, 10)');
+    assert.ok(await shown('decode-predictions'), 'the decode_predictions box is hidden');
+    assert.equal(await text('decode-predictions'),
+      'ValueError: `decode_predictions` expects a batch of predictions (i.e. a 2D array of shape (samples, 1000)). Received array with shape: (1, 10)');
+    assert.ok(!(await page.isVisible('#top-heading')), '"Top 5" shown without decode_predictions');
+    assert.ok(!(await shown('shape-lesson')), 'the None lesson with a fixed input_shape');
+    await page.screenshot({ path: path.join(shotDir, 'web-keras-decode.png'), fullPage: true });
+
+    await page.click('[data-testid=reset]');
+    await settled(['include_top=True', "weights='imagenet'", 'classes=1000'], 'back to the defaults');
+    assert.ok(await page.isVisible('#top-heading'), '"Top 5" hidden with the ImageNet classifier');
+    assert.equal(await text('model-shape'), '(None, 1000)');
+    assert.match(await text('decode-predictions'), /^\[\('n\d{8}'/);
   });
 
   test('a dropped and a pasted photo are classified like a chosen one', { timeout: SLOW }, async () => {

@@ -10,11 +10,13 @@
  * size_t is 32 bits in WebAssembly and a wrapped product would write past a
  * small allocation into whatever the instance holds next. */
 #include "common/checked.h"
+#include "common/parallel.h"
 #include "common/reason.h"
 #include "learn/experiment.h"
 #include "learn/idx.h"
 #include "learn/kernel_svm.h"
 #include "learn/report.h"
+#include "learn/train.h"
 #include "kernels/kernels.h"
 #include "models/features.h"
 #include "models/image.h"
@@ -157,6 +159,8 @@ EMSCRIPTEN_KEEPALIVE void dl_api_class_index_free(dl_class_index *ci) { dl_class
 EMSCRIPTEN_KEEPALIVE char *dl_api_decode_predictions(const dl_class_index *ci, const float *probs, size_t n,
                                                      size_t k, int json) {
     if (k < 1 || k > n) return failed("top must be between 1 and the number of classes"), NULL;
+    const char *err = dl_decode_predictions_check(1, n);
+    if (err) return failed(err), NULL;
     size_t bytes, len, size;
     dl_prediction *top = dl_mul(k, sizeof *top, &bytes) ? malloc(bytes) : NULL;
     if (!top) return failed("out of memory"), NULL;
@@ -173,16 +177,16 @@ EMSCRIPTEN_KEEPALIVE char *dl_api_decode_predictions(const dl_class_index *ci, c
 /* ---- the transfer-learning experiment --------------------------------------- */
 
 /* Progress goes to Module.onProgress(phase, step, steps, loss, trainAcc); a true return cancels. */
-EM_JS(int, js_progress, (const char *phase, double step, double steps, double loss, double train_acc), {
-    return Module.onProgress ? (Module.onProgress(UTF8ToString(phase), step, steps, loss, train_acc) ? 1 : 0) : 0;
+EM_JS(int, js_progress, (const char *phase, double step, double steps, double loss, double train_acc, double val_acc), {
+    return Module.onProgress ? (Module.onProgress(UTF8ToString(phase), step, steps, loss, train_acc, val_acc) ? 1 : 0) : 0;
 });
 
 static int features_progress(size_t done, size_t total, void *user) {
-    return js_progress("features", (double)done, (double)total, 0, 0);
+    return js_progress("features", (double)done, (double)total, 0, 0, -1);
 }
 
 static int learn_progress(void *user, const dl_learn_progress *p) {
-    return js_progress(p->phase, p->step, p->steps, p->loss, p->train_acc);
+    return js_progress(p->phase, p->step, p->steps, p->loss, p->train_acc, p->val_acc);
 }
 
 /* gray: gray_bytes bytes holding count w x h images; out: out_bytes. */
@@ -363,3 +367,131 @@ EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_rbf_assemble(const float *x, size_t x
     err = dl_rbf_svm_assemble(x, y, n, d, &p, results, sizes, count_results, &c, NULL);
     return err ? (failed(err), NULL) : c;
 }
+/* ---- Keras's symbolic shapes and checks (the Applications API panel) ---------- */
+
+/* shape: 4 ints: rank, then the output shape with -1 where Keras says None. */
+EMSCRIPTEN_KEEPALIVE void dl_api_net_keras_output_shape(const dl_net *net, int *shape) {
+    shape[0] = dl_net_keras_output_shape(net, shape + 1);
+}
+
+EMSCRIPTEN_KEEPALIVE int dl_api_decode_predictions_check(size_t rows, size_t classes) {
+    const char *err = dl_decode_predictions_check(rows, classes);
+    return err ? failed(err) : 1;
+}
+/* ---- your own classes: cross-validation, report, project (learn/train.h) ---- */
+
+EMSCRIPTEN_KEEPALIVE dl_project *dl_api_project_new(int size, int cv, const char *kind) {
+    dl_project *p = malloc(sizeof *p);
+    if (!p) return failed("out of memory"), NULL;
+    const char *err = dl_project_init(p, size, cv, kind, NULL);
+    if (err) { free(p); return failed(err), NULL; }
+    return p;
+}
+
+EMSCRIPTEN_KEEPALIVE int dl_api_project_set_param(dl_project *p, const char *name, double value) {
+    const char *err = dl_fit_params_set(&p->params, name, value);
+    return err ? failed(err) : 1;
+}
+
+EMSCRIPTEN_KEEPALIVE int dl_api_project_add_class(dl_project *p, const char *name, size_t n) {
+    const char *err = dl_project_add_class(p, name, n);
+    return err ? failed(err) : 1;
+}
+
+EMSCRIPTEN_KEEPALIVE int dl_api_project_set_classifier(dl_project *p, const uint8_t *bytes, size_t n) {
+    const char *err = dl_project_set_classifier(p, bytes, n);
+    return err ? failed(err) : 1;
+}
+
+EMSCRIPTEN_KEEPALIVE int dl_api_project_add_image(dl_project *p, int label, const char *name, size_t name_len,
+                                                  const uint8_t *bytes, size_t n) {
+    const char *err = dl_project_add_image(p, label, name, name_len, bytes, n);
+    return err ? failed(err) : 1;
+}
+
+EMSCRIPTEN_KEEPALIVE uint8_t *dl_api_project_save(const dl_project *p, size_t *size) {
+    uint8_t *buf = NULL;
+    const char *err = dl_project_save(p, &buf, size);
+    return err ? (failed(err), NULL) : buf;
+}
+
+EMSCRIPTEN_KEEPALIVE dl_project *dl_api_project_load(const uint8_t *bytes, size_t n) {
+    dl_project *p = malloc(sizeof *p);
+    if (!p) return failed("out of memory"), NULL;
+    const char *err = dl_project_load(bytes, n, p);
+    if (err) { free(p); return failed(err), NULL; }
+    return p;
+}
+
+EMSCRIPTEN_KEEPALIVE void dl_api_project_free(dl_project *p) {
+    if (p) dl_project_free(p);
+    free(p);
+}
+
+/* info: size, cv, classes, images, parameters, classifier bytes. */
+EMSCRIPTEN_KEEPALIVE void dl_api_project_info(const dl_project *p, int *info) {
+    info[0] = p->size; info[1] = p->cv; info[2] = p->num_classes; info[3] = p->num_images;
+    info[4] = p->params.count; info[5] = (int)p->classifier_size;
+}
+
+/* what: 0 the kind, 1 class name i, 2 image name i, 3 parameter name i (static: do not free). */
+EMSCRIPTEN_KEEPALIVE const char *dl_api_project_string(const dl_project *p, int what, int i) {
+    if (what == 0) return p->kind;
+    if (what == 1 && i >= 0 && i < p->num_classes) return p->class_names[i];
+    if (what == 2 && i >= 0 && i < p->num_images) return p->images[i].name;
+    if (what == 3 && i >= 0 && i < p->params.count) return p->params.item[i].name;
+    return failed("project: no such string"), NULL;
+}
+
+EMSCRIPTEN_KEEPALIVE double dl_api_project_param_value(const dl_project *p, int i) {
+    return i >= 0 && i < p->params.count ? p->params.item[i].value : 0;
+}
+
+/* Image i's bytes (inside the project); info[0] = class, info[1] = bytes. i < 0: the classifier file. */
+EMSCRIPTEN_KEEPALIVE const uint8_t *dl_api_project_bytes(const dl_project *p, int i, int *info) {
+    if (i < 0) { info[0] = -1; info[1] = (int)p->classifier_size; return p->classifier; }
+    if (i >= p->num_images) return failed("project: no such image"), NULL;
+    info[0] = p->images[i].label; info[1] = (int)p->images[i].size;
+    return p->images[i].bytes;
+}
+
+/* fold[n] for labels y[n] of the project's classes; returns the number of folds, 0 on failure. */
+EMSCRIPTEN_KEEPALIVE int dl_api_cv_folds(const dl_project *p, const int *y, int n, int *fold) {
+    int folds = 0;
+    const char *err = n < 1 ? "no images" : dl_cv_folds(y, n, p->num_classes, p->cv, fold, &folds);
+    return err ? failed(err) : folds;
+}
+
+/* The project's classifier kind and parameters, cross-validated over folds: pred[n]. */
+EMSCRIPTEN_KEEPALIVE int dl_api_cross_validate(const dl_project *p, const float *x, const int *y, int n, int d,
+                                               const int *fold, int folds, int *pred) {
+    size_t bytes;
+    if (n < 2 || d < 1 || !dl_bytes((size_t)n, (size_t)d, sizeof(float), 0, &bytes)) return failed("cross-validation: bad sizes");
+    for (int i = 0; i < n; i++) if (fold[i] < 0 || fold[i] >= folds) return failed("cross-validation: a fold out of range");
+    const char *err = dl_cross_validate(p->kind, x, y, n, d, &p->params, fold, folds, learn_progress, NULL, pred);
+    return err ? failed(err) : 1;
+}
+
+/* what 0: the cross-validation report of confusion (k x k) over n images in folds;
+ * what 1: one prediction of scores[k]. Returns the text, malloc'ed. */
+EMSCRIPTEN_KEEPALIVE char *dl_api_train_format(const dl_project *p, int what, int json, const int *confusion,
+                                               const float *scores, int n, int folds) {
+    dl_text t = { 0 };
+    const char *const *names = (const char *const *)p->class_names;
+    if (what == 0) dl_train_report_format(&t, json, p->num_classes, names, confusion, n, folds);
+    else dl_train_prediction_format(&t, json, p->num_classes, names, scores);
+    if (t.failed) { dl_text_free(&t); return failed("out of memory"), NULL; }
+    return t.buf ? t.buf : calloc(1, 1);
+}
+/* ---- threads (common/parallel.h) -------------------------------------------
+ * The threaded build (denselab_core_mt) runs one image on up to `threads`
+ * threads; the single-threaded build accepts only 1. Returns 1, or 0 with the reason. */
+EMSCRIPTEN_KEEPALIVE int dl_api_set_threads(int threads) {
+    const char *err = dl_parallel_set_threads(threads);
+    return err ? failed(err) : 1;
+}
+EMSCRIPTEN_KEEPALIVE int dl_api_threads(void) { return dl_parallel_threads(); }
+EMSCRIPTEN_KEEPALIVE int dl_api_threads_available(void) { return dl_parallel_available(); }
+
+/* For tests: the next scratch buffer that thread `thread` (0-based) asks for is refused. */
+EMSCRIPTEN_KEEPALIVE void dl_api_fail_next_thread_scratch(int thread) { dl_parallel_fail_next_scratch(thread); }

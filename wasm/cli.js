@@ -13,20 +13,17 @@
 import fs from 'node:fs';
 import v8 from 'node:v8';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
-import { createDenseLab, MAX_PIXELS } from './denselab.js';
+import { availableThreads, MAX_PIXELS, MAX_THREADS } from './denselab.js';
+import { files, openDenseLab, VERSION } from './node.js';
+import { crossValidate, imageFeatures, projectClassifier, trainProject } from './train.js';
 import { classifierNames, classifierOptions, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier, runRbfPairs } from './experiment.js';
 import { nodePairWorkers } from './rbf-pair-worker.js';
 import os from 'node:os';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const paths = {
-  core: path.join(root, 'build/wasm/wasm/denselab_core.mjs'),
-  wasm: path.join(root, 'build/wasm/wasm/denselab_core.wasm'),
-  model: path.join(root, 'build/models/densenet121.dlm'),
-  labels: path.join(root, 'build/models/imagenet_class_index.json'),
-};
+export const paths = files;
 
 export class UsageError extends Error {}
 
@@ -34,9 +31,10 @@ export class UsageError extends Error {}
 // optimized code: a long network run could stay ~4x slower. Compile optimized at once.
 v8.setFlagsFromString('--no-liftoff');
 
-export async function openLab() {
-  if (!fs.existsSync(paths.wasm)) throw new UsageError(`${path.relative(process.cwd(), paths.wasm)} is missing: run ./build.sh`);
-  return createDenseLab({ wasmBinary: fs.readFileSync(paths.wasm), coreUrl: pathToFileURL(paths.core).href });
+// threads: as given (--threads N), else every core when the threaded build is there.
+export async function openLab(threads) {
+  threads ??= fs.existsSync(files.wasmThreads) ? await availableThreads() : 1;
+  try { return await openDenseLab({ threads }); } catch (e) { throw new UsageError(e.message); }
 }
 
 // What one file read may bring into memory (the same limits as cli/denselab.c):
@@ -91,6 +89,8 @@ export function parseArgs(argv) {
     const arg = argv[i];
     if (!arg.startsWith('--')) { a.files.push(arg); continue; }
     if (arg === '--json' || arg === '--quick') { a[arg.slice(2)] = true; continue; }
+    if (arg === '--gray-to-rgb') { a.net.grayToRgb = true; continue; }   // DenseLab's extension (not Keras)
+    if (arg === '--with-images') { a.withImages = true; continue; }
     if (i + 1 >= argv.length) throw new UsageError(`${arg} needs a value`);
     const v = argv[++i];
     if (arg === '--model') a.model = v;
@@ -98,6 +98,7 @@ export function parseArgs(argv) {
     else if (arg === '--out') a.out = v;
     else if (arg === '--size') a.size = v;
     else if (arg === '--top') a.top = intArg(arg, v, 1, 100000);
+    else if (arg === '--threads') a.threads = intArg(arg, v, 1, MAX_THREADS);
     else if (arg === '--max-pixels') a.maxPixels = intArg(arg, v, 1, MAX_PIXELS);   // the same range natively (models/image.h)
     else if (KERAS_FLAGS[arg]) a.net[KERAS_FLAGS[arg]] = v;
     else if (arg.startsWith('--')) a.extra[arg.slice(2)] = v;
@@ -117,6 +118,7 @@ export function imageInput(lab, file, [h, w], maxPixels = 0) {
 }
 
 async function classify(lab, a, out, err) {
+  if (a.extra.project !== undefined) return classifyProject(lab, a, out, err);
   if (!a.files.length) throw new UsageError('classify needs at least one image');
   try { lab.loadClassIndex(readOrFail(a.labels, 'class index ', LIMITS.labels).toString('utf8')); } catch (e) { throw e instanceof UsageError ? e : new UsageError(`${a.labels}: ${e.message}`); }
   const file = loadModel(lab, a);
@@ -124,6 +126,7 @@ async function classify(lab, a, out, err) {
   try { net = lab.buildNet(file, a.net); } catch (e) { file.free(); throw new UsageError(e.message); }
   const classes = net.outputShape[1];
   if (net.outputShape.length !== 2) throw new UsageError('classify needs a network with a classification top (include_top=true)');
+  try { lab.checkDecodePredictions(1, classes); } catch (e) { throw new UsageError(e.message); }   // Keras's error for classes != 1000
   if (a.top > classes) throw new UsageError(`--top must be at most the number of classes (${classes}), got ${a.top}`);
   let status = 0;
   const results = [];
@@ -306,6 +309,113 @@ function predict(lab, a) {
   return 0;
 }
 
+// ---- train: your own classes (learn/train.h; the same output as cli/denselab.c) ----
+
+LIMITS.project = 1024 * MB;
+
+// Sub-folders (dirs) or regular files of dir, hidden ones skipped, in byte order as natively.
+function listDir(dir, dirs) {
+  let names;
+  try { names = fs.readdirSync(dir); } catch (e) {
+    const why = { ENOENT: 'No such file or directory', ENOTDIR: 'Not a directory', EACCES: 'Permission denied' }[e.code] ?? e.message;
+    throw new UsageError(`cannot read folder ${dir}: ${why}`);
+  }
+  return names.filter((name) => {
+    if (name.startsWith('.')) return false;
+    try { const st = fs.statSync(`${dir}/${name}`); return dirs ? st.isDirectory() : st.isFile(); } catch { return false; }
+  }).sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+}
+
+// --cv auto|loo|K -> 0 (auto), 1 (leave-one-out) or K >= 2, as natively.
+function cvOption(v) {
+  if (v === undefined || v === 'auto') return 0;
+  return v === 'loo' ? 1 : intArg('--cv', v, 2, 100000);
+}
+
+async function train(lab, a, out, err) {
+  if (a.files.length !== 1) throw new UsageError('train needs one folder (one sub-folder of images per class)');
+  const chosen = a.extra.classifier ?? 'all', kind = chosen === 'all' ? 'linear-svm' : chosen;
+  const size = a.size === undefined ? 224 : intArg('--size', a.size, 32, 1024), cv = cvOption(a.extra.cv);
+  let project;
+  try { project = lab.newProject({ size, cv, kind, params: classifierOptions(lab, a.extra) }); } catch (e) { throw new UsageError(e.message); }
+  let file, net;
+  try {
+    const dir = a.files[0], classes = listDir(dir, true);
+    if (classes.length < 2 || classes.length > 50) throw new UsageError(`${dir} holds ${classes.length} class folders (2 to 50 needed)`);
+    for (const name of classes) {
+      try { project.addClass(name); } catch (e) { throw new UsageError(`${name}: ${e.message}`); }
+    }
+    file = loadModel(lab, a);
+    net = featureNet(lab, file, size);
+    const rows = [], y = [];
+    classes.forEach((name, c) => {
+      for (const image of listDir(`${dir}/${name}`, false)) {
+        const where = `${dir}/${name}/${image}`;
+        try {
+          const bytes = readOrFail(where, '');
+          try { rows.push(imageFeatures(lab, net, bytes, a.maxPixels)); } catch (e) { throw new UsageError(`${where}: ${e.message}`); }
+          y.push(c);
+          if (a.withImages) try { project.addImage(c, image, bytes); } catch (e) { throw Object.assign(new UsageError(`${where}: ${e.message}`), { fatal: true }); }
+        } catch (e) {
+          if (e.fatal) throw e;
+          err(`denselab: ${e.message}\ndenselab: skipped ${where}\n`);
+        }
+      }
+    });
+    const d = net.outputSize, x = new Float32Array(y.length * d);
+    rows.forEach((r, i) => x.set(r, i * d));
+    let result;
+    try { project.cvFolds(y); } catch (e) { throw new UsageError(e.message); }
+    try { result = crossValidate(project, x, y, d); } catch (e) { throw new UsageError(`cross-validation: ${e.message}`); }
+    out(project.formatReport({ json: Boolean(a.json), confusion: result.confusion, n: y.length, folds: result.folds }));
+    const save = a.extra.project ?? a.extra.save ?? a.out;
+    if (save) {
+      try {
+        trainProject(lab, project, x, y, d);
+        fs.writeFileSync(save, project.save());
+      } catch (e) {
+        const why = { ENOENT: 'No such file or directory', EISDIR: 'Is a directory', EACCES: 'Permission denied' }[e.code] ?? e.message;
+        throw new UsageError(`${save}: ${why}`);
+      }
+      err(`wrote ${save} (${classes.length} classes, ${y.length} images${a.withImages ? ' included' : ''})\n`);
+    }
+  } finally { net?.free(); file?.free(); project.free(); }
+  return 0;
+}
+train.options = ['classifier', 'cv', 'project', 'save'];
+train.classifierParams = true;
+
+async function classifyProject(lab, a, out, err) {
+  if (!a.files.length) throw new UsageError('classify needs at least one image');
+  const where = a.extra.project, bytes = readOrFail(where, 'project ', LIMITS.project);
+  let project;
+  try { project = lab.loadProject(bytes); } catch (e) { throw new UsageError(`${where}: ${e.message}`); }
+  let clf, file, net, status = 0;
+  try {
+    const info = project.info();
+    if (!info.trained) throw new UsageError(`${where}: the project holds no trained classifier`);
+    try { clf = projectClassifier(lab, project); } catch (e) { throw new UsageError(`${where}: ${e.message}`); }
+    file = loadModel(lab, a);
+    net = featureNet(lab, file, info.size);
+    if (clf.numFeatures !== net.outputSize) throw new UsageError(`${where}: the classifier takes ${clf.numFeatures} features, the network gives ${net.outputSize}`);
+    const results = [];
+    for (const image of a.files) {
+      try {
+        const features = net.predict(imageInput(lab, image, net.inputShape, a.maxPixels));
+        const text = project.formatPrediction(clf.predict(features, 1).scores, a.json);
+        if (a.json) results.push(`{"image": ${JSON.stringify(image)}${text}}`);
+        else out(`${image}:${text}\n`);
+      } catch (e) {
+        err(`denselab: ${e instanceof UsageError ? e.message : `${image}: ${e.message}`}\n`);
+        status = 1;
+      }
+    }
+    if (a.json) out(`[${results.join(', ')}]\n`);
+  } finally { clf?.free(); net?.free(); file?.free(); project.free(); }
+  return status;
+}
+classify.options = ['project'];
+
 const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
        node wasm/cli.js summary [--include-top true|false] [--weights imagenet|none] [--input-shape H,W,C] [--pooling none|avg|max] [--classes N]
        node wasm/cli.js preprocess IMAGE [--size H,W] --out FILE.npy
@@ -315,25 +425,36 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
                                 [--rbf-max N (default: all)] [--workers N] [--json] [--data DIR] [classifier parameters: --C 1, --gamma, --epochs 10, ...;
                                  build/native/denselab --help lists them all]
        node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] [--runs N] [--warmup N] [--batch B] [--svm-runs N] [--page-c C] [--clock wall|cpu]
+       node wasm/cli.js train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K]
+                             [--out PROJECT] [--with-images] [--json]   (DIR: one sub-folder of images per class)
+       node wasm/cli.js classify --project PROJECT IMAGE... [--json]
+       node wasm/cli.js --version
 options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB
+         --gray-to-rgb: a 1-channel --input-shape repeats the gray channel 3x for the ImageNet weights (not Keras)
+         --threads N (threads for one image; default: the number of cores, with the threaded build)
 `;
 
 // The benchmark harness (bench/bench.js) is loaded only when asked for.
 async function bench(lab, a, out, err) {
-  const { bench: run } = await import('../bench/bench.js');
+  let run;
+  try { ({ bench: run } = await import('../bench/bench.js')); } catch (e) {
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && /bench[/\\]bench\.js/.test(e.message)) throw new UsageError('bench needs the repository (bench/ and its peers); the npm package does not include it');
+    throw e;
+  }
   try { return await run(lab, a, out, err); } catch (e) { throw new UsageError(e.message); }
 }
 bench.options = ['clock', 'only', 'runs', 'warmup', 'batch', 'svm-runs', 'rbf-train', 'page-c'];
 
-export const COMMANDS = { classify, summary, preprocess, predict, features, fashion, bench };
+export const COMMANDS = { classify, summary, preprocess, predict, features, fashion, bench, train };
 
 export async function main(argv, out = (s) => process.stdout.write(s), err = (s) => process.stderr.write(s)) {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h') { (cmd ? out : err)(USAGE); return cmd ? 0 : 1; }
+  if (cmd === '--version') { out(`denselab ${VERSION}\n`); return 0; }
   try {
     if (!COMMANDS[cmd]) throw new UsageError(`unknown command '${cmd}' (try --help)`);
     const a = parseArgs(rest);
-    const lab = await openLab();
+    const lab = await openLab(a.threads);
     const params = COMMANDS[cmd].classifierParams ? lab.classifierKinds().flatMap((k) => k.params.map((p) => p.name)) : [];
     const known = (k) => (COMMANDS[cmd].options ?? []).includes(k) || params.includes(k.replace(/-/g, '_'));
     const unknown = Object.keys(a.extra).filter((k) => !known(k));
@@ -346,6 +467,7 @@ export async function main(argv, out = (s) => process.stdout.write(s), err = (s)
   }
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// Run as a program (also through npm's bin symlink, hence realpath), not when imported.
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

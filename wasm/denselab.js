@@ -17,8 +17,12 @@
 // marked unusable and every later call says so, rather than answering from a
 // heap in an unknown state.
 
-export async function createDenseLab({ wasmBinary, coreUrl } = {}) {
-  const url = coreUrl ?? new URL('./denselab_core.mjs', import.meta.url).href;
+export async function createDenseLab({ wasmBinary, coreUrl, threads = 1 } = {}) {
+  integer('threads', threads, 1, MAX_THREADS);
+  // threads > 1: the threaded build (denselab_core_mt: pthreads on one shared
+  // memory; the page must be crossOriginIsolated); wasmBinary / coreUrl name it.
+  const url = coreUrl ?? new URL(threads > 1 ? './denselab_core_mt.mjs' : './denselab_core.mjs', import.meta.url).href;
+  if (threads > 1) await nodeGlobalsForThreads(url);
   const { default: createCore } = await import(url);
   if (!wasmBinary) {
     const wasmUrl = new URL(url.replace(/\.mjs$/, '.wasm'), import.meta.url);
@@ -26,12 +30,64 @@ export async function createDenseLab({ wasmBinary, coreUrl } = {}) {
     if (!res.ok) throw new Error(`cannot load ${wasmUrl}: HTTP ${res.status}`);
     wasmBinary = await res.arrayBuffer();
   }
-  const core = await createCore({ wasmBinary, print: () => {}, printErr: () => {} });
+  // dlThreadPool: the workers started with the module (wasm/CMakeLists.txt), so
+  // that starting a thread never waits for this thread's event loop.
+  const core = await createCore({ wasmBinary, print: () => {}, printErr: () => {}, dlThreadPool: threads - 1 });
+  if (threads > 1) {
+    liveHeapViews(core);
+    // Node: the pool's worker_threads must not keep the process alive.
+    for (const w of [...core.PThread.unusedWorkers, ...core.PThread.runningWorkers]) w.unref?.();
+    if (!core._dl_api_set_threads(threads)) throw new Error(core.UTF8ToString(core._dl_api_last_error()));
+  }
   return new DenseLab(core);
 }
 
+// A thread count for one image: 1..64 (common/parallel.h's DL_MAX_THREADS).
+export const MAX_THREADS = 64;
+
+// The number of cores this JS runs on (the default of the CLI and the page).
+export async function availableThreads() {
+  if (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) return Math.min(navigator.hardwareConcurrency, MAX_THREADS);
+  if (typeof process === 'object' && process.versions?.node) {
+    const os = await import('node:os');
+    return Math.min(os.availableParallelism?.() ?? os.cpus().length, MAX_THREADS);
+  }
+  return 1;
+}
+
+// Emscripten 3.1.6's threaded module, under Node, expects CommonJS's require
+// and __dirname even as an ES module (its pthreads are worker_threads).
+async function nodeGlobalsForThreads(url) {
+  if (typeof process !== 'object' || !process.versions?.node || typeof window !== 'undefined') return;
+  const { createRequire } = await import('node:module');
+  const { fileURLToPath } = await import('node:url');
+  const path = await import('node:path');
+  globalThis.require ??= createRequire(url);
+  globalThis.__dirname ??= path.dirname(fileURLToPath(url));
+}
+
+// Another thread may grow the shared memory: the HEAP views this thread
+// reads are re-made whenever the memory's buffer changed.
+function liveHeapViews(core) {
+  const kinds = { HEAP8: Int8Array, HEAPU8: Uint8Array, HEAP16: Int16Array, HEAPU16: Uint16Array, HEAP32: Int32Array,
+    HEAPU32: Uint32Array, HEAPF32: Float32Array, HEAPF64: Float64Array };
+  const views = {};
+  for (const [name, Kind] of Object.entries(kinds)) {
+    Object.defineProperty(core, name, {
+      get() {
+        const buffer = core.wasmMemory.buffer;
+        if (views[name]?.buffer !== buffer) views[name] = new Kind(buffer);
+        return views[name];
+      },
+      set() {},                 // Emscripten's own refresh: the getter does it
+      configurable: true,
+    });
+  }
+}
+
 // The Keras Applications arguments, plus DenseLab's memory limit (bytes, or '512MB'; models/model.h).
-const KERAS_OPTIONS = { includeTop: 'include_top', weights: 'weights', inputShape: 'input_shape', pooling: 'pooling', classes: 'classes', seed: 'seed', maxMemory: 'max_memory' };
+// grayToRgb is DenseLab's extension (not Keras): a 1-channel inputShape with the gray channel repeated 3x.
+const KERAS_OPTIONS = { includeTop: 'include_top', weights: 'weights', inputShape: 'input_shape', pooling: 'pooling', classes: 'classes', seed: 'seed', maxMemory: 'max_memory', grayToRgb: 'gray_to_rgb' };
 
 // What one instance can hold (-sMAXIMUM_MEMORY=2GB in wasm/CMakeLists.txt): no
 // single buffer can be larger, and C's 32-bit size_t must never see more.
@@ -131,6 +187,17 @@ class DenseLab {
   }
 
   error() { return new Error(this.core.UTF8ToString(this.core._dl_api_last_error())); }
+
+  // Threads that run one image (createDenseLab({ threads })).
+  threadCount() { return this.core._dl_api_threads(); }
+
+  // Fewer (or again more) threads, up to the count this instance was created with:
+  // its workers were started then (a thread started later would wait for this
+  // thread's event loop).
+  setThreads(threads) {
+    integer('threads', threads, 1, this.core.dlThreadPool + 1);
+    if (!this.core._dl_api_set_threads(threads)) throw this.error();
+  }
 
   // n bytes of heap, or an Error (never a 0 pointer handed on).
   alloc(name, bytes) {
@@ -263,6 +330,13 @@ class DenseLab {
   // What Python prints for decode_predictions' list of tuples.
   formatPredictions(probs, top = 5) { return this.formatTopK(probs, top, false); }
 
+  // Keras's decode_predictions refuses anything but rows of 1000 classes: throws Keras's error.
+  checkDecodePredictions(rows, classes) {
+    integer('rows', rows, 0, MAX_INT);
+    integer('classes', classes, 0, MAX_INT);
+    if (!this.core._dl_api_decode_predictions_check(rows, classes)) throw this.error();
+  }
+
   // ---- the transfer-learning experiment ----
 
   // Run fn with Module.onProgress set (C calls it; a true return cancels). An
@@ -387,18 +461,18 @@ class DenseLab {
     const kinds = this.classifierKinds(), spec = kinds.find((k) => k.name === kind);
     if (!spec) throw new Error(`unknown classifier '${kind}' (expected ${kinds.map((k) => k.name).join(', ')})`);
     integer('number of features', d, 1, MAX_INT);
-    checkRows('features', x, n, d);
+    if (!(x instanceof HeapFloats)) checkRows('features', x, n, d);
     checkLabels(y, n);
     if (options === null || typeof options !== 'object') throw new Error(`fit parameters must be an object, got ${show(options)}`);
     const values = classifierParams(kinds, spec, options);
+    const rows = this.rowsIn('features', x, n, d), px = rows.ptr;
     const pv = this.copyIn(values);
-    const px = this.copyIn(x instanceof Float32Array ? x : Float32Array.from(x));
     const py = this.copyIn(Int32Array.from(y));
     try {
       const c = this.withString(kind, (pk) => this.withProgress(onProgress, () => this.core._dl_api_fit(pk, px, py, n, d, pv, values.length)));
       if (!c) throw this.error();
       return new Classifier(this, c);
-    } finally { this.core._free(pv); this.core._free(px); this.core._free(py); }
+    } finally { this.core._free(pv); this.freeRows(rows); this.core._free(py); }
   }
 
   // ---- the RBF SVM's one-vs-one pairs as independent units (learn/kernel_svm.h) ----
@@ -413,16 +487,16 @@ class DenseLab {
 
   rbfPrepare(x, y, n, d, options = {}) {
     integer('number of features', d, 1, MAX_INT);
-    checkRows('features', x, n, d);
     checkLabels(y, n);
     const values = this.rbfValues(options), standardize = values[this.classifierKinds().find((k) => k.name === 'rbf-svm').params.findIndex((p) => p.name === 'standardize')] === 1;
-    const ptrs = [this.copyIn(values), this.copyIn(floats('features', x)), this.copyIn(Int32Array.from(y)), this.alloc('info', 16), this.alloc('mean', d * 4), this.alloc('std', d * 4)];
-    const [pv, px, py, info, mean, std] = ptrs;
+    const rows = this.rowsIn('features', x, n, d);   // a HeapFloats is used in place
+    const ptrs = [this.copyIn(values), this.copyIn(Int32Array.from(y)), this.alloc('info', 16), this.alloc('mean', d * 4), this.alloc('std', d * 4)];
+    const [pv, py, info, mean, std] = ptrs;
     try {
-      if (!this.core._dl_api_rbf_prepare(px, n * d * 4, py, n * 4, n, d, pv, values.length, info, mean, std)) throw this.error();
+      if (!this.core._dl_api_rbf_prepare(rows.ptr, n * d * 4, py, n * 4, n, d, pv, values.length, info, mean, std)) throw this.error();
       const f = (p) => (standardize ? this.core.HEAPF32.slice(p >> 2, (p >> 2) + d) : null);
       return { gamma: this.core.HEAPF64[info >> 3], numClasses: this.core.HEAPF64[(info >> 3) + 1], mean: f(mean), std: f(std) };
-    } finally { ptrs.forEach((p) => this.core._free(p)); }
+    } finally { ptrs.forEach((p) => this.core._free(p)); this.freeRows(rows); }
   }
 
   // xi: the ni rows of class ci, xj: the nj rows of class cj (each in training-set order);
@@ -453,11 +527,11 @@ class DenseLab {
   // results: every pair's bytes from rbfTrainPair, in any order.
   rbfAssemble(x, y, n, d, options, results) {
     integer('number of features', d, 1, MAX_INT);
-    checkRows('features', x, n, d);
     checkLabels(y, n);
     if (!Array.isArray(results)) throw new Error(`pair results must be an array of byte arrays, got ${show(results)}`);
     const values = this.rbfValues(options ?? {});
-    const ptrs = [this.copyIn(values), this.copyIn(floats('features', x)), this.copyIn(Int32Array.from(y))];
+    const rows = this.rowsIn('features', x, n, d);   // a HeapFloats is used in place
+    const ptrs = [this.copyIn(values), rows.ptr, this.copyIn(Int32Array.from(y))];
     try {
       results.forEach((r, i) => ptrs.push(this.copyIn(r, `pair result ${i}`)));
       const table = this.alloc('pair results', Math.max(results.length, 1) * 8);
@@ -469,7 +543,7 @@ class DenseLab {
       const c = this.core._dl_api_rbf_assemble(ptrs[1], n * d * 4, ptrs[2], n * 4, n, d, ptrs[0], values.length, table, table + results.length * 4, results.length);
       if (!c) throw this.error();
       return new Classifier(this, c);
-    } finally { ptrs.forEach((p) => this.core._free(p)); }
+    } finally { ptrs.forEach((p, i) => { if (i !== 1) this.core._free(p); }); this.freeRows(rows); }
   }
 
   loadClassifier(bytes) {
@@ -483,8 +557,83 @@ class DenseLab {
     return this.withHeap('ints', n, 4, (p) => { fill(p); return Array.from(this.core.HEAP32.subarray(p >> 2, (p >> 2) + n)); });
   }
 
+  // ---- your own classes (learn/train.h) ----
+
+  // A new project: the settings (input size, cv: 0 auto | 1 leave-one-out | k folds, classifier
+  // kind and its parameters by name) and the class names, in order.
+  newProject({ size = 224, cv = 0, kind = 'linear-svm', params = {}, classes = [] } = {}) {
+    integer('size', size, 32, 1024);
+    integer('cv', cv, 0, 100000);
+    if (typeof kind !== 'string') throw new Error(`the classifier kind must be a string, got ${show(kind)}`);
+    if (!Array.isArray(classes)) throw new Error(`classes must be an array of names, got ${show(classes)}`);
+    const h = this.withString(kind, (pk) => this.core._dl_api_project_new(size, cv, pk));
+    if (!h) throw this.error();
+    const project = new Project(this, h);
+    try {
+      for (const [name, value] of Object.entries(params ?? {})) {
+        if (typeof value !== 'number') throw new Error(`classifier parameter ${name} must be a number, got ${show(value)}`);
+        const known = this.classifierKinds().some((k) => k.params.some((p) => p.name === name));
+        const key = known ? name : name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);   // cacheMb -> cache_mb, as fit()
+        if (!this.withString(key, (pn) => this.core._dl_api_project_set_param(h, pn, value))) throw this.error();
+      }
+      for (const name of classes) project.addClass(name);
+    } catch (e) { project.free(); throw e; }
+    return project;
+  }
+
+  // A DLPROJ01 file -> Project (fully validated; a damaged or foreign file throws why).
+  loadProject(bytes) {
+    const h = this.withBytes(bytes, (p, n) => this.core._dl_api_project_load(p, n), 'project file');
+    if (!h) throw this.error();
+    return new Project(this, h);
+  }
+
   heapBytes() { return this.core.HEAPU8.length; }
   heapUsed() { return this.core._dl_api_heap_used() >>> 0; }
+
+  // count floats of room inside this instance's heap, as HeapFloats (data as large as the
+  // features of a whole data set is kept there once and used in place by fit, evaluate, predict).
+  heapFloats(count, name = 'floats') {
+    integer(`${name}: count`, count, 0, MAX_INT);
+    return new HeapFloats(this, this.alloc(name, bufferBytes(name, count, 4)), count, null);
+  }
+
+  // n x d rows for the C core: { ptr, owned } (a HeapFloats of this lab: used where it is; any
+  // other array: copied in, owned, for the caller to free).
+  rowsIn(name, x, n, d) {
+    if (!(x instanceof HeapFloats)) { checkRows(name, x, n, d); return { ptr: this.copyIn(x instanceof Float32Array ? x : Float32Array.from(x), name), owned: true }; }
+    integer(`${name}: number of rows`, n, 1, MAX_INT);
+    if (x.lab !== this || !x.live) throw new Error(`${name}: heap floats of another DenseLab instance, or freed`);
+    if (x.length !== bufferBytes(name, n, d * 4) / 4) throw new Error(`${name} has ${x.length} values, expected ${n * d}`);
+    return { ptr: x.ptr, owned: false };
+  }
+
+  freeRows(rows) { if (rows.owned) this.core._free(rows.ptr); }
+}
+
+// Floats inside a lab's heap (lab.heapFloats): view() is a Float32Array over them, made afresh
+// each time (a growing heap detaches older views); subarray(start, end) a part of them, which
+// does not own it (and dies with it); free() gives the room back.
+export class HeapFloats {
+  constructor(lab, ptr, length, parent) { Object.assign(this, { lab, ptr, length, owner: parent?.owner ?? this }); }
+
+  get live() { return this.owner.ptr !== 0; }
+
+  view() {
+    if (!this.live) throw new Error('heap floats: freed');
+    return this.lab.core.HEAPF32.subarray(this.ptr >> 2, (this.ptr >> 2) + this.length);
+  }
+
+  subarray(start, end = this.length) {
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > this.length) throw new Error(`heap floats: bad range ${start}..${end} of ${this.length}`);
+    return new HeapFloats(this.lab, this.ptr + 4 * start, end - start, this);
+  }
+
+  free() {
+    if (this.owner !== this) return;   // a part: its owner frees
+    if (this.ptr) this.lab.core._free(this.ptr);
+    this.ptr = 0;
+  }
 }
 
 // A loaded model file. Networks built from it point into it, so free() while
@@ -516,6 +665,10 @@ class Net {
     this.inputShape = [s[0], s[1], s[2]];
     this.outputShape = [null, ...s.slice(4, 4 + s[3])];
     this.outputSize = this.outputShape.slice(1).reduce((a, b) => a * b, 1);
+    // What Keras reports: height and width None when the model takes any size (include_top=False,
+    // input_shape=None); outputShape above is what this network computes (at the default size).
+    const k = lab.ints(4, (p) => lab.core._dl_api_net_keras_output_shape(handle, p));
+    this.kerasOutputShape = [null, ...k.slice(1, 1 + k[0]).map((d) => (d < 0 ? null : d))];
   }
 
   predict(input, batch = 1) {
@@ -583,7 +736,7 @@ class Classifier {
   }
 
   check(x, n, y) {
-    checkRows('features', x, n, this.numFeatures);
+    if (!(x instanceof HeapFloats)) checkRows('features', x, n, this.numFeatures);
     if (y !== undefined) checkLabels(y, n);
     bufferBytes('scores', n, this.numClasses * 4);
   }
@@ -592,18 +745,19 @@ class Classifier {
   predict(x, n) {
     this.check(x, n);
     const core = this.lab.core, k = this.numClasses;
-    const px = this.lab.copyIn(Float32Array.from(x)), labels = core._malloc(n * 4), scores = core._malloc(n * k * 4);
+    const rows = this.lab.rowsIn('features', x, n, this.numFeatures), px = rows.ptr;
+    const labels = core._malloc(n * 4), scores = core._malloc(n * k * 4);
     try {
       if (!core._dl_api_classifier_predict(this.handle, px, n, labels, scores)) throw this.lab.error();
       return { labels: core.HEAP32.slice(labels >> 2, (labels >> 2) + n), scores: core.HEAPF32.slice(scores >> 2, (scores >> 2) + n * k) };
-    } finally { core._free(px); core._free(labels); core._free(scores); }
+    } finally { this.lab.freeRows(rows); core._free(labels); core._free(scores); }
   }
 
   // -> { accuracy, confusion: k x k array (rows: truth), predictions: Int32Array }
   evaluate(x, y, n) {
     this.check(x, n, y);
     const core = this.lab.core, k = this.numClasses;
-    const px = this.lab.copyIn(Float32Array.from(x)), py = this.lab.copyIn(Int32Array.from(y));
+    const rows = this.lab.rowsIn('features', x, n, this.numFeatures), px = rows.ptr, py = this.lab.copyIn(Int32Array.from(y));
     const acc = core._malloc(8), cm = core._malloc(k * k * 4), pred = core._malloc(n * 4);
     try {
       if (!core._dl_api_evaluate(this.handle, px, py, n, acc, cm, pred)) throw this.lab.error();
@@ -613,7 +767,7 @@ class Classifier {
         confusion: Array.from({ length: k }, (_, i) => Array.from(flat.subarray(i * k, (i + 1) * k))),
         predictions: core.HEAP32.slice(pred >> 2, (pred >> 2) + n),
       };
-    } finally { [px, py, acc, cm, pred].forEach((p) => core._free(p)); }
+    } finally { this.lab.freeRows(rows); [py, acc, cm, pred].forEach((p) => core._free(p)); }
   }
 
   // The classifier as a file (DLCLASS1) to download and load again.
@@ -634,7 +788,119 @@ class Classifier {
 
 Object.defineProperty(Classifier.prototype, 'freed', { get() { return !this.handle; } });
 
+// A project of "your own classes" (learn/train.h): its settings, class names, the trained
+// classifier (DLCLASS1 bytes) and optionally the images; cross-validation and the reports as
+// both CLIs print them.
+class Project {
+  constructor(lab, handle) {
+    this.lab = lab;
+    this.handle = handle;
+  }
+
+  addClass(name) { this.call('class name', name, (p, n) => this.lab.core._dl_api_project_add_class(this.handle, p, n)); }
+
+  // fn(ptr, bytes) with a name string on the heap; throws the core's reason on 0.
+  call(what, name, fn) {
+    if (typeof name !== 'string') throw new Error(`${what} must be a string, got ${show(name)}`);
+    if (!this.lab.withString(name, fn)) throw this.lab.error();
+  }
+
+  info() {
+    const core = this.lab.core, h = this.handle;
+    const [size, cv, numClasses, numImages, numParams, classifierBytes] = this.lab.ints(6, (p) => core._dl_api_project_info(h, p));
+    const str = (what, i) => core.UTF8ToString(core._dl_api_project_string(h, what, i));
+    const params = {};
+    for (let i = 0; i < numParams; i++) params[str(3, i)] = core._dl_api_project_param_value(h, i);
+    return { size, cv, kind: str(0, 0), params, classes: Array.from({ length: numClasses }, (_, i) => str(1, i)),
+      numImages, imageNames: Array.from({ length: numImages }, (_, i) => str(2, i)), trained: classifierBytes > 0 };
+  }
+
+  // i >= 0: { label, bytes } of image i; i = -1: the classifier file (bytes empty if untrained).
+  bytes(i) {
+    const core = this.lab.core;
+    integer('image', i, -1, MAX_INT);
+    return this.lab.withHeap('info', 2, 4, (info) => {
+      const p = core._dl_api_project_bytes(this.handle, i, info);
+      if (!p && i >= 0) throw this.lab.error();
+      const [label, n] = core.HEAP32.slice(info >> 2, (info >> 2) + 2);
+      return { label, bytes: p ? core.HEAPU8.slice(p, p + n) : new Uint8Array(0) };
+    });
+  }
+
+  addImage(label, name, bytes) {
+    integer('class', label, 0, MAX_INT);
+    const p = this.lab.copyIn(bytes, 'image file');
+    try { this.call('image name', name, (pn, n) => this.lab.core._dl_api_project_add_image(this.handle, label, pn, n, p, byteView('image file', bytes).length)); } finally { this.lab.core._free(p); }
+  }
+
+  setClassifier(bytes) {
+    if (!this.lab.withBytes(bytes, (p, n) => this.lab.core._dl_api_project_set_classifier(this.handle, p, n), 'classifier file')) throw this.lab.error();
+  }
+
+  save() {
+    const core = this.lab.core;
+    return this.lab.withHeap('size', 2, 4, (size) => {
+      const buf = core._dl_api_project_save(this.handle, size);
+      if (!buf) throw this.lab.error();
+      const bytes = core.HEAPU8.slice(buf, buf + core.HEAPU32[size >> 2]);
+      core._free(buf);
+      return bytes;
+    });
+  }
+
+  // labels y (n) -> { fold: Int32Array(n), folds }: stratified k-fold or leave-one-out (the project's cv).
+  cvFolds(y) {
+    const n = y.length;
+    integer('number of images', n, 1, MAX_INT);
+    checkLabels(y, n);
+    const py = this.lab.copyIn(Int32Array.from(y));
+    try {
+      return this.lab.withHeap('folds', n, 4, (pf) => {
+        const folds = this.lab.core._dl_api_cv_folds(this.handle, py, n, pf);
+        if (!folds) throw this.lab.error();
+        return { fold: this.lab.core.HEAP32.slice(pf >> 2, (pf >> 2) + n), folds };
+      });
+    } finally { this.lab.core._free(py); }
+  }
+
+  // Out-of-fold predictions (Int32Array n) of the project's classifier kind and parameters.
+  crossValidate(x, y, n, d, { fold, folds }, onProgress) {
+    integer('number of features', d, 1, MAX_INT);
+    checkRows('features', x, n, d);
+    checkLabels(y, n);
+    if (!(fold instanceof Int32Array) || fold.length !== n) throw new Error(`fold must be an Int32Array of ${n}, got ${show(fold)}`);
+    const lab = this.lab, core = lab.core;
+    const px = lab.copyIn(floats('features', x)), py = lab.copyIn(Int32Array.from(y)), pf = lab.copyIn(fold);
+    try {
+      return lab.withHeap('predictions', n, 4, (pp) => {
+        lab.withProgress(onProgress, () => { if (!core._dl_api_cross_validate(this.handle, px, py, n, d, pf, folds, pp)) throw lab.error(); });
+        return core.HEAP32.slice(pp >> 2, (pp >> 2) + n);
+      });
+    } finally { [px, py, pf].forEach((p) => core._free(p)); }
+  }
+
+  // The cross-validation report as both CLIs print it (confusion: k x k, rows: truth).
+  formatReport({ json = false, confusion, n, folds }) {
+    const k = confusion.length;
+    return this.lab.withHeap('confusion', k * k, 4, (pc) => {
+      this.lab.core.HEAP32.set(confusion.flat(), pc >> 2);
+      return this.lab.report(this.lab.core._dl_api_train_format(this.handle, 0, json ? 1 : 0, pc, 0, n, folds));
+    });
+  }
+
+  // One image's prediction after its file name (text " LABEL (name score, ...)" or JSON members).
+  formatPrediction(scores, json = false) {
+    const s = floats('scores', scores, this.info().classes.length);
+    return this.lab.withBytes(s, (ps) => this.lab.report(this.lab.core._dl_api_train_format(this.handle, 1, json ? 1 : 0, 0, ps, 0, 0)), 'scores');
+  }
+
+  free() { if (this.handle) this.lab.core._dl_api_project_free(this.handle); this.handle = 0; }
+}
+
+Object.defineProperty(Project.prototype, 'freed', { get() { return !this.handle; } });
+
 guard(DenseLab, null);
+guard(Project, 'project');
 guard(ModelFile, 'model file');
 guard(Net, 'network');
 guard(Classifier, 'classifier');

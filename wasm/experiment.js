@@ -52,10 +52,11 @@ export function featureNet(lab, modelFile, size) {
   return lab.buildNet(modelFile, { includeTop: false, weights: 'imagenet', pooling: 'avg', inputShape: [size, size, 3] });
 }
 
-// The first n images of a split as [0, 1] pixels (the raw-pixel baseline).
-export function pixels(split, n) {
-  const d = split.rows * split.cols, out = new Float32Array(n * d);
-  for (let i = 0; i < n * d; i++) out[i] = split.images[i] / 255;
+// The first n images of a split as [0, 1] pixels (the raw-pixel baseline), into out if given
+// (a Float32Array, or HeapFloats: lab.heapFloats, filled where the C core reads them).
+export function pixels(split, n, out = new Float32Array(n * split.rows * split.cols)) {
+  const d = split.rows * split.cols, x = out.view ? out.view() : out;
+  for (let i = 0; i < n * d; i++) x[i] = split.images[i] / 255;
   return out;
 }
 
@@ -93,13 +94,15 @@ function testRow(name, train, test, clf, trainSeconds) {
 
 // The training and test inputs of one classifier, as `node wasm/cli.js fashion` builds them:
 // DenseNet features (d per image) or [0, 1] pixels, the RBF SVM on the first rbfMax points.
-// features: { train: Float32Array(n x d), test: Float32Array(m x d), d } (unused by the pixel baseline).
-export function classifierInputs(lab, name, train, test, n, m, features, rbfMax = 10000) {
+// features: { train: Float32Array(n x d), test: Float32Array(m x d), d } (unused by the pixel baseline;
+// HeapFloats too). newFloats(count): where the pixels go (the page's worker: lab.heapFloats, freed by
+// the caller after the run).
+export function classifierInputs(lab, name, train, test, n, m, features, rbfMax = 10000, newFloats = (count) => new Float32Array(count)) {
   const px = name === PIXEL_BASELINE, d = px ? train.rows * train.cols : features.d;
   const rn = lab.reportTrainRows(name, n, rbfMax);
   return {
-    train: { x: px ? pixels(train, rn) : features.train.subarray(0, rn * d), y: train.labels.subarray(0, rn), n: rn, d },
-    test: { x: px ? pixels(test, m) : features.test.subarray(0, m * d), y: test.labels.subarray(0, m), n: m, d },
+    train: { x: px ? pixels(train, rn, newFloats(rn * d)) : features.train.subarray(0, rn * d), y: train.labels.subarray(0, rn), n: rn, d },
+    test: { x: px ? pixels(test, m, newFloats(m * d)) : features.test.subarray(0, m * d), y: test.labels.subarray(0, m), n: m, d },
   };
 }
 

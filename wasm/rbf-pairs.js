@@ -22,9 +22,10 @@ export function classIndex(y, n, numClasses) {
 }
 
 // The rows of one class as a new Float32Array (its buffer can be transferred to a worker).
+// x: a Float32Array, or a lab's HeapFloats (read through a fresh view).
 export function gatherRows(x, d, indices) {
-  const out = new Float32Array(indices.length * d);
-  indices.forEach((r, k) => out.set(x.subarray(r * d, (r + 1) * d), k * d));
+  const out = new Float32Array(indices.length * d), src = typeof x.view === 'function' ? x.view() : x;
+  indices.forEach((r, k) => out.set(src.subarray(r * d, (r + 1) * d), k * d));
   return out;
 }
 

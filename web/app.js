@@ -4,7 +4,8 @@
 import {
   pyShape, formatCount, formatBytes, drawRgb, greyOf, drawFeatureMap, drawStrip, renderPredictions,
 } from './render.js';
-import { download, registerServiceWorker } from './loading.js';
+import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
+import { decodedNote } from './browser-decode.js';
 import { PHOTO as DEFAULTS } from './defaults.js';
 import { WorkerClient } from './worker-client.js';
 
@@ -40,6 +41,40 @@ const worker = new WorkerClient(new URL('./worker.js', import.meta.url), {
   name: 'the inference worker', onDeath: (e) => showError(e.message),
 });
 const call = (cmd, args = {}, transfer = []) => worker.call(cmd, args, { transfer });
+
+// ---------- threads for one image (issue 12) ----------
+// auto = navigator.hardwareConcurrency; a number chosen in the page is kept in
+// localStorage. The worker uses the threaded build only when the page is
+// crossOriginIsolated (serve mode's headers, or web/sw.js's from the second visit).
+
+const THREADS_KEY = 'denselab-threads';
+const cores = Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 64));
+
+function threadSetting() {
+  let v = null;
+  try { v = localStorage.getItem(THREADS_KEY); } catch { /* storage blocked: auto */ }
+  return v && /^\d+$/.test(v) && +v >= 1 && +v <= 64 ? +v : 'auto';
+}
+
+function wireThreads() {
+  const select = $('threads-setting');
+  for (let t = 1; t <= Math.max(cores, 8); t++) select.add(new Option(String(t), String(t)));
+  select.value = String(threadSetting());
+  select.addEventListener('change', () => {
+    try {
+      if (select.value === 'auto') localStorage.removeItem(THREADS_KEY);
+      else localStorage.setItem(THREADS_KEY, select.value);
+    } catch { /* storage blocked: the choice lasts this page only */ }
+    location.reload();      // the worker's WASM build is chosen at start
+  });
+}
+
+function showThreadMode({ threads, why }) {
+  const el = $('threads-mode');
+  el.dataset.threads = String(threads);
+  el.dataset.isolated = String(self.crossOriginIsolated === true);
+  el.textContent = threads > 1 ? `Multi-threaded: ${threads} threads per image (${why}).` : `Single thread: ${why}.`;
+}
 
 // ---------- service worker (offline copy) ----------
 
@@ -81,22 +116,23 @@ function showProgress(received, total) {
 
 // A whole number within the field's own min and max (stated in index.html): the page never
 // asks the core for a network it cannot hold.
-function wholeNumber(id, what) {
+function wholeNumber(id, what, arg) {
   const el = $(id), v = el.value.trim(), min = Number(el.min), max = Number(el.max);
-  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Error(`${what} must be a whole number from ${min} to ${max}, got "${v}"`);
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw Object.assign(new Error(`${what} must be a whole number from ${min} to ${max}, got "${v}"`), { arg });
   return Number(v);
 }
 
 function readOptions() {
-  const classes = wholeNumber('classes', 'classes');
+  const classes = wholeNumber('classes', 'classes', 'classes');
   const inputShape = !$('shape-set').checked ? null
-    : [['shape-h', 'height'], ['shape-w', 'width'], ['shape-c', 'channels']].map(([id, what]) => wholeNumber(id, `input_shape: ${what}`));
+    : [['shape-h', 'height'], ['shape-w', 'width'], ['shape-c', 'channels']].map(([id, what]) => wholeNumber(id, `input_shape: ${what}`, 'input-shape'));
   return {
     includeTop: $('include-top').checked,
     weights: $('weights').value === 'imagenet' ? 'imagenet' : null,
     inputShape,
     pooling: $('pooling').value || null,
     classes,
+    grayToRgb: $('gray-to-rgb').checked,   // DenseLab's extension, not a Keras argument
   };
 }
 
@@ -110,12 +146,16 @@ function writeOptions(o) {
   $('shape-c').value = c;
   $('pooling').value = o.pooling || '';
   $('classes').value = o.classes;
+  $('gray-to-rgb').checked = !!o.grayToRgb;
   syncControls();
 }
 
 function syncControls() {
-  for (const id of ['shape-h', 'shape-w', 'shape-c']) $(id).disabled = !$('shape-set').checked;
+  for (const id of ['shape-h', 'shape-w', 'shape-c', 'gray-to-rgb']) $(id).disabled = !$('shape-set').checked;
 }
+
+// The extension applies to a 1-channel input_shape only.
+const repeatsGray = (o) => !!(o.grayToRgb && o.inputShape && o.inputShape[2] === 1);
 
 function pyRepr(v) {
   if (v == null) return 'None';
@@ -125,9 +165,42 @@ function pyRepr(v) {
   return String(v);
 }
 
+// With DenseLab's gray extension, what the same model is in Keras: the channel repeated by hand
+// and a 3-channel input_shape.
 function codeLine(o) {
-  return `DenseNet121(include_top=${pyRepr(o.includeTop)}, weights=${pyRepr(o.weights)}, ` +
-    `input_shape=${pyRepr(o.inputShape)}, pooling=${pyRepr(o.pooling)}, classes=${o.classes})`;
+  const shape = repeatsGray(o) ? [o.inputShape[0], o.inputShape[1], 3] : o.inputShape;
+  const call = `DenseNet121(include_top=${pyRepr(o.includeTop)}, weights=${pyRepr(o.weights)}, ` +
+    `input_shape=${pyRepr(shape)}, pooling=${pyRepr(o.pooling)}, classes=${o.classes})`;
+  if (!repeatsGray(o)) return call;
+  return `x = np.repeat(x, 3, axis=-1)  # DenseLab's extension, not Keras: ${pyShape(o.inputShape)} -> ${pyShape(shape)}\n${call}`;
+}
+
+// ---------- an argument's error, next to its control ----------
+
+const ARGUMENTS = ['include-top', 'weights', 'input-shape', 'pooling', 'classes'];
+// Which control a reason is about (Keras's messages name the argument); null: none in particular.
+const ARGUMENT_OF = [[/`classes`|^classes /, 'classes'], [/input_shape|Input size|input must have/, 'input-shape'],
+  [/pooling/, 'pooling'], [/`weights`/, 'weights'], [/include_top/, 'include-top']];
+
+function clearArgErrors() {
+  for (const arg of ARGUMENTS) {
+    $(`arg-error-${arg}`).hidden = true;
+    $(`arg-error-${arg}`).textContent = '';
+  }
+  $('stale-note').hidden = true;
+}
+
+function showArgError(e) {
+  const arg = e.arg || ARGUMENT_OF.find(([re]) => re.test(e.message))?.[1];
+  if (!arg) {
+    showError(`${e.message}\n(Photos are classified with the last valid model until the arguments are fixed.)`);
+    return;
+  }
+  clearError();
+  $(`arg-error-${arg}`).textContent = e.message;
+  $(`arg-error-${arg}`).hidden = false;
+  $('stale-note').hidden = false;
+  setStatus('error');
 }
 
 // ---------- state and actions ----------
@@ -142,8 +215,9 @@ let lastPooled = null;   // the pooled features shown last (read by the browser 
 
 function renderModel(info) {
   model = info;
-  $('model-shape').textContent = pyShape(info.outputShape);
-  $('output-shape').textContent = pyShape([1, ...info.outputShape.slice(1)]);
+  $('model-shape').textContent = pyShape(info.kerasOutputShape);
+  $('output-shape-row').hidden = true;   // until this model has run on the photo
+  $('shape-lesson').hidden = true;
   $('params').textContent = `${formatCount(info.totalParams)} (trainable ${formatCount(info.trainableParams)}, ` +
     `non-trainable ${formatCount(info.nonTrainableParams)})`;
   $('features').hidden = true;
@@ -152,7 +226,42 @@ function renderModel(info) {
 function clearModel() {
   model = null;
   for (const id of ['model-shape', 'output-shape', 'params']) $(id).textContent = '—';
+  $('output-shape-row').hidden = true;
+  $('shape-lesson').hidden = true;
   $('features').hidden = true;
+}
+
+const codeElement = (text) => Object.assign(document.createElement('code'), { textContent: text });
+
+function inputNote(channels, grayToRgb) {
+  if (channels === 3) return ' resizes with nearest neighbour, ignoring the aspect ratio.';
+  if (channels === 1) return ` then, for one channel, the mean of the three preprocessed channels (shown in grey)${grayToRgb ? ', repeated 3× for the ImageNet filters (DenseLab\'s extension)' : ''}.`;
+  return ` then ${channels} channels for the random network: ${channels < 3 ? `the first ${channels} preprocessed ones` : 'the 3 preprocessed ones, then constant 1s (an opaque alpha channel)'}.`;
+}
+
+// Keras's model shape has None where the model takes any size; this photo's output has numbers.
+function shapeLesson(r) {
+  const keras = model.kerasOutputShape, out = r.outputShape;
+  if (!keras.slice(1).includes(null)) return null;
+  return `Keras says None for height and width because this model takes any image size; this photo, loaded at ` +
+    `${r.input.height}×${r.input.width}, gives a ${out[1]}×${out[2]} grid of ${out[3]} features. That difference is what ` +
+    `global pooling removes: pooling='avg' or 'max' turns any grid into one (None, ${out[3]}) vector, so a classifier can follow it.`;
+}
+
+// Top 5 when decode_predictions applies; otherwise why not (Keras's error when it would raise one).
+function renderTop(r) {
+  const top = !!r.predictions;
+  $('top-heading').hidden = !top;
+  $('no-top').hidden = top;
+  if (r.decodeError) $('no-top').replaceChildren(codeElement('decode_predictions'), ` needs the 1000 ImageNet classes; this model has ${r.outputShape[1]}: Keras's error is below.`);
+  else $('no-top').replaceChildren('With ', codeElement('include_top=False'), ' there is no classifier: see the features in section 2.');
+  if (top) renderPredictions($('predictions'), r.predictions);
+  else $('predictions').replaceChildren();
+  $('keras-out').hidden = !r.formatted && !r.decodeError;
+  $('decoded-label').replaceChildren(r.decodeError ? 'What Keras raises for ' : 'What Keras prints for ',
+    codeElement(r.decodeError ? 'decode_predictions(preds, top=5)' : 'decode_predictions(preds, top=5)[0]'), ':');
+  $('decoded').textContent = r.decodeError ? `ValueError: ${r.decodeError}` : r.formatted || '';
+  $('decoded').parentElement.classList.toggle('keras-error', !!r.decodeError);
 }
 
 function renderResult(r) {
@@ -164,20 +273,19 @@ function renderResult(r) {
   const note = $('input-note');
   const code = document.createElement('code');
   code.textContent = `load_img(path, target_size=(${inp.height}, ${inp.width}))`;
-  note.replaceChildren(code, inp.channels === 1
-    ? ' then, for one channel, the mean of the three preprocessed channels (shown in grey).'
-    : ' resizes with nearest neighbour, ignoring the aspect ratio.');
+  note.replaceChildren(code, inputNote(inp.channels, repeatsGray(model.options)));
+  const decoded = $('decoder-note');
+  decoded.hidden = !r.decodedBy;
+  decoded.textContent = r.decodedBy ? decodedNote(r.decodedBy) : '';
   drawRgb($('input-canvas'), inp.channels === 1 ? greyOf(inp.rgb) : inp.rgb, inp.width, inp.height);
   $('output-shape').textContent = pyShape(r.outputShape);
+  $('output-shape-row').hidden = false;
+  const lesson = shapeLesson(r);
+  $('shape-lesson').hidden = !lesson;
+  $('shape-lesson').textContent = lesson || '';
+  renderTop(r);
 
-  const top = !!r.predictions;
-  $('no-top').hidden = top;
-  $('keras-out').hidden = !r.formatted;
-  if (top) renderPredictions($('predictions'), r.predictions);
-  else $('predictions').replaceChildren();
-  $('decoded').textContent = r.formatted || '';
-
-  $('timing').textContent = `Inference ${r.inferenceMs.toFixed(0)} ms (decode + resize + preprocess ${r.prepMs.toFixed(0)} ms), in a Web Worker.`;
+  $('timing').textContent = `Inference ${r.inferenceMs.toFixed(0)} ms (decode + resize + preprocess ${r.prepMs.toFixed(0)} ms), in a Web Worker on ${$('threads-mode').dataset.threads || 1} thread(s).`;
 
   if (r.featureMap) {
     const fm = r.featureMap;
@@ -204,13 +312,15 @@ async function classify() {
     const bytes = photo.bytes.slice(0);
     const r = await call('classify', { bytes }, [bytes]);
     if (mine !== classifySeq) return;
-    if (!buildError) clearError(); // else keep explaining why the controls were not applied
+    clearError(); // an argument error stays beside its control
     renderResult(r);
     setStatus('done');
   } catch (e) {
     if (mine !== classifySeq) return;
     $('results').hidden = true;
     $('keras-out').hidden = true;
+    $('output-shape-row').hidden = true;
+    $('shape-lesson').hidden = true;
     showError(`${photo.name}: ${e.message}`);
   }
 }
@@ -222,7 +332,8 @@ async function rebuild() {
     options = readOptions();
   } catch (e) {
     buildError = true;
-    showError(e.message);
+    clearArgErrors();
+    showArgError(e);
     return;
   }
   $('code-line').textContent = codeLine(options);
@@ -235,13 +346,15 @@ async function rebuild() {
     if (mine !== buildSeq) return;
     buildError = false;
     clearError();
+    clearArgErrors();
     renderModel(info);
     $('summary').textContent = summary.text;
   } catch (e) {
     if (mine !== buildSeq) return;
     buildError = true;
     clearModel();
-    showError(`${e.message}\n(Photos are classified with the last valid model until the arguments are fixed.)`);
+    clearArgErrors();
+    showArgError(e);
     return;
   }
   if (!photo) setStatus('ready');
@@ -310,8 +423,10 @@ async function start() {
   let done;
   ready = new Promise((resolve) => { done = resolve; });
 
-  const started = call('start'); // compile the WASM core while the model downloads
-  started.catch(() => {});      // reported by init below
+  wireThreads();
+  const setting = threadSetting();
+  const started = call('start', { threads: setting === 'auto' ? cores : setting }); // compile the WASM core while the model downloads
+  started.then(showThreadMode, () => {});      // a failure is reported by init below
   const reg = await registerServiceWorker();
   const [dlm, labels] = await Promise.all([
     download(MODEL_URL, showProgress),
@@ -335,13 +450,14 @@ async function start() {
   $('loadbar').classList.add('loaded');
   done();
   if (!photo) setStatus('ready');
-  if (reg) updateOfflineIndicator();
+  keepOfflineCopy(reg, [MODEL_URL, LABELS_URL]);   // only this page's files: ?model=f16 stores no float32 file
 }
 
 // Hooks for the browser tests (harmless for users).
 window.__denselabTest = { pooled: () => (lastPooled ? Array.from(lastPooled) : null) };
 
-start().catch((e) => {
+// Opened as a file, web/file-check.js explains how to serve the folder: nothing to load here.
+if (location.protocol !== 'file:') start().catch((e) => {
   $('progress-label').textContent = 'The model could not be loaded.';
   showError(e.message);
 });

@@ -15,10 +15,9 @@ const root = path.resolve(here, '..');
 // Files of web/ that are tools or templates, not page files.
 const NOT_PAGE = new Set(['build-dist.js', 'serve.js', 'sw.js']);
 // Large files fetched by the page itself: the service worker caches them as the
-// page downloads them (or on request), not during install.
+// page downloads them (or when that page asks), not during install, so each page
+// stores only what it uses (?model=f16 only the float16 file).
 const LAZY = (rel) => rel.startsWith('models/') || rel.startsWith('data/');
-// Published for other pages but not used by the lab page: not precached.
-const NOT_CACHED = new Set(['models/densenet121-f16.dlm']);
 const FASHION = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
   't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
 
@@ -68,8 +67,13 @@ function main() {
   copies.push([need('wasm/denselab.js', 'the JS API'), 'denselab.js']);
   copies.push([need('wasm/experiment.js', 'the experiment module the workers share'), 'experiment.js']);
   copies.push([need('wasm/rbf-pairs.js', 'the RBF SVM pair scheduling experiment.js imports'), 'rbf-pairs.js']);
+  copies.push([need('wasm/train.js', "the train page's module (your own classes)"), 'train-lib.js']);
   copies.push([need('build/wasm/wasm/denselab_core.mjs', build), 'denselab_core.mjs']);
   copies.push([need('build/wasm/wasm/denselab_core.wasm', build), 'denselab_core.wasm']);
+  // The threaded build (issue 12), used when the page is crossOriginIsolated.
+  for (const f of ['denselab_core_mt.mjs', 'denselab_core_mt.wasm', 'denselab_core_mt.worker.js']) {
+    copies.push([need(`build/wasm-mt/wasm/${f}`, build), f]);
+  }
   for (const m of ['densenet121.dlm', 'densenet121-f16.dlm', 'imagenet_class_index.json']) {
     copies.push([need(`build/models/${m}`, build), `models/${m}`]);
   }
@@ -86,14 +90,20 @@ function main() {
     }
   }
 
+  // The pages' footer names the release: package.json's version and the float32 model's SHA-256.
+  const { version: release } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const modelSha = sha256(need('build/models/densenet121.dlm', build));
+  const stamp = (html) => html.replaceAll('@build:release', release)
+    .replaceAll('@build:model-sha256-short', modelSha.slice(0, 12)).replaceAll('@build:model-sha256', modelSha);
+
   fs.rmSync(out, { recursive: true, force: true });
   const assets = [];
   for (const [src, rel] of copies) {
     const dst = path.join(out, rel);
     fs.mkdirSync(path.dirname(dst), { recursive: true });
-    fs.copyFileSync(src, dst);
+    if (rel.endsWith('.html')) fs.writeFileSync(dst, stamp(fs.readFileSync(src, 'utf8')));
+    else fs.copyFileSync(src, dst);
     fs.chmodSync(dst, 0o644); // sources may be read-only (../shared)
-    if (NOT_CACHED.has(rel)) continue;
     assets.push({ path: rel, size: fs.statSync(dst).size, sha256: sha256(dst), lazy: LAZY(rel) });
   }
   assets.sort((a, b) => (a.path < b.path ? -1 : 1));

@@ -1,7 +1,9 @@
 // The Fashion-MNIST features cached in IndexedDB: one entry per batch, keyed by
 // "model checksum:size:split:start-end" (cacheKey), so a reload does not recompute them.
-// An entry is also kept in memory until IndexedDB has committed it, so a cancel, a failed
-// write or a browser without IndexedDB (new FeatureCache(null): memory only) loses nothing.
+// The cache keeps no copy in memory (the features go from the cache to the classifier worker,
+// which holds the tab's one copy); each entry is written in its own small transaction (one
+// batch, 1 MB at S=32), so IndexedDB never holds the whole set in flight. new FeatureCache(null): no cache
+// (a browser without IndexedDB).
 const DB = 'denselab-fashion';
 const STORE = 'features';
 
@@ -20,39 +22,38 @@ export class FeatureCache {
     return new FeatureCache(await done(req));
   }
 
-  constructor(db) {
-    this.db = db;
-    this.unsaved = new Map();   // key -> Float32Array not yet committed
-  }
+  constructor(db) { this.db = db; }
 
   store(mode) { return this.db.transaction(STORE, mode).objectStore(STORE); }
 
   // The entry, or null (absent, unreadable, or not `length` floats long).
   async get(key, length) {
-    let f = this.unsaved.get(key) ?? null;
-    if (!f && this.db) {
-      const buf = await done(this.store('readonly').get(key)).catch(() => null);
-      f = buf instanceof ArrayBuffer ? new Float32Array(buf) : null;
-    }
+    if (!this.db) return null;
+    const buf = await done(this.store('readonly').get(key)).catch(() => null);
+    const f = buf instanceof ArrayBuffer ? new Float32Array(buf) : null;
     return f && f.length === length ? f : null;
   }
 
-  // Resolves once the entry is committed (memory only: at once); rejects if the write failed,
-  // the entry staying in memory.
+  // Whether an entry is there (false on any error).
+  async has(key) {
+    if (!this.db) return false;
+    return (await done(this.store('readonly').count(key)).catch(() => 0)) > 0;
+  }
+
+  // Resolves once the entry is committed (no cache: at once); rejects if the write failed. The
+  // floats are copied when put() returns: the caller may transfer them away at once.
   put(key, floats) {
-    this.unsaved.set(key, floats);
     if (!this.db) return Promise.resolve();
     const tx = this.db.transaction(STORE, 'readwrite');
     const whole = floats.byteOffset === 0 && floats.byteLength === floats.buffer.byteLength;
     tx.objectStore(STORE).put(whole ? floats.buffer : floats.buffer.slice(floats.byteOffset, floats.byteOffset + floats.byteLength), key);
     return new Promise((resolve, reject) => {
-      tx.oncomplete = () => { this.unsaved.delete(key); resolve(); };
+      tx.oncomplete = () => resolve();
       tx.onabort = tx.onerror = () => reject(tx.error || new Error('IndexedDB write failed (storage full?)'));
     });
   }
 
   async clear() {
-    this.unsaved.clear();
     if (this.db) await done(this.store('readwrite').clear());
   }
 }

@@ -2,7 +2,8 @@
 // extractFeatures(), which fills the features of a run from the cache and the pool. No DOM.
 // A worker that throws, dies or stalls is replaced and its batch re-run on the new one, so
 // nothing is lost. No SharedArrayBuffer: the images go to the worker and the features come
-// back as transferred buffers.
+// back as transferred buffers, which extractFeatures hands on (transferred again) to a sink:
+// the page keeps no copy of them.
 import { batchRanges } from './experiment.js';
 import { cacheKey } from './fashion-cache.js';
 import { WorkerClient } from './worker-client.js';
@@ -17,6 +18,7 @@ export class FeaturePool {
     Object.assign(this, { size, target: count, wasm, model, stallMs, initMs });
     this.slots = [];
     this.replaced = 0;
+    this.heapBytes = { first: 0, max: 0 };   // a worker's WASM memory after its first batch, and the most seen
     this.running = false;
     this.cancelled = false;
     for (let i = 0; i < count; i++) this.slots.push(this.spawn());
@@ -66,8 +68,10 @@ export class FeaturePool {
             return slot.client.call('batch', { images, w: 28, h: 28, count: job.count },
               { transfer: [images.buffer], onProgress: (done) => onProgress(job, done) });
           })
-          .then((features) => {
+          .then(({ features, heapBytes }) => {
             slot.job = null;
+            this.heapBytes.first ||= heapBytes;
+            this.heapBytes.max = Math.max(this.heapBytes.max, heapBytes);
             if (!this.running) return;
             onResult(job, features);
             if (--remaining === 0) finish(); else pump(slot);
@@ -117,21 +121,26 @@ export class FeaturePool {
   }
 }
 
-// The features of the first n training and m test images at size x size: the batches the
-// cache has, the rest computed by a new pool of `workers` workers (handed to onPool, so the
-// page can cancel it) and stored in the cache as they come. onProgress({ done, total, cached,
-// rate, workers, replaced }) after each step. Resolves to { train, test, cached, computed,
-// workers, replaced }, or to { cancelled: true, done, total } when the pool was cancelled.
-export async function extractFeatures({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, model, onPool, onProgress, onCacheError }) {
-  const out = { train: new Float32Array(n * FEATURE_DIMS), test: new Float32Array(m * FEATURE_DIMS) };
-  const jobs = [];
-  let cached = 0;
+// The features of the first n training and m test images at size x size, delivered to sink
+// ({ have: Set of 'split:start' already there, put(split, start, floats) -> Promise, which may
+// transfer the floats away }). The batches missing from the cache are computed by a new pool of
+// `workers` workers (handed to onPool, so the page can cancel it) and written to the cache as
+// they come; once the pool is gone, the sink reads every batch it lacks from the cache. So the
+// workers' heaps and the whole feature set are never in memory together (the peak of the tab);
+// without a cache, or when a write fails, a batch goes to the sink at once. onProgress({ done,
+// total, cached, rate, workers, replaced }) after each step. Resolves to { cached, computed,
+// workers, replaced, heapBytes, cacheComplete (every batch is in the cache) }, or to
+// { cancelled: true, done, total } when the pool was cancelled.
+export async function extractFeatures({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, model, sink, onPool, onProgress, onCacheError }) {
+  const jobs = [], fromCache = [], writes = [];
+  let cached = 0, cacheComplete = !!cache.db;
   for (const [split, count] of [['train', n], ['test', m]]) {
     for (const range of batchRanges(count, batch)) {
-      const key = cacheKey(modelChecksum, size, split, range);
-      const f = await cache.get(key, (range[1] - range[0]) * FEATURE_DIMS);
-      if (f) {
-        out[split].set(f, range[0] * FEATURE_DIMS);
+      const key = cacheKey(modelChecksum, size, split, range), here = sink.have.has(`${split}:${range[0]}`);
+      const inCache = cache.db ? await cache.has(key) : false;
+      if (here && !inCache) cacheComplete = false;
+      if (here || inCache) {
+        if (!here) fromCache.push({ key, split, range });
         cached += range[1] - range[0];
       } else {
         const images = splits[split].images.subarray(range[0] * IMAGE_PIXELS, range[1] * IMAGE_PIXELS);
@@ -142,7 +151,9 @@ export async function extractFeatures({ splits, n, m, size, workers, batch, cach
   const total = n + m;
   const progress = { done: cached, total, cached, rate: 0, workers: 0, replaced: 0 };
   onProgress(progress);
-  let computed = 0;
+  let computed = 0, heapBytes = null;
+  const direct = [];   // sink.put of the batches that could not wait in the cache
+  const deliver = (split, start, f) => { const p = sink.put(split, start, f); p.catch(() => {}); direct.push(p); };
   if (jobs.length) {
     const pool = new FeaturePool({ size, count: Math.min(workers, jobs.length), wasm, model });
     onPool(pool);
@@ -163,8 +174,14 @@ export async function extractFeatures({ splits, n, m, size, workers, batch, cach
         onRetry: (job) => { inFlight.delete(job); update(); },
         onResult: (job, f) => {
           inFlight.delete(job);
-          out[job.split].set(f, job.range[0] * FEATURE_DIMS);
-          cache.put(job.key, f).catch(onCacheError);
+          if (!cache.db) deliver(job.split, job.range[0], f);
+          else {
+            writes.push(cache.put(job.key, f).then(() => fromCache.push(job), (e) => {
+              onCacheError(e);
+              cacheComplete = false;
+              deliver(job.split, job.range[0], f);
+            }));
+          }
           computed += job.count;
           update();
         },
@@ -173,9 +190,18 @@ export async function extractFeatures({ splits, n, m, size, workers, batch, cach
       if (pool.cancelled) return { cancelled: true, done: cached + computed, total };
       throw e;
     } finally {
-      pool.terminate();            // frees the workers' memory; the next run starts fresh ones
+      pool.terminate();            // frees the workers' memory before the sink fills up
     }
     progress.replaced = pool.replaced;
+    heapBytes = pool.heapBytes;
   }
-  return { train: out.train, test: out.test, cached, computed, workers: progress.workers, replaced: progress.replaced };
+  await Promise.all(writes);
+  // One batch at a time (1 MB at S=32): the sink is filled without a second copy piling up.
+  for (const { key, split, range } of fromCache) {
+    const f = await cache.get(key, (range[1] - range[0]) * FEATURE_DIMS);
+    if (!f) throw new Error(`the cached features of ${split} images ${range[0]}–${range[1] - 1} could not be read back: extract again`);
+    await sink.put(split, range[0], f);
+  }
+  await Promise.all(direct);
+  return { cached, computed, workers: progress.workers, replaced: progress.replaced, heapBytes, cacheComplete };
 }

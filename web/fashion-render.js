@@ -83,7 +83,8 @@ export function renderGallery(box, items) {
   }));
 }
 
-// Loss (left axis, from 0) and training accuracy (right axis, 0..1) per epoch.
+// Loss (left axis, from 0), training accuracy and validation accuracy (right axis, 0..1; `val`
+// absent or below 0: no validation set) per epoch.
 export function drawCurve(canvas, points, epochs) {
   const dpr = window.devicePixelRatio || 1;
   const cssW = canvas.clientWidth || 640, cssH = canvas.clientHeight || 200;
@@ -120,4 +121,30 @@ export function drawCurve(canvas, points, epochs) {
   };
   line('#b42318', (p) => p.loss / maxLoss);
   line('#2f6fde', (p) => p.acc);
+  if (points.some((p) => p && p.val >= 0)) line('#1a7f37', (p) => p.val);
+}
+
+// The most accurate row (the first of equals).
+export const bestRow = (rows) => rows.reduce((a, b) => (b.accuracy > a.accuracy ? b : a), rows[0]);
+
+// The lesson under the results table, computed from its rows ({ classifier, accuracy }; labels:
+// classifier -> its name): the best classifier (highlighted), its
+// margin over the raw-pixel baseline, and, when both are there, fine-tuning against the best
+// frozen-feature classifier. -> { best (the row to highlight), text }, or null (no rows).
+export function lessonSentence(rows, labels) {
+  if (!rows.length) return null;
+  const pct = (a) => `${(a * 100).toFixed(2)} %`, pts = (d) => `${Math.abs(d * 100).toFixed(2)} points`;
+  const best = bestRow(rows);
+  const pixels = rows.find((r) => r.classifier === 'pixels-linear-svm');
+  const frozen = rows.filter((r) => r.classifier !== 'pixels-linear-svm' && r.classifier !== 'finetune');
+  const tuned = rows.find((r) => r.classifier === 'finetune');
+  const name = (r) => labels[r.classifier] ?? r.classifier;
+  let s = `Best: ${name(best)} at ${pct(best.accuracy)} test accuracy`;
+  if (pixels && best !== pixels) s += `, ${pts(best.accuracy - pixels.accuracy)} ${best.accuracy >= pixels.accuracy ? 'above' : 'below'} the raw-pixel baseline (${pct(pixels.accuracy)})`;
+  else if (pixels) s += ': the DenseNet features did not beat the raw pixels here';
+  if (tuned && frozen.length) {
+    const f = bestRow(frozen), d = tuned.accuracy - f.accuracy;
+    s += `; fine-tuning conv5 with the head ${d >= 0 ? 'gained' : 'lost'} ${pts(d)} over the best classifier on frozen features (${name(f)}, ${pct(f.accuracy)})`;
+  }
+  return { best, text: `${s}.` };
 }

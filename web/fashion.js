@@ -5,12 +5,13 @@
 // and fashion-cache.js (IndexedDB), the drawings from fashion-render.js, the defaults of
 // every field from defaults.js.
 import { createDenseLab } from './denselab.js';
-import { FASHION_CLASSES, FASHION_FILES, checksum, parseSplit } from './experiment.js';
+import { FASHION_CLASSES, FASHION_FILES, parseSplit } from './experiment.js';
 import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures } from './fashion-pool.js';
 import { FeatureCache } from './fashion-cache.js';
-import { drawCurve, drawGray, renderConfusion, renderGallery } from './fashion-render.js';
+import { bestRow, drawCurve, drawGray, lessonSentence, renderConfusion, renderGallery } from './fashion-render.js';
 import { FASHION as DEFAULTS } from './defaults.js';
-import { download, registerServiceWorker } from './loading.js';
+import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
+import { decodedNote } from './browser-decode.js';
 import { WorkerClient } from './worker-client.js';
 import { schedulePairs } from './rbf-pairs.js';
 
@@ -24,11 +25,12 @@ const fmt = (n) => Number(n).toLocaleString('en-US');
 const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
 
 const state = {
-  lab: null, wasm: null, model: null, modelChecksum: 0,
+  wasm: null, model: null, modelChecksum: 0,
   splits: null,          // { train, test } parsed IDX (all images)
   pool: null,            // FeaturePool at one size
   cache: null,           // FeatureCache (IndexedDB, or memory only)
-  features: null,        // { size, n, m, train, test, checksum, fromCache, replaced }
+  features: null,        // { size, n, m, checksum, fromCache, replaced, heapBytes, cacheComplete, dropped }: the
+                         // features themselves are only in the classifier worker's WASM heap (the tab's one copy)
   trainer: null, trainerData: null, trainCall: null,
   rbfPairs: null,        // { key, done: Map } the RBF SVM's finished pairs: a stopped fit resumes from them
   rbfPool: [],           // the pair workers of the RBF SVM fit running now
@@ -75,7 +77,7 @@ async function gunzip(bytes, name) {
 
 async function load() {
   setStatus('loading');
-  await registerServiceWorker();   // on a first visit, the downloads below are cached as they stream in
+  const reg = await registerServiceWorker();   // on a first visit, the downloads below are cached as they stream in
   const urls = [WASM_URL, MODEL_URL, ...FASHION_FILES.train.map((f) => DATA_DIR + f), ...FASHION_FILES.test.map((f) => DATA_DIR + f)];
   const got = new Map(), totals = new Map();
   const progress = () => {
@@ -88,21 +90,24 @@ async function load() {
   const [wasm, model, ...gz] = bytes;
   $('load-label').textContent = 'Unpacking and checking the data…';
   const idx = await Promise.all(gz.map((b, i) => gunzip(b, urls[i + 2])));
-  state.lab = await createDenseLab({ wasmBinary: wasm });
+  // A lab only for loading, not kept: its heap (the model and the IDX files copied in, never
+  // shrinking) goes with it.
+  const lab = await createDenseLab({ wasmBinary: wasm });
   state.wasm = wasm.buffer;
   state.model = model.buffer;
-  const file = state.lab.loadModelFile(model);            // verifies the model's checksum once, here
+  const file = lab.loadModelFile(model);            // verifies the model's checksum once, here
   state.modelChecksum = file.checksum;
   file.free();
   state.splits = {
-    train: parseSplit(state.lab, 'train', idx[0], idx[1]),
-    test: parseSplit(state.lab, 'test', idx[2], idx[3]),
+    train: parseSplit(lab, 'train', idx[0], idx[1]),
+    test: parseSplit(lab, 'test', idx[2], idx[3]),
   };
   state.cache = await FeatureCache.open().catch((e) => { showError(`features will not be cached: ${e.message}`); return new FeatureCache(null); });
   $('loadbar').classList.add('loaded');
   $('load-label').textContent = `Ready: ${fmt(state.splits.train.count)} training and ${fmt(state.splits.test.count)} test images, model checksum ${state.modelChecksum.toString(16)}.`;
   setStatus('ready');
   setBusy(false);
+  keepOfflineCopy(reg, urls);   // this page's files only
 }
 
 // ---------- settings ----------
@@ -147,21 +152,32 @@ function showFeatureProgress(p) {
   text.dataset.total = p.total;
 }
 
-// The features for the current settings: those of this tab, else the cache's and the workers'
-// (fashion-pool.js); this part only shows the progress. null when cancelled.
+const haveFeatures = ({ n, m, size }) => { const f = state.features; return !!f && !f.dropped && f.size === size && f.n === n && f.m === m; };
+
+// The features for the current settings, into the classifier worker's heap: those it has, else
+// the cache's and the workers' (fashion-pool.js); this part only shows the progress. null when cancelled.
 async function extract() {
   const { n, m, size, workers } = settings();
-  if (state.features?.train && state.features.size === size && state.features.n === n && state.features.m === m) return state.features;
+  if (haveFeatures({ n, m, size })) return state.features;
+  state.features = null;       // the worker's room is about to hold other features
   clearError();
   state.cancelled = false;
   setStatus('extracting');
   $('features-text').dataset.state = 'running';
   const t0 = performance.now();
   let r;
+  const t = trainer();
+  await t.ready;
+  const key = `${state.modelChecksum}:${size}:${n}:${m}`;
+  const { have } = await t.call('features-begin', { key, n, m, d: DIMS });
+  const sink = {
+    have: new Set(have),
+    put: (split, start, floats) => t.call('features-put', { split, start, floats }, { transfer: [floats.buffer] }),
+  };
   try {
     r = await extractFeatures({
       splits: state.splits, n, m, size, workers, batch: DEFAULTS.batch, cache: state.cache,
-      modelChecksum: state.modelChecksum, wasm: state.wasm, model: state.model,
+      modelChecksum: state.modelChecksum, wasm: state.wasm, model: state.model, sink,
       onPool: (pool) => { state.pool = pool; setBusy(true); },
       onProgress: showFeatureProgress,
       onCacheError: (e) => showError(`could not cache features: ${e.message}`),
@@ -181,8 +197,8 @@ async function extract() {
   const total = n + m;
   // The rate averages the whole run, worker start-up included.
   const progress = { done: total, total, cached: r.cached, rate: r.computed ? r.computed / seconds : 0, workers: r.workers, replaced: r.replaced };
-  const sum = checksum(r.train, r.test);
-  state.features = { size, n, m, train: r.train, test: r.test, checksum: sum, fromCache: r.cached, seconds, replaced: r.replaced };
+  const sum = (await t.call('features-end')).checksum;
+  state.features = { size, n, m, checksum: sum, fromCache: r.cached, seconds, replaced: r.replaced, heapBytes: r.heapBytes, cacheComplete: r.cacheComplete };
   showFeatureProgress(progress);
   const text = $('features-text');
   text.textContent = `${progressText(progress)} · ${seconds.toFixed(1)} s · checksum ${sum}`;
@@ -194,7 +210,6 @@ async function extract() {
   pill.hidden = r.cached === 0;
   pill.textContent = r.cached === total ? 'features cached' : `${fmt(r.cached)} cached`;
   pill.dataset.cached = r.cached;
-  state.trainerData = null;      // the classifier worker needs these new features
   return state.features;
 }
 
@@ -222,7 +237,8 @@ function trainer() {
   if (state.trainer) return state.trainer;
   const t = new WorkerClient(new URL('./worker-train.js', import.meta.url), {
     name: 'the classifier worker',
-    onDeath: () => { if (state.trainer === t) { state.trainer = null; state.trainerData = null; } },
+    // The features died with it: the next run takes them from the cache again.
+    onDeath: () => { if (state.trainer === t) { state.trainer = null; state.trainerData = null; state.features = null; } },
   });
   state.trainer = t;
   t.ready = t.call('start', { wasm: state.wasm.slice(0) });
@@ -234,6 +250,13 @@ function positive(id, what, { integer = false, min = 0, max = Infinity } = {}) {
   if ($(id).value.trim() === '' || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < min || v > max || (min === 0 && v <= 0 && !integer)) {
     throw new Error(`${what} must be ${integer ? 'a whole number' : 'a number'} ${min === 0 && !integer ? 'above 0' : `from ${min}`}${max < Infinity ? ` to ${max}` : ''}, got "${$(id).value}"`);
   }
+  return v;
+}
+
+// A number from 0 to max (0 allowed), or an error in the form's words.
+function fraction(id, what, max) {
+  const v = Number($(id).value);
+  if ($(id).value.trim() === '' || !Number.isFinite(v) || v < 0 || v > max) throw new Error(`${what} must be a number from 0 to ${max}, got "${$(id).value}"`);
   return v;
 }
 
@@ -258,31 +281,40 @@ function chosenClassifiers() {
     add('softmax', () => ({ params: {
       hidden: positive('hidden', 'New head: hidden units', { integer: true, min: 0, max: 4096 }),
       epochs: positive('epochs', 'New head: epochs', { integer: true, min: 1, max: 500 }),
-      lr: positive('lr', 'New head: learning rate', { max: 10 }) } }));
+      lr: positive('lr', 'New head: learning rate', { max: 10 }),
+      val: fraction('val', 'New head: validation split', 0.5) } }));
   }
   if ($('use-pixels').checked) add('pixels-linear-svm', () => ({ params: { C: positive('pixels-c', 'Pixel baseline: C') } }));
   return out;
 }
 
-const dataKey = (n, m, f) => `${n}:${m}:${f ? `${f.size}:${f.checksum}` : 'pixels'}`;
-
-// Sends the data the classifiers need to the worker, once per settings.
-async function feedTrainer(t, needFeatures) {
-  const { n, m, size } = settings();
-  const f = needFeatures ? state.features : null;
-  const key = dataKey(n, m, f);
-  if (state.trainerData === key || (!needFeatures && state.trainerData?.startsWith(`${n}:${m}:`))) return;
+// Sends the labels to the worker, once per settings (the features are there already; the
+// images go with the pixel baseline's fit, pixelImages).
+async function feedTrainer(t) {
+  const { n, m } = settings();
+  const key = `${n}:${m}`;
+  if (state.trainerData === key) return;
   const sp = state.splits;
-  const split = (s, k) => ({ images: s.images.slice(0, k * 784), labels: s.labels.slice(0, k), rows: s.rows, cols: s.cols });
-  // The features move to the worker (not copied: 245 MB for the full set); the page keeps
-  // their checksum and gets them back from the cache if the worker has to be restarted.
-  const transfer = f ? [f.train.buffer, f.test.buffer] : [];
-  await t.call('data', {
-    train: split(sp.train, n), test: split(sp.test, m), n, m,
-    features: f ? { train: f.train, test: f.test, d: DIMS, size } : null,
-  }, { transfer });
-  if (f) f.train = f.test = null;
+  const split = (s, k) => ({ labels: s.labels.slice(0, k), rows: s.rows, cols: s.cols });
+  await t.call('data', { train: split(sp.train, n), test: split(sp.test, m), n, m });
   state.trainerData = key;
+}
+
+// The pixel baseline's floats (219 MB at the full size) would sit next to the features (287 MB) in
+// the worker's heap: when every batch of the features is safe in IndexedDB, the worker drops them
+// first, and the next run that needs them reads them back from the cache (seconds, not minutes).
+async function makeRoomForPixels(t) {
+  if (!state.features?.cacheComplete || state.features.dropped) return;
+  state.features.dropped = true;     // its checksum stays: the features are the cache's
+  await t.call('features-drop');
+}
+
+// The first n training and m test images, copied to be moved to the worker for one pixel fit
+// (it keeps none: 55 MB at the full size).
+function pixelImages() {
+  const { n, m } = settings();
+  const train = state.splits.train.images.slice(0, n * 784), test = state.splits.test.images.slice(0, m * 784);
+  return { images: { train, test }, transfer: [train.buffer, test.buffer] };
 }
 
 async function train() {
@@ -295,33 +327,35 @@ async function train() {
   try {
     const needFeatures = chosen.some((c) => c.name !== 'pixels-linear-svm' && !c.error);
     const { n, m, size } = settings();
-    const f = state.features;
-    const inWorker = f && f.size === size && f.n === n && f.m === m && state.trainerData === dataKey(n, m, f);
-    if (needFeatures && !inWorker && !(await extract())) return;   // null: cancelled
+    if (needFeatures && !haveFeatures({ n, m, size }) && !(await extract())) return;   // null: cancelled
     setStatus('training');
     const t = trainer();
     await t.ready;
-    await feedTrainer(t, needFeatures);
-    for (const c of chosen) {
+    await feedTrainer(t);
+    for (const [i, c] of chosen.entries()) {
       if (c.error) { errors.push(c.error); showError(errors.join('\n')); continue; }
+      if (c.name === 'pixels-linear-svm' && !chosen.slice(i + 1).some((later) => later.name !== 'pixels-linear-svm' && !later.error)) await makeRoomForPixels(t);
       const curve = [];
       $('train-text').textContent = `${LABELS[c.name]}: training on ${fmt(c.name === 'rbf-svm' ? Math.min(n, c.rbfMax) : n)} images…`;
       if (c.name === 'softmax') { $('curve-box').hidden = false; drawCurve($('curve'), curve, c.params.epochs); }
       try {
         state.trainCall = t;
         setBusy(true);
-        const r = c.name === 'rbf-svm' ? await fitRbf(t, c) : await t.call('fit', { name: c.name, params: c.params, rbfMax: c.rbfMax ?? Infinity }, {
+        const px = c.name === 'pixels-linear-svm' ? pixelImages() : { images: null, transfer: [] };
+        const r = c.name === 'rbf-svm' ? await fitRbf(t, c) : await t.call('fit', { name: c.name, params: c.params, rbfMax: c.rbfMax ?? Infinity, images: px.images }, {
+          transfer: px.transfer,
           onProgress: (p) => {
             if (p.phase === 'softmax') {
-              curve[p.step - 1] = { loss: p.loss, acc: p.trainAcc };
+              curve[p.step - 1] = { loss: p.loss, acc: p.trainAcc, val: p.valAcc };
               drawCurve($('curve'), curve, p.steps);
-              $('train-text').textContent = `${LABELS[c.name]}: epoch ${p.step} of ${p.steps}, loss ${p.loss.toFixed(4)}, training accuracy ${p.trainAcc.toFixed(4)}`;
+              Object.assign($('curve').dataset, { epochs: p.step, trainAcc: p.trainAcc, valAcc: p.valAcc });
+              $('train-text').textContent = `${LABELS[c.name]}: epoch ${p.step} of ${p.steps}, loss ${p.loss.toFixed(4)}, training accuracy ${p.trainAcc.toFixed(4)}${p.valAcc >= 0 ? `, validation accuracy ${p.valAcc.toFixed(4)}` : ''}`;
             } else {
               $('train-text').textContent = `${LABELS[c.name]}: ${p.phase} ${fmt(p.step)} of ${fmt(p.steps)}`;
             }
           },
         });
-        addResult({ ...r, name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: c.name === 'softmax' ? curve : null });
+        addResult({ ...r, name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: c.name === 'softmax' ? curve : null, val: c.params.val ?? 0 });
       } catch (e) {
         if (state.stopped) break;
         errors.push(`${LABELS[c.name]}: ${e.message}`);
@@ -407,7 +441,10 @@ function addResult(r) {
   tr.dataset.accuracy = String(row.accuracy);
   tr.dataset.trainSeconds = row.trainSeconds.toFixed(3);
   tr.dataset.size = row.size;
-  const cells = [LABELS[row.classifier], row.features, fmt(row.train), `${row.trainSeconds.toFixed(2)} s`, `${(row.accuracy * 100).toFixed(2)} %`];
+  // Keras' validation_split: the first floor(n (1 - val)) rows train, the rest validate.
+  const fitRows = Math.floor(row.train * (1 - (r.val ?? 0)));
+  const trainText = fitRows < row.train ? `${fmt(fitRows)} + ${fmt(row.train - fitRows)} validation` : fmt(row.train);
+  const cells = [LABELS[row.classifier], row.features, trainText, `${row.trainSeconds.toFixed(2)} s`, `${(row.accuracy * 100).toFixed(2)} %`];
   cells.forEach((text, i) => {
     const td = document.createElement(i === 0 ? 'th' : 'td');
     if (i === 0) td.scope = 'row';
@@ -425,12 +462,22 @@ function addResult(r) {
   actions.append(show, dl);
   tr.append(actions);
   $('results-body').append(tr);
+  row.tr = tr;
+  showLesson();
   showDetail(row);
   // Photos go to the most accurate classifier trained here, unless a file was loaded.
-  const best = state.results.reduce((a, b) => (b.accuracy > a.accuracy ? b : a));
+  const best = bestRow(state.results);
   if (!state.active || (state.active.fromResult && state.active.row !== best)) {
     setActive({ model: best.model, name: best.classifier, size: best.size, numFeatures: best.classifier === 'pixels-linear-svm' ? 784 : DIMS, fromResult: true, row: best });
   }
+}
+
+function showLesson() {
+  const lesson = lessonSentence(state.results, LABELS);
+  for (const r of state.results) r.tr.classList.toggle('best', r === lesson?.best);
+  $('lesson').hidden = !lesson;
+  $('lesson').textContent = lesson?.text ?? '';
+  $('lesson').dataset.best = lesson?.best.classifier ?? '';
 }
 
 function button(text, onClick) {
@@ -526,7 +573,7 @@ async function classifyPhoto(fileObj) {
     $('photo-label').textContent = label;
     $('photo-label').dataset.label = label;
     const ranked = p.scores.map((s, i) => [s, i]).sort((u, v) => v[0] - u[0]).slice(1, 3);
-    $('photo-detail').textContent = ` ${r.width}×${r.height} photo${a.numFeatures === 784 ? '' : `, features at ${size}×${size}`}; next: ${ranked.map(([, i]) => FASHION_CLASSES[i]).join(', ')}`;
+    $('photo-detail').textContent = ` ${r.width}×${r.height} photo${a.numFeatures === 784 ? '' : `, features at ${size}×${size}`}; next: ${ranked.map(([, i]) => FASHION_CLASSES[i]).join(', ')}${r.decodedBy ? `. ${decodedNote(r.decodedBy)}` : ''}`;
   } catch (e) {
     showError(`${fileObj.name}: ${e.message}`);
   }
@@ -576,13 +623,16 @@ window.__denselabTest = {
   killWorker: () => state.pool?.killOne() ?? false,
   featuresChecksum: () => state.features?.checksum ?? null,
   featureSeconds: () => state.features?.seconds ?? null,
-  clearCache: async () => { state.features = null; await state.cache?.clear(); },
+  clearCache: async () => { state.features = null; await state.trainer?.call('features-drop'); await state.cache?.clear(); },
+  featureWorkerHeap: () => state.features?.heapBytes ?? null,
+  featuresInWorker: () => !!state.features && !state.features.dropped,
   replacedWorkers: () => state.features?.replaced ?? state.pool?.replaced ?? 0,
   stopAfterPairs: (k) => { state.stopAfterPairs = k; },
   rbfPairsKept: () => state.rbfPairs?.done.size ?? 0,
 };
 
-load().catch((e) => {
+// Opened as a file, web/file-check.js explains how to serve the folder: nothing to load here.
+if (location.protocol !== 'file:') load().catch((e) => {
   showError(`could not load the lab: ${e.message}`);
   setStatus('error');
   $('load-label').textContent = 'Loading failed.';

@@ -1,5 +1,6 @@
 // How both pages get their files: download() with byte progress, and the service worker
-// (web/sw.js) that keeps a verified offline copy of the site.
+// (web/sw.js) that keeps a verified offline copy of each page's files: keepOfflineCopy()
+// (the pill, the stored size, Remove) and the "new version" notice.
 
 // The whole body of url as a Uint8Array; onBytes(received, total) after every chunk
 // (total 0 when unknown: a compressing host reports the compressed length).
@@ -29,6 +30,7 @@ export async function download(url, onBytes = () => {}) {
 // control, so the large downloads that follow are cached as they stream in.
 export async function registerServiceWorker({ waitMs = 5000 } = {}) {
   if (!('serviceWorker' in navigator) || !window.isSecureContext) return null;
+  watchForNewVersion();
   let reg;
   try {
     reg = await navigator.serviceWorker.register('./sw.js', { scope: './' });
@@ -43,4 +45,87 @@ export async function registerServiceWorker({ waitMs = 5000 } = {}) {
     });
   }
   return reg;
+}
+
+// ---------- the offline copy: what is cached, removing it, a newer version ----------
+
+const $ = (id) => document.getElementById(id);
+const megabytes = (n) => `${(n / 1e6).toFixed(1)} MB`;
+
+// One question to the active service worker; the answer comes back on a MessagePort.
+export function askServiceWorker(type, extra = {}) {
+  return navigator.serviceWorker.ready.then((reg) => new Promise((resolve, reject) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = (e) => (e.data?.error ? reject(new Error(e.data.error)) : resolve(e.data));
+    reg.active.postMessage({ type, ...extra }, [channel.port2]);
+  }));
+}
+
+function showCacheSize(bytes) {
+  $('offline-copy').hidden = false;
+  $('cache-size').dataset.bytes = bytes;
+  $('cache-size').textContent = bytes
+    ? `Stored in this browser for offline use: ${megabytes(bytes)}.`
+    : 'Nothing stored in this browser for offline use.';
+  $('cache-remove').hidden = !bytes;
+}
+
+// After the page has loaded: has the service worker cache the site's shell and `files` (the
+// large files this page uses, relative paths), then shows the "available offline" pill and
+// the cached size with a Remove button (elements #offline, #offline-copy, #cache-size,
+// #cache-remove in the page).
+export async function keepOfflineCopy(reg, files) {
+  if (!reg) return;
+  $('cache-remove').onclick = removeOfflineCopy;
+  try {
+    const s = await askServiceWorker('complete', { files });
+    const pill = $('offline');
+    pill.hidden = !s.ready;
+    pill.dataset.version = s.version;
+    pill.title = s.ready ? `Cached for offline use (version ${s.version})` : `Not cached: ${s.missing.join(', ')}`;
+    showCacheSize(s.bytes);
+  } catch (e) {
+    console.warn('offline cache check failed:', e.message);
+  }
+}
+
+async function removeOfflineCopy() {
+  const button = $('cache-remove');
+  button.disabled = true;
+  try {
+    const r = await askServiceWorker('clear');
+    // Unregistered, the worker stores nothing more until the next visit registers it again.
+    const reg = await navigator.serviceWorker.getRegistration();
+    if (reg) await reg.unregister();
+    $('offline').hidden = true;
+    showCacheSize(r.bytes);
+    $('cache-size').textContent = `Removed ${megabytes(r.removed)} from this browser. The next visit stores this page's files again.`;
+  } catch (e) {
+    $('cache-size').textContent = `Could not remove the offline copy: ${e.message}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// A newer build took over (web/sw.js activates at once): the page's code is the old one until
+// the user reloads, so say so. The first visit's take-over is not an update.
+function watchForNewVersion() {
+  let controlled = !!navigator.serviceWorker.controller;
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    const first = !controlled;
+    controlled = true;
+    if (first || document.querySelector('.update-notice')) return;
+    const box = document.createElement('div');
+    box.className = 'update-notice';
+    box.setAttribute('role', 'status');
+    box.dataset.testid = 'update-notice';
+    const text = document.createElement('span');
+    text.textContent = 'A new version of DenseLab is available.';
+    const reload = document.createElement('button');
+    reload.type = 'button';
+    reload.textContent = 'Reload';
+    reload.addEventListener('click', () => location.reload());
+    box.append(text, reload);
+    document.body.append(box);
+  });
 }

@@ -1,7 +1,10 @@
 // DenseLab service worker: keeps a verified copy of the site so the lab works offline.
 // web/build-dist.js fills in VERSION (content hash) and ASSETS ({path, size, sha256, lazy}).
 // - install: caches the app shell (small files); large files (model, data) are cached
-//   as the page downloads them, or when the page asks for "complete" after loading.
+//   as the page downloads them, or when the page asks for "complete" with the files it uses
+//   (each page caches only its own: the photo page never fetches Fashion-MNIST).
+// - messages from a page: complete (shell + that page's files; answers with the bytes
+//   stored), clear (removes every DenseLab cache).
 // - every cached response is checked: HTTP ok, exact size and SHA-256 as built, so a
 //   partial or failed download is never cached or served.
 // - activate: deletes caches of other versions (after reusing identical files from them).
@@ -92,6 +95,22 @@ self.addEventListener('activate', (event) => {
   })());
 });
 
+// Cross-origin isolation for static hosts that cannot send headers: every
+// response this worker serves carries COOP/COEP, so from the second visit on
+// (the first one that this worker serves) the page is crossOriginIsolated and
+// may use the threaded build (web/app.js says so). The body streams through.
+const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+function isolated(response) {
+  if (!response || response.type === 'opaque' || response.status === 0) return response;
+  const headers = new Headers(response.headers);
+  for (const [k, v] of Object.entries(ISOLATION_HEADERS)) headers.set(k, v);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
 self.addEventListener('fetch', (event) => {
   const req = event.request;
   if (req.method !== 'GET' || new URL(req.url).origin !== self.location.origin) return;
@@ -100,7 +119,7 @@ self.addEventListener('fetch', (event) => {
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     const hit = await cache.match(new URL(asset.path, scope).href);
-    if (hit) return hit;
+    if (hit) return isolated(hit);
     const response = await fetch(req);
     // Cache a verified copy in the background; the page streams the original.
     const url = new URL(asset.path, scope).href;
@@ -113,23 +132,55 @@ self.addEventListener('fetch', (event) => {
       storing.set(url, job);
       event.waitUntil(job);
     }
-    return response;
+    return isolated(response);
   })());
 });
 
-// The page asks {type: 'complete'} once it has loaded: fetch whatever is still
-// missing, then answer on the given port whether everything is available offline.
+// The lazy files a page names (relative paths) that are part of the site.
+function filesOf(paths) {
+  const wanted = new Set((Array.isArray(paths) ? paths : []).map((p) => new URL(p, scope).href));
+  return ASSETS.filter((a) => a.lazy && wanted.has(new URL(a.path, scope).href));
+}
+
+// Bytes of this site held in all DenseLab caches (sizes as built; older versions counted too).
+async function usage() {
+  let bytes = 0, files = 0;
+  for (const name of await caches.keys()) {
+    if (!name.startsWith(PREFIX)) continue;
+    const cache = await caches.open(name);
+    for (const req of await cache.keys()) {
+      const a = byUrl.get(req.url);
+      bytes += a ? a.size : Number((await cache.match(req))?.headers.get('Content-Length')) || 0;
+      files++;
+    }
+  }
+  return { bytes, files };
+}
+
+const MESSAGES = {
+  // {files}: cache the shell and those files (downloading what is missing), then say whether
+  // the page that asked can work offline.
+  async complete(data) {
+    const cache = await caches.open(CACHE);
+    const missing = [];
+    for (const a of [...ASSETS.filter((x) => !x.lazy), ...filesOf(data.files)]) {
+      if (!(await ensure(cache, a))) missing.push(a.path);
+    }
+    return { version: VERSION, ready: missing.length === 0, missing, ...(await usage()) };
+  },
+  async clear() {
+    const before = await usage();
+    await Promise.all([...storing.values()]);
+    for (const name of await caches.keys()) if (name.startsWith(PREFIX)) await caches.delete(name);
+    return { version: VERSION, removed: before.bytes, ...(await usage()) };
+  },
+};
+
+// A page asks {type, ...} with a MessagePort; the answer goes back on that port.
 self.addEventListener('message', (event) => {
   const data = event.data || {};
   const port = event.ports && event.ports[0];
-  if (!port || (data.type !== 'complete' && data.type !== 'status')) return;
-  event.waitUntil((async () => {
-    const cache = await caches.open(CACHE);
-    const missing = [];
-    for (const a of ASSETS) {
-      const ok = await ensure(cache, a, { download: data.type === 'complete' });
-      if (!ok) missing.push(a.path);
-    }
-    port.postMessage({ version: VERSION, ready: missing.length === 0, missing });
-  })());
+  const handle = Object.hasOwn(MESSAGES, data.type) ? MESSAGES[data.type] : null;
+  if (!port || !handle) return;
+  event.waitUntil(handle(data).then((r) => port.postMessage(r), (e) => port.postMessage({ error: e.message })));
 });

@@ -2,12 +2,14 @@
 // page runs a pool of these. Messages in: { id, cmd, ... }; out: { id, ok: true, result } |
 // { id, ok: false, error } and, during a batch, { id, progress: imagesDone }.
 //   init  { wasm: ArrayBuffer, model: ArrayBuffer (.dlm), size: S } -> { checksum }
-//   batch { images: Uint8Array (count x h x w gray), w, h, count }  -> Float32Array(count x 1024) (transferred)
-//   photo { bytes: ArrayBuffer (image file), invert }              -> { features, gray28 (28x28 pixels), width, height }
+//   batch { images: Uint8Array (count x h x w gray), w, h, count }  -> { features: Float32Array(count x 1024)
+//         (transferred), heapBytes: this worker's WASM memory after it (bounded: it does not grow with the batches) }
+//   photo { bytes: ArrayBuffer (image file), invert }              -> { features, gray28 (28x28 pixels), width, height, decodedBy }
 // A batch runs to completion: the page cancels by terminating the worker.
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 import { featureNet, rgbToGray } from './experiment.js';
+import { withBrowserFallback } from './browser-decode.js';
 
 let lab = null, file = null, net = null;
 
@@ -27,25 +29,25 @@ function batch({ id, images, w, h, count }) {
     if (done - last >= 8 || done === count) { last = done; self.postMessage({ id, progress: done }); }
     return false;
   };
-  return lab.grayFeatures(net, images, w, h, count, { batch: 32, onProgress });
+  const features = lab.grayFeatures(net, images, w, h, count, { batch: 32, onProgress });
+  return { features, heapBytes: lab.heapBytes() };
 }
 
 // A photo of clothing through the experiment's path: decode -> gray (PIL 'L') -> (inverted
 // if asked: Fashion-MNIST items are light on a dark background) -> features at S x S;
 // and the same gray photo at 28 x 28 for the raw-pixel classifier.
-function photo({ bytes, invert }) {
-  const u8 = new Uint8Array(bytes);
-  const full = lab.loadImg(u8);
-  const small = lab.loadImg(u8, [28, 28]);
+// What stb cannot read (WebP, AVIF) the browser decodes (decodedBy names the format).
+async function photo({ bytes, invert }) {
+  const { result: [full, small], decodedBy } = await withBrowserFallback(bytes, (b) => [lab.loadImg(b), lab.loadImg(b, [28, 28])]);
   const gray = rgbToGray(full.rgb), gray28 = rgbToGray(small.rgb);
   if (invert) { for (const g of [gray, gray28]) for (let i = 0; i < g.length; i++) g[i] = 255 - g[i]; }
   const features = lab.grayFeatures(net, gray, full.width, full.height, 1, { batch: 1 });
-  return { features, gray28, width: full.width, height: full.height };
+  return { features, gray28, width: full.width, height: full.height, decodedBy };
 }
 
 const handlers = { init, batch, photo };
 
 serve(handlers, {
   setup: ['init'], isReady: () => !!net, notReady: 'the feature worker is not initialised',
-  transfer: (r) => (r instanceof Float32Array ? [r.buffer] : r?.features ? [r.features.buffer] : []),
+  transfer: (r) => (r?.features ? [r.features.buffer] : []),
 });

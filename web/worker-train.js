@@ -1,9 +1,15 @@
 // DenseLab classifier worker (module worker): trains and tests the Fashion-MNIST classifiers
 // off the page's main thread, with the same sequencing as `node wasm/cli.js fashion`.
 // Messages in: { id, cmd, ... }; out: { id, ok, result | error } and, while training,
-// { id, progress: { phase, step, steps, loss, trainAcc } }.
-//   data    { train: {images, labels, rows, cols}, test: {...}, n, m, features: {train, test, d} | null }
-//   fit     { name, params, rbfMax }   -> the comparison-table row (+ model bytes, predictions)
+// { id, progress: { phase, step, steps, loss, trainAcc, valAcc (-1: no validation set) } }.
+//   data    { train: {labels, rows, cols}, test: {...}, n, m } (labels only: the images come with a pixel fit)
+//   features-begin { key, n, m, d } -> { have: ['train:0', ...] }: room for the features of key (train
+//                    rows then test rows) in this worker's WASM heap, and the batches already there
+//   features-put   { split, start, floats: Float32Array (rows x d), transferred } -> {}
+//   features-end   -> { checksum } (experiment.js checksum(train, test)), after every row was put
+//   features-drop  -> {}
+//   fit     { name, params, rbfMax, images: { train, test } (the pixel baseline's, transferred) }
+//           -> the comparison-table row (+ model bytes, predictions)
 //   predict { model: Uint8Array (DLCLASS1), x: Float32Array } -> { label, scores, kind, numFeatures }
 //   inspect { model }                  -> { kind, numClasses, numFeatures }
 //   the RBF SVM's pairs (wasm/rbf-pairs.js; the page schedules them over several of these workers):
@@ -13,11 +19,15 @@
 //   rbfAssemble { results, seconds }   -> the comparison-table row, as fit's
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
-import { classifierInputs, rbfAssembledRow, runClassifier } from './experiment.js';
+import { checksum, classifierInputs, rbfAssembledRow, runClassifier } from './experiment.js';
 import { classIndex, pairTask, trainPairTask } from './rbf-pairs.js';
 
 let lab = null;
 let data = null;
+// The one copy of the features in the tab: { key, n, m, d, heap (HeapFloats, (n + m) x d), have }.
+// The page puts the batches in (read back from the cache once the feature workers are gone);
+// the classifiers read it in place.
+let features = null;
 
 async function start({ wasm }) {
   if (!lab) lab = await createDenseLab({ wasmBinary: new Uint8Array(wasm) });
@@ -25,21 +35,73 @@ async function start({ wasm }) {
 }
 
 function setData(msg) {
-  const split = (s) => ({ images: s.images, labels: s.labels, rows: s.rows, cols: s.cols, count: s.labels.length });
-  data = { train: split(msg.train), test: split(msg.test), n: msg.n, m: msg.m, features: msg.features };
-  return { n: data.n, m: data.m, hasFeatures: !!data.features };
+  const split = (s) => ({ labels: s.labels, rows: s.rows, cols: s.cols, count: s.labels.length });
+  data = { train: split(msg.train), test: split(msg.test), n: msg.n, m: msg.m };
+  return { n: data.n, m: data.m };
 }
 
-function fit({ id, name, params, rbfMax }) {
+function dropFeatures() {
+  features?.heap.free();
+  features = null;
+  return {};
+}
+
+function featuresBegin({ key, n, m, d }) {
+  if (features?.key !== key) {
+    dropFeatures();
+    features = { key, n, m, d, heap: lab.heapFloats((n + m) * d, 'features'), have: new Set() };
+  }
+  return { have: [...features.have] };
+}
+
+function featuresPut({ split, start, floats }) {
+  if (!features) throw new Error('features-put before features-begin');
+  const { n, m, d } = features, rows = floats.length / d, end = split === 'train' ? n : m;
+  if ((split !== 'train' && split !== 'test') || !Number.isInteger(rows) || !Number.isInteger(start) || start < 0 || start + rows > end) {
+    throw new Error(`features-put: ${floats.length} floats at ${split} row ${start} do not fit ${n} + ${m} rows of ${d}`);
+  }
+  features.heap.view().set(floats, ((split === 'test' ? n : 0) + start) * d);
+  features.have.add(`${split}:${start}`);
+  return {};
+}
+
+// The features as experiment.js's { train, test, d }, in place.
+function featureParts() {
+  const { n, m, d, heap } = features;
+  return { train: heap.subarray(0, n * d), test: heap.subarray(n * d, (n + m) * d), d };
+}
+
+function featuresEnd() {
+  if (!features) throw new Error('features-end before features-begin');
+  const { train, test } = featureParts();
+  return { checksum: checksum(train.view(), test.view()) };
+}
+
+function fit({ id, name, params, rbfMax, images }) {
   if (!data) throw new Error('no data sent to the classifier worker');
-  if (name !== 'pixels-linear-svm' && !data.features) throw new Error(`${name} needs the DenseNet features: extract them first`);
-  const { train, test } = classifierInputs(lab, name, data.train, data.test, data.n, data.m, data.features, rbfMax);
+  const px = name === 'pixels-linear-svm';
+  if (!px && !features) throw new Error(`${name} needs the DenseNet features: extract them first`);
+  if (px && !images) throw new Error('the pixel baseline needs the images');
+  const withImages = (s, split) => ({ ...s, images: px ? images[split] : null });
+  // The pixel baseline's [0, 1] floats go into the heap, freed after the run (and that room is
+  // reused by the next classifier): no JS copy of them.
+  const owned = [];
+  const heapFloats = (count) => { const h = lab.heapFloats(count, 'pixels'); owned.push(h); return h; };
+  try {
+    return fitOn(id, name, params, classifierInputs(lab, name, withImages(data.train, 'train'), withImages(data.test, 'test'),
+      data.n, data.m, px ? null : featureParts(), rbfMax, heapFloats));
+  } finally {
+    owned.forEach((h) => h.free());
+  }
+}
+
+function fitOn(id, name, params, { train, test }) {
   let lastStep = -1, lastTime = 0;
-  const onProgress = (phase, step, steps, loss, trainAcc) => {
+  const onProgress = (phase, step, steps, loss, trainAcc, valAcc) => {
     const now = performance.now();
     if ((phase === 'softmax' && step !== lastStep) || now - lastTime > 250 || step === steps) {
       lastStep = step; lastTime = now;
-      self.postMessage({ id, progress: { phase, step, steps, loss, trainAcc } });
+      self.postMessage({ id, progress: { phase, step, steps, loss, trainAcc, valAcc } });
     }
     return false;
   };
@@ -63,8 +125,10 @@ function predict({ model, x }) {
 let rbf = null;   // the RBF SVM fit being scheduled: its inputs, class rows, gamma (and mean/std)
 
 function rbfPrepare({ params, rbfMax }) {
-  if (!data?.features) throw new Error('rbf-svm needs the DenseNet features: extract them first');
-  const { train, test } = classifierInputs(lab, 'rbf-svm', data.train, data.test, data.n, data.m, data.features, rbfMax);
+  if (!data) throw new Error('no data sent to the classifier worker');
+  if (!features) throw new Error('rbf-svm needs the DenseNet features: extract them first');
+  // In place: train.x and test.x are parts of the one copy (HeapFloats).
+  const { train, test } = classifierInputs(lab, 'rbf-svm', data.train, data.test, data.n, data.m, featureParts(), rbfMax);
   const shared = lab.rbfPrepare(train.x, train.y, train.n, train.d, params);
   rbf = { train, test, params, shared, rows: classIndex(train.y, train.n, shared.numClasses) };
   return { classSizes: rbf.rows.map((r) => r.length) };
@@ -82,7 +146,10 @@ function rbfAssemble({ results, seconds }) {
   return rbfAssembledRow(lab, rbf.train, rbf.test, rbf.params, results, seconds);
 }
 
-const handlers = { start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfAssemble };
+const handlers = {
+  start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfAssemble,
+  'features-begin': featuresBegin, 'features-put': featuresPut, 'features-end': featuresEnd, 'features-drop': dropFeatures,
+};
 
 serve(handlers, {
   setup: ['start'], isReady: () => !!lab, notReady: 'the classifier worker is not started',

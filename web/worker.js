@@ -1,13 +1,15 @@
 // DenseLab inference worker (module worker): owns the WASM instance so the page never freezes.
 // Messages in:  { id, cmd, ...args }     Messages out: { id, ok: true, result } | { id, ok: false, error }
-//   start    {}                              -> {}   (compiles the WASM core)
+//   start    { threads }                     -> { threads, why } (compiles the WASM core: the threaded
+//                                               build when crossOriginIsolated and threads > 1)
 //   init     { model: ArrayBuffer (.dlm), labels: string (class index JSON) } -> {}
-//   build    { options: { includeTop, weights, inputShape, pooling, classes } } -> model description
+//   build    { options: { includeTop, weights, inputShape, pooling, classes, grayToRgb } } -> model description
 //   summary  {}                              -> { text }: model.summary() of the current model
 //   classify { bytes: ArrayBuffer (image file) } -> input, output, top-5, feature map (include_top=False)
 // Requests are handled strictly one at a time, in arrival order.
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
+import { withBrowserFallback } from './browser-decode.js';
 
 let lab = null;
 let file = null;
@@ -18,13 +20,14 @@ let net = null;
 let options = null;      // the model as the user configured it
 let model = null;        // ... and its description: shapes, parameters, summary text
 
-const keyOf = (o) => JSON.stringify([o.includeTop, o.weights, o.inputShape, o.pooling, o.classes]);
+const keyOf = (o) => JSON.stringify([o.includeTop, o.weights, o.inputShape, o.pooling, o.classes, o.grayToRgb]);
 
 function describe(n, o) {
   const s = n.summary();
   return {
     options: o,
     outputShape: n.outputShape,
+    kerasOutputShape: n.kerasOutputShape,   // None (null) where the model takes any size
     totalParams: s.totalParams,
     trainableParams: s.trainableParams,
     nonTrainableParams: s.nonTrainableParams,
@@ -45,6 +48,7 @@ function build(opts) {
     inputShape: opts.inputShape || null,
     pooling: opts.pooling || null,
     classes: opts.classes ?? 1000,
+    grayToRgb: !!opts.grayToRgb,
     seed: 1,
   };
   if (!options || keyOf(options) !== keyOf(o)) {
@@ -75,38 +79,42 @@ function summary() {
 // concrete input size (Keras's 224 where input_shape leaves it open), so no dimension is None.
 const oneImage = (shape) => [1, ...shape.slice(1)];
 
+// A 1-channel model gets the mean of the three preprocessed channels; other counts (weights=None
+// builds any) get the preprocessed channels, then constant 1s (an opaque alpha channel).
 function toNetInput(rgb, channels) {
   const x = lab.preprocessInput(rgb);
-  if (channels !== 1) return x;
-  // A 1-channel model gets the mean of the three preprocessed channels.
-  const g = new Float32Array(x.length / 3);
-  for (let i = 0; i < g.length; i++) g[i] = (x[3 * i] + x[3 * i + 1] + x[3 * i + 2]) / 3;
-  return g;
-}
-
-function topPredictions(output) {
-  if (output.length === 1000) {
-    // formatPredictions takes the probabilities, as wasm/denselab.js does.
-    return { predictions: lab.decodePredictions(output, 5), formatted: lab.formatPredictions(output, 5) };
+  if (channels === 3) return x;
+  const n = x.length / 3, out = new Float32Array(n * channels);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < channels; k++) {
+      out[i * channels + k] = channels === 1 ? (x[3 * i] + x[3 * i + 1] + x[3 * i + 2]) / 3 : k < 3 ? x[3 * i + k] : 1;
+    }
   }
-  // A custom head has no ImageNet labels: rank class indices.
-  const predictions = Array.from(output, (prob, index) => ({ index, prob }))
-    .sort((a, b) => b.prob - a.prob).slice(0, 5)
-    .map((p) => ({ ...p, wnid: '', label: `class ${p.index}` }));
-  return { predictions, formatted: null };
+  return out;
 }
 
-function classify(bytes) {
+// decode_predictions, or Keras's error when it would raise one (a head of other than 1000 classes).
+function topPredictions(output) {
+  try {
+    lab.checkDecodePredictions(1, output.length);
+  } catch (e) {
+    return { predictions: null, formatted: null, decodeError: e.message };
+  }
+  return { predictions: lab.decodePredictions(output, 5), formatted: lab.formatPredictions(output, 5), decodeError: null };
+}
+
+async function classify(bytes) {
   if (!net) throw new Error('no model built yet');
   const t0 = performance.now();
   const [h, w, channels] = net.inputShape;
-  const img = lab.loadImg(new Uint8Array(bytes), [h, w]);
+  // load_img through stb; what stb cannot read (WebP, AVIF) the browser decodes.
+  const { result: img, decodedBy } = await withBrowserFallback(bytes, (b) => lab.loadImg(b, [h, w]));
   const x = toNetInput(img.rgb, channels);
   const t1 = performance.now();
   const output = net.predict(x, 1);
   const t2 = performance.now();
 
-  let top = { predictions: null, formatted: null }, featureMap = null, pooled = null;
+  let top = { predictions: null, formatted: null, decodeError: null }, featureMap = null, pooled = null;
   if (options.includeTop) {
     top = topPredictions(output);
   } else {
@@ -123,23 +131,43 @@ function classify(bytes) {
     ...top,
     featureMap,
     pooled,
+    decodedBy,
     prepMs: t1 - t0,
     inferenceMs: t2 - t1,
   };
 }
 
+// Threads for one image: the threaded build needs shared memory, which only a
+// crossOriginIsolated page (and its workers) has; otherwise one thread.
+let mode = { threads: 1, why: '' };
+
 // Compiles the WASM core; the page sends this first so it overlaps the model download.
-async function start() {
+async function start({ threads = 1 } = {}) {
   if (!lab) {
-    const resp = await fetch(new URL('./denselab_core.wasm', import.meta.url));
-    if (!resp.ok) throw new Error(`could not load denselab_core.wasm: HTTP ${resp.status}`);
-    lab = await createDenseLab({ wasmBinary: new Uint8Array(await resp.arrayBuffer()) });
+    const isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
+    let t = isolated ? Math.max(1, Math.min(threads | 0, 64)) : 1;
+    const wasm = t > 1 ? 'denselab_core_mt.wasm' : 'denselab_core.wasm';
+    const resp = await fetch(new URL(`./${wasm}`, import.meta.url));
+    if (!resp.ok) throw new Error(`could not load ${wasm}: HTTP ${resp.status}`);
+    const wasmBinary = new Uint8Array(await resp.arrayBuffer());
+    let why = !isolated ? 'the page is not cross-origin isolated (no COOP/COEP headers yet), so there is no shared memory for threads'
+      : t === 1 ? 'one thread was asked for' : 'the page is cross-origin isolated';
+    try {
+      lab = await createDenseLab({ wasmBinary, threads: t });
+    } catch (e) {      // e.g. no memory for the workers: the single-threaded build still works
+      if (t === 1) throw e;
+      why = `the threaded build failed to start (${e.message})`;
+      t = 1;
+      const r = await fetch(new URL('./denselab_core.wasm', import.meta.url));
+      lab = await createDenseLab({ wasmBinary: new Uint8Array(await r.arrayBuffer()) });
+    }
+    mode = { threads: t, why };
   }
-  return {};
+  return mode;
 }
 
 async function init({ model: bytes, labels }) {
-  await start();
+  await start({ threads: 1 });          // already started by 'start' (the page sends it first)
   freeNet();
   if (file) file.free();
   file = null;
@@ -148,7 +176,7 @@ async function init({ model: bytes, labels }) {
   return {};
 }
 
-const handlers = { start, init, build: (m) => build(m.options), summary, classify: (m) => classify(m.bytes) };
+const handlers = { start: (m) => start(m), init, build: (m) => build(m.options), summary, classify: (m) => classify(m.bytes) };
 
 // Big typed arrays go back by transfer, not by copy.
 const transfer = (r) => [r?.input?.rgb?.buffer, r?.featureMap?.data?.buffer, r?.pooled?.buffer].filter(Boolean);

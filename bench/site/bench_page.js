@@ -3,21 +3,15 @@
 // Query: ?warmup=W&runs=R&batch=B. Inputs (input224.bin, input32.bin: float32) and the
 // TF.js models (tfjs/top.json, tfjs/feat32.json) are written by bench/browser.js.
 /* global tf */
+import { fetchOk, workerCall } from './site_util.js';
+
 const q = new URLSearchParams(location.search);
 const warmup = +(q.get('warmup') ?? 2), runs = +(q.get('runs') ?? 5), batch = +(q.get('batch') ?? 64);
 const out = document.getElementById('out');
 
-const worker = new Worker('./bench_worker.js', { type: 'module' });
-let pending = null;
-worker.onmessage = ({ data }) => { const p = pending; pending = null; data.ok ? p.resolve(data.result) : p.reject(new Error(data.error)); };
-worker.onerror = (e) => { if (pending) pending.reject(new Error(`worker: ${e.message}`)); };
-const call = (msg) => new Promise((resolve, reject) => { pending = { resolve, reject }; worker.postMessage(msg); });
+const call = workerCall();
 
-async function floats(url) {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return new Float32Array(await res.arrayBuffer());
-}
+async function floats(url) { return new Float32Array(await (await fetchOk(url)).arrayBuffer()); }
 
 // Alternating timed rounds after warm-up; the worker times its own predict.
 async function pair(which, input, shape) {

@@ -69,12 +69,14 @@ static void try_load(const uint8_t *data, size_t size) {
     snprintf(classes, sizeof classes, "%d", top_units(data, size));
     const char *const file_top[] = { "classes", classes, NULL };
     static const char *const features[] = { "include_top", "false", "input_shape", "32,33,3", "pooling", "avg", NULL };
-    static const char *const gray[] = { "include_top", "false", "input_shape", "40,32,1", "pooling", "max", NULL };
+    static const char *const gray[] = { "include_top", "false", "input_shape", "40,32,1", "pooling", "max", "gray_to_rgb", "true", NULL };
+    static const char *const four_channels[] = { "weights", "none", "include_top", "false", "input_shape", "32,32,4", NULL };
     static const char *const random_top[] = { "weights", "none", "classes", "5", "input_shape", "32,32,3", NULL };
     build_and_run(m, file_top);
     build_and_run(m, features);
     build_and_run(m, gray);
     build_and_run(m, random_top);
+    build_and_run(m, four_channels);
     dl_model_free(m);
 }
 

@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// threads.js — issue 12: DenseNet121 224x224 batch 1, our latency on 1 vs N threads,
+// in Node (the single-threaded build vs denselab_core_mt, worker_threads) and in
+// headless Chromium (the photo page served by web/serve.js, so crossOriginIsolated;
+// the page's thread setting, the "Inference N ms" it reports). Runs alternate
+// between the thread counts so that load from other processes hits both alike.
+//
+//   node bench/threads.js [--runs 10] [--threads 1,2] [--browser] [--estimate [--sync-us 20]]
+import fs from 'node:fs';
+import path from 'node:path';
+import v8 from 'node:v8';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createDenseLab } from '../wasm/denselab.js';
+import { paths } from '../wasm/cli.js';
+
+v8.setFlagsFromString('--no-liftoff');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const photos = ['cat_285.png', 'dog_207.png'].map((f) => path.join(root, '..', 'shared', 'images', f));
+const median = (v) => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+
+function option(name, def) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+}
+
+async function nodeLatency(counts, runs) {
+  const nets = [];
+  for (const t of counts) {
+    const [core, wasm] = t > 1 ? [paths.coreThreads, paths.wasmThreads] : [paths.core, paths.wasm];
+    const lab = await createDenseLab({ threads: t, wasmBinary: fs.readFileSync(wasm), coreUrl: pathToFileURL(core).href });
+    const net = lab.buildNet(lab.loadModelFile(fs.readFileSync(paths.model)), {});
+    const x = lab.preprocessInput(lab.loadImg(fs.readFileSync(photos[0]), [224, 224]).rgb);
+    nets.push({ t, run: () => net.predict(x), ms: [], cpu: [] });
+  }
+  for (let r = -2; r < runs; r++) {
+    for (const n of nets) {
+      const t0 = performance.now(), c0 = process.cpuUsage();     // CPU: every thread of this process
+      n.run();
+      const c = process.cpuUsage(c0);
+      if (r >= 0) { n.ms.push(performance.now() - t0); n.cpu.push((c.user + c.system) / 1e3); }
+    }
+  }
+  return nets.map((n) => ({ threads: n.t, median: median(n.ms), min: Math.min(...n.ms), cpu: median(n.cpu) }));
+}
+
+async function browserLatency(counts, runs) {
+  const { startServer } = await import('../web/serve.js');
+  const { launchChromium } = await import('../tests/helpers.js');
+  const server = await startServer({ root: path.join(root, 'dist'), port: 0 });
+  const chrome = await launchChromium('denselab-threads-bench-');
+  const page = chrome.context.pages()[0] || await chrome.context.newPage();
+  const out = [];
+  try {
+    for (const t of counts) {
+      await page.goto(server.url);
+      await page.evaluate((v) => localStorage.setItem('denselab-threads', String(v)), t);
+      await page.reload();
+      await page.waitForFunction(() => ['ready', 'error'].includes(document.querySelector('[data-testid=status]').textContent), null, { timeout: 300_000 });
+      const mode = await page.textContent('[data-testid=threads-mode]');
+      const ms = [];
+      for (let r = -2; r < runs; r++) {
+        const photo = photos[(r + 2) % 2];
+        await page.setInputFiles('[data-testid=image-input]', photo);
+        await page.waitForFunction((n) => document.querySelector('[data-testid=status]').textContent === 'done'
+          && document.getElementById('results').dataset.file === n, path.basename(photo), { timeout: 120_000 });
+        const text = await page.textContent('[data-testid=timing]');
+        if (r >= 0) ms.push(Number(/Inference (\d+) ms/.exec(text)[1]));
+      }
+      out.push({ threads: t, median: median(ms), min: Math.min(...ms), mode });
+    }
+  } finally {
+    await chrome.close();
+    await server.close();
+  }
+  return out;
+}
+
+// The 4- and 8-core estimate from one-thread per-layer times (native `bench --layers`):
+// a node split into u units on P threads takes ceil(u / P) / u of its time (whole
+// units per thread, as the fixed partition gives them), plus one barrier (syncUs);
+// a node that does not split keeps its time. Memory bandwidth is not modelled.
+async function estimate(runs, syncUs) {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(path.join(root, 'build/native/denselab'), ['bench', '--runs', String(runs), '--threads', '1', '--layers'], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(r.stderr);
+  const nodes = [...r.stdout.matchAll(/^\| \d+ \| \S+ \| [^|]+ \| [^|]+ \| (\d+) \| ([\d.]+) \|/gm)].map((m) => ({ units: +m[1], ms: +m[2] }));
+  const one = nodes.reduce((a, n) => a + n.ms, 0);
+  console.log(`\nEstimate from native per-layer times (1 thread, ${nodes.length} nodes, ${one.toFixed(1)} ms; barrier ${syncUs} us per split node):`);
+  console.log('| threads | estimated ms | speed-up |\n| ---: | ---: | ---: |');
+  for (const P of [1, 2, 4, 8]) {
+    const ms = nodes.reduce((a, n) => a + (n.units > 1 && P > 1 ? n.ms * Math.ceil(n.units / P) / n.units + syncUs / 1e3 : n.ms), 0);
+    console.log(`| ${P} | ${ms.toFixed(1)} | ${(one / ms).toFixed(2)}x |`);
+  }
+}
+
+const runs = Number(option('runs', '10'));
+const counts = option('threads', '1,2').split(',').map(Number);
+const print = (where, rows) => {
+  for (const r of rows) {
+    const ratio = r.median / rows[0].median;
+    console.log(`| ${where} | ${r.threads} | ${r.median.toFixed(1)} | ${r.min.toFixed(1)} | ${ratio.toFixed(2)}x | ${r.cpu ? r.cpu.toFixed(1) : '—'} |${r.mode ? ` ${r.mode} |` : ''}`);
+  }
+};
+console.log(`DenseNet121 224x224 batch 1, ${runs} runs each (median, min ms; ratio to ${counts[0]} thread(s))`);
+console.log('| where | threads | median ms | min ms | vs first | CPU ms (all threads, median) |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+print('Node', await nodeLatency(counts, runs));
+if (process.argv.includes('--browser')) print('Chromium', await browserLatency(counts, runs));
+if (process.argv.includes('--estimate')) await estimate(runs, Number(option('sync-us', '20')));

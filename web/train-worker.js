@@ -1,0 +1,113 @@
+// The "your own classes" worker (module worker, one WASM instance); web/train.html runs a pool.
+// Messages as web/worker-rpc.js:
+//   init     { wasm, model, size }                 -> { checksum }
+//   features { files: [ArrayBuffer] }              -> { features: Float32Array(n x 1024), errors: [reason|null], browser: [bool] }
+//   frame    { rgb: Uint8Array(S x S x 3) }        -> { scores } (the loaded classifier's) or { features }
+//   score    { features }                          -> { scores } of the loaded classifier
+//   kinds    {}                                    -> lab.classifierKinds()
+//   classifier { bytes }                           -> {} (the classifier `frame` scores with; empty bytes: none)
+//   train    { x, y, d, settings, classes }        -> { cv: {...}, classifier: Uint8Array (DLCLASS1) }
+//   save     { settings, classes, classifier, images: [{ label, name, bytes }] } -> Uint8Array (DLPROJ01)
+//   open     { bytes }                             -> { info, classifier, images: [{ label, name, bytes }] }
+// An image file stb decodes goes through Keras's load_img as on the CLIs; one it cannot (WebP,
+// AVIF...) is decoded by the browser, re-encoded losslessly as BMP and then goes the same way.
+import { serve } from './worker-rpc.js';
+import { createDenseLab } from './denselab.js';
+import { featureNet } from './experiment.js';
+import { crossValidate, imageFeatures, rgbFeatures, trainProject } from './train-lib.js';
+
+let lab = null, file = null, net = null, classifier = null;
+
+async function init({ wasm, model, size }) {
+  if (!lab) lab = await createDenseLab({ wasmBinary: new Uint8Array(wasm) });
+  net?.free(); file?.free();
+  net = null;
+  file = lab.loadModelFile(new Uint8Array(model));
+  net = featureNet(lab, file, size);
+  return { checksum: file.checksum };
+}
+
+// Browser-decoded pixels as a 24-bit top-down BMP (lossless: load_img then resizes it exactly).
+async function browserDecode(bytes) {
+  const bitmap = await createImageBitmap(new Blob([bytes]));
+  const { width: w, height: h } = bitmap;
+  const canvas = new OffscreenCanvas(w, h), ctx = canvas.getContext('2d');
+  ctx.drawImage(bitmap, 0, 0);
+  const rgba = ctx.getImageData(0, 0, w, h).data, stride = (w * 3 + 3) & ~3;
+  const bmp = new Uint8Array(54 + stride * h), v = new DataView(bmp.buffer);
+  bmp[0] = 0x42; bmp[1] = 0x4d;
+  v.setUint32(2, bmp.length, true); v.setUint32(10, 54, true); v.setUint32(14, 40, true);
+  v.setInt32(18, w, true); v.setInt32(22, -h, true); v.setUint16(26, 1, true); v.setUint16(28, 24, true);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const s = (y * w + x) * 4, d = 54 + y * stride + x * 3;
+    bmp[d] = rgba[s + 2]; bmp[d + 1] = rgba[s + 1]; bmp[d + 2] = rgba[s];
+  }
+  return bmp;
+}
+
+async function features({ files }) {
+  const out = new Float32Array(files.length * net.outputSize), errors = [], browser = [];
+  for (const [i, buf] of files.entries()) {
+    const bytes = new Uint8Array(buf);
+    let f = null, err = null, viaBrowser = false;
+    try { f = imageFeatures(lab, net, bytes); } catch (e) {
+      err = e.message;
+      try { f = imageFeatures(lab, net, await browserDecode(bytes)); viaBrowser = true; err = null; } catch { /* keep the engine's reason */ }
+    }
+    if (f) out.set(f, i * net.outputSize);
+    errors.push(err);
+    browser.push(viaBrowser);
+  }
+  return { features: out, errors, browser };
+}
+
+function setClassifier({ bytes }) {
+  classifier?.free();
+  classifier = bytes?.byteLength ? lab.loadClassifier(new Uint8Array(bytes)) : null;
+  return {};
+}
+
+function score({ features: f }) {
+  if (!classifier) throw new Error('no classifier: train or open a project first');
+  return { scores: classifier.predict(f, 1).scores };
+}
+
+function frame({ rgb }) {
+  const f = rgbFeatures(lab, net, rgb);
+  return classifier ? { scores: classifier.predict(f, 1).scores } : { features: f };
+}
+
+function project(settings, classes) {
+  return lab.newProject({ size: settings.size, cv: settings.cv, kind: settings.kind, params: settings.params, classes });
+}
+
+function train({ x, y, d, settings, classes }) {
+  const p = project(settings, classes);
+  try {
+    const cv = crossValidate(p, x, y, d);
+    trainProject(lab, p, x, y, d);
+    return { cv, classifier: p.bytes(-1).bytes };
+  } finally { p.free(); }
+}
+
+function save({ settings, classes, classifier: clf, images }) {
+  const p = project(settings, classes);
+  try {
+    if (clf?.byteLength) p.setClassifier(new Uint8Array(clf));
+    for (const im of images) p.addImage(im.label, im.name, new Uint8Array(im.bytes));
+    return p.save();
+  } finally { p.free(); }
+}
+
+function open({ bytes }) {
+  const p = lab.loadProject(new Uint8Array(bytes));
+  try {
+    const info = p.info();
+    return { info, classifier: p.bytes(-1).bytes, images: info.imageNames.map((name, i) => ({ name, ...p.bytes(i) })) };
+  } finally { p.free(); }
+}
+
+serve({ init, features, frame, score, classifier: setClassifier, train, save, open, kinds: () => lab.classifierKinds() }, {
+  setup: ['init'], isReady: () => !!net, notReady: 'the worker is not initialised',
+  transfer: (r) => (r?.features instanceof Float32Array ? [r.features.buffer] : []),
+});

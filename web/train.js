@@ -1,0 +1,471 @@
+// DenseLab "your own classes" page (web/train.html): classes of the user's images (files,
+// folders, paste, camera), DenseNet121 features in a pool of web/train-worker.js workers
+// (cached in IndexedDB by content hash and settings), cross-validated training, live camera
+// predictions, and the project file. All computing is the C core's, in the workers; this
+// file is the page's DOM and sequencing.
+import { confidences } from './train-lib.js';
+import { FeatureCache } from './fashion-cache.js';
+import { download, registerServiceWorker } from './loading.js';
+import { WorkerClient } from './worker-client.js';
+
+const MODEL_URL = 'models/densenet121.dlm', WASM_URL = 'denselab_core.wasm';
+const MAX_CLASSES = 50, DIMS = 1024, CHUNK = 4;
+const $ = (id) => document.getElementById(id);
+const el = (tag, props = {}, ...children) => { const e = Object.assign(document.createElement(tag), props); e.append(...children); return e; };
+
+const state = {
+  wasm: null, model: null, checksum: 0, cache: null, kinds: [],
+  classes: [], selected: null, nextId: 1,
+  skipped: [],                  // [{ name, reason }]
+  pool: null, poolSize: 0,      // workers at one input size
+  trained: null,                // { classifier: Uint8Array, kind, size, classes: [names] }
+  busy: false, stream: null, live: false,
+};
+window.trainPage = state;       // for the tests and the curious
+
+function showError(msg) { $('error').textContent = msg; $('error-box').hidden = false; }
+function setStatus(s) { $('status').textContent = s; $('status').dataset.state = s; }
+
+// ---------- the worker pool ----------
+
+class Pool {
+  constructor(size, count) {
+    this.size = size;
+    this.clients = Array.from({ length: count }, () => {
+      const c = new WorkerClient(new URL('./train-worker.js', import.meta.url), { name: 'a feature worker' });
+      const wasm = state.wasm.slice(0), model = state.model.slice(0);
+      c.ready = c.call('init', { wasm, model, size }, { transfer: [wasm, model] });
+      c.ready.catch(() => {});
+      return c;
+    });
+  }
+
+  // Each job { files: [ArrayBuffer] } -> onResult(job, result); workers pull jobs in turn.
+  async run(jobs, onResult) {
+    const queue = jobs.slice();
+    await Promise.all(this.clients.map(async (c) => {
+      await c.ready;
+      for (let job; (job = queue.shift());) onResult(job, await c.call('features', { files: job.files.map((b) => b.slice().buffer) }));
+    }));
+  }
+
+  first() { return this.clients[0].ready.then(() => this.clients[0]); }
+  kill() { for (const c of this.clients) c.kill('was stopped'); }
+}
+
+function workerCount() {
+  const w = $('workers').value;
+  return w === 'auto' ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : Number(w);
+}
+
+function pool() {
+  const size = Number($('size').value), count = workerCount();
+  if (!state.pool || state.pool.size !== size || state.pool.clients.length !== count || state.pool.clients.some((c) => c.dead)) {
+    state.pool?.kill();
+    state.pool = new Pool(size, count);
+  }
+  return state.pool;
+}
+
+// ---------- classes and images ----------
+
+function addClass(name) {
+  if (state.classes.length >= MAX_CLASSES) { showError(`at most ${MAX_CLASSES} classes`); return null; }
+  let n = state.classes.length + 1;
+  while (!name && state.classes.some((c) => c.name === `class ${n}`)) n++;
+  const c = { id: state.nextId++, name: name || `class ${n}`, images: [] };
+  state.classes.push(c);
+  state.selected ??= c.id;
+  render();
+  return c;
+}
+
+const classById = (id) => state.classes.find((c) => c.id === id);
+
+async function sha256(bytes) {
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// Files (File, or { name, bytes: Uint8Array }) into class c.
+async function addImages(c, files) {
+  for (const f of files) {
+    const bytes = f instanceof Blob ? new Uint8Array(await f.arrayBuffer()) : f.bytes;
+    const name = f.name || `pasted-${state.nextId}.png`;
+    c.images.push({ id: state.nextId++, name, bytes, hash: await sha256(bytes), url: URL.createObjectURL(new Blob([bytes])) });
+  }
+  state.trained = null;
+  render();
+}
+
+// A folder of class folders: [{ path: 'top/class/file', file }] -> a class per sub-folder, in name order.
+async function addClassFolders(entries) {
+  const groups = new Map();
+  for (const { path, file } of entries) {
+    const parts = path.split('/').filter(Boolean);
+    if (parts.length < 3 || parts.some((p) => p.startsWith('.'))) continue;
+    if (!groups.has(parts[1])) groups.set(parts[1], []);
+    groups.get(parts[1]).push(file);
+  }
+  for (const name of [...groups.keys()].sort()) {
+    const c = state.classes.find((k) => k.name === name) ?? addClass(name);
+    if (c) await addImages(c, groups.get(name));
+  }
+}
+
+// Dropped items -> [{ path, file }] (folders walked).
+async function droppedFiles(items) {
+  const out = [];
+  const walk = async (entry, path) => {
+    if (entry.isFile) out.push({ path: `${path}${entry.name}`, file: await new Promise((res, rej) => entry.file(res, rej)) });
+    else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      for (let batch; (batch = await new Promise((res, rej) => reader.readEntries(res, rej))).length;) for (const e of batch) await walk(e, `${path}${entry.name}/`);
+    }
+  };
+  const entries = [...items].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
+  for (const e of entries) await walk(e, '/');
+  return { out, folders: entries.filter((e) => e.isDirectory).length };
+}
+
+// Names in byte order within a class, as the CLIs list a folder.
+const byName = (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+// ---------- rendering ----------
+
+function render() {
+  const box = $('classes');
+  box.replaceChildren(...state.classes.map((c) => {
+    const name = el('input', { type: 'text', value: c.name, maxLength: 255, ariaLabel: 'class name' });
+    name.dataset.testid = 'class-name';
+    name.onchange = () => {
+      const v = name.value.trim();
+      if (!v || state.classes.some((k) => k !== c && k.name === v)) { showError(v ? `two classes are named '${v}'` : 'a class needs a name'); name.value = c.name; return; }
+      c.name = v; state.trained = null; render();
+    };
+    const files = el('input', { type: 'file', multiple: true, accept: 'image/*', hidden: true });
+    files.onchange = () => addImages(c, [...files.files]);
+    const folder = el('input', { type: 'file', multiple: true, hidden: true });
+    folder.webkitdirectory = true;
+    folder.onchange = () => addImages(c, [...folder.files]);
+    const pick = (input, text) => { const b = el('button', { type: 'button', textContent: text, className: 'small' }); b.onclick = () => input.click(); return b; };
+    const del = el('button', { type: 'button', textContent: 'Delete', className: 'small' });
+    del.onclick = () => { state.classes = state.classes.filter((k) => k !== c); if (state.selected === c.id) state.selected = state.classes[0]?.id ?? null; state.trained = null; render(); };
+    const thumbs = el('div', { className: 'thumbs' }, ...c.images.map((im) => {
+      const rm = el('button', { type: 'button', textContent: '×', className: 'remove small', ariaLabel: `remove ${im.name}` });
+      rm.onclick = () => { c.images = c.images.filter((i) => i !== im); URL.revokeObjectURL(im.url); state.trained = null; render(); };
+      return el('div', { className: 'thumb', title: im.name }, el('img', { src: im.url, alt: im.name }), rm, ...(im.browser ? [el('span', { className: 'tag', textContent: 'browser' })] : []));
+    }));
+    const card = el('div', { className: `class-card${state.selected === c.id ? ' selected' : ''}` },
+      el('div', { className: 'class-head' }, name, el('span', { className: 'count', textContent: `${c.images.length} image${c.images.length === 1 ? '' : 's'}` }),
+        pick(files, 'Add images…'), pick(folder, 'Add a folder…'), files, folder, del), thumbs);
+    card.dataset.testid = 'class-card';
+    card.onclick = (e) => { if (state.selected !== c.id && e.target.tagName !== 'BUTTON') { state.selected = c.id; render(); } };
+    card.ondragover = (e) => { e.preventDefault(); card.classList.add('dragover'); };
+    card.ondragleave = () => card.classList.remove('dragover');
+    card.ondrop = async (e) => {
+      e.preventDefault(); e.stopPropagation();
+      const { out } = await droppedFiles(e.dataTransfer.items);
+      await addImages(c, out.length ? out.map((o) => o.file) : [...e.dataTransfer.files]);
+    };
+    return card;
+  }));
+  $('skipped').hidden = !state.skipped.length;
+  $('skipped').replaceChildren(el('strong', { textContent: 'Skipped (unreadable): ' }), ...state.skipped.map((s) => el('div', { textContent: `${s.name}: ${s.reason}` })));
+  renderWarnings();
+  const ready = !state.busy && state.wasm;
+  $('train').disabled = !ready || state.classes.length < 2;
+  $('save').disabled = !ready || !state.classes.length;
+  $('live').disabled = !state.trained || !state.stream;
+  $('capture').disabled = !state.stream || !state.selected;
+}
+
+function renderWarnings() {
+  const out = [];
+  const counts = state.classes.map((c) => c.images.length);
+  const list = (cs) => cs.map((c) => `“${c.name}” (${c.images.length})`).join(', ');
+  const empty = state.classes.filter((c) => c.images.length < 2), few = state.classes.filter((c) => c.images.length >= 2 && c.images.length < 5);
+  if (empty.length) out.push(`Every class needs at least 2 images to train and evaluate: ${list(empty)}.`);
+  if (few.length) out.push(`Fewer than 5 images in ${list(few)}: evaluation is then leave-one-out and the accuracy is a rough estimate; the classifier has few examples to learn such a class from.`);
+  const min = Math.min(...counts), max = Math.max(...counts);
+  if (state.classes.length >= 2 && min > 0 && max >= 3 * min)
+    out.push(`The classes are unbalanced (${min} to ${max} images): a classifier can reach a good overall accuracy by favouring the large classes, so read the per-class accuracy below.`);
+  $('warnings').replaceChildren(...out.map((t) => el('p', { textContent: t })));
+}
+
+function renderBars(box, names, conf) {
+  box.replaceChildren(...names.map((n, i) => el('div', { className: 'bar' }, el('span', { textContent: n }),
+    el('meter', { min: 0, max: 1, value: conf[i] }), el('span', { textContent: `${(conf[i] * 100).toFixed(1)}%` }))));
+}
+
+// ---------- features, training, results ----------
+
+async function extract(items, size) {
+  const p = pool(), total = items.length, t0 = performance.now();
+  let done = 0, computed = 0;
+  const progress = () => {
+    const secs = (performance.now() - t0) / 1000, rate = computed / Math.max(secs, 1e-3);
+    $('progress').max = total; $('progress').value = done;
+    $('progress-text').textContent = `Features: ${done}/${total} images${computed ? `, ${rate.toFixed(1)} images/s, about ${Math.ceil((total - done) / Math.max(rate, 1e-6))} s left` : ''}`;
+  };
+  const jobs = [];
+  let pending = [];
+  for (const it of items) {
+    it.key = `own:${state.checksum.toString(16)}:s${size}:${it.image.hash}`;
+    it.features = state.cache ? await state.cache.get(it.key, DIMS) : null;
+    if (it.features) done++; else pending.push(it);
+    if (pending.length === CHUNK) { jobs.push({ items: pending }); pending = []; }
+  }
+  if (pending.length) jobs.push({ items: pending });
+  progress();
+  for (const j of jobs) j.files = j.items.map((it) => it.image.bytes);
+  await p.run(jobs, (job, r) => {
+    job.items.forEach((it, i) => {
+      if (r.errors[i]) { it.error = r.errors[i]; return; }
+      it.features = r.features.slice(i * DIMS, (i + 1) * DIMS);
+      it.image.browser = r.browser[i];
+      state.cache?.put(it.key, it.features).catch(() => {});
+    });
+    done += job.items.length; computed += job.items.length;
+    progress();
+  });
+  return (performance.now() - t0) / 1000;
+}
+
+function settings() {
+  const kind = $('kind').value, params = {};
+  for (const input of $('params').querySelectorAll('input')) if (input.dataset.kind === kind) params[input.name] = Number(input.value);
+  return { size: Number($('size').value), cv: Number($('cv').value), kind, params };
+}
+
+async function train() {
+  state.busy = true; render();
+  $('cancel').disabled = false; $('results').hidden = true;
+  setStatus('training');
+  try {
+    const s = settings();
+    // Images in class order, each class's in name order (as the CLIs read the folders).
+    const items = state.classes.flatMap((c, label) => c.images.slice().sort(byName).map((image) => ({ image, label, cls: c })));
+    const seconds = await extract(items, s.size);
+    for (const it of items.filter((i) => i.error)) {
+      state.skipped.push({ name: it.image.name, reason: it.error });
+      it.cls.images = it.cls.images.filter((i) => i !== it.image);
+    }
+    const used = items.filter((i) => !i.error), x = new Float32Array(used.length * DIMS);
+    used.forEach((it, i) => x.set(it.features, i * DIMS));
+    const y = used.map((it) => it.label), classes = state.classes.map((c) => c.name);
+    $('progress-text').textContent = `Features of ${used.length} images in ${seconds.toFixed(1)} s; cross-validating and training…`;
+    const t0 = performance.now();
+    const r = await (await pool().first()).call('train', { x, y, d: DIMS, settings: s, classes });
+    const trainSeconds = (performance.now() - t0) / 1000;
+    state.trained = { classifier: r.classifier, kind: s.kind, size: s.size, classes };
+    $('progress-text').textContent = `Done: features ${seconds.toFixed(1)} s, cross-validation and training ${trainSeconds.toFixed(1)} s.`;
+    document.body.dataset.trainSeconds = String(seconds + trainSeconds);
+    await Promise.all(pool().clients.map((c) => c.ready.then(() => c.call('classifier', { bytes: r.classifier.slice().buffer }))));
+    renderResults(r.cv, used, classes);
+    setStatus('trained');
+  } catch (e) {
+    if (state.cancelled) { $('progress-text').textContent = 'Cancelled: the features computed so far are kept in the cache.'; setStatus('cancelled'); }
+    else { showError(e.message); setStatus('error'); }
+  } finally {
+    state.cancelled = false;
+    state.busy = false; $('cancel').disabled = true; render();
+  }
+}
+
+function renderResults(cv, used, classes) {
+  $('results').hidden = false;
+  $('accuracy').textContent = cv.accuracy.toFixed(4);
+  $('cv-text').textContent = cv.leaveOneOut ? `(leave-one-out, ${used.length} images)` : `(stratified ${cv.folds}-fold, ${used.length} images)`;
+  $('per-class').replaceChildren(...classes.map((n, c) => {
+    const row = cv.confusion[c], total = row.reduce((a, b) => a + b, 0);
+    return el('tr', {}, el('td', { textContent: n }), el('td', { textContent: String(total) }), el('td', { textContent: (total ? row[c] / total : 0).toFixed(4) }));
+  }));
+  const thumbsOf = (list) => list.map((it) => el('div', { className: 'thumb', title: it.image.name }, el('img', { src: it.image.url, alt: it.image.name }),
+    el('span', { className: 'tag', textContent: `${classes[it.label]} → ${classes[it.pred]}` })));
+  used.forEach((it, i) => { it.pred = cv.predictions[i]; });
+  const table = el('table', { className: 'confusion' }, el('tr', {}, el('th'), ...classes.map((n) => el('th', { textContent: n }))),
+    ...classes.map((n, t) => el('tr', {}, el('th', { textContent: n }), ...classes.map((_, p) => {
+      const b = el('button', { type: 'button', textContent: String(cv.confusion[t][p]) });
+      b.onclick = () => $('cell-images').replaceChildren(...thumbsOf(used.filter((it) => it.label === t && it.pred === p)));
+      return el('td', { className: t === p ? 'diagonal' : '' }, b);
+    }))));
+  $('confusion').replaceChildren(table);
+  $('cell-images').replaceChildren();
+  $('misclassified').replaceChildren(...thumbsOf(used.filter((it) => it.label !== it.pred)));
+  if (!used.some((it) => it.label !== it.pred)) $('misclassified').append(el('span', { className: 'help', textContent: 'none' }));
+}
+
+// ---------- camera ----------
+
+const frameCanvas = document.createElement('canvas');
+
+// The centre square of the video at side x side pixels.
+function grabFrame(side) {
+  const v = $('video'), s = Math.min(v.videoWidth, v.videoHeight);
+  frameCanvas.width = frameCanvas.height = side;
+  const ctx = frameCanvas.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(v, (v.videoWidth - s) / 2, (v.videoHeight - s) / 2, s, s, 0, 0, side, side);
+  return ctx;
+}
+
+async function startCamera() {
+  try {
+    state.stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+    $('video').srcObject = state.stream;
+    await $('video').play();
+  } catch (e) { showError(`camera: ${e.message}`); }
+  render();
+}
+
+let captureTimer = 0, captured = 0;
+function captureOne() {
+  const c = classById(state.selected);
+  if (!c || !$('video').videoWidth) return;
+  grabFrame(224).canvas.toBlob(async (blob) => {
+    captured++;
+    $('capture-count').textContent = `${captured} captured`;
+    await addImages(c, [new File([blob], `camera-${String(captured).padStart(4, '0')}.png`)]);
+  }, 'image/png');
+}
+
+// Live predictions, pipelined: one frame in flight per worker.
+async function liveLoop() {
+  const p = pool(), names = state.trained.classes, size = p.size;
+  let frames = 0, t0 = performance.now();
+  await Promise.all(p.clients.map(async (c) => {
+    await c.ready;
+    while (state.live && !c.dead) {
+      const rgba = grabFrame(size).getImageData(0, 0, size, size).data, rgb = new Uint8Array(size * size * 3);
+      for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) { rgb[j] = rgba[i]; rgb[j + 1] = rgba[i + 1]; rgb[j + 2] = rgba[i + 2]; }
+      const r = await c.call('frame', { rgb }, { transfer: [rgb.buffer] }).catch(() => null);
+      if (!r?.scores || !state.live) break;
+      renderBars($('live-bars'), names, confidences(state.trained.kind, r.scores));
+      frames++;
+      const secs = (performance.now() - t0) / 1000;
+      if (secs > 1) { $('fps').textContent = `${(frames / secs).toFixed(1)} frames/s`; document.body.dataset.fps = (frames / secs).toFixed(2); frames = 0; t0 = performance.now(); }
+    }
+  }));
+}
+
+// ---------- use, save, open ----------
+
+async function classifyFiles(files) {
+  if (!state.trained) { showError('train or open a project first'); return; }
+  const c = await pool().first();
+  for (const f of files) {
+    const bytes = new Uint8Array(await f.arrayBuffer());
+    const r = await c.call('features', { files: [bytes.slice().buffer] });
+    const box = el('div', { className: 'bars' });
+    const row = el('div', { className: 'prediction' }, el('img', { src: URL.createObjectURL(new Blob([bytes])), alt: f.name }), el('div', {}, el('strong', { textContent: f.name }), box));
+    row.dataset.testid = 'prediction';
+    if (r.errors[0]) box.textContent = r.errors[0];
+    $('predictions').prepend(row);
+    if (!r.errors[0]) {
+      const scores = Array.from((await c.call('score', { features: r.features })).scores);
+      row.dataset.label = state.trained.classes[scores.indexOf(Math.max(...scores))];
+      row.dataset.scores = JSON.stringify(Array.from(scores));
+      renderBars(box, state.trained.classes, confidences(state.trained.kind, scores));
+    }
+  }
+}
+
+async function saveProject() {
+  const s = settings(), classes = state.classes.map((c) => c.name);
+  const sameClasses = state.trained && state.trained.classes.join('\n') === classes.join('\n');
+  const images = $('save-images').checked ? state.classes.flatMap((c, label) => c.images.slice().sort(byName).map((im) => ({ label, name: im.name, bytes: im.bytes.slice().buffer }))) : [];
+  const bytes = await (await pool().first()).call('save', { settings: s, classes, classifier: sameClasses ? state.trained.classifier : null, images });
+  const a = el('a', { href: URL.createObjectURL(new Blob([bytes])), download: 'classes.dlproj' });
+  document.body.append(a); a.click(); a.remove();
+}
+
+async function openProject(file) {
+  try {
+    const r = await (await pool().first()).call('open', { bytes: await file.arrayBuffer() });
+    const { info } = r;
+    $('size').value = String(info.size); $('kind').value = info.kind; renderParams(info.params);
+    $('cv').value = [...$('cv').options].some((o) => o.value === String(info.cv)) ? String(info.cv) : '0';
+    state.classes = []; state.selected = null; state.skipped = [];
+    const made = info.classes.map((n) => addClass(n));
+    for (const im of r.images) await addImages(made[im.label], [{ name: im.name, bytes: im.bytes }]);
+    state.trained = info.trained ? { classifier: r.classifier, kind: info.kind, size: info.size, classes: info.classes } : null;
+    if (state.trained) await Promise.all(pool().clients.map((c) => c.ready.then(() => c.call('classifier', { bytes: r.classifier.slice().buffer }))));
+    setStatus(state.trained ? 'trained' : 'ready');
+  } catch (e) { showError(`${file.name}: ${e.message}`); }
+  render();
+}
+
+// ---------- settings ----------
+
+function renderParams(values = {}) {
+  const kind = $('kind').value, spec = state.kinds.find((k) => k.name === kind);
+  $('params').replaceChildren(el('label', { textContent: 'Parameters' }), ...(spec?.params ?? []).map((p) => {
+    const input = el('input', { type: 'number', name: p.name, value: String(values[p.name] ?? p.default), min: String(p.min), max: String(p.max), step: p.type === 'int' ? '1' : 'any' });
+    input.dataset.kind = kind;
+    return el('label', { className: 'param', title: p.help }, p.name, input);
+  }));
+}
+
+async function load() {
+  setStatus('loading');
+  await registerServiceWorker();
+  let got = [0, 0], totals = [0, 0];
+  const bytes = await Promise.all([WASM_URL, MODEL_URL].map((u, i) => download(u, (g, t) => {
+    got[i] = g; totals[i] = t;
+    $('load-progress').max = totals[0] + totals[1] || 1; $('load-progress').value = got[0] + got[1];
+  })));
+  [state.wasm, state.model] = bytes.map((b) => b.buffer);
+  state.cache = await FeatureCache.open().catch(() => new FeatureCache(null));
+  const first = pool().clients[0];
+  state.checksum = (await first.ready).checksum;
+  state.kinds = await first.call('kinds');
+  $('kind').replaceChildren(...state.kinds.map((k) => el('option', { value: k.name, textContent: k.name })));
+  renderParams();
+  $('loadbar').classList.add('loaded');
+  $('load-label').textContent = `Ready: model checksum ${state.checksum.toString(16)}.`;
+  setStatus('ready');
+  document.body.dataset.ready = '1';
+  render();
+}
+
+function wire() {
+  $('error-close').onclick = () => { $('error-box').hidden = true; };
+  $('add-class').onclick = () => addClass();
+  $('top-folder').onchange = () => addClassFolders([...$('top-folder').files].map((f) => ({ path: `/${f.webkitRelativePath}`, file: f })));
+  $('kind').onchange = () => renderParams();
+  $('train').onclick = train;
+  $('cancel').onclick = () => { state.cancelled = true; state.pool?.kill(); state.pool = null; };
+  $('camera-start').onclick = startCamera;
+  const stopCapture = () => { clearInterval(captureTimer); captureTimer = 0; };
+  // Held: the pointer is captured, so the button moving as thumbnails are added does not end it.
+  $('capture').onpointerdown = (e) => {
+    $('capture').setPointerCapture(e.pointerId);
+    stopCapture(); captureOne();
+    captureTimer = setInterval(captureOne, Math.max(50, Number($('capture-ms').value) || 200));
+  };
+  $('capture').onpointerup = $('capture').onpointercancel = $('capture').onlostpointercapture = stopCapture;
+  $('live').onchange = () => { state.live = $('live').checked; if (state.live) liveLoop(); };
+  $('predict-files').onchange = () => classifyFiles([...$('predict-files').files]);
+  $('save').onclick = () => saveProject().catch((e) => showError(e.message));
+  $('open').onchange = () => openProject($('open').files[0]);
+  document.addEventListener('paste', (e) => {
+    const files = [...(e.clipboardData?.files ?? [])];
+    const c = classById(state.selected);
+    if (files.length && c) { e.preventDefault(); addImages(c, files); }
+  });
+  const use = $('predictions').parentElement;        // photos dropped on "Use it" are classified
+  use.ondragover = (e) => e.preventDefault();
+  use.ondrop = (e) => { e.preventDefault(); classifyFiles([...e.dataTransfer.files]); };
+  const section = $('classes').parentElement;
+  section.ondragover = (e) => e.preventDefault();
+  section.ondrop = async (e) => {
+    e.preventDefault();
+    const { out, folders } = await droppedFiles(e.dataTransfer.items);
+    if (folders === 1 && out.every((o) => o.path.split('/').length >= 4)) await addClassFolders(out);
+    else if (classById(state.selected)) await addImages(classById(state.selected), out.map((o) => o.file));
+  };
+}
+
+wire();
+addClass(); addClass();
+load().catch((e) => { showError(e.message); setStatus('error'); });
