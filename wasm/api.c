@@ -339,7 +339,7 @@ EMSCRIPTEN_KEEPALIVE int dl_api_rbf_prepare(const float *x, size_t x_bytes, cons
 }
 
 static int pair_progress(void *user, const dl_learn_progress *p) {
-    return js_progress("rbf-svm pair", (double)p->iter, 0, 0, 0);
+    return js_progress("rbf-svm pair", (double)p->iter, 0, 0, 0, -1);
 }
 
 /* The pair's result bytes (malloc'ed; *size set), or NULL. mean/std: 0 or d floats each. */
