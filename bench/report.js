@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { formatRow, machine, pageDefaultC } from './bench.js';
 import { tabSection } from './tab_section.js';
+import { rbfSection } from './rbf_section.js';
 import { peersSection } from './peers_section.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -118,6 +119,7 @@ ${nativeShapes ? `\n## Native convolutions per shape (row 4, CPU time of the ben
 9. Row 8 in Chromium: bench/site/peers.html, one page load per thread count (browser.js runPeersBrowser).
 
 ${tabSection()}
+${rbfSection()}`;
 ${peersSection()}`;
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, md);

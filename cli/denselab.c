@@ -195,7 +195,7 @@ static int parse_args(int argc, char **argv, args *a) {
     default_path(model_path, sizeof model_path, "densenet121.dlm");
     default_path(labels_path, sizeof labels_path, "imagenet_class_index.json");
     a->model = model_path; a->labels = labels_path; a->top = 5;
-    a->train = 60000; a->test = 10000; a->batch = 32; a->rbf_max = 10000; a->runs = 10; a->classifier = "all";
+    a->train = 60000; a->test = 10000; a->batch = 32; a->rbf_max = 1000000;   /* all: the RBF SVM trains on every image unless capped */ a->runs = 10; a->classifier = "all";
     dl_net_options_default(&a->net);
     dl_fit_default_params(&a->fit);
     for (int i = 2; i < argc; i++) {
@@ -941,7 +941,7 @@ int main(int argc, char **argv) {
         "       denselab predict IMAGE... --out FILE.npy [--include-top B] [--weights W] [--input-shape H,W,C] [--pooling P] [--classes N]\n"
         "       denselab features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]\n"
         "       denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all\n"
-        "                        [--PARAM VALUE]... [--rbf-max 10000] [--json] [--data DIR]   (PARAMs below)\n"
+        "                        [--PARAM VALUE]... [--rbf-max N (default: all)] [--json] [--data DIR]   (PARAMs below)\n"
         "       denselab bench [--runs R] [--batch B] [--threads N] [--layers] [--include-top B] [--input-shape H,W,C] [--pooling P] [--json]\n"
         "       denselab train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K]\n"
         "                      [--out PROJECT] [--with-images] [--json]   (DIR: one sub-folder of images per class)\n"

@@ -160,11 +160,7 @@ static const char *find_kind(const char *name, const dl_classifier_kind **kind) 
     return *kind ? NULL : dl_errorf("unknown classifier '%s' (expected %s)", name ? name : "", dl_classifier_kind_names());
 }
 
-const char *dl_fit_values(const char *name, const float *x, const int *y, int n, int d,
-                          const double *values, int count, dl_learn_progress_fn progress, void *user,
-                          dl_classifier **out, dl_train_report *report) {
-    if (!out) return "fit: NULL output";
-    *out = NULL;
+const char *dl_fit_check_values(const char *name, const double *values, int count) {
     const dl_classifier_kind *kind;
     const char *err = find_kind(name, &kind);
     if (err) return err;
@@ -172,7 +168,17 @@ const char *dl_fit_values(const char *name, const float *x, const int *y, int n,
         return dl_errorf("%s takes %d parameters (got %d)", kind->name, kind->num_params, count);
     for (int j = 0; j < count; j++)
         if ((err = check_value(kind->name, &kind->params[j], values[j]))) return err;
-    return kind->fit(x, y, n, d, values, progress, user, out, report);
+    return NULL;
+}
+
+const char *dl_fit_values(const char *name, const float *x, const int *y, int n, int d,
+                          const double *values, int count, dl_learn_progress_fn progress, void *user,
+                          dl_classifier **out, dl_train_report *report) {
+    if (!out) return "fit: NULL output";
+    *out = NULL;
+    const char *err = dl_fit_check_values(name, values, count);
+    if (err) return err;
+    return dl_classifier_kind_find(name)->fit(x, y, n, d, values, progress, user, out, report);
 }
 
 const char *dl_fit(const char *name, const float *x, const int *y, int n, int d,

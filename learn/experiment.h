@@ -45,6 +45,9 @@ const char *dl_fit_params_set(dl_fit_params *p, const char *name, double value);
 const char *dl_fit(const char *kind, const float *x, const int *y, int n, int d,
                    const dl_fit_params *p, dl_learn_progress_fn progress, void *user,
                    dl_classifier **out, dl_train_report *report);
+/* Checks values[count] (every parameter of the kind, in table order) as
+ * dl_fit_values does; NULL if they are all valid. */
+const char *dl_fit_check_values(const char *kind, const double *values, int count);
 /* The same with every parameter of the kind given, in table order
  * (values[count], count = kind->num_params); each is checked. */
 const char *dl_fit_values(const char *kind, const float *x, const int *y, int n, int d,

@@ -3,6 +3,7 @@
  * LIBSVM so the two can be read side by side. */
 #include "learn/kernel_svm.h"
 #include "common/checked.h"
+#include "common/crc32.h"
 #include "kernels/kernels.h"
 #include <limits.h>
 #include <math.h>
@@ -11,14 +12,31 @@
 
 #define TAU 1e-12
 
-double dl_rbf_gamma_scale(const float *x, int n, int d) {
-    size_t N = (size_t)n * d;
+/* Over the rows as the SVM sees them: standardised on the fly if mean is
+ * given (one row at a time, no copy of the matrix); element order as numpy. */
+static const char *gamma_scale(const float *x, int n, int d, const float *mean, const float *std, double *gamma) {
+    float *row = dl_learn_alloc((size_t)d, sizeof(float));
+    if (!row) return "out of memory";
     double s = 0, s2 = 0;
-    for (size_t i = 0; i < N; i++) s += x[i];
-    double mean = s / N;
-    for (size_t i = 0; i < N; i++) { double t = x[i] - mean; s2 += t * t; }
+    for (int i = 0; i < n; i++) {
+        dl_standardize_row(x + (size_t)i * d, mean, std, d, row);
+        for (int j = 0; j < d; j++) s += row[j];
+    }
+    double N = (double)n * d, m = s / N;
+    for (int i = 0; i < n; i++) {
+        dl_standardize_row(x + (size_t)i * d, mean, std, d, row);
+        for (int j = 0; j < d; j++) { double t = row[j] - m; s2 += t * t; }
+    }
+    free(row);
     double var = s2 / N;
-    return var > 0 ? 1.0 / (d * var) : 1.0;
+    *gamma = var > 0 ? 1.0 / (d * var) : 1.0;
+    return NULL;
+}
+
+double dl_rbf_gamma_scale(const float *x, int n, int d) {
+    double g = 1.0;
+    gamma_scale(x, n, d, NULL, NULL, &g);
+    return g;
 }
 
 /* ---- LRU cache of kernel columns (LIBSVM's Cache) ------------------------ */
@@ -27,6 +45,7 @@ typedef struct head { struct head *prev, *next; float *data; int len; } head_t;
 typedef struct {
     int l;
     long size;          /* free space, in floats */
+    long capacity;      /* all of it */
     head_t *head;
     head_t lru_head;
 } cache_t;
@@ -39,6 +58,7 @@ static int cache_init(cache_t *c, int l, double bytes) {
     if (sz > (double)(LONG_MAX / 4)) sz = (double)(LONG_MAX / 4);   /* long is 32-bit in WASM */
     c->size = (long)sz;
     if (c->size < 2L * l) c->size = 2L * l;   /* room for two columns at least */
+    c->capacity = c->size;
     c->lru_head.next = c->lru_head.prev = &c->lru_head;
     return 1;
 }
@@ -121,27 +141,100 @@ typedef struct {
     int *active_set;
     cache_t cache;
     int oom;
+    /* The rows again as GEMM weight panels of PANEL_ROWS points each, in the
+     * solver's (shrinking-permuted) order: a kernel column is then one
+     * f32_gemm streaming the panels instead of one f32_dot per point. */
+    float *packed;
+    size_t panel;        /* floats per panel: f32_gemm_packed_size(d, PANEL_ROWS) */
+    float *scratch;      /* GEMM_ROWS rows of A then their dot products; or a transposed panel */
+    unsigned char *dirty;   /* [panels]: rows swapped since packing */
 } solver;
+
+#define is_upper_bound(i) (s->alpha_status[i] == UPPER_BOUND)
+#define is_lower_bound(i) (s->alpha_status[i] == LOWER_BOUND)
+#define is_free(i) (s->alpha_status[i] == FREE)
+
+/* The packed GEMM layout cuts n into independent panels of 8 columns
+ * (kernels/internal.h GEMM_NR), so panel p can be packed, and multiplied,
+ * on its own. */
+#define PANEL_ROWS 8
+#define GEMM_ROWS 4      /* rows of A per micro-kernel pass (f32_gemm's 4x8) */
+
+static void pack_panel(solver *s, int p) {
+    float *t = s->scratch;
+    for (int c = 0; c < PANEL_ROWS; c++) {
+        int r = p * PANEL_ROWS + c;
+        for (int f = 0; f < s->d; f++) t[(size_t)f * PANEL_ROWS + c] = r < s->l ? s->x[r][f] : 0.0f;
+    }
+    f32_gemm_pack((size_t)s->d, PANEL_ROWS, t, NULL, s->packed + (size_t)p * s->panel);
+    s->dirty[p] = 0;
+}
+
+static int num_panels(int l) { return (l + PANEL_ROWS - 1) / PANEL_ROWS; }
+
+/* The points the next working sets will most likely pick: the largest
+ * violations (-y G over I_up, y G over I_low), not cached up to len. */
+static int likely_next(solver *s, int i, int len, int *out, int want) {
+    double best[GEMM_ROWS];
+    int n = 0;
+    for (int t = 0; t < s->active_size; t++) {
+        if (t == i || s->cache.head[t].len >= len) continue;
+        double yG = s->y[t] * s->G[t], v = -INFINITY;
+        int up = s->y[t] == +1 ? !is_upper_bound(t) : !is_lower_bound(t);
+        int low = s->y[t] == +1 ? !is_lower_bound(t) : !is_upper_bound(t);
+        if (up) v = -yG;
+        if (low && yG > v) v = yG;
+        if (v == -INFINITY || (n == want && v <= best[n - 1])) continue;
+        int k = n < want ? n++ : n - 1;
+        for (; k > 0 && best[k - 1] < v; k--) { best[k] = best[k - 1]; out[k] = out[k - 1]; }
+        best[k] = v; out[k] = t;
+    }
+    return n;
+}
+
+/* Kernel entries [start, len) of point i's column (Q is symmetric), computed
+ * as one GEMM over the packed panels together with the columns the next
+ * steps will likely ask for: the micro-kernel computes GEMM_ROWS rows per
+ * pass over the panels either way, so the extra columns cost little. */
+static void kernel_column(solver *s, int i, int start, int len, float *data) {
+    int col[GEMM_ROWS] = {i}, from[GEMM_ROWS] = {start}, m = 1, lo = start;
+    float *out[GEMM_ROWS] = {data};
+    if (len == s->active_size && s->cache.capacity >= 4L * GEMM_ROWS * len) {
+        int more[GEMM_ROWS - 1];
+        int k = likely_next(s, i, len, more, GEMM_ROWS - 1);
+        for (int t = 0; t < k; t++) {
+            int f = cache_get(&s->cache, more[t], &out[m], len);
+            if (f < 0 || f >= len) continue;
+            col[m] = more[t]; from[m] = f; m++;
+            if (f < lo) lo = f;
+        }
+    }
+    int first = lo / PANEL_ROWS * PANEL_ROWS;
+    size_t n = (size_t)(len - first), d = (size_t)s->d;
+    float *a = s->scratch, *dots = s->scratch + GEMM_ROWS * d;
+    for (int r = 0; r < m; r++) memcpy(a + r * d, s->x[col[r]], sizeof(float) * d);
+    f32_gemm((size_t)m, n, d, a, d, s->packed + (size_t)(first / PANEL_ROWS) * s->panel, dots, n, -INFINITY, INFINITY);
+    for (int r = 0; r < m; r++) {
+        int c = col[r];
+        double sqc = s->x_square[c];
+        for (int j = from[r]; j < len; j++) {
+            double dist = sqc + s->x_square[j] - 2.0 * dots[r * n + (size_t)(j - first)];
+            out[r][j] = (float)(s->y[c] * s->y[j] * exp(-s->gamma * dist));
+        }
+    }
+}
 
 static float *get_Q(solver *s, int i, int len) {
     float *data;
     int start = cache_get(&s->cache, i, &data, len);
     if (start < 0) { s->oom = 1; return NULL; }
-    const float *xi = s->x[i];
-    double sqi = s->x_square[i];
-    for (int j = start; j < len; j++) {
-        double dist = sqi + s->x_square[j] - 2.0 * f32_dot((size_t)s->d, xi, s->x[j]);
-        data[j] = (float)(s->y[i] * s->y[j] * exp(-s->gamma * dist));
-    }
+    if (start < len) kernel_column(s, i, start, len, data);
     return data;
 }
 
 static void update_alpha_status(solver *s, int i) {
     s->alpha_status[i] = s->alpha[i] >= s->C ? UPPER_BOUND : s->alpha[i] <= 0 ? LOWER_BOUND : FREE;
 }
-#define is_upper_bound(i) (s->alpha_status[i] == UPPER_BOUND)
-#define is_lower_bound(i) (s->alpha_status[i] == LOWER_BOUND)
-#define is_free(i) (s->alpha_status[i] == FREE)
 #define SWAP(T, a, b) do { T t_ = (a); (a) = (b); (b) = t_; } while (0)
 
 static void swap_index(solver *s, int i, int j) {
@@ -155,6 +248,7 @@ static void swap_index(solver *s, int i, int j) {
     SWAP(double, s->G[i], s->G[j]);
     SWAP(double, s->G_bar[i], s->G_bar[j]);
     SWAP(int, s->active_set[i], s->active_set[j]);
+    s->dirty[i / PANEL_ROWS] = s->dirty[j / PANEL_ROWS] = 1;
 }
 
 static void reconstruct_gradient(solver *s) {
@@ -253,6 +347,7 @@ static void do_shrinking(solver *s) {
                 s->active_size--;
             }
         }
+    for (int p = 0; p < num_panels(s->l); p++) if (s->dirty[p]) pack_panel(s, p);
 }
 
 static double calculate_rho(solver *s) {
@@ -387,166 +482,329 @@ static dl_rbf_svm_model *model_new(int k, int d, int total_sv) {
     return m;
 }
 
-/* ---- one-vs-one training (LIBSVM svm_train for C-SVC) ------------------- */
+/* ---- one pair (LIBSVM svm_train_one for C-SVC) ---------------------------- */
 
-const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
-                             const dl_rbf_svm_params *params,
-                             dl_learn_progress_fn progress, void *user,
-                             dl_classifier **out, dl_train_report *report) {
+static const char *check_params(const dl_rbf_svm_params *P) {
+    if (!(P->C > 0) || !isfinite(P->C)) return dl_errorf("rbf-svm: C must be > 0 (got %g)", P->C);
+    if (!isfinite(P->gamma)) return "rbf-svm: gamma must be finite";
+    if (!(P->tol > 0)) return dl_errorf("rbf-svm: tol must be > 0 (got %g)", P->tol);
+    if (!(P->cache_mb > 0)) return dl_errorf("rbf-svm: cache_mb must be > 0 (got %g)", P->cache_mb);
+    return NULL;
+}
+
+static dl_rbf_svm_params params_or_default(const dl_rbf_svm_params *params) {
     dl_rbf_svm_params P;
     if (params) P = *params; else dl_rbf_svm_default_params(&P);
+    return P;
+}
+
+static void solver_free(solver *s) {
+    free(s->x); free(s->x_square); free(s->y); free(s->alpha_status); free(s->alpha);
+    free(s->G); free(s->G_bar); free(s->QD); free(s->active_set);
+    free(s->packed); free(s->scratch); free(s->dirty);
+    cache_free(&s->cache);
+}
+
+/* The solver over l = ni + nj rows (the first ni are +1), packed. */
+static const char *solver_init(solver *s, const float *const *rows, int ni, int nj, int d, double gamma,
+                               const dl_rbf_svm_params *P) {
+    int l = ni + nj;
+    size_t l1 = (size_t)l;
+    s->l = l; s->d = d; s->C = P->C; s->eps = P->tol; s->gamma = gamma;
+    s->panel = f32_gemm_packed_size((size_t)d, PANEL_ROWS);
+    size_t packed;
+    if (s->panel == SIZE_MAX || !dl_mul((size_t)num_panels(l), s->panel, &packed))
+        return dl_errorf("rbf-svm: a pair of %d points of %d features is too large for this platform", l, d);
+    s->x = dl_learn_alloc(l1, sizeof(float *));
+    s->x_square = dl_learn_alloc(l1, sizeof(float));
+    s->y = dl_learn_alloc(l1, 1);
+    s->alpha_status = dl_learn_alloc(l1, 1);
+    s->alpha = dl_learn_alloc(l1, sizeof(double));
+    s->G = dl_learn_alloc(l1, sizeof(double));
+    s->G_bar = dl_learn_alloc(l1, sizeof(double));
+    s->QD = dl_learn_alloc(l1, sizeof(double));
+    s->active_set = dl_learn_alloc(l1, sizeof(int));
+    s->packed = dl_learn_alloc(packed, sizeof(float));
+    size_t scratch;   /* GEMM_ROWS rows of A then GEMM_ROWS columns; or one transposed panel */
+    if (!dl_mul(l1 + (size_t)d, GEMM_ROWS, &scratch) || !dl_add(scratch, (size_t)d * PANEL_ROWS, &scratch))
+        return "rbf-svm: pair too large for this platform";
+    s->scratch = dl_learn_alloc(scratch, sizeof(float));
+    s->dirty = dl_learn_alloc((size_t)num_panels(l), 1);
+    if (!s->x || !s->x_square || !s->y || !s->alpha_status || !s->alpha || !s->G || !s->G_bar || !s->QD ||
+        !s->active_set || !s->packed || !s->scratch || !s->dirty || !cache_init(&s->cache, l, P->cache_mb * 1048576.0))
+        return dl_errorf("out of memory (rbf-svm pair of %d points)", l);
+    for (int k = 0; k < l; k++) {
+        s->x[k] = rows[k];
+        s->x_square[k] = f32_dot((size_t)d, rows[k], rows[k]);
+        s->y[k] = k < ni ? 1 : -1;
+        s->QD[k] = 1.0;   /* K(x, x) = 1 for RBF */
+    }
+    for (int p = 0; p < num_panels(l); p++) pack_panel(s, p);
+    return NULL;
+}
+
+/* A pair's result, serialised little-endian:
+ *   0  char[8] "DLRBFPR1"
+ *   8  u32 ci, cj, ni, nj, d, nsv, nbsv; u32 iterations low, high
+ *   44 f64 gamma, C, rho, obj
+ *   76 u32 index[nsv]   (0..ni+nj-1, increasing; < ni: class ci's rows)
+ *      f64 coef[nsv]    (alpha * y: > 0 for class ci, < 0 for cj)
+ *   end-4 u32 CRC-32 of every preceding byte */
+#define PAIR_MAGIC "DLRBFPR1"
+enum { PAIR_HEAD = 76 };
+typedef struct {
+    uint32_t ci, cj, ni, nj, d, nsv, nbsv;
+    uint64_t iter;
+    double gamma, C, rho, obj;
+} pair_head;
+
+static const char *encode_pair(const pair_head *h, const double *alpha_y, uint8_t **buf, size_t *size) {
+    size_t bytes;
+    if (!dl_mul(h->nsv, 12, &bytes) || !dl_add(bytes, PAIR_HEAD + 4, &bytes)) return "rbf-svm: pair result too large for this platform";
+    dl_clf_bytes b = {malloc(bytes), 0, bytes};
+    if (!b.p) return "out of memory";
+    memcpy(b.p, PAIR_MAGIC, 8); b.pos = 8;
+    uint32_t u[9] = {h->ci, h->cj, h->ni, h->nj, h->d, h->nsv, h->nbsv, (uint32_t)h->iter, (uint32_t)(h->iter >> 32)};
+    for (int i = 0; i < 9; i++) dl_clf_put_u32(&b, u[i]);
+    double f[4] = {h->gamma, h->C, h->rho, h->obj};
+    dl_clf_put_f64s(&b, f, 4);
+    uint32_t l = h->ni + h->nj;
+    for (uint32_t k = 0; k < l; k++) if (alpha_y[k] != 0) dl_clf_put_u32(&b, k);
+    for (uint32_t k = 0; k < l; k++) if (alpha_y[k] != 0) dl_clf_put_f64s(&b, alpha_y + k, 1);
+    dl_clf_put_u32(&b, dl_crc32(b.p, b.pos));
+    *buf = b.p;
+    *size = bytes;
+    return NULL;
+}
+
+/* Train pair (ci, cj) on its rows (rows[0..ni) of class ci, then nj of cj). */
+static const char *train_pair_rows(const float *const *rows, int ni, int nj, int d, int ci, int cj, double gamma,
+                                   const dl_rbf_svm_params *P, dl_learn_progress_fn progress, void *user,
+                                   int step, int steps, uint8_t **buf, size_t *size) {
+    int l = ni + nj;
+    solver s = {0};
+    double *alpha = dl_learn_alloc((size_t)l, sizeof(double));
+    const char *err = alpha ? solver_init(&s, rows, ni, nj, d, gamma, P) : "out of memory";
+    solution_info si = {0, 0, 0};
+    if (!err) err = solve(&s, alpha, P->max_iter, P->shrinking, progress, user, step, steps, &si);
+    solver_free(&s);
+    if (!err) {
+        pair_head h = {(uint32_t)ci, (uint32_t)cj, (uint32_t)ni, (uint32_t)nj, (uint32_t)d, 0, 0,
+                       (uint64_t)si.iter, gamma, P->C, si.rho, si.obj};
+        for (int k = 0; k < l; k++) {
+            if (alpha[k] > 0) { h.nsv++; if (alpha[k] >= P->C) h.nbsv++; }
+            if (k >= ni) alpha[k] = -alpha[k];   /* alpha_k * y_k */
+        }
+        err = encode_pair(&h, alpha, buf, size);
+    }
+    free(alpha);
+    return err;
+}
+
+const char *dl_rbf_svm_train_pair(const float *xi, int ni, const float *xj, int nj, int d, int ci, int cj,
+                                  double gamma, const float *mean, const float *std,
+                                  const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
+                                  uint8_t **result, size_t *size) {
+    if (!result || !size) return "rbf-svm pair: NULL output";
+    *result = NULL; *size = 0;
+    dl_rbf_svm_params P = params_or_default(params);
+    const char *err = check_params(&P);
+    if (err) return err;
+    if (ci < 0 || cj <= ci || cj > 255) return dl_errorf("rbf-svm pair: classes must be 0 <= ci < cj <= 255 (got %d, %d)", ci, cj);
+    if (ni < 1 || nj < 1 || ni > INT_MAX - nj) return dl_errorf("rbf-svm pair: bad row counts %d + %d", ni, nj);
+    if (!(gamma > 0) || !isfinite(gamma)) return dl_errorf("rbf-svm pair: gamma must be > 0 (got %g)", gamma);
+    if (!mean != !std) return "rbf-svm pair: give both mean and std, or neither";
+    if ((err = dl_learn_check_xy(xi, NULL, ni, d, NULL)) || (err = dl_learn_check_xy(xj, NULL, nj, d, NULL))) return err;
+    int l = ni + nj;
+    const float **rows = dl_learn_alloc((size_t)l, sizeof(float *));
+    float *xs = NULL;
+    if (!rows) return "out of memory";
+    for (int k = 0; k < l; k++) rows[k] = k < ni ? xi + (size_t)k * d : xj + (size_t)(k - ni) * d;
+    if (mean) {   /* the pair's rows as the SVM sees them */
+        xs = dl_learn_alloc((size_t)l * d, sizeof(float));
+        if (!xs) { free(rows); return "out of memory (standardised pair rows)"; }
+        for (int k = 0; k < l; k++) { dl_standardize_row(rows[k], mean, std, d, xs + (size_t)k * d); rows[k] = xs + (size_t)k * d; }
+    }
+    err = train_pair_rows(rows, ni, nj, d, ci, cj, gamma, &P, progress, user, 0, 1, result, size);
+    free(rows); free(xs);
+    return err;
+}
+
+/* ---- what every pair shares, and the model from the pairs ---------------- */
+
+const char *dl_rbf_svm_prepare(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
+                               int *num_classes, double *gamma, float *mean, float *std) {
+    dl_rbf_svm_params P = params_or_default(params);
+    const char *err = check_params(&P);
+    int K;
+    if (err || (err = dl_learn_check_xy(x, y, n, d, &K))) return err;
+    if (P.standardize && (!mean || !std)) return "rbf-svm: standardize needs mean and std buffers";
+    if (P.standardize && (err = dl_standardize_fit(x, n, d, mean, std))) return err;
+    *gamma = P.gamma;
+    if (!(P.gamma > 0) && (err = gamma_scale(x, n, d, P.standardize ? mean : NULL, P.standardize ? std : NULL, gamma))) return err;
+    if (num_classes) *num_classes = K;
+    return NULL;
+}
+
+static int pair_index(int K, int ci, int cj) { return ci * K - ci * (ci + 1) / 2 + (cj - ci - 1); }
+
+/* Decodes and checks one pair result against the training set's classes. */
+static const char *decode_pair(const uint8_t *buf, size_t size, int K, const int *count, int d, double gamma,
+                               double C, pair_head *h, dl_clf_bytes *body) {
+    if (!buf || size < PAIR_HEAD + 4) return dl_errorf("rbf-svm pair result: truncated (%zu bytes)", size);
+    if (memcmp(buf, PAIR_MAGIC, 8)) return "rbf-svm pair result: bad magic";
+    dl_clf_bytes b = {(uint8_t *)buf, 8, size};
+    uint32_t u[9];
+    for (int i = 0; i < 9; i++) u[i] = dl_clf_get_u32(&b);
+    *h = (pair_head){u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7] | (uint64_t)u[8] << 32, 0, 0, 0, 0};
+    double f[4];
+    int finite = dl_clf_get_f64s(&b, f, 4);
+    h->gamma = f[0]; h->C = f[1]; h->rho = f[2]; h->obj = f[3];
+    if (h->ci >= (uint32_t)K || h->cj >= (uint32_t)K || h->ci >= h->cj)
+        return dl_errorf("rbf-svm pair result: bad pair (%u, %u) for %d classes", h->ci, h->cj, K);
+    if (h->ni != (uint32_t)count[h->ci] || h->nj != (uint32_t)count[h->cj] || h->d != (uint32_t)d)
+        return dl_errorf("rbf-svm pair result (%u, %u): trained on %u + %u rows of %u features, the training set has %d + %d of %d",
+                         h->ci, h->cj, h->ni, h->nj, h->d, count[h->ci], count[h->cj], d);
+    uint32_t l = h->ni + h->nj;
+    if (h->nsv > l || h->nbsv > h->nsv) return dl_errorf("rbf-svm pair result (%u, %u): bad support vector counts", h->ci, h->cj);
+    size_t want;
+    if (!dl_mul(h->nsv, 12, &want) || !dl_add(want, PAIR_HEAD + 4, &want) || want != size)
+        return dl_errorf("rbf-svm pair result (%u, %u): %zu bytes, expected %zu (truncated?)", h->ci, h->cj, size, want);
+    uint32_t crc = (uint32_t)buf[size - 4] | (uint32_t)buf[size - 3] << 8 | (uint32_t)buf[size - 2] << 16 | (uint32_t)buf[size - 1] << 24;
+    if (crc != dl_crc32(buf, size - 4)) return dl_errorf("rbf-svm pair result (%u, %u): CRC mismatch", h->ci, h->cj);
+    if (!finite) return "rbf-svm pair result: non-finite values";
+    if (h->gamma != gamma || h->C != C)
+        return dl_errorf("rbf-svm pair result (%u, %u): trained with gamma %g, C %g; this fit uses gamma %g, C %g",
+                         h->ci, h->cj, h->gamma, h->C, gamma, C);
+    *body = b;
+    return NULL;
+}
+
+/* What assemble and train start from: the parameters, the training mean/std
+ * (if standardising), the classes and gamma; *out and *report cleared. */
+typedef struct { dl_rbf_svm_params P; float *mean, *std; int K; double gamma; } fit_setup;
+
+static void fit_setup_free(fit_setup *f) { free(f->mean); free(f->std); f->mean = f->std = NULL; }
+
+static const char *fit_setup_init(fit_setup *f, const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
+                                  dl_classifier **out, dl_train_report *report) {
+    *f = (fit_setup){params_or_default(params), NULL, NULL, 0, 0};
     if (!out) return "rbf-svm: NULL output";
     *out = NULL;
     if (report) memset(report, 0, sizeof *report);
-    if (!(P.C > 0) || !isfinite(P.C)) return dl_errorf("rbf-svm: C must be > 0 (got %g)", P.C);
-    if (!isfinite(P.gamma)) return "rbf-svm: gamma must be finite";
-    if (!(P.tol > 0)) return dl_errorf("rbf-svm: tol must be > 0 (got %g)", P.tol);
-    if (!(P.cache_mb > 0)) return dl_errorf("rbf-svm: cache_mb must be > 0 (got %g)", P.cache_mb);
-    int K;
-    const char *err = dl_learn_check_xy(x, y, n, d, &K);
-    if (err) return err;
+    if (f->P.standardize && d > 0) {
+        f->mean = dl_learn_alloc((size_t)d, sizeof(float));
+        f->std = dl_learn_alloc((size_t)d, sizeof(float));
+        if (!f->mean || !f->std) { fit_setup_free(f); return "out of memory"; }
+    }
+    const char *err = dl_rbf_svm_prepare(x, y, n, d, &f->P, &f->K, &f->gamma, f->mean, f->std);
+    if (err) fit_setup_free(f);
+    return err;
+}
 
-    int npairs = K * (K - 1) / 2;
-    float *xs = NULL;              /* standardised copy, if asked */
+const char *dl_rbf_svm_assemble(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
+                                const uint8_t *const *results, const size_t *sizes, int count_results,
+                                dl_classifier **out, dl_train_report *report) {
+    fit_setup f;
+    const char *err = fit_setup_init(&f, x, y, n, d, params, out, report);
+    if (err) return err;
+    const dl_rbf_svm_params P = f.P;
+    const float *mean = f.mean, *std = f.std;
+    int K = f.K, npairs = K * (K - 1) / 2;
+    double gamma = f.gamma;
+    if (!results || !sizes || count_results != npairs) {
+        fit_setup_free(&f);
+        return dl_errorf("rbf-svm: %d pair results for %d classes, need %d", count_results, K, npairs);
+    }
     dl_classifier *c = NULL;
     int *count = dl_learn_alloc((size_t)K, sizeof(int)), *start = dl_learn_alloc((size_t)K + 1, sizeof(int));
-    int *perm = dl_learn_alloc((size_t)n, sizeof(int));
-    int *nonzero = dl_learn_alloc((size_t)n, sizeof(int));
-    double *pair_alpha = dl_learn_alloc((size_t)(K - 1) * n, sizeof(double));   /* sum over pairs of ci + cj */
-    double *pair_rho = dl_learn_alloc((size_t)npairs, sizeof(double));
-    float *mean = NULL, *std = NULL;
-    solver s = {0};
-    s.x = dl_learn_alloc((size_t)n, sizeof(float *));
-    s.x_square = dl_learn_alloc((size_t)n, sizeof(float));
-    s.y = dl_learn_alloc((size_t)n, 1);
-    s.alpha_status = dl_learn_alloc((size_t)n, 1);
-    s.alpha = dl_learn_alloc((size_t)n, sizeof(double));
-    s.G = dl_learn_alloc((size_t)n, sizeof(double));
-    s.G_bar = dl_learn_alloc((size_t)n, sizeof(double));
-    s.QD = dl_learn_alloc((size_t)n, sizeof(double));
-    s.active_set = dl_learn_alloc((size_t)n, sizeof(int));
-    float *sq = dl_learn_alloc((size_t)n, sizeof(float));
+    int *perm = dl_learn_alloc((size_t)n, sizeof(int)), *fill = dl_learn_alloc((size_t)K, sizeof(int));
+    int *svpos = dl_learn_alloc((size_t)n, sizeof(int));   /* grouped row -> model SV index + 1, or 0 */
+    int *by_pair = dl_learn_alloc((size_t)npairs, sizeof(int));   /* pair index -> result index + 1 */
+    pair_head *heads = dl_learn_alloc((size_t)npairs, sizeof(pair_head));
+    dl_clf_bytes *bodies = dl_learn_alloc((size_t)npairs, sizeof(dl_clf_bytes));
     if (report) {
         report->num_problems = npairs;
+        report->gamma = gamma;
         report->iterations = dl_learn_alloc((size_t)npairs, sizeof(long));
         report->objective = dl_learn_alloc((size_t)npairs, sizeof(double));
         report->nsv = dl_learn_alloc((size_t)npairs, sizeof(int));
         report->nbsv = dl_learn_alloc((size_t)npairs, sizeof(int));
     }
-    if (!count || !start || !perm || !nonzero || !pair_alpha || !pair_rho || !s.x || !s.x_square || !s.y ||
-        !s.alpha_status || !s.alpha || !s.G || !s.G_bar || !s.QD || !s.active_set || !sq ||
+    if (!count || !start || !perm || !fill || !svpos || !by_pair || !heads || !bodies ||
         (report && (!report->iterations || !report->objective || !report->nsv || !report->nbsv))) {
         err = "out of memory";
         goto done;
     }
-    const float *X = x;
-    if (P.standardize) {
-        mean = dl_learn_alloc((size_t)d, sizeof(float));
-        std = dl_learn_alloc((size_t)d, sizeof(float));
-        xs = dl_learn_alloc((size_t)n * d, sizeof(float));
-        if (!mean || !std || !xs) { err = "out of memory (standardised copy of the training set)"; goto done; }
-        if ((err = dl_standardize_fit(x, n, d, mean, std))) goto done;
-        for (int i = 0; i < n; i++) dl_standardize_row(x + (size_t)i * d, mean, std, d, xs + (size_t)i * d);
-        X = xs;
-    }
-    double gamma = P.gamma > 0 ? P.gamma : dl_rbf_gamma_scale(X, n, d);
-    if (report) report->gamma = gamma;
-
     /* Group the points by class (LIBSVM svm_group_classes; classes in label order). */
     for (int i = 0; i < n; i++) count[y[i]]++;
     for (int k = 0; k < K; k++) start[k + 1] = start[k] + count[k];
-    {
-        int *fill = dl_learn_alloc((size_t)K, sizeof(int));
-        if (!fill) { err = "out of memory"; goto done; }
-        for (int i = 0; i < n; i++) perm[start[y[i]] + fill[y[i]]++] = i;
-        free(fill);
-    }
-    for (int i = 0; i < n; i++) sq[i] = f32_dot((size_t)d, X + (size_t)perm[i] * d, X + (size_t)perm[i] * d);
+    for (int i = 0; i < n; i++) perm[start[y[i]] + fill[y[i]]++] = i;
 
-    s.d = d; s.C = P.C; s.eps = P.tol; s.gamma = gamma;
-    size_t aoff = 0;
-    int p = 0;
-    for (int ci = 0; ci < K; ci++)
-        for (int cj = ci + 1; cj < K; cj++, p++) {
-            int l = count[ci] + count[cj];
-            s.l = l;
-            for (int k = 0; k < l; k++) {
-                int g = k < count[ci] ? start[ci] + k : start[cj] + k - count[ci];
-                s.x[k] = X + (size_t)perm[g] * d;
-                s.x_square[k] = sq[g];
-                s.y[k] = k < count[ci] ? 1 : -1;
-                s.QD[k] = 1.0;   /* K(x, x) = 1 for RBF */
-            }
-            if (!cache_init(&s.cache, l, P.cache_mb * 1048576.0)) { err = "out of memory"; goto done; }
-            solution_info si = {0, 0, 0};
-            double *alpha = pair_alpha + aoff;
-            err = solve(&s, alpha, P.max_iter, P.shrinking, progress, user, p, npairs, &si);
-            cache_free(&s.cache);
-            if (err) goto done;
-            int nsv = 0, nbsv = 0;
-            for (int k = 0; k < l; k++) {
-                if (alpha[k] > 0) {
-                    nsv++;
-                    if (alpha[k] >= P.C) nbsv++;
-                    int g = k < count[ci] ? start[ci] + k : start[cj] + k - count[ci];
-                    nonzero[g] = 1;
-                }
-                if (k >= count[ci]) alpha[k] = -alpha[k];   /* alpha_k * y_k */
-            }
-            pair_rho[p] = si.rho;
-            if (report) {
-                report->iterations[p] = si.iter; report->objective[p] = si.obj;
-                report->nsv[p] = nsv; report->nbsv[p] = nbsv;
-            }
-            aoff += (size_t)l;
-            if (progress) {
-                dl_learn_progress pr = {"rbf-svm", p + 1, npairs, si.iter, 0, 0, -1, -1};
-                if (progress(user, &pr)) { err = DL_CANCELLED; goto done; }
-            }
+    /* Check every result, each pair exactly once; mark the support vectors. */
+    for (int r = 0; r < npairs; r++) {
+        pair_head h;
+        dl_clf_bytes b;
+        if ((err = decode_pair(results[r], sizes[r], K, count, d, gamma, P.C, &h, &b))) goto done;
+        int p = pair_index(K, (int)h.ci, (int)h.cj);
+        if (by_pair[p]) { err = dl_errorf("rbf-svm: pair (%u, %u) given twice", h.ci, h.cj); goto done; }
+        by_pair[p] = r + 1;
+        heads[p] = h;
+        bodies[p] = b;
+        uint32_t prev = 0;
+        for (uint32_t t = 0; t < h.nsv; t++) {
+            uint32_t k = dl_clf_get_u32(&b);
+            if (k >= h.ni + h.nj || (t && k <= prev)) { err = dl_errorf("rbf-svm pair result (%u, %u): bad support vector index %u", h.ci, h.cj, k); goto done; }
+            prev = k;
+            svpos[k < h.ni ? start[h.ci] + (int)k : start[h.cj] + (int)(k - h.ni)] = 1;
         }
-
-    /* Build the model exactly as LIBSVM lays it out. */
+    }
     int total_sv = 0;
-    for (int i = 0; i < n; i++) total_sv += nonzero[i];
+    for (int g = 0; g < n; g++) if (svpos[g]) svpos[g] = ++total_sv;
     if (total_sv == 0) { err = "rbf-svm: no support vectors (degenerate problem)"; goto done; }
+
+    /* Build the model exactly as LIBSVM lays it out: SVs grouped by class, in input order. */
     c = dl_classifier_new(&dl_rbf_svm_kind, K, d, P.standardize);
     if (!c || !(c->model = model_new(K, d, total_sv))) { err = "out of memory"; goto done; }
     dl_rbf_svm_model *M = c->model;
     M->gamma = gamma;
     if (P.standardize) { memcpy(c->mean, mean, sizeof(float) * d); memcpy(c->std, std, sizeof(float) * d); }
-    {
-        int *nz_start = dl_learn_alloc((size_t)K + 1, sizeof(int));
-        if (!nz_start) { err = "out of memory"; goto done; }
-        int q = 0;
-        for (int k = 0; k < K; k++) {   /* SVs grouped by class, in input order */
-            for (int t = 0; t < count[k]; t++)
-                if (nonzero[start[k] + t])
-                    memcpy(M->sv + (size_t)q++ * d, X + (size_t)perm[start[k] + t] * d, sizeof(float) * d);
-            nz_start[k + 1] = q;
-            M->sv_count[k] = q - nz_start[k];
-        }
-        aoff = 0;
-        p = 0;
-        for (int ci = 0; ci < K; ci++)
-            for (int cj = ci + 1; cj < K; cj++, p++) {
-                /* pair (ci,cj): coefficients of ci's SVs go in row cj-1, of cj's in row ci */
-                const double *alpha = pair_alpha + aoff;
-                int q2 = nz_start[ci];
-                for (int t = 0; t < count[ci]; t++)
-                    if (nonzero[start[ci] + t]) M->sv_coef[(size_t)(cj - 1) * total_sv + q2++] = alpha[t];
-                q2 = nz_start[cj];
-                for (int t = 0; t < count[cj]; t++)
-                    if (nonzero[start[cj] + t]) M->sv_coef[(size_t)ci * total_sv + q2++] = alpha[count[ci] + t];
-                M->rho[p] = pair_rho[p];
-                aoff += (size_t)count[ci] + count[cj];
+    for (int g = 0; g < n; g++)
+        if (svpos[g]) dl_standardize_row(x + (size_t)perm[g] * d, mean, std, d, M->sv + (size_t)(svpos[g] - 1) * d);
+    for (int k = 0; k < K; k++) {
+        M->sv_count[k] = 0;
+        for (int g = start[k]; g < start[k + 1]; g++) M->sv_count[k] += svpos[g] != 0;
+    }
+    for (int p = 0; p < npairs; p++) {
+        const pair_head *h = &heads[p];
+        int ci = (int)h->ci, cj = (int)h->cj;
+        /* pair (ci,cj): coefficients of ci's SVs go in row cj-1, of cj's in row ci (-0 where not
+         * an SV of this pair, as alpha_k * y_k of a zero alpha with y = -1 is) */
+        double *row_i = M->sv_coef + (size_t)(cj - 1) * total_sv, *row_j = M->sv_coef + (size_t)ci * total_sv;
+        for (int g = start[cj]; g < start[cj + 1]; g++) if (svpos[g]) row_j[svpos[g] - 1] = -0.0;
+        dl_clf_bytes ib = bodies[p], cb = bodies[p];
+        cb.pos += (size_t)h->nsv * 4;
+        for (uint32_t t = 0; t < h->nsv; t++) {
+            uint32_t k = dl_clf_get_u32(&ib);
+            double v;
+            dl_clf_get_f64s(&cb, &v, 1);
+            int in_i = k < h->ni;
+            if (v == 0 || (in_i ? v < 0 : v > 0) || fabs(v) > P.C) {
+                err = dl_errorf("rbf-svm pair result (%d, %d): bad coefficient %g", ci, cj, v);
+                goto done;
             }
-        free(nz_start);
+            if (in_i) row_i[svpos[start[ci] + (int)k] - 1] = v;
+            else row_j[svpos[start[cj] + (int)(k - h->ni)] - 1] = v;
+        }
+        M->rho[p] = h->rho;
+        if (report) {
+            report->iterations[p] = (long)h->iter; report->objective[p] = h->obj;
+            report->nsv[p] = (int)h->nsv; report->nbsv[p] = (int)h->nbsv;
+        }
     }
 done:
-    free(count); free(start); free(perm); free(nonzero); free(pair_alpha); free(pair_rho);
-    free(xs); free(mean); free(std); free(sq);
-    free(s.x); free(s.x_square); free(s.y); free(s.alpha_status); free(s.alpha);
-    free(s.G); free(s.G_bar); free(s.QD); free(s.active_set);
+    free(count); free(start); free(perm); free(fill); free(svpos); free(by_pair); free(heads); free(bodies);
+    fit_setup_free(&f);
     if (err) {
         dl_classifier_free(c);
         dl_train_report_free(report);
@@ -556,24 +814,94 @@ done:
     return NULL;
 }
 
+/* ---- one-vs-one training, all pairs here in turn ------------------------- */
+
+const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
+                             const dl_rbf_svm_params *params,
+                             dl_learn_progress_fn progress, void *user,
+                             dl_classifier **out, dl_train_report *report) {
+    fit_setup f;
+    const char *err = fit_setup_init(&f, x, y, n, d, params, out, report);
+    if (err) return err;
+    const dl_rbf_svm_params P = f.P;
+    int K = f.K, npairs = K * (K - 1) / 2;
+    int *count = dl_learn_alloc((size_t)K, sizeof(int)), *start = dl_learn_alloc((size_t)K + 1, sizeof(int));
+    int *fill = dl_learn_alloc((size_t)K, sizeof(int));
+    const float **grouped = dl_learn_alloc((size_t)n, sizeof(float *));
+    uint8_t **results = dl_learn_alloc((size_t)npairs, sizeof(uint8_t *));
+    size_t *sizes = dl_learn_alloc((size_t)npairs, sizeof(size_t));
+    float *xs = NULL;              /* standardised copy, if asked */
+    if (!count || !start || !fill || !grouped || !results || !sizes) { err = "out of memory"; goto done; }
+    const float *X = x;
+    if (P.standardize) {
+        xs = dl_learn_alloc((size_t)n * d, sizeof(float));
+        if (!xs) { err = "out of memory (standardised copy of the training set)"; goto done; }
+        for (int i = 0; i < n; i++) dl_standardize_row(x + (size_t)i * d, f.mean, f.std, d, xs + (size_t)i * d);
+        X = xs;
+    }
+    for (int i = 0; i < n; i++) count[y[i]]++;
+    for (int k = 0; k < K; k++) start[k + 1] = start[k] + count[k];
+    for (int i = 0; i < n; i++) grouped[start[y[i]] + fill[y[i]]++] = X + (size_t)i * d;
+    for (int ci = 0, p = 0; ci < K; ci++)
+        for (int cj = ci + 1; cj < K; cj++, p++) {
+            /* the pair's rows: class ci's then class cj's, each in input order */
+            int ni = count[ci], nj = count[cj];
+            const float **rows = dl_learn_alloc((size_t)ni + nj, sizeof(float *));
+            if (!rows) { err = "out of memory"; goto done; }
+            memcpy(rows, grouped + start[ci], sizeof(float *) * ni);
+            memcpy(rows + ni, grouped + start[cj], sizeof(float *) * nj);
+            err = train_pair_rows(rows, ni, nj, d, ci, cj, f.gamma, &P, progress, user, p, npairs, &results[p], &sizes[p]);
+            free(rows);
+            if (err) goto done;
+            if (progress) {
+                dl_learn_progress pr = {"rbf-svm", p + 1, npairs, 0, 0, 0, -1, -1};
+                if (progress(user, &pr)) { err = DL_CANCELLED; goto done; }
+            }
+        }
+    err = dl_rbf_svm_assemble(x, y, n, d, &P, (const uint8_t *const *)results, sizes, npairs, out, report);
+done:
+    for (int p = 0; results && p < npairs; p++) free(results[p]);
+    free(results); free(sizes); free(count); free(start); free(fill); free(grouped); free(xs);
+    fit_setup_free(&f);
+    if (err) dl_train_report_free(report);
+    return err;
+}
+
 /* ---- prediction (LIBSVM svm_predict_values) ----------------------------- */
 
+/* Kernel values of a chunk of rows against every SV as GEMMs: the rows are
+ * packed as the weights (d x n, small), the SVs stream through as A in
+ * blocks, so each SV is read once per chunk. */
 static const char *rbf_votes(const dl_classifier *c, const float *x, int n, float *votes) {
+    enum { SV_BLOCK = 512 };
     const dl_rbf_svm_model *M = c->model;
     int K = c->num_classes, d = c->num_features, L = M->total_sv;
+    size_t packed_floats = f32_gemm_packed_size((size_t)d, (size_t)n);
+    if (packed_floats == SIZE_MAX) return "rbf-svm: prediction chunk too large for this platform";
     double *kvalue = dl_learn_alloc((size_t)L * n, sizeof(double));
     float *xsq = dl_learn_alloc((size_t)n, sizeof(float));
     int *start = dl_learn_alloc((size_t)K, sizeof(int));
-    if (!kvalue || !xsq || !start) { free(kvalue); free(xsq); free(start); return "out of memory"; }
+    float *xt = dl_learn_alloc((size_t)d * n, sizeof(float));
+    float *packed = dl_learn_alloc(packed_floats, sizeof(float));
+    float *dots = dl_learn_alloc((size_t)SV_BLOCK * n, sizeof(float));
+    const char *err = NULL;
+    if (!kvalue || !xsq || !start || !xt || !packed || !dots) { err = "out of memory"; goto done; }
     for (int k = 1; k < K; k++) start[k] = start[k - 1] + M->sv_count[k - 1];
-    for (int r = 0; r < n; r++) xsq[r] = f32_dot((size_t)d, x + (size_t)r * d, x + (size_t)r * d);
-    /* SV-major loop: each support vector is read once per batch of rows. */
-    for (int t = 0; t < L; t++) {
-        const float *sv = M->sv + (size_t)t * d;
-        double svsq = f32_dot((size_t)d, sv, sv);
-        for (int r = 0; r < n; r++) {
-            double dist = xsq[r] + svsq - 2.0 * f32_dot((size_t)d, x + (size_t)r * d, sv);
-            kvalue[(size_t)r * L + t] = exp(-M->gamma * dist);
+    for (int r = 0; r < n; r++) {
+        xsq[r] = f32_dot((size_t)d, x + (size_t)r * d, x + (size_t)r * d);
+        for (int f = 0; f < d; f++) xt[(size_t)f * n + r] = x[(size_t)r * d + f];
+    }
+    f32_gemm_pack((size_t)d, (size_t)n, xt, NULL, packed);
+    for (int t0 = 0; t0 < L; t0 += SV_BLOCK) {
+        int m = L - t0 < SV_BLOCK ? L - t0 : SV_BLOCK;
+        const float *sv = M->sv + (size_t)t0 * d;
+        f32_gemm((size_t)m, (size_t)n, (size_t)d, sv, (size_t)d, packed, dots, (size_t)n, -INFINITY, INFINITY);
+        for (int t = 0; t < m; t++) {
+            double svsq = f32_dot((size_t)d, sv + (size_t)t * d, sv + (size_t)t * d);
+            for (int r = 0; r < n; r++) {
+                double dist = xsq[r] + svsq - 2.0 * dots[(size_t)t * n + r];
+                kvalue[(size_t)r * L + t0 + t] = exp(-M->gamma * dist);
+            }
         }
     }
     for (int r = 0; r < n; r++) {
@@ -591,8 +919,9 @@ static const char *rbf_votes(const dl_classifier *c, const float *x, int n, floa
                 if (sum > 0) vote[i] += 1; else vote[j] += 1;
             }
     }
-    free(kvalue); free(xsq); free(start);
-    return NULL;
+done:
+    free(kvalue); free(xsq); free(start); free(xt); free(packed); free(dots);
+    return err;
 }
 
 /* ---- the kind: file payload, parameters ----------------------------------- */
@@ -661,6 +990,8 @@ void dl_rbf_svm_default_params(dl_rbf_svm_params *p) {
     dl_param_defaults(rbf_params, NUM_PARAMS, v);
     *p = params_from(v);
 }
+
+void dl_rbf_svm_params_from_values(const double *values, dl_rbf_svm_params *p) { *p = params_from(values); }
 
 static const char *rbf_fit(const float *x, const int *y, int n, int d, const double *v,
                            dl_learn_progress_fn progress, void *user, dl_classifier **out, dl_train_report *report) {

@@ -8,7 +8,9 @@
  * gamma <= 0 means scikit-learn's gamma='scale': 1 / (d * X.var()) over the
  * training matrix as the SVC sees it (after standardisation if enabled,
  * which it is not by default: SVC uses the features it is given).
- * Practical up to ~20,000 training points (10 classes -> 45 problems). */
+ * Kernel columns are GEMMs over the pair's rows packed as weight panels;
+ * each of the K(K-1)/2 pairs is an independent unit (dl_rbf_svm_train_pair),
+ * so hosts can train them on several workers and assemble the model. */
 #ifndef DENSELAB_KERNEL_SVM_H
 #define DENSELAB_KERNEL_SVM_H
 #include "learn/classifier.h"
@@ -28,6 +30,9 @@ typedef struct {
 } dl_rbf_svm_params;
 
 void dl_rbf_svm_default_params(dl_rbf_svm_params *p);
+/* From the kind's parameter values in table order (checked by the caller:
+ * dl_fit_check_values("rbf-svm", ...)). */
+void dl_rbf_svm_params_from_values(const double *values, dl_rbf_svm_params *p);
 
 /* x: n x d, y: labels 0..K-1 (every class present). progress (may be NULL)
  * is called every 1,000 SMO steps and after each pair (step = pairs done,
@@ -54,6 +59,35 @@ typedef struct {
 } dl_rbf_svm_model;
 
 extern const dl_classifier_kind dl_rbf_svm_kind;
+
+/* ---- the one-vs-one pairs as independent units ---------------------------
+ * dl_rbf_svm_train == prepare, train_pair for every (ci < cj), assemble: the
+ * model's bytes are the same whoever trains the pairs, in whatever order.
+ *
+ * prepare: checks x, y and params like dl_rbf_svm_train; gives the number of
+ * classes, gamma (gamma='scale' resolved over all n rows) and, if
+ * params->standardize, the training mean/std (d floats each; else untouched,
+ * may be NULL). */
+const char *dl_rbf_svm_prepare(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
+                               int *num_classes, double *gamma, float *mean, float *std);
+
+/* Pair (ci < cj): xi = the ni rows of class ci, xj = the nj rows of class
+ * cj, each in the order they have in the training set. gamma from prepare;
+ * mean/std from prepare if standardising, else NULL. progress: every 1,000
+ * SMO steps (step 0 of 1, iter). *result: a new malloc'd byte string (alphas
+ * as support vector indices and coefficients, rho, iterations, objective;
+ * CRC-checked), for dl_rbf_svm_assemble. */
+const char *dl_rbf_svm_train_pair(const float *xi, int ni, const float *xj, int nj, int d, int ci, int cj,
+                                  double gamma, const float *mean, const float *std,
+                                  const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
+                                  uint8_t **result, size_t *size);
+
+/* The model from all K(K-1)/2 pair results (any order) over the same x, y
+ * and params: every result is checked (pair ids, row counts, gamma, C,
+ * size, CRC, indices, coefficients) and a reason names the first bad one. */
+const char *dl_rbf_svm_assemble(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
+                                const uint8_t *const *results, const size_t *sizes, int count,
+                                dl_classifier **out, dl_train_report *report);
 
 #ifdef __cplusplus
 }

@@ -126,6 +126,10 @@ test('a long random sequence of valid and invalid API calls leaves the golden ph
     () => refuses('fit, bad parameters', () => lab.fit('linear-svm', trainX, trainY, 40, 6, pick([{ C: NaN }, { C: -1 }, { C: 'big' }])), /C|parameter/),
     () => refuses('fit, unknown kind', () => lab.fit(pick(['svm', '', 7]), trainX, trainY, 40, 6), /kind|unknown/),
     () => { const c = lab.fit('linear-svm', trainX, trainY, 40, 6); assert.ok(c.evaluate(trainX, trainY, 40).accuracy > 0.9); live.classifiers.push(c); },
+    // ---- the RBF SVM's pairs as units (wasm/rbf-pairs.js) ----
+    () => refuses('rbfTrainPair, bad pair ids', () => lab.rbfTrainPair(trainX.subarray(0, 12), 2, trainX.subarray(12, 24), 2, 6, ...pick([[1, 1], [-1, 2], [0, 256], [2.5, 3]]), { gamma: 0.5 }), /ci|cj/),
+    () => refuses('rbfTrainPair, rows that do not match', () => lab.rbfTrainPair(trainX.subarray(0, 12), pick([3, 0, 2 ** 31]), trainX.subarray(12, 24), 2, 6, 0, 1, { gamma: 0.5 }), /rows/),
+    () => refuses('rbfAssemble, bad pair results', () => lab.rbfAssemble(trainX, trainY, 40, 6, {}, pick([[], [garbage(int(0, 90))], [new Uint8Array(0)], 'x', [7]])), /pair result/),
     () => { const c = live.classifiers.at(-1); if (c) refuses('classifier predict, bad n', () => c.predict(trainX, pick([0, 39, 1.5, -40, 2 ** 32 + 40])), /expected|rows|integer/); },
     () => { const c = live.classifiers.at(-1); if (c) { const again = lab.loadClassifier(c.save()); assert.deepEqual(again.predict(trainX, 40).labels, c.predict(trainX, 40).labels); again.free(); } },
     () => { const c = live.classifiers.pop(); if (c) { c.free(); refuses('a freed classifier', () => pick([() => c.predict(trainX, 40), () => c.save(), () => c.evaluate(trainX, trainY, 40)])(), /classifier was freed/); } },
@@ -183,6 +187,14 @@ test('the core checks the sizes it is handed too (wasm/api.c), whatever the JS s
     const options = Buffer.from('include_top=false\0pooling=avg\0');
     const opts = lab.copyIn(options);
     try { refused('net build, a NUL inside the options', core._dl_api_net_build(file.handle, opts, options.length - 1), /NUL/); } finally { core._free(opts); }
+    const rbf = lab.copyIn(lab.rbfValues({})), count = lab.rbfValues({}).length;   // the rbf-svm kind's defaults
+    try {
+      refused('rbf pair, 64 bytes for 4 rows of 6', core._dl_api_rbf_train_pair(buf, 64, 4, buf, 64, 1, 6, 0, 1, 0.5, 0, 0, rbf, count, wh), /class ci rows: needs 96 bytes, the buffer holds 64/);
+      refused('rbf pair, rows whose size wraps', core._dl_api_rbf_train_pair(buf, 64, 2 ** 30, buf, 64, 1, 2 ** 20, 0, 1, 0.5, 0, 0, rbf, count, wh), /overflows the address space|needs/);
+      refused('rbf pair, too few parameters', core._dl_api_rbf_train_pair(buf, 64, 1, buf, 64, 1, 6, 0, 1, 0.5, 0, 0, rbf, count - 1, wh), /rbf-svm takes \d+ parameters/);
+      refused('rbf assemble, 64 bytes for 40 labels', core._dl_api_rbf_assemble(buf, 160, buf, 64, 40, 1, rbf, count, buf, buf, 3), /labels: needs 160 bytes, the buffer holds 64/);
+      refused('rbf prepare, 64 bytes for 40 rows', core._dl_api_rbf_prepare(buf, 64, buf, 160, 40, 1, rbf, count, wh, 0, 0), /features: needs 160 bytes, the buffer holds 64/);
+    } finally { core._free(rbf); }
   } finally { core._free(buf); core._free(wh); }
   assert.deepEqual(net.predict(x), before);
   net.free(); file.free();

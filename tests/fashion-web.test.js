@@ -4,7 +4,8 @@
 // validation split); the lesson under the table names the best row, which is highlighted, and the
 // new head's curve has a validation accuracy; a feature worker killed
 // mid-extraction and a cancel + resume give bit-identical features; a reload takes them from the
-// IndexedDB cache; a downloaded classifier loads again and classifies a photo; a clear error for
+// IndexedDB cache; the RBF SVM's pairs on the workers, stopped and resumed, give the CLI's
+// accuracy; a downloaded classifier loads again and classifies a photo; a clear error for
 // an RBF SVM on too many points; the page reloads offline; no request leaves the origin.
 // Saves build/screenshots/fashion.png and fashion-phone.png.
 import { describe, it as test, before, after } from 'node:test';
@@ -216,6 +217,28 @@ describe('the Fashion-MNIST page in Chromium', () => {
     assert.equal(fs.readFileSync(classifierFile).subarray(0, 8).toString('latin1'), 'DLCLASS1');
   });
 
+  test('the RBF SVM\'s pairs on the workers: a stop keeps the finished pairs, a second run resumes to the CLI\'s accuracy', async () => {
+    ready();
+    const want = runCli('rbf-svm');
+    want.catch(() => {});
+    for (const [id, on] of [['use-linear-svm', false], ['use-rbf-svm', true], ['use-softmax', false], ['use-pixels-linear-svm', false]]) {
+      await page.setChecked(`[data-testid=${id}]`, on);
+    }
+    await hook('stopAfterPairs', 5);
+    await page.click('[data-testid=train]');
+    await waitStatus(['cancelled'], 'the RBF SVM stopped after 5 pairs');
+    const kept = await hook('rbfPairsKept');
+    assert.ok(kept >= 5 && kept < 45, `${kept} pairs kept`);
+    assert.match(await text('train-text'), new RegExp(`keeps its ${kept} finished pairs of 45`));
+    await hook('stopAfterPairs', 0);
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'the RBF SVM resumed');
+    assert.equal(await page.getAttribute('[data-testid=train-text]', 'data-resumed'), String(kept), 'the second run did not start from the kept pairs');
+    const got = (await resultRows()).filter((r) => r.classifier === 'rbf-svm');
+    assert.equal(got.length, 1, 'one RBF SVM row');
+    assert.equal(got[0].accuracy.toFixed(4), (await want).test_accuracy.toFixed(4), 'RBF SVM: page vs CLI');
+  });
+
   test('a killed worker and a cancel + resume give identical features', async () => {
     ready();
     assert.ok(reference, 'needs the undisturbed run above');
@@ -269,10 +292,10 @@ describe('the Fashion-MNIST page in Chromium', () => {
     for (const [id, on] of [['use-linear-svm', false], ['use-rbf-svm', true], ['use-softmax', false], ['use-pixels-linear-svm', true]]) {
       await page.setChecked(`[data-testid=${id}]`, on);
     }
-    await page.fill('[data-testid=rbf-max]', '50000');
+    await page.fill('[data-testid=rbf-max]', '70000');
     await page.click('[data-testid=train]');
     await waitStatus(['done'], 'training with one bad classifier');
-    assert.match(await text('fashion-error'), /RBF SVM: 50,000 training points is too many/);
+    assert.match(await text('fashion-error'), /RBF SVM: 70,000 training points is more than the 60,000 training images there are/);
     const rows = await resultRows();
     assert.deepEqual(rows.map((r) => r.classifier), ['pixels-linear-svm'], 'the other classifier did not run');
     await page.setViewportSize({ width: 390, height: 844 });

@@ -6,6 +6,7 @@
  * Prints one line per failed check and "learn_test: N checks, M failed". */
 #include "common/checked.h"
 #include "common/crc32.h"
+#include "kernels/kernels.h"
 #include "learn/experiment.h"
 #include "learn/idx.h"
 #include "learn/kernel_svm.h"
@@ -556,6 +557,151 @@ static void test_fit_sizes(void) {
     free(x);
 }
 
+/* ---- RBF SVM pairs as independent units ----------------------------------- */
+
+enum { PAIR_HEAD_BYTES = 76 };   /* learn/kernel_svm.c: where the SV indices start */
+
+/* Kernel rows as the solver computes them (f32_gemm over weight panels of 8
+ * rows, packed one panel at a time, starting at any panel) equal the
+ * dot-product rows within float rounding. */
+static void test_rbf_gemm_rows(void) {
+    static const int shapes[][2] = {{1, 1}, {7, 3}, {9, 17}, {23, 37}, {64, 5}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        int l = shapes[t][0], d = shapes[t][1], panels = (l + 7) / 8;
+        size_t panel = f32_gemm_packed_size((size_t)d, 8);
+        float *x = malloc(sizeof(float) * l * d), *packed = calloc(panel * panels, sizeof(float));
+        float *tr = calloc((size_t)8 * d, sizeof(float)), *dots = malloc(sizeof(float) * l);
+        dl_rng r; dl_rng_seed(&r, 7 + t);
+        for (int i = 0; i < l * d; i++) x[i] = (float)(dl_rng_uniform(&r) * 2 - 1);
+        for (int p = 0; p < panels; p++) {
+            for (int c = 0; c < 8; c++)
+                for (int f = 0; f < d; f++) tr[f * 8 + c] = p * 8 + c < l ? x[(p * 8 + c) * d + f] : 0;
+            f32_gemm_pack((size_t)d, 8, tr, NULL, packed + p * panel);
+        }
+        double worst = 0;
+        for (int i = 0; i < l; i++)
+            for (int p0 = 0; p0 < panels; p0++) {   /* a column from panel p0 on, as after shrinking */
+                f32_gemm(1, (size_t)(l - p0 * 8), (size_t)d, x + i * d, (size_t)d, packed + p0 * panel, dots, (size_t)(l - p0 * 8), -INFINITY, INFINITY);
+                for (int j = p0 * 8; j < l; j++) {
+                    double ref = f32_dot((size_t)d, x + i * d, x + j * d);
+                    worst = fmax(worst, fabs(dots[j - p0 * 8] - ref) / (1 + fabs(ref)));
+                }
+            }
+        CHECK(worst < 1e-5, "GEMM kernel rows %dx%d differ from f32_dot rows by %g", l, d, worst);
+        free(x); free(packed); free(tr); free(dots);
+    }
+}
+
+/* Rows of class k in input order (what a host sends a pair's worker). */
+static float *class_rows(const float *x, const int *y, int n, int d, int k, int *count) {
+    float *out = malloc(sizeof(float) * n * d);
+    *count = 0;
+    for (int i = 0; i < n; i++) if (y[i] == k) memcpy(out + (size_t)(*count)++ * d, x + (size_t)i * d, sizeof(float) * d);
+    return out;
+}
+
+/* All pairs through train_pair (in reverse order, as workers may finish),
+ * results[p] in pair order. */
+static const char *train_pairs(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *P,
+                               uint8_t **results, size_t *sizes, int *npairs) {
+    int K; double gamma;
+    float mean[64], std[64];
+    const char *err = dl_rbf_svm_prepare(x, y, n, d, P, &K, &gamma, mean, std);
+    if (err) return err;
+    *npairs = K * (K - 1) / 2;
+    for (int ci = K - 2, p = *npairs - 1; ci >= 0; ci--)
+        for (int cj = K - 1; cj > ci; cj--, p--) {
+            int ni, nj;
+            float *xi = class_rows(x, y, n, d, ci, &ni), *xj = class_rows(x, y, n, d, cj, &nj);
+            err = dl_rbf_svm_train_pair(xi, ni, xj, nj, d, ci, cj, gamma, P->standardize ? mean : NULL,
+                                        P->standardize ? std : NULL, P, NULL, NULL, &results[p], &sizes[p]);
+            free(xi); free(xj);
+            if (err) return err;
+        }
+    return NULL;
+}
+
+static void test_rbf_pairs(void) {
+    enum { N = 90, D = 6, K = 4, PAIRS = K * (K - 1) / 2 };
+    float x[N * D]; int y[N];
+    blobs(N, D, K, 3.0f, 11, x, y);
+    for (int standardize = 0; standardize < 2; standardize++) {
+        dl_rbf_svm_params P; dl_rbf_svm_default_params(&P);
+        P.standardize = standardize; P.cache_mb = 0.002;
+        dl_classifier *serial = NULL, *pairs = NULL;
+        CHECK_OK(dl_rbf_svm_train(x, y, N, D, &P, NULL, NULL, &serial, NULL));
+        uint8_t *res[PAIRS] = {0}; size_t sz[PAIRS] = {0}; int np = 0;
+        CHECK_OK(train_pairs(x, y, N, D, &P, res, sz, &np));
+        CHECK(np == PAIRS, "pairs %d", np);
+        dl_train_report rep;
+        CHECK_OK(dl_rbf_svm_assemble(x, y, N, D, &P, (const uint8_t *const *)res, sz, PAIRS, &pairs, &rep));
+        uint8_t *a = NULL, *b = NULL; size_t an = 0, bn = 0;
+        if (serial && pairs) {
+            CHECK_OK(dl_classifier_save(serial, &a, &an));
+            CHECK_OK(dl_classifier_save(pairs, &b, &bn));
+            CHECK(a && b && an == bn && !memcmp(a, b, an), "pair-assembled model differs from the serial one (standardize %d)", standardize);
+            CHECK(rep.num_problems == PAIRS && rep.nsv[0] > 0 && rep.iterations[0] > 0, "report from the pairs");
+            dl_train_report_free(&rep);
+        }
+        free(a); free(b);
+        dl_classifier_free(pairs); pairs = NULL;
+        dl_classifier_free(serial);
+
+        /* bad inputs give reasons, never a model */
+        const uint8_t *bad[PAIRS]; size_t bsz[PAIRS];
+        for (int p = 0; p < PAIRS; p++) { bad[p] = res[p]; bsz[p] = sz[p]; }
+        CHECK_ERR(dl_rbf_svm_assemble(x, y, N, D, &P, bad, bsz, PAIRS - 1, &pairs, NULL), "5 pair results for 4 classes, need 6");
+        bsz[2] = sz[2] - 5;
+        CHECK_ERR(dl_rbf_svm_assemble(x, y, N, D, &P, bad, bsz, PAIRS, &pairs, NULL), "truncated");
+        bsz[2] = 10;
+        CHECK_ERR(dl_rbf_svm_assemble(x, y, N, D, &P, bad, bsz, PAIRS, &pairs, NULL), "truncated (10 bytes)");
+        bad[2] = res[1]; bsz[2] = sz[1];
+        CHECK_ERR(dl_rbf_svm_assemble(x, y, N, D, &P, bad, bsz, PAIRS, &pairs, NULL), "given twice");
+        bsz[2] = sz[2];
+        uint8_t *copy = malloc(sz[2]);
+        memcpy(copy, res[2], sz[2]);
+        bad[2] = copy;
+        copy[sz[2] - 9] ^= 1;
+        CHECK_ERR(dl_rbf_svm_assemble(x, y, N, D, &P, bad, bsz, PAIRS, &pairs, NULL), "CRC mismatch");
+        memcpy(copy, res[2], sz[2]);
+        put_le32(copy + 8, 7); recrc(copy, sz[2]);   /* class 7 of 4 */
+        CHECK_ERR(dl_rbf_svm_assemble(x, y, N, D, &P, bad, bsz, PAIRS, &pairs, NULL), "bad pair (7,");
+        memcpy(copy, res[2], sz[2]);
+        put_le32(copy + 12, 0); recrc(copy, sz[2]);   /* (0, 0) */
+        CHECK_ERR(dl_rbf_svm_assemble(x, y, N, D, &P, bad, bsz, PAIRS, &pairs, NULL), "bad pair (0, 0)");
+        memcpy(copy, res[2], sz[2]);
+        put_le32(copy + 16, 3); recrc(copy, sz[2]);   /* row count */
+        CHECK_ERR(dl_rbf_svm_assemble(x, y, N, D, &P, bad, bsz, PAIRS, &pairs, NULL), "trained on 3 +");
+        memcpy(copy, res[2], sz[2]);
+        put_le32(copy + PAIR_HEAD_BYTES, 100000); recrc(copy, sz[2]);   /* SV index out of range */
+        CHECK_ERR(dl_rbf_svm_assemble(x, y, N, D, &P, bad, bsz, PAIRS, &pairs, NULL), "bad support vector index 100000");
+        free(copy);
+        CHECK(pairs == NULL, "a model from bad pair results");
+        dl_rbf_svm_params other = P; other.C = 2;
+        for (int p = 0; p < PAIRS; p++) bad[p] = res[p];
+        CHECK_ERR(dl_rbf_svm_assemble(x, y, N, D, &other, bad, sz, PAIRS, &pairs, NULL), "this fit uses gamma");
+        CHECK_ERR(dl_rbf_svm_assemble(x, y, N, D, &P, NULL, sz, PAIRS, &pairs, NULL), "pair results");
+        for (int p = 0; p < PAIRS; p++) free(res[p]);
+    }
+    /* one pair's own argument checks, and its cancellation */
+    uint8_t *r = NULL; size_t rs = 0;
+    float nan_row[D] = {0, 0, NAN, 0, 0, 0};
+    CHECK_ERR(dl_rbf_svm_train_pair(x, 3, x + 3 * D, 3, D, 2, 2, 0.5, NULL, NULL, NULL, NULL, NULL, &r, &rs), "0 <= ci < cj");
+    CHECK_ERR(dl_rbf_svm_train_pair(x, 3, x + 3 * D, 3, D, -1, 2, 0.5, NULL, NULL, NULL, NULL, NULL, &r, &rs), "0 <= ci < cj");
+    CHECK_ERR(dl_rbf_svm_train_pair(x, 0, x, 3, D, 0, 1, 0.5, NULL, NULL, NULL, NULL, NULL, &r, &rs), "bad row counts");
+    CHECK_ERR(dl_rbf_svm_train_pair(x, 3, x, 3, D, 0, 1, 0, NULL, NULL, NULL, NULL, NULL, &r, &rs), "gamma must be > 0");
+    CHECK_ERR(dl_rbf_svm_train_pair(x, 3, nan_row, 1, D, 0, 1, 0.5, NULL, NULL, NULL, NULL, NULL, &r, &rs), "NaN at row 0, column 2");
+    CHECK(r == NULL && rs == 0, "a result from a refused pair");
+    enum { BIG = 2400 };
+    float *bx = malloc(sizeof(float) * BIG * D); int *by = malloc(sizeof(int) * BIG);
+    blobs(BIG, D, 2, 12.0f, 5, bx, by);   /* overlapping: thousands of SMO steps */
+    int left = 2, n0, n1;
+    float *x0 = class_rows(bx, by, BIG, D, 0, &n0), *x1 = class_rows(bx, by, BIG, D, 1, &n1);
+    CHECK_ERR(dl_rbf_svm_train_pair(x0, n0, x1, n1, D, 0, 1, 0.1, NULL, NULL, NULL, cancel_after, &left, &r, &rs), "cancelled");
+    CHECK(r == NULL, "a result from a cancelled pair");
+    free(x0); free(x1); free(bx); free(by);
+}
+
 int main(void) {
     test_idx();
     test_errors();
@@ -565,6 +711,8 @@ int main(void) {
     test_gradients(3);
     test_hostile_files();
     test_fit_sizes();
+    test_rbf_gemm_rows();
+    test_rbf_pairs();
     printf("learn_test: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }

@@ -15,6 +15,7 @@
 #include "learn/experiment.h"
 #include "learn/finetune.h"
 #include "learn/idx.h"
+#include "learn/kernel_svm.h"
 #include "learn/report.h"
 #include "learn/train.h"
 #include "kernels/kernels.h"
@@ -311,6 +312,65 @@ EMSCRIPTEN_KEEPALIVE int dl_api_global_pool(const float *in, size_t positions, s
     return 1;
 }
 
+/* ---- the RBF SVM's one-vs-one pairs as independent units (learn/kernel_svm.h) ----
+ * values[count]: the rbf-svm kind's parameters in table order. Every buffer
+ * comes with its bytes. */
+
+static const char *rbf_params(const double *values, int count, dl_rbf_svm_params *p) {
+    const char *err = dl_fit_check_values("rbf-svm", values, count);
+    if (!err) dl_rbf_svm_params_from_values(values, p);
+    return err;
+}
+
+static int rbf_rows_fit(const void *x, size_t bytes, int n, int d, const char *what) {
+    size_t count;
+    if (!x || n < 1 || d < 1) return failed(dl_errorf("%s: %d rows of %d features", what, n, d));
+    if (!dl_mul((size_t)n, (size_t)d, &count)) return failed(dl_errorf("%s: %d x %d overflows the address space", what, n, d));
+    return fits(count, sizeof(float), bytes, what);
+}
+
+/* info[0] = gamma, info[1] = number of classes; mean/std (d floats each) filled if standardising. */
+EMSCRIPTEN_KEEPALIVE int dl_api_rbf_prepare(const float *x, size_t x_bytes, const int *y, size_t y_bytes, int n, int d,
+                                            const double *values, int count, double *info, float *mean, float *std) {
+    dl_rbf_svm_params p;
+    const char *err = rbf_params(values, count, &p);
+    if (err) return failed(err);
+    if (!rbf_rows_fit(x, x_bytes, n, d, "features") || !fits((size_t)n, sizeof(int), y_bytes, "labels")) return 0;
+    int k = 0;
+    if ((err = dl_rbf_svm_prepare(x, y, n, d, &p, &k, &info[0], mean, std))) return failed(err);
+    info[1] = k;
+    return 1;
+}
+
+static int pair_progress(void *user, const dl_learn_progress *p) {
+    return js_progress("rbf-svm pair", (double)p->iter, 0, 0, 0, -1, -1);
+}
+
+/* The pair's result bytes (malloc'ed; *size set), or NULL. mean/std: 0 or d floats each. */
+EMSCRIPTEN_KEEPALIVE uint8_t *dl_api_rbf_train_pair(const float *xi, size_t xi_bytes, int ni, const float *xj, size_t xj_bytes, int nj,
+                                                    int d, int ci, int cj, double gamma, const float *mean, const float *std,
+                                                    const double *values, int count, size_t *size) {
+    dl_rbf_svm_params p;
+    const char *err = rbf_params(values, count, &p);
+    if (err) return failed(err), NULL;
+    if (!rbf_rows_fit(xi, xi_bytes, ni, d, "class ci rows") || !rbf_rows_fit(xj, xj_bytes, nj, d, "class cj rows")) return NULL;
+    uint8_t *out = NULL;
+    err = dl_rbf_svm_train_pair(xi, ni, xj, nj, d, ci, cj, gamma, mean, std, &p, pair_progress, NULL, &out, size);
+    return err ? (failed(err), NULL) : out;
+}
+
+/* results[count_results] pointers to sizes[count_results] bytes each. */
+EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_rbf_assemble(const float *x, size_t x_bytes, const int *y, size_t y_bytes, int n, int d,
+                                                        const double *values, int count, const uint8_t *const *results,
+                                                        const size_t *sizes, int count_results) {
+    dl_rbf_svm_params p;
+    const char *err = rbf_params(values, count, &p);
+    if (err) return failed(err), NULL;
+    if (!rbf_rows_fit(x, x_bytes, n, d, "features") || !fits((size_t)n, sizeof(int), y_bytes, "labels")) return NULL;
+    dl_classifier *c = NULL;
+    err = dl_rbf_svm_assemble(x, y, n, d, &p, results, sizes, count_results, &c, NULL);
+    return err ? (failed(err), NULL) : c;
+}
 /* ---- Keras's symbolic shapes and checks (the Applications API panel) ---------- */
 
 /* shape: 4 ints: rank, then the output shape with -1 where Keras says None. */

@@ -13,12 +13,14 @@
 import fs from 'node:fs';
 import v8 from 'node:v8';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import { availableThreads, MAX_PIXELS, MAX_THREADS } from './denselab.js';
 import { files, openDenseLab, VERSION } from './node.js';
 import { crossValidate, imageFeatures, projectClassifier, trainProject } from './train.js';
-import { blockNet, classifierNames, classifierOptions, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier } from './experiment.js';
+import { blockNet, classifierNames, classifierOptions, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier, runRbfPairs } from './experiment.js';
+import { nodePairWorkers } from './rbf-pair-worker.js';
+import os from 'node:os';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const paths = files;
@@ -248,7 +250,7 @@ async function fashion(lab, a, out, err) {
   const names = classifierNames(lab);
   if (which !== 'all' && !names.includes(which)) throw new UsageError(`--classifier must be ${names.join(', ')} or all, got '${which}'`);
   const chosen = which === 'all' ? names : [which];
-  const n = intOption(a, 'train', 60000), m = intOption(a, 'test', 10000), size = sizeOption(a), rbfMax = intOption(a, 'rbf-max', 10000);
+  const n = intOption(a, 'train', 60000), m = intOption(a, 'test', 10000), size = sizeOption(a), rbfMax = intOption(a, 'rbf-max', 1000000);
   let params;   // the kinds' parameters (learn/experiment.c's table), in the native CLI's words
   try { params = classifierOptions(lab, a.extra); } catch (e) { throw new UsageError(e.message); }
   const train = loadSplit(lab, a, 'train', n), test = loadSplit(lab, a, 'test', m);
@@ -276,19 +278,29 @@ async function fashion(lab, a, out, err) {
   }
   const json = Boolean(a.json);
   out(lab.formatReportHead({ json, size, n, m, featureSeconds, haveFeatures: Boolean(ftr || blockFeatures.train) }));
-  chosen.forEach((name, i) => {
+  const workers = intOption(a, 'workers', os.availableParallelism());
+  for (const [i, name] of chosen.entries()) {
     const features = block.has(name) ? blockFeatures : { d, train: ftr, test: fte };
     const { train: tr, test: te } = classifierInputs(lab, name, train, test, n, m, features, rbfMax);
     let r;
-    try { r = runClassifier(lab, name, tr, te, params, progress); } catch (e) { throw new UsageError(`${name}: ${e.message}`); }
+    try {
+      r = name === 'rbf-svm' ? await rbfRow(lab, tr, te, params, workers, a.json ? null : err) : runClassifier(lab, name, tr, te, params, progress);
+    } catch (e) { throw new UsageError(`${name}: ${e.message}`); }
     out(lab.formatReportRow({ json, first: i === 0, name, n: tr.n, seconds: r.train_seconds, accuracy: r.test_accuracy, confusion: r.confusion }));
-  });
+  }
   out(lab.formatReportTail({ json }));
   return 0;
 }
+// The RBF SVM's pairs over `workers` worker threads, each its own WASM instance (wasm/rbf-pairs.js).
+async function rbfRow(lab, train, test, params, workers, err) {
+  const pool = nodePairWorkers(Math.min(workers, 45), { wasm: paths.wasm, core: pathToFileURL(paths.core).href });
+  const onPair = err && ((p) => err(`rbf-svm: pair (${p.ci},${p.cj}) done, ${p.done}/${p.total} pairs, ${p.seconds.toFixed(0)} s, ETA ${p.eta.toFixed(0)} s\n`));
+  try { return await runRbfPairs(lab, train, test, params, { runners: pool.runners, onPair }); } finally { await pool.close(); }
+}
+
 features.options = ['train', 'test', 'batch', 'data'];
 // fashion also takes every parameter of the classifier table (learn/experiment.c), as --NAME or --NA-ME.
-fashion.options = [...features.options, 'classifier', 'rbf-max'];
+fashion.options = [...features.options, 'classifier', 'rbf-max', 'workers'];
 fashion.classifierParams = true;
 
 // model.predict on images (load_img at the network's input size + preprocess_input) -> .npy
@@ -422,7 +434,7 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
        node wasm/cli.js predict IMAGE... --out FILE.npy [--include-top B] [--weights W] [--input-shape H,W,C] [--pooling P] [--classes N]
        node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]
        node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all
-                                [--rbf-max 10000] [--json] [--data DIR] [classifier parameters: --C 1, --gamma, --epochs 10, ...;
+                                [--rbf-max N (default: all)] [--workers N] [--json] [--data DIR] [classifier parameters: --C 1, --gamma, --epochs 10, ...;
                                  build/native/denselab --help lists them all]
        node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] [--runs N] [--warmup N] [--batch B] [--svm-runs N] [--page-c C] [--clock wall|cpu]
        node wasm/cli.js train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K]

@@ -476,6 +476,77 @@ class DenseLab {
     } finally { this.core._free(pv); this.freeRows(rows); this.core._free(py); }
   }
 
+  // ---- the RBF SVM's one-vs-one pairs as independent units (learn/kernel_svm.h) ----
+  // rbfPrepare -> { gamma, numClasses, mean, std } (mean/std: Float32Arrays if options.standardize,
+  // else null); rbfTrainPair for each (ci < cj) on only those two classes' rows, anywhere (another
+  // worker's instance); rbfAssemble: the Classifier, the same bytes as fit('rbf-svm', ...).
+  rbfValues(options) {
+    if (options === null || typeof options !== 'object') throw new Error(`rbf-svm parameters must be an object, got ${show(options)}`);
+    const kinds = this.classifierKinds();
+    return classifierParams(kinds, kinds.find((k) => k.name === 'rbf-svm'), options);
+  }
+
+  rbfPrepare(x, y, n, d, options = {}) {
+    integer('number of features', d, 1, MAX_INT);
+    checkLabels(y, n);
+    const values = this.rbfValues(options), standardize = values[this.classifierKinds().find((k) => k.name === 'rbf-svm').params.findIndex((p) => p.name === 'standardize')] === 1;
+    const rows = this.rowsIn('features', x, n, d);   // a HeapFloats is used in place
+    const ptrs = [this.copyIn(values), this.copyIn(Int32Array.from(y)), this.alloc('info', 16), this.alloc('mean', d * 4), this.alloc('std', d * 4)];
+    const [pv, py, info, mean, std] = ptrs;
+    try {
+      if (!this.core._dl_api_rbf_prepare(rows.ptr, n * d * 4, py, n * 4, n, d, pv, values.length, info, mean, std)) throw this.error();
+      const f = (p) => (standardize ? this.core.HEAPF32.slice(p >> 2, (p >> 2) + d) : null);
+      return { gamma: this.core.HEAPF64[info >> 3], numClasses: this.core.HEAPF64[(info >> 3) + 1], mean: f(mean), std: f(std) };
+    } finally { ptrs.forEach((p) => this.core._free(p)); this.freeRows(rows); }
+  }
+
+  // xi: the ni rows of class ci, xj: the nj rows of class cj (each in training-set order);
+  // { gamma, mean, std } from rbfPrepare. onProgress('rbf-svm pair', iterations) every 1,000
+  // SMO steps; a true return cancels. -> the pair's result bytes (Uint8Array).
+  rbfTrainPair(xi, ni, xj, nj, d, ci, cj, { gamma, mean = null, std = null } = {}, options = {}, onProgress) {
+    integer('number of features', d, 1, MAX_INT);
+    checkRows('class ci rows', xi, ni, d);
+    checkRows('class cj rows', xj, nj, d);
+    integer('ci', ci, 0, 254);
+    integer('cj', cj, ci + 1, 255);
+    if (typeof gamma !== 'number' || !(gamma > 0) || !Number.isFinite(gamma)) throw new Error(`gamma must be a positive number (from rbfPrepare), got ${show(gamma)}`);
+    if ((mean === null) !== (std === null)) throw new Error('give both mean and std (from rbfPrepare), or neither');
+    if (mean !== null) { floats('mean', mean, d); floats('std', std, d); }
+    const values = this.rbfValues(options);
+    const ptrs = [this.copyIn(values), this.copyIn(floats('class ci rows', xi)), this.copyIn(floats('class cj rows', xj)), this.alloc('size', 8)];
+    if (mean !== null) ptrs.push(this.copyIn(floats('mean', mean)), this.copyIn(floats('std', std)));
+    const [pv, pi, pj, size, pm = 0, ps = 0] = ptrs;
+    try {
+      const r = this.withProgress(onProgress, () => this.core._dl_api_rbf_train_pair(pi, ni * d * 4, ni, pj, nj * d * 4, nj, d, ci, cj, gamma, pm, ps, pv, values.length, size));
+      if (!r) throw this.error();
+      const bytes = this.core.HEAPU8.slice(r, r + this.core.HEAPU32[size >> 2]);
+      this.core._free(r);
+      return bytes;
+    } finally { ptrs.forEach((p) => this.core._free(p)); }
+  }
+
+  // results: every pair's bytes from rbfTrainPair, in any order.
+  rbfAssemble(x, y, n, d, options, results) {
+    integer('number of features', d, 1, MAX_INT);
+    checkLabels(y, n);
+    if (!Array.isArray(results)) throw new Error(`pair results must be an array of byte arrays, got ${show(results)}`);
+    const values = this.rbfValues(options ?? {});
+    const rows = this.rowsIn('features', x, n, d);   // a HeapFloats is used in place
+    const ptrs = [this.copyIn(values), rows.ptr, this.copyIn(Int32Array.from(y))];
+    try {
+      results.forEach((r, i) => ptrs.push(this.copyIn(r, `pair result ${i}`)));
+      const table = this.alloc('pair results', Math.max(results.length, 1) * 8);
+      ptrs.push(table);
+      results.forEach((r, i) => {
+        this.core.HEAPU32[(table >> 2) + i] = ptrs[3 + i];
+        this.core.HEAPU32[(table >> 2) + results.length + i] = byteView(`pair result ${i}`, r).length;
+      });
+      const c = this.core._dl_api_rbf_assemble(ptrs[1], n * d * 4, ptrs[2], n * 4, n, d, ptrs[0], values.length, table, table + results.length * 4, results.length);
+      if (!c) throw this.error();
+      return new Classifier(this, c);
+    } finally { ptrs.forEach((p, i) => { if (i !== 1) this.core._free(p); }); this.freeRows(rows); }
+  }
+
   loadClassifier(bytes) {
     const c = this.withBytes(bytes, (p, n) => this.core._dl_api_classifier_load(p, n), 'classifier file');
     if (!c) throw this.error();

@@ -1,6 +1,7 @@
 // experiment.js — the Fashion-MNIST transfer-learning experiment (Ex. 6.2.1/6.2.2)
 // on the JS API: shared by the Node CLI (`node wasm/cli.js fashion`) and the page's workers.
 // All computation is the C core's; this file only sequences it.
+import { fitRbfPairs } from './rbf-pairs.js';
 
 export const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 export const FASHION_FILES = {
@@ -67,12 +68,30 @@ export function pixels(split, n, out = new Float32Array(n * split.rows * split.c
 
 // Train one classifier and test it: the row of the comparison table.
 export function runClassifier(lab, name, train, test, params = {}, onProgress) {
+  const kind = rowKind(lab, name);
+  const t0 = now();
+  return testRow(name, train, test, lab.fit(kind, train.x, train.y, train.n, train.d, params, onProgress), now() - t0);
+}
+
+// The RBF SVM's row with its pairs spread over workers (wasm/rbf-pairs.js: pairs.runners, and
+// pairs.done / onPair / isCancelled): the same model bytes as runClassifier's.
+export async function runRbfPairs(lab, train, test, params, pairs) {
+  const t0 = now();
+  const clf = await fitRbfPairs(lab, train.x, train.y, train.n, train.d, params, pairs);
+  return testRow('rbf-svm', train, test, clf, now() - t0);
+}
+
+// The RBF SVM's row from its pairs' results (trained elsewhere, in seconds).
+export const rbfAssembledRow = (lab, train, test, params, results, seconds) =>
+  testRow('rbf-svm', train, test, lab.rbfAssemble(train.x, train.y, train.n, train.d, params, results), seconds);
+
+function rowKind(lab, name) {
   const row = lab.reportRows().find((r) => r.name === name);
   if (!row) throw new Error(`unknown classifier '${name}' (expected ${classifierNames(lab).join(', ')})`);
-  const kind = row.kind;
-  const t0 = now();
-  const clf = lab.fit(kind, train.x, train.y, train.n, train.d, params, onProgress);
-  const trainSeconds = now() - t0;
+  return row.kind;
+}
+
+function testRow(name, train, test, clf, trainSeconds) {
   try {
     const { accuracy, confusion, predictions } = clf.evaluate(test.x, test.y, test.n);
     return { classifier: name, train: train.n, train_seconds: trainSeconds, test_accuracy: accuracy, confusion, predictions, model: clf.save() };

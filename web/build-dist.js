@@ -66,6 +66,7 @@ function main() {
   const build = 'run ./build.sh first';
   copies.push([need('wasm/denselab.js', 'the JS API'), 'denselab.js']);
   copies.push([need('wasm/experiment.js', 'the experiment module the workers share'), 'experiment.js']);
+  copies.push([need('wasm/rbf-pairs.js', 'the RBF SVM pair scheduling experiment.js imports'), 'rbf-pairs.js']);
   copies.push([need('wasm/train.js', "the train page's module (your own classes)"), 'train-lib.js']);
   copies.push([need('build/wasm/wasm/denselab_core.mjs', build), 'denselab_core.mjs']);
   copies.push([need('build/wasm/wasm/denselab_core.wasm', build), 'denselab_core.wasm']);

@@ -13,6 +13,7 @@ import { FASHION as DEFAULTS } from './defaults.js';
 import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
 import { decodedNote } from './browser-decode.js';
 import { WorkerClient } from './worker-client.js';
+import { schedulePairs } from './rbf-pairs.js';
 
 const MODEL_URL = 'models/densenet121.dlm';
 const WASM_URL = 'denselab_core.wasm';
@@ -31,6 +32,9 @@ const state = {
   features: null,        // { size, n, m, checksum, fromCache, replaced, heapBytes, cacheComplete, dropped }: the
                          // features themselves are only in the classifier worker's WASM heap (the tab's one copy)
   trainer: null, trainerData: null, trainCall: null,
+  rbfPairs: null,        // { key, done: Map } the RBF SVM's finished pairs: a stopped fit resumes from them
+  rbfPool: [],           // the pair workers of the RBF SVM fit running now
+  stopAfterPairs: 0,     // tests: stop the RBF SVM after this many finished pairs (0: never)
   results: [], active: null, photoWorker: null,
   busy: false, cancelled: false,
 };
@@ -269,7 +273,7 @@ function chosenClassifiers() {
   if ($('use-rbf').checked) {
     add('rbf-svm', () => {
       const rbfMax = positive('rbf-max', 'RBF SVM: training points', { integer: true, min: 1 });
-      if (rbfMax > DEFAULTS.rbfLimit) throw new Error(`RBF SVM: ${fmt(rbfMax)} training points is too many for a kernel SVM in the tab (its kernel matrix grows with the square of the points): use at most ${fmt(DEFAULTS.rbfLimit)}`);
+      if (rbfMax > DEFAULTS.rbfLimit) throw new Error(`RBF SVM: ${fmt(rbfMax)} training points is more than the ${fmt(DEFAULTS.rbfLimit)} training images there are`);
       return { params: { C: positive('rbf-c', 'RBF SVM: C') }, rbfMax };
     });
   }
@@ -338,7 +342,7 @@ async function train() {
         state.trainCall = t;
         setBusy(true);
         const px = c.name === 'pixels-linear-svm' ? pixelImages() : { images: null, transfer: [] };
-        const r = await t.call('fit', { name: c.name, params: c.params, rbfMax: c.rbfMax ?? Infinity, images: px.images }, {
+        const r = c.name === 'rbf-svm' ? await fitRbf(t, c) : await t.call('fit', { name: c.name, params: c.params, rbfMax: c.rbfMax ?? Infinity, images: px.images }, {
           transfer: px.transfer,
           onProgress: (p) => {
             if (p.phase === 'softmax') {
@@ -362,7 +366,8 @@ async function train() {
       }
     }
     if (state.stopped) {
-      $('train-text').textContent = 'Stopped.';
+      const kept = state.rbfPairs?.done.size;
+      $('train-text').textContent = kept ? `Stopped. The RBF SVM keeps its ${kept} finished pairs of 45: training it again resumes from them.` : 'Stopped.';
       setStatus('cancelled');
       return;
     }
@@ -379,7 +384,45 @@ async function train() {
 function stopTraining() {
   state.stopped = true;
   state.trainer?.kill('was stopped');
+  for (const w of state.rbfPool) w.kill('was stopped');
   $('train-text').textContent = 'Stopped.';
+}
+
+// The RBF SVM's one-vs-one pairs over a pool of classifier workers (wasm/rbf-pairs.js): the
+// classifier worker holding the data sends each pair only its two classes' rows; the finished
+// pairs stay here, so a stopped fit (same data and parameters) resumes from them.
+async function fitRbf(t, c) {
+  const key = `${state.trainerData}|${c.rbfMax}|${JSON.stringify(c.params)}`;
+  if (state.rbfPairs?.key !== key) state.rbfPairs = { key, done: new Map() };
+  const { done } = state.rbfPairs;
+  const { classSizes } = await t.call('rbfPrepare', { params: c.params, rbfMax: c.rbfMax });
+  const pairs = (classSizes.length * (classSizes.length - 1)) / 2;
+  const pool = Array.from({ length: Math.max(1, Math.min(settings().workers, pairs - done.size)) }, () => {
+    const w = new WorkerClient(new URL('./worker-train.js', import.meta.url), { name: 'an RBF SVM pair worker' });
+    w.ready = w.call('start', { wasm: state.wasm.slice(0) });
+    return w;
+  });
+  state.rbfPool = pool;
+  const text = $('train-text'), t0 = performance.now();
+  text.dataset.resumed = done.size;
+  text.textContent = `${LABELS['rbf-svm']}: ${done.size ? `resuming from ${done.size} finished pairs of ${pairs}, ` : ''}${pairs - done.size} pairs on ${pool.length} worker${pool.length > 1 ? 's' : ''}…`;
+  try {
+    await Promise.all(pool.map((w) => w.ready));
+    const results = await schedulePairs({
+      classSizes, done, isCancelled: () => state.stopped,
+      makeTask: (ci, cj) => t.call('rbfTask', { ci, cj }),
+      runners: pool.map((w) => (task) => w.call('rbfPair', task, { transfer: [task.xi.buffer, task.xj.buffer] }).then((r) => r.bytes)),
+      onPair: (p) => {
+        text.textContent = `${LABELS['rbf-svm']}: pair ${FASHION_CLASSES[p.ci]} vs ${FASHION_CLASSES[p.cj]} done · ${p.done} of ${p.total} pairs · ${p.seconds.toFixed(0)} s · about ${p.eta.toFixed(0)} s left`;
+        text.dataset.pairs = p.done;
+        if (state.stopAfterPairs && p.done >= state.stopAfterPairs) stopTraining();
+      },
+    });
+    return await t.call('rbfAssemble', { results, seconds: (performance.now() - t0) / 1000 });
+  } finally {
+    for (const w of pool) w.kill('finished');
+    state.rbfPool = [];
+  }
 }
 
 // ---------- results ----------
@@ -584,6 +627,8 @@ window.__denselabTest = {
   featureWorkerHeap: () => state.features?.heapBytes ?? null,
   featuresInWorker: () => !!state.features && !state.features.dropped,
   replacedWorkers: () => state.features?.replaced ?? state.pool?.replaced ?? 0,
+  stopAfterPairs: (k) => { state.stopAfterPairs = k; },
+  rbfPairsKept: () => state.rbfPairs?.done.size ?? 0,
 };
 
 // Opened as a file, web/file-check.js explains how to serve the folder: nothing to load here.

@@ -12,9 +12,15 @@
 //           -> the comparison-table row (+ model bytes, predictions)
 //   predict { model: Uint8Array (DLCLASS1), x: Float32Array } -> { label, scores, kind, numFeatures }
 //   inspect { model }                  -> { kind, numClasses, numFeatures }
+//   the RBF SVM's pairs (wasm/rbf-pairs.js; the page schedules them over several of these workers):
+//   rbfPrepare  { params, rbfMax }     -> { classSizes } (the worker holding the data)
+//   rbfTask     { ci, cj }             -> one pair's task: only its two classes' rows
+//   rbfPair     { ...task }            -> { bytes } (any worker, no data needed)
+//   rbfAssemble { results, seconds }   -> the comparison-table row, as fit's
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
-import { checksum, classifierInputs, runClassifier } from './experiment.js';
+import { checksum, classifierInputs, rbfAssembledRow, runClassifier } from './experiment.js';
+import { classIndex, pairTask, trainPairTask } from './rbf-pairs.js';
 
 let lab = null;
 let data = null;
@@ -116,12 +122,36 @@ function predict({ model, x }) {
   });
 }
 
+let rbf = null;   // the RBF SVM fit being scheduled: its inputs, class rows, gamma (and mean/std)
+
+function rbfPrepare({ params, rbfMax }) {
+  if (!data) throw new Error('no data sent to the classifier worker');
+  if (!features) throw new Error('rbf-svm needs the DenseNet features: extract them first');
+  // In place: train.x and test.x are parts of the one copy (HeapFloats).
+  const { train, test } = classifierInputs(lab, 'rbf-svm', data.train, data.test, data.n, data.m, featureParts(), rbfMax);
+  const shared = lab.rbfPrepare(train.x, train.y, train.n, train.d, params);
+  rbf = { train, test, params, shared, rows: classIndex(train.y, train.n, shared.numClasses) };
+  return { classSizes: rbf.rows.map((r) => r.length) };
+}
+
+function rbfTask({ ci, cj }) {
+  if (!rbf) throw new Error('rbfTask before rbfPrepare');
+  return pairTask(rbf.train.x, rbf.train.d, rbf.rows, ci, cj, rbf.shared, rbf.params);
+}
+
+const rbfPair = (task) => ({ bytes: trainPairTask(lab, task) });
+
+function rbfAssemble({ results, seconds }) {
+  if (!rbf) throw new Error('rbfAssemble before rbfPrepare');
+  return rbfAssembledRow(lab, rbf.train, rbf.test, rbf.params, results, seconds);
+}
+
 const handlers = {
-  start, data: setData, fit, predict, inspect,
+  start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfAssemble,
   'features-begin': featuresBegin, 'features-put': featuresPut, 'features-end': featuresEnd, 'features-drop': dropFeatures,
 };
 
 serve(handlers, {
   setup: ['start'], isReady: () => !!lab, notReady: 'the classifier worker is not started',
-  transfer: (r) => [r?.model?.buffer, r?.predictions?.buffer].filter(Boolean),
+  transfer: (r) => [r?.model?.buffer, r?.predictions?.buffer, r?.xi?.buffer, r?.xj?.buffer, r?.bytes?.buffer].filter(Boolean),
 });

@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// rbf_pairs.js — the RBF SVM (SVC() defaults: C=1, gamma='scale', tol 1e-3) with its 45
+// one-vs-one pairs on worker threads (wasm/rbf-pairs.js), against Debian's svm-train on the
+// same rows, in the same run. Outside CI (long); prints one JSON object.
+//
+//   nice -n 19 node bench/rbf_pairs.js [--features build/bench/features32.npy | pixels]
+//        [--train 60000] [--test 10000] [--workers 2] [--serial 1] [--peer 1] [--cache-mb 200]
+//
+// --features: a .npy from `node wasm/cli.js features --size 32 --out FILE.npy` (N train rows
+// then M test rows, with FILE.labels.npy); without it, Fashion-MNIST's [0, 1] pixels (d = 784).
+// --serial 1 also times lab.fit('rbf-svm') in one thread (the same bytes: checked).
+// Ours: wall time of the whole pair-parallel fit (prepare, pairs, assemble) in Node.
+// Peer: `svm-train -s 0 -t 2 -c 1 -g GAMMA -e 0.001 -m CACHE`, timed from the close() of its
+// training file to the open() of its model file (bench/peers.js), GAMMA our gamma='scale'.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { pathToFileURL } from 'node:url';
+import { createDenseLab } from '../wasm/denselab.js';
+import { paths } from '../wasm/cli.js';
+import { fitRbfPairs } from '../wasm/rbf-pairs.js';
+import { nodePairWorkers } from '../wasm/rbf-pair-worker.js';
+import { libsvm, writeLibsvm } from './peers.js';
+import { RBF_JSON, writeRbfSection } from './rbf_section.js';
+import { readNpy, root } from '../tests/helpers.js';
+
+const opts = { features: null, train: '60000', test: '10000', workers: '2', serial: '0', peer: '1', 'cache-mb': '200' };
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i += 2) {
+  const k = argv[i].replace(/^--/, '');
+  if (!(k in opts) || argv[i + 1] === undefined) throw new Error(`usage: see the head of bench/rbf_pairs.js (bad option ${argv[i]})`);
+  opts[k] = argv[i + 1];
+}
+const n = +opts.train, m = +opts.test, workers = +opts.workers;
+
+function pixels() {
+  const dir = '/usr/share/datasets/fashion-mnist';
+  const read = (f) => zlib.gunzipSync(fs.readFileSync(path.join(dir, f)));
+  const split = (im, lb, k) => ({ x: Float32Array.from(read(im).subarray(16, 16 + k * 784), (v) => v / 255), y: Int32Array.from(read(lb).subarray(8, 8 + k)) });
+  const tr = split('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', n), te = split('t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz', m);
+  return { d: 784, what: `Fashion-MNIST pixels / 255 (784)`, train: tr, test: te };
+}
+
+function features(file) {
+  const x = readNpy(file), y = readNpy(file.replace(/\.npy$/, '.labels.npy'));
+  const [rows, d] = x.shape, total = rows - 10000;   // the file holds N train then 10,000 test rows when made with the defaults
+  if (n > total || m > rows - total) throw new Error(`${file} has ${total} + ${rows - total} rows`);
+  const xs = x.data, ys = y.data;
+  return {
+    d, what: `DenseNet121 features (${d}) from ${path.relative(root, file)}`,
+    train: { x: xs.subarray(0, n * d), y: Int32Array.from(ys.subarray(0, n)) },
+    test: { x: xs.subarray(total * d, (total + m) * d), y: Int32Array.from(ys.subarray(total, total + m)) },
+  };
+}
+
+const data = opts.features ? features(opts.features) : pixels();
+const { d } = data;
+const lab = await createDenseLab({ wasmBinary: fs.readFileSync(paths.wasm), coreUrl: pathToFileURL(paths.core).href });
+const options = { C: 1, cacheMb: +opts['cache-mb'] };
+const totalSv = (bytes) => new DataView(bytes.buffer, bytes.byteOffset).getUint32(28, true);   // DLCLASS1 kind parameter
+const evaluate = (clf) => clf.evaluate(data.test.x, data.test.y, m).accuracy;
+const out = { data: data.what, train: n, test: m, d, workers, cores: os.availableParallelism(), load_average: os.loadavg(), note: 'machine shared with other jobs: see load_average' };
+
+let t0 = Date.now();
+const pool = nodePairWorkers(workers, { wasm: paths.wasm, core: pathToFileURL(paths.core).href });
+const clf = await fitRbfPairs(lab, data.train.x, data.train.y, n, d, options, {
+  runners: pool.runners, onPair: (p) => process.stderr.write(`\rpairs: ${p.done}/${p.total}, ${p.seconds.toFixed(0)} s, ETA ${p.eta.toFixed(0)} s   `),
+});
+await pool.close();
+out.ours = { workers, train_seconds: (Date.now() - t0) / 1000 };
+const model = clf.save();
+Object.assign(out.ours, { total_sv: totalSv(model), accuracy: evaluate(clf) });
+clf.free();
+process.stderr.write('\n');
+
+if (opts.serial === '1') {
+  t0 = Date.now();
+  const one = lab.fit('rbf-svm', data.train.x, data.train.y, n, d, options);
+  out.ours_serial = { train_seconds: (Date.now() - t0) / 1000, same_bytes: Buffer.from(one.save()).equals(Buffer.from(model)) };
+  one.free();
+  out.ours.speedup_vs_serial = out.ours_serial.train_seconds / out.ours.train_seconds;
+}
+
+if (opts.peer === '1') {
+  const { gamma } = lab.rbfPrepare(data.train.x, data.train.y, n, d, options);
+  const dir = path.join(root, 'build/bench'), base = path.join(dir, `rbf_pairs_${opts.features ? 'features' : 'pixels'}_${n}_${m}`);
+  fs.mkdirSync(dir, { recursive: true });
+  writeLibsvm(`${base}.train.svm`, data.train.x, data.train.y, n, d);
+  writeLibsvm(`${base}.test.svm`, data.test.x, data.test.y, m, d);
+  const p = libsvm(`${base}.train.svm`, `${base}.test.svm`, `${base}.model`, { C: 1, gamma, tol: 1e-3, cacheMb: +opts['cache-mb'] });
+  out.peer = { command: `${p.command} (gamma='scale' computed by lab.rbfPrepare)`, train_seconds: p.seconds, total_sv: p.totalSv, accuracy: p.accuracy };
+  out.ratio_ours_over_peer = out.ours.train_seconds / p.seconds;
+  out.accuracy_points_diff = 100 * (out.ours.accuracy - p.accuracy);
+  out.sv_count_diff_percent = 100 * (out.ours.total_sv - p.totalSv) / p.totalSv;
+}
+process.stdout.write(`${JSON.stringify(out, null, 1)}\n`);
+
+// Kept per data / size / workers, and the docs/benchmarks.md section rewritten from them.
+const runs = fs.existsSync(RBF_JSON) ? JSON.parse(fs.readFileSync(RBF_JSON, 'utf8')) : [];
+const same = (r) => r.data === out.data && r.train === n && r.test === m && r.workers === workers;
+fs.mkdirSync(path.dirname(RBF_JSON), { recursive: true });
+fs.writeFileSync(RBF_JSON, JSON.stringify([...runs.filter((r) => !same(r)), { date: new Date().toISOString(), ...out }], null, 1));
+writeRbfSection(path.join(root, 'docs/benchmarks.md'));

@@ -1,0 +1,88 @@
+// rbf-pairs.js — the RBF SVM's K(K-1)/2 one-vs-one pairs as independent units, spread over
+// workers (learn/kernel_svm.h: prepare, train_pair, assemble). No host APIs here: the Node CLI
+// (wasm/rbf-pair-worker.js: worker_threads) and the page (web/worker-train.js's pool) each give
+// the workers; this file orders the pairs, sends each only its two classes' rows, keeps every
+// finished pair (a cancelled fit resumes from them) and assembles the model, whose bytes are the
+// same as lab.fit('rbf-svm', ...) whatever the number of workers or the order pairs finish.
+
+// LIBSVM's pair order: (0,1), (0,2), ..., (1,2), ...
+export function rbfPairs(numClasses) {
+  const out = [];
+  for (let ci = 0; ci < numClasses; ci++) for (let cj = ci + 1; cj < numClasses; cj++) out.push([ci, cj]);
+  return out;
+}
+
+export const pairKey = (ci, cj) => `${ci},${cj}`;
+
+// Row indices of each class, in training-set order.
+export function classIndex(y, n, numClasses) {
+  const rows = Array.from({ length: numClasses }, () => []);
+  for (let i = 0; i < n; i++) rows[y[i]].push(i);
+  return rows;
+}
+
+// The rows of one class as a new Float32Array (its buffer can be transferred to a worker).
+// x: a Float32Array, or a lab's HeapFloats (read through a fresh view).
+export function gatherRows(x, d, indices) {
+  const out = new Float32Array(indices.length * d), src = typeof x.view === 'function' ? x.view() : x;
+  indices.forEach((r, k) => out.set(src.subarray(r * d, (r + 1) * d), k * d));
+  return out;
+}
+
+export class PairsCancelled extends Error {
+  constructor(done, total) {
+    super(`cancelled: ${done} of ${total} pairs finished and kept (a second run resumes from them)`);
+    this.done = done;
+    this.total = total;
+  }
+}
+
+// Trains the pairs of numClasses classes not yet in `done` (a Map pairKey -> result bytes, filled
+// as pairs finish) on `runners`: functions task -> Promise<Uint8Array>, one per worker, each
+// running one task at a time; makeTask(ci, cj) gives the task (or a Promise of it: the page asks
+// the worker that holds the data). classSizes[k]: rows of class k. The largest pairs go first
+// (better balance at the end). onPair({ ci, cj, done, total, seconds, eta }) after each pair;
+// isCancelled() is asked before each new pair: then PairsCancelled, with `done` kept.
+export async function schedulePairs({ classSizes, makeTask, runners, done = new Map(), onPair, isCancelled = () => false }) {
+  if (!Array.isArray(runners) || !runners.length) throw new Error('the RBF SVM pairs need at least one worker');
+  const all = rbfPairs(classSizes.length), total = all.length;
+  const size = ([ci, cj]) => classSizes[ci] + classSizes[cj];
+  const queue = all.filter(([ci, cj]) => !done.has(pairKey(ci, cj))).sort((a, b) => size(b) - size(a));
+  const work = queue.reduce((s, p) => s + size(p) ** 2, 0);   // SMO's cost grows about with l^2
+  const t0 = Date.now();
+  let doneWork = 0, failure = null;
+  const worker = async (run) => {
+    while (queue.length && !failure && !isCancelled()) {
+      const [ci, cj] = queue.shift();
+      try {
+        done.set(pairKey(ci, cj), await run(await makeTask(ci, cj)));
+      } catch (e) { failure ??= e; return; }
+      doneWork += size([ci, cj]) ** 2;
+      const seconds = (Date.now() - t0) / 1000;
+      onPair?.({ ci, cj, done: done.size, total, seconds, eta: doneWork < work ? seconds * (work - doneWork) / doneWork : 0 });
+    }
+  };
+  await Promise.all(runners.map(worker));
+  if (failure) throw failure;
+  if (done.size < total) throw new PairsCancelled(done.size, total);
+  return all.map(([ci, cj]) => done.get(pairKey(ci, cj)));
+}
+
+// One pair's task: only its two classes' rows, and what every pair shares (from lab.rbfPrepare).
+export function pairTask(x, d, rows, ci, cj, { gamma, mean, std }, options) {
+  return { ci, cj, xi: gatherRows(x, d, rows[ci]), ni: rows[ci].length, xj: gatherRows(x, d, rows[cj]), nj: rows[cj].length, d, gamma, mean, std, options };
+}
+
+// A task on a lab (what each worker runs).
+export const trainPairTask = (lab, t) => lab.rbfTrainPair(t.xi, t.ni, t.xj, t.nj, t.d, t.ci, t.cj, { gamma: t.gamma, mean: t.mean, std: t.std }, t.options);
+
+// The whole fit where the data is (the Node CLI, tests): the Classifier.
+export async function fitRbfPairs(lab, x, y, n, d, options, { runners, done, onPair, isCancelled }) {
+  const shared = lab.rbfPrepare(x, y, n, d, options);
+  const rows = classIndex(y, n, shared.numClasses);
+  const results = await schedulePairs({
+    classSizes: rows.map((r) => r.length), makeTask: (ci, cj) => pairTask(x, d, rows, ci, cj, shared, options),
+    runners, done, onPair, isCancelled,
+  });
+  return lab.rbfAssemble(x, y, n, d, options, results);
+}
