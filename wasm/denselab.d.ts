@@ -104,6 +104,26 @@ export class DenseLab {
   /** Train a classifier of `kind` on n rows of d features; options: the kind's parameters by name. */
   fit(kind: string, x: Float32Array | ArrayLike<number> | HeapFloats, y: Int32Array | ArrayLike<number>, n: number, d: number,
     options?: Record<string, number>, onProgress?: ProgressCallback): Classifier;
+  /** The RBF SVM's one-vs-one pairs as independent units (wasm/rbf-pairs.js spreads them over
+   *  workers): the rbf-svm kind's parameter values in table order. */
+  rbfValues(options: Record<string, number>): Float64Array;
+  /** What every pair shares: gamma ('scale'), the classes, and mean/std when standardising. */
+  rbfPrepare(x: Float32Array | HeapFloats, y: Int32Array | ArrayLike<number>, n: number, d: number, options?: Record<string, number>):
+    { gamma: number; numClasses: number; mean: Float32Array | null; std: Float32Array | null };
+  /** One pair (ci < cj) on only its two classes' rows: the pair's result bytes. */
+  rbfTrainPair(xi: Float32Array, ni: number, xj: Float32Array, nj: number, d: number, ci: number, cj: number,
+    shared: { gamma: number; mean?: Float32Array | null; std?: Float32Array | null }, options?: Record<string, number>,
+    onProgress?: ProgressCallback): Uint8Array;
+  /** Every pair's result, in any order → the classifier (the same bytes as fit('rbf-svm', ...)). */
+  rbfAssemble(x: Float32Array | HeapFloats, y: Int32Array | ArrayLike<number>, n: number, d: number,
+    options: Record<string, number> | null, results: Uint8Array[]): Classifier;
+  /** Fine-tuning: DenseNet121 up to conv5_block1's input (the frozen part), h × w × 512 per image. */
+  buildFrozenNet(file: ModelFile, options?: { inputShape?: [number, number, number]; maxMemory?: number | string }): Net;
+  /** The pretrained conv5 weights that fit('finetune', ...) starts from. */
+  setFinetuneBase(file: ModelFile): void;
+  /** For tests against TF.js: `steps` Keras Adam steps of a dense block + head; steps 0: the gradient. */
+  finetuneSteps(o: { shape: Record<string, number>; hidden: number; classes: number; params: Float32Array;
+    x: Float32Array; y: Int32Array | ArrayLike<number>; n: number; lr: number; steps?: number }): Float32Array;
   /** A classifier file (DLCLASS1) saved by Classifier.save(). */
   loadClassifier(bytes: ArrayBuffer | ArrayBufferView): Classifier;
   ints(n: number, fill: (pointer: number) => void): number[];
