@@ -295,7 +295,10 @@ describe('the Fashion-MNIST page in Chromium', () => {
     await page.fill('[data-testid=rbf-max]', '70000');
     await page.click('[data-testid=train]');
     await waitStatus(['done'], 'training with one bad classifier');
-    assert.match(await text('fashion-error'), /RBF SVM: 70,000 training points is more than the 60,000 training images there are/);
+    // Beside its control, not in the toast (which could cover the field being edited).
+    assert.match(await text('arg-error-rbf-max'), /RBF SVM: 70,000 training points is more than the 60,000 training images there are/);
+    assert.equal(await page.isVisible('[data-testid=arg-error-rbf-max]'), true);
+    assert.equal(await page.isVisible('[data-testid=fashion-error]'), false, 'the toast is shown too');
     const rows = await resultRows();
     assert.deepEqual(rows.map((r) => r.classifier), ['pixels-linear-svm'], 'the other classifier did not run');
     await page.setViewportSize({ width: 390, height: 844 });

@@ -245,10 +245,28 @@ function trainer() {
   return t;
 }
 
+// An argument's error names its field: it is shown beside that control (a toast could cover
+// the field being edited).
+const fieldError = (id, message) => Object.assign(new Error(message), { field: id });
+
+function showFieldError(id, message) {
+  let p = document.getElementById(`arg-error-${id}`);
+  if (!p) {
+    p = Object.assign(document.createElement('p'), { className: 'arg-error', id: `arg-error-${id}` });
+    p.dataset.testid = `arg-error-${id}`;
+    p.setAttribute('role', 'alert');
+    ($(id).closest('label') || $(id)).after(p);
+  }
+  p.textContent = message;
+  p.hidden = false;
+}
+
+function clearFieldErrors() { for (const p of document.querySelectorAll('p.arg-error')) p.hidden = true; }
+
 function positive(id, what, { integer = false, min = 0, max = Infinity } = {}) {
   const v = Number($(id).value);
   if ($(id).value.trim() === '' || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < min || v > max || (min === 0 && v <= 0 && !integer)) {
-    throw new Error(`${what} must be ${integer ? 'a whole number' : 'a number'} ${min === 0 && !integer ? 'above 0' : `from ${min}`}${max < Infinity ? ` to ${max}` : ''}, got "${$(id).value}"`);
+    throw fieldError(id, `${what} must be ${integer ? 'a whole number' : 'a number'} ${min === 0 && !integer ? 'above 0' : `from ${min}`}${max < Infinity ? ` to ${max}` : ''}, got "${$(id).value}"`);
   }
   return v;
 }
@@ -256,7 +274,7 @@ function positive(id, what, { integer = false, min = 0, max = Infinity } = {}) {
 // A number from 0 to max (0 allowed), or an error in the form's words.
 function fraction(id, what, max) {
   const v = Number($(id).value);
-  if ($(id).value.trim() === '' || !Number.isFinite(v) || v < 0 || v > max) throw new Error(`${what} must be a number from 0 to ${max}, got "${$(id).value}"`);
+  if ($(id).value.trim() === '' || !Number.isFinite(v) || v < 0 || v > max) throw fieldError(id, `${what} must be a number from 0 to ${max}, got "${$(id).value}"`);
   return v;
 }
 
@@ -267,13 +285,13 @@ const LABELS = { 'linear-svm': 'Linear SVM', 'rbf-svm': 'RBF SVM', softmax: 'New
 function chosenClassifiers() {
   const out = [];
   const add = (name, fn) => {
-    try { out.push({ name, ...fn() }); } catch (e) { out.push({ name, error: e.message }); }
+    try { out.push({ name, ...fn() }); } catch (e) { out.push({ name, error: e.message, field: e.field }); }
   };
   if ($('use-linear').checked) add('linear-svm', () => ({ params: { C: positive('linear-c', 'Linear SVM: C') } }));
   if ($('use-rbf').checked) {
     add('rbf-svm', () => {
       const rbfMax = positive('rbf-max', 'RBF SVM: training points', { integer: true, min: 1 });
-      if (rbfMax > DEFAULTS.rbfLimit) throw new Error(`RBF SVM: ${fmt(rbfMax)} training points is more than the ${fmt(DEFAULTS.rbfLimit)} training images there are`);
+      if (rbfMax > DEFAULTS.rbfLimit) throw fieldError('rbf-max', `RBF SVM: ${fmt(rbfMax)} training points is more than the ${fmt(DEFAULTS.rbfLimit)} training images there are`);
       return { params: { C: positive('rbf-c', 'RBF SVM: C') }, rbfMax };
     });
   }
@@ -319,6 +337,7 @@ function pixelImages() {
 
 async function train() {
   clearError();
+  clearFieldErrors();
   state.stopped = false;
   const chosen = chosenClassifiers();
   if (!chosen.length) { showError('choose at least one classifier'); return; }
@@ -333,6 +352,7 @@ async function train() {
     await t.ready;
     await feedTrainer(t);
     for (const [i, c] of chosen.entries()) {
+      if (c.error && c.field) { showFieldError(c.field, c.error); continue; }
       if (c.error) { errors.push(c.error); showError(errors.join('\n')); continue; }
       if (c.name === 'pixels-linear-svm' && !chosen.slice(i + 1).some((later) => later.name !== 'pixels-linear-svm' && !later.error)) await makeRoomForPixels(t);
       const curve = [];
