@@ -76,28 +76,6 @@ function showThreadMode({ threads, why }) {
   el.textContent = threads > 1 ? `Multi-threaded: ${threads} threads per image (${why}).` : `Single thread: ${why}.`;
 }
 
-// ---------- service worker (offline copy) ----------
-
-function askServiceWorker(type) {
-  return navigator.serviceWorker.ready.then((reg) => new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = (e) => resolve(e.data);
-    reg.active.postMessage({ type }, [channel.port2]);
-  }));
-}
-
-async function updateOfflineIndicator() {
-  try {
-    const s = await askServiceWorker('complete');
-    const el = $('offline');
-    el.hidden = !s.ready;
-    el.dataset.version = s.version;
-    el.title = s.ready ? `Cached for offline use (version ${s.version})` : `Missing: ${s.missing.join(', ')}`;
-  } catch (e) {
-    console.warn('offline cache check failed:', e.message);
-  }
-}
-
 // ---------- model download with real progress ----------
 
 function showProgress(received, total) {
@@ -210,7 +188,6 @@ let photo = null;        // { name, bytes: ArrayBuffer }
 let buildSeq = 0;        // only the newest rebuild and the newest classification are shown
 let classifySeq = 0;
 let ready = null;        // resolves when the worker has the model
-let buildError = false;  // the controls ask for a model Keras refuses (the last valid one stays loaded)
 let lastPooled = null;   // the pooled features shown last (read by the browser tests)
 
 function renderModel(info) {
@@ -271,9 +248,7 @@ function renderResult(r) {
   $('photo-size').textContent = `${inp.originalWidth}×${inp.originalHeight} px`;
   $('input-size').textContent = pyShape([inp.height, inp.width, inp.channels]);
   const note = $('input-note');
-  const code = document.createElement('code');
-  code.textContent = `load_img(path, target_size=(${inp.height}, ${inp.width}))`;
-  note.replaceChildren(code, inputNote(inp.channels, repeatsGray(model.options)));
+  note.replaceChildren(codeElement(`load_img(path, target_size=(${inp.height}, ${inp.width}))`), inputNote(inp.channels, repeatsGray(model.options)));
   const decoded = $('decoder-note');
   decoded.hidden = !r.decodedBy;
   decoded.textContent = r.decodedBy ? decodedNote(r.decodedBy) : '';
@@ -331,7 +306,6 @@ async function rebuild() {
   try {
     options = readOptions();
   } catch (e) {
-    buildError = true;
     clearArgErrors();
     showArgError(e);
     return;
@@ -344,14 +318,12 @@ async function rebuild() {
     const info = await call('build', { options });
     const summary = await call('summary');
     if (mine !== buildSeq) return;
-    buildError = false;
     clearError();
     clearArgErrors();
     renderModel(info);
     $('summary').textContent = summary.text;
   } catch (e) {
     if (mine !== buildSeq) return;
-    buildError = true;
     clearModel();
     clearArgErrors();
     showArgError(e);

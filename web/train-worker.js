@@ -14,6 +14,7 @@
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 import { featureNet } from './experiment.js';
+import { withBrowserFallback } from './browser-decode.js';
 import { crossValidate, imageFeatures, rgbFeatures, trainProject } from './train-lib.js';
 
 let lab = null, file = null, net = null, classifier = null;
@@ -27,33 +28,16 @@ async function init({ wasm, model, size }) {
   return { checksum: file.checksum };
 }
 
-// Browser-decoded pixels as a 24-bit top-down BMP (lossless: load_img then resizes it exactly).
-async function browserDecode(bytes) {
-  const bitmap = await createImageBitmap(new Blob([bytes]));
-  const { width: w, height: h } = bitmap;
-  const canvas = new OffscreenCanvas(w, h), ctx = canvas.getContext('2d');
-  ctx.drawImage(bitmap, 0, 0);
-  const rgba = ctx.getImageData(0, 0, w, h).data, stride = (w * 3 + 3) & ~3;
-  const bmp = new Uint8Array(54 + stride * h), v = new DataView(bmp.buffer);
-  bmp[0] = 0x42; bmp[1] = 0x4d;
-  v.setUint32(2, bmp.length, true); v.setUint32(10, 54, true); v.setUint32(14, 40, true);
-  v.setInt32(18, w, true); v.setInt32(22, -h, true); v.setUint16(26, 1, true); v.setUint16(28, 24, true);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const s = (y * w + x) * 4, d = 54 + y * stride + x * 3;
-    bmp[d] = rgba[s + 2]; bmp[d + 1] = rgba[s + 1]; bmp[d + 2] = rgba[s];
-  }
-  return bmp;
-}
-
 async function features({ files }) {
   const out = new Float32Array(files.length * net.outputSize), errors = [], browser = [];
   for (const [i, buf] of files.entries()) {
     const bytes = new Uint8Array(buf);
     let f = null, err = null, viaBrowser = false;
-    try { f = imageFeatures(lab, net, bytes); } catch (e) {
-      err = e.message;
-      try { f = imageFeatures(lab, net, await browserDecode(bytes)); viaBrowser = true; err = null; } catch { /* keep the engine's reason */ }
-    }
+    try {
+      const r = await withBrowserFallback(bytes, (b) => imageFeatures(lab, net, b));
+      f = r.result;
+      viaBrowser = !!r.decodedBy;
+    } catch (e) { err = e.message; }
     if (f) out.set(f, i * net.outputSize);
     errors.push(err);
     browser.push(viaBrowser);

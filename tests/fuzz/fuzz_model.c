@@ -551,70 +551,60 @@ static int top_units(const uint8_t *data, size_t size) {
     return units;
 }
 
-/* A concatenation with more than INT_MAX channels (issue 10, defect 1: the
- * int sum of channel counts in graph.c overflows). */
-static int concat_channels_overflow(const mmodel *m) {
+/* Whether some layer i, with every layer's channel count c[] (graph.c's view),
+ * satisfies bad(m, c, i): the walker the open classes below share. */
+typedef int (*layer_check)(const mmodel *m, const uint64_t *c, uint32_t i);
+static int some_layer(const mmodel *m, layer_check bad) {
     uint64_t *c = m->layers ? calloc(m->n_layers + 1, sizeof *c) : NULL;
     int found = 0;
     if (!c) return 0;
     channels(m, c);
-    for (uint32_t i = 0; i < m->n_layers && !found; i++) found = m->layers[i].type == DL_CONCATENATE && c[i] > INT32_MAX;
+    for (uint32_t i = 0; i < m->n_layers && !found; i++) found = bad(m, c, i);
     free(c);
     return found;
 }
+
+/* A concatenation with more than INT_MAX channels (issue 10, defect 1: the
+ * int sum of channel counts in graph.c overflows). */
+static int concat_too_wide(const mmodel *m, const uint64_t *c, uint32_t i) {
+    return m->layers[i].type == DL_CONCATENATE && c[i] > INT32_MAX;
+}
+static int concat_channels_overflow(const mmodel *m) { return some_layer(m, concat_too_wide); }
 
 /* A layer whose second and later weight tensors (BatchNorm beta, mean,
  * variance; a bias) hold fewer values than its channels: the builder checks
  * only the first tensor's shape (found by this fuzzer). */
-static int short_layer_tensor(const mmodel *m) {
-    uint64_t *c = m->layers ? calloc(m->n_layers + 1, sizeof *c) : NULL;
-    int found = 0;
-    if (!c) return 0;
-    channels(m, c);
-    for (uint32_t i = 0; i < m->n_layers && !found; i++) {
-        const mlayer *l = &m->layers[i];
-        uint64_t want = l->type == DL_BATCH_NORM ? (l->n_inputs && l->inputs[0] < i ? c[l->inputs[0]] : 3) : c[i];
-        if (!has_weights(l->type)) continue;
-        for (uint32_t k = 1; k < l->n_tensors && !found; k++) {
-            if (l->tensors[k] >= m->tensors_read) continue;
-            const mtensor *t = &m->tensors[l->tensors[k]];
-            uint64_t count = 1;
-            for (uint32_t d = 0; d < t->ndim; d++) count *= t->dims[d];
-            found = count < want;
-        }
+static int tensor_short(const mmodel *m, const uint64_t *c, uint32_t i) {
+    const mlayer *l = &m->layers[i];
+    if (!has_weights(l->type)) return 0;
+    uint64_t want = l->type == DL_BATCH_NORM ? (l->n_inputs && l->inputs[0] < i ? c[l->inputs[0]] : 3) : c[i];
+    for (uint32_t k = 1; k < l->n_tensors; k++) {
+        if (l->tensors[k] >= m->tensors_read) continue;
+        const mtensor *t = &m->tensors[l->tensors[k]];
+        uint64_t count = 1;
+        for (uint32_t d = 0; d < t->ndim; d++) count *= t->dims[d];
+        if (count < want) return 1;
     }
-    free(c);
-    return found;
+    return 0;
 }
+static int short_layer_tensor(const mmodel *m) { return some_layer(m, tensor_short); }
 
 /* A layer so wide that one 32x32 image of it has more bytes than size_t
  * counts (32-bit builds, as WASM: issue 10, defects 2 and 3; found by this
  * fuzzer): the activation and arena sizes wrap and the run writes past them. */
-static int activation_size_wraps(const mmodel *m) {
-    uint64_t *c = m->layers ? calloc(m->n_layers + 1, sizeof *c) : NULL;
-    int found = 0;
-    if (!c) return 0;
-    channels(m, c);
-    for (uint32_t i = 0; i < m->n_layers && !found; i++) {
-        size_t bytes;
-        found = c[i] > SIZE_MAX || __builtin_mul_overflow((size_t)c[i], (size_t)32 * 32 * sizeof(float), &bytes);
-    }
-    free(c);
-    return found;
+static int activation_wraps(const mmodel *m, const uint64_t *c, uint32_t i) {
+    size_t bytes;
+    return c[i] > SIZE_MAX || __builtin_mul_overflow((size_t)c[i], (size_t)32 * 32 * sizeof(float), &bytes);
 }
+static int activation_size_wraps(const mmodel *m) { return some_layer(m, activation_wraps); }
 
 /* A layer whose activations for one 32x32 image take more than 1 GB: such a
  * network is accepted and fails (or not) only in the allocator, after filling
  * hundreds of megabytes (issue 10, defect 2: no memory limit). */
-static int activations_above_1gb(const mmodel *m) {
-    uint64_t *c = m->layers ? calloc(m->n_layers + 1, sizeof *c) : NULL;
-    int found = 0;
-    if (!c) return 0;
-    channels(m, c);
-    for (uint32_t i = 0; i < m->n_layers && !found; i++) found = c[i] * 32 * 32 * sizeof(float) > ((uint64_t)1 << 30);
-    free(c);
-    return found;
+static int activation_above_1gb(const mmodel *m, const uint64_t *c, uint32_t i) {
+    return c[i] * 32 * 32 * sizeof(float) > ((uint64_t)1 << 30);
 }
+static int activations_above_1gb(const mmodel *m) { return some_layer(m, activation_above_1gb); }
 
 /* A 'same' convolution with a stride near INT_MAX: the output size
  * (h + stride - 1) / stride overflows int (found by this fuzzer). */
