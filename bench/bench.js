@@ -20,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { FASHION } from '../web/defaults.js';
+import { maxAbsDiff } from '../tests/helpers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const benchDir = path.join(root, 'build', 'bench');
@@ -85,7 +86,6 @@ function uniformInput(n, seed = 1) {
 }
 
 export function topK(p, k) { return [...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, k); }
-export function maxAbsDiff(a, b) { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i])); return m; }
 
 export function machine() {
   const cpu = fs.existsSync('/proc/cpuinfo') ? /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] : os.cpus()[0]?.model;

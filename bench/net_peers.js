@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { maxAbsDiff, sampleImage, stats, timeRounds, topK } from './bench.js';
+import { sampleImage, stats, timeRounds, topK } from './bench.js';
+import { maxAbsDiff } from '../tests/helpers.js';
 import { nhwcToNchw } from './site/site_util.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -12,6 +12,7 @@
  * Exit status 0 on success; otherwise one line on stderr saying why.
  */
 #define _DEFAULT_SOURCE  /* readlink */
+#include "common/checked.h"
 #include "common/parallel.h"
 #include "common/reason.h"
 #include "learn/experiment.h"
@@ -825,7 +826,7 @@ static int cmd_train(const args *a) {
     dl_model *m = NULL;
     dl_net *net = NULL;
     float *x = NULL, *features = NULL;
-    int *y = NULL, *fold = NULL, *pred = NULL, *confusion = NULL;
+    int *y = NULL, *fold = NULL, *pred = NULL, *confusion = NULL, cap = 0;
     size_t d = 0;
     if (!classes) status = 1;
     else if (num_classes < 2 || num_classes > DL_PROJECT_MAX_CLASSES) status = fail("%s holds %d class folders (2 to %d needed)", a->files[0], num_classes, DL_PROJECT_MAX_CLASSES);
@@ -841,11 +842,16 @@ static int cmd_train(const args *a) {
         if (!files) { status = 1; break; }
         for (int i = 0; !status && i < count; i++) {
             if (snprintf(path, sizeof path, "%s/%s", dir, files[i]) >= (int)sizeof path) { fail("%s/%s: path too long", dir, files[i]); continue; }
-            float *grown = realloc(features, sizeof(float) * d * (size_t)(n + 1));
-            int *labels = realloc(y, sizeof(int) * (size_t)(n + 1));
-            if (grown) features = grown;
-            if (labels) y = labels;
-            if (!grown || !labels) { status = fail("out of memory"); break; }
+            if (n == cap) {   /* room for twice as many rows: linear, not quadratic, copying */
+                size_t rows = cap ? 2 * (size_t)cap : 64, fbytes;
+                if (rows > INT_MAX || !dl_bytes(rows, d, sizeof(float), 0, &fbytes)) { status = fail("too many images"); break; }
+                float *grown = realloc(features, fbytes);
+                int *labels = realloc(y, sizeof(int) * rows);
+                if (grown) features = grown;
+                if (labels) y = labels;
+                if (!grown || !labels) { status = fail("out of memory"); break; }
+                cap = (int)rows;
+            }
             if (image_features(a, net, size, path, x, features + d * (size_t)n)) { fprintf(stderr, "denselab: skipped %s\n", path); continue; }
             y[n++] = c;
             if (a->with_images) {

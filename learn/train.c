@@ -39,6 +39,7 @@ const char *dl_cross_validate(const char *kind, const float *x, const int *y, in
                               dl_learn_progress_fn progress, void *user, int *pred) {
     size_t bytes;
     if (n < 2 || d < 1 || !dl_bytes((size_t)n, (size_t)d, sizeof(float), 0, &bytes)) return "cross-validation: bad sizes";
+    for (int i = 0; i < n; i++) if (fold[i] < 0 || fold[i] >= folds) return "cross-validation: a fold out of range";
     float *xtr = malloc(bytes), *xte = malloc(bytes);
     int *ytr = malloc(sizeof(int) * (size_t)n), *rows = malloc(sizeof(int) * (size_t)n);
     const char *err = xtr && xte && ytr && rows ? NULL : "out of memory";

@@ -146,7 +146,7 @@ describe('release artefacts', () => {
       const dir = path.join(www, sub, `denselab-site-${version}`);
       const readme = fs.readFileSync(path.join(dir, 'README.txt'), 'utf8');
       assert.match(readme, /python3 -m http\.server/);
-      assert.match(readme, new RegExp(sha256(path.join(dir, 'models/densenet121.dlm'))));
+      assert.match(readme, new RegExp(sha256(path.join(root, 'build/models/densenet121.dlm'))), 'README.txt names the built model');
       const sums = fs.readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8').trim().split('\n');
       assert.ok(sums.length > 10, `${sums.length} lines in SHA256SUMS`);
       for (const line of sums) {

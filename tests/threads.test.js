@@ -49,7 +49,10 @@ test('WASM in Node: DenseNet121 224x224 is bit-identical on 1 (single-threaded b
   for (const l of [await lab(1), await lab(4)]) {
     const x = l.preprocessInput(l.loadImg(fs.readFileSync(photo), [224, 224]).rgb);
     const file = l.loadModelFile(modelBytes), net = l.buildNet(file, {});
-    for (const t of l.threadCount() === 1 ? [1] : [2, 3, 4]) {
+    // lab(4) must really be the threaded build with 4 threads, or the loop below tests nothing.
+    const threaded = outputs.length > 0;
+    if (threaded) assert.equal(l.threadCount(), 4, 'the threaded build did not start 4 threads');
+    for (const t of threaded ? [2, 3, 4] : [1]) {
       l.setThreads(t);
       assert.equal(l.threadCount(), t);
       const y = net.predict(x);

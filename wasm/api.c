@@ -469,9 +469,6 @@ EMSCRIPTEN_KEEPALIVE int dl_api_cv_folds(const dl_project *p, const int *y, int 
 /* The project's classifier kind and parameters, cross-validated over folds: pred[n]. */
 EMSCRIPTEN_KEEPALIVE int dl_api_cross_validate(const dl_project *p, const float *x, const int *y, int n, int d,
                                                const int *fold, int folds, int *pred) {
-    size_t bytes;
-    if (n < 2 || d < 1 || !dl_bytes((size_t)n, (size_t)d, sizeof(float), 0, &bytes)) return failed("cross-validation: bad sizes");
-    for (int i = 0; i < n; i++) if (fold[i] < 0 || fold[i] >= folds) return failed("cross-validation: a fold out of range");
     const char *err = dl_cross_validate(p->kind, x, y, n, d, &p->params, fold, folds, learn_progress, NULL, pred);
     return err ? failed(err) : 1;
 }

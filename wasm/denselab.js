@@ -911,17 +911,17 @@ class Project {
   // Out-of-fold predictions (Int32Array n) of the project's classifier kind and parameters.
   crossValidate(x, y, n, d, { fold, folds }, onProgress) {
     integer('number of features', d, 1, MAX_INT);
-    checkRows('features', x, n, d);
     checkLabels(y, n);
     if (!(fold instanceof Int32Array) || fold.length !== n) throw new Error(`fold must be an Int32Array of ${n}, got ${show(fold)}`);
     const lab = this.lab, core = lab.core;
-    const px = lab.copyIn(floats('features', x)), py = lab.copyIn(Int32Array.from(y)), pf = lab.copyIn(fold);
+    const rows = lab.rowsIn('features', x, n, d);   // a HeapFloats is used in place
+    const py = lab.copyIn(Int32Array.from(y)), pf = lab.copyIn(fold);
     try {
       return lab.withHeap('predictions', n, 4, (pp) => {
-        lab.withProgress(onProgress, () => { if (!core._dl_api_cross_validate(this.handle, px, py, n, d, pf, folds, pp)) throw lab.error(); });
+        lab.withProgress(onProgress, () => { if (!core._dl_api_cross_validate(this.handle, rows.ptr, py, n, d, pf, folds, pp)) throw lab.error(); });
         return core.HEAP32.slice(pp >> 2, (pp >> 2) + n);
       });
-    } finally { [px, py, pf].forEach((p) => core._free(p)); }
+    } finally { [py, pf].forEach((p) => core._free(p)); lab.freeRows(rows); }
   }
 
   // The cross-validation report as both CLIs print it (confusion: k x k, rows: truth).

@@ -2,9 +2,6 @@
 // training and the project file (learn/train.h). Shared by `node wasm/cli.js train` and the
 // page web/train.html; all computation is the C core's, this file only sequences it.
 
-// The input sizes the page offers (224: DenseNet121's own).
-export const TRAIN_SIZES = [224, 96, 128, 160];
-
 // DenseNet121(include_top=False, pooling='avg') features of RGB pixels already size x size.
 export function rgbFeatures(lab, net, rgb) {
   return net.predict(lab.preprocessInput(rgb));
