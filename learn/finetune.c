@@ -509,8 +509,9 @@ const char *dl_finetune_train(const dl_dense_block_shape *s, const float *block,
             report->epochs = ep + 1;
             report->loss[ep] = pr.loss; report->train_acc[ep] = pr.train_acc; report->val_acc[ep] = pr.val_acc;
         }
-        if (progress && progress(user, &pr)) { err = DL_CANCELLED; goto done; }
-        if (n_val == 0) continue;
+        int stop = progress ? progress(user, &pr) : 0;
+        if (stop && stop != DL_FINETUNE_STOP) { err = DL_CANCELLED; goto done; }
+        if (n_val == 0) { if (stop) break; continue; }
         /* EarlyStopping(monitor='val_loss', patience, restore_best_weights=True) */
         if (pr.val_loss < best_loss) {
             best_loss = pr.val_loss;
@@ -519,6 +520,7 @@ const char *dl_finetune_train(const dl_dense_block_shape *s, const float *block,
         } else if (++wait >= p.patience) {
             break;
         }
+        if (stop) break;
     }
     if (n_val > 0) memcpy(m->params, best, m->L.total * sizeof(float));
 done:

@@ -14,5 +14,9 @@ typedef int (*dl_features_progress)(size_t done, size_t total, void *user);
  * batch: images per network run (memory grows with it). */
 const char *dl_gray_features(dl_net *net, const unsigned char *gray, int w, int h, size_t count,
                              size_t batch, float *out, dl_features_progress progress, void *user);
+/* The same, with the feature map tapped by dl_net_tap_input (tap_floats per image) into
+ * tapped (count * tap_floats floats) from the same runs. */
+const char *dl_gray_features_tapped(dl_net *net, const unsigned char *gray, int w, int h, size_t count, size_t batch,
+                                    float *out, float *tapped, size_t tap_floats, dl_features_progress progress, void *user);
 
 #endif

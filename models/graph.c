@@ -107,6 +107,7 @@ struct dl_net {
     size_t arena_batch;
     void *scratch;
     double *node_seconds;       /* dl_net_profile: wall time per node, summed over runs */
+    int tap;                    /* dl_net_tap_input: the layer copied out by dl_net_run_tapped (0: none) */
 };
 
 static float *own(dl_net *net, size_t n) {
@@ -974,7 +975,19 @@ size_t dl_net_max_batch(const dl_net *net, size_t want) {
 }
 
 const char *dl_net_run(dl_net *net, const float *input, size_t batch, float *output) {
+    return dl_net_run_tapped(net, input, batch, output, NULL);
+}
+
+/* batch images of a value into out, packed (c floats per pixel). */
+static void copy_value(const dl_net *net, int i, size_t batch, float *out) {
+    const layer *l = &net->layers[i];
+    view v = value(net, i, batch);
+    copy_pixels(batch * (l->rank == 3 ? (size_t)l->h * l->w_ : 1), (size_t)l->c, v.p, v.stride, out, (size_t)l->c);
+}
+
+const char *dl_net_run_tapped(dl_net *net, const float *input, size_t batch, float *output, float *tapped) {
     if (!net || !input || !output) return "dl_net_run: missing network, input or output";
+    if (tapped && !net->tap) return "dl_net_run: no tapped layer (dl_net_tap_input first)";
     if (batch == 0) return "batch must be at least 1";
     if (batch > net->arena_batch) {
         char what[48];
@@ -997,12 +1010,29 @@ const char *dl_net_run(dl_net *net, const float *input, size_t batch, float *out
         else run_node(net, &net->nodes[j], batch, input);
         if (err) return err;
         if (net->node_seconds) net->node_seconds[j] += seconds_now() - t0;
+        /* now, before a later node may reuse its buffer */
+        if (tapped && net->nodes[j].out == net->tap) copy_value(net, net->tap, batch, tapped);
     }
-    const layer *o = &net->layers[net->output];
-    view v = value(net, net->output, batch);
-    size_t pixels = batch * (o->rank == 3 ? (size_t)o->h * o->w_ : 1);
-    copy_pixels(pixels, (size_t)o->c, v.p, v.stride, output, (size_t)o->c);
+    copy_value(net, net->output, batch, output);
     return NULL;
+}
+
+const char *dl_net_tap_input(dl_net *net, const char *name, size_t *floats) {
+    if (!net || !name) return "dl_net_tap_input: bad arguments";
+    for (int i = 0; i < net->n_keras; i++) {
+        const layer *l = &net->layers[i];
+        if (strcmp(l->name, name)) continue;
+        if (l->n_inputs != 1) return dl_errorf("layer %s does not read exactly one layer", name);
+        int in = l->inputs[0];
+        int written = 0;
+        for (int j = 0; j < net->n_nodes; j++) written |= net->nodes[j].out == in;
+        if (!written || in == 0 || net->layers[in].rank != 3) return dl_errorf("the input of layer %s is not a computed feature map", name);
+        net->tap = in;
+        const layer *t = &net->layers[in];
+        if (floats) *floats = product(product((size_t)t->h, (size_t)t->w_), (size_t)t->c);
+        return NULL;
+    }
+    return dl_errorf("this network has no layer %s", name);
 }
 
 void dl_net_input_shape(const dl_net *net, int shape[3]) {

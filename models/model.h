@@ -55,6 +55,13 @@ void        dl_net_free(dl_net *net);
 /* input: batch x H x W x C (C = input_shape's channels); output: batch x dl_net_output_size.
  * A batch whose memory exceeds max_memory is refused (nothing allocated). */
 const char *dl_net_run(dl_net *net, const float *input, size_t batch, float *output);
+/* A second output of the same run: the input of Keras layer `name` (the feature map it
+ * reads; *floats per image, h x w x c), e.g. DenseNet121's conv5_block1 input next to the
+ * pooled features; then dl_net_run_tapped copies it into tapped (batch x *floats) as it is
+ * computed. One tap per network; a reason if the layer is absent or its input is not a
+ * separately computed feature map. */
+const char *dl_net_tap_input(dl_net *net, const char *name, size_t *floats);
+const char *dl_net_run_tapped(dl_net *net, const float *input, size_t batch, float *output, float *tapped);
 void        dl_net_input_shape(const dl_net *net, int shape[3]);
 /* Output shape without the batch axis: rank 1 ([units]) or 3 ([h, w, c]). */
 int         dl_net_output_shape(const dl_net *net, int shape[3]);

@@ -1,8 +1,11 @@
 // Browser tests of the Fashion-MNIST page (dist/fashion.html) in Debian's headless Chromium via
-// playwright-core: 2,000 train / 500 test at S=32 with the linear SVM, the new head and the pixel
-// baseline; accuracies equal `node wasm/cli.js fashion ... --json` (the new head's too, with its
+// playwright-core: 2,000 train / 500 test at S=32 with the linear SVM, the new head, fine-tuning
+// (conv5 + head, its rows from the feature workers' same pass) and the pixel baseline; accuracies
+// equal `node wasm/cli.js fashion ... --json` (the new head's and fine-tuning's too, with their
 // validation split); the lesson under the table names the best row, which is highlighted, and the
-// new head's curve has a validation accuracy; a feature worker killed
+// curves have a validation accuracy, fine-tuning's its kept epoch; a fine-tuning stop keeps the
+// best epoch's weights (the CLI's accuracy for the epochs run); a downloaded fine-tuned model
+// classifies a photo; a feature worker killed
 // mid-extraction and a cancel + resume give bit-identical features; a reload takes them from the
 // IndexedDB cache; the RBF SVM's pairs on the workers, stopped and resumed, give the CLI's
 // accuracy; a downloaded classifier loads again and classifies a photo; a clear error for
@@ -26,6 +29,9 @@ const N = 2000, M = 500, SIZE = 32, EPOCHS = 3;
 const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
 let server = null, browser = null, context = null, page = null, userDir = null, origin = null;
+// The checkboxes of the five classifiers, in the table's order.
+const USE = ['use-linear-svm', 'use-rbf-svm', 'use-softmax', 'use-finetune', 'use-pixels-linear-svm'];
+const choose = async (...on) => { for (const id of USE) await page.setChecked(`[data-testid=${id}]`, on.includes(id)); };
 const requests = [];
 const cli = {};
 
@@ -71,7 +77,7 @@ async function resultRows() {
 describe('the Fashion-MNIST page in Chromium', () => {
   let setupError = null;
   let reference = null;   // features checksum of the undisturbed run
-  let classifierFile = null;
+  let classifierFile = null, finetuneFile = null;
   const ready = () => { if (setupError) throw setupError; };
 
   before(async () => {
@@ -82,7 +88,7 @@ describe('the Fashion-MNIST page in Chromium', () => {
     for (const f of ['fashion.html', 'fashion.js', 'worker-features.js', 'worker-train.js', 'models/densenet121.dlm', 'data/fashion-mnist/train-images-idx3-ubyte.gz']) {
       if (!fs.existsSync(path.join(dist, f))) throw new Error(`dist/${f} is missing: run ./build.sh (it runs node web/build-dist.js)`);
     }
-    for (const c of ['linear-svm', 'pixels-linear-svm', 'softmax']) { cli[c] = runCli(c, c === 'softmax' ? { epochs: EPOCHS } : {}); cli[c].catch(() => {}); }
+    for (const c of ['linear-svm', 'pixels-linear-svm', 'softmax', 'finetune']) { cli[c] = runCli(c, c === 'softmax' || c === 'finetune' ? { epochs: EPOCHS } : {}); cli[c].catch(() => {}); }
     const { startServer } = await import('../web/serve.js');
     server = await startServer({ root: dist, port: 0 });
     origin = new URL(server.url).origin;
@@ -118,6 +124,7 @@ describe('the Fashion-MNIST page in Chromium', () => {
       'use-rbf-svm': c['rbf-svm'].enabled, 'rbf-c': String(c['rbf-svm'].params.C), 'rbf-max': String(c['rbf-svm'].maxPoints),
       'use-softmax': c.softmax.enabled, hidden: String(c.softmax.params.hidden), epochs: String(c.softmax.params.epochs), lr: String(c.softmax.params.lr), val: String(c.softmax.params.val),
       'use-pixels-linear-svm': c['pixels-linear-svm'].enabled, 'pixels-c': String(c['pixels-linear-svm'].params.C),
+      'use-finetune': c.finetune.enabled, ...Object.fromEntries(Object.entries(c.finetune.params).map(([k, v]) => [`ft-${k}`, String(v)])),
     };
     for (const [id, v] of Object.entries(want)) assert.equal(await field(id), v, id);
     assert.equal(await page.$$eval('[data-default]:not(input):not(select)', (els) => els.filter((e) => !e.textContent).length), 0, 'an empty default in the text');
@@ -130,13 +137,12 @@ describe('the Fashion-MNIST page in Chromium', () => {
     await page.selectOption('[data-testid=image-size]', String(SIZE));
     await page.selectOption('[data-testid=workers]', '2');
     await page.fill('[data-testid=epochs]', String(EPOCHS));
-    for (const [id, on] of [['use-linear-svm', true], ['use-rbf-svm', false], ['use-softmax', true], ['use-pixels-linear-svm', true]]) {
-      await page.setChecked(`[data-testid=${id}]`, on);
-    }
+    await page.fill('[data-testid=ft-epochs]', String(EPOCHS));
+    await choose('use-linear-svm', 'use-softmax', 'use-finetune', 'use-pixels-linear-svm');
     await page.click('[data-testid=train]');
     await waitStatus(['done'], 'training');
     const rows = await resultRows();
-    assert.deepEqual(rows.map((r) => r.classifier), ['linear-svm', 'softmax', 'pixels-linear-svm']);
+    assert.deepEqual(rows.map((r) => r.classifier), ['linear-svm', 'softmax', 'finetune', 'pixels-linear-svm']);
     for (const r of rows) assert.ok(r.accuracy > 0.6, `${r.classifier}: test accuracy ${r.accuracy} is not far above chance (0.1)`);
     reference = await hook('featuresChecksum');
     assert.match(reference ?? '', /^[0-9a-f]{8}$/, 'no features checksum after the run');
@@ -147,10 +153,10 @@ describe('the Fashion-MNIST page in Chromium', () => {
     await page.screenshot({ path: path.join(shotDir, 'fashion.png'), fullPage: true });
   });
 
-  test('linear SVM, new head and pixel baseline accuracies equal the CLI\'s', async () => {
+  test('linear SVM, new head, fine-tuning and pixel baseline accuracies equal the CLI\'s', async () => {
     ready();
     const rows = await resultRows();
-    for (const c of ['linear-svm', 'pixels-linear-svm', 'softmax']) {
+    for (const c of ['linear-svm', 'pixels-linear-svm', 'softmax', 'finetune']) {
       const want = await cli[c];
       const got = rows.find((r) => r.classifier === c);
       assert.ok(got, `no ${c} row in the page`);
@@ -173,6 +179,20 @@ describe('the Fashion-MNIST page in Chromium', () => {
     const curve = await page.$eval('[data-testid=softmax-curve]', (e) => ({ epochs: Number(e.dataset.epochs), val: Number(e.dataset.valAcc), train: Number(e.dataset.trainAcc) }));
     assert.equal(curve.epochs, EPOCHS, 'the new head\'s curve has every epoch');
     assert.ok(curve.val > 0.5 && curve.val <= 1, `validation accuracy ${curve.val} next to training accuracy ${curve.train}`);
+    assert.ok(lesson.includes('fine-tuning conv5 with the head'), lesson);
+  });
+
+  test('fine-tuning\'s curve: loss, training and validation accuracy per epoch, the kept epoch marked', async () => {
+    ready();
+    const curve = await page.$eval('[data-testid=finetune-curve]', (e) => ({ ...e.dataset }));
+    const row = await page.$eval('[data-testid=results-row][data-classifier=finetune]', (e) => ({ ...e.dataset }));
+    assert.equal(await page.isVisible('[data-testid=finetune-curve]'), true);
+    assert.equal(Number(curve.epochs), EPOCHS, 'the curve has every epoch');
+    assert.equal(row.epochs, String(EPOCHS));
+    assert.ok(Number(curve.valAcc) > 0.5 && Number(curve.valAcc) <= 1, `validation accuracy ${curve.valAcc}`);
+    assert.ok(Number(curve.bestEpoch) >= 1 && Number(curve.bestEpoch) <= EPOCHS, `best epoch ${curve.bestEpoch}`);
+    assert.equal(row.bestEpoch, curve.bestEpoch, 'the row and the curve name different kept epochs');
+    assert.match(await page.textContent('[data-testid=results-row][data-classifier=finetune]'), /conv5_block1 \(512\) at 32×32/);
   });
 
   test('the lesson compares fine-tuning with the best frozen-feature classifier', async () => {
@@ -192,9 +212,7 @@ describe('the Fashion-MNIST page in Chromium', () => {
     ready();
     assert.equal(await hook('featuresInWorker'), false, 'the features stayed next to the pixel baseline\'s floats');
     const before = (await resultRows()).find((r) => r.classifier === 'linear-svm');
-    for (const [id, on] of [['use-linear-svm', true], ['use-rbf-svm', false], ['use-softmax', false], ['use-pixels-linear-svm', false]]) {
-      await page.setChecked(`[data-testid=${id}]`, on);
-    }
+    await choose('use-linear-svm');
     await page.click('[data-testid=train]');
     await waitStatus(['done'], 'training again');
     assert.equal(await hook('featuresInWorker'), true);
@@ -215,15 +233,41 @@ describe('the Fashion-MNIST page in Chromium', () => {
     classifierFile = path.join(userDir, download.suggestedFilename());
     await download.saveAs(classifierFile);
     assert.equal(fs.readFileSync(classifierFile).subarray(0, 8).toString('latin1'), 'DLCLASS1');
+    const [tuned] = await Promise.all([
+      page.waitForEvent('download', { timeout: 30_000 }),
+      page.click('[data-testid=results-row][data-classifier=finetune] [data-testid=download]'),
+    ]);
+    assert.equal(tuned.suggestedFilename(), `fashion-finetune-s${SIZE}.dlclass`);
+    finetuneFile = path.join(userDir, tuned.suggestedFilename());
+    await tuned.saveAs(finetuneFile);
+  });
+
+  test('a fine-tuning stop ends after the running epoch and keeps the best epoch: the CLI\'s accuracy for those epochs', async () => {
+    ready();
+    await choose('use-finetune');
+    await page.fill('[data-testid=ft-epochs]', '20');
+    await hook('stopAfterEpochs', 2);
+    try {
+      await page.click('[data-testid=train]');
+      await waitStatus(['cancelled'], 'fine-tuning stopped after 2 epochs');
+    } finally {
+      await hook('stopAfterEpochs', 0);
+      await page.fill('[data-testid=ft-epochs]', String(EPOCHS));
+    }
+    const row = await page.$eval('[data-testid=results-row]:last-child', (e) => ({ ...e.dataset }));
+    assert.equal(row.classifier, 'finetune', 'the stopped fit has no row');
+    const epochs = Number(row.epochs);
+    assert.ok(epochs >= 2 && epochs < 20, `${epochs} epochs run`);
+    assert.match(await text('train-text'), new RegExp(`Stopped after epoch ${epochs}: the fine-tuned model keeps epoch ${row.bestEpoch}'s weights`));
+    const want = epochs === EPOCHS ? await cli.finetune : await runCli('finetune', { epochs });
+    assert.equal(Number(row.accuracy).toFixed(4), want.test_accuracy.toFixed(4), `fine-tuning stopped after ${epochs} epochs: page vs CLI`);
   });
 
   test('the RBF SVM\'s pairs on the workers: a stop keeps the finished pairs, a second run resumes to the CLI\'s accuracy', async () => {
     ready();
     const want = runCli('rbf-svm');
     want.catch(() => {});
-    for (const [id, on] of [['use-linear-svm', false], ['use-rbf-svm', true], ['use-softmax', false], ['use-pixels-linear-svm', false]]) {
-      await page.setChecked(`[data-testid=${id}]`, on);
-    }
+    await choose('use-rbf-svm');
     await hook('stopAfterPairs', 5);
     await page.click('[data-testid=train]');
     await waitStatus(['cancelled'], 'the RBF SVM stopped after 5 pairs');
@@ -287,11 +331,23 @@ describe('the Fashion-MNIST page in Chromium', () => {
     assert.ok(CLASSES.includes(await text('photo-prediction')), `not a Fashion-MNIST class: ${await text('photo-prediction')}`);
   });
 
+  test('a loaded fine-tuned model classifies a photo (its conv5_block1 input at the file\'s S)', async () => {
+    ready();
+    assert.ok(finetuneFile, 'needs the downloaded fine-tuned model');
+    await page.evaluate(() => { document.querySelector('[data-testid=photo-prediction]').textContent = ''; });
+    await page.setInputFiles('[data-testid=classifier-input]', finetuneFile);
+    await page.waitForFunction(() => document.querySelector('[data-testid=active-classifier]').dataset.kind === 'finetune', null, { timeout: 30_000 });
+    assert.match(await text('active-classifier'), /Fine-tuned \(conv5 \+ head\) from fashion-finetune-s32\.dlclass on DenseNet121 up to conv5_block1 at 32×32/);
+    await page.setInputFiles('[data-testid=photo-input]', photo);
+    await page.waitForFunction(() => document.querySelector('[data-testid=photo-prediction]').textContent
+      || document.querySelector('[data-testid=fashion-error]').textContent, null, { timeout: 60_000 });
+    assert.equal(await text('fashion-error'), '', 'the photo gave an error');
+    assert.ok(CLASSES.includes(await text('photo-prediction')), `not a Fashion-MNIST class: ${await text('photo-prediction')}`);
+  });
+
   test('an RBF SVM on too many points gets a clear message, and the page keeps working', async () => {
     ready();
-    for (const [id, on] of [['use-linear-svm', false], ['use-rbf-svm', true], ['use-softmax', false], ['use-pixels-linear-svm', true]]) {
-      await page.setChecked(`[data-testid=${id}]`, on);
-    }
+    await choose('use-rbf-svm', 'use-pixels-linear-svm');
     await page.fill('[data-testid=rbf-max]', '70000');
     await page.click('[data-testid=train]');
     await waitStatus(['done'], 'training with one bad classifier');

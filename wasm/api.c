@@ -178,9 +178,11 @@ EMSCRIPTEN_KEEPALIVE char *dl_api_decode_predictions(const dl_class_index *ci, c
 
 /* ---- the transfer-learning experiment --------------------------------------- */
 
-/* Progress goes to Module.onProgress(phase, step, steps, loss, trainAcc, valAcc, valLoss); a true return cancels. */
+/* Progress goes to Module.onProgress(phase, step, steps, loss, trainAcc, valAcc, valLoss); a true return cancels,
+ * 'stop' ends fine-tuning keeping the best epoch (DL_FINETUNE_STOP). */
 EM_JS(int, js_progress, (const char *phase, double step, double steps, double loss, double train_acc, double val_acc, double val_loss), {
-    return Module.onProgress ? (Module.onProgress(UTF8ToString(phase), step, steps, loss, train_acc, val_acc, val_loss) ? 1 : 0) : 0;
+    var r = Module.onProgress ? Module.onProgress(UTF8ToString(phase), step, steps, loss, train_acc, val_acc, val_loss) : 0;
+    return r === 'stop' ? 2 : r ? 1 : 0;
 });
 
 static int features_progress(size_t done, size_t total, void *user) {
@@ -191,16 +193,38 @@ static int learn_progress(void *user, const dl_learn_progress *p) {
     return js_progress(p->phase, p->step, p->steps, p->loss, p->train_acc, p->val_acc, p->val_loss);
 }
 
-/* gray: gray_bytes bytes holding count w x h images; out: out_bytes. */
-EMSCRIPTEN_KEEPALIVE int dl_api_gray_features(dl_net *net, const unsigned char *gray, size_t gray_bytes, int w, int h,
-                                              size_t count, size_t batch, float *out, size_t out_bytes) {
+/* dl_api_gray_features, and (block not NULL) conv5_block1's input from the same runs into
+ * block (block_bytes; dl_api_net_tap_block_input's floats per image). */
+EMSCRIPTEN_KEEPALIVE int dl_api_gray_features_tapped(dl_net *net, const unsigned char *gray, size_t gray_bytes, int w, int h,
+                                                     size_t count, size_t batch, float *out, size_t out_bytes,
+                                                     float *block, size_t block_bytes) {
     if (w < 1 || h < 1) return failed(dl_errorf("images must be at least 1x1, got %dx%d", w, h));
-    size_t pixels, outputs;
+    size_t pixels, outputs, block_floats = 0, blocks;
     if (!dl_mul3((size_t)w, (size_t)h, count, &pixels) || !dl_mul(dl_net_output_size(net), count, &outputs))
         return failed(dl_errorf("%zu images of %dx%d overflow the address space", count, w, h));
     if (!fits(pixels, 1, gray_bytes, "gray images") || !fits(outputs, sizeof(float), out_bytes, "features")) return 0;
-    const char *err = dl_gray_features(net, gray, w, h, count, batch, out, features_progress, NULL);
+    if (block) {
+        const char *err = dl_net_tap_input(net, DL_FINETUNE_FIRST_LAYER, &block_floats);
+        if (err) return failed(err);
+        if (!dl_mul(block_floats, count, &blocks)) return failed(dl_errorf("%zu images' block inputs overflow the address space", count));
+        if (!fits(blocks, sizeof(float), block_bytes, "block inputs")) return 0;
+    }
+    const char *err = dl_gray_features_tapped(net, gray, w, h, count, batch, out, block, block_floats, features_progress, NULL);
     return err ? failed(err) : 1;
+}
+
+/* gray: gray_bytes bytes holding count w x h images; out: out_bytes. */
+EMSCRIPTEN_KEEPALIVE int dl_api_gray_features(dl_net *net, const unsigned char *gray, size_t gray_bytes, int w, int h,
+                                              size_t count, size_t batch, float *out, size_t out_bytes) {
+    return dl_api_gray_features_tapped(net, gray, gray_bytes, w, h, count, batch, out, out_bytes, NULL, 0);
+}
+
+/* Fine-tuning's input from the feature network's own run: conv5_block1's input is tapped
+ * (dl_net_tap_input). Returns its floats per image, or 0 with a reason. */
+EMSCRIPTEN_KEEPALIVE double dl_api_net_tap_block_input(dl_net *net) {
+    size_t floats = 0;
+    const char *err = dl_net_tap_input(net, DL_FINETUNE_FIRST_LAYER, &floats);
+    return err ? (failed(err), 0) : (double)floats;
 }
 
 /* IDX bytes -> info [ndims, count, rows, cols]; returns the offset of the data, or -1. */

@@ -61,7 +61,8 @@ export interface ClassifierParam {
 export interface ClassifierKind { name: string; id: number; help: string; params: ClassifierParam[]; }
 
 /** Called during long C jobs; returning true cancels the job. */
-export type ProgressCallback = (...progress: number[]) => boolean | void;
+/** true cancels; 'stop' ends fine-tuning after this epoch, keeping the best epoch's weights. */
+export type ProgressCallback = (...progress: number[]) => boolean | 'stop' | void;
 
 export class DenseLab {
   /** A .dlm model file (models/convert.js writes it from the Keras/TF.js weights). */
@@ -92,6 +93,9 @@ export class DenseLab {
   /** count gray w × h images → the network's outputs, in batches (channel repeated to RGB). */
   grayFeatures(net: Net, gray: Uint8Array | Uint8ClampedArray, w: number, h: number, count: number,
     options?: { batch?: number; onProgress?: ProgressCallback }): Float32Array;
+  /** grayFeatures and, from the same runs, each image's conv5_block1 input (fine-tuning's rows). */
+  grayFeaturesAndBlock(net: Net, gray: Uint8Array | Uint8ClampedArray, w: number, h: number, count: number,
+    options?: { batch?: number; onProgress?: ProgressCallback }): { features: Float32Array; block: Float32Array; blockSize: number };
   /** The classifier kinds and their parameters (the C core's table). */
   classifierKinds(): ClassifierKind[];
   /** The Fashion-MNIST comparison's rows. */

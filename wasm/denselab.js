@@ -384,7 +384,17 @@ class DenseLab {
     } finally { this.core._free(p); }
   }
 
-  grayFeatures(net, gray, w, h, count, { batch = 32, onProgress } = {}) {
+  grayFeatures(net, gray, w, h, count, options = {}) {
+    return this.grayRun(net, gray, w, h, count, options, false).features;
+  }
+
+  // grayFeatures and, from the same network runs, each image's input of conv5_block1 (fine-tuning's
+  // rows, learn/finetune.h; net: featureNet's) -> { features, block (count x blockSize), blockSize }.
+  grayFeaturesAndBlock(net, gray, w, h, count, options = {}) {
+    return this.grayRun(net, gray, w, h, count, options, true);
+  }
+
+  grayRun(net, gray, w, h, count, { batch = 32, onProgress } = {}, withBlock) {
     this.owned(net, Net, 'network');
     if (!(gray instanceof Uint8Array || gray instanceof Uint8ClampedArray)) throw new Error(`gray images must be a Uint8Array, got ${show(gray)}`);
     integer('image width', w, 1, MAX_SIDE);
@@ -393,12 +403,15 @@ class DenseLab {
     integer('batch', batch, 1, MAX_INT);
     const pixels = bufferBytes('gray images', count, w * h);
     if (gray.length < pixels) throw new Error(`expected ${count} images of ${w}x${h} bytes, got ${gray.length} bytes`);
-    return this.withHeap('features', count * net.outputSize, 4, (out, outBytes) => {
+    let blockSize = 0;
+    if (withBlock && !(blockSize = this.core._dl_api_net_tap_block_input(net.handle))) throw this.error();
+    return this.withHeap('features', count * net.outputSize, 4, (out, outBytes) => this.withHeap('block inputs', count * blockSize, 4, (pb, blockBytes) => {
       this.withBytes(gray.subarray(0, pixels), (p, n) => this.withProgress(onProgress, () => {
-        if (!this.core._dl_api_gray_features(net.handle, p, n, w, h, count, batch, out, outBytes)) throw this.error();
+        if (!this.core._dl_api_gray_features_tapped(net.handle, p, n, w, h, count, batch, out, outBytes, withBlock ? pb : 0, blockBytes)) throw this.error();
       }), 'gray images');
-      return this.core.HEAPF32.slice(out >> 2, (out >> 2) + count * net.outputSize);
-    });
+      const floats = (q, k) => this.core.HEAPF32.slice(q >> 2, (q >> 2) + k);
+      return { features: floats(out, count * net.outputSize), block: withBlock ? floats(pb, count * blockSize) : null, blockSize };
+    }));
   }
 
   // The classifier kinds and their parameters: the C core's table (learn/experiment.c), as

@@ -58,6 +58,13 @@ export function blockNet(lab, modelFile, size) {
   return lab.buildFrozenNet(modelFile, { inputShape: [size, size, 3] });
 }
 
+// Floats per image of fine-tuning's rows (conv5_block1's input, h x w x 512) at S x S: DenseNet121's
+// stem halves the side twice (rounding up: 'same'-like paddings), its three transitions floor-halve it.
+export function blockFloats(size) {
+  const side = Math.floor(Math.ceil(Math.ceil(size / 2) / 2) / 8);
+  return side * side * 512;
+}
+
 // The first n images of a split as [0, 1] pixels (the raw-pixel baseline), into out if given
 // (a Float32Array, or HeapFloats: lab.heapFloats, filled where the C core reads them).
 export function pixels(split, n, out = new Float32Array(n * split.rows * split.cols)) {

@@ -27,6 +27,9 @@ export const FASHION = deepFreeze({
     'linear-svm': { enabled: true, params: { C: 0.001 } },
     'rbf-svm': { enabled: false, params: { C: 1 }, maxPoints: 60000 },   // all: its pairs run on the workers
     softmax: { enabled: true, params: { hidden: 128, epochs: 10, lr: 0.001, val: 0.1 } },   // val: Keras' validation_split
+    // Fine-tuning conv5 + a new head (learn/finetune.h; the CLI's defaults): off at start, it trains the
+    // last dense block too.
+    finetune: { enabled: false, params: { hidden: 128, epochs: 10, lr: 0.0001, val: 0.1, patience: 3 } },
     'pixels-linear-svm': { enabled: true, params: { C: 0.001 } },
   },
   // The RBF SVM's training points, at most (all of Fashion-MNIST's training images); a lower

@@ -4,7 +4,7 @@
 // nothing is lost. No SharedArrayBuffer: the images go to the worker and the features come
 // back as transferred buffers, which extractFeatures hands on (transferred again) to a sink:
 // the page keeps no copy of them.
-import { batchRanges } from './experiment.js';
+import { batchRanges, blockFloats } from './experiment.js';
 import { cacheKey } from './fashion-cache.js';
 import { WorkerClient } from './worker-client.js';
 
@@ -14,8 +14,9 @@ const MAX_ATTEMPTS = 3;
 
 export class FeaturePool {
   // stallMs: a worker silent that long during a batch (it reports progress every few images) is dead.
-  constructor({ size, count, wasm, model, stallMs = 90000, initMs = 180000 }) {
-    Object.assign(this, { size, target: count, wasm, model, stallMs, initMs });
+  // block: each batch also returns fine-tuning's rows (conv5_block1's input) from the same runs.
+  constructor({ size, count, wasm, model, block = false, stallMs = 90000, initMs = 180000 }) {
+    Object.assign(this, { size, target: count, wasm, model, block, stallMs, initMs });
     this.slots = [];
     this.replaced = 0;
     this.heapBytes = { first: 0, max: 0 };   // a worker's WASM memory after its first batch, and the most seen
@@ -65,15 +66,15 @@ export class FeaturePool {
         slot.ready
           .then(() => {
             const images = job.images.slice();
-            return slot.client.call('batch', { images, w: 28, h: 28, count: job.count },
+            return slot.client.call('batch', { images, w: 28, h: 28, count: job.count, block: this.block },
               { transfer: [images.buffer], onProgress: (done) => onProgress(job, done) });
           })
-          .then(({ features, heapBytes }) => {
+          .then(({ features, block, heapBytes }) => {
             slot.job = null;
             this.heapBytes.first ||= heapBytes;
             this.heapBytes.max = Math.max(this.heapBytes.max, heapBytes);
             if (!this.running) return;
-            onResult(job, features);
+            onResult(job, features, block);
             if (--remaining === 0) finish(); else pump(slot);
           })
           .catch((e) => {
@@ -122,8 +123,9 @@ export class FeaturePool {
 }
 
 // The features of the first n training and m test images at size x size, delivered to sink
-// ({ have: Set of 'split:start' already there, put(split, start, floats) -> Promise, which may
-// transfer the floats away }). The batches missing from the cache are computed by a new pool of
+// ({ have: Set of 'split:start' already there, put(split, start, floats, isBlock) -> Promise, which
+// may transfer the floats away }); with block, fine-tuning's rows too (isBlock: true), computed in
+// the same runs and cached beside the features (cache key + ':block'). The batches missing from the cache are computed by a new pool of
 // `workers` workers (handed to onPool, so the page can cancel it) and written to the cache as
 // they come; once the pool is gone, the sink reads every batch it lacks from the cache. So the
 // workers' heaps and the whole feature set are never in memory together (the peak of the tab);
@@ -131,13 +133,15 @@ export class FeaturePool {
 // total, cached, rate, workers, replaced }) after each step. Resolves to { cached, computed,
 // workers, replaced, heapBytes, cacheComplete (every batch is in the cache) }, or to
 // { cancelled: true, done, total } when the pool was cancelled.
-export async function extractFeatures({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, model, sink, onPool, onProgress, onCacheError }) {
+export async function extractFeatures({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, model, sink, block = false, onPool, onProgress, onCacheError }) {
   const jobs = [], fromCache = [], writes = [];
+  // A batch's cache entries: [key, floats per image, isBlock].
+  const parts = (key) => [[key, FEATURE_DIMS, false], ...(block ? [[`${key}:block`, blockFloats(size), true]] : [])];
   let cached = 0, cacheComplete = !!cache.db;
   for (const [split, count] of [['train', n], ['test', m]]) {
     for (const range of batchRanges(count, batch)) {
       const key = cacheKey(modelChecksum, size, split, range), here = sink.have.has(`${split}:${range[0]}`);
-      const inCache = cache.db ? await cache.has(key) : false;
+      const inCache = cache.db ? (await Promise.all(parts(key).map(([k]) => cache.has(k)))).every(Boolean) : false;
       if (here && !inCache) cacheComplete = false;
       if (here || inCache) {
         if (!here) fromCache.push({ key, split, range });
@@ -153,9 +157,9 @@ export async function extractFeatures({ splits, n, m, size, workers, batch, cach
   onProgress(progress);
   let computed = 0, heapBytes = null;
   const direct = [];   // sink.put of the batches that could not wait in the cache
-  const deliver = (split, start, f) => { const p = sink.put(split, start, f); p.catch(() => {}); direct.push(p); };
+  const deliver = (split, start, f, isBlock = false) => { const p = sink.put(split, start, f, isBlock); p.catch(() => {}); direct.push(p); };
   if (jobs.length) {
-    const pool = new FeaturePool({ size, count: Math.min(workers, jobs.length), wasm, model });
+    const pool = new FeaturePool({ size, count: Math.min(workers, jobs.length), wasm, model, block });
     onPool(pool);
     progress.workers = pool.target;
     const inFlight = new Map();   // job -> images done inside the running batch
@@ -172,14 +176,16 @@ export async function extractFeatures({ splits, n, m, size, workers, batch, cach
       await pool.run(jobs, {
         onProgress: (job, imagesDone) => { inFlight.set(job, imagesDone); update(); },
         onRetry: (job) => { inFlight.delete(job); update(); },
-        onResult: (job, f) => {
+        onResult: (job, f, b) => {
           inFlight.delete(job);
-          if (!cache.db) deliver(job.split, job.range[0], f);
+          const put = () => { deliver(job.split, job.range[0], f); if (b) deliver(job.split, job.range[0], b, true); };
+          if (!cache.db) put();
           else {
-            writes.push(cache.put(job.key, f).then(() => fromCache.push(job), (e) => {
+            const [, blockPart] = parts(job.key);
+            writes.push(Promise.all([cache.put(job.key, f), ...(b ? [cache.put(blockPart[0], b)] : [])]).then(() => fromCache.push(job), (e) => {
               onCacheError(e);
               cacheComplete = false;
-              deliver(job.split, job.range[0], f);
+              put();
             }));
           }
           computed += job.count;
@@ -198,9 +204,11 @@ export async function extractFeatures({ splits, n, m, size, workers, batch, cach
   await Promise.all(writes);
   // One batch at a time (1 MB at S=32): the sink is filled without a second copy piling up.
   for (const { key, split, range } of fromCache) {
-    const f = await cache.get(key, (range[1] - range[0]) * FEATURE_DIMS);
-    if (!f) throw new Error(`the cached features of ${split} images ${range[0]}–${range[1] - 1} could not be read back: extract again`);
-    await sink.put(split, range[0], f);
+    for (const [k, floats, isBlock] of parts(key)) {
+      const f = await cache.get(k, (range[1] - range[0]) * floats);
+      if (!f) throw new Error(`the cached features of ${split} images ${range[0]}–${range[1] - 1} could not be read back: extract again`);
+      await sink.put(split, range[0], f, isBlock);
+    }
   }
   await Promise.all(direct);
   return { cached, computed, workers: progress.workers, replaced: progress.replaced, heapBytes, cacheComplete };

@@ -84,8 +84,9 @@ export function renderGallery(box, items) {
 }
 
 // Loss (left axis, from 0), training accuracy and validation accuracy (right axis, 0..1; `val`
-// absent or below 0: no validation set) per epoch.
-export function drawCurve(canvas, points, epochs) {
+// absent or below 0: no validation set) per epoch; best (1-based, 0: none): the epoch whose
+// weights were kept, marked with a dashed line.
+export function drawCurve(canvas, points, epochs, best = 0) {
   const dpr = window.devicePixelRatio || 1;
   const cssW = canvas.clientWidth || 640, cssH = canvas.clientHeight || 200;
   canvas.width = Math.round(cssW * dpr);
@@ -119,6 +120,15 @@ export function drawCurve(canvas, points, epochs) {
     ctx.stroke();
     points.forEach((p, i) => { if (p) { ctx.beginPath(); ctx.arc(x(i + 1), T + h * (1 - value(p)), 3, 0, 2 * Math.PI); ctx.fill(); } });
   };
+  if (best) {
+    ctx.save();
+    ctx.strokeStyle = ctx.fillStyle = '#5c6778';
+    ctx.setLineDash([4, 3]);
+    ctx.beginPath(); ctx.moveTo(x(best), T); ctx.lineTo(x(best), T + h); ctx.stroke();
+    ctx.textAlign = 'left';
+    ctx.fillText('best', x(best) + 4, T + 10);
+    ctx.restore();
+  }
   line('#b42318', (p) => p.loss / maxLoss);
   line('#2f6fde', (p) => p.acc);
   if (points.some((p) => p && p.val >= 0)) line('#1a7f37', (p) => p.val);

@@ -5,7 +5,7 @@
 // and fashion-cache.js (IndexedDB), the drawings from fashion-render.js, the defaults of
 // every field from defaults.js.
 import { createDenseLab } from './denselab.js';
-import { FASHION_CLASSES, FASHION_FILES, parseSplit } from './experiment.js';
+import { FASHION_CLASSES, FASHION_FILES, blockFloats, parseSplit } from './experiment.js';
 import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures } from './fashion-pool.js';
 import { FeatureCache } from './fashion-cache.js';
 import { bestRow, drawCurve, drawGray, lessonSentence, renderConfusion, renderGallery } from './fashion-render.js';
@@ -29,13 +29,15 @@ const state = {
   splits: null,          // { train, test } parsed IDX (all images)
   pool: null,            // FeaturePool at one size
   cache: null,           // FeatureCache (IndexedDB, or memory only)
-  features: null,        // { size, n, m, checksum, fromCache, replaced, heapBytes, cacheComplete, dropped }: the
+  features: null,        // { size, n, m, block, checksum, fromCache, replaced, heapBytes, cacheComplete, dropped }: the
                          // features themselves are only in the classifier worker's WASM heap (the tab's one copy)
   trainer: null, trainerData: null, trainCall: null,
   rbfPairs: null,        // { key, done: Map } the RBF SVM's finished pairs: a stopped fit resumes from them
   rbfPool: [],           // the pair workers of the RBF SVM fit running now
   stopAfterPairs: 0,     // tests: stop the RBF SVM after this many finished pairs (0: never)
   results: [], active: null, photoWorker: null,
+  stopFlag: null,        // fine-tuning's stop request (Int32Array on a SharedArrayBuffer: crossOriginIsolated pages)
+  stopAfterEpochs: 0,    // tests: stop fine-tuning after this many epochs (0: never)
   busy: false, cancelled: false,
 };
 
@@ -152,13 +154,17 @@ function showFeatureProgress(p) {
   text.dataset.total = p.total;
 }
 
-const haveFeatures = ({ n, m, size }) => { const f = state.features; return !!f && !f.dropped && f.size === size && f.n === n && f.m === m; };
+// block: fine-tuning's rows (conv5_block1's input) are needed too.
+const haveFeatures = ({ n, m, size }, block = false) => { const f = state.features; return !!f && !f.dropped && f.size === size && f.n === n && f.m === m && (f.block || !block); };
+
+// Whether fine-tuning is chosen: the feature workers then also keep conv5_block1's input.
+const wantBlock = () => $('use-finetune').checked;
 
 // The features for the current settings, into the classifier worker's heap: those it has, else
 // the cache's and the workers' (fashion-pool.js); this part only shows the progress. null when cancelled.
-async function extract() {
+async function extract(block = wantBlock()) {
   const { n, m, size, workers } = settings();
-  if (haveFeatures({ n, m, size })) return state.features;
+  if (haveFeatures({ n, m, size }, block)) return state.features;
   state.features = null;       // the worker's room is about to hold other features
   clearError();
   state.cancelled = false;
@@ -169,15 +175,17 @@ async function extract() {
   const t = trainer();
   await t.ready;
   const key = `${state.modelChecksum}:${size}:${n}:${m}`;
-  const { have } = await t.call('features-begin', { key, n, m, d: DIMS });
+  const blockD = block ? blockFloats(size) : 0;
+  const model = block ? state.model.slice(0) : null;   // moved to the worker, which reads conv5's weights and frees it
+  const { have } = await t.call('features-begin', { key, n, m, d: DIMS, blockD, model }, { transfer: model ? [model] : [] });
   const sink = {
     have: new Set(have),
-    put: (split, start, floats) => t.call('features-put', { split, start, floats }, { transfer: [floats.buffer] }),
+    put: (split, start, floats, isBlock) => t.call('features-put', { split, start, floats, block: isBlock }, { transfer: [floats.buffer] }),
   };
   try {
     r = await extractFeatures({
       splits: state.splits, n, m, size, workers, batch: DEFAULTS.batch, cache: state.cache,
-      modelChecksum: state.modelChecksum, wasm: state.wasm, model: state.model, sink,
+      modelChecksum: state.modelChecksum, wasm: state.wasm, model: state.model, sink, block,
       onPool: (pool) => { state.pool = pool; setBusy(true); },
       onProgress: showFeatureProgress,
       onCacheError: (e) => showError(`could not cache features: ${e.message}`),
@@ -198,7 +206,7 @@ async function extract() {
   // The rate averages the whole run, worker start-up included.
   const progress = { done: total, total, cached: r.cached, rate: r.computed ? r.computed / seconds : 0, workers: r.workers, replaced: r.replaced };
   const sum = (await t.call('features-end')).checksum;
-  state.features = { size, n, m, checksum: sum, fromCache: r.cached, seconds, replaced: r.replaced, heapBytes: r.heapBytes, cacheComplete: r.cacheComplete };
+  state.features = { size, n, m, block, checksum: sum, fromCache: r.cached, seconds, replaced: r.replaced, heapBytes: r.heapBytes, cacheComplete: r.cacheComplete };
   showFeatureProgress(progress);
   const text = $('features-text');
   text.textContent = `${progressText(progress)} · ${seconds.toFixed(1)} s · checksum ${sum}`;
@@ -278,7 +286,9 @@ function fraction(id, what, max) {
   return v;
 }
 
-const LABELS = { 'linear-svm': 'Linear SVM', 'rbf-svm': 'RBF SVM', softmax: 'New head (softmax)', 'pixels-linear-svm': 'Linear SVM (pixel baseline)' };
+const LABELS = { 'linear-svm': 'Linear SVM', 'rbf-svm': 'RBF SVM', softmax: 'New head (softmax)', finetune: 'Fine-tuned (conv5 + head)', 'pixels-linear-svm': 'Linear SVM (pixel baseline)' };
+// The classifiers whose loss and accuracy are drawn per epoch: their canvas (fashion.html).
+const CURVES = { softmax: 'curve', finetune: 'finetune-curve' };
 
 // The chosen classifiers with their parameters (lab.fit's; those not set keep its defaults,
 // the CLI's), or an error per classifier.
@@ -301,6 +311,14 @@ function chosenClassifiers() {
       epochs: positive('epochs', 'New head: epochs', { integer: true, min: 1, max: 500 }),
       lr: positive('lr', 'New head: learning rate', { max: 10 }),
       val: fraction('val', 'New head: validation split', 0.5) } }));
+  }
+  if ($('use-finetune').checked) {
+    add('finetune', () => ({ params: {
+      hidden: positive('ft-hidden', 'Fine-tuning: hidden units', { integer: true, min: 1, max: 4096 }),
+      epochs: positive('ft-epochs', 'Fine-tuning: epochs', { integer: true, min: 1, max: 500 }),
+      lr: positive('ft-lr', 'Fine-tuning: learning rate', { max: 10 }),
+      val: fraction('ft-val', 'Fine-tuning: validation split', 0.5),
+      patience: positive('ft-patience', 'Fine-tuning: patience', { integer: true, min: 1, max: 500 }) } }));
   }
   if ($('use-pixels').checked) add('pixels-linear-svm', () => ({ params: { C: positive('pixels-c', 'Pixel baseline: C') } }));
   return out;
@@ -345,8 +363,9 @@ async function train() {
   const errors = [];
   try {
     const needFeatures = chosen.some((c) => c.name !== 'pixels-linear-svm' && !c.error);
+    const block = chosen.some((c) => c.name === 'finetune' && !c.error);
     const { n, m, size } = settings();
-    if (needFeatures && !haveFeatures({ n, m, size }) && !(await extract())) return;   // null: cancelled
+    if (needFeatures && !haveFeatures({ n, m, size }, block) && !(await extract(block))) return;   // null: cancelled
     setStatus('training');
     const t = trainer();
     await t.ready;
@@ -355,27 +374,33 @@ async function train() {
       if (c.error && c.field) { showFieldError(c.field, c.error); continue; }
       if (c.error) { errors.push(c.error); showError(errors.join('\n')); continue; }
       if (c.name === 'pixels-linear-svm' && !chosen.slice(i + 1).some((later) => later.name !== 'pixels-linear-svm' && !later.error)) await makeRoomForPixels(t);
-      const curve = [];
+      const curve = [], canvas = CURVES[c.name] && $(CURVES[c.name]);
       $('train-text').textContent = `${LABELS[c.name]}: training on ${fmt(c.name === 'rbf-svm' ? Math.min(n, c.rbfMax) : n)} images…`;
-      if (c.name === 'softmax') { $('curve-box').hidden = false; drawCurve($('curve'), curve, c.params.epochs); }
+      if (canvas) { $(`${CURVES[c.name]}-box`).hidden = false; drawCurve(canvas, curve, c.params.epochs); }
+      // Fine-tuning keeps the best epoch (EarlyStopping's restore_best_weights): its stop ends the
+      // fit after the running epoch, through shared memory (the worker is busy in the C core).
+      state.stopFlag = c.name === 'finetune' && self.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
       try {
         state.trainCall = t;
         setBusy(true);
         const px = c.name === 'pixels-linear-svm' ? pixelImages() : { images: null, transfer: [] };
-        const r = c.name === 'rbf-svm' ? await fitRbf(t, c) : await t.call('fit', { name: c.name, params: c.params, rbfMax: c.rbfMax ?? Infinity, images: px.images }, {
+        const r = c.name === 'rbf-svm' ? await fitRbf(t, c) : await t.call('fit', { name: c.name, params: c.params, rbfMax: c.rbfMax ?? Infinity, images: px.images, stopFlag: state.stopFlag }, {
           transfer: px.transfer,
           onProgress: (p) => {
-            if (p.phase === 'softmax') {
-              curve[p.step - 1] = { loss: p.loss, acc: p.trainAcc, val: p.valAcc };
-              drawCurve($('curve'), curve, p.steps);
-              Object.assign($('curve').dataset, { epochs: p.step, trainAcc: p.trainAcc, valAcc: p.valAcc });
-              $('train-text').textContent = `${LABELS[c.name]}: epoch ${p.step} of ${p.steps}, loss ${p.loss.toFixed(4)}, training accuracy ${p.trainAcc.toFixed(4)}${p.valAcc >= 0 ? `, validation accuracy ${p.valAcc.toFixed(4)}` : ''}`;
+            if (canvas && p.phase === c.name) {
+              curve[p.step - 1] = { loss: p.loss, acc: p.trainAcc, val: p.valAcc, valLoss: p.valLoss };
+              const best = c.name === 'finetune' ? bestEpoch(curve) : 0;
+              drawCurve(canvas, curve, p.steps, best);
+              Object.assign(canvas.dataset, { epochs: p.step, trainAcc: p.trainAcc, valAcc: p.valAcc, bestEpoch: best });
+              $('train-text').textContent = `${LABELS[c.name]}: epoch ${p.step} of ${p.steps}, loss ${p.loss.toFixed(4)}, training accuracy ${p.trainAcc.toFixed(4)}${p.valAcc >= 0 ? `, validation accuracy ${p.valAcc.toFixed(4)}` : ''}${best ? `, best epoch ${best}` : ''}`;
+              if (state.stopFlag && state.stopAfterEpochs && p.step >= state.stopAfterEpochs) stopTraining();
             } else {
               $('train-text').textContent = `${LABELS[c.name]}: ${p.phase} ${fmt(p.step)} of ${fmt(p.steps)}`;
             }
           },
         });
-        addResult({ ...r, name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: c.name === 'softmax' ? curve : null, val: c.params.val ?? 0 });
+        addResult({ ...r, name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: canvas ? curve : null, val: c.params.val ?? 0 });
+        if (state.stopped) break;   // a fine-tuning stop kept its row; the rest do not run
       } catch (e) {
         if (state.stopped) break;
         errors.push(`${LABELS[c.name]}: ${e.message}`);
@@ -383,11 +408,13 @@ async function train() {
         if (!state.trainer) break;   // the worker died: the rest would need a new one anyway
       } finally {
         state.trainCall = null;
+        state.stopFlag = null;
       }
     }
     if (state.stopped) {
-      const kept = state.rbfPairs?.done.size;
-      $('train-text').textContent = kept ? `Stopped. The RBF SVM keeps its ${kept} finished pairs of 45: training it again resumes from them.` : 'Stopped.';
+      const kept = state.rbfPairs?.done.size, tuned = state.results.at(-1);
+      $('train-text').textContent = tuned?.stoppedAt ? `Stopped after epoch ${tuned.stoppedAt}: the fine-tuned model keeps epoch ${tuned.bestEpoch}'s weights (lowest validation loss).`
+        : kept ? `Stopped. The RBF SVM keeps its ${kept} finished pairs of 45: training it again resumes from them.` : 'Stopped.';
       setStatus('cancelled');
       return;
     }
@@ -401,8 +428,21 @@ async function train() {
   }
 }
 
+// The epoch whose weights EarlyStopping keeps: the first with the lowest validation loss (0: no
+// validation set, the last epoch's are kept).
+function bestEpoch(curve) {
+  let best = 0;
+  curve.forEach((p, i) => { if (p && p.valLoss >= 0 && (!best || p.valLoss < curve[best - 1].valLoss)) best = i + 1; });
+  return best;
+}
+
 function stopTraining() {
   state.stopped = true;
+  if (state.stopFlag) {          // fine-tuning: ends after this epoch with the best weights
+    Atomics.store(state.stopFlag, 0, 1);
+    $('train-text').textContent = `Stopping after this epoch; ${LABELS.finetune} keeps its best epoch's weights…`;
+    return;
+  }
   state.trainer?.kill('was stopped');
   for (const w of state.rbfPool) w.kill('was stopped');
   $('train-text').textContent = 'Stopped.';
@@ -451,8 +491,14 @@ function addResult(r) {
   const row = {
     classifier: r.classifier, train: r.train, trainSeconds: r.train_seconds, accuracy: r.test_accuracy,
     confusion: r.confusion, predictions: r.predictions, model: r.model, size: r.size, m: r.m,
-    features: r.classifier === 'pixels-linear-svm' ? 'raw pixels (784)' : `DenseNet121 (1024) at ${r.size}×${r.size}`,
+    features: r.classifier === 'pixels-linear-svm' ? 'raw pixels (784)'
+      : r.classifier === 'finetune' ? `DenseNet121 to conv5_block1 (${fmt(blockFloats(r.size))}) at ${r.size}×${r.size}` : `DenseNet121 (1024) at ${r.size}×${r.size}`,
   };
+  if (r.classifier === 'finetune') {   // the epochs run, and the one whose weights were kept
+    row.epochs = r.curve.filter(Boolean).length;
+    row.bestEpoch = bestEpoch(r.curve) || row.epochs;
+    row.stoppedAt = state.stopped ? row.epochs : 0;
+  }
   state.results.push(row);
   $('results-empty').hidden = true;
   const tr = document.createElement('tr');
@@ -461,6 +507,7 @@ function addResult(r) {
   tr.dataset.accuracy = String(row.accuracy);
   tr.dataset.trainSeconds = row.trainSeconds.toFixed(3);
   tr.dataset.size = row.size;
+  if (row.bestEpoch) Object.assign(tr.dataset, { epochs: row.epochs, bestEpoch: row.bestEpoch });
   // Keras' validation_split: the first floor(n (1 - val)) rows train, the rest validate.
   const fitRows = Math.floor(row.train * (1 - (r.val ?? 0)));
   const trainText = fitRows < row.train ? `${fmt(fitRows)} + ${fmt(row.train - fitRows)} validation` : fmt(row.train);
@@ -488,7 +535,7 @@ function addResult(r) {
   // Photos go to the most accurate classifier trained here, unless a file was loaded.
   const best = bestRow(state.results);
   if (!state.active || (state.active.fromResult && state.active.row !== best)) {
-    setActive({ model: best.model, name: best.classifier, size: best.size, numFeatures: best.classifier === 'pixels-linear-svm' ? 784 : DIMS, fromResult: true, row: best });
+    setActive({ model: best.model, name: best.classifier, size: best.size, numFeatures: inputFloats(best.classifier, best.size), fromResult: true, row: best });
   }
 }
 
@@ -539,9 +586,12 @@ function downloadClassifier(row) {
 
 // ---------- a photo of clothing ----------
 
+// Floats per image a classifier of this page reads: pixels, the pooled features, or fine-tuning's rows.
+const inputFloats = (name, size) => (name === 'pixels-linear-svm' ? 784 : name === 'finetune' ? blockFloats(size) : DIMS);
+
 function setActive(a) {
   state.active = a;
-  const what = a.numFeatures === 784 ? 'raw 28×28 pixels' : `DenseNet features at ${a.size}×${a.size}`;
+  const what = a.numFeatures === 784 ? 'raw 28×28 pixels' : a.name === 'finetune' ? `DenseNet121 up to conv5_block1 at ${a.size}×${a.size}` : `DenseNet features at ${a.size}×${a.size}`;
   $('active-classifier').textContent = `Classifying with: ${a.label ?? LABELS[a.name] ?? a.name} on ${what}.`;
   $('active-classifier').dataset.kind = a.name;
 }
@@ -553,12 +603,12 @@ async function loadClassifierFile(fileObj) {
     const t = trainer();
     await t.ready;
     const info = await t.call('inspect', { model: bytes.slice() });
-    if (info.numClasses !== 10 || (info.numFeatures !== DIMS && info.numFeatures !== 784)) {
-      throw new Error(`expects ${info.numFeatures} features and ${info.numClasses} classes: not a Fashion-MNIST classifier of this lab`);
-    }
     const m = /-s(\d+)\.dlclass$/i.exec(fileObj.name);
     const size = info.numFeatures === 784 ? 28 : m ? Number(m[1]) : Number($('image-size').value);
     const name = info.numFeatures === 784 ? 'pixels-linear-svm' : info.kind;
+    if (info.numClasses !== 10 || info.numFeatures !== inputFloats(name, size)) {
+      throw new Error(`expects ${info.numFeatures} features and ${info.numClasses} classes: not a Fashion-MNIST classifier of this lab${name === 'finetune' ? ` at ${size}×${size}` : ''}`);
+    }
     setActive({ model: bytes, name, size, numFeatures: info.numFeatures, label: `${LABELS[name] ?? info.kind} from ${fileObj.name}`, fromResult: false });
   } catch (e) {
     showError(`${fileObj.name}: ${e.message}`);
@@ -582,8 +632,9 @@ async function classifyPhoto(fileObj) {
     const a = state.active;
     const bytes = await fileObj.arrayBuffer();
     const size = a.numFeatures === 784 ? Number($('image-size').value) : a.size;
-    const r = await photoWorker(size).pool.call('photo', { bytes, invert: $('invert').checked });
-    const x = a.numFeatures === 784 ? Float32Array.from(r.gray28, (v) => v / 255) : r.features;
+    const block = a.name === 'finetune';   // fine-tuning reads conv5_block1's input, from the same run
+    const r = await photoWorker(size).pool.call('photo', { bytes, invert: $('invert').checked, block });
+    const x = a.numFeatures === 784 ? Float32Array.from(r.gray28, (v) => v / 255) : block ? r.block : r.features;
     const t = trainer();
     await t.ready;
     const p = await t.call('predict', { model: a.model.slice(), x });
@@ -648,6 +699,7 @@ window.__denselabTest = {
   featuresInWorker: () => !!state.features && !state.features.dropped,
   replacedWorkers: () => state.features?.replaced ?? state.pool?.replaced ?? 0,
   stopAfterPairs: (k) => { state.stopAfterPairs = k; },
+  stopAfterEpochs: (k) => { state.stopAfterEpochs = k; },
   rbfPairsKept: () => state.rbfPairs?.done.size ?? 0,
 };
 

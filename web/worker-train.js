@@ -3,13 +3,16 @@
 // Messages in: { id, cmd, ... }; out: { id, ok, result | error } and, while training,
 // { id, progress: { phase, step, steps, loss, trainAcc, valAcc (-1: no validation set) } }.
 //   data    { train: {labels, rows, cols}, test: {...}, n, m } (labels only: the images come with a pixel fit)
-//   features-begin { key, n, m, d } -> { have: ['train:0', ...] }: room for the features of key (train
-//                    rows then test rows) in this worker's WASM heap, and the batches already there
-//   features-put   { split, start, floats: Float32Array (rows x d), transferred } -> {}
+//   features-begin { key, n, m, d, blockD, model } -> { have: ['train:0', ...] }: room for the features of key
+//                    (train rows then test rows) in this worker's WASM heap, and the batches already there;
+//                    blockD > 0: fine-tuning's rows too (blockD floats each; model: the .dlm bytes, whose
+//                    conv5 weights fine-tuning starts from, read once and freed)
+//   features-put   { split, start, floats: Float32Array (rows x d, or x blockD with block), block, transferred } -> {}
 //   features-end   -> { checksum } (experiment.js checksum(train, test)), after every row was put
 //   features-drop  -> {}
-//   fit     { name, params, rbfMax, images: { train, test } (the pixel baseline's, transferred) }
-//           -> the comparison-table row (+ model bytes, predictions)
+//   fit     { name, params, rbfMax, images: { train, test } (the pixel baseline's, transferred), stopFlag }
+//           -> the comparison-table row (+ model bytes, predictions); stopFlag (Int32Array on a
+//           SharedArrayBuffer): set to 1, fine-tuning ends after its epoch, keeping the best epoch's weights
 //   predict { model: Uint8Array (DLCLASS1), x: Float32Array } -> { label, scores, kind, numFeatures }
 //   inspect { model }                  -> { kind, numClasses, numFeatures }
 //   the RBF SVM's pairs (wasm/rbf-pairs.js; the page schedules them over several of these workers):
@@ -24,7 +27,8 @@ import { classIndex, pairTask, trainPairTask } from './rbf-pairs.js';
 
 let lab = null;
 let data = null;
-// The one copy of the features in the tab: { key, n, m, d, heap (HeapFloats, (n + m) x d), have }.
+// The one copy of the features in the tab: { key, n, m, d, heap (HeapFloats, (n + m) x d), have, and
+// fine-tuning's rows: blockD, block (HeapFloats, (n + m) x blockD) and haveBlock }.
 // The page puts the batches in (read back from the cache once the feature workers are gone);
 // the classifiers read it in place.
 let features = null;
@@ -42,32 +46,45 @@ function setData(msg) {
 
 function dropFeatures() {
   features?.heap.free();
+  features?.block?.free();
   features = null;
   return {};
 }
 
-function featuresBegin({ key, n, m, d }) {
+let baseModel = null;   // the checksum of the model whose conv5 weights fine-tuning starts from
+
+function featuresBegin({ key, n, m, d, blockD = 0, model }) {
+  if (blockD && model) {
+    // Before the features' room is taken: the model's heap space is free again for it.
+    const file = lab.loadModelFile(new Uint8Array(model));
+    try { lab.setFinetuneBase(file); baseModel = file.checksum; } finally { file.free(); }
+  }
   if (features?.key !== key) {
     dropFeatures();
-    features = { key, n, m, d, heap: lab.heapFloats((n + m) * d, 'features'), have: new Set() };
+    features = { key, n, m, d, heap: lab.heapFloats((n + m) * d, 'features'), have: new Set(), blockD: 0, block: null, haveBlock: new Set() };
   }
-  return { have: [...features.have] };
+  if (blockD && features.blockD !== blockD) {
+    features.block?.free();
+    Object.assign(features, { blockD, block: lab.heapFloats((n + m) * blockD, 'fine-tuning rows'), haveBlock: new Set() });
+  }
+  return { have: [...features.have].filter((b) => !blockD || features.haveBlock.has(b)) };
 }
 
-function featuresPut({ split, start, floats }) {
+function featuresPut({ split, start, floats, block }) {
   if (!features) throw new Error('features-put before features-begin');
-  const { n, m, d } = features, rows = floats.length / d, end = split === 'train' ? n : m;
+  if (block && !features.block) throw new Error('features-put: no room for fine-tuning rows (features-begin without blockD)');
+  const { n, m } = features, d = block ? features.blockD : features.d, rows = floats.length / d, end = split === 'train' ? n : m;
   if ((split !== 'train' && split !== 'test') || !Number.isInteger(rows) || !Number.isInteger(start) || start < 0 || start + rows > end) {
     throw new Error(`features-put: ${floats.length} floats at ${split} row ${start} do not fit ${n} + ${m} rows of ${d}`);
   }
-  features.heap.view().set(floats, ((split === 'test' ? n : 0) + start) * d);
-  features.have.add(`${split}:${start}`);
+  (block ? features.block : features.heap).view().set(floats, ((split === 'test' ? n : 0) + start) * d);
+  (block ? features.haveBlock : features.have).add(`${split}:${start}`);
   return {};
 }
 
-// The features as experiment.js's { train, test, d }, in place.
-function featureParts() {
-  const { n, m, d, heap } = features;
+// The features (block: fine-tuning's rows) as experiment.js's { train, test, d }, in place.
+function featureParts(block = false) {
+  const { n, m } = features, d = block ? features.blockD : features.d, heap = block ? features.block : features.heap;
   return { train: heap.subarray(0, n * d), test: heap.subarray(n * d, (n + m) * d), d };
 }
 
@@ -77,10 +94,11 @@ function featuresEnd() {
   return { checksum: checksum(train.view(), test.view()) };
 }
 
-function fit({ id, name, params, rbfMax, images }) {
+function fit({ id, name, params, rbfMax, images, stopFlag }) {
   if (!data) throw new Error('no data sent to the classifier worker');
-  const px = name === 'pixels-linear-svm';
+  const px = name === 'pixels-linear-svm', block = lab.reportRows().find((r) => r.name === name)?.blockInput;
   if (!px && !features) throw new Error(`${name} needs the DenseNet features: extract them first`);
+  if (block && (!features.block || !baseModel)) throw new Error(`${name} needs conv5_block1's input: extract the features with it chosen`);
   if (px && !images) throw new Error('the pixel baseline needs the images');
   const withImages = (s, split) => ({ ...s, images: px ? images[split] : null });
   // The pixel baseline's [0, 1] floats go into the heap, freed after the run (and that room is
@@ -89,21 +107,21 @@ function fit({ id, name, params, rbfMax, images }) {
   const heapFloats = (count) => { const h = lab.heapFloats(count, 'pixels'); owned.push(h); return h; };
   try {
     return fitOn(id, name, params, classifierInputs(lab, name, withImages(data.train, 'train'), withImages(data.test, 'test'),
-      data.n, data.m, px ? null : featureParts(), rbfMax, heapFloats));
+      data.n, data.m, px ? null : featureParts(block), rbfMax, heapFloats), stopFlag);
   } finally {
     owned.forEach((h) => h.free());
   }
 }
 
-function fitOn(id, name, params, { train, test }) {
+function fitOn(id, name, params, { train, test }, stopFlag) {
   let lastStep = -1, lastTime = 0;
-  const onProgress = (phase, step, steps, loss, trainAcc, valAcc) => {
-    const now = performance.now();
-    if ((phase === 'softmax' && step !== lastStep) || now - lastTime > 250 || step === steps) {
+  const onProgress = (phase, step, steps, loss, trainAcc, valAcc, valLoss) => {
+    const now = performance.now(), perEpoch = phase === 'softmax' || phase === 'finetune';
+    if ((perEpoch && step !== lastStep) || now - lastTime > 250 || step === steps) {
       lastStep = step; lastTime = now;
-      self.postMessage({ id, progress: { phase, step, steps, loss, trainAcc, valAcc } });
+      self.postMessage({ id, progress: { phase, step, steps, loss, trainAcc, valAcc, valLoss } });
     }
-    return false;
+    return phase === 'finetune' && stopFlag && Atomics.load(stopFlag, 0) ? 'stop' : false;
   };
   return runClassifier(lab, name, train, test, params, onProgress);
 }
