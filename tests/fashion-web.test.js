@@ -182,7 +182,7 @@ describe('the Fashion-MNIST page in Chromium', () => {
     assert.ok(lesson.includes('fine-tuning conv5 with the head'), lesson);
   });
 
-  test('fine-tuning\'s curve: loss, training and validation accuracy per epoch, the kept epoch marked', async () => {
+  test('fine-tuning\'s curve: loss, training and validation accuracy per epoch, the kept epoch marked', async (t) => {
     ready();
     const curve = await page.$eval('[data-testid=finetune-curve]', (e) => ({ ...e.dataset }));
     const row = await page.$eval('[data-testid=results-row][data-classifier=finetune]', (e) => ({ ...e.dataset }));
@@ -193,6 +193,11 @@ describe('the Fashion-MNIST page in Chromium', () => {
     assert.ok(Number(curve.bestEpoch) >= 1 && Number(curve.bestEpoch) <= EPOCHS, `best epoch ${curve.bestEpoch}`);
     assert.equal(row.bestEpoch, curve.bestEpoch, 'the row and the curve name different kept epochs');
     assert.match(await page.textContent('[data-testid=results-row][data-classifier=finetune]'), /conv5_block1 \(512\) at 32×32/);
+    // A figure, not a check: the tab's time per epoch, and the fit + test time next to the CLI's
+    // (the same WASM in Node, run at the same time on this machine).
+    const fit = Number(row.trainSeconds), cliFit = (await cli.finetune).train_seconds;
+    t.diagnostic(`fine-tuning in the tab: ${curve.secondsPerEpoch} s per epoch (${Math.floor(N * (1 - FASHION.classifiers.finetune.params.val))} training rows, S=${SIZE}); `
+      + `fit + test ${fit.toFixed(1)} s, CLI ${cliFit.toFixed(1)} s: ratio ${(fit / cliFit).toFixed(2)}`);
   });
 
   test('the lesson compares fine-tuning with the best frozen-feature classifier', async () => {

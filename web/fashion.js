@@ -361,6 +361,7 @@ async function train() {
   if (!chosen.length) { showError('choose at least one classifier'); return; }
   setBusy(true);
   const errors = [];
+  let tunedStop = null;   // the fine-tuned row a stop ended
   try {
     const needFeatures = chosen.some((c) => c.name !== 'pixels-linear-svm' && !c.error);
     const block = chosen.some((c) => c.name === 'finetune' && !c.error);
@@ -380,6 +381,7 @@ async function train() {
       // Fine-tuning keeps the best epoch (EarlyStopping's restore_best_weights): its stop ends the
       // fit after the running epoch, through shared memory (the worker is busy in the C core).
       state.stopFlag = c.name === 'finetune' && self.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
+      const fitStart = performance.now();
       try {
         state.trainCall = t;
         setBusy(true);
@@ -389,18 +391,18 @@ async function train() {
           onProgress: (p) => {
             if (canvas && p.phase === c.name) {
               curve[p.step - 1] = { loss: p.loss, acc: p.trainAcc, val: p.valAcc, valLoss: p.valLoss };
-              const best = c.name === 'finetune' ? bestEpoch(curve) : 0;
+              const best = c.name === 'finetune' ? bestEpoch(curve) : 0, perEpoch = (performance.now() - fitStart) / 1000 / p.step;
               drawCurve(canvas, curve, p.steps, best);
-              Object.assign(canvas.dataset, { epochs: p.step, trainAcc: p.trainAcc, valAcc: p.valAcc, bestEpoch: best });
-              $('train-text').textContent = `${LABELS[c.name]}: epoch ${p.step} of ${p.steps}, loss ${p.loss.toFixed(4)}, training accuracy ${p.trainAcc.toFixed(4)}${p.valAcc >= 0 ? `, validation accuracy ${p.valAcc.toFixed(4)}` : ''}${best ? `, best epoch ${best}` : ''}`;
+              Object.assign(canvas.dataset, { epochs: p.step, trainAcc: p.trainAcc, valAcc: p.valAcc, bestEpoch: best, secondsPerEpoch: perEpoch.toFixed(3) });
+              $('train-text').textContent = `${LABELS[c.name]}: epoch ${p.step} of ${p.steps}, loss ${p.loss.toFixed(4)}, training accuracy ${p.trainAcc.toFixed(4)}${p.valAcc >= 0 ? `, validation accuracy ${p.valAcc.toFixed(4)}` : ''}${best ? `, best epoch ${best}` : ''} · ${perEpoch.toFixed(1)} s per epoch`;
               if (state.stopFlag && state.stopAfterEpochs && p.step >= state.stopAfterEpochs) stopTraining();
             } else {
               $('train-text').textContent = `${LABELS[c.name]}: ${p.phase} ${fmt(p.step)} of ${fmt(p.steps)}`;
             }
           },
         });
-        addResult({ ...r, name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: canvas ? curve : null, val: c.params.val ?? 0 });
-        if (state.stopped) break;   // a fine-tuning stop kept its row; the rest do not run
+        const row = addResult({ ...r, name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: canvas ? curve : null, val: c.params.val ?? 0 });
+        if (state.stopped) { tunedStop = row; break; }   // a fine-tuning stop kept its row; the rest do not run
       } catch (e) {
         if (state.stopped) break;
         errors.push(`${LABELS[c.name]}: ${e.message}`);
@@ -412,8 +414,8 @@ async function train() {
       }
     }
     if (state.stopped) {
-      const kept = state.rbfPairs?.done.size, tuned = state.results.at(-1);
-      $('train-text').textContent = tuned?.stoppedAt ? `Stopped after epoch ${tuned.stoppedAt}: the fine-tuned model keeps epoch ${tuned.bestEpoch}'s weights (lowest validation loss).`
+      const kept = state.rbfPairs?.done.size;
+      $('train-text').textContent = tunedStop ? `Stopped after epoch ${tunedStop.stoppedAt}: the fine-tuned model keeps epoch ${tunedStop.bestEpoch}'s weights${tunedStop.validated ? ' (lowest validation loss)' : ''}.`
         : kept ? `Stopped. The RBF SVM keeps its ${kept} finished pairs of 45: training it again resumes from them.` : 'Stopped.';
       setStatus('cancelled');
       return;
@@ -496,6 +498,7 @@ function addResult(r) {
   };
   if (r.classifier === 'finetune') {   // the epochs run, and the one whose weights were kept
     row.epochs = r.curve.filter(Boolean).length;
+    row.validated = bestEpoch(r.curve) > 0;
     row.bestEpoch = bestEpoch(r.curve) || row.epochs;
     row.stoppedAt = state.stopped ? row.epochs : 0;
   }
@@ -537,6 +540,7 @@ function addResult(r) {
   if (!state.active || (state.active.fromResult && state.active.row !== best)) {
     setActive({ model: best.model, name: best.classifier, size: best.size, numFeatures: inputFloats(best.classifier, best.size), fromResult: true, row: best });
   }
+  return row;
 }
 
 function showLesson() {
