@@ -209,6 +209,8 @@ describe('the Fashion-MNIST page in Chromium', () => {
     assert.equal(best, rows[3]);
     assert.equal(sentence, 'Best: Fine-tuned at 90.01 % test accuracy, 6.59 points above the raw-pixel baseline (83.42 %); '
       + 'fine-tuning conv5 with the head gained 1.79 points over the best classifier on frozen features (Linear SVM, 88.22 %).');
+    const behind = lessonSentence([...rows.slice(0, 3), { classifier: 'finetune', accuracy: 0.8701 }, { classifier: 'finetune', accuracy: 0.8772 }], names).text;
+    assert.match(behind, /^Best: Linear SVM at 88\.22 %.*; fine-tuning conv5 with the head lost 0\.50 points against the best classifier on frozen features \(Linear SVM, 88\.22 %\)\.$/, behind);
     assert.equal(lessonSentence([], names), null);
     assert.match(lessonSentence([{ classifier: 'linear-svm', accuracy: 0.8 }, { classifier: 'pixels-linear-svm', accuracy: 0.81 }], names).text, /did not beat the raw pixels/);
   });

@@ -147,14 +147,14 @@ export function lessonSentence(rows, labels) {
   const best = bestRow(rows);
   const pixels = rows.find((r) => r.classifier === 'pixels-linear-svm');
   const frozen = rows.filter((r) => r.classifier !== 'pixels-linear-svm' && r.classifier !== 'finetune');
-  const tuned = rows.find((r) => r.classifier === 'finetune');
+  const tunedRows = rows.filter((r) => r.classifier === 'finetune'), tuned = tunedRows.length ? bestRow(tunedRows) : null;
   const name = (r) => labels[r.classifier] ?? r.classifier;
   let s = `Best: ${name(best)} at ${pct(best.accuracy)} test accuracy`;
   if (pixels && best !== pixels) s += `, ${pts(best.accuracy - pixels.accuracy)} ${best.accuracy >= pixels.accuracy ? 'above' : 'below'} the raw-pixel baseline (${pct(pixels.accuracy)})`;
   else if (pixels) s += ': the DenseNet features did not beat the raw pixels here';
   if (tuned && frozen.length) {
     const f = bestRow(frozen), d = tuned.accuracy - f.accuracy;
-    s += `; fine-tuning conv5 with the head ${d >= 0 ? 'gained' : 'lost'} ${pts(d)} over the best classifier on frozen features (${name(f)}, ${pct(f.accuracy)})`;
+    s += `; fine-tuning conv5 with the head ${d >= 0 ? 'gained' : 'lost'} ${pts(d)} ${d >= 0 ? 'over' : 'against'} the best classifier on frozen features (${name(f)}, ${pct(f.accuracy)})`;
   }
   return { best, text: `${s}.` };
 }
