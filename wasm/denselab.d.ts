@@ -96,6 +96,9 @@ export class DenseLab {
   /** grayFeatures and, from the same runs, each image's conv5_block1 input (fine-tuning's rows). */
   grayFeaturesAndBlock(net: Net, gray: Uint8Array | Uint8ClampedArray, w: number, h: number, count: number,
     options?: { batch?: number; onProgress?: ProgressCallback }): { features: Float32Array; block: Float32Array; blockSize: number };
+  /** The one path of both: withBlock adds the conv5_block1 input (else block is null, blockSize 0). */
+  grayRun(net: Net, gray: Uint8Array | Uint8ClampedArray, w: number, h: number, count: number,
+    options: { batch?: number; onProgress?: ProgressCallback } | undefined, withBlock: boolean): { features: Float32Array; block: Float32Array | null; blockSize: number };
   /** The classifier kinds and their parameters (the C core's table). */
   classifierKinds(): ClassifierKind[];
   /** The Fashion-MNIST comparison's rows. */
