@@ -375,10 +375,10 @@ async function saveProject() {
   const s = settings(), classes = state.classes.map((c) => c.name);
   const sameClasses = state.trained && state.trained.classes.join('\n') === classes.join('\n');
   const images = $('save-images').checked ? state.classes.flatMap((c, label) => c.images.slice().sort(byName).map((im) => ({ label, name: im.name, bytes: im.bytes.slice().buffer }))) : [];
-  download(await (await pool().first()).call('save', { settings: s, classes, classifier: sameClasses ? state.trained.classifier : null, images }), 'classes.dlproj');
+  saveFile(await (await pool().first()).call('save', { settings: s, classes, classifier: sameClasses ? state.trained.classifier : null, images }), 'classes.dlproj');
 }
 
-function download(bytes, name) {
+function saveFile(bytes, name) {
   const a = el('a', { href: URL.createObjectURL(new Blob([bytes])), download: name });
   document.body.append(a); a.click(); a.remove();
 }
@@ -386,7 +386,7 @@ function download(bytes, name) {
 // The trained classifier at its input size, with DenseNet121, as one .onnx file (lab.exportOnnx).
 async function exportOnnx() {
   const t = state.trained;
-  download(await (await pool().first()).call('onnx', { settings: { size: t.size, cv: 0, kind: t.kind, params: {} }, classes: t.classes, classifier: t.classifier }), 'classes.onnx');
+  saveFile(await (await pool().first()).call('onnx', { settings: { size: t.size, cv: 0, kind: t.kind, params: {} }, classes: t.classes, classifier: t.classifier }), 'classes.onnx');
 }
 
 async function openProject(file) {
