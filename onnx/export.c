@@ -77,30 +77,57 @@ static void attr_ints(dl_pb *g, const char *name, const int64_t *v, size_t n) {
     attr_end(g, ATTR_TYPE_INTS);
 }
 
-/* A float list attribute written by the caller into the n returned floats (then attr_end FLOATS). */
-static float *attr_floats_begin(dl_pb *g, const char *name, size_t n) {
-    attr_begin(g, name);
-    return n > (size_t)-1 / 4 ? (g->out.failed = 1, NULL) : (float *)dl_pb_reserve(g, ATTR_FLOATS, n * 4);
+/* Floats computed for the file (a transposed kernel, converted coefficients) are staged in
+ * an aligned buffer and copied in: the file's bytes have no alignment. NULL: out of memory. */
+static float *staged(dl_pb *g, size_t count) {
+    float *v = count > (size_t)-1 / 4 ? NULL : malloc(count ? count * 4 : 1);
+    if (!v) g->out.failed = 1;
+    return v;
 }
 
-/* A float32 initializer of ndim dims: the caller fills the returned count floats
- * (NULL when out of memory), then calls dl_pb_end. */
-static float *tensor_begin(dl_pb *g, const char *name, const int64_t *dims, int ndim) {
+static void put_staged(dl_pb *g, int field, float *v, size_t count) {
+    if (v) dl_pb_bytes(g, field, v, count * 4);
+    free(v);
+}
+
+/* A float list attribute: the caller fills the count staged floats, then attr_floats_end. */
+static float *attr_floats_begin(dl_pb *g, const char *name, size_t count) {
+    attr_begin(g, name);
+    return staged(g, count);
+}
+
+static void attr_floats_end(dl_pb *g, float *v, size_t count) {
+    put_staged(g, ATTR_FLOATS, v, count);
+    attr_end(g, ATTR_TYPE_FLOATS);
+}
+
+/* A float32 initializer's header; returns its element count (0 on overflow). */
+static size_t tensor_header(dl_pb *g, const char *name, const int64_t *dims, int ndim) {
     size_t count = 1;
     dl_pb_begin(g, GRAPH_INITIALIZER);
     for (int i = 0; i < ndim; i++) {
         dl_pb_varint(g, TENSOR_DIMS, (uint64_t)dims[i]);
-        if (!dl_mul(count, (size_t)dims[i], &count)) g->out.failed = 1;
+        if (!dl_mul(count, (size_t)dims[i], &count)) { g->out.failed = 1; return 0; }
     }
     dl_pb_varint(g, TENSOR_TYPE, T_FLOAT);
     dl_pb_string(g, TENSOR_NAME, name);
-    if (g->out.failed || count > (size_t)-1 / 4) { g->out.failed = 1; return NULL; }
-    return (float *)dl_pb_reserve(g, TENSOR_RAW, count * 4);
+    return count;
+}
+
+/* A float32 initializer the caller fills (the staged floats returned), then tensor_end. */
+static float *tensor_begin(dl_pb *g, const char *name, const int64_t *dims, int ndim, size_t *count) {
+    *count = tensor_header(g, name, dims, ndim);
+    return staged(g, *count);
+}
+
+static void tensor_end(dl_pb *g, float *v, size_t count) {
+    put_staged(g, TENSOR_RAW, v, count);
+    dl_pb_end(g);
 }
 
 static void tensor_f32(dl_pb *g, const char *name, const int64_t *dims, int ndim, const float *v, size_t count) {
-    float *dst = tensor_begin(g, name, dims, ndim);
-    if (dst) memcpy(dst, v, count * sizeof(float));
+    if (tensor_header(g, name, dims, ndim) == count) dl_pb_bytes(g, TENSOR_RAW, v, count * sizeof(float));
+    else g->out.failed = 1;
     dl_pb_end(g);
 }
 
@@ -198,13 +225,14 @@ static void conv(dl_pb *g, const dl_net_layer *l, const char *x, int in_c) {
     char kname[NAME_CAP], bname[NAME_CAP], lin[NAME_CAP];
     int kh = l->ip[DL_CONV_KH], kw = l->ip[DL_CONV_KW], co = l->c, bias = l->ip[DL_CONV_USE_BIAS];
     int64_t dims[4] = { co, in_c, kh, kw };
-    float *k = tensor_begin(g, join(kname, l->name, "kernel"), dims, 4);
+    size_t count;
+    float *k = tensor_begin(g, join(kname, l->name, "kernel"), dims, 4, &count);
     for (int y = 0; k && y < kh; y++)               /* Keras HWIO -> ONNX OIHW */
         for (int xx = 0; xx < kw; xx++)
             for (int i = 0; i < in_c; i++)
                 for (int c = 0; c < co; c++)
                     k[(((size_t)c * in_c + i) * kh + y) * kw + xx] = l->w[0][(((size_t)y * kw + xx) * in_c + i) * co + c];
-    dl_pb_end(g);
+    tensor_end(g, k, count);
     if (bias) { int64_t n = co; tensor_f32(g, join(bname, l->name, "bias"), &n, 1, l->w[1], (size_t)co); }
     const char *in[3] = { x, kname, bname }, *out = l->activation == DL_LINEAR ? l->name : join(lin, l->name, "linear");
     int same = l->ip[DL_CONV_SAME_PADDING];
@@ -342,12 +370,13 @@ static const char *linear_head(dl_pb *g, const dl_classifier *c, const char *x, 
     const float *w = ((const dl_linear_svm_model *)c->model)->w;
     int k = c->num_classes, d = c->num_features;
     int64_t dims[2] = { k, d }, nk = k;
-    float *W = tensor_begin(g, "linear_svm/w", dims, 2);
+    size_t count;
+    float *W = tensor_begin(g, "linear_svm/w", dims, 2, &count);
     for (int m = 0; W && m < k; m++) memcpy(W + (size_t)m * d, w + (size_t)m * (d + 1), sizeof(float) * (size_t)d);
-    dl_pb_end(g);
-    float *b = tensor_begin(g, "linear_svm/b", &nk, 1);
+    tensor_end(g, W, count);
+    float *b = tensor_begin(g, "linear_svm/b", &nk, 1, &count);
     for (int m = 0; b && m < k; m++) b[m] = w[(size_t)m * (d + 1) + d];
-    dl_pb_end(g);
+    tensor_end(g, b, count);
     gemm(g, x, "linear_svm/w", "linear_svm/b", 1, "scores");
     return NULL;
 }
@@ -399,15 +428,15 @@ static const char *rbf_head(dl_pb *g, const dl_classifier *c, const char *x, io 
     attr_string(g, "post_transform", "NONE");
     float *f = attr_floats_begin(g, "kernel_params", 3);    /* gamma, coef0, degree */
     if (f) { f[0] = (float)M->gamma; f[1] = 0; f[2] = 3; }
-    attr_end(g, ATTR_TYPE_FLOATS);
+    attr_floats_end(g, f, 3);
     f = attr_floats_begin(g, "rho", (size_t)P);
     for (int p = 0; f && p < P; p++) f[p] = (float)-M->rho[p];
-    attr_end(g, ATTR_TYPE_FLOATS);
+    attr_floats_end(g, f, (size_t)P);
     f = attr_floats_begin(g, "coefficients", coef_floats);
     for (size_t i = 0; f && i < coef_floats; i++) f[i] = (float)M->sv_coef[i];
-    attr_end(g, ATTR_TYPE_FLOATS);
-    f = attr_floats_begin(g, "support_vectors", sv_floats);
-    if (f) memcpy(f, M->sv, sv_floats * sizeof(float));
+    attr_floats_end(g, f, coef_floats);
+    attr_begin(g, "support_vectors");
+    dl_pb_floats(g, ATTR_FLOATS, M->sv, sv_floats);
     attr_end(g, ATTR_TYPE_FLOATS);
     dl_pb_end(g);
     if (k == 2) {                         /* [-v, v] -> v */
@@ -426,14 +455,15 @@ static const char *rbf_head(dl_pb *g, const dl_classifier *c, const char *x, io 
     attr_int(g, "to", T_FLOAT);
     dl_pb_end(g);
     int64_t dims[2] = { P, k }, nk = k;
-    float *V = tensor_begin(g, "svm/votes", dims, 2);
-    if (V) memset(V, 0, sizeof(float) * (size_t)P * k);
+    size_t count;
+    float *V = tensor_begin(g, "svm/votes", dims, 2, &count);
+    if (V) memset(V, 0, sizeof(float) * count);
     for (int i = 0, p = 0; V && i < k; i++)
         for (int j = i + 1; j < k; j++, p++) { V[(size_t)p * k + i] = 1; V[(size_t)p * k + j] = -1; }
-    dl_pb_end(g);
-    float *base = tensor_begin(g, "svm/vote_base", &nk, 1);
+    tensor_end(g, V, count);
+    float *base = tensor_begin(g, "svm/vote_base", &nk, 1, &count);
     for (int j = 0; base && j < k; j++) base[j] = (float)j;     /* class j is the second of j pairs */
-    dl_pb_end(g);
+    tensor_end(g, base, count);
     gemm(g, "svm/wins_f", "svm/votes", "svm/vote_base", 0, "scores");
     *extra = (io){ "decision_values", T_FLOAT, 2, { -1, P }, "" };
     snprintf(extra->what, sizeof extra->what, "each class pair's decision value, pairs (0,1), (0,2) .. (1,2) .., > 0 votes the first");

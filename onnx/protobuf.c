@@ -32,7 +32,8 @@ void dl_pb_float(dl_pb *w, int field, float v) {
     dl_text_put(&w->out, (const char *)&v, 4);
 }
 
-uint8_t *dl_pb_reserve(dl_pb *w, int field, size_t n) {
+/* A length-delimited field of n bytes, their room returned (NULL when out of memory). */
+static uint8_t *reserve(dl_pb *w, int field, size_t n) {
     tag(w, field, WIRE_LEN);
     put_varint(w, n);
     size_t at = w->out.len;
@@ -47,7 +48,7 @@ uint8_t *dl_pb_reserve(dl_pb *w, int field, size_t n) {
 }
 
 void dl_pb_bytes(dl_pb *w, int field, const void *p, size_t n) {
-    uint8_t *dst = dl_pb_reserve(w, field, n);
+    uint8_t *dst = reserve(w, field, n);
     if (dst && n) memcpy(dst, p, n);
 }
 

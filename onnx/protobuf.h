@@ -32,9 +32,6 @@ void dl_pb_bytes(dl_pb *w, int field, const void *p, size_t n);
 void dl_pb_string(dl_pb *w, int field, const char *s);
 void dl_pb_floats(dl_pb *w, int field, const float *v, size_t n);        /* packed */
 void dl_pb_ints(dl_pb *w, int field, const int64_t *v, size_t n);       /* packed varints */
-/* A length-delimited field of n bytes whose contents the caller writes at
- * the returned pointer (valid until the next write); NULL when out of memory. */
-uint8_t *dl_pb_reserve(dl_pb *w, int field, size_t n);
 void dl_pb_begin(dl_pb *w, int field);
 void dl_pb_end(dl_pb *w);
 

@@ -3,11 +3,13 @@
 // then run by ONNX Runtime (onnxruntime-node, CPU) and ONNX Runtime Web (its WASM backend, in
 // Node) on held-out images: scores equal `classify --project`'s within 1e-4, the same labels and
 // class names, for the linear SVM, the softmax head and the RBF SVM (ai.onnx.ml SVMClassifier).
+// The sanitizer builds (64- and 32-bit) write the same bytes.
 // A small input size (64) keeps it cheap.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { openDenseLab } from '../wasm/node.js';
 import { model, nativeCli, requireBuilt, root, run, shared, tmpDir } from './helpers.js';
 import { fashionImages, grayPng, makeTrainingSet, TRAIN_CLASSES } from './train-data.js';
@@ -94,6 +96,12 @@ for (const [kind, extra] of [['linear-svm', []], ['softmax', ['--epochs', '30']]
     assert.equal(printed.wasm, printed.native, 'both CLIs print the same');
     const bytes = fs.readFileSync(onnx.native);
     assert.ok(bytes.equals(fs.readFileSync(onnx.wasm)), 'native and WASM write the same bytes');
+    for (const tree of ['asan', 'asan32']) {     // ASan + UBSan, 64- and 32-bit size_t: clean, the same bytes
+      const to = path.join(tmp, `${kind}.${tree}.onnx`);
+      const r = spawnSync(path.join(root, 'build', tree, 'denselab'), ['export-onnx', '--project', project, '--out', to], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `${tree}: ${r.stderr}`);
+      assert.ok(fs.readFileSync(to).equals(bytes), `${tree} writes the same bytes`);
+    }
     const about = JSON.parse(printed.native);
     assert.equal(about.bytes, bytes.length);
     assert.deepEqual(about.input.shape, ['N', SIZE, SIZE, 3]);
