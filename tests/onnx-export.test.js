@@ -162,7 +162,7 @@ test('export-onnx refuses what it cannot export, with the reason, on both CLIs',
   assert.ok(!fs.existsSync(path.join(tmp, 'x.onnx')), 'nothing written on failure');
 });
 
-test('JS API exportOnnx: an untrained project and a freed one are refused; the instance keeps working', () => {
+test('JS API exportOnnx: untrained, freed and fine-tuned projects are refused with the reason; the network alone', () => {
   const file = lab.loadModelFile(fs.readFileSync(model));
   const project = lab.newProject({ size: SIZE, classes: ['a', 'b'] });
   assert.throws(() => lab.exportOnnx(file, { project }), /the project holds no trained classifier/);
@@ -170,6 +170,14 @@ test('JS API exportOnnx: an untrained project and a freed one are refused; the i
   assert.throws(() => lab.exportOnnx(file, { inputShape: [16, 16, 3], includeTop: false }), /at least 32x32/);
   project.free();
   assert.throws(() => lab.exportOnnx(file, { project }), /freed/);
+  // Every kind of the table exports or says why: a fine-tuned conv5 block is not a project's classifier.
+  lab.setFinetuneBase(file);
+  const rows = Float32Array.from({ length: 4 * 512 }, (_, i) => Math.abs(Math.sin(i)));   // conv5_block1's input at 32x32
+  const tuned = lab.fit('finetune', rows, [0, 1, 0, 1], 4, 512, { epochs: 1, hidden: 4 });
+  const ft = lab.newProject({ size: 32, kind: 'finetune', classes: ['a', 'b'] });
+  ft.setClassifier(tuned.save());
+  assert.throws(() => lab.exportOnnx(file, { project: ft }), /a finetune classifier has no ONNX export: it retrains conv5/);
+  ft.free(); tuned.free();
   const { bytes, about } = lab.exportOnnx(file, { includeTop: false, pooling: 'avg', inputShape: [32, 32, 3] });
   assert.ok(bytes.length > 25e6 && bytes.length < 40e6, `${bytes.length} bytes`);
   assert.match(about, /^ONNX: \d+ bytes, IR 8, opset 13\ninput +image +float32 +\[N, 32, 32, 3\]/);
