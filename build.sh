@@ -111,7 +111,7 @@ ensure_npm() {
   step "npm packages"
   # npm ci writes node_modules/.package-lock.json; older than package-lock.json means stale.
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    npm ci --no-audit --no-fund
+    npm ci --no-audit --no-fund --ignore-scripts   # onnxruntime-node's install script downloads extras; no package here needs one
     touch node_modules/.package-lock.json
   else
     echo "    up to date"

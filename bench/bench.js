@@ -282,9 +282,10 @@ async function rowRbfSvm(lab, a, cfg, err) {
 
 // ---- rows 3, 4, 7 live in their own modules ----
 
-// The page's inputs: the photo preprocessed as in Node, and the random 32x32 batch.
+// The page's inputs: the photo preprocessed as in Node (and its RGB, the ONNX graph's input), and the random 32x32 batch.
 function browserInputs(lab, cfg) {
-  return { x224: lab.preprocessInput(lab.loadImg(fs.readFileSync(sampleImage()), [224, 224]).rgb), x32: uniformInput(cfg.batch * 32 * 32 * 3) };
+  const { rgb } = lab.loadImg(fs.readFileSync(sampleImage()), [224, 224]);
+  return { x224: lab.preprocessInput(rgb), rgb224: Float32Array.from(rgb), x32: uniformInput(cfg.batch * 32 * 32 * 3) };
 }
 
 async function rowBrowser(lab, a, cfg, err) {

@@ -21,7 +21,7 @@ function copy(from, dir, name = path.basename(from)) {
 
 function floatFile(file, x) { fs.writeFileSync(file, Buffer.from(x.buffer, x.byteOffset, x.byteLength)); }
 
-// The site folder; returns its path. inputs: { x224, x32 } (Float32Array).
+// The site folder; returns its path. inputs: { x224, rgb224, x32 } (Float32Array).
 async function assemble(dir, inputs) {
   const dist = path.join(root, 'dist');
   for (const f of fs.readdirSync(path.join(root, 'bench', 'site'))) copy(path.join(root, 'bench', 'site', f), dir);
@@ -48,8 +48,9 @@ async function assemble(dir, inputs) {
   const ortDist = path.join(root, 'node_modules', 'onnxruntime-web', 'dist');
   for (const f of ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']) copy(path.join(ortDist, f), dir);
   const { buildDenseNetOnnx } = await import('./onnx_model.js');
-  fs.writeFileSync(path.join(dir, 'model.onnx'), buildDenseNetOnnx({}).bytes);
+  fs.writeFileSync(path.join(dir, 'model.onnx'), (await buildDenseNetOnnx({})).bytes);
   floatFile(path.join(dir, 'input224.bin'), inputs.x224);
+  floatFile(path.join(dir, 'rgb224.bin'), inputs.rgb224);
   floatFile(path.join(dir, 'input32.bin'), inputs.x32);
   return dir;
 }

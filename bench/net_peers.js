@@ -1,6 +1,6 @@
 // net_peers.js — DenseNet121 224x224, batch 1, at 1 and 2 threads (issue 12): DenseLab vs
-// ONNX Runtime Web (WASM SIMD + threads; its graph built by onnx_model.js from the same TF.js
-// export) vs TF.js tfjs-backend-wasm, on the same photo, in Node and in Chromium.
+// ONNX Runtime Web (WASM SIMD + threads; its graph written by DenseLab's ONNX export from our
+// model file, bench/onnx_model.js) vs TF.js tfjs-backend-wasm, on the same photo, in Node and in Chromium.
 // A thread count is fixed when each engine starts (ORT's pthread pool when its WASM module
 // loads, TF.js's when its backend starts), so each thread count gets its own Node process
 // (here) or page load (browser.js runPeersBrowser); inside it the three engines alternate.
@@ -14,7 +14,6 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { sampleImage, stats, timeRounds, topK } from './bench.js';
 import { maxAbsDiff } from '../tests/helpers.js';
-import { nhwcToNchw } from './site/site_util.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const THREADS = [1, 2];
@@ -38,9 +37,9 @@ export async function ortSession(ort, threads, bytes) {
   return ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
 }
 
-// The graph's feeds for NHWC input x of shape [n, h, w, c].
-export function ortFeeds(ort, x, [n, h, w, c]) {
-  return { input: new ort.Tensor('float32', nhwcToNchw(x, n, h, w, c), [n, c, h, w]) };
+// The graph's feeds: the images' RGB 0..255, NHWC [n, h, w, c] (the graph preprocesses).
+export function ortFeeds(ort, rgb, [n, h, w, c]) {
+  return { image: new ort.Tensor('float32', Float32Array.from(rgb), [n, h, w, c]) };
 }
 
 // Our engine as the CLI opens it with --threads (importing cli.js also turns off V8's baseline
@@ -61,9 +60,10 @@ async function child(threads, warmup, runs) {
   const lab = await openLab(threads);
   const file = lab.loadModelFile(fs.readFileSync(path.join(root, 'build', 'models', 'densenet121.dlm')));
   const net = lab.buildNet(file, {});
-  const x = lab.preprocessInput(lab.loadImg(fs.readFileSync(sampleImage()), [224, 224]).rgb);
-  const session = await ortSession(ort, threads, buildDenseNetOnnx({}).bytes);
-  const feeds = ortFeeds(ort, x, [1, 224, 224, 3]);
+  const { rgb } = lab.loadImg(fs.readFileSync(sampleImage()), [224, 224]);
+  const x = lab.preprocessInput(rgb);
+  const session = await ortSession(ort, threads, (await buildDenseNetOnnx({}, lab)).bytes);
+  const feeds = ortFeeds(ort, rgb, [1, 224, 224, 3]);
   // TF.js runs one thread under Node whatever is asked: its WASM_HAS_MULTITHREAD_SUPPORT flag is
   // false there (tfjs issue 3830), and forcing it fails: worker_threads cannot start the pthread
   // workers from the blob: URL TF.js makes.

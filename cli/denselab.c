@@ -23,6 +23,7 @@
 #include "models/features.h"
 #include "models/finetune_split.h"
 #include "learn/finetune.h"
+#include "onnx/export.h"
 #include "models/image.h"
 #include "models/model.h"
 #include "models/predictions.h"
@@ -939,6 +940,39 @@ static int cmd_classify_project(const args *a) {
     return status || unreadable;
 }
 
+/* export-onnx [--project FILE] --out FILE.onnx [--json]: the project's network and classifier
+ * (or, without --project, the network of the Keras arguments) as one ONNX file (onnx/export.h). */
+static int cmd_export_onnx(const args *a) {
+    if (!a->out) return fail("export-onnx needs --out FILE.onnx");
+    if (a->n_files) return fail("export-onnx takes no file arguments (got %s; the project is --project FILE)", a->files[0]);
+    dl_project p;
+    int have_project = 0;
+    if (a->project) {
+        size_t n;
+        const char *why;
+        unsigned char *bytes = read_file_limited(a->project, 0, LIMIT_PROJECT, 0, &n, &why);
+        if (!bytes) return fail("cannot read project %s: %s", a->project, why);
+        const char *err = dl_project_load(bytes, n, &p);
+        free(bytes);
+        if (err) return fail("%s: %s", a->project, err);
+        have_project = 1;
+    }
+    dl_model *m = NULL;
+    dl_onnx_file f = { 0 };
+    int status = load_model(a, &m);
+    const char *err = status ? NULL : dl_onnx_export(m, &a->net, have_project ? &p : NULL, a->json, &f);
+    if (err) status = a->project ? fail("%s: %s", a->project, err) : fail("%s", err);
+    FILE *out = status ? NULL : fopen(a->out, "wb");
+    if (!status && (!out || fwrite(f.bytes, 1, f.size, out) != f.size)) status = fail("%s: %s", a->out, strerror(errno));
+    if (out && fclose(out) && !status) status = fail("%s: %s", a->out, strerror(errno));
+    if (!status && a->json) { fputs("{\"out\": ", stdout); print_json_name(a->out); printf(", %s}\n", f.about.buf); }
+    else if (!status) printf("wrote %s\n%s", a->out, f.about.buf);
+    dl_onnx_file_free(&f);
+    dl_model_free(m);
+    if (have_project) dl_project_free(&p);
+    return status;
+}
+
 int main(int argc, char **argv) {
     static const char *usage =
         "usage: denselab classify IMAGE... [--top K] [--json]\n"
@@ -952,6 +986,7 @@ int main(int argc, char **argv) {
         "       denselab train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K]\n"
         "                      [--out PROJECT] [--with-images] [--json]   (DIR: one sub-folder of images per class)\n"
         "       denselab classify --project PROJECT IMAGE... [--json]\n"
+        "       denselab export-onnx --project PROJECT --out FILE.onnx [--json]   (without --project: the network of the Keras arguments)\n"
         "       denselab --version\n"
         "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB\n"
         "         --gray-to-rgb: a 1-channel --input-shape repeats the gray channel 3x for the ImageNet weights (not Keras)\n"
@@ -979,5 +1014,6 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "fashion")) return cmd_fashion(&a);
     if (!strcmp(cmd, "bench")) return cmd_bench(&a);
     if (!strcmp(cmd, "train")) return cmd_train(&a);
+    if (!strcmp(cmd, "export-onnx")) return cmd_export_onnx(&a);
     return fail("unknown command '%s' (try --help)", cmd);
 }

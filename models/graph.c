@@ -1229,3 +1229,13 @@ size_t dl_net_plan(const dl_net *net, char *buf, size_t cap) {
     }
     return text_out(&t, buf, cap);
 }
+
+/* ---- for exporters: the Keras layers ------------------------------------------ */
+
+int dl_net_layer_count(const dl_net *net) { return net->n_keras; }
+
+void dl_net_layer_at(const dl_net *net, int i, dl_net_layer *out) {
+    const layer *l = &net->layers[i];
+    *out = (dl_net_layer){ l->type, l->activation, l->name, l->n_inputs, l->inputs, l->ip, l->fp, l->w,
+                           l->rank, l->h, l->w_, l->c, l->pad };
+}

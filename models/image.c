@@ -445,13 +445,13 @@ const char *dl_image_load(const unsigned char *bytes, size_t n, size_t max_pixel
 // densenet.preprocess_input, 'torch' mode. Keras does x /= 255., x -= mean,
 // x /= std on a float32 array, each step rounded to float32.
 
-static const float torch_mean[3] = {0.485f, 0.456f, 0.406f};
-static const float torch_std[3] = {0.229f, 0.224f, 0.225f};
+const float dl_torch_mean[3] = {0.485f, 0.456f, 0.406f};
+const float dl_torch_std[3] = {0.229f, 0.224f, 0.225f};
 
 static inline float torch_normalize(float v, int channel) {
     v = v / 255.0f;
-    v = v - torch_mean[channel];
-    return v / torch_std[channel];
+    v = v - dl_torch_mean[channel];
+    return v / dl_torch_std[channel];
 }
 
 void dl_preprocess_torch(const unsigned char *rgb, size_t pixels, float *out) {

@@ -83,6 +83,8 @@ void dl_nearest_indices(int in_size, int out_size, int *idx);
 // and in Keras' order of operations: x / 255, then - mean, then / std.
 // pixels = width * height; out holds pixels * 3 floats (HWC, RGB).
 void dl_preprocess_torch(const unsigned char *rgb, size_t pixels, float *out);
+// Its constants: x / 255, then (x - mean[c]) / std[c] (the ONNX export writes the same ops).
+extern const float dl_torch_mean[3], dl_torch_std[3];
 // The same on RGB values already in float (0..255), e.g. from a resize.
 // out may equal rgb_0_255.
 void dl_preprocess_torch_f32(const float *rgb_0_255, size_t pixels, float *out);

@@ -86,4 +86,22 @@ size_t      dl_net_arena_bytes(const dl_net *net);
 const char *dl_net_profile(dl_net *net, int on);
 size_t      dl_net_profile_table(const dl_net *net, int runs, int rows, char *buf, size_t cap);
 
+/* ---- for exporters (onnx/): the network's Keras layers, in order ---------- */
+/* What dl_net_build made of the file and the Keras arguments (the top cut, the
+ * pooling layer appended): layer i reads layers inputs[] < i. Pointers stay
+ * valid while the network and its model live. */
+typedef struct {
+    int type, activation;       /* models/format.h: enum dl_layer_type, enum dl_activation */
+    const char *name;
+    int n_inputs;
+    const int *inputs;
+    const int *ip;              /* iparams[8], named by format.h (DL_CONV_FILTERS...) */
+    const float *fp;            /* fparams[2] (DL_BN_EPSILON) */
+    const float *const *w;      /* the file's kernel [, bias] | gamma, beta, mean, variance; NULL for weights=None */
+    int rank, h, w_, c;         /* output shape: rank 3 (h, w, c) or rank 1 (c) */
+    const int *pad;             /* Conv2D 'same': top, bottom, left, right */
+} dl_net_layer;
+int         dl_net_layer_count(const dl_net *net);
+void        dl_net_layer_at(const dl_net *net, int i, dl_net_layer *out);
+
 #endif

@@ -70,9 +70,9 @@ test('native denselab bench --json: whole-network latency', () => {
   assert.match(bad.stderr, /--runs must be an integer/);
 });
 
-// bench/onnx_model.js: the ONNX graph it builds from the TF.js export, run by ONNX Runtime Web
-// (1 thread), gives our top-5 on a photo and our pooled features (rows 8-9 rely on it).
-test('ONNX Runtime Web on the graph built from the TF.js export: our top-5 and our features', { timeout: 300000 }, async () => {
+// bench/onnx_model.js: the graph DenseLab's ONNX export writes (the network alone), run by ONNX
+// Runtime Web (1 thread), gives our top-5 on a photo and our pooled features (rows 8-9 rely on it).
+test('ONNX Runtime Web on the exported network: our top-5 and our features', { timeout: 300000 }, async () => {
   requireBuilt(wasmCore, model);
   const ort = await import('onnxruntime-web');
   const { buildDenseNetOnnx } = await import('../bench/onnx_model.js');
@@ -80,11 +80,11 @@ test('ONNX Runtime Web on the graph built from the TF.js export: our top-5 and o
   const lab = await openLab(1);
   const file = lab.loadModelFile(fs.readFileSync(model));
   const photo = path.join(root, '..', 'shared', 'images', 'cat_285.png');
-  const x = lab.preprocessInput(lab.loadImg(fs.readFileSync(photo), [224, 224]).rgb);
+  const { rgb } = lab.loadImg(fs.readFileSync(photo), [224, 224]);
   const top = lab.buildNet(file, {});
-  const ours = top.predict(x);
-  const session = await ortSession(ort, 1, buildDenseNetOnnx({}).bytes);
-  const theirs = (await session.run(ortFeeds(ort, x, [1, 224, 224, 3]))).output;
+  const ours = top.predict(lab.preprocessInput(rgb));
+  const session = await ortSession(ort, 1, (await buildDenseNetOnnx({}, lab)).bytes);
+  const theirs = (await session.run(ortFeeds(ort, rgb, [1, 224, 224, 3]))).output;
   assert.deepEqual(theirs.dims, [1, 1000]);
   const a = agreement({ ours, ort: theirs.data });
   assert.equal(a.ort.top5_identical, true, `top-5 ${a.ort.top5} vs ours ${a.ours.top5}`);
@@ -94,10 +94,10 @@ test('ONNX Runtime Web on the graph built from the TF.js export: our top-5 and o
   // include_top=False, pooling='avg', 32x32, batch 2: the GlobalAveragePool + Flatten output.
   const opts = { includeTop: false, pooling: 'avg', inputShape: [32, 32, 3] };
   const feat = lab.buildNet(file, opts);
-  const x32 = Float32Array.from({ length: 2 * 32 * 32 * 3 }, (_, i) => Math.sin(i * 0.37) * 2);
-  const ourFeatures = feat.predict(x32, 2);
-  const fs32 = await ortSession(ort, 1, buildDenseNetOnnx(opts).bytes);
-  const theirFeatures = (await fs32.run(ortFeeds(ort, x32, [2, 32, 32, 3]))).output;
+  const rgb32 = Uint8Array.from({ length: 2 * 32 * 32 * 3 }, (_, i) => (Math.sin(i * 0.37) + 1) * 127.5);
+  const ourFeatures = feat.predict(lab.preprocessInput(rgb32), 2);
+  const fs32 = await ortSession(ort, 1, (await buildDenseNetOnnx(opts, lab)).bytes);
+  const theirFeatures = (await fs32.run(ortFeeds(ort, rgb32, [2, 32, 32, 3]))).output;
   assert.deepEqual(theirFeatures.dims, [2, 1024]);
   assert.ok(maxAbsDiff(ourFeatures, theirFeatures.data) < 1e-3, `max feature diff ${maxAbsDiff(ourFeatures, theirFeatures.data)}`);
   await fs32.release();

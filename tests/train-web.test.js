@@ -182,6 +182,11 @@ describe('the "your own classes" page in Chromium', () => {
     assert.equal(out.label, before.label);
     const names = await page.$$eval('[data-testid=class-name]', (els) => els.map((e) => e.value));
     for (const [name, score] of out.scores) assert.equal(score.toFixed(6), before.scores[names.indexOf(name)].toFixed(6), name);
+    // Export ONNX: the page writes the same .onnx file as the CLI from the saved project.
+    const [onnx] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-onnx]')]);
+    await onnx.saveAs(path.join(tmp, 'page.onnx'));
+    cli('export-onnx', '--project', project, '--out', path.join(tmp, 'cli.onnx'));
+    assert.ok(fs.readFileSync(path.join(tmp, 'page.onnx')).equals(fs.readFileSync(path.join(tmp, 'cli.onnx'))), 'the page exports the CLI\'s .onnx');
     await context.setOffline(true);
     try {
       await page.reload();

@@ -24,6 +24,7 @@
 #include "models/image.h"
 #include "models/model.h"
 #include "models/predictions.h"
+#include "onnx/export.h"
 #include <emscripten.h>
 #include <malloc.h>
 #include <math.h>
@@ -63,20 +64,26 @@ EMSCRIPTEN_KEEPALIVE uint32_t dl_api_model_checksum(const dl_model *m) { return 
 /* options: n bytes of "key=value" lines with the Keras argument names
  * (models/model.h). A NUL, a line without '=', or an empty key is an error:
  * a NUL must never silently end the list and drop the options after it. */
-EMSCRIPTEN_KEEPALIVE dl_net *dl_api_net_build(const dl_model *m, char *options, size_t n) {
-    if (memchr(options, 0, n)) return failed("options: a NUL character inside the options"), NULL;
+static const char *net_options(char *options, size_t n, dl_net_options *o) {
+    if (memchr(options, 0, n)) return "options: a NUL character inside the options";
     options[n] = 0;
-    dl_net_options o;
-    dl_net_options_default(&o);
+    dl_net_options_default(o);
     for (char *line = options, *next; *line; line = next) {
         next = strchr(line, '\n');
         if (next) *next++ = 0; else next = line + strlen(line);
         char *eq = strchr(line, '=');
-        if (!eq || eq == line) return failed("options: malformed line (expected key=value)"), NULL;
+        if (!eq || eq == line) return "options: malformed line (expected key=value)";
         *eq = 0;
-        const char *err = dl_net_options_set(&o, line, eq + 1);
-        if (err) return failed(err), NULL;
+        const char *err = dl_net_options_set(o, line, eq + 1);
+        if (err) return err;
     }
+    return NULL;
+}
+
+EMSCRIPTEN_KEEPALIVE dl_net *dl_api_net_build(const dl_model *m, char *options, size_t n) {
+    dl_net_options o;
+    const char *opt_err = net_options(options, n, &o);
+    if (opt_err) return failed(opt_err), NULL;
     dl_net *net = NULL;
     const char *err = dl_net_build(m, &o, &net);
     /* max_memory above what the instance can grow to fails in malloc: say why. */
@@ -570,4 +577,19 @@ EMSCRIPTEN_KEEPALIVE int dl_api_finetune_steps(const int *shape, int hidden, int
     if (!err && steps) memcpy(out, dl_finetune_params_of(c, NULL), count * sizeof(float));
     dl_classifier_free(c);
     return err ? failed(err) : 1;
+}
+/* ---- ONNX export (onnx/export.h) ------------------------------------------
+ * Project p (may be NULL: the network of the options, read as dl_api_net_build
+ * reads them) as one .onnx file, malloc'ed; info[0] = its bytes. *about: what
+ * it computes (text, or JSON members), malloc'ed. */
+EMSCRIPTEN_KEEPALIVE uint8_t *dl_api_onnx_export(const dl_model *m, char *options, size_t n, const dl_project *p, int json,
+                                                 size_t *info, char **about) {
+    dl_net_options o;
+    dl_onnx_file f;
+    const char *err = net_options(options, n, &o);
+    if (!err) err = dl_onnx_export(m, &o, p, json, &f);
+    if (err) return failed(err), NULL;
+    info[0] = f.size;
+    *about = f.about.buf;
+    return f.bytes;
 }

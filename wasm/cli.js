@@ -428,6 +428,29 @@ async function classifyProject(lab, a, out, err) {
 }
 classify.options = ['project'];
 
+// ---- export-onnx: DenseNet121 + a project's classifier as one .onnx file (onnx/export.h) ----
+
+async function exportOnnx(lab, a, out) {
+  if (!a.out) throw new UsageError('export-onnx needs --out FILE.onnx');
+  if (a.files.length) throw new UsageError(`export-onnx takes no file arguments (got ${a.files[0]}; the project is --project FILE)`);
+  const where = a.extra.project;
+  let project = null, file, onnx;
+  if (where !== undefined) {
+    const bytes = readOrFail(where, 'project ', LIMITS.project);
+    try { project = lab.loadProject(bytes); } catch (e) { throw new UsageError(`${where}: ${e.message}`); }
+  }
+  try {
+    file = loadModel(lab, a);
+    try { onnx = lab.exportOnnx(file, { ...a.net, project, json: Boolean(a.json) }); } catch (e) { throw new UsageError(project ? `${where}: ${e.message}` : e.message); }
+    try { fs.writeFileSync(a.out, onnx.bytes); } catch (e) {
+      throw new UsageError(`${a.out}: ${{ ENOENT: 'No such file or directory', EISDIR: 'Is a directory', EACCES: 'Permission denied' }[e.code] ?? e.message}`);
+    }
+    out(a.json ? `{"out": ${JSON.stringify(a.out)}, ${onnx.about}}\n` : `wrote ${a.out}\n${onnx.about}`);
+  } finally { file?.free(); project?.free(); }
+  return 0;
+}
+exportOnnx.options = ['project'];
+
 const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
        node wasm/cli.js summary [--include-top true|false] [--weights imagenet|none] [--input-shape H,W,C] [--pooling none|avg|max] [--classes N]
        node wasm/cli.js preprocess IMAGE [--size H,W] --out FILE.npy
@@ -440,6 +463,7 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
        node wasm/cli.js train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K]
                              [--out PROJECT] [--with-images] [--json]   (DIR: one sub-folder of images per class)
        node wasm/cli.js classify --project PROJECT IMAGE... [--json]
+       node wasm/cli.js export-onnx --project PROJECT --out FILE.onnx [--json]   (without --project: the network of the Keras arguments)
        node wasm/cli.js --version
 options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB
          --gray-to-rgb: a 1-channel --input-shape repeats the gray channel 3x for the ImageNet weights (not Keras)
@@ -458,6 +482,7 @@ async function bench(lab, a, out, err) {
 bench.options = ['clock', 'only', 'runs', 'warmup', 'batch', 'svm-runs', 'rbf-train', 'page-c'];
 
 export const COMMANDS = { classify, summary, preprocess, predict, features, fashion, bench, train };
+COMMANDS['export-onnx'] = exportOnnx;
 
 export async function main(argv, out = (s) => process.stdout.write(s), err = (s) => process.stderr.write(s)) {
   const [cmd, ...rest] = argv;

@@ -139,6 +139,11 @@ export class DenseLab {
   newProject(options?: { size?: number; cv?: number; kind?: string; params?: Record<string, number>; classes?: string[] }): Project;
   /** A DLPROJ01 project file; a damaged or foreign file throws why. */
   loadProject(bytes: ArrayBuffer | ArrayBufferView): Project;
+  /** One .onnx file (README "ONNX export"): with `project` (trained), DenseNet121 at its input size and
+   *  its classifier: input `image` float32 [N, S, S, 3] RGB 0..255, outputs `scores`, `label`, `class_name`,
+   *  `features`; without, the network of the Keras options (as buildNet), output `output`.
+   *  `about`: what the file computes (text lines, or JSON members with json: true). */
+  exportOnnx(file: ModelFile, options?: NetOptions & { project?: Project | null; json?: boolean }): { bytes: Uint8Array; about: string };
   /** Threads that run one image now. */
   threadCount(): number;
   /** Fewer (or again more) threads, up to the count this instance was created with. */

@@ -179,6 +179,22 @@ function guard(cls, what) {
   }
 }
 
+// Keras arguments { includeTop, inputShape, ... } -> the "key=value" lines the core reads.
+function kerasOptionLines(options) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new Error(`options must be an object, got ${show(options)}`);
+  const lines = [];
+  for (const [key, value] of Object.entries(options)) {
+    const name = KERAS_OPTIONS[key];
+    if (!name) throw new Error(`unknown argument ${key} (expected ${Object.keys(KERAS_OPTIONS).join(', ')})`);
+    if (value === undefined) continue;
+    if (Array.isArray(value) ? !value.every((v) => typeof v === 'number' || typeof v === 'string') : !['string', 'number', 'boolean'].includes(typeof value) && value !== null)
+      throw new Error(`${key}: invalid value ${show(value)}`);
+    const text = value === null ? 'none' : Array.isArray(value) ? value.map((v) => keyValue(key, String(v))).join(',') : String(value);
+    lines.push(`${name}=${keyValue(key, text)}`);
+  }
+  return lines.join('\n');
+}
+
 class DenseLab {
   constructor(core) {
     this.core = core;
@@ -261,18 +277,7 @@ class DenseLab {
 
   buildNet(file, options = {}) {
     this.owned(file, ModelFile, 'model file');
-    if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new Error(`options must be an object, got ${show(options)}`);
-    const lines = [];
-    for (const [key, value] of Object.entries(options)) {
-      const name = KERAS_OPTIONS[key];
-      if (!name) throw new Error(`unknown argument ${key} (expected ${Object.keys(KERAS_OPTIONS).join(', ')})`);
-      if (value === undefined) continue;
-      if (Array.isArray(value) ? !value.every((v) => typeof v === 'number' || typeof v === 'string') : !['string', 'number', 'boolean'].includes(typeof value) && value !== null)
-        throw new Error(`${key}: invalid value ${show(value)}`);
-      const text = value === null ? 'none' : Array.isArray(value) ? value.map((v) => keyValue(key, String(v))).join(',') : String(value);
-      lines.push(`${name}=${keyValue(key, text)}`);
-    }
-    const net = this.withString(lines.join('\n'), (p, n) => this.core._dl_api_net_build(file.handle, p, n));
+    const net = this.withString(kerasOptionLines(options), (p, n) => this.core._dl_api_net_build(file.handle, p, n));
     if (!net) throw this.error();
     return new Net(this, net, file);
   }
@@ -644,6 +649,23 @@ class DenseLab {
     const h = this.withBytes(bytes, (p, n) => this.core._dl_api_project_load(p, n), 'project file');
     if (!h) throw this.error();
     return new Project(this, h);
+  }
+
+  // DenseNet121 and a trained project's classifier as one ONNX file (onnx/export.h; README "ONNX"):
+  // { project } -> input image [N, S, S, 3] RGB 0..255, outputs scores, label, class_name, features.
+  // Without a project: the network of the Keras options (as buildNet), input image, output output.
+  // -> { bytes: Uint8Array (the .onnx file), about: what it computes (text, or JSON members with json: true) }
+  exportOnnx(file, { project = null, json = false, ...options } = {}) {
+    this.owned(file, ModelFile, 'model file');
+    if (project !== null) this.owned(project, Project, 'project');
+    const core = this.core;
+    return this.withHeap('export info', 2, 4, (info) => this.withString(kerasOptionLines(options), (po, n) => {
+      const buf = core._dl_api_onnx_export(file.handle, po, n, project ? project.handle : 0, json ? 1 : 0, info, info + 4);
+      if (!buf) throw this.error();
+      const bytes = core.HEAPU8.slice(buf, buf + core.HEAPU32[info >> 2]);
+      core._free(buf);
+      return { bytes, about: this.string(core.HEAPU32[(info >> 2) + 1]) };
+    }));
   }
 
   heapBytes() { return this.core.HEAPU8.length; }

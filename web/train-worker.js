@@ -9,6 +9,7 @@
 //   train    { x, y, d, settings, classes }        -> { cv: {...}, classifier: Uint8Array (DLCLASS1) }
 //   save     { settings, classes, classifier, images: [{ label, name, bytes }] } -> Uint8Array (DLPROJ01)
 //   open     { bytes }                             -> { info, classifier, images: [{ label, name, bytes }] }
+//   onnx     { settings, classes, classifier }     -> Uint8Array (the .onnx file: lab.exportOnnx)
 // An image file stb decodes goes through Keras's load_img as on the CLIs; one it cannot (WebP,
 // AVIF...) is decoded by the browser, re-encoded losslessly as BMP and then goes the same way.
 import { serve } from './worker-rpc.js';
@@ -83,6 +84,14 @@ function save({ settings, classes, classifier: clf, images }) {
   } finally { p.free(); }
 }
 
+function onnx({ settings, classes, classifier: clf }) {
+  const p = project(settings, classes);
+  try {
+    p.setClassifier(new Uint8Array(clf));
+    return lab.exportOnnx(file, { project: p }).bytes;
+  } finally { p.free(); }
+}
+
 function open({ bytes }) {
   const p = lab.loadProject(new Uint8Array(bytes));
   try {
@@ -91,7 +100,7 @@ function open({ bytes }) {
   } finally { p.free(); }
 }
 
-serve({ init, features, frame, score, classifier: setClassifier, train, save, open, kinds: () => lab.classifierKinds() }, {
+serve({ init, features, frame, score, classifier: setClassifier, train, save, open, onnx, kinds: () => lab.classifierKinds() }, {
   setup: ['init'], isReady: () => !!net, notReady: 'the worker is not initialised',
   transfer: (r) => (r?.features instanceof Float32Array ? [r.features.buffer] : []),
 });

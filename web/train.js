@@ -176,6 +176,7 @@ function render() {
   const ready = !state.busy && state.wasm;
   $('train').disabled = !ready || state.classes.length < 2;
   $('save').disabled = !ready || !state.classes.length;
+  $('export-onnx').disabled = !ready || !state.trained;
   $('live').disabled = !state.trained || !state.stream;
   $('capture').disabled = !state.stream || !state.selected;
 }
@@ -374,9 +375,18 @@ async function saveProject() {
   const s = settings(), classes = state.classes.map((c) => c.name);
   const sameClasses = state.trained && state.trained.classes.join('\n') === classes.join('\n');
   const images = $('save-images').checked ? state.classes.flatMap((c, label) => c.images.slice().sort(byName).map((im) => ({ label, name: im.name, bytes: im.bytes.slice().buffer }))) : [];
-  const bytes = await (await pool().first()).call('save', { settings: s, classes, classifier: sameClasses ? state.trained.classifier : null, images });
-  const a = el('a', { href: URL.createObjectURL(new Blob([bytes])), download: 'classes.dlproj' });
+  saveFile(await (await pool().first()).call('save', { settings: s, classes, classifier: sameClasses ? state.trained.classifier : null, images }), 'classes.dlproj');
+}
+
+function saveFile(bytes, name) {
+  const a = el('a', { href: URL.createObjectURL(new Blob([bytes])), download: name });
   document.body.append(a); a.click(); a.remove();
+}
+
+// The trained classifier at its input size, with DenseNet121, as one .onnx file (lab.exportOnnx).
+async function exportOnnx() {
+  const t = state.trained;
+  saveFile(await (await pool().first()).call('onnx', { settings: { size: t.size, cv: 0, kind: t.kind, params: {} }, classes: t.classes, classifier: t.classifier }), 'classes.onnx');
 }
 
 async function openProject(file) {
@@ -447,6 +457,7 @@ function wire() {
   $('live').onchange = () => { state.live = $('live').checked; if (state.live) liveLoop(); };
   $('predict-files').onchange = () => classifyFiles([...$('predict-files').files]);
   $('save').onclick = () => saveProject().catch((e) => showError(e.message));
+  $('export-onnx').onclick = () => exportOnnx().catch((e) => showError(e.message));
   $('open').onchange = () => openProject($('open').files[0]);
   document.addEventListener('paste', (e) => {
     const files = [...(e.clipboardData?.files ?? [])];

@@ -1,10 +1,10 @@
 // peers_page.js — DenseNet121 224x224, batch 1 at ?threads=T: DenseLab in a module worker
 // (createDenseLab({ threads: T })) vs ONNX Runtime Web (wasm EP, numThreads T, on this thread;
-// model.onnx written by bench/onnx_model.js) vs TF.js-wasm (setThreadsCount(T), on this thread),
+// model.onnx written by DenseLab's ONNX export, bench/onnx_model.js) vs TF.js-wasm (setThreadsCount(T), on this thread),
 // alternating; each page load is one thread count (the peers fix theirs when they start).
 /* global tf */
 import * as ort from './ort.wasm.min.mjs';
-import { fetchOk, nhwcToNchw, workerCall } from './site_util.js';
+import { fetchOk, workerCall } from './site_util.js';
 
 const q = new URLSearchParams(location.search);
 const threads = +(q.get('threads') ?? 1), warmup = +(q.get('warmup') ?? 2), runs = +(q.get('runs') ?? 5);
@@ -26,7 +26,8 @@ async function main() {
   const x = new Float32Array(await (await fetchOk('./input224.bin')).arrayBuffer());
   const model = await tf.loadLayersModel('./tfjs/top.json');
   const xt = tf.tensor(x, [1, 224, 224, 3]);
-  const feeds = { input: new ort.Tensor('float32', nhwcToNchw(x, 1, 224, 224, 3), [1, 3, 224, 224]) };
+  const rgb = new Float32Array(await (await fetchOk('./rgb224.bin')).arrayBuffer());   // the graph preprocesses
+  const feeds = { image: new ort.Tensor('float32', rgb, [1, 224, 224, 3]) };
   const ms = { ours: [], ort: [], tfjs: [] }, outputs = {};
   const timed = async (fn) => { const t0 = performance.now(); await fn(); return performance.now() - t0; };
   for (let i = 0; i < warmup + runs; i++) {

@@ -17,11 +17,4 @@ export async function fetchOk(url) {
   return res;
 }
 
-// NHWC (what our engine and TF.js take) -> NCHW (the ONNX graph's input).
-export function nhwcToNchw(x, n, h, w, c) {
-  const o = new Float32Array(x.length);
-  for (let b = 0; b < n; b++) for (let y = 0; y < h; y++) for (let i = 0; i < w; i++) for (let k = 0; k < c; k++) {
-    o[((b * c + k) * h + y) * w + i] = x[((b * h + y) * w + i) * c + k];
-  }
-  return o;
-}
+
