@@ -507,13 +507,7 @@ const char *dl_finetune_train(const dl_dense_block_shape *s, const float *block,
     err = dl_fit_loop_run(&loop, x, y, n_train, (int)d, &rng, progress, user, report);
 done:
     work_free(&st.w);
-    if (err) {
-        dl_classifier_free(c);
-        dl_train_report_free(report);
-        return err;
-    }
-    *out = c;
-    return NULL;
+    return dl_fit_finish(err, c, out, report);
 }
 
 /* ---- for tests: a model from given parameters, its gradient, Adam steps ---- */

@@ -820,13 +820,7 @@ static const char *assemble(const fit_setup *f, const float *x, const int *y, in
 done:
     groups_free(&groups);
     free(svpos); free(by_pair); free(heads); free(bodies);
-    if (err) {
-        dl_classifier_free(c);
-        dl_train_report_free(report);
-        return err;
-    }
-    *out = c;
-    return NULL;
+    return dl_fit_finish(err, c, out, report);
 }
 
 const char *dl_rbf_svm_assemble(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,

@@ -202,13 +202,7 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
 done:
     work_free(&s.w);
     free(s.pv);
-    if (err) {
-        dl_classifier_free(c);
-        dl_train_report_free(report);
-        return err;
-    }
-    *out = c;
-    return NULL;
+    return dl_fit_finish(err, c, out, report);
 }
 
 /* ---- the kind: file payload, parameters ----------------------------------- */
