@@ -63,7 +63,7 @@ void dl_softmax_repack(dl_classifier *c) { repack(c->model, c->num_features, c->
 /* A batch of up to B rows: the head's hidden units, probabilities, scratch. */
 typedef struct {
     const dl_classifier *c;
-    dl_head head, grad;
+    dl_head head;
     float *hid, *p, *scratch;
 } batch_work;
 
@@ -72,7 +72,7 @@ static void work_free(batch_work *w) { free(w->hid); free(w->p); free(w->scratch
 static const char *work_alloc(batch_work *w, const dl_classifier *c, int B) {
     const dl_softmax_model *M = c->model;
     size_t d = (size_t)c->num_features, k = (size_t)c->num_classes, hid, p, scratch;
-    *w = (batch_work){c, head_of(M, d, k, M->params), {0}, NULL, NULL, NULL};
+    *w = (batch_work){c, head_of(M, d, k, M->params), NULL, NULL, NULL};
     if (!dl_mul((size_t)B, (size_t)(M->hidden ? M->hidden : 1), &hid) || !dl_mul((size_t)B, k, &p) ||
         (scratch = dl_head_scratch_floats(&w->head, (size_t)B)) == SIZE_MAX)
         return "softmax: batch too large for this platform";
@@ -109,7 +109,9 @@ const char *dl_softmax_loss_grad(const dl_classifier *c, const float *x, const i
 static const char *softmax_scores(const dl_classifier *c, const float *x, int n, float *probs) {
     const dl_softmax_model *M = c->model;
     dl_head H = head_of(M, (size_t)c->num_features, (size_t)c->num_classes, M->params);
-    float *hid = M->hidden ? dl_learn_alloc((size_t)n * M->hidden, sizeof(float)) : NULL;
+    size_t hid_floats;
+    if (!dl_mul((size_t)n, (size_t)M->hidden, &hid_floats)) return "softmax: too many rows for this platform";
+    float *hid = M->hidden ? dl_learn_alloc(hid_floats, sizeof(float)) : NULL;
     if (M->hidden && !hid) return "out of memory";
     dl_head_forward(&H, M->packed, x, (size_t)n, hid, probs);
     free(hid);
