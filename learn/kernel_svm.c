@@ -704,7 +704,7 @@ static const char *fit_setup_init(fit_setup *f, const float *x, const int *y, in
 
 /* The rows grouped by class (LIBSVM svm_group_classes; classes in label
  * order, rows in input order): count[K], start[K + 1], perm[n] (grouped
- * position -> row). NULL if out of memory. */
+ * position -> row); 0 if out of memory. */
 typedef struct { int *count, *start, *perm; } class_groups;
 
 static void groups_free(class_groups *g) { free(g->count); free(g->start); free(g->perm); }
