@@ -186,11 +186,36 @@ double f32_softmax_cross_entropy_backward(size_t rows, size_t n, const float *pr
     return loss;
 }
 
-void f32_adam_update(size_t n, float *w, const float *g, float *m, float *v, float lr_t,
-                     float beta1, float beta2, float epsilon) {
+/* Adam: every parameter of a step (fine-tuning: 2.2 million) does a square
+ * root and a division, slow one at a time; four lanes do the same IEEE
+ * operations in the same order, so both variants give the same bits. */
+void f32_adam_update_scalar(size_t n, float *w, const float *g, float *m, float *v, float lr_t,
+                            float beta1, float beta2, float epsilon) {
     for (size_t i = 0; i < n; i++) {
         m[i] += (g[i] - m[i]) * (1 - beta1);
         v[i] += (g[i] * g[i] - v[i]) * (1 - beta2);
         w[i] -= lr_t * m[i] / (sqrtf(v[i]) + epsilon);
     }
+}
+
+void f32_adam_update_wasmsimd(size_t n, float *w, const float *g, float *m, float *v, float lr_t,
+                              float beta1, float beta2, float epsilon) {
+    const v128_t c1 = wasm_f32x4_splat(1 - beta1), c2 = wasm_f32x4_splat(1 - beta2);
+    const v128_t lr = wasm_f32x4_splat(lr_t), eps = wasm_f32x4_splat(epsilon);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v128_t gi = wasm_v128_load(g + i), mi = wasm_v128_load(m + i), vi = wasm_v128_load(v + i);
+        mi = wasm_f32x4_add(mi, wasm_f32x4_mul(wasm_f32x4_sub(gi, mi), c1));
+        vi = wasm_f32x4_add(vi, wasm_f32x4_mul(wasm_f32x4_sub(wasm_f32x4_mul(gi, gi), vi), c2));
+        v128_t step = wasm_f32x4_div(wasm_f32x4_mul(lr, mi), wasm_f32x4_add(wasm_f32x4_sqrt(vi), eps));
+        wasm_v128_store(m + i, mi);
+        wasm_v128_store(v + i, vi);
+        wasm_v128_store(w + i, wasm_f32x4_sub(wasm_v128_load(w + i), step));
+    }
+    f32_adam_update_scalar(n - i, w + i, g + i, m + i, v + i, lr_t, beta1, beta2, epsilon);
+}
+
+void f32_adam_update(size_t n, float *w, const float *g, float *m, float *v, float lr_t,
+                     float beta1, float beta2, float epsilon) {
+    f32_adam_update_wasmsimd(n, w, g, m, v, lr_t, beta1, beta2, epsilon);
 }

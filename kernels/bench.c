@@ -191,6 +191,25 @@ int main(int argc, char **argv) {
         }
         if (json) printf("]");
     }
+    /* One Adam step over the parameters of the softmax head (1024 -> 128 -> 10) and of
+     * fine-tuning (conv5 + that head): the SIMD variant next to the scalar reference. */
+    {
+        const size_t sizes[2] = {132490, 2322826};
+        const char *names[2] = {"softmax head", "conv5 + head"};
+        if (json) printf(",\"adam\":[");
+        else printf("\n%-24s %9s %9s %9s %9s\n", "adam step", "params", "scalar ms", "simd ms", "speedup");
+        for (int i = 0; i < 2; i++) {
+            size_t n = sizes[i];
+            float *w = bench_rand(n), *g = bench_rand(n), *m = calloc(n, sizeof(float)), *v = calloc(n, sizeof(float));
+            double ts, tv;
+            TIME_BEST(ts, f32_adam_update_scalar(n, w, g, m, v, 1e-3f, 0.9f, 0.999f, 1e-7f));
+            TIME_BEST(tv, f32_adam_update_wasmsimd(n, w, g, m, v, 1e-3f, 0.9f, 0.999f, 1e-7f));
+            if (json) printf("%s{\"shape\":\"%s\",\"params\":%zu,\"scalar_ms\":%.3f,\"simd_ms\":%.3f}", i ? "," : "", names[i], n, ts * 1e3, tv * 1e3);
+            else printf("%-24s %9zu %9.3f %9.3f %9.2f\n", names[i], n, ts * 1e3, tv * 1e3, ts / tv);
+            free(w); free(g); free(m); free(v);
+        }
+        if (json) printf("]");
+    }
     if (json)
         printf(",\"conv_total_ms\":%.2f,\"conv_total_gflop\":%.3f,\"quick\":%s}\n", total_ms, total_flop / 1e9, quick ? "true" : "false");
     else if (!quick)

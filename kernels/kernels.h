@@ -230,6 +230,10 @@ double f32_softmax_cross_entropy_backward(size_t rows, size_t n, const float *pr
  * w -= lr_t m / (sqrt(v) + epsilon), lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t). */
 void f32_adam_update(size_t n, float *w, const float *g, float *m, float *v, float lr_t,
                      float beta1, float beta2, float epsilon);
+void f32_adam_update_scalar(size_t n, float *w, const float *g, float *m, float *v, float lr_t,
+                            float beta1, float beta2, float epsilon);
+void f32_adam_update_wasmsimd(size_t n, float *w, const float *g, float *m, float *v, float lr_t,
+                              float beta1, float beta2, float epsilon);
 
 /* Which SIMD the _wasmsimd variants compile to here: "wasm-simd128", "sse2"
  * or "scalar-emulation". */

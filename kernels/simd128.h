@@ -26,6 +26,7 @@ static inline v128_t wasm_f32x4_add(v128_t a, v128_t b) { return _mm_add_ps(a, b
 static inline v128_t wasm_f32x4_sub(v128_t a, v128_t b) { return _mm_sub_ps(a, b); }
 static inline v128_t wasm_f32x4_mul(v128_t a, v128_t b) { return _mm_mul_ps(a, b); }
 static inline v128_t wasm_f32x4_div(v128_t a, v128_t b) { return _mm_div_ps(a, b); }
+static inline v128_t wasm_f32x4_sqrt(v128_t a) { return _mm_sqrt_ps(a); }
 /* pmin/pmax: wasm "pseudo" min/max, b < a ? b : a (and a < b ? b : a): exactly
  * one minps/maxps with operands swapped, also in V8, hence used for clamps. */
 static inline v128_t wasm_f32x4_pmin(v128_t a, v128_t b) { return _mm_min_ps(b, a); }
@@ -50,6 +51,8 @@ DL_LANEWISE(wasm_f32x4_div, x / y)
 DL_LANEWISE(wasm_f32x4_pmin, y < x ? y : x)
 DL_LANEWISE(wasm_f32x4_pmax, x < y ? y : x)
 #undef DL_LANEWISE
+#include <math.h>
+static inline v128_t wasm_f32x4_sqrt(v128_t a) { for (int i = 0; i < 4; i++) a.f[i] = sqrtf(a.f[i]); return a; }
 #endif
 
 #endif

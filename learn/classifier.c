@@ -197,3 +197,13 @@ const char *dl_classifier_decode(const uint8_t *buf, size_t size,
     *out = c;
     return NULL;
 }
+
+const char *dl_fit_finish(const char *err, dl_classifier *c, dl_classifier **out, dl_train_report *report) {
+    if (err) {
+        dl_classifier_free(c);
+        dl_train_report_free(report);
+        return err;
+    }
+    *out = c;
+    return NULL;
+}

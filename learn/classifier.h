@@ -125,6 +125,10 @@ struct dl_classifier_kind {
 dl_classifier *dl_classifier_new(const dl_classifier_kind *kind, int num_classes, int num_features,
                                  int standardised);
 
+/* How every trainer ends: on err, frees c and the report's arrays and
+ * returns err; otherwise *out = c and NULL. */
+const char *dl_fit_finish(const char *err, dl_classifier *c, dl_classifier **out, dl_train_report *report);
+
 /* dl_classifier_load with the kind table given as its lookup (the table
  * lives above this file: experiment.c depends on the kinds, they on this). */
 const char *dl_classifier_decode(const uint8_t *buf, size_t size,

@@ -5,8 +5,11 @@
  *   f = relu(bn(x)), g = avgpool(f), h = relu(g w1 + b1), p = softmax(h w2 + b2)
  * backward walks it in reverse on kernels/backward.c: a layer's output
  * gradient (its slice of dx) is complete once every later layer has added
- * its input gradient into dx[:, 0:c_j]. */
+ * its input gradient into dx[:, 0:c_j]. The head, Adam and the epoch loop
+ * are learn/head.h's (shared with the softmax head). Every weight is packed
+ * once per weight update (pack_weights), not once per batch it serves. */
 #include "learn/finetune.h"
+#include "learn/head.h"
 #include "common/checked.h"
 #include "kernels/kernels.h"
 #include <math.h>
@@ -124,16 +127,18 @@ typedef struct {
     float *x, *f, *dx;           /* [M][c_out]: concatenation, relu(bn(x)) then its gradient, dx */
     float *a, *z, *b;            /* every layer's a_i [M][c_i], z_i and b_i [M][bottleneck] */
     float *dz, *db, *da;         /* [M][bottleneck], [M][bottleneck], [M][c_max] */
-    float *g, *dg, *h, *dh, *p;  /* [B][c_out], [B][c_out], [B][hidden] x 2, [B][k] */
+    float *g, *dg, *h, *p;       /* [B][c_out], [B][c_out], [B][hidden], [B][k] */
     float *scale, *shift;        /* every BatchNorm's affine, in layout order */
     float *dscale, *dshift;      /* [c_out] */
-    float *packed, *scratch;
+    float *packed, *scratch;     /* every weight packed (pack_weights), scratch */
+    size_t *packed_at;           /* where layer i's conv1 (2i) and conv2 (2i+1) and the head (2L) start */
 } work;
 
 static void work_free(work *w) {
-    float *all[] = {w->x, w->f, w->dx, w->a, w->z, w->b, w->dz, w->db, w->da, w->g, w->dg, w->h, w->dh, w->p,
+    float *all[] = {w->x, w->f, w->dx, w->a, w->z, w->b, w->dz, w->db, w->da, w->g, w->dg, w->h, w->p,
                     w->scale, w->shift, w->dscale, w->dshift, w->packed, w->scratch};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]);
+    free(w->packed_at);
     memset(w, 0, sizeof *w);
 }
 
@@ -154,6 +159,30 @@ static f32_conv2d_shape conv2_shape(const dl_dense_block_shape *s, size_t rows) 
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
+/* The head over a block laid out as the parameters (params or a gradient). */
+static dl_head head_of(const ft_model *m, float *block) {
+    return (dl_head){in_channels(&m->s, m->s.layers), (size_t)m->hidden, (size_t)m->k,
+                     block + m->L.w1, block + m->L.b1, block + m->L.w2, block + m->L.b2};
+}
+
+/* Where each packed weight goes in w->packed (packed_at may be NULL: the
+ * total only); SIZE_MAX if it does not fit. The algorithm a convolution is
+ * packed for does not depend on the batch, so a pack serves any rows. */
+static size_t packed_layout(const ft_model *m, size_t rows, size_t *packed_at) {
+    const dl_dense_block_shape *s = &m->s;
+    f32_conv2d_shape c2 = conv2_shape(s, rows);
+    dl_head head = head_of(m, m->params);
+    size_t total = 0, size;
+    for (int i = 0; i <= 2 * s->layers; i++) {
+        if (i == 2 * s->layers) size = dl_head_packed_floats(&head);
+        else if (i % 2) size = f32_conv2d_packed_size(&c2);
+        else { f32_conv2d_shape c1 = conv1_shape(s, rows, i / 2); size = f32_conv2d_packed_size(&c1); }
+        if (packed_at) packed_at[i] = total;
+        if (size == SIZE_MAX || !dl_add(total, size, &total)) return SIZE_MAX;
+    }
+    return total;
+}
+
 static float *alloc_floats(size_t n, int *ok) {
     float *p = n < SIZE_MAX / sizeof(float) ? malloc((n ? n : 1) * sizeof(float)) : NULL;
     if (!p) *ok = 0;
@@ -163,20 +192,17 @@ static float *alloc_floats(size_t n, int *ok) {
 static const char *work_alloc(work *w, const ft_model *m, size_t rows) {
     const dl_dense_block_shape *s = &m->s;
     size_t pixels = (size_t)s->height * s->width, M, c_out = in_channels(s, s->layers), bn = (size_t)s->bottleneck;
-    size_t sum_c = 0, packed = 0, scratch = 0, xs, as, zs, bnf, hs;
+    size_t sum_c = 0, packed = packed_layout(m, rows, NULL), scratch = 0, xs, as, zs, bnf, hs;
     memset(w, 0, sizeof *w);
     f32_conv2d_shape c2 = conv2_shape(s, rows);
+    dl_head head = head_of(m, m->params);
     for (int i = 0; i < s->layers; i++) {
         f32_conv2d_shape c1 = conv1_shape(s, rows, i);
         sum_c += in_channels(s, i);
-        packed = max_size(packed, f32_conv2d_packed_size(&c1));
         scratch = max_size(scratch, max_size(f32_conv2d_backward_scratch_size(&c1), f32_conv2d_scratch_size(&c1) / sizeof(float) + 1));
     }
-    packed = max_size(packed, max_size(f32_conv2d_packed_size(&c2), max_size(f32_gemm_packed_size(c_out, (size_t)m->hidden),
-                                                                             f32_gemm_packed_size((size_t)m->hidden, (size_t)m->k))));
     scratch = max_size(scratch, max_size(f32_conv2d_backward_scratch_size(&c2), f32_conv2d_scratch_size(&c2) / sizeof(float) + 1));
-    scratch = max_size(scratch, max_size(f32_matmul_scratch_size(rows, c_out, (size_t)m->hidden),
-                                         f32_matmul_scratch_size(rows, (size_t)m->hidden, (size_t)m->k)));
+    scratch = max_size(scratch, dl_head_scratch_floats(&head, rows));
     if (!dl_mul(rows, pixels, &M) || !dl_mul(M, c_out, &xs) || !dl_mul(M, sum_c, &as) || !dl_mul3(M, bn, (size_t)s->layers, &zs) ||
         !dl_add(sum_c + c_out, bn * (size_t)s->layers, &bnf) || !dl_mul(rows, max_size(c_out, (size_t)m->hidden), &hs) ||
         packed == SIZE_MAX || scratch == SIZE_MAX)
@@ -186,12 +212,16 @@ static const char *work_alloc(work *w, const ft_model *m, size_t rows) {
     w->x = alloc_floats(xs, &ok); w->f = alloc_floats(xs, &ok); w->dx = alloc_floats(xs, &ok);
     w->a = alloc_floats(as, &ok); w->z = alloc_floats(zs, &ok); w->b = alloc_floats(zs, &ok);
     w->dz = alloc_floats(M * bn, &ok); w->db = alloc_floats(M * bn, &ok); w->da = alloc_floats(xs, &ok);
-    w->g = alloc_floats(hs, &ok); w->dg = alloc_floats(hs, &ok); w->h = alloc_floats(hs, &ok); w->dh = alloc_floats(hs, &ok);
+    w->g = alloc_floats(hs, &ok); w->dg = alloc_floats(hs, &ok); w->h = alloc_floats(hs, &ok);
     w->p = alloc_floats(rows * (size_t)m->k, &ok);
     w->scale = alloc_floats(bnf, &ok); w->shift = alloc_floats(bnf, &ok);
     w->dscale = alloc_floats(c_out, &ok); w->dshift = alloc_floats(c_out, &ok);
     w->packed = alloc_floats(packed, &ok); w->scratch = alloc_floats(scratch, &ok);
-    if (!ok) { work_free(w); return "out of memory for a fine-tuning batch"; }
+    if (!ok || !(w->packed_at = malloc(((size_t)s->layers * 2 + 1) * sizeof(size_t)))) {
+        work_free(w);
+        return "out of memory for a fine-tuning batch";
+    }
+    packed_layout(m, rows, w->packed_at);
     return NULL;
 }
 
@@ -213,24 +243,32 @@ static void bn_grads(const float *bn, size_t c, const float *dscale, const float
     }
 }
 
-/* Every BatchNorm's affine, after the parameters changed. */
-static void refresh_affines(const ft_model *m, work *w) {
-    size_t at = 0, bn = (size_t)m->s.bottleneck, c_out = in_channels(&m->s, m->s.layers);
-    for (int i = 0; i < m->s.layers; i++) {
-        size_t c = in_channels(&m->s, i);
-        bn_affine(m->params + m->L.layer[i].bn1, c, w->scale + at, w->shift + at);
+/* After the parameters changed: every BatchNorm's affine, every weight packed. */
+static void pack_weights(const ft_model *m, work *w) {
+    const dl_dense_block_shape *s = &m->s;
+    size_t at = 0, bn = (size_t)s->bottleneck, c_out = in_channels(s, s->layers);
+    f32_conv2d_shape c2 = conv2_shape(s, w->rows);
+    for (int i = 0; i < s->layers; i++) {
+        const layer_at *L = &m->L.layer[i];
+        size_t c = in_channels(s, i);
+        f32_conv2d_shape c1 = conv1_shape(s, w->rows, i);
+        bn_affine(m->params + L->bn1, c, w->scale + at, w->shift + at);
         at += c;
-        bn_affine(m->params + m->L.layer[i].bn2, bn, w->scale + at, w->shift + at);
+        bn_affine(m->params + L->bn2, bn, w->scale + at, w->shift + at);
         at += bn;
+        f32_conv2d_pack(&c1, m->params + L->conv1, NULL, w->packed + w->packed_at[2 * i]);
+        f32_conv2d_pack(&c2, m->params + L->conv2 + conv2_tap(s), NULL, w->packed + w->packed_at[2 * i + 1]);
     }
     bn_affine(m->params + m->L.final_bn, c_out, w->scale + at, w->shift + at);
+    dl_head head = head_of(m, m->params);
+    dl_head_pack(&head, w->packed + w->packed_at[2 * s->layers]);
 }
 
 /* Probabilities of rows images (x: rows of pixels * channels floats) into w->p. */
 static void forward(const ft_model *m, work *w, const float *x, size_t rows) {
     const dl_dense_block_shape *s = &m->s;
     size_t pixels = (size_t)s->height * s->width, M = rows * pixels, C = in_channels(s, s->layers);
-    size_t bn = (size_t)s->bottleneck, H = (size_t)m->hidden, K = (size_t)m->k, c0 = (size_t)s->channels;
+    size_t bn = (size_t)s->bottleneck, c0 = (size_t)s->channels;
     for (size_t r = 0; r < M; r++) memcpy(w->x + r * C, x + r * c0, c0 * sizeof(float));
     const float *scale = w->scale, *shift = w->shift;
     float *a = w->a;
@@ -241,21 +279,16 @@ static void forward(const ft_model *m, work *w, const float *x, size_t rows) {
         f32_conv2d_shape c1 = conv1_shape(s, rows, i);
         f32_scale_shift_nhwc(M, c, w->x, C, scale, shift, a, c, 0.0f, INFINITY);
         scale += c; shift += c;
-        f32_conv2d_pack(&c1, m->params + m->L.layer[i].conv1, NULL, w->packed);
-        f32_conv2d_nhwc(&c1, a, c, w->packed, z, bn, -INFINITY, INFINITY, w->scratch);
+        f32_conv2d_nhwc(&c1, a, c, w->packed + w->packed_at[2 * i], z, bn, -INFINITY, INFINITY, w->scratch);
         f32_scale_shift_nhwc(M, bn, z, bn, scale, shift, b, bn, 0.0f, INFINITY);
         scale += bn; shift += bn;
-        f32_conv2d_pack(&c2, m->params + m->L.layer[i].conv2 + conv2_tap(s), NULL, w->packed);
-        f32_conv2d_nhwc(&c2, b, bn, w->packed, w->x + c, C, -INFINITY, INFINITY, w->scratch);
+        f32_conv2d_nhwc(&c2, b, bn, w->packed + w->packed_at[2 * i + 1], w->x + c, C, -INFINITY, INFINITY, w->scratch);
         a += M * c;
     }
     f32_scale_shift_nhwc(M, C, w->x, C, scale, shift, w->f, C, 0.0f, INFINITY);
     f32_global_avgpool_nhwc(rows, pixels, C, w->f, C, w->g);
-    f32_gemm_pack(C, H, m->params + m->L.w1, m->params + m->L.b1, w->packed);
-    f32_gemm(rows, H, C, w->g, C, w->packed, w->h, H, 0.0f, INFINITY);
-    f32_gemm_pack(H, K, m->params + m->L.w2, m->params + m->L.b2, w->packed);
-    f32_gemm(rows, K, H, w->h, H, w->packed, w->p, K, -INFINITY, INFINITY);
-    f32_softmax(rows, K, w->p, w->p);
+    dl_head head = head_of(m, m->params);
+    dl_head_forward(&head, w->packed + w->packed_at[2 * s->layers], w->g, rows, w->h, w->p);
 }
 
 /* After forward(): the summed loss, and grad (layout order) of the mean loss. */
@@ -264,11 +297,9 @@ static double backward(const ft_model *m, work *w, const int *y, size_t rows, fl
     const f32_variant v = F32_WASMSIMD;
     const float *P = m->params;
     size_t pixels = (size_t)s->height * s->width, M = rows * pixels, C = in_channels(s, s->layers);
-    size_t bn = (size_t)s->bottleneck, H = (size_t)m->hidden, K = (size_t)m->k;
-    double loss = f32_softmax_cross_entropy_backward(rows, K, w->p, y, w->p);
-    f32_dense_backward(v, rows, H, K, w->h, w->p, P + m->L.w2, w->dh, grad + m->L.w2, grad + m->L.b2, w->scratch);
-    f32_relu_backward(rows, H, w->h, H, w->dh, H, w->dh, H);
-    f32_dense_backward(v, rows, C, H, w->g, w->dh, P + m->L.w1, w->dg, grad + m->L.w1, grad + m->L.b1, w->scratch);
+    size_t bn = (size_t)s->bottleneck;
+    dl_head head = head_of(m, m->params), ghead = head_of(m, grad);
+    double loss = dl_head_backward(&head, &ghead, w->g, w->h, w->p, y, rows, w->dg, w->scratch);
     f32_global_avgpool_backward(rows, pixels, C, w->dg, w->dx, C);
     f32_relu_backward(M, C, w->f, C, w->dx, C, w->f, C);   /* w->f: now the gradient of relu(bn(x)) */
     memset(w->dx, 0, M * C * sizeof(float));
@@ -310,16 +341,6 @@ static double backward(const ft_model *m, work *w, const int *y, size_t rows, fl
     return loss;
 }
 
-static long count_correct(const float *p, const int *y, size_t rows, size_t k) {
-    long ok = 0;
-    for (size_t i = 0; i < rows; i++) {
-        size_t best = 0;
-        for (size_t j = 1; j < k; j++) if (p[i * k + j] > p[i * k + best]) best = j;
-        ok += (int)best == y[i];
-    }
-    return ok;
-}
-
 /* ---- classifier kind: scores and file ------------------------------------ */
 
 /* The block shape of a feature row: d = h * w * 512 with h = w (square inputs). */
@@ -339,7 +360,7 @@ static const char *predict_rows(const ft_model *m, const float *x, const int *y,
     size_t B = (size_t)(n < PREDICT_BATCH ? n : PREDICT_BATCH), d = (size_t)m->s.height * m->s.width * m->s.channels;
     const char *err = work_alloc(&w, m, B ? B : 1);
     if (err) return err;
-    refresh_affines(m, &w);
+    pack_weights(m, &w);
     if (loss) *loss = 0;
     if (correct) *correct = 0;
     for (size_t r0 = 0; r0 < (size_t)n; r0 += B) {
@@ -347,7 +368,7 @@ static const char *predict_rows(const ft_model *m, const float *x, const int *y,
         forward(m, &w, x + r0 * d, rows);
         if (scores) memcpy(scores + r0 * m->k, w.p, rows * m->k * sizeof(float));
         if (y) {
-            *correct += count_correct(w.p, y + r0, rows, (size_t)m->k);
+            *correct += dl_head_correct(w.p, y + r0, rows, (size_t)m->k);
             *loss += f32_softmax_cross_entropy_backward(rows, (size_t)m->k, w.p, y + r0, w.p);
         }
     }
@@ -389,23 +410,10 @@ static void finetune_write(const dl_classifier *c, dl_clf_bytes *out) {
 
 /* ---- training ------------------------------------------------------------ */
 
-typedef struct { float *grad, *mom; long t; } adam_state;
-
-static void adam_step(ft_model *m, adam_state *a, double lr) {
-    const double beta1 = 0.9, beta2 = 0.999;   /* Keras' Adam defaults; epsilon 1e-7 */
-    a->t++;
-    double lr_t = lr * sqrt(1 - pow(beta2, (double)a->t)) / (1 - pow(beta1, (double)a->t));
-    f32_adam_update(m->L.total, m->params, a->grad, a->mom, a->mom + m->L.total, (float)lr_t, (float)beta1, (float)beta2, 1e-7f);
-}
-
-static const char *adam_alloc(const ft_model *m, adam_state *a) {
-    a->t = 0;
-    a->grad = calloc(m->L.total, sizeof(float));
-    a->mom = calloc(m->L.total, 2 * sizeof(float));
-    if (a->grad && a->mom) return NULL;
-    free(a->grad); free(a->mom);
-    return "out of memory for Adam's moments";
-}
+/* Keras' Adam defaults. */
+#define BETA1 0.9
+#define BETA2 0.999
+#define ADAM_EPSILON 1e-7
 
 static dl_classifier *new_classifier(const dl_dense_block_shape *s, int hidden, int k) {
     size_t d = (size_t)s->height * s->width * s->channels;
@@ -421,6 +429,38 @@ static const char *check_rows(const ft_model *m, const float *x, const int *y, i
     for (int i = 0; i < n; i++)
         if (y[i] < 0 || y[i] >= m->k) return dl_errorf("finetune: label %d at row %d outside 0..%d", y[i], i, m->k - 1);
     return dl_learn_check_xy(x, NULL, n, (int)d, NULL);
+}
+
+/* What the fit loop's callbacks (learn/head.h) see: the model, the training
+ * batch's buffers, and the validation rows. */
+typedef struct {
+    ft_model *m;
+    work w;
+    const float *xv;
+    const int *yv;
+    int nv;
+} fit_state;
+
+static void fit_updated(void *self) {
+    fit_state *st = self;
+    pack_weights(st->m, &st->w);
+}
+
+static double fit_batch(void *self, const float *xb, const int *yb, int rows, long *correct, float *grad) {
+    fit_state *st = self;
+    forward(st->m, &st->w, xb, (size_t)rows);
+    *correct += dl_head_correct(st->w.p, yb, (size_t)rows, (size_t)st->m->k);
+    return backward(st->m, &st->w, yb, (size_t)rows, grad);
+}
+
+static const char *fit_validate(void *self, double *val_acc, double *val_loss) {
+    fit_state *st = self;
+    long ok;
+    const char *err = predict_rows(st->m, st->xv, st->yv, st->nv, NULL, val_loss, &ok);
+    if (err) return err;
+    *val_loss /= st->nv;
+    *val_acc = (double)ok / st->nv;
+    return NULL;
 }
 
 const char *dl_finetune_train(const dl_dense_block_shape *s, const float *block, const float *x, const int *y, int n,
@@ -448,23 +488,8 @@ const char *dl_finetune_train(const dl_dense_block_shape *s, const float *block,
     dl_classifier *c = new_classifier(s, p.hidden, K);
     if (!c) return dl_errorf("finetune: out of memory for a model of %d hidden units", p.hidden);
     ft_model *m = c->model;
-    int B = p.batch_size < n_train ? p.batch_size : n_train;
-    work w = {0};
-    adam_state adam = {0};
-    float *best = malloc(m->L.total * sizeof(float)), *xb = NULL;
-    int *order = malloc((size_t)n_train * sizeof(int)), *yb = malloc((size_t)B * sizeof(int));
-    size_t xb_floats;
-    if (!dl_mul((size_t)B, d, &xb_floats) || !(xb = alloc_floats(xb_floats, &(int){1}))) err = "out of memory";
-    if (!err && report) {
-        report->loss = calloc((size_t)p.epochs, sizeof(double));
-        report->train_acc = calloc((size_t)p.epochs, sizeof(double));
-        report->val_acc = calloc((size_t)p.epochs, sizeof(double));
-        if (!report->loss || !report->train_acc || !report->val_acc) err = "out of memory";
-    }
-    if (!err && (!best || !order || !yb)) err = "out of memory";
-    if (!err) err = work_alloc(&w, m, (size_t)B);
-    if (!err) err = adam_alloc(m, &adam);
-    if (err) goto done;
+    fit_state st = {m, {0}, x + (size_t)n_train * d, y + n_train, n_val};
+    if ((err = work_alloc(&st.w, m, (size_t)(p.batch_size < n_train ? p.batch_size : n_train)))) goto done;
 
     memcpy(m->params, block ? block : base_block, m->L.block * sizeof(float));
     dl_rng rng;
@@ -472,67 +497,17 @@ const char *dl_finetune_train(const dl_dense_block_shape *s, const float *block,
     size_t C = in_channels(s, s->layers);
     dl_glorot_uniform(&rng, m->params + m->L.w1, C * p.hidden, C, (size_t)p.hidden);
     dl_glorot_uniform(&rng, m->params + m->L.w2, (size_t)p.hidden * K, (size_t)p.hidden, (size_t)K);
-    memcpy(best, m->params, m->L.total * sizeof(float));
-    for (int i = 0; i < n_train; i++) order[i] = i;
-    double best_loss = INFINITY;
-    int wait = 0;
-    for (int ep = 0; ep < p.epochs; ep++) {
-        dl_rng_shuffle(&rng, order, n_train);
-        double loss_sum = 0;
-        long correct = 0;
-        for (int b0 = 0; b0 < n_train; b0 += B) {
-            int rows = n_train - b0 < B ? n_train - b0 : B;
-            for (int i = 0; i < rows; i++) {
-                memcpy(xb + (size_t)i * d, x + (size_t)order[b0 + i] * d, d * sizeof(float));
-                yb[i] = y[order[b0 + i]];
-            }
-            refresh_affines(m, &w);
-            forward(m, &w, xb, (size_t)rows);
-            correct += count_correct(w.p, yb, (size_t)rows, (size_t)K);
-            loss_sum += backward(m, &w, yb, (size_t)rows, adam.grad);
-            adam_step(m, &adam, p.lr);
-        }
-        dl_learn_progress pr = {.phase = "finetune", .step = ep + 1, .steps = p.epochs, .iter = adam.t,
-                                .loss = loss_sum / n_train, .train_acc = (double)correct / n_train,
-                                .val_acc = -1, .val_loss = -1};
-        if (n_val > 0) {
-            long ok;
-            if ((err = predict_rows(m, x + (size_t)n_train * d, y + n_train, n_val, NULL, &pr.val_loss, &ok))) goto done;
-            pr.val_loss /= n_val;
-            pr.val_acc = (double)ok / n_val;
-        }
-        if (!isfinite(pr.loss) || !isfinite(m->params[m->L.w2])) {
-            err = dl_errorf("finetune: loss diverged at epoch %d (lower the learning rate)", ep + 1);
-            goto done;
-        }
-        if (report) {
-            report->epochs = ep + 1;
-            report->loss[ep] = pr.loss; report->train_acc[ep] = pr.train_acc; report->val_acc[ep] = pr.val_acc;
-        }
-        int stop = progress ? progress(user, &pr) : 0;
-        if (stop && stop != DL_FINETUNE_STOP) { err = DL_CANCELLED; goto done; }
-        if (n_val == 0) { if (stop) break; continue; }
-        /* EarlyStopping(monitor='val_loss', patience, restore_best_weights=True) */
-        if (pr.val_loss < best_loss) {
-            best_loss = pr.val_loss;
-            wait = 0;
-            memcpy(best, m->params, m->L.total * sizeof(float));
-        } else if (++wait >= p.patience) {
-            break;
-        }
-        if (stop) break;
-    }
-    if (n_val > 0) memcpy(m->params, best, m->L.total * sizeof(float));
+    dl_fit_loop loop = {
+        .phase = "finetune", .params = m->params, .num_params = m->L.total,
+        .epochs = p.epochs, .batch_size = p.batch_size, .patience = p.patience,
+        .lr = p.lr, .beta1 = BETA1, .beta2 = BETA2, .epsilon = ADAM_EPSILON,
+        .mean = NULL, .std = NULL, .self = &st,
+        .batch = fit_batch, .updated = fit_updated, .validate = n_val > 0 ? fit_validate : NULL,
+    };
+    err = dl_fit_loop_run(&loop, x, y, n_train, (int)d, &rng, progress, user, report);
 done:
-    work_free(&w);
-    free(adam.grad); free(adam.mom); free(best); free(xb); free(order); free(yb);
-    if (err) {
-        dl_classifier_free(c);
-        dl_train_report_free(report);
-        return err;
-    }
-    *out = c;
-    return NULL;
+    work_free(&st.w);
+    return dl_fit_finish(err, c, out, report);
 }
 
 /* ---- for tests: a model from given parameters, its gradient, Adam steps ---- */
@@ -564,7 +539,7 @@ static const char *batch_grad(ft_model *m, const float *x, const int *y, int n, 
     const char *err = check_rows(m, x, y, n);
     if (!err) err = work_alloc(&w, m, (size_t)n);
     if (err) return err;
-    refresh_affines(m, &w);
+    pack_weights(m, &w);
     forward(m, &w, x, (size_t)n);
     *loss = backward(m, &w, y, (size_t)n, grad);
     work_free(&w);
@@ -580,12 +555,12 @@ const char *dl_finetune_loss_grad(const dl_classifier *c, const float *x, const 
 const char *dl_finetune_adam_steps(dl_classifier *c, const float *x, const int *y, int n, double lr, int steps) {
     if (!dl_finetune_params_of(c, NULL) || !(lr > 0) || steps < 1) return "finetune: bad arguments";
     ft_model *m = c->model;
-    adam_state adam;
-    const char *err = adam_alloc(m, &adam);
+    dl_adam adam;
+    const char *err = dl_adam_init(&adam, m->L.total, BETA1, BETA2, ADAM_EPSILON);
     double loss;
     for (int i = 0; i < steps && !err; i++)
-        if (!(err = batch_grad(m, x, y, n, &loss, adam.grad))) adam_step(m, &adam, lr);
-    free(adam.grad); free(adam.mom);
+        if (!(err = batch_grad(m, x, y, n, &loss, adam.grad))) dl_adam_step(&adam, m->params, lr);
+    dl_adam_free(&adam);
     return err;
 }
 

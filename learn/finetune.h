@@ -62,10 +62,6 @@ typedef struct {
 } dl_finetune_params;
 void dl_finetune_default_params(dl_finetune_params *p);
 
-/* What progress returns to end training after this epoch as EarlyStopping would (the best
- * epoch's weights kept; with no validation rows, this epoch's); any other nonzero cancels. */
-#define DL_FINETUNE_STOP 2
-
 /* x: n rows of h * w * channels floats (s->height, s->width), labels y.
  * block: the starting block parameters (NULL: dl_finetune_set_base's).
  * progress per epoch: loss, train_acc, val_acc, val_loss. report: per-epoch

@@ -702,23 +702,43 @@ static const char *fit_setup_init(fit_setup *f, const float *x, const int *y, in
     return err;
 }
 
-const char *dl_rbf_svm_assemble(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
-                                const uint8_t *const *results, const size_t *sizes, int count_results,
-                                dl_classifier **out, dl_train_report *report) {
-    fit_setup f;
-    const char *err = fit_setup_init(&f, x, y, n, d, params, out, report);
-    if (err) return err;
-    const dl_rbf_svm_params P = f.P;
-    const float *mean = f.mean, *std = f.std;
-    int K = f.K, npairs = K * (K - 1) / 2;
-    double gamma = f.gamma;
-    if (!results || !sizes || count_results != npairs) {
-        fit_setup_free(&f);
-        return dl_errorf("rbf-svm: %d pair results for %d classes, need %d", count_results, K, npairs);
+/* The rows grouped by class (LIBSVM svm_group_classes; classes in label
+ * order, rows in input order): count[K], start[K + 1], perm[n] (grouped
+ * position -> row); 0 if out of memory. */
+typedef struct { int *count, *start, *perm; } class_groups;
+
+static void groups_free(class_groups *g) { free(g->count); free(g->start); free(g->perm); }
+
+static int group_classes(const int *y, int n, int K, class_groups *g) {
+    g->count = dl_learn_alloc((size_t)K, sizeof(int));
+    g->start = dl_learn_alloc((size_t)K + 1, sizeof(int));
+    g->perm = dl_learn_alloc((size_t)n, sizeof(int));
+    int *fill = dl_learn_alloc((size_t)K, sizeof(int));
+    int ok = g->count && g->start && g->perm && fill;
+    if (ok) {
+        for (int i = 0; i < n; i++) g->count[y[i]]++;
+        for (int k = 0; k < K; k++) g->start[k + 1] = g->start[k] + g->count[k];
+        for (int i = 0; i < n; i++) g->perm[g->start[y[i]] + fill[y[i]]++] = i;
     }
+    free(fill);
+    return ok;
+}
+
+/* dl_rbf_svm_assemble after the setup (which dl_rbf_svm_train has already run). */
+static const char *assemble(const fit_setup *f, const float *x, const int *y, int n, int d,
+                            const uint8_t *const *results, const size_t *sizes, int count_results,
+                            dl_classifier **out, dl_train_report *report) {
+    const dl_rbf_svm_params P = f->P;
+    const float *mean = f->mean, *std = f->std;
+    int K = f->K, npairs = K * (K - 1) / 2;
+    double gamma = f->gamma;
+    if (!results || !sizes || count_results != npairs)
+        return dl_errorf("rbf-svm: %d pair results for %d classes, need %d", count_results, K, npairs);
+    const char *err = NULL;
     dl_classifier *c = NULL;
-    int *count = dl_learn_alloc((size_t)K, sizeof(int)), *start = dl_learn_alloc((size_t)K + 1, sizeof(int));
-    int *perm = dl_learn_alloc((size_t)n, sizeof(int)), *fill = dl_learn_alloc((size_t)K, sizeof(int));
+    class_groups groups = {0};
+    int ok = group_classes(y, n, K, &groups);
+    const int *count = groups.count, *start = groups.start, *perm = groups.perm;
     int *svpos = dl_learn_alloc((size_t)n, sizeof(int));   /* grouped row -> model SV index + 1, or 0 */
     int *by_pair = dl_learn_alloc((size_t)npairs, sizeof(int));   /* pair index -> result index + 1 */
     pair_head *heads = dl_learn_alloc((size_t)npairs, sizeof(pair_head));
@@ -731,16 +751,11 @@ const char *dl_rbf_svm_assemble(const float *x, const int *y, int n, int d, cons
         report->nsv = dl_learn_alloc((size_t)npairs, sizeof(int));
         report->nbsv = dl_learn_alloc((size_t)npairs, sizeof(int));
     }
-    if (!count || !start || !perm || !fill || !svpos || !by_pair || !heads || !bodies ||
+    if (!ok || !svpos || !by_pair || !heads || !bodies ||
         (report && (!report->iterations || !report->objective || !report->nsv || !report->nbsv))) {
         err = "out of memory";
         goto done;
     }
-    /* Group the points by class (LIBSVM svm_group_classes; classes in label order). */
-    for (int i = 0; i < n; i++) count[y[i]]++;
-    for (int k = 0; k < K; k++) start[k + 1] = start[k] + count[k];
-    for (int i = 0; i < n; i++) perm[start[y[i]] + fill[y[i]]++] = i;
-
     /* Check every result, each pair exactly once; mark the support vectors. */
     for (int r = 0; r < npairs; r++) {
         pair_head h;
@@ -803,15 +818,19 @@ const char *dl_rbf_svm_assemble(const float *x, const int *y, int n, int d, cons
         }
     }
 done:
-    free(count); free(start); free(perm); free(fill); free(svpos); free(by_pair); free(heads); free(bodies);
+    groups_free(&groups);
+    free(svpos); free(by_pair); free(heads); free(bodies);
+    return dl_fit_finish(err, c, out, report);
+}
+
+const char *dl_rbf_svm_assemble(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
+                                const uint8_t *const *results, const size_t *sizes, int count_results,
+                                dl_classifier **out, dl_train_report *report) {
+    fit_setup f;
+    const char *err = fit_setup_init(&f, x, y, n, d, params, out, report);
+    if (!err) err = assemble(&f, x, y, n, d, results, sizes, count_results, out, report);
     fit_setup_free(&f);
-    if (err) {
-        dl_classifier_free(c);
-        dl_train_report_free(report);
-        return err;
-    }
-    *out = c;
-    return NULL;
+    return err;
 }
 
 /* ---- one-vs-one training, all pairs here in turn ------------------------- */
@@ -825,13 +844,14 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
     if (err) return err;
     const dl_rbf_svm_params P = f.P;
     int K = f.K, npairs = K * (K - 1) / 2;
-    int *count = dl_learn_alloc((size_t)K, sizeof(int)), *start = dl_learn_alloc((size_t)K + 1, sizeof(int));
-    int *fill = dl_learn_alloc((size_t)K, sizeof(int));
+    class_groups groups = {0};
+    int ok = group_classes(y, n, K, &groups);
+    const int *count = groups.count, *start = groups.start;
     const float **grouped = dl_learn_alloc((size_t)n, sizeof(float *));
     uint8_t **results = dl_learn_alloc((size_t)npairs, sizeof(uint8_t *));
     size_t *sizes = dl_learn_alloc((size_t)npairs, sizeof(size_t));
     float *xs = NULL;              /* standardised copy, if asked */
-    if (!count || !start || !fill || !grouped || !results || !sizes) { err = "out of memory"; goto done; }
+    if (!ok || !grouped || !results || !sizes) { err = "out of memory"; goto done; }
     const float *X = x;
     if (P.standardize) {
         xs = dl_learn_alloc((size_t)n * d, sizeof(float));
@@ -839,9 +859,7 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
         for (int i = 0; i < n; i++) dl_standardize_row(x + (size_t)i * d, f.mean, f.std, d, xs + (size_t)i * d);
         X = xs;
     }
-    for (int i = 0; i < n; i++) count[y[i]]++;
-    for (int k = 0; k < K; k++) start[k + 1] = start[k] + count[k];
-    for (int i = 0; i < n; i++) grouped[start[y[i]] + fill[y[i]]++] = X + (size_t)i * d;
+    for (int g = 0; g < n; g++) grouped[g] = X + (size_t)groups.perm[g] * d;
     for (int ci = 0, p = 0; ci < K; ci++)
         for (int cj = ci + 1; cj < K; cj++, p++) {
             /* the pair's rows: class ci's then class cj's, each in input order */
@@ -858,10 +876,10 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
                 if (progress(user, &pr)) { err = DL_CANCELLED; goto done; }
             }
         }
-    err = dl_rbf_svm_assemble(x, y, n, d, &P, (const uint8_t *const *)results, sizes, npairs, out, report);
+    err = assemble(&f, x, y, n, d, (const uint8_t *const *)results, sizes, npairs, out, report);
 done:
     for (int p = 0; results && p < npairs; p++) free(results[p]);
-    free(results); free(sizes); free(count); free(start); free(fill); free(grouped); free(xs);
+    free(results); free(sizes); groups_free(&groups); free(grouped); free(xs);
     fit_setup_free(&f);
     if (err) dl_train_report_free(report);
     return err;

@@ -28,6 +28,9 @@ typedef struct {
     double val_loss;       /* finetune: mean validation loss, or -1 if none */
 } dl_learn_progress;
 typedef int (*dl_learn_progress_fn)(void *user, const dl_learn_progress *p);
+/* What progress returns to end an Adam-trained fit after this epoch as EarlyStopping would
+ * (the best epoch's weights kept; with no validation rows, this epoch's); any other nonzero cancels. */
+#define DL_FIT_STOP 2
 
 /* Checks sizes, finite features (error names the row/column) and labels in
  * [0, 255]; counts classes (max label + 1) and requires every class

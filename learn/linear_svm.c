@@ -240,13 +240,7 @@ const char *dl_linear_svm_train(const float *x, const int *y, int n, int d,
     }
 done:
     free(alpha); free(xnorm); free(index); free(yy); free(r2); free(srow); free(xs);
-    if (err) {
-        dl_classifier_free(c);
-        dl_train_report_free(report);
-        return err;
-    }
-    *out = c;
-    return NULL;
+    return dl_fit_finish(err, c, out, report);
 }
 
 /* ---- the kind: decision values, file payload, parameters ----------------- */

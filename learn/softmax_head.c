@@ -1,9 +1,8 @@
-/* softmax_head.c — see softmax_head.h. Every matrix product is one
- * f32_gemm over packed weights:
- *   forward   a1 = relu(x w1 + b1), p = softmax(a1 w2 + b2)
- *   backward  dz = (p - onehot) / m, dw2 = a1^T dz, da = (dz w2^T) * [a1 > 0],
- *             dw1 = x^T da, db = column sums. */
+/* softmax_head.c — see softmax_head.h. The model is a dl_head over one
+ * block of parameters; training is dl_fit_loop_run (learn/head.h) with the
+ * rows standardised as they are gathered into each batch. */
 #include "learn/softmax_head.h"
+#include "learn/head.h"
 #include "common/checked.h"
 #include "kernels/kernels.h"
 #include <math.h>
@@ -13,20 +12,11 @@
 #define MAX_HIDDEN 65536
 #define MAX_PARAMS (1u << 26)   /* 256 MB of weights, 768 MB with Adam's moments */
 
-/* f32_gemm_packed_size(k, n) floats, refusing sizes whose packing would wrap
- * (the packed size is below (k + 1) * (n + 8)). */
-static int packed_floats(size_t k, size_t n, size_t *out) {
-    size_t bound;
-    if (!dl_mul(k + 1, n + 8, &bound)) return 0;
-    *out = f32_gemm_packed_size(k, n);
-    return 1;
-}
-
 /* ---- the model ----------------------------------------------------------- */
 
 static void model_free(void *model) {
     dl_softmax_model *m = model;
-    free(m->params); free(m->packed1); free(m->packed2);
+    free(m->params); free(m->packed);
     free(m);
 }
 
@@ -37,171 +27,126 @@ static int count_params(size_t d, size_t h, size_t k, size_t *n1, size_t *n2) {
            dl_add(*n1, *n2, &total) && total <= MAX_PARAMS;
 }
 
+/* The model's parameters as a head (grad: the same layout over another block). */
+static dl_head head_of(const dl_softmax_model *m, size_t d, size_t k, float *params) {
+    size_t h = (size_t)m->hidden, in2 = h ? h : d;
+    float *w2 = params + (h ? d * h + h : 0);
+    return (dl_head){d, h, k, h ? params : NULL, h ? params + d * h : NULL, w2, w2 + in2 * k};
+}
+
 static dl_softmax_model *model_new(int k, int d, int h) {
-    size_t n1, n2, total, p1 = 0, p2, in2 = h ? (size_t)h : (size_t)d;
-    if (!count_params((size_t)d, (size_t)h, (size_t)k, &n1, &n2) || !dl_add(n1, n2, &total) ||
-        (h && !packed_floats((size_t)d, (size_t)h, &p1)) || !packed_floats(in2, (size_t)k, &p2))
-        return NULL;
+    size_t n1, n2, total, packed;
+    if (!count_params((size_t)d, (size_t)h, (size_t)k, &n1, &n2) || !dl_add(n1, n2, &total)) return NULL;
     dl_softmax_model *m = dl_learn_alloc(1, sizeof *m);
     if (!m) return NULL;
     m->hidden = h;
     m->num_params = total;
-    m->params = dl_learn_alloc(total, sizeof(float));
-    m->packed1 = h ? dl_learn_alloc(p1, sizeof(float)) : NULL;
-    m->packed2 = dl_learn_alloc(p2, sizeof(float));
-    if (!m->params || (h && !m->packed1) || !m->packed2) { model_free(m); return NULL; }
-    m->w1 = h ? m->params : NULL;
-    m->b1 = h ? m->params + (size_t)d * h : NULL;
-    m->w2 = m->params + n1;
-    m->b2 = m->w2 + in2 * k;
+    if (!(m->params = dl_learn_alloc(total, sizeof(float)))) { model_free(m); return NULL; }
+    dl_head H = head_of(m, (size_t)d, (size_t)k, m->params);
+    if ((packed = dl_head_packed_floats(&H)) == SIZE_MAX || !(m->packed = dl_learn_alloc(packed, sizeof(float)))) {
+        model_free(m);
+        return NULL;
+    }
+    m->w1 = H.w1; m->b1 = H.b1; m->w2 = H.w2; m->b2 = H.b2;
     return m;
 }
 
 static void repack(dl_softmax_model *m, int d, int k) {
-    int h = m->hidden;
-    if (h) f32_gemm_pack((size_t)d, (size_t)h, m->w1, m->b1, m->packed1);
-    f32_gemm_pack((size_t)(h ? h : d), (size_t)k, m->w2, m->b2, m->packed2);
+    dl_head H = head_of(m, (size_t)d, (size_t)k, m->params);
+    dl_head_pack(&H, m->packed);
 }
 
 void dl_softmax_repack(dl_classifier *c) { repack(c->model, c->num_features, c->num_classes); }
 
 /* ---- forward and backward ------------------------------------------------- */
 
-/* Scratch of one batch of up to B rows. */
+/* A batch of up to B rows: the head's hidden units, probabilities, scratch. */
 typedef struct {
-    int B;
-    float *a1;      /* [B][H] hidden activations */
-    float *z;       /* [B][K] logits, then probabilities, then dLoss/dlogits */
-    float *da;      /* [B][H] */
-    float *xt;      /* [max(d, H)][B]: the layer input, transposed */
-    float *gpack;   /* packed [B][max(K, H)] output gradient */
-    float *w2t;     /* [K][H] */
-    float *w2tpack; /* packed w2t */
-} work;
+    const dl_classifier *c;
+    dl_head head;
+    float *hid, *p, *scratch;
+} batch_work;
 
-static void work_free(work *w) {
-    free(w->a1); free(w->z); free(w->da); free(w->xt); free(w->gpack); free(w->w2t); free(w->w2tpack);
-    memset(w, 0, sizeof *w);
-}
+static void work_free(batch_work *w) { free(w->hid); free(w->p); free(w->scratch); }
 
-static const char *work_alloc(work *w, int B, int d, int h, int k) {
-    size_t H = (size_t)(h ? h : 1), wide = (size_t)(d > h ? d : h), out = (size_t)(k > h ? k : h);
-    size_t gp, wp, xt, bh, bk;
-    memset(w, 0, sizeof *w);
-    if (!dl_mul(wide, (size_t)B, &xt) || !dl_mul((size_t)B, H, &bh) || !dl_mul((size_t)B, (size_t)k, &bk) ||
-        !packed_floats((size_t)B, out, &gp) || !packed_floats((size_t)k, H, &wp))
+static const char *work_alloc(batch_work *w, const dl_classifier *c, int B) {
+    const dl_softmax_model *M = c->model;
+    size_t d = (size_t)c->num_features, k = (size_t)c->num_classes, hid, p, scratch;
+    *w = (batch_work){c, head_of(M, d, k, M->params), NULL, NULL, NULL};
+    if (!dl_mul((size_t)B, (size_t)(M->hidden ? M->hidden : 1), &hid) || !dl_mul((size_t)B, k, &p) ||
+        (scratch = dl_head_scratch_floats(&w->head, (size_t)B)) == SIZE_MAX)
         return "softmax: batch too large for this platform";
-    w->B = B;
-    w->a1 = dl_learn_alloc(bh, sizeof(float));
-    w->z = dl_learn_alloc(bk, sizeof(float));
-    w->da = dl_learn_alloc(bh, sizeof(float));
-    w->xt = dl_learn_alloc(xt, sizeof(float));
-    w->gpack = dl_learn_alloc(gp, sizeof(float));
-    w->w2t = dl_learn_alloc((size_t)k * H, sizeof(float));
-    w->w2tpack = dl_learn_alloc(wp, sizeof(float));
-    if (!w->a1 || !w->z || !w->da || !w->xt || !w->gpack || !w->w2t || !w->w2tpack) {
-        work_free(w);
-        return "out of memory";
-    }
+    w->hid = dl_learn_alloc(hid, sizeof(float));
+    w->p = dl_learn_alloc(p, sizeof(float));
+    w->scratch = dl_learn_alloc(scratch, sizeof(float));
+    if (!w->hid || !w->p || !w->scratch) { work_free(w); return "out of memory"; }
     return NULL;
 }
 
-/* Probabilities of m <= B standardised rows into w->z (hidden units in w->a1). */
-static void forward(const dl_softmax_model *M, int d, int k, const float *x, int m, work *w) {
-    int h = M->hidden;
-    const float *in = x;
-    if (h) {
-        f32_gemm((size_t)m, (size_t)h, (size_t)d, x, (size_t)d, M->packed1, w->a1, (size_t)h, 0.0f, INFINITY);
-        in = w->a1;
-    }
-    int in2 = h ? h : d;
-    f32_gemm((size_t)m, (size_t)k, (size_t)in2, in, (size_t)in2, M->packed2, w->z, (size_t)k, -INFINITY, INFINITY);
-    f32_softmax((size_t)m, (size_t)k, w->z, w->z);
-}
-
-static void transpose(const float *a, size_t rows, size_t cols, float *t) {
-    for (size_t i = 0; i < rows; i++)
-        for (size_t j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j];
-}
-
-/* dW[in][out] = X^T dY over m rows (X [m][in], dY [m][out]), db = column sums of dY. */
-static void weight_grad(const float *X, int m, int in, const float *dY, int out, work *w, float *dW, float *db) {
-    transpose(X, (size_t)m, (size_t)in, w->xt);
-    f32_gemm_pack((size_t)m, (size_t)out, dY, NULL, w->gpack);
-    f32_gemm((size_t)in, (size_t)out, (size_t)m, w->xt, (size_t)m, w->gpack, dW, (size_t)out, -INFINITY, INFINITY);
-    memset(db, 0, sizeof(float) * (size_t)out);
-    for (int i = 0; i < m; i++)
-        for (int o = 0; o < out; o++) db[o] += dY[(size_t)i * out + o];
-}
-
-/* Keras' categorical cross-entropy clips probabilities to [1e-7, 1 - 1e-7]. */
-static double cross_entropy(float p) {
-    const double eps = 1e-7;
-    return -log(p < eps ? eps : p > 1 - eps ? 1 - eps : p);
-}
-
-/* One batch: loss summed over the rows, accuracy count, and grad (the
- * model's parameter order) of the mean loss. */
-static void loss_grad(const dl_softmax_model *M, int d, int k, const float *x, const int *y, int m, work *w,
-                      double *loss_sum, long *correct, float *grad) {
-    int h = M->hidden, in2 = h ? h : d;
-    forward(M, d, k, x, m, w);
-    for (int i = 0; i < m; i++) {
-        float *g = w->z + (size_t)i * k;
-        int best = 0;
-        for (int j = 1; j < k; j++) if (g[j] > g[best]) best = j;
-        *correct += best == y[i];
-        *loss_sum += cross_entropy(g[y[i]]);
-        g[y[i]] -= 1.0f;   /* d(mean loss)/dlogits = (p - onehot) / m */
-        for (int j = 0; j < k; j++) g[j] /= (float)m;
-    }
-    float *gw2 = grad + (M->w2 - M->params), *gb2 = grad + (M->b2 - M->params);
-    weight_grad(h ? w->a1 : x, m, in2, w->z, k, w, gw2, gb2);
-    if (!h) return;
-    /* da = dz w2^T, masked where relu was off. */
-    transpose(M->w2, (size_t)h, (size_t)k, w->w2t);
-    f32_gemm_pack((size_t)k, (size_t)h, w->w2t, NULL, w->w2tpack);
-    f32_gemm((size_t)m, (size_t)h, (size_t)k, w->z, (size_t)k, w->w2tpack, w->da, (size_t)h, -INFINITY, INFINITY);
-    for (size_t i = 0; i < (size_t)m * h; i++) if (!(w->a1[i] > 0)) w->da[i] = 0;
-    weight_grad(x, m, d, w->da, h, w, grad, grad + (M->b1 - M->params));
+/* One batch of m standardised rows: the summed loss, the correct count, and
+ * grad (the model's parameter order) of the mean loss. */
+static double loss_grad(void *self, const float *x, const int *y, int m, long *correct, float *grad) {
+    batch_work *w = self;
+    const dl_softmax_model *M = w->c->model;
+    dl_head G = head_of(M, w->head.in, w->head.k, grad);
+    dl_head_forward(&w->head, M->packed, x, (size_t)m, w->hid, w->p);
+    *correct += dl_head_correct(w->p, y, (size_t)m, w->head.k);
+    return dl_head_backward(&w->head, &G, x, w->hid, w->p, y, (size_t)m, NULL, w->scratch);
 }
 
 const char *dl_softmax_loss_grad(const dl_classifier *c, const float *x, const int *y, int m,
                                  double *loss_sum, float *grad) {
     if (!c || c->kind != &dl_softmax_kind || m < 1) return "softmax: bad arguments";
-    const dl_softmax_model *M = c->model;
-    work w;
-    const char *err = work_alloc(&w, m, c->num_features, M->hidden, c->num_classes);
+    batch_work w;
+    const char *err = work_alloc(&w, c, m);
     if (err) return err;
     long correct = 0;
-    *loss_sum = 0;
-    loss_grad(M, c->num_features, c->num_classes, x, y, m, &w, loss_sum, &correct, grad);
+    *loss_sum = loss_grad(&w, x, y, m, &correct, grad);
     work_free(&w);
     return NULL;
 }
 
 static const char *softmax_scores(const dl_classifier *c, const float *x, int n, float *probs) {
     const dl_softmax_model *M = c->model;
-    int h = M->hidden, k = c->num_classes;
-    float *a1 = h ? dl_learn_alloc((size_t)n * h, sizeof(float)) : NULL;
-    if (h && !a1) return "out of memory";
-    /* forward() on a view of the caller's buffers: probabilities land in probs. */
-    work w = {.B = n, .a1 = a1, .z = probs};
-    forward(M, c->num_features, k, x, n, &w);
-    free(a1);
+    dl_head H = head_of(M, (size_t)c->num_features, (size_t)c->num_classes, M->params);
+    size_t hid_floats;
+    if (!dl_mul((size_t)n, (size_t)M->hidden, &hid_floats)) return "softmax: too many rows for this platform";
+    float *hid = M->hidden ? dl_learn_alloc(hid_floats, sizeof(float)) : NULL;
+    if (M->hidden && !hid) return "out of memory";
+    dl_head_forward(&H, M->packed, x, (size_t)n, hid, probs);
+    free(hid);
     return NULL;
 }
 
 /* ---- training ------------------------------------------------------------ */
 
-/* One Keras Adam step on every parameter. */
-static void adam(float *w, const float *g, float *m, float *v, size_t n, double lr_t, const dl_softmax_params *P) {
-    float b1 = (float)P->beta1, b2 = (float)P->beta2, eps = (float)P->epsilon, lr = (float)lr_t;
-    for (size_t i = 0; i < n; i++) {
-        m[i] = b1 * m[i] + (1 - b1) * g[i];
-        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
-        w[i] -= lr * m[i] / (sqrtf(v[i]) + eps);
-    }
+typedef struct {
+    batch_work w;
+    dl_classifier *c;
+    const float *xv;
+    const int *yv;
+    int nv;
+    int *pv;
+} fit_state;
+
+static void updated(void *self) {
+    fit_state *s = self;
+    dl_softmax_repack(s->c);
+}
+
+static double fit_batch(void *self, const float *xb, const int *yb, int m, long *correct, float *grad) {
+    return loss_grad(&((fit_state *)self)->w, xb, yb, m, correct, grad);
+}
+
+static const char *validate(void *self, double *val_acc, double *val_loss) {
+    fit_state *s = self;
+    const char *err = dl_classifier_predict(s->c, s->xv, s->nv, s->pv, NULL);
+    if (err) return err;
+    long ok = 0;
+    for (int i = 0; i < s->nv; i++) ok += s->pv[i] == s->yv[i];
+    *val_acc = (double)ok / s->nv;
+    *val_loss = -1;
+    return NULL;
 }
 
 const char *dl_softmax_train(const float *x, const int *y, int n, int d,
@@ -231,34 +176,16 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
                 return dl_errorf("softmax: validation label %d at row %d outside 0..%d", yv[i], i, K - 1);
     }
     int H = P.hidden, B = P.batch_size < n ? P.batch_size : n;
-    size_t n1, n2, xb_floats;
-    if (!count_params((size_t)d, (size_t)H, (size_t)K, &n1, &n2) || !dl_mul((size_t)B, (size_t)d, &xb_floats))
+    size_t n1, n2;
+    if (!count_params((size_t)d, (size_t)H, (size_t)K, &n1, &n2))
         return dl_errorf("softmax: a head of %d x %d x %d has more than %u parameters", d, H, K, MAX_PARAMS);
 
     dl_classifier *c = dl_classifier_new(&dl_softmax_kind, K, d, P.standardize);
     dl_softmax_model *M = c ? (c->model = model_new(K, d, H)) : NULL;
-    work w = {0};
-    float *grad = NULL, *mom = NULL, *xb = NULL;
-    int *order = NULL, *yb = NULL, *pv = NULL;
+    fit_state s = {.c = c, .xv = xv, .yv = yv, .nv = nv};
     if (!M) { err = dl_errorf("out of memory for a softmax head of %d x %d x %d", d, H, K); goto done; }
-    if ((err = work_alloc(&w, B, d, H, K))) goto done;
-    grad = dl_learn_alloc(M->num_params, sizeof(float));
-    mom = dl_learn_alloc(M->num_params, 2 * sizeof(float));   /* m then v */
-    xb = dl_learn_alloc(xb_floats, sizeof(float));
-    order = dl_learn_alloc((size_t)n, sizeof(int));
-    yb = dl_learn_alloc((size_t)B, sizeof(int));
-    pv = dl_learn_alloc((size_t)(nv ? nv : 1), sizeof(int));
-    if (report) {
-        report->epochs = P.epochs;
-        report->loss = dl_learn_alloc((size_t)P.epochs, sizeof(double));
-        report->train_acc = dl_learn_alloc((size_t)P.epochs, sizeof(double));
-        report->val_acc = dl_learn_alloc((size_t)P.epochs, sizeof(double));
-    }
-    if (!grad || !mom || !xb || !order || !yb || !pv ||
-        (report && (!report->loss || !report->train_acc || !report->val_acc))) {
-        err = "out of memory";
-        goto done;
-    }
+    if ((err = work_alloc(&s.w, c, B))) goto done;
+    if (!(s.pv = dl_learn_alloc((size_t)(nv ? nv : 1), sizeof(int)))) { err = "out of memory"; goto done; }
     if (P.standardize && (err = dl_standardize_fit(x, n, d, c->mean, c->std))) goto done;
 
     dl_rng rng;
@@ -266,51 +193,18 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
     int in2 = H ? H : d;
     if (H) dl_glorot_uniform(&rng, M->w1, (size_t)d * H, (size_t)d, (size_t)H);
     dl_glorot_uniform(&rng, M->w2, (size_t)in2 * K, (size_t)in2, (size_t)K);
-    repack(M, d, K);
-    for (int i = 0; i < n; i++) order[i] = i;
-    long t = 0;
-    for (int ep = 0; ep < P.epochs; ep++) {
-        dl_rng_shuffle(&rng, order, n);
-        double loss_sum = 0;
-        long correct = 0;
-        for (int b0 = 0; b0 < n; b0 += B) {
-            int m = n - b0 < B ? n - b0 : B;
-            for (int i = 0; i < m; i++) {
-                int r = order[b0 + i];
-                dl_standardize_row(x + (size_t)r * d, c->mean, c->std, d, xb + (size_t)i * d);
-                yb[i] = y[r];
-            }
-            loss_grad(M, d, K, xb, yb, m, &w, &loss_sum, &correct, grad);
-            t++;
-            double lr_t = P.lr * sqrt(1 - pow(P.beta2, (double)t)) / (1 - pow(P.beta1, (double)t));
-            adam(M->params, grad, mom, mom + M->num_params, M->num_params, lr_t, &P);
-            repack(M, d, K);
-        }
-        double val_acc = -1;
-        if (nv > 0) {
-            if ((err = dl_classifier_predict(c, xv, nv, pv, NULL))) goto done;
-            long ok = 0;
-            for (int i = 0; i < nv; i++) ok += pv[i] == yv[i];
-            val_acc = (double)ok / nv;
-        }
-        dl_learn_progress pr = {"softmax", ep + 1, P.epochs, t, loss_sum / n, (double)correct / n, val_acc, -1};
-        if (!isfinite(pr.loss) || !isfinite(M->params[0])) {
-            err = dl_errorf("softmax: loss diverged at epoch %d (lower the learning rate)", ep + 1);
-            goto done;
-        }
-        if (report) { report->loss[ep] = pr.loss; report->train_acc[ep] = pr.train_acc; report->val_acc[ep] = val_acc; }
-        if (progress && progress(user, &pr)) { err = DL_CANCELLED; goto done; }
-    }
+    dl_fit_loop loop = {
+        .phase = "softmax", .params = M->params, .num_params = M->num_params,
+        .epochs = P.epochs, .batch_size = P.batch_size, .patience = 0,
+        .lr = P.lr, .beta1 = P.beta1, .beta2 = P.beta2, .epsilon = P.epsilon,
+        .mean = c->mean, .std = c->std, .self = &s,
+        .batch = fit_batch, .updated = updated, .validate = nv > 0 ? validate : NULL,
+    };
+    err = dl_fit_loop_run(&loop, x, y, n, d, &rng, progress, user, report);
 done:
-    work_free(&w);
-    free(grad); free(mom); free(xb); free(order); free(yb); free(pv);
-    if (err) {
-        dl_classifier_free(c);
-        dl_train_report_free(report);
-        return err;
-    }
-    *out = c;
-    return NULL;
+    work_free(&s.w);
+    free(s.pv);
+    return dl_fit_finish(err, c, out, report);
 }
 
 /* ---- the kind: file payload, parameters ----------------------------------- */

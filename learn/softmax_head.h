@@ -7,7 +7,8 @@
  * reshuffled every epoch. Inputs are standardised like the linear SVM
  * (unless standardize = 0). Train loss/accuracy per epoch are the running
  * averages over the epoch's batches, as Keras' fit() prints them.
- * Forward and backward passes run on the kernels' packed GEMM and softmax. */
+ * The head, Adam and the epoch loop are learn/head.h's, shared with
+ * fine-tuning (forward on the packed GEMM, backward on kernels/backward.c). */
 #ifndef DENSELAB_SOFTMAX_HEAD_H
 #define DENSELAB_SOFTMAX_HEAD_H
 #include <stdint.h>
@@ -47,7 +48,7 @@ typedef struct {
     float *params;
     float *w1, *b1;           /* [num_features][hidden], [hidden] */
     float *w2, *b2;           /* [hidden or num_features][num_classes], [num_classes] */
-    float *packed1, *packed2; /* f32_gemm_pack of (w1, b1) and (w2, b2), kept current */
+    float *packed;            /* dl_head_pack of the parameters (learn/head.h), kept current */
 } dl_softmax_model;
 
 extern const dl_classifier_kind dl_softmax_kind;

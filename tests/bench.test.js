@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { maxAbsDiff, model, nativeCli, requireBuilt, root, run } from './helpers.js';
+import { maxAbsDiff, model, nativeCli, requireBuilt, root, run, shared } from './helpers.js';
 
 const wasmCore = path.join(root, 'build/wasm/wasm/denselab_core.wasm');
 
@@ -79,7 +79,7 @@ test('ONNX Runtime Web on the exported network: our top-5 and our features', { t
   const { agreement, openLab, ortFeeds, ortSession } = await import('../bench/net_peers.js');
   const lab = await openLab(1);
   const file = lab.loadModelFile(fs.readFileSync(model));
-  const photo = path.join(root, '..', 'shared', 'images', 'cat_285.png');
+  const photo = path.join(shared, 'images', 'cat_285.png');
   const { rgb } = lab.loadImg(fs.readFileSync(photo), [224, 224]);
   const top = lab.buildNet(file, {});
   const ours = top.predict(lab.preprocessInput(rgb));

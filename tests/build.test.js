@@ -4,6 +4,7 @@
 // shard, a changed class index) stops the build with a clear message.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +28,21 @@ function tmp(t) {
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
+
+// The data against what ../shared/README.md states, independently of build.sh
+// (whose own constants the next test checks by accepting these files).
+test('the shared data has the checksums ../shared/README.md states', () => {
+  const readme = fs.readFileSync(path.join(shared, 'README.md'), 'utf8');
+  const stated = (re, what) => { const m = readme.match(re); assert.ok(m, `README states the ${what}`); return m[1]; };
+  const modelSha = stated(/SHA-256 of all shards concatenated in manifest order:\s*`([0-9a-f]{64})`/, 'weights SHA-256');
+  const indexMd5 = stated(/MD5 `([0-9a-f]{32})`/, 'class index MD5');
+  const manifest = JSON.parse(fs.readFileSync(path.join(modelSrc, 'model.json'), 'utf8')).weightsManifest;
+  const sha = crypto.createHash('sha256');
+  for (const group of manifest) for (const p of group.paths) sha.update(fs.readFileSync(path.join(modelSrc, p)));
+  assert.equal(sha.digest('hex'), modelSha, 'weight shards, manifest order');
+  const index = fs.readFileSync(path.join(shared, 'labels', 'imagenet_class_index.json'));
+  assert.equal(crypto.createHash('md5').update(index).digest('hex'), indexMd5, 'imagenet_class_index.json');
+});
 
 test('assets: local copies are found and verified', () => {
   const r = assets({});

@@ -1,4 +1,5 @@
-// helpers.js — shared by the test files: project paths, running the two CLIs, reading .npy.
+// helpers.js — shared by the test files: project paths, running the two CLIs and
+// the C test programs, the Fashion-MNIST folder, reading .npy, headless Chromium.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +16,24 @@ export const model = path.join(root, 'build/models/densenet121.dlm');
 // Fail (not skip) when a build output is missing.
 export function requireBuilt(...files) {
   for (const f of files) if (!fs.existsSync(f)) throw new Error(`${path.relative(root, f)} is missing: run ./build.sh first`);
+}
+
+// The file, failing (not skipping) when that build output is missing.
+export function built(file) { requireBuilt(file); return file; }
+
+// Runs a program that must succeed; its stdout. hint: added when it cannot start.
+export function runChecked(cmd, args, what, hint = '') {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.error) throw new Error(`${what}: cannot run ${cmd}: ${r.error.message}${r.error.code === 'ENOENT' ? hint : ''}`);
+  if (r.status !== 0) throw new Error(`${what} failed (status ${r.status}, signal ${r.signal}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+// Fashion-MNIST's gzipped IDX files: Debian's dataset-fashion-mnist, or build.sh's download.
+export function fashionDir() {
+  for (const d of ['/usr/share/datasets/fashion-mnist', path.join(root, 'build', 'downloads', 'fashion-mnist')])
+    if (fs.existsSync(path.join(d, 'train-images-idx3-ubyte.gz'))) return d;
+  throw new Error('Fashion-MNIST not found (Debian dataset-fashion-mnist, or run ./build.sh to download it)');
 }
 
 export function tmpDir(prefix = 'denselab-') { return fs.mkdtempSync(path.join(os.tmpdir(), prefix)); }

@@ -6,12 +6,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { root, shared } from './helpers.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = [
-  path.join(root, '..', 'shared', 'images'),
-  path.join(root, '..', 'shared', 'labels', 'imagenet_class_index.json'),
+  path.join(shared, 'images'),
+  path.join(shared, 'labels', 'imagenet_class_index.json'),
   path.join(root, 'tests', 'fixtures', 'images'),
 ];
 

@@ -3,26 +3,11 @@
 // wasm under node.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { built as need, root, runChecked as run } from './helpers.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const nativeTest = path.join(root, 'build', 'native', 'kernels', 'kernels_test');
 const wasmTest = path.join(root, 'build', 'wasm', 'kernels', 'kernels_test.js');
-
-function need(file) {
-  if (!fs.existsSync(file)) assert.fail(`${path.relative(root, file)} is missing: run ./build.sh`);
-  return file;
-}
-
-function run(cmd, args, what) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
-  if (r.error) assert.fail(`${what}: cannot run ${cmd}: ${r.error.message}`);
-  assert.equal(r.status, 0, `${what} failed (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
 
 function checkOutput(out, simd) {
   assert.match(out, new RegExp(`SIMD: ${simd}`), 'the SIMD variant under test is not the expected one');

@@ -577,6 +577,38 @@ static void test_gap_dense_xent_backward(void) {
     free(scratch); free(x.z); free(x.p); free(dz);
 }
 
+/* Adam over n = 1..37 (every SIMD tail), three steps: the SIMD variant gives
+ * the scalar's bits; the scalar follows the formula (in double) to float rounding. */
+static void test_adam(void) {
+    const float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-7f;
+    for (size_t n = 1; n <= 37; n++) {
+        float *g = rand_buf(n), *w[2], *m[2], *v[2];
+        double *wr = malloc(n * sizeof(double)), *mr = calloc(n, sizeof(double)), *vr = calloc(n, sizeof(double));
+        for (int k = 0; k < 2; k++) { w[k] = rand_buf(n); m[k] = calloc(n, sizeof(float)); v[k] = calloc(n, sizeof(float)); }
+        memcpy(w[1], w[0], n * sizeof(float));
+        for (size_t i = 0; i < n; i++) wr[i] = w[0][i];
+        for (int step = 0; step < 3; step++) {
+            for (size_t i = 0; i < n; i++) g[i] = frand();
+            f32_adam_update_scalar(n, w[0], g, m[0], v[0], lr, b1, b2, eps);
+            f32_adam_update_wasmsimd(n, w[1], g, m[1], v[1], lr, b1, b2, eps);
+            for (size_t i = 0; i < n; i++) {
+                mr[i] += (g[i] - mr[i]) * (1 - (double)b1);
+                vr[i] += ((double)g[i] * g[i] - vr[i]) * (1 - (double)b2);
+                wr[i] -= lr * mr[i] / (sqrt(vr[i]) + eps);
+            }
+        }
+        double worst = 0;
+        for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(w[0][i] - wr[i]) / fmax(fabs(wr[i]), 1e-3));
+        char what[64];
+        snprintf(what, sizeof what, "adam scalar vs double n=%zu", n);
+        check(worst, 1e-5, what);
+        snprintf(what, sizeof what, "adam wasmsimd == scalar n=%zu", n);
+        check(rel_err(w[1], w[0], 1, n, n) + rel_err(m[1], m[0], 1, n, n) + rel_err(v[1], v[0], 1, n, n), 0, what);
+        for (int k = 0; k < 2; k++) { free(w[k]); free(m[k]); free(v[k]); }
+        free(g); free(wr); free(mr); free(vr);
+    }
+}
+
 static void test_backward(void) {
     int before = failures, c0 = checks;
     /* 1x1 pointwise (DenseNet's bottleneck), 3x3 'same' (its growth conv), a strided padded one. */
@@ -587,6 +619,7 @@ static void test_backward(void) {
     test_affine_relu_backward(6, 11);
     test_affine_relu_backward(1, 3);
     test_gap_dense_xent_backward();
+    test_adam();
     printf("backward: %d checks, %d failures\n", checks - c0, failures - before);
 }
 

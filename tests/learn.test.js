@@ -4,16 +4,15 @@
 // 2,000 training images and 500 test images, pixels / 255, in LIBSVM text.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { createDenseLab } from '../wasm/denselab.js';
 import { classifierNames } from '../wasm/experiment.js';
+import { built as need, fashionDir, root, runChecked } from './helpers.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = {
   nativeTest: path.join(root, 'build', 'native', 'learn', 'learn_test'),
   nativeTool: path.join(root, 'build', 'native', 'learn', 'learn_tool'),
@@ -24,18 +23,7 @@ const bin = {
 };
 const N_TRAIN = 2000, N_TEST = 500;
 
-function need(file) {
-  if (!fs.existsSync(file)) assert.fail(`${path.relative(root, file)} is missing: run ./build.sh`);
-  return file;
-}
-
-function run(cmd, args, what) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.error) assert.fail(`${what}: cannot run ${cmd}: ${r.error.message}` +
-    (r.error.code === 'ENOENT' ? ' (install liblinear-tools and libsvm-tools)' : ''));
-  assert.equal(r.status, 0, `${what} failed (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
+const run = (cmd, args, what) => runChecked(cmd, args, what, ' (install liblinear-tools and libsvm-tools)');
 
 // learn_tool natively or as wasm; returns its JSON.
 function tool(kind, args) {
@@ -43,12 +31,6 @@ function tool(kind, args) {
     ? run(need(bin.nativeTool), args, 'learn_tool (native)')
     : run(process.execPath, [need(bin.wasmTool), ...args], 'learn_tool (wasm)');
   return JSON.parse(out);
-}
-
-function fashionDir() {
-  for (const d of ['/usr/share/datasets/fashion-mnist', path.join(root, 'build', 'downloads', 'fashion-mnist')])
-    if (fs.existsSync(path.join(d, 'train-images-idx3-ubyte.gz'))) return d;
-  assert.fail('Fashion-MNIST not found (Debian dataset-fashion-mnist, or run ./build.sh to download it)');
 }
 
 // The first n images of a split as rows of [0,1] floats (exactly what the

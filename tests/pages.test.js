@@ -11,11 +11,11 @@ import http from 'node:http';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { launchChromium, root } from './helpers.js';
+import { launchChromium, root, shared } from './helpers.js';
 import { MIME } from '../web/serve.js';
 
 const dist = path.join(root, 'dist');
-const imagesDir = path.join(root, '..', 'shared', 'images');
+const imagesDir = path.join(shared, 'images');
 const PHOTO = 'cat_285.png';
 const SUB = '/some/sub/path/';
 const SLOW = 180_000;

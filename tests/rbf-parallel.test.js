@@ -14,14 +14,12 @@ import { createDenseLab } from '../wasm/denselab.js';
 import { paths } from '../wasm/cli.js';
 import { fitRbfPairs, pairKey, PairsCancelled, classIndex, gatherRows } from '../wasm/rbf-pairs.js';
 import { nodePairWorkers } from '../wasm/rbf-pair-worker.js';
-import { requireBuilt } from './helpers.js';
+import { fashionDir, requireBuilt } from './helpers.js';
 
 const N = 1500, SIDE = 14, D = SIDE * SIDE;
 
 function fashionImages(n) {
-  const dir = ['/usr/share/datasets/fashion-mnist', path.join(paths.wasm, '../../../downloads/fashion-mnist')]
-    .find((d) => fs.existsSync(path.join(d, 'train-images-idx3-ubyte.gz')));
-  assert.ok(dir, 'Fashion-MNIST not found (Debian dataset-fashion-mnist, or run ./build.sh)');
+  const dir = fashionDir();
   const im = zlib.gunzipSync(fs.readFileSync(path.join(dir, 'train-images-idx3-ubyte.gz')));
   const lb = zlib.gunzipSync(fs.readFileSync(path.join(dir, 'train-labels-idx1-ubyte.gz')));
   const x = new Float32Array(n * D), y = Int32Array.from(lb.subarray(8, 8 + n));

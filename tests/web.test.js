@@ -4,17 +4,15 @@
 // and no request outside the page's origin. Saves build/screenshots/web*.png.
 import { describe, it as test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchChromium, readNpy } from './helpers.js';
+import { launchChromium, readNpy, root, shared } from './helpers.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
-const imagesDir = path.join(root, '..', 'shared', 'images');
+const imagesDir = path.join(shared, 'images');
 const shotDir = path.join(root, 'build', 'screenshots');
 const TOL = 1e-4;
 const SLOW = 120_000; // generous per-step limit; the whole file takes well under a minute normally

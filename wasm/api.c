@@ -186,10 +186,10 @@ EMSCRIPTEN_KEEPALIVE char *dl_api_decode_predictions(const dl_class_index *ci, c
 /* ---- the transfer-learning experiment --------------------------------------- */
 
 /* Progress goes to Module.onProgress(phase, step, steps, loss, trainAcc, valAcc, valLoss); a true return cancels,
- * 'stop' ends fine-tuning keeping the best epoch (DL_FINETUNE_STOP). */
+ * 'stop' ends an Adam-trained fit keeping the best epoch (DL_FIT_STOP). */
 EM_JS(int, js_progress, (const char *phase, double step, double steps, double loss, double train_acc, double val_acc, double val_loss), {
     var r = Module.onProgress ? Module.onProgress(UTF8ToString(phase), step, steps, loss, train_acc, val_acc, val_loss) : 0;
-    return r === 'stop' ? 2 : r ? 1 : 0;
+    return r === 'stop' ? 2 : r ? 1 : 0;   /* 2: DL_FIT_STOP */
 });
 
 static int features_progress(size_t done, size_t total, void *user) {
