@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createDenseLab } from '../wasm/denselab.js';
-import { crossValidate } from '../wasm/train.js';
+import { crossValidate, openTrainedClassifier } from '../wasm/train.js';
 import { model, nativeCli, requireBuilt, root, run, tmpDir } from './helpers.js';
 import { crc32, fashionImages, grayPng, makeTrainingSet, TRAIN_CLASSES } from './train-data.js';
 
@@ -128,6 +128,71 @@ test('JS API: stratified folds, a project round trip, the same CV as the CLI', a
   assert.match(p.formatReport({ confusion: r.confusion, n: y.length, folds: r.folds }), /^cross-validation: stratified 4-fold, 20 images, 3 classes\naccuracy: 1\.0000 \(20\/20\)/);
   p.free(); copy.free();
   assert.throws(() => p.info(), /this project was freed/);
+});
+
+test('train --holdout F: a seeded, stratified held-out fraction; the same report from both CLIs; saved in the project', () => {
+  const text = both(['train', data.dir, '--size', SIZE, '--holdout', '0.25']);
+  assert.equal(text.status, 0, text.stderr);
+  // round(0.25 x 8) = 2 of each 8-image class, round(0.25 x 7) = 2 photos: 8 held out.
+  assert.match(text.stdout, /^held-out evaluation: 25% of each class \(seed 1\), 8 of 31 images held out, 4 classes\naccuracy: \S+ \(\d\/8\)\n/);
+  const project = path.join(tmp, 'held.dlproj');
+  const r = both(['train', data.dir, '--size', SIZE, '--holdout', '0.25', '--json', '--out', project]);
+  const j = JSON.parse(r.stdout);
+  assert.deepEqual([j.images, j.holdout, j.held_out, j.folds, j.leave_one_out], [31, 0.25, 8, 1, false]);
+  assert.deepEqual(j.per_class.map((c) => c.images), [2, 2, 2, 2]);
+  assert.equal(j.confusion.flat().reduce((a, b) => a + b, 0), 8);
+  assert.ok(j.accuracy >= 0.75, `accuracy ${j.accuracy}`);
+  // classify --classifier FILE (the issue's spelling) = --project FILE, text and JSON, both CLIs.
+  const photo = path.join(data.dir, 'trouser', 'trouser-00.png');
+  for (const json of [[], ['--json']]) {
+    const byClassifier = both(['classify', '--classifier', project, photo, ...json]);
+    assert.equal(byClassifier.status, 0, byClassifier.stderr);
+    assert.equal(byClassifier.stdout, both(['classify', '--project', project, photo, ...json]).stdout);
+  }
+  assert.match(both(['classify', '--classifier', project, photo]).stdout, /trouser-00\.png: trouser \(/);
+  for (const [args, why] of [[['--holdout', '1'], /--holdout must be a fraction above 0 and below 1, got '1'/],
+    [['--holdout', 'x'], /--holdout must be a fraction above 0 and below 1, got 'x'/],
+    [['--holdout', '0.2', '--cv', '3'], /--holdout and --cv: choose one way to evaluate/]]) {
+    const bad = both(['train', data.dir, ...args]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, why);
+  }
+});
+
+test('JS API: held-out folds are stratified and seeded; the holdout survives a project round trip; openTrainedClassifier', async () => {
+  const lab = await createDenseLab({ wasmBinary: fs.readFileSync(wasmCore), coreUrl: new URL('../build/wasm/wasm/denselab_core.mjs', import.meta.url).href });
+  const y = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2];
+  const p = lab.newProject({ size: 64, holdout: 0.3, classes: ['a', 'b', 'c'] });
+  const { fold, folds } = p.cvFolds(y);
+  assert.equal(folds, 1);
+  const held = [0, 1, 2].map((c) => y.filter((l, i) => l === c && fold[i] === 0).length);
+  assert.deepEqual(held, [2, 3, 1], 'round(0.3 x count), at least 1 and 1 left to train on');
+  assert.ok(fold.every((f) => f === 0 || f === -1));
+  assert.deepEqual(Array.from(lab.newProject({ size: 64, holdout: 0.3, classes: ['a', 'b', 'c'] }).cvFolds(y).fold), Array.from(fold), 'seeded: the same images');
+  const copy = lab.loadProject(p.save());
+  assert.equal(copy.info().holdout, 0.3);
+  assert.deepEqual(Array.from(copy.cvFolds(y).fold), Array.from(fold));
+  assert.equal(lab.loadProject(lab.newProject({ classes: ['a', 'b'] }).save()).info().holdout, 0, 'cross-validation projects stay version 1');
+  const d = 3, x = new Float32Array(y.length * d);
+  y.forEach((l, i) => { x[i * d + l] = 1 + (i % 3) * 0.1; });
+  const r = crossValidate(p, x, y, d);
+  assert.equal(r.evaluated, 6);
+  assert.equal(r.accuracy, 1);
+  assert.deepEqual(Array.from(r.predictions).filter((q) => q < 0).length, 11, 'images only trained on are not predicted');
+  assert.match(p.formatReport({ confusion: r.confusion, n: y.length, folds: r.folds }), /^held-out evaluation: 30% of each class \(seed 1\), 6 of 17 images held out, 3 classes\naccuracy: 1\.0000 \(6\/6\)/);
+  for (const bad of [1, -0.1, NaN]) assert.throws(() => lab.newProject({ holdout: bad }), /held-out fraction must be above 0 and below 1/);
+  assert.throws(() => lab.newProject({ holdout: '0.2' }), /holdout must be a number/);
+  p.free(); copy.free();
+  // The JS API's classify with a trained classifier file: the CLI's labels and scores.
+  const project = path.join(tmp, 'held.dlproj');
+  const file = lab.loadModelFile(fs.readFileSync(model));
+  const own = openTrainedClassifier(lab, fs.readFileSync(project), file);
+  const photo = path.join(data.dir, 'bag', 'bag-03.png');
+  const { label, scores } = own.classify(fs.readFileSync(photo));
+  const cliOut = JSON.parse(run('native', ['classify', '--classifier', project, photo, '--json']).stdout)[0];
+  assert.equal(label, cliOut.label);
+  assert.deepEqual(JSON.parse(`{"image": ${JSON.stringify(photo)}${own.format(scores, true)}}`), cliOut);
+  own.free(); file.free();
 });
 
 // Mutated projects, CRC re-signed so that the parser itself meets the damage: each is refused with
