@@ -25,7 +25,7 @@ static const char *class_counts(const int *y, int n, int k, const char *why, int
 
 const char *dl_cv_folds(const int *y, int n, int k, int cv, int *fold, int *folds) {
     if (cv < 0) return dl_errorf("cv must be 0 (auto), 1 (leave-one-out) or a number of folds, got %d", cv);
-    int count[DL_PROJECT_MAX_CLASSES], smallest = n;
+    int count[DL_PROJECT_MAX_CLASSES] = { 0 }, smallest = n;
     const char *err = class_counts(y, n, k, "cross-validation", count);
     if (err) return err;
     for (int c = 0; c < k; c++) if (count[c] < smallest) smallest = count[c];
@@ -44,7 +44,7 @@ const char *dl_cv_folds(const int *y, int n, int k, int cv, int *fold, int *fold
 
 const char *dl_holdout_folds(const int *y, int n, int k, double holdout, uint64_t seed, int *fold, int *folds) {
     if (!(holdout > 0 && holdout < 1)) return dl_errorf("the held-out fraction must be above 0 and below 1, got %g", holdout);
-    int count[DL_PROJECT_MAX_CLASSES];
+    int count[DL_PROJECT_MAX_CLASSES] = { 0 };
     const char *err = class_counts(y, n, k, "a held-out evaluation", count);
     if (err) return err;
     int *rows = malloc(sizeof(int) * (size_t)n);

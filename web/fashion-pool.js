@@ -75,6 +75,7 @@ export class FeaturePool {
         if (err) reject(err); else resolve();
       };
       this.abort = finish;
+      if (!remaining) { finish(); return; }
       const pump = (slot) => {
         if (!this.running) return;
         const job = queue.shift();
