@@ -452,7 +452,8 @@ function wire() {
     captureTimer = setInterval(captureOne, Math.max(50, Number($('capture-ms').value) || 200));
   };
   $('capture').onpointerup = $('capture').onpointercancel = $('capture').onlostpointercapture = stopCapture;
-  $('live').onchange = () => { state.live = $('live').checked; if (state.live) liveLoop(); };
+  // A new run waits for the last one's frames in flight: never more than one frame per worker.
+  $('live').onchange = () => { state.live = $('live').checked; if (state.live) state.liveRun = (state.liveRun ?? Promise.resolve()).then(liveLoop); };
   $('predict-files').onchange = () => classifyFiles([...$('predict-files').files]);
   $('save').onclick = () => saveProject().catch((e) => showError(e.message));
   $('open').onchange = () => openProject($('open').files[0]);
