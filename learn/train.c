@@ -47,8 +47,9 @@ const char *dl_holdout_folds(const int *y, int n, int k, double holdout, uint64_
     int count[DL_PROJECT_MAX_CLASSES] = { 0 };
     const char *err = class_counts(y, n, k, "a held-out evaluation", count);
     if (err) return err;
-    int *rows = malloc(sizeof(int) * (size_t)n);
-    if (!rows) return "out of memory";
+    size_t bytes;
+    int *rows = n > 0 && dl_mul((size_t)n, sizeof(int), &bytes) ? malloc(bytes) : NULL;
+    if (!rows) return n > 0 ? "out of memory" : "no images";
     dl_rng rng;
     dl_rng_seed(&rng, seed);
     for (int c = 0; c < k; c++) {
