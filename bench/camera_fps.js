@@ -47,7 +47,7 @@ try {
   // Live for `seconds` with `count` workers: the page's per-second rates after the first 2 s.
   const live = async (count) => {
     await page.selectOption('[data-testid=workers]', String(count));
-    await page.evaluate(() => { delete document.body.dataset.fps; });
+    await page.evaluate(() => { delete document.body.dataset.fps; delete document.body.dataset.liveDropped; });
     await page.check('[data-testid=live]');
     await page.waitForFunction(() => document.body.dataset.fps, null, { timeout: 120000 });
     await page.waitForTimeout(2000);
@@ -57,9 +57,10 @@ try {
       const d = await page.evaluate(() => ({ ...document.body.dataset }));
       fps.push(Number(d.fps)); ms.push(Number(d.frameMs));
     }
+    const dropped = Number(await page.evaluate(() => document.body.dataset.liveDropped ?? 0));
     await page.uncheck('[data-testid=live]');
     await page.waitForTimeout(1000);      // the frames in flight come back
-    return { fps: median(fps), frame_ms: median(ms) };
+    return { fps: median(fps), frame_ms: median(ms), dropped };
   };
   const one = await live(1), many = await live(Number(workers));
   const bound = (Number(workers) * 1000) / many.frame_ms;
@@ -67,7 +68,7 @@ try {
     size: Number(size), video: '320x240 at 30 frames/s (fake capture)', cores: os.cpus().length, load_average: os.loadavg().map((x) => +x.toFixed(2)),
     workers: Number(workers), fps: +many.fps.toFixed(2), frame_ms: +many.frame_ms.toFixed(1),
     fps_1_worker: +one.fps.toFixed(2), frame_ms_1_worker: +one.frame_ms.toFixed(1),
-    speedup_vs_1_worker: +(many.fps / one.fps).toFixed(2), bound_fps: +bound.toFixed(2), fps_over_bound: +(many.fps / bound).toFixed(2),
+    stale_results_dropped: many.dropped, speedup_vs_1_worker: +(many.fps / one.fps).toFixed(2), bound_fps: +bound.toFixed(2), fps_over_bound: +(many.fps / bound).toFixed(2),
   }));
 } finally {
   await browser?.close();

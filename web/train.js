@@ -332,14 +332,15 @@ function captureOne() {
 // shown is dropped. The rate shown is of results shown, over the last second or more.
 async function liveLoop() {
   const { classes: names, kind, size } = state.trained, p = pool(size);
-  let seq = 0, shown = 0, frames = 0, workMs = 0, t0 = performance.now();
+  let seq = 0, shown = 0, frames = 0, dropped = 0, workMs = 0, t0 = performance.now();
   const next = () => {
     if (!state.live) return null;
     const rgba = grabFrame(size).getImageData(0, 0, size, size).data.buffer;
     return { cmd: 'frame', args: { rgba, seq: ++seq }, transfer: [rgba] };
   };
   const onResult = (req, r) => {
-    if (!state.live || req.args.seq < shown) return;    // stale: a newer frame is already shown
+    if (!state.live) return;
+    if (req.args.seq < shown) { document.body.dataset.liveDropped = String(++dropped); return; }   // stale: a newer frame is shown
     shown = req.args.seq;
     renderBars($('live-bars'), names, confidences(kind, r.scores));
     frames++; workMs += r.ms;
