@@ -7,6 +7,8 @@
  *   denselab features --size S [--train N] [--test M] --out FILE.npy
  *   denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all [--C 1] [--json]
  *   denselab bench [--runs R] [--batch B] [Keras arguments as for summary] [--json]   (whole-network latency)
+ *   denselab train DIR [--cv auto|loo|K | --holdout F] [--out FILE.dlproj] [--json]   (your own classes)
+ *   denselab classify --classifier FILE.dlproj IMAGE... [--json]   (with a classifier trained by train or the page)
  *   common: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB
  *
  * Exit status 0 on success; otherwise one line on stderr saying why.
@@ -126,6 +128,7 @@ typedef struct {
     const char *out, *size;
     const char *data, *classifier;
     const char *project, *cv;         /* train / classify --project */
+    const char *holdout;              /* train --holdout F */
     int with_images;
     long train, test, batch, rbf_max, runs;
     int batch_given;
@@ -221,6 +224,7 @@ static int parse_args(int argc, char **argv, args *a) {
         else if (!strcmp(arg, "--classifier")) a->classifier = v;
         else if (!strcmp(arg, "--project") || !strcmp(arg, "--save")) a->project = v;
         else if (!strcmp(arg, "--cv")) a->cv = v;
+        else if (!strcmp(arg, "--holdout")) a->holdout = v;
         else if (!strcmp(arg, "--train") || !strcmp(arg, "--test") || !strcmp(arg, "--batch") || !strcmp(arg, "--rbf-max") ||
                    !strcmp(arg, "--runs")) {
             long long x;
@@ -313,10 +317,11 @@ static void print_json_name(const char *name) {
     putchar('"');
 }
 
-static int cmd_classify_project(const args *a);
+static int cmd_classify_project(const args *a, const char *where);
 
 static int cmd_classify(const args *a) {
-    if (a->project) return cmd_classify_project(a);
+    /* --classifier FILE: a trained classifier (a DLPROJ01 project: class names, input size, classifier); --project is the same */
+    if (a->project || strcmp(a->classifier, "all")) return cmd_classify_project(a, a->project ? a->project : a->classifier);
     if (!a->n_files) return fail("classify needs at least one image");
     size_t n;
     const char *why;
@@ -808,6 +813,17 @@ static int train_cv(const args *a) {
     return int_option("--cv", a->cv, 2, 100000, &k) ? -1 : (int)k;
 }
 
+/* --holdout F: 0 < F < 1, in the same words as wasm/cli.js; 0 when absent, -1 after printing why. */
+static double train_holdout(const args *a) {
+    if (!a->holdout) return 0;
+    char *end;
+    double f = strtod(a->holdout, &end);
+    int number = end != a->holdout && !*end && strspn(a->holdout, "0123456789.eE+-") == strlen(a->holdout);
+    if (!number || !(f > 0 && f < 1)) return fail("--holdout must be a fraction above 0 and below 1, got '%s'", a->holdout), -1;
+    if (a->cv) return fail("--holdout and --cv: choose one way to evaluate"), -1;
+    return f;
+}
+
 /* DenseNet121 features of one image file (load_img at s x s, preprocess_input, pooling avg). */
 static int image_features(const args *a, dl_net *net, int s, const char *path, float *x, float *out) {
     if (image_input(a, path, s, s, x)) return 1;
@@ -819,10 +835,12 @@ static int cmd_train(const args *a) {
     if (a->n_files != 1) return fail("train needs one folder (one sub-folder of images per class)");
     const char *kind = strcmp(a->classifier, "all") ? a->classifier : "linear-svm";
     int size = train_size(a), cv = train_cv(a), num_classes = 0, n = 0, folds = 0, status = 0;
-    if (!size || cv < 0) return 1;
+    double holdout = size && cv >= 0 ? train_holdout(a) : 0;
+    if (!size || cv < 0 || holdout < 0) return 1;
     dl_project p;
     const char *err = dl_project_init(&p, size, cv, kind, &a->fit);
-    if (err) return fail("%s", err);
+    if (!err) err = dl_project_set_holdout(&p, holdout);
+    if (err) { dl_project_free(&p); return fail("%s", err); }
     char **classes = list_dir(a->files[0], 1, &num_classes);
     dl_model *m = NULL;
     dl_net *net = NULL;
@@ -869,12 +887,12 @@ static int cmd_train(const args *a) {
     if (!status && (!(fold = malloc(sizeof(int) * (size_t)n)) || !(pred = malloc(sizeof(int) * (size_t)n)) ||
                     !(confusion = calloc((size_t)num_classes * num_classes, sizeof(int)))))
         status = fail("out of memory");
-    if (!status && (err = dl_cv_folds(y, n, num_classes, cv, fold, &folds))) status = fail("%s", err);
+    if (!status && (err = dl_project_folds(&p, y, n, fold, &folds))) status = fail("%s", err);
     if (!status && (err = dl_cross_validate(kind, features, y, n, (int)d, &a->fit, fold, folds, NULL, NULL, pred))) status = fail("cross-validation: %s", err);
-    if (!status && (err = dl_confusion_matrix(y, pred, n, num_classes, confusion))) status = fail("%s", err);
+    if (!status && (err = dl_train_confusion(y, pred, n, num_classes, confusion))) status = fail("%s", err);
     if (!status) {
         dl_text t = { 0 };
-        dl_train_report_format(&t, a->json, num_classes, (const char *const *)p.class_names, confusion, n, folds);
+        dl_train_report_format(&t, a->json, num_classes, (const char *const *)p.class_names, confusion, n, folds, p.holdout);
         if (t.failed) status = fail("out of memory");
         else fputs(t.buf, stdout);
         dl_text_free(&t);
@@ -901,24 +919,24 @@ static int cmd_train(const args *a) {
     return status;
 }
 
-static int cmd_classify_project(const args *a) {
+static int cmd_classify_project(const args *a, const char *where) {
     if (!a->n_files) return fail("classify needs at least one image");
     size_t n;
     const char *why;
-    unsigned char *bytes = read_file_limited(a->project, 0, LIMIT_PROJECT, 0, &n, &why);
-    if (!bytes) return fail("cannot read project %s: %s", a->project, why);
+    unsigned char *bytes = read_file_limited(where, 0, LIMIT_PROJECT, 0, &n, &why);
+    if (!bytes) return fail("cannot read project %s: %s", where, why);
     dl_project p;
     const char *err = dl_project_load(bytes, n, &p);
     free(bytes);
-    if (err) return fail("%s: %s", a->project, err);
+    if (err) return fail("%s: %s", where, err);
     dl_classifier *c = NULL;
     dl_model *m = NULL;
     dl_net *net = NULL;
     float *x = NULL, *features = NULL, *scores = NULL;
-    int status = !p.classifier ? fail("%s: the project holds no trained classifier", a->project) : 0;
-    if (!status && (err = dl_classifier_load(p.classifier, p.classifier_size, &c))) status = fail("%s: %s", a->project, err);
+    int status = !p.classifier ? fail("%s: the project holds no trained classifier", where) : 0;
+    if (!status && (err = dl_classifier_load(p.classifier, p.classifier_size, &c))) status = fail("%s: %s", where, err);
     if (!status) status = feature_net(a, p.size, &m, &net);
-    if (!status && (size_t)c->num_features != dl_net_output_size(net)) status = fail("%s: the classifier takes %d features, the network gives %zu", a->project, c->num_features, dl_net_output_size(net));
+    if (!status && (size_t)c->num_features != dl_net_output_size(net)) status = fail("%s: the classifier takes %d features, the network gives %zu", where, c->num_features, dl_net_output_size(net));
     if (!status && (!(x = malloc(sizeof(float) * (size_t)p.size * p.size * 3)) || !(features = malloc(sizeof(float) * dl_net_output_size(net))) ||
                     !(scores = malloc(sizeof(float) * (size_t)p.num_classes))))
         status = fail("out of memory");
@@ -983,10 +1001,10 @@ int main(int argc, char **argv) {
         "       denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all\n"
         "                        [--PARAM VALUE]... [--rbf-max N (default: all)] [--json] [--data DIR]   (PARAMs below)\n"
         "       denselab bench [--runs R] [--batch B] [--threads N] [--layers] [--include-top B] [--input-shape H,W,C] [--pooling P] [--json]\n"
-        "       denselab train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K]\n"
-        "                      [--out PROJECT] [--with-images] [--json]   (DIR: one sub-folder of images per class)\n"
-        "       denselab classify --project PROJECT IMAGE... [--json]\n"
-        "       denselab export-onnx --project PROJECT --out FILE.onnx [--json]   (without --project: the network of the Keras arguments)\n"
+        "       denselab train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K | --holdout F]\n"
+        "                      [--out FILE.dlproj] [--with-images] [--json]   (DIR: one sub-folder of images per class)\n"
+        "       denselab classify --classifier FILE.dlproj IMAGE... [--json]   (a file from train --out or the page; --project FILE: the same)\n"
+        "       denselab export-onnx --project FILE.dlproj --out FILE.onnx [--json]   (without --project: the network of the Keras arguments)\n"
         "       denselab --version\n"
         "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB\n"
         "         --gray-to-rgb: a 1-channel --input-shape repeats the gray channel 3x for the ImageNet weights (not Keras)\n"

@@ -3,24 +3,32 @@
 #include "common/checked.h"
 #include "common/crc32.h"
 #include "common/reason.h"
+#include "common/rng.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- cross-validation ---------------------------------------------------- */
 
-const char *dl_cv_folds(const int *y, int n, int k, int cv, int *fold, int *folds) {
+/* count[c] = images of class c; every label in 0..k-1 and every class with 2 or more. */
+static const char *class_counts(const int *y, int n, int k, const char *why, int *count) {
     if (k < 2 || k > DL_PROJECT_MAX_CLASSES) return dl_errorf("need 2 to %d classes, got %d", DL_PROJECT_MAX_CLASSES, k);
-    if (cv < 0) return dl_errorf("cv must be 0 (auto), 1 (leave-one-out) or a number of folds, got %d", cv);
-    int count[DL_PROJECT_MAX_CLASSES] = { 0 }, smallest = n;
+    memset(count, 0, sizeof(int) * (size_t)k);
     for (int i = 0; i < n; i++) {
         if (y[i] < 0 || y[i] >= k) return dl_errorf("image %d: class %d is not in 0..%d", i, y[i], k - 1);
         count[y[i]]++;
     }
-    for (int c = 0; c < k; c++) {
-        if (count[c] < 2) return dl_errorf("class %d has %d image%s: every class needs at least 2 for cross-validation", c, count[c], count[c] == 1 ? "" : "s");
-        if (count[c] < smallest) smallest = count[c];
-    }
+    for (int c = 0; c < k; c++)
+        if (count[c] < 2) return dl_errorf("class %d has %d image%s: every class needs at least 2 for %s", c, count[c], count[c] == 1 ? "" : "s", why);
+    return NULL;
+}
+
+const char *dl_cv_folds(const int *y, int n, int k, int cv, int *fold, int *folds) {
+    if (cv < 0) return dl_errorf("cv must be 0 (auto), 1 (leave-one-out) or a number of folds, got %d", cv);
+    int count[DL_PROJECT_MAX_CLASSES] = { 0 }, smallest = n;
+    const char *err = class_counts(y, n, k, "cross-validation", count);
+    if (err) return err;
+    for (int c = 0; c < k; c++) if (count[c] < smallest) smallest = count[c];
     int f = cv == DL_CV_AUTO ? (smallest < DL_CV_DEFAULT_FOLDS ? n : DL_CV_DEFAULT_FOLDS) : cv == DL_CV_LEAVE_ONE_OUT ? n : cv;
     if (f > n) return dl_errorf("%d folds need at least %d images, got %d", f, f, n);
     if (f == n) {
@@ -34,18 +42,41 @@ const char *dl_cv_folds(const int *y, int n, int k, int cv, int *fold, int *fold
     return NULL;
 }
 
+const char *dl_holdout_folds(const int *y, int n, int k, double holdout, uint64_t seed, int *fold, int *folds) {
+    if (!(holdout > 0 && holdout < 1)) return dl_errorf("the held-out fraction must be above 0 and below 1, got %g", holdout);
+    int count[DL_PROJECT_MAX_CLASSES] = { 0 };
+    const char *err = class_counts(y, n, k, "a held-out evaluation", count);
+    if (err) return err;
+    size_t bytes;
+    int *rows = n > 0 && dl_mul((size_t)n, sizeof(int), &bytes) ? malloc(bytes) : NULL;
+    if (!rows) return n > 0 ? "out of memory" : "no images";
+    dl_rng rng;
+    dl_rng_seed(&rng, seed);
+    for (int c = 0; c < k; c++) {
+        int m = 0, out = (int)(holdout * count[c] + 0.5);
+        for (int i = 0; i < n; i++) if (y[i] == c) rows[m++] = i;
+        out = out < 1 ? 1 : out > m - 1 ? m - 1 : out;
+        dl_rng_shuffle(&rng, rows, m);
+        for (int j = 0; j < m; j++) fold[rows[j]] = j < out ? 0 : DL_FOLD_TRAIN_ONLY;
+    }
+    free(rows);
+    *folds = 1;
+    return NULL;
+}
+
 const char *dl_cross_validate(const char *kind, const float *x, const int *y, int n, int d,
                               const dl_fit_params *p, const int *fold, int folds,
                               dl_learn_progress_fn progress, void *user, int *pred) {
     size_t bytes;
     if (n < 2 || d < 1 || !dl_bytes((size_t)n, (size_t)d, sizeof(float), 0, &bytes)) return "cross-validation: bad sizes";
-    for (int i = 0; i < n; i++) if (fold[i] < 0 || fold[i] >= folds) return "cross-validation: a fold out of range";
+    for (int i = 0; i < n; i++) if (fold[i] < DL_FOLD_TRAIN_ONLY || fold[i] >= folds) return "cross-validation: a fold out of range";
     float *xtr = malloc(bytes), *xte = malloc(bytes);
     int *ytr = malloc(sizeof(int) * (size_t)n), *rows = malloc(sizeof(int) * (size_t)n);
     const char *err = xtr && xte && ytr && rows ? NULL : "out of memory";
     for (int f = 0; f < folds && !err; f++) {
         int ntr = 0, nte = 0;
         for (int i = 0; i < n; i++) {
+            if (f == 0 && fold[i] == DL_FOLD_TRAIN_ONLY) pred[i] = -1;
             const float *row = x + (size_t)i * d;
             if (fold[i] == f) { memcpy(xte + (size_t)nte * d, row, sizeof(float) * d); rows[nte++] = i; }
             else { memcpy(xtr + (size_t)ntr * d, row, sizeof(float) * d); ytr[ntr++] = y[i]; }
@@ -76,18 +107,32 @@ static void put_json_string(dl_text *t, const char *s) {
     dl_text_puts(t, "\"");
 }
 
+const char *dl_train_confusion(const int *y, const int *pred, int n, int k, int *confusion) {
+    memset(confusion, 0, sizeof(int) * (size_t)k * k);
+    for (int i = 0; i < n; i++) {
+        if (pred[i] < 0) continue;
+        if (y[i] < 0 || y[i] >= k || pred[i] >= k) return dl_errorf("image %d: class %d or prediction %d is not in 0..%d", i, y[i], pred[i], k - 1);
+        confusion[y[i] * k + pred[i]]++;
+    }
+    return NULL;
+}
+
 void dl_train_report_format(dl_text *t, int json, int k, const char *const *class_names,
-                            const int *confusion, int n, int folds) {
-    int correct = 0;
+                            const int *confusion, int n, int folds, double holdout) {
+    int correct = 0, evaluated = 0;
+    for (int c = 0; c < k * k; c++) evaluated += confusion[c];
     for (int c = 0; c < k; c++) correct += confusion[c * k + c];
-    double accuracy = n ? (double)correct / n : 0;
+    double accuracy = evaluated ? (double)correct / evaluated : 0;
     if (json) {
-        dl_text_printf(t, "{\"images\": %d, \"classes\": %d, \"folds\": %d, \"leave_one_out\": %s, \"accuracy\": %.4f, \"per_class\": [",
-                       n, k, folds, folds == n ? "true" : "false", accuracy);
+        dl_text_printf(t, "{\"images\": %d, \"classes\": %d, \"folds\": %d, \"leave_one_out\": %s, ",
+                       n, k, folds, !holdout && folds == n ? "true" : "false");
+        if (holdout) dl_text_printf(t, "\"holdout\": %g, \"held_out\": %d, ", holdout, evaluated);
+        dl_text_printf(t, "\"accuracy\": %.4f, \"per_class\": [", accuracy);
     } else {
-        if (folds == n) dl_text_printf(t, "cross-validation: leave-one-out, %d images, %d classes\n", n, k);
+        if (holdout) dl_text_printf(t, "held-out evaluation: %g%% of each class (seed %d), %d of %d images held out, %d classes\n", holdout * 100, DL_HOLDOUT_SEED, evaluated, n, k);
+        else if (folds == n) dl_text_printf(t, "cross-validation: leave-one-out, %d images, %d classes\n", n, k);
         else dl_text_printf(t, "cross-validation: stratified %d-fold, %d images, %d classes\n", folds, n, k);
-        dl_text_printf(t, "accuracy: %.4f (%d/%d)\nper class:\n", accuracy, correct, n);
+        dl_text_printf(t, "accuracy: %.4f (%d/%d)\nper class:\n", accuracy, correct, evaluated);
     }
     for (int c = 0; c < k; c++) {
         int images = 0;
@@ -135,6 +180,7 @@ void dl_train_prediction_format(dl_text *t, int json, int k, const char *const *
 
 #define PROJECT_MAGIC "DLPROJ01"
 #define PROJECT_VERSION 1u
+#define PROJECT_VERSION_HOLDOUT 2u   /* version 1 + the held-out fraction */
 #define PROJECT_MAX_IMAGES 100000
 
 const char *dl_project_check_name(const char *what, const char *name, size_t len) {
@@ -171,6 +217,17 @@ const char *dl_project_init(dl_project *p, int size, int cv, const char *kind, c
         if (err) return err;
     }
     return NULL;
+}
+
+const char *dl_project_set_holdout(dl_project *p, double holdout) {
+    if (holdout != 0 && !(holdout > 0 && holdout < 1)) return dl_errorf("the held-out fraction must be above 0 and below 1 (0: cross-validation), got %g", holdout);
+    p->holdout = holdout;
+    return NULL;
+}
+
+const char *dl_project_folds(const dl_project *p, const int *y, int n, int *fold, int *folds) {
+    return p->holdout ? dl_holdout_folds(y, n, p->num_classes, p->holdout, DL_HOLDOUT_SEED, fold, folds)
+                      : dl_cv_folds(y, n, p->num_classes, p->cv, fold, folds);
 }
 
 const char *dl_project_add_class(dl_project *p, const char *name, size_t len) {
@@ -235,18 +292,22 @@ static void put_u32(dl_text *t, uint32_t v) {
     dl_text_put(t, b, 4);
 }
 static void put_blob(dl_text *t, const void *bytes, size_t n) { put_u32(t, (uint32_t)n); dl_text_put(t, bytes, n); }
+static void put_f64(dl_text *t, double v) {
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    put_u32(t, (uint32_t)u); put_u32(t, (uint32_t)(u >> 32));
+}
 
 const char *dl_project_save(const dl_project *p, uint8_t **buf, size_t *size) {
     dl_text t = { 0 };
     dl_text_put(&t, PROJECT_MAGIC, 8);
-    uint32_t head[6] = { PROJECT_VERSION, (uint32_t)p->size, (uint32_t)p->cv, (uint32_t)p->num_classes, (uint32_t)p->num_images, (uint32_t)p->params.count };
+    uint32_t head[6] = { p->holdout ? PROJECT_VERSION_HOLDOUT : PROJECT_VERSION, (uint32_t)p->size, (uint32_t)p->cv, (uint32_t)p->num_classes, (uint32_t)p->num_images, (uint32_t)p->params.count };
     for (int i = 0; i < 6; i++) put_u32(&t, head[i]);
+    if (p->holdout) put_f64(&t, p->holdout);
     put_blob(&t, p->kind, strlen(p->kind));
     for (int i = 0; i < p->params.count; i++) {
-        uint64_t u;
-        memcpy(&u, &p->params.item[i].value, 8);
         put_blob(&t, p->params.item[i].name, strlen(p->params.item[i].name));
-        put_u32(&t, (uint32_t)u); put_u32(&t, (uint32_t)(u >> 32));
+        put_f64(&t, p->params.item[i].value);
     }
     for (int c = 0; c < p->num_classes; c++) put_blob(&t, p->class_names[c], strlen(p->class_names[c]));
     put_blob(&t, p->classifier, p->classifier_size);
@@ -272,6 +333,13 @@ static int get_u32(reader *r, uint32_t *v) {
     r->pos += 4;
     return 1;
 }
+static int get_f64(reader *r, double *v) {
+    uint32_t lo, hi;
+    if (!get_u32(r, &lo) || !get_u32(r, &hi)) return 0;
+    uint64_t u = (uint64_t)hi << 32 | lo;
+    memcpy(v, &u, 8);
+    return 1;
+}
 /* A u32 length and that many bytes, at most max: *bytes points into the file. */
 static int get_blob(reader *r, size_t max, const uint8_t **bytes, size_t *n) {
     uint32_t len;
@@ -285,7 +353,8 @@ static const char *load_body(reader *r, dl_project *p) {
     const char *truncated = "the project file is truncated or damaged";
     uint32_t h[6];
     for (int i = 0; i < 6; i++) if (!get_u32(r, &h[i])) return truncated;
-    if (h[0] != PROJECT_VERSION) return dl_errorf("project version %u is not supported (this build reads version %u)", h[0], PROJECT_VERSION);
+    if (h[0] != PROJECT_VERSION && h[0] != PROJECT_VERSION_HOLDOUT)
+        return dl_errorf("project version %u is not supported (this build reads versions %u and %u)", h[0], PROJECT_VERSION, PROJECT_VERSION_HOLDOUT);
     if (h[3] < 2 || h[3] > DL_PROJECT_MAX_CLASSES) return dl_errorf("the project states %u classes (2 to %d allowed)", h[3], DL_PROJECT_MAX_CLASSES);
     if (h[4] > PROJECT_MAX_IMAGES) return dl_errorf("the project states %u images (at most %d)", h[4], PROJECT_MAX_IMAGES);
     if (h[5] > DL_FIT_MAX_PARAMS) return dl_errorf("the project states %u classifier parameters (at most %d)", h[5], DL_FIT_MAX_PARAMS);
@@ -294,20 +363,23 @@ static const char *load_body(reader *r, dl_project *p) {
     char name[DL_PROJECT_MAX_NAME + 1];
     dl_fit_params params;
     dl_fit_default_params(&params);
+    double holdout = 0;
+    if (h[0] == PROJECT_VERSION_HOLDOUT) {
+        if (!get_f64(r, &holdout)) return truncated;
+        if (!holdout) return "a version 2 project must hold a held-out fraction";
+    }
     if (!get_blob(r, 31, &s, &n)) return truncated;
     char kind[32];
     memcpy(kind, s, n); kind[n] = 0;
     for (uint32_t i = 0; i < h[5]; i++) {
-        uint32_t lo, hi;
-        if (!get_blob(r, 31, &s, &n) || !get_u32(r, &lo) || !get_u32(r, &hi)) return truncated;
-        memcpy(name, s, n); name[n] = 0;
-        uint64_t u = (uint64_t)hi << 32 | lo;
         double v;
-        memcpy(&v, &u, 8);
+        if (!get_blob(r, 31, &s, &n) || !get_f64(r, &v)) return truncated;
+        memcpy(name, s, n); name[n] = 0;
         const char *err = dl_fit_params_set(&params, name, v);
         if (err) return err;
     }
     const char *err = dl_project_init(p, (int)(h[1] > 1024 ? 0 : h[1]), (int)(h[2] > PROJECT_MAX_IMAGES ? -1 : (int)h[2]), kind, &params);
+    if (!err) err = dl_project_set_holdout(p, holdout);
     for (uint32_t c = 0; !err && c < h[3]; c++)
         err = !get_blob(r, DL_PROJECT_MAX_NAME, &s, &n) ? truncated : dl_project_add_class(p, (const char *)s, n);
     if (!err && !get_blob(r, r->end, &s, &n)) err = truncated;

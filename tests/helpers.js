@@ -72,9 +72,10 @@ export function maxAbsDiff(a, b) {
 }
 
 // Debian's Chromium, headless, on a fresh profile (never a downloaded browser):
-// -> { context, userDir, close() }. options go to launchPersistentContext.
+// -> { context, userDir, close() }. options go to launchPersistentContext; options.args are
+// added to the flags below (the fake camera's, say).
 export const CHROMIUM = '/usr/bin/chromium';
-export async function launchChromium(prefix = 'denselab-chromium-', options = {}) {
+export async function launchChromium(prefix = 'denselab-chromium-', { args = [], ...options } = {}) {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install chromium`);
   let chromium;
   try { ({ chromium } = await import('playwright-core')); } catch { throw new Error('playwright-core is not installed: run npm ci'); }
@@ -83,7 +84,7 @@ export async function launchChromium(prefix = 'denselab-chromium-', options = {}
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', ...args],
     viewport: { width: 1280, height: 900 },
     ...options,
   });

@@ -69,8 +69,8 @@ export function makeTrainingSet(dir, { perClass = 8, photos = true } = {}) {
   return { dir, classes: fs.readdirSync(dir).sort() };
 }
 
-// Y4M (4:2:0) 320x240 at 10 frames/s: `seconds` of each RGB 240x240 picture in turn, centred.
-export function y4m(pictures, seconds = 2) {
+// Y4M (4:2:0) 320x240 at fps frames/s: `seconds` of each RGB 240x240 picture in turn, centred.
+export function y4m(pictures, seconds = 2, fps = 10) {
   const W = 320, H = 240, frames = [];
   for (const rgb of pictures) {
     const y = new Uint8Array(W * H), u = new Uint8Array(W * H / 4).fill(128), v = new Uint8Array(W * H / 4).fill(128);
@@ -82,9 +82,9 @@ export function y4m(pictures, seconds = 2) {
         v[(r / 2) * (W / 2) + x / 2] = Math.max(0, Math.min(255, Math.round(128 + 0.5 * R - 0.418688 * G - 0.081312 * B)));
       }
     }
-    for (let k = 0; k < seconds * 10; k++) frames.push(Buffer.from('FRAME\n'), y, u, v);
+    for (let k = 0; k < seconds * fps; k++) frames.push(Buffer.from('FRAME\n'), y, u, v);
   }
-  return Buffer.concat([Buffer.from(`YUV4MPEG2 W${W} H${H} F10:1 Ip A1:1 C420jpeg\n`), ...frames]);
+  return Buffer.concat([Buffer.from(`YUV4MPEG2 W${W} H${H} F${fps}:1 Ip A1:1 C420jpeg\n`), ...frames]);
 }
 
 // node tests/train-data.js DIR [PER_CLASS] [--no-photos]: writes the set (for the measurements in docs/benchmarks.md).

@@ -11,13 +11,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createDenseLab } from '../wasm/denselab.js';
-import { CHROMIUM, root, shared, tmpDir } from './helpers.js';
+import { launchChromium, root, shared, tmpDir } from './helpers.js';
 import { fashionImages, grayPng, makeTrainingSet, TRAIN_CLASSES, y4m } from './train-data.js';
 
 const dist = path.join(root, 'dist');
 const SLOW = 300_000, SIZE = '96';
 const tmp = tmpDir('denselab-train-web-');
-let server, context, page, userDir;
+let server, browser, context, page;
 
 const text = (id) => page.textContent(`[data-testid=${id}]`);
 const cli = (...args) => execFileSync(process.execPath, [path.join(root, 'wasm/cli.js'), ...args], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
@@ -35,6 +35,20 @@ async function trainAndWait(what) {
   await waitStatus(['trained'], what);
 }
 
+// A real drop of files or folders from the disk, as the OS would deliver it (CDP
+// Input.dispatchDragEvent with the paths: a folder arrives as a directory entry to walk).
+async function dropPaths(locator, paths) {
+  await locator.scrollIntoViewIfNeeded();
+  const box = await locator.boundingBox(), cdp = await context.newCDPSession(page);
+  const at = { x: box.x + box.width / 2, y: box.y + Math.min(box.height / 2, 12) }, data = { items: [], files: paths, dragOperationsMask: 1 };
+  try {
+    for (const type of ['dragEnter', 'dragOver', 'drop']) await cdp.send('Input.dispatchDragEvent', { type, ...at, data });
+  } finally { await cdp.detach(); }
+}
+
+const classNames = () => page.$$eval('[data-testid=class-name]', (els) => els.map((e) => e.value));
+const imageCounts = () => page.$$eval('[data-testid=class-card]', (cards) => cards.map((c) => c.querySelectorAll('img').length));
+
 async function confusion() {
   return page.$$eval('[data-testid=confusion] tr', (rows) => rows.slice(1).map((r) => [...r.querySelectorAll('button')].map((b) => Number(b.textContent))));
 }
@@ -47,7 +61,6 @@ describe('the "your own classes" page in Chromium', () => {
     try {
       for (const f of ['train.html', 'train.js', 'train-worker.js', 'train-lib.js', 'models/densenet121.dlm'])
         if (!fs.existsSync(path.join(dist, f))) throw new Error(`dist/${f} is missing: run ./build.sh (it runs node web/build-dist.js)`);
-      if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found`);
       data = makeTrainingSet(path.join(tmp, 'set'), { perClass: 6 });
       // The video: a trouser (Fashion-MNIST, light on dark) then the zebra photo, 2 s each, looping.
       const lab = await createDenseLab({ wasmBinary: fs.readFileSync(path.join(root, 'build/wasm/wasm/denselab_core.wasm')), coreUrl: new URL('../build/wasm/wasm/denselab_core.mjs', import.meta.url).href });
@@ -56,13 +69,9 @@ describe('the "your own classes" page in Chromium', () => {
       fs.writeFileSync(path.join(tmp, 'camera.y4m'), y4m([trouser, zebra].map((b) => lab.loadImg(b, [240, 240]).rgb)));
       const { startServer } = await import('../web/serve.js');
       server = await startServer({ root: dist, port: 0 });
-      const { chromium } = await import('playwright-core');
-      userDir = fs.mkdtempSync(path.join(tmp, 'profile-'));
-      context = await chromium.launchPersistentContext(userDir, {
-        executablePath: CHROMIUM, headless: true, acceptDownloads: true, viewport: { width: 1280, height: 900 },
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync',
-          '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${path.join(tmp, 'camera.y4m')}`],
-      });
+      browser = await launchChromium('denselab-train-web-', { acceptDownloads: true,
+        args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${path.join(tmp, 'camera.y4m')}`] });
+      ({ context } = browser);
       await context.grantPermissions(['camera'], { origin: new URL(server.url).origin });
       page = context.pages()[0] || await context.newPage();
       page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
@@ -72,25 +81,52 @@ describe('the "your own classes" page in Chromium', () => {
   });
 
   after(async () => {
-    await context?.close();
+    await browser?.close();
     await server?.close();
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  test('a folder of class folders; cross-validation equals the CLI on the same files and settings', async () => {
+  test('a folder of class folders dropped on the page; cross-validation equals the CLI on the same files and settings', async () => {
     ready();
     await page.selectOption('[data-testid=size]', SIZE);
     await page.selectOption('[data-testid=workers]', '2');
-    // The two empty starting classes go; the folder makes the four of the data set.
+    // The two empty starting classes go; the dropped folder makes the four of the data set.
     for (let i = 0; i < 2; i++) await page.locator('[data-testid=class-card] button', { hasText: 'Delete' }).first().click();
-    await page.setInputFiles('[data-testid=top-folder]', data.dir);
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid=class-card]').length === 4);
-    assert.deepEqual(await page.$$eval('[data-testid=class-name]', (els) => els.map((e) => e.value)), ['bag', 'photos', 'sneaker', 'trouser']);
+    await dropPaths(page.locator('#classes-title'), [data.dir]);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=class-card] img').length === 25);
+    assert.deepEqual(await classNames(), ['bag', 'photos', 'sneaker', 'trouser']);
+    assert.deepEqual(await imageCounts(), [6, 7, 6, 6]);
     await trainAndWait('training from the folder');
     const want = JSON.parse(cli('train', data.dir, '--size', SIZE, '--json'));
     assert.equal(await text('accuracy'), want.accuracy.toFixed(4));
     assert.deepEqual(await confusion(), want.confusion);
     assert.match(await text('cv-text'), /stratified 5-fold, 25 images/);
+  });
+
+  test('the folder chooser (webkitdirectory) makes the same classes; several files dropped on a class join it', async () => {
+    ready();
+    while (await page.locator('[data-testid=class-card]').count()) await page.locator('[data-testid=class-card] button', { hasText: 'Delete' }).first().click();
+    await page.setInputFiles('[data-testid=top-folder]', data.dir);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=class-card] img').length === 25);
+    assert.deepEqual(await classNames(), ['bag', 'photos', 'sneaker', 'trouser']);
+    assert.deepEqual(await imageCounts(), [6, 7, 6, 6]);
+    const extra = ['cat_285.png', 'dog_207.png'];
+    const bag = page.locator('[data-testid=class-card]').first();
+    await dropPaths(bag.locator('.class-head .count'), extra.map((f) => path.join(shared, 'images', f)));
+    await page.waitForFunction(() => document.querySelector('[data-testid=class-card]').querySelectorAll('img').length === 8);
+    for (const f of extra) await bag.locator(`button[aria-label="remove ${f}"]`).click();
+    assert.deepEqual(await imageCounts(), [6, 7, 6, 6]);
+  });
+
+  test('a held-out fraction: the same accuracy and confusion matrix as the CLI --holdout', async () => {
+    ready();
+    await page.selectOption('[data-testid=cv]', 'holdout:0.3');
+    await trainAndWait('training with 30 % held out');
+    const want = JSON.parse(cli('train', data.dir, '--size', SIZE, '--holdout', '0.3', '--json'));
+    assert.equal(await text('accuracy'), want.accuracy.toFixed(4));
+    assert.deepEqual(await confusion(), want.confusion);
+    assert.match(await text('cv-text'), new RegExp(`30% of each class held out: ${want.held_out} of 25 images`));
+    await page.selectOption('[data-testid=cv]', '0');
   });
 
   test('cancel stops the feature extraction; the page trains again afterwards', async () => {

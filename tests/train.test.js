@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createDenseLab } from '../wasm/denselab.js';
-import { crossValidate } from '../wasm/train.js';
+import { crossValidate, openTrainedClassifier } from '../wasm/train.js';
 import { model, nativeCli, requireBuilt, root, run, tmpDir } from './helpers.js';
 import { crc32, fashionImages, grayPng, makeTrainingSet, TRAIN_CLASSES } from './train-data.js';
 
@@ -17,6 +17,7 @@ const data = makeTrainingSet(path.join(tmp, 'set'));
 // One file stb cannot read (WebP): listed with its reason and skipped.
 fs.writeFileSync(path.join(data.dir, 'bag', 'bag-99.webp'), Buffer.from('RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00/\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00', 'latin1'));
 const wasmCore = path.join(root, 'build/wasm/wasm/denselab_core.wasm');
+const trainedProject = path.join(tmp, 'clothes.dlproj.native');   // written by the second test
 
 function both(args) {
   const r = { native: run('native', args), wasm: run('wasm', args) };
@@ -128,6 +129,68 @@ test('JS API: stratified folds, a project round trip, the same CV as the CLI', a
   assert.match(p.formatReport({ confusion: r.confusion, n: y.length, folds: r.folds }), /^cross-validation: stratified 4-fold, 20 images, 3 classes\naccuracy: 1\.0000 \(20\/20\)/);
   p.free(); copy.free();
   assert.throws(() => p.info(), /this project was freed/);
+});
+
+test('train --holdout F: a seeded, stratified held-out fraction, the same report from both CLIs; classify --classifier FILE', () => {
+  const small = makeTrainingSet(path.join(tmp, 'holdout'), { perClass: 4, photos: false });
+  const text = both(['train', small.dir, '--size', SIZE, '--holdout', '0.5']);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /^held-out evaluation: 50% of each class \(seed 1\), 6 of 12 images held out, 3 classes\naccuracy: \S+ \(\d\/6\)\n/);
+  const r = both(['train', small.dir, '--size', SIZE, '--holdout', '0.5', '--json']);
+  const j = JSON.parse(r.stdout);
+  assert.deepEqual([j.images, j.holdout, j.held_out, j.folds, j.leave_one_out], [12, 0.5, 6, 1, false]);
+  assert.deepEqual(j.per_class.map((c) => c.images), [2, 2, 2]);
+  assert.equal(j.confusion.flat().reduce((a, b) => a + b, 0), 6);
+  for (const [args, why] of [[['--holdout', '1'], /--holdout must be a fraction above 0 and below 1, got '1'/],
+    [['--holdout', 'x'], /--holdout must be a fraction above 0 and below 1, got 'x'/],
+    [['--holdout', '0.2', '--cv', '3'], /--holdout and --cv: choose one way to evaluate/]]) {
+    const bad = both(['train', small.dir, ...args]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, why);
+  }
+  // classify --classifier FILE (the issue's spelling) = --project FILE, text and JSON, both CLIs.
+  const photo = path.join(data.dir, 'trouser', 'trouser-00.png');
+  for (const json of [[], ['--json']]) {
+    const byClassifier = both(['classify', '--classifier', trainedProject, photo, ...json]);
+    assert.equal(byClassifier.status, 0, byClassifier.stderr);
+    assert.equal(byClassifier.stdout, run('native', ['classify', '--project', trainedProject, photo, ...json]).stdout);
+  }
+});
+
+test('JS API: held-out folds are stratified and seeded; the holdout survives a project round trip; openTrainedClassifier', async () => {
+  const lab = await createDenseLab({ wasmBinary: fs.readFileSync(wasmCore), coreUrl: new URL('../build/wasm/wasm/denselab_core.mjs', import.meta.url).href });
+  const y = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2];
+  const p = lab.newProject({ size: 64, holdout: 0.3, classes: ['a', 'b', 'c'] });
+  const { fold, folds } = p.cvFolds(y);
+  assert.equal(folds, 1);
+  const held = [0, 1, 2].map((c) => y.filter((l, i) => l === c && fold[i] === 0).length);
+  assert.deepEqual(held, [2, 3, 1], 'round(0.3 x count), at least 1 and 1 left to train on');
+  assert.ok(fold.every((f) => f === 0 || f === -1));
+  assert.deepEqual(Array.from(lab.newProject({ size: 64, holdout: 0.3, classes: ['a', 'b', 'c'] }).cvFolds(y).fold), Array.from(fold), 'seeded: the same images');
+  const copy = lab.loadProject(p.save());
+  assert.equal(copy.info().holdout, 0.3);
+  assert.deepEqual(Array.from(copy.cvFolds(y).fold), Array.from(fold));
+  assert.equal(lab.loadProject(lab.newProject({ classes: ['a', 'b'] }).save()).info().holdout, 0, 'cross-validation projects stay version 1');
+  const d = 3, x = new Float32Array(y.length * d);
+  y.forEach((l, i) => { x[i * d + l] = 1 + (i % 3) * 0.1; });
+  const r = crossValidate(p, x, y, d);
+  assert.equal(r.evaluated, 6);
+  assert.equal(r.accuracy, 1);
+  assert.deepEqual(Array.from(r.predictions).filter((q) => q < 0).length, 11, 'images only trained on are not predicted');
+  assert.match(p.formatReport({ confusion: r.confusion, n: y.length, folds: r.folds }), /^held-out evaluation: 30% of each class \(seed 1\), 6 of 17 images held out, 3 classes\naccuracy: 1\.0000 \(6\/6\)/);
+  for (const bad of [1, -0.1, NaN]) assert.throws(() => lab.newProject({ holdout: bad }), /held-out fraction must be above 0 and below 1/);
+  assert.throws(() => lab.newProject({ holdout: '0.2' }), /holdout must be a number/);
+  p.free(); copy.free();
+  // The JS API's classify with a trained classifier file: the CLI's labels and scores.
+  const project = trainedProject;
+  const file = lab.loadModelFile(fs.readFileSync(model));
+  const own = openTrainedClassifier(lab, fs.readFileSync(project), file);
+  const photo = path.join(data.dir, 'bag', 'bag-03.png');
+  const { label, scores } = own.classify(fs.readFileSync(photo));
+  const cliOut = JSON.parse(run('native', ['classify', '--classifier', project, photo, '--json']).stdout)[0];
+  assert.equal(label, cliOut.label);
+  assert.deepEqual(JSON.parse(`{"image": ${JSON.stringify(photo)}${own.format(scores, true)}}`), cliOut);
+  own.free(); file.free();
 });
 
 // Mutated projects, CRC re-signed so that the parser itself meets the damage: each is refused with

@@ -490,10 +490,18 @@ EMSCRIPTEN_KEEPALIVE const uint8_t *dl_api_project_bytes(const dl_project *p, in
     return p->images[i].bytes;
 }
 
-/* fold[n] for labels y[n] of the project's classes; returns the number of folds, 0 on failure. */
+/* The held-out fraction (0: cross-validation). */
+EMSCRIPTEN_KEEPALIVE int dl_api_project_set_holdout(dl_project *p, double holdout) {
+    const char *err = dl_project_set_holdout(p, holdout);
+    return err ? failed(err) : 1;
+}
+EMSCRIPTEN_KEEPALIVE double dl_api_project_holdout(const dl_project *p) { return p->holdout; }
+
+/* fold[n] for labels y[n] of the project's classes (held out or cross-validation); returns
+ * the number of folds, 0 on failure. */
 EMSCRIPTEN_KEEPALIVE int dl_api_cv_folds(const dl_project *p, const int *y, int n, int *fold) {
     int folds = 0;
-    const char *err = n < 1 ? "no images" : dl_cv_folds(y, n, p->num_classes, p->cv, fold, &folds);
+    const char *err = n < 1 ? "no images" : dl_project_folds(p, y, n, fold, &folds);
     return err ? failed(err) : folds;
 }
 
@@ -510,7 +518,7 @@ EMSCRIPTEN_KEEPALIVE char *dl_api_train_format(const dl_project *p, int what, in
                                                const float *scores, int n, int folds) {
     dl_text t = { 0 };
     const char *const *names = (const char *const *)p->class_names;
-    if (what == 0) dl_train_report_format(&t, json, p->num_classes, names, confusion, n, folds);
+    if (what == 0) dl_train_report_format(&t, json, p->num_classes, names, confusion, n, folds, p->holdout);
     else dl_train_prediction_format(&t, json, p->num_classes, names, scores);
     if (t.failed) { dl_text_free(&t); return failed("out of memory"), NULL; }
     return t.buf ? t.buf : calloc(1, 1);

@@ -8,6 +8,8 @@
 //   node wasm/cli.js predict IMAGE... --out FILE.npy [Keras arguments as for summary]
 //   node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy
 //   node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all [--C 1] [--json]
+//   node wasm/cli.js train DIR [--cv auto|loo|K | --holdout F] [--out FILE.dlproj] [--json]   (your own classes)
+//   node wasm/cli.js classify --classifier FILE.dlproj IMAGE... [--json]
 //   node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] (DenseLab vs TF.js-wasm, LIBLINEAR, LIBSVM: see bench/bench.js)
 //   common: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N
 import fs from 'node:fs';
@@ -17,7 +19,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import { availableThreads, MAX_PIXELS, MAX_THREADS } from './denselab.js';
 import { files, openDenseLab, VERSION } from './node.js';
-import { crossValidate, imageFeatures, projectClassifier, trainProject } from './train.js';
+import { crossValidate, imageFeatures, openTrainedClassifier, trainProject } from './train.js';
 import { blockNet, classifierNames, classifierOptions, FASHION_FILES, classifierInputs, featureNet, parseSplit, runClassifier, runRbfPairs } from './experiment.js';
 import { nodePairWorkers } from './rbf-pair-worker.js';
 import os from 'node:os';
@@ -118,7 +120,8 @@ export function imageInput(lab, file, [h, w], maxPixels = 0) {
 }
 
 async function classify(lab, a, out, err) {
-  if (a.extra.project !== undefined) return classifyProject(lab, a, out, err);
+  // --classifier FILE: a trained classifier file (DLPROJ01); --project FILE is the same.
+  if (a.extra.project !== undefined || a.extra.classifier !== undefined) return classifyProject(lab, a, out, err);
   if (!a.files.length) throw new UsageError('classify needs at least one image');
   try { lab.loadClassIndex(readOrFail(a.labels, 'class index ', LIMITS.labels).toString('utf8')); } catch (e) { throw e instanceof UsageError ? e : new UsageError(`${a.labels}: ${e.message}`); }
   const file = loadModel(lab, a);
@@ -344,12 +347,22 @@ function cvOption(v) {
   return v === 'loo' ? 1 : intArg('--cv', v, 2, 100000);
 }
 
+// --holdout F: 0 < F < 1 (0 when absent), in the same words as natively.
+function holdoutOption(a) {
+  const v = a.extra.holdout;
+  if (v === undefined) return 0;
+  const f = Number(v);
+  if (!/^[0-9.eE+-]+$/.test(v) || !(f > 0 && f < 1)) throw new UsageError(`--holdout must be a fraction above 0 and below 1, got '${v}'`);
+  if (a.extra.cv !== undefined) throw new UsageError('--holdout and --cv: choose one way to evaluate');
+  return f;
+}
+
 async function train(lab, a, out, err) {
   if (a.files.length !== 1) throw new UsageError('train needs one folder (one sub-folder of images per class)');
   const chosen = a.extra.classifier ?? 'all', kind = chosen === 'all' ? 'linear-svm' : chosen;
-  const size = a.size === undefined ? 224 : intArg('--size', a.size, 32, 1024), cv = cvOption(a.extra.cv);
+  const size = a.size === undefined ? 224 : intArg('--size', a.size, 32, 1024), cv = cvOption(a.extra.cv), holdout = holdoutOption(a);
   let project;
-  try { project = lab.newProject({ size, cv, kind, params: classifierOptions(lab, a.extra) }); } catch (e) { throw new UsageError(e.message); }
+  try { project = lab.newProject({ size, cv, holdout, kind, params: classifierOptions(lab, a.extra) }); } catch (e) { throw new UsageError(e.message); }
   let file, net;
   try {
     const dir = a.files[0], classes = listDir(dir, true);
@@ -394,39 +407,39 @@ async function train(lab, a, out, err) {
   } finally { net?.free(); file?.free(); project.free(); }
   return 0;
 }
-train.options = ['classifier', 'cv', 'project', 'save'];
+train.options = ['classifier', 'cv', 'holdout', 'project', 'save'];
 train.classifierParams = true;
 
 async function classifyProject(lab, a, out, err) {
   if (!a.files.length) throw new UsageError('classify needs at least one image');
-  const where = a.extra.project, bytes = readOrFail(where, 'project ', LIMITS.project);
+  const where = a.extra.project ?? a.extra.classifier, bytes = readOrFail(where, 'project ', LIMITS.project);
   let project;
   try { project = lab.loadProject(bytes); } catch (e) { throw new UsageError(`${where}: ${e.message}`); }
-  let clf, file, net, status = 0;
+  const trained = project.info().trained;
+  project.free();
+  if (!trained) throw new UsageError(`${where}: the project holds no trained classifier`);
+  const file = loadModel(lab, a);
+  let own, status = 0;
   try {
-    const info = project.info();
-    if (!info.trained) throw new UsageError(`${where}: the project holds no trained classifier`);
-    try { clf = projectClassifier(lab, project); } catch (e) { throw new UsageError(`${where}: ${e.message}`); }
-    file = loadModel(lab, a);
-    net = featureNet(lab, file, info.size);
-    if (clf.numFeatures !== net.outputSize) throw new UsageError(`${where}: the classifier takes ${clf.numFeatures} features, the network gives ${net.outputSize}`);
+    try { own = openTrainedClassifier(lab, bytes, file); } catch (e) { throw new UsageError(`${where}: ${e.message}`); }
     const results = [];
     for (const image of a.files) {
       try {
-        const features = net.predict(imageInput(lab, image, net.inputShape, a.maxPixels));
-        const text = project.formatPrediction(clf.predict(features, 1).scores, a.json);
+        const imageBytes = readOrFail(image, '');
+        let text;
+        try { text = own.format(own.classify(imageBytes, { maxPixels: a.maxPixels }).scores, a.json); } catch (e) { throw new UsageError(`${image}: ${e.message}`); }
         if (a.json) results.push(`{"image": ${JSON.stringify(image)}${text}}`);
         else out(`${image}:${text}\n`);
       } catch (e) {
-        err(`denselab: ${e instanceof UsageError ? e.message : `${image}: ${e.message}`}\n`);
+        err(`denselab: ${e.message}\n`);
         status = 1;
       }
     }
     if (a.json) out(`[${results.join(', ')}]\n`);
-  } finally { clf?.free(); net?.free(); file?.free(); project.free(); }
+  } finally { own?.free(); file.free(); }
   return status;
 }
-classify.options = ['project'];
+classify.options = ['project', 'classifier'];
 
 // ---- export-onnx: DenseNet121 + a project's classifier as one .onnx file (onnx/export.h) ----
 
@@ -460,10 +473,10 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
                                 [--rbf-max N (default: all)] [--workers N] [--json] [--data DIR] [classifier parameters: --C 1, --gamma, --epochs 10, ...;
                                  build/native/denselab --help lists them all]
        node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] [--runs N] [--warmup N] [--batch B] [--svm-runs N] [--page-c C] [--clock wall|cpu]
-       node wasm/cli.js train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K]
-                             [--out PROJECT] [--with-images] [--json]   (DIR: one sub-folder of images per class)
-       node wasm/cli.js classify --project PROJECT IMAGE... [--json]
-       node wasm/cli.js export-onnx --project PROJECT --out FILE.onnx [--json]   (without --project: the network of the Keras arguments)
+       node wasm/cli.js train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K | --holdout F]
+                             [--out FILE.dlproj] [--with-images] [--json]   (DIR: one sub-folder of images per class)
+       node wasm/cli.js classify --classifier FILE.dlproj IMAGE... [--json]   (a file from train --out or the page; --project FILE: the same)
+       node wasm/cli.js export-onnx --project FILE.dlproj --out FILE.onnx [--json]   (without --project: the network of the Keras arguments)
        node wasm/cli.js --version
 options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB
          --gray-to-rgb: a 1-channel --input-shape repeats the gray channel 3x for the ImageNet weights (not Keras)

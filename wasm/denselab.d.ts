@@ -136,7 +136,9 @@ export class DenseLab {
   ints(n: number, fill: (pointer: number) => void): number[];
   /** A new own-classes project (train.html, `denselab train`): input size, cross-validation
    *  folds (0: 5, or leave-one-out when a class has fewer than 5 images), classifier kind and parameters. */
-  newProject(options?: { size?: number; cv?: number; kind?: string; params?: Record<string, number>; classes?: string[] }): Project;
+  newProject(options?: { size?: number; cv?: number; kind?: string; params?: Record<string, number>; classes?: string[];
+    /** 0 < holdout < 1: evaluate on that fraction of each class held out (seeded) instead of cross-validation. */
+    holdout?: number }): Project;
   /** A DLPROJ01 project file; a damaged or foreign file throws why. */
   loadProject(bytes: ArrayBuffer | ArrayBufferView): Project;
   /** One .onnx file (README "ONNX export"): with `project` (trained), DenseNet121 at its input size and
@@ -214,7 +216,7 @@ export class Classifier {
 export class Project {
   readonly freed: boolean;
   addClass(name: string): void;
-  info(): { size: number; cv: number; kind: string; params: Record<string, number>; classes: string[];
+  info(): { size: number; cv: number; holdout: number; kind: string; params: Record<string, number>; classes: string[];
     numImages: number; imageNames: string[]; trained: boolean };
   /** i ≥ 0: image i; i = -1: the classifier file (bytes empty if untrained). */
   bytes(i: number): { label: number; bytes: Uint8Array };
@@ -222,9 +224,9 @@ export class Project {
   setClassifier(bytes: ArrayBuffer | ArrayBufferView): void;
   /** The project as a DLPROJ01 file. */
   save(): Uint8Array;
-  /** Stratified k-fold (or leave-one-out) folds for labels y. */
+  /** Stratified k-fold (or leave-one-out) folds for labels y; with a holdout, fold 0 is held out and -1 trained on. */
   cvFolds(y: Int32Array | ArrayLike<number>): { fold: Int32Array; folds: number };
-  /** Out-of-fold predictions of the project's classifier. */
+  /** Out-of-fold predictions of the project's classifier (-1: an image only trained on). */
   crossValidate(x: Float32Array, y: Int32Array | ArrayLike<number>, n: number, d: number,
     folds: { fold: Int32Array; folds: number }, onProgress?: ProgressCallback): Int32Array;
   formatReport(o: { json?: boolean; confusion: number[][]; n: number; folds: number }): string;

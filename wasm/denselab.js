@@ -623,8 +623,9 @@ class DenseLab {
   // ---- your own classes (learn/train.h) ----
 
   // A new project: the settings (input size, cv: 0 auto | 1 leave-one-out | k folds, classifier
-  // kind and its parameters by name) and the class names, in order.
-  newProject({ size = 224, cv = 0, kind = 'linear-svm', params = {}, classes = [] } = {}) {
+  // kind and its parameters by name) and the class names, in order. holdout (0 < h < 1) evaluates
+  // by that fraction of each class held out instead of cross-validation.
+  newProject({ size = 224, cv = 0, kind = 'linear-svm', params = {}, classes = [], holdout = 0 } = {}) {
     integer('size', size, 32, 1024);
     integer('cv', cv, 0, 100000);
     if (typeof kind !== 'string') throw new Error(`the classifier kind must be a string, got ${show(kind)}`);
@@ -639,6 +640,8 @@ class DenseLab {
         const key = known ? name : name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);   // cacheMb -> cache_mb, as fit()
         if (!this.withString(key, (pn) => this.core._dl_api_project_set_param(h, pn, value))) throw this.error();
       }
+      if (typeof holdout !== 'number') throw new Error(`holdout must be a number, got ${show(holdout)}`);
+      if (!this.core._dl_api_project_set_holdout(h, holdout)) throw this.error();
       for (const name of classes) project.addClass(name);
     } catch (e) { project.free(); throw e; }
     return project;
@@ -891,7 +894,7 @@ class Project {
     const str = (what, i) => core.UTF8ToString(core._dl_api_project_string(h, what, i));
     const params = {};
     for (let i = 0; i < numParams; i++) params[str(3, i)] = core._dl_api_project_param_value(h, i);
-    return { size, cv, kind: str(0, 0), params, classes: Array.from({ length: numClasses }, (_, i) => str(1, i)),
+    return { size, cv, holdout: core._dl_api_project_holdout(h), kind: str(0, 0), params, classes: Array.from({ length: numClasses }, (_, i) => str(1, i)),
       numImages, imageNames: Array.from({ length: numImages }, (_, i) => str(2, i)), trained: classifierBytes > 0 };
   }
 
@@ -928,7 +931,8 @@ class Project {
     });
   }
 
-  // labels y (n) -> { fold: Int32Array(n), folds }: stratified k-fold or leave-one-out (the project's cv).
+  // labels y (n) -> { fold: Int32Array(n), folds }: stratified k-fold or leave-one-out (the project's cv),
+  // or the held-out images (fold 0; -1: trained on) when the project has a holdout.
   cvFolds(y) {
     const n = y.length;
     integer('number of images', n, 1, MAX_INT);
@@ -943,7 +947,7 @@ class Project {
     } finally { this.lab.core._free(py); }
   }
 
-  // Out-of-fold predictions (Int32Array n) of the project's classifier kind and parameters.
+  // Out-of-fold predictions (Int32Array n; -1 for images only trained on) of the project's kind and parameters.
   crossValidate(x, y, n, d, { fold, folds }, onProgress) {
     integer('number of features', d, 1, MAX_INT);
     checkLabels(y, n);

@@ -67,6 +67,7 @@ const pkg = {
     '.': { types: './denselab.d.ts', default: './denselab.js' },
     './node': { types: './node.d.ts', default: './node.js' },
     './experiment': './experiment.js',
+    './train': './train.js',
     './package.json': './package.json',
   },
   bin: { denselab: 'cli.js' },

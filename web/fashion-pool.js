@@ -1,5 +1,6 @@
-// A pool of feature-extraction workers (web/worker-features.js), one WASM instance each, and
-// extractFeatures(), which fills the features of a run from the cache and the pool. No DOM.
+// The one pool of feature-extraction workers, one WASM instance each (web/worker-features.js for
+// Fashion-MNIST; web/train-worker.js for the own-classes page, through `worker` and `request`),
+// and extractFeatures(), which fills the features of a run from the cache and the pool. No DOM.
 // A worker that throws, dies or stalls is replaced and its batch re-run on the new one, so
 // nothing is lost. No SharedArrayBuffer: the images go to the worker and the features come
 // back as transferred buffers, which extractFeatures hands on (transferred again) to a sink:
@@ -12,11 +13,20 @@ export const FEATURE_DIMS = 1024;    // DenseNet121's pooled features per image
 const IMAGE_PIXELS = 28 * 28;
 const MAX_ATTEMPTS = 3;
 
+// A Fashion-MNIST job -> the worker-features.js request that computes it.
+const batchRequest = (job, pool) => {
+  const images = job.images.slice();
+  return { cmd: 'batch', args: { images, w: 28, h: 28, count: job.count, block: pool.block }, transfer: [images.buffer] };
+};
+
 export class FeaturePool {
   // stallMs: a worker silent that long during a batch (it reports progress every few images) is dead.
   // block: each batch also returns fine-tuning's rows (conv5_block1's input) from the same runs.
-  constructor({ size, count, wasm, model, block = false, stallMs = 90000, initMs = 180000 }) {
-    Object.assign(this, { size, target: count, wasm, model, block, stallMs, initMs });
+  // worker: the worker script (init { wasm, model, size } -> { checksum }); request(job, pool) -> { cmd, args, transfer }.
+  constructor({ size, count, wasm, model, block = false, stallMs = 90000, initMs = 180000,
+    worker = new URL('./worker-features.js', import.meta.url), request = batchRequest }) {
+    Object.assign(this, { size, target: count, wasm, model, block, stallMs, initMs, worker, request });
+    this.configured = new Map();   // cmd -> args every worker gets after init, a replacement too
     this.slots = [];
     this.replaced = 0;
     this.heapBytes = { first: 0, max: 0 };   // a worker's WASM memory after its first batch, and the most seen
@@ -27,11 +37,19 @@ export class FeaturePool {
 
   // A slot: a worker client, its init request, and the job it runs.
   spawn() {
-    const client = new WorkerClient(new URL('./worker-features.js', import.meta.url), { name: 'a feature worker', stallMs: this.stallMs });
+    const client = new WorkerClient(this.worker, { name: 'a feature worker', stallMs: this.stallMs });
     const wasm = this.wasm.slice(0), model = this.model.slice(0);
-    const ready = client.call('init', { wasm, model, size: this.size }, { transfer: [wasm, model], timeoutMs: this.initMs });
+    const settings = [...this.configured];
+    const ready = client.call('init', { wasm, model, size: this.size }, { transfer: [wasm, model], timeoutMs: this.initMs })
+      .then(async (r) => { for (const [cmd, args] of settings) await client.call(cmd, args); return r; });
     ready.catch(() => {});
     return { client, ready, job: null };
+  }
+
+  // cmd(args) on every worker now and on every replacement later (a setting, such as the classifier).
+  async configure(cmd, args) {
+    this.configured.set(cmd, args);
+    await Promise.all(this.slots.map((slot) => slot.ready.then(() => slot.client.call(cmd, args))));
   }
 
   replace(slot) {
@@ -58,6 +76,7 @@ export class FeaturePool {
         if (err) reject(err); else resolve();
       };
       this.abort = finish;
+      if (!remaining) { finish(); return; }
       const pump = (slot) => {
         if (!this.running) return;
         const job = queue.shift();
@@ -65,23 +84,24 @@ export class FeaturePool {
         slot.job = job;
         slot.ready
           .then(() => {
-            const images = job.images.slice();
-            return slot.client.call('batch', { images, w: 28, h: 28, count: job.count, block: this.block },
-              { transfer: [images.buffer], onProgress: (done) => onProgress(job, done) });
+            const { cmd, args, transfer } = this.request(job, this);
+            return slot.client.call(cmd, args, { transfer, onProgress: (done) => onProgress?.(job, done) });
           })
-          .then(({ features, block, heapBytes }) => {
+          .then((result) => {
             slot.job = null;
-            this.heapBytes.first ||= heapBytes;
-            this.heapBytes.max = Math.max(this.heapBytes.max, heapBytes);
+            if (result.heapBytes) {
+              this.heapBytes.first ||= result.heapBytes;
+              this.heapBytes.max = Math.max(this.heapBytes.max, result.heapBytes);
+            }
             if (!this.running) return;
-            onResult(job, features, block);
+            onResult(job, result.features, result);
             if (--remaining === 0) finish(); else pump(slot);
           })
           .catch((e) => {
             slot.job = null;
             if (!this.running) return;
             job.attempts = (job.attempts || 0) + 1;
-            onRetry(job);
+            onRetry?.(job);
             if (job.attempts >= MAX_ATTEMPTS) {
               finish(new Error(`${job.split} images ${job.range[0]}–${job.range[1] - 1} failed ${MAX_ATTEMPTS} times: ${e.message}`));
               return;
@@ -92,6 +112,29 @@ export class FeaturePool {
       };
       for (const slot of this.slots.slice()) pump(slot);
     });
+  }
+
+  // An open-ended stream: every worker runs one request from next() ({ cmd, args, transfer }, or
+  // null to stop) at a time, so at most `count` are in flight; onResult(request, result) as each
+  // comes back. A worker that dies is replaced and its request dropped (the next one is fresher);
+  // resolves when next() has said stop in every worker, rejects after MAX_ATTEMPTS deaths in a row.
+  stream(next, onResult) {
+    let deaths = 0;
+    return Promise.all(this.slots.map(async (slot) => {
+      for (;;) {
+        try {
+          await slot.ready;               // the request is made once the worker can take it
+          const req = next();
+          if (!req) return;
+          const result = await slot.client.call(req.cmd, req.args, { transfer: req.transfer ?? [] });
+          deaths = 0;
+          onResult(req, result);
+        } catch (e) {
+          if (this.cancelled || !slot.client.dead || ++deaths >= MAX_ATTEMPTS) throw e;
+          slot = this.replace(slot);
+        }
+      }
+    }));
   }
 
   // One request on the first worker (the photo path), replacing it if it died.
@@ -176,7 +219,7 @@ export async function extractFeatures({ splits, n, m, size, workers, batch, cach
       await pool.run(jobs, {
         onProgress: (job, imagesDone) => { inFlight.set(job, imagesDone); update(); },
         onRetry: (job) => { inFlight.delete(job); update(); },
-        onResult: (job, f, b) => {
+        onResult: (job, f, { block: b }) => {
           inFlight.delete(job);
           const put = () => { deliver(job.split, job.range[0], f); if (b) deliver(job.split, job.range[0], b, true); };
           if (!cache.db) put();

@@ -2,7 +2,7 @@
 // Messages as web/worker-rpc.js:
 //   init     { wasm, model, size }                 -> { checksum }
 //   features { files: [ArrayBuffer] }              -> { features: Float32Array(n x 1024), errors: [reason|null], browser: [bool] }
-//   frame    { rgb: Uint8Array(S x S x 3) }        -> { scores } (the loaded classifier's) or { features }
+//   frame    { rgba: ArrayBuffer(S x S x 4) }      -> { scores (the loaded classifier's), ms (this worker's time) }
 //   score    { features }                          -> { scores } of the loaded classifier
 //   kinds    {}                                    -> lab.classifierKinds()
 //   classifier { bytes }                           -> {} (the classifier `frame` scores with; empty bytes: none)
@@ -57,13 +57,17 @@ function score({ features: f }) {
   return { scores: classifier.predict(f, 1).scores };
 }
 
-function frame({ rgb }) {
-  const f = rgbFeatures(lab, net, rgb);
-  return classifier ? { scores: classifier.predict(f, 1).scores } : { features: f };
+// A camera frame as the page's canvas read it back: the alpha goes here, off the page's thread.
+function frame({ rgba }) {
+  if (!classifier) throw new Error('no classifier: train or open a project first');
+  const t0 = performance.now(), px = new Uint8Array(rgba), rgb = new Uint8Array(px.length / 4 * 3);
+  for (let i = 0, j = 0; i < px.length; i += 4, j += 3) { rgb[j] = px[i]; rgb[j + 1] = px[i + 1]; rgb[j + 2] = px[i + 2]; }
+  const scores = classifier.predict(rgbFeatures(lab, net, rgb), 1).scores;
+  return { scores, ms: performance.now() - t0 };
 }
 
 function project(settings, classes) {
-  return lab.newProject({ size: settings.size, cv: settings.cv, kind: settings.kind, params: settings.params, classes });
+  return lab.newProject({ size: settings.size, cv: settings.cv, holdout: settings.holdout ?? 0, kind: settings.kind, params: settings.params, classes });
 }
 
 function train({ x, y, d, settings, classes }) {

@@ -6,7 +6,7 @@
 import { confidences } from './train-lib.js';
 import { FeatureCache } from './fashion-cache.js';
 import { download, registerServiceWorker } from './loading.js';
-import { WorkerClient } from './worker-client.js';
+import { FeaturePool } from './fashion-pool.js';
 
 const MODEL_URL = 'models/densenet121.dlm', WASM_URL = 'denselab_core.wasm';
 const MAX_CLASSES = 50, DIMS = 1024, CHUNK = 4;
@@ -17,7 +17,7 @@ const state = {
   wasm: null, model: null, checksum: 0, cache: null, kinds: [],
   classes: [], selected: null, nextId: 1,
   skipped: [],                  // [{ name, reason }]
-  pool: null, poolSize: 0,      // workers at one input size
+  pool: null,                   // FeaturePool at one input size
   trained: null,                // { classifier: Uint8Array, kind, size, classes: [names] }
   busy: false, stream: null, live: false,
 };
@@ -26,45 +26,35 @@ window.trainPage = state;       // for the tests and the curious
 function showError(msg) { $('error').textContent = msg; $('error-box').hidden = false; }
 function setStatus(s) { $('status').textContent = s; $('status').dataset.state = s; }
 
-// ---------- the worker pool ----------
-
-class Pool {
-  constructor(size, count) {
-    this.size = size;
-    this.clients = Array.from({ length: count }, () => {
-      const c = new WorkerClient(new URL('./train-worker.js', import.meta.url), { name: 'a feature worker' });
-      const wasm = state.wasm.slice(0), model = state.model.slice(0);
-      c.ready = c.call('init', { wasm, model, size }, { transfer: [wasm, model] });
-      c.ready.catch(() => {});
-      return c;
-    });
-  }
-
-  // Each job { files: [ArrayBuffer] } -> onResult(job, result); workers pull jobs in turn.
-  async run(jobs, onResult) {
-    const queue = jobs.slice();
-    await Promise.all(this.clients.map(async (c) => {
-      await c.ready;
-      for (let job; (job = queue.shift());) onResult(job, await c.call('features', { files: job.files.map((b) => b.slice().buffer) }));
-    }));
-  }
-
-  first() { return this.clients[0].ready.then(() => this.clients[0]); }
-  kill() { for (const c of this.clients) c.kill('was stopped'); }
-}
+// ---------- the worker pool (web/fashion-pool.js's, on train-worker.js) ----------
 
 function workerCount() {
   const w = $('workers').value;
   return w === 'auto' ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : Number(w);
 }
 
-function pool() {
-  const size = Number($('size').value), count = workerCount();
-  if (!state.pool || state.pool.size !== size || state.pool.clients.length !== count || state.pool.clients.some((c) => c.dead)) {
-    state.pool?.kill();
-    state.pool = new Pool(size, count);
+// A job { files: [Uint8Array] } -> the worker's features request (copies: the page keeps its bytes).
+const featuresRequest = (job) => {
+  const files = job.files.map((b) => b.slice().buffer);
+  return { cmd: 'features', args: { files }, transfer: files };
+};
+
+// The pool at input size `size` (default: the setting), its workers holding the trained
+// classifier when it was trained at that size; made anew when the size or count changes.
+function pool(size = Number($('size').value)) {
+  const count = workerCount();
+  if (!state.pool || state.pool.size !== size || state.pool.target !== count || state.pool.cancelled) {
+    state.pool?.terminate();
+    state.pool = new FeaturePool({ size, count, wasm: state.wasm, model: state.model, worker: new URL('./train-worker.js', import.meta.url), request: featuresRequest });
+    if (state.trained?.size === size) state.pool.configure('classifier', { bytes: state.trained.classifier.slice().buffer }).catch(() => {});
   }
   return state.pool;
+}
+
+// The trained classifier into every worker (and every replacement) of its size's pool.
+function setTrained(trained) {
+  state.trained = trained;
+  return trained ? pool(trained.size).configure('classifier', { bytes: trained.classifier.slice().buffer }) : undefined;
 }
 
 // ---------- classes and images ----------
@@ -187,7 +177,8 @@ function renderWarnings() {
   const list = (cs) => cs.map((c) => `“${c.name}” (${c.images.length})`).join(', ');
   const empty = state.classes.filter((c) => c.images.length < 2), few = state.classes.filter((c) => c.images.length >= 2 && c.images.length < 5);
   if (empty.length) out.push(`Every class needs at least 2 images to train and evaluate: ${list(empty)}.`);
-  if (few.length) out.push(`Fewer than 5 images in ${list(few)}: evaluation is then leave-one-out and the accuracy is a rough estimate; the classifier has few examples to learn such a class from.`);
+  const evaluation = $('cv').value.startsWith('holdout:') ? 'only one or two of its images are held out' : 'evaluation is then leave-one-out';
+  if (few.length) out.push(`Fewer than 5 images in ${list(few)}: ${evaluation} and the accuracy is a rough estimate; the classifier has few examples to learn such a class from.`);
   const min = Math.min(...counts), max = Math.max(...counts);
   if (state.classes.length >= 2 && min > 0 && max >= 3 * min)
     out.push(`The classes are unbalanced (${min} to ${max} images): a classifier can reach a good overall accuracy by favouring the large classes, so read the per-class accuracy below.`);
@@ -219,8 +210,8 @@ async function extract(items, size) {
   }
   if (pending.length) jobs.push({ items: pending });
   progress();
-  for (const j of jobs) j.files = j.items.map((it) => it.image.bytes);
-  await p.run(jobs, (job, r) => {
+  jobs.forEach((j, i) => Object.assign(j, { files: j.items.map((it) => it.image.bytes), split: 'the', range: [i * CHUNK, i * CHUNK + j.items.length] }));   // range: for the pool's messages
+  await p.run(jobs, { onResult: (job, features, r) => {
     job.items.forEach((it, i) => {
       if (r.errors[i]) { it.error = r.errors[i]; return; }
       it.features = r.features.slice(i * DIMS, (i + 1) * DIMS);
@@ -229,14 +220,15 @@ async function extract(items, size) {
     });
     done += job.items.length; computed += job.items.length;
     progress();
-  });
+  } });
   return (performance.now() - t0) / 1000;
 }
 
 function settings() {
   const kind = $('kind').value, params = {};
   for (const input of $('params').querySelectorAll('input')) if (input.dataset.kind === kind) params[input.name] = Number(input.value);
-  return { size: Number($('size').value), cv: Number($('cv').value), kind, params };
+  const evaluation = $('cv').value, holdout = evaluation.startsWith('holdout:') ? Number(evaluation.slice(8)) : 0;
+  return { size: Number($('size').value), cv: holdout ? 0 : Number(evaluation), holdout, kind, params };
 }
 
 async function train() {
@@ -257,12 +249,11 @@ async function train() {
     const y = used.map((it) => it.label), classes = state.classes.map((c) => c.name);
     $('progress-text').textContent = `Features of ${used.length} images in ${seconds.toFixed(1)} s; cross-validating and training…`;
     const t0 = performance.now();
-    const r = await (await pool().first()).call('train', { x, y, d: DIMS, settings: s, classes });
+    const r = await pool().call('train', { x, y, d: DIMS, settings: s, classes });
     const trainSeconds = (performance.now() - t0) / 1000;
-    state.trained = { classifier: r.classifier, kind: s.kind, size: s.size, classes };
+    await setTrained({ classifier: r.classifier, kind: s.kind, size: s.size, classes });
     $('progress-text').textContent = `Done: features ${seconds.toFixed(1)} s, cross-validation and training ${trainSeconds.toFixed(1)} s.`;
     document.body.dataset.trainSeconds = String(seconds + trainSeconds);
-    await Promise.all(pool().clients.map((c) => c.ready.then(() => c.call('classifier', { bytes: r.classifier.slice().buffer }))));
     renderResults(r.cv, used, classes);
     setStatus('trained');
   } catch (e) {
@@ -277,7 +268,9 @@ async function train() {
 function renderResults(cv, used, classes) {
   $('results').hidden = false;
   $('accuracy').textContent = cv.accuracy.toFixed(4);
-  $('cv-text').textContent = cv.leaveOneOut ? `(leave-one-out, ${used.length} images)` : `(stratified ${cv.folds}-fold, ${used.length} images)`;
+  $('accuracy-label').textContent = cv.holdout ? 'Held-out accuracy' : 'Cross-validated accuracy';
+  $('cv-text').textContent = cv.holdout ? `(${+(cv.holdout * 100).toFixed(2)}% of each class held out: ${cv.evaluated} of ${used.length} images; trained on the rest)`
+    : cv.leaveOneOut ? `(leave-one-out, ${used.length} images)` : `(stratified ${cv.folds}-fold, ${used.length} images)`;
   $('per-class').replaceChildren(...classes.map((n, c) => {
     const row = cv.confusion[c], total = row.reduce((a, b) => a + b, 0);
     return el('tr', {}, el('td', { textContent: n }), el('td', { textContent: String(total) }), el('td', { textContent: (total ? row[c] / total : 0).toFixed(4) }));
@@ -293,19 +286,23 @@ function renderResults(cv, used, classes) {
     }))));
   $('confusion').replaceChildren(table);
   $('cell-images').replaceChildren();
-  $('misclassified').replaceChildren(...thumbsOf(used.filter((it) => it.label !== it.pred)));
-  if (!used.some((it) => it.label !== it.pred)) $('misclassified').append(el('span', { className: 'help', textContent: 'none' }));
+  const wrong = used.filter((it) => it.pred >= 0 && it.label !== it.pred);   // pred -1: trained on, not evaluated
+  $('misclassified').replaceChildren(...thumbsOf(wrong));
+  if (!wrong.length) $('misclassified').append(el('span', { className: 'help', textContent: 'none' }));
 }
 
 // ---------- camera ----------
 
-const frameCanvas = document.createElement('canvas');
+const frameCanvases = new Map();   // side -> a 2D context kept for reading back (resizing a canvas clears and reallocates it)
 
 // The centre square of the video at side x side pixels.
 function grabFrame(side) {
+  let ctx = frameCanvases.get(side);
+  if (!ctx) {
+    const canvas = el('canvas', { width: side, height: side });
+    frameCanvases.set(side, (ctx = canvas.getContext('2d', { willReadFrequently: true })));
+  }
   const v = $('video'), s = Math.min(v.videoWidth, v.videoHeight);
-  frameCanvas.width = frameCanvas.height = side;
-  const ctx = frameCanvas.getContext('2d', { willReadFrequently: true });
   ctx.drawImage(v, (v.videoWidth - s) / 2, (v.videoHeight - s) / 2, s, s, 0, 0, side, side);
   return ctx;
 }
@@ -330,40 +327,50 @@ function captureOne() {
   }, 'image/png');
 }
 
-// Live predictions, pipelined: one frame in flight per worker.
+// Live predictions, pipelined over the pool: each worker has one frame in flight, grabbed the
+// moment it is free (so the frame is as fresh as can be); the page thread only draws the frame
+// and hands its RGBA bytes over (the worker drops the alpha). A result older than one already
+// shown is dropped. The rate shown is of results shown, over the last second or more.
 async function liveLoop() {
-  const p = pool(), names = state.trained.classes, size = p.size;
-  let frames = 0, t0 = performance.now();
-  await Promise.all(p.clients.map(async (c) => {
-    await c.ready;
-    while (state.live && !c.dead) {
-      const rgba = grabFrame(size).getImageData(0, 0, size, size).data, rgb = new Uint8Array(size * size * 3);
-      for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) { rgb[j] = rgba[i]; rgb[j + 1] = rgba[i + 1]; rgb[j + 2] = rgba[i + 2]; }
-      const r = await c.call('frame', { rgb }, { transfer: [rgb.buffer] }).catch(() => null);
-      if (!r?.scores || !state.live) break;
-      renderBars($('live-bars'), names, confidences(state.trained.kind, r.scores));
-      frames++;
-      const secs = (performance.now() - t0) / 1000;
-      if (secs > 1) { $('fps').textContent = `${(frames / secs).toFixed(1)} frames/s`; document.body.dataset.fps = (frames / secs).toFixed(2); frames = 0; t0 = performance.now(); }
+  const { classes: names, kind, size } = state.trained, p = pool(size);
+  let seq = 0, shown = 0, frames = 0, dropped = 0, workMs = 0, t0 = performance.now();
+  const next = () => {
+    if (!state.live) return null;
+    const rgba = grabFrame(size).getImageData(0, 0, size, size).data.buffer;
+    return { cmd: 'frame', args: { rgba, seq: ++seq }, transfer: [rgba] };
+  };
+  const onResult = (req, r) => {
+    if (!state.live) return;
+    if (req.args.seq < shown) { document.body.dataset.liveDropped = String(++dropped); return; }   // stale: a newer frame is shown
+    shown = req.args.seq;
+    renderBars($('live-bars'), names, confidences(kind, r.scores));
+    frames++; workMs += r.ms;
+    const secs = (performance.now() - t0) / 1000;
+    if (secs >= 1) {
+      const fps = frames / secs, ms = workMs / frames;
+      $('fps').textContent = `${fps.toFixed(1)} frames/s (${p.target} worker${p.target > 1 ? 's' : ''}, ${ms.toFixed(0)} ms a frame each)`;
+      Object.assign(document.body.dataset, { fps: fps.toFixed(2), frameMs: ms.toFixed(1), liveWorkers: String(p.target) });
+      frames = 0; workMs = 0; t0 = performance.now();
     }
-  }));
+  };
+  try { await p.stream(next, onResult); } catch (e) { if (state.live) showError(`live predictions: ${e.message}`); }
 }
 
 // ---------- use, save, open ----------
 
 async function classifyFiles(files) {
   if (!state.trained) { showError('train or open a project first'); return; }
-  const c = await pool().first();
+  const p = pool(state.trained.size);
   for (const f of files) {
     const bytes = new Uint8Array(await f.arrayBuffer());
-    const r = await c.call('features', { files: [bytes.slice().buffer] });
+    const r = await p.call('features', { files: [bytes.slice().buffer] });
     const box = el('div', { className: 'bars' });
     const row = el('div', { className: 'prediction' }, el('img', { src: URL.createObjectURL(new Blob([bytes])), alt: f.name }), el('div', {}, el('strong', { textContent: f.name }), box));
     row.dataset.testid = 'prediction';
     if (r.errors[0]) box.textContent = r.errors[0];
     $('predictions').prepend(row);
     if (!r.errors[0]) {
-      const scores = Array.from((await c.call('score', { features: r.features })).scores);
+      const scores = Array.from((await p.call('score', { features: r.features })).scores);
       row.dataset.label = state.trained.classes[scores.indexOf(Math.max(...scores))];
       row.dataset.scores = JSON.stringify(Array.from(scores));
       renderBars(box, state.trained.classes, confidences(state.trained.kind, scores));
@@ -375,7 +382,7 @@ async function saveProject() {
   const s = settings(), classes = state.classes.map((c) => c.name);
   const sameClasses = state.trained && state.trained.classes.join('\n') === classes.join('\n');
   const images = $('save-images').checked ? state.classes.flatMap((c, label) => c.images.slice().sort(byName).map((im) => ({ label, name: im.name, bytes: im.bytes.slice().buffer }))) : [];
-  saveFile(await (await pool().first()).call('save', { settings: s, classes, classifier: sameClasses ? state.trained.classifier : null, images }), 'classes.dlproj');
+  saveFile(await pool().call('save', { settings: s, classes, classifier: sameClasses ? state.trained.classifier : null, images }), 'classes.dlproj');
 }
 
 function saveFile(bytes, name) {
@@ -386,20 +393,21 @@ function saveFile(bytes, name) {
 // The trained classifier at its input size, with DenseNet121, as one .onnx file (lab.exportOnnx).
 async function exportOnnx() {
   const t = state.trained;
-  saveFile(await (await pool().first()).call('onnx', { settings: { size: t.size, cv: 0, kind: t.kind, params: {} }, classes: t.classes, classifier: t.classifier }), 'classes.onnx');
+  saveFile(await pool().call('onnx', { settings: { size: t.size, cv: 0, kind: t.kind, params: {} }, classes: t.classes, classifier: t.classifier }), 'classes.onnx');
 }
 
 async function openProject(file) {
   try {
-    const r = await (await pool().first()).call('open', { bytes: await file.arrayBuffer() });
+    const r = await pool().call('open', { bytes: await file.arrayBuffer() });
     const { info } = r;
     $('size').value = String(info.size); $('kind').value = info.kind; renderParams(info.params);
-    $('cv').value = [...$('cv').options].some((o) => o.value === String(info.cv)) ? String(info.cv) : '0';
+    const evaluation = info.holdout ? `holdout:${info.holdout}` : String(info.cv);
+    if (![...$('cv').options].some((o) => o.value === evaluation)) $('cv').append(el('option', { value: evaluation, textContent: info.holdout ? `hold out ${+(info.holdout * 100).toFixed(2)}% of each class` : `${info.cv}-fold` }));
+    $('cv').value = evaluation;
     state.classes = []; state.selected = null; state.skipped = [];
     const made = info.classes.map((n) => addClass(n));
     for (const im of r.images) await addImages(made[im.label], [{ name: im.name, bytes: im.bytes }]);
-    state.trained = info.trained ? { classifier: r.classifier, kind: info.kind, size: info.size, classes: info.classes } : null;
-    if (state.trained) await Promise.all(pool().clients.map((c) => c.ready.then(() => c.call('classifier', { bytes: r.classifier.slice().buffer }))));
+    await setTrained(info.trained ? { classifier: r.classifier, kind: info.kind, size: info.size, classes: info.classes } : null);
     setStatus(state.trained ? 'trained' : 'ready');
   } catch (e) { showError(`${file.name}: ${e.message}`); }
   render();
@@ -426,9 +434,9 @@ async function load() {
   })));
   [state.wasm, state.model] = bytes.map((b) => b.buffer);
   state.cache = await FeatureCache.open().catch(() => new FeatureCache(null));
-  const first = pool().clients[0];
+  const first = pool().slots[0];
   state.checksum = (await first.ready).checksum;
-  state.kinds = await first.call('kinds');
+  state.kinds = await pool().call('kinds');
   $('kind').replaceChildren(...state.kinds.map((k) => el('option', { value: k.name, textContent: k.name })));
   renderParams();
   $('loadbar').classList.add('loaded');
@@ -443,8 +451,9 @@ function wire() {
   $('add-class').onclick = () => addClass();
   $('top-folder').onchange = () => addClassFolders([...$('top-folder').files].map((f) => ({ path: `/${f.webkitRelativePath}`, file: f })));
   $('kind').onchange = () => renderParams();
+  $('cv').onchange = () => renderWarnings();
   $('train').onclick = train;
-  $('cancel').onclick = () => { state.cancelled = true; state.pool?.kill(); state.pool = null; };
+  $('cancel').onclick = () => { state.cancelled = true; state.pool?.cancel(); };
   $('camera-start').onclick = startCamera;
   const stopCapture = () => { clearInterval(captureTimer); captureTimer = 0; };
   // Held: the pointer is captured, so the button moving as thumbnails are added does not end it.
@@ -454,7 +463,8 @@ function wire() {
     captureTimer = setInterval(captureOne, Math.max(50, Number($('capture-ms').value) || 200));
   };
   $('capture').onpointerup = $('capture').onpointercancel = $('capture').onlostpointercapture = stopCapture;
-  $('live').onchange = () => { state.live = $('live').checked; if (state.live) liveLoop(); };
+  // A new run waits for the last one's frames in flight: never more than one frame per worker.
+  $('live').onchange = () => { state.live = $('live').checked; if (state.live) state.liveRun = (state.liveRun ?? Promise.resolve()).then(liveLoop); };
   $('predict-files').onchange = () => classifyFiles([...$('predict-files').files]);
   $('save').onclick = () => saveProject().catch((e) => showError(e.message));
   $('export-onnx').onclick = () => exportOnnx().catch((e) => showError(e.message));
