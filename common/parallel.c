@@ -77,6 +77,17 @@ static double now_us(void) {
 #endif
 }
 
+/* This thread's CPU time in seconds; -1 without a thread CPU clock. */
+static double thread_cpu_seconds(void) {
+#ifdef __EMSCRIPTEN__
+    return -1;
+#else
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+#endif
+}
+
 /* One side's wait: spin, then sleep on its own condition variable. The
  * publisher takes the mutex only when the waiter said it sleeps: both store
  * then load (sequentially consistent), so one of them sees the other's store. */
@@ -125,11 +136,19 @@ static struct { dl_range_fn fn; void *ctx; size_t items; int threads; } job;
 static char reasons[DL_MAX_THREADS][512];
 static int failed[DL_MAX_THREADS];
 
+/* dl_parallel_measure_start: the caller's CPU time when it started, its CPU
+ * time inside parallel calls, and the calls' slowest shares. */
+static int measuring;
+static double share_cpu[DL_MAX_THREADS], measure_start, caller_inside, slowest_shares;
+
 static void run_share(int t) {
     size_t begin = share_begin(job.items, t, job.threads), end = share_begin(job.items, t + 1, job.threads);
     failed[t] = 0;
+    share_cpu[t] = 0;
     if (begin == end) return;
+    double c0 = measuring ? thread_cpu_seconds() : 0;
     const char *err = job.fn(job.ctx, begin, end, t);
+    if (measuring) share_cpu[t] = thread_cpu_seconds() - c0;
     if (err) {   /* the reason may live in this thread's dl_errorf buffer: copy it */
         strncpy(reasons[t], err, sizeof reasons[t] - 1);
         reasons[t][sizeof reasons[t] - 1] = 0;
@@ -179,14 +198,32 @@ const char *dl_parallel_for(size_t items, dl_range_fn fn, void *ctx) {
     if (items < (size_t)threads) threads = (int)items;
     if (threads <= 1) return items ? fn(ctx, 0, items, 0) : NULL;
     job.fn = fn; job.ctx = ctx; job.items = items; job.threads = threads;
+    double c0 = measuring ? thread_cpu_seconds() : 0;
     unsigned long call = ++calls;
     atomic_store(&pending, threads - 1);
     for (int t = 1; t < threads; t++) publish(&slots[t].go, call, &slots[t].s);
     run_share(0);
     wait_while_equal(&finished, call - 1, &caller);
+    if (measuring) {
+        double slowest = 0;
+        for (int t = 0; t < threads; t++) slowest = share_cpu[t] > slowest ? share_cpu[t] : slowest;
+        slowest_shares += slowest;
+        caller_inside += thread_cpu_seconds() - c0;
+    }
     for (int t = 0; t < threads; t++)
         if (failed[t]) return dl_errorf("%s", reasons[t]);
     return NULL;
+}
+
+void dl_parallel_measure_start(void) {
+    measuring = 1;
+    measure_start = thread_cpu_seconds();
+    caller_inside = slowest_shares = 0;
+}
+
+double dl_parallel_critical_seconds(void) {
+    if (!measuring || measure_start < 0) return -1;
+    return thread_cpu_seconds() - measure_start - caller_inside + slowest_shares;
 }
 
 #else   /* no threads in this build: everything runs on the caller */
@@ -199,5 +236,8 @@ const char *dl_parallel_set_threads(int threads) {
 const char *dl_parallel_for(size_t items, dl_range_fn fn, void *ctx) {
     return items ? fn(ctx, 0, items, 0) : NULL;
 }
+
+void dl_parallel_measure_start(void) {}
+double dl_parallel_critical_seconds(void) { return -1; }
 
 #endif

@@ -112,6 +112,7 @@ struct dl_net {
     size_t arena_batch;
     void *scratch;
     double *node_seconds;       /* dl_net_profile: wall time per node, summed over runs */
+    double *node_critical;      /* dl_net_profile: critical-path CPU time per node (dl_parallel_critical_seconds) */
     double *node_busy;          /* dl_net_profile: the caller thread's time per node in the current region */
 };
 
@@ -746,7 +747,7 @@ void dl_net_free(dl_net *net) {
     if (!net) return;
     free(net->layers); free(net->nodes); free(net->st);
     for (int i = 0; i < net->n_blocks; i++) free(net->blocks[i]);
-    free(net->blocks); free(net->arena); free(net->scratch); free(net->node_seconds); free(net->node_busy);
+    free(net->blocks); free(net->arena); free(net->scratch); free(net->node_seconds);
     free(net);
 }
 
@@ -1037,13 +1038,15 @@ static const char *run_region_threaded(dl_net *net, int first, size_t batch, con
     return dl_parallel_for(lead->split == SPLIT_ROWS ? batch * j.units : j.units, run_region_units, &j);
 }
 
-/* Profiling: a region's wall time, shared among its nodes as the caller's
- * thread was busy with each (a node alone gets all of it). */
-static void charge_seconds(dl_net *net, int first, int end, double seconds) {
+/* Profiling: a region's wall and critical-path times, shared among its nodes
+ * as the caller's thread was busy with each (a node alone gets all of it). */
+static void charge_seconds(dl_net *net, int first, int end, double seconds, double critical) {
     double busy = 0;
     for (int k = first; k < end; k++) busy += net->node_busy[k];
     for (int k = first; k < end; k++) {
-        net->node_seconds[k] += end - first == 1 || busy <= 0 ? seconds / (end - first) : seconds * net->node_busy[k] / busy;
+        double share = end - first == 1 || busy <= 0 ? 1.0 / (end - first) : net->node_busy[k] / busy;
+        net->node_seconds[k] += seconds * share;
+        net->node_critical[k] += critical * share;
         net->node_busy[k] = 0;
     }
 }
@@ -1073,12 +1076,12 @@ const char *dl_net_run(dl_net *net, const float *input, size_t batch, float *out
     int threaded = dl_parallel_threads() > 1;
     for (int j = 0; j < net->n_nodes;) {
         int end = threaded ? net->nodes[j].region_end : j + 1;
-        double t0 = net->node_seconds ? seconds_now() : 0;
+        double t0 = net->node_seconds ? seconds_now() : 0, c0 = net->node_seconds ? dl_parallel_critical_seconds() : 0;
         const char *err = NULL;
         if (threaded) err = run_region_threaded(net, j, batch, input);
         else run_node(net, &net->nodes[j], batch, input);
         if (err) return err;
-        if (net->node_seconds) charge_seconds(net, j, end, seconds_now() - t0);
+        if (net->node_seconds) charge_seconds(net, j, end, seconds_now() - t0, dl_parallel_critical_seconds() - c0);
         j = end;
     }
     const layer *o = &net->layers[net->output];
@@ -1202,15 +1205,14 @@ size_t dl_net_summary(const dl_net *net, char *buf, size_t cap) {
 /* ---- per-layer timing ------------------------------------------------------------ */
 
 const char *dl_net_profile(dl_net *net, int on) {
-    free(net->node_seconds); free(net->node_busy);
-    net->node_seconds = net->node_busy = NULL;
+    free(net->node_seconds);
+    net->node_seconds = net->node_critical = net->node_busy = NULL;
     if (!on) return NULL;
-    net->node_seconds = calloc((size_t)net->n_nodes, sizeof(double));
-    net->node_busy = calloc((size_t)net->n_nodes, sizeof(double));
-    if (net->node_seconds && net->node_busy) return NULL;
-    free(net->node_seconds); free(net->node_busy);
-    net->node_seconds = net->node_busy = NULL;
-    return "out of memory";
+    size_t n = (size_t)net->n_nodes;
+    if (!(net->node_seconds = calloc(3 * n, sizeof(double)))) return "out of memory";
+    net->node_critical = net->node_seconds + n;
+    net->node_busy = net->node_critical + n;
+    return NULL;
 }
 
 static const char *op_name(int op) {
@@ -1236,18 +1238,22 @@ size_t dl_net_profile_table(const dl_net *net, int runs, int rows, char *buf, si
     dl_text t = {0};
     int *order = net->node_seconds ? malloc(sizeof(int) * (size_t)net->n_nodes) : NULL;
     if (!order) { dl_text_puts(&t, "no timing (dl_net_profile is off)\n"); return text_out(&t, buf, cap); }
-    double total = 0, per_op[OP_SOFTMAX + 1] = {0};
+    double total = 0, total_crit = 0, per_op[OP_SOFTMAX + 1] = {0}, per_op_crit[OP_SOFTMAX + 1] = {0};
     int count_op[OP_SOFTMAX + 1] = {0};
     for (int j = 0; j < net->n_nodes; j++) {
         order[j] = j;
         total += net->node_seconds[j];
+        total_crit += net->node_critical[j];
         per_op[net->nodes[j].op] += net->node_seconds[j];
+        per_op_crit[net->nodes[j].op] += net->node_critical[j];
         count_op[net->nodes[j].op]++;
     }
     sort_net = net;
     qsort(order, (size_t)net->n_nodes, sizeof *order, slower_first);
     double per = runs > 0 ? 1e3 / runs : 1e3;
-    dl_text_printf(&t, "| # | layer | op | output | split | ms | share |\n| ---: | --- | --- | --- | ---: | ---: | ---: |\n");
+    int crit = dl_parallel_critical_seconds() >= 0;   /* thread CPU clocks: natively */
+    dl_text_printf(&t, "| # | layer | op | output | split | ms | share |%s\n| ---: | --- | --- | --- | ---: | ---: | ---: |%s\n",
+                   crit ? " critical ms |" : "", crit ? " ---: |" : "");
     for (int r = 0; r < net->n_nodes && (rows <= 0 || r < rows); r++) {
         const node *n = &net->nodes[order[r]];
         const layer *l = &net->layers[n->out];
@@ -1258,13 +1264,21 @@ size_t dl_net_profile_table(const dl_net *net, int runs, int rows, char *buf, si
         else dl_text_printf(&t, "%d", l->c);
         if (n->split == SPLIT_NONE) dl_text_puts(&t, " | whole");
         else dl_text_printf(&t, " | %zu %s", split_units(net, n), n->split == SPLIT_ROWS ? (n->unit_rows > 1 ? "tile rows" : "rows") : "x 8 channels");
-        dl_text_printf(&t, " | %.3f | %.1f%% |\n", net->node_seconds[order[r]] * per,
+        dl_text_printf(&t, " | %.3f | %.1f%% |", net->node_seconds[order[r]] * per,
                        total > 0 ? 100 * net->node_seconds[order[r]] / total : 0);
+        if (crit) dl_text_printf(&t, " %.3f |", net->node_critical[order[r]] * per);
+        dl_text_puts(&t, "\n");
     }
-    dl_text_printf(&t, "\n| op | nodes | ms | share |\n| --- | ---: | ---: | ---: |\n");
-    for (int op = 0; op <= OP_SOFTMAX; op++)
-        if (count_op[op]) dl_text_printf(&t, "| %s | %d | %.3f | %.1f%% |\n", op_name(op), count_op[op], per_op[op] * per, total > 0 ? 100 * per_op[op] / total : 0);
-    dl_text_printf(&t, "| all | %d | %.3f | 100%% |\n", net->n_nodes, total * per);
+    dl_text_printf(&t, "\n| op | nodes | ms | share |%s\n| --- | ---: | ---: | ---: |%s\n", crit ? " critical ms |" : "", crit ? " ---: |" : "");
+    for (int op = 0; op <= OP_SOFTMAX; op++) {
+        if (!count_op[op]) continue;
+        dl_text_printf(&t, "| %s | %d | %.3f | %.1f%% |", op_name(op), count_op[op], per_op[op] * per, total > 0 ? 100 * per_op[op] / total : 0);
+        if (crit) dl_text_printf(&t, " %.3f |", per_op_crit[op] * per);
+        dl_text_puts(&t, "\n");
+    }
+    dl_text_printf(&t, "| all | %d | %.3f | 100%% |", net->n_nodes, total * per);
+    if (crit) dl_text_printf(&t, " %.3f |", total_crit * per);
+    dl_text_puts(&t, "\n");
     free(order);
     return text_out(&t, buf, cap);
 }
