@@ -1279,6 +1279,9 @@ size_t dl_net_profile_table(const dl_net *net, int runs, int rows, char *buf, si
     dl_text_printf(&t, "| all | %d | %.3f | 100%% |", net->n_nodes, total * per);
     if (crit) dl_text_printf(&t, " %.3f |", total_crit * per);
     dl_text_puts(&t, "\n");
+    int regions = 0;
+    for (int j = 0; j < net->n_nodes; j = net->nodes[j].region_end) regions += net->nodes[j].split != SPLIT_NONE;
+    dl_text_printf(&t, "\nOn several threads: %d parallel regions (one barrier each) for %d nodes.\n", regions, net->n_nodes);
     free(order);
     return text_out(&t, buf, cap);
 }
