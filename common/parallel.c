@@ -95,7 +95,7 @@ typedef struct { atomic_int sleeping; pthread_cond_t wake; } sleeper;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void wait_while_equal(atomic_ulong *v, unsigned long old, sleeper *s) {
+static void wait_while_equal(atomic_ullong *v, unsigned long long old, sleeper *s) {
     double give_up = 0;
     for (unsigned spin = 0;; spin++) {
         if (atomic_load_explicit(v, memory_order_acquire) != old) return;
@@ -113,7 +113,7 @@ static void wait_while_equal(atomic_ulong *v, unsigned long old, sleeper *s) {
     pthread_mutex_unlock(&lock);
 }
 
-static void publish(atomic_ulong *v, unsigned long value, sleeper *s) {
+static void publish(atomic_ullong *v, unsigned long long value, sleeper *s) {
     atomic_store(v, value);
     if (atomic_load(&s->sleeping)) {
         pthread_mutex_lock(&lock);
@@ -125,12 +125,12 @@ static void publish(atomic_ulong *v, unsigned long value, sleeper *s) {
 /* Worker t runs call number go[t] (each worker spins on its own cache line);
  * only the threads of a call are told about it. The last one to finish
  * publishes the call's number in `finished`. */
-typedef struct { _Alignas(64) atomic_ulong go; sleeper s; } worker_slot;
+typedef struct { _Alignas(64) atomic_ullong go; sleeper s; } worker_slot;
 static worker_slot slots[DL_MAX_THREADS];
-static _Alignas(64) atomic_ulong finished;
+static _Alignas(64) atomic_ullong finished;
 static atomic_int pending;              /* workers of the current call still running */
 static sleeper caller = { 0, PTHREAD_COND_INITIALIZER };
-static unsigned long calls;             /* the caller's count of parallel calls */
+static unsigned long long calls;       /* the caller's count of parallel calls (64-bit: never wraps) */
 static int started = 1;                 /* threads that exist: the caller + workers 1..started-1 */
 static struct { dl_range_fn fn; void *ctx; size_t items; int threads; } job;
 static char reasons[DL_MAX_THREADS][512];
@@ -159,7 +159,7 @@ static void run_share(int t) {
 static void *worker(void *arg) {
     int id = (int)(intptr_t)arg;
     worker_slot *me = &slots[id];
-    for (unsigned long seen = 0;;) {
+    for (unsigned long long seen = 0;;) {
         wait_while_equal(&me->go, seen, &me->s);
         seen = atomic_load(&me->go);
         run_share(id);
@@ -199,7 +199,7 @@ const char *dl_parallel_for(size_t items, dl_range_fn fn, void *ctx) {
     if (threads <= 1) return items ? fn(ctx, 0, items, 0) : NULL;
     job.fn = fn; job.ctx = ctx; job.items = items; job.threads = threads;
     double c0 = measuring ? thread_cpu_seconds() : 0;
-    unsigned long call = ++calls;
+    unsigned long long call = ++calls;
     atomic_store(&pending, threads - 1);
     for (int t = 1; t < threads; t++) publish(&slots[t].go, call, &slots[t].s);
     run_share(0);
