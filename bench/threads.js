@@ -77,18 +77,24 @@ async function browserLatency(counts, runs) {
 
 // The 4- and 8-core estimate from one-thread per-layer times (native `bench --layers`):
 // a node split into u units on P threads takes ceil(u / P) / u of its time (whole
-// units per thread, as the fixed partition gives them), plus one barrier (syncUs);
-// a node that does not split keeps its time. Memory bandwidth is not modelled.
+// units per thread, as the fixed partition gives them), plus one barrier (syncUs) per
+// parallel region; a node that does not split keeps its time. Memory bandwidth, and the
+// input transforms that every channel part of a Winograd convolution repeats, are not modelled.
 async function estimate(runs, syncUs) {
   const { spawnSync } = await import('node:child_process');
   const r = spawnSync(path.join(root, 'build/native/denselab'), ['bench', '--runs', String(runs), '--threads', '1', '--layers'], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(r.stderr);
-  const nodes = [...r.stdout.matchAll(/^\| \d+ \| \S+ \| [^|]+ \| [^|]+ \| (\d+) \| ([\d.]+) \|/gm)].map((m) => ({ units: +m[1], ms: +m[2] }));
+  // split: "N rows", "N tile rows", "N x 8 channels" (units), or "whole"
+  // and the node's time: its critical-path CPU ms where the table has them (natively: what other
+  // processes on the machine do not inflate), else its wall ms
+  const nodes = [...r.stdout.matchAll(/^\| \d+ \| [^|]+ \| [^|]+ \| [^|]+ \| (?:(\d+) [^|]*|whole) \| ([\d.]+) \| [\d.]+% \|(?: ([\d.]+) \|)?/gm)]
+    .map((m) => ({ units: +(m[1] ?? 1), ms: +(m[3] ?? m[2]) }));
+  const regions = +(/(\d+) parallel regions/.exec(r.stdout)?.[1] ?? nodes.length);
   const one = nodes.reduce((a, n) => a + n.ms, 0);
-  console.log(`\nEstimate from native per-layer times (1 thread, ${nodes.length} nodes, ${one.toFixed(1)} ms; barrier ${syncUs} us per split node):`);
+  console.log(`\nEstimate from native per-layer times (1 thread, ${nodes.length} nodes, ${one.toFixed(1)} ms; barrier ${syncUs} us per parallel region, ${regions} regions):`);
   console.log('| threads | estimated ms | speed-up |\n| ---: | ---: | ---: |');
   for (const P of [1, 2, 4, 8]) {
-    const ms = nodes.reduce((a, n) => a + (n.units > 1 && P > 1 ? n.ms * Math.ceil(n.units / P) / n.units + syncUs / 1e3 : n.ms), 0);
+    const ms = nodes.reduce((a, n) => a + (n.units > 1 && P > 1 ? n.ms * Math.ceil(n.units / P) / n.units : n.ms), 0) + (P > 1 ? regions * syncUs / 1e3 : 0);
     console.log(`| ${P} | ${ms.toFixed(1)} | ${(one / ms).toFixed(2)}x |`);
   }
 }

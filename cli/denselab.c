@@ -735,7 +735,7 @@ static int cmd_bench(const args *a) {
     dl_net_input_shape(net, in);
     size_t batch = a->batch_given ? (size_t)a->batch : 1, nin = batch * in[0] * in[1] * in[2];
     float *x = malloc(sizeof(float) * nin), *y = malloc(sizeof(float) * batch * dl_net_output_size(net));
-    double *ms = malloc(sizeof(double) * (size_t)a->runs * 2), *cpu = ms + a->runs;
+    double *ms = malloc(sizeof(double) * (size_t)a->runs * 3), *cpu = ms + a->runs, *critical = cpu + a->runs;
     int status = 0;
     if (!x || !y || !ms) status = fail("out of memory");
     unsigned s = 1;
@@ -743,8 +743,9 @@ static int cmd_bench(const args *a) {
     for (long r = -1; !status && r < a->runs; r++) {
         if (r == 0 && a->layers && (err = dl_net_profile(net, 1))) status = fail("%s", err);   /* after the warm-up */
         double t = now_seconds(), c = cpu_seconds();
+        dl_parallel_measure_start();
         if ((err = dl_net_run(net, x, batch, y))) status = fail("%s", err);
-        else if (r >= 0) { ms[r] = (now_seconds() - t) * 1e3; cpu[r] = (cpu_seconds() - c) * 1e3; }
+        else if (r >= 0) { ms[r] = (now_seconds() - t) * 1e3; cpu[r] = (cpu_seconds() - c) * 1e3; critical[r] = dl_parallel_critical_seconds() * 1e3; }
     }
     if (!status) {
         double cpu_med = sorted_median(cpu, a->runs), med = sorted_median(ms, a->runs);
@@ -755,6 +756,9 @@ static int cmd_bench(const args *a) {
         else
             printf("%dx%dx%d batch %zu, %d thread%s: wall min %.1f / median %.1f / max %.1f ms, CPU median %.1f ms over %ld runs (model load %.0f ms)\n",
                    in[0], in[1], in[2], batch, dl_parallel_threads(), dl_parallel_threads() == 1 ? "" : "s", ms[0], med, ms[a->runs - 1], cpu_med, a->runs, load_ms);
+        double crit_med = sorted_median(critical, a->runs);
+        if (!a->json && crit_med >= 0)    /* what a loaded machine cannot hide (common/parallel.h) */
+            printf("critical path: CPU median %.1f ms (the caller's work outside parallel calls + each call's slowest thread)\n", crit_med);
         if (a->layers) {       /* markdown, for docs/benchmarks.md */
             size_t n = dl_net_profile_table(net, (int)a->runs, 0, NULL, 0);
             char *table = malloc(n + 1);

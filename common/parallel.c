@@ -1,7 +1,8 @@
-/* parallel.c — see parallel.h. The caller publishes a job and bumps an atomic
- * generation counter, the workers run their fixed share, the last one to
- * finish counts `pending` down to 0; each side spins briefly, then sleeps on
- * a condition variable. */
+/* parallel.c — see parallel.h. The caller publishes a job by giving each of
+ * its workers the call's number, runs its own share, and waits until the last
+ * worker to finish publishes that number back; each side spins briefly, then
+ * sleeps on a condition variable. */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime under -std=c11 */
 #include "common/parallel.h"
 #include "common/reason.h"
 #include <stdint.h>
@@ -12,6 +13,10 @@
 #define DL_HAVE_THREADS 1
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
+#ifdef __EMSCRIPTEN__
+#include <emscripten.h>
+#endif
 #else
 #define DL_HAVE_THREADS 0
 #endif
@@ -48,26 +53,102 @@ void dl_parallel_fail_next_scratch(int thread) {
 
 #if DL_HAVE_THREADS
 
-/* A node of DenseNet takes 20 us to a few ms: waking a sleeping thread costs
- * about as much as the small ones, so both sides spin a little on the atomic
- * counters before they sleep on the condition variables. */
-#define SPINS 20000
+/* A node of DenseNet takes 10 us to a few ms, and waking a sleeping thread
+ * (futex natively; Atomics.wait/notify in WebAssembly) costs tens of us. So
+ * both sides spin on an atomic first, for up to SPIN_US microseconds (about
+ * the gap between two parallel calls of one image), then sleep. */
+#define SPIN_US 200
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()      /* lets the other hyper-thread run, saves power */
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield")
+#else
+#define cpu_relax() ((void)0)                   /* WebAssembly has no pause hint */
+#endif
+
+static double now_us(void) {
+#ifdef __EMSCRIPTEN__
+    return emscripten_get_now() * 1e3;
+#else
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + t.tv_nsec * 1e-3;
+#endif
+}
+
+/* This thread's CPU time in seconds; -1 without a thread CPU clock. */
+static double thread_cpu_seconds(void) {
+#ifdef __EMSCRIPTEN__
+    return -1;
+#else
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+#endif
+}
+
+/* One side's wait: spin, then sleep on its own condition variable. The
+ * publisher takes the mutex only when the waiter said it sleeps: both store
+ * then load (sequentially consistent), so one of them sees the other's store. */
+typedef struct { atomic_int sleeping; pthread_cond_t wake; } sleeper;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t work_ready = PTHREAD_COND_INITIALIZER, work_done = PTHREAD_COND_INITIALIZER;
+
+static void wait_while_equal(atomic_ullong *v, unsigned long long old, sleeper *s) {
+    double give_up = 0;
+    for (unsigned spin = 0;; spin++) {
+        if (atomic_load_explicit(v, memory_order_acquire) != old) return;
+        if ((spin & 255) == 0) {               /* the clock costs more than an atomic load */
+            double t = now_us();
+            if (!give_up) give_up = t + SPIN_US;
+            else if (t > give_up) break;
+        }
+        cpu_relax();
+    }
+    pthread_mutex_lock(&lock);
+    atomic_store(&s->sleeping, 1);
+    while (atomic_load(v) == old) pthread_cond_wait(&s->wake, &lock);
+    atomic_store(&s->sleeping, 0);
+    pthread_mutex_unlock(&lock);
+}
+
+static void publish(atomic_ullong *v, unsigned long long value, sleeper *s) {
+    atomic_store(v, value);
+    if (atomic_load(&s->sleeping)) {
+        pthread_mutex_lock(&lock);
+        pthread_cond_signal(&s->wake);
+        pthread_mutex_unlock(&lock);
+    }
+}
+
+/* Worker t runs call number go[t] (each worker spins on its own cache line);
+ * only the threads of a call are told about it. The last one to finish
+ * publishes the call's number in `finished`. */
+typedef struct { _Alignas(64) atomic_ullong go; sleeper s; } worker_slot;
+static worker_slot slots[DL_MAX_THREADS];
+static _Alignas(64) atomic_ullong finished;
+static atomic_int pending;              /* workers of the current call still running */
+static sleeper caller = { 0, PTHREAD_COND_INITIALIZER };
+static unsigned long long calls;       /* the caller's count of parallel calls (64-bit: never wraps) */
 static int started = 1;                 /* threads that exist: the caller + workers 1..started-1 */
-static atomic_ulong generation;         /* bumped once per parallel call, after the job is set */
-static atomic_int pending;              /* workers that have not yet answered the current call */
 static struct { dl_range_fn fn; void *ctx; size_t items; int threads; } job;
-static unsigned long born[DL_MAX_THREADS];     /* the generation when each worker was created */
 static char reasons[DL_MAX_THREADS][512];
 static int failed[DL_MAX_THREADS];
+
+/* dl_parallel_measure_start: the caller's CPU time when it started, its CPU
+ * time inside parallel calls, and the calls' slowest shares. */
+static int measuring;
+static double share_cpu[DL_MAX_THREADS], measure_start, caller_inside, slowest_shares;
 
 static void run_share(int t) {
     size_t begin = share_begin(job.items, t, job.threads), end = share_begin(job.items, t + 1, job.threads);
     failed[t] = 0;
+    share_cpu[t] = 0;
     if (begin == end) return;
+    double c0 = measuring ? thread_cpu_seconds() : 0;
     const char *err = job.fn(job.ctx, begin, end, t);
+    if (measuring) share_cpu[t] = thread_cpu_seconds() - c0;
     if (err) {   /* the reason may live in this thread's dl_errorf buffer: copy it */
         strncpy(reasons[t], err, sizeof reasons[t] - 1);
         reasons[t][sizeof reasons[t] - 1] = 0;
@@ -77,23 +158,19 @@ static void run_share(int t) {
 
 static void *worker(void *arg) {
     int id = (int)(intptr_t)arg;
-    unsigned long seen = born[id];   /* not a later value: a job published before this thread ran is its own */
-    for (;;) {
-        for (int spin = 0; spin < SPINS && atomic_load_explicit(&generation, memory_order_acquire) == seen; spin++) {}
-        if (atomic_load(&generation) == seen) {
-            pthread_mutex_lock(&lock);
-            while (atomic_load(&generation) == seen) pthread_cond_wait(&work_ready, &lock);
-            pthread_mutex_unlock(&lock);
-        }
-        seen = atomic_load(&generation);
-        if (id < job.threads) run_share(id);  /* every worker answers every call, so none reads a job being written */
-        if (atomic_fetch_sub(&pending, 1) == 1) {
-            pthread_mutex_lock(&lock);
-            pthread_cond_signal(&work_done);
-            pthread_mutex_unlock(&lock);
-        }
+    worker_slot *me = &slots[id];
+    for (unsigned long long seen = 0;;) {
+        wait_while_equal(&me->go, seen, &me->s);
+        seen = atomic_load(&me->go);
+        run_share(id);
+        if (atomic_fetch_sub(&pending, 1) == 1) publish(&finished, seen, &caller);
     }
     return NULL;
+}
+
+static void init_sleeper(sleeper *s) {
+    atomic_init(&s->sleeping, 0);
+    pthread_cond_init(&s->wake, NULL);
 }
 
 const char *dl_parallel_set_threads(int threads) {
@@ -104,7 +181,8 @@ const char *dl_parallel_set_threads(int threads) {
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        born[started] = atomic_load(&generation);
+        init_sleeper(&slots[started].s);
+        atomic_store(&slots[started].go, 0);
         int rc = pthread_create(&t, &attr, worker, (void *)(intptr_t)started);
         pthread_attr_destroy(&attr);
         if (rc) return dl_errorf("could not start thread %d of %d (error %d); still %d thread%s",
@@ -120,21 +198,32 @@ const char *dl_parallel_for(size_t items, dl_range_fn fn, void *ctx) {
     if (items < (size_t)threads) threads = (int)items;
     if (threads <= 1) return items ? fn(ctx, 0, items, 0) : NULL;
     job.fn = fn; job.ctx = ctx; job.items = items; job.threads = threads;
-    atomic_store(&pending, started - 1);
-    pthread_mutex_lock(&lock);
-    atomic_fetch_add(&generation, 1);
-    pthread_cond_broadcast(&work_ready);
-    pthread_mutex_unlock(&lock);
+    double c0 = measuring ? thread_cpu_seconds() : 0;
+    unsigned long long call = ++calls;
+    atomic_store(&pending, threads - 1);
+    for (int t = 1; t < threads; t++) publish(&slots[t].go, call, &slots[t].s);
     run_share(0);
-    for (int spin = 0; spin < SPINS && atomic_load_explicit(&pending, memory_order_acquire); spin++) {}
-    if (atomic_load(&pending)) {
-        pthread_mutex_lock(&lock);
-        while (atomic_load(&pending)) pthread_cond_wait(&work_done, &lock);
-        pthread_mutex_unlock(&lock);
+    wait_while_equal(&finished, call - 1, &caller);
+    if (measuring) {
+        double slowest = 0;
+        for (int t = 0; t < threads; t++) slowest = share_cpu[t] > slowest ? share_cpu[t] : slowest;
+        slowest_shares += slowest;
+        caller_inside += thread_cpu_seconds() - c0;
     }
     for (int t = 0; t < threads; t++)
         if (failed[t]) return dl_errorf("%s", reasons[t]);
     return NULL;
+}
+
+void dl_parallel_measure_start(void) {
+    measuring = 1;
+    measure_start = thread_cpu_seconds();
+    caller_inside = slowest_shares = 0;
+}
+
+double dl_parallel_critical_seconds(void) {
+    if (!measuring || measure_start < 0) return -1;
+    return thread_cpu_seconds() - measure_start - caller_inside + slowest_shares;
 }
 
 #else   /* no threads in this build: everything runs on the caller */
@@ -147,5 +236,8 @@ const char *dl_parallel_set_threads(int threads) {
 const char *dl_parallel_for(size_t items, dl_range_fn fn, void *ctx) {
     return items ? fn(ctx, 0, items, 0) : NULL;
 }
+
+void dl_parallel_measure_start(void) {}
+double dl_parallel_critical_seconds(void) { return -1; }
 
 #endif

@@ -36,6 +36,14 @@ const char *dl_parallel_for(size_t items, dl_range_fn fn, void *ctx);
  * memory. Call only from inside fn, for the thread fn was given. */
 void *dl_parallel_scratch(int thread, size_t bytes);
 
+/* Scaling that a loaded machine cannot hide (benchmarks): from
+ * dl_parallel_measure_start() on, the caller's CPU time outside parallel calls
+ * plus, for each call, the CPU time of its slowest thread's share — the wall
+ * time on idle cores, without the waiting. Thread CPU clocks: natively only;
+ * dl_parallel_critical_seconds() is -1 where there are none. */
+void dl_parallel_measure_start(void);
+double dl_parallel_critical_seconds(void);
+
 /* For tests: the next dl_parallel_scratch of `thread` fails as if out of memory. */
 void dl_parallel_fail_next_scratch(int thread);
 

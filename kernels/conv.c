@@ -86,9 +86,11 @@ size_t f32_conv2d_scratch_size_algo(const f32_conv2d_shape *s, f32_conv2d_algo a
     return 0;
 }
 
+/* Output channels [c_begin, c_end) of the convolution; packed and out already
+ * point at channel c_begin (packed: at its panel). */
 static void conv_im2col(const f32_conv2d_shape *s, f32_variant v,
                         const float *in, size_t in_stride, const float *packed,
-                        float *out, size_t out_stride, float lo, float hi, float *buf) {
+                        float *out, size_t out_stride, float lo, float hi, float *buf, size_t channels) {
     const size_t oh = f32_conv2d_out_h(s), ow = f32_conv2d_out_w(s);
     const size_t cin = s->in_c, k = s->kh * s->kw * cin;
     const size_t m = s->batch * oh * ow, rows = im2col_rows(s);
@@ -117,32 +119,47 @@ static void conv_im2col(const f32_conv2d_shape *s, f32_variant v,
                 }
             }
         }
-        f32_gemm_variant(v, mb, s->out_c, k, buf, k, packed, out + p0 * out_stride, out_stride, lo, hi);
+        f32_gemm_variant(v, mb, channels, k, buf, k, packed, out + p0 * out_stride, out_stride, lo, hi);
     }
+}
+
+const char *f32_conv2d_nhwc_channels(const f32_conv2d_shape *s, f32_conv2d_algo algo, f32_variant v,
+                                     const float *in, size_t in_stride, const float *packed,
+                                     float *out, size_t out_stride,
+                                     float output_min, float output_max, void *scratch,
+                                     size_t c_begin, size_t c_end) {
+    if (!f32_conv2d_algo_supports(s, algo)) return "this convolution algorithm does not support the shape";
+    if (c_begin % GEMM_NR || c_begin > c_end || c_end > s->out_c)
+        return "output channels: the range must lie within the convolution's and begin at a multiple of 8";
+    const size_t m = s->batch * f32_conv2d_out_h(s) * f32_conv2d_out_w(s);
+    if (m == 0 || c_begin == c_end) return NULL;
+    /* GEMM and im2col: the packed panels from c_begin's on, written from channel c_begin on */
+    const size_t k = s->kh * s->kw * s->in_c;
+    const float *panels = packed + c_begin / GEMM_NR * gemm_panel_floats(k);
+    switch (algo) {
+    case F32_CONV_GEMM:
+        f32_gemm_variant(v, m, c_end - c_begin, s->in_c, in, in_stride, panels, out + c_begin, out_stride,
+                         output_min, output_max);
+        break;
+    case F32_CONV_IM2COL:
+        conv_im2col(s, v, in, in_stride, panels, out + c_begin, out_stride, output_min, output_max, scratch,
+                    c_end - c_begin);
+        break;
+    case F32_CONV_WINOGRAD_2X2:
+    case F32_CONV_WINOGRAD_4X4:
+        f32_conv3x3_winograd(s, wino_tile(algo), v, in, in_stride, packed, out, out_stride,
+                             output_min, output_max, scratch, c_begin, c_end);
+        break;
+    }
+    return NULL;
 }
 
 const char *f32_conv2d_nhwc_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo, f32_variant v,
                                  const float *in, size_t in_stride, const float *packed,
                                  float *out, size_t out_stride,
                                  float output_min, float output_max, void *scratch) {
-    if (!f32_conv2d_algo_supports(s, algo)) return "this convolution algorithm does not support the shape";
-    const size_t m = s->batch * f32_conv2d_out_h(s) * f32_conv2d_out_w(s);
-    if (m == 0 || s->out_c == 0) return NULL;
-    switch (algo) {
-    case F32_CONV_GEMM:
-        f32_gemm_variant(v, m, s->out_c, s->in_c, in, in_stride, packed, out, out_stride,
-                         output_min, output_max);
-        break;
-    case F32_CONV_IM2COL:
-        conv_im2col(s, v, in, in_stride, packed, out, out_stride, output_min, output_max, scratch);
-        break;
-    case F32_CONV_WINOGRAD_2X2:
-    case F32_CONV_WINOGRAD_4X4:
-        f32_conv3x3_winograd(s, wino_tile(algo), v, in, in_stride, packed, out, out_stride,
-                             output_min, output_max, scratch);
-        break;
-    }
-    return NULL;
+    return f32_conv2d_nhwc_channels(s, algo, v, in, in_stride, packed, out, out_stride,
+                                    output_min, output_max, scratch, 0, s->out_c);
 }
 
 size_t f32_conv2d_packed_size(const f32_conv2d_shape *s) {

@@ -146,6 +146,15 @@ const char *f32_conv2d_nhwc_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo
                                  const float *in, size_t in_stride, const float *packed,
                                  float *out, size_t out_stride,
                                  float output_min, float output_max, void *scratch);
+/* Output channels [c_begin, c_end) only (c_begin a multiple of 8), for splitting
+ * one convolution over threads by channels: each value is computed exactly as
+ * in the whole call (bit-identical); the im2col rows or Winograd input
+ * transforms are done whole by every part. A reason for a bad range. */
+const char *f32_conv2d_nhwc_channels(const f32_conv2d_shape *s, f32_conv2d_algo algo, f32_variant v,
+                                     const float *in, size_t in_stride, const float *packed,
+                                     float *out, size_t out_stride,
+                                     float output_min, float output_max, void *scratch,
+                                     size_t c_begin, size_t c_end);
 
 void f32_scale_shift_nhwc_scalar(size_t pixels, size_t channels, const float *in, size_t in_stride,
                                  const float *scale, const float *shift, float *out, size_t out_stride,

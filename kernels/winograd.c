@@ -145,7 +145,8 @@ size_t f32_conv3x3_winograd_scratch_size(const f32_conv2d_shape *s, int tile) {
 static inline __attribute__((always_inline))
 void winograd_run(const size_t T, const f32_conv2d_shape *s, f32_variant v,
                   const float *in, size_t in_stride, const float *packed,
-                  float *out, size_t out_stride, float lo, float hi, void *scratch) {
+                  float *out, size_t out_stride, float lo, float hi, void *scratch,
+                  size_t c_begin, size_t c_end) {
     const size_t A = T + 2, P = A * A;
     const size_t cin = s->in_c, cout = s->out_c, cinp = round4(cin), coutp = round4(cout);
     const size_t oh = f32_conv2d_out_h(s), ow = f32_conv2d_out_w(s);
@@ -153,6 +154,7 @@ void winograd_run(const size_t T, const f32_conv2d_shape *s, f32_variant v,
     const size_t total = s->batch * th * tw, tb = block_tiles(s, T);
     const size_t per_point = f32_gemm_packed_size(cin, cout);
     const float *bias = packed + P * per_point;
+    const size_t panels = c_begin / GEMM_NR * gemm_panel_floats(cin);   /* skipped: channels before c_begin */
 
     float *vbuf = (float *)(((size_t)scratch + 15) & ~(size_t)15);   /* [P][tb][cinp] */
     float *mbuf = vbuf + P * tb * cinp;                                /* [P][tb][coutp] */
@@ -189,20 +191,20 @@ void winograd_run(const size_t T, const f32_conv2d_shape *s, f32_variant v,
                 for (size_t p = 0; p < P; p++) wasm_v128_store(vbuf + (p * tb + t) * cinp + c, d[p]);
             }
         }
-        /* one GEMM per transform point */
+        /* one GEMM per transform point, for channels [c_begin, c_end) */
         for (size_t p = 0; p < P; p++)
-            f32_gemm_variant(v, nt, cout, cin, vbuf + p * tb * cinp, cinp, packed + p * per_point,
-                             mbuf + p * tb * coutp, coutp, -__builtin_inff(), __builtin_inff());
+            f32_gemm_variant(v, nt, c_end - c_begin, cin, vbuf + p * tb * cinp, cinp, packed + p * per_point + panels,
+                             mbuf + p * tb * coutp + c_begin, coutp, -__builtin_inff(), __builtin_inff());
         /* output transform, bias, clamp */
         for (size_t t = 0; t < nt; t++) {
             size_t id = t0 + t, b = id / (th * tw), ty = id / tw % th, tx = id % tw;
-            for (size_t c = 0; c < coutp; c += 4) {
+            for (size_t c = c_begin; c < c_end; c += 4) {
                 v128_t m[MAX_ALPHA * MAX_ALPHA], tmp[MAX_ALPHA * MAX_ALPHA], o[16];
                 for (size_t p = 0; p < P; p++) m[p] = wasm_v128_load(mbuf + (p * tb + t) * coutp + c);
                 for (size_t j = 0; j < A; j++) output_1d(T, m + j, A, tmp + j, A);      /* columns */
                 for (size_t i = 0; i < T; i++) output_1d(T, tmp + i * A, 1, o + i * T, 1); /* rows */
                 float bb[4] = {0, 0, 0, 0};
-                size_t nc = cout - c < 4 ? cout - c : 4;
+                size_t nc = c_end - c < 4 ? c_end - c : 4;
                 for (size_t q = 0; q < nc; q++) bb[q] = bias[c + q];
                 const v128_t vb = wasm_v128_load(bb);
                 for (size_t i = 0; i < T; i++) {
@@ -231,9 +233,9 @@ void winograd_run(const size_t T, const f32_conv2d_shape *s, f32_variant v,
 void f32_conv3x3_winograd(const f32_conv2d_shape *s, int tile, f32_variant v,
                           const float *in, size_t in_stride, const float *packed,
                           float *out, size_t out_stride,
-                          float output_min, float output_max, void *scratch) {
+                          float output_min, float output_max, void *scratch, size_t c_begin, size_t c_end) {
     if (tile == 2)
-        winograd_run(2, s, v, in, in_stride, packed, out, out_stride, output_min, output_max, scratch);
+        winograd_run(2, s, v, in, in_stride, packed, out, out_stride, output_min, output_max, scratch, c_begin, c_end);
     else
-        winograd_run(4, s, v, in, in_stride, packed, out, out_stride, output_min, output_max, scratch);
+        winograd_run(4, s, v, in, in_stride, packed, out, out_stride, output_min, output_max, scratch, c_begin, c_end);
 }

@@ -74,7 +74,12 @@ typedef struct {
     float *packed;              /* OP_CONV / OP_DENSE weights, packed */
     float *scale, *shift;       /* OP_SCALE_SHIFT */
     float out_min, out_max;
+    f32_conv2d_algo algo;       /* OP_CONV: f32_conv2d_choose's, once at build */
+    int split, unit_rows;       /* threads: SPLIT_*, output rows per unit (plan_regions) */
+    int region_end;             /* threads: the node's region is [its first node, region_end) */
 } node;
+
+static void plan_regions(dl_net *net);
 
 /* ---- 3. storage ----------------------------------------------------------- */
 
@@ -108,6 +113,8 @@ struct dl_net {
     void *scratch;
     double *node_seconds;       /* dl_net_profile: wall time per node, summed over runs */
     int tap;                    /* dl_net_tap_input: the layer copied out by dl_net_run_tapped (0: none) */
+    double *node_critical;      /* dl_net_profile: critical-path CPU time per node (dl_parallel_critical_seconds) */
+    double *node_busy;          /* dl_net_profile: the caller thread's time per node in the current region */
 };
 
 static float *own(dl_net *net, size_t n) {
@@ -424,7 +431,8 @@ static void conv_or_dense_node(dl_net *net, int i, char *absorbed) {
         conv ? (size_t)l->ip[DL_CONV_KH] : 1, conv ? (size_t)l->ip[DL_CONV_KW] : 1,
         conv ? (size_t)l->ip[DL_CONV_STRIDE_H] : 1, conv ? (size_t)l->ip[DL_CONV_STRIDE_W] : 1,
         (size_t)pad[0], (size_t)pad[2], (size_t)pad[1], (size_t)pad[3] };
-    n->weight_floats = conv ? f32_conv2d_packed_size(&n->conv) : f32_gemm_packed_size(src->c, (size_t)l->c);
+    n->algo = conv ? f32_conv2d_choose(&n->conv) : F32_CONV_GEMM;
+    n->weight_floats = conv ? f32_conv2d_packed_size_algo(&n->conv, n->algo) : f32_gemm_packed_size(src->c, (size_t)l->c);
     int bn = conv ? fold_batch_norm(net, i) : -1;
     if (bn >= 0) { n->folded_bn = bn; absorbed[bn] = 1; end = bn; }
     n->out = end = fold_relu(net, n, i, end, absorbed);
@@ -525,7 +533,8 @@ static void alias_concat_inputs(dl_net *net, const int *producer, char *aliased)
     }
 }
 
-/* Lifetimes of each root buffer, in node order. */
+/* Lifetimes of each root buffer, in node order; a read lasts to the end of
+ * the reader's parallel region (plan_regions), whatever the thread count. */
 static void lifetimes(dl_net *net) {
     for (int j = 0; j < net->n_nodes; j++) {
         const node *n = &net->nodes[j];
@@ -537,7 +546,8 @@ static void lifetimes(dl_net *net) {
         for (int k = 0; k < (reads_all ? l->n_inputs : (n->in >= 0)); k++) {
             int x = reads_all ? l->inputs[k] : n->in;
             storage *r = &net->st[net->st[x].root];
-            if (j > r->last) r->last = j;
+            int until = n->region_end - 1;    /* read until the end of the node's parallel region */
+            if (until > r->last) r->last = until;
         }
     }
     net->st[net->st[net->output].root].last = net->n_nodes;     /* read by the caller */
@@ -590,6 +600,7 @@ static const char *plan_storage(dl_net *net) {
     }
     for (int j = 0; j < nn; j++) if (producer[net->nodes[j].out] < 0) producer[net->nodes[j].out] = j;
     alias_concat_inputs(net, producer, aliased);
+    plan_regions(net);
     lifetimes(net);
     if (!place_buffers(net, order)) err = too_much_memory(UINT64_MAX, net->max_memory, "for one image");
 done:
@@ -616,7 +627,7 @@ static size_t scratch_bytes(const dl_net *net, size_t batch) {
         if (net->nodes[j].op == OP_CONV) {
             f32_conv2d_shape s = net->nodes[j].conv;
             s.batch = batch;
-            size_t b = f32_conv2d_scratch_size(&s);
+            size_t b = f32_conv2d_scratch_size_algo(&s, net->nodes[j].algo);
             if (b > most) most = b;
         }
     return most;
@@ -688,7 +699,7 @@ static const char *pack_conv_or_dense(dl_net *net, node *n, dl_rng *rng) {
         }
     }
     if (!(n->packed = own(net, n->weight_floats))) { free(tmp); return "out of memory"; }
-    if (n->op == OP_CONV) f32_conv2d_pack(&n->conv, w, b, n->packed);
+    if (n->op == OP_CONV) (void)f32_conv2d_pack_algo(&n->conv, n->algo, w, b, n->packed);   /* chosen: supported */
     else f32_gemm_pack(k, co, w, b, n->packed);
     free(tmp);
     return NULL;
@@ -803,7 +814,8 @@ static void run_node(dl_net *net, const node *n, size_t batch, const float *inpu
     case OP_CONV: {
         f32_conv2d_shape s = n->conv;
         s.batch = batch;
-        f32_conv2d_nhwc(&s, in.p, in.stride, n->packed, out.p, out.stride, n->out_min, n->out_max, net->scratch);
+        (void)f32_conv2d_nhwc_algo(&s, n->algo, F32_WASMSIMD, in.p, in.stride, n->packed, out.p, out.stride,
+                                   n->out_min, n->out_max, net->scratch);   /* chosen: supported */
         break;
     }
     case OP_DENSE:
@@ -833,48 +845,85 @@ static void run_node(dl_net *net, const node *n, size_t batch, const float *inpu
 
 /* ---- running one image on several threads ----------------------------------
  * A node's output is cut into units — rows of output pixels (Winograd: rows of
- * whole tiles; Dense: panels of 8 outputs) — and each thread of
+ * whole tiles), or panels of 8 output channels (Dense, and convolutions with
+ * fewer than MIN_SPLIT_ROWS output rows: DenseNet's 7x7 layers, whose 7 rows or
+ * 2 Winograd tile rows would leave threads idle) — and each thread of
  * common/parallel.h computes a fixed range of units by calling the same kernel
- * on that part alone (a convolution's part is a convolution of the input rows
- * it reads, with the image border as its padding). Every output value goes
- * through the same operations in the same order as in the whole-node call, so
- * the result is bit-identical for every thread count. One barrier per node. */
+ * on that part alone (a convolution's rows are a convolution of the input rows
+ * they read, with the image border as its padding; its channels, the same
+ * convolution over fewer output channels). Every output value goes through
+ * the same operations in the same order as in the whole-node call, so the
+ * result is bit-identical for every thread count.
+ *
+ * One barrier per region (plan_regions): a node split by rows leads, and the
+ * pixelwise nodes after it with the same output size follow on the same rows
+ * in the same thread (a dense block's 3x3 convolution, the next BatchNorm-ReLU
+ * and the 1x1 convolution reading it: one barrier per block instead of three).
+ * A follower reads only pixels its own thread wrote or an earlier region did,
+ * and every buffer read in a region lives to the region's end (lifetimes), so
+ * no thread writes memory that another one may still read. */
 
-typedef struct {
-    dl_net *net;
-    const node *n;
-    size_t batch, units;        /* units per image, or in all when !per_image */
-    int per_image;              /* units of one image at a time (spatial ops) */
-    const float *input;
-} node_job;
-
-static int conv_tile_rows(const node *n) {
-    f32_conv2d_algo a = f32_conv2d_choose(&n->conv);
-    return a == F32_CONV_WINOGRAD_4X4 ? 4 : a == F32_CONV_WINOGRAD_2X2 ? 2 : 1;
-}
+enum { SPLIT_NONE, SPLIT_ROWS, SPLIT_CHANNELS };
+#define MIN_SPLIT_ROWS 8
 
 static int is_pixelwise(const node *n) {     /* output pixel p reads input pixel p only */
     return n->op == OP_INPUT || n->op == OP_SCALE_SHIFT || n->op == OP_CONCAT ||
-           (n->op == OP_CONV && f32_conv2d_choose(&n->conv) == F32_CONV_GEMM);
+           (n->op == OP_CONV && n->algo == F32_CONV_GEMM);
 }
 
-/* How node n splits (0: not at all; it runs whole on the caller). */
-static size_t split_units(const dl_net *net, const node *n, size_t batch, int *per_image) {
+static int concat_copies(const dl_net *net, const node *n) {
     const layer *l = &net->layers[n->out];
-    *per_image = 0;
-    if (n->op == OP_DENSE) return ((size_t)n->conv.out_c + 7) / 8;
-    if (l->rank != 3) return 0;
-    if (n->op == OP_CONCAT) {
-        int copies = 0;
-        for (int k = 0; k < l->n_inputs; k++) copies += net->st[l->inputs[k]].copy_into_concat;
-        if (!copies) return 0;
-    }
-    if (is_pixelwise(n)) return batch * (size_t)l->h;
-    if (n->op != OP_CONV && n->op != OP_PAD && n->op != OP_MAX_POOL && n->op != OP_AVG_POOL) return 0;
-    *per_image = 1;
-    int t = n->op == OP_CONV ? conv_tile_rows(n) : 1;
-    return ((size_t)l->h + (size_t)t - 1) / (size_t)t;
+    int copies = 0;
+    for (int k = 0; k < l->n_inputs; k++) copies += net->st[l->inputs[k]].copy_into_concat;
+    return copies;
 }
+
+/* A concatenation whose inputs all alias it: nothing to run. */
+static int is_noop(const dl_net *net, const node *n) { return n->op == OP_CONCAT && !concat_copies(net, n); }
+
+/* How node n splits (after alias_concat_inputs, which decides the concatenations' copies). */
+static void plan_split(const dl_net *net, node *n) {
+    const layer *l = &net->layers[n->out];
+    n->split = SPLIT_NONE;
+    n->unit_rows = 1;
+    if (n->op == OP_DENSE) { n->split = SPLIT_CHANNELS; return; }
+    if (l->rank != 3 || is_noop(net, n) || n->op == OP_SOFTMAX) return;
+    n->split = SPLIT_ROWS;
+    if (n->op != OP_CONV) return;
+    n->unit_rows = n->algo == F32_CONV_WINOGRAD_4X4 ? 4 : n->algo == F32_CONV_WINOGRAD_2X2 ? 2 : 1;
+    if (l->h < MIN_SPLIT_ROWS && n->conv.out_c > 8) n->split = SPLIT_CHANNELS;
+}
+
+/* The units of node n: per image (SPLIT_ROWS) or in all (SPLIT_CHANNELS). */
+static size_t split_units(const dl_net *net, const node *n) {
+    if (n->split == SPLIT_CHANNELS) return (n->conv.out_c + 7) / 8;
+    return ((size_t)net->layers[n->out].h + (size_t)n->unit_rows - 1) / (size_t)n->unit_rows;
+}
+
+/* Regions: nodes [j, region_end) run in one parallel call (see above). */
+static void plan_regions(dl_net *net) {
+    for (int j = 0; j < net->n_nodes; j++) plan_split(net, &net->nodes[j]);
+    for (int j = 0; j < net->n_nodes;) {
+        const node *lead = &net->nodes[j];
+        const layer *ll = &net->layers[lead->out];
+        int end = j + 1;
+        for (; lead->split == SPLIT_ROWS && end < net->n_nodes; end++) {
+            const node *f = &net->nodes[end];
+            const layer *fl = &net->layers[f->out];
+            if (is_noop(net, f)) continue;
+            if (f->split != SPLIT_ROWS || !is_pixelwise(f) || fl->h != ll->h || fl->w_ != ll->w_) break;
+        }
+        for (int k = j; k < end; k++) net->nodes[k].region_end = end;
+        j = end;
+    }
+}
+
+typedef struct {
+    dl_net *net;
+    int first, end;             /* the region's nodes */
+    size_t batch, units;        /* units per image (SPLIT_ROWS) or in all (SPLIT_CHANNELS) */
+    const float *input;
+} region_job;
 
 /* Output rows [r0, r1) of image b of a convolution, as a convolution of its own. */
 static const char *conv_rows(const node *n, size_t b, size_t r0, size_t r1, view in, view out, int thread) {
@@ -889,83 +938,118 @@ static const char *conv_rows(const node *n, size_t b, size_t r0, size_t r1, view
     s.in_h = (size_t)(end - first);
     s.pad_top = (size_t)(first - lo);
     s.pad_bottom = (size_t)(hi - end);
-    size_t bytes = f32_conv2d_scratch_size(&s);
+    size_t bytes = f32_conv2d_scratch_size_algo(&s, n->algo);
     void *scratch = bytes ? dl_parallel_scratch(thread, bytes) : NULL;
     if (bytes && !scratch) return dl_errorf("thread %d: out of memory for %zu bytes of convolution scratch", thread + 1, bytes);
-    return f32_conv2d_nhwc_algo(&s, f32_conv2d_choose(f), F32_WASMSIMD,
+    return f32_conv2d_nhwc_algo(&s, n->algo, F32_WASMSIMD,
                                 in.p + (b * f->in_h + (size_t)first) * f->in_w * in.stride, in.stride, n->packed,
                                 out.p + (b * oh + r0) * ow * out.stride, out.stride, n->out_min, n->out_max, scratch);
 }
 
-/* Units [u0, u1) of image b (of all images when the node is not per image). */
-static const char *run_part(const node_job *j, size_t b, size_t u0, size_t u1, int thread) {
+/* Output rows [r0, r1) of image b of node n. */
+static const char *run_rows(const region_job *j, const node *n, size_t b, size_t r0, size_t r1, int thread) {
     dl_net *net = j->net;
-    const node *n = j->n;
     const layer *l = &net->layers[n->out];
     view out = value(net, n->out, j->batch);
     view in = n->in >= 0 ? value(net, n->in, j->batch) : (view){ 0, 0 };
     const layer *il = n->in >= 0 ? &net->layers[n->in] : NULL;
-    size_t w = (size_t)l->w_, p0 = u0 * w, count = (u1 - u0) * w;    /* pixelwise: rows of all images */
+    size_t w = (size_t)l->w_, p0 = (b * (size_t)l->h + r0) * w, count = (r1 - r0) * w;   /* pixelwise */
     switch (n->op) {
     case OP_INPUT: input_pixels(net, p0, count, j->input, out); return NULL;
-    case OP_PAD: pad_rows(n, l, il, in, out, b, u0, u1); return NULL;
+    case OP_PAD: pad_rows(n, l, il, in, out, b, r0, r1); return NULL;
     case OP_SCALE_SHIFT:
         f32_scale_shift_nhwc(count, (size_t)l->c, in.p + p0 * in.stride, in.stride, n->scale, n->shift,
                              out.p + p0 * out.stride, out.stride, n->out_min, n->out_max);
         return NULL;
     case OP_CONCAT: concat_pixels(net, l, j->batch, p0, count, out); return NULL;
     case OP_CONV:
-        if (is_pixelwise(n)) {
-            f32_gemm(count, n->conv.out_c, n->conv.in_c, in.p + p0 * in.stride, in.stride, n->packed,
-                     out.p + p0 * out.stride, out.stride, n->out_min, n->out_max);
-            return NULL;
-        } else {
-            size_t t = (size_t)conv_tile_rows(n), r1 = u1 * t < (size_t)l->h ? u1 * t : (size_t)l->h;
-            return conv_rows(n, b, u0 * t, r1, in, out, thread);
-        }
+        if (!is_pixelwise(n)) return conv_rows(n, b, r0, r1, in, out, thread);
+        f32_gemm(count, n->conv.out_c, n->conv.in_c, in.p + p0 * in.stride, in.stride, n->packed,
+                 out.p + p0 * out.stride, out.stride, n->out_min, n->out_max);
+        return NULL;
     case OP_MAX_POOL: case OP_AVG_POOL: {
         f32_pool2d_shape s = n->pool;
         s.batch = 1;
-        s.in_h = (u1 - u0 - 1) * s.stride_h + s.pool_h;
-        const float *src = in.p + (b * il->h + u0 * n->pool.stride_h) * il->w_ * in.stride;
-        (n->op == OP_MAX_POOL ? f32_maxpool2d_nhwc : f32_avgpool2d_nhwc)(&s, src, in.stride, out.p + (b * l->h + u0) * w * out.stride, out.stride);
-        return NULL;
-    }
-    case OP_DENSE: {         /* panels [u0, u1) of 8 outputs, every image */
-        size_t k = n->conv.in_c, n0 = u0 * 8, n1 = u1 * 8 < n->conv.out_c ? u1 * 8 : n->conv.out_c;
-        f32_gemm(j->batch, n1 - n0, k, in.p, in.stride, n->packed + f32_gemm_packed_size(k, n0),
-                 out.p + n0, out.stride, n->out_min, n->out_max);
+        s.in_h = (r1 - r0 - 1) * s.stride_h + s.pool_h;
+        const float *src = in.p + (b * il->h + r0 * n->pool.stride_h) * il->w_ * in.stride;
+        (n->op == OP_MAX_POOL ? f32_maxpool2d_nhwc : f32_avgpool2d_nhwc)(&s, src, in.stride, out.p + p0 * out.stride, out.stride);
         return NULL;
     }
     }
-    return "run_part: this operation does not split";   /* split_units returns 0 for it */
+    return "run_rows: this operation does not split by rows";   /* plan_split does not split it so */
 }
 
-static const char *run_units(void *ctx, size_t begin, size_t end, int thread) {
-    const node_job *j = ctx;
-    if (!j->per_image) return run_part(j, 0, begin, end, thread);
-    for (size_t i = begin; i < end;) {
-        size_t b = i / j->units, base = b * j->units;
-        size_t u1 = end - base < j->units ? end - base : j->units;
-        const char *err = run_part(j, b, i - base, u1, thread);
-        if (err) return err;
-        i = base + u1;
+/* Output channels [c0, c1) (c0 a multiple of 8) of every image of node n. */
+static const char *run_channels(const region_job *j, const node *n, size_t c0, size_t c1, int thread) {
+    view out = value(j->net, n->out, j->batch), in = value(j->net, n->in, j->batch);
+    if (n->op == OP_DENSE) {
+        f32_gemm(j->batch, c1 - c0, n->conv.in_c, in.p, in.stride, n->packed + f32_gemm_packed_size(n->conv.in_c, c0),
+                 out.p + c0, out.stride, n->out_min, n->out_max);
+        return NULL;
     }
-    return NULL;
-}
-
-static const char *run_node_threaded(dl_net *net, const node *n, size_t batch, const float *input) {
-    node_job j = { net, n, batch, 0, 0, input };
-    size_t units = split_units(net, n, batch, &j.per_image);
-    if (!units) { run_node(net, n, batch, input); return NULL; }
-    j.units = units;
-    return dl_parallel_for(j.per_image ? batch * units : units, run_units, &j);
+    f32_conv2d_shape s = n->conv;
+    s.batch = j->batch;
+    size_t bytes = f32_conv2d_scratch_size_algo(&s, n->algo);
+    void *scratch = bytes ? dl_parallel_scratch(thread, bytes) : NULL;
+    if (bytes && !scratch) return dl_errorf("thread %d: out of memory for %zu bytes of convolution scratch", thread + 1, bytes);
+    return f32_conv2d_nhwc_channels(&s, n->algo, F32_WASMSIMD, in.p, in.stride, n->packed, out.p, out.stride,
+                                    n->out_min, n->out_max, scratch, c0, c1);
 }
 
 static double seconds_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* Units [begin, end) of the region: the leader's, then each follower's on the same rows.
+ * With profiling on, the caller's thread adds each node's busy time to node_busy. */
+static const char *run_region_units(void *ctx, size_t begin, size_t end, int thread) {
+    const region_job *j = ctx;
+    const node *lead = &j->net->nodes[j->first];
+    double *busy = thread == 0 ? j->net->node_busy : NULL;
+    if (lead->split == SPLIT_CHANNELS) {
+        size_t c1 = end * 8 < lead->conv.out_c ? end * 8 : lead->conv.out_c;
+        return run_channels(j, lead, begin * 8, c1, thread);
+    }
+    size_t h = (size_t)j->net->layers[lead->out].h;
+    for (size_t i = begin; i < end;) {
+        size_t b = i / j->units, base = b * j->units;
+        size_t u1 = end - base < j->units ? end - base : j->units;
+        size_t r0 = (i - base) * (size_t)lead->unit_rows, r1 = u1 * (size_t)lead->unit_rows;
+        for (int k = j->first; k < j->end; k++) {
+            const node *n = &j->net->nodes[k];
+            if (is_noop(j->net, n)) continue;
+            double t0 = busy ? seconds_now() : 0;
+            const char *err = run_rows(j, n, b, r0, r1 < h ? r1 : h, thread);
+            if (err) return err;
+            if (busy) busy[k] += seconds_now() - t0;
+        }
+        i = base + u1;
+    }
+    return NULL;
+}
+
+/* Region [first, region_end) on the threads; a node that does not split runs on the caller. */
+static const char *run_region_threaded(dl_net *net, int first, size_t batch, const float *input) {
+    const node *lead = &net->nodes[first];
+    region_job j = { net, first, lead->region_end, batch, 0, input };
+    if (lead->split == SPLIT_NONE) { run_node(net, lead, batch, input); return NULL; }
+    j.units = split_units(net, lead);
+    return dl_parallel_for(lead->split == SPLIT_ROWS ? batch * j.units : j.units, run_region_units, &j);
+}
+
+/* Profiling: a region's wall and critical-path times, shared among its nodes
+ * as the caller's thread was busy with each (a node alone gets all of it). */
+static void charge_seconds(dl_net *net, int first, int end, double seconds, double critical) {
+    double busy = 0;
+    for (int k = first; k < end; k++) busy += net->node_busy[k];
+    for (int k = first; k < end; k++) {
+        double share = end - first == 1 || busy <= 0 ? 1.0 / (end - first) : net->node_busy[k] / busy;
+        net->node_seconds[k] += seconds * share;
+        net->node_critical[k] += critical * share;
+        net->node_busy[k] = 0;
+    }
 }
 
 size_t dl_net_max_batch(const dl_net *net, size_t want) {
@@ -1003,15 +1087,18 @@ const char *dl_net_run_tapped(dl_net *net, const float *input, size_t batch, flo
         net->arena_batch = batch;
     }
     int threaded = dl_parallel_threads() > 1;
-    for (int j = 0; j < net->n_nodes; j++) {
-        double t0 = net->node_seconds ? seconds_now() : 0;
+    for (int j = 0; j < net->n_nodes;) {
+        int end = threaded ? net->nodes[j].region_end : j + 1;
+        double t0 = net->node_seconds ? seconds_now() : 0, c0 = net->node_seconds ? dl_parallel_critical_seconds() : 0;
         const char *err = NULL;
-        if (threaded) err = run_node_threaded(net, &net->nodes[j], batch, input);
+        if (threaded) err = run_region_threaded(net, j, batch, input);
         else run_node(net, &net->nodes[j], batch, input);
         if (err) return err;
-        if (net->node_seconds) net->node_seconds[j] += seconds_now() - t0;
-        /* now, before a later node may reuse its buffer */
-        if (tapped && net->nodes[j].out == net->tap) copy_value(net, net->tap, batch, tapped);
+        if (net->node_seconds) charge_seconds(net, j, end, seconds_now() - t0, dl_parallel_critical_seconds() - c0);
+        /* now, before a later region may reuse its buffer (a region keeps what it reads alive to its end) */
+        for (int k = j; tapped && k < end; k++)
+            if (net->nodes[k].out == net->tap) copy_value(net, net->tap, batch, tapped);
+        j = end;
     }
     copy_value(net, net->output, batch, output);
     return NULL;
@@ -1150,8 +1237,12 @@ size_t dl_net_summary(const dl_net *net, char *buf, size_t cap) {
 
 const char *dl_net_profile(dl_net *net, int on) {
     free(net->node_seconds);
-    net->node_seconds = NULL;
-    if (on && !(net->node_seconds = calloc((size_t)net->n_nodes, sizeof(double)))) return "out of memory";
+    net->node_seconds = net->node_critical = net->node_busy = NULL;
+    if (!on) return NULL;
+    size_t n = (size_t)net->n_nodes;
+    if (!(net->node_seconds = calloc(3 * n, sizeof(double)))) return "out of memory";
+    net->node_critical = net->node_seconds + n;
+    net->node_busy = net->node_critical + n;
     return NULL;
 }
 
@@ -1165,7 +1256,7 @@ static const char *op_name(int op) {
 
 static const char *conv_algo_name(const node *n) {
     static const char *algos[] = { "gemm", "im2col", "winograd2", "winograd4" };
-    return n->op == OP_CONV ? algos[f32_conv2d_choose(&n->conv)] : "";
+    return n->op == OP_CONV ? algos[n->algo] : "";
 }
 
 static const dl_net *sort_net;       /* qsort has no context argument */
@@ -1178,35 +1269,50 @@ size_t dl_net_profile_table(const dl_net *net, int runs, int rows, char *buf, si
     dl_text t = {0};
     int *order = net->node_seconds ? malloc(sizeof(int) * (size_t)net->n_nodes) : NULL;
     if (!order) { dl_text_puts(&t, "no timing (dl_net_profile is off)\n"); return text_out(&t, buf, cap); }
-    double total = 0, per_op[OP_SOFTMAX + 1] = {0};
+    double total = 0, total_crit = 0, per_op[OP_SOFTMAX + 1] = {0}, per_op_crit[OP_SOFTMAX + 1] = {0};
     int count_op[OP_SOFTMAX + 1] = {0};
     for (int j = 0; j < net->n_nodes; j++) {
         order[j] = j;
         total += net->node_seconds[j];
+        total_crit += net->node_critical[j];
         per_op[net->nodes[j].op] += net->node_seconds[j];
+        per_op_crit[net->nodes[j].op] += net->node_critical[j];
         count_op[net->nodes[j].op]++;
     }
     sort_net = net;
     qsort(order, (size_t)net->n_nodes, sizeof *order, slower_first);
     double per = runs > 0 ? 1e3 / runs : 1e3;
-    dl_text_printf(&t, "| # | layer | op | output | split units | ms | share |\n| ---: | --- | --- | --- | ---: | ---: | ---: |\n");
+    int crit = dl_parallel_critical_seconds() >= 0;   /* thread CPU clocks: natively */
+    dl_text_printf(&t, "| # | layer | op | output | split | ms | share |%s\n| ---: | --- | --- | --- | ---: | ---: | ---: |%s\n",
+                   crit ? " critical ms |" : "", crit ? " ---: |" : "");
     for (int r = 0; r < net->n_nodes && (rows <= 0 || r < rows); r++) {
         const node *n = &net->nodes[order[r]];
         const layer *l = &net->layers[n->out];
-        int per_image;
-        size_t units = split_units(net, n, 1, &per_image);
         dl_text_printf(&t, "| %d | ", r + 1);
         put_escaped(&t, l->name);
         dl_text_printf(&t, " | %s%s%s | ", op_name(n->op), n->op == OP_CONV ? " " : "", conv_algo_name(n));
         if (l->rank == 3) dl_text_printf(&t, "%dx%dx%d", l->h, l->w_, l->c);
         else dl_text_printf(&t, "%d", l->c);
-        dl_text_printf(&t, " | %zu | %.3f | %.1f%% |\n", units ? units : 1, net->node_seconds[order[r]] * per,
+        if (n->split == SPLIT_NONE) dl_text_puts(&t, " | whole");
+        else dl_text_printf(&t, " | %zu %s", split_units(net, n), n->split == SPLIT_ROWS ? (n->unit_rows > 1 ? "tile rows" : "rows") : "x 8 channels");
+        dl_text_printf(&t, " | %.3f | %.1f%% |", net->node_seconds[order[r]] * per,
                        total > 0 ? 100 * net->node_seconds[order[r]] / total : 0);
+        if (crit) dl_text_printf(&t, " %.3f |", net->node_critical[order[r]] * per);
+        dl_text_puts(&t, "\n");
     }
-    dl_text_printf(&t, "\n| op | nodes | ms | share |\n| --- | ---: | ---: | ---: |\n");
-    for (int op = 0; op <= OP_SOFTMAX; op++)
-        if (count_op[op]) dl_text_printf(&t, "| %s | %d | %.3f | %.1f%% |\n", op_name(op), count_op[op], per_op[op] * per, total > 0 ? 100 * per_op[op] / total : 0);
-    dl_text_printf(&t, "| all | %d | %.3f | 100%% |\n", net->n_nodes, total * per);
+    dl_text_printf(&t, "\n| op | nodes | ms | share |%s\n| --- | ---: | ---: | ---: |%s\n", crit ? " critical ms |" : "", crit ? " ---: |" : "");
+    for (int op = 0; op <= OP_SOFTMAX; op++) {
+        if (!count_op[op]) continue;
+        dl_text_printf(&t, "| %s | %d | %.3f | %.1f%% |", op_name(op), count_op[op], per_op[op] * per, total > 0 ? 100 * per_op[op] / total : 0);
+        if (crit) dl_text_printf(&t, " %.3f |", per_op_crit[op] * per);
+        dl_text_puts(&t, "\n");
+    }
+    dl_text_printf(&t, "| all | %d | %.3f | 100%% |", net->n_nodes, total * per);
+    if (crit) dl_text_printf(&t, " %.3f |", total_crit * per);
+    dl_text_puts(&t, "\n");
+    int regions = 0;
+    for (int j = 0; j < net->n_nodes; j = net->nodes[j].region_end) regions += net->nodes[j].split != SPLIT_NONE;
+    dl_text_printf(&t, "\nOn several threads: %d parallel regions (one barrier each) for %d nodes.\n", regions, net->n_nodes);
     free(order);
     return text_out(&t, buf, cap);
 }

@@ -344,7 +344,11 @@ static value evaluate(const builder *b, const float *image) {
 static int inject_thread_failure;
 
 static void same_on_threads(dl_net *net, const float *x, size_t batch, const float *y, size_t out_floats, const char *what) {
-    if (!dl_parallel_available()) return;
+    static int said;
+    if (!dl_parallel_available()) {
+        if (!said++) printf("graph_test: this build runs one thread: the threaded cases (2, 3 and 4 threads) are NOT run\n");
+        return;
+    }
     float *y2 = malloc(sizeof(float) * out_floats * batch);
     for (int t = 2; t <= 4 && y2; t++) {
         char detail[96];
@@ -747,6 +751,22 @@ static void test_threads(void) {
     x = pool(&b, DL_AVG_POOL2D, "avg", x, 2, 2);
     inject_thread_failure = 1;
     run_case(&b, "threads: odd sizes", "input conv", NULL);
+
+    /* A dense block's pattern: a 3x3 convolution into a concatenation, its
+     * BatchNorm-ReLU and a 1x1 convolution in one region; then layers with
+     * fewer than 8 rows, split by output channels (im2col, GEMM, Winograd;
+     * panels of 8 that do not divide 24 or 17 evenly among threads). */
+    builder c = { .rng = 22 };
+    int c1 = conv(&c, "c1", input(&c, 55, 57), 3, 16, 3, 2, 1, 1, DL_RELU);    /* 28x29 */
+    int c2 = conv(&c, "c2", c1, 16, 20, 3, 1, 1, 1, DL_RELU);                  /* Winograd, leads the region */
+    x = batch_norm(&c, "bn1", concat2(&c, "cat1", c1, c2), 36);
+    x = conv(&c, "c3", one(&c, DL_ACTIVATION, DL_RELU, "relu1", x), 36, 24, 1, 1, 0, 1, DL_RELU);
+    int c4 = conv(&c, "c4", x, 24, 20, 3, 2, 1, 1, DL_RELU);                   /* 14x15 */
+    int c5 = conv(&c, "c5", c4, 20, 24, 3, 2, 1, 1, DL_RELU);                  /* 7x8: im2col by channels */
+    x = batch_norm(&c, "bn2", concat2(&c, "cat2", c5, pool(&c, DL_MAX_POOL2D, "p", c4, 1, 2)), 44);
+    x = conv(&c, "c6", one(&c, DL_ACTIVATION, DL_RELU, "relu2", x), 44, 24, 1, 1, 0, 1, DL_RELU);
+    conv(&c, "c7", x, 24, 17, 3, 1, 1, 1, DL_RELU);                            /* Winograd by channels */
+    run_case(&c, "threads: a dense block, 7x8 layers by channels", "input conv conv concat scale_shift+relu conv", NULL);
     inject_thread_failure = 0;
 }
 

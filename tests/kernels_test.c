@@ -119,6 +119,40 @@ static void test_gemm(void) {
 
 static const char *algo_name[] = {"gemm", "im2col", "winograd2x2", "winograd4x4"};
 
+static void expect(int ok, const char *what) {
+    checks++;
+    if (!ok && failures++ < 20) printf("FAIL %s\n", what);
+}
+
+/* The convolution split by output channels (threads: models/graph.c) gives the
+ * whole call's bits: every panel alone, then two halves at a panel boundary. */
+static void same_by_channels(const f32_conv2d_shape *s, f32_conv2d_algo algo, f32_variant v, const float *in,
+                             size_t in_stride, const float *packed, const float *whole, size_t out_stride,
+                             float lo, float hi, void *scratch, const char *what) {
+    const size_t opix = s->batch * f32_conv2d_out_h(s) * f32_conv2d_out_w(s), mid = s->out_c / 16 * 8;
+    float *got = sentinel_buf(opix * out_stride);
+    char w2[360];
+    for (int halves = 0; halves < 2; halves++) {
+        for (size_t i = 0; i < opix * out_stride; i++) got[i] = 777.0f;
+        const char *err = NULL;
+        for (size_t c0 = 0; c0 < s->out_c && !err;) {
+            size_t c1 = halves ? (c0 < mid ? mid : s->out_c) : (c0 + 8 < s->out_c ? c0 + 8 : s->out_c);
+            err = f32_conv2d_nhwc_channels(s, algo, v, in, in_stride, packed, got, out_stride, lo, hi, scratch, c0, c1);
+            c0 = c1;
+        }
+        int same = !err;
+        for (size_t p = 0; p < opix && same; p++) same = !memcmp(got + p * out_stride, whole + p * out_stride, s->out_c * sizeof(float));
+        snprintf(w2, sizeof w2, "%s by %s", what, halves ? "two channel halves" : "channel panels");
+        expect(same, w2);
+        check_untouched(got, opix, out_stride, s->out_c, w2);
+    }
+    snprintf(w2, sizeof w2, "%s: channel ranges off the panels or past the end refused", what);
+    expect(f32_conv2d_nhwc_channels(s, algo, v, in, in_stride, packed, got, out_stride, lo, hi, scratch, 4, s->out_c) != NULL &&
+           f32_conv2d_nhwc_channels(s, algo, v, in, in_stride, packed, got, out_stride, lo, hi, scratch, 0, s->out_c + 1) != NULL &&
+           f32_conv2d_nhwc_channels(s, algo, v, in, in_stride, packed, got, out_stride, lo, hi, scratch, 8, 0) != NULL, w2);
+    free(got);
+}
+
 static void test_conv_shape(f32_conv2d_shape s, size_t in_stride, size_t out_stride, float lo, float hi,
                             int naive_check) {
     char what[256];
@@ -171,6 +205,7 @@ static void test_conv_shape(f32_conv2d_shape s, size_t in_stride, size_t out_str
             if (wino) worst_wino[algo - F32_CONV_WINOGRAD_2X2] = fmax(worst_wino[algo - F32_CONV_WINOGRAD_2X2], e);
             check(refused || unpacked ? INFINITY : e, wino ? 1e-4 : 1e-5, w2);
             check_untouched(got, opix, out_stride, s.out_c, w2);
+            same_by_channels(&s, algo, v, in, in_stride, packed, got, out_stride, lo, hi, scratch, w2);
         }
         free(packed); free(scratch);
     }
@@ -194,10 +229,6 @@ static f32_conv2d_shape conv_shape(size_t batch, size_t h, size_t w, size_t cin,
     return s;
 }
 
-static void expect(int ok, const char *what) {
-    checks++;
-    if (!ok && failures++ < 20) printf("FAIL %s\n", what);
-}
 
 /* Sizes that do not fit in size_t saturate to SIZE_MAX (callers refuse them);
  * an algorithm asked for a shape it does not support says so, writes nothing. */
