@@ -7,6 +7,7 @@
 import { batchRanges } from './experiment.js';
 import { cacheKey } from './fashion-cache.js';
 import { WorkerClient } from './worker-client.js';
+import { release } from './denselab.js';
 
 export const FEATURE_DIMS = 1024;    // DenseNet121's pooled features per image
 const IMAGE_PIXELS = 28 * 28;
@@ -14,8 +15,10 @@ const MAX_ATTEMPTS = 3;
 
 export class FeaturePool {
   // stallMs: a worker silent that long during a batch (it reports progress every few images) is dead.
-  constructor({ size, count, wasm, model, stallMs = 90000, initMs = 180000 }) {
-    Object.assign(this, { size, target: count, wasm, model, stallMs, initMs });
+  // modelUrl: each worker fetches the model itself and checks it against modelChecksum (the page
+  // keeps no copy of it).
+  constructor({ size, count, wasm, modelUrl, modelChecksum, stallMs = 90000, initMs = 180000 }) {
+    Object.assign(this, { size, target: count, wasm, modelUrl, modelChecksum, stallMs, initMs });
     this.slots = [];
     this.replaced = 0;
     this.heapBytes = { first: 0, max: 0 };   // a worker's WASM memory after its first batch, and the most seen
@@ -27,8 +30,8 @@ export class FeaturePool {
   // A slot: a worker client, its init request, and the job it runs.
   spawn() {
     const client = new WorkerClient(new URL('./worker-features.js', import.meta.url), { name: 'a feature worker', stallMs: this.stallMs });
-    const wasm = this.wasm.slice(0), model = this.model.slice(0);
-    const ready = client.call('init', { wasm, model, size: this.size }, { transfer: [wasm, model], timeoutMs: this.initMs });
+    const wasm = this.wasm.slice(0);
+    const ready = client.call('init', { wasm, modelUrl: this.modelUrl, checksum: this.modelChecksum, size: this.size }, { transfer: [wasm], timeoutMs: this.initMs });
     ready.catch(() => {});
     return { client, ready, job: null };
   }
@@ -131,7 +134,7 @@ export class FeaturePool {
 // total, cached, rate, workers, replaced }) after each step. Resolves to { cached, computed,
 // workers, replaced, heapBytes, cacheComplete (every batch is in the cache) }, or to
 // { cancelled: true, done, total } when the pool was cancelled.
-export async function extractFeatures({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, model, sink, onPool, onProgress, onCacheError }) {
+export async function extractFeatures({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, modelUrl, sink, onPool, onProgress, onCacheError }) {
   const jobs = [], fromCache = [], writes = [];
   let cached = 0, cacheComplete = !!cache.db;
   for (const [split, count] of [['train', n], ['test', m]]) {
@@ -155,7 +158,7 @@ export async function extractFeatures({ splits, n, m, size, workers, batch, cach
   const direct = [];   // sink.put of the batches that could not wait in the cache
   const deliver = (split, start, f) => { const p = sink.put(split, start, f); p.catch(() => {}); direct.push(p); };
   if (jobs.length) {
-    const pool = new FeaturePool({ size, count: Math.min(workers, jobs.length), wasm, model });
+    const pool = new FeaturePool({ size, count: Math.min(workers, jobs.length), wasm, modelUrl, modelChecksum });
     onPool(pool);
     progress.workers = pool.target;
     const inFlight = new Map();   // job -> images done inside the running batch
@@ -176,7 +179,7 @@ export async function extractFeatures({ splits, n, m, size, workers, batch, cach
           inFlight.delete(job);
           if (!cache.db) deliver(job.split, job.range[0], f);
           else {
-            writes.push(cache.put(job.key, f).then(() => fromCache.push(job), (e) => {
+            writes.push(cache.put(job.key, f).then(() => { fromCache.push(job); release(f); }, (e) => {
               onCacheError(e);
               cacheComplete = false;
               deliver(job.split, job.range[0], f);

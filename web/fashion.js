@@ -4,7 +4,7 @@
 // This file is the page's DOM and sequencing; the features come from fashion-pool.js (workers)
 // and fashion-cache.js (IndexedDB), the drawings from fashion-render.js, the defaults of
 // every field from defaults.js.
-import { createDenseLab } from './denselab.js';
+import { createDenseLab, release } from './denselab.js';
 import { FASHION_CLASSES, FASHION_FILES, parseSplit } from './experiment.js';
 import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures } from './fashion-pool.js';
 import { FeatureCache } from './fashion-cache.js';
@@ -16,6 +16,7 @@ import { WorkerClient } from './worker-client.js';
 import { schedulePairs } from './rbf-pairs.js';
 
 const MODEL_URL = 'models/densenet121.dlm';
+const modelUrl = () => new URL(MODEL_URL, location.href).href;
 const WASM_URL = 'denselab_core.wasm';
 const DATA_DIR = 'data/fashion-mnist/';
 const SPLIT_SIZE = { train: 60000, test: 10000 };   // Fashion-MNIST's: "(all)" in the selects
@@ -25,7 +26,7 @@ const fmt = (n) => Number(n).toLocaleString('en-US');
 const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
 
 const state = {
-  wasm: null, model: null, modelChecksum: 0,
+  wasm: null, modelChecksum: 0,
   splits: null,          // { train, test } parsed IDX (all images)
   pool: null,            // FeaturePool at one size
   cache: null,           // FeatureCache (IndexedDB, or memory only)
@@ -94,7 +95,6 @@ async function load() {
   // shrinking) goes with it.
   const lab = await createDenseLab({ wasmBinary: wasm });
   state.wasm = wasm.buffer;
-  state.model = model.buffer;
   const file = lab.loadModelFile(model);            // verifies the model's checksum once, here
   state.modelChecksum = file.checksum;
   file.free();
@@ -102,6 +102,7 @@ async function load() {
     train: parseSplit(lab, 'train', idx[0], idx[1]),
     test: parseSplit(lab, 'test', idx[2], idx[3]),
   };
+  release(model, ...gz, ...idx);   // the feature workers fetch the model themselves (cached by then)
   state.cache = await FeatureCache.open().catch((e) => { showError(`features will not be cached: ${e.message}`); return new FeatureCache(null); });
   $('loadbar').classList.add('loaded');
   $('load-label').textContent = `Ready: ${fmt(state.splits.train.count)} training and ${fmt(state.splits.test.count)} test images, model checksum ${state.modelChecksum.toString(16)}.`;
@@ -177,7 +178,7 @@ async function extract() {
   try {
     r = await extractFeatures({
       splits: state.splits, n, m, size, workers, batch: DEFAULTS.batch, cache: state.cache,
-      modelChecksum: state.modelChecksum, wasm: state.wasm, model: state.model, sink,
+      modelChecksum: state.modelChecksum, wasm: state.wasm, modelUrl: modelUrl(), sink,
       onPool: (pool) => { state.pool = pool; setBusy(true); },
       onProgress: showFeatureProgress,
       onCacheError: (e) => showError(`could not cache features: ${e.message}`),
@@ -415,7 +416,8 @@ async function fitRbf(t, c) {
   const key = `${state.trainerData}|${c.rbfMax}|${JSON.stringify(c.params)}`;
   if (state.rbfPairs?.key !== key) state.rbfPairs = { key, done: new Map() };
   const { done } = state.rbfPairs;
-  const { classSizes } = await t.call('rbfPrepare', { params: c.params, rbfMax: c.rbfMax });
+  const params = { ...c.params, cacheMb: DEFAULTS.classifiers['rbf-svm'].pairCacheMb };   // the same model, any cache
+  const { classSizes } = await t.call('rbfPrepare', { params, rbfMax: c.rbfMax });
   const pairs = (classSizes.length * (classSizes.length - 1)) / 2;
   const pool = Array.from({ length: Math.max(1, Math.min(settings().workers, pairs - done.size)) }, () => {
     const w = new WorkerClient(new URL('./worker-train.js', import.meta.url), { name: 'an RBF SVM pair worker' });
@@ -438,6 +440,7 @@ async function fitRbf(t, c) {
         if (state.stopAfterPairs && p.done >= state.stopAfterPairs) stopTraining();
       },
     });
+    for (const w of pool) w.kill('finished');   // their heaps go before assembling grows the classifier worker's
     return await t.call('rbfAssemble', { results, seconds: (performance.now() - t0) / 1000 });
   } finally {
     for (const w of pool) w.kill('finished');
@@ -569,7 +572,7 @@ function photoWorker(size) {
   const p = state.photoWorker;
   if (p && p.size === size) return p;
   p?.pool.terminate();
-  const pool = new FeaturePool({ size, count: 1, wasm: state.wasm, model: state.model });
+  const pool = new FeaturePool({ size, count: 1, wasm: state.wasm, modelUrl: modelUrl(), modelChecksum: state.modelChecksum });
   state.photoWorker = { size, pool };
   return state.photoWorker;
 }

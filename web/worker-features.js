@@ -1,24 +1,31 @@
 // DenseLab feature-extraction worker (module worker, one WASM instance): the Fashion-MNIST
 // page runs a pool of these. Messages in: { id, cmd, ... }; out: { id, ok: true, result } |
 // { id, ok: false, error } and, during a batch, { id, progress: imagesDone }.
-//   init  { wasm: ArrayBuffer, model: ArrayBuffer (.dlm), size: S } -> { checksum }
+//   init  { wasm: ArrayBuffer, modelUrl (.dlm, fetched here: the page keeps no copy), checksum (the
+//         page's, checked), size: S } -> { checksum }
 //   batch { images: Uint8Array (count x h x w gray), w, h, count }  -> { features: Float32Array(count x 1024)
 //         (transferred), heapBytes: this worker's WASM memory after it (bounded: it does not grow with the batches) }
 //   photo { bytes: ArrayBuffer (image file), invert }              -> { features, gray28 (28x28 pixels), width, height, decodedBy }
 // A batch runs to completion: the page cancels by terminating the worker.
 import { serve } from './worker-rpc.js';
-import { createDenseLab } from './denselab.js';
+import { createDenseLab, release } from './denselab.js';
 import { featureNet, rgbToGray } from './experiment.js';
 import { withBrowserFallback } from './browser-decode.js';
 
 let lab = null, file = null, net = null;
 
-async function init({ wasm, model, size: s }) {
+// The model's JS copy goes as soon as it is in the heap: this worker holds the model once.
+async function init({ wasm, modelUrl, checksum, size: s }) {
   if (!lab) lab = await createDenseLab({ wasmBinary: new Uint8Array(wasm) });
   if (net) net.free();
   if (file) file.free();
   net = null;
-  file = lab.loadModelFile(new Uint8Array(model));
+  const response = await fetch(modelUrl);
+  if (!response.ok) throw new Error(`could not download ${modelUrl}: HTTP ${response.status}`);
+  const model = new Uint8Array(await response.arrayBuffer());
+  file = lab.loadModelFile(model);
+  release(model);
+  if (checksum !== undefined && file.checksum !== checksum) throw new Error(`${modelUrl} changed on the server since the page loaded it: reload the page`);
   net = featureNet(lab, file, s);
   return { checksum: file.checksum };
 }
@@ -46,6 +53,9 @@ async function photo({ bytes, invert }) {
 }
 
 const handlers = { init, batch, photo };
+
+// For bench/tab_experiment.js's memory breakdown: this worker's WASM memory (it never shrinks).
+self.__denselabMemory = () => ({ wasmBytes: lab ? lab.heapBytes() : 0, role: 'features' });
 
 serve(handlers, {
   setup: ['init'], isReady: () => !!net, notReady: 'the feature worker is not initialised',

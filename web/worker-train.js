@@ -18,7 +18,7 @@
 //   rbfPair     { ...task }            -> { bytes } (any worker, no data needed)
 //   rbfAssemble { results, seconds }   -> the comparison-table row, as fit's
 import { serve } from './worker-rpc.js';
-import { createDenseLab } from './denselab.js';
+import { createDenseLab, release } from './denselab.js';
 import { checksum, classifierInputs, rbfAssembledRow, runClassifier } from './experiment.js';
 import { classIndex, pairTask, trainPairTask } from './rbf-pairs.js';
 
@@ -61,6 +61,7 @@ function featuresPut({ split, start, floats }) {
     throw new Error(`features-put: ${floats.length} floats at ${split} row ${start} do not fit ${n} + ${m} rows of ${d}`);
   }
   features.heap.view().set(floats, ((split === 'test' ? n : 0) + start) * d);
+  release(floats);   // transferred here: the heap holds them now
   features.have.add(`${split}:${start}`);
   return {};
 }
@@ -139,7 +140,8 @@ function rbfTask({ ci, cj }) {
   return pairTask(rbf.train.x, rbf.train.d, rbf.rows, ci, cj, rbf.shared, rbf.params);
 }
 
-const rbfPair = (task) => ({ bytes: trainPairTask(lab, task) });
+let pairsTrained = 0;
+const rbfPair = (task) => { pairsTrained++; return { bytes: trainPairTask(lab, task) }; };
 
 function rbfAssemble({ results, seconds }) {
   if (!rbf) throw new Error('rbfAssemble before rbfPrepare');
@@ -150,6 +152,9 @@ const handlers = {
   start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfAssemble,
   'features-begin': featuresBegin, 'features-put': featuresPut, 'features-end': featuresEnd, 'features-drop': dropFeatures,
 };
+
+// For bench/tab_experiment.js's memory breakdown: this worker's WASM memory (it never shrinks).
+self.__denselabMemory = () => ({ wasmBytes: lab ? lab.heapBytes() : 0, role: data || features ? 'classifier' : pairsTrained ? 'RBF pairs' : null });
 
 serve(handlers, {
   setup: ['start'], isReady: () => !!lab, notReady: 'the classifier worker is not started',
