@@ -83,7 +83,7 @@ const server = await startServer({ root: opts.dist, port: 0 });
 const browser = await launchChromium('denselab-tab-');
 const { context, userDir } = browser;
 const peak = { rss: 0, pss: 0, pssAnon: 0, pssFile: 0 };   // each the largest sample
-let phase = 'load', step = null;   // step: the classifier training now (its row's label)
+let phase = 'load', step = null;   // step: the classifier training now (its row's label); phase null: the run is over
 // phase -> { rss, pss, pssAnon, pssFile: each its largest sample; atPeak: the PSS sample with
 // the largest sum, per process kind, and the workers' WASM memories then }.
 const phasePeak = {};
@@ -97,10 +97,10 @@ function workerWasm() {
 const sampler = setInterval(() => {
   const now = browserMemory(userDir);
   for (const k of Object.keys(peak)) peak[k] = Math.max(peak[k], now[k]);
-  for (const key of step ? [phase, `${phase}: ${step}`] : [phase]) {
+  for (const key of !phase ? [] : step ? [phase, `${phase}: ${step}`] : [phase]) {
     const p = (phasePeak[key] ??= { rss: 0, pss: 0, pssAnon: 0, pssFile: 0, atPeak: null });
     for (const k of Object.keys(peak)) p[k] = Math.max(p[k], now[k]);
-    if (!p.atPeak || now.pss >= p.atPeak.pss) p.atPeak = { byKind: now.byKind, wasm: workerWasm() };
+    if (!p.atPeak || now.pss >= p.atPeak.pss) p.atPeak = { pss: now.pss, byKind: now.byKind, wasm: workerWasm() };
   }
 }, 250);
 let polling = true;
@@ -130,6 +130,7 @@ async function watchSteps() {
   while (phase === 'classifiers') {
     const text = await page.textContent('[data-testid=train-text]').catch(() => '');
     const label = /^([^:]+):/.exec(text ?? '')?.[1];
+    if (label && label !== step) process.stderr.write(`tab_experiment: ${label} (${new Date().toISOString()})\n`);
     if (label) step = label;
     await page.waitForTimeout(250);
   }
@@ -169,6 +170,7 @@ try {
   await page.fill('[data-testid=rbf-max]', opts['rbf-points']);
   for (const id of ['use-linear-svm', 'use-rbf-svm', 'use-softmax', 'use-pixels-linear-svm']) await page.setChecked(`[data-testid=${id}]`, true);
   phase = 'features';
+  process.stderr.write(`tab_experiment: loaded in ${loadSeconds.toFixed(1)} s; features (${new Date().toISOString()})\n`);
   const t1 = Date.now();
   await page.click('[data-testid=extract]');
   await waitFor(['done'], 'features');
@@ -180,7 +182,7 @@ try {
   const t2 = Date.now();
   await page.click('[data-testid=train]');
   await waitFor(['done'], 'training');
-  phase = 'done';
+  phase = null;   // the results are read: no more phases
   await steps;
   const trainSeconds = (Date.now() - t2) / 1000;
   const rows = await page.$$eval('[data-testid=results-row]', (trs) => trs.map((tr) => ({

@@ -4,8 +4,8 @@
 // This file is the page's DOM and sequencing; the features come from fashion-pool.js (workers)
 // and fashion-cache.js (IndexedDB), the drawings from fashion-render.js, the defaults of
 // every field from defaults.js.
-import { createDenseLab, release } from './denselab.js';
-import { FASHION_CLASSES, FASHION_FILES, parseSplit } from './experiment.js';
+import { release } from './denselab.js';
+import { FASHION_CLASSES, FASHION_FILES } from './experiment.js';
 import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures } from './fashion-pool.js';
 import { FeatureCache } from './fashion-cache.js';
 import { bestRow, drawCurve, drawGray, lessonSentence, renderConfusion, renderGallery } from './fashion-render.js';
@@ -91,18 +91,18 @@ async function load() {
   const [wasm, model, ...gz] = bytes;
   $('load-label').textContent = 'Unpacking and checking the data…';
   const idx = await Promise.all(gz.map((b, i) => gunzip(b, urls[i + 2])));
-  // A lab only for loading, not kept: its heap (the model and the IDX files copied in, never
-  // shrinking) goes with it.
-  const lab = await createDenseLab({ wasmBinary: wasm });
+  release(...gz);
   state.wasm = wasm.buffer;
-  const file = lab.loadModelFile(model);            // verifies the model's checksum once, here
-  state.modelChecksum = file.checksum;
-  file.free();
-  state.splits = {
-    train: parseSplit(lab, 'train', idx[0], idx[1]),
-    test: parseSplit(lab, 'test', idx[2], idx[3]),
-  };
-  release(model, ...gz, ...idx);   // the feature workers fetch the model themselves (cached by then)
+  // The model's checksum and the parsed IDX files, from a worker ended right after: its heap (the
+  // model and the files copied in, never shrinking) goes with it, and so do the files moved there.
+  // The feature workers fetch the model themselves (cached by then): the page keeps no copy.
+  const loader = new WorkerClient(new URL('./worker-features.js', import.meta.url), { name: 'the loading worker' });
+  try {
+    const r = await loader.call('open', { wasm: state.wasm.slice(0), model: model.buffer, idx: idx.map((b) => b.buffer) },
+      { transfer: [model.buffer, ...idx.map((b) => b.buffer)] });
+    state.modelChecksum = r.checksum;
+    state.splits = r.splits;
+  } finally { loader.kill('finished'); }
   state.cache = await FeatureCache.open().catch((e) => { showError(`features will not be cached: ${e.message}`); return new FeatureCache(null); });
   $('loadbar').classList.add('loaded');
   $('load-label').textContent = `Ready: ${fmt(state.splits.train.count)} training and ${fmt(state.splits.test.count)} test images, model checksum ${state.modelChecksum.toString(16)}.`;
