@@ -19,7 +19,7 @@ export function tabSection() {
   return `${BEGIN}
 ## The whole experiment in a Chromium tab (row 7, measured on the page)
 
-\`node bench/tab_experiment.js --train ${r.options.train} --test ${r.options.test} --size ${r.options.size} --workers ${r.options.workers}\` — ${r.date}, ${r.chromium}, ${r.cores} cores, load average after: ${r.load_average}.
+\`node bench/tab_experiment.js --train ${r.options.train} --test ${r.options.test} --size ${r.options.size} --workers ${r.options.workers}${r.options['rbf-points'] ? ` --rbf-points ${r.options['rbf-points']}` : ''}\` — ${r.date}, ${r.chromium}, ${r.cores} cores, load average after: ${r.load_average}.
 dist/fashion.html driven by playwright-core: page load to "ready" ${r.load_seconds.toFixed(1)} s; features ${r.feature_seconds.toFixed(1)} s (${r.feature_progress}); all four classifiers ${r.classifiers_seconds.toFixed(1)} s; **peak memory of the browser's processes ${r.peak_browser_pss_mb ?? '?'} MB as a sum of PSS, ${r.peak_browser_rss_mb} MB as a sum of RSS** (MiB, /proc/PID/smaps_rollup over the browser's process tree, sampled every 250 ms${r.peak_by_phase_mb ? `; PSS peak while loading / extracting / training: ${['load', 'features', 'classifiers'].map((k) => r.peak_by_phase_mb[k]?.pss ?? '?').join(' / ')} MB` : ''}${r.feature_worker_wasm_mb ? `; WASM memory per feature worker ${r.feature_worker_wasm_mb}` : ''}).
 
 | classifier | features | train size | train time | test accuracy |
