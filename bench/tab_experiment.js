@@ -2,7 +2,9 @@
 // tab_experiment.js — the whole Fashion-MNIST experiment in a headless Chromium tab
 // (dist/fashion.html): wall time of each phase, test accuracies, and the peak memory of
 // the browser's processes (sums of PSS and of RSS from /proc/PID/smaps_rollup over the
-// browser's process tree, sampled every 250 ms; the peak per phase too).
+// browser's process tree, sampled every 250 ms; the peak per phase too, and per classifier,
+// with each phase's peak split by kind of process (browser, renderer, GPU, utilities) and the
+// WASM memory of every live worker then: where the memory goes; printed at the end).
 //   node bench/tab_experiment.js [--train 60000] [--test 10000] [--size 32] [--workers auto|N]
 //                                [--rbf-points 5000] [--epochs 10] [--out build/bench/tab_experiment.json]
 //                                [--dist dist] (another build's dist/, e.g. to measure the code before a change)
