@@ -2,7 +2,9 @@
 // tab_experiment.js — the whole Fashion-MNIST experiment in a headless Chromium tab
 // (dist/fashion.html): wall time of each phase, test accuracies, and the peak memory of
 // the browser's processes (sums of PSS and of RSS from /proc/PID/smaps_rollup over the
-// browser's process tree, sampled every 250 ms; the peak per phase too).
+// browser's process tree, sampled every 250 ms; the peak per phase too, and per classifier,
+// with each phase's peak split by kind of process (browser, renderer, GPU, utilities) and the
+// WASM memory of every live worker then: where the memory goes; printed at the end).
 //   node bench/tab_experiment.js [--train 60000] [--test 10000] [--size 32] [--workers auto|N]
 //                                [--rbf-points 5000] [--epochs 10] [--out build/bench/tab_experiment.json]
 //                                [--dist dist] (another build's dist/, e.g. to measure the code before a change)
@@ -45,19 +47,33 @@ function browserPids(userDir) {
   return [...out];
 }
 
-// { rss, pss, pssAnon, pssFile } (bytes) summed over the browser's processes. RSS counts a page
-// shared by k processes k times; PSS counts 1/k of it in each, so the PSS sum is the memory the
-// browser really holds. Its file part (Chromium's own code, shared with every other Chromium
-// on the machine) shrinks when other browsers run; the anonymous part (heaps, WASM memory) does not.
+// What a browser process is, from its command line: 'browser', 'renderer', 'gpu-process',
+// 'zygote', or a utility process by its service ('network', 'storage', ...).
+const kinds = new Map();   // pid -> kind (a pid's command line does not change)
+function processKind(pid) {
+  if (!kinds.has(pid)) {
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+    const type = /--type=([\w-]+)/.exec(cmd)?.[1], sub = /--utility-sub-type=(?:\w+\.mojom\.)?(\w+)/.exec(cmd)?.[1];
+    kinds.set(pid, !type ? (cmd.includes('crashpad') ? 'crashpad' : 'browser') : sub ? sub.replace(/Service$/, '').toLowerCase() : type);
+  }
+  return kinds.get(pid);
+}
+
+// { rss, pss, pssAnon, pssFile, byKind: { kind: pss } } (bytes) summed over the browser's
+// processes. RSS counts a page shared by k processes k times; PSS counts 1/k of it in each, so
+// the PSS sum is the memory the browser really holds. Its file part (Chromium's own code,
+// shared with every other Chromium on the machine) shrinks when other browsers run; the
+// anonymous part (heaps, WASM memory) does not.
 const SMAPS = { rss: 'Rss', pss: 'Pss', pssAnon: 'Pss_Anon', pssFile: 'Pss_File' };
 function browserMemory(userDir) {
-  const sum = Object.fromEntries(Object.keys(SMAPS).map((k) => [k, 0]));
+  const sum = { ...Object.fromEntries(Object.keys(SMAPS).map((k) => [k, 0])), byKind: {} };
   for (const pid of browserPids(userDir)) {
     try {
-      const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1');
+      const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'), kind = processKind(pid);
       for (const [key, field] of Object.entries(SMAPS)) {
         const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
         if (m) sum[key] += Number(m[1]) * 1024;
+        if (m && key === 'pss') sum.byKind[kind] = (sum.byKind[kind] ?? 0) + Number(m[1]) * 1024;
       }
     } catch { /* the process ended */ }
   }
@@ -69,13 +85,70 @@ const server = await startServer({ root: opts.dist, port: 0 });
 const browser = await launchChromium('denselab-tab-');
 const { context, userDir } = browser;
 const peak = { rss: 0, pss: 0, pssAnon: 0, pssFile: 0 };   // each the largest sample
-let phase = 'load';
-const phasePeak = {};   // phase -> the same: where the peak is
+let phase = 'load', step = null;   // step: the classifier training now (its row's label); phase null: the run is over
+// phase -> { rss, pss, pssAnon, pssFile: each its largest sample; atPeak: the PSS sample with
+// the largest sum, per process kind, and the workers' WASM memories then }.
+const phasePeak = {};
+// The workers' WASM memories (they never shrink): each worker reports its own through
+// self.__denselabMemory (web/worker-features.js, web/worker-train.js); a worker busy in a long
+// WASM call answers later, with the same or a larger figure.
+const workers = new Map();   // playwright Worker -> { name, wasm (bytes, largest seen), live }
+function workerWasm() {
+  return [...workers.values()].filter((w) => w.live).map((w) => ({ name: w.role ? `${w.name} (${w.role})` : w.name, mb: Math.round(w.wasm / 2 ** 20) }));
+}
 const sampler = setInterval(() => {
-  const now = browserMemory(userDir), p = (phasePeak[phase] ??= { rss: 0, pss: 0, pssAnon: 0, pssFile: 0 });
-  for (const k of Object.keys(peak)) { peak[k] = Math.max(peak[k], now[k]); p[k] = Math.max(p[k], now[k]); }
+  const now = browserMemory(userDir);
+  for (const k of Object.keys(peak)) peak[k] = Math.max(peak[k], now[k]);
+  for (const key of !phase ? [] : step ? [phase, `${phase}: ${step}`] : [phase]) {
+    const p = (phasePeak[key] ??= { rss: 0, pss: 0, pssAnon: 0, pssFile: 0, atPeak: null });
+    for (const k of Object.keys(peak)) p[k] = Math.max(p[k], now[k]);
+    if (!p.atPeak || now.pss >= p.atPeak.pss) p.atPeak = { pss: now.pss, byKind: now.byKind, wasm: workerWasm() };
+  }
 }, 250);
+let polling = true;
+async function pollWorkers(page) {
+  const seen = new Map();   // worker script -> how many so far (names: "worker-train.js #2")
+  while (polling) {
+    for (const w of page.workers()) {
+      if (!workers.has(w)) {
+        const file = new URL(w.url()).pathname.split('/').pop(), k = (seen.get(file) ?? 0) + 1;
+        seen.set(file, k);
+        const entry = { name: `${file} #${k}`, wasm: 0, live: true };
+        workers.set(w, entry);
+        w.on('close', () => { entry.live = false; });
+      }
+    }
+    await Promise.all([...workers].filter(([, e]) => e.live).map(([w, e]) => Promise.race([
+      w.evaluate(() => self.__denselabMemory?.() ?? null).then((m) => { if (m) { e.wasm = Math.max(e.wasm, m.wasmBytes); e.role ||= m.role; } }, () => {}),
+      new Promise((r) => setTimeout(r, 300)),
+    ])));
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
 const page = context.pages()[0] || await context.newPage();
+const polled = pollWorkers(page);
+// The classifier being trained, from the page's progress line ("Linear SVM: training on ...").
+async function watchSteps() {
+  while (phase === 'classifiers') {
+    const text = await page.textContent('[data-testid=train-text]').catch(() => '');
+    const label = /^([^:]+):/.exec(text ?? '')?.[1];
+    if (label && label !== step) process.stderr.write(`tab_experiment: ${label} (${new Date().toISOString()})\n`);
+    if (label) step = label;
+    await page.waitForTimeout(250);
+  }
+  step = null;
+}
+const mb = (x) => Math.round(x / 2 ** 20);
+// phasePeak in MiB: { phase: { rss, pss, pssAnon, pssFile, at_peak: { processes: { kind: pss }, wasm: [{ name, mb }] } } }
+const phasesMb = () => Object.fromEntries(Object.entries(phasePeak).map(([k, v]) => [k, {
+  rss: mb(v.rss), pss: mb(v.pss), pssAnon: mb(v.pssAnon), pssFile: mb(v.pssFile),
+  at_peak: { processes: Object.fromEntries(Object.entries(v.atPeak.byKind).sort((a, b) => b[1] - a[1]).map(([kind, x]) => [kind, mb(x)])), wasm: v.atPeak.wasm },
+}]));
+// The breakdown as text: one line per phase.
+function breakdownText(phases) {
+  return Object.entries(phases).map(([k, v]) => `${k.padEnd(40)} PSS ${String(v.pss).padStart(5)} MB (anon ${v.pssAnon}, RSS ${v.rss}) at its peak: ${
+    Object.entries(v.at_peak.processes).map(([kind, x]) => `${kind} ${x}`).join(', ')}${v.at_peak.wasm.length ? `; WASM memories: ${v.at_peak.wasm.map((w) => `${w.name} ${w.mb}`).join(', ')}` : ''}`).join('\n');
+}
 const status = () => page.getAttribute('[data-testid=fashion-status]', 'data-state');
 async function waitFor(states, what) {
   for (;;) {
@@ -99,6 +172,7 @@ try {
   await page.fill('[data-testid=rbf-max]', opts['rbf-points']);
   for (const id of ['use-linear-svm', 'use-rbf-svm', 'use-softmax', 'use-pixels-linear-svm']) await page.setChecked(`[data-testid=${id}]`, true);
   phase = 'features';
+  process.stderr.write(`tab_experiment: loaded in ${loadSeconds.toFixed(1)} s; features (${new Date().toISOString()})\n`);
   const t1 = Date.now();
   await page.click('[data-testid=extract]');
   await waitFor(['done'], 'features');
@@ -106,9 +180,12 @@ try {
   const featureText = await page.textContent('[data-testid=features-text]');
   const workerHeap = await page.evaluate(() => window.__denselabTest.featureWorkerHeap?.() ?? null);
   phase = 'classifiers';
+  const steps = watchSteps();
   const t2 = Date.now();
   await page.click('[data-testid=train]');
   await waitFor(['done'], 'training');
+  phase = null;   // the results are read: no more phases
+  await steps;
   const trainSeconds = (Date.now() - t2) / 1000;
   const rows = await page.$$eval('[data-testid=results-row]', (trs) => trs.map((tr) => ({
     classifier: tr.dataset.classifier, accuracy: Number(tr.dataset.accuracy), cells: [...tr.cells].map((c) => c.textContent.trim()).slice(0, 5),
@@ -118,7 +195,8 @@ try {
     load_seconds: loadSeconds, feature_seconds: featureSeconds, feature_progress: featureText,
     classifiers_seconds: trainSeconds, results: rows, peak_browser_rss_mb: Math.round(peak.rss / 2 ** 20), peak_browser_pss_mb: Math.round(peak.pss / 2 ** 20),
     peak_browser_pss_anon_mb: Math.round(peak.pssAnon / 2 ** 20), peak_browser_pss_file_mb: Math.round(peak.pssFile / 2 ** 20),
-    peak_by_phase_mb: Object.fromEntries(Object.entries(phasePeak).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([f, x]) => [f, Math.round(x / 2 ** 20)]))])),
+    peak_by_phase_mb: phasesMb(),
+    workers_wasm_mb: [...workers.values()].map((w) => ({ name: w.role ? `${w.name} (${w.role})` : w.name, mb: mb(w.wasm) })),
     feature_worker_wasm_mb: workerHeap ? `${(workerHeap.first / 2 ** 20).toFixed(0)} MB after its first batch, ${(workerHeap.max / 2 ** 20).toFixed(0)} MB at most` : null,
     lesson: await page.textContent('[data-testid=lesson]').catch(() => null),
     load_average: os.loadavg().map((x) => x.toFixed(2)).join(' '),
@@ -127,9 +205,12 @@ try {
   fs.mkdirSync(path.dirname(opts.out), { recursive: true });
   fs.writeFileSync(opts.out, `${JSON.stringify(result, null, 1)}\n`);
   console.log(JSON.stringify(result, null, 1));
+  console.log(`\nPeak memory per phase (MiB; PSS summed per kind of process at the phase's peak sample):\n${breakdownText(result.peak_by_phase_mb)}`);
   if (opts.out === TAB_JSON) writeTabSection(path.join(root, 'docs/benchmarks.md'));
 } finally {
   clearInterval(sampler);
+  polling = false;
+  await polled;
   await browser.close();
   await server.close();
 }

@@ -22,6 +22,10 @@ export const MAX_THREADS: number;
 /** The cores this JS runs on (navigator.hardwareConcurrency, os.availableParallelism()), at most MAX_THREADS. */
 export function availableThreads(): Promise<number>;
 
+/** Frees the typed arrays' memory now (their buffers are detached); a no-op where
+ *  ArrayBuffer.prototype.transfer is missing. */
+export function release(...arrays: ArrayBufferView[]): void;
+
 /** Keras's `DenseNet121(...)` arguments, plus DenseLab's memory limit. */
 export interface NetOptions {
   includeTop?: boolean;

@@ -4,6 +4,7 @@
 // the workers; this file orders the pairs, sends each only its two classes' rows, keeps every
 // finished pair (a cancelled fit resumes from them) and assembles the model, whose bytes are the
 // same as lab.fit('rbf-svm', ...) whatever the number of workers or the order pairs finish.
+import { release } from './denselab.js';
 
 // LIBSVM's pair order: (0,1), (0,2), ..., (1,2), ...
 export function rbfPairs(numClasses) {
@@ -73,8 +74,20 @@ export function pairTask(x, d, rows, ci, cj, { gamma, mean, std }, options) {
   return { ci, cj, xi: gatherRows(x, d, rows[ci]), ni: rows[ci].length, xj: gatherRows(x, d, rows[cj]), nj: rows[cj].length, d, gamma, mean, std, options };
 }
 
-// A task on a lab (what each worker runs).
-export const trainPairTask = (lab, t) => lab.rbfTrainPair(t.xi, t.ni, t.xj, t.nj, t.d, t.ci, t.cj, { gamma: t.gamma, mean: t.mean, std: t.std }, t.options);
+// A task on a lab (what each worker runs). Its rows go into the lab's heap first and their JS
+// copies (transferred here) are released before training: a worker holds a pair's rows once.
+export function trainPairTask(lab, t) {
+  const rows = [];
+  try {
+    for (const x of [t.xi, t.xj]) {
+      const h = lab.heapFloats(x.length, 'pair rows');
+      rows.push(h);
+      h.view().set(x);
+    }
+    release(t.xi, t.xj);
+    return lab.rbfTrainPair(rows[0], t.ni, rows[1], t.nj, t.d, t.ci, t.cj, { gamma: t.gamma, mean: t.mean, std: t.std }, t.options);
+  } finally { rows.forEach((h) => h.free()); }
+}
 
 // The whole fit where the data is (the Node CLI, tests): the Classifier.
 export async function fitRbfPairs(lab, x, y, n, d, options, { runners, done, onPair, isCancelled }) {

@@ -25,7 +25,10 @@ export const FASHION = deepFreeze({
   // Parameters not listed take lab.fit()'s defaults (the CLI's).
   classifiers: {
     'linear-svm': { enabled: true, params: { C: 0.001 } },
-    'rbf-svm': { enabled: false, params: { C: 1 }, maxPoints: 60000 },   // all: its pairs run on the workers
+    // maxPoints all: its pairs run on the workers. pairCacheMb: each pair worker's kernel cache in
+    // MiB (LIBSVM's -m; the CLI's 200): the same model at any size, a little slower, and the tab's
+    // memory (issue 11: at most 800 MB) has no room for 200 per worker.
+    'rbf-svm': { enabled: false, params: { C: 1 }, maxPoints: 60000, pairCacheMb: 32 },
     softmax: { enabled: true, params: { hidden: 128, epochs: 10, lr: 0.001, val: 0.1 } },   // val: Keras' validation_split
     // Fine-tuning conv5 + a new head (learn/finetune.h; the CLI's defaults): off at start, it trains the
     // last dense block too.

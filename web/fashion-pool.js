@@ -8,6 +8,7 @@
 import { batchRanges, blockFloats } from './experiment.js';
 import { cacheKey } from './fashion-cache.js';
 import { WorkerClient } from './worker-client.js';
+import { release } from './denselab.js';
 
 export const FEATURE_DIMS = 1024;    // DenseNet121's pooled features per image
 const IMAGE_PIXELS = 28 * 28;
@@ -22,10 +23,12 @@ const batchRequest = (job, pool) => {
 export class FeaturePool {
   // stallMs: a worker silent that long during a batch (it reports progress every few images) is dead.
   // block: each batch also returns fine-tuning's rows (conv5_block1's input) from the same runs.
-  // worker: the worker script (init { wasm, model, size } -> { checksum }); request(job, pool) -> { cmd, args, transfer }.
-  constructor({ size, count, wasm, model, block = false, stallMs = 90000, initMs = 180000,
+  // worker: the worker script; request(job, pool) -> { cmd, args, transfer }.
+  // The model: modelUrl + modelChecksum (each worker fetches it and checks it: the page keeps no
+  // copy; worker-features.js), or model bytes sent to each worker (train-worker.js).
+  constructor({ size, count, wasm, model, modelUrl, modelChecksum, block = false, stallMs = 90000, initMs = 180000,
     worker = new URL('./worker-features.js', import.meta.url), request = batchRequest }) {
-    Object.assign(this, { size, target: count, wasm, model, block, stallMs, initMs, worker, request });
+    Object.assign(this, { size, target: count, wasm, model, modelUrl, modelChecksum, block, stallMs, initMs, worker, request });
     this.configured = new Map();   // cmd -> args every worker gets after init, a replacement too
     this.slots = [];
     this.replaced = 0;
@@ -38,9 +41,10 @@ export class FeaturePool {
   // A slot: a worker client, its init request, and the job it runs.
   spawn() {
     const client = new WorkerClient(this.worker, { name: 'a feature worker', stallMs: this.stallMs });
-    const wasm = this.wasm.slice(0), model = this.model.slice(0);
+    const wasm = this.wasm.slice(0), model = this.model?.slice(0);
     const settings = [...this.configured];
-    const ready = client.call('init', { wasm, model, size: this.size }, { transfer: [wasm, model], timeoutMs: this.initMs })
+    const init = model ? { wasm, model, size: this.size } : { wasm, modelUrl: this.modelUrl, checksum: this.modelChecksum, size: this.size };
+    const ready = client.call('init', init, { transfer: model ? [wasm, model] : [wasm], timeoutMs: this.initMs })
       .then(async (r) => { for (const [cmd, args] of settings) await client.call(cmd, args); return r; });
     ready.catch(() => {});
     return { client, ready, job: null };
@@ -176,7 +180,7 @@ export class FeaturePool {
 // total, cached, rate, workers, replaced }) after each step. Resolves to { cached, computed,
 // workers, replaced, heapBytes, cacheComplete (every batch is in the cache) }, or to
 // { cancelled: true, done, total } when the pool was cancelled.
-export async function extractFeatures({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, model, sink, block = false, onPool, onProgress, onCacheError }) {
+export async function extractFeatures({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, modelUrl, sink, block = false, onPool, onProgress, onCacheError }) {
   const jobs = [], fromCache = [], writes = [];
   // A batch's cache entries: [key, floats per image, isBlock].
   const parts = (key) => [[key, FEATURE_DIMS, false], ...(block ? [[`${key}:block`, blockFloats(size), true]] : [])];
@@ -202,7 +206,7 @@ export async function extractFeatures({ splits, n, m, size, workers, batch, cach
   const direct = [];   // sink.put of the batches that could not wait in the cache
   const deliver = (split, start, f, isBlock = false) => { const p = sink.put(split, start, f, isBlock); p.catch(() => {}); direct.push(p); };
   if (jobs.length) {
-    const pool = new FeaturePool({ size, count: Math.min(workers, jobs.length), wasm, model, block });
+    const pool = new FeaturePool({ size, count: Math.min(workers, jobs.length), wasm, modelUrl, modelChecksum, block });
     onPool(pool);
     progress.workers = pool.target;
     const inFlight = new Map();   // job -> images done inside the running batch
@@ -225,7 +229,7 @@ export async function extractFeatures({ splits, n, m, size, workers, batch, cach
           if (!cache.db) put();
           else {
             const [, blockPart] = parts(job.key);
-            writes.push(Promise.all([cache.put(job.key, f), ...(b ? [cache.put(blockPart[0], b)] : [])]).then(() => fromCache.push(job), (e) => {
+            writes.push(Promise.all([cache.put(job.key, f), ...(b ? [cache.put(blockPart[0], b)] : [])]).then(() => { fromCache.push(job); release(f); if (b) release(b); }, (e) => {
               onCacheError(e);
               cacheComplete = false;
               put();

@@ -4,8 +4,8 @@
 // This file is the page's DOM and sequencing; the features come from fashion-pool.js (workers)
 // and fashion-cache.js (IndexedDB), the drawings from fashion-render.js, the defaults of
 // every field from defaults.js.
-import { createDenseLab } from './denselab.js';
-import { FASHION_CLASSES, FASHION_FILES, blockFloats, parseSplit } from './experiment.js';
+import { release } from './denselab.js';
+import { FASHION_CLASSES, FASHION_FILES, blockFloats } from './experiment.js';
 import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures } from './fashion-pool.js';
 import { FeatureCache } from './fashion-cache.js';
 import { bestRow, drawCurve, drawGray, lessonSentence, renderConfusion, renderGallery } from './fashion-render.js';
@@ -16,6 +16,7 @@ import { WorkerClient } from './worker-client.js';
 import { schedulePairs } from './rbf-pairs.js';
 
 const MODEL_URL = 'models/densenet121.dlm';
+const modelUrl = () => new URL(MODEL_URL, location.href).href;
 const WASM_URL = 'denselab_core.wasm';
 const DATA_DIR = 'data/fashion-mnist/';
 const SPLIT_SIZE = { train: 60000, test: 10000 };   // Fashion-MNIST's: "(all)" in the selects
@@ -25,7 +26,7 @@ const fmt = (n) => Number(n).toLocaleString('en-US');
 const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
 
 const state = {
-  wasm: null, model: null, modelChecksum: 0,
+  wasm: null, modelChecksum: 0,
   splits: null,          // { train, test } parsed IDX (all images)
   pool: null,            // FeaturePool at one size
   cache: null,           // FeatureCache (IndexedDB, or memory only)
@@ -92,18 +93,18 @@ async function load() {
   const [wasm, model, ...gz] = bytes;
   $('load-label').textContent = 'Unpacking and checking the data…';
   const idx = await Promise.all(gz.map((b, i) => gunzip(b, urls[i + 2])));
-  // A lab only for loading, not kept: its heap (the model and the IDX files copied in, never
-  // shrinking) goes with it.
-  const lab = await createDenseLab({ wasmBinary: wasm });
+  release(...gz);
   state.wasm = wasm.buffer;
-  state.model = model.buffer;
-  const file = lab.loadModelFile(model);            // verifies the model's checksum once, here
-  state.modelChecksum = file.checksum;
-  file.free();
-  state.splits = {
-    train: parseSplit(lab, 'train', idx[0], idx[1]),
-    test: parseSplit(lab, 'test', idx[2], idx[3]),
-  };
+  // The model's checksum and the parsed IDX files, from a worker ended right after: its heap (the
+  // model and the files copied in, never shrinking) goes with it, and so do the files moved there.
+  // The feature workers fetch the model themselves (cached by then): the page keeps no copy.
+  const loader = new WorkerClient(new URL('./worker-features.js', import.meta.url), { name: 'the loading worker' });
+  try {
+    const r = await loader.call('open', { wasm: state.wasm.slice(0), model: model.buffer, idx: idx.map((b) => b.buffer) },
+      { transfer: [model.buffer, ...idx.map((b) => b.buffer)] });
+    state.modelChecksum = r.checksum;
+    state.splits = r.splits;
+  } finally { loader.kill('finished'); }
   state.cache = await FeatureCache.open().catch((e) => { showError(`features will not be cached: ${e.message}`); return new FeatureCache(null); });
   $('loadbar').classList.add('loaded');
   $('load-label').textContent = `Ready: ${fmt(state.splits.train.count)} training and ${fmt(state.splits.test.count)} test images, model checksum ${state.modelChecksum.toString(16)}.`;
@@ -176,8 +177,7 @@ async function extract(block = wantBlock()) {
   await t.ready;
   const key = `${state.modelChecksum}:${size}:${n}:${m}`;
   const blockD = block ? blockFloats(size) : 0;
-  const model = block ? state.model.slice(0) : null;   // moved to the worker, which reads conv5's weights and frees it
-  const { have } = await t.call('features-begin', { key, n, m, d: DIMS, blockD, model }, { transfer: model ? [model] : [] });
+  const { have } = await t.call('features-begin', { key, n, m, d: DIMS, blockD, modelUrl: modelUrl(), checksum: state.modelChecksum });
   const sink = {
     have: new Set(have),
     put: (split, start, floats, isBlock) => t.call('features-put', { split, start, floats, block: isBlock }, { transfer: [floats.buffer] }),
@@ -185,7 +185,7 @@ async function extract(block = wantBlock()) {
   try {
     r = await extractFeatures({
       splits: state.splits, n, m, size, workers, batch: DEFAULTS.batch, cache: state.cache,
-      modelChecksum: state.modelChecksum, wasm: state.wasm, model: state.model, sink, block,
+      modelChecksum: state.modelChecksum, wasm: state.wasm, modelUrl: modelUrl(), sink, block,
       onPool: (pool) => { state.pool = pool; setBusy(true); },
       onProgress: showFeatureProgress,
       onCacheError: (e) => showError(`could not cache features: ${e.message}`),
@@ -457,7 +457,8 @@ async function fitRbf(t, c) {
   const key = `${state.trainerData}|${c.rbfMax}|${JSON.stringify(c.params)}`;
   if (state.rbfPairs?.key !== key) state.rbfPairs = { key, done: new Map() };
   const { done } = state.rbfPairs;
-  const { classSizes } = await t.call('rbfPrepare', { params: c.params, rbfMax: c.rbfMax });
+  const params = { ...c.params, cacheMb: DEFAULTS.classifiers['rbf-svm'].pairCacheMb };   // the same model, any cache
+  const { classSizes } = await t.call('rbfPrepare', { params, rbfMax: c.rbfMax });
   const pairs = (classSizes.length * (classSizes.length - 1)) / 2;
   const pool = Array.from({ length: Math.max(1, Math.min(settings().workers, pairs - done.size)) }, () => {
     const w = new WorkerClient(new URL('./worker-train.js', import.meta.url), { name: 'an RBF SVM pair worker' });
@@ -480,6 +481,7 @@ async function fitRbf(t, c) {
         if (state.stopAfterPairs && p.done >= state.stopAfterPairs) stopTraining();
       },
     });
+    for (const w of pool) w.kill('finished');   // their heaps go before assembling grows the classifier worker's
     return await t.call('rbfAssemble', { results, seconds: (performance.now() - t0) / 1000 });
   } finally {
     for (const w of pool) w.kill('finished');
@@ -623,7 +625,7 @@ function photoWorker(size) {
   const p = state.photoWorker;
   if (p && p.size === size) return p;
   p?.pool.terminate();
-  const pool = new FeaturePool({ size, count: 1, wasm: state.wasm, model: state.model });
+  const pool = new FeaturePool({ size, count: 1, wasm: state.wasm, modelUrl: modelUrl(), modelChecksum: state.modelChecksum });
   state.photoWorker = { size, pool };
   return state.photoWorker;
 }

@@ -9,16 +9,20 @@ export async function download(url, onBytes = () => {}) {
   if (!resp.ok) throw new Error(`could not download ${url}: HTTP ${resp.status}${resp.statusText ? ` ${resp.statusText}` : ''}`);
   const total = resp.headers.get('Content-Encoding') ? 0 : Number(resp.headers.get('Content-Length')) || 0;
   const reader = resp.body.getReader();
-  const chunks = [];
+  // With the length known, each chunk goes straight into the one buffer (the file is held once,
+  // not once as chunks and again joined).
+  const chunks = [], sized = total ? new Uint8Array(total) : null;
   let received = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    chunks.push(value);
+    if (sized && received + value.length > total) throw new Error(`download of ${url} is longer than its ${total} bytes`);
+    if (sized) sized.set(value, received); else chunks.push(value);
     received += value.length;
     onBytes(received, total);
   }
   if (total && received !== total) throw new Error(`download of ${url} incomplete: ${received} of ${total} bytes`);
+  if (sized) return sized;
   const out = new Uint8Array(received);
   let at = 0;
   for (const c of chunks) { out.set(c, at); at += c.length; }

@@ -1,25 +1,30 @@
 // DenseLab feature-extraction worker (module worker, one WASM instance): the Fashion-MNIST
 // page runs a pool of these. Messages in: { id, cmd, ... }; out: { id, ok: true, result } |
 // { id, ok: false, error } and, during a batch, { id, progress: imagesDone }.
-//   init  { wasm: ArrayBuffer, model: ArrayBuffer (.dlm), size: S } -> { checksum }
+//   init  { wasm: ArrayBuffer, modelUrl (.dlm, fetched here: the page keeps no copy), checksum (the
+//         page's, checked), size: S } -> { checksum }
 //   batch { images: Uint8Array (count x h x w gray), w, h, count, block }  -> { features: Float32Array(count x 1024)
 //         (transferred), heapBytes: this worker's WASM memory after it (bounded: it does not grow with the batches);
 //         block: also each image's conv5_block1 input from the same runs (fine-tuning's rows), transferred }
 //   photo { bytes: ArrayBuffer (image file), invert, block }       -> { features, block, gray28 (28x28 pixels), width, height, decodedBy }
+//   open  { wasm, model: ArrayBuffer (.dlm), idx: [train images, train labels, test images, test labels] (gunzipped) }
+//         -> { checksum (the model's), splits: { train, test } (parseSplit's, transferred) }: the page's loading
+//         step, in a worker it ends afterwards, so that the heap it took (the model and the files copied in) goes
 // A batch runs to completion: the page cancels by terminating the worker.
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
-import { featureNet, rgbToGray } from './experiment.js';
+import { fetchModelFile } from './fetch-model.js';
+import { featureNet, parseSplit, rgbToGray } from './experiment.js';
 import { withBrowserFallback } from './browser-decode.js';
 
 let lab = null, file = null, net = null;
 
-async function init({ wasm, model, size: s }) {
+async function init({ wasm, modelUrl, checksum, size: s }) {
   if (!lab) lab = await createDenseLab({ wasmBinary: new Uint8Array(wasm) });
   if (net) net.free();
   if (file) file.free();
-  net = null;
-  file = lab.loadModelFile(new Uint8Array(model));
+  net = file = null;
+  file = await fetchModelFile(lab, modelUrl, checksum);
   net = featureNet(lab, file, s);
   return { checksum: file.checksum };
 }
@@ -51,9 +56,21 @@ async function photo({ bytes, invert, block }) {
   return { features: r.features, block: r.block, gray28, width: full.width, height: full.height, decodedBy };
 }
 
-const handlers = { init, batch, photo };
+async function open({ wasm, model, idx }) {
+  lab ??= await createDenseLab({ wasmBinary: new Uint8Array(wasm) });
+  const f = lab.loadModelFile(new Uint8Array(model));   // verifies the model's checksum
+  f.free();
+  const [trainImages, trainLabels, testImages, testLabels] = idx.map((b) => new Uint8Array(b));
+  const splits = { train: parseSplit(lab, 'train', trainImages, trainLabels), test: parseSplit(lab, 'test', testImages, testLabels) };
+  return { checksum: f.checksum, splits };
+}
+
+const handlers = { init, batch, photo, open };
+
+// For bench/tab_experiment.js's memory breakdown: this worker's WASM memory (it never shrinks).
+self.__denselabMemory = () => ({ wasmBytes: lab ? lab.heapBytes() : 0, role: 'features' });
 
 serve(handlers, {
-  setup: ['init'], isReady: () => !!net, notReady: 'the feature worker is not initialised',
-  transfer: (r) => [r?.features?.buffer, r?.block?.buffer].filter(Boolean),
+  setup: ['init', 'open'], isReady: () => !!net, notReady: 'the feature worker is not initialised',
+  transfer: (r) => (r?.features ? [r.features.buffer, r.block?.buffer].filter(Boolean) : r?.splits ? Object.values(r.splits).flatMap((s) => [s.images.buffer, s.labels.buffer]) : []),
 });

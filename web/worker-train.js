@@ -3,10 +3,11 @@
 // Messages in: { id, cmd, ... }; out: { id, ok, result | error } and, while training,
 // { id, progress: { phase, step, steps, loss, trainAcc, valAcc (-1: no validation set) } }.
 //   data    { train: {labels, rows, cols}, test: {...}, n, m } (labels only: the images come with a pixel fit)
-//   features-begin { key, n, m, d, blockD, model } -> { have: ['train:0', ...] }: room for the features of key
-//                    (train rows then test rows) in this worker's WASM heap, and the batches already there;
-//                    blockD > 0: fine-tuning's rows too (blockD floats each; model: the .dlm bytes, whose
-//                    conv5 weights fine-tuning starts from, read once and freed)
+//   features-begin { key, n, m, d, blockD, modelUrl, checksum } -> { have: ['train:0', ...] }: room for the
+//                    features of key (train rows then test rows) in this worker's WASM heap, and the batches
+//                    already there; blockD > 0: fine-tuning's rows too (blockD floats each; the model at
+//                    modelUrl, checked against checksum, gives the conv5 weights fine-tuning starts from:
+//                    fetched here, read once and freed)
 //   features-put   { split, start, floats: Float32Array (rows x d, or x blockD with block), block, transferred } -> {}
 //   features-end   -> { checksum } (experiment.js checksum(train, test)), after every row was put
 //   features-drop  -> {}
@@ -21,7 +22,8 @@
 //   rbfPair     { ...task }            -> { bytes } (any worker, no data needed)
 //   rbfAssemble { results, seconds }   -> the comparison-table row, as fit's
 import { serve } from './worker-rpc.js';
-import { createDenseLab } from './denselab.js';
+import { createDenseLab, release } from './denselab.js';
+import { fetchModelFile } from './fetch-model.js';
 import { checksum, classifierInputs, rbfAssembledRow, runClassifier } from './experiment.js';
 import { classIndex, pairTask, trainPairTask } from './rbf-pairs.js';
 
@@ -53,10 +55,10 @@ function dropFeatures() {
 
 let baseModel = null;   // the checksum of the model whose conv5 weights fine-tuning starts from
 
-function featuresBegin({ key, n, m, d, blockD = 0, model }) {
-  if (blockD && model) {
+async function featuresBegin({ key, n, m, d, blockD = 0, modelUrl, checksum: modelChecksum }) {
+  if (blockD && modelUrl && baseModel !== modelChecksum) {
     // Before the features' room is taken: the model's heap space is free again for it.
-    const file = lab.loadModelFile(new Uint8Array(model));
+    const file = await fetchModelFile(lab, modelUrl, modelChecksum);
     try { lab.setFinetuneBase(file); baseModel = file.checksum; } finally { file.free(); }
   }
   if (features?.key !== key) {
@@ -78,6 +80,7 @@ function featuresPut({ split, start, floats, block }) {
     throw new Error(`features-put: ${floats.length} floats at ${split} row ${start} do not fit ${n} + ${m} rows of ${d}`);
   }
   (block ? features.block : features.heap).view().set(floats, ((split === 'test' ? n : 0) + start) * d);
+  release(floats);   // transferred here: the heap holds them now
   (block ? features.haveBlock : features.have).add(`${split}:${start}`);
   return {};
 }
@@ -157,7 +160,8 @@ function rbfTask({ ci, cj }) {
   return pairTask(rbf.train.x, rbf.train.d, rbf.rows, ci, cj, rbf.shared, rbf.params);
 }
 
-const rbfPair = (task) => ({ bytes: trainPairTask(lab, task) });
+let pairsTrained = 0;
+const rbfPair = (task) => { pairsTrained++; return { bytes: trainPairTask(lab, task) }; };
 
 function rbfAssemble({ results, seconds }) {
   if (!rbf) throw new Error('rbfAssemble before rbfPrepare');
@@ -168,6 +172,9 @@ const handlers = {
   start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfAssemble,
   'features-begin': featuresBegin, 'features-put': featuresPut, 'features-end': featuresEnd, 'features-drop': dropFeatures,
 };
+
+// For bench/tab_experiment.js's memory breakdown: this worker's WASM memory (it never shrinks).
+self.__denselabMemory = () => ({ wasmBytes: lab ? lab.heapBytes() : 0, role: data || features ? 'classifier' : pairsTrained ? 'RBF pairs' : null });
 
 serve(handlers, {
   setup: ['start'], isReady: () => !!lab, notReady: 'the classifier worker is not started',
