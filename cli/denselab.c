@@ -962,28 +962,29 @@ static int cmd_classify_project(const args *a, const char *where) {
     return status || unreadable;
 }
 
-/* export-onnx [--project FILE] --out FILE.onnx [--json]: the project's network and classifier
- * (or, without --project, the network of the Keras arguments) as one ONNX file (onnx/export.h). */
+/* export-onnx [--classifier FILE] --out FILE.onnx [--json]: the trained classifier file's network and
+ * classifier (--project FILE is the same; without either, the network of the Keras arguments) as one ONNX file (onnx/export.h). */
 static int cmd_export_onnx(const args *a) {
     if (!a->out) return fail("export-onnx needs --out FILE.onnx");
     if (a->n_files) return fail("export-onnx takes no file arguments (got %s; the project is --project FILE)", a->files[0]);
+    const char *where = a->project ? a->project : strcmp(a->classifier, "all") ? a->classifier : NULL;
     dl_project p;
     int have_project = 0;
-    if (a->project) {
+    if (where) {
         size_t n;
         const char *why;
-        unsigned char *bytes = read_file_limited(a->project, 0, LIMIT_PROJECT, 0, &n, &why);
-        if (!bytes) return fail("cannot read project %s: %s", a->project, why);
+        unsigned char *bytes = read_file_limited(where, 0, LIMIT_PROJECT, 0, &n, &why);
+        if (!bytes) return fail("cannot read project %s: %s", where, why);
         const char *err = dl_project_load(bytes, n, &p);
         free(bytes);
-        if (err) return fail("%s: %s", a->project, err);
+        if (err) return fail("%s: %s", where, err);
         have_project = 1;
     }
     dl_model *m = NULL;
     dl_onnx_file f = { 0 };
     int status = load_model(a, &m);
     const char *err = status ? NULL : dl_onnx_export(m, &a->net, have_project ? &p : NULL, a->json, &f);
-    if (err) status = a->project ? fail("%s: %s", a->project, err) : fail("%s", err);
+    if (err) status = where ? fail("%s: %s", where, err) : fail("%s", err);
     FILE *out = status ? NULL : fopen(a->out, "wb");
     if (!status && (!out || fwrite(f.bytes, 1, f.size, out) != f.size)) status = fail("%s: %s", a->out, strerror(errno));
     if (out && fclose(out) && !status) status = fail("%s: %s", a->out, strerror(errno));
@@ -1008,7 +1009,7 @@ int main(int argc, char **argv) {
         "       denselab train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K | --holdout F]\n"
         "                      [--out FILE.dlproj] [--with-images] [--json]   (DIR: one sub-folder of images per class)\n"
         "       denselab classify --classifier FILE.dlproj IMAGE... [--json]   (a file from train --out or the page; --project FILE: the same)\n"
-        "       denselab export-onnx --project FILE.dlproj --out FILE.onnx [--json]   (without --project: the network of the Keras arguments)\n"
+        "       denselab export-onnx --classifier FILE.dlproj --out FILE.onnx [--json]   (without --classifier: the network of the Keras arguments)\n"
         "       denselab --version\n"
         "options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB\n"
         "         --gray-to-rgb: a 1-channel --input-shape repeats the gray channel 3x for the ImageNet weights (not Keras)\n"

@@ -89,7 +89,8 @@ for (const [kind, extra] of [['linear-svm', []], ['softmax', ['--epochs', '30']]
     const onnx = { native: path.join(tmp, `${kind}.native.onnx`), wasm: path.join(tmp, `${kind}.wasm.onnx`) };
     const printed = {};
     for (const cli of ['native', 'wasm']) {
-      const r = run(cli, ['export-onnx', '--project', project, '--out', onnx[cli], '--json']);
+      // --classifier FILE (as classify) and its alias --project FILE: the same file
+      const r = run(cli, ['export-onnx', cli === 'wasm' ? '--classifier' : '--project', project, '--out', onnx[cli], '--json']);
       assert.equal(r.status, 0, r.stderr);
       printed[cli] = r.stdout.replace(onnx[cli], 'OUT');
     }

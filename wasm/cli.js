@@ -446,7 +446,7 @@ classify.options = ['project', 'classifier'];
 async function exportOnnx(lab, a, out) {
   if (!a.out) throw new UsageError('export-onnx needs --out FILE.onnx');
   if (a.files.length) throw new UsageError(`export-onnx takes no file arguments (got ${a.files[0]}; the project is --project FILE)`);
-  const where = a.extra.project;
+  const where = a.extra.project ?? a.extra.classifier;   // --classifier FILE, as classify; --project FILE is the same
   let project = null, file, onnx;
   if (where !== undefined) {
     const bytes = readOrFail(where, 'project ', LIMITS.project);
@@ -462,7 +462,7 @@ async function exportOnnx(lab, a, out) {
   } finally { file?.free(); project?.free(); }
   return 0;
 }
-exportOnnx.options = ['project'];
+exportOnnx.options = ['project', 'classifier'];
 
 const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
        node wasm/cli.js summary [--include-top true|false] [--weights imagenet|none] [--input-shape H,W,C] [--pooling none|avg|max] [--classes N]
@@ -476,7 +476,7 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
        node wasm/cli.js train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K | --holdout F]
                              [--out FILE.dlproj] [--with-images] [--json]   (DIR: one sub-folder of images per class)
        node wasm/cli.js classify --classifier FILE.dlproj IMAGE... [--json]   (a file from train --out or the page; --project FILE: the same)
-       node wasm/cli.js export-onnx --project FILE.dlproj --out FILE.onnx [--json]   (without --project: the network of the Keras arguments)
+       node wasm/cli.js export-onnx --classifier FILE.dlproj --out FILE.onnx [--json]   (without --classifier: the network of the Keras arguments)
        node wasm/cli.js --version
 options: --model FILE.dlm  --labels imagenet_class_index.json  --max-pixels N  --max-memory BYTES|512MB|2GB
          --gray-to-rgb: a 1-channel --input-shape repeats the gray channel 3x for the ImageNet weights (not Keras)
