@@ -119,7 +119,7 @@ ${nativeShapes ? `\n## Native convolutions per shape (row 4, CPU time of the ben
 9. Row 8 in Chromium: bench/site/peers.html, one page load per thread count (browser.js runPeersBrowser).
 
 ${tabSection()}
-${rbfSection()}`;
+${rbfSection()}
 ${peersSection()}`;
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, md);
