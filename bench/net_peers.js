@@ -136,8 +136,8 @@ async function report(argv) {
   const loadBefore = os.loadavg().map((v) => +v.toFixed(2));
   const environments = [environment('Node', runPeersNode({ net, log }))];
   const lab = await openLab(1);
-  const x224 = lab.preprocessInput(lab.loadImg(fs.readFileSync(sampleImage()), [224, 224]).rgb);
-  const b = await runPeersBrowser({ net, inputs: { x224, x32: new Float32Array(32 * 32 * 3) }, log });
+  const { rgb } = lab.loadImg(fs.readFileSync(sampleImage()), [224, 224]);
+  const b = await runPeersBrowser({ net, inputs: { x224: lab.preprocessInput(rgb), rgb224: Float32Array.from(rgb), x32: new Float32Array(32 * 32 * 3) }, log });
   environments.push(environment(b.browser, b.runs, { crossOriginIsolated: b.runs.every((r) => r.crossOriginIsolated) }));
   const result = {
     command: `node bench/net_peers.js --report --warmup ${net.warmup} --runs ${net.runs}`, date: new Date().toISOString(), machine: m,
