@@ -24,11 +24,11 @@ export class FeaturePool {
   // stallMs: a worker silent that long during a batch (it reports progress every few images) is dead.
   // block: each batch also returns fine-tuning's rows (conv5_block1's input) from the same runs.
   // worker: the worker script; request(job, pool) -> { cmd, args, transfer }.
-  // The model: modelUrl + modelChecksum (each worker fetches it and checks it: the page keeps no
-  // copy; worker-features.js), or model bytes sent to each worker (train-worker.js).
-  constructor({ size, count, wasm, model, modelUrl, modelChecksum, block = false, stallMs = 90000, initMs = 180000,
+  // modelUrl: each worker fetches the model itself and checks it against modelChecksum (web/fetch-model.js;
+  // undefined for the first pool, which learns it): the page keeps no copy.
+  constructor({ size, count, wasm, modelUrl, modelChecksum, block = false, stallMs = 90000, initMs = 180000,
     worker = new URL('./worker-features.js', import.meta.url), request = batchRequest }) {
-    Object.assign(this, { size, target: count, wasm, model, modelUrl, modelChecksum, block, stallMs, initMs, worker, request });
+    Object.assign(this, { size, target: count, wasm, modelUrl, modelChecksum, block, stallMs, initMs, worker, request });
     this.configured = new Map();   // cmd -> args every worker gets after init, a replacement too
     this.slots = [];
     this.replaced = 0;
@@ -41,10 +41,9 @@ export class FeaturePool {
   // A slot: a worker client, its init request, and the job it runs.
   spawn() {
     const client = new WorkerClient(this.worker, { name: 'a feature worker', stallMs: this.stallMs });
-    const wasm = this.wasm.slice(0), model = this.model?.slice(0);
+    const wasm = this.wasm.slice(0);
     const settings = [...this.configured];
-    const init = model ? { wasm, model, size: this.size } : { wasm, modelUrl: this.modelUrl, checksum: this.modelChecksum, size: this.size };
-    const ready = client.call('init', init, { transfer: model ? [wasm, model] : [wasm], timeoutMs: this.initMs })
+    const ready = client.call('init', { wasm, modelUrl: this.modelUrl, checksum: this.modelChecksum, size: this.size }, { transfer: [wasm], timeoutMs: this.initMs })
       .then(async (r) => { for (const [cmd, args] of settings) await client.call(cmd, args); return r; });
     ready.catch(() => {});
     return { client, ready, job: null };

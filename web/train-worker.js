@@ -1,6 +1,6 @@
 // The "your own classes" worker (module worker, one WASM instance); web/train.html runs a pool.
 // Messages as web/worker-rpc.js:
-//   init     { wasm, model, size }                 -> { checksum }
+//   init     { wasm, modelUrl, checksum, size }    -> { checksum } (the model fetched here: web/fetch-model.js)
 //   features { files: [ArrayBuffer] }              -> { features: Float32Array(n x 1024), errors: [reason|null], browser: [bool] }
 //   frame    { rgba: ArrayBuffer(S x S x 4) }      -> { scores (the loaded classifier's), ms (this worker's time) }
 //   score    { features }                          -> { scores } of the loaded classifier
@@ -14,17 +14,18 @@
 // AVIF...) is decoded by the browser, re-encoded losslessly as BMP and then goes the same way.
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
+import { fetchModelFile } from './fetch-model.js';
 import { featureNet } from './experiment.js';
 import { withBrowserFallback } from './browser-decode.js';
 import { crossValidate, imageFeatures, rgbFeatures, trainProject } from './train-lib.js';
 
 let lab = null, file = null, net = null, classifier = null;
 
-async function init({ wasm, model, size }) {
+async function init({ wasm, modelUrl, checksum, size }) {
   if (!lab) lab = await createDenseLab({ wasmBinary: new Uint8Array(wasm) });
   net?.free(); file?.free();
-  net = null;
-  file = lab.loadModelFile(new Uint8Array(model));
+  net = file = null;
+  file = await fetchModelFile(lab, modelUrl, checksum);
   net = featureNet(lab, file, size);
   return { checksum: file.checksum };
 }

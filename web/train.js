@@ -14,7 +14,7 @@ const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => { const e = Object.assign(document.createElement(tag), props); e.append(...children); return e; };
 
 const state = {
-  wasm: null, model: null, checksum: 0, cache: null, kinds: [],
+  wasm: null, checksum: undefined, cache: null, kinds: [],
   classes: [], selected: null, nextId: 1,
   skipped: [],                  // [{ name, reason }]
   pool: null,                   // FeaturePool at one input size
@@ -45,7 +45,7 @@ function pool(size = Number($('size').value)) {
   const count = workerCount();
   if (!state.pool || state.pool.size !== size || state.pool.target !== count || state.pool.cancelled) {
     state.pool?.terminate();
-    state.pool = new FeaturePool({ size, count, wasm: state.wasm, model: state.model, worker: new URL('./train-worker.js', import.meta.url), request: featuresRequest });
+    state.pool = new FeaturePool({ size, count, wasm: state.wasm, modelUrl: new URL(MODEL_URL, location.href).href, modelChecksum: state.checksum, worker: new URL('./train-worker.js', import.meta.url), request: featuresRequest });
     if (state.trained?.size === size) state.pool.configure('classifier', { bytes: state.trained.classifier.slice().buffer }).catch(() => {});
   }
   return state.pool;
@@ -432,7 +432,7 @@ async function load() {
     got[i] = g; totals[i] = t;
     $('load-progress').max = totals[0] + totals[1] || 1; $('load-progress').value = got[0] + got[1];
   })));
-  [state.wasm, state.model] = bytes.map((b) => b.buffer);
+  state.wasm = bytes[0].buffer;   // the model download fills the offline cache; each worker fetches it itself
   state.cache = await FeatureCache.open().catch(() => new FeatureCache(null));
   const first = pool().slots[0];
   state.checksum = (await first.ready).checksum;
