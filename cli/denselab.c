@@ -319,9 +319,15 @@ static void print_json_name(const char *name) {
 
 static int cmd_classify_project(const args *a, const char *where);
 
+/* --classifier FILE: a trained classifier file (a DLPROJ01 project: class names, input size,
+ * classifier); --project FILE is the same. NULL when neither is given. */
+static const char *trained_classifier_path(const args *a) {
+    return a->project ? a->project : strcmp(a->classifier, "all") ? a->classifier : NULL;
+}
+
 static int cmd_classify(const args *a) {
-    /* --classifier FILE: a trained classifier (a DLPROJ01 project: class names, input size, classifier); --project is the same */
-    if (a->project || strcmp(a->classifier, "all")) return cmd_classify_project(a, a->project ? a->project : a->classifier);
+    const char *trained = trained_classifier_path(a);
+    if (trained) return cmd_classify_project(a, trained);
     if (!a->n_files) return fail("classify needs at least one image");
     size_t n;
     const char *why;
@@ -923,16 +929,22 @@ static int cmd_train(const args *a) {
     return status;
 }
 
-static int cmd_classify_project(const args *a, const char *where) {
-    if (!a->n_files) return fail("classify needs at least one image");
+/* The project file at where into *p; nonzero (reported) when it cannot be read or parsed. */
+static int load_project(const char *where, dl_project *p) {
     size_t n;
     const char *why;
     unsigned char *bytes = read_file_limited(where, 0, LIMIT_PROJECT, 0, &n, &why);
     if (!bytes) return fail("cannot read project %s: %s", where, why);
-    dl_project p;
-    const char *err = dl_project_load(bytes, n, &p);
+    const char *err = dl_project_load(bytes, n, p);
     free(bytes);
-    if (err) return fail("%s: %s", where, err);
+    return err ? fail("%s: %s", where, err) : 0;
+}
+
+static int cmd_classify_project(const args *a, const char *where) {
+    if (!a->n_files) return fail("classify needs at least one image");
+    dl_project p;
+    if (load_project(where, &p)) return 1;
+    const char *err;
     dl_classifier *c = NULL;
     dl_model *m = NULL;
     dl_net *net = NULL;
@@ -967,19 +979,10 @@ static int cmd_classify_project(const args *a, const char *where) {
 static int cmd_export_onnx(const args *a) {
     if (!a->out) return fail("export-onnx needs --out FILE.onnx");
     if (a->n_files) return fail("export-onnx takes no file arguments (got %s; the project is --project FILE)", a->files[0]);
-    const char *where = a->project ? a->project : strcmp(a->classifier, "all") ? a->classifier : NULL;
+    const char *where = trained_classifier_path(a);
     dl_project p;
-    int have_project = 0;
-    if (where) {
-        size_t n;
-        const char *why;
-        unsigned char *bytes = read_file_limited(where, 0, LIMIT_PROJECT, 0, &n, &why);
-        if (!bytes) return fail("cannot read project %s: %s", where, why);
-        const char *err = dl_project_load(bytes, n, &p);
-        free(bytes);
-        if (err) return fail("%s: %s", where, err);
-        have_project = 1;
-    }
+    if (where && load_project(where, &p)) return 1;
+    int have_project = where != NULL;
     dl_model *m = NULL;
     dl_onnx_file f = { 0 };
     int status = load_model(a, &m);

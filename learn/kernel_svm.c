@@ -464,12 +464,17 @@ static const char *solve(solver *s, double *alpha_out, long max_iter, int shrink
 
 static void model_free(void *model) {
     dl_rbf_svm_model *m = model;
-    free(m->sv_count); free(m->sv); free(m->sv_coef); free(m->rho);
+    free(m->sv_count); free(m->sv); free(m->sv_sq); free(m->sv_coef); free(m->rho);
     free(m);
 }
 
 /* Sizes come from a file header too: callers have checked them with
  * payload_size (below), which bounds every product here. */
+/* |sv|^2 of every support vector, once per model (prediction reads it for every row). */
+static void fill_sv_sq(dl_rbf_svm_model *m, int d) {
+    for (int t = 0; t < m->total_sv; t++) m->sv_sq[t] = f32_dot((size_t)d, m->sv + (size_t)t * d, m->sv + (size_t)t * d);
+}
+
 static dl_rbf_svm_model *model_new(int k, int d, int total_sv) {
     dl_rbf_svm_model *m = dl_learn_alloc(1, sizeof *m);
     if (!m) return NULL;
@@ -478,7 +483,8 @@ static dl_rbf_svm_model *model_new(int k, int d, int total_sv) {
     m->rho = dl_learn_alloc((size_t)k * (k - 1) / 2, sizeof(double));
     m->sv_coef = dl_learn_alloc((size_t)(k - 1) * total_sv, sizeof(double));
     m->sv = dl_learn_alloc((size_t)total_sv * d, sizeof(float));
-    if (!m->sv_count || !m->rho || !m->sv_coef || !m->sv) { model_free(m); return NULL; }
+    m->sv_sq = dl_learn_alloc((size_t)total_sv, sizeof(float));
+    if (!m->sv_count || !m->rho || !m->sv_coef || !m->sv || !m->sv_sq) { model_free(m); return NULL; }
     return m;
 }
 
@@ -786,6 +792,7 @@ static const char *assemble(const fit_setup *f, const float *x, const int *y, in
     if (P.standardize) { memcpy(c->mean, mean, sizeof(float) * d); memcpy(c->std, std, sizeof(float) * d); }
     for (int g = 0; g < n; g++)
         if (svpos[g]) dl_standardize_row(x + (size_t)perm[g] * d, mean, std, d, M->sv + (size_t)(svpos[g] - 1) * d);
+    fill_sv_sq(M, d);
     for (int k = 0; k < K; k++) {
         M->sv_count[k] = 0;
         for (int g = start[k]; g < start[k + 1]; g++) M->sv_count[k] += svpos[g] != 0;
@@ -915,7 +922,7 @@ static const char *rbf_votes(const dl_classifier *c, const float *x, int n, floa
         const float *sv = M->sv + (size_t)t0 * d;
         f32_gemm((size_t)m, (size_t)n, (size_t)d, sv, (size_t)d, packed, dots, (size_t)n, -INFINITY, INFINITY);
         for (int t = 0; t < m; t++) {
-            double svsq = f32_dot((size_t)d, sv + (size_t)t * d, sv + (size_t)t * d);
+            double svsq = M->sv_sq[t0 + t];
             for (int r = 0; r < n; r++) {
                 double dist = xsq[r] + svsq - 2.0 * dots[(size_t)t * n + r];
                 kvalue[(size_t)r * L + t0 + t] = exp(-M->gamma * dist);
@@ -972,6 +979,7 @@ static const char *rbf_read(dl_classifier *c, uint32_t total_sv, dl_clf_bytes *i
     if (!finite) return "non-finite model values";
     if (!(m->gamma > 0)) return "bad gamma";
     if (sum != total_sv) return "per-class support vector counts do not add up";
+    fill_sv_sq(m, d);
     return NULL;
 }
 

@@ -54,6 +54,7 @@ typedef struct {
     int total_sv;
     int *sv_count;            /* [num_classes] */
     float *sv;                /* [total_sv][num_features] */
+    float *sv_sq;             /* [total_sv]: |sv|^2, for the kernel rows of prediction (derived, not saved) */
     double *sv_coef;          /* [num_classes - 1][total_sv] */
     double *rho;              /* [num_classes * (num_classes - 1) / 2] */
 } dl_rbf_svm_model;

@@ -12,6 +12,7 @@
 #include "learn/softmax_head.h"
 #include "models/format.h"
 #include "models/image.h"
+#include "models/pyformat.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,21 +175,18 @@ static void value_info(dl_pb *g, int field, const io *v) {
 
 static const char *type_name(int type) { return type == T_FLOAT ? "float32" : type == T_INT64 ? "int64" : "string"; }
 
-static void json_string(dl_text *t, const char *s) {
-    dl_text_puts(t, "\"");
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') dl_text_printf(t, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20) dl_text_printf(t, "\\u%04x", *s);
-        else dl_text_put(t, s, 1);
-    }
-    dl_text_puts(t, "\"");
+/* ["name", ...]: the project's class names as a JSON array. */
+static void json_class_names(dl_text *t, const dl_project *p) {
+    dl_text_puts(t, "[");
+    for (int i = 0; i < p->num_classes; i++) { if (i) dl_text_puts(t, ", "); dl_text_json_str(t, p->class_names[i]); }
+    dl_text_puts(t, "]");
 }
 
 /* One line "input  image  float32 [N, 96, 96, 3]  what", or a JSON object. */
 static void describe_io(dl_text *t, int json, const char *dir, const io *v) {
     if (json) {
         dl_text_puts(t, "{\"name\": ");
-        json_string(t, v->name);
+        dl_text_json_str(t, v->name);
         dl_text_printf(t, ", \"type\": \"%s\", \"shape\": [", type_name(v->type));
     } else {
         dl_text_printf(t, "%-7s %-16s %-8s [", dir, v->name, type_name(v->type));
@@ -197,7 +195,7 @@ static void describe_io(dl_text *t, int json, const char *dir, const io *v) {
         if (v->dims[i] < 0) dl_text_printf(t, "%s%s", i ? ", " : "", json ? "\"N\"" : "N");
         else dl_text_printf(t, "%s%lld", i ? ", " : "", (long long)v->dims[i]);
     }
-    if (json) { dl_text_puts(t, "], \"what\": "); json_string(t, v->what); dl_text_puts(t, "}"); }
+    if (json) { dl_text_puts(t, "], \"what\": "); dl_text_json_str(t, v->what); dl_text_puts(t, "}"); }
     else dl_text_printf(t, "]  %s\n", v->what);
 }
 
@@ -591,9 +589,7 @@ static const char *write_file(dl_pb *w, const dl_model *m, const dl_net *net, pl
                                  "(x - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225], in the graph");
     if (pl->p) {
         dl_text classes = { 0 };
-        dl_text_puts(&classes, "[");
-        for (int i = 0; i < pl->p->num_classes; i++) { if (i) dl_text_puts(&classes, ", "); json_string(&classes, pl->p->class_names[i]); }
-        dl_text_puts(&classes, "]");
+        json_class_names(&classes, pl->p);
         if (classes.failed) w->out.failed = 1;
         else metadata(w, "classes", classes.buf);
         dl_text_free(&classes);
@@ -613,9 +609,8 @@ static void describe(dl_text *t, int json, size_t bytes, const plan *pl) {
         for (int i = 0; i < pl->n_out; i++) { if (i) dl_text_puts(t, ", "); describe_io(t, 1, "output", &pl->out[i]); }
         dl_text_puts(t, "]");
         if (pl->p) {
-            dl_text_puts(t, ", \"classes\": [");
-            for (int i = 0; i < pl->p->num_classes; i++) { if (i) dl_text_puts(t, ", "); json_string(t, pl->p->class_names[i]); }
-            dl_text_puts(t, "]");
+            dl_text_puts(t, ", \"classes\": ");
+            json_class_names(t, pl->p);
         }
         return;
     }

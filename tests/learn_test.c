@@ -204,6 +204,11 @@ static int cancel_after(void *user, const dl_learn_progress *p) {
     return --*left <= 0;
 }
 
+/* DL_FIT_STOP at epoch *user (the page's Stop during an Adam-trained fit). */
+static int stop_at(void *user, const dl_learn_progress *p) {
+    return p->step >= *(int *)user ? DL_FIT_STOP : 0;
+}
+
 static void test_errors(void) {
     float x[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
     int y[4] = {0, 1, 0, 1}, y1[4] = {1, 1, 1, 1}, yskip[4] = {0, 2, 0, 2}, yneg[4] = {0, -1, 0, 1};
@@ -271,6 +276,17 @@ static void test_errors(void) {
     left = 1;
     CHECK(dl_softmax_train(bx, by, N, D, NULL, NULL, 0, NULL, cancel_after, &left, &c, NULL) == DL_CANCELLED, "softmax cancel");
     CHECK(c == NULL, "classifier set after cancel");
+
+    /* DL_FIT_STOP ends the fit after that epoch with a classifier (the best epoch's weights), not a cancel. */
+    int stop = 2;
+    dl_train_report rep;
+    CHECK_OK(dl_softmax_train(bx, by, 50, D, bx + 50 * D, by + 50, 10, NULL, stop_at, &stop, &c, &rep));
+    CHECK(c && rep.epochs == 2, "DL_FIT_STOP: a classifier after 2 epochs (got %d)", c ? rep.epochs : -1);
+    if (c) { dl_classifier_free(c); dl_train_report_free(&rep); c = NULL; }
+    /* An absurd learning rate overflows the weights: a clear error, no classifier. */
+    dl_softmax_default_params(&sp); sp.lr = 1e30;
+    CHECK_ERR(dl_softmax_train(bx, by, N, D, NULL, NULL, 0, &sp, NULL, NULL, &c, NULL), "loss diverged");
+    CHECK(c == NULL, "classifier set after divergence");
 }
 
 /* ---- small problems ------------------------------------------------------ */

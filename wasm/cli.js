@@ -29,6 +29,9 @@ export const paths = files;
 
 export class UsageError extends Error {}
 
+// A file system error in the words the native CLI prints (strerror).
+const errnoText = (e) => ({ ENOENT: 'No such file or directory', ENOTDIR: 'Not a directory', EISDIR: 'Is a directory', EACCES: 'Permission denied' }[e.code] ?? e.message);
+
 // V8 starts wasm in its baseline tier (Liftoff) and does not swap a running call to
 // optimized code: a long network run could stay ~4x slower. Compile optimized at once.
 v8.setFlagsFromString('--no-liftoff');
@@ -67,8 +70,7 @@ function readOrFail(file, what, limit = LIMITS.image, regularOnly = false) {
     return Buffer.concat(chunks, total);
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    const why = { ENOENT: 'No such file or directory', EISDIR: 'Is a directory', EACCES: 'Permission denied' }[e.code] ?? e.message;
-    throw new UsageError(`cannot read ${what}${file}: ${why}`);
+    throw new UsageError(`cannot read ${what}${file}: ${errnoText(e)}`);
   } finally { if (fd !== undefined) fs.closeSync(fd); }
 }
 
@@ -332,8 +334,7 @@ LIMITS.project = 1024 * MB;
 function listDir(dir, dirs) {
   let names;
   try { names = fs.readdirSync(dir); } catch (e) {
-    const why = { ENOENT: 'No such file or directory', ENOTDIR: 'Not a directory', EACCES: 'Permission denied' }[e.code] ?? e.message;
-    throw new UsageError(`cannot read folder ${dir}: ${why}`);
+    throw new UsageError(`cannot read folder ${dir}: ${errnoText(e)}`);
   }
   return names.filter((name) => {
     if (name.startsWith('.')) return false;
@@ -389,9 +390,9 @@ async function train(lab, a, out, err) {
     });
     const d = net.outputSize, x = new Float32Array(y.length * d);
     rows.forEach((r, i) => x.set(r, i * d));
-    let result;
-    try { project.cvFolds(y); } catch (e) { throw new UsageError(e.message); }
-    try { result = crossValidate(project, x, y, d); } catch (e) { throw new UsageError(`cross-validation: ${e.message}`); }
+    let cv, result;
+    try { cv = project.cvFolds(y); } catch (e) { throw new UsageError(e.message); }
+    try { result = crossValidate(project, x, y, d, undefined, cv); } catch (e) { throw new UsageError(`cross-validation: ${e.message}`); }
     out(project.formatReport({ json: Boolean(a.json), confusion: result.confusion, n: y.length, folds: result.folds }));
     const save = a.extra.project ?? a.extra.save ?? a.out;
     if (save) {
@@ -399,8 +400,7 @@ async function train(lab, a, out, err) {
         trainProject(lab, project, x, y, d);
         fs.writeFileSync(save, project.save());
       } catch (e) {
-        const why = { ENOENT: 'No such file or directory', EISDIR: 'Is a directory', EACCES: 'Permission denied' }[e.code] ?? e.message;
-        throw new UsageError(`${save}: ${why}`);
+        throw new UsageError(`${save}: ${errnoText(e)}`);
       }
       err(`wrote ${save} (${classes.length} classes, ${y.length} images${a.withImages ? ' included' : ''})\n`);
     }
@@ -413,11 +413,6 @@ train.classifierParams = true;
 async function classifyProject(lab, a, out, err) {
   if (!a.files.length) throw new UsageError('classify needs at least one image');
   const where = a.extra.project ?? a.extra.classifier, bytes = readOrFail(where, 'project ', LIMITS.project);
-  let project;
-  try { project = lab.loadProject(bytes); } catch (e) { throw new UsageError(`${where}: ${e.message}`); }
-  const trained = project.info().trained;
-  project.free();
-  if (!trained) throw new UsageError(`${where}: the project holds no trained classifier`);
   const file = loadModel(lab, a);
   let own, status = 0;
   try {
@@ -456,7 +451,7 @@ async function exportOnnx(lab, a, out) {
     file = loadModel(lab, a);
     try { onnx = lab.exportOnnx(file, { ...a.net, project, json: Boolean(a.json) }); } catch (e) { throw new UsageError(project ? `${where}: ${e.message}` : e.message); }
     try { fs.writeFileSync(a.out, onnx.bytes); } catch (e) {
-      throw new UsageError(`${a.out}: ${{ ENOENT: 'No such file or directory', EISDIR: 'Is a directory', EACCES: 'Permission denied' }[e.code] ?? e.message}`);
+      throw new UsageError(`${a.out}: ${errnoText(e)}`);
     }
     out(a.json ? `{"out": ${JSON.stringify(a.out)}, ${onnx.about}}\n` : `wrote ${a.out}\n${onnx.about}`);
   } finally { file?.free(); project?.free(); }

@@ -899,9 +899,12 @@ class Project {
     if (!this.lab.withString(name, fn)) throw this.lab.error();
   }
 
+  // [size, cv, numClasses, numImages, numParams, classifierBytes]: the counts alone, no strings.
+  counts() { return this.lab.ints(6, (p) => this.lab.core._dl_api_project_info(this.handle, p)); }
+
   info() {
     const core = this.lab.core, h = this.handle;
-    const [size, cv, numClasses, numImages, numParams, classifierBytes] = this.lab.ints(6, (p) => core._dl_api_project_info(h, p));
+    const [size, cv, numClasses, numImages, numParams, classifierBytes] = this.counts();
     const str = (what, i) => core.UTF8ToString(core._dl_api_project_string(h, what, i));
     const params = {};
     for (let i = 0; i < numParams; i++) params[str(3, i)] = core._dl_api_project_param_value(h, i);
@@ -985,7 +988,7 @@ class Project {
 
   // One image's prediction after its file name (text " LABEL (name score, ...)" or JSON members).
   formatPrediction(scores, json = false) {
-    const s = floats('scores', scores, this.info().classes.length);
+    const s = floats('scores', scores, this.counts()[2]);
     return this.lab.withBytes(s, (ps) => this.lab.report(this.lab.core._dl_api_train_format(this.handle, 1, json ? 1 : 0, 0, ps, 0, 0)), 'scores');
   }
 

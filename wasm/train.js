@@ -17,9 +17,9 @@ export function imageFeatures(lab, net, bytes, maxPixels = 0) {
 // The project's evaluation (cross-validation, or its held-out fraction) on features x (n x d,
 // labels y) -> { folds, leaveOneOut, holdout, evaluated, predictions: Int32Array(n) (-1: an image
 // only trained on), confusion: k x k of the evaluated images (rows: truth), accuracy }.
-export function crossValidate(project, x, y, d, onProgress) {
+// cv: the folds when the caller has them already (project.cvFolds(y)).
+export function crossValidate(project, x, y, d, onProgress, cv = project.cvFolds(y)) {
   const n = y.length, { classes, holdout } = project.info(), k = classes.length;
-  const cv = project.cvFolds(y);
   const predictions = project.crossValidate(x, y, n, d, cv, onProgress);
   const confusion = Array.from({ length: k }, () => new Array(k).fill(0));
   let correct = 0, evaluated = 0;
@@ -58,15 +58,15 @@ export function confidences(kind, scores) {
 //   own.classify(imageBytes) -> { label, scores: Float32Array (class order) }; own.format(scores, json)
 export function openTrainedClassifier(lab, bytes, modelFile) {
   const project = lab.loadProject(bytes);
-  let clf = null, net = null;
+  let clf = null, net = null, info;
   try {
-    const info = project.info();
+    info = project.info();
     clf = projectClassifier(lab, project);
     net = featureNet(lab, modelFile, info.size);
     if (clf.numFeatures !== net.outputSize) throw new Error(`the classifier takes ${clf.numFeatures} features, the network gives ${net.outputSize}`);
   } catch (e) { clf?.free(); net?.free(); project.free(); throw e; }
   return {
-    classes: project.info().classes, kind: project.info().kind, size: net.inputShape[0],
+    classes: info.classes, kind: info.kind, size: net.inputShape[0],
     classify(imageBytes, { maxPixels = 0 } = {}) {
       const scores = clf.predict(imageFeatures(lab, net, imageBytes, maxPixels), 1).scores;
       return { label: this.classes[scores.indexOf(Math.max(...scores))], scores };
