@@ -238,7 +238,7 @@ describe('the lab page in Chromium', () => {
       }
     };
     const argError = async (arg, want) => {
-      await page.waitForFunction(([a, w]) => document.querySelector(`[data-testid=arg-error-${a}]`).textContent === w, [arg, want], { timeout: SLOW })
+      await page.waitForFunction(([a, w]) => document.querySelector(`[data-testid=arg-error-${a}]`)?.textContent === w, [arg, want], { timeout: SLOW })
         .catch(async () => assert.fail(`wanted "${want}" next to ${arg}, got "${await text(`arg-error-${arg}`)}"`));
       assert.ok(await shown(`arg-error-${arg}`), `the ${arg} error is not visible`);
       assert.equal(await status(), 'error');

@@ -5,6 +5,7 @@ import {
   pyShape, formatCount, formatBytes, drawRgb, greyOf, drawFeatureMap, drawStrip, renderPredictions,
 } from './render.js';
 import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
+import { clearError, clearFieldErrors, showError, showFieldError, wireErrorClose } from './page-errors.js';
 import { decodedNote } from './browser-decode.js';
 import { PHOTO as DEFAULTS } from './defaults.js';
 import { WorkerClient } from './worker-client.js';
@@ -24,21 +25,10 @@ function setStatus(state, text = state) {
   el.dataset.state = state;
 }
 
-function showError(message) {
-  $('error').textContent = message;
-  $('error-box').hidden = false;
-  setStatus('error');
-}
-
-function clearError() {
-  $('error-box').hidden = true;
-  $('error').textContent = '';
-}
-
 // ---------- the inference worker ----------
 
 const worker = new WorkerClient(new URL('./worker.js', import.meta.url), {
-  name: 'the inference worker', onDeath: (e) => showError(e.message),
+  name: 'the inference worker', onDeath: (e) => { showError(e.message); setStatus('error'); },
 });
 const call = (cmd, args = {}, transfer = []) => worker.call(cmd, args, { transfer });
 
@@ -155,16 +145,12 @@ function codeLine(o) {
 
 // ---------- an argument's error, next to its control ----------
 
-const ARGUMENTS = ['include-top', 'weights', 'input-shape', 'pooling', 'classes'];
 // Which control a reason is about (Keras's messages name the argument); null: none in particular.
 const ARGUMENT_OF = [[/`classes`|^classes /, 'classes'], [/input_shape|Input size|input must have/, 'input-shape'],
   [/pooling/, 'pooling'], [/`weights`/, 'weights'], [/include_top/, 'include-top']];
 
 function clearArgErrors() {
-  for (const arg of ARGUMENTS) {
-    $(`arg-error-${arg}`).hidden = true;
-    $(`arg-error-${arg}`).textContent = '';
-  }
+  clearFieldErrors();
   $('stale-note').hidden = true;
 }
 
@@ -172,11 +158,11 @@ function showArgError(e) {
   const arg = e.arg || ARGUMENT_OF.find(([re]) => re.test(e.message))?.[1];
   if (!arg) {
     showError(`${e.message}\n(Photos are classified with the last valid model until the arguments are fixed.)`);
+    setStatus('error');
     return;
   }
   clearError();
-  $(`arg-error-${arg}`).textContent = e.message;
-  $(`arg-error-${arg}`).hidden = false;
+  showFieldError(arg, e.message);
   $('stale-note').hidden = false;
   setStatus('error');
 }
@@ -297,6 +283,7 @@ async function classify() {
     $('output-shape-row').hidden = true;
     $('shape-lesson').hidden = true;
     showError(`${photo.name}: ${e.message}`);
+    setStatus('error');
   }
 }
 
@@ -344,7 +331,10 @@ function usePhoto(file) {
     img.src = URL.createObjectURL(file);
     img.alt = `Your photo: ${name}`;
     return classify();
-  }, (e) => showError(`could not read ${name}: ${e.message}`));
+  }, (e) => {
+    showError(`could not read ${name}: ${e.message}`);
+    setStatus('error');
+  });
 }
 
 // ---------- wiring ----------
@@ -379,7 +369,7 @@ function wire() {
   $('api-form').addEventListener('input', later);
   $('api-form').addEventListener('change', later);
   $('api-form').addEventListener('submit', (e) => e.preventDefault());
-  $('error-close').addEventListener('click', clearError);
+  wireErrorClose();
   $('reset').addEventListener('click', () => {
     writeOptions(DEFAULTS);
     clearTimeout(timer);
@@ -432,4 +422,5 @@ window.__denselabTest = { pooled: () => (lastPooled ? Array.from(lastPooled) : n
 if (location.protocol !== 'file:') start().catch((e) => {
   $('progress-label').textContent = 'The model could not be loaded.';
   showError(e.message);
+  setStatus('error');
 });

@@ -11,6 +11,7 @@ import { FeatureCache } from './fashion-cache.js';
 import { bestRow, drawCurve, drawGray, lessonSentence, renderConfusion, renderGallery } from './fashion-render.js';
 import { FASHION as DEFAULTS } from './defaults.js';
 import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
+import { clearError, clearFieldErrors, showError, showFieldError, wireErrorClose } from './page-errors.js';
 import { decodedNote } from './browser-decode.js';
 import { WorkerClient } from './worker-client.js';
 import { schedulePairs } from './rbf-pairs.js';
@@ -48,13 +49,6 @@ function setStatus(s) {
   $('status').textContent = s;
   $('status').dataset.state = s === 'ready' || s === 'done' ? s : s === 'error' ? 'error' : 'working';
 }
-
-function showError(message) {
-  $('error').textContent = message;
-  $('error-box').hidden = false;
-}
-
-function clearError() { $('error-box').hidden = true; $('error').textContent = ''; }
 
 function setBusy(busy) {
   state.busy = busy;
@@ -256,20 +250,6 @@ function trainer() {
 // An argument's error names its field: it is shown beside that control (a toast could cover
 // the field being edited).
 const fieldError = (id, message) => Object.assign(new Error(message), { field: id });
-
-function showFieldError(id, message) {
-  let p = document.getElementById(`arg-error-${id}`);
-  if (!p) {
-    p = Object.assign(document.createElement('p'), { className: 'arg-error', id: `arg-error-${id}` });
-    p.dataset.testid = `arg-error-${id}`;
-    p.setAttribute('role', 'alert');
-    ($(id).closest('label') || $(id)).after(p);
-  }
-  p.textContent = message;
-  p.hidden = false;
-}
-
-function clearFieldErrors() { for (const p of document.querySelectorAll('p.arg-error')) p.hidden = true; }
 
 function positive(id, what, { integer = false, min = 0, max = Infinity } = {}) {
   const v = Number($(id).value);
@@ -681,7 +661,7 @@ function fillDefaults() {
 
 fillDefaults();
 
-$('error-close').addEventListener('click', clearError);
+wireErrorClose();
 $('extract').addEventListener('click', runExtract);
 $('resume').addEventListener('click', runExtract);
 $('cancel').addEventListener('click', cancel);

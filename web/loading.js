@@ -57,7 +57,7 @@ const $ = (id) => document.getElementById(id);
 const megabytes = (n) => `${(n / 1e6).toFixed(1)} MB`;
 
 // One question to the active service worker; the answer comes back on a MessagePort.
-export function askServiceWorker(type, extra = {}) {
+function askServiceWorker(type, extra = {}) {
   return navigator.serviceWorker.ready.then((reg) => new Promise((resolve, reject) => {
     const channel = new MessageChannel();
     channel.port1.onmessage = (e) => (e.data?.error ? reject(new Error(e.data.error)) : resolve(e.data));

@@ -11,7 +11,7 @@
 //   open     { bytes }                             -> { info, classifier, images: [{ label, name, bytes }] }
 //   onnx     { settings, classes, classifier }     -> Uint8Array (the .onnx file: lab.exportOnnx)
 // An image file stb decodes goes through Keras's load_img as on the CLIs; one it cannot (WebP,
-// AVIF...) is decoded by the browser, re-encoded losslessly as BMP and then goes the same way.
+// AVIF...) is decoded by the browser, re-encoded losslessly as PPM and then goes the same way.
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 import { fetchModelFile } from './fetch-model.js';

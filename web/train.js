@@ -6,6 +6,7 @@
 import { confidences } from './train-lib.js';
 import { FeatureCache } from './fashion-cache.js';
 import { download, registerServiceWorker } from './loading.js';
+import { showError, wireErrorClose } from './page-errors.js';
 import { FeaturePool } from './fashion-pool.js';
 
 const MODEL_URL = 'models/densenet121.dlm', WASM_URL = 'denselab_core.wasm';
@@ -23,7 +24,6 @@ const state = {
 };
 window.trainPage = state;       // for the tests and the curious
 
-function showError(msg) { $('error').textContent = msg; $('error-box').hidden = false; }
 function setStatus(s) { $('status').textContent = s; $('status').dataset.state = s; }
 
 // ---------- the worker pool (web/fashion-pool.js's, on train-worker.js) ----------
@@ -447,7 +447,7 @@ async function load() {
 }
 
 function wire() {
-  $('error-close').onclick = () => { $('error-box').hidden = true; };
+  wireErrorClose();
   $('add-class').onclick = () => addClass();
   $('top-folder').onchange = () => addClassFolders([...$('top-folder').files].map((f) => ({ path: `/${f.webkitRelativePath}`, file: f })));
   $('kind').onchange = () => renderParams();

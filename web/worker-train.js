@@ -47,6 +47,7 @@ function setData(msg) {
 }
 
 function dropFeatures() {
+  rbf = null;       // its train/test rows are views into features.heap
   features?.heap.free();
   features?.block?.free();
   features = null;
@@ -165,7 +166,11 @@ const rbfPair = (task) => { pairsTrained++; return { bytes: trainPairTask(lab, t
 
 function rbfAssemble({ results, seconds }) {
   if (!rbf) throw new Error('rbfAssemble before rbfPrepare');
-  return rbfAssembledRow(lab, rbf.train, rbf.test, rbf.params, results, seconds);
+  try {
+    return rbfAssembledRow(lab, rbf.train, rbf.test, rbf.params, results, seconds);
+  } finally {
+    rbf = null;     // one fit: its rows are views into features.heap, freed by dropFeatures()
+  }
 }
 
 const handlers = {

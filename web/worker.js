@@ -141,6 +141,13 @@ async function classify(bytes) {
 // crossOriginIsolated page (and its workers) has; otherwise one thread.
 let mode = { threads: 1, why: '' };
 
+// The bytes of one build of the WASM core, from beside this worker.
+async function wasmBytes(name) {
+  const resp = await fetch(new URL(`./${name}`, import.meta.url));
+  if (!resp.ok) throw new Error(`could not load ${name}: HTTP ${resp.status}`);
+  return new Uint8Array(await resp.arrayBuffer());
+}
+
 // Compiles the WASM core; the page sends this first so it overlaps the model download.
 async function start({ threads = 1 } = {}) {
   if (!lab) {
@@ -150,9 +157,7 @@ async function start({ threads = 1 } = {}) {
     const firefox = typeof navigator !== 'undefined' && /Firefox\//.test(navigator.userAgent);
     let t = isolated && !firefox ? Math.max(1, Math.min(threads | 0, 64)) : 1;
     const wasm = t > 1 ? 'denselab_core_mt.wasm' : 'denselab_core.wasm';
-    const resp = await fetch(new URL(`./${wasm}`, import.meta.url));
-    if (!resp.ok) throw new Error(`could not load ${wasm}: HTTP ${resp.status}`);
-    const wasmBinary = new Uint8Array(await resp.arrayBuffer());
+    const wasmBinary = await wasmBytes(wasm);
     let why = !isolated ? 'the page is not cross-origin isolated (no COOP/COEP headers yet), so there is no shared memory for threads'
       : firefox ? 'in Firefox the threaded build breaks the offline cache\'s downloads, so DenseLab uses one thread there'
       : t === 1 ? 'one thread was asked for' : 'the page is cross-origin isolated';
@@ -162,8 +167,7 @@ async function start({ threads = 1 } = {}) {
       if (t === 1) throw e;
       why = `the threaded build failed to start (${e.message})`;
       t = 1;
-      const r = await fetch(new URL('./denselab_core.wasm', import.meta.url));
-      lab = await createDenseLab({ wasmBinary: new Uint8Array(await r.arrayBuffer()) });
+      lab = await createDenseLab({ wasmBinary: await wasmBytes('denselab_core.wasm') });
     }
     mode = { threads: t, why };
   }
@@ -180,7 +184,7 @@ async function init({ model: bytes, labels }) {
   return {};
 }
 
-const handlers = { start: (m) => start(m), init, build: (m) => build(m.options), summary, classify: (m) => classify(m.bytes) };
+const handlers = { start, init, build: (m) => build(m.options), summary, classify: (m) => classify(m.bytes) };
 
 // Big typed arrays go back by transfer, not by copy.
 const transfer = (r) => [r?.input?.rgb?.buffer, r?.featureMap?.data?.buffer, r?.pooled?.buffer].filter(Boolean);
