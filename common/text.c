@@ -1,5 +1,6 @@
 /* text.c — see text.h. */
 #include "common/text.h"
+#include "common/utf8.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,3 +44,31 @@ void dl_text_printf(dl_text *t, const char *fmt, ...) {
 }
 
 void dl_text_free(dl_text *t) { free(t->buf); t->buf = NULL; t->len = t->cap = 0; }
+
+void dl_text_json_str(dl_text *t, const char *str) {
+    dl_text_puts(t, "\"");
+    const unsigned char *p = (const unsigned char *)str;
+    size_t left = strlen(str);
+    while (left) {
+        uint32_t cp;
+        size_t k = dl_utf8_decode(p, left, &cp);
+        const char *esc = NULL;
+        switch (k ? cp : 0xFFFD) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        case 0xFFFD: esc = "\\ufffd"; break;
+        }
+        if (esc) dl_text_puts(t, esc);
+        else if (cp < 0x20) dl_text_printf(t, "\\u%04x", (unsigned)cp);
+        else dl_text_put(t, (const char *)p, k);
+        k = k ? k : 1;   /* a byte that is not UTF-8 became U+FFFD */
+        p += k;
+        left -= k;
+    }
+    dl_text_puts(t, "\"");
+}

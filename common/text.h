@@ -1,4 +1,4 @@
-/* text.h — the one growable text writer (summaries, predictions, JSON).
+/* text.h — the one growable text writer (summaries, predictions, JSON strings).
  *
  *   dl_text t = {0};
  *   dl_text_printf(&t, "%d", 42); dl_text_put(&t, "abc", 3);
@@ -23,5 +23,8 @@ void dl_text_printf(dl_text *t, const char *fmt, ...)
 #endif
     ;
 void dl_text_free(dl_text *t);
+/* A JSON string: quotes, backslash and control characters escaped; a byte
+ * that is not UTF-8 (a file name, say) becomes \ufffd, so the JSON stays valid. */
+void dl_text_json_str(dl_text *t, const char *s);
 
 #endif

@@ -45,6 +45,17 @@ int f32_conv2d_algo_supports(const f32_conv2d_shape *s, f32_conv2d_algo algo) {
     return 0;
 }
 
+int f32_conv2d_single_tap(const f32_conv2d_shape *s, f32_conv2d_shape *pointwise, size_t *tap_offset) {
+    if (s->in_h != 1 || s->in_w != 1 || f32_conv2d_out_h(s) != 1 || f32_conv2d_out_w(s) != 1 ||
+        is_pointwise(s) || s->pad_top >= s->kh || s->pad_left >= s->kw)
+        return 0;
+    size_t offset = sat_mul(sat_mul(sat_add(sat_mul(s->pad_top, s->kw), s->pad_left), s->in_c), s->out_c);
+    if (offset == SIZE_MAX) return 0;
+    *tap_offset = offset;
+    *pointwise = (f32_conv2d_shape){ s->batch, 1, 1, s->in_c, s->out_c, 1, 1, 1, 1, 0, 0, 0, 0 };
+    return 1;
+}
+
 f32_conv2d_algo f32_conv2d_choose(const f32_conv2d_shape *s) {
     if (is_pointwise(s)) return F32_CONV_GEMM;
     if (f32_conv3x3_winograd_supports(s) && winograd_worth_it(s)) return F32_CONV_WINOGRAD_4X4;
@@ -135,7 +146,7 @@ const char *f32_conv2d_nhwc_channels(const f32_conv2d_shape *s, f32_conv2d_algo 
     if (m == 0 || c_begin == c_end) return NULL;
     /* GEMM and im2col: the packed panels from c_begin's on, written from channel c_begin on */
     const size_t k = s->kh * s->kw * s->in_c;
-    const float *panels = packed + c_begin / GEMM_NR * gemm_panel_floats(k);
+    const float *panels = packed + f32_gemm_packed_offset(k, c_begin);
     switch (algo) {
     case F32_CONV_GEMM:
         f32_gemm_variant(v, m, c_end - c_begin, s->in_c, in, in_stride, panels, out + c_begin, out_stride,

@@ -125,12 +125,11 @@ void f32_gemm_with(f32_gemm_ukernel ukernel, size_t mr_max,
                    size_t m, size_t n, size_t k, const float *a, size_t lda,
                    const float *packed, float *c, size_t ldc,
                    float output_min, float output_max) {
-    const size_t panel = gemm_panel_floats(k);
     for (size_t i = 0; i < m; i += mr_max) {
         size_t mr = m - i < mr_max ? m - i : mr_max;
-        for (size_t n0 = 0, p = 0; n0 < n; n0 += NR, p++) {
+        for (size_t n0 = 0; n0 < n; n0 += NR) {
             size_t nc = n - n0 < NR ? n - n0 : NR;
-            ukernel(mr, nc, k, a + i * lda, lda, packed + p * panel,
+            ukernel(mr, nc, k, a + i * lda, lda, packed + f32_gemm_packed_offset(k, n0),
                     c + i * ldc + n0, ldc, output_min, output_max);
         }
     }

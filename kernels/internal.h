@@ -1,6 +1,7 @@
 /* internal.h — small helpers shared by the kernels (not part of the API). */
 #ifndef DENSELAB_KERNELS_INTERNAL_H
 #define DENSELAB_KERNELS_INTERNAL_H
+#include "kernels/kernels.h"
 #include "kernels/simd128.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -21,11 +22,10 @@ static inline size_t sat_add(size_t a, size_t b) {
  * n is cut into panels of GEMM_NR columns, the last one padded with zeros.
  * Each panel is GEMM_NR biases followed by k rows of GEMM_NR weights, so a
  * micro-kernel streams one panel linearly while rows of A are broadcast. */
-#define GEMM_NR 8
-static inline size_t gemm_panel_floats(size_t k) { return GEMM_NR * (k + 1); }
+#define GEMM_NR F32_GEMM_NR
 /* Where weight W[row][col] of a k-row matrix goes in the packed buffer. */
 static inline size_t gemm_packed_weight_index(size_t k, size_t row, size_t col) {
-    return col / GEMM_NR * gemm_panel_floats(k) + GEMM_NR + row * GEMM_NR + col % GEMM_NR;
+    return f32_gemm_packed_offset(k, col) + GEMM_NR + row * GEMM_NR + col % GEMM_NR;
 }
 
 /* Copy / clear n floats. Inline SIMD instead of memcpy/memset: the copies

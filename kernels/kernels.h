@@ -29,6 +29,14 @@ extern "C" {
  * The *_size functions return SIZE_MAX when the size does not fit in size_t
  * (32-bit in WebAssembly): callers refuse it rather than allocate. */
 size_t f32_gemm_packed_size(size_t k, size_t n);            /* in floats */
+/* The packed weights are panels of F32_GEMM_NR columns, each on its own: a
+ * GEMM over columns [col, n) (col a multiple of F32_GEMM_NR) reads the packed
+ * weights from f32_gemm_packed_offset(k, col) floats on, and panels can be
+ * packed one at a time there (f32_gemm_pack with n = F32_GEMM_NR). */
+#define F32_GEMM_NR 8
+static inline size_t f32_gemm_packed_offset(size_t k, size_t col) {
+    return col / F32_GEMM_NR * (F32_GEMM_NR * (k + 1));
+}
 void   f32_gemm_pack(size_t k, size_t n, const float *w, const float *bias, float *packed);
 void   f32_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
                 const float *packed, float *c, size_t ldc,
@@ -137,6 +145,14 @@ typedef enum {
     F32_CONV_GEMM = 0, F32_CONV_IM2COL = 1, F32_CONV_WINOGRAD_2X2 = 2, F32_CONV_WINOGRAD_4X4 = 3
 } f32_conv2d_algo;
 f32_conv2d_algo f32_conv2d_choose(const f32_conv2d_shape *s);
+/* A convolution of one input pixel to one output pixel (DenseNet's 3x3
+ * 'same' convolutions on 1x1 maps at 32x32 inputs) reads one tap of its
+ * kernel, the rest being padding: it is the 1x1 convolution (F32_CONV_GEMM)
+ * on that tap's weights, kh*kw times fewer multiplies, and sums the same
+ * non-zero terms in the same order as im2col. Returns 1 and writes that
+ * shape and where the tap starts in the Keras [kh][kw][cin][cout] kernel (in
+ * floats: pack from w + *tap_offset), or 0 for any other shape. */
+int f32_conv2d_single_tap(const f32_conv2d_shape *s, f32_conv2d_shape *pointwise, size_t *tap_offset);
 int    f32_conv2d_algo_supports(const f32_conv2d_shape *s, f32_conv2d_algo algo);
 size_t f32_conv2d_packed_size_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo);
 const char *f32_conv2d_pack_algo(const f32_conv2d_shape *s, f32_conv2d_algo algo,

@@ -154,7 +154,7 @@ void winograd_run(const size_t T, const f32_conv2d_shape *s, f32_variant v,
     const size_t total = s->batch * th * tw, tb = block_tiles(s, T);
     const size_t per_point = f32_gemm_packed_size(cin, cout);
     const float *bias = packed + P * per_point;
-    const size_t panels = c_begin / GEMM_NR * gemm_panel_floats(cin);   /* skipped: channels before c_begin */
+    const size_t panels = f32_gemm_packed_offset(cin, c_begin);   /* skipped: channels before c_begin */
 
     float *vbuf = (float *)(((size_t)scratch + 15) & ~(size_t)15);   /* [P][tb][cinp] */
     float *mbuf = vbuf + P * tb * cinp;                                /* [P][tb][coutp] */

@@ -146,15 +146,17 @@ static f32_conv2d_shape conv1_shape(const dl_dense_block_shape *s, size_t rows, 
     return (f32_conv2d_shape){rows, (size_t)s->height, (size_t)s->width, in_channels(s, i), (size_t)s->bottleneck,
                               1, 1, 1, 1, 0, 0, 0, 0};
 }
-/* At 1 x 1 pixels (S = 32) a 3x3 'same' convolution reads only its centre
- * tap (the rest is padding): it runs as a 1x1 convolution on that tap's
- * weights, conv2_tap floats into the kernel, 9 times less work. */
-static int centre_only(const dl_dense_block_shape *s) { return s->height == 1 && s->width == 1; }
-static size_t conv2_tap(const dl_dense_block_shape *s) { return centre_only(s) ? 4 * (size_t)s->bottleneck * s->growth : 0; }
-static f32_conv2d_shape conv2_shape(const dl_dense_block_shape *s, size_t rows) {   /* 3x3 'same' */
-    size_t k = centre_only(s) ? 1 : 3, pad = k / 2;
-    return (f32_conv2d_shape){rows, (size_t)s->height, (size_t)s->width, (size_t)s->bottleneck, (size_t)s->growth,
-                              k, k, 1, 1, pad, pad, pad, pad};
+/* The 3x3 'same' convolution. At 1 x 1 pixels (S = 32) it reads only its
+ * centre tap (f32_conv2d_single_tap): a 1x1 convolution on that tap's
+ * weights, *tap floats into the kernel (else 0; tap may be NULL), 9 times
+ * less work. */
+static f32_conv2d_shape conv2_shape(const dl_dense_block_shape *s, size_t rows, size_t *tap) {
+    f32_conv2d_shape c = {rows, (size_t)s->height, (size_t)s->width, (size_t)s->bottleneck, (size_t)s->growth,
+                          3, 3, 1, 1, 1, 1, 1, 1};
+    size_t offset = 0;
+    (void)f32_conv2d_single_tap(&c, &c, &offset);
+    if (tap) *tap = offset;
+    return c;
 }
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
@@ -170,7 +172,7 @@ static dl_head head_of(const ft_model *m, float *block) {
  * packed for does not depend on the batch, so a pack serves any rows. */
 static size_t packed_layout(const ft_model *m, size_t rows, size_t *packed_at) {
     const dl_dense_block_shape *s = &m->s;
-    f32_conv2d_shape c2 = conv2_shape(s, rows);
+    f32_conv2d_shape c2 = conv2_shape(s, rows, NULL);
     dl_head head = head_of(m, m->params);
     size_t total = 0, size;
     for (int i = 0; i <= 2 * s->layers; i++) {
@@ -194,7 +196,7 @@ static const char *work_alloc(work *w, const ft_model *m, size_t rows) {
     size_t pixels = (size_t)s->height * s->width, M, c_out = in_channels(s, s->layers), bn = (size_t)s->bottleneck;
     size_t sum_c = 0, packed = packed_layout(m, rows, NULL), scratch = 0, xs, as, zs, bnf, hs;
     memset(w, 0, sizeof *w);
-    f32_conv2d_shape c2 = conv2_shape(s, rows);
+    f32_conv2d_shape c2 = conv2_shape(s, rows, NULL);
     dl_head head = head_of(m, m->params);
     for (int i = 0; i < s->layers; i++) {
         f32_conv2d_shape c1 = conv1_shape(s, rows, i);
@@ -247,7 +249,8 @@ static void bn_grads(const float *bn, size_t c, const float *dscale, const float
 static void pack_weights(const ft_model *m, work *w) {
     const dl_dense_block_shape *s = &m->s;
     size_t at = 0, bn = (size_t)s->bottleneck, c_out = in_channels(s, s->layers);
-    f32_conv2d_shape c2 = conv2_shape(s, w->rows);
+    size_t tap;
+    f32_conv2d_shape c2 = conv2_shape(s, w->rows, &tap);
     for (int i = 0; i < s->layers; i++) {
         const layer_at *L = &m->L.layer[i];
         size_t c = in_channels(s, i);
@@ -257,7 +260,7 @@ static void pack_weights(const ft_model *m, work *w) {
         bn_affine(m->params + L->bn2, bn, w->scale + at, w->shift + at);
         at += bn;
         f32_conv2d_pack(&c1, m->params + L->conv1, NULL, w->packed + w->packed_at[2 * i]);
-        f32_conv2d_pack(&c2, m->params + L->conv2 + conv2_tap(s), NULL, w->packed + w->packed_at[2 * i + 1]);
+        f32_conv2d_pack(&c2, m->params + L->conv2 + tap, NULL, w->packed + w->packed_at[2 * i + 1]);
     }
     bn_affine(m->params + m->L.final_bn, c_out, w->scale + at, w->shift + at);
     dl_head head = head_of(m, m->params);
@@ -272,7 +275,7 @@ static void forward(const ft_model *m, work *w, const float *x, size_t rows) {
     for (size_t r = 0; r < M; r++) memcpy(w->x + r * C, x + r * c0, c0 * sizeof(float));
     const float *scale = w->scale, *shift = w->shift;
     float *a = w->a;
-    f32_conv2d_shape c2 = conv2_shape(s, rows);
+    f32_conv2d_shape c2 = conv2_shape(s, rows, NULL);
     for (int i = 0; i < s->layers; i++) {
         size_t c = in_channels(s, i);
         float *z = w->z + (size_t)i * M * bn, *b = w->b + (size_t)i * M * bn;
@@ -308,7 +311,8 @@ static double backward(const ft_model *m, work *w, const int *y, size_t rows, fl
     for (int i = 0; i < s->layers; i++) at += in_channels(s, i) + bn;
     f32_affine_backward(M, C, w->x, C, w->f, C, w->scale + at, w->dx, C, w->dscale, w->dshift);
     bn_grads(P + m->L.final_bn, C, w->dscale, w->dshift, grad + m->L.final_bn);
-    f32_conv2d_shape c2 = conv2_shape(s, rows);
+    size_t tap;
+    f32_conv2d_shape c2 = conv2_shape(s, rows, &tap);
     size_t a_end = 0;
     for (int i = 0; i < s->layers; i++) a_end += M * in_channels(s, i);
     for (int i = s->layers - 1; i >= 0; i--) {
@@ -317,10 +321,10 @@ static double backward(const ft_model *m, work *w, const int *y, size_t rows, fl
         const float *a = w->a + (a_end -= M * c), *z = w->z + (size_t)i * M * bn, *b = w->b + (size_t)i * M * bn;
         f32_conv2d_shape c1 = conv1_shape(s, rows, i);
         /* conv2 (3x3), whose output is this layer's slice of the concatenation */
-        if (centre_only(s)) memset(grad + L->conv2, 0, 9 * bn * s->growth * sizeof(float));
-        f32_conv2d_backward_weights(v, &c2, b, bn, w->dx + c, C, grad + L->conv2 + conv2_tap(s), NULL, w->scratch);
+        if (tap) memset(grad + L->conv2, 0, 9 * bn * s->growth * sizeof(float));
+        f32_conv2d_backward_weights(v, &c2, b, bn, w->dx + c, C, grad + L->conv2 + tap, NULL, w->scratch);
         memset(w->db, 0, M * bn * sizeof(float));
-        f32_conv2d_backward_input(v, &c2, w->dx + c, C, P + L->conv2 + conv2_tap(s), w->db, bn, w->scratch);
+        f32_conv2d_backward_input(v, &c2, w->dx + c, C, P + L->conv2 + tap, w->db, bn, w->scratch);
         /* relu(bn2) */
         at -= bn;
         f32_relu_backward(M, bn, b, bn, w->db, bn, w->db, bn);

@@ -33,12 +33,6 @@ static const char *gamma_scale(const float *x, int n, int d, const float *mean, 
     return NULL;
 }
 
-double dl_rbf_gamma_scale(const float *x, int n, int d) {
-    double g = 1.0;
-    gamma_scale(x, n, d, NULL, NULL, &g);
-    return g;
-}
-
 /* ---- LRU cache of kernel columns (LIBSVM's Cache) ------------------------ */
 
 typedef struct head { struct head *prev, *next; float *data; int len; } head_t;
@@ -141,11 +135,10 @@ typedef struct {
     int *active_set;
     cache_t cache;
     int oom;
-    /* The rows again as GEMM weight panels of PANEL_ROWS points each, in the
+    /* The rows again as GEMM weight panels of F32_GEMM_NR points each, in the
      * solver's (shrinking-permuted) order: a kernel column is then one
      * f32_gemm streaming the panels instead of one f32_dot per point. */
     float *packed;
-    size_t panel;        /* floats per panel: f32_gemm_packed_size(d, PANEL_ROWS) */
     float *scratch;      /* GEMM_ROWS rows of A then their dot products; or a transposed panel */
     unsigned char *dirty;   /* [panels]: rows swapped since packing */
 } solver;
@@ -154,23 +147,23 @@ typedef struct {
 #define is_lower_bound(i) (s->alpha_status[i] == LOWER_BOUND)
 #define is_free(i) (s->alpha_status[i] == FREE)
 
-/* The packed GEMM layout cuts n into independent panels of 8 columns
- * (kernels/internal.h GEMM_NR), so panel p can be packed, and multiplied,
- * on its own. */
-#define PANEL_ROWS 8
+/* The packed GEMM layout cuts n into independent panels of F32_GEMM_NR
+ * columns (kernels/kernels.h), so panel p can be packed, and multiplied, on
+ * its own. */
 #define GEMM_ROWS 4      /* rows of A per micro-kernel pass (f32_gemm's 4x8) */
 
 static void pack_panel(solver *s, int p) {
     float *t = s->scratch;
-    for (int c = 0; c < PANEL_ROWS; c++) {
-        int r = p * PANEL_ROWS + c;
-        for (int f = 0; f < s->d; f++) t[(size_t)f * PANEL_ROWS + c] = r < s->l ? s->x[r][f] : 0.0f;
+    size_t first = (size_t)p * F32_GEMM_NR;
+    for (int c = 0; c < F32_GEMM_NR; c++) {
+        size_t r = first + (size_t)c;
+        for (int f = 0; f < s->d; f++) t[(size_t)f * F32_GEMM_NR + c] = r < (size_t)s->l ? s->x[r][f] : 0.0f;
     }
-    f32_gemm_pack((size_t)s->d, PANEL_ROWS, t, NULL, s->packed + (size_t)p * s->panel);
+    f32_gemm_pack((size_t)s->d, F32_GEMM_NR, t, NULL, s->packed + f32_gemm_packed_offset((size_t)s->d, first));
     s->dirty[p] = 0;
 }
 
-static int num_panels(int l) { return (l + PANEL_ROWS - 1) / PANEL_ROWS; }
+static int num_panels(int l) { return (l + F32_GEMM_NR - 1) / F32_GEMM_NR; }
 
 /* The points the next working sets will most likely pick: the largest
  * violations (-y G over I_up, y G over I_low), not cached up to len. */
@@ -209,11 +202,11 @@ static void kernel_column(solver *s, int i, int start, int len, float *data) {
             if (f < lo) lo = f;
         }
     }
-    int first = lo / PANEL_ROWS * PANEL_ROWS;
+    int first = lo / F32_GEMM_NR * F32_GEMM_NR;
     size_t n = (size_t)(len - first), d = (size_t)s->d;
     float *a = s->scratch, *dots = s->scratch + GEMM_ROWS * d;
     for (int r = 0; r < m; r++) memcpy(a + r * d, s->x[col[r]], sizeof(float) * d);
-    f32_gemm((size_t)m, n, d, a, d, s->packed + (size_t)(first / PANEL_ROWS) * s->panel, dots, n, -INFINITY, INFINITY);
+    f32_gemm((size_t)m, n, d, a, d, s->packed + f32_gemm_packed_offset(d, (size_t)first), dots, n, -INFINITY, INFINITY);
     for (int r = 0; r < m; r++) {
         int c = col[r];
         double sqc = s->x_square[c];
@@ -248,7 +241,7 @@ static void swap_index(solver *s, int i, int j) {
     SWAP(double, s->G[i], s->G[j]);
     SWAP(double, s->G_bar[i], s->G_bar[j]);
     SWAP(int, s->active_set[i], s->active_set[j]);
-    s->dirty[i / PANEL_ROWS] = s->dirty[j / PANEL_ROWS] = 1;
+    s->dirty[i / F32_GEMM_NR] = s->dirty[j / F32_GEMM_NR] = 1;
 }
 
 static void reconstruct_gradient(solver *s) {
@@ -517,9 +510,8 @@ static const char *solver_init(solver *s, const float *const *rows, int ni, int 
     int l = ni + nj;
     size_t l1 = (size_t)l;
     s->l = l; s->d = d; s->C = P->C; s->eps = P->tol; s->gamma = gamma;
-    s->panel = f32_gemm_packed_size((size_t)d, PANEL_ROWS);
-    size_t packed;
-    if (s->panel == SIZE_MAX || !dl_mul((size_t)num_panels(l), s->panel, &packed))
+    size_t packed = f32_gemm_packed_size((size_t)d, l1);
+    if (packed == SIZE_MAX)
         return dl_errorf("rbf-svm: a pair of %d points of %d features is too large for this platform", l, d);
     s->x = dl_learn_alloc(l1, sizeof(float *));
     s->x_square = dl_learn_alloc(l1, sizeof(float));
@@ -532,7 +524,7 @@ static const char *solver_init(solver *s, const float *const *rows, int ni, int 
     s->active_set = dl_learn_alloc(l1, sizeof(int));
     s->packed = dl_learn_alloc(packed, sizeof(float));
     size_t scratch;   /* GEMM_ROWS rows of A then GEMM_ROWS columns; or one transposed panel */
-    if (!dl_mul(l1 + (size_t)d, GEMM_ROWS, &scratch) || !dl_add(scratch, (size_t)d * PANEL_ROWS, &scratch))
+    if (!dl_mul(l1 + (size_t)d, GEMM_ROWS, &scratch) || !dl_add(scratch, (size_t)d * F32_GEMM_NR, &scratch))
         return "rbf-svm: pair too large for this platform";
     s->scratch = dl_learn_alloc(scratch, sizeof(float));
     s->dirty = dl_learn_alloc((size_t)num_panels(l), 1);

@@ -44,9 +44,6 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
                              dl_learn_progress_fn progress, void *user,
                              dl_classifier **out, dl_train_report *report);
 
-/* sklearn gamma='scale' of an n x d matrix: 1 / (d * var(all elements)), 1 if var is 0. */
-double dl_rbf_gamma_scale(const float *x, int n, int d);
-
 /* The model, LIBSVM's layout: support vectors grouped by class; pair (i<j)
  * decision = sum coef * K(sv, x) - rho > 0 -> i. Scores are pair votes. */
 typedef struct {

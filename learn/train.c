@@ -97,16 +97,6 @@ const char *dl_cross_validate(const char *kind, const float *x, const int *y, in
 
 /* ---- reports ------------------------------------------------------------- */
 
-/* Names are checked UTF-8 without control characters: only " and \ need escaping. */
-static void put_json_string(dl_text *t, const char *s) {
-    dl_text_puts(t, "\"");
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') dl_text_put(t, "\\", 1);
-        dl_text_put(t, s, 1);
-    }
-    dl_text_puts(t, "\"");
-}
-
 const char *dl_train_confusion(const int *y, const int *pred, int n, int k, int *confusion) {
     memset(confusion, 0, sizeof(int) * (size_t)k * k);
     for (int i = 0; i < n; i++) {
@@ -140,7 +130,7 @@ void dl_train_report_format(dl_text *t, int json, int k, const char *const *clas
         double a = images ? (double)confusion[c * k + c] / images : 0;
         if (json) {
             dl_text_puts(t, c ? ", {\"class\": " : "{\"class\": ");
-            put_json_string(t, class_names[c]);
+            dl_text_json_str(t, class_names[c]);
             dl_text_printf(t, ", \"images\": %d, \"accuracy\": %.4f}", images, a);
         } else {
             dl_text_printf(t, "  %-24s %5d images  accuracy %.4f\n", class_names[c], images, a);
@@ -163,14 +153,14 @@ void dl_train_prediction_format(dl_text *t, int json, int k, const char *const *
         for (int j = i; j > 0 && scores[order[j]] > scores[order[j - 1]]; j--) { int s = order[j]; order[j] = order[j - 1]; order[j - 1] = s; }
     if (json) {
         dl_text_puts(t, ", \"label\": ");
-        put_json_string(t, class_names[best]);
+        dl_text_json_str(t, class_names[best]);
         dl_text_puts(t, ", \"scores\": [");
     } else {
         dl_text_printf(t, " %s (", class_names[best]);
     }
     for (int i = 0; i < k; i++) {
         int j = order[i];
-        if (json) { dl_text_puts(t, i ? ", [" : "["); put_json_string(t, class_names[j]); dl_text_printf(t, ", %.6f]", (double)scores[j]); }
+        if (json) { dl_text_puts(t, i ? ", [" : "["); dl_text_json_str(t, class_names[j]); dl_text_printf(t, ", %.6f]", (double)scores[j]); }
         else dl_text_printf(t, "%s%s %.6f", i ? ", " : "", class_names[j], (double)scores[j]);
     }
     dl_text_puts(t, json ? "]" : ")");

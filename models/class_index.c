@@ -5,7 +5,7 @@
 #include "common/checked.h"
 #include "common/reason.h"
 #include "common/text.h"
-#include "models/utf8.h"
+#include "common/utf8.h"
 
 #include <stdint.h>
 #include <stdlib.h>

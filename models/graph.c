@@ -75,6 +75,7 @@ typedef struct {
     float *scale, *shift;       /* OP_SCALE_SHIFT */
     float out_min, out_max;
     f32_conv2d_algo algo;       /* OP_CONV: f32_conv2d_choose's, once at build */
+    size_t tap_offset;          /* OP_CONV: where the packed taps start in the kernel (f32_conv2d_single_tap) */
     int split, unit_rows;       /* threads: SPLIT_*, output rows per unit (plan_regions) */
     int region_end;             /* threads: the node's region is [its first node, region_end) */
 } node;
@@ -432,6 +433,7 @@ static void conv_or_dense_node(dl_net *net, int i, char *absorbed) {
         conv ? (size_t)l->ip[DL_CONV_STRIDE_H] : 1, conv ? (size_t)l->ip[DL_CONV_STRIDE_W] : 1,
         (size_t)pad[0], (size_t)pad[2], (size_t)pad[1], (size_t)pad[3] };
     n->algo = conv ? f32_conv2d_choose(&n->conv) : F32_CONV_GEMM;
+    if (conv && f32_conv2d_single_tap(&n->conv, &n->conv, &n->tap_offset)) n->algo = F32_CONV_GEMM;
     n->weight_floats = conv ? f32_conv2d_packed_size_algo(&n->conv, n->algo) : f32_gemm_packed_size(src->c, (size_t)l->c);
     int bn = conv ? fold_batch_norm(net, i) : -1;
     if (bn >= 0) { n->folded_bn = bn; absorbed[bn] = 1; end = bn; }
@@ -610,13 +612,18 @@ done:
 
 /* ---- 4. memory ----------------------------------------------------------- */
 
+/* Taps of a layer's whole kernel (a single-tap node packs only one of them). */
+static size_t kernel_taps(const layer *l) {
+    return l->type == DL_CONV2D ? product((size_t)l->ip[DL_CONV_KH], (size_t)l->ip[DL_CONV_KW]) : 1;
+}
+
 /* Floats of temporary weights while packing node n (an unpacked kernel for
  * weights=None or BatchNorm folding, plus bias and scale/shift). */
 static size_t packing_floats(const dl_net *net, const node *n) {
     const layer *l = &net->layers[n->layer];
     if (n->op != OP_CONV && n->op != OP_DENSE) return 0;
     if (n->folded_bn < 0 && l->w[0]) return 0;
-    size_t k = product(product(n->conv.kh, n->conv.kw), n->conv.in_c);
+    size_t k = product(kernel_taps(l), n->conv.in_c);
     return k > SIZE_MAX - 3 ? SIZE_MAX : product(k + 3, n->conv.out_c);
 }
 
@@ -679,7 +686,7 @@ static void fill(float *w, size_t n, float v) { for (size_t i = 0; i < n; i++) w
 static const char *pack_conv_or_dense(dl_net *net, node *n, dl_rng *rng) {
     const layer *l = &net->layers[n->layer];
     int has_bias = l->type == DL_CONV2D ? l->ip[DL_CONV_USE_BIAS] : l->ip[DL_DENSE_USE_BIAS];
-    size_t taps = n->conv.kh * n->conv.kw, k = taps * n->conv.in_c, co = n->conv.out_c;
+    size_t taps = kernel_taps(l), k = taps * n->conv.in_c, co = n->conv.out_c;
     const float *w = l->w[0], *b = has_bias ? l->w[1] : NULL;   /* NULL for weights=None */
     float *tmp = NULL;
     if (packing_floats(net, n)) {
@@ -699,7 +706,7 @@ static const char *pack_conv_or_dense(dl_net *net, node *n, dl_rng *rng) {
         }
     }
     if (!(n->packed = own(net, n->weight_floats))) { free(tmp); return "out of memory"; }
-    if (n->op == OP_CONV) (void)f32_conv2d_pack_algo(&n->conv, n->algo, w, b, n->packed);   /* chosen: supported */
+    if (n->op == OP_CONV) (void)f32_conv2d_pack_algo(&n->conv, n->algo, w + n->tap_offset, b, n->packed);   /* chosen: supported */
     else f32_gemm_pack(k, co, w, b, n->packed);
     free(tmp);
     return NULL;
@@ -983,7 +990,7 @@ static const char *run_rows(const region_job *j, const node *n, size_t b, size_t
 static const char *run_channels(const region_job *j, const node *n, size_t c0, size_t c1, int thread) {
     view out = value(j->net, n->out, j->batch), in = value(j->net, n->in, j->batch);
     if (n->op == OP_DENSE) {
-        f32_gemm(j->batch, c1 - c0, n->conv.in_c, in.p, in.stride, n->packed + f32_gemm_packed_size(n->conv.in_c, c0),
+        f32_gemm(j->batch, c1 - c0, n->conv.in_c, in.p, in.stride, n->packed + f32_gemm_packed_offset(n->conv.in_c, c0),
                  out.p + c0, out.stride, n->out_min, n->out_max);
         return NULL;
     }

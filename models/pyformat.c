@@ -1,6 +1,6 @@
 // numpy float32 repr, Python str repr and JSON strings: see pyformat.h.
 #include "models/pyformat.h"
-#include "models/utf8.h"
+#include "common/utf8.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -104,34 +104,6 @@ void dl_text_python_str(dl_text *t, const char *str) {
         left -= k;
     }
     dl_text_put(t, &q, 1);
-}
-
-void dl_text_json_str(dl_text *t, const char *str) {
-    dl_text_puts(t, "\"");
-    const unsigned char *p = (const unsigned char *)str;
-    size_t left = strlen(str);
-    while (left) {
-        uint32_t cp;
-        size_t k = dl_utf8_decode(p, left, &cp);
-        const char *esc = NULL;
-        switch (k ? cp : 0xFFFD) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case 0xFFFD: esc = "\\ufffd"; break;
-        }
-        if (esc) dl_text_puts(t, esc);
-        else if (cp < 0x20) dl_text_printf(t, "\\u%04x", (unsigned)cp);
-        else dl_text_put(t, (const char *)p, k);
-        k = k ? k : 1; // a byte that is not UTF-8 becomes U+FFFD
-        p += k;
-        left -= k;
-    }
-    dl_text_puts(t, "\"");
 }
 
 size_t dl_copy_bounded(const char *s, size_t len, char *buf, size_t cap) {

@@ -1,6 +1,6 @@
 // Python's way of printing values, for decode_predictions' text: numpy's
-// float32 repr and Python's str repr, plus JSON strings for --json. Each
-// appends to a dl_text (common/text.h).
+// float32 repr and Python's str repr. Each appends to a dl_text
+// (common/text.h, which also writes the JSON strings of --json).
 #ifndef DL_PYFORMAT_H
 #define DL_PYFORMAT_H
 
@@ -18,10 +18,6 @@ void dl_text_float32(dl_text *t, float v);
 // other non-printable code points, which labels do not contain). Bytes that
 // are not UTF-8 print as \xNN.
 void dl_text_python_str(dl_text *t, const char *s);
-
-// A JSON string: quotes, backslash and control characters escaped; a byte
-// that is not UTF-8 (a file name, say) becomes \ufffd, so the JSON stays valid.
-void dl_text_json_str(dl_text *t, const char *s);
 
 // snprintf's contract for a text already built: copies what fits into buf
 // (capacity cap, NUL-terminated when cap > 0) and returns len.

@@ -153,6 +153,37 @@ static void same_by_channels(const f32_conv2d_shape *s, f32_conv2d_algo algo, f3
     free(got);
 }
 
+/* A one-pixel-to-one-pixel convolution as a 1x1 on its one tap
+ * (f32_conv2d_single_tap): the reference's result, and im2col's to the bit. */
+static void test_single_tap(const f32_conv2d_shape *s, const float *in, size_t in_stride, const float *w,
+                            const float *bias, const float *ref, size_t out_stride, float lo, float hi, const char *what) {
+    f32_conv2d_shape one;
+    size_t tap;
+    if (!f32_conv2d_single_tap(s, &one, &tap)) return;
+    const size_t rows = s->batch;
+    float *packed = malloc(f32_conv2d_packed_size_algo(&one, F32_CONV_GEMM) * sizeof(float));
+    float *full = malloc(f32_conv2d_packed_size_algo(s, F32_CONV_IM2COL) * sizeof(float));
+    void *scratch = malloc(f32_conv2d_scratch_size_algo(s, F32_CONV_IM2COL) + 1);
+    float *got = sentinel_buf(rows * out_stride), *im2col = sentinel_buf(rows * out_stride);
+    expect(one.kh == 1 && one.kw == 1 && one.in_h == 1 && one.in_w == 1 && one.batch == s->batch && one.out_c == s->out_c &&
+           f32_conv2d_choose(&one) == F32_CONV_GEMM && tap == (s->pad_top * s->kw + s->pad_left) * s->in_c * s->out_c,
+           "single tap: a pointwise shape, the tap at the padding's corner");
+    expect(!f32_conv2d_pack_algo(&one, F32_CONV_GEMM, w + tap, bias, packed) &&
+           !f32_conv2d_pack_algo(s, F32_CONV_IM2COL, w, bias, full), "single tap: packed");
+    for (int v = F32_SCALAR; v <= F32_WASMSIMD; v++) {
+        char w2[300];
+        snprintf(w2, sizeof w2, "single tap %s %s", v ? "wasmsimd" : "scalar", what);
+        expect(!f32_conv2d_nhwc_algo(&one, F32_CONV_GEMM, v, in, in_stride, packed, got, out_stride, lo, hi, NULL) &&
+               !f32_conv2d_nhwc_algo(s, F32_CONV_IM2COL, v, in, in_stride, full, im2col, out_stride, lo, hi, scratch), w2);
+        check(rel_err(got, ref, rows, out_stride, s->out_c), 1e-5, w2);
+        int same = 1;
+        for (size_t r = 0; r < rows; r++)
+            for (size_t c = 0; c < s->out_c; c++) same &= got[r * out_stride + c] == im2col[r * out_stride + c];
+        expect(same, w2);
+    }
+    free(packed); free(full); free(scratch); free(got); free(im2col);
+}
+
 static void test_conv_shape(f32_conv2d_shape s, size_t in_stride, size_t out_stride, float lo, float hi,
                             int naive_check) {
     char what[256];
@@ -209,6 +240,7 @@ static void test_conv_shape(f32_conv2d_shape s, size_t in_stride, size_t out_str
         }
         free(packed); free(scratch);
     }
+    test_single_tap(&s, in, in_stride, w, bias, ref, out_stride, lo, hi, what);
     /* the public dispatching entry point */
     float *packed = malloc(f32_conv2d_packed_size(&s) * sizeof(float));
     void *scratch = malloc(f32_conv2d_scratch_size(&s) + 1);
@@ -245,6 +277,19 @@ static void test_conv_refusals(void) {
     expect(f32_conv2d_scratch_size_algo(&huge, F32_CONV_WINOGRAD_4X4) == SIZE_MAX, "winograd scratch of a huge shape");
     f32_conv2d_shape wide = conv_shape(1, SIZE_MAX - 1, 4, 3, 4, 3, 3, 1, 1, 2, 0, 2, 0);
     expect(f32_conv2d_out_h(&wide) == 0, "out_h when the padded input overflows");
+
+    for (size_t col = 0; col <= 24; col += 8)
+        expect(f32_gemm_packed_offset(5, col) == f32_gemm_packed_size(5, col), "gemm packed offset of a panel");
+    f32_conv2d_shape one, not_one[] = {
+        conv_shape(1, 2, 2, 3, 4, 3, 3, 1, 1, 1, 1, 1, 1),     /* four output pixels */
+        conv_shape(1, 1, 1, 3, 4, 3, 3, 1, 1, 1, 1, 1, 2),     /* two output columns */
+        conv_shape(1, 1, 1, 3, 4, 1, 1, 1, 1, 0, 0, 0, 0),     /* already pointwise */
+        conv_shape(1, 1, 1, 3, 4, 3, 3, 2, 1, 3, 1, 0, 1),     /* reads only padding */
+        conv_shape(1, 1, 1, SIZE_MAX / 4, 8, 3, 3, 1, 1, 1, 1, 1, 1),   /* the tap's offset overflows */
+    };
+    size_t tap = 777;
+    for (size_t i = 0; i < sizeof not_one / sizeof *not_one; i++)
+        expect(!f32_conv2d_single_tap(&not_one[i], &one, &tap) && tap == 777, "no single tap");
 
     f32_conv2d_shape s = conv_shape(1, 6, 6, 3, 4, 5, 5, 1, 1, 0, 0, 0, 0);
     float in[6 * 6 * 3] = {0}, packed[1024] = {0}, out[4 * 4] = {0}, scratch[4096];
@@ -295,6 +340,10 @@ static void test_conv(void) {
     test_conv_shape(conv_shape(2, 7, 7, 128, 32, 3, 3, 1, 1, 1, 1, 1, 1), 128, 64, -INFINITY, INFINITY, 0);
     test_conv_shape(conv_shape(1, 2, 2, 128, 32, 3, 3, 1, 1, 1, 1, 1, 1), 128, 32, -INFINITY, INFINITY, 0);
     test_conv_shape(conv_shape(1, 1, 1, 128, 32, 3, 3, 1, 1, 1, 1, 1, 1), 128, 32, -INFINITY, INFINITY, 0);
+    /* one pixel to one pixel: a single tap (DenseNet's conv5 at 32x32 inputs, batch 5; others) */
+    test_conv_shape(conv_shape(5, 1, 1, 128, 32, 3, 3, 1, 1, 1, 1, 1, 1), 131, 37, 0.0f, INFINITY, 1);
+    test_conv_shape(conv_shape(3, 1, 1, 13, 11, 5, 5, 2, 2, 2, 2, 2, 2), 13, 11, -INFINITY, INFINITY, 1);
+    test_conv_shape(conv_shape(2, 1, 1, 7, 9, 2, 3, 1, 1, 0, 2, 1, 0), 9, 9, -INFINITY, INFINITY, 1);
     test_conv_shape(conv_shape(1, 36, 36, 3, 64, 7, 7, 2, 2, 0, 0, 0, 0), 3, 64, -INFINITY, INFINITY, 1);
     test_conv_shape(conv_shape(1, 31, 31, 3, 64, 7, 7, 2, 2, 3, 3, 3, 3), 3, 64, -INFINITY, INFINITY, 0);
     test_conv_shape(conv_shape(2, 8, 8, 96, 128, 1, 1, 1, 1, 0, 0, 0, 0), 256, 128, 0.0f, INFINITY, 1);

@@ -359,11 +359,14 @@ static void test_problems(void) {
     CHECK_OK(dl_linear_svm_train(xx, yx, NX, 2, NULL, NULL, NULL, &c, NULL));
     if (c) { double acc = train_accuracy(c, xx, yx, NX); CHECK(acc < 0.8, "linear xor accuracy %.3f", acc); dl_classifier_free(c); }
 
-    /* gamma='scale' as scikit-learn: 1 / (d * var(X)). */
-    float g[4] = {0, 2, 4, 6};   /* mean 3, var 5, d 2 */
-    CHECK(fabs(dl_rbf_gamma_scale(g, 2, 2) - 0.1) < 1e-12, "gamma scale");
-    float z[4] = {1, 1, 1, 1};
-    CHECK(dl_rbf_gamma_scale(z, 2, 2) == 1.0, "gamma scale of constant data");
+    /* gamma='scale' (the default) as scikit-learn: 1 / (d * var(X)), as training resolves it. */
+    float g[4] = {0, 2, 4, 6}, z[4] = {1, 1, 1, 1};   /* g: mean 3, var 5, d 2 */
+    int gy[2] = {0, 1};
+    double gamma = 0;
+    CHECK_OK(dl_rbf_svm_prepare(g, gy, 2, 2, NULL, NULL, &gamma, NULL, NULL));
+    CHECK(fabs(gamma - 0.1) < 1e-12, "gamma scale %g", gamma);
+    CHECK_OK(dl_rbf_svm_prepare(z, gy, 2, 2, NULL, NULL, &gamma, NULL, NULL));
+    CHECK(gamma == 1.0, "gamma scale of constant data %g", gamma);
 
     /* A constant feature standardises to 0 (std 0 -> 1), not NaN. */
     float cx[8] = {1, 5, 2, 5, 3, 5, 4, 5};

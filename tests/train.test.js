@@ -97,6 +97,9 @@ test('cross-validation: leave-one-out under 5 images a class; errors for a 1-ima
   assert.match(bad.stderr, /--cv must be at least 2, got 1/);
   assert.match(both(['train', small.dir, '--classifier', 'tree']).stderr, /unknown classifier 'tree'/);
   assert.match(both(['train', path.join(small.dir, 'bag')]).stderr, /holds 0 class folders/);
+  const many = path.join(tmp, 'many');   // one folder more than the C core's DL_PROJECT_MAX_CLASSES
+  for (let c = 0; c <= 50; c++) fs.mkdirSync(path.join(many, `class${c}`), { recursive: true });
+  for (const cli of ['native', 'wasm']) assert.match(run(cli, ['train', many]).stderr, /holds 51 class folders \(2 to 50 needed\)/, cli);
 });
 
 test('JS API: stratified folds, a project round trip, the same CV as the CLI', async () => {

@@ -415,6 +415,8 @@ EMSCRIPTEN_KEEPALIVE int dl_api_decode_predictions_check(size_t rows, size_t cla
 }
 /* ---- your own classes: cross-validation, report, project (learn/train.h) ---- */
 
+EMSCRIPTEN_KEEPALIVE int dl_api_project_max_classes(void) { return DL_PROJECT_MAX_CLASSES; }
+
 EMSCRIPTEN_KEEPALIVE dl_project *dl_api_project_new(int size, int cv, const char *kind) {
     dl_project *p = malloc(sizeof *p);
     if (!p) return failed("out of memory"), NULL;

@@ -367,7 +367,8 @@ async function train(lab, a, out, err) {
   let file, net;
   try {
     const dir = a.files[0], classes = listDir(dir, true);
-    if (classes.length < 2 || classes.length > 50) throw new UsageError(`${dir} holds ${classes.length} class folders (2 to 50 needed)`);
+    const most = lab.projectMaxClasses();
+    if (classes.length < 2 || classes.length > most) throw new UsageError(`${dir} holds ${classes.length} class folders (2 to ${most} needed)`);
     for (const name of classes) {
       try { project.addClass(name); } catch (e) { throw new UsageError(`${name}: ${e.message}`); }
     }

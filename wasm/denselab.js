@@ -633,6 +633,9 @@ class DenseLab {
 
   // ---- your own classes (learn/train.h) ----
 
+  // How many classes a project may have (learn/train.h DL_PROJECT_MAX_CLASSES); at least 2.
+  projectMaxClasses() { return this.core._dl_api_project_max_classes(); }
+
   // A new project: the settings (input size, cv: 0 auto | 1 leave-one-out | k folds, classifier
   // kind and its parameters by name) and the class names, in order. holdout (0 < h < 1) evaluates
   // by that fraction of each class held out instead of cross-validation.

@@ -1,5 +1,5 @@
 // UTF-8 codec: see utf8.h.
-#include "models/utf8.h"
+#include "common/utf8.h"
 
 size_t dl_utf8_decode(const unsigned char *p, size_t left, uint32_t *cp) {
     if (left == 0) return 0;
