@@ -1331,6 +1331,7 @@ size_t dl_net_plan(const dl_net *net, char *buf, size_t cap) {
     for (int j = 0; j < net->n_nodes; j++) {
         const node *n = &net->nodes[j];
         dl_text_printf(&t, "%s%s", j ? " " : "", op_name(n->op));
+        if (n->op == OP_CONV && n->conv.kh * n->conv.kw < kernel_taps(&net->layers[n->layer])) dl_text_puts(&t, "(one tap)");
         if (n->folded_bn >= 0) dl_text_puts(&t, "+bn");
         if (n->out_min == 0) dl_text_puts(&t, "+relu");
         if (n->op == OP_CONCAT) {

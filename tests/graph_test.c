@@ -485,6 +485,23 @@ static void test_rewrites(void) {
     conv(&b, "c5", x, 6, 5, 3, 2, 0, 0, DL_RELU);
     run_case(&b, "conv 'same'/'valid' with strides", "input conv+relu conv conv conv conv+relu", NULL);
 
+    /* 'same' convolutions on a 1x1 map read one tap each (S = 32's conv5): a 1x1 on that tap's
+     * weights, BatchNorm folded; the corner tap of an even kernel; a 3x3 on 2x2 keeps all. */
+    b = (builder){ .rng = 17 };
+    x = input(&b, 32, 32);
+    x = pool(&b, DL_MAX_POOL2D, "pool", x, 32, 32);
+    x = conv(&b, "c1", x, 3, 16, 3, 1, 1, 0, DL_LINEAR);
+    x = batch_norm(&b, "bn", x, 16);
+    x = one(&b, DL_ACTIVATION, DL_RELU, "relu", x);
+    x = conv(&b, "c2", x, 16, 9, 5, 1, 1, 1, DL_LINEAR);
+    conv(&b, "c3", x, 9, 7, 2, 1, 1, 1, DL_RELU);
+    run_case(&b, "single-tap convolutions on 1x1 maps", "max_pool conv(one tap)+bn+relu conv(one tap) conv(one tap)+relu", NULL);
+    b = (builder){ .rng = 18 };
+    x = input(&b, 32, 32);
+    x = pool(&b, DL_MAX_POOL2D, "pool", x, 16, 16);
+    conv(&b, "c1", x, 3, 8, 3, 1, 1, 1, DL_RELU);
+    run_case(&b, "a 3x3 on a 2x2 map reads every tap", "max_pool conv+relu", "tap");
+
     /* Multiple consumers: the conv output feeds a BN and a concat, so the BN is not folded. */
     b = (builder){ .rng = 12 };
     x = input(&b, 32, 33);
