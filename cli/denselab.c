@@ -271,6 +271,14 @@ static int load_model(const args *a, dl_model **m) {
     return 0;
 }
 
+/* The model and its network for options o (the Keras arguments: &a->net); 1 after saying why. */
+static int load_net(const args *a, const dl_net_options *o, dl_model **m, dl_net **net) {
+    if (load_model(a, m)) return 1;
+    const char *err = dl_net_build(*m, o, net);
+    if (err) { dl_model_free(*m); return fail("%s", err); }
+    return 0;
+}
+
 /* Keras load_img(path, target_size=(h, w)) + densenet.preprocess_input -> h*w*3 floats. */
 static int image_input(const args *a, const char *path, int h, int w, float *x) {
     const char *why;
@@ -389,9 +397,7 @@ static int cmd_classify(const args *a) {
 static int cmd_summary(const args *a) {
     dl_model *m;
     dl_net *net;
-    if (load_model(a, &m)) return 1;
-    const char *err = dl_net_build(m, &a->net, &net);
-    if (err) { dl_model_free(m); return fail("%s", err); }
+    if (load_net(a, &a->net, &m, &net)) return 1;
     size_t len = dl_net_summary(net, NULL, 0);
     char *text = malloc(len + 1);
     if (text) { dl_net_summary(net, text, len + 1); fputs(text, stdout); }
@@ -449,9 +455,7 @@ static int cmd_predict(const args *a) {
     if (!a->out) return fail("predict needs --out FILE.npy");
     dl_model *m;
     dl_net *net;
-    if (load_model(a, &m)) return 1;
-    const char *err = dl_net_build(m, &a->net, &net);
-    if (err) { dl_model_free(m); return fail("%s", err); }
+    if (load_net(a, &a->net, &m, &net)) return 1;
     int in[3], shape[4] = { a->n_files }, rank = 1 + dl_net_output_shape(net, shape + 1), status = 0;
     dl_net_input_shape(net, in);
     size_t per = dl_net_output_size(net);
@@ -460,7 +464,8 @@ static int cmd_predict(const args *a) {
     else if (!x || !y) status = fail("out of memory");
     for (int i = 0; !status && i < a->n_files; i++) {
         status = image_input(a, a->files[i], in[0], in[1], x);
-        if (!status && (err = dl_net_run(net, x, 1, y + per * (size_t)i))) status = fail("%s: %s", a->files[i], err);
+        const char *err = status ? NULL : dl_net_run(net, x, 1, y + per * (size_t)i);
+        if (err) status = fail("%s: %s", a->files[i], err);
     }
     if (!status) status = write_npy(a->out, "<f4", y, shape, rank);
     free(x); free(y); dl_net_free(net); dl_model_free(m);
@@ -537,10 +542,7 @@ static int feature_net(const args *a, int s, dl_model **m, dl_net **net) {
     dl_net_options_set(&o, "include_top", "false");
     dl_net_options_set(&o, "pooling", "avg");
     dl_net_options_set(&o, "input_shape", shape);
-    if (load_model(a, m)) return 1;
-    const char *err = dl_net_build(*m, &o, net);
-    if (err) { dl_model_free(*m); return fail("%s", err); }
-    return 0;
+    return load_net(a, &o, m, net);
 }
 
 /* Features of the first n images of a split, appended at out. */
