@@ -138,6 +138,8 @@ export class DenseLab {
   /** A classifier file (DLCLASS1) saved by Classifier.save(). */
   loadClassifier(bytes: ArrayBuffer | ArrayBufferView): Classifier;
   ints(n: number, fill: (pointer: number) => void): number[];
+  /** How many classes a project may have (the C core's DL_PROJECT_MAX_CLASSES). */
+  projectMaxClasses(): number;
   /** A new own-classes project (train.html, `denselab train`): input size, cross-validation
    *  folds (0: 5, or leave-one-out when a class has fewer than 5 images), classifier kind and parameters. */
   newProject(options?: { size?: number; cv?: number; kind?: string; params?: Record<string, number>; classes?: string[];
