@@ -79,6 +79,7 @@ typedef struct {
     int region_end;             /* threads: the node's region is [its first node, region_end) */
 } node;
 
+enum { SPLIT_NONE, SPLIT_ROWS, SPLIT_CHANNELS };
 static void plan_regions(dl_net *net);
 
 /* ---- 3. storage ----------------------------------------------------------- */
@@ -111,6 +112,7 @@ struct dl_net {
     float *arena;
     size_t arena_batch;
     void *scratch;
+    int threads_checked;        /* the thread count memory_need last checked (each thread keeps scratch) */
     double *node_seconds;       /* dl_net_profile: wall time per node, summed over runs */
     int tap;                    /* dl_net_tap_input: the layer copied out by dl_net_run_tapped (0: none) */
     double *node_critical;      /* dl_net_profile: critical-path CPU time per node (dl_parallel_critical_seconds) */
@@ -633,12 +635,32 @@ static size_t scratch_bytes(const dl_net *net, size_t batch) {
     return most;
 }
 
-/* Bytes for packed weights + a batch of activations + scratch (+ extra), or
- * UINT64_MAX when it does not fit in size_t. */
+/* The scratch that `threads` threads keep (dl_parallel_scratch: one buffer per
+ * thread, grown to its biggest part), in bytes; SIZE_MAX: does not fit. A part
+ * of a node split by rows is a convolution of one image's rows, no bigger than
+ * the whole image's; a part split by channels covers the batch. 0 on one thread. */
+static size_t thread_scratch_bytes(const dl_net *net, size_t batch, int threads) {
+    if (threads <= 1) return 0;
+    size_t most = 0, all;
+    for (int j = 0; j < net->n_nodes; j++) {
+        const node *n = &net->nodes[j];
+        if (n->op != OP_CONV || n->split == SPLIT_NONE) continue;
+        f32_conv2d_shape s = n->conv;
+        s.batch = n->split == SPLIT_ROWS ? 1 : batch;
+        size_t b = f32_conv2d_scratch_size_algo(&s, n->algo);
+        if (b > most) most = b;
+    }
+    return most == SIZE_MAX || !dl_mul(most, (size_t)threads, &all) ? SIZE_MAX : all;
+}
+
+/* Bytes for packed weights + a batch of activations + scratch, the threads'
+ * included (+ extra), or UINT64_MAX when it does not fit in size_t. */
 static uint64_t memory_need(const dl_net *net, size_t weight_bytes, size_t batch, size_t extra) {
     size_t arena, scratch = scratch_bytes(net, batch), total;
-    if (scratch == SIZE_MAX || !dl_mul3(net->arena_floats, batch, sizeof(float), &arena) ||
-        !dl_add(arena, weight_bytes, &total) || !dl_add(total, scratch, &total) || !dl_add(total, extra, &total))
+    size_t threads_scratch = thread_scratch_bytes(net, batch, dl_parallel_threads());
+    if (scratch == SIZE_MAX || threads_scratch == SIZE_MAX || !dl_mul3(net->arena_floats, batch, sizeof(float), &arena) ||
+        !dl_add(arena, weight_bytes, &total) || !dl_add(total, scratch, &total) ||
+        !dl_add(total, threads_scratch, &total) || !dl_add(total, extra, &total))
         return UINT64_MAX;
     return total;
 }
@@ -657,6 +679,7 @@ static const char *check_memory(dl_net *net) {
         return too_much_memory(UINT64_MAX, net->max_memory, "for one image");
     uint64_t need = memory_need(net, net->weight_bytes, 1, packing_bytes);
     if (need > net->max_memory) return too_much_memory(need, net->max_memory, "for one image");
+    net->threads_checked = dl_parallel_threads();
     return NULL;
 }
 
@@ -863,7 +886,6 @@ static void run_node(dl_net *net, const node *n, size_t batch, const float *inpu
  * and every buffer read in a region lives to the region's end (lifetimes), so
  * no thread writes memory that another one may still read. */
 
-enum { SPLIT_NONE, SPLIT_ROWS, SPLIT_CHANNELS };
 #define MIN_SPLIT_ROWS 8
 
 static int is_pixelwise(const node *n) {     /* output pixel p reads input pixel p only */
@@ -1073,6 +1095,10 @@ const char *dl_net_run_tapped(dl_net *net, const float *input, size_t batch, flo
     if (!net || !input || !output) return "dl_net_run: missing network, input or output";
     if (tapped && !net->tap) return "dl_net_run: no tapped layer (dl_net_tap_input first)";
     if (batch == 0) return "batch must be at least 1";
+    if (dl_parallel_threads() > net->threads_checked && batch <= net->arena_batch) {   /* more threads' scratch */
+        uint64_t need = memory_need(net, net->weight_bytes, net->arena_batch, 0);
+        if (need > net->max_memory) return too_much_memory(need, net->max_memory, "on this many threads");
+    }
     if (batch > net->arena_batch) {
         char what[48];
         snprintf(what, sizeof what, "for a batch of %zu", batch);
@@ -1086,6 +1112,7 @@ const char *dl_net_run_tapped(dl_net *net, const float *input, size_t batch, flo
         net->arena = a; net->scratch = scr;
         net->arena_batch = batch;
     }
+    if (dl_parallel_threads() > net->threads_checked) net->threads_checked = dl_parallel_threads();
     int threaded = dl_parallel_threads() > 1;
     for (int j = 0; j < net->n_nodes;) {
         int end = threaded ? net->nodes[j].region_end : j + 1;
