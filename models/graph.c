@@ -1052,11 +1052,23 @@ static const char *run_region_units(void *ctx, size_t begin, size_t end, int thr
     return NULL;
 }
 
-/* Region [first, region_end) on the threads; a node that does not split runs on the caller. */
+/* A region runs on the caller alone when its node does not split, or when it is
+ * one small node that is not a convolution (DenseNet's 7x7 BatchNorm-ReLUs: 50k
+ * floats, tens of microseconds, about what waking the threads and the barrier cost). */
+#define MIN_PARALLEL_FLOATS ((size_t)1 << 16)
+static int runs_on_caller(const dl_net *net, int first, size_t batch) {
+    const node *lead = &net->nodes[first];
+    const layer *l = &net->layers[lead->out];
+    if (lead->split == SPLIT_NONE) return 1;
+    if (lead->op == OP_CONV || lead->op == OP_DENSE || lead->region_end != first + 1) return 0;
+    return (size_t)l->h * (size_t)l->w_ * (size_t)l->c < MIN_PARALLEL_FLOATS / batch;
+}
+
+/* Region [first, region_end) on the threads (or on the caller: runs_on_caller). */
 static const char *run_region_threaded(dl_net *net, int first, size_t batch, const float *input) {
     const node *lead = &net->nodes[first];
     region_job j = { net, first, lead->region_end, batch, 0, input };
-    if (lead->split == SPLIT_NONE) { run_node(net, lead, batch, input); return NULL; }
+    if (runs_on_caller(net, first, batch)) { run_node(net, lead, batch, input); return NULL; }
     j.units = split_units(net, lead);
     return dl_parallel_for(lead->split == SPLIT_ROWS ? batch * j.units : j.units, run_region_units, &j);
 }
@@ -1320,7 +1332,8 @@ size_t dl_net_profile_table(const dl_net *net, int runs, int rows, char *buf, si
         dl_text_printf(&t, " | %s%s%s | ", op_name(n->op), n->op == OP_CONV ? " " : "", conv_algo_name(n));
         if (l->rank == 3) dl_text_printf(&t, "%dx%dx%d", l->h, l->w_, l->c);
         else dl_text_printf(&t, "%d", l->c);
-        if (n->split == SPLIT_NONE) dl_text_puts(&t, " | whole");
+        int k = order[r], leads = k == 0 || net->nodes[k - 1].region_end == k;
+        if (n->split == SPLIT_NONE || (leads && runs_on_caller(net, k, 1))) dl_text_puts(&t, " | whole");
         else dl_text_printf(&t, " | %zu %s", split_units(net, n), n->split == SPLIT_ROWS ? (n->unit_rows > 1 ? "tile rows" : "rows") : "x 8 channels");
         dl_text_printf(&t, " | %.3f | %.1f%% |", net->node_seconds[order[r]] * per,
                        total > 0 ? 100 * net->node_seconds[order[r]] / total : 0);
@@ -1338,7 +1351,7 @@ size_t dl_net_profile_table(const dl_net *net, int runs, int rows, char *buf, si
     if (crit) dl_text_printf(&t, " %.3f |", total_crit * per);
     dl_text_puts(&t, "\n");
     int regions = 0;
-    for (int j = 0; j < net->n_nodes; j = net->nodes[j].region_end) regions += net->nodes[j].split != SPLIT_NONE;
+    for (int j = 0; j < net->n_nodes; j = net->nodes[j].region_end) regions += !runs_on_caller(net, j, 1);
     dl_text_printf(&t, "\nOn several threads: %d parallel regions (one barrier each) for %d nodes.\n", regions, net->n_nodes);
     free(order);
     return text_out(&t, buf, cap);
