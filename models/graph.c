@@ -1064,12 +1064,33 @@ static int runs_on_caller(const dl_net *net, int first, size_t batch) {
     return (size_t)l->h * (size_t)l->w_ * (size_t)l->c < MIN_PARALLEL_FLOATS / batch;
 }
 
+/* 1 when a region led by a Winograd convolution runs better as two parallel calls
+ * on `threads` threads: the lead on its tile rows, then the followers (most of the
+ * work: the 1x1 convolution) on rows of their own, because whole tile rows share
+ * unevenly (28x28: 7 tile rows, 16 and 12 rows on 2 threads; rows alone: 14 and 14).
+ * One more barrier; the same values (only the regions' boundaries move). */
+static int cut_after_lead(const dl_net *net, int first, size_t batch, int threads) {
+    const node *lead = &net->nodes[first];
+    if (threads < 2 || lead->split != SPLIT_ROWS || lead->unit_rows == 1 || lead->region_end == first + 1) return 0;
+    size_t t = (size_t)threads, tile_rows = batch * split_units(net, lead), rows = batch * (size_t)net->layers[lead->out].h;
+    return (tile_rows + t - 1) / t * (size_t)lead->unit_rows > (rows + t - 1) / t;
+}
+
 /* Region [first, region_end) on the threads (or on the caller: runs_on_caller). */
 static const char *run_region_threaded(dl_net *net, int first, size_t batch, const float *input) {
     const node *lead = &net->nodes[first];
     region_job j = { net, first, lead->region_end, batch, 0, input };
     if (runs_on_caller(net, first, batch)) { run_node(net, lead, batch, input); return NULL; }
     j.units = split_units(net, lead);
+    if (cut_after_lead(net, first, batch, dl_parallel_threads())) {
+        region_job followers = j;
+        j.end = first + 1;
+        const char *err = dl_parallel_for(batch * j.units, run_region_units, &j);
+        if (err) return err;
+        followers.first = first + 1;     /* pixelwise: one row per unit */
+        followers.units = (size_t)net->layers[lead->out].h;
+        return dl_parallel_for(batch * followers.units, run_region_units, &followers);
+    }
     return dl_parallel_for(lead->split == SPLIT_ROWS ? batch * j.units : j.units, run_region_units, &j);
 }
 
@@ -1353,6 +1374,10 @@ size_t dl_net_profile_table(const dl_net *net, int runs, int rows, char *buf, si
     int regions = 0;
     for (int j = 0; j < net->n_nodes; j = net->nodes[j].region_end) regions += !runs_on_caller(net, j, 1);
     dl_text_printf(&t, "\nOn several threads: %d parallel regions (one barrier each) for %d nodes.\n", regions, net->n_nodes);
+    int cuts = 0;
+    for (int j = 0; j < net->n_nodes; j = net->nodes[j].region_end) cuts += cut_after_lead(net, j, 1, dl_parallel_threads());
+    if (cuts) dl_text_printf(&t, "On %d threads, %d of them run as two (the followers on rows of their own): %d barriers.\n",
+                             dl_parallel_threads(), cuts, regions + cuts);
     free(order);
     return text_out(&t, buf, cap);
 }
