@@ -266,7 +266,8 @@ function renderResult(r) {
 
 // The page's own drawing goes first when the inference takes every core: run together, the
 // photo's decode and the frame's paint, raster and compositing (~20–40 ms of CPU in Chromium)
-// took a core from the 2-thread inference at its start (issue 12: 72 -> 88 ms on 2 cores).
+// took a core from the 2-thread inference at its start (issue 12: part of the page's 88 ms
+// against 72 in a bench worker that draws nothing, on 2 cores).
 // Two animation frames: the one that paints the change, then the next, by which it is shown.
 // A hidden page gets no frames: at most 100 ms.
 function pageDrawn() {
