@@ -80,6 +80,7 @@ typedef struct {
     int region_end;             /* threads: the node's region is [its first node, region_end) */
 } node;
 
+enum { SPLIT_NONE, SPLIT_ROWS, SPLIT_CHANNELS };
 static void plan_regions(dl_net *net);
 
 /* ---- 3. storage ----------------------------------------------------------- */
@@ -112,6 +113,7 @@ struct dl_net {
     float *arena;
     size_t arena_batch;
     void *scratch;
+    int threads_checked;        /* the thread count memory_need last checked (each thread keeps scratch) */
     double *node_seconds;       /* dl_net_profile: wall time per node, summed over runs */
     int tap;                    /* dl_net_tap_input: the layer copied out by dl_net_run_tapped (0: none) */
     double *node_critical;      /* dl_net_profile: critical-path CPU time per node (dl_parallel_critical_seconds) */
@@ -640,12 +642,32 @@ static size_t scratch_bytes(const dl_net *net, size_t batch) {
     return most;
 }
 
-/* Bytes for packed weights + a batch of activations + scratch (+ extra), or
- * UINT64_MAX when it does not fit in size_t. */
+/* The scratch that `threads` threads keep (dl_parallel_scratch: one buffer per
+ * thread, grown to its biggest part), in bytes; SIZE_MAX: does not fit. A part
+ * of a node split by rows is a convolution of one image's rows, no bigger than
+ * the whole image's; a part split by channels covers the batch. 0 on one thread. */
+static size_t thread_scratch_bytes(const dl_net *net, size_t batch, int threads) {
+    if (threads <= 1) return 0;
+    size_t most = 0, all;
+    for (int j = 0; j < net->n_nodes; j++) {
+        const node *n = &net->nodes[j];
+        if (n->op != OP_CONV || n->split == SPLIT_NONE) continue;
+        f32_conv2d_shape s = n->conv;
+        s.batch = n->split == SPLIT_ROWS ? 1 : batch;
+        size_t b = f32_conv2d_scratch_size_algo(&s, n->algo);
+        if (b > most) most = b;
+    }
+    return most == SIZE_MAX || !dl_mul(most, (size_t)threads, &all) ? SIZE_MAX : all;
+}
+
+/* Bytes for packed weights + a batch of activations + scratch, the threads'
+ * included (+ extra), or UINT64_MAX when it does not fit in size_t. */
 static uint64_t memory_need(const dl_net *net, size_t weight_bytes, size_t batch, size_t extra) {
     size_t arena, scratch = scratch_bytes(net, batch), total;
-    if (scratch == SIZE_MAX || !dl_mul3(net->arena_floats, batch, sizeof(float), &arena) ||
-        !dl_add(arena, weight_bytes, &total) || !dl_add(total, scratch, &total) || !dl_add(total, extra, &total))
+    size_t threads_scratch = thread_scratch_bytes(net, batch, dl_parallel_threads());
+    if (scratch == SIZE_MAX || threads_scratch == SIZE_MAX || !dl_mul3(net->arena_floats, batch, sizeof(float), &arena) ||
+        !dl_add(arena, weight_bytes, &total) || !dl_add(total, scratch, &total) ||
+        !dl_add(total, threads_scratch, &total) || !dl_add(total, extra, &total))
         return UINT64_MAX;
     return total;
 }
@@ -664,6 +686,7 @@ static const char *check_memory(dl_net *net) {
         return too_much_memory(UINT64_MAX, net->max_memory, "for one image");
     uint64_t need = memory_need(net, net->weight_bytes, 1, packing_bytes);
     if (need > net->max_memory) return too_much_memory(need, net->max_memory, "for one image");
+    net->threads_checked = dl_parallel_threads();
     return NULL;
 }
 
@@ -870,7 +893,6 @@ static void run_node(dl_net *net, const node *n, size_t batch, const float *inpu
  * and every buffer read in a region lives to the region's end (lifetimes), so
  * no thread writes memory that another one may still read. */
 
-enum { SPLIT_NONE, SPLIT_ROWS, SPLIT_CHANNELS };
 #define MIN_SPLIT_ROWS 8
 
 static int is_pixelwise(const node *n) {     /* output pixel p reads input pixel p only */
@@ -1037,12 +1059,45 @@ static const char *run_region_units(void *ctx, size_t begin, size_t end, int thr
     return NULL;
 }
 
-/* Region [first, region_end) on the threads; a node that does not split runs on the caller. */
+/* A region runs on the caller alone when its node does not split, or when it is
+ * one small node that is not a convolution (DenseNet's 7x7 BatchNorm-ReLUs: 50k
+ * floats, tens of microseconds, about what waking the threads and the barrier cost). */
+#define MIN_PARALLEL_FLOATS ((size_t)1 << 16)
+static int runs_on_caller(const dl_net *net, int first, size_t batch) {
+    const node *lead = &net->nodes[first];
+    const layer *l = &net->layers[lead->out];
+    if (lead->split == SPLIT_NONE) return 1;
+    if (lead->op == OP_CONV || lead->op == OP_DENSE || lead->region_end != first + 1) return 0;
+    return (size_t)l->h * (size_t)l->w_ * (size_t)l->c < MIN_PARALLEL_FLOATS / batch;
+}
+
+/* 1 when a region led by a Winograd convolution runs better as two parallel calls
+ * on `threads` threads: the lead on its tile rows, then the followers (most of the
+ * work: the 1x1 convolution) on rows of their own, because whole tile rows share
+ * unevenly (28x28: 7 tile rows, 16 and 12 rows on 2 threads; rows alone: 14 and 14).
+ * One more barrier; the same values (only the regions' boundaries move). */
+static int cut_after_lead(const dl_net *net, int first, size_t batch, int threads) {
+    const node *lead = &net->nodes[first];
+    if (threads < 2 || lead->split != SPLIT_ROWS || lead->unit_rows == 1 || lead->region_end == first + 1) return 0;
+    size_t t = (size_t)threads, tile_rows = batch * split_units(net, lead), rows = batch * (size_t)net->layers[lead->out].h;
+    return (tile_rows + t - 1) / t * (size_t)lead->unit_rows > (rows + t - 1) / t;
+}
+
+/* Region [first, region_end) on the threads (or on the caller: runs_on_caller). */
 static const char *run_region_threaded(dl_net *net, int first, size_t batch, const float *input) {
     const node *lead = &net->nodes[first];
     region_job j = { net, first, lead->region_end, batch, 0, input };
-    if (lead->split == SPLIT_NONE) { run_node(net, lead, batch, input); return NULL; }
+    if (runs_on_caller(net, first, batch)) { run_node(net, lead, batch, input); return NULL; }
     j.units = split_units(net, lead);
+    if (cut_after_lead(net, first, batch, dl_parallel_threads())) {
+        region_job followers = j;
+        j.end = first + 1;
+        const char *err = dl_parallel_for(batch * j.units, run_region_units, &j);
+        if (err) return err;
+        followers.first = first + 1;     /* pixelwise: one row per unit */
+        followers.units = (size_t)net->layers[lead->out].h;
+        return dl_parallel_for(batch * followers.units, run_region_units, &followers);
+    }
     return dl_parallel_for(lead->split == SPLIT_ROWS ? batch * j.units : j.units, run_region_units, &j);
 }
 
@@ -1080,6 +1135,10 @@ const char *dl_net_run_tapped(dl_net *net, const float *input, size_t batch, flo
     if (!net || !input || !output) return "dl_net_run: missing network, input or output";
     if (tapped && !net->tap) return "dl_net_run: no tapped layer (dl_net_tap_input first)";
     if (batch == 0) return "batch must be at least 1";
+    if (dl_parallel_threads() > net->threads_checked && batch <= net->arena_batch) {   /* more threads' scratch */
+        uint64_t need = memory_need(net, net->weight_bytes, net->arena_batch, 0);
+        if (need > net->max_memory) return too_much_memory(need, net->max_memory, "on this many threads");
+    }
     if (batch > net->arena_batch) {
         char what[48];
         snprintf(what, sizeof what, "for a batch of %zu", batch);
@@ -1093,6 +1152,7 @@ const char *dl_net_run_tapped(dl_net *net, const float *input, size_t batch, flo
         net->arena = a; net->scratch = scr;
         net->arena_batch = batch;
     }
+    if (dl_parallel_threads() > net->threads_checked) net->threads_checked = dl_parallel_threads();
     int threaded = dl_parallel_threads() > 1;
     for (int j = 0; j < net->n_nodes;) {
         int end = threaded ? net->nodes[j].region_end : j + 1;
@@ -1300,7 +1360,8 @@ size_t dl_net_profile_table(const dl_net *net, int runs, int rows, char *buf, si
         dl_text_printf(&t, " | %s%s%s | ", op_name(n->op), n->op == OP_CONV ? " " : "", conv_algo_name(n));
         if (l->rank == 3) dl_text_printf(&t, "%dx%dx%d", l->h, l->w_, l->c);
         else dl_text_printf(&t, "%d", l->c);
-        if (n->split == SPLIT_NONE) dl_text_puts(&t, " | whole");
+        int k = order[r], leads = k == 0 || net->nodes[k - 1].region_end == k;
+        if (n->split == SPLIT_NONE || (leads && runs_on_caller(net, k, 1))) dl_text_puts(&t, " | whole");
         else dl_text_printf(&t, " | %zu %s", split_units(net, n), n->split == SPLIT_ROWS ? (n->unit_rows > 1 ? "tile rows" : "rows") : "x 8 channels");
         dl_text_printf(&t, " | %.3f | %.1f%% |", net->node_seconds[order[r]] * per,
                        total > 0 ? 100 * net->node_seconds[order[r]] / total : 0);
@@ -1318,8 +1379,12 @@ size_t dl_net_profile_table(const dl_net *net, int runs, int rows, char *buf, si
     if (crit) dl_text_printf(&t, " %.3f |", total_crit * per);
     dl_text_puts(&t, "\n");
     int regions = 0;
-    for (int j = 0; j < net->n_nodes; j = net->nodes[j].region_end) regions += net->nodes[j].split != SPLIT_NONE;
+    for (int j = 0; j < net->n_nodes; j = net->nodes[j].region_end) regions += !runs_on_caller(net, j, 1);
     dl_text_printf(&t, "\nOn several threads: %d parallel regions (one barrier each) for %d nodes.\n", regions, net->n_nodes);
+    int cuts = 0;
+    for (int j = 0; j < net->n_nodes; j = net->nodes[j].region_end) cuts += cut_after_lead(net, j, 1, dl_parallel_threads());
+    if (cuts) dl_text_printf(&t, "On %d threads, %d of them run as two (the followers on rows of their own): %d barriers.\n",
+                             dl_parallel_threads(), cuts, regions + cuts);
     free(order);
     return text_out(&t, buf, cap);
 }

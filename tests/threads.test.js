@@ -36,6 +36,21 @@ test('native: predict is bit-identical on 1, 2, 3 and 4 threads', () => {
   assert.match(bad.stderr, /--threads must be at least 1, got 0/);
 });
 
+test('native: --max-memory counts each thread\'s convolution scratch', () => {
+  requireBuilt(nativeCli, model);
+  const need = (t) => {
+    const r = run('native', ['predict', photo, '--out', path.join(tmpDir(), 'x.npy'), '--threads', String(t), '--max-memory', '1MB']);
+    assert.equal(r.status, 1, r.stderr);
+    const m = /needs ([\d.]+) MB of memory for one image/.exec(r.stderr);
+    assert.ok(m, r.stderr);
+    return Number(m[1]);
+  };
+  const [one, two, four] = [1, 2, 4].map(need);
+  assert.ok(two > one && four > two, `${one} < ${two} < ${four} MB`);
+  // 1 thread: none; 2 threads: two buffers; 4 threads: four
+  assert.ok(Math.abs((four - two) - (two - one)) <= 0.15, `the same scratch per thread: ${one}, ${two}, ${four} MB`);
+});
+
 async function lab(threads) {
   const [core, wasm] = threads > 1 ? [paths.coreThreads, paths.wasmThreads] : [paths.core, paths.wasm];
   requireBuilt(core, wasm);
