@@ -593,8 +593,12 @@ static int learn_progress(void *user, const dl_learn_progress *p) {
 static int run_classifier(const args *a, const char *name, const float *xtr, const int *ytr, int n,
                           const float *xte, const int *yte, int m, int d, int first) {
     dl_classifier *c = NULL;
+    dl_fit_params params;   /* the experiment's values for this row, then the user's flags */
+    dl_report_row_params(name, &params);
+    const char *err = NULL;
+    for (int i = 0; i < a->fit.count && !err; i++) err = dl_fit_params_set(&params, a->fit.item[i].name, a->fit.item[i].value);
     double t0 = now_seconds(), acc = 0;
-    const char *err = dl_fit(dl_report_row_kind(name), xtr, ytr, n, d, &a->fit, a->json ? NULL : learn_progress, NULL, &c, NULL);
+    if (!err) err = dl_fit(dl_report_row_kind(name), xtr, ytr, n, d, &params, a->json ? NULL : learn_progress, NULL, &c, NULL);
     double seconds = now_seconds() - t0;
     int *cm = calloc((size_t)(c ? c->num_classes * c->num_classes : 1), sizeof(int));
     if (!err && !cm) err = "out of memory";

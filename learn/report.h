@@ -12,6 +12,7 @@
 #ifndef DENSELAB_REPORT_H
 #define DENSELAB_REPORT_H
 #include "common/text.h"
+#include "learn/experiment.h"
 
 /* The comparison's rows: every kind of the classifier table, then the linear
  * SVM on raw [0, 1] pixels (the baseline the features must beat). */
@@ -23,6 +24,11 @@ const char *dl_report_row_kind(const char *row);
 /* Training rows of a row: the RBF SVM (kernel SVMs scale with n^2) trains on
  * the first rbf_max images, every other row on all n. */
 int dl_report_row_train(const char *row, int n, int rbf_max);
+/* The experiment's own parameter values, where they differ from the kind's
+ * defaults: both CLIs' `fashion` start from them, then apply the user's
+ * flags; the page's fields start with the same (web/defaults.js, a test
+ * checks). Clears p first. */
+void dl_report_row_params(const char *row, dl_fit_params *p);
 /* 1 if a row trains on the frozen part's output (the input of conv5_block1,
  * models/finetune_split.h) instead of the pooled features: "finetune". */
 int dl_report_row_block_input(const char *row);

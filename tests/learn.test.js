@@ -268,3 +268,22 @@ test('JS API: heap floats are used in place by fit, evaluate and predict (the sa
   assert.throws(() => lab.fit('linear-svm', rows, y, n, d), /or freed/);
   assert.equal(lab.fit('linear-svm', x, y, n, d).kind, 'linear-svm', 'the instance keeps working');
 });
+
+// The Fashion page's fields start with its defaults (web/defaults.js); `fashion` in both CLIs
+// starts from the experiment's values (learn/report.c) and the kinds' defaults: they must agree,
+// so that the page's full run and the CLI without flags give the same table.
+test('the Fashion experiment: the page starts with the parameters the CLIs use without flags', async () => {
+  const { FASHION } = await import('../web/defaults.js');
+  const lab = await createDenseLab({ wasmBinary: fs.readFileSync(need(bin.coreWasm)), coreUrl: pathToFileURL(need(bin.core)).href });
+  const kinds = new Map(lab.classifierKinds().map((k) => [k.name, k]));
+  const rows = lab.reportRows();
+  assert.deepEqual(rows.map((r) => r.name).sort(), Object.keys(FASHION.classifiers).sort());
+  assert.equal(rows.find((r) => r.name === 'linear-svm').params.C, 0.001);
+  for (const row of rows) {
+    const kind = kinds.get(row.kind);
+    for (const [name, value] of Object.entries(FASHION.classifiers[row.name].params)) {
+      const cli = row.params[name] ?? kind.params.find((p) => p.name === name)?.default;
+      assert.equal(value, cli, `${row.name}: the page starts ${name} at ${value}, the CLI at ${cli}`);
+    }
+  }
+});

@@ -305,13 +305,20 @@ EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_fit(const char *kind, const float *x,
 
 /* ---- the comparison report (learn/report.h), for the Node CLI ------------- */
 
-/* The rows, one per line: "name kind block" (the kind a row trains; block 1:
- * it trains on the frozen part's output, dl_report_row_block_input). */
+/* The rows, one per line: "name kind block param=value..." (the kind a row
+ * trains; block 1: it trains on the frozen part's output,
+ * dl_report_row_block_input; then the experiment's parameter values,
+ * dl_report_row_params). */
 EMSCRIPTEN_KEEPALIVE char *dl_api_report_rows(void) {
     dl_text t = { 0 };
-    for (int i = 0; i < dl_report_row_count(); i++)
-        dl_text_printf(&t, "%s %s %d\n", dl_report_row_name(i), dl_report_row_kind(dl_report_row_name(i)),
-                       dl_report_row_block_input(dl_report_row_name(i)));
+    for (int i = 0; i < dl_report_row_count(); i++) {
+        const char *row = dl_report_row_name(i);
+        dl_fit_params p;
+        dl_report_row_params(row, &p);
+        dl_text_printf(&t, "%s %s %d", row, dl_report_row_kind(row), dl_report_row_block_input(row));
+        for (int j = 0; j < p.count; j++) dl_text_printf(&t, " %s=%.17g", p.item[j].name, p.item[j].value);
+        dl_text_printf(&t, "\n");
+    }
     if (t.failed) { dl_text_free(&t); return failed("out of memory"), NULL; }
     return t.buf;
 }

@@ -289,7 +289,8 @@ async function fashion(lab, a, out, err) {
     const { train: tr, test: te } = classifierInputs(lab, name, train, test, n, m, features, rbfMax);
     let r;
     try {
-      r = name === 'rbf-svm' ? await rbfRow(lab, tr, te, params, workers, a.json ? null : err) : runClassifier(lab, name, tr, te, params, progress);
+      const rowParams = { ...lab.reportRows().find((row) => row.name === name).params, ...params };   // the experiment's values, then the flags
+      r = name === 'rbf-svm' ? await rbfRow(lab, tr, te, rowParams, workers, a.json ? null : err) : runClassifier(lab, name, tr, te, rowParams, progress);
     } catch (e) { throw new UsageError(`${name}: ${e.message}`); }
     out(lab.formatReportRow({ json, first: i === 0, name, n: tr.n, seconds: r.train_seconds, accuracy: r.test_accuracy, confusion: r.confusion }));
   }

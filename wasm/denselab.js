@@ -437,15 +437,19 @@ class DenseLab {
     return this.kinds;
   }
 
-  // The Fashion-MNIST comparison's rows (learn/report.h): [{ name, kind, blockInput }], every kind
+  // The Fashion-MNIST comparison's rows (learn/report.h): [{ name, kind, blockInput, params }], every kind
   // of the table, then the linear SVM on raw pixels; blockInput: the row trains on the frozen
-  // part's output (buildFrozenNet), not the pooled features; trainRows(name, n, rbfMax): how
+  // part's output (buildFrozenNet), not the pooled features; params: the experiment's values where
+  // they differ from the kind's defaults (the CLI's flags override them); trainRows(name, n, rbfMax): how
   // many images a row trains on.
   reportRows() {
     if (!this.rows) {
       const p = this.core._dl_api_report_rows();
       if (!p) throw this.error();
-      this.rows = this.string(p).trim().split('\n').map((line) => { const [name, kind, block] = line.split(' '); return { name, kind, blockInput: block === '1' }; });
+      this.rows = this.string(p).trim().split('\n').map((line) => {
+        const [name, kind, block, ...params] = line.split(' ');
+        return { name, kind, blockInput: block === '1', params: Object.fromEntries(params.map((kv) => { const [k, v] = kv.split('='); return [k, Number(v)]; })) };
+      });
     }
     return this.rows;
   }

@@ -22,7 +22,8 @@ export const FASHION = deepFreeze({
   batch: 256,          // images per feature-worker job (and per IndexedDB cache entry)
   maxAutoWorkers: 8,   // 'auto' = the core count, at most this
   // Per classifier: shown at start (enabled) and the parameters its fields start with.
-  // Parameters not listed take lab.fit()'s defaults (the CLI's).
+  // Parameters not listed take lab.fit()'s defaults. `fashion` in both CLIs starts from the same
+  // values (learn/report.c's row parameters; tests/learn.test.js checks).
   classifiers: {
     'linear-svm': { enabled: true, params: { C: 0.001 } },
     // maxPoints all: its pairs run on the workers. pairCacheMb: each pair worker's kernel cache in
