@@ -607,10 +607,9 @@ static const char *train_pair_rows(const float *const *rows, int ni, int nj, int
     return err;
 }
 
-const char *dl_rbf_svm_train_pair(const float *xi, int ni, const float *xj, int nj, int d, int ci, int cj,
-                                  double gamma, const float *mean, const float *std,
-                                  const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
-                                  uint8_t **result, size_t *size) {
+/* What both ways of giving a pair's rows check first (and *result = NULL). */
+static const char *check_pair(int ni, int nj, int d, int ci, int cj, double gamma, const float *mean, const float *std,
+                              const dl_rbf_svm_params *params, uint8_t **result, size_t *size) {
     if (!result || !size) return "rbf-svm pair: NULL output";
     *result = NULL; *size = 0;
     dl_rbf_svm_params P = params_or_default(params);
@@ -620,20 +619,64 @@ const char *dl_rbf_svm_train_pair(const float *xi, int ni, const float *xj, int 
     if (ni < 1 || nj < 1 || ni > INT_MAX - nj) return dl_errorf("rbf-svm pair: bad row counts %d + %d", ni, nj);
     if (!(gamma > 0) || !isfinite(gamma)) return dl_errorf("rbf-svm pair: gamma must be > 0 (got %g)", gamma);
     if (!mean != !std) return "rbf-svm pair: give both mean and std, or neither";
-    if ((err = dl_learn_check_xy(xi, NULL, ni, d, NULL)) || (err = dl_learn_check_xy(xj, NULL, nj, d, NULL))) return err;
+    if (d < 1) return dl_errorf("rbf-svm pair: bad feature count %d", d);
+    return NULL;
+}
+
+/* Trains the pair on rows (malloc'd; freed here), standardised first into a
+ * copy of the pair's rows if mean/std are given (the rows as the SVM sees them). */
+static const char *train_pair_standardized(const float **rows, int ni, int nj, int d, int ci, int cj, double gamma,
+                                           const float *mean, const float *std, const dl_rbf_svm_params *P,
+                                           dl_learn_progress_fn progress, void *user, uint8_t **result, size_t *size) {
     int l = ni + nj;
-    const float **rows = dl_learn_alloc((size_t)l, sizeof(float *));
     float *xs = NULL;
-    if (!rows) return "out of memory";
-    for (int k = 0; k < l; k++) rows[k] = k < ni ? xi + (size_t)k * d : xj + (size_t)(k - ni) * d;
-    if (mean) {   /* the pair's rows as the SVM sees them */
+    if (mean) {
         xs = dl_learn_alloc((size_t)l * d, sizeof(float));
         if (!xs) { free(rows); return "out of memory (standardised pair rows)"; }
         for (int k = 0; k < l; k++) { dl_standardize_row(rows[k], mean, std, d, xs + (size_t)k * d); rows[k] = xs + (size_t)k * d; }
     }
-    err = train_pair_rows(rows, ni, nj, d, ci, cj, gamma, &P, progress, user, 0, 1, result, size);
+    const char *err = train_pair_rows(rows, ni, nj, d, ci, cj, gamma, P, progress, user, 0, 1, result, size);
     free(rows); free(xs);
     return err;
+}
+
+const char *dl_rbf_svm_train_pair(const float *xi, int ni, const float *xj, int nj, int d, int ci, int cj,
+                                  double gamma, const float *mean, const float *std,
+                                  const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
+                                  uint8_t **result, size_t *size) {
+    const char *err = check_pair(ni, nj, d, ci, cj, gamma, mean, std, params, result, size);
+    dl_rbf_svm_params P = params_or_default(params);
+    if (err) return err;
+    if ((err = dl_learn_check_xy(xi, NULL, ni, d, NULL)) || (err = dl_learn_check_xy(xj, NULL, nj, d, NULL))) return err;
+    int l = ni + nj;
+    const float **rows = dl_learn_alloc((size_t)l, sizeof(float *));
+    if (!rows) return "out of memory";
+    for (int k = 0; k < l; k++) rows[k] = k < ni ? xi + (size_t)k * d : xj + (size_t)(k - ni) * d;
+    return train_pair_standardized(rows, ni, nj, d, ci, cj, gamma, mean, std, &P, progress, user, result, size);
+}
+
+const char *dl_rbf_svm_train_pair_at(const float *x, int n, int d, const int *rows_i, int ni, const int *rows_j, int nj,
+                                     int ci, int cj, double gamma, const float *mean, const float *std,
+                                     const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
+                                     uint8_t **result, size_t *size) {
+    const char *err = check_pair(ni, nj, d, ci, cj, gamma, mean, std, params, result, size);
+    dl_rbf_svm_params P = params_or_default(params);
+    if (err) return err;
+    if (!x || !rows_i || !rows_j || n < 1) return "rbf-svm pair: NULL rows or no training set";
+    size_t bytes;
+    if (!dl_bytes((size_t)n, (size_t)d, sizeof(float), 0, &bytes))
+        return dl_errorf("rbf-svm pair: %d x %d floats is too large for this platform", n, d);
+    int l = ni + nj;
+    const float **rows = dl_learn_alloc((size_t)l, sizeof(float *));
+    if (!rows) return "out of memory";
+    for (int k = 0; k < l; k++) {   /* only the pair's rows are read, so only they are checked */
+        int r = k < ni ? rows_i[k] : rows_j[k - ni];
+        if (r < 0 || r >= n) { free(rows); return dl_errorf("rbf-svm pair: row index %d outside 0..%d", r, n - 1); }
+        rows[k] = x + (size_t)r * d;
+        for (int f = 0; f < d; f++)
+            if (!isfinite(rows[k][f])) { free(rows); return dl_errorf("rbf-svm pair: feature is not finite at row %d, column %d", r, f); }
+    }
+    return train_pair_standardized(rows, ni, nj, d, ci, cj, gamma, mean, std, &P, progress, user, result, size);
 }
 
 /* ---- what every pair shares, and the model from the pairs ---------------- */

@@ -83,6 +83,16 @@ const char *dl_rbf_svm_train_pair(const float *xi, int ni, const float *xj, int 
                                   const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
                                   uint8_t **result, size_t *size);
 
+/* The same pair, its rows read in place by index: rows_i[0..ni) of class ci
+ * and rows_j[0..nj) of class cj, each an index into x (n x d), in
+ * training-set order. The result is the same bytes as dl_rbf_svm_train_pair
+ * on those rows gathered: a host holding the whole training set trains pairs
+ * without copying their rows (only the solver's packed panels and cache). */
+const char *dl_rbf_svm_train_pair_at(const float *x, int n, int d, const int *rows_i, int ni, const int *rows_j, int nj,
+                                     int ci, int cj, double gamma, const float *mean, const float *std,
+                                     const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
+                                     uint8_t **result, size_t *size);
+
 /* The model from all K(K-1)/2 pair results (any order) over the same x, y
  * and params: every result is checked (pair ids, row counts, gamma, C,
  * size, CRC, indices, coefficients) and a reason names the first bad one. */

@@ -125,6 +125,11 @@ export class DenseLab {
   rbfTrainPair(xi: Float32Array, ni: number, xj: Float32Array, nj: number, d: number, ci: number, cj: number,
     shared: { gamma: number; mean?: Float32Array | null; std?: Float32Array | null }, options?: Record<string, number>,
     onProgress?: ProgressCallback): Uint8Array;
+  /** The same pair, its rows read in place from x (n × d) by their row numbers (class ci's, then
+   *  cj's, in training-set order): the same bytes as rbfTrainPair, without copying the rows. */
+  rbfTrainPairAt(x: Float32Array | HeapFloats, n: number, d: number, rowsI: Int32Array | number[], rowsJ: Int32Array | number[],
+    ci: number, cj: number, shared: { gamma: number; mean?: Float32Array | null; std?: Float32Array | null },
+    options?: Record<string, number>, onProgress?: ProgressCallback): Uint8Array;
   /** Every pair's result, in any order → the classifier (the same bytes as fit('rbf-svm', ...)). */
   rbfAssemble(x: Float32Array | HeapFloats, y: Int32Array | ArrayLike<number>, n: number, d: number,
     options: Record<string, number> | null, results: Uint8Array[]): Classifier;

@@ -20,12 +20,14 @@
 //   rbfPrepare  { params, rbfMax }     -> { classSizes } (the worker holding the data)
 //   rbfTask     { ci, cj }             -> one pair's task: only its two classes' rows
 //   rbfPair     { ...task }            -> { bytes } (any worker, no data needed)
+//   rbfPairHere { ci, cj }             -> { bytes } (the worker holding the data: the pair's rows read in
+//                                         place, no copy and no other worker; the same bytes as rbfPair)
 //   rbfAssemble { results, seconds }   -> the comparison-table row, as fit's
 import { serve } from './worker-rpc.js';
 import { createDenseLab, release } from './denselab.js';
 import { fetchModelFile } from './fetch-model.js';
 import { checksum, classifierInputs, rbfAssembledRow, runClassifier } from './experiment.js';
-import { classIndex, pairTask, trainPairTask } from './rbf-pairs.js';
+import { classIndex, pairTask, trainPairAt, trainPairTask } from './rbf-pairs.js';
 
 let lab = null;
 let data = null;
@@ -164,6 +166,12 @@ function rbfTask({ ci, cj }) {
 let pairsTrained = 0;
 const rbfPair = (task) => { pairsTrained++; return { bytes: trainPairTask(lab, task) }; };
 
+function rbfPairHere({ ci, cj }) {
+  if (!rbf) throw new Error('rbfPairHere before rbfPrepare');
+  const { x, n, d } = rbf.train;
+  return { bytes: trainPairAt(lab, x, n, d, rbf.rows, ci, cj, rbf.shared, rbf.params) };
+}
+
 function rbfAssemble({ results, seconds }) {
   if (!rbf) throw new Error('rbfAssemble before rbfPrepare');
   try {
@@ -174,7 +182,7 @@ function rbfAssemble({ results, seconds }) {
 }
 
 const handlers = {
-  start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfAssemble,
+  start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfPairHere, rbfAssemble,
   'features-begin': featuresBegin, 'features-put': featuresPut, 'features-end': featuresEnd, 'features-drop': dropFeatures,
 };
 
