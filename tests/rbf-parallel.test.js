@@ -112,7 +112,7 @@ test('bad pair ids and bad pair results give reasons; the instance keeps working
   try { assert.deepEqual(Buffer.from(clf.save()), Buffer.from(serial)); } finally { clf.free(); }
 });
 
-test('pairs read in place by row index from the heap (the page\'s classifier worker): the serial bytes, no row copies; bad indices refused', async () => {
+test('pairs read in place by row index from the heap, the model\'s SVs too (the page\'s classifier worker): the serial bytes and predictions; bad indices refused', async () => {
   const heap = lab.heapFloats(N * D, 'features');
   try {
     heap.view().set(data.x);
@@ -124,7 +124,15 @@ test('pairs read in place by row index from the heap (the page\'s classifier wor
       runners: [async ({ ci, cj }) => trainPairAt(lab, heap, N, D, rows, ci, cj, shared, options)],
     });
     const clf = lab.rbfAssemble(heap, data.y, N, D, options, results);
+    const copied = clf.evaluate(heap.subarray(0, 300 * D), data.y.subarray(0, 300), 300);
     try { assert.deepEqual(Buffer.from(clf.save()), Buffer.from(serial)); } finally { clf.free(); }
+    // its support vectors read in place from the heap (the page's worker): the same bytes and predictions
+    const borrowed = lab.rbfAssemble(heap, data.y, N, D, options, results, { borrow: true });
+    try {
+      assert.deepEqual(Buffer.from(borrowed.save()), Buffer.from(serial), 'borrowed: the same bytes');
+      assert.deepEqual(borrowed.evaluate(heap.subarray(0, 300 * D), data.y.subarray(0, 300), 300), copied, 'borrowed: the same predictions');
+    } finally { borrowed.free(); }
+    assert.throws(() => lab.rbfAssemble(data.x, data.y, N, D, options, results, { borrow: true }), /borrow needs the features as HeapFloats/);
     assert.equal(lab.heapBytes(), before, 'the heap did not grow: no pair\'s rows were copied');
     const at = (ri, rj, n = N) => lab.rbfTrainPairAt(heap, n, D, ri, rj, 0, 1, shared, options);
     assert.throws(() => at([0, N], rows[1]), new RegExp(`row index ${N} outside 0..${N - 1}`));

@@ -132,7 +132,7 @@ export class DenseLab {
     options?: Record<string, number>, onProgress?: ProgressCallback): Uint8Array;
   /** Every pair's result, in any order → the classifier (the same bytes as fit('rbf-svm', ...)). */
   rbfAssemble(x: Float32Array | HeapFloats, y: Int32Array | ArrayLike<number>, n: number, d: number,
-    options: Record<string, number> | null, results: Uint8Array[]): Classifier;
+    options: Record<string, number> | null, results: Uint8Array[], how?: { borrow?: boolean }): Classifier;
   /** Fine-tuning: DenseNet121 up to conv5_block1's input (the frozen part), h × w × 512 per image. */
   buildFrozenNet(file: ModelFile, options?: { inputShape?: [number, number, number]; maxMemory?: number | string }): Net;
   /** The pretrained conv5 weights that fit('finetune', ...) starts from. */

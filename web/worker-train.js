@@ -175,7 +175,8 @@ function rbfPairHere({ ci, cj }) {
 function rbfAssemble({ results, seconds }) {
   if (!rbf) throw new Error('rbfAssemble before rbfPrepare');
   try {
-    return rbfAssembledRow(lab, rbf.train, rbf.test, rbf.params, results, seconds);
+    // The model's support vectors read in place from the features (tested, saved and freed here).
+    return rbfAssembledRow(lab, rbf.train, rbf.test, rbf.params, results, seconds, true);
   } finally {
     rbf = null;     // one fit: its rows are views into features.heap, freed by dropFeatures()
   }
