@@ -319,10 +319,12 @@ async function feedTrainer(t) {
 // The pixel baseline's floats (219 MB at the full size) would sit next to the features (287 MB) in
 // the worker's heap: when every batch of the features is safe in IndexedDB, the worker drops them
 // first, and the next run that needs them reads them back from the cache (seconds, not minutes).
-async function makeRoomForPixels(t) {
+// keepBlock (before fine-tuning, when no later classifier reads the features): fine-tuning's rows
+// stay, and its working memory (about 60 MB at S=32) goes where the features were.
+async function makeRoomForPixels(t, keepBlock = false) {
   if (!state.features?.cacheComplete || state.features.dropped) return;
   state.features.dropped = true;     // its checksum stays: the features are the cache's
-  await t.call('features-drop');
+  await t.call('features-drop', { keepBlock });
 }
 
 // The first n training and m test images, copied to be moved to the worker for one pixel fit
@@ -354,7 +356,10 @@ async function train() {
     for (const [i, c] of chosen.entries()) {
       if (c.error && c.field) { showFieldError(c.field, c.error); continue; }
       if (c.error) { errors.push(c.error); showError(errors.join('\n')); continue; }
-      if (c.name === 'pixels-linear-svm' && !chosen.slice(i + 1).some((later) => later.name !== 'pixels-linear-svm' && !later.error)) await makeRoomForPixels(t);
+      // The features go when no later classifier reads them (fine-tuning reads its own rows, kept).
+      const later = chosen.slice(i + 1).filter((l) => !l.error).map((l) => l.name);
+      const featuresLater = later.some((name) => name !== 'pixels-linear-svm' && name !== 'finetune');
+      if ((c.name === 'pixels-linear-svm' || c.name === 'finetune') && !featuresLater) await makeRoomForPixels(t, c.name === 'finetune' || later.includes('finetune'));
       const curve = [], canvas = CURVES[c.name] && $(CURVES[c.name]);
       $('train-text').textContent = `${LABELS[c.name]}: training on ${fmt(c.name === 'rbf-svm' ? Math.min(n, c.rbfMax) : n)} images…`;
       if (canvas) { $(`${CURVES[c.name]}-box`).hidden = false; drawCurve(canvas, curve, c.params.epochs); }
