@@ -4,7 +4,7 @@
 // the page's order, each on experiment.js's classifierInputs in place, and the heap's size (a WASM
 // memory never shrinks: its size after a phase is its peak so far) is printed after each.
 //   nice -n 19 node bench/classifier_memory.js --features build/bench/features32.npy [--train N] [--test M]
-//        [--pairs here|workers] [--borrow 1|0] [--ft-epochs E] [--ft 0|1]
+//        [--rbf 1|0] [--pairs here|workers] [--borrow 1|0] [--ft-epochs E] [--ft 0|1]
 // --pairs here: the RBF SVM's pairs in this lab, their rows read in place by index (the worker's
 // rbfPairHere); workers: as the page did before, each pair's rows gathered and trained in a second
 // lab (a pair worker: its heap is printed too). --borrow 1: the assembled model's support vectors
@@ -23,7 +23,7 @@ import { fashionDir, model, readNpy } from '../tests/helpers.js';
 import zlib from 'node:zlib';
 import path from 'node:path';
 
-const opts = { features: null, train: '60000', test: '10000', pairs: 'here', 'ft-epochs': '1', ft: '1', borrow: '1' };
+const opts = { features: null, train: '60000', test: '10000', pairs: 'here', 'ft-epochs': '1', ft: '1', borrow: '1', rbf: '1' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const k = argv[i].replace(/^--/, '');
@@ -65,7 +65,7 @@ const row = (r) => `${(r.test_accuracy * 100).toFixed(2)} %, ${r.train_seconds.t
 let r = (() => { const { train: tr, test: te } = inputs('linear-svm', parts()); return runClassifier(lab, 'linear-svm', tr, te, params('linear-svm')); })();
 phase('linear SVM', row(r));
 
-{
+if (opts.rbf === '1') {
   const { train: tr, test: te } = inputs('rbf-svm', parts());
   const p = { ...params('rbf-svm'), cacheMb: FASHION.classifiers['rbf-svm'].pairCacheMb };
   const shared = lab.rbfPrepare(tr.x, tr.y, tr.n, tr.d, p);
