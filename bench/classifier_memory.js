@@ -52,6 +52,12 @@ const split = (name, count) => {
 };
 const train = split('train', n), test = split('test', m);
 const npy = readNpy(opts.features), d = npy.shape[1], fileTrain = npy.shape[0] - 10000;
+// As the worker's features-begin: conv5's pretrained weights first (the model file read once and
+// freed), then the room for the features.
+if (opts.ft === '1') {
+  const file = lab.loadModelFile(fs.readFileSync(model));
+  try { lab.setFinetuneBase(file); } finally { file.free(); }
+}
 phase('start');
 let heap = lab.heapFloats((n + m) * d, 'features');
 heap.view().set(npy.data.subarray(0, n * d));
@@ -87,8 +93,6 @@ phase('softmax head', row(r));
 
 if (opts.ft === '1') {
   const blockD = 512;   // conv5_block1's input at S=32: 1 x 1 x 512
-  const file = lab.loadModelFile(fs.readFileSync(model));
-  try { lab.setFinetuneBase(file); } finally { file.free(); }
   const block = npy.data;   // stand-in rows: the first 512 features of each image
   heap.free(); heap = null;   // the features dropped first (the cache holds them)
   const bh = lab.heapFloats((n + m) * blockD, 'fine-tuning rows'), v = bh.view();
