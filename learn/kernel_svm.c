@@ -468,13 +468,14 @@ static void model_free(void *model) {
     free(m);
 }
 
-/* Sizes come from a file header too: callers have checked them with
- * payload_size (below), which bounds every product here. */
-/* |sv|^2 of every support vector, once per model (prediction reads it for every row). */
+/* Support vector t: its copy, or the training-set row it borrows. */
 static const float *sv_row(const dl_rbf_svm_model *m, int t, int d) {
     return m->sv_at ? m->sv_at[t] : m->sv + (size_t)t * d;
 }
 
+/* Sizes come from a file header too: callers have checked them with
+ * payload_size (below), which bounds every product here. */
+/* |sv|^2 of every support vector, once per model (prediction reads it for every row). */
 static void fill_sv_sq(dl_rbf_svm_model *m, int d) {
     for (int t = 0; t < m->total_sv; t++) m->sv_sq[t] = f32_dot((size_t)d, sv_row(m, t, d), sv_row(m, t, d));
 }
