@@ -457,27 +457,34 @@ static const char *solve(solver *s, double *alpha_out, long max_iter, int shrink
 
 static void model_free(void *model) {
     dl_rbf_svm_model *m = model;
-    free(m->sv_count); free(m->sv); free(m->sv_sq); free(m->sv_coef); free(m->rho);
+    free(m->sv_count); free(m->sv); free(m->sv_at); free(m->sv_sq); free(m->sv_coef); free(m->rho);
     free(m);
+}
+
+/* Support vector t: its copy, or the training-set row it borrows. */
+static const float *sv_row(const dl_rbf_svm_model *m, int t, int d) {
+    return m->sv_at ? m->sv_at[t] : m->sv + (size_t)t * d;
 }
 
 /* Sizes come from a file header too: callers have checked them with
  * payload_size (below), which bounds every product here. */
 /* |sv|^2 of every support vector, once per model (prediction reads it for every row). */
 static void fill_sv_sq(dl_rbf_svm_model *m, int d) {
-    for (int t = 0; t < m->total_sv; t++) m->sv_sq[t] = f32_dot((size_t)d, m->sv + (size_t)t * d, m->sv + (size_t)t * d);
+    for (int t = 0; t < m->total_sv; t++) m->sv_sq[t] = f32_dot((size_t)d, sv_row(m, t, d), sv_row(m, t, d));
 }
 
-static dl_rbf_svm_model *model_new(int k, int d, int total_sv) {
+/* borrow: the SVs will be rows of the training set (sv_at), not copies (sv). */
+static dl_rbf_svm_model *model_new(int k, int d, int total_sv, int borrow) {
     dl_rbf_svm_model *m = dl_learn_alloc(1, sizeof *m);
     if (!m) return NULL;
     m->total_sv = total_sv;
     m->sv_count = dl_learn_alloc((size_t)k, sizeof(int));
     m->rho = dl_learn_alloc((size_t)k * (k - 1) / 2, sizeof(double));
     m->sv_coef = dl_learn_alloc((size_t)(k - 1) * total_sv, sizeof(double));
-    m->sv = dl_learn_alloc((size_t)total_sv * d, sizeof(float));
+    if (borrow) m->sv_at = dl_learn_alloc((size_t)total_sv, sizeof(float *));
+    else m->sv = dl_learn_alloc((size_t)total_sv * d, sizeof(float));
     m->sv_sq = dl_learn_alloc((size_t)total_sv, sizeof(float));
-    if (!m->sv_count || !m->rho || !m->sv_coef || !m->sv || !m->sv_sq) { model_free(m); return NULL; }
+    if (!m->sv_count || !m->rho || !m->sv_coef || !(m->sv || m->sv_at) || !m->sv_sq) { model_free(m); return NULL; }
     return m;
 }
 
@@ -599,10 +606,9 @@ static const char *train_pair_rows(const float *const *rows, int ni, int nj, int
     return err;
 }
 
-const char *dl_rbf_svm_train_pair(const float *xi, int ni, const float *xj, int nj, int d, int ci, int cj,
-                                  double gamma, const float *mean, const float *std,
-                                  const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
-                                  uint8_t **result, size_t *size) {
+/* What both ways of giving a pair's rows check first (and *result = NULL). */
+static const char *check_pair(int ni, int nj, int d, int ci, int cj, double gamma, const float *mean, const float *std,
+                              const dl_rbf_svm_params *params, uint8_t **result, size_t *size) {
     if (!result || !size) return "rbf-svm pair: NULL output";
     *result = NULL; *size = 0;
     dl_rbf_svm_params P = params_or_default(params);
@@ -612,20 +618,64 @@ const char *dl_rbf_svm_train_pair(const float *xi, int ni, const float *xj, int 
     if (ni < 1 || nj < 1 || ni > INT_MAX - nj) return dl_errorf("rbf-svm pair: bad row counts %d + %d", ni, nj);
     if (!(gamma > 0) || !isfinite(gamma)) return dl_errorf("rbf-svm pair: gamma must be > 0 (got %g)", gamma);
     if (!mean != !std) return "rbf-svm pair: give both mean and std, or neither";
-    if ((err = dl_learn_check_xy(xi, NULL, ni, d, NULL)) || (err = dl_learn_check_xy(xj, NULL, nj, d, NULL))) return err;
+    if (d < 1) return dl_errorf("rbf-svm pair: bad feature count %d", d);
+    return NULL;
+}
+
+/* Trains the pair on rows (malloc'd; freed here), standardised first into a
+ * copy of the pair's rows if mean/std are given (the rows as the SVM sees them). */
+static const char *train_pair_standardized(const float **rows, int ni, int nj, int d, int ci, int cj, double gamma,
+                                           const float *mean, const float *std, const dl_rbf_svm_params *P,
+                                           dl_learn_progress_fn progress, void *user, uint8_t **result, size_t *size) {
     int l = ni + nj;
-    const float **rows = dl_learn_alloc((size_t)l, sizeof(float *));
     float *xs = NULL;
-    if (!rows) return "out of memory";
-    for (int k = 0; k < l; k++) rows[k] = k < ni ? xi + (size_t)k * d : xj + (size_t)(k - ni) * d;
-    if (mean) {   /* the pair's rows as the SVM sees them */
+    if (mean) {
         xs = dl_learn_alloc((size_t)l * d, sizeof(float));
         if (!xs) { free(rows); return "out of memory (standardised pair rows)"; }
         for (int k = 0; k < l; k++) { dl_standardize_row(rows[k], mean, std, d, xs + (size_t)k * d); rows[k] = xs + (size_t)k * d; }
     }
-    err = train_pair_rows(rows, ni, nj, d, ci, cj, gamma, &P, progress, user, 0, 1, result, size);
+    const char *err = train_pair_rows(rows, ni, nj, d, ci, cj, gamma, P, progress, user, 0, 1, result, size);
     free(rows); free(xs);
     return err;
+}
+
+const char *dl_rbf_svm_train_pair(const float *xi, int ni, const float *xj, int nj, int d, int ci, int cj,
+                                  double gamma, const float *mean, const float *std,
+                                  const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
+                                  uint8_t **result, size_t *size) {
+    const char *err = check_pair(ni, nj, d, ci, cj, gamma, mean, std, params, result, size);
+    dl_rbf_svm_params P = params_or_default(params);
+    if (err) return err;
+    if ((err = dl_learn_check_xy(xi, NULL, ni, d, NULL)) || (err = dl_learn_check_xy(xj, NULL, nj, d, NULL))) return err;
+    int l = ni + nj;
+    const float **rows = dl_learn_alloc((size_t)l, sizeof(float *));
+    if (!rows) return "out of memory";
+    for (int k = 0; k < l; k++) rows[k] = k < ni ? xi + (size_t)k * d : xj + (size_t)(k - ni) * d;
+    return train_pair_standardized(rows, ni, nj, d, ci, cj, gamma, mean, std, &P, progress, user, result, size);
+}
+
+const char *dl_rbf_svm_train_pair_at(const float *x, int n, int d, const int *rows_i, int ni, const int *rows_j, int nj,
+                                     int ci, int cj, double gamma, const float *mean, const float *std,
+                                     const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
+                                     uint8_t **result, size_t *size) {
+    const char *err = check_pair(ni, nj, d, ci, cj, gamma, mean, std, params, result, size);
+    dl_rbf_svm_params P = params_or_default(params);
+    if (err) return err;
+    if (!x || !rows_i || !rows_j || n < 1) return "rbf-svm pair: NULL rows or no training set";
+    size_t bytes;
+    if (!dl_bytes((size_t)n, (size_t)d, sizeof(float), 0, &bytes))
+        return dl_errorf("rbf-svm pair: %d x %d floats is too large for this platform", n, d);
+    int l = ni + nj;
+    const float **rows = dl_learn_alloc((size_t)l, sizeof(float *));
+    if (!rows) return "out of memory";
+    for (int k = 0; k < l; k++) {   /* only the pair's rows are read, so only they are checked */
+        int r = k < ni ? rows_i[k] : rows_j[k - ni];
+        if (r < 0 || r >= n) { free(rows); return dl_errorf("rbf-svm pair: row index %d outside 0..%d", r, n - 1); }
+        rows[k] = x + (size_t)r * d;
+        for (int f = 0; f < d; f++)
+            if (!isfinite(rows[k][f])) { free(rows); return dl_errorf("rbf-svm pair: feature is not finite at row %d, column %d", r, f); }
+    }
+    return train_pair_standardized(rows, ni, nj, d, ci, cj, gamma, mean, std, &P, progress, user, result, size);
 }
 
 /* ---- what every pair shares, and the model from the pairs ---------------- */
@@ -724,7 +774,7 @@ static int group_classes(const int *y, int n, int K, class_groups *g) {
 
 /* dl_rbf_svm_assemble after the setup (which dl_rbf_svm_train has already run). */
 static const char *assemble(const fit_setup *f, const float *x, const int *y, int n, int d,
-                            const uint8_t *const *results, const size_t *sizes, int count_results,
+                            const uint8_t *const *results, const size_t *sizes, int count_results, int borrow,
                             dl_classifier **out, dl_train_report *report) {
     const dl_rbf_svm_params P = f->P;
     const float *mean = f->mean, *std = f->std;
@@ -778,12 +828,14 @@ static const char *assemble(const fit_setup *f, const float *x, const int *y, in
 
     /* Build the model exactly as LIBSVM lays it out: SVs grouped by class, in input order. */
     c = dl_classifier_new(&dl_rbf_svm_kind, K, d, P.standardize);
-    if (!c || !(c->model = model_new(K, d, total_sv))) { err = "out of memory"; goto done; }
+    borrow = borrow && !P.standardize;   /* a standardised SV is not a row of x */
+    if (!c || !(c->model = model_new(K, d, total_sv, borrow))) { err = "out of memory"; goto done; }
     dl_rbf_svm_model *M = c->model;
     M->gamma = gamma;
     if (P.standardize) { memcpy(c->mean, mean, sizeof(float) * d); memcpy(c->std, std, sizeof(float) * d); }
     for (int g = 0; g < n; g++)
-        if (svpos[g]) dl_standardize_row(x + (size_t)perm[g] * d, mean, std, d, M->sv + (size_t)(svpos[g] - 1) * d);
+        if (svpos[g] && borrow) M->sv_at[svpos[g] - 1] = x + (size_t)perm[g] * d;
+        else if (svpos[g]) dl_standardize_row(x + (size_t)perm[g] * d, mean, std, d, M->sv + (size_t)(svpos[g] - 1) * d);
     fill_sv_sq(M, d);
     for (int k = 0; k < K; k++) {
         M->sv_count[k] = 0;
@@ -822,14 +874,26 @@ done:
     return dl_fit_finish(err, c, out, report);
 }
 
+static const char *assemble_from(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
+                                 const uint8_t *const *results, const size_t *sizes, int count_results, int borrow,
+                                 dl_classifier **out, dl_train_report *report) {
+    fit_setup f;
+    const char *err = fit_setup_init(&f, x, y, n, d, params, out, report);
+    if (!err) err = assemble(&f, x, y, n, d, results, sizes, count_results, borrow, out, report);
+    fit_setup_free(&f);
+    return err;
+}
+
 const char *dl_rbf_svm_assemble(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
                                 const uint8_t *const *results, const size_t *sizes, int count_results,
                                 dl_classifier **out, dl_train_report *report) {
-    fit_setup f;
-    const char *err = fit_setup_init(&f, x, y, n, d, params, out, report);
-    if (!err) err = assemble(&f, x, y, n, d, results, sizes, count_results, out, report);
-    fit_setup_free(&f);
-    return err;
+    return assemble_from(x, y, n, d, params, results, sizes, count_results, 0, out, report);
+}
+
+const char *dl_rbf_svm_assemble_borrowed(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
+                                         const uint8_t *const *results, const size_t *sizes, int count_results,
+                                         dl_classifier **out) {
+    return assemble_from(x, y, n, d, params, results, sizes, count_results, 1, out, NULL);
 }
 
 /* ---- one-vs-one training, all pairs here in turn ------------------------- */
@@ -875,7 +939,7 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
                 if (progress(user, &pr)) { err = DL_CANCELLED; goto done; }
             }
         }
-    err = assemble(&f, x, y, n, d, (const uint8_t *const *)results, sizes, npairs, out, report);
+    err = assemble(&f, x, y, n, d, (const uint8_t *const *)results, sizes, npairs, 0, out, report);
 done:
     for (int p = 0; results && p < npairs; p++) free(results[p]);
     free(results); free(sizes); groups_free(&groups); free(grouped); free(xs);
@@ -901,8 +965,9 @@ static const char *rbf_votes(const dl_classifier *c, const float *x, int n, floa
     float *xt = dl_learn_alloc((size_t)d * n, sizeof(float));
     float *packed = dl_learn_alloc(packed_floats, sizeof(float));
     float *dots = dl_learn_alloc((size_t)SV_BLOCK * n, sizeof(float));
+    float *block = M->sv_at ? dl_learn_alloc((size_t)SV_BLOCK * d, sizeof(float)) : NULL;   /* borrowed SVs, gathered */
     const char *err = NULL;
-    if (!kvalue || !xsq || !start || !xt || !packed || !dots) { err = "out of memory"; goto done; }
+    if (!kvalue || !xsq || !start || !xt || !packed || !dots || (M->sv_at && !block)) { err = "out of memory"; goto done; }
     for (int k = 1; k < K; k++) start[k] = start[k - 1] + M->sv_count[k - 1];
     for (int r = 0; r < n; r++) {
         xsq[r] = f32_dot((size_t)d, x + (size_t)r * d, x + (size_t)r * d);
@@ -911,7 +976,8 @@ static const char *rbf_votes(const dl_classifier *c, const float *x, int n, floa
     f32_gemm_pack((size_t)d, (size_t)n, xt, NULL, packed);
     for (int t0 = 0; t0 < L; t0 += SV_BLOCK) {
         int m = L - t0 < SV_BLOCK ? L - t0 : SV_BLOCK;
-        const float *sv = M->sv + (size_t)t0 * d;
+        const float *sv = M->sv_at ? block : M->sv + (size_t)t0 * d;
+        for (int t = 0; M->sv_at && t < m; t++) memcpy(block + (size_t)t * d, M->sv_at[t0 + t], sizeof(float) * d);
         f32_gemm((size_t)m, (size_t)n, (size_t)d, sv, (size_t)d, packed, dots, (size_t)n, -INFINITY, INFINITY);
         for (int t = 0; t < m; t++) {
             double svsq = M->sv_sq[t0 + t];
@@ -937,7 +1003,7 @@ static const char *rbf_votes(const dl_classifier *c, const float *x, int n, floa
             }
     }
 done:
-    free(kvalue); free(xsq); free(start); free(xt); free(packed); free(dots);
+    free(kvalue); free(xsq); free(start); free(xt); free(packed); free(dots); free(block);
     return err;
 }
 
@@ -959,7 +1025,7 @@ static const char *rbf_payload_size(size_t k, size_t d, uint32_t total_sv, size_
 
 static const char *rbf_read(dl_classifier *c, uint32_t total_sv, dl_clf_bytes *in) {
     int k = c->num_classes, d = c->num_features;
-    dl_rbf_svm_model *m = model_new(k, d, (int)total_sv);
+    dl_rbf_svm_model *m = model_new(k, d, (int)total_sv, 0);
     if (!m) return "out of memory";
     c->model = m;
     int finite = dl_clf_get_f64s(in, &m->gamma, 1);
@@ -982,7 +1048,8 @@ static void rbf_write(const dl_classifier *c, dl_clf_bytes *out) {
     for (int i = 0; i < k; i++) dl_clf_put_u32(out, (uint32_t)m->sv_count[i]);
     dl_clf_put_f64s(out, m->rho, (size_t)k * (k - 1) / 2);
     dl_clf_put_f64s(out, m->sv_coef, (size_t)(k - 1) * m->total_sv);
-    dl_clf_put_f32s(out, m->sv, (size_t)m->total_sv * c->num_features);
+    if (!m->sv_at) dl_clf_put_f32s(out, m->sv, (size_t)m->total_sv * c->num_features);
+    else for (int t = 0; t < m->total_sv; t++) dl_clf_put_f32s(out, m->sv_at[t], (size_t)c->num_features);
 }
 
 enum { P_C, P_GAMMA, P_TOL, P_SHRINKING, P_CACHE_MB, P_STANDARDIZE, P_MAX_ITER, NUM_PARAMS };

@@ -50,7 +50,9 @@ typedef struct {
     double gamma;
     int total_sv;
     int *sv_count;            /* [num_classes] */
-    float *sv;                /* [total_sv][num_features] */
+    float *sv;                /* [total_sv][num_features], or NULL when sv_at is set */
+    const float **sv_at;      /* [total_sv]: the SVs as rows of the training set, not copied
+                                 (dl_rbf_svm_assemble_borrowed), or NULL */
     float *sv_sq;             /* [total_sv]: |sv|^2, for the kernel rows of prediction (derived, not saved) */
     double *sv_coef;          /* [num_classes - 1][total_sv] */
     double *rho;              /* [num_classes * (num_classes - 1) / 2] */
@@ -80,12 +82,32 @@ const char *dl_rbf_svm_train_pair(const float *xi, int ni, const float *xj, int 
                                   const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
                                   uint8_t **result, size_t *size);
 
+/* The same pair, its rows read in place by index: rows_i[0..ni) of class ci
+ * and rows_j[0..nj) of class cj, each an index into x (n x d), in
+ * training-set order. The result is the same bytes as dl_rbf_svm_train_pair
+ * on those rows gathered: a host holding the whole training set trains pairs
+ * without copying their rows (only the solver's packed panels and cache). */
+const char *dl_rbf_svm_train_pair_at(const float *x, int n, int d, const int *rows_i, int ni, const int *rows_j, int nj,
+                                     int ci, int cj, double gamma, const float *mean, const float *std,
+                                     const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
+                                     uint8_t **result, size_t *size);
+
 /* The model from all K(K-1)/2 pair results (any order) over the same x, y
  * and params: every result is checked (pair ids, row counts, gamma, C,
  * size, CRC, indices, coefficients) and a reason names the first bad one. */
 const char *dl_rbf_svm_assemble(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
                                 const uint8_t *const *results, const size_t *sizes, int count,
                                 dl_classifier **out, dl_train_report *report);
+
+/* The same model (the same bytes when saved, the same predictions) whose
+ * support vectors stay rows of x instead of copies: the model is valid only
+ * while x lives unchanged, so a host frees it first. For a host that holds
+ * the training set anyway and only tests and saves the model (the page's
+ * classifier worker: 22,604 SVs of 1,024 floats are 92 MB at 60,000). With
+ * params->standardize the SVs are copied (standardised) as usual. */
+const char *dl_rbf_svm_assemble_borrowed(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
+                                         const uint8_t *const *results, const size_t *sizes, int count_results,
+                                         dl_classifier **out);
 
 #ifdef __cplusplus
 }

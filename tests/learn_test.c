@@ -640,6 +640,54 @@ static const char *train_pairs(const float *x, const int *y, int n, int d, const
     return NULL;
 }
 
+/* The pairs trained on their rows read in place by index give the same
+ * result bytes; a model whose SVs are borrowed rows of x saves the same
+ * bytes and predicts the same as the serial one; bad indices give reasons. */
+static void check_rows_in_place(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *P,
+                                uint8_t *const *results, const size_t *sizes, const dl_classifier *serial) {
+    int K; double gamma;
+    float mean[64], std[64];
+    CHECK_OK(dl_rbf_svm_prepare(x, y, n, d, P, &K, &gamma, mean, std));
+    int *rows = malloc(sizeof(int) * (size_t)n), start[17] = {0};
+    for (int i = 0; i < n; i++) start[y[i] + 1]++;
+    for (int k = 0; k < K; k++) start[k + 1] += start[k];
+    int fill[16] = {0};
+    for (int i = 0; i < n; i++) rows[start[y[i]] + fill[y[i]]++] = i;
+    for (int ci = 0, p = 0; ci < K; ci++)
+        for (int cj = ci + 1; cj < K; cj++, p++) {
+            uint8_t *r = NULL; size_t rs = 0;
+            CHECK_OK(dl_rbf_svm_train_pair_at(x, n, d, rows + start[ci], start[ci + 1] - start[ci], rows + start[cj],
+                                              start[cj + 1] - start[cj], ci, cj, gamma, P->standardize ? mean : NULL,
+                                              P->standardize ? std : NULL, P, NULL, NULL, &r, &rs));
+            CHECK(r && rs == sizes[p] && !memcmp(r, results[p], rs), "pair (%d, %d) in place differs from its gathered rows", ci, cj);
+            free(r);
+        }
+    uint8_t *r = NULL; size_t rs = 0;
+    int bad_row = n;
+    CHECK_ERR(dl_rbf_svm_train_pair_at(x, n, d, &bad_row, 1, rows, 1, 0, 1, gamma, NULL, NULL, P, NULL, NULL, &r, &rs), "row index");
+    CHECK_ERR(dl_rbf_svm_train_pair_at(x, n, d, rows, 0, rows, 1, 0, 1, gamma, NULL, NULL, P, NULL, NULL, &r, &rs), "bad row counts");
+    CHECK_ERR(dl_rbf_svm_train_pair_at(NULL, n, d, rows, 1, rows, 1, 0, 1, gamma, NULL, NULL, P, NULL, NULL, &r, &rs), "NULL rows");
+    CHECK(r == NULL, "a result from bad indices");
+    free(rows);
+
+    dl_classifier *borrowed = NULL;
+    CHECK_OK(dl_rbf_svm_assemble_borrowed(x, y, n, d, P, (const uint8_t *const *)results, sizes, K * (K - 1) / 2, &borrowed));
+    uint8_t *a = NULL, *b = NULL; size_t an = 0, bn = 0;
+    if (borrowed && serial) {
+        CHECK(((const dl_rbf_svm_model *)borrowed->model)->sv_at != NULL || P->standardize, "borrowed SVs");
+        CHECK_OK(dl_classifier_save(serial, &a, &an));
+        CHECK_OK(dl_classifier_save(borrowed, &b, &bn));
+        CHECK(a && b && an == bn && !memcmp(a, b, an), "the borrowed model saves other bytes (standardize %d)", P->standardize);
+        float s1[8 * 16], s2[8 * 16];
+        int l1[8], l2[8];
+        CHECK_OK(dl_classifier_predict(serial, x, 8, l1, s1));
+        CHECK_OK(dl_classifier_predict(borrowed, x, 8, l2, s2));
+        CHECK(!memcmp(l1, l2, sizeof l1) && !memcmp(s1, s2, sizeof(float) * 8 * K), "the borrowed model predicts otherwise");
+    }
+    free(a); free(b);
+    dl_classifier_free(borrowed);
+}
+
 static void test_rbf_pairs(void) {
     enum { N = 90, D = 6, K = 4, PAIRS = K * (K - 1) / 2 };
     float x[N * D]; int y[N];
@@ -664,6 +712,7 @@ static void test_rbf_pairs(void) {
         }
         free(a); free(b);
         dl_classifier_free(pairs); pairs = NULL;
+        check_rows_in_place(x, y, N, D, &P, res, sz, serial);
         dl_classifier_free(serial);
 
         /* bad inputs give reasons, never a model */

@@ -12,7 +12,7 @@ import zlib from 'node:zlib';
 import { pathToFileURL } from 'node:url';
 import { createDenseLab } from '../wasm/denselab.js';
 import { paths } from '../wasm/cli.js';
-import { fitRbfPairs, pairKey, PairsCancelled, classIndex, gatherRows } from '../wasm/rbf-pairs.js';
+import { fitRbfPairs, pairKey, PairsCancelled, classIndex, gatherRows, schedulePairs, trainPairAt } from '../wasm/rbf-pairs.js';
 import { nodePairWorkers } from '../wasm/rbf-pair-worker.js';
 import { fashionDir, requireBuilt } from './helpers.js';
 
@@ -110,4 +110,36 @@ test('bad pair ids and bad pair results give reasons; the instance keeps working
 
   const clf = assemble(results);   // the instance still works: the right results give the serial model
   try { assert.deepEqual(Buffer.from(clf.save()), Buffer.from(serial)); } finally { clf.free(); }
+});
+
+test('pairs read in place by row index from the heap, the model\'s SVs too (the page\'s classifier worker): the serial bytes and predictions; bad indices refused', async () => {
+  const heap = lab.heapFloats(N * D, 'features');
+  try {
+    heap.view().set(data.x);
+    const shared = lab.rbfPrepare(heap, data.y, N, D, options);
+    const rows = classIndex(data.y, N, shared.numClasses);
+    const before = lab.heapBytes();
+    const results = await schedulePairs({
+      classSizes: rows.map((r) => r.length), makeTask: (ci, cj) => ({ ci, cj }),
+      runners: [async ({ ci, cj }) => trainPairAt(lab, heap, N, D, rows, ci, cj, shared, options)],
+    });
+    const clf = lab.rbfAssemble(heap, data.y, N, D, options, results);
+    const copied = clf.evaluate(heap.subarray(0, 300 * D), data.y.subarray(0, 300), 300);
+    try { assert.deepEqual(Buffer.from(clf.save()), Buffer.from(serial)); } finally { clf.free(); }
+    // its support vectors read in place from the heap (the page's worker): the same bytes and predictions
+    const borrowed = lab.rbfAssemble(heap, data.y, N, D, options, results, { borrow: true });
+    try {
+      assert.deepEqual(Buffer.from(borrowed.save()), Buffer.from(serial), 'borrowed: the same bytes');
+      assert.deepEqual(borrowed.evaluate(heap.subarray(0, 300 * D), data.y.subarray(0, 300), 300), copied, 'borrowed: the same predictions');
+    } finally { borrowed.free(); }
+    assert.throws(() => lab.rbfAssemble(data.x, data.y, N, D, options, results, { borrow: true }), /borrow needs the features as HeapFloats/);
+    assert.equal(lab.heapBytes(), before, 'the heap did not grow: no pair\'s rows were copied');
+    const at = (ri, rj, n = N) => lab.rbfTrainPairAt(heap, n, D, ri, rj, 0, 1, shared, options);
+    assert.throws(() => at([0, N], rows[1]), new RegExp(`row index ${N} outside 0..${N - 1}`));
+    assert.throws(() => at([-1], rows[1]), /row index -1 outside/);
+    assert.throws(() => at([], rows[1]), /class ci rows must be a non-empty array/);
+    assert.throws(() => at(rows[0], 'rows'), /class cj rows must be a non-empty array/);
+    assert.throws(() => at(rows[0], rows[1], N + 1), /values, expected|rows|holds/);
+    assert.deepEqual(at(rows[0], rows[1]), results[0], 'the instance still works');
+  } finally { heap.free(); }
 });

@@ -125,9 +125,19 @@ export class DenseLab {
   rbfTrainPair(xi: Float32Array, ni: number, xj: Float32Array, nj: number, d: number, ci: number, cj: number,
     shared: { gamma: number; mean?: Float32Array | null; std?: Float32Array | null }, options?: Record<string, number>,
     onProgress?: ProgressCallback): Uint8Array;
+  /** The same pair, its rows read in place from x (n × d) by their row numbers (class ci's, then
+   *  cj's, in training-set order): the same bytes as rbfTrainPair, without copying the rows. */
+  rbfTrainPairAt(x: Float32Array | HeapFloats, n: number, d: number, rowsI: Int32Array | number[], rowsJ: Int32Array | number[],
+    ci: number, cj: number, shared: { gamma: number; mean?: Float32Array | null; std?: Float32Array | null },
+    options?: Record<string, number>, onProgress?: ProgressCallback): Uint8Array;
+  /** What rbfTrainPair and rbfTrainPairAt share: the checks, the parameters and mean/std in the heap,
+   *  progress; call(mean, std, values, count, size) runs the C core and gives the result's pointer. */
+  trainPair(d: number, ci: number, cj: number, shared: { gamma: number; mean?: Float32Array | null; std?: Float32Array | null },
+    options: Record<string, number> | undefined, onProgress: ProgressCallback | undefined,
+    call: (mean: number, std: number, values: number, count: number, size: number) => number): Uint8Array;
   /** Every pair's result, in any order → the classifier (the same bytes as fit('rbf-svm', ...)). */
   rbfAssemble(x: Float32Array | HeapFloats, y: Int32Array | ArrayLike<number>, n: number, d: number,
-    options: Record<string, number> | null, results: Uint8Array[]): Classifier;
+    options: Record<string, number> | null, results: Uint8Array[], how?: { borrow?: boolean }): Classifier;
   /** Fine-tuning: DenseNet121 up to conv5_block1's input (the frozen part), h × w × 512 per image. */
   buildFrozenNet(file: ModelFile, options?: { inputShape?: [number, number, number]; maxMemory?: number | string }): Net;
   /** The pretrained conv5 weights that fit('finetune', ...) starts from. */

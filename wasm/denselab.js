@@ -533,33 +533,69 @@ class DenseLab {
   // { gamma, mean, std } from rbfPrepare. onProgress('rbf-svm pair', iterations) every 1,000
   // SMO steps; a true return cancels. -> the pair's result bytes (Uint8Array).
   // xi, xj may be HeapFloats of this lab (used in place, as rbfPrepare's x).
-  rbfTrainPair(xi, ni, xj, nj, d, ci, cj, { gamma, mean = null, std = null } = {}, options = {}, onProgress) {
-    integer('number of features', d, 1, MAX_INT);
+  rbfTrainPair(xi, ni, xj, nj, d, ci, cj, shared = {}, options = {}, onProgress) {
     if (!(xi instanceof HeapFloats)) checkRows('class ci rows', xi, ni, d);
     if (!(xj instanceof HeapFloats)) checkRows('class cj rows', xj, nj, d);
+    const rows = [];
+    try {
+      rows.push(this.rowsIn('class ci rows', xi, ni, d));
+      rows.push(this.rowsIn('class cj rows', xj, nj, d));
+      const [pi, pj] = rows.map((r) => r.ptr);
+      return this.trainPair(d, ci, cj, shared, options, onProgress, (pm, ps, pv, count, size) =>
+        this.core._dl_api_rbf_train_pair(pi, ni * d * 4, ni, pj, nj * d * 4, nj, d, ci, cj, shared.gamma, pm, ps, pv, count, size));
+    } finally { rows.forEach((r) => this.freeRows(r)); }
+  }
+
+  // The same pair with its rows read in place from x (n x d: HeapFloats, or a Float32Array copied
+  // in) by index: rowsI, rowsJ (the row numbers of class ci's and cj's rows, in training-set
+  // order, as rbf-pairs.js classIndex gives them). The same bytes as rbfTrainPair on those rows
+  // gathered, without the copy: the worker holding the features trains its pairs where they are.
+  rbfTrainPairAt(x, n, d, rowsI, rowsJ, ci, cj, shared = {}, options = {}, onProgress) {
+    integer('number of features', d, 1, MAX_INT);
+    if (!(x instanceof HeapFloats)) checkRows('features', x, n, d);
+    const index = (name, r) => {
+      if (!(Array.isArray(r) || r instanceof Int32Array) || r.length < 1) throw new Error(`${name} must be a non-empty array of row numbers, got ${show(r)}`);
+      return Int32Array.from(r);
+    };
+    const [ri, rj] = [index('class ci rows', rowsI), index('class cj rows', rowsJ)];
+    const rows = this.rowsIn('features', x, n, d), ptrs = [];
+    try {
+      ptrs.push(this.copyIn(ri, 'class ci rows'), this.copyIn(rj, 'class cj rows'));
+      return this.trainPair(d, ci, cj, shared, options, onProgress, (pm, ps, pv, count, size) =>
+        this.core._dl_api_rbf_train_pair_at(rows.ptr, n * d * 4, n, d, ptrs[0], ri.length * 4, ri.length, ptrs[1], rj.length * 4, rj.length,
+          ci, cj, shared.gamma, pm, ps, pv, count, size));
+    } finally { ptrs.forEach((p) => this.core._free(p)); this.freeRows(rows); }
+  }
+
+  // What both ways of training a pair share: the checks of d, the classes and rbfPrepare's
+  // { gamma, mean, std }, the parameters and mean/std in the heap, progress, and the result's
+  // bytes out. call(mean, std, values, count, size) -> the C core's result pointer.
+  trainPair(d, ci, cj, { gamma, mean = null, std = null }, options, onProgress, call) {
+    integer('number of features', d, 1, MAX_INT);
     integer('ci', ci, 0, 254);
     integer('cj', cj, ci + 1, 255);
     if (typeof gamma !== 'number' || !(gamma > 0) || !Number.isFinite(gamma)) throw new Error(`gamma must be a positive number (from rbfPrepare), got ${show(gamma)}`);
     if ((mean === null) !== (std === null)) throw new Error('give both mean and std (from rbfPrepare), or neither');
     if (mean !== null) { floats('mean', mean, d); floats('std', std, d); }
     const values = this.rbfValues(options);
-    const rows = [this.rowsIn('class ci rows', xi, ni, d)];
     const ptrs = [];
     try {
-      rows.push(this.rowsIn('class cj rows', xj, nj, d));
       ptrs.push(this.copyIn(values), this.alloc('size', 8));
       if (mean !== null) ptrs.push(this.copyIn(floats('mean', mean)), this.copyIn(floats('std', std)));
-      const [pv, size, pm = 0, ps = 0] = ptrs, [pi, pj] = rows.map((r) => r.ptr);
-      const r = this.withProgress(onProgress, () => this.core._dl_api_rbf_train_pair(pi, ni * d * 4, ni, pj, nj * d * 4, nj, d, ci, cj, gamma, pm, ps, pv, values.length, size));
+      const [pv, size, pm = 0, ps = 0] = ptrs;
+      const r = this.withProgress(onProgress, () => call(pm, ps, pv, values.length, size));
       if (!r) throw this.error();
       const bytes = this.core.HEAPU8.slice(r, r + this.core.HEAPU32[size >> 2]);
       this.core._free(r);
       return bytes;
-    } finally { ptrs.forEach((p) => this.core._free(p)); rows.forEach((r) => this.freeRows(r)); }
+    } finally { ptrs.forEach((p) => this.core._free(p)); }
   }
 
-  // results: every pair's bytes from rbfTrainPair, in any order.
-  rbfAssemble(x, y, n, d, options, results) {
+  // results: every pair's bytes from rbfTrainPair, in any order. borrow (x a HeapFloats of this
+  // lab): the model's support vectors stay rows of x instead of copies (92 MB at 60,000 features):
+  // the same bytes and predictions, but free the Classifier before x.
+  rbfAssemble(x, y, n, d, options, results, { borrow = false } = {}) {
+    if (borrow && !(x instanceof HeapFloats)) throw new Error('rbfAssemble: borrow needs the features as HeapFloats of this lab (the model reads them in place)');
     integer('number of features', d, 1, MAX_INT);
     checkLabels(y, n);
     if (!Array.isArray(results)) throw new Error(`pair results must be an array of byte arrays, got ${show(results)}`);
@@ -574,7 +610,7 @@ class DenseLab {
         this.core.HEAPU32[(table >> 2) + i] = ptrs[3 + i];
         this.core.HEAPU32[(table >> 2) + results.length + i] = byteView(`pair result ${i}`, r).length;
       });
-      const c = this.core._dl_api_rbf_assemble(ptrs[1], n * d * 4, ptrs[2], n * 4, n, d, ptrs[0], values.length, table, table + results.length * 4, results.length);
+      const c = this.core._dl_api_rbf_assemble_as(ptrs[1], n * d * 4, ptrs[2], n * 4, n, d, ptrs[0], values.length, table, table + results.length * 4, results.length, borrow ? 1 : 0);
       if (!c) throw this.error();
       return new Classifier(this, c);
     } finally { ptrs.forEach((p, i) => { if (i !== 1) this.core._free(p); }); this.freeRows(rows); }

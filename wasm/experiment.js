@@ -88,9 +88,10 @@ export async function runRbfPairs(lab, train, test, params, pairs) {
   return testRow('rbf-svm', train, test, clf, now() - t0);
 }
 
-// The RBF SVM's row from its pairs' results (trained elsewhere, in seconds).
-export const rbfAssembledRow = (lab, train, test, params, results, seconds) =>
-  testRow('rbf-svm', train, test, lab.rbfAssemble(train.x, train.y, train.n, train.d, params, results), seconds);
+// The RBF SVM's row from its pairs' results (trained elsewhere, in seconds). borrow: the model's
+// support vectors read in place from train.x (HeapFloats; lab.rbfAssemble), freed before it.
+export const rbfAssembledRow = (lab, train, test, params, results, seconds, borrow = false) =>
+  testRow('rbf-svm', train, test, lab.rbfAssemble(train.x, train.y, train.n, train.d, params, results, { borrow }), seconds);
 
 function rowKind(lab, name) {
   const row = lab.reportRows().find((r) => r.name === name);

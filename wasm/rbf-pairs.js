@@ -89,6 +89,12 @@ export function trainPairTask(lab, t) {
   } finally { rows.forEach((h) => h.free()); }
 }
 
+// A pair trained where the training set already is (x: n x d, a HeapFloats of lab; rows from
+// classIndex): its rows are read in place by index, not gathered (the same bytes as
+// trainPairTask on pairTask's copies). The page's classifier worker runs its pairs this way.
+export const trainPairAt = (lab, x, n, d, rows, ci, cj, shared, options) =>
+  lab.rbfTrainPairAt(x, n, d, rows[ci], rows[cj], ci, cj, shared, options);
+
 // The whole fit where the data is (the Node CLI, tests): the Classifier.
 export async function fitRbfPairs(lab, x, y, n, d, options, { runners, done, onPair, isCancelled }) {
   const shared = lab.rbfPrepare(x, y, n, d, options);

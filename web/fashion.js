@@ -319,10 +319,12 @@ async function feedTrainer(t) {
 // The pixel baseline's floats (219 MB at the full size) would sit next to the features (287 MB) in
 // the worker's heap: when every batch of the features is safe in IndexedDB, the worker drops them
 // first, and the next run that needs them reads them back from the cache (seconds, not minutes).
-async function makeRoomForPixels(t) {
+// keepBlock (before fine-tuning, when no later classifier reads the features): fine-tuning's rows
+// stay, and its working memory (about 60 MB at S=32) goes where the features were.
+async function makeRoomForPixels(t, keepBlock = false) {
   if (!state.features?.cacheComplete || state.features.dropped) return;
   state.features.dropped = true;     // its checksum stays: the features are the cache's
-  await t.call('features-drop');
+  await t.call('features-drop', { keepBlock });
 }
 
 // The first n training and m test images, copied to be moved to the worker for one pixel fit
@@ -354,7 +356,10 @@ async function train() {
     for (const [i, c] of chosen.entries()) {
       if (c.error && c.field) { showFieldError(c.field, c.error); continue; }
       if (c.error) { errors.push(c.error); showError(errors.join('\n')); continue; }
-      if (c.name === 'pixels-linear-svm' && !chosen.slice(i + 1).some((later) => later.name !== 'pixels-linear-svm' && !later.error)) await makeRoomForPixels(t);
+      // The features go when no later classifier reads them (fine-tuning reads its own rows, kept).
+      const later = chosen.slice(i + 1).filter((l) => !l.error).map((l) => l.name);
+      const featuresLater = later.some((name) => name !== 'pixels-linear-svm' && name !== 'finetune');
+      if ((c.name === 'pixels-linear-svm' || c.name === 'finetune') && !featuresLater) await makeRoomForPixels(t, c.name === 'finetune' || later.includes('finetune'));
       const curve = [], canvas = CURVES[c.name] && $(CURVES[c.name]);
       $('train-text').textContent = `${LABELS[c.name]}: training on ${fmt(c.name === 'rbf-svm' ? Math.min(n, c.rbfMax) : n)} images…`;
       if (canvas) { $(`${CURVES[c.name]}-box`).hidden = false; drawCurve(canvas, curve, c.params.epochs); }
@@ -430,9 +435,10 @@ function stopTraining() {
   $('train-text').textContent = 'Stopped.';
 }
 
-// The RBF SVM's one-vs-one pairs over a pool of classifier workers (wasm/rbf-pairs.js): the
-// classifier worker holding the data sends each pair only its two classes' rows; the finished
-// pairs stay here, so a stopped fit (same data and parameters) resumes from them.
+// The RBF SVM's one-vs-one pairs (wasm/rbf-pairs.js), trained by the classifier worker itself on
+// the features where they are (rbfPairHere: each pair's rows read in place, no copy, no other
+// worker: two pair workers cost 2 x 138 MB of the tab's memory, issue 11); the finished pairs
+// stay here, so a stopped fit (same data and parameters) resumes from them.
 async function fitRbf(t, c) {
   const key = `${state.trainerData}|${c.rbfMax}|${JSON.stringify(c.params)}`;
   if (state.rbfPairs?.key !== key) state.rbfPairs = { key, done: new Map() };
@@ -440,33 +446,20 @@ async function fitRbf(t, c) {
   const params = { ...c.params, cacheMb: DEFAULTS.classifiers['rbf-svm'].pairCacheMb };   // the same model, any cache
   const { classSizes } = await t.call('rbfPrepare', { params, rbfMax: c.rbfMax });
   const pairs = (classSizes.length * (classSizes.length - 1)) / 2;
-  const pool = Array.from({ length: Math.max(1, Math.min(settings().workers, pairs - done.size)) }, () => {
-    const w = new WorkerClient(new URL('./worker-train.js', import.meta.url), { name: 'an RBF SVM pair worker' });
-    w.ready = w.call('start', { wasm: state.wasm.slice(0) });
-    return w;
-  });
-  state.rbfPool = pool;
   const text = $('train-text'), t0 = performance.now();
   text.dataset.resumed = done.size;
-  text.textContent = `${LABELS['rbf-svm']}: ${done.size ? `resuming from ${done.size} finished pairs of ${pairs}, ` : ''}${pairs - done.size} pairs on ${pool.length} worker${pool.length > 1 ? 's' : ''}…`;
-  try {
-    await Promise.all(pool.map((w) => w.ready));
-    const results = await schedulePairs({
-      classSizes, done, isCancelled: () => state.stopped,
-      makeTask: (ci, cj) => t.call('rbfTask', { ci, cj }),
-      runners: pool.map((w) => (task) => w.call('rbfPair', task, { transfer: [task.xi.buffer, task.xj.buffer] }).then((r) => r.bytes)),
-      onPair: (p) => {
-        text.textContent = `${LABELS['rbf-svm']}: pair ${FASHION_CLASSES[p.ci]} vs ${FASHION_CLASSES[p.cj]} done · ${p.done} of ${p.total} pairs · ${p.seconds.toFixed(0)} s · about ${p.eta.toFixed(0)} s left`;
-        text.dataset.pairs = p.done;
-        if (state.stopAfterPairs && p.done >= state.stopAfterPairs) stopTraining();
-      },
-    });
-    for (const w of pool) w.kill('finished');   // their heaps go before assembling grows the classifier worker's
-    return await t.call('rbfAssemble', { results, seconds: (performance.now() - t0) / 1000 });
-  } finally {
-    for (const w of pool) w.kill('finished');
-    state.rbfPool = [];
-  }
+  text.textContent = `${LABELS['rbf-svm']}: ${done.size ? `resuming from ${done.size} finished pairs of ${pairs}, ` : ''}${pairs - done.size} pairs in the classifier worker…`;
+  const results = await schedulePairs({
+    classSizes, done, isCancelled: () => state.stopped,
+    makeTask: (ci, cj) => ({ ci, cj }),
+    runners: [(task) => t.call('rbfPairHere', task).then((r) => r.bytes)],
+    onPair: (p) => {
+      text.textContent = `${LABELS['rbf-svm']}: pair ${FASHION_CLASSES[p.ci]} vs ${FASHION_CLASSES[p.cj]} done · ${p.done} of ${p.total} pairs · ${p.seconds.toFixed(0)} s · about ${p.eta.toFixed(0)} s left`;
+      text.dataset.pairs = p.done;
+      if (state.stopAfterPairs && p.done >= state.stopAfterPairs) stopTraining();
+    },
+  });
+  return await t.call('rbfAssemble', { results, seconds: (performance.now() - t0) / 1000 });
 }
 
 // ---------- results ----------

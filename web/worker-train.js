@@ -10,7 +10,8 @@
 //                    fetched here, read once and freed)
 //   features-put   { split, start, floats: Float32Array (rows x d, or x blockD with block), block, transferred } -> {}
 //   features-end   -> { checksum } (experiment.js checksum(train, test)), after every row was put
-//   features-drop  -> {}
+//   features-drop  { keepBlock } -> {}: keepBlock: only the features go (their room then holds fine-tuning's
+//                    working memory); fine-tuning's rows stay, for a fit of 'finetune' only
 //   fit     { name, params, rbfMax, images: { train, test } (the pixel baseline's, transferred), stopFlag }
 //           -> the comparison-table row (+ model bytes, predictions); stopFlag (Int32Array on a
 //           SharedArrayBuffer): set to 1, fine-tuning ends after its epoch, keeping the best epoch's weights
@@ -20,12 +21,14 @@
 //   rbfPrepare  { params, rbfMax }     -> { classSizes } (the worker holding the data)
 //   rbfTask     { ci, cj }             -> one pair's task: only its two classes' rows
 //   rbfPair     { ...task }            -> { bytes } (any worker, no data needed)
+//   rbfPairHere { ci, cj }             -> { bytes } (the worker holding the data: the pair's rows read in
+//                                         place, no copy and no other worker; the same bytes as rbfPair)
 //   rbfAssemble { results, seconds }   -> the comparison-table row, as fit's
 import { serve } from './worker-rpc.js';
 import { createDenseLab, release } from './denselab.js';
 import { fetchModelFile } from './fetch-model.js';
 import { checksum, classifierInputs, rbfAssembledRow, runClassifier } from './experiment.js';
-import { classIndex, pairTask, trainPairTask } from './rbf-pairs.js';
+import { classIndex, pairTask, trainPairAt, trainPairTask } from './rbf-pairs.js';
 
 let lab = null;
 let data = null;
@@ -46,9 +49,13 @@ function setData(msg) {
   return { n: data.n, m: data.m };
 }
 
-function dropFeatures() {
+function dropFeatures({ keepBlock = false } = {}) {
   rbf = null;       // its train/test rows are views into features.heap
-  features?.heap.free();
+  features?.heap?.free();
+  if (keepBlock && features?.block) {
+    Object.assign(features, { heap: null, have: new Set() });
+    return {};
+  }
   features?.block?.free();
   features = null;
   return {};
@@ -62,7 +69,7 @@ async function featuresBegin({ key, n, m, d, blockD = 0, modelUrl, checksum: mod
     const file = await fetchModelFile(lab, modelUrl, modelChecksum);
     try { lab.setFinetuneBase(file); baseModel = file.checksum; } finally { file.free(); }
   }
-  if (features?.key !== key) {
+  if (features?.key !== key || !features.heap) {
     dropFeatures();
     features = { key, n, m, d, heap: lab.heapFloats((n + m) * d, 'features'), have: new Set(), blockD: 0, block: null, haveBlock: new Set() };
   }
@@ -74,7 +81,7 @@ async function featuresBegin({ key, n, m, d, blockD = 0, modelUrl, checksum: mod
 }
 
 function featuresPut({ split, start, floats, block }) {
-  if (!features) throw new Error('features-put before features-begin');
+  if (!features?.heap) throw new Error('features-put before features-begin');
   if (block && !features.block) throw new Error('features-put: no room for fine-tuning rows (features-begin without blockD)');
   const { n, m } = features, d = block ? features.blockD : features.d, rows = floats.length / d, end = split === 'train' ? n : m;
   if ((split !== 'train' && split !== 'test') || !Number.isInteger(rows) || !Number.isInteger(start) || start < 0 || start + rows > end) {
@@ -93,7 +100,7 @@ function featureParts(block = false) {
 }
 
 function featuresEnd() {
-  if (!features) throw new Error('features-end before features-begin');
+  if (!features?.heap) throw new Error('features-end before features-begin');
   const { train, test } = featureParts();
   return { checksum: checksum(train.view(), test.view()) };
 }
@@ -101,7 +108,7 @@ function featuresEnd() {
 function fit({ id, name, params, rbfMax, images, stopFlag }) {
   if (!data) throw new Error('no data sent to the classifier worker');
   const px = name === 'pixels-linear-svm', block = lab.reportRows().find((r) => r.name === name)?.blockInput;
-  if (!px && !features) throw new Error(`${name} needs the DenseNet features: extract them first`);
+  if (!px && !(block ? features : features?.heap)) throw new Error(`${name} needs the DenseNet features: extract them first`);
   if (block && (!features.block || !baseModel)) throw new Error(`${name} needs conv5_block1's input: extract the features with it chosen`);
   if (px && !images) throw new Error('the pixel baseline needs the images');
   const withImages = (s, split) => ({ ...s, images: px ? images[split] : null });
@@ -148,7 +155,7 @@ let rbf = null;   // the RBF SVM fit being scheduled: its inputs, class rows, ga
 
 function rbfPrepare({ params, rbfMax }) {
   if (!data) throw new Error('no data sent to the classifier worker');
-  if (!features) throw new Error('rbf-svm needs the DenseNet features: extract them first');
+  if (!features?.heap) throw new Error('rbf-svm needs the DenseNet features: extract them first');
   // In place: train.x and test.x are parts of the one copy (HeapFloats).
   const { train, test } = classifierInputs(lab, 'rbf-svm', data.train, data.test, data.n, data.m, featureParts(), rbfMax);
   const shared = lab.rbfPrepare(train.x, train.y, train.n, train.d, params);
@@ -164,17 +171,24 @@ function rbfTask({ ci, cj }) {
 let pairsTrained = 0;
 const rbfPair = (task) => { pairsTrained++; return { bytes: trainPairTask(lab, task) }; };
 
+function rbfPairHere({ ci, cj }) {
+  if (!rbf) throw new Error('rbfPairHere before rbfPrepare');
+  const { x, n, d } = rbf.train;
+  return { bytes: trainPairAt(lab, x, n, d, rbf.rows, ci, cj, rbf.shared, rbf.params) };
+}
+
 function rbfAssemble({ results, seconds }) {
   if (!rbf) throw new Error('rbfAssemble before rbfPrepare');
   try {
-    return rbfAssembledRow(lab, rbf.train, rbf.test, rbf.params, results, seconds);
+    // The model's support vectors read in place from the features (tested, saved and freed here).
+    return rbfAssembledRow(lab, rbf.train, rbf.test, rbf.params, results, seconds, true);
   } finally {
     rbf = null;     // one fit: its rows are views into features.heap, freed by dropFeatures()
   }
 }
 
 const handlers = {
-  start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfAssemble,
+  start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfPairHere, rbfAssemble,
   'features-begin': featuresBegin, 'features-put': featuresPut, 'features-end': featuresEnd, 'features-drop': dropFeatures,
 };
 
