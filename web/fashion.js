@@ -171,10 +171,17 @@ async function extract(block = wantBlock()) {
   await t.ready;
   const key = `${state.modelChecksum}:${size}:${n}:${m}`;
   const blockD = block ? blockFloats(size) : 0;
-  const { have } = await t.call('features-begin', { key, n, m, d: DIMS, blockD, modelUrl: modelUrl(), checksum: state.modelChecksum });
+  // The classifier worker takes room for the features only when the first batch goes there (with
+  // the cache, after the feature workers are gone), so the two are not in memory together; unless
+  // it already has that room (a resumed run): then the batches it holds are not computed again.
+  const room = `${key}:${blockD}`;
+  let opened = null;
+  const open = () => (opened ??= t.call('features-begin', { key, n, m, d: DIMS, blockD, modelUrl: modelUrl(), checksum: state.modelChecksum })
+    .then((r) => { t.room = room; return r; }));
+  const { have } = t.room === room ? await open() : { have: [] };
   const sink = {
     have: new Set(have),
-    put: (split, start, floats, isBlock) => t.call('features-put', { split, start, floats, block: isBlock }, { transfer: [floats.buffer] }),
+    put: (split, start, floats, isBlock) => open().then(() => t.call('features-put', { split, start, floats, block: isBlock }, { transfer: [floats.buffer] })),
   };
   try {
     r = await extractFeatures({
@@ -199,6 +206,7 @@ async function extract(block = wantBlock()) {
   const total = n + m;
   // The rate averages the whole run, worker start-up included.
   const progress = { done: total, total, cached: r.cached, rate: r.computed ? r.computed / seconds : 0, workers: r.workers, replaced: r.replaced };
+  await open();
   const sum = (await t.call('features-end')).checksum;
   state.features = { size, n, m, block, checksum: sum, fromCache: r.cached, seconds, replaced: r.replaced, heapBytes: r.heapBytes, cacheComplete: r.cacheComplete };
   showFeatureProgress(progress);
