@@ -70,9 +70,9 @@ export class TargetProbe {
 }
 
 // A process's PSS by kind of mapping (MiB, the larger ones first): Chromium names some anonymous
-// mappings ([anon:partition_alloc] ...); unnamed ones are told apart by their reservation: WASM
-// memories and V8's pointer cages reserve gigabytes (>= 1 GiB), the rest by permissions; file
-// mappings are summed as one kind.
+// mappings ([anon:partition_alloc] ...); unnamed ones by permissions and region size (a WASM
+// memory or a big ArrayBuffer is one large region; V8's and the allocators' heaps are many small
+// ones); file mappings are summed as one kind.
 export function smapsByKind(pid) {
   let text;
   try { text = fs.readFileSync(`/proc/${pid}/smaps`, 'latin1'); } catch { return {}; }
@@ -84,7 +84,7 @@ export function smapsByKind(pid) {
       const size = (parseInt(head[2], 16) - parseInt(head[1], 16)) / 2 ** 30, perms = head[3], name = head[4].trim();
       kind = name.startsWith('/') || name.startsWith('memfd:') ? 'file-backed'
         : name.startsWith('[anon:') || name === '[heap]' || name === '[stack]' ? name
-          : name ? name : size >= 1 ? 'anonymous in >= 1 GiB reservations (WASM memories, V8 cages)' : `anonymous ${perms}`;
+          : name ? name : `anonymous ${perms} ${size >= 1 / 64 ? '>=' : '<'} 16 MiB regions`;
       continue;
     }
     const pss = /^Pss:\s+(\d+) kB/.exec(line);
