@@ -4,6 +4,8 @@
 // which holds the tab's one copy); each entry is written in its own small transaction (one
 // batch, 1 MB at S=32), so IndexedDB never holds the whole set in flight. new FeatureCache(null): no cache
 // (a browser without IndexedDB).
+import { WorkerClient } from './worker-client.js';
+
 const DB = 'denselab-fashion';
 const STORE = 'features';
 
@@ -56,4 +58,29 @@ export class FeatureCache {
   async clear() {
     if (this.db) await done(this.store('readwrite').clear());
   }
+}
+
+// The same cache through a worker of its own (web/worker-cache.js), for one extraction run: close()
+// ends the worker, and with it IndexedDB's copies of what the run wrote and read back (otherwise
+// garbage that an idle tab keeps until some later collection). put() sends a copy, so the caller
+// keeps its floats, as with FeatureCache.
+export class FeatureCacheWorker {
+  static async open() {
+    const client = new WorkerClient(new URL('./worker-cache.js', import.meta.url), { name: 'the cache worker' });
+    try { await client.call('open'); } catch (e) { client.kill('failed'); throw e; }
+    return new FeatureCacheWorker(client);
+  }
+
+  constructor(client) { this.client = client; this.db = true; }
+
+  has(key) { return this.client.call('has', { key }).catch(() => false); }
+
+  get(key, length) { return this.client.call('get', { key, length }).then((r) => r.floats, () => null); }
+
+  put(key, floats) {
+    const copy = floats.slice();
+    return this.client.call('put', { key, floats: copy }, { transfer: [copy.buffer] });
+  }
+
+  close() { this.client.kill('finished'); }
 }

@@ -6,7 +6,7 @@
 // back as transferred buffers, which extractFeatures hands on (transferred again) to a sink:
 // the page keeps no copy of them.
 import { batchRanges, blockFloats } from './experiment.js';
-import { cacheKey } from './fashion-cache.js';
+import { FeatureCacheWorker, cacheKey } from './fashion-cache.js';
 import { WorkerClient } from './worker-client.js';
 import { release } from './denselab.js';
 
@@ -178,8 +178,18 @@ export class FeaturePool {
 // without a cache, or when a write fails, a batch goes to the sink at once. onProgress({ done,
 // total, cached, rate, workers, replaced }) after each step. Resolves to { cached, computed,
 // workers, replaced, heapBytes, cacheComplete (every batch is in the cache) }, or to
-// { cancelled: true, done, total } when the pool was cancelled.
-export async function extractFeatures({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, modelUrl, sink, block = false, onPool, onProgress, onCacheError }) {
+// { cancelled: true, done, total } when the pool was cancelled. The cache is used through a worker
+// ended with the run (FeatureCacheWorker: IndexedDB's copies of the values go with it).
+export async function extractFeatures({ cache, ...run }) {
+  const store = cache.db ? await FeatureCacheWorker.open().catch(() => cache) : cache;
+  try {
+    return await extractWith({ ...run, cache: store });
+  } finally {
+    store.close?.();
+  }
+}
+
+async function extractWith({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, modelUrl, sink, block = false, onPool, onProgress, onCacheError }) {
   const jobs = [], fromCache = [], writes = [];
   // A batch's cache entries: [key, floats per image, isBlock].
   const parts = (key) => [[key, FEATURE_DIMS, false], ...(block ? [[`${key}:block`, blockFloats(size), true]] : [])];
