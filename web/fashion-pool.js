@@ -24,6 +24,8 @@ export class FeaturePool {
   // stallMs: a worker silent that long during a batch (it reports progress every few images) is dead.
   // block: each batch also returns fine-tuning's rows (conv5_block1's input) from the same runs.
   // worker: the worker script; request(job, pool) -> { cmd, args, transfer }.
+  // wasm: the core, as bytes (each worker gets a copy and compiles it) or as a compiled WebAssembly.Module
+  // (shared: the workers instantiate it without compiling their own code).
   // modelUrl: each worker fetches the model itself and checks it against modelChecksum (web/fetch-model.js;
   // undefined for the first pool, which learns it): the page keeps no copy.
   constructor({ size, count, wasm, modelUrl, modelChecksum, block = false, stallMs = 90000, initMs = 180000,
@@ -41,9 +43,9 @@ export class FeaturePool {
   // A slot: a worker client, its init request, and the job it runs.
   spawn() {
     const client = new WorkerClient(this.worker, { name: 'a feature worker', stallMs: this.stallMs });
-    const wasm = this.wasm.slice(0);
+    const wasm = this.wasm instanceof ArrayBuffer ? this.wasm.slice(0) : this.wasm;
     const settings = [...this.configured];
-    const ready = client.call('init', { wasm, modelUrl: this.modelUrl, checksum: this.modelChecksum, size: this.size }, { transfer: [wasm], timeoutMs: this.initMs })
+    const ready = client.call('init', { wasm, modelUrl: this.modelUrl, checksum: this.modelChecksum, size: this.size }, { transfer: wasm instanceof ArrayBuffer ? [wasm] : [], timeoutMs: this.initMs })
       .then(async (r) => { for (const [cmd, args] of settings) await client.call(cmd, args); return r; });
     ready.catch(() => {});
     return { client, ready, job: null };

@@ -1,7 +1,7 @@
 // DenseLab feature-extraction worker (module worker, one WASM instance): the Fashion-MNIST
 // page runs a pool of these. Messages in: { id, cmd, ... }; out: { id, ok: true, result } |
 // { id, ok: false, error } and, during a batch, { id, progress: imagesDone }.
-//   init  { wasm: ArrayBuffer, modelUrl (.dlm, fetched here: the page keeps no copy), checksum (the
+//   init  { wasm: ArrayBuffer or WebAssembly.Module (compiled once by the page, shared), modelUrl (.dlm, fetched here: the page keeps no copy), checksum (the
 //         page's, checked), size: S } -> { checksum }
 //   batch { images: Uint8Array (count x h x w gray), w, h, count, block }  -> { features: Float32Array(count x 1024)
 //         (transferred), heapBytes: this worker's WASM memory after it (bounded: it does not grow with the batches);
@@ -22,8 +22,10 @@ import { download } from './loading.js';
 
 let lab = null, file = null, net = null;
 
+const startLab = (wasm) => createDenseLab(wasm instanceof WebAssembly.Module ? { wasmModule: wasm } : { wasmBinary: new Uint8Array(wasm) });
+
 async function init({ wasm, modelUrl, checksum, size: s }) {
-  if (!lab) lab = await createDenseLab({ wasmBinary: new Uint8Array(wasm) });
+  lab ??= await startLab(wasm);
   if (net) net.free();
   if (file) file.free();
   net = file = null;
@@ -69,7 +71,7 @@ async function gunzip(bytes, name) {
 }
 
 async function open({ id, wasm, modelUrl, idxUrls }) {
-  lab ??= await createDenseLab({ wasmBinary: new Uint8Array(wasm) });
+  lab ??= await startLab(wasm);
   const [model, ...gz] = await Promise.all([modelUrl, ...idxUrls].map((u, file) => download(u, (got, total) => self.postMessage({ id, progress: { file, got, total } }))));
   self.postMessage({ id, progress: { unpacking: true } });
   const f = lab.loadModelFile(model);   // verifies the model's checksum
