@@ -182,9 +182,20 @@ const breakdowns = (async () => {
     await new Promise((r) => setTimeout(r, 3000));
   }
 })();
+// Settled: as is, then what a full collection frees in each target in turn (the renderer's
+// anonymous PSS before and after it), then after all of them.
 async function settle(name) {
   await page.waitForTimeout(2000);
-  settledBreakdown[name] = { asIs: await breakdown(), afterGc: await breakdown({ gc: true }) };
+  const asIs = await breakdown(), gcFrees = {};
+  const rendererAnon = () => browserPids(userDir).filter((pid) => { try { return processKind(pid) === 'renderer'; } catch { return false; } })
+    .reduce((sum, pid) => sum + Object.entries(smapsByKind(pid)).filter(([k]) => k !== 'file-backed').reduce((a, [, v]) => a + v, 0), 0);
+  for (const [sessionId, { type, url }] of probe.sessions) {
+    const before = rendererAnon();
+    await probe.send('HeapProfiler.collectGarbage', {}, sessionId, 10000).catch(() => {});
+    await page.waitForTimeout(300);
+    gcFrees[type === 'page' ? 'page' : `${type} ${url.split('/').pop()}`] = before - rendererAnon();
+  }
+  settledBreakdown[name] = { asIs, gcFrees, afterGc: await breakdown({ gc: true }) };
 }
 // A breakdown as text lines.
 const breakdownLines = (name, b) => [`${name}: PSS ${b.pss} MB (anon ${b.pssAnon}); ${Object.entries(b.processes).map(([k, v]) => `${k} ${v}`).join(', ')}`,
@@ -255,7 +266,7 @@ try {
   console.log(JSON.stringify(result, null, 1));
   console.log(`\nPeak memory per phase (MiB; PSS summed per kind of process at the phase's peak sample):\n${breakdownText(result.peak_by_phase_mb)}`);
   console.log(`\nWhere it is (MiB):\n${[...Object.entries(phaseBreakdown).map(([k, b]) => breakdownLines(`${k} (largest breakdown sample)`, b)),
-    ...Object.entries(settledBreakdown).flatMap(([k, b]) => [breakdownLines(`${k}, settled`, b.asIs), breakdownLines(`${k}, after a full GC`, b.afterGc)])].join('\n')}`);
+    ...Object.entries(settledBreakdown).flatMap(([k, b]) => [breakdownLines(`${k}, settled`, b.asIs), `  a full GC frees in turn (renderer anonymous MiB): ${JSON.stringify(b.gcFrees)}`, breakdownLines(`${k}, after a full GC`, b.afterGc)])].join('\n')}`);
   if (opts.out === TAB_JSON) writeTabSection(path.join(root, 'docs/benchmarks.md'));
 } finally {
   clearInterval(sampler);
