@@ -27,7 +27,6 @@ const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
 
 const state = {
   wasm: null, modelChecksum: 0,
-  wasmModule: null,      // state.wasm compiled once: the feature workers share its code
   splits: null,          // { train, test } parsed IDX (all images)
   pool: null,            // FeaturePool at one size
   cache: null,           // FeatureCache (IndexedDB, or memory only)
@@ -77,7 +76,6 @@ async function load() {
     $('load-label').textContent = `Downloading the model and the data: ${mb(gs)}${ts && totals.size === urls.length ? ` of ${mb(ts)}` : ''}`;
   };
   state.wasm = (await download(WASM_URL, (g, t) => progress(WASM_URL, g, t))).buffer;
-  state.wasmModule = await WebAssembly.compile(state.wasm);
   // The model, downloaded and checked, and the IDX files, downloaded, unpacked and parsed, in a
   // worker ended right after: its heap (the model and the files copied in, never shrinking) and
   // every download buffer (an idle tab frees garbage late) go with it; the page gets the parsed
@@ -85,7 +83,7 @@ async function load() {
   const loader = new WorkerClient(new URL('./worker-features.js', import.meta.url), { name: 'the loading worker' });
   try {
     const href = (u) => new URL(u, location.href).href;
-    const r = await loader.call('open', { wasm: state.wasmModule, modelUrl: href(MODEL_URL), idxUrls: urls.slice(2).map(href) }, {
+    const r = await loader.call('open', { wasm: state.wasm, modelUrl: href(MODEL_URL), idxUrls: urls.slice(2).map(href) }, {
       onProgress: (p) => {
         if (p.unpacking) $('load-label').textContent = 'Unpacking and checking the data…';
         else progress(urls[p.file + 1], p.got, p.total);
@@ -181,7 +179,7 @@ async function extract(block = wantBlock()) {
   try {
     r = await extractFeatures({
       splits: state.splits, n, m, size, workers, batch: DEFAULTS.batch, cache: state.cache,
-      modelChecksum: state.modelChecksum, wasm: state.wasmModule, modelUrl: modelUrl(), sink, block,
+      modelChecksum: state.modelChecksum, wasm: state.wasm, modelUrl: modelUrl(), sink, block,
       onPool: (pool) => { state.pool = pool; setBusy(true); },
       onProgress: showFeatureProgress,
       onCacheError: (e) => showError(`could not cache features: ${e.message}`),
@@ -608,7 +606,7 @@ function photoWorker(size) {
   const p = state.photoWorker;
   if (p && p.size === size) return p;
   p?.pool.terminate();
-  const pool = new FeaturePool({ size, count: 1, wasm: state.wasmModule, modelUrl: modelUrl(), modelChecksum: state.modelChecksum });
+  const pool = new FeaturePool({ size, count: 1, wasm: state.wasm, modelUrl: modelUrl(), modelChecksum: state.modelChecksum });
   state.photoWorker = { size, pool };
   return state.photoWorker;
 }
