@@ -40,11 +40,7 @@ async function verified(asset, response) {
   const headers = new Headers(response.headers);
   headers.set(HASH_HEADER, asset.sha256);
   headers.set('Content-Length', String(buf.byteLength));
-  const copy = new Response(buf, { status: 200, statusText: 'OK', headers });
-  // The Response took a copy of the bytes: free ours now, not at some later garbage collection
-  // of this idle worker (the model and the data files: 60 MB held for nothing after loading).
-  if (typeof buf.transfer === 'function') buf.transfer(0);
-  return copy;
+  return new Response(buf, { status: 200, statusText: 'OK', headers });
 }
 
 // A file with the same hash cached by an older version of the site.
