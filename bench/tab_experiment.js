@@ -6,8 +6,12 @@
 // with each phase's peak split by kind of process (browser, renderer, GPU, utilities) and the
 // WASM memory of every live worker then: where the memory goes; printed at the end).
 //   node bench/tab_experiment.js [--train 60000] [--test 10000] [--size 32] [--workers auto|N]
-//                                [--rbf-points 5000] [--epochs 10] [--out build/bench/tab_experiment.json]
+//                                [--rbf-points 5000] [--epochs 10] [--finetune-epochs N (0: no fine-tuning row;
+//                                default: the page's)] [--out build/bench/tab_experiment.json]
 //                                [--dist dist] (another build's dist/, e.g. to measure the code before a change)
+// Where the renderer's memory is (bench/tab_probe.js): every few seconds, and once settled after
+// loading and after the features, each target's JS heap and ArrayBuffer backing stores (the page,
+// every worker) and the renderer's PSS by kind of mapping; each phase keeps the sample of its peak.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,10 +19,12 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM, launchChromium } from '../tests/helpers.js';
 import { TAB_JSON, writeTabSection } from './tab_section.js';
+import { TargetProbe, smapsByKind } from './tab_probe.js';
+import { FASHION } from '../web/defaults.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-const opts = { train: '60000', test: '10000', size: '32', workers: 'auto', 'rbf-points': '5000', epochs: '10', out: path.join(root, 'build/bench/tab_experiment.json'), dist: path.join(root, 'dist') };
+const opts = { train: '60000', test: '10000', size: '32', workers: 'auto', 'rbf-points': '5000', epochs: '10', 'finetune-epochs': String(FASHION.classifiers.finetune.params.epochs), out: path.join(root, 'build/bench/tab_experiment.json'), dist: path.join(root, 'dist') };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const key = argv[i].replace(/^--/, '');
@@ -82,8 +88,9 @@ function browserMemory(userDir) {
 
 const { startServer } = await import('../web/serve.js');
 const server = await startServer({ root: opts.dist, port: 0 });
-const browser = await launchChromium('denselab-tab-');
+const browser = await launchChromium('denselab-tab-', { args: ['--remote-debugging-port=0'] });
 const { context, userDir } = browser;
+const probe = await TargetProbe.connect(userDir);
 const peak = { rss: 0, pss: 0, pssAnon: 0, pssFile: 0 };   // each the largest sample
 let phase = 'load', step = null;   // step: the classifier training now (its row's label); phase null: the run is over
 // phase -> { rss, pss, pssAnon, pssFile: each its largest sample; atPeak: the PSS sample with
@@ -149,6 +156,52 @@ function breakdownText(phases) {
   return Object.entries(phases).map(([k, v]) => `${k.padEnd(40)} PSS ${String(v.pss).padStart(5)} MB (anon ${v.pssAnon}, RSS ${v.rss}) at its peak: ${
     Object.entries(v.at_peak.processes).map(([kind, x]) => `${kind} ${x}`).join(', ')}${v.at_peak.wasm.length ? `; WASM memories: ${v.at_peak.wasm.map((w) => `${w.name} ${w.mb}`).join(', ')}` : ''}`).join('\n');
 }
+// The memory at a moment, in MiB: the PSS sum, the renderer's PSS by kind of mapping, and each
+// target's JS heap (with gc: after a full collection in every target, so what is left is retained).
+async function breakdown({ gc = false } = {}) {
+  if (gc) await Promise.all([...probe.sessions.keys()].map((s) => probe.send('HeapProfiler.collectGarbage', {}, s, 10000).catch(() => {})));
+  const renderer = {};
+  for (const pid of browserPids(userDir)) {
+    let kind = null;
+    try { kind = processKind(pid); } catch { /* ended */ }
+    if (kind === 'renderer') for (const [k, v] of Object.entries(smapsByKind(pid))) renderer[k] = (renderer[k] ?? 0) + v;
+  }
+  const targets = await probe.targetHeaps();
+  const now = browserMemory(userDir);
+  return { pss: mb(now.pss), pssAnon: mb(now.pssAnon), processes: Object.fromEntries(Object.entries(now.byKind).map(([k, v]) => [k, mb(v)])), renderer, targets };
+}
+const phaseBreakdown = {};   // phase -> the breakdown sample with the largest PSS sum in it
+const settledBreakdown = {}; // 'after loading' etc. -> { asIs, afterGc }
+const breakdowns = (async () => {
+  while (polling) {
+    const key = phase, stepKey = step && `${phase}: ${step}`;
+    if (key) {
+      const b = await breakdown().catch(() => null);
+      for (const k of b ? [key, stepKey].filter(Boolean) : []) if (!phaseBreakdown[k] || b.pss >= phaseBreakdown[k].pss) phaseBreakdown[k] = b;
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+})();
+// Settled: as is, then what a full collection frees in each target in turn (the renderer's
+// anonymous PSS before and after it), then after all of them.
+async function settle(name) {
+  await page.waitForTimeout(2000);
+  const asIs = await breakdown(), gcFrees = {};
+  const rendererAnon = () => browserPids(userDir).filter((pid) => { try { return processKind(pid) === 'renderer'; } catch { return false; } })
+    .reduce((sum, pid) => sum + Object.entries(smapsByKind(pid)).filter(([k]) => k !== 'file-backed').reduce((a, [, v]) => a + v, 0), 0);
+  for (const [sessionId, { type, url }] of probe.sessions) {
+    const before = rendererAnon();
+    await probe.send('HeapProfiler.collectGarbage', {}, sessionId, 10000).catch(() => {});
+    await page.waitForTimeout(300);
+    gcFrees[type === 'page' ? 'page' : `${type} ${url.split('/').pop()}`] = before - rendererAnon();
+  }
+  settledBreakdown[name] = { asIs, gcFrees, afterGc: await breakdown({ gc: true }) };
+}
+// A breakdown as text lines.
+const breakdownLines = (name, b) => [`${name}: PSS ${b.pss} MB (anon ${b.pssAnon}); ${Object.entries(b.processes).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+  `  renderer by mapping: ${Object.entries(b.renderer).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+  `  JS heaps used/total, backing stores: ${b.targets.map((t) => `${t.target} ${t.used}/${t.total}, ${t.backing}`).join('; ')}`].join('\n');
+
 const status = () => page.getAttribute('[data-testid=fashion-status]', 'data-state');
 async function waitFor(states, what) {
   for (;;) {
@@ -164,6 +217,7 @@ try {
   await page.goto(new URL('fashion.html', server.url).href);
   await waitFor(['ready'], 'loading');
   const loadSeconds = (Date.now() - t0) / 1000;
+  await settle('after loading');
   await page.selectOption('[data-testid=train-size]', opts.train);
   await page.selectOption('[data-testid=test-size]', opts.test);
   await page.selectOption('[data-testid=image-size]', opts.size);
@@ -171,6 +225,9 @@ try {
   await page.fill('[data-testid=epochs]', opts.epochs);
   await page.fill('[data-testid=rbf-max]', opts['rbf-points']);
   for (const id of ['use-linear-svm', 'use-rbf-svm', 'use-softmax', 'use-pixels-linear-svm']) await page.setChecked(`[data-testid=${id}]`, true);
+  const finetuneEpochs = Number(opts['finetune-epochs']);
+  await page.setChecked('[data-testid=use-finetune]', finetuneEpochs > 0);   // before extracting: its rows come with the features
+  if (finetuneEpochs > 0) await page.fill('[data-testid=ft-epochs]', String(finetuneEpochs));
   phase = 'features';
   process.stderr.write(`tab_experiment: loaded in ${loadSeconds.toFixed(1)} s; features (${new Date().toISOString()})\n`);
   const t1 = Date.now();
@@ -179,6 +236,7 @@ try {
   const featureSeconds = (Date.now() - t1) / 1000;
   const featureText = await page.textContent('[data-testid=features-text]');
   const workerHeap = await page.evaluate(() => window.__denselabTest.featureWorkerHeap?.() ?? null);
+  await settle('after the features');
   phase = 'classifiers';
   const steps = watchSteps();
   const t2 = Date.now();
@@ -196,6 +254,7 @@ try {
     classifiers_seconds: trainSeconds, results: rows, peak_browser_rss_mb: Math.round(peak.rss / 2 ** 20), peak_browser_pss_mb: Math.round(peak.pss / 2 ** 20),
     peak_browser_pss_anon_mb: Math.round(peak.pssAnon / 2 ** 20), peak_browser_pss_file_mb: Math.round(peak.pssFile / 2 ** 20),
     peak_by_phase_mb: phasesMb(),
+    breakdown_mb: { at_phase_peak: phaseBreakdown, settled: settledBreakdown },
     workers_wasm_mb: [...workers.values()].map((w) => ({ name: w.role ? `${w.name} (${w.role})` : w.name, mb: mb(w.wasm) })),
     feature_worker_wasm_mb: workerHeap ? `${(workerHeap.first / 2 ** 20).toFixed(0)} MB after its first batch, ${(workerHeap.max / 2 ** 20).toFixed(0)} MB at most` : null,
     lesson: await page.textContent('[data-testid=lesson]').catch(() => null),
@@ -206,11 +265,15 @@ try {
   fs.writeFileSync(opts.out, `${JSON.stringify(result, null, 1)}\n`);
   console.log(JSON.stringify(result, null, 1));
   console.log(`\nPeak memory per phase (MiB; PSS summed per kind of process at the phase's peak sample):\n${breakdownText(result.peak_by_phase_mb)}`);
+  console.log(`\nWhere it is (MiB):\n${[...Object.entries(phaseBreakdown).map(([k, b]) => breakdownLines(`${k} (largest breakdown sample)`, b)),
+    ...Object.entries(settledBreakdown).flatMap(([k, b]) => [breakdownLines(`${k}, settled`, b.asIs), `  a full GC frees in turn (renderer anonymous MiB): ${JSON.stringify(b.gcFrees)}`, breakdownLines(`${k}, after a full GC`, b.afterGc)])].join('\n')}`);
   if (opts.out === TAB_JSON) writeTabSection(path.join(root, 'docs/benchmarks.md'));
 } finally {
   clearInterval(sampler);
   polling = false;
   await polled;
+  await breakdowns;
+  probe.close();
   await browser.close();
   await server.close();
 }

@@ -19,8 +19,8 @@ export function tabSection() {
   return `${BEGIN}
 ## The whole experiment in a Chromium tab (row 7, measured on the page)
 
-\`node bench/tab_experiment.js --train ${r.options.train} --test ${r.options.test} --size ${r.options.size} --workers ${r.options.workers}${r.options['rbf-points'] ? ` --rbf-points ${r.options['rbf-points']}` : ''}\` — ${r.date}, ${r.chromium}, ${r.cores} cores, load average after: ${r.load_average}.
-dist/fashion.html driven by playwright-core: page load to "ready" ${r.load_seconds.toFixed(1)} s; features ${r.feature_seconds.toFixed(1)} s (${r.feature_progress}); all four classifiers ${r.classifiers_seconds.toFixed(1)} s; **peak memory of the browser's processes ${r.peak_browser_pss_mb ?? '?'} MB as a sum of PSS, ${r.peak_browser_rss_mb} MB as a sum of RSS** (MiB, /proc/PID/smaps_rollup over the browser's process tree, sampled every 250 ms${r.peak_by_phase_mb ? `; PSS peak while loading / extracting / training: ${['load', 'features', 'classifiers'].map((k) => r.peak_by_phase_mb[k]?.pss ?? '?').join(' / ')} MB` : ''}${r.feature_worker_wasm_mb ? `; WASM memory per feature worker ${r.feature_worker_wasm_mb}` : ''}).
+\`node bench/tab_experiment.js --train ${r.options.train} --test ${r.options.test} --size ${r.options.size} --workers ${r.options.workers}${r.options['rbf-points'] ? ` --rbf-points ${r.options['rbf-points']}` : ''}${r.options['finetune-epochs'] ? ` --finetune-epochs ${r.options['finetune-epochs']}` : ''}\` — ${r.date}, ${r.chromium}, ${r.cores} cores, load average after: ${r.load_average}.
+dist/fashion.html driven by playwright-core: page load to "ready" ${r.load_seconds.toFixed(1)} s; features ${r.feature_seconds.toFixed(1)} s (${r.feature_progress}); all ${r.results.length} classifiers ${r.classifiers_seconds.toFixed(1)} s; **peak memory of the browser's processes ${r.peak_browser_pss_mb ?? '?'} MB as a sum of PSS, ${r.peak_browser_rss_mb} MB as a sum of RSS** (MiB, /proc/PID/smaps_rollup over the browser's process tree, sampled every 250 ms${r.peak_by_phase_mb ? `; PSS peak while loading / extracting / training: ${['load', 'features', 'classifiers'].map((k) => r.peak_by_phase_mb[k]?.pss ?? '?').join(' / ')} MB` : ''}${r.feature_worker_wasm_mb ? `; WASM memory per feature worker ${r.feature_worker_wasm_mb}` : ''}).
 
 | classifier | features | train size | train time | test accuracy |
 |---|---|---|---|---|
@@ -46,6 +46,25 @@ ${rows.join('\n')}
 `;
 }
 
+// Where the renderer's memory is (bench/tab_probe.js): at each phase's largest breakdown sample and
+// settled after loading and after the features (as is, then after a full garbage collection in
+// every target: what a collection would free is garbage the tab keeps only because it is idle).
+function whereTable(r) {
+  const b = r.breakdown_mb;
+  if (!b) return '';
+  const rows = [...Object.entries(b.at_phase_peak).map(([k, v]) => [`${k} (peak)`, v]),
+    ...Object.entries(b.settled).flatMap(([k, v]) => [[`${k}, settled`, v.asIs], [`${k}, after a full GC`, v.afterGc]])];
+  const heaps = (t) => t.map((x) => `${x.target.replace(/^worker /, '').replace(/\.js$/, '')} ${x.used}/${x.total}${x.backing ? ` + ${x.backing}` : ''}`).join(', ');
+  const kinds = [...new Set(rows.flatMap(([, v]) => Object.keys(v.renderer)))];
+  return `
+Where the renderer's memory is (MiB; \`bench/tab_probe.js\`): the renderer's PSS by kind of mapping from /proc/PID/smaps (a WASM memory or a big ArrayBuffer is one large region; V8's and the allocators' heaps are many small ones), and each target's JS heap used/total + its ArrayBuffer backing stores (V8's Runtime.getHeapUsage through the DevTools protocol; WASM memories are not among them: see the table above). A worker busy in a long WASM call does not answer and is left out.
+
+| sample | PSS sum | anonymous | renderer | ${kinds.join(' | ')} | JS heaps: used/total + ArrayBuffers |
+|---|---|---|---|${kinds.map(() => '---|').join('')}---|
+${rows.map(([k, v]) => `| ${k} | ${v.pss} | ${v.pssAnon} | ${v.processes.renderer ?? '?'} | ${kinds.map((x) => v.renderer[x] ?? 0).join(' | ')} | ${heaps(v.targets)} |`).join('\n')}
+`;
+}
+
 // Peak browser memory of this run next to the run before the memory work (issue 11: <= 800 MB PSS).
 function memorySection(r) {
   if (!fs.existsSync(BEFORE_JSON) || r.peak_browser_pss_mb == null) return '';
@@ -66,7 +85,7 @@ Before: ${b.measured}. After: the command above (${r.date}), on this machine whi
 Where the copies were, and what is left: the page held all features (287 MB for 70,000 x 1,024 float32) on the main thread, IndexedDB's write queue held them again until committed, then they moved to the classifier worker, which copied them into its WASM heap for each fit and evaluate (a heap never shrinks), next to a JS copy of the raw pixels as floats (219 MB) for the pixel baseline; the main thread also kept the WASM instance it loaded the data with (model and IDX files copied in).
 Now the one copy is in the classifier worker's WASM heap, and it is filled only after the feature workers are gone: while they run, each batch (1 MB at S=32) goes from the page to IndexedDB in its own small transaction; then the classifier worker reads the batches back one at a time into its heap (without IndexedDB, or when a write fails, a batch goes there at once). The page keeps only images, labels, progress and a checksum; the classifiers read the features in place (\`lab.heapFloats\`, HeapFloats in wasm/denselab.js); before the pixel baseline (its floats: 219 MB) the worker drops the features when the cache holds them all, and the next run reads them back; the WASM instance that loads the data is not kept.
 The features stay float32: the copies, not the element size, were the waste, and float32 keeps the page bit-identical to the CLI (same checksum, same accuracies; tests/fashion-web.test.js). float16 would save another 143 MB at the peak but every classifier would then train on rounded features and need the 0.1-point check against float32: the next step if the 800 MB must hold on a quiet machine.
-${breakdownTable(r)}${r.note ? `\n${r.note}\n` : ''}
+${breakdownTable(r)}${whereTable(r)}${r.note ? `\n${r.note}\n` : ''}
 WASM memory per feature worker: ${r.feature_worker_wasm_mb ?? '?'} (it does not grow with the batches: each batch of ${FASHION.batch} images reuses the same room).
 `;
 }

@@ -17,22 +17,33 @@
 // marked unusable and every later call says so, rather than answering from a
 // heap in an unknown state.
 
-export async function createDenseLab({ wasmBinary, coreUrl, threads = 1 } = {}) {
+// wasmModule: a compiled WebAssembly.Module of the same core (a page compiles it once and posts it to
+// its workers, which then share its code instead of each compiling its own).
+export async function createDenseLab({ wasmBinary, wasmModule, coreUrl, threads = 1 } = {}) {
   integer('threads', threads, 1, MAX_THREADS);
+  if (wasmModule !== undefined && (!(wasmModule instanceof WebAssembly.Module) || threads > 1)) throw new Error('wasmModule must be a WebAssembly.Module of the single-threaded core');
   // threads > 1: the threaded build (denselab_core_mt: pthreads on one shared
   // memory; the page must be crossOriginIsolated); wasmBinary / coreUrl name it.
   const url = coreUrl ?? new URL(threads > 1 ? './denselab_core_mt.mjs' : './denselab_core.mjs', import.meta.url).href;
   if (threads > 1) await nodeGlobalsForThreads(url);
   const { default: createCore } = await import(url);
-  if (!wasmBinary) {
+  if (!wasmBinary && !wasmModule) {
     const wasmUrl = new URL(url.replace(/\.mjs$/, '.wasm'), import.meta.url);
     const res = await fetch(wasmUrl);
     if (!res.ok) throw new Error(`cannot load ${wasmUrl}: HTTP ${res.status}`);
     wasmBinary = await res.arrayBuffer();
   }
+  // Emscripten's hook for an instance made elsewhere: a failure must reject here, not hang its ready promise.
+  let instantiateFailed;
+  const failed = new Promise((resolve, reject) => { instantiateFailed = reject; });
+  const instantiateWasm = (imports, receive) => {
+    WebAssembly.instantiate(wasmModule, imports).then((instance) => receive(instance, wasmModule))
+      .catch((e) => instantiateFailed(new Error(`wasmModule is not this core's module (${e.message})`)));
+    return {};
+  };
   // dlThreadPool: the workers started with the module (wasm/CMakeLists.txt), so
   // that starting a thread never waits for this thread's event loop.
-  const core = await createCore({ wasmBinary, print: () => {}, printErr: () => {}, dlThreadPool: threads - 1 });
+  const core = await Promise.race([failed, createCore({ wasmBinary, ...(wasmModule ? { instantiateWasm } : {}), print: () => {}, printErr: () => {}, dlThreadPool: threads - 1 })]);
   if (threads > 1) {
     liveHeapViews(core);
     // Node: the pool's worker_threads must not keep the process alive.

@@ -4,6 +4,8 @@
 // which holds the tab's one copy); each entry is written in its own small transaction (one
 // batch, 1 MB at S=32), so IndexedDB never holds the whole set in flight. new FeatureCache(null): no cache
 // (a browser without IndexedDB).
+import { WorkerClient } from './worker-client.js';
+
 const DB = 'denselab-fashion';
 const STORE = 'features';
 
@@ -55,5 +57,48 @@ export class FeatureCache {
 
   async clear() {
     if (this.db) await done(this.store('readwrite').clear());
+  }
+}
+
+// The same cache through a worker of its own (web/worker-cache.js), for one extraction run: close()
+// ends the worker, and with it IndexedDB's copies of what the run wrote and read back (otherwise
+// garbage that an idle tab keeps until some later collection). The worker is also replaced whenever
+// it has moved RECYCLE_BYTES and has nothing in flight, so those copies never pile up over a whole run
+// (548 MB of reads at the full size). put() sends a copy, so the caller keeps its floats, as with FeatureCache.
+const RECYCLE_BYTES = 64 << 20;
+const openCacheWorker = async () => {
+  const client = new WorkerClient(new URL('./worker-cache.js', import.meta.url), { name: 'the cache worker' });
+  try { await client.call('open'); } catch (e) { client.kill('failed'); throw e; }
+  return client;
+};
+
+export class FeatureCacheWorker {
+  static async open() { return new FeatureCacheWorker(await openCacheWorker()); }
+
+  constructor(client) { Object.assign(this, { client, db: true, moved: 0, restarting: null }); }
+
+  // fn(client) on the current worker, replaced first when it is due (checked and called in one go:
+  // nothing else can start a call on the old worker in between).
+  use(bytes, fn) {
+    if (!this.restarting && this.moved >= RECYCLE_BYTES && this.client.calls.size === 0) {
+      this.client.kill('finished');
+      this.restarting = openCacheWorker().then((c) => { this.client = c; this.moved = 0; this.restarting = null; });
+    }
+    this.moved += bytes;
+    return this.restarting ? this.restarting.then(() => fn(this.client)) : fn(this.client);
+  }
+
+  has(key) { return this.use(0, (c) => c.call('has', { key })).catch(() => false); }
+
+  get(key, length) { return this.use(length * 4, (c) => c.call('get', { key, length })).then((r) => r.floats, () => null); }
+
+  put(key, floats) {
+    const copy = floats.slice();
+    return this.use(copy.byteLength, (c) => c.call('put', { key, floats: copy }, { transfer: [copy.buffer] }));
+  }
+
+  close() {
+    this.client.kill('finished');
+    this.restarting?.then(() => this.client.kill('finished'), () => {});   // the replacement too
   }
 }

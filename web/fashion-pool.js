@@ -6,7 +6,7 @@
 // back as transferred buffers, which extractFeatures hands on (transferred again) to a sink:
 // the page keeps no copy of them.
 import { batchRanges, blockFloats } from './experiment.js';
-import { cacheKey } from './fashion-cache.js';
+import { FeatureCacheWorker, cacheKey } from './fashion-cache.js';
 import { WorkerClient } from './worker-client.js';
 import { release } from './denselab.js';
 
@@ -24,6 +24,8 @@ export class FeaturePool {
   // stallMs: a worker silent that long during a batch (it reports progress every few images) is dead.
   // block: each batch also returns fine-tuning's rows (conv5_block1's input) from the same runs.
   // worker: the worker script; request(job, pool) -> { cmd, args, transfer }.
+  // wasm: the core, as bytes (each worker gets a copy and compiles it) or as a compiled WebAssembly.Module
+  // (shared: the workers instantiate it without compiling their own code).
   // modelUrl: each worker fetches the model itself and checks it against modelChecksum (web/fetch-model.js;
   // undefined for the first pool, which learns it): the page keeps no copy.
   constructor({ size, count, wasm, modelUrl, modelChecksum, block = false, stallMs = 90000, initMs = 180000,
@@ -41,9 +43,9 @@ export class FeaturePool {
   // A slot: a worker client, its init request, and the job it runs.
   spawn() {
     const client = new WorkerClient(this.worker, { name: 'a feature worker', stallMs: this.stallMs });
-    const wasm = this.wasm.slice(0);
+    const wasm = this.wasm instanceof ArrayBuffer ? this.wasm.slice(0) : this.wasm;
     const settings = [...this.configured];
-    const ready = client.call('init', { wasm, modelUrl: this.modelUrl, checksum: this.modelChecksum, size: this.size }, { transfer: [wasm], timeoutMs: this.initMs })
+    const ready = client.call('init', { wasm, modelUrl: this.modelUrl, checksum: this.modelChecksum, size: this.size }, { transfer: wasm instanceof ArrayBuffer ? [wasm] : [], timeoutMs: this.initMs })
       .then(async (r) => { for (const [cmd, args] of settings) await client.call(cmd, args); return r; });
     ready.catch(() => {});
     return { client, ready, job: null };
@@ -178,8 +180,18 @@ export class FeaturePool {
 // without a cache, or when a write fails, a batch goes to the sink at once. onProgress({ done,
 // total, cached, rate, workers, replaced }) after each step. Resolves to { cached, computed,
 // workers, replaced, heapBytes, cacheComplete (every batch is in the cache) }, or to
-// { cancelled: true, done, total } when the pool was cancelled.
-export async function extractFeatures({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, modelUrl, sink, block = false, onPool, onProgress, onCacheError }) {
+// { cancelled: true, done, total } when the pool was cancelled. The cache is used through a worker
+// ended with the run (FeatureCacheWorker: IndexedDB's copies of the values go with it).
+export async function extractFeatures({ cache, ...run }) {
+  const store = cache.db ? await FeatureCacheWorker.open().catch(() => cache) : cache;
+  try {
+    return await extractWith({ ...run, cache: store });
+  } finally {
+    store.close?.();
+  }
+}
+
+async function extractWith({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, modelUrl, sink, block = false, onPool, onProgress, onCacheError }) {
   const jobs = [], fromCache = [], writes = [];
   // A batch's cache entries: [key, floats per image, isBlock].
   const parts = (key) => [[key, FEATURE_DIMS, false], ...(block ? [[`${key}:block`, blockFloats(size), true]] : [])];

@@ -4,7 +4,6 @@
 // This file is the page's DOM and sequencing; the features come from fashion-pool.js (workers)
 // and fashion-cache.js (IndexedDB), the drawings from fashion-render.js, the defaults of
 // every field from defaults.js.
-import { release } from './denselab.js';
 import { FASHION_CLASSES, FASHION_FILES, blockFloats } from './experiment.js';
 import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures } from './fashion-pool.js';
 import { FeatureCache } from './fashion-cache.js';
@@ -63,39 +62,33 @@ function setBusy(busy) {
 
 // ---------- loading ----------
 
-async function gunzip(bytes, name) {
-  try {
-    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
-  } catch (e) {
-    throw new Error(`${name}: corrupt or truncated gzip (${e.message})`);
-  }
-}
-
 async function load() {
   setStatus('loading');
   const reg = await registerServiceWorker();   // on a first visit, the downloads below are cached as they stream in
   const urls = [WASM_URL, MODEL_URL, ...FASHION_FILES.train.map((f) => DATA_DIR + f), ...FASHION_FILES.test.map((f) => DATA_DIR + f)];
   const got = new Map(), totals = new Map();
-  const progress = () => {
-    const g = [...got.values()].reduce((a, b) => a + b, 0), t = [...totals.values()].reduce((a, b) => a + b, 0);
+  const progress = (u, g, t) => {
+    got.set(u, g);
+    totals.set(u, t);
+    const gs = [...got.values()].reduce((a, b) => a + b, 0), ts = [...totals.values()].reduce((a, b) => a + b, 0);
     const bar = $('load-progress');
-    if (t && totals.size === urls.length) { bar.max = t; bar.value = g; } else bar.removeAttribute('value');
-    $('load-label').textContent = `Downloading the model and the data: ${mb(g)}${t && totals.size === urls.length ? ` of ${mb(t)}` : ''}`;
+    if (ts && totals.size === urls.length) { bar.max = ts; bar.value = gs; } else bar.removeAttribute('value');
+    $('load-label').textContent = `Downloading the model and the data: ${mb(gs)}${ts && totals.size === urls.length ? ` of ${mb(ts)}` : ''}`;
   };
-  const bytes = await Promise.all(urls.map((u) => download(u, (g, t) => { got.set(u, g); totals.set(u, t); progress(); })));
-  const [wasm, model, ...gz] = bytes;
-  $('load-label').textContent = 'Unpacking and checking the data…';
-  const idx = await Promise.all(gz.map((b, i) => gunzip(b, urls[i + 2])));
-  release(...gz);
-  state.wasm = wasm.buffer;
-  // The model's checksum and the parsed IDX files, from a worker ended right after: its heap (the
-  // model and the files copied in, never shrinking) goes with it, and so do the files moved there.
-  // The feature workers fetch the model themselves (cached by then): the page keeps no copy.
+  state.wasm = (await download(WASM_URL, (g, t) => progress(WASM_URL, g, t))).buffer;
+  // The model, downloaded and checked, and the IDX files, downloaded, unpacked and parsed, in a
+  // worker ended right after: its heap (the model and the files copied in, never shrinking) and
+  // every download buffer (an idle tab frees garbage late) go with it; the page gets the parsed
+  // splits only. The feature workers fetch the model themselves (cached by then).
   const loader = new WorkerClient(new URL('./worker-features.js', import.meta.url), { name: 'the loading worker' });
   try {
-    const r = await loader.call('open', { wasm: state.wasm.slice(0), model: model.buffer, idx: idx.map((b) => b.buffer) },
-      { transfer: [model.buffer, ...idx.map((b) => b.buffer)] });
+    const href = (u) => new URL(u, location.href).href;
+    const r = await loader.call('open', { wasm: state.wasm, modelUrl: href(MODEL_URL), idxUrls: urls.slice(2).map(href) }, {
+      onProgress: (p) => {
+        if (p.unpacking) $('load-label').textContent = 'Unpacking and checking the data…';
+        else progress(urls[p.file + 1], p.got, p.total);
+      },
+    });
     state.modelChecksum = r.checksum;
     state.splits = r.splits;
   } finally { loader.kill('finished'); }
@@ -171,10 +164,17 @@ async function extract(block = wantBlock()) {
   await t.ready;
   const key = `${state.modelChecksum}:${size}:${n}:${m}`;
   const blockD = block ? blockFloats(size) : 0;
-  const { have } = await t.call('features-begin', { key, n, m, d: DIMS, blockD, modelUrl: modelUrl(), checksum: state.modelChecksum });
+  // The classifier worker takes room for the features only when the first batch goes there (with
+  // the cache, after the feature workers are gone), so the two are not in memory together; unless
+  // it already has that room (a resumed run): then the batches it holds are not computed again.
+  const room = `${key}:${blockD}`;
+  let opened = null;
+  const open = () => (opened ??= t.call('features-begin', { key, n, m, d: DIMS, blockD, modelUrl: modelUrl(), checksum: state.modelChecksum })
+    .then((r) => { t.room = room; return r; }));
+  const { have } = t.room === room ? await open() : { have: [] };
   const sink = {
     have: new Set(have),
-    put: (split, start, floats, isBlock) => t.call('features-put', { split, start, floats, block: isBlock }, { transfer: [floats.buffer] }),
+    put: (split, start, floats, isBlock) => open().then(() => t.call('features-put', { split, start, floats, block: isBlock }, { transfer: [floats.buffer] })),
   };
   try {
     r = await extractFeatures({
@@ -199,6 +199,7 @@ async function extract(block = wantBlock()) {
   const total = n + m;
   // The rate averages the whole run, worker start-up included.
   const progress = { done: total, total, cached: r.cached, rate: r.computed ? r.computed / seconds : 0, workers: r.workers, replaced: r.replaced };
+  await open();
   const sum = (await t.call('features-end')).checksum;
   state.features = { size, n, m, block, checksum: sum, fromCache: r.cached, seconds, replaced: r.replaced, heapBytes: r.heapBytes, cacheComplete: r.cacheComplete };
   showFeatureProgress(progress);

@@ -1,6 +1,7 @@
 // How both pages get their files: download() with byte progress, and the service worker
 // (web/sw.js) that keeps a verified offline copy of each page's files: keepOfflineCopy()
 // (the pill, the stored size, Remove) and the "new version" notice.
+import { release } from './denselab.js';
 
 // The whole body of url as a Uint8Array; onBytes(received, total) after every chunk
 // (total 0 when unknown: a compressing host reports the compressed length).
@@ -10,15 +11,16 @@ export async function download(url, onBytes = () => {}) {
   const total = resp.headers.get('Content-Encoding') ? 0 : Number(resp.headers.get('Content-Length')) || 0;
   const reader = resp.body.getReader();
   // With the length known, each chunk goes straight into the one buffer (the file is held once,
-  // not once as chunks and again joined).
+  // not once as chunks and again joined). A chunk copied is released at once: an idle tab would
+  // keep the read chunks (the whole file again) until some later garbage collection.
   const chunks = [], sized = total ? new Uint8Array(total) : null;
   let received = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     if (sized && received + value.length > total) throw new Error(`download of ${url} is longer than its ${total} bytes`);
-    if (sized) sized.set(value, received); else chunks.push(value);
     received += value.length;
+    if (sized) { sized.set(value, received - value.length); release(value); } else chunks.push(value);
     onBytes(received, total);
   }
   if (total && received !== total) throw new Error(`download of ${url} incomplete: ${received} of ${total} bytes`);
@@ -26,6 +28,7 @@ export async function download(url, onBytes = () => {}) {
   const out = new Uint8Array(received);
   let at = 0;
   for (const c of chunks) { out.set(c, at); at += c.length; }
+  release(...chunks);
   return out;
 }
 

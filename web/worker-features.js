@@ -1,26 +1,31 @@
 // DenseLab feature-extraction worker (module worker, one WASM instance): the Fashion-MNIST
 // page runs a pool of these. Messages in: { id, cmd, ... }; out: { id, ok: true, result } |
 // { id, ok: false, error } and, during a batch, { id, progress: imagesDone }.
-//   init  { wasm: ArrayBuffer, modelUrl (.dlm, fetched here: the page keeps no copy), checksum (the
+//   init  { wasm: ArrayBuffer or WebAssembly.Module (compiled once by the page, shared), modelUrl (.dlm, fetched here: the page keeps no copy), checksum (the
 //         page's, checked), size: S } -> { checksum }
 //   batch { images: Uint8Array (count x h x w gray), w, h, count, block }  -> { features: Float32Array(count x 1024)
 //         (transferred), heapBytes: this worker's WASM memory after it (bounded: it does not grow with the batches);
 //         block: also each image's conv5_block1 input from the same runs (fine-tuning's rows), transferred }
 //   photo { bytes: ArrayBuffer (image file), invert, block }       -> { features, block, gray28 (28x28 pixels), width, height, decodedBy }
-//   open  { wasm, model: ArrayBuffer (.dlm), idx: [train images, train labels, test images, test labels] (gunzipped) }
-//         -> { checksum (the model's), splits: { train, test } (parseSplit's, transferred) }: the page's loading
-//         step, in a worker it ends afterwards, so that the heap it took (the model and the files copied in) goes
+//   open  { wasm, modelUrl, idxUrls: [train images, train labels, test images, test labels] (.gz) }
+//         -> { checksum (the model's), splits: { train, test } (parseSplit's, transferred) }; during it, progress
+//         { file (0: the model, 1..4: idxUrls), got, total } per chunk downloaded, then { unpacking: true }: the page's
+//         loading step, in a worker it ends afterwards, so that the heap it took (the model and the files copied in)
+//         and the download buffers go
 // A batch runs to completion: the page cancels by terminating the worker.
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 import { fetchModelFile } from './fetch-model.js';
 import { featureNet, parseSplit, rgbToGray } from './experiment.js';
 import { withBrowserFallback } from './browser-decode.js';
+import { download } from './loading.js';
 
 let lab = null, file = null, net = null;
 
+const startLab = (wasm) => createDenseLab(wasm instanceof WebAssembly.Module ? { wasmModule: wasm } : { wasmBinary: new Uint8Array(wasm) });
+
 async function init({ wasm, modelUrl, checksum, size: s }) {
-  if (!lab) lab = await createDenseLab({ wasmBinary: new Uint8Array(wasm) });
+  lab ??= await startLab(wasm);
   if (net) net.free();
   if (file) file.free();
   net = file = null;
@@ -56,11 +61,22 @@ async function photo({ bytes, invert, block }) {
   return { features: r.features, block: r.block, gray28, width: full.width, height: full.height, decodedBy };
 }
 
-async function open({ wasm, model, idx }) {
-  lab ??= await createDenseLab({ wasmBinary: new Uint8Array(wasm) });
-  const f = lab.loadModelFile(new Uint8Array(model));   // verifies the model's checksum
+async function gunzip(bytes, name) {
+  try {
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (e) {
+    throw new Error(`${name}: corrupt or truncated gzip (${e.message})`);
+  }
+}
+
+async function open({ id, wasm, modelUrl, idxUrls }) {
+  lab ??= await startLab(wasm);
+  const [model, ...gz] = await Promise.all([modelUrl, ...idxUrls].map((u, file) => download(u, (got, total) => self.postMessage({ id, progress: { file, got, total } }))));
+  self.postMessage({ id, progress: { unpacking: true } });
+  const f = lab.loadModelFile(model);   // verifies the model's checksum
   f.free();
-  const [trainImages, trainLabels, testImages, testLabels] = idx.map((b) => new Uint8Array(b));
+  const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(gz.map((b, i) => gunzip(b, idxUrls[i])));
   const splits = { train: parseSplit(lab, 'train', trainImages, trainLabels), test: parseSplit(lab, 'test', testImages, testLabels) };
   return { checksum: f.checksum, splits };
 }

@@ -1,0 +1,23 @@
+// DenseLab feature-cache worker: the IndexedDB cache (fashion-cache.js) for one extraction run,
+// in a worker the page ends afterwards (FeatureCacheWorker). IndexedDB keeps native copies of the
+// values written and read until the requests are garbage-collected, which an idle tab may put
+// off for minutes (100 MB per 11,000 images measured on the page): here they go with the worker.
+// Messages (worker-rpc.js): open -> {}; has { key } -> boolean; get { key, length } -> { floats
+// (transferred) | null }; put { key, floats (transferred) } -> {} once committed.
+import { serve } from './worker-rpc.js';
+import { FeatureCache } from './fashion-cache.js';
+import { release } from './denselab.js';
+
+let cache = null;
+
+const handlers = {
+  async open() { cache ??= await FeatureCache.open(); return {}; },
+  has: ({ key }) => cache.has(key),
+  async get({ key, length }) { return { floats: await cache.get(key, length) }; },
+  async put({ key, floats }) { await cache.put(key, floats); release(floats); return {}; },
+};
+
+serve(handlers, {
+  setup: ['open'], isReady: () => !!cache, notReady: 'the cache worker is not open',
+  transfer: (r) => (r?.floats ? [r.floats.buffer] : []),
+});
