@@ -6,7 +6,7 @@
 //  - smapsByKind(pid): a process's anonymous memory summed by kind of mapping from /proc/PID/smaps.
 import fs from 'node:fs';
 import path from 'node:path';
-import WebSocket from 'ws';   // a dependency of puppeteer-core (package.json)
+import WebSocket from 'ws';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

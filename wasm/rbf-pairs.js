@@ -41,7 +41,9 @@ export class PairsCancelled extends Error {
 // Trains the pairs of numClasses classes not yet in `done` (a Map pairKey -> result bytes, filled
 // as pairs finish) on `runners`: functions task -> Promise<Uint8Array>, one per worker, each
 // running one task at a time; makeTask(ci, cj) gives the task (or a Promise of it: the page asks
-// the worker that holds the data). classSizes[k]: rows of class k. The largest pairs go first
+// the worker that holds the data). A runner may be { run, makeTask, prefetch } instead: its own
+// tasks, and with prefetch its next task is asked for as soon as its current one is in hand (the
+// page's pair workers get their rows from the classifier worker, busy with pairs of its own). classSizes[k]: rows of class k. The largest pairs go first
 // (better balance at the end). onPair({ ci, cj, done, total, seconds, eta }) after each pair;
 // isCancelled() is asked before each new pair: then PairsCancelled, with `done` kept.
 export async function schedulePairs({ classSizes, makeTask, runners, done = new Map(), onPair, isCancelled = () => false }) {
@@ -52,18 +54,27 @@ export async function schedulePairs({ classSizes, makeTask, runners, done = new 
   const work = queue.reduce((s, p) => s + size(p) ** 2, 0);   // SMO's cost grows about with l^2
   const t0 = Date.now();
   let doneWork = 0, failure = null;
-  const worker = async (run) => {
-    while (queue.length && !failure && !isCancelled()) {
-      const [ci, cj] = queue.shift();
+  const take = (make) => {   // the next pair and its task (started now)
+    if (!queue.length || failure || isCancelled()) return null;
+    const pair = queue.shift(), task = Promise.resolve().then(() => make(...pair));
+    task.catch(() => {});   // awaited below: a failure there is not unhandled
+    return { pair, task };
+  };
+  const worker = async ({ run, makeTask: make = makeTask, prefetch = false }) => {
+    for (let next = take(make); next;) {
+      const { pair: [ci, cj], task } = next;
       try {
-        done.set(pairKey(ci, cj), await run(await makeTask(ci, cj)));
+        const t = await task;
+        if (prefetch) next = take(make);   // its next task is made while this pair trains
+        done.set(pairKey(ci, cj), await run(t));
       } catch (e) { failure ??= e; return; }
+      if (!prefetch) next = take(make);
       doneWork += size([ci, cj]) ** 2;
       const seconds = (Date.now() - t0) / 1000;
       onPair?.({ ci, cj, done: done.size, total, seconds, eta: doneWork < work ? seconds * (work - doneWork) / doneWork : 0 });
     }
   };
-  await Promise.all(runners.map(worker));
+  await Promise.all(runners.map((r) => worker(typeof r === 'function' ? { run: r } : r)));
   if (failure) throw failure;
   if (done.size < total) throw new PairsCancelled(done.size, total);
   return all.map(([ci, cj]) => done.get(pairKey(ci, cj)));

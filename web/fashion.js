@@ -436,10 +436,12 @@ function stopTraining() {
   $('train-text').textContent = 'Stopped.';
 }
 
-// The RBF SVM's one-vs-one pairs (wasm/rbf-pairs.js), trained by the classifier worker itself on
-// the features where they are (rbfPairHere: each pair's rows read in place, no copy, no other
-// worker: two pair workers cost 2 x 138 MB of the tab's memory, issue 11); the finished pairs
-// stay here, so a stopped fit (same data and parameters) resumes from them.
+// The RBF SVM's one-vs-one pairs (wasm/rbf-pairs.js) over the worker pool: the classifier worker
+// trains pairs itself on the features where they are (rbfPairHere: rows read in place, no copy),
+// and the other workers of the "workers" setting (workers - 1 pair workers) each take a pair's
+// rows as a copy (rbfTask then rbfPair: one pair worker is 138 MB of the tab's memory at 60,000,
+// so one worker trains them all at the cost of the second core). The finished pairs stay here, so
+// a stopped fit (same data and parameters) resumes from them.
 async function fitRbf(t, c) {
   const key = `${state.trainerData}|${c.rbfMax}|${JSON.stringify(c.params)}`;
   if (state.rbfPairs?.key !== key) state.rbfPairs = { key, done: new Map() };
@@ -447,20 +449,38 @@ async function fitRbf(t, c) {
   const params = { ...c.params, cacheMb: DEFAULTS.classifiers['rbf-svm'].pairCacheMb };   // the same model, any cache
   const { classSizes } = await t.call('rbfPrepare', { params, rbfMax: c.rbfMax });
   const pairs = (classSizes.length * (classSizes.length - 1)) / 2;
+  const pool = Array.from({ length: Math.max(0, Math.min(settings().workers, pairs - done.size) - 1) }, () => {
+    const w = new WorkerClient(new URL('./worker-train.js', import.meta.url), { name: 'an RBF SVM pair worker' });
+    w.ready = w.call('start', { wasm: state.wasm.slice(0) });
+    return w;
+  });
+  state.rbfPool = pool;
   const text = $('train-text'), t0 = performance.now();
   text.dataset.resumed = done.size;
-  text.textContent = `${LABELS['rbf-svm']}: ${done.size ? `resuming from ${done.size} finished pairs of ${pairs}, ` : ''}${pairs - done.size} pairs in the classifier worker…`;
-  const results = await schedulePairs({
-    classSizes, done, isCancelled: () => state.stopped,
-    makeTask: (ci, cj) => ({ ci, cj }),
-    runners: [(task) => t.call('rbfPairHere', task).then((r) => r.bytes)],
-    onPair: (p) => {
-      text.textContent = `${LABELS['rbf-svm']}: pair ${FASHION_CLASSES[p.ci]} vs ${FASHION_CLASSES[p.cj]} done · ${p.done} of ${p.total} pairs · ${p.seconds.toFixed(0)} s · about ${p.eta.toFixed(0)} s left`;
-      text.dataset.pairs = p.done;
-      if (state.stopAfterPairs && p.done >= state.stopAfterPairs) stopTraining();
-    },
-  });
-  return await t.call('rbfAssemble', { results, seconds: (performance.now() - t0) / 1000 });
+  text.textContent = `${LABELS['rbf-svm']}: ${done.size ? `resuming from ${done.size} finished pairs of ${pairs}, ` : ''}${pairs - done.size} pairs on ${pool.length + 1} worker${pool.length ? 's' : ''}…`;
+  try {
+    await Promise.all(pool.map((w) => w.ready));
+    const here = (task) => t.call('rbfPairHere', task).then((r) => r.bytes);
+    const copied = (w) => ({
+      makeTask: (ci, cj) => t.call('rbfTask', { ci, cj }), prefetch: true,
+      run: (rows) => w.call('rbfPair', rows, { transfer: [rows.xi.buffer, rows.xj.buffer] }).then((r) => r.bytes),
+    });
+    const results = await schedulePairs({
+      classSizes, done, isCancelled: () => state.stopped,
+      makeTask: (ci, cj) => ({ ci, cj }),
+      runners: [here, ...pool.map(copied)],
+      onPair: (p) => {
+        text.textContent = `${LABELS['rbf-svm']}: pair ${FASHION_CLASSES[p.ci]} vs ${FASHION_CLASSES[p.cj]} done · ${p.done} of ${p.total} pairs · ${p.seconds.toFixed(0)} s · about ${p.eta.toFixed(0)} s left`;
+        text.dataset.pairs = p.done;
+        if (state.stopAfterPairs && p.done >= state.stopAfterPairs) stopTraining();
+      },
+    });
+    for (const w of pool) w.kill('finished');   // their heaps go before assembling
+    return await t.call('rbfAssemble', { results, seconds: (performance.now() - t0) / 1000 });
+  } finally {
+    for (const w of pool) w.kill('finished');
+    state.rbfPool = [];
+  }
 }
 
 // ---------- results ----------
