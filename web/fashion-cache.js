@@ -97,6 +97,12 @@ export class FeatureCacheWorker {
     return this.use(copy.byteLength, (c) => c.call('put', { key, floats: copy }, { transfer: [copy.buffer] }));
   }
 
+  // A buffer nobody needs, moved here so that its memory goes when this worker is ended (or
+  // replaced), not at some later garbage collection of the worker it came from.
+  discard(floats) {
+    this.use(floats.byteLength, (c) => c.call('discard', { floats }, { transfer: [floats.buffer] })).catch(() => {});
+  }
+
   close() {
     this.client.kill('finished');
     this.restarting?.then(() => this.client.kill('finished'), () => {});   // the replacement too

@@ -215,7 +215,9 @@ async function extractWith({ splits, n, m, size, workers, batch, cache, modelChe
   onProgress(progress);
   let computed = 0, heapBytes = null;
   const direct = [];   // sink.put of the batches that could not wait in the cache
-  const deliver = (split, start, f, isBlock = false) => { const p = sink.put(split, start, f, isBlock); p.catch(() => {}); direct.push(p); };
+  // What the sink hands back (the batch, once copied) goes to the cache worker, to die with it.
+  const put = (split, start, f, isBlock) => Promise.resolve(sink.put(split, start, f, isBlock)).then((r) => { if (r?.spent) cache.discard?.(r.spent); });
+  const deliver = (split, start, f, isBlock = false) => { const p = put(split, start, f, isBlock); p.catch(() => {}); direct.push(p); };
   if (jobs.length) {
     const pool = new FeaturePool({ size, count: Math.min(workers, jobs.length), wasm, modelUrl, modelChecksum, block });
     onPool(pool);
@@ -265,7 +267,7 @@ async function extractWith({ splits, n, m, size, workers, batch, cache, modelChe
     for (const [k, floats, isBlock] of parts(key)) {
       const f = await cache.get(k, (range[1] - range[0]) * floats);
       if (!f) throw new Error(`the cached features of ${split} images ${range[0]}–${range[1] - 1} could not be read back: extract again`);
-      await sink.put(split, range[0], f, isBlock);
+      await put(split, range[0], f, isBlock);
     }
   }
   await Promise.all(direct);

@@ -3,7 +3,8 @@
 // values written and read until the requests are garbage-collected, which an idle tab may put
 // off for minutes (100 MB per 11,000 images measured on the page): here they go with the worker.
 // Messages (worker-rpc.js): open -> {}; has { key } -> boolean; get { key, length } -> { floats
-// (transferred) | null }; put { key, floats (transferred) } -> {} once committed.
+// (transferred) | null }; put { key, floats (transferred) } -> {} once committed; discard { floats
+// (transferred) } -> {}.
 import { serve } from './worker-rpc.js';
 import { FeatureCache } from './fashion-cache.js';
 import { release } from './denselab.js';
@@ -15,6 +16,7 @@ const handlers = {
   has: ({ key }) => cache.has(key),
   async get({ key, length }) { return { floats: await cache.get(key, length) }; },
   async put({ key, floats }) { await cache.put(key, floats); release(floats); return {}; },
+  discard: () => ({}),   // its buffer goes with this worker (FeatureCacheWorker.discard)
 };
 
 serve(handlers, {

@@ -8,7 +8,8 @@
 //                    already there; blockD > 0: fine-tuning's rows too (blockD floats each; the model at
 //                    modelUrl, checked against checksum, gives the conv5 weights fine-tuning starts from:
 //                    fetched here, read once and freed)
-//   features-put   { split, start, floats: Float32Array (rows x d, or x blockD with block), block, transferred } -> {}
+//   features-put   { split, start, floats: Float32Array (rows x d, or x blockD with block), block, transferred } -> { spent: the same
+//                  floats, transferred back (copied into the heap; see featuresPut) }
 //   features-end   -> { checksum } (experiment.js checksum(train, test)), after every row was put
 //   features-drop  { keepBlock } -> {}: keepBlock: only the features go (their room then holds fine-tuning's
 //                    working memory); fine-tuning's rows stay, for a fit of 'finetune' only
@@ -25,7 +26,7 @@
 //                                         place, no copy and no other worker; the same bytes as rbfPair)
 //   rbfAssemble { results, seconds }   -> the comparison-table row, as fit's
 import { serve } from './worker-rpc.js';
-import { createDenseLab, release } from './denselab.js';
+import { createDenseLab } from './denselab.js';
 import { fetchModelFile } from './fetch-model.js';
 import { checksum, classifierInputs, rbfAssembledRow, runClassifier } from './experiment.js';
 import { classIndex, pairTask, trainPairAt, trainPairTask } from './rbf-pairs.js';
@@ -88,9 +89,11 @@ function featuresPut({ split, start, floats, block }) {
     throw new Error(`features-put: ${floats.length} floats at ${split} row ${start} do not fit ${n} + ${m} rows of ${d}`);
   }
   (block ? features.block : features.heap).view().set(floats, ((split === 'test' ? n : 0) + start) * d);
-  release(floats);   // transferred here: the heap holds them now
   (block ? features.haveBlock : features.have).add(`${split}:${start}`);
-  return {};
+  // The heap holds them now. Handed back rather than released: a detached buffer's memory is
+  // freed only by a garbage collection, which this idle worker puts off (410 MB at 70,000
+  // images); the page gives it to the cache worker, which is ended with it.
+  return { spent: floats };
 }
 
 // The features (block: fine-tuning's rows) as experiment.js's { train, test, d }, in place.
@@ -197,5 +200,5 @@ self.__denselabMemory = () => ({ wasmBytes: lab ? lab.heapBytes() : 0, role: dat
 
 serve(handlers, {
   setup: ['start'], isReady: () => !!lab, notReady: 'the classifier worker is not started',
-  transfer: (r) => [r?.model?.buffer, r?.predictions?.buffer, r?.xi?.buffer, r?.xj?.buffer, r?.bytes?.buffer].filter(Boolean),
+  transfer: (r) => [r?.model?.buffer, r?.predictions?.buffer, r?.xi?.buffer, r?.xj?.buffer, r?.bytes?.buffer, r?.spent?.buffer].filter(Boolean),
 });
