@@ -144,6 +144,13 @@ describe('the Fashion-MNIST page in Chromium', () => {
     const rows = await resultRows();
     assert.deepEqual(rows.map((r) => r.classifier), ['linear-svm', 'softmax', 'finetune', 'pixels-linear-svm']);
     for (const r of rows) assert.ok(r.accuracy > 0.6, `${r.classifier}: test accuracy ${r.accuracy} is not far above chance (0.1)`);
+    // Fine-tuning's rows stayed in the cache through the extraction and the other classifiers, and
+    // went to the classifier worker when fine-tuning started; the trained classifiers' bytes are in
+    // the cache too, not on the page; the pixel baseline's images came back.
+    const batches = Math.ceil(N / FASHION.batch) + Math.ceil(M / FASHION.batch);
+    assert.deepEqual(await hook('blockBatchesPut'), { total: batches, extracting: 0 });
+    assert.equal(await hook('modelBytesOnPage'), 0);
+    assert.equal(await hook('imagesOnPage'), (60000 + 10000) * 784);
     reference = await hook('featuresChecksum');
     assert.match(reference ?? '', /^[0-9a-f]{8}$/, 'no features checksum after the run');
     assert.equal(await page.isHidden('[data-testid=features-cached]'), true, 'a fresh profile claims cached features');
@@ -228,6 +235,33 @@ describe('the Fashion-MNIST page in Chromium', () => {
     const again = (await resultRows()).filter((r) => r.classifier === 'linear-svm');
     assert.equal(again.length, 2);
     assert.equal(again[1].accuracy, before.accuracy);
+  });
+
+  test('a failed pixel fit leaves the page its images: the next one gives the same accuracy', async () => {
+    ready();
+    const before = (await resultRows()).find((r) => r.classifier === 'pixels-linear-svm');
+    await choose('use-pixels-linear-svm');
+    await hook('nextFitParams', { C: -1 });    // refused by the worker, after the images moved there
+    await page.click('[data-testid=train]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=fashion-error]').textContent, null, { timeout: SLOW });
+    assert.match(await text('fashion-error'), /^Linear SVM \(pixel baseline\): .*C must be > 0/);
+    await waitStatus(['done'], 'the failing pixel fit');
+    assert.equal(await hook('imagesOnPage'), (60000 + 10000) * 784, 'the images were not parsed again');
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'the pixel fit again');
+    const again = (await resultRows()).filter((r) => r.classifier === 'pixels-linear-svm');
+    assert.equal(again.at(-1).accuracy, before.accuracy);
+  });
+
+  test('the best trained classifier classifies a photo, its bytes read back from the cache', async () => {
+    ready();
+    assert.doesNotMatch(await text('active-classifier'), / from /, 'a file, not a trained row, is active');
+    await page.setInputFiles('[data-testid=photo-input]', photo);
+    await page.waitForFunction(() => document.querySelector('[data-testid=photo-prediction]').textContent
+      || document.querySelector('[data-testid=fashion-error]').textContent, null, { timeout: 60_000 });
+    assert.equal(await text('fashion-error'), '', 'the photo gave an error');
+    assert.ok(CLASSES.includes(await text('photo-prediction')), `not a Fashion-MNIST class: ${await text('photo-prediction')}`);
+    await page.evaluate(() => { document.querySelector('[data-testid=photo-prediction]').textContent = ''; });
   });
 
   test('downloads the trained classifier as a DLCLASS1 file', async () => {
