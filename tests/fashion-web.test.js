@@ -8,7 +8,10 @@
 // classifies a photo; a feature worker killed
 // mid-extraction and a cancel + resume give bit-identical features; a reload takes them from the
 // IndexedDB cache; the RBF SVM's pairs on the workers, stopped and resumed, give the CLI's
-// accuracy; a downloaded classifier loads again and classifies a photo; a clear error for
+// accuracy; a downloaded classifier loads again and classifies a photo; fine-tuning's rows reach
+// the classifier worker only when fine-tuning starts (from the cache), the trained classifiers'
+// bytes are kept in the cache rather than on the page (the best one classifies a photo), and a
+// failed pixel fit leaves the page its images; a clear error for
 // an RBF SVM on too many points; the page reloads offline; no request leaves the origin.
 // Saves build/screenshots/fashion.png and fashion-phone.png.
 import { describe, it as test, before, after } from 'node:test';
