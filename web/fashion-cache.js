@@ -148,9 +148,9 @@ export class ModelStore {
   async keep(bytes) {
     if (!this.cache.db) return { bytes };
     const key = `${MODEL_PREFIX}${this.session}:${this.count++}`, whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-    const owned = whole ? bytes : bytes.slice();
+    const owned = whole ? bytes : bytes.slice(), length = owned.length;   // read before they move
     const back = await withCacheWorker(this.cache, (w) => w.keep(key, owned)).catch(() => owned);
-    return back ? { bytes: back } : { key, length: owned.length };
+    return back ? { bytes: back } : { key, length };
   }
 
   // The bytes of a handle, the caller's to move: a copy of those held here.
