@@ -129,9 +129,10 @@ export class FeatureCacheWorker {
   }
 }
 
-// Trained classifiers' bytes (DLCLASS1; the RBF SVM's is 90 MB at the full size) in the same store
-// rather than in the page's memory: each goes through a cache worker ended right after (IndexedDB's
-// copies go with it) and is read back when the user downloads or applies it. keep() -> a handle,
+// Bytes the page needs only now and then — trained classifiers (DLCLASS1; the RBF SVM's is 90 MB at
+// the full size), the training images (47 MB) — in the same store rather than in the page's memory:
+// each goes through a cache worker ended right after (IndexedDB's copies go with it) and is read back
+// when needed (a download, a photo, an extraction, a pixel fit). keep() -> a handle,
 // { key, length } or, without IndexedDB or when the write failed, { bytes } (held here, as before).
 // The keys name the session (its start time first): this session's go when the page is hidden for
 // good, and those of sessions older than KEEP_MS at the next start.
@@ -152,6 +153,10 @@ export class ModelStore {
     const back = await withCacheWorker(this.cache, (w) => w.keep(key, owned)).catch(() => owned);
     return back ? { bytes: back } : { key, length };
   }
+
+  // Bytes the caller no longer needs (a copy of stored ones), moved to a cache worker ended at once:
+  // freed now, not at some later garbage collection of the page.
+  discard(bytes) { return withCacheWorker(this.cache, (w) => w.discard?.(bytes)); }
 
   // The bytes of a handle, the caller's to move: a copy of those held here.
   async bytes(handle) {

@@ -175,7 +175,8 @@ export class FeaturePool {
 // put(split, start, floats, isBlock) -> Promise, which may transfer the floats away }); with block,
 // fine-tuning's rows too (isBlock: true), computed in the same runs and cached beside the features
 // (cache key + ':block'): those in the cache stay there until fine-tuning starts (putBlockRows), so
-// they are not in the sink next to the features meanwhile. The batches missing from the cache are computed by a new pool of
+// they are not in the sink next to the features meanwhile. The batches missing from the cache are
+// computed (the images from splitImages('train' | 'test') -> Promise of all the split's) by a new pool of
 // `workers` workers (handed to onPool, so the page can cancel it) and written to the cache as
 // they come; once the pool is gone, the sink reads every batch it lacks from the cache. So the
 // workers' heaps and the whole feature set are never in memory together (the peak of the tab);
@@ -210,7 +211,7 @@ export async function putBlockRows({ cache, n, m, size, batch, modelChecksum, si
   return withCacheWorker(cache, (store) => readBack(store, sink, entries));
 }
 
-async function extractWith({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, modelUrl, sink, block = false, onPool, onProgress, onCacheError }) {
+async function extractWith({ splitImages, n, m, size, workers, batch, cache, modelChecksum, wasm, modelUrl, sink, block = false, onPool, onProgress, onCacheError }) {
   const jobs = [], fromCache = [], writes = [];
   // A batch's cache entries: [key, floats per image, isBlock].
   const parts = (key) => [[key, FEATURE_DIMS, false], ...(block ? [[`${key}:block`, blockFloats(size), true]] : [])];
@@ -225,10 +226,14 @@ async function extractWith({ splits, n, m, size, workers, batch, cache, modelChe
         if (!here[0]) fromCache.push({ key, split, range });   // the features; fine-tuning's rows wait in the cache
         cached += range[1] - range[0];
       } else {
-        const images = splits[split].images.subarray(range[0] * IMAGE_PIXELS, range[1] * IMAGE_PIXELS);
-        jobs.push({ key, split, range, images, count: range[1] - range[0] });
+        jobs.push({ key, split, range, count: range[1] - range[0] });
       }
     }
+  }
+  for (const split of ['train', 'test']) {   // a split's images only when some batch of it needs computing
+    const some = jobs.filter((job) => job.split === split);
+    const all = some.length ? await splitImages(split) : null;
+    for (const job of some) job.images = all.subarray(job.range[0] * IMAGE_PIXELS, job.range[1] * IMAGE_PIXELS);
   }
   const total = n + m;
   const progress = { done: cached, total, cached, rate: 0, workers: 0, replaced: 0 };

@@ -32,6 +32,7 @@ const state = {
   pool: null,            // FeaturePool at one size
   cache: null,           // FeatureCache (IndexedDB, or memory only)
   models: null,          // ModelStore: the trained classifiers' bytes (each result row and state.active hold a handle)
+  trainImages: null,     // the training images' ModelStore handle, once stored (splitImages)
   features: null,        // { size, n, m, block, checksum, fromCache, replaced, heapBytes, cacheComplete, dropped, blockPut }: the
                          // features themselves are only in the classifier worker's WASM heap (the tab's one copy)
   trainer: null, trainerData: null, trainCall: null,
@@ -162,6 +163,7 @@ async function extract(block = wantBlock()) {
   const { n, m, size, workers } = settings();
   if (haveFeatures({ n, m, size }, block)) return state.features;
   state.features = null;       // the worker's room is about to hold other features
+  endPhotoWorker();
   clearError();
   state.cancelled = false;
   setStatus('extracting');
@@ -183,7 +185,7 @@ async function extract(block = wantBlock()) {
   const sink = { have: new Set(have), haveBlock: new Set(haveBlock), put: workerPut(t, open) };
   try {
     r = await extractFeatures({
-      splits: state.splits, n, m, size, workers, batch: DEFAULTS.batch, cache: state.cache,
+      splitImages, n, m, size, workers, batch: DEFAULTS.batch, cache: state.cache,
       modelChecksum: state.modelChecksum, wasm: state.wasm, modelUrl: modelUrl(), sink, block,
       onPool: (pool) => { state.pool = pool; setBusy(true); },
       onProgress: showFeatureProgress,
@@ -206,6 +208,7 @@ async function extract(block = wantBlock()) {
   const progress = { done: total, total, cached: r.cached, rate: r.computed ? r.computed / seconds : 0, workers: r.workers, replaced: r.replaced };
   await open();
   const sum = (await t.call('features-end')).checksum;
+  await stashTrainImages();
   state.features = { size, n, m, block, checksum: sum, fromCache: r.cached, seconds, replaced: r.replaced, heapBytes: r.heapBytes, cacheComplete: r.cacheComplete,
     blockPut: state.blockBatchesPut - blockPut };
   showFeatureProgress(progress);
@@ -353,12 +356,33 @@ async function makeRoomForPixels(t, keepBlock = false) {
   await t.call('features-drop', { keepBlock });
 }
 
+// The training images (47 MB) are needed only to extract batches the cache lacks and for a pixel fit:
+// in between, with IndexedDB, they wait there (state.trainImages, a ModelStore handle), not in the
+// page's memory. The test images stay: the misclassified ones are drawn.
+async function splitImages(split) {
+  const { train } = state.splits;
+  if (split === 'train') train.images ??= await state.models.bytes(state.trainImages);
+  return state.splits[split].images;
+}
+
+async function stashTrainImages() {
+  const train = state.splits.train;
+  if (!train.images?.byteLength || !state.cache.db) return;
+  if (state.trainImages) await state.models.discard(train.images);   // stored already: this copy goes now
+  else {
+    const handle = await state.models.keep(train.images);
+    if (!handle.key) return;          // not stored: they stay here
+    state.trainImages = handle;
+  }
+  train.images = null;
+}
+
 // The images for one pixel fit (55 MB at the full size): the page's own, moved to the worker, which
 // moves them back with the row (pixelsBack), so there is no copy on the page and none left dead in
 // the idle worker.
-function pixelImages() {
-  const { train, test } = state.splits;
-  return { images: { train: train.images, test: test.images }, transfer: [train.images.buffer, test.images.buffer] };
+async function pixelImages() {
+  const train = await splitImages('train'), { test } = state.splits;
+  return { images: { train, test: test.images }, transfer: [train.buffer, test.images.buffer] };
 }
 
 // The pixel fit's row, once its images are the page's again; when they did not come back (the
@@ -374,6 +398,8 @@ async function pixelsBack(px, fitCall) {
   } catch (e) {
     state.splits = (await loadSplits()).splits;
     throw e;
+  } finally {
+    await stashTrainImages();
   }
 }
 
@@ -383,6 +409,7 @@ async function train() {
   state.stopped = false;
   const chosen = chosenClassifiers();
   if (!chosen.length) { showError('choose at least one classifier'); return; }
+  endPhotoWorker();
   setBusy(true);
   const errors = [];
   let tunedStop = null;   // the fine-tuned row a stop ended
@@ -413,7 +440,7 @@ async function train() {
         state.trainCall = t;
         setBusy(true);
         if (c.name === 'finetune') await fineTuningRows(t);
-        const px = c.name === 'pixels-linear-svm' ? pixelImages() : { images: null, transfer: [] };
+        const px = c.name === 'pixels-linear-svm' ? await pixelImages() : { images: null, transfer: [] };
         const params = { ...c.params, ...state.nextFitParams };
         state.nextFitParams = null;
         const r = c.name === 'rbf-svm' ? await fitRbf(t, c) : await pixelsBack(px, t.call('fit', { name: c.name, params, rbfMax: c.rbfMax ?? Infinity, images: px.images, stopFlag: state.stopFlag }, {
@@ -662,6 +689,13 @@ async function loadClassifierFile(fileObj) {
   }
 }
 
+// The photo worker's heap (83 MB at S=32) is not kept through an extraction or a training run: the
+// next photo starts a new one.
+function endPhotoWorker() {
+  state.photoWorker?.pool.terminate();
+  state.photoWorker = null;
+}
+
 function photoWorker(size) {
   const p = state.photoWorker;
   if (p && p.size === size) return p;
@@ -750,7 +784,7 @@ window.__denselabTest = {
   stopAfterEpochs: (k) => { state.stopAfterEpochs = k; },
   rbfPairsKept: () => state.rbfPairs?.done.size ?? 0,
   nextFitParams: (p) => { state.nextFitParams = p; },
-  imagesOnPage: () => state.splits.train.images.length + state.splits.test.images.length,
+  imagesOnPage: () => ({ train: state.splits.train.images?.length ?? 0, test: state.splits.test.images?.length ?? 0, stored: !!state.trainImages }),
   modelBytesOnPage: () => state.results.reduce((a, r) => a + (r.model.bytes?.byteLength ?? 0), 0),
   blockBatchesPut: () => ({ total: state.blockBatchesPut, extracting: state.features?.blockPut ?? null }),
 };
