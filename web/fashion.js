@@ -42,8 +42,8 @@ const state = {
   results: [], active: null, photoWorker: null,
   stopFlag: null,        // fine-tuning's stop request (Int32Array on a SharedArrayBuffer: crossOriginIsolated pages)
   stopAfterEpochs: 0,    // tests: stop fine-tuning after this many epochs (0: never)
-  nextFitParams: null,
-  blockBatchesPut: 0,    // tests: batches of fine-tuning's rows sent to the classifier worker   // tests: parameters the next fit takes over the form's (a bad one makes it fail in the worker)
+  nextFitParams: null,   // tests: parameters the next fit takes over the form's (a bad one makes it fail in the worker)
+  blockBatchesPut: 0,    // tests: batches of fine-tuning's rows sent to the classifier worker
   busy: false, cancelled: false,
 };
 
