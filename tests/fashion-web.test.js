@@ -8,7 +8,10 @@
 // classifies a photo; a feature worker killed
 // mid-extraction and a cancel + resume give bit-identical features; a reload takes them from the
 // IndexedDB cache; the RBF SVM's pairs on the workers, stopped and resumed, give the CLI's
-// accuracy; a downloaded classifier loads again and classifies a photo; a clear error for
+// accuracy; a downloaded classifier loads again and classifies a photo; fine-tuning's rows reach
+// the classifier worker only when fine-tuning starts (from the cache), the trained classifiers'
+// bytes and the training images are kept in the cache rather than on the page (the best
+// classifier classifies a photo), and a failed pixel fit leaves the page its images; a clear error for
 // an RBF SVM on too many points; the page reloads offline; no request leaves the origin.
 // Saves build/screenshots/fashion.png and fashion-phone.png.
 import { describe, it as test, before, after } from 'node:test';
@@ -144,6 +147,13 @@ describe('the Fashion-MNIST page in Chromium', () => {
     const rows = await resultRows();
     assert.deepEqual(rows.map((r) => r.classifier), ['linear-svm', 'softmax', 'finetune', 'pixels-linear-svm']);
     for (const r of rows) assert.ok(r.accuracy > 0.6, `${r.classifier}: test accuracy ${r.accuracy} is not far above chance (0.1)`);
+    // Fine-tuning's rows stayed in the cache through the extraction and the other classifiers, and
+    // went to the classifier worker when fine-tuning started; the trained classifiers' bytes are in
+    // the cache too, not on the page, and so are the training images (the test images are drawn).
+    const batches = Math.ceil(N / FASHION.batch) + Math.ceil(M / FASHION.batch);
+    assert.deepEqual(await hook('blockBatchesPut'), { total: batches, extracting: 0 });
+    assert.equal(await hook('modelBytesOnPage'), 0);
+    assert.deepEqual(await hook('imagesOnPage'), { train: 0, test: 10000 * 784, stored: true });
     reference = await hook('featuresChecksum');
     assert.match(reference ?? '', /^[0-9a-f]{8}$/, 'no features checksum after the run');
     assert.equal(await page.isHidden('[data-testid=features-cached]'), true, 'a fresh profile claims cached features');
@@ -228,6 +238,33 @@ describe('the Fashion-MNIST page in Chromium', () => {
     const again = (await resultRows()).filter((r) => r.classifier === 'linear-svm');
     assert.equal(again.length, 2);
     assert.equal(again[1].accuracy, before.accuracy);
+  });
+
+  test('a failed pixel fit leaves the page its images: the next one gives the same accuracy', async () => {
+    ready();
+    const before = (await resultRows()).find((r) => r.classifier === 'pixels-linear-svm');
+    await choose('use-pixels-linear-svm');
+    await hook('nextFitParams', { C: -1 });    // refused by the worker, after the images moved there
+    await page.click('[data-testid=train]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=fashion-error]').textContent, null, { timeout: SLOW });
+    assert.match(await text('fashion-error'), /^Linear SVM \(pixel baseline\): .*C must be > 0/);
+    await waitStatus(['done'], 'the failing pixel fit');
+    assert.deepEqual(await hook('imagesOnPage'), { train: 0, test: 10000 * 784, stored: true }, 'the images were not parsed again');
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'the pixel fit again');
+    const again = (await resultRows()).filter((r) => r.classifier === 'pixels-linear-svm');
+    assert.equal(again.at(-1).accuracy, before.accuracy);
+  });
+
+  test('the best trained classifier classifies a photo, its bytes read back from the cache', async () => {
+    ready();
+    assert.doesNotMatch(await text('active-classifier'), / from /, 'a file, not a trained row, is active');
+    await page.setInputFiles('[data-testid=photo-input]', photo);
+    await page.waitForFunction(() => document.querySelector('[data-testid=photo-prediction]').textContent
+      || document.querySelector('[data-testid=fashion-error]').textContent, null, { timeout: 60_000 });
+    assert.equal(await text('fashion-error'), '', 'the photo gave an error');
+    assert.ok(CLASSES.includes(await text('photo-prediction')), `not a Fashion-MNIST class: ${await text('photo-prediction')}`);
+    await page.evaluate(() => { document.querySelector('[data-testid=photo-prediction]').textContent = ''; });
   });
 
   test('downloads the trained classifier as a DLCLASS1 file', async () => {

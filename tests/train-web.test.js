@@ -179,8 +179,14 @@ describe('the "your own classes" page in Chromium', () => {
     await page.mouse.down();
     await page.waitForTimeout(1500);
     await page.mouse.up();
-    await page.waitForTimeout(500);      // the last frames' PNGs are still being encoded
-    const captured = Number((await text('capture-count')).split(' ')[0]);
+    // The last frames' PNGs are still being encoded (long after the release on a loaded machine):
+    // the count is read once it has stopped changing.
+    let captured = -1;
+    for (let now = Number((await text('capture-count')).split(' ')[0]); now !== captured;) {
+      captured = now;
+      await page.waitForTimeout(500);
+      now = Number((await text('capture-count')).split(' ')[0]);
+    }
     assert.ok(captured >= 3, `${captured} frames captured`);
     await page.waitForFunction((n) => document.querySelectorAll('[data-testid=class-card]')[4].querySelectorAll('img').length === n, captured);
     await trainAndWait('training with the camera frames');

@@ -8,6 +8,8 @@ import { WorkerClient } from './worker-client.js';
 
 const DB = 'denselab-fashion';
 const STORE = 'features';
+const MODEL_PREFIX = 'model:';   // ModelStore's keys: they sort after every feature key (those start with a hex checksum)
+const KEEP_MS = 24 * 3600 * 1000;
 
 export const cacheKey = (modelChecksum, size, split, [start, end]) => `${modelChecksum.toString(16)}:s${size}:${split}:${start}-${end}`;
 
@@ -28,13 +30,15 @@ export class FeatureCache {
 
   store(mode) { return this.db.transaction(STORE, mode).objectStore(STORE); }
 
-  // The entry, or null (absent, unreadable, or not `length` floats long).
-  async get(key, length) {
+  // The entry, or null (absent, unreadable, or not `length` floats long; Type: Uint8Array for bytes).
+  async get(key, length, Type = Float32Array) {
     if (!this.db) return null;
     const buf = await done(this.store('readonly').get(key)).catch(() => null);
-    const f = buf instanceof ArrayBuffer ? new Float32Array(buf) : null;
+    const f = buf instanceof ArrayBuffer && buf.byteLength % Type.BYTES_PER_ELEMENT === 0 ? new Type(buf) : null;
     return f && f.length === length ? f : null;
   }
+
+  getBytes(key, length) { return this.get(key, length, Uint8Array); }
 
   // Whether an entry is there (false on any error).
   async has(key) {
@@ -55,8 +59,19 @@ export class FeatureCache {
     });
   }
 
+  // The features (the trained classifiers of ModelStore stay: their keys sort after every feature key).
+  // The bytes stored (resolves to null), or handed back (resolves to them) when the write failed.
+  keep(key, bytes) { return this.put(key, bytes).then(() => null, () => bytes); }
+
   async clear() {
-    if (this.db) await done(this.store('readwrite').clear());
+    if (this.db) await done(this.store('readwrite').delete(IDBKeyRange.upperBound(MODEL_PREFIX, true)));
+  }
+
+  // ModelStore's entries of a session (or all those of sessions started before `before`, ms).
+  async deleteModels({ session = null, before = 0 }) {
+    const range = session ? IDBKeyRange.bound(`${MODEL_PREFIX}${session}:`, `${MODEL_PREFIX}${session}:\uffff`)
+      : IDBKeyRange.bound(MODEL_PREFIX, `${MODEL_PREFIX}${before}`);
+    if (this.db) await done(this.store('readwrite').delete(range)).catch(() => {});
   }
 }
 
@@ -97,6 +112,11 @@ export class FeatureCacheWorker {
     return this.use(copy.byteLength, (c) => c.call('put', { key, floats: copy }, { transfer: [copy.buffer] }));
   }
 
+  // As FeatureCache's, but the bytes (a whole buffer) are moved, not copied: handed back when the write failed.
+  keep(key, bytes) { return this.use(bytes.byteLength, (c) => c.call('keep', { key, bytes }, { transfer: [bytes.buffer] })).then((r) => r.bytes ?? null); }
+
+  getBytes(key, length) { return this.use(length, (c) => c.call('get', { key, length, bytes: true })).then((r) => r.floats, () => null); }
+
   // A buffer nobody needs, moved here so that its memory goes when this worker is ended (or
   // replaced), not at some later garbage collection of the worker it came from.
   discard(floats) {
@@ -106,5 +126,53 @@ export class FeatureCacheWorker {
   close() {
     this.client.kill('finished');
     this.restarting?.then(() => this.client.kill('finished'), () => {});   // the replacement too
+  }
+}
+
+// Bytes the page needs only now and then — trained classifiers (DLCLASS1; the RBF SVM's is 90 MB at
+// the full size), the training images (47 MB) — in the same store rather than in the page's memory:
+// each goes through a cache worker ended right after (IndexedDB's copies go with it) and is read back
+// when needed (a download, a photo, an extraction, a pixel fit). keep() -> a handle,
+// { key, length } or, without IndexedDB or when the write failed, { bytes } (held here, as before).
+// The keys name the session (its start time first): this session's go when the page is hidden for
+// good, and those of sessions older than KEEP_MS at the next start.
+
+export class ModelStore {
+  constructor(cache) {
+    Object.assign(this, { cache, session: `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`, count: 0 });
+    if (!cache.db) return;
+    cache.deleteModels({ before: Date.now() - KEEP_MS });
+    addEventListener('pagehide', (e) => { if (!e.persisted) cache.deleteModels({ session: this.session }); });
+  }
+
+  // The bytes are moved (transferred) into the store: the caller keeps the handle only.
+  async keep(bytes) {
+    if (!this.cache.db) return { bytes };
+    const key = `${MODEL_PREFIX}${this.session}:${this.count++}`, whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    const owned = whole ? bytes : bytes.slice(), length = owned.length;   // read before they move
+    const back = await withCacheWorker(this.cache, (w) => w.keep(key, owned)).catch(() => owned);
+    return back ? { bytes: back } : { key, length };
+  }
+
+  // Bytes the caller no longer needs (a copy of stored ones), moved to a cache worker ended at once:
+  // freed now, not at some later garbage collection of the page.
+  discard(bytes) { return withCacheWorker(this.cache, (w) => w.discard?.(bytes)); }
+
+  // The bytes of a handle, the caller's to move: a copy of those held here.
+  async bytes(handle) {
+    if (handle.bytes) return handle.bytes.slice();
+    const b = await withCacheWorker(this.cache, (w) => w.getBytes(handle.key, handle.length));
+    if (!b) throw new Error('the trained classifier is no longer in the browser\'s storage: train it again');
+    return b;
+  }
+}
+
+// fn(the cache through a worker of its own, ended afterwards; the cache itself when that worker cannot start).
+export async function withCacheWorker(cache, fn) {
+  const store = cache.db ? await FeatureCacheWorker.open().catch(() => cache) : cache;
+  try {
+    return await fn(store);
+  } finally {
+    store.close?.();
   }
 }

@@ -6,7 +6,7 @@
 // back as transferred buffers, which extractFeatures hands on (transferred again) to a sink:
 // the page keeps no copy of them.
 import { batchRanges, blockFloats } from './experiment.js';
-import { FeatureCacheWorker, cacheKey } from './fashion-cache.js';
+import { cacheKey, withCacheWorker } from './fashion-cache.js';
 import { WorkerClient } from './worker-client.js';
 import { release } from './denselab.js';
 
@@ -171,9 +171,12 @@ export class FeaturePool {
 }
 
 // The features of the first n training and m test images at size x size, delivered to sink
-// ({ have: Set of 'split:start' already there, put(split, start, floats, isBlock) -> Promise, which
-// may transfer the floats away }); with block, fine-tuning's rows too (isBlock: true), computed in
-// the same runs and cached beside the features (cache key + ':block'). The batches missing from the cache are computed by a new pool of
+// ({ have: Set of 'split:start' already there, haveBlock: the same for fine-tuning's rows,
+// put(split, start, floats, isBlock) -> Promise, which may transfer the floats away }); with block,
+// fine-tuning's rows too (isBlock: true), computed in the same runs and cached beside the features
+// (cache key + ':block'): those in the cache stay there until fine-tuning starts (putBlockRows), so
+// they are not in the sink next to the features meanwhile. The batches missing from the cache are
+// computed (the images from splitImages('train' | 'test') -> Promise of all the split's) by a new pool of
 // `workers` workers (handed to onPool, so the page can cancel it) and written to the cache as
 // they come; once the pool is gone, the sink reads every batch it lacks from the cache. So the
 // workers' heaps and the whole feature set are never in memory together (the peak of the tab);
@@ -182,42 +185,62 @@ export class FeaturePool {
 // workers, replaced, heapBytes, cacheComplete (every batch is in the cache) }, or to
 // { cancelled: true, done, total } when the pool was cancelled. The cache is used through a worker
 // ended with the run (FeatureCacheWorker: IndexedDB's copies of the values go with it).
-export async function extractFeatures({ cache, ...run }) {
-  const store = cache.db ? await FeatureCacheWorker.open().catch(() => cache) : cache;
-  try {
-    return await extractWith({ ...run, cache: store });
-  } finally {
-    store.close?.();
+export const extractFeatures = ({ cache, ...run }) => withCacheWorker(cache, (store) => extractWith({ ...run, cache: store }));
+
+// sink.put, then what the sink hands back (the batch, once copied) to the cache worker, to die with it.
+const putSpent = (cache, sink, split, start, f, isBlock) => Promise.resolve(sink.put(split, start, f, isBlock)).then((r) => { if (r?.spent) cache.discard?.(r.spent); });
+
+// Cache entries ({ key, split, range, floats per image, isBlock }) into the sink, one batch at a time
+// (1 MB at S=32): the sink is filled without a second copy piling up.
+async function readBack(cache, sink, entries) {
+  for (const { key, split, range, floats, isBlock } of entries) {
+    const f = await cache.get(key, (range[1] - range[0]) * floats);
+    if (!f) throw new Error(`the cached ${isBlock ? 'fine-tuning rows' : 'features'} of ${split} images ${range[0]}–${range[1] - 1} could not be read back: extract again`);
+    await putSpent(cache, sink, split, range[0], f, isBlock);
   }
 }
 
-async function extractWith({ splits, n, m, size, workers, batch, cache, modelChecksum, wasm, modelUrl, sink, block = false, onPool, onProgress, onCacheError }) {
+// Fine-tuning's rows of the first n training and m test images from the cache (the ':block' entries
+// extractFeatures left there) into sink ({ have, put }, as extractFeatures'), but those it has.
+export async function putBlockRows({ cache, n, m, size, batch, modelChecksum, sink }) {
+  const entries = [['train', n], ['test', m]].flatMap(([split, count]) => batchRanges(count, batch)
+    .filter((range) => !sink.have.has(`${split}:${range[0]}`))
+    .map((range) => ({ key: `${cacheKey(modelChecksum, size, split, range)}:block`, split, range, floats: blockFloats(size), isBlock: true })));
+  if (!entries.length) return;
+  if (!cache.db) throw new Error('fine-tuning\'s rows are not in the classifier worker and there is no cache: extract the features again');
+  return withCacheWorker(cache, (store) => readBack(store, sink, entries));
+}
+
+async function extractWith({ splitImages, n, m, size, workers, batch, cache, modelChecksum, wasm, modelUrl, sink, block = false, onPool, onProgress, onCacheError }) {
   const jobs = [], fromCache = [], writes = [];
   // A batch's cache entries: [key, floats per image, isBlock].
   const parts = (key) => [[key, FEATURE_DIMS, false], ...(block ? [[`${key}:block`, blockFloats(size), true]] : [])];
   let cached = 0, cacheComplete = !!cache.db;
   for (const [split, count] of [['train', n], ['test', m]]) {
     for (const range of batchRanges(count, batch)) {
-      const key = cacheKey(modelChecksum, size, split, range), here = sink.have.has(`${split}:${range[0]}`);
-      const inCache = cache.db ? (await Promise.all(parts(key).map(([k]) => cache.has(k)))).every(Boolean) : false;
-      if (here && !inCache) cacheComplete = false;
-      if (here || inCache) {
-        if (!here) fromCache.push({ key, split, range });
+      const key = cacheKey(modelChecksum, size, split, range), id = `${split}:${range[0]}`;
+      const here = [sink.have.has(id), !!sink.haveBlock?.has(id)];   // each part of the batch in the sink
+      const inCache = await Promise.all(parts(key).map(([k]) => (cache.db ? cache.has(k) : false)));
+      if (inCache.every((c, i) => c || here[i])) {
+        if (!inCache.every(Boolean)) cacheComplete = false;   // not computed, so not written either
+        if (!here[0]) fromCache.push({ key, split, range });   // the features; fine-tuning's rows wait in the cache
         cached += range[1] - range[0];
       } else {
-        const images = splits[split].images.subarray(range[0] * IMAGE_PIXELS, range[1] * IMAGE_PIXELS);
-        jobs.push({ key, split, range, images, count: range[1] - range[0] });
+        jobs.push({ key, split, range, count: range[1] - range[0] });
       }
     }
+  }
+  for (const split of ['train', 'test']) {   // a split's images only when some batch of it needs computing
+    const some = jobs.filter((job) => job.split === split);
+    const all = some.length ? await splitImages(split) : null;
+    for (const job of some) job.images = all.subarray(job.range[0] * IMAGE_PIXELS, job.range[1] * IMAGE_PIXELS);
   }
   const total = n + m;
   const progress = { done: cached, total, cached, rate: 0, workers: 0, replaced: 0 };
   onProgress(progress);
   let computed = 0, heapBytes = null;
   const direct = [];   // sink.put of the batches that could not wait in the cache
-  // What the sink hands back (the batch, once copied) goes to the cache worker, to die with it.
-  const put = (split, start, f, isBlock) => Promise.resolve(sink.put(split, start, f, isBlock)).then((r) => { if (r?.spent) cache.discard?.(r.spent); });
-  const deliver = (split, start, f, isBlock = false) => { const p = put(split, start, f, isBlock); p.catch(() => {}); direct.push(p); };
+  const deliver = (split, start, f, isBlock = false) => { const p = putSpent(cache, sink, split, start, f, isBlock); p.catch(() => {}); direct.push(p); };
   if (jobs.length) {
     const pool = new FeaturePool({ size, count: Math.min(workers, jobs.length), wasm, modelUrl, modelChecksum, block });
     onPool(pool);
@@ -262,14 +285,7 @@ async function extractWith({ splits, n, m, size, workers, batch, cache, modelChe
     heapBytes = pool.heapBytes;
   }
   await Promise.all(writes);
-  // One batch at a time (1 MB at S=32): the sink is filled without a second copy piling up.
-  for (const { key, split, range } of fromCache) {
-    for (const [k, floats, isBlock] of parts(key)) {
-      const f = await cache.get(k, (range[1] - range[0]) * floats);
-      if (!f) throw new Error(`the cached features of ${split} images ${range[0]}–${range[1] - 1} could not be read back: extract again`);
-      await put(split, range[0], f, isBlock);
-    }
-  }
+  await readBack(cache, sink, fromCache.map(({ key, split, range }) => ({ key, split, range, floats: FEATURE_DIMS, isBlock: false })));
   await Promise.all(direct);
   return { cached, computed, workers: progress.workers, replaced: progress.replaced, heapBytes, cacheComplete };
 }

@@ -5,8 +5,8 @@
 // and fashion-cache.js (IndexedDB), the drawings from fashion-render.js, the defaults of
 // every field from defaults.js.
 import { FASHION_CLASSES, FASHION_FILES, blockFloats } from './experiment.js';
-import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures } from './fashion-pool.js';
-import { FeatureCache } from './fashion-cache.js';
+import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures, putBlockRows } from './fashion-pool.js';
+import { FeatureCache, ModelStore } from './fashion-cache.js';
 import { bestRow, drawCurve, drawGray, lessonSentence, renderConfusion, renderGallery } from './fashion-render.js';
 import { FASHION as DEFAULTS } from './defaults.js';
 import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
@@ -19,6 +19,7 @@ const MODEL_URL = 'models/densenet121.dlm';
 const modelUrl = () => new URL(MODEL_URL, location.href).href;
 const WASM_URL = 'denselab_core.wasm';
 const DATA_DIR = 'data/fashion-mnist/';
+const DATA_URLS = [...FASHION_FILES.train, ...FASHION_FILES.test].map((f) => DATA_DIR + f);
 const SPLIT_SIZE = { train: 60000, test: 10000 };   // Fashion-MNIST's: "(all)" in the selects
 
 const $ = (id) => document.getElementById(id);
@@ -30,7 +31,9 @@ const state = {
   splits: null,          // { train, test } parsed IDX (all images)
   pool: null,            // FeaturePool at one size
   cache: null,           // FeatureCache (IndexedDB, or memory only)
-  features: null,        // { size, n, m, block, checksum, fromCache, replaced, heapBytes, cacheComplete, dropped }: the
+  models: null,          // ModelStore: the trained classifiers' bytes (each result row and state.active hold a handle)
+  trainImages: null,     // the training images' ModelStore handle, once stored (splitImages)
+  features: null,        // { size, n, m, block, checksum, fromCache, replaced, heapBytes, cacheComplete, dropped, blockPut }: the
                          // features themselves are only in the classifier worker's WASM heap (the tab's one copy)
   trainer: null, trainerData: null, trainCall: null,
   rbfPairs: null,        // { key, done: Map } the RBF SVM's finished pairs: a stopped fit resumes from them
@@ -39,6 +42,8 @@ const state = {
   results: [], active: null, photoWorker: null,
   stopFlag: null,        // fine-tuning's stop request (Int32Array on a SharedArrayBuffer: crossOriginIsolated pages)
   stopAfterEpochs: 0,    // tests: stop fine-tuning after this many epochs (0: never)
+  nextFitParams: null,   // tests: parameters the next fit takes over the form's (a bad one makes it fail in the worker)
+  blockBatchesPut: 0,    // tests: batches of fine-tuning's rows sent to the classifier worker
   busy: false, cancelled: false,
 };
 
@@ -62,10 +67,22 @@ function setBusy(busy) {
 
 // ---------- loading ----------
 
+// The model, downloaded and checked, and the IDX files, downloaded, unpacked and parsed, in a
+// worker ended right after: its heap (the model and the files copied in, never shrinking) and
+// every download buffer (an idle tab frees garbage late) go with it; the page gets the parsed
+// splits only. The feature workers fetch the model themselves (cached by then).
+async function loadSplits(onProgress) {
+  const loader = new WorkerClient(new URL('./worker-features.js', import.meta.url), { name: 'the loading worker' });
+  try {
+    const href = (u) => new URL(u, location.href).href;
+    return await loader.call('open', { wasm: state.wasm, modelUrl: href(MODEL_URL), idxUrls: DATA_URLS.map(href) }, { onProgress });
+  } finally { loader.kill('finished'); }
+}
+
 async function load() {
   setStatus('loading');
   const reg = await registerServiceWorker();   // on a first visit, the downloads below are cached as they stream in
-  const urls = [WASM_URL, MODEL_URL, ...FASHION_FILES.train.map((f) => DATA_DIR + f), ...FASHION_FILES.test.map((f) => DATA_DIR + f)];
+  const urls = [WASM_URL, MODEL_URL, ...DATA_URLS];
   const got = new Map(), totals = new Map();
   const progress = (u, g, t) => {
     got.set(u, g);
@@ -76,23 +93,14 @@ async function load() {
     $('load-label').textContent = `Downloading the model and the data: ${mb(gs)}${ts && totals.size === urls.length ? ` of ${mb(ts)}` : ''}`;
   };
   state.wasm = (await download(WASM_URL, (g, t) => progress(WASM_URL, g, t))).buffer;
-  // The model, downloaded and checked, and the IDX files, downloaded, unpacked and parsed, in a
-  // worker ended right after: its heap (the model and the files copied in, never shrinking) and
-  // every download buffer (an idle tab frees garbage late) go with it; the page gets the parsed
-  // splits only. The feature workers fetch the model themselves (cached by then).
-  const loader = new WorkerClient(new URL('./worker-features.js', import.meta.url), { name: 'the loading worker' });
-  try {
-    const href = (u) => new URL(u, location.href).href;
-    const r = await loader.call('open', { wasm: state.wasm, modelUrl: href(MODEL_URL), idxUrls: urls.slice(2).map(href) }, {
-      onProgress: (p) => {
-        if (p.unpacking) $('load-label').textContent = 'Unpacking and checking the data…';
-        else progress(urls[p.file + 1], p.got, p.total);
-      },
-    });
-    state.modelChecksum = r.checksum;
-    state.splits = r.splits;
-  } finally { loader.kill('finished'); }
+  const r = await loadSplits((p) => {
+    if (p.unpacking) $('load-label').textContent = 'Unpacking and checking the data…';
+    else progress(urls[p.file + 1], p.got, p.total);
+  });
+  state.modelChecksum = r.checksum;
+  state.splits = r.splits;
   state.cache = await FeatureCache.open().catch((e) => { showError(`features will not be cached: ${e.message}`); return new FeatureCache(null); });
+  state.models = new ModelStore(state.cache);
   $('loadbar').classList.add('loaded');
   $('load-label').textContent = `Ready: ${fmt(state.splits.train.count)} training and ${fmt(state.splits.test.count)} test images, model checksum ${state.modelChecksum.toString(16)}.`;
   setStatus('ready');
@@ -142,8 +150,9 @@ function showFeatureProgress(p) {
   text.dataset.total = p.total;
 }
 
-// block: fine-tuning's rows (conv5_block1's input) are needed too.
-const haveFeatures = ({ n, m, size }, block = false) => { const f = state.features; return !!f && !f.dropped && f.size === size && f.n === n && f.m === m && (f.block || !block); };
+// block: fine-tuning's rows (conv5_block1's input) are needed too (in the worker or the cache);
+// pooled: the features themselves, in the worker (not dropped).
+const haveFeatures = ({ n, m, size }, block = false, pooled = true) => { const f = state.features; return !!f && !(pooled && f.dropped) && f.size === size && f.n === n && f.m === m && (f.block || !block); };
 
 // Whether fine-tuning is chosen: the feature workers then also keep conv5_block1's input.
 const wantBlock = () => $('use-finetune').checked;
@@ -154,15 +163,16 @@ async function extract(block = wantBlock()) {
   const { n, m, size, workers } = settings();
   if (haveFeatures({ n, m, size }, block)) return state.features;
   state.features = null;       // the worker's room is about to hold other features
+  endPhotoWorker();
   clearError();
   state.cancelled = false;
   setStatus('extracting');
   $('features-text').dataset.state = 'running';
-  const t0 = performance.now();
+  const t0 = performance.now(), blockPut = state.blockBatchesPut;
   let r;
   const t = trainer();
   await t.ready;
-  const key = `${state.modelChecksum}:${size}:${n}:${m}`;
+  const key = featuresKey({ n, m, size });
   const blockD = block ? blockFloats(size) : 0;
   // The classifier worker takes room for the features only when the first batch goes there (with
   // the cache, after the feature workers are gone), so the two are not in memory together; unless
@@ -171,14 +181,11 @@ async function extract(block = wantBlock()) {
   let opened = null;
   const open = () => (opened ??= t.call('features-begin', { key, n, m, d: DIMS, blockD, modelUrl: modelUrl(), checksum: state.modelChecksum })
     .then((r) => { t.room = room; return r; }));
-  const { have } = t.room === room ? await open() : { have: [] };
-  const sink = {
-    have: new Set(have),
-    put: (split, start, floats, isBlock) => open().then(() => t.call('features-put', { split, start, floats, block: isBlock }, { transfer: [floats.buffer] })),
-  };
+  const { have, haveBlock } = t.room === room ? await open() : { have: [] };
+  const sink = { have: new Set(have), haveBlock: new Set(haveBlock), put: workerPut(t, open) };
   try {
     r = await extractFeatures({
-      splits: state.splits, n, m, size, workers, batch: DEFAULTS.batch, cache: state.cache,
+      splitImages, n, m, size, workers, batch: DEFAULTS.batch, cache: state.cache,
       modelChecksum: state.modelChecksum, wasm: state.wasm, modelUrl: modelUrl(), sink, block,
       onPool: (pool) => { state.pool = pool; setBusy(true); },
       onProgress: showFeatureProgress,
@@ -201,7 +208,9 @@ async function extract(block = wantBlock()) {
   const progress = { done: total, total, cached: r.cached, rate: r.computed ? r.computed / seconds : 0, workers: r.workers, replaced: r.replaced };
   await open();
   const sum = (await t.call('features-end')).checksum;
-  state.features = { size, n, m, block, checksum: sum, fromCache: r.cached, seconds, replaced: r.replaced, heapBytes: r.heapBytes, cacheComplete: r.cacheComplete };
+  await stashTrainImages();
+  state.features = { size, n, m, block, checksum: sum, fromCache: r.cached, seconds, replaced: r.replaced, heapBytes: r.heapBytes, cacheComplete: r.cacheComplete,
+    blockPut: state.blockBatchesPut - blockPut };
   showFeatureProgress(progress);
   const text = $('features-text');
   text.textContent = `${progressText(progress)} · ${seconds.toFixed(1)} s · checksum ${sum}`;
@@ -214,6 +223,24 @@ async function extract(block = wantBlock()) {
   pill.textContent = r.cached === total ? 'features cached' : `${fmt(r.cached)} cached`;
   pill.dataset.cached = r.cached;
   return state.features;
+}
+
+const featuresKey = ({ n, m, size }) => `${state.modelChecksum}:${size}:${n}:${m}`;
+
+// A sink's put (fashion-pool.js) into the classifier worker t, after ready() (its room).
+const workerPut = (t, ready) => (split, start, floats, isBlock) => ready()
+  .then(() => { if (isBlock) state.blockBatchesPut++; })
+  .then(() => t.call('features-put', { split, start, floats, block: isBlock }, { transfer: [floats.buffer] }));
+
+// Fine-tuning's rows into the classifier worker, only when fine-tuning starts: extraction left them in
+// the cache (those it could not cache went to the worker at once). So through extraction, the linear
+// and the RBF SVM they are not in memory (137 MiB at the full size), and the features' room, dropped
+// before when the cache holds them, takes them now.
+async function fineTuningRows(t) {
+  const { n, m, size } = state.features;
+  const { have } = await t.call('block-begin', { key: featuresKey({ n, m, size }), n, m, blockD: blockFloats(size), modelUrl: modelUrl(), checksum: state.modelChecksum });
+  await putBlockRows({ cache: state.cache, n, m, size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, sink: { have: new Set(have), put: workerPut(t, async () => {}) } })
+    .catch((e) => { state.features.block = false; throw e; });   // the next run computes what the cache lacks
 }
 
 async function runExtract() {
@@ -321,19 +348,59 @@ async function feedTrainer(t) {
 // the worker's heap: when every batch of the features is safe in IndexedDB, the worker drops them
 // first, and the next run that needs them reads them back from the cache (seconds, not minutes).
 // keepBlock (before fine-tuning, when no later classifier reads the features): fine-tuning's rows
-// stay, and its working memory (about 60 MB at S=32) goes where the features were.
+// (put then from the cache: fineTuningRows) and its working memory (about 60 MB at S=32) go where the
+// features were; without it (before the pixel baseline), fine-tuning's rows go too.
 async function makeRoomForPixels(t, keepBlock = false) {
-  if (!state.features?.cacheComplete || state.features.dropped) return;
+  if (!state.features?.cacheComplete || (state.features.dropped && keepBlock)) return;   // a second drop frees fine-tuning's rows
   state.features.dropped = true;     // its checksum stays: the features are the cache's
   await t.call('features-drop', { keepBlock });
 }
 
-// The first n training and m test images, copied to be moved to the worker for one pixel fit
-// (it keeps none: 55 MB at the full size).
-function pixelImages() {
-  const { n, m } = settings();
-  const train = state.splits.train.images.slice(0, n * 784), test = state.splits.test.images.slice(0, m * 784);
-  return { images: { train, test }, transfer: [train.buffer, test.buffer] };
+// The training images (47 MB) are needed only to extract batches the cache lacks and for a pixel fit:
+// in between, with IndexedDB, they wait there (state.trainImages, a ModelStore handle), not in the
+// page's memory. The test images stay: the misclassified ones are drawn.
+async function splitImages(split) {
+  const { train } = state.splits;
+  if (split === 'train') train.images ??= await state.models.bytes(state.trainImages);
+  return state.splits[split].images;
+}
+
+async function stashTrainImages() {
+  const train = state.splits.train;
+  if (!train.images?.byteLength || !state.cache.db) return;
+  if (state.trainImages) await state.models.discard(train.images);   // stored already: this copy goes now
+  else {
+    const handle = await state.models.keep(train.images);
+    if (!handle.key) return;          // not stored: they stay here
+    state.trainImages = handle;
+  }
+  train.images = null;
+}
+
+// The images for one pixel fit (55 MB at the full size): the page's own, moved to the worker, which
+// moves them back with the row (pixelsBack), so there is no copy on the page and none left dead in
+// the idle worker.
+async function pixelImages() {
+  const train = await splitImages('train'), { test } = state.splits;
+  return { images: { train, test: test.images }, transfer: [train.buffer, test.images.buffer] };
+}
+
+// The pixel fit's row, once its images are the page's again; when they did not come back (the
+// worker was stopped or failed), the splits are parsed again (the loading worker; the files come
+// from the offline cache) before the error goes on.
+async function pixelsBack(px, fitCall) {
+  if (!px.images) return fitCall;
+  try {
+    const r = await fitCall;
+    Object.assign(state.splits.train, { images: r.images.train });
+    Object.assign(state.splits.test, { images: r.images.test });
+    return r;
+  } catch (e) {
+    state.splits = (await loadSplits()).splits;
+    throw e;
+  } finally {
+    await stashTrainImages();
+  }
 }
 
 async function train() {
@@ -342,14 +409,15 @@ async function train() {
   state.stopped = false;
   const chosen = chosenClassifiers();
   if (!chosen.length) { showError('choose at least one classifier'); return; }
+  endPhotoWorker();
   setBusy(true);
   const errors = [];
   let tunedStop = null;   // the fine-tuned row a stop ended
   try {
-    const needFeatures = chosen.some((c) => c.name !== 'pixels-linear-svm' && !c.error);
+    const needFeatures = chosen.some((c) => c.name !== 'pixels-linear-svm' && c.name !== 'finetune' && !c.error);
     const block = chosen.some((c) => c.name === 'finetune' && !c.error);
     const { n, m, size } = settings();
-    if (needFeatures && !haveFeatures({ n, m, size }, block) && !(await extract(block))) return;   // null: cancelled
+    if ((needFeatures || block) && !haveFeatures({ n, m, size }, block, needFeatures) && !(await extract(block))) return;   // null: cancelled
     setStatus('training');
     const t = trainer();
     await t.ready;
@@ -371,8 +439,11 @@ async function train() {
       try {
         state.trainCall = t;
         setBusy(true);
-        const px = c.name === 'pixels-linear-svm' ? pixelImages() : { images: null, transfer: [] };
-        const r = c.name === 'rbf-svm' ? await fitRbf(t, c) : await t.call('fit', { name: c.name, params: c.params, rbfMax: c.rbfMax ?? Infinity, images: px.images, stopFlag: state.stopFlag }, {
+        if (c.name === 'finetune') await fineTuningRows(t);
+        const px = c.name === 'pixels-linear-svm' ? await pixelImages() : { images: null, transfer: [] };
+        const params = { ...c.params, ...state.nextFitParams };
+        state.nextFitParams = null;
+        const r = c.name === 'rbf-svm' ? await fitRbf(t, c) : await pixelsBack(px, t.call('fit', { name: c.name, params, rbfMax: c.rbfMax ?? Infinity, images: px.images, stopFlag: state.stopFlag }, {
           transfer: px.transfer,
           onProgress: (p) => {
             if (canvas && p.phase === c.name) {
@@ -386,8 +457,8 @@ async function train() {
               $('train-text').textContent = `${LABELS[c.name]}: ${p.phase} ${fmt(p.step)} of ${fmt(p.steps)}`;
             }
           },
-        });
-        const row = addResult({ ...r, name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: canvas ? curve : null, val: c.params.val ?? 0 });
+        }));
+        const row = addResult({ ...r, model: await state.models.keep(r.model), name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: canvas ? curve : null, val: c.params.val ?? 0 });
         if (state.stopped) { tunedStop = row; break; }   // a fine-tuning stop kept its row; the rest do not run
       } catch (e) {
         if (state.stopped) break;
@@ -573,8 +644,11 @@ function fileName(name, size) {
   return name === 'pixels-linear-svm' ? `fashion-${name}.dlclass` : `fashion-${name}-s${size}.dlclass`;
 }
 
-function downloadClassifier(row) {
-  const url = URL.createObjectURL(new Blob([row.model], { type: 'application/octet-stream' }));
+async function downloadClassifier(row) {
+  clearError();
+  let bytes;
+  try { bytes = await state.models.bytes(row.model); } catch (e) { showError(`${LABELS[row.classifier]}: ${e.message}`); return; }
+  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
   const a = document.createElement('a');
   a.href = url;
   a.download = fileName(row.classifier, row.size);
@@ -609,10 +683,17 @@ async function loadClassifierFile(fileObj) {
     if (info.numClasses !== 10 || info.numFeatures !== inputFloats(name, size)) {
       throw new Error(`expects ${info.numFeatures} features and ${info.numClasses} classes: not a Fashion-MNIST classifier of this lab${name === 'finetune' ? ` at ${size}×${size}` : ''}`);
     }
-    setActive({ model: bytes, name, size, numFeatures: info.numFeatures, label: `${LABELS[name] ?? info.kind} from ${fileObj.name}`, fromResult: false });
+    setActive({ model: { bytes }, name, size, numFeatures: info.numFeatures, label: `${LABELS[name] ?? info.kind} from ${fileObj.name}`, fromResult: false });
   } catch (e) {
     showError(`${fileObj.name}: ${e.message}`);
   }
+}
+
+// The photo worker's heap (83 MB at S=32) is not kept through an extraction or a training run: the
+// next photo starts a new one.
+function endPhotoWorker() {
+  state.photoWorker?.pool.terminate();
+  state.photoWorker = null;
 }
 
 function photoWorker(size) {
@@ -637,7 +718,8 @@ async function classifyPhoto(fileObj) {
     const x = a.numFeatures === 784 ? Float32Array.from(r.gray28, (v) => v / 255) : block ? r.block : r.features;
     const t = trainer();
     await t.ready;
-    const p = await t.call('predict', { model: a.model.slice(), x });
+    const model = await state.models.bytes(a.model);
+    const p = await t.call('predict', { model, x }, { transfer: [model.buffer] });
     $('photo-out').hidden = false;
     drawGray($('photo-canvas'), r.gray28, 28, 28);
     const label = FASHION_CLASSES[p.label];
@@ -701,6 +783,10 @@ window.__denselabTest = {
   stopAfterPairs: (k) => { state.stopAfterPairs = k; },
   stopAfterEpochs: (k) => { state.stopAfterEpochs = k; },
   rbfPairsKept: () => state.rbfPairs?.done.size ?? 0,
+  nextFitParams: (p) => { state.nextFitParams = p; },
+  imagesOnPage: () => ({ train: state.splits.train.images?.length ?? 0, test: state.splits.test.images?.length ?? 0, stored: !!state.trainImages }),
+  modelBytesOnPage: () => state.results.reduce((a, r) => a + (r.model.bytes?.byteLength ?? 0), 0),
+  blockBatchesPut: () => ({ total: state.blockBatchesPut, extracting: state.features?.blockPut ?? null }),
 };
 
 // Opened as a file, web/file-check.js explains how to serve the folder: nothing to load here.

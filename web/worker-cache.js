@@ -2,9 +2,10 @@
 // in a worker the page ends afterwards (FeatureCacheWorker). IndexedDB keeps native copies of the
 // values written and read until the requests are garbage-collected, which an idle tab may put
 // off for minutes (100 MB per 11,000 images measured on the page): here they go with the worker.
-// Messages (worker-rpc.js): open -> {}; has { key } -> boolean; get { key, length } -> { floats
-// (transferred) | null }; put { key, floats (transferred) } -> {} once committed; discard { floats
-// (transferred) } -> {}.
+// Messages (worker-rpc.js): open -> {}; has { key } -> boolean; get { key, length, bytes } -> { floats
+// (transferred; bytes: a Uint8Array) | null }; put { key, floats (transferred) } -> {} once committed; discard { floats
+// (transferred) } -> {}; keep { key, bytes (transferred) } -> {} once committed, or { bytes } (transferred back)
+// when the write failed.
 import { serve } from './worker-rpc.js';
 import { FeatureCache } from './fashion-cache.js';
 import { release } from './denselab.js';
@@ -14,12 +15,15 @@ let cache = null;
 const handlers = {
   async open() { cache ??= await FeatureCache.open(); return {}; },
   has: ({ key }) => cache.has(key),
-  async get({ key, length }) { return { floats: await cache.get(key, length) }; },
+  async get({ key, length, bytes }) { return { floats: await cache.get(key, length, bytes ? Uint8Array : Float32Array) }; },
   async put({ key, floats }) { await cache.put(key, floats); release(floats); return {}; },
+  async keep({ key, bytes }) {
+    try { await cache.put(key, bytes); return {}; } catch { return { bytes }; }   // handed back: the caller keeps them
+  },
   discard: () => ({}),   // its buffer goes with this worker (FeatureCacheWorker.discard)
 };
 
 serve(handlers, {
   setup: ['open'], isReady: () => !!cache, notReady: 'the cache worker is not open',
-  transfer: (r) => (r?.floats ? [r.floats.buffer] : []),
+  transfer: (r) => [r?.floats?.buffer, r?.bytes?.buffer].filter(Boolean),
 });

@@ -3,18 +3,20 @@
 // Messages in: { id, cmd, ... }; out: { id, ok, result | error } and, while training,
 // { id, progress: { phase, step, steps, loss, trainAcc, valAcc (-1: no validation set) } }.
 //   data    { train: {labels, rows, cols}, test: {...}, n, m } (labels only: the images come with a pixel fit)
-//   features-begin { key, n, m, d, blockD, modelUrl, checksum } -> { have: ['train:0', ...] }: room for the
+//   features-begin { key, n, m, d, blockD, modelUrl, checksum } -> { have: ['train:0', ...], haveBlock }: room for the
 //                    features of key (train rows then test rows) in this worker's WASM heap, and the batches
-//                    already there; blockD > 0: fine-tuning's rows too (blockD floats each; the model at
-//                    modelUrl, checked against checksum, gives the conv5 weights fine-tuning starts from:
-//                    fetched here, read once and freed)
+//                    already there; blockD > 0: fine-tuning's rows may come too (blockD floats each; their room is
+//                    taken at their first batch; the model at modelUrl, checked against checksum, gives the conv5
+//                    weights fine-tuning starts from: fetched here, read once and freed)
+//   block-begin    { key, n, m, blockD, modelUrl, checksum } -> { have }: fine-tuning's rows only (put with block:
+//                    the page fills them from the cache when fine-tuning starts), and those already here
 //   features-put   { split, start, floats: Float32Array (rows x d, or x blockD with block), block, transferred } -> { spent: the same
 //                  floats, transferred back (copied into the heap; see featuresPut) }
 //   features-end   -> { checksum } (experiment.js checksum(train, test)), after every row was put
 //   features-drop  { keepBlock } -> {}: keepBlock: only the features go (their room then holds fine-tuning's
 //                    working memory); fine-tuning's rows stay, for a fit of 'finetune' only
 //   fit     { name, params, rbfMax, images: { train, test } (the pixel baseline's, transferred), stopFlag }
-//           -> the comparison-table row (+ model bytes, predictions); stopFlag (Int32Array on a
+//           -> the comparison-table row (+ model bytes, predictions; the pixel baseline's images, transferred back); stopFlag (Int32Array on a
 //           SharedArrayBuffer): set to 1, fine-tuning ends after its epoch, keeping the best epoch's weights
 //   predict { model: Uint8Array (DLCLASS1), x: Float32Array } -> { label, scores, kind, numFeatures }
 //   inspect { model }                  -> { kind, numClasses, numFeatures }
@@ -53,7 +55,7 @@ function setData(msg) {
 function dropFeatures({ keepBlock = false } = {}) {
   rbf = null;       // its train/test rows are views into features.heap
   features?.heap?.free();
-  if (keepBlock && features?.block) {
+  if (keepBlock && features) {     // fine-tuning's rows (or their room, taken at their first batch) stay
     Object.assign(features, { heap: null, have: new Set() });
     return {};
   }
@@ -64,31 +66,54 @@ function dropFeatures({ keepBlock = false } = {}) {
 
 let baseModel = null;   // the checksum of the model whose conv5 weights fine-tuning starts from
 
+// The conv5 weights fine-tuning starts from, from the model at modelUrl (read once and freed).
+async function finetuneBase(modelUrl, modelChecksum) {
+  if (!modelUrl || baseModel === modelChecksum) return;
+  const file = await fetchModelFile(lab, modelUrl, modelChecksum);
+  try { lab.setFinetuneBase(file); baseModel = file.checksum; } finally { file.free(); }
+}
+
 async function featuresBegin({ key, n, m, d, blockD = 0, modelUrl, checksum: modelChecksum }) {
-  if (blockD && modelUrl && baseModel !== modelChecksum) {
-    // Before the features' room is taken: the model's heap space is free again for it.
-    const file = await fetchModelFile(lab, modelUrl, modelChecksum);
-    try { lab.setFinetuneBase(file); baseModel = file.checksum; } finally { file.free(); }
-  }
+  // Before the features' room is taken: the model's heap space is free again for it.
+  if (blockD) await finetuneBase(modelUrl, modelChecksum);
   if (features?.key !== key || !features.heap) {
     dropFeatures();
     features = { key, n, m, d, heap: lab.heapFloats((n + m) * d, 'features'), have: new Set(), blockD: 0, block: null, haveBlock: new Set() };
   }
   if (blockD && features.blockD !== blockD) {
     features.block?.free();
-    Object.assign(features, { blockD, block: lab.heapFloats((n + m) * blockD, 'fine-tuning rows'), haveBlock: new Set() });
+    Object.assign(features, { blockD, block: null, haveBlock: new Set() });   // its room: at its first batch (blockRoom)
   }
-  return { have: [...features.have].filter((b) => !blockD || features.haveBlock.has(b)) };
+  return { have: [...features.have], haveBlock: [...features.haveBlock] };
+}
+
+// Fine-tuning's rows only, for when fine-tuning starts (the features may have been dropped: the page
+// puts the rows from the cache, so they are not in the heap next to the features through the other
+// classifiers): the batches already here.
+async function blockBegin({ key, n, m, blockD, modelUrl, checksum: modelChecksum }) {
+  await finetuneBase(modelUrl, modelChecksum);
+  if (features?.key !== key || features.blockD !== blockD) {
+    dropFeatures();
+    features = { key, n, m, d: 0, heap: null, have: new Set(), blockD, block: null, haveBlock: new Set() };
+  }
+  return { have: [...features.haveBlock] };
+}
+
+// The room of fine-tuning's rows, taken at their first batch: with the cache, only when fine-tuning
+// starts (blockBegin); without it, during the extraction.
+function blockRoom() {
+  if (!features?.blockD) throw new Error('features-put: no room for fine-tuning rows (features-begin without blockD)');
+  features.block ??= lab.heapFloats((features.n + features.m) * features.blockD, 'fine-tuning rows');
+  return features.block;
 }
 
 function featuresPut({ split, start, floats, block }) {
-  if (!features?.heap) throw new Error('features-put before features-begin');
-  if (block && !features.block) throw new Error('features-put: no room for fine-tuning rows (features-begin without blockD)');
+  if (!(block ? features : features?.heap)) throw new Error('features-put before features-begin');
   const { n, m } = features, d = block ? features.blockD : features.d, rows = floats.length / d, end = split === 'train' ? n : m;
   if ((split !== 'train' && split !== 'test') || !Number.isInteger(rows) || !Number.isInteger(start) || start < 0 || start + rows > end) {
     throw new Error(`features-put: ${floats.length} floats at ${split} row ${start} do not fit ${n} + ${m} rows of ${d}`);
   }
-  (block ? features.block : features.heap).view().set(floats, ((split === 'test' ? n : 0) + start) * d);
+  (block ? blockRoom() : features.heap).view().set(floats, ((split === 'test' ? n : 0) + start) * d);
   (block ? features.haveBlock : features.have).add(`${split}:${start}`);
   // The heap holds them now. Handed back rather than released: a detached buffer's memory is
   // freed only by a garbage collection, which this idle worker puts off (410 MB at 70,000
@@ -120,8 +145,9 @@ function fit({ id, name, params, rbfMax, images, stopFlag }) {
   const owned = [];
   const heapFloats = (count) => { const h = lab.heapFloats(count, 'pixels'); owned.push(h); return h; };
   try {
-    return fitOn(id, name, params, classifierInputs(lab, name, withImages(data.train, 'train'), withImages(data.test, 'test'),
+    const row = fitOn(id, name, params, classifierInputs(lab, name, withImages(data.train, 'train'), withImages(data.test, 'test'),
       data.n, data.m, px ? null : featureParts(block), rbfMax, heapFloats), stopFlag);
+    return px ? { ...row, images } : row;   // the page's images, moved back (nothing left here for a late GC)
   } finally {
     owned.forEach((h) => h.free());
   }
@@ -193,6 +219,7 @@ function rbfAssemble({ results, seconds }) {
 const handlers = {
   start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfPairHere, rbfAssemble,
   'features-begin': featuresBegin, 'features-put': featuresPut, 'features-end': featuresEnd, 'features-drop': dropFeatures,
+  'block-begin': blockBegin,
 };
 
 // For bench/tab_experiment.js's memory breakdown: this worker's WASM memory (it never shrinks).
@@ -200,5 +227,6 @@ self.__denselabMemory = () => ({ wasmBytes: lab ? lab.heapBytes() : 0, role: dat
 
 serve(handlers, {
   setup: ['start'], isReady: () => !!lab, notReady: 'the classifier worker is not started',
-  transfer: (r) => [r?.model?.buffer, r?.predictions?.buffer, r?.xi?.buffer, r?.xj?.buffer, r?.bytes?.buffer, r?.spent?.buffer].filter(Boolean),
+  transfer: (r) => [r?.model?.buffer, r?.predictions?.buffer, r?.xi?.buffer, r?.xj?.buffer, r?.bytes?.buffer, r?.spent?.buffer,
+    r?.images?.train.buffer, r?.images?.test.buffer].filter(Boolean),
 });
