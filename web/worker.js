@@ -117,6 +117,7 @@ async function classify(bytes) {
   // The parts as User Timing (a DevTools or CDP trace shows them beside the page's own work).
   performance.measure('denselab: decode + resize + preprocess', { start: t0, end: t1 });
   performance.measure('denselab: predict', { start: t1, end: t2 });
+  performance.clearMeasures();     // the trace has them; the worker keeps none
 
   let top = { predictions: null, formatted: null, decodeError: null }, featureMap = null, pooled = null;
   if (options.includeTop) {
