@@ -143,7 +143,7 @@ async function classify(bytes) {
 }
 
 // V8 first runs WebAssembly as baseline code and compiles a function optimised (TurboFan, on a
-// background thread) only once it has run enough: the first photo ran ~2x slower, and the
+// background thread) only once it has run enough: the first photo took 1.4-3x the median, and the
 // compile jobs (up to 6 ms of CPU each) fell inside the next few inferences, taking a core from a
 // 2-thread run. One inference on a blank image right after loading moves both before the user's photo.
 function warmUp() {
