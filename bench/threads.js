@@ -6,7 +6,7 @@
 // choosing the photo to its result). Runs alternate between the thread counts so
 // that load from other processes hits both alike.
 //
-//   node bench/threads.js [--runs 10] [--threads 1,2] [--browser [--pause MS]] [--estimate [--sync-us 20]]
+//   node bench/threads.js [--runs 10] [--threads 1,2] [--browser [--pause MS] [--trace]] [--estimate [--sync-us 20]]
 import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
@@ -60,6 +60,50 @@ function photoToResult(name) {
   });
 }
 
+// --trace: Chromium's trace of the timed runs (CDP Tracing, all processes) -> per page, medians
+// per inference of the CPU that other threads spent inside the worker's 'denselab: predict'
+// window (web/worker.js marks it): on 2 cores, CPU that a 2-thread inference could not have.
+const TRACE_CATEGORIES = ['toplevel', 'blink.user_timing', 'devtools.timeline', 'cc', 'viz', 'v8', 'v8.wasm', 'disabled-by-default-v8.gc'];
+const OTHER_GROUPS = [['page main thread', /CrRendererMain/], ['raster, image decode', /ThreadPool.*Renderer|Renderer.*ThreadPool/],
+  ['compositor, viz', /Compositor|Viz|GPU/], ['other threads', /./]];
+
+function otherCpu(events) {
+  const thread = new Map(), proc = new Map();
+  for (const e of events) if (e.ph === 'M') (e.name === 'thread_name' ? thread : e.name === 'process_name' ? proc : new Map()).set(e.name === 'process_name' ? e.pid : `${e.pid}:${e.tid}`, e.args.name);
+  const name = (e) => `${proc.get(e.pid) ?? ''} ${thread.get(`${e.pid}:${e.tid}`) ?? ''}`;
+  const begins = new Map(), windows = [];
+  for (const e of events) {
+    if (e.name !== 'denselab: predict') continue;
+    if (e.ph === 'b') begins.set(e.id, e);
+    else if (e.ph === 'e' && begins.has(e.id)) windows.push({ ts: begins.get(e.id).ts, end: e.ts, worker: `${e.pid}:${e.tid}`, cpu: {} });
+  }
+  // Each thread's outermost top-level tasks (they nest: RunTask inside ThreadControllerImpl::RunTask),
+  // by the thread's kind; then V8's wasm tier-up and GC inside them moved to kinds of their own.
+  const outermost = [], ends = new Map();
+  for (const e of events.filter((x) => x.ph === 'X' && x.dur > 0 && x.cat?.includes('toplevel')).sort((a, b) => a.ts - b.ts)) {
+    const k = `${e.pid}:${e.tid}`;
+    if (e.ts < (ends.get(k) ?? -Infinity)) continue;
+    ends.set(k, e.ts + e.dur);
+    outermost.push({ e, group: OTHER_GROUPS.find(([, re]) => re.test(name(e)))[0] });
+  }
+  const v8Work = events.filter((e) => e.ph === 'X' && e.dur > 0 && (e.name === 'wasm.TopTierCompilation' || /^(MinorGC|MajorGC)$/.test(e.name)))
+    .map((e) => ({ e, group: e.name === 'wasm.TopTierCompilation' ? 'wasm tier-up (V8)' : 'GC', from: OTHER_GROUPS.find(([, re]) => re.test(name(e)))[0] }));
+  for (const w of windows) {
+    const add = (group, e, sign) => {
+      const inside = Math.min(e.ts + e.dur, w.end) - Math.max(e.ts, w.ts);
+      if (inside > 0 && `${e.pid}:${e.tid}` !== w.worker) w.cpu[group] = (w.cpu[group] ?? 0) + sign * (e.tdur ?? e.dur) * inside / e.dur / 1e3;
+    };
+    for (const { e, group } of outermost) add(group, e, 1);
+    for (const { e, group, from } of v8Work) {
+      add(group, e, 1);
+      if (ends.has(`${e.pid}:${e.tid}`)) add(from, e, -1);     // it was counted in its thread's task
+    }
+  }
+  const groups = [...new Set(windows.flatMap((w) => Object.keys(w.cpu)))];
+  return { windows: windows.length, ms: median(windows.map((w) => (w.end - w.ts) / 1e3)), total: median(windows.map((w) => Object.values(w.cpu).reduce((a, b) => a + b, 0))),
+    groups: Object.fromEntries(groups.map((g) => [g, windows.reduce((a, w) => a + (w.cpu[g] ?? 0), 0) / windows.length])) };
+}
+
 // One page per thread count (the setting is read when a page starts), runs alternating.
 async function browserLatency(counts, runs) {
   const { startServer } = await import('../web/serve.js');
@@ -74,9 +118,17 @@ async function browserLatency(counts, runs) {
       await page.evaluate((v) => localStorage.setItem('denselab-threads', String(v)), t);
       await page.reload();
       await page.waitForFunction(() => ['ready', 'error'].includes(document.querySelector('[data-testid=status]').textContent), null, { timeout: 300_000 });
-      pages.push({ t, page, mode: await page.textContent('[data-testid=threads-mode]'), ms: [], total: [] });
+      // a person takes a moment to choose a photo: the page's warm-up inference (if it has one) is done
+      await page.waitForFunction(() => 'warmUpMs' in document.querySelector('[data-testid=status]').dataset, null, { timeout: 10_000 }).catch(() => {});
+      pages.push({ t, page, mode: await page.textContent('[data-testid=threads-mode]'), ms: [], total: [], events: [] });
     }
+    let cdp = null;
     for (let r = -2; r < runs; r++) {
+      if (r === 0 && tracing) {
+        cdp = await chrome.context.newCDPSession(pages[0].page);
+        cdp.on('Tracing.dataCollected', (e) => pages[0].events.push(...e.value));
+        await cdp.send('Tracing.start', { traceConfig: { includedCategories: TRACE_CATEGORIES }, transferMode: 'ReportEvents' });
+      }
       for (const p of pages) {
         await p.page.bringToFront();
         const photo = photos[(r + 2) % 2];
@@ -85,14 +137,24 @@ async function browserLatency(counts, runs) {
         const totalMs = await shown;
         const text = await p.page.textContent('[data-testid=timing]');
         if (pauseMs) await p.page.waitForTimeout(pauseMs);   // a person looking at the result
-        if (r >= 0) { p.ms.push(Number(/Inference (\d+) ms/.exec(text)[1])); p.total.push(totalMs); }
+        const ms = Number(/Inference (\d+) ms/.exec(text)[1]);
+        if (r === -2) p.first = ms;
+        if (r >= 0) { p.ms.push(ms); p.total.push(totalMs); }
       }
+    }
+    if (cdp) {
+      const complete = new Promise((resolve) => cdp.once('Tracing.tracingComplete', resolve));
+      await cdp.send('Tracing.end');
+      await complete;
     }
   } finally {
     await chrome.close();
     await server.close();
   }
-  return pages.map((p) => ({ threads: p.t, median: median(p.ms), min: Math.min(...p.ms), mode: p.mode, total: median(p.total) }));
+  const events = pages[0].events;   // one trace holds every process: split by the windows' worker thread
+  const workers = [...new Set(events.filter((e) => e.name === 'denselab: predict').map((e) => `${e.pid}:${e.tid}`))];
+  return pages.map((p, i) => ({ threads: p.t, median: median(p.ms), min: Math.min(...p.ms), mode: p.mode, total: median(p.total), first: p.first,
+    trace: tracing ? otherCpu(events.filter((e) => e.ph !== 'b' && e.ph !== 'e' || e.name !== 'denselab: predict' || `${e.pid}:${e.tid}` === workers[i])) : null }));
 }
 
 // The 4- and 8-core estimate from one-thread per-layer times (native `bench --layers`):
@@ -120,6 +182,7 @@ async function estimate(runs, syncUs) {
 }
 
 const runs = Number(option('runs', '10'));
+const tracing = process.argv.includes('--trace');
 const pauseMs = Number(option('pause', '0'));
 const counts = option('threads', '1,2').split(',').map(Number);
 const print = (where, rows) => {
@@ -132,5 +195,13 @@ console.log(`DenseNet121 224x224 batch 1, ${runs} runs each (median, min ms; rat
 console.log('| where | threads | median ms | min ms | vs first | CPU ms (all threads, median) | page: photo to result ms (median) |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 print('Node', await nodeLatency(counts, runs));
-if (process.argv.includes('--browser')) print('Chromium', await browserLatency(counts, runs));
+if (process.argv.includes('--browser')) {
+  const rows = await browserLatency(counts, runs);
+  print('Chromium', rows);
+  console.log(`\nThe page's first photo (before the timed runs), "Inference" ms: ${rows.map((r) => `${r.threads}t ${r.first}`).join(', ')}`);
+  for (const r of rows.filter((x) => x.trace)) {
+    const t = r.trace;
+    console.log(`Trace, ${r.threads} thread(s), ${t.windows} inferences (predict median ${t.ms.toFixed(1)} ms): other threads' CPU inside each predict, median ${t.total.toFixed(1)} ms; mean by kind: ${Object.entries(t.groups).sort((a, b) => b[1] - a[1]).map(([g, v]) => `${g} ${v.toFixed(1)}`).join(', ')}`);
+  }
+}
 if (process.argv.includes('--estimate')) await estimate(runs, Number(option('sync-us', '20')));

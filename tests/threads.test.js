@@ -152,6 +152,9 @@ test('Chromium: a plain static server is single-threaded on the first visit and 
     assert.equal(await page.evaluate(() => crossOriginIsolated), true);
     assert.equal(mode.threads, '2', mode.text);
     assert.match(mode.text, /^Multi-threaded: 2 threads per image \(the page is cross-origin isolated\)/);
+    // the worker's warm-up inference (web/worker.js warmUp) ran on the threaded build, before any photo
+    const warm = await page.waitForFunction(() => document.querySelector('[data-testid=status]').dataset.warmUpMs, null, { timeout: 120_000, polling: 100 });
+    assert.ok(Number(await warm.jsonValue()) > 0, 'warm-up ms');
     await page.setInputFiles('[data-testid=image-input]', photo);
     await page.waitForFunction(() => document.querySelector('[data-testid=status]').textContent === 'done', null, { timeout: 120_000 });
     assert.equal(await page.getAttribute('[data-testid=prediction]', 'data-wnid'), 'n02123045');   // tabby, as the CLIs

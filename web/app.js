@@ -428,6 +428,8 @@ async function start() {
   $('loadbar').classList.add('loaded');
   done();
   if (!photo) setStatus('ready');
+  // Queued before any photo: the first photo then runs optimised code (web/worker.js warmUp).
+  call('warmUp').then((w) => { $('status').dataset.warmUpMs = w.ms.toFixed(0); }, () => {});
   keepOfflineCopy(reg, [MODEL_URL, LABELS_URL]);   // only this page's files: ?model=f16 stores no float32 file
 }
 
