@@ -29,13 +29,13 @@ typedef struct {
 
     atomic_int next;                  /* the next place in order to take */
     atomic_int settled;               /* pairs taken and ended (finished, failed or abandoned) */
-    atomic_int done;                  /* pairs finished */
     atomic_int cancel;                /* the caller's progress said stop: abandon the running pairs */
     atomic_int stop_taking;           /* a pair failed: finish the running pairs, take no more */
     atomic_int *state;                /* [count] PAIR_WAITING / PAIR_FINISHED / PAIR_SETTLED */
     atomic_flag failure_taken;
     char failure[512];                /* the first failing pair's reason */
     long caller_iter;                 /* SMO steps of the caller's current pair */
+    int told;                         /* finished pairs told to progress (the caller's thread only) */
 } pairs_job;
 
 static int fail_next_pair = -1;
@@ -51,11 +51,11 @@ static int report(pairs_job *job) {
     for (int k = 0; k < job->count; k++) {
         if (atomic_load_explicit(&job->state[k], memory_order_acquire) != PAIR_FINISHED) continue;
         atomic_store(&job->state[k], PAIR_SETTLED);
-        p.pairs_done = atomic_load(&job->done);
+        p.pairs_done = ++job->told;
         p.finished = k;
         if (job->progress(job->user, &p)) atomic_store(&job->cancel, 1);
     }
-    p.pairs_done = atomic_load(&job->done);
+    p.pairs_done = job->told;
     p.finished = -1;
     if (!atomic_load(&job->cancel) && job->progress(job->user, &p)) atomic_store(&job->cancel, 1);
     return atomic_load(&job->cancel);
@@ -102,7 +102,6 @@ static const char *pairs_share(void *ctx, size_t begin, size_t end, int thread) 
         if (thread == 0) job->caller_iter = 0;
         const char *err = atomic_load(&job->cancel) ? DL_CANCELLED : train_one(job, k, thread);
         if (!err) {
-            atomic_fetch_add(&job->done, 1);
             atomic_store_explicit(&job->state[k], PAIR_FINISHED, memory_order_release);
         } else if (err != DL_CANCELLED) {
             fail(job, k, err);
@@ -175,7 +174,7 @@ const char *dl_rbf_svm_train_pairs_at(const float *x, int n, int d,
                         .pairs = pairs, .count = count, .order = order, .gamma = gamma, .mean = mean, .std = std,
                         .params = params, .progress = progress, .user = user, .results = results, .sizes = sizes,
                         .fail_pair = fail_pair, .state = state };
-    atomic_init(&job->next, 0); atomic_init(&job->settled, 0); atomic_init(&job->done, 0);
+    atomic_init(&job->next, 0); atomic_init(&job->settled, 0);
     atomic_init(&job->cancel, 0); atomic_init(&job->stop_taking, 0);
     atomic_flag_clear(&job->failure_taken);
 

@@ -27,7 +27,7 @@ extern "C" {
 typedef struct { int ci, cj; } dl_rbf_pair;
 
 typedef struct {
-    int pairs_done;    /* of this call's pairs, finished by any thread */
+    int pairs_done;    /* of this call's pairs, finished (by any thread) and told so far */
     int pairs;         /* this call's pairs */
     int finished;      /* a pair (index into pairs) whose result is ready, told once; -1 in a step report */
     long iter;         /* SMO steps of the caller's own pair so far (0 while it waits) */

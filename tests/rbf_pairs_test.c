@@ -65,12 +65,16 @@ static void make_data(void) {
         }
 }
 
-typedef struct { int told[PAIRS], calls, cancel_after; } listener;
+typedef struct { int told[PAIRS], calls, cancel_after, last_done; } listener;
 
 static int listen(void *user, const dl_rbf_pairs_progress *p) {
     listener *l = user;
     l->calls++;
-    if (p->finished >= 0 && p->finished < PAIRS) l->told[p->finished]++;
+    if (p->finished >= 0 && p->finished < PAIRS) {
+        l->told[p->finished]++;
+        CHECK(p->pairs_done == l->last_done + 1, "pair %d told as done %d after %d", p->finished, p->pairs_done, l->last_done);
+        l->last_done = p->pairs_done;
+    }
     CHECK(p->pairs_done >= 0 && p->pairs_done <= p->pairs, "pairs_done %d of %d", p->pairs_done, p->pairs);
     return l->cancel_after && p->pairs_done >= l->cancel_after;
 }
@@ -99,14 +103,14 @@ static void free_results(uint8_t **res, int count) { for (int k = 0; k < count; 
 static void test_threads(int threads) {
     CHECK_OK(dl_parallel_set_threads(threads));
     uint8_t *res[PAIRS]; size_t sizes[PAIRS];
-    listener l = {{0}, 0, 0};
+    listener l = {{0}, 0, 0, 0};
     CHECK_OK(run(pairs, PAIRS, &l, res, sizes));
     CHECK(check_results(pairs, PAIRS, res, sizes, "all") == PAIRS, "%d threads: not every pair finished", threads);
     for (int k = 0; k < PAIRS; k++) CHECK(l.told[k] == 1, "%d threads: pair %d told %d times", threads, k, l.told[k]);
     free_results(res, PAIRS);
 
     /* Cancel once two pairs are done: those (and any that finished meanwhile) are kept, the rest resumed. */
-    listener c = {{0}, 0, 2};
+    listener c = {{0}, 0, 2, 0};
     const char *err = run(pairs, PAIRS, &c, res, sizes);
     CHECK(err == DL_CANCELLED, "%d threads: cancel gave \"%s\"", threads, err ? err : "(success)");
     int kept = check_results(pairs, PAIRS, res, sizes, "cancelled");
@@ -116,7 +120,7 @@ static void test_threads(int threads) {
     int left = 0;
     for (int k = 0; k < PAIRS; k++) if (!res[k]) rest[left++] = pairs[k];
     uint8_t *res2[PAIRS]; size_t sizes2[PAIRS];
-    listener r = {{0}, 0, 0};
+    listener r = {{0}, 0, 0, 0};
     CHECK_OK(run(rest, left, &r, res2, sizes2));
     CHECK(check_results(rest, left, res2, sizes2, "resumed") == left, "%d threads: the resumed call left pairs", threads);
     free_results(res, PAIRS);
