@@ -456,7 +456,7 @@ async function fitRbf(t, c) {
   const params = { ...c.params, cacheMb: DEFAULTS.classifiers['rbf-svm'].pairCacheMb };   // the same model, any cache
   const { classSizes } = await t.call('rbfPrepare', { params, rbfMax: c.rbfMax });
   const pairs = (classSizes.length * (classSizes.length - 1)) / 2;
-  if (t.mode?.threads > 1) return fitRbfThreaded(t, classSizes.length, done);
+  if (t.mode?.threads > 1 && !state.rbfPairWorkers) return fitRbfThreaded(t, classSizes.length, done);
   $('train-text').dataset.rbfMode = 'workers';
   const pool = Array.from({ length: Math.max(0, Math.min(settings().workers, pairs - done.size) - 1) }, () => {
     const w = new WorkerClient(new URL('./worker-train.js', import.meta.url), { name: 'an RBF SVM pair worker' });
@@ -745,6 +745,13 @@ window.__denselabTest = {
   stopAfterPairs: (k) => { state.stopAfterPairs = k; },
   stopAfterEpochs: (k) => { state.stopAfterEpochs = k; },
   rbfPairsKept: () => state.rbfPairs?.done.size ?? 0,
+  // The RBF SVM's pairs on pair workers even on the threaded classifier worker (what a page that is
+  // not cross-origin isolated runs), its kept pairs forgotten; and the SHA-256 of its last model.
+  rbfPairWorkers: (on) => { state.rbfPairWorkers = on; state.rbfPairs = null; },
+  rbfModelSha256: async () => {
+    const row = state.results.findLast((r) => r.classifier === 'rbf-svm');
+    return row ? [...new Uint8Array(await crypto.subtle.digest('SHA-256', row.model))].map((b) => b.toString(16).padStart(2, '0')).join('') : null;
+  },
 };
 
 // Opened as a file, web/file-check.js explains how to serve the folder: nothing to load here.
