@@ -146,11 +146,12 @@ export function trainPairTask(lab, t) {
 export const trainPairAt = (lab, x, n, d, rows, ci, cj, shared, options) =>
   lab.rbfTrainPairAt(x, n, d, rows[ci], rows[cj], ci, cj, shared, options);
 
-// The whole fit where the data is (the Node CLI, tests): the Classifier.
-export async function fitRbfPairs(lab, x, y, n, d, options, { runners, done, onPair, isCancelled }) {
+// The whole fit where the data is (the Node CLI, tests): the Classifier. here: the pairs on lab's
+// own threads (trainPairsHere) instead of runners.
+export async function fitRbfPairs(lab, x, y, n, d, options, { runners, here = false, done, onPair, isCancelled }) {
   const shared = lab.rbfPrepare(x, y, n, d, options);
   const rows = classIndex(y, n, shared.numClasses);
-  const results = await schedulePairs({
+  const results = here ? trainPairsHere(lab, x, n, d, rows, shared, options, { done, onPair, isCancelled }) : await schedulePairs({
     classSizes: rows.map((r) => r.length), makeTask: (ci, cj) => pairTask(x, d, rows, ci, cj, shared, options),
     runners, done, onPair, isCancelled,
   });
