@@ -520,6 +520,7 @@ async function fitRbfThreaded(t, classes, done) {
         },
       });
     }
+    state.rbfStopFlag = null;   // assembling: a stop now ends the worker, as in the pair workers' way
     const results = rbfPairs(classes).map(([ci, cj]) => done.get(pairKey(ci, cj)));
     return await t.call('rbfAssemble', { results, seconds: (performance.now() - t0) / 1000 });
   } finally {
