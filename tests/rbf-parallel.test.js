@@ -190,7 +190,9 @@ test('WASM threaded build: a cancel keeps the finished pairs and a second run re
   let told = 0;
   assert.throws(() => trainPairsHere(mt, data.x, N, D, rows, shared, options, { done, onPair: () => told++, isCancelled: () => told >= 5 }),
     (e) => e instanceof PairsCancelled && /cancelled: \d+ of 45 pairs finished and kept/.test(e.message));
-  assert.ok(done.size >= 5 && done.size < 45, `${done.size} pairs kept`);
+  // only this thread hears the cancel (between its SMO steps and pairs): the other threads may
+  // have finished more meanwhile, on a loaded machine even all of them
+  assert.ok(done.size >= 5, `${done.size} pairs kept`);
   assert.equal(told, done.size, 'every kept pair was told');
   const kept = new Map(done);
   let again = 0;
@@ -200,6 +202,7 @@ test('WASM threaded build: a cancel keeps the finished pairs and a second run re
   const clf = mt.rbfAssemble(data.x, data.y, N, D, options, results);
   try { assert.deepEqual(Buffer.from(clf.save()), Buffer.from(serial)); } finally { clf.free(); }
 
+  const heapBefore = mt.heapUsed();
   mt.core._dl_api_rbf_pairs_fail_pair(2);
   let failure;
   assert.throws(() => mt.rbfTrainPairsAt(data.x, N, D, rows, pairs, shared, options), (e) => { failure = e; return true; });
@@ -220,4 +223,5 @@ test('WASM threaded build: a cancel keeps the finished pairs and a second run re
   assert.throws(() => call(rows, pairs.slice(0, 1), { gamma: -1 }), /gamma must be a positive number/);
   assert.deepEqual(call(rows, [[0, 1]])[0], results[0], 'the instance still works');
   assert.deepEqual(mt.rbfTrainPairsAt(data.x, N, D, rows, [], shared, options), [], 'no pairs: nothing to do');
+  assert.ok(mt.heapUsed() <= heapBefore + 65536, `bytes in use grew from ${heapBefore} to ${mt.heapUsed()}: a failed call leaked`);
 });

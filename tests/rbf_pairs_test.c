@@ -109,12 +109,14 @@ static void test_threads(int threads) {
     for (int k = 0; k < PAIRS; k++) CHECK(l.told[k] == 1, "%d threads: pair %d told %d times", threads, k, l.told[k]);
     free_results(res, PAIRS);
 
-    /* Cancel once two pairs are done: those (and any that finished meanwhile) are kept, the rest resumed. */
+    /* Cancel once two pairs are done: those (and any that finished meanwhile) are kept, the rest resumed.
+     * Only the caller hears the cancel, between its own SMO steps and pairs: on a loaded machine the
+     * other threads may finish every pair first, so only one thread must stop at exactly 2. */
     listener c = {{0}, 0, 2, 0};
     const char *err = run(pairs, PAIRS, &c, res, sizes);
     CHECK(err == DL_CANCELLED, "%d threads: cancel gave \"%s\"", threads, err ? err : "(success)");
     int kept = check_results(pairs, PAIRS, res, sizes, "cancelled");
-    CHECK(kept >= 2 && kept < PAIRS, "%d threads: %d pairs kept after a cancel at 2", threads, kept);
+    CHECK(kept >= 2 && (threads > 1 || kept == 2), "%d threads: %d pairs kept after a cancel at 2", threads, kept);
     for (int k = 0; k < PAIRS; k++) CHECK(c.told[k] == (res[k] != NULL), "%d threads: pair %d told %d times, finished %d", threads, k, c.told[k], res[k] != NULL);
     dl_rbf_pair rest[PAIRS];
     int left = 0;
