@@ -10,10 +10,11 @@
  * trains it with dl_rbf_svm_train_pair_at, with its own kernel cache of
  * params->cache_mb: results[k] is the same bytes as that function gives for
  * pairs[k], whatever the number of threads. Only the calling thread calls
- * `progress` (in WebAssembly a pthread must not call into JS): after each
- * pair any thread finished, and every 1,000 SMO steps of its own pair (or
- * every 50 ms while it waits for the others). A true return cancels: every
- * thread abandons its pair, and the call returns DL_CANCELLED. On cancel or
+ * `progress` (in WebAssembly a pthread must not call into JS), when it can:
+ * every 1,000 SMO steps of its own pair, after each of its pairs, and every
+ * 50 ms once it has none left; each time it first tells, one call each, the
+ * pairs any thread finished since. A true return cancels: every thread
+ * abandons its pair, and the call returns DL_CANCELLED. On cancel or
  * failure the pairs that finished stay in results (NULL for the others) —
  * a cancelled fit loses no finished pair — and the pool stays usable. */
 #ifndef DENSELAB_KERNEL_SVM_PAIRS_H
