@@ -5,10 +5,16 @@
 //
 //   nice -n 19 node bench/rbf_pairs.js [--features build/bench/features32.npy | pixels]
 //        [--train 60000] [--test 10000] [--workers 2] [--serial 1] [--peer 1] [--cache-mb 200]
+//        [--threads 1] [--pool 0]
 //
 // --features: a .npy from `node wasm/cli.js features --size 32 --out FILE.npy` (N train rows
 // then M test rows, with FILE.labels.npy); without it, Fashion-MNIST's [0, 1] pixels (d = 784).
 // --serial 1 also times lab.fit('rbf-svm') in one thread (the same bytes: checked).
+// --threads 1: the pairs on one threaded instance's pthreads instead (rbf-pairs.js trainPairsHere,
+// rows in place: the page's classifier worker on a cross-origin isolated page), on 1 and on
+// --workers threads in the same run: wall times and the busiest thread's CPU seconds (the
+// critical path, /proc/self/task), their ratios, the same bytes checked. --pool 0 skips
+// the worker-pool fit (and then the docs/benchmarks.md section is not rewritten).
 // Ours: wall time of the whole pair-parallel fit (prepare, pairs, assemble) in Node.
 // Peer: `svm-train -s 0 -t 2 -c 1 -g GAMMA -e 0.001 -m CACHE`, timed from the close() of its
 // training file to the open() of its model file (bench/peers.js), GAMMA our gamma='scale'.
@@ -19,13 +25,13 @@ import zlib from 'node:zlib';
 import { pathToFileURL } from 'node:url';
 import { createDenseLab } from '../wasm/denselab.js';
 import { paths } from '../wasm/cli.js';
-import { fitRbfPairs } from '../wasm/rbf-pairs.js';
+import { classIndex, fitRbfPairs, trainPairsHere } from '../wasm/rbf-pairs.js';
 import { nodePairWorkers } from '../wasm/rbf-pair-worker.js';
 import { libsvm, writeLibsvm } from './peers.js';
 import { RBF_JSON, writeRbfSection } from './rbf_section.js';
 import { readNpy, root } from '../tests/helpers.js';
 
-const opts = { features: null, train: '60000', test: '10000', workers: '2', serial: '0', peer: '1', 'cache-mb': '200' };
+const opts = { features: null, train: '60000', test: '10000', workers: '2', serial: '0', peer: '1', 'cache-mb': '200', threads: '0', pool: '1' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const k = argv[i].replace(/^--/, '');
@@ -62,17 +68,62 @@ const totalSv = (bytes) => new DataView(bytes.buffer, bytes.byteOffset).getUint3
 const evaluate = (clf) => clf.evaluate(data.test.x, data.test.y, m).accuracy;
 const out = { data: data.what, train: n, test: m, d, workers, cores: os.availableParallelism(), load_average: os.loadavg(), note: 'machine shared with other jobs: see load_average' };
 
-let t0 = Date.now();
-const pool = nodePairWorkers(workers, { wasm: paths.wasm, core: pathToFileURL(paths.core).href });
-const clf = await fitRbfPairs(lab, data.train.x, data.train.y, n, d, options, {
-  runners: pool.runners, onPair: (p) => process.stderr.write(`\rpairs: ${p.done}/${p.total}, ${p.seconds.toFixed(0)} s, ETA ${p.eta.toFixed(0)} s   `),
-});
-await pool.close();
-out.ours = { workers, train_seconds: (Date.now() - t0) / 1000 };
-const model = clf.save();
-Object.assign(out.ours, { total_sv: totalSv(model), accuracy: evaluate(clf) });
-clf.free();
-process.stderr.write('\n');
+const onPair = (p) => process.stderr.write(`\rpairs: ${p.done}/${p.total}, ${p.seconds.toFixed(0)} s, ETA ${p.eta.toFixed(0)} s   `);
+let t0 = Date.now(), model = null;
+if (opts.pool === '1') {
+  const pool = nodePairWorkers(workers, { wasm: paths.wasm, core: pathToFileURL(paths.core).href });
+  const clf = await fitRbfPairs(lab, data.train.x, data.train.y, n, d, options, { runners: pool.runners, onPair });
+  await pool.close();
+  out.ours = { workers, train_seconds: (Date.now() - t0) / 1000 };
+  model = clf.save();
+  Object.assign(out.ours, { total_sv: totalSv(model), accuracy: evaluate(clf) });
+  clf.free();
+  process.stderr.write('\n');
+}
+
+// CPU seconds of each of this process's threads (Linux: /proc/self/task/TID/stat, utime + stime):
+// a WASM pthread is a worker_thread, so each one's CPU is there, which a loaded machine does not
+// inflate as it does the wall time.
+function threadCpu() {
+  const tick = 100, cpu = new Map();   // USER_HZ
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      const f = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+      cpu.set(tid, (Number(f[11]) + Number(f[12])) / tick);
+    } catch { /* a thread that ended */ }
+  }
+  return cpu;
+}
+// The busiest thread's CPU seconds between two threadCpu() samples: the wall time on idle cores.
+const busiest = (a, b) => Math.max(...[...b].map(([tid, s]) => s - (a.get(tid) ?? 0)));
+const allThreads = (a, b) => [...b].reduce((sum, [tid, s]) => sum + s - (a.get(tid) ?? 0), 0);
+
+// The pairs on one threaded instance: 1 thread, then `workers` threads, the rows in its heap once.
+if (opts.threads === '1') {
+  const mt = await createDenseLab({ threads: workers, wasmBinary: fs.readFileSync(paths.wasmThreads), coreUrl: pathToFileURL(paths.coreThreads).href });
+  const heap = mt.heapFloats(n * d, 'features');
+  heap.view().set(data.train.x);
+  const shared = mt.rbfPrepare(heap, data.train.y, n, d, options), rows = classIndex(data.train.y, n, shared.numClasses);
+  out.threads_in_one_instance = {};
+  // A first, untimed run on `workers` threads grows the heap to its peak and warms the code.
+  for (const [k, t] of [workers, 1, workers].entries()) {
+    mt.setThreads(t);
+    t0 = Date.now();
+    const cpu0 = threadCpu();
+    const results = trainPairsHere(mt, heap, n, d, rows, shared, options, { onPair });
+    const cpu1 = threadCpu(), critical = busiest(cpu0, cpu1), cpu = allThreads(cpu0, cpu1);
+    const seconds = (Date.now() - t0) / 1000, clf = mt.rbfAssemble(heap, data.train.y, n, d, options, results);
+    const bytes = clf.save();
+    model ??= bytes;
+    if (k > 0) out.threads_in_one_instance[`threads_${t}`] = { train_seconds: seconds, critical_cpu_seconds: critical, cpu_seconds: cpu, same_bytes: Buffer.from(bytes).equals(Buffer.from(model)), total_sv: totalSv(bytes), accuracy: evaluate(clf) };
+    clf.free();
+    process.stderr.write('\n');
+  }
+  const r = out.threads_in_one_instance;
+  r[`ratio_threads_${workers}_over_1`] = r[`threads_${workers}`].train_seconds / r.threads_1.train_seconds;
+  r[`critical_ratio_threads_${workers}_over_1`] = r[`threads_${workers}`].critical_cpu_seconds / r.threads_1.critical_cpu_seconds;
+  heap.free();
+}
 
 if (opts.serial === '1') {
   t0 = Date.now();
@@ -97,6 +148,7 @@ if (opts.peer === '1') {
 process.stdout.write(`${JSON.stringify(out, null, 1)}\n`);
 
 // Kept per data / size / workers, and the docs/benchmarks.md section rewritten from them.
+if (!out.ours) process.exit(0);
 const runs = fs.existsSync(RBF_JSON) ? JSON.parse(fs.readFileSync(RBF_JSON, 'utf8')) : [];
 const same = (r) => r.data === out.data && r.train === n && r.test === m && r.workers === workers;
 fs.mkdirSync(path.dirname(RBF_JSON), { recursive: true });

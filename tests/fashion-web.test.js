@@ -7,11 +7,12 @@
 // best epoch's weights (the CLI's accuracy for the epochs run); a downloaded fine-tuned model
 // classifies a photo; a feature worker killed
 // mid-extraction and a cancel + resume give bit-identical features; a reload takes them from the
-// IndexedDB cache; the RBF SVM's pairs on the workers, stopped and resumed, give the CLI's
-// accuracy; a downloaded classifier loads again and classifies a photo; fine-tuning's rows reach
-// the classifier worker only when fine-tuning starts (from the cache), the trained classifiers'
-// bytes and the training images are kept in the cache rather than on the page (the best
-// classifier classifies a photo), and a failed pixel fit leaves the page its images; a clear error for
+// IndexedDB cache; the RBF SVM's pairs on the classifier worker's threads, stopped and resumed,
+// give the CLI's accuracy and the model bytes of the pair workers' way; a downloaded classifier
+// loads again and classifies a photo; fine-tuning's rows reach the classifier worker only when
+// fine-tuning starts (from the cache), the trained classifiers' bytes and the training images are
+// kept in the cache rather than on the page (the best classifier classifies a photo), and a failed
+// pixel fit leaves the page its images; a clear error for
 // an RBF SVM on too many points; the page reloads offline; no request leaves the origin.
 // Saves build/screenshots/fashion.png and fashion-phone.png.
 import { describe, it as test, before, after } from 'node:test';
@@ -308,7 +309,7 @@ describe('the Fashion-MNIST page in Chromium', () => {
     assert.equal(Number(row.accuracy).toFixed(4), want.test_accuracy.toFixed(4), `fine-tuning stopped after ${epochs} epochs: page vs CLI`);
   });
 
-  test('the RBF SVM\'s pairs on the workers: a stop keeps the finished pairs, a second run resumes to the CLI\'s accuracy', async () => {
+  test('the RBF SVM\'s pairs on the classifier worker\'s threads: a stop keeps the finished pairs, a second run resumes to the CLI\'s accuracy and the pair workers\' model bytes', async () => {
     ready();
     const want = runCli('rbf-svm');
     want.catch(() => {});
@@ -326,6 +327,30 @@ describe('the Fashion-MNIST page in Chromium', () => {
     const got = (await resultRows()).filter((r) => r.classifier === 'rbf-svm');
     assert.equal(got.length, 1, 'one RBF SVM row');
     assert.equal(got[0].accuracy.toFixed(4), (await want).test_accuracy.toFixed(4), 'RBF SVM: page vs CLI');
+    // The page is cross-origin isolated (serve mode): the pairs ran on the classifier worker's
+    // pthreads, one per worker of the setting, with no pair worker.
+    const cores = await page.evaluate(() => Math.min(navigator.hardwareConcurrency || 1, 8));
+    const mode = await page.getAttribute('[data-testid=train-text]', 'data-rbf-mode');
+    assert.equal(mode, cores > 1 ? 'threads' : 'workers', 'where the pairs ran');
+    if (cores > 1) assert.equal(await page.getAttribute('[data-testid=train-text]', 'data-rbf-threads'), String(cores));
+
+    // On 300 points (cheap), threads in the classifier worker and pair workers (a page that is not
+    // cross-origin isolated) give the same model bytes.
+    const maxPoints = await page.inputValue('[data-testid=rbf-max]'), sha = {};
+    await page.fill('[data-testid=rbf-max]', '300');
+    try {
+      for (const workers of [false, true]) {
+        await hook('rbfPairWorkers', workers);
+        await page.click('[data-testid=train]');
+        await waitStatus(['done'], `the RBF SVM on 300 points, ${workers ? 'pair workers' : 'threads'}`);
+        sha[await page.getAttribute('[data-testid=train-text]', 'data-rbf-mode')] = await hook('rbfModelSha256');
+      }
+    } finally {
+      await hook('rbfPairWorkers', false);
+      await page.fill('[data-testid=rbf-max]', maxPoints);
+    }
+    assert.deepEqual(Object.keys(sha).sort(), cores > 1 ? ['threads', 'workers'] : ['workers']);
+    assert.equal(new Set(Object.values(sha)).size, 1, `RBF SVM on 300 points: threads vs pair workers, model bytes ${JSON.stringify(sha)}`);
   });
 
   test('a killed worker and a cancel + resume give identical features', async () => {

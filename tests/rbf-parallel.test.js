@@ -12,9 +12,9 @@ import zlib from 'node:zlib';
 import { pathToFileURL } from 'node:url';
 import { createDenseLab } from '../wasm/denselab.js';
 import { paths } from '../wasm/cli.js';
-import { fitRbfPairs, pairKey, PairsCancelled, classIndex, gatherRows, schedulePairs, trainPairAt } from '../wasm/rbf-pairs.js';
+import { fitRbfPairs, pairKey, PairsCancelled, classIndex, gatherRows, rbfPairs, schedulePairs, trainPairAt, trainPairsHere } from '../wasm/rbf-pairs.js';
 import { nodePairWorkers } from '../wasm/rbf-pair-worker.js';
-import { fashionDir, requireBuilt } from './helpers.js';
+import { fashionDir, requireBuilt, root, runChecked } from './helpers.js';
 
 const N = 1500, SIDE = 14, D = SIDE * SIDE;
 
@@ -142,4 +142,86 @@ test('pairs read in place by row index from the heap, the model\'s SVs too (the 
     assert.throws(() => at(rows[0], rows[1], N + 1), /values, expected|rows|holds/);
     assert.deepEqual(at(rows[0], rows[1]), results[0], 'the instance still works');
   } finally { heap.free(); }
+});
+
+// ---- the pairs on one instance's pthreads (learn/kernel_svm_pairs.h, lab.rbfTrainPairsAt) ----
+
+test('C: the pairs on 1, 2 and 3 threads are dl_rbf_svm_train_pair_at\'s bytes; cancel, out of memory (native, ASan if built, single-threaded WASM)', () => {
+  const native = path.join(root, 'build/native/learn/rbf_pairs_test');
+  requireBuilt(native);
+  assert.match(runChecked(native, [], 'rbf_pairs_test'), /rbf_pairs_test: \d+ checks, 0 failed \(threads 1..3\)/);
+  const asan = path.join(root, 'build/asan/learn/rbf_pairs_test');
+  if (fs.existsSync(asan)) assert.match(runChecked(asan, [], 'rbf_pairs_test (ASan)'), /0 failed \(threads 1..3\)/);
+  const wasm = path.join(root, 'build/wasm/learn/rbf_pairs_test.js');
+  requireBuilt(wasm);
+  assert.match(runChecked(process.execPath, [wasm], 'rbf_pairs_test (wasm)'), /0 failed \(threads 1..1\)/);
+});
+
+async function threadedLab(threads) {
+  requireBuilt(paths.coreThreads, paths.wasmThreads);
+  return createDenseLab({ threads, wasmBinary: fs.readFileSync(paths.wasmThreads), coreUrl: pathToFileURL(paths.coreThreads).href });
+}
+
+test('WASM threaded build: all 45 pairs on 1, 2 and 3 pthreads, rows in place: each pair the bytes of rbfTrainPairAt, the model the serial fit\'s', async () => {
+  const mt = await threadedLab(3);
+  const heap = mt.heapFloats(N * D, 'features');
+  try {
+    heap.view().set(data.x);
+    const shared = mt.rbfPrepare(heap, data.y, N, D, options), rows = classIndex(data.y, N, 10), pairs = rbfPairs(10);
+    const alone = pairs.map(([ci, cj]) => trainPairAt(lab, data.x, N, D, rows, ci, cj, shared, options));
+    for (const threads of [1, 2, 3]) {
+      mt.setThreads(threads);
+      const told = [];
+      const results = mt.rbfTrainPairsAt(heap, N, D, rows, pairs, shared, options, (p) => { if (p.pair) told.push(p); });
+      results.forEach((r, k) => assert.deepEqual(Buffer.from(r), Buffer.from(alone[k]), `${threads} threads: pair ${pairs[k]}`));
+      assert.equal(told.length, 45, `${threads} threads: every pair told once`);
+      assert.deepEqual(told.map((p) => p.done), Array.from({ length: 45 }, (_, i) => i + 1));
+      assert.equal(new Set(told.map((p) => pairKey(...p.pair))).size, 45);
+      const clf = mt.rbfAssemble(heap, data.y, N, D, options, results);
+      try { assert.deepEqual(Buffer.from(clf.save()), Buffer.from(serial), `${threads} threads: the model`); } finally { clf.free(); }
+    }
+  } finally { heap.free(); }
+});
+
+test('WASM threaded build: a cancel keeps the finished pairs and a second run resumes to the serial bytes; a pair out of memory names itself, keeps the rest, and the pool works on; bad arguments refused', async () => {
+  const mt = await threadedLab(3);
+  const shared = mt.rbfPrepare(data.x, data.y, N, D, options), rows = classIndex(data.y, N, 10), pairs = rbfPairs(10);
+  const done = new Map();
+  let told = 0;
+  assert.throws(() => trainPairsHere(mt, data.x, N, D, rows, shared, options, { done, onPair: () => told++, isCancelled: () => told >= 5 }),
+    (e) => e instanceof PairsCancelled && /cancelled: \d+ of 45 pairs finished and kept/.test(e.message));
+  // only this thread hears the cancel (between its SMO steps and pairs): the other threads may
+  // have finished more meanwhile, on a loaded machine even all of them
+  assert.ok(done.size >= 5, `${done.size} pairs kept`);
+  assert.equal(told, done.size, 'every kept pair was told');
+  const kept = new Map(done);
+  let again = 0;
+  const results = trainPairsHere(mt, data.x, N, D, rows, shared, options, { done, onPair: () => again++ });
+  assert.equal(again, 45 - kept.size, 'only the missing pairs trained again');
+  for (const [k, v] of kept) assert.equal(done.get(k), v, `pair ${k} kept as it was`);
+  const clf = mt.rbfAssemble(data.x, data.y, N, D, options, results);
+  try { assert.deepEqual(Buffer.from(clf.save()), Buffer.from(serial)); } finally { clf.free(); }
+
+  const heapBefore = mt.heapUsed();
+  mt.core._dl_api_rbf_pairs_fail_pair(2);
+  let failure;
+  assert.throws(() => mt.rbfTrainPairsAt(data.x, N, D, rows, pairs, shared, options), (e) => { failure = e; return true; });
+  assert.match(failure.message, new RegExp(`rbf-svm pair \\(${pairs[2][0]}, ${pairs[2][1]}\\): out of memory`));
+  assert.equal(failure.cancelled, false);
+  assert.equal(failure.finished[2], null, 'the failed pair has no result');
+  failure.finished.forEach((r, k) => { if (r) assert.deepEqual(Buffer.from(r), Buffer.from(results[k]), `pair ${pairs[k]} kept after the failure`); });
+  const whole = mt.rbfTrainPairsAt(data.x, N, D, rows, pairs.slice(0, 3), shared, options);
+  whole.forEach((r, k) => assert.deepEqual(Buffer.from(r), Buffer.from(results[k]), 'the run after a failure'));
+
+  const call = (r = rows, p = pairs.slice(0, 2), s = shared) => mt.rbfTrainPairsAt(data.x, N, D, r, p, s, options);
+  assert.throws(() => call(rows, [[1, 1]]), /pairs\[0\]\[1\] must be an integer from 2 to 9, got 1/);
+  assert.throws(() => call(rows, [[0, 10]]), /pairs\[0\]\[1\] must be an integer from 1 to 9, got 10/);
+  assert.throws(() => call(rows, 'pairs'), /pairs must be an array of \[ci, cj\]/);
+  assert.throws(() => call([rows[0]]), /rows must be an array of 2 to 256 classes/);
+  assert.throws(() => call(rows.map((r, c) => (c === 4 ? [] : r))), /rows\[4\] must be a non-empty array/);
+  assert.throws(() => call(rows.map((r, c) => (c === 4 ? [N] : r)), [[3, 4]]), new RegExp(`rbf-svm pair \\(3, 4\\): rbf-svm pair: row index ${N} outside`));
+  assert.throws(() => call(rows, pairs.slice(0, 1), { gamma: -1 }), /gamma must be a positive number/);
+  assert.deepEqual(call(rows, [[0, 1]])[0], results[0], 'the instance still works');
+  assert.deepEqual(mt.rbfTrainPairsAt(data.x, N, D, rows, [], shared, options), [], 'no pairs: nothing to do');
+  assert.ok(mt.heapUsed() <= heapBefore + 65536, `bytes in use grew from ${heapBefore} to ${mt.heapUsed()}: a failed call leaked`);
 });

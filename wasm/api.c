@@ -16,6 +16,7 @@
 #include "learn/finetune.h"
 #include "learn/idx.h"
 #include "learn/kernel_svm.h"
+#include "learn/kernel_svm_pairs.h"
 #include "learn/report.h"
 #include "learn/train.h"
 #include "kernels/kernels.h"
@@ -637,3 +638,45 @@ EMSCRIPTEN_KEEPALIVE uint8_t *dl_api_onnx_export(const dl_model *m, char *option
     *about = f.about.buf;
     return f.bytes;
 }
+
+/* ---- the RBF SVM's pairs on this instance's threads (learn/kernel_svm_pairs.h) ----
+ * x: n x d; class_rows: every class's row numbers one class after another
+ * (class_counts[c] of class c, num_classes classes); pairs: count (ci, cj)
+ * int pairs. results/sizes: count slots, filled for every pair that finished
+ * (0 for the others) even when this fails or is cancelled: the caller frees
+ * them. Progress: Module.onProgress('rbf-svm pairs', pairs done, pairs, the
+ * index of a pair just finished or -1, the caller's SMO steps). */
+static int pairs_progress(void *user, const dl_rbf_pairs_progress *p) {
+    return js_progress("rbf-svm pairs", p->pairs_done, p->pairs, p->finished, (double)p->iter, -1, -1);
+}
+
+EMSCRIPTEN_KEEPALIVE int dl_api_rbf_train_pairs_at(const float *x, size_t x_bytes, int n, int d,
+                                                   const int *class_rows, size_t class_rows_bytes,
+                                                   const int *class_counts, size_t class_counts_bytes, int num_classes,
+                                                   const int *pairs, size_t pairs_bytes, int count,
+                                                   double gamma, const float *mean, const float *std,
+                                                   const double *values, int value_count,
+                                                   uint8_t **results, size_t *sizes, size_t results_bytes) {
+    dl_rbf_svm_params p;
+    const char *err = rbf_params(values, value_count, &p);
+    if (err) return failed(err);
+    if (num_classes < 2 || num_classes > 256 || count < 0) return failed(dl_errorf("rbf-svm pairs: %d classes, %d pairs", num_classes, count));
+    if (!rbf_rows_fit(x, x_bytes, n, d, "features") || !fits((size_t)num_classes, sizeof(int), class_counts_bytes, "class counts") ||
+        !fits((size_t)count, 2 * sizeof(int), pairs_bytes, "pairs") || !fits((size_t)count, sizeof(uint8_t *), results_bytes, "pair results") ||
+        !fits((size_t)count, sizeof(size_t), results_bytes, "pair sizes"))
+        return 0;
+    const int *rows_of[256];
+    size_t total = 0;
+    for (int c = 0; c < num_classes; c++) {
+        if (class_counts[c] < 1) return failed(dl_errorf("rbf-svm pairs: class %d has no rows", c));
+        rows_of[c] = class_rows + total;
+        if (!dl_add(total, (size_t)class_counts[c], &total)) return failed("rbf-svm pairs: too many rows");
+    }
+    if (!fits(total, sizeof(int), class_rows_bytes, "class rows")) return 0;
+    err = dl_rbf_svm_train_pairs_at(x, n, d, rows_of, class_counts, num_classes, (const dl_rbf_pair *)pairs, count,
+                                    gamma, mean, std, &p, pairs_progress, NULL, results, sizes);
+    return err ? failed(err) : 1;
+}
+
+/* For tests: pairs[index] of the next dl_api_rbf_train_pairs_at fails as if out of memory. */
+EMSCRIPTEN_KEEPALIVE void dl_api_rbf_pairs_fail_pair(int index) { dl_rbf_svm_pairs_fail_pair(index); }

@@ -297,12 +297,21 @@ async function fashion(lab, a, out, err) {
   out(lab.formatReportTail({ json }));
   return 0;
 }
-// The RBF SVM's pairs over `workers` worker threads, each its own WASM instance (wasm/rbf-pairs.js).
+// The RBF SVM's pairs over `workers` worker threads, each its own WASM instance (wasm/rbf-pairs.js);
+// on the threaded build with that many threads, on its own threads instead (the rows in place,
+// no second instance): the same bytes.
 async function rbfRow(lab, train, test, params, workers, err) {
+  const threads = Math.min(workers, 45);
+  if (threads > 1 && lab.threadCount() > 1 && threads <= lab.core.dlThreadPool + 1) {
+    const before = lab.threadCount();
+    lab.setThreads(threads);
+    try { return await runRbfPairs(lab, train, test, params, { here: true, onPair: rbfPairLine(err) }); } finally { lab.setThreads(before); }
+  }
   const pool = nodePairWorkers(Math.min(workers, 45), { wasm: paths.wasm, core: pathToFileURL(paths.core).href });
-  const onPair = err && ((p) => err(`rbf-svm: pair (${p.ci},${p.cj}) done, ${p.done}/${p.total} pairs, ${p.seconds.toFixed(0)} s, ETA ${p.eta.toFixed(0)} s\n`));
-  try { return await runRbfPairs(lab, train, test, params, { runners: pool.runners, onPair }); } finally { await pool.close(); }
+  try { return await runRbfPairs(lab, train, test, params, { runners: pool.runners, onPair: rbfPairLine(err) }); } finally { await pool.close(); }
 }
+
+const rbfPairLine = (err) => err && ((p) => err(`rbf-svm: pair (${p.ci},${p.cj}) done, ${p.done}/${p.total} pairs, ${p.seconds.toFixed(0)} s, ETA ${p.eta.toFixed(0)} s\n`));
 
 features.options = ['train', 'test', 'batch', 'data'];
 // fashion also takes every parameter of the classifier table (learn/experiment.c), as --NAME or --NA-ME.

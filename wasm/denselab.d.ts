@@ -135,6 +135,16 @@ export class DenseLab {
   trainPair(d: number, ci: number, cj: number, shared: { gamma: number; mean?: Float32Array | null; std?: Float32Array | null },
     options: Record<string, number> | undefined, onProgress: ProgressCallback | undefined,
     call: (mean: number, std: number, values: number, count: number, size: number) => number): Uint8Array;
+  /** rbfPrepare's { gamma, mean, std } checked; mean/std copied into the heap (pointers; [] when not standardising). */
+  sharedIn(d: number, shared: { gamma: number; mean?: Float32Array | null; std?: Float32Array | null }): number[];
+  /** Several pairs at once on this instance's threads (the threaded build; one after another in the
+   *  single-threaded one), each pair's rows read in place from x by row number (rows[c]: class c's):
+   *  the results in the order of pairs, each the bytes of rbfTrainPairAt. onProgress after each finished
+   *  pair (pair, bytes) and every 1,000 SMO steps (pair null); a true return cancels. Cancelled or
+   *  failed: an Error with .finished (null for the pairs that did not finish) and .cancelled. */
+  rbfTrainPairsAt(x: Float32Array | HeapFloats, n: number, d: number, rows: (Int32Array | number[])[], pairs: [number, number][],
+    shared: { gamma: number; mean?: Float32Array | null; std?: Float32Array | null }, options?: Record<string, number>,
+    onProgress?: (p: { done: number; total: number; pair: [number, number] | null; bytes: Uint8Array | null; iter: number }) => unknown): Uint8Array[];
   /** Every pair's result, in any order → the classifier (the same bytes as fit('rbf-svm', ...)). */
   rbfAssemble(x: Float32Array | HeapFloats, y: Int32Array | ArrayLike<number>, n: number, d: number,
     options: Record<string, number> | null, results: Uint8Array[], how?: { borrow?: boolean }): Classifier;

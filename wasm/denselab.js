@@ -581,18 +581,15 @@ class DenseLab {
   // What both ways of training a pair share: the checks of d, the classes and rbfPrepare's
   // { gamma, mean, std }, the parameters and mean/std in the heap, progress, and the result's
   // bytes out. call(mean, std, values, count, size) -> the C core's result pointer.
-  trainPair(d, ci, cj, { gamma, mean = null, std = null }, options, onProgress, call) {
-    integer('number of features', d, 1, MAX_INT);
+  trainPair(d, ci, cj, shared, options, onProgress, call) {
     integer('ci', ci, 0, 254);
     integer('cj', cj, ci + 1, 255);
-    if (typeof gamma !== 'number' || !(gamma > 0) || !Number.isFinite(gamma)) throw new Error(`gamma must be a positive number (from rbfPrepare), got ${show(gamma)}`);
-    if ((mean === null) !== (std === null)) throw new Error('give both mean and std (from rbfPrepare), or neither');
-    if (mean !== null) { floats('mean', mean, d); floats('std', std, d); }
     const values = this.rbfValues(options);
     const ptrs = [];
     try {
-      ptrs.push(this.copyIn(values), this.alloc('size', 8));
-      if (mean !== null) ptrs.push(this.copyIn(floats('mean', mean)), this.copyIn(floats('std', std)));
+      ptrs.push(this.copyIn(values));
+      ptrs.push(this.alloc('size', 8));
+      ptrs.push(...this.sharedIn(d, shared));   // checked before anything is copied in
       const [pv, size, pm = 0, ps = 0] = ptrs;
       const r = this.withProgress(onProgress, () => call(pm, ps, pv, values.length, size));
       if (!r) throw this.error();
@@ -600,6 +597,74 @@ class DenseLab {
       this.core._free(r);
       return bytes;
     } finally { ptrs.forEach((p) => this.core._free(p)); }
+  }
+
+  // rbfPrepare's { gamma, mean, std } checked; mean/std copied into the heap ([] when not
+  // standardising; the caller frees them).
+  sharedIn(d, { gamma, mean = null, std = null }) {
+    integer('number of features', d, 1, MAX_INT);
+    if (typeof gamma !== 'number' || !(gamma > 0) || !Number.isFinite(gamma)) throw new Error(`gamma must be a positive number (from rbfPrepare), got ${show(gamma)}`);
+    if ((mean === null) !== (std === null)) throw new Error('give both mean and std (from rbfPrepare), or neither');
+    if (mean === null) return [];
+    floats('mean', mean, d); floats('std', std, d);
+    const pm = this.copyIn(floats('mean', mean));
+    try { return [pm, this.copyIn(floats('std', std))]; } catch (e) { this.core._free(pm); throw e; }
+  }
+
+  // Several pairs at once on this instance's threads (createDenseLab({ threads }); the single-
+  // threaded build trains them one after another), every pair's rows read in place from x (n x d:
+  // HeapFloats, or a Float32Array copied in): rows[c] the row numbers of class c (rbf-pairs.js
+  // classIndex), pairs [[ci, cj], ...]; the largest pairs go first, each thread taking the next.
+  // onProgress({ done, total, pair, bytes, iter }) on this thread: after each pair that finished
+  // (pair [ci, cj], bytes its result; done: of these pairs) and, with pair null, every 1,000 SMO
+  // steps of the pair this thread trains (iter) or every 50 ms while it waits for the others; a
+  // true return cancels (every thread abandons its pair). -> the results in the order of pairs,
+  // each the bytes rbfTrainPairAt gives. Cancelled or failed: an Error with .finished (the
+  // results, null for the pairs that did not finish; none is lost) and .cancelled.
+  rbfTrainPairsAt(x, n, d, rows, pairs, shared = {}, options = {}, onProgress) {
+    integer('number of features', d, 1, MAX_INT);
+    if (!(x instanceof HeapFloats)) checkRows('features', x, n, d);
+    if (!Array.isArray(rows) || rows.length < 2 || rows.length > 256) throw new Error(`rows must be an array of 2 to 256 classes' row numbers, got ${show(rows)}`);
+    rows.forEach((r, c) => { if (!(Array.isArray(r) || r instanceof Int32Array) || r.length < 1) throw new Error(`rows[${c}] must be a non-empty array of row numbers, got ${show(r)}`); });
+    if (!Array.isArray(pairs)) throw new Error(`pairs must be an array of [ci, cj], got ${show(pairs)}`);
+    pairs.forEach((p, k) => {
+      if (!Array.isArray(p) || p.length !== 2) throw new Error(`pairs[${k}] must be [ci, cj], got ${show(p)}`);
+      integer(`pairs[${k}][0]`, p[0], 0, rows.length - 2);
+      integer(`pairs[${k}][1]`, p[1], p[0] + 1, rows.length - 1);
+    });
+    if (onProgress != null && typeof onProgress !== 'function') throw new Error(`onProgress must be a function, got ${show(onProgress)}`);
+    const values = this.rbfValues(options), count = pairs.length;
+    const data = this.rowsIn('features', x, n, d), ptrs = [];
+    const finished = new Array(count).fill(null);
+    try {
+      const counts = Int32Array.from(rows, (r) => r.length), flat = new Int32Array(counts.reduce((a, b) => a + b, 0));
+      rows.reduce((at, r) => { flat.set(r, at); return at + r.length; }, 0);
+      for (const make of [() => this.copyIn(values), () => this.copyIn(flat, 'class rows'), () => this.copyIn(counts, 'class counts'),
+        () => this.copyIn(Int32Array.from(pairs.flat()), 'pairs'), () => this.alloc('pair results', Math.max(count, 1) * 8)]) ptrs.push(make());
+      ptrs.push(...this.sharedIn(d, shared));
+      const [pv, pr, pc, pp, table, pm = 0, ps = 0] = ptrs;
+      this.core.HEAPU32.fill(0, table >> 2, (table >> 2) + 2 * count);
+      const result = (k) => { const p = this.core.HEAPU32[(table >> 2) + k]; return this.core.HEAPU8.slice(p, p + this.core.HEAPU32[(table >> 2) + count + k]); };
+      const progress = (phase, done, total, k, iter) => {
+        if (k >= 0) finished[k] = result(k);
+        return onProgress ? onProgress({ done, total, pair: k >= 0 ? pairs[k] : null, bytes: k >= 0 ? finished[k] : null, iter }) : false;
+      };
+      let ok = 0;
+      try {
+        ok = this.withProgress(progress, () => this.core._dl_api_rbf_train_pairs_at(data.ptr, n * d * 4, n, d, pr, flat.length * 4, pc, counts.length * 4,
+          counts.length, pp, count * 8, count, shared.gamma, pm, ps, pv, values.length, table, table + count * 4, count * 4));
+      } finally {   // every finished pair's bytes are kept, whatever happened
+        for (let k = 0; k < count; k++) {
+          const p = this.core.HEAPU32[(table >> 2) + k];
+          if (p) { finished[k] ??= result(k); this.core._free(p); }
+        }
+      }
+      if (!ok) { const e = this.error(); throw Object.assign(e, { finished, cancelled: e.message === 'cancelled' }); }
+      return finished;
+    } catch (e) {
+      e.finished ??= finished;
+      throw e;
+    } finally { ptrs.forEach((p) => this.core._free(p)); this.freeRows(data); }
   }
 
   // results: every pair's bytes from rbfTrainPair, in any order. borrow (x a HeapFloats of this

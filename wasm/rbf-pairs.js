@@ -49,11 +49,8 @@ export class PairsCancelled extends Error {
 export async function schedulePairs({ classSizes, makeTask, runners, done = new Map(), onPair, isCancelled = () => false }) {
   if (!Array.isArray(runners) || !runners.length) throw new Error('the RBF SVM pairs need at least one worker');
   const all = rbfPairs(classSizes.length), total = all.length;
-  const size = ([ci, cj]) => classSizes[ci] + classSizes[cj];
-  const queue = all.filter(([ci, cj]) => !done.has(pairKey(ci, cj))).sort((a, b) => size(b) - size(a));
-  const work = queue.reduce((s, p) => s + size(p) ** 2, 0);   // SMO's cost grows about with l^2
-  const t0 = Date.now();
-  let doneWork = 0, failure = null;
+  const queue = pairsToTrain(classSizes, done), clock = pairClock(classSizes, queue);
+  let failure = null;
   const take = (make) => {   // the next pair and its task (started now)
     if (!queue.length || failure || isCancelled()) return null;
     const pair = queue.shift(), task = Promise.resolve().then(() => make(...pair));
@@ -69,14 +66,57 @@ export async function schedulePairs({ classSizes, makeTask, runners, done = new 
         done.set(pairKey(ci, cj), await run(t));
       } catch (e) { failure ??= e; return; }
       if (!prefetch) next = take(make);
-      doneWork += size([ci, cj]) ** 2;
-      const seconds = (Date.now() - t0) / 1000;
-      onPair?.({ ci, cj, done: done.size, total, seconds, eta: doneWork < work ? seconds * (work - doneWork) / doneWork : 0 });
+      onPair?.({ ci, cj, done: done.size, total, ...clock(ci, cj) });
     }
   };
   await Promise.all(runners.map((r) => worker(typeof r === 'function' ? { run: r } : r)));
   if (failure) throw failure;
   if (done.size < total) throw new PairsCancelled(done.size, total);
+  return all.map(([ci, cj]) => done.get(pairKey(ci, cj)));
+}
+
+// The pairs not yet in `done`, the largest first (better balance at the end).
+export function pairsToTrain(classSizes, done) {
+  const size = ([ci, cj]) => classSizes[ci] + classSizes[cj];
+  return rbfPairs(classSizes.length).filter(([ci, cj]) => !done.has(pairKey(ci, cj))).sort((a, b) => size(b) - size(a));
+}
+
+// The time since the clock was made and the time left, as pairs of `queue` finish: (ci, cj) ->
+// { seconds, eta }. SMO's cost grows about with l^2.
+export function pairClock(classSizes, queue) {
+  const cost = (ci, cj) => (classSizes[ci] + classSizes[cj]) ** 2;
+  const work = queue.reduce((s, [ci, cj]) => s + cost(ci, cj), 0), t0 = Date.now();
+  let doneWork = 0;
+  return (ci, cj) => {
+    doneWork += cost(ci, cj);
+    const seconds = (Date.now() - t0) / 1000;
+    return { seconds, eta: doneWork < work ? seconds * (work - doneWork) / doneWork : 0 };
+  };
+}
+
+// The pairs not yet in `done` trained where the training set is, on the threads of lab (a
+// threaded instance: createDenseLab({ threads }); lab.rbfTrainPairsAt): no workers, no copies
+// of rows. Like schedulePairs: `done` keeps every finished pair (as it finishes, so a cancel or
+// a failure loses none), onPair({ ci, cj, done, total, seconds, eta }) after each pair, and
+// isCancelled() (asked every 1,000 SMO steps and every 50 ms) ends it with PairsCancelled.
+// rows: classIndex's. -> every pair's result, in rbfPairs order.
+export function trainPairsHere(lab, x, n, d, rows, shared, options, { done = new Map(), onPair, isCancelled = () => false } = {}) {
+  const classSizes = rows.map((r) => r.length), all = rbfPairs(classSizes.length), total = all.length;
+  const queue = pairsToTrain(classSizes, done), clock = pairClock(classSizes, queue);
+  const keep = ([ci, cj], bytes) => {
+    done.set(pairKey(ci, cj), bytes);
+    onPair?.({ ci, cj, done: done.size, total, ...clock(ci, cj) });
+  };
+  try {
+    lab.rbfTrainPairsAt(x, n, d, rows, queue, shared, options, (p) => {
+      if (p.pair) keep(p.pair, p.bytes);
+      return isCancelled();
+    });
+  } catch (e) {
+    e.finished?.forEach((bytes, k) => { if (bytes && !done.has(pairKey(...queue[k]))) keep(queue[k], bytes); });
+    if (e.cancelled) throw new PairsCancelled(done.size, total);
+    throw e;
+  }
   return all.map(([ci, cj]) => done.get(pairKey(ci, cj)));
 }
 
@@ -106,11 +146,12 @@ export function trainPairTask(lab, t) {
 export const trainPairAt = (lab, x, n, d, rows, ci, cj, shared, options) =>
   lab.rbfTrainPairAt(x, n, d, rows[ci], rows[cj], ci, cj, shared, options);
 
-// The whole fit where the data is (the Node CLI, tests): the Classifier.
-export async function fitRbfPairs(lab, x, y, n, d, options, { runners, done, onPair, isCancelled }) {
+// The whole fit where the data is (the Node CLI, tests): the Classifier. here: the pairs on lab's
+// own threads (trainPairsHere) instead of runners.
+export async function fitRbfPairs(lab, x, y, n, d, options, { runners, here = false, done, onPair, isCancelled }) {
   const shared = lab.rbfPrepare(x, y, n, d, options);
   const rows = classIndex(y, n, shared.numClasses);
-  const results = await schedulePairs({
+  const results = here ? trainPairsHere(lab, x, n, d, rows, shared, options, { done, onPair, isCancelled }) : await schedulePairs({
     classSizes: rows.map((r) => r.length), makeTask: (ci, cj) => pairTask(x, d, rows, ci, cj, shared, options),
     runners, done, onPair, isCancelled,
   });

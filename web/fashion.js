@@ -13,7 +13,7 @@ import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
 import { clearError, clearFieldErrors, showError, showFieldError, wireErrorClose } from './page-errors.js';
 import { decodedNote } from './browser-decode.js';
 import { WorkerClient } from './worker-client.js';
-import { schedulePairs } from './rbf-pairs.js';
+import { pairKey, rbfPairs, schedulePairs } from './rbf-pairs.js';
 
 const MODEL_URL = 'models/densenet121.dlm';
 const modelUrl = () => new URL(MODEL_URL, location.href).href;
@@ -38,6 +38,7 @@ const state = {
   trainer: null, trainerData: null, trainCall: null,
   rbfPairs: null,        // { key, done: Map } the RBF SVM's finished pairs: a stopped fit resumes from them
   rbfPool: [],           // the pair workers of the RBF SVM fit running now
+  rbfStopFlag: null,     // its stop request when its pairs run on the classifier worker's threads (SharedArrayBuffer)
   stopAfterPairs: 0,     // tests: stop the RBF SVM after this many finished pairs (0: never)
   results: [], active: null, photoWorker: null,
   stopFlag: null,        // fine-tuning's stop request (Int32Array on a SharedArrayBuffer: crossOriginIsolated pages)
@@ -271,7 +272,8 @@ function trainer() {
     onDeath: () => { if (state.trainer === t) { state.trainer = null; state.trainerData = null; state.features = null; } },
   });
   state.trainer = t;
-  t.ready = t.call('start', { wasm: state.wasm.slice(0) });
+  // threads: the RBF SVM's pairs on the worker's own pthreads when the page is cross-origin isolated.
+  t.ready = t.call('start', { wasm: state.wasm.slice(0), threads: settings().workers }).then((mode) => { t.mode = mode; return mode; });
   return t;
 }
 
@@ -497,6 +499,11 @@ function bestEpoch(curve) {
 
 function stopTraining() {
   state.stopped = true;
+  if (state.rbfStopFlag) {       // the RBF SVM on the classifier worker's threads: its finished pairs stay
+    Atomics.store(state.rbfStopFlag, 0, 1);
+    $('train-text').textContent = `Stopping; ${LABELS['rbf-svm']} keeps its finished pairs…`;
+    return;
+  }
   if (state.stopFlag) {          // fine-tuning: ends after this epoch with the best weights
     Atomics.store(state.stopFlag, 0, 1);
     $('train-text').textContent = `Stopping after this epoch; ${LABELS.finetune} keeps its best epoch's weights…`;
@@ -520,6 +527,8 @@ async function fitRbf(t, c) {
   const params = { ...c.params, cacheMb: DEFAULTS.classifiers['rbf-svm'].pairCacheMb };   // the same model, any cache
   const { classSizes } = await t.call('rbfPrepare', { params, rbfMax: c.rbfMax });
   const pairs = (classSizes.length * (classSizes.length - 1)) / 2;
+  if (t.mode?.threads > 1 && !state.rbfPairWorkers) return fitRbfThreaded(t, classSizes.length, done);
+  $('train-text').dataset.rbfMode = 'workers';
   const pool = Array.from({ length: Math.max(0, Math.min(settings().workers, pairs - done.size) - 1) }, () => {
     const w = new WorkerClient(new URL('./worker-train.js', import.meta.url), { name: 'an RBF SVM pair worker' });
     w.ready = w.call('start', { wasm: state.wasm.slice(0) });
@@ -541,7 +550,7 @@ async function fitRbf(t, c) {
       makeTask: (ci, cj) => ({ ci, cj }),
       runners: [here, ...pool.map(copied)],
       onPair: (p) => {
-        text.textContent = `${LABELS['rbf-svm']}: pair ${FASHION_CLASSES[p.ci]} vs ${FASHION_CLASSES[p.cj]} done · ${p.done} of ${p.total} pairs · ${p.seconds.toFixed(0)} s · about ${p.eta.toFixed(0)} s left`;
+        text.textContent = rbfPairText(p, '');
         text.dataset.pairs = p.done;
         if (state.stopAfterPairs && p.done >= state.stopAfterPairs) stopTraining();
       },
@@ -551,6 +560,42 @@ async function fitRbf(t, c) {
   } finally {
     for (const w of pool) w.kill('finished');
     state.rbfPool = [];
+  }
+}
+
+// One finished pair, for the status line: where says where the pairs run.
+const rbfPairText = (p, where) => `${LABELS['rbf-svm']}: pair ${FASHION_CLASSES[p.ci]} vs ${FASHION_CLASSES[p.cj]} done · ${p.done} of ${p.total} pairs${where} · ${p.seconds.toFixed(0)} s · about ${p.eta.toFixed(0)} s left`;
+
+// The same fit when the classifier worker runs the threaded core (a cross-origin isolated page):
+// every pair trains there on its pthreads (threads = the Workers setting), each reading its rows
+// in place from the one copy of the features: no pair worker, no copy of rows. Each finished
+// pair's bytes come back as it finishes (kept in `done`); a stop ends the pairs through shared
+// memory, keeping the worker and its features.
+async function fitRbfThreaded(t, classes, done) {
+  const text = $('train-text'), t0 = performance.now(), pairs = (classes * (classes - 1)) / 2;
+  const threads = Math.min(settings().workers, t.mode.threads, pairs - done.size);
+  text.dataset.resumed = done.size;
+  text.dataset.rbfMode = 'threads';
+  text.dataset.rbfThreads = threads;
+  text.textContent = `${LABELS['rbf-svm']}: ${done.size ? `resuming from ${done.size} finished pairs of ${pairs}, ` : ''}${pairs - done.size} pairs on ${threads} thread${threads > 1 ? 's' : ''} in the classifier worker…`;
+  state.rbfStopFlag = new Int32Array(new SharedArrayBuffer(4));
+  try {
+    if (done.size < pairs) {
+      await t.call('rbfPairsHere', { done: [...done.keys()], threads, stopFlag: state.rbfStopFlag }, {
+        onProgress: (p) => {
+          if (p.phase !== 'rbf-svm pair') return;
+          done.set(pairKey(p.ci, p.cj), p.bytes);
+          text.textContent = rbfPairText(p, ` on ${threads} thread${threads > 1 ? 's' : ''} in the classifier worker`);
+          text.dataset.pairs = p.done;
+          if (state.stopAfterPairs && p.done >= state.stopAfterPairs) stopTraining();
+        },
+      });
+    }
+    state.rbfStopFlag = null;   // assembling: a stop now ends the worker, as in the pair workers' way
+    const results = rbfPairs(classes).map(([ci, cj]) => done.get(pairKey(ci, cj)));
+    return await t.call('rbfAssemble', { results, seconds: (performance.now() - t0) / 1000 });
+  } finally {
+    state.rbfStopFlag = null;
   }
 }
 
@@ -787,6 +832,13 @@ window.__denselabTest = {
   imagesOnPage: () => ({ train: state.splits.train.images?.length ?? 0, test: state.splits.test.images?.length ?? 0, stored: !!state.trainImages }),
   modelBytesOnPage: () => state.results.reduce((a, r) => a + (r.model.bytes?.byteLength ?? 0), 0),
   blockBatchesPut: () => ({ total: state.blockBatchesPut, extracting: state.features?.blockPut ?? null }),
+  // The RBF SVM's pairs on pair workers even on the threaded classifier worker (what a page that is
+  // not cross-origin isolated runs), its kept pairs forgotten; and the SHA-256 of its last model.
+  rbfPairWorkers: (on) => { state.rbfPairWorkers = on; state.rbfPairs = null; },
+  rbfModelSha256: async () => {
+    const row = state.results.findLast((r) => r.classifier === 'rbf-svm');
+    return row ? [...new Uint8Array(await crypto.subtle.digest('SHA-256', await state.models.bytes(row.model)))].map((b) => b.toString(16).padStart(2, '0')).join('') : null;
+  },
 };
 
 // Opened as a file, web/file-check.js explains how to serve the folder: nothing to load here.

@@ -2,6 +2,7 @@
 // off the page's main thread, with the same sequencing as `node wasm/cli.js fashion`.
 // Messages in: { id, cmd, ... }; out: { id, ok, result | error } and, while training,
 // { id, progress: { phase, step, steps, loss, trainAcc, valAcc (-1: no validation set) } }.
+//   start   { wasm, threads }           -> { threads, why } (threads > 1: the threaded core if it can)
 //   data    { train: {labels, rows, cols}, test: {...}, n, m } (labels only: the images come with a pixel fit)
 //   features-begin { key, n, m, d, blockD, modelUrl, checksum } -> { have: ['train:0', ...], haveBlock }: room for the
 //                    features of key (train rows then test rows) in this worker's WASM heap, and the batches
@@ -26,12 +27,15 @@
 //   rbfPair     { ...task }            -> { bytes } (any worker, no data needed)
 //   rbfPairHere { ci, cj }             -> { bytes } (the worker holding the data: the pair's rows read in
 //                                         place, no copy and no other worker; the same bytes as rbfPair)
+//   rbfPairsHere { done, threads, stopFlag } -> { pairs, threads } (the worker holding the data, started
+//                                         threaded: every pair not in done on its pthreads, rows in place;
+//                                         each pair's bytes come as progress as it finishes)
 //   rbfAssemble { results, seconds }   -> the comparison-table row, as fit's
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 import { fetchModelFile } from './fetch-model.js';
 import { checksum, classifierInputs, rbfAssembledRow, runClassifier } from './experiment.js';
-import { classIndex, pairTask, trainPairAt, trainPairTask } from './rbf-pairs.js';
+import { classIndex, pairKey, pairTask, trainPairAt, trainPairTask, trainPairsHere } from './rbf-pairs.js';
 
 let lab = null;
 let data = null;
@@ -41,9 +45,30 @@ let data = null;
 // the classifiers read it in place.
 let features = null;
 
-async function start({ wasm }) {
-  if (!lab) lab = await createDenseLab({ wasmBinary: new Uint8Array(wasm) });
-  return {};
+// threads (the page's Workers setting) > 1 on a cross-origin isolated page: the threaded core
+// (denselab_core_mt, fetched from beside this worker), whose pthreads train the RBF SVM's pairs
+// here (rbfPairsHere); else the single-threaded core the page sent. -> { threads, why }.
+let mode = { threads: 1, why: '' };
+
+async function start({ wasm, threads = 1 }) {
+  if (lab) return mode;
+  const isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
+  // Firefox: the threaded build breaks the offline cache's downloads there (web/worker.js).
+  const firefox = typeof navigator !== 'undefined' && /Firefox\//.test(navigator.userAgent);
+  mode.why = threads <= 1 ? 'one worker was asked for' : !isolated ? 'the page is not cross-origin isolated' : firefox ? 'Firefox' : '';
+  if (!mode.why) {
+    try {
+      const resp = await fetch(new URL('./denselab_core_mt.wasm', import.meta.url));
+      if (!resp.ok) throw new Error(`could not load denselab_core_mt.wasm: HTTP ${resp.status}`);
+      lab = await createDenseLab({ wasmBinary: new Uint8Array(await resp.arrayBuffer()), threads });
+      mode = { threads, why: 'the page is cross-origin isolated' };
+      return mode;
+    } catch (e) {      // e.g. no memory for the threads: the single-threaded core still works
+      mode.why = `the threaded core failed to start (${e.message})`;
+    }
+  }
+  lab = await createDenseLab({ wasmBinary: new Uint8Array(wasm) });
+  return mode;
 }
 
 function setData(msg) {
@@ -206,6 +231,27 @@ function rbfPairHere({ ci, cj }) {
   return { bytes: trainPairAt(lab, x, n, d, rbf.rows, ci, cj, rbf.shared, rbf.params) };
 }
 
+// The remaining pairs on this worker's threads (started threaded: mode.threads > 1), rows read
+// in place: each finished pair's bytes go to the page at once as progress { phase: 'rbf-svm pair',
+// ci, cj, bytes, done, total, seconds, eta }, so a stop (stopFlag, an Int32Array on a
+// SharedArrayBuffer, set to 1) or a failure loses none. done: the pairs the page already has.
+function rbfPairsHere({ id, done: have = [], threads, stopFlag }) {
+  if (!rbf) throw new Error('rbfPairsHere before rbfPrepare');
+  if (mode.threads < 2) throw new Error('rbfPairsHere needs the threaded core (the classifier worker runs one thread)');
+  lab.setThreads(Math.max(1, Math.min(threads ?? mode.threads, mode.threads)));
+  const { x, n, d } = rbf.train, done = new Map(have.map((k) => [k, null]));
+  let pairs = 0;
+  try {
+    trainPairsHere(lab, x, n, d, rbf.rows, rbf.shared, rbf.params, {
+      done, isCancelled: () => !!stopFlag && Atomics.load(stopFlag, 0) === 1,
+      onPair: (p) => { pairs++; self.postMessage({ id, progress: { phase: 'rbf-svm pair', ...p, bytes: done.get(pairKey(p.ci, p.cj)) } }); },
+    });
+  } finally {
+    pairsTrained += pairs;
+  }
+  return { pairs, threads: lab.threadCount() };
+}
+
 function rbfAssemble({ results, seconds }) {
   if (!rbf) throw new Error('rbfAssemble before rbfPrepare');
   try {
@@ -217,7 +263,7 @@ function rbfAssemble({ results, seconds }) {
 }
 
 const handlers = {
-  start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfPairHere, rbfAssemble,
+  start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfPairHere, rbfPairsHere, rbfAssemble,
   'features-begin': featuresBegin, 'features-put': featuresPut, 'features-end': featuresEnd, 'features-drop': dropFeatures,
   'block-begin': blockBegin,
 };
