@@ -754,6 +754,19 @@ class DenseLab {
     return new HeapHalves(this, this.alloc(name, bufferBytes(name, count, 2)), count, null);
   }
 
+  // The float32 value of every half (Float32Array(65536), indexed by the bits), from the C kernel,
+  // made once: JS reads halves as floats through it.
+  halfValues() {
+    if (!this.halfTable) {
+      const h = this.heapHalves(65536, 'half table');
+      try {
+        h.view().set(Uint16Array.from({ length: 65536 }, (_, i) => i));
+        this.halfTable = h.floats();
+      } finally { h.free(); }
+    }
+    return this.halfTable;
+  }
+
   // The experiment's feature storage for the classifiers (learn/report.h): 'f16' or 'f32'.
   reportFeatureType() { return this.core._dl_api_report_feature_f16() ? 'f16' : 'f32'; }
 
