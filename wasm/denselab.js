@@ -796,6 +796,18 @@ export class HeapFloats {
   get bytesPer() { return 4; }
   get what() { return 'floats'; }
 
+  // x (a Float32Array) copied in from value at on.
+  put(at, x) {
+    this.checkPut(at, x);
+    this.view().set(x, at);
+  }
+
+  checkPut(at, x) {
+    if (!this.live) throw new Error(`heap ${this.what}: freed`);
+    if (!(x instanceof Float32Array)) throw new Error(`heap ${this.what}: put takes a Float32Array, got ${show(x)}`);
+    if (!Number.isInteger(at) || at < 0 || at > this.length || x.length > this.length - at) throw new Error(`heap ${this.what}: ${x.length} values at ${at} do not fit in ${this.length}`);
+  }
+
   get live() { return this.owner.ptr !== 0; }
 
   view() {
@@ -829,9 +841,7 @@ export class HeapHalves extends HeapFloats {
   }
 
   put(at, x) {
-    if (!this.live) throw new Error('heap halves: freed');
-    if (!(x instanceof Float32Array)) throw new Error(`heap halves: put takes a Float32Array, got ${show(x)}`);
-    if (!Number.isInteger(at) || at < 0 || at > this.length || x.length > this.length - at) throw new Error(`heap halves: ${x.length} values at ${at} do not fit in ${this.length}`);
+    this.checkPut(at, x);
     const lab = this.lab, piece = 1 << 18;
     for (let s = 0; s < x.length; s += piece) {
       const part = x.subarray(s, Math.min(x.length, s + piece));
