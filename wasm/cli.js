@@ -258,6 +258,7 @@ async function fashion(lab, a, out, err) {
   const n = intOption(a, 'train', 60000), m = intOption(a, 'test', 10000), size = sizeOption(a), rbfMax = intOption(a, 'rbf-max', 1000000);
   let params;   // the kinds' parameters (learn/experiment.c's table), in the native CLI's words
   try { params = classifierOptions(lab, a.extra); } catch (e) { throw new UsageError(e.message); }
+  const featureType = featureTypeOption(lab, a);
   const train = loadSplit(lab, a, 'train', n), test = loadSplit(lab, a, 'test', m);
   const progress = a.json ? undefined : progressPrinter(err);
   let featureSeconds = 0, ftr, fte, d = 0;
@@ -281,7 +282,7 @@ async function fashion(lab, a, out, err) {
     featureSeconds += (Date.now() - t0) / 1000;
     net.free(); file.free();
   }
-  const stored = ftr && storeFeatures(lab, featureTypeOption(lab, a), { ftr, fte, n, m, d });   // the classifiers' copy
+  const stored = ftr && storeFeatures(lab, featureType, { ftr, fte, n, m, d });   // the classifiers' copy
   if (stored) { ftr = stored.train; fte = stored.test; }
   const json = Boolean(a.json);
   out(lab.formatReportHead({ json, size, n, m, featureSeconds, haveFeatures: Boolean(ftr || blockFeatures.train) }));
