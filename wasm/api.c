@@ -397,6 +397,11 @@ EMSCRIPTEN_KEEPALIVE uint8_t *dl_api_rbf_train_pair(const float *xi, size_t xi_b
     return err ? (failed(err), NULL) : out;
 }
 
+uint8_t *dl_api_rbf_train_pair_at_rows(const void *x, size_t x_bytes, int f16, int n, int d,
+                                       const int *rows_i, size_t rows_i_bytes, int ni, const int *rows_j, size_t rows_j_bytes, int nj,
+                                       int ci, int cj, double gamma, const float *mean, const float *std,
+                                       const double *values, int count, size_t *size);
+
 /* The same pair with its rows read in place from x (n x d) by index
  * (rows_i: ni ints, rows_j: nj ints): no copy of the pair's rows. */
 EMSCRIPTEN_KEEPALIVE uint8_t *dl_api_rbf_train_pair_at(const float *x, size_t x_bytes, int n, int d,
@@ -404,16 +409,8 @@ EMSCRIPTEN_KEEPALIVE uint8_t *dl_api_rbf_train_pair_at(const float *x, size_t x_
                                                        const int *rows_j, size_t rows_j_bytes, int nj,
                                                        int ci, int cj, double gamma, const float *mean, const float *std,
                                                        const double *values, int count, size_t *size) {
-    dl_rbf_svm_params p;
-    const char *err = rbf_params(values, count, &p);
-    if (err) return failed(err), NULL;
-    if (!rbf_rows_fit(x, x_bytes, n, d, "features") || ni < 1 || nj < 1 ||
-        !fits((size_t)ni, sizeof(int), rows_i_bytes, "class ci row indices") ||
-        !fits((size_t)nj, sizeof(int), rows_j_bytes, "class cj row indices"))
-        return ni < 1 || nj < 1 ? (failed(dl_errorf("rbf-svm pair: bad row counts %d + %d", ni, nj)), NULL) : NULL;
-    uint8_t *out = NULL;
-    err = dl_rbf_svm_train_pair_at(x, n, d, rows_i, ni, rows_j, nj, ci, cj, gamma, mean, std, &p, pair_progress, NULL, &out, size);
-    return err ? (failed(err), NULL) : out;
+    return dl_api_rbf_train_pair_at_rows(x, x_bytes, 0, n, d, rows_i, rows_i_bytes, ni, rows_j, rows_j_bytes, nj, ci, cj, gamma,
+                                         mean, std, values, count, size);   /* float32 rows (below) */
 }
 
 /* results[count_results] pointers to sizes[count_results] bytes each.
