@@ -6,13 +6,15 @@
 // Outside CI (the RBF SVM on 60,000 takes minutes).
 //
 //   nice -n 19 node bench/f16_accuracy.js --features build/bench/features32.npy [--train 60000] [--test 10000]
-//        [--workers 2] [--classifiers linear-svm,rbf-svm,softmax,pixels-linear-svm] [--halves js|heap]
+//        [--workers 2] [--classifiers linear-svm,rbf-svm,softmax,pixels-linear-svm] [--halves js|heap] [--seed S]
 //
 // --features: a .npy from `node wasm/cli.js features --size 32 --out FILE.npy` (N train rows then
 // 10,000 test rows, with FILE.labels.npy). --halves js: the float16 values rounded here in JS and
 // trained as float32 (Step 0 of the work: the values alone); heap: stored as halves by the C kernel
 // (lab.heapHalves) and trained on those rows, as the page and both CLIs do.
 // The pixel baseline rounds pixels / 255 the same way. The RBF SVM's pairs run on --workers threads.
+// --seed S: the classifiers' seed parameter (softmax: initial weights and shuffling; linear SVMs: the
+// permutations) instead of the page's 1, to see how much a seed alone moves an accuracy.
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -25,7 +27,7 @@ import { nodePairWorkers } from '../wasm/rbf-pair-worker.js';
 import { FASHION } from '../web/defaults.js';
 import { fashionDir, readNpy } from '../tests/helpers.js';
 
-const opts = { features: null, train: '60000', test: '10000', workers: '2', classifiers: 'linear-svm,rbf-svm,softmax,pixels-linear-svm', halves: 'js' };
+const opts = { features: null, train: '60000', test: '10000', workers: '2', classifiers: 'linear-svm,rbf-svm,softmax,pixels-linear-svm', halves: 'js', seed: '' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const k = argv[i].replace(/^--/, '');
@@ -102,14 +104,15 @@ async function rbf(io) {
   } finally { await pool.close(); }
 }
 
+const paramsOf = (name) => ({ ...FASHION.classifiers[name].params, ...(opts.seed !== '' && name !== 'rbf-svm' ? { seed: +opts.seed } : {}) });
 const table = [];
 for (const name of opts.classifiers.split(',')) {
-  const row = { classifier: name, params: FASHION.classifiers[name].params };
+  const row = { classifier: name, params: paramsOf(name) };
   for (const type of ['f32', 'f16']) {
     process.stderr.write(`${name} on ${type}...\n`);
     const io = inputs(name, type);
     try {
-      const r = name === 'rbf-svm' ? await rbf(io) : runClassifier(lab, name, io.train, io.test, FASHION.classifiers[name].params);
+      const r = name === 'rbf-svm' ? await rbf(io) : runClassifier(lab, name, io.train, io.test, row.params);
       row[type] = { accuracy: r.test_accuracy, seconds: r.train_seconds, ...(name === 'rbf-svm' ? { support_vectors: totalSv(r.model) } : {}) };
     } finally { freeInputs(io); }
   }
