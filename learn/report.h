@@ -29,14 +29,6 @@ int dl_report_row_train(const char *row, int n, int rbf_max);
  * flags; the page's fields start with the same (web/defaults.js, a test
  * checks). Clears p first. */
 void dl_report_row_params(const char *row, dl_fit_params *p);
-/* How the experiment stores the pooled features for its classifiers: 1 as
- * float16 (half the memory: 70,000 x 1,024 features are 143 MB instead of
- * 287 MB, which the page's 800 MB budget needs, issue 11), 0 as float32.
- * Float16 moved no classifier's accuracy by more than 0.1 points on all of
- * Fashion-MNIST at S=32 (docs/benchmarks.md, "Float16 feature storage").
- * Both CLIs' `fashion` (--feature-type overrides it) and the page read it;
- * fine-tuning's rows stay float32. */
-#define DL_REPORT_FEATURES_F16 1
 /* 1 if a row trains on the frozen part's output (the input of conv5_block1,
  * models/finetune_split.h) instead of the pooled features: "finetune". */
 int dl_report_row_block_input(const char *row);

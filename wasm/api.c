@@ -397,11 +397,6 @@ EMSCRIPTEN_KEEPALIVE uint8_t *dl_api_rbf_train_pair(const float *xi, size_t xi_b
     return err ? (failed(err), NULL) : out;
 }
 
-uint8_t *dl_api_rbf_train_pair_at_rows(const void *x, size_t x_bytes, int f16, int n, int d,
-                                       const int *rows_i, size_t rows_i_bytes, int ni, const int *rows_j, size_t rows_j_bytes, int nj,
-                                       int ci, int cj, double gamma, const float *mean, const float *std,
-                                       const double *values, int count, size_t *size);
-
 /* The same pair with its rows read in place from x (n x d) by index
  * (rows_i: ni ints, rows_j: nj ints): no copy of the pair's rows. */
 EMSCRIPTEN_KEEPALIVE uint8_t *dl_api_rbf_train_pair_at(const float *x, size_t x_bytes, int n, int d,
@@ -409,8 +404,16 @@ EMSCRIPTEN_KEEPALIVE uint8_t *dl_api_rbf_train_pair_at(const float *x, size_t x_
                                                        const int *rows_j, size_t rows_j_bytes, int nj,
                                                        int ci, int cj, double gamma, const float *mean, const float *std,
                                                        const double *values, int count, size_t *size) {
-    return dl_api_rbf_train_pair_at_rows(x, x_bytes, 0, n, d, rows_i, rows_i_bytes, ni, rows_j, rows_j_bytes, nj, ci, cj, gamma,
-                                         mean, std, values, count, size);   /* float32 rows (below) */
+    dl_rbf_svm_params p;
+    const char *err = rbf_params(values, count, &p);
+    if (err) return failed(err), NULL;
+    if (!rbf_rows_fit(x, x_bytes, n, d, "features") || ni < 1 || nj < 1 ||
+        !fits((size_t)ni, sizeof(int), rows_i_bytes, "class ci row indices") ||
+        !fits((size_t)nj, sizeof(int), rows_j_bytes, "class cj row indices"))
+        return ni < 1 || nj < 1 ? (failed(dl_errorf("rbf-svm pair: bad row counts %d + %d", ni, nj)), NULL) : NULL;
+    uint8_t *out = NULL;
+    err = dl_rbf_svm_train_pair_at(x, n, d, rows_i, ni, rows_j, nj, ci, cj, gamma, mean, std, &p, pair_progress, NULL, &out, size);
+    return err ? (failed(err), NULL) : out;
 }
 
 /* results[count_results] pointers to sizes[count_results] bytes each.
@@ -634,112 +637,3 @@ EMSCRIPTEN_KEEPALIVE uint8_t *dl_api_onnx_export(const dl_model *m, char *option
     *about = f.about.buf;
     return f.bytes;
 }
-
-/* ---- float16 feature storage (kernels/f16.c, learn_common.h dl_rows) -----------
- * Features may be kept in the heap as halves (half the memory of float32): the
- * _rows entry points below take x with x_bytes and f16 (1: halves, 0: floats)
- * and are otherwise the float32 ones above. */
-
-/* 1 if x holds n rows of d values of the given type in x_bytes; else a reason. */
-static int stored_rows_fit(const void *x, size_t x_bytes, int f16, int n, int d, const char *what) {
-    size_t count;
-    if (f16 != 0 && f16 != 1) return failed(dl_errorf("%s: bad value type %d (0: float32, 1: float16)", what, f16));
-    if (!x || n < 1 || d < 1) return failed(dl_errorf("%s: %d rows of %d features", what, n, d));
-    if (!dl_mul((size_t)n, (size_t)d, &count)) return failed(dl_errorf("%s: %d x %d overflows the address space", what, n, d));
-    return fits(count, f16 ? 2 : sizeof(float), x_bytes, what);
-}
-
-static dl_rows stored_rows(const void *x, int f16, int n, int d) {
-    return f16 ? dl_rows_f16(x, n, d) : dl_rows_f32(x, n, d);
-}
-
-/* count floats from src into halves dst[at .. at + count) of dst_halves (round to nearest even). */
-EMSCRIPTEN_KEEPALIVE int dl_api_f16_from_f32(const float *src, size_t count, uint16_t *dst, size_t dst_halves, size_t at) {
-    size_t end;
-    if (!src || !dst || !dl_add(at, count, &end) || end > dst_halves)
-        return failed(dl_errorf("float16: %zu values at %zu do not fit in %zu", count, at, dst_halves));
-    f16_from_f32(count, src, dst + at);
-    return 1;
-}
-
-/* count halves src[at .. at + count) of src_halves as floats into dst (exact). */
-EMSCRIPTEN_KEEPALIVE int dl_api_f32_from_f16(const uint16_t *src, size_t src_halves, size_t at, size_t count, float *dst) {
-    size_t end;
-    if (!src || !dst || !dl_add(at, count, &end) || end > src_halves)
-        return failed(dl_errorf("float16: %zu values at %zu are outside %zu", count, at, src_halves));
-    f32_from_f16(count, src + at, dst);
-    return 1;
-}
-
-EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_fit_rows(const char *kind, const void *x, size_t x_bytes, int f16, const int *y, int n, int d,
-                                                    const double *values, int count) {
-    if (!stored_rows_fit(x, x_bytes, f16, n, d, "features")) return NULL;
-    dl_rows rows = stored_rows(x, f16, n, d);
-    dl_classifier *c = NULL;
-    const char *err = dl_fit_values_rows(kind, &rows, y, values, count, learn_progress, NULL, &c, NULL);
-    return err ? (failed(err), NULL) : c;
-}
-
-EMSCRIPTEN_KEEPALIVE int dl_api_evaluate_rows(const dl_classifier *c, const void *x, size_t x_bytes, int f16, const int *y, int n,
-                                              double *accuracy, int *confusion, int *pred) {
-    if (!rows_fit(c, n) || !stored_rows_fit(x, x_bytes, f16, n, c->num_features, "features")) return 0;
-    dl_rows rows = stored_rows(x, f16, n, c->num_features);
-    const char *err = dl_evaluate_rows(c, &rows, y, accuracy, confusion, pred);
-    return err ? failed(err) : 1;
-}
-
-EMSCRIPTEN_KEEPALIVE int dl_api_classifier_predict_rows(const dl_classifier *c, const void *x, size_t x_bytes, int f16, int n,
-                                                        int *labels, float *scores) {
-    if (!rows_fit(c, n) || !stored_rows_fit(x, x_bytes, f16, n, c->num_features, "features")) return 0;
-    dl_rows rows = stored_rows(x, f16, n, c->num_features);
-    const char *err = dl_classifier_predict_rows(c, &rows, labels, scores);
-    return err ? failed(err) : 1;
-}
-
-EMSCRIPTEN_KEEPALIVE int dl_api_rbf_prepare_rows(const void *x, size_t x_bytes, int f16, const int *y, size_t y_bytes, int n, int d,
-                                                 const double *values, int count, double *info, float *mean, float *std) {
-    dl_rbf_svm_params p;
-    const char *err = rbf_params(values, count, &p);
-    if (err) return failed(err);
-    if (!stored_rows_fit(x, x_bytes, f16, n, d, "features") || !fits((size_t)n, sizeof(int), y_bytes, "labels")) return 0;
-    dl_rows rows = stored_rows(x, f16, n, d);
-    int k = 0;
-    if ((err = dl_rbf_svm_prepare_rows(&rows, y, &p, &k, &info[0], mean, std))) return failed(err);
-    info[1] = k;
-    return 1;
-}
-
-EMSCRIPTEN_KEEPALIVE uint8_t *dl_api_rbf_train_pair_at_rows(const void *x, size_t x_bytes, int f16, int n, int d,
-                                                            const int *rows_i, size_t rows_i_bytes, int ni,
-                                                            const int *rows_j, size_t rows_j_bytes, int nj,
-                                                            int ci, int cj, double gamma, const float *mean, const float *std,
-                                                            const double *values, int count, size_t *size) {
-    dl_rbf_svm_params p;
-    const char *err = rbf_params(values, count, &p);
-    if (err) return failed(err), NULL;
-    if (ni < 1 || nj < 1) return failed(dl_errorf("rbf-svm pair: bad row counts %d + %d", ni, nj)), NULL;
-    if (!stored_rows_fit(x, x_bytes, f16, n, d, "features") ||
-        !fits((size_t)ni, sizeof(int), rows_i_bytes, "class ci row indices") ||
-        !fits((size_t)nj, sizeof(int), rows_j_bytes, "class cj row indices"))
-        return NULL;
-    dl_rows rows = stored_rows(x, f16, n, d);
-    uint8_t *out = NULL;
-    err = dl_rbf_svm_train_pair_at_rows(&rows, rows_i, ni, rows_j, nj, ci, cj, gamma, mean, std, &p, pair_progress, NULL, &out, size);
-    return err ? (failed(err), NULL) : out;
-}
-
-EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_rbf_assemble_rows(const void *x, size_t x_bytes, int f16, const int *y, size_t y_bytes, int n, int d,
-                                                             const double *values, int count, const uint8_t *const *results,
-                                                             const size_t *sizes, int count_results, int borrow) {
-    dl_rbf_svm_params p;
-    const char *err = rbf_params(values, count, &p);
-    if (err) return failed(err), NULL;
-    if (!stored_rows_fit(x, x_bytes, f16, n, d, "features") || !fits((size_t)n, sizeof(int), y_bytes, "labels")) return NULL;
-    dl_rows rows = stored_rows(x, f16, n, d);
-    dl_classifier *c = NULL;
-    err = dl_rbf_svm_assemble_rows(&rows, y, &p, results, sizes, count_results, borrow != 0, &c, NULL);
-    return err ? (failed(err), NULL) : c;
-}
-
-/* The experiment's feature storage for the classifiers (learn/report.h). */
-EMSCRIPTEN_KEEPALIVE int dl_api_report_feature_f16(void) { return DL_REPORT_FEATURES_F16; }

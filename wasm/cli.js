@@ -7,7 +7,7 @@
 //   node wasm/cli.js preprocess IMAGE [--size H,W] --out FILE.npy
 //   node wasm/cli.js predict IMAGE... --out FILE.npy [Keras arguments as for summary]
 //   node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy
-//   node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all [--C 1] [--json] [--feature-type f16|f32]
+//   node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all [--C 1] [--json]
 //   node wasm/cli.js train DIR [--cv auto|loo|K | --holdout F] [--out FILE.dlproj] [--json]   (your own classes)
 //   node wasm/cli.js classify --classifier FILE.dlproj IMAGE... [--json]
 //   node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] (DenseLab vs TF.js-wasm, LIBLINEAR, LIBSVM: see bench/bench.js)
@@ -258,7 +258,6 @@ async function fashion(lab, a, out, err) {
   const n = intOption(a, 'train', 60000), m = intOption(a, 'test', 10000), size = sizeOption(a), rbfMax = intOption(a, 'rbf-max', 1000000);
   let params;   // the kinds' parameters (learn/experiment.c's table), in the native CLI's words
   try { params = classifierOptions(lab, a.extra); } catch (e) { throw new UsageError(e.message); }
-  const featureType = featureTypeOption(lab, a);
   const train = loadSplit(lab, a, 'train', n), test = loadSplit(lab, a, 'test', m);
   const progress = a.json ? undefined : progressPrinter(err);
   let featureSeconds = 0, ftr, fte, d = 0;
@@ -282,8 +281,6 @@ async function fashion(lab, a, out, err) {
     featureSeconds += (Date.now() - t0) / 1000;
     net.free(); file.free();
   }
-  const stored = ftr && storeFeatures(lab, featureType, { ftr, fte, n, m, d });   // the classifiers' copy
-  if (stored) { ftr = stored.train; fte = stored.test; }
   const json = Boolean(a.json);
   out(lab.formatReportHead({ json, size, n, m, featureSeconds, haveFeatures: Boolean(ftr || blockFeatures.train) }));
   const workers = intOption(a, 'workers', os.availableParallelism());
@@ -298,26 +295,7 @@ async function fashion(lab, a, out, err) {
     out(lab.formatReportRow({ json, first: i === 0, name, n: tr.n, seconds: r.train_seconds, accuracy: r.test_accuracy, confusion: r.confusion }));
   }
   out(lab.formatReportTail({ json }));
-  stored?.free();
   return 0;
-}
-
-// --feature-type f32|f16: how the classifiers' features are stored (learn/report.h's
-// DL_REPORT_FEATURES_F16 by default, as the page stores them).
-function featureTypeOption(lab, a) {
-  const t = a.extra['feature-type'] ?? lab.reportFeatureType();
-  if (t !== 'f32' && t !== 'f16') throw new UsageError(`--feature-type must be f32 or f16, got '${t}'`);
-  return t;
-}
-
-// f16: the features as halves in the lab's heap (the C kernel rounds them, as the page's worker
-// does), the float32 arrays dropped; -> { train, test, free() }, or null for f32 (kept as they are).
-function storeFeatures(lab, type, { ftr, fte, n, m, d }) {
-  if (type === 'f32') return null;
-  const h = lab.heapHalves((n + m) * d, 'features');
-  h.put(0, ftr);
-  h.put(n * d, fte);
-  return { train: h.subarray(0, n * d), test: h.subarray(n * d), free: () => h.free() };
 }
 // The RBF SVM's pairs over `workers` worker threads, each its own WASM instance (wasm/rbf-pairs.js).
 async function rbfRow(lab, train, test, params, workers, err) {
@@ -328,7 +306,7 @@ async function rbfRow(lab, train, test, params, workers, err) {
 
 features.options = ['train', 'test', 'batch', 'data'];
 // fashion also takes every parameter of the classifier table (learn/experiment.c), as --NAME or --NA-ME.
-fashion.options = [...features.options, 'classifier', 'rbf-max', 'workers', 'feature-type'];
+fashion.options = [...features.options, 'classifier', 'rbf-max', 'workers'];
 fashion.classifierParams = true;
 
 // model.predict on images (load_img at the network's input size + preprocess_input) -> .npy
@@ -489,7 +467,7 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
        node wasm/cli.js predict IMAGE... --out FILE.npy [--include-top B] [--weights W] [--input-shape H,W,C] [--pooling P] [--classes N]
        node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]
        node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all
-                                [--rbf-max N (default: all)] [--workers N] [--json] [--data DIR] [--feature-type f16|f32 (default: f16)] [classifier parameters: --C 1, --gamma, --epochs 10, ...;
+                                [--rbf-max N (default: all)] [--workers N] [--json] [--data DIR] [classifier parameters: --C 1, --gamma, --epochs 10, ...;
                                  build/native/denselab --help lists them all]
        node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] [--runs N] [--warmup N] [--batch B] [--svm-runs N] [--page-c C] [--clock wall|cpu]
        node wasm/cli.js train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K | --holdout F]

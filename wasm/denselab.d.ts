@@ -168,15 +168,8 @@ export class DenseLab {
   setThreads(threads: number): void;
   /** count floats of room inside this instance's heap, used in place by fit, evaluate and predict. */
   heapFloats(count: number, name?: string): HeapFloats;
-  /** count float16 values of room (half the bytes): taken wherever HeapFloats are (fit, evaluate, predict,
-   *  the RBF SVM's entry points), training what float32 rows holding the same values train. */
-  heapHalves(count: number, name?: string): HeapHalves;
-  /** The experiment's feature storage for the classifiers (learn/report.h DL_REPORT_FEATURES_F16). */
-  reportFeatureType(): 'f16' | 'f32';
-  /** The float32 value of every half, indexed by its bits (65,536 values, made once by the C kernel). */
-  halfValues(): Float32Array;
   /** n × d rows for the C core: a HeapFloats of this lab is used where it is, anything else copied in. */
-  rowsIn(name: string, x: Float32Array | ArrayLike<number> | HeapFloats, n: number, d: number): { ptr: number; owned: boolean; bytes: number; f16: 0 | 1 };
+  rowsIn(name: string, x: Float32Array | ArrayLike<number> | HeapFloats, n: number, d: number): { ptr: number; owned: boolean };
   freeRows(rows: { ptr: number; owned: boolean }): void;
   /** Bytes of WASM memory the instance has, and how many of them are in use. */
   heapBytes(): number;
@@ -191,19 +184,7 @@ export class HeapFloats {
   view(): Float32Array;
   /** A part of them that dies with its owner. */
   subarray(start: number, end?: number): HeapFloats;
-  /** x copied in from value `at` on. */
-  put(at: number, x: Float32Array): void;
   free(): void;
-}
-
-/** Float16 values inside a lab's heap (lab.heapHalves): view() gives their bits. */
-export class HeapHalves extends HeapFloats {
-  view(): Uint16Array;
-  subarray(start: number, end?: number): HeapHalves;
-  /** x stored from value `at` on, rounded to nearest even by the C kernel (f16_from_f32). */
-  put(at: number, x: Float32Array): void;
-  /** Values [start, end) as float32 (exact). */
-  floats(start?: number, end?: number): Float32Array;
 }
 
 export class ModelFile {

@@ -33,8 +33,7 @@ import { classIndex, pairTask, trainPairAt, trainPairTask } from './rbf-pairs.js
 
 let lab = null;
 let data = null;
-// The one copy of the features in the tab: { key, n, m, d, heap ((n + m) x d: HeapHalves, float16, as
-// learn/report.h's DL_REPORT_FEATURES_F16 says, else HeapFloats), have, and
+// The one copy of the features in the tab: { key, n, m, d, heap (HeapFloats, (n + m) x d), have, and
 // fine-tuning's rows: blockD, block (HeapFloats, (n + m) x blockD) and haveBlock }.
 // The page puts the batches in (read back from the cache once the feature workers are gone);
 // the classifiers read it in place.
@@ -73,8 +72,7 @@ async function featuresBegin({ key, n, m, d, blockD = 0, modelUrl, checksum: mod
   }
   if (features?.key !== key || !features.heap) {
     dropFeatures();
-    const room = lab.reportFeatureType() === 'f16' ? lab.heapHalves((n + m) * d, 'features') : lab.heapFloats((n + m) * d, 'features');
-    features = { key, n, m, d, heap: room, have: new Set(), blockD: 0, block: null, haveBlock: new Set() };
+    features = { key, n, m, d, heap: lab.heapFloats((n + m) * d, 'features'), have: new Set(), blockD: 0, block: null, haveBlock: new Set() };
   }
   if (blockD && features.blockD !== blockD) {
     features.block?.free();
@@ -90,7 +88,7 @@ function featuresPut({ split, start, floats, block }) {
   if ((split !== 'train' && split !== 'test') || !Number.isInteger(rows) || !Number.isInteger(start) || start < 0 || start + rows > end) {
     throw new Error(`features-put: ${floats.length} floats at ${split} row ${start} do not fit ${n} + ${m} rows of ${d}`);
   }
-  (block ? features.block : features.heap).put(((split === 'test' ? n : 0) + start) * d, floats);   // halves: converted by the C kernel
+  (block ? features.block : features.heap).view().set(floats, ((split === 'test' ? n : 0) + start) * d);
   (block ? features.haveBlock : features.have).add(`${split}:${start}`);
   // The heap holds them now. Handed back rather than released: a detached buffer's memory is
   // freed only by a garbage collection, which this idle worker puts off (410 MB at 70,000
