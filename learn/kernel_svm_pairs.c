@@ -178,8 +178,9 @@ const char *dl_rbf_svm_train_pairs_at(const float *x, int n, int d,
     atomic_init(&job->cancel, 0); atomic_init(&job->stop_taking, 0);
     atomic_flag_clear(&job->failure_taken);
 
-    int threads = dl_parallel_threads();
-    err = dl_parallel_for((size_t)(threads < count ? threads : count), pairs_share, job);
+    /* One item per thread, even with fewer pairs than threads: parallel.h skips a thread's empty
+     * range, and thread 0 (the caller) must run to report progress and hear a cancel. */
+    err = dl_parallel_for((size_t)dl_parallel_threads(), pairs_share, job);
     report(job);   /* the pairs that finished after the caller's last report */
     if (!err && job->failure[0]) err = dl_errorf("%s", job->failure);
     else if (!err && atomic_load(&job->cancel)) err = DL_CANCELLED;

@@ -307,7 +307,7 @@ async function rbfRow(lab, train, test, params, workers, err) {
     lab.setThreads(threads);
     try { return await runRbfPairs(lab, train, test, params, { here: true, onPair: rbfPairLine(err) }); } finally { lab.setThreads(before); }
   }
-  const pool = nodePairWorkers(Math.min(workers, 45), { wasm: paths.wasm, core: pathToFileURL(paths.core).href });
+  const pool = nodePairWorkers(threads, { wasm: paths.wasm, core: pathToFileURL(paths.core).href });
   try { return await runRbfPairs(lab, train, test, params, { runners: pool.runners, onPair: rbfPairLine(err) }); } finally { await pool.close(); }
 }
 
