@@ -19,19 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (cond) {                                                   \
-            passed++;                                                 \
-        } else {                                                      \
-            failed++;                                                 \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
-            printf(__VA_ARGS__);                                      \
-            printf("\n");                                             \
-        }                                                             \
-    } while (0)
+#include "tests/check.h"
 
 static const char *or_ok(const char *e) { return e ? e : "(no error)"; }
 
@@ -1260,6 +1248,6 @@ int main(int argc, char **argv) {
     test_top_k();
     test_top_k_parse();
     test_format();
-    printf("image_test: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    printf("image_test: %d passed, %d failed\n", checks - failures, failures);
+    return failures ? 1 : 0;
 }

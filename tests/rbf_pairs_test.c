@@ -18,12 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int checks, failures;
-#define CHECK(cond, ...) do { checks++; if (!(cond)) { failures++; \
-    printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
-#define CHECK_ERR(err, part) do { const char *e_ = (err); \
-    CHECK(e_ && strstr(e_, part), "expected error containing \"%s\", got \"%s\"", part, e_ ? e_ : "(success)"); } while (0)
-#define CHECK_OK(err) do { const char *e_ = (err); CHECK(!e_, "unexpected error: %s", e_); } while (0)
+#include "tests/check.h"
 
 enum { K = 5, D = 24, PAIRS = K * (K - 1) / 2 };
 static const int class_size[K] = {90, 140, 60, 170, 110};
