@@ -460,7 +460,7 @@ async function train() {
             }
           },
         }));
-        const row = addResult({ ...r, model: await state.models.keep(r.model), name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: canvas ? curve : null, val: c.params.val ?? 0 });
+        const row = addResult({ ...r, model: await keepModel(t, r.model), name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: canvas ? curve : null, val: c.params.val ?? 0 });
         if (state.stopped) { tunedStop = row; break; }   // a fine-tuning stop kept its row; the rest do not run
       } catch (e) {
         if (state.stopped) break;
@@ -488,6 +488,12 @@ async function train() {
     setBusy(false);
   }
 }
+
+// A trained classifier's file, left in the classifier worker's heap ({ held, length }), into the
+// ModelStore a few MB at a time, then freed there: no whole JS copy of it on the page or in a worker.
+const keepModel = (t, { held, length }) => state.models.keepParts({
+  length, part: (start, end) => t.call('model-part', { held, start, end }).then((r) => r.bytes),
+}).finally(() => t.call('model-free', { held }).catch(() => {}));
 
 // The epoch whose weights EarlyStopping keeps: the first with the lowest validation loss (0: no
 // validation set, the last epoch's are kept).
@@ -828,6 +834,7 @@ window.__denselabTest = {
   stopAfterPairs: (k) => { state.stopAfterPairs = k; },
   stopAfterEpochs: (k) => { state.stopAfterEpochs = k; },
   rbfPairsKept: () => state.rbfPairs?.done.size ?? 0,
+  rbfPairBytes: () => [...(state.rbfPairs?.done.values() ?? [])].reduce((a, b) => a + (b?.byteLength ?? 0), 0),
   nextFitParams: (p) => { state.nextFitParams = p; },
   imagesOnPage: () => ({ train: state.splits.train.images?.length ?? 0, test: state.splits.test.images?.length ?? 0, stored: !!state.trainImages }),
   modelBytesOnPage: () => state.results.reduce((a, r) => a + (r.model.bytes?.byteLength ?? 0), 0),

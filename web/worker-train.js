@@ -17,8 +17,12 @@
 //   features-drop  { keepBlock } -> {}: keepBlock: only the features go (their room then holds fine-tuning's
 //                    working memory); fine-tuning's rows stay, for a fit of 'finetune' only
 //   fit     { name, params, rbfMax, images: { train, test } (the pixel baseline's, transferred), stopFlag }
-//           -> the comparison-table row (+ model bytes, predictions; the pixel baseline's images, transferred back); stopFlag (Int32Array on a
+//           -> the comparison-table row (+ predictions, and model: { held, length }, the trained file left in
+//           this worker's heap; the pixel baseline's images, transferred back); stopFlag (Int32Array on a
 //           SharedArrayBuffer): set to 1, fine-tuning ends after its epoch, keeping the best epoch's weights
+//   model-part { held, start, end } -> { bytes }: a part of a held file (copied, transferred), so the page
+//                                     stores it a few MB at a time and no whole JS copy of it exists
+//   model-free { held } -> {}: the page has it stored (or as bytes)
 //   predict { model: Uint8Array (DLCLASS1), x: Float32Array } -> { label, scores, kind, numFeatures }
 //   inspect { model }                  -> { kind, numClasses, numFeatures }
 //   the RBF SVM's pairs (wasm/rbf-pairs.js; the page schedules them over several of these workers):
@@ -30,7 +34,7 @@
 //   rbfPairsHere { done, threads, stopFlag } -> { pairs, threads } (the worker holding the data, started
 //                                         threaded: every pair not in done on its pthreads, rows in place;
 //                                         each pair's bytes come as progress as it finishes)
-//   rbfAssemble { results, seconds }   -> the comparison-table row, as fit's
+//   rbfAssemble { results, seconds }   -> the comparison-table row, as fit's (its model held likewise)
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 import { fetchModelFile } from './fetch-model.js';
@@ -39,6 +43,39 @@ import { classIndex, pairKey, pairTask, trainPairAt, trainPairTask, trainPairsHe
 
 let lab = null;
 let data = null;
+// The trained classifiers' files (DLCLASS1) left in the heap until the page has stored them: held id ->
+// saveInHeap()'s { length, bytes(start, end), free }. The RBF SVM's is 90 MB at 60,000; as one JS copy
+// moved to the page and cloned by IndexedDB, it was the tab's peak (a 296 MB spike in the renderer).
+const held = new Map();
+let heldCount = 0;
+
+// lab, except that the classifiers it trains save into the heap: experiment.js's row then has
+// model: { held, length } instead of bytes.
+const holdingModels = (core) => new Proxy(core, {
+  get(target, key) {
+    const v = target[key];
+    if (key !== 'fit' && key !== 'rbfAssemble') return typeof v === 'function' ? v.bind(target) : v;
+    return (...args) => {
+      const clf = v.apply(target, args);
+      clf.save = () => { const file = clf.saveInHeap(), id = ++heldCount; held.set(id, file); return { held: id, length: file.length }; };
+      return clf;
+    };
+  },
+});
+
+function heldFile(id) {
+  const file = held.get(id);
+  if (!file) throw new Error(`no trained classifier ${id} in the classifier worker (freed, or the worker was restarted)`);
+  return file;
+}
+
+const modelPart = ({ held: id, start, end }) => ({ bytes: heldFile(id).bytes(start, end) });
+
+function modelFree({ held: id }) {
+  held.get(id)?.free();
+  held.delete(id);
+  return {};
+}
 // The one copy of the features in the tab: { key, n, m, d, heap (HeapFloats, (n + m) x d), have, and
 // fine-tuning's rows: blockD, block (HeapFloats, (n + m) x blockD) and haveBlock }.
 // The page puts the batches in (read back from the cache once the feature workers are gone);
@@ -188,7 +225,7 @@ function fitOn(id, name, params, { train, test }, stopFlag) {
     }
     return phase === 'finetune' && stopFlag && Atomics.load(stopFlag, 0) ? 'stop' : false;
   };
-  return runClassifier(lab, name, train, test, params, onProgress);
+  return runClassifier(holdingModels(lab), name, train, test, params, onProgress);
 }
 
 function withClassifier(model, fn) {
@@ -256,7 +293,7 @@ function rbfAssemble({ results, seconds }) {
   if (!rbf) throw new Error('rbfAssemble before rbfPrepare');
   try {
     // The model's support vectors read in place from the features (tested, saved and freed here).
-    return rbfAssembledRow(lab, rbf.train, rbf.test, rbf.params, results, seconds, true);
+    return rbfAssembledRow(holdingModels(lab), rbf.train, rbf.test, rbf.params, results, seconds, true);
   } finally {
     rbf = null;     // one fit: its rows are views into features.heap, freed by dropFeatures()
   }
@@ -265,7 +302,7 @@ function rbfAssemble({ results, seconds }) {
 const handlers = {
   start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfPairHere, rbfPairsHere, rbfAssemble,
   'features-begin': featuresBegin, 'features-put': featuresPut, 'features-end': featuresEnd, 'features-drop': dropFeatures,
-  'block-begin': blockBegin,
+  'block-begin': blockBegin, 'model-part': modelPart, 'model-free': modelFree,
 };
 
 // For bench/tab_experiment.js's memory breakdown: this worker's WASM memory (it never shrinks).
@@ -273,6 +310,6 @@ self.__denselabMemory = () => ({ wasmBytes: lab ? lab.heapBytes() : 0, role: dat
 
 serve(handlers, {
   setup: ['start'], isReady: () => !!lab, notReady: 'the classifier worker is not started',
-  transfer: (r) => [r?.model?.buffer, r?.predictions?.buffer, r?.xi?.buffer, r?.xj?.buffer, r?.bytes?.buffer, r?.spent?.buffer,
+  transfer: (r) => [r?.predictions?.buffer, r?.xi?.buffer, r?.xj?.buffer, r?.bytes?.buffer, r?.spent?.buffer,
     r?.images?.train.buffer, r?.images?.test.buffer].filter(Boolean),
 });
