@@ -5,7 +5,7 @@
 // and fashion-cache.js (IndexedDB), the drawings from fashion-render.js, the defaults of
 // every field from defaults.js.
 import { FASHION_CLASSES, FASHION_FILES, blockFloats } from './experiment.js';
-import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures, putBlockRows } from './fashion-pool.js';
+import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures, putBlockRows, putCachedRows } from './fashion-pool.js';
 import { FeatureCache, ModelStore } from './fashion-cache.js';
 import { bestRow, drawCurve, drawGray, lessonSentence, renderConfusion, renderGallery } from './fashion-render.js';
 import { FASHION as DEFAULTS } from './defaults.js';
@@ -346,6 +346,23 @@ async function feedTrainer(t) {
   state.trainerData = key;
 }
 
+// The features in the classifier worker as classifier `name` takes them (t.mode.featureTypes, the
+// core's table, as the CLIs): float16 for the two SVMs (143 MB instead of 287 at the full size, so
+// their working sets fit beside them), float32 for the softmax head. A switch drops the room and
+// reads every batch back from the cache into one of the other type. Without the cache, or when a
+// batch could not be cached, they stay float32 throughout (more memory, the accuracies of
+// `--feature-type f32`).
+async function featuresAs(t, name) {
+  const f = state.features, type = t.mode?.featureTypes?.[name] ?? 'f32';
+  if (!f?.cacheComplete || (!f.dropped && (f.type ?? 'f32') === type)) return;
+  f.dropped = true;   // until every batch is back
+  await t.call('features-drop', { keepBlock: true });
+  const { have } = await t.call('features-begin', { key: featuresKey(f), n: f.n, m: f.m, d: DIMS, type });
+  await putCachedRows({ cache: state.cache, n: f.n, m: f.m, size: f.size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, block: false,
+    sink: { have: new Set(have), put: workerPut(t, async () => {}) } });
+  Object.assign(f, { type, dropped: false });
+}
+
 // The pixel baseline's floats (219 MB at the full size) would sit next to the features (287 MB) in
 // the worker's heap: when every batch of the features is safe in IndexedDB, the worker drops them
 // first, and the next run that needs them reads them back from the cache (seconds, not minutes).
@@ -442,6 +459,7 @@ async function train() {
         state.trainCall = t;
         setBusy(true);
         if (c.name === 'finetune') await fineTuningRows(t);
+        else if (c.name !== 'pixels-linear-svm') await featuresAs(t, c.name);
         const px = c.name === 'pixels-linear-svm' ? await pixelImages() : { images: null, transfer: [] };
         const params = { ...c.params, ...state.nextFitParams };
         state.nextFitParams = null;
@@ -527,7 +545,7 @@ function stopTraining() {
 // so one worker trains them all at the cost of the second core). The finished pairs stay here, so
 // a stopped fit (same data and parameters) resumes from them.
 async function fitRbf(t, c) {
-  const key = `${state.trainerData}|${c.rbfMax}|${JSON.stringify(c.params)}`;
+  const key = `${state.trainerData}|${c.rbfMax}|${JSON.stringify(c.params)}|${state.features?.type ?? 'f32'}`;   // float16 rows train other pairs
   if (state.rbfPairs?.key !== key) state.rbfPairs = { key, done: new Map() };
   const { done } = state.rbfPairs;
   const params = { ...c.params, cacheMb: DEFAULTS.classifiers['rbf-svm'].pairCacheMb };   // the same model, any cache

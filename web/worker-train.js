@@ -2,11 +2,12 @@
 // off the page's main thread, with the same sequencing as `node wasm/cli.js fashion`.
 // Messages in: { id, cmd, ... }; out: { id, ok, result | error } and, while training,
 // { id, progress: { phase, step, steps, loss, trainAcc, valAcc (-1: no validation set) } }.
-//   start   { wasm, threads }           -> { threads, why } (threads > 1: the threaded core if it can)
+//   start   { wasm, threads }           -> { threads, why, featureTypes: { name: 'f16' | 'f32' } (how each
+//                                          classifier kind stores its features: learn/experiment.c's table, as the CLIs) }
 //   data    { train: {labels, rows, cols}, test: {...}, n, m } (labels only: the images come with a pixel fit)
-//   features-begin { key, n, m, d, blockD, modelUrl, checksum } -> { have: ['train:0', ...], haveBlock }: room for the
-//                    features of key (train rows then test rows) in this worker's WASM heap, and the batches
-//                    already there; blockD > 0: fine-tuning's rows may come too (blockD floats each; their room is
+//   features-begin { key, n, m, d, blockD, modelUrl, checksum, type } -> { have: ['train:0', ...], haveBlock }: room for the
+//                    features of key (train rows then test rows) in this worker's WASM heap (type 'f16': as float16,
+//                    each put batch converted; default 'f32'), and the batches already there; blockD > 0: fine-tuning's rows may come too (blockD floats each; their room is
 //                    taken at their first batch; the model at modelUrl, checked against checksum, gives the conv5
 //                    weights fine-tuning starts from: fetched here, read once and freed)
 //   block-begin    { key, n, m, blockD, modelUrl, checksum } -> { have }: fine-tuning's rows only (put with block:
@@ -76,7 +77,8 @@ function modelFree({ held: id }) {
   held.delete(id);
   return {};
 }
-// The one copy of the features in the tab: { key, n, m, d, heap (HeapFloats, (n + m) x d), have, and
+// The one copy of the features in the tab: { key, n, m, d, type, heap ((n + m) x d: HeapFloats, or
+// HeapHalves with type 'f16'), have, and
 // fine-tuning's rows: blockD, block (HeapFloats, (n + m) x blockD) and haveBlock }.
 // The page puts the batches in (read back from the cache once the feature workers are gone);
 // the classifiers read it in place.
@@ -87,7 +89,15 @@ let features = null;
 // here (rbfPairsHere); else the single-threaded core the page sent. -> { threads, why }.
 let mode = { threads: 1, why: '' };
 
-async function start({ wasm, threads = 1 }) {
+// Each classifier kind's feature storage, from the core's table ('f32' when the core does not say).
+const featureTypes = () => Object.fromEntries(lab.reportRows().map((r) => [r.name, r.featureType ?? 'f32']));
+
+async function start(args) {
+  await startCore(args);
+  return { ...mode, featureTypes: featureTypes() };
+}
+
+async function startCore({ wasm, threads = 1 }) {
   if (lab) return mode;
   const isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
   // Firefox: the threaded build breaks the offline cache's downloads there (web/worker.js).
@@ -135,12 +145,13 @@ async function finetuneBase(modelUrl, modelChecksum) {
   try { lab.setFinetuneBase(file); baseModel = file.checksum; } finally { file.free(); }
 }
 
-async function featuresBegin({ key, n, m, d, blockD = 0, modelUrl, checksum: modelChecksum }) {
+async function featuresBegin({ key, n, m, d, blockD = 0, modelUrl, checksum: modelChecksum, type = 'f32' }) {
   // Before the features' room is taken: the model's heap space is free again for it.
   if (blockD) await finetuneBase(modelUrl, modelChecksum);
-  if (features?.key !== key || !features.heap) {
+  if (features?.key !== key || !features.heap || features.type !== type) {
     dropFeatures();
-    features = { key, n, m, d, heap: lab.heapFloats((n + m) * d, 'features'), have: new Set(), blockD: 0, block: null, haveBlock: new Set() };
+    const heap = type === 'f16' ? lab.heapHalves((n + m) * d, 'features') : lab.heapFloats((n + m) * d, 'features');
+    features = { key, n, m, d, type, heap, have: new Set(), blockD: 0, block: null, haveBlock: new Set() };
   }
   if (blockD && features.blockD !== blockD) {
     features.block?.free();
@@ -175,7 +186,8 @@ function featuresPut({ split, start, floats, block }) {
   if ((split !== 'train' && split !== 'test') || !Number.isInteger(rows) || !Number.isInteger(start) || start < 0 || start + rows > end) {
     throw new Error(`features-put: ${floats.length} floats at ${split} row ${start} do not fit ${n} + ${m} rows of ${d}`);
   }
-  (block ? blockRoom() : features.heap).view().set(floats, ((split === 'test' ? n : 0) + start) * d);
+  const room = block ? blockRoom() : features.heap, at = ((split === 'test' ? n : 0) + start) * d;
+  if (room.put) room.put(floats, at); else room.view().set(floats, at);   // halves: converted by the C kernel
   (block ? features.haveBlock : features.have).add(`${split}:${start}`);
   // The heap holds them now. Handed back rather than released: a detached buffer's memory is
   // freed only by a garbage collection, which this idle worker puts off (410 MB at 70,000
@@ -200,6 +212,7 @@ function fit({ id, name, params, rbfMax, images, stopFlag }) {
   const px = name === 'pixels-linear-svm', block = lab.reportRows().find((r) => r.name === name)?.blockInput;
   if (!px && !(block ? features : features?.heap)) throw new Error(`${name} needs the DenseNet features: extract them first`);
   if (block && (!features.block || !baseModel)) throw new Error(`${name} needs conv5_block1's input: extract the features with it chosen`);
+  if (!px && !block && features.type === 'f16' && featureTypes()[name] !== 'f16') throw new Error(`${name} needs the features as float32, not the float16 ones here: the page reads them back first`);
   if (px && !images) throw new Error('the pixel baseline needs the images');
   const withImages = (s, split) => ({ ...s, images: px ? images[split] : null });
   // The pixel baseline's [0, 1] floats go into the heap, freed after the run (and that room is
