@@ -3,18 +3,22 @@
 // the Fashion-MNIST page runs, with the page's parameters (web/defaults.js), trained once on the
 // float32 features and once on the same features rounded to float16 (round to nearest even), in the
 // same run; prints the table of docs/benchmarks.md ("Float16 feature storage") and one JSON line.
-// Outside CI (the RBF SVM on 60,000 takes minutes). Its result (docs/benchmarks.md): the softmax head moved
-// by more than 0.1 points, so the features stay float32.
+// Outside CI (the RBF SVM on 60,000 takes minutes).
 //
 //   nice -n 19 node bench/f16_accuracy.js --features build/bench/features32.npy [--train 60000] [--test 10000]
-//        [--workers 2] [--classifiers linear-svm,rbf-svm,softmax,pixels-linear-svm] [--seed S]
+//        [--workers 2] [--classifiers linear-svm,rbf-svm,softmax,pixels-linear-svm] [--halves js|heap] [--seed S]
+//        [--rows all|experiment]
 //
 // --features: a .npy from `node wasm/cli.js features --size 32 --out FILE.npy` (N train rows then
-// 10,000 test rows, with FILE.labels.npy). The float16 values are rounded here in JS and trained as
-// float32: what float16 storage would change is the values alone.
+// 10,000 test rows, with FILE.labels.npy). --halves js: the float16 values rounded here in JS and
+// trained as float32 (Step 0 of the work: the values alone); heap: stored as halves by the C kernel
+// (lab.heapHalves) and trained on those rows, as the page and both CLIs do.
 // The pixel baseline rounds pixels / 255 the same way. The RBF SVM's pairs run on --workers threads.
 // --seed S: the classifiers' seed parameter (softmax: initial weights and shuffling; linear SVMs: the
 // permutations) instead of the page's 1, to see how much a seed alone moves an accuracy.
+// --rows experiment: the second column is the experiment's default (learn/report.h,
+// lab.reportFeatureType: float16 for the two SVMs only; a float32 row is not trained twice);
+// all (the default): every row on float16.
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -27,7 +31,7 @@ import { nodePairWorkers } from '../wasm/rbf-pair-worker.js';
 import { FASHION } from '../web/defaults.js';
 import { fashionDir, readNpy } from '../tests/helpers.js';
 
-const opts = { features: null, train: '60000', test: '10000', workers: '2', classifiers: 'linear-svm,rbf-svm,softmax,pixels-linear-svm', seed: '' };
+const opts = { features: null, train: '60000', test: '10000', workers: '2', classifiers: 'linear-svm,rbf-svm,softmax,pixels-linear-svm', halves: 'js', seed: '', rows: 'all' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const k = argv[i].replace(/^--/, '');
@@ -68,16 +72,23 @@ const wasmBinary = fs.readFileSync(paths.wasm), coreUrl = pathToFileURL(paths.co
 const lab = await createDenseLab({ wasmBinary, coreUrl });
 const totalSv = (bytes) => new DataView(bytes.buffer, bytes.byteOffset).getUint32(28, true);   // DLCLASS1 kind parameter
 
-// One classifier's inputs as { train: { x, y, n, d }, test }: float32, or rounded to float16 (type 'f16').
+// One classifier's inputs as { train: { x, y, n, d }, test } with x float32 arrays, or halves in the heap.
 function inputs(name, type) {
   const px = name === 'pixels-linear-svm', dd = px ? 784 : d;
   const f32 = {
     train: px ? pixels(fashion.train, n) : x.data.subarray(0, n * d),
     test: px ? pixels(fashion.test, m) : x.data.subarray(fileTrain * d, (fileTrain + m) * d),
   };
-  const store = (a) => (type === 'f32' ? a : roundedCopy(a));
+  const store = (a) => {
+    if (type === 'f32') return a;
+    if (opts.halves === 'js') return roundedCopy(a);
+    const h = lab.heapHalves(a.length, 'f16 accuracy rows');
+    h.put(0, a);
+    return h;
+  };
   return { train: { x: store(f32.train), y: ys.train, n, d: dd }, test: { x: store(f32.test), y: ys.test, n: m, d: dd } };
 }
+const freeInputs = (io) => [io.train.x, io.test.x].forEach((a) => a.free?.());
 
 async function rbf(io) {
   const p = { ...FASHION.classifiers['rbf-svm'].params, cacheMb: FASHION.classifiers['rbf-svm'].pairCacheMb };
@@ -102,10 +113,13 @@ const table = [];
 for (const name of opts.classifiers.split(',')) {
   const row = { classifier: name, params: paramsOf(name) };
   for (const type of ['f32', 'f16']) {
+    if (type === 'f16' && opts.rows === 'experiment' && lab.reportFeatureType(name) === 'f32') { row.f16 = row.f32; continue; }
     process.stderr.write(`${name} on ${type}...\n`);
     const io = inputs(name, type);
-    const r = name === 'rbf-svm' ? await rbf(io) : runClassifier(lab, name, io.train, io.test, row.params);
-    row[type] = { accuracy: r.test_accuracy, seconds: r.train_seconds, ...(name === 'rbf-svm' ? { support_vectors: totalSv(r.model) } : {}) };
+    try {
+      const r = name === 'rbf-svm' ? await rbf(io) : runClassifier(lab, name, io.train, io.test, row.params);
+      row[type] = { accuracy: r.test_accuracy, seconds: r.train_seconds, ...(name === 'rbf-svm' ? { support_vectors: totalSv(r.model) } : {}) };
+    } finally { freeInputs(io); }
   }
   row.difference_points = (row.f16.accuracy - row.f32.accuracy) * 100;
   table.push(row);
@@ -113,4 +127,4 @@ for (const name of opts.classifiers.split(',')) {
   console.log(`| ${name} | ${pct(row.f32.accuracy)} | ${pct(row.f16.accuracy)} | ${row.difference_points >= 0 ? '+' : ''}${row.difference_points.toFixed(2)} | ${row.f32.support_vectors ?? '—'} | ${row.f16.support_vectors ?? '—'} | ${row.f32.seconds.toFixed(1)} / ${row.f16.seconds.toFixed(1)} s |`);
 }
 const within = table.every((r) => Math.abs(r.difference_points) <= 0.1);
-console.log(JSON.stringify({ features: path.basename(opts.features), train: n, test: m, within_0_1_points: within, table }));
+console.log(JSON.stringify({ features: path.basename(opts.features), train: n, test: m, halves: opts.halves, rows: opts.rows, within_0_1_points: within, table }));

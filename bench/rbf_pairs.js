@@ -5,7 +5,7 @@
 //
 //   nice -n 19 node bench/rbf_pairs.js [--features build/bench/features32.npy | pixels]
 //        [--train 60000] [--test 10000] [--workers 2] [--serial 1] [--peer 1] [--cache-mb 200]
-//        [--threads 1] [--pool 0]
+//        [--threads 1] [--pool 0] [--f16 1]
 //
 // --features: a .npy from `node wasm/cli.js features --size 32 --out FILE.npy` (N train rows
 // then M test rows, with FILE.labels.npy); without it, Fashion-MNIST's [0, 1] pixels (d = 784).
@@ -15,6 +15,10 @@
 // --workers threads in the same run: wall times and the busiest thread's CPU seconds (the
 // critical path, /proc/self/task), their ratios, the same bytes checked. --pool 0 skips
 // the worker-pool fit (and then the docs/benchmarks.md section is not rewritten).
+// --f16 1: the pairs on --workers threads of one threaded instance with the rows stored as float32
+// (HeapFloats) and as float16 (HeapHalves, converted per use: the page's classifier worker, the
+// default since issue 11 §3), in the same run (f32, f16, f32 again: the first f32 run grows the heap):
+// wall and critical-path CPU seconds, the f16/f32 ratios, the support vectors of each.
 // Ours: wall time of the whole pair-parallel fit (prepare, pairs, assemble) in Node.
 // Peer: `svm-train -s 0 -t 2 -c 1 -g GAMMA -e 0.001 -m CACHE`, timed from the close() of its
 // training file to the open() of its model file (bench/peers.js), GAMMA our gamma='scale'.
@@ -31,7 +35,7 @@ import { libsvm, writeLibsvm } from './peers.js';
 import { RBF_JSON, writeRbfSection } from './rbf_section.js';
 import { readNpy, root } from '../tests/helpers.js';
 
-const opts = { features: null, train: '60000', test: '10000', workers: '2', serial: '0', peer: '1', 'cache-mb': '200', threads: '0', pool: '1' };
+const opts = { features: null, train: '60000', test: '10000', workers: '2', serial: '0', peer: '1', 'cache-mb': '200', threads: '0', pool: '1', f16: '0' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const k = argv[i].replace(/^--/, '');
@@ -123,6 +127,29 @@ if (opts.threads === '1') {
   r[`ratio_threads_${workers}_over_1`] = r[`threads_${workers}`].train_seconds / r.threads_1.train_seconds;
   r[`critical_ratio_threads_${workers}_over_1`] = r[`threads_${workers}`].critical_cpu_seconds / r.threads_1.critical_cpu_seconds;
   heap.free();
+}
+
+if (opts.f16 === '1') {
+  const mt = await createDenseLab({ threads: workers, wasmBinary: fs.readFileSync(paths.wasmThreads), coreUrl: pathToFileURL(paths.coreThreads).href });
+  mt.setThreads(workers);
+  const r = out.f16_vs_f32_rows = { threads: workers };
+  for (const type of ['f32', 'f16', 'f32']) {
+    const rows = type === 'f16' ? mt.heapHalves(n * d, 'features') : mt.heapFloats(n * d, 'features');
+    try {
+      rows.put(0, data.train.x);
+      const shared = mt.rbfPrepare(rows, data.train.y, n, d, options), index = classIndex(data.train.y, n, shared.numClasses);
+      t0 = Date.now();
+      const cpu0 = threadCpu();
+      const results = trainPairsHere(mt, rows, n, d, index, shared, options, { onPair });
+      const cpu1 = threadCpu(), seconds = (Date.now() - t0) / 1000;
+      const clf = mt.rbfAssemble(rows, data.train.y, n, d, options, results, { borrow: true });
+      r[type] = { train_seconds: seconds, critical_cpu_seconds: busiest(cpu0, cpu1), cpu_seconds: allThreads(cpu0, cpu1), total_sv: totalSv(clf.save()) };
+      clf.free();
+      process.stderr.write('\n');
+    } finally { rows.free(); }
+  }
+  r.ratio_f16_over_f32 = r.f16.train_seconds / r.f32.train_seconds;
+  r.critical_ratio_f16_over_f32 = r.f16.critical_cpu_seconds / r.f32.critical_cpu_seconds;
 }
 
 if (opts.serial === '1') {

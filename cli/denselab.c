@@ -6,6 +6,7 @@
  *   denselab predict IMAGE... --out FILE.npy [Keras arguments as for summary]
  *   denselab features --size S [--train N] [--test M] --out FILE.npy
  *   denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all [--C 1] [--json]
+ *                    [--feature-type f16|f32]   (default: float16 features for the two SVMs, float32 for the others)
  *   denselab bench [--runs R] [--batch B] [Keras arguments as for summary] [--json]   (whole-network latency)
  *   denselab train DIR [--cv auto|loo|K | --holdout F] [--out FILE.dlproj] [--json]   (your own classes)
  *   denselab classify --classifier FILE.dlproj IMAGE... [--json]   (with a classifier trained by train or the page)
@@ -26,6 +27,7 @@
 #include "models/finetune_split.h"
 #include "learn/finetune.h"
 #include "onnx/export.h"
+#include "kernels/kernels.h"
 #include "models/image.h"
 #include "models/model.h"
 #include "models/predictions.h"
@@ -129,6 +131,7 @@ typedef struct {
     const char *data, *classifier;
     const char *project, *cv;         /* train / classify --project */
     const char *holdout;              /* train --holdout F */
+    const char *feature_type;         /* fashion --feature-type f32|f16 (NULL: learn/report.h's) */
     int with_images;
     long train, test, batch, rbf_max, runs;
     int batch_given;
@@ -225,6 +228,7 @@ static int parse_args(int argc, char **argv, args *a) {
         else if (!strcmp(arg, "--project") || !strcmp(arg, "--save")) a->project = v;
         else if (!strcmp(arg, "--cv")) a->cv = v;
         else if (!strcmp(arg, "--holdout")) a->holdout = v;
+        else if (!strcmp(arg, "--feature-type")) a->feature_type = v;
         else if (!strcmp(arg, "--train") || !strcmp(arg, "--test") || !strcmp(arg, "--batch") || !strcmp(arg, "--rbf-max") ||
                    !strcmp(arg, "--runs")) {
             long long x;
@@ -590,19 +594,20 @@ static int learn_progress(void *user, const dl_learn_progress *p) {
 }
 
 /* Train one row's classifier, evaluate it, print its result (learn/report.h). */
-static int run_classifier(const args *a, const char *name, const float *xtr, const int *ytr, int n,
-                          const float *xte, const int *yte, int m, int d, int first) {
+static int run_classifier(const args *a, const char *name, const dl_rows *xtr, const int *ytr,
+                          const dl_rows *xte, const int *yte, int first) {
+    int n = xtr->n;
     dl_classifier *c = NULL;
     dl_fit_params params;   /* the experiment's values for this row, then the user's flags */
     dl_report_row_params(name, &params);
     const char *err = NULL;
     for (int i = 0; i < a->fit.count && !err; i++) err = dl_fit_params_set(&params, a->fit.item[i].name, a->fit.item[i].value);
     double t0 = now_seconds(), acc = 0;
-    if (!err) err = dl_fit(dl_report_row_kind(name), xtr, ytr, n, d, &params, a->json ? NULL : learn_progress, NULL, &c, NULL);
+    if (!err) err = dl_fit_rows(dl_report_row_kind(name), xtr, ytr, &params, a->json ? NULL : learn_progress, NULL, &c, NULL);
     double seconds = now_seconds() - t0;
     int *cm = calloc((size_t)(c ? c->num_classes * c->num_classes : 1), sizeof(int));
     if (!err && !cm) err = "out of memory";
-    if (!err) err = dl_evaluate(c, xte, yte, m, &acc, cm, NULL);
+    if (!err) err = dl_evaluate_rows(c, xte, yte, &acc, cm, NULL);
     if (!err) {
         dl_text t = { 0 };
         dl_report_row(&t, a->json, first, name, n, seconds, acc, cm, c->num_classes);
@@ -640,6 +645,12 @@ static int block_features(const args *a, const dl_model *m, const fashion_split 
     return status;
 }
 
+/* A row's features as float16 (1) or float32 (0): --feature-type for every
+ * row, else the experiment's table (learn/report.h: float16 for the SVMs). */
+static int row_features_f16(const args *a, const char *row) {
+    return a->feature_type ? !strcmp(a->feature_type, "f16") : dl_report_row_features_f16(row);
+}
+
 static int cmd_fashion(const args *a) {
     enum { MAX_ROWS = 16 };
     int rows = dl_report_row_count() < MAX_ROWS ? dl_report_row_count() : MAX_ROWS, chosen[MAX_ROWS] = { 0 }, any = 0;
@@ -660,6 +671,14 @@ static int cmd_fashion(const args *a) {
     }
     int size = fashion_size(a);
     if (!size) return 1;
+    if (a->feature_type && strcmp(a->feature_type, "f32") && strcmp(a->feature_type, "f16"))
+        return fail("--feature-type must be f32 or f16, got '%s'", a->feature_type);
+    int need_f16 = 0, need_f32 = 0;   /* which copies of the pooled features the chosen rows read */
+    for (int k = 0; k < rows; k++) {
+        const char *name = dl_report_row_name(k);
+        if (!chosen[k] || k == pixels || dl_report_row_block_input(name)) continue;
+        if (row_features_f16(a, name)) need_f16 = 1; else need_f32 = 1;
+    }
     fashion_split tr = { 0 }, te = { 0 };
     dl_model *m = NULL;
     dl_net *net = NULL;
@@ -686,6 +705,17 @@ static int cmd_fashion(const args *a) {
         if (!ptr || !pte) status = fail("out of memory");
         else { dl_idx_images_to_f32(&tr.images, 0, (uint32_t)n, 1.0f / 255, ptr); dl_idx_images_to_f32(&te.images, 0, (uint32_t)t, 1.0f / 255, pte); }
     }
+    uint16_t *htr = NULL, *hte = NULL;   /* the features as float16; the float32 ones freed if no row reads them */
+    if (!status && need_f16) {
+        htr = malloc(sizeof(uint16_t) * (size_t)n * d);
+        hte = malloc(sizeof(uint16_t) * (size_t)t * d);
+        if (!htr || !hte) status = fail("out of memory");
+        else { f16_from_f32((size_t)n * d, ftr, htr); f16_from_f32((size_t)t * d, fte, hte); }
+    }
+    if (!need_f32) {
+        free(ftr); free(fte);
+        ftr = fte = NULL;
+    }
     float *btr = NULL, *bte = NULL;
     int bd = 0;
     if (!status && need_block) {
@@ -701,14 +731,20 @@ static int cmd_fashion(const args *a) {
     for (int k = 0; k < rows && !status; k++) {
         if (!chosen[k]) continue;
         const char *name = dl_report_row_name(k);
-        status = k == pixels ? run_classifier(a, name, ptr, ytr, n, pte, yte, t, px, first)
-                 : dl_report_row_block_input(name) ? run_classifier(a, name, btr, ytr, n, bte, yte, t, bd, first)
-                             : run_classifier(a, name, ftr, ytr, dl_report_row_train(name, n, (int)a->rbf_max), fte, yte, t, d, first);
+        dl_rows xtr, xte;
+        if (k == pixels) { xtr = dl_rows_f32(ptr, n, px); xte = dl_rows_f32(pte, t, px); }
+        else if (dl_report_row_block_input(name)) { xtr = dl_rows_f32(btr, n, bd); xte = dl_rows_f32(bte, t, bd); }
+        else {
+            int rn = dl_report_row_train(name, n, (int)a->rbf_max), f16 = row_features_f16(a, name);
+            xtr = f16 ? dl_rows_f16(htr, rn, d) : dl_rows_f32(ftr, rn, d);
+            xte = f16 ? dl_rows_f16(hte, t, d) : dl_rows_f32(fte, t, d);
+        }
+        status = run_classifier(a, name, &xtr, ytr, &xte, yte, first);
         first = 0;
     }
     if (!status && tail.len) fputs(tail.buf, stdout);
     dl_text_free(&head); dl_text_free(&tail);
-    free(ftr); free(fte); free(ptr); free(pte); free(ytr); free(yte); free(btr); free(bte);
+    free(ftr); free(fte); free(htr); free(hte); free(ptr); free(pte); free(ytr); free(yte); free(btr); free(bte);
     dl_net_free(net); dl_model_free(m); free_split(&tr); free_split(&te);
     dl_finetune_set_base(NULL, 0);
     return status;
@@ -1014,6 +1050,7 @@ int main(int argc, char **argv) {
         "       denselab features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]\n"
         "       denselab fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all\n"
         "                        [--PARAM VALUE]... [--rbf-max N (default: all)] [--json] [--data DIR]   (PARAMs below)\n"
+        "                        [--feature-type f16|f32]   (how every row's features are stored; default: float16 for the SVMs, float32 for the others)\n"
         "       denselab bench [--runs R] [--batch B] [--threads N] [--layers] [--include-top B] [--input-shape H,W,C] [--pooling P] [--json]\n"
         "       denselab train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K | --holdout F]\n"
         "                      [--out FILE.dlproj] [--with-images] [--json]   (DIR: one sub-folder of images per class)\n"

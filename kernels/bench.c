@@ -210,6 +210,32 @@ int main(int argc, char **argv) {
         }
         if (json) printf("]");
     }
+    /* float16 feature storage: the page's 1 MB batch of features (256 rows of 1,024) to halves and
+     * one row back (what a classifier reads per row), the SIMD variant next to the scalar reference. */
+    {
+        const size_t sizes[2] = {256 * 1024, 1024};
+        const char *names[2] = {"f16_from_f32 256x1024", "f32_from_f16 1024"};
+        if (json) printf(",\"f16\":[");
+        else printf("\n%-24s %9s %9s %9s %9s\n", "float16 conversion", "values", "scalar ms", "simd ms", "speedup");
+        for (int i = 0; i < 2; i++) {
+            size_t n = sizes[i];
+            float *x = bench_rand(n);
+            uint16_t *h = malloc(n * sizeof(uint16_t));
+            f16_from_f32_scalar(n, x, h);
+            double ts, tv;
+            if (i == 0) {
+                TIME_BEST(ts, f16_from_f32_scalar(n, x, h));
+                TIME_BEST(tv, f16_from_f32_wasmsimd(n, x, h));
+            } else {
+                TIME_BEST(ts, f32_from_f16_scalar(n, h, x));
+                TIME_BEST(tv, f32_from_f16_wasmsimd(n, h, x));
+            }
+            if (json) printf("%s{\"shape\":\"%s\",\"values\":%zu,\"scalar_ms\":%.4f,\"simd_ms\":%.4f}", i ? "," : "", names[i], n, ts * 1e3, tv * 1e3);
+            else printf("%-24s %9zu %9.4f %9.4f %9.2f\n", names[i], n, ts * 1e3, tv * 1e3, ts / tv);
+            free(x); free(h);
+        }
+        if (json) printf("]");
+    }
     if (json)
         printf(",\"conv_total_ms\":%.2f,\"conv_total_gflop\":%.3f,\"quick\":%s}\n", total_ms, total_flop / 1e9, quick ? "true" : "false");
     else if (!quick)

@@ -15,6 +15,7 @@
 #ifndef DENSELAB_KERNELS_H
 #define DENSELAB_KERNELS_H
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -259,6 +260,17 @@ void f32_adam_update_scalar(size_t n, float *w, const float *g, float *m, float 
                             float beta1, float beta2, float epsilon);
 void f32_adam_update_wasmsimd(size_t n, float *w, const float *g, float *m, float *v, float lr_t,
                               float beta1, float beta2, float epsilon);
+
+/* ---- float16 storage (kernels/f16.c) --------------------------------------
+ * Halves are IEEE binary16 as uint16_t bits. f32_from_f16 is exact (subnormals,
+ * infinities; a NaN stays a NaN); f16_from_f32 rounds to nearest, ties to
+ * even, overflows to infinity and keeps NaN a NaN. */
+void f32_from_f16(size_t n, const uint16_t *in, float *out);
+void f16_from_f32(size_t n, const float *in, uint16_t *out);
+void f32_from_f16_scalar(size_t n, const uint16_t *in, float *out);
+void f32_from_f16_wasmsimd(size_t n, const uint16_t *in, float *out);
+void f16_from_f32_scalar(size_t n, const float *in, uint16_t *out);
+void f16_from_f32_wasmsimd(size_t n, const float *in, uint16_t *out);
 
 /* Which SIMD the _wasmsimd variants compile to here: "wasm-simd128", "sse2"
  * or "scalar-emulation". */

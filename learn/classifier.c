@@ -48,10 +48,17 @@ void dl_param_defaults(const dl_param_spec *spec, int n, double *v) {
 /* ---- prediction --------------------------------------------------------- */
 
 const char *dl_classifier_predict(const dl_classifier *c, const float *x, int n, int *labels, float *scores) {
+    dl_rows rows = dl_rows_f32(x, n, c ? c->num_features : 0);
+    return dl_classifier_predict_rows(c, &rows, labels, scores);
+}
+
+const char *dl_classifier_predict_rows(const dl_classifier *c, const dl_rows *x, int *labels, float *scores) {
     if (!c || !c->model) return "predict: no classifier";
+    int n = x->n;
     if (n < 0) return "predict: negative row count";
     if (n == 0) return NULL;
-    const char *err = dl_learn_check_xy(x, NULL, n, c->num_features, NULL);
+    if (x->d != c->num_features) return dl_errorf("predict: rows of %d features, the classifier takes %d", x->d, c->num_features);
+    const char *err = dl_learn_check_rows(x, NULL, NULL);
     if (err) return err;
     enum { CHUNK = 64 };
     int d = c->num_features, k = c->num_classes;
@@ -60,8 +67,10 @@ const char *dl_classifier_predict(const dl_classifier *c, const float *x, int n,
     if (!xs || !sc) { free(xs); free(sc); return "out of memory"; }
     for (int i0 = 0; i0 < n; i0 += CHUNK) {
         int m = n - i0 < CHUNK ? n - i0 : CHUNK;
-        for (int i = 0; i < m; i++)
-            dl_standardize_row(x + (size_t)(i0 + i) * d, c->mean, c->std, d, xs + (size_t)i * d);
+        for (int i = 0; i < m; i++) {
+            float *row = xs + (size_t)i * d;   /* float16: converted here, then standardised in place */
+            dl_standardize_row(dl_rows_row(x, i0 + i, row), c->mean, c->std, d, row);
+        }
         if ((err = c->kind->scores(c, xs, m, sc))) break;
         for (int i = 0; labels && i < m; i++) {
             const float *s = sc + (size_t)i * k;

@@ -59,6 +59,10 @@ void dl_train_report_free(dl_train_report *r);
 const char *dl_classifier_predict(const dl_classifier *c, const float *x, int n,
                                   int *labels, float *scores);
 
+/* The same over stored rows (float32 or float16; x->d must be num_features):
+ * float16 rows predict as float32 rows holding the same values. */
+const char *dl_classifier_predict_rows(const dl_classifier *c, const dl_rows *x, int *labels, float *scores);
+
 /* Serialise into a new malloc'd buffer (caller free()s it). */
 const char *dl_classifier_save(const dl_classifier *c, uint8_t **buf, size_t *size);
 /* Parse and fully validate a buffer; *out is a new classifier. Every size in
@@ -118,6 +122,11 @@ struct dl_classifier_kind {
     const char *(*read)(dl_classifier *c, uint32_t param, dl_clf_bytes *in);
     void (*write)(const dl_classifier *c, dl_clf_bytes *out);
     void (*free_model)(void *model);
+    /* fit over stored rows (float32 or float16; learn_common.h), or NULL: the kind
+     * takes float32 rows only (fit). */
+    const char *(*fit_rows)(const dl_rows *x, const int *y, const double *values,
+                            dl_learn_progress_fn progress, void *user,
+                            dl_classifier **out, dl_train_report *report);
 };
 
 /* A classifier of kind with no model yet (c->model = NULL), mean/std

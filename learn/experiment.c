@@ -171,39 +171,68 @@ const char *dl_fit_check_values(const char *name, const double *values, int coun
     return NULL;
 }
 
-const char *dl_fit_values(const char *name, const float *x, const int *y, int n, int d,
-                          const double *values, int count, dl_learn_progress_fn progress, void *user,
-                          dl_classifier **out, dl_train_report *report) {
+/* The checks every fit starts with; *kind and *values (all parameters) on success. */
+static const char *fit_setup(const char *name, const dl_fit_params *p, const dl_classifier_kind **kind, double *values) {
+    const char *err = find_kind(name, kind);
+    if (err) return err;
+    if ((*kind)->num_params > DL_FIT_MAX_PARAMS) return "fit: too many parameters";
+    dl_param_defaults((*kind)->params, (*kind)->num_params, values);
+    for (int i = 0; p && i < p->count; i++)
+        for (int j = 0; j < (*kind)->num_params; j++)
+            if (!strcmp((*kind)->params[j].name, p->item[i].name)) values[j] = p->item[i].value;
+    return NULL;
+}
+
+const char *dl_fit_values_rows(const char *name, const dl_rows *x, const int *y, const double *values, int count,
+                               dl_learn_progress_fn progress, void *user, dl_classifier **out, dl_train_report *report) {
     if (!out) return "fit: NULL output";
     *out = NULL;
     const char *err = dl_fit_check_values(name, values, count);
     if (err) return err;
-    return dl_classifier_kind_find(name)->fit(x, y, n, d, values, progress, user, out, report);
+    const dl_classifier_kind *kind = dl_classifier_kind_find(name);
+    if (kind->fit_rows) return kind->fit_rows(x, y, values, progress, user, out, report);
+    if (x->f16) return dl_errorf("%s takes float32 rows only, not float16", kind->name);
+    return kind->fit(x->data, y, x->n, x->d, values, progress, user, out, report);
+}
+
+const char *dl_fit_values(const char *name, const float *x, const int *y, int n, int d,
+                          const double *values, int count, dl_learn_progress_fn progress, void *user,
+                          dl_classifier **out, dl_train_report *report) {
+    dl_rows rows = dl_rows_f32(x, n, d);
+    return dl_fit_values_rows(name, &rows, y, values, count, progress, user, out, report);
+}
+
+const char *dl_fit_rows(const char *name, const dl_rows *x, const int *y, const dl_fit_params *p,
+                        dl_learn_progress_fn progress, void *user, dl_classifier **out, dl_train_report *report) {
+    const dl_classifier_kind *kind;
+    double values[DL_FIT_MAX_PARAMS];
+    const char *err = fit_setup(name, p, &kind, values);
+    if (err) return err;
+    return dl_fit_values_rows(name, x, y, values, kind->num_params, progress, user, out, report);
 }
 
 const char *dl_fit(const char *name, const float *x, const int *y, int n, int d,
                    const dl_fit_params *p, dl_learn_progress_fn progress, void *user,
                    dl_classifier **out, dl_train_report *report) {
-    const dl_classifier_kind *kind;
-    const char *err = find_kind(name, &kind);
-    if (err) return err;
-    double values[DL_FIT_MAX_PARAMS];
-    if (kind->num_params > DL_FIT_MAX_PARAMS) return "fit: too many parameters";
-    dl_param_defaults(kind->params, kind->num_params, values);
-    for (int i = 0; p && i < p->count; i++)
-        for (int j = 0; j < kind->num_params; j++)
-            if (!strcmp(kind->params[j].name, p->item[i].name)) values[j] = p->item[i].value;
-    return dl_fit_values(name, x, y, n, d, values, kind->num_params, progress, user, out, report);
+    dl_rows rows = dl_rows_f32(x, n, d);
+    return dl_fit_rows(name, &rows, y, p, progress, user, out, report);
 }
 
 /* ---- evaluation ---------------------------------------------------------- */
 
 const char *dl_evaluate(const dl_classifier *c, const float *x, const int *y, int n,
                         double *accuracy, int *confusion, int *pred) {
+    dl_rows rows = dl_rows_f32(x, n, c ? c->num_features : 0);
+    return dl_evaluate_rows(c, &rows, y, accuracy, confusion, pred);
+}
+
+const char *dl_evaluate_rows(const dl_classifier *c, const dl_rows *x, const int *y,
+                             double *accuracy, int *confusion, int *pred) {
+    int n = x->n;
     if (n < 1) return "the test set is empty";
     int *p = pred ? pred : dl_learn_alloc((size_t)n, sizeof(int));
     if (!p) return "out of memory";
-    const char *err = dl_classifier_predict(c, x, n, p, NULL);
+    const char *err = dl_classifier_predict_rows(c, x, p, NULL);
     if (!err) err = dl_confusion_matrix(y, p, n, c->num_classes, confusion);
     if (!err) *accuracy = dl_accuracy(y, p, n);
     if (!pred) free(p);

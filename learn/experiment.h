@@ -59,6 +59,17 @@ const char *dl_fit_values(const char *kind, const float *x, const int *y, int n,
 const char *dl_evaluate(const dl_classifier *c, const float *x, const int *y, int n,
                         double *accuracy, int *confusion, int *pred);
 
+/* dl_fit, dl_fit_values and dl_evaluate over stored rows (float32 or float16,
+ * learn_common.h): float16 rows give the model and the accuracy that float32
+ * rows holding the same values give. A kind without fit_rows (finetune)
+ * refuses float16 rows. */
+const char *dl_fit_rows(const char *kind, const dl_rows *x, const int *y, const dl_fit_params *p,
+                        dl_learn_progress_fn progress, void *user, dl_classifier **out, dl_train_report *report);
+const char *dl_fit_values_rows(const char *kind, const dl_rows *x, const int *y, const double *values, int count,
+                               dl_learn_progress_fn progress, void *user, dl_classifier **out, dl_train_report *report);
+const char *dl_evaluate_rows(const dl_classifier *c, const dl_rows *x, const int *y,
+                             double *accuracy, int *confusion, int *pred);
+
 #ifdef __cplusplus
 }
 #endif

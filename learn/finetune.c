@@ -606,5 +606,5 @@ static const char *finetune_fit(const float *x, const int *y, int n, int d, cons
 const dl_classifier_kind dl_finetune_kind = {
     "finetune", 4, "DenseNet121's conv5 block (BatchNorm in inference mode) + Dense(hidden, relu) + Dense(classes, softmax), Adam; rows are conv5_block1's input",
     finetune_params, NUM_PARAMS, finetune_fit, finetune_scores, finetune_file_param,
-    finetune_payload_size, finetune_read, finetune_write, model_free,
+    finetune_payload_size, finetune_read, finetune_write, model_free, NULL,   /* fit_rows: float32 rows only */
 };

@@ -103,6 +103,13 @@ static int all_finite(const float *p, size_t n) {
 
 const char *dl_fit_loop_run(const dl_fit_loop *f, const float *x, const int *y, int n, int d, dl_rng *rng,
                             dl_learn_progress_fn progress, void *user, dl_train_report *report) {
+    dl_rows rows = dl_rows_f32(x, n, d);
+    return dl_fit_loop_run_rows(f, &rows, y, rng, progress, user, report);
+}
+
+const char *dl_fit_loop_run_rows(const dl_fit_loop *f, const dl_rows *x, const int *y, dl_rng *rng,
+                                 dl_learn_progress_fn progress, void *user, dl_train_report *report) {
+    int n = x->n, d = x->d;
     int B = f->batch_size < n ? f->batch_size : n;
     int early = f->patience > 0 && f->validate;
     size_t xb_floats, params_bytes;
@@ -136,7 +143,8 @@ const char *dl_fit_loop_run(const dl_fit_loop *f, const float *x, const int *y, 
             int m = n - b0 < B ? n - b0 : B;
             for (int i = 0; i < m; i++) {
                 int r = order[b0 + i];
-                dl_standardize_row(x + (size_t)r * d, f->mean, f->std, d, xb + (size_t)i * d);
+                float *row = xb + (size_t)i * d;   /* float16: converted here, then standardised in place */
+                dl_standardize_row(dl_rows_row(x, r, row), f->mean, f->std, d, row);
                 yb[i] = y[r];
             }
             loss_sum += f->batch(f->self, xb, yb, m, &correct, adam.grad);

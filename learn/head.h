@@ -84,6 +84,9 @@ typedef struct {
  * loss, train_acc, val_acc. On error the caller frees what it owns. */
 const char *dl_fit_loop_run(const dl_fit_loop *f, const float *x, const int *y, int n, int d, dl_rng *rng,
                             dl_learn_progress_fn progress, void *user, dl_train_report *report);
+/* The same over stored rows (float32 or float16, learn_common.h). */
+const char *dl_fit_loop_run_rows(const dl_fit_loop *f, const dl_rows *x, const int *y, dl_rng *rng,
+                                 dl_learn_progress_fn progress, void *user, dl_train_report *report);
 
 #ifdef __cplusplus
 }

@@ -14,17 +14,18 @@
 
 /* Over the rows as the SVM sees them: standardised on the fly if mean is
  * given (one row at a time, no copy of the matrix); element order as numpy. */
-static const char *gamma_scale(const float *x, int n, int d, const float *mean, const float *std, double *gamma) {
+static const char *gamma_scale(const dl_rows *x, const float *mean, const float *std, double *gamma) {
+    int n = x->n, d = x->d;
     float *row = dl_learn_alloc((size_t)d, sizeof(float));
     if (!row) return "out of memory";
     double s = 0, s2 = 0;
     for (int i = 0; i < n; i++) {
-        dl_standardize_row(x + (size_t)i * d, mean, std, d, row);
+        dl_standardize_row(dl_rows_row(x, i, row), mean, std, d, row);
         for (int j = 0; j < d; j++) s += row[j];
     }
     double N = (double)n * d, m = s / N;
     for (int i = 0; i < n; i++) {
-        dl_standardize_row(x + (size_t)i * d, mean, std, d, row);
+        dl_standardize_row(dl_rows_row(x, i, row), mean, std, d, row);
         for (int j = 0; j < d; j++) { double t = row[j] - m; s2 += t * t; }
     }
     free(row);
@@ -127,7 +128,8 @@ enum { LOWER_BOUND, UPPER_BOUND, FREE };
 typedef struct {
     int l, d, active_size, unshrink;
     double C, eps, gamma;
-    const float **x;     /* rows (permuted by shrinking) */
+    const void **x;      /* rows (permuted by shrinking), float32 or float16 (f16) */
+    int f16;
     float *x_square;     /* ||x_i||^2 */
     signed char *y;
     char *alpha_status;
@@ -152,12 +154,16 @@ typedef struct {
  * its own. */
 #define GEMM_ROWS 4      /* rows of A per micro-kernel pass (f32_gemm's 4x8) */
 
+/* Row k as float32: in place, or converted into scratch (d floats). */
+static const float *solver_row(const solver *s, int k, float *scratch) { return dl_row_f32(s->x[k], s->f16, s->d, scratch); }
+
 static void pack_panel(solver *s, int p) {
-    float *t = s->scratch;
+    float *t = s->scratch, *converted = s->scratch + (size_t)s->d * F32_GEMM_NR;
     size_t first = (size_t)p * F32_GEMM_NR;
     for (int c = 0; c < F32_GEMM_NR; c++) {
         size_t r = first + (size_t)c;
-        for (int f = 0; f < s->d; f++) t[(size_t)f * F32_GEMM_NR + c] = r < (size_t)s->l ? s->x[r][f] : 0.0f;
+        const float *row = r < (size_t)s->l ? solver_row(s, (int)r, converted) : NULL;
+        for (int f = 0; f < s->d; f++) t[(size_t)f * F32_GEMM_NR + c] = row ? row[f] : 0.0f;
     }
     f32_gemm_pack((size_t)s->d, F32_GEMM_NR, t, NULL, s->packed + f32_gemm_packed_offset((size_t)s->d, first));
     s->dirty[p] = 0;
@@ -205,7 +211,7 @@ static void kernel_column(solver *s, int i, int start, int len, float *data) {
     int first = lo / F32_GEMM_NR * F32_GEMM_NR;
     size_t n = (size_t)(len - first), d = (size_t)s->d;
     float *a = s->scratch, *dots = s->scratch + GEMM_ROWS * d;
-    for (int r = 0; r < m; r++) memcpy(a + r * d, s->x[col[r]], sizeof(float) * d);
+    for (int r = 0; r < m; r++) dl_row_to_f32(s->x[col[r]], s->f16, (int)d, a + r * d);
     f32_gemm((size_t)m, n, d, a, d, s->packed + f32_gemm_packed_offset(d, (size_t)first), dots, n, -INFINITY, INFINITY);
     for (int r = 0; r < m; r++) {
         int c = col[r];
@@ -232,7 +238,7 @@ static void update_alpha_status(solver *s, int i) {
 
 static void swap_index(solver *s, int i, int j) {
     cache_swap_index(&s->cache, i, j);
-    SWAP(const float *, s->x[i], s->x[j]);
+    SWAP(const void *, s->x[i], s->x[j]);
     SWAP(float, s->x_square[i], s->x_square[j]);
     SWAP(signed char, s->y[i], s->y[j]);
     SWAP(double, s->QD[i], s->QD[j]);
@@ -461,16 +467,23 @@ static void model_free(void *model) {
     free(m);
 }
 
-/* Support vector t: its copy, or the training-set row it borrows. */
-static const float *sv_row(const dl_rbf_svm_model *m, int t, int d) {
-    return m->sv_at ? m->sv_at[t] : m->sv + (size_t)t * d;
+/* Support vector t as float32: its copy, or the training-set row it borrows (converted into scratch if float16). */
+static const float *sv_row(const dl_rbf_svm_model *m, int t, int d, float *scratch) {
+    return m->sv_at ? dl_row_f32(m->sv_at[t], m->sv_f16, d, scratch) : m->sv + (size_t)t * d;
 }
 
 /* Sizes come from a file header too: callers have checked them with
  * payload_size (below), which bounds every product here. */
 /* |sv|^2 of every support vector, once per model (prediction reads it for every row). */
-static void fill_sv_sq(dl_rbf_svm_model *m, int d) {
-    for (int t = 0; t < m->total_sv; t++) m->sv_sq[t] = f32_dot((size_t)d, sv_row(m, t, d), sv_row(m, t, d));
+static const char *fill_sv_sq(dl_rbf_svm_model *m, int d) {
+    float *scratch = m->sv_f16 ? dl_learn_alloc((size_t)d, sizeof(float)) : NULL;
+    if (m->sv_f16 && !scratch) return "out of memory";
+    for (int t = 0; t < m->total_sv; t++) {
+        const float *sv = sv_row(m, t, d, scratch);
+        m->sv_sq[t] = f32_dot((size_t)d, sv, sv);
+    }
+    free(scratch);
+    return NULL;
 }
 
 /* borrow: the SVs will be rows of the training set (sv_at), not copies (sv). */
@@ -481,7 +494,7 @@ static dl_rbf_svm_model *model_new(int k, int d, int total_sv, int borrow) {
     m->sv_count = dl_learn_alloc((size_t)k, sizeof(int));
     m->rho = dl_learn_alloc((size_t)k * (k - 1) / 2, sizeof(double));
     m->sv_coef = dl_learn_alloc((size_t)(k - 1) * total_sv, sizeof(double));
-    if (borrow) m->sv_at = dl_learn_alloc((size_t)total_sv, sizeof(float *));
+    if (borrow) m->sv_at = dl_learn_alloc((size_t)total_sv, sizeof(void *));
     else m->sv = dl_learn_alloc((size_t)total_sv * d, sizeof(float));
     m->sv_sq = dl_learn_alloc((size_t)total_sv, sizeof(float));
     if (!m->sv_count || !m->rho || !m->sv_coef || !(m->sv || m->sv_at) || !m->sv_sq) { model_free(m); return NULL; }
@@ -511,16 +524,16 @@ static void solver_free(solver *s) {
     cache_free(&s->cache);
 }
 
-/* The solver over l = ni + nj rows (the first ni are +1), packed. */
-static const char *solver_init(solver *s, const float *const *rows, int ni, int nj, int d, double gamma,
+/* The solver over l = ni + nj rows (the first ni are +1; float16 if f16), packed. */
+static const char *solver_init(solver *s, const void *const *rows, int f16, int ni, int nj, int d, double gamma,
                                const dl_rbf_svm_params *P) {
     int l = ni + nj;
     size_t l1 = (size_t)l;
-    s->l = l; s->d = d; s->C = P->C; s->eps = P->tol; s->gamma = gamma;
+    s->l = l; s->d = d; s->f16 = f16; s->C = P->C; s->eps = P->tol; s->gamma = gamma;
     size_t packed = f32_gemm_packed_size((size_t)d, l1);
     if (packed == SIZE_MAX)
         return dl_errorf("rbf-svm: a pair of %d points of %d features is too large for this platform", l, d);
-    s->x = dl_learn_alloc(l1, sizeof(float *));
+    s->x = dl_learn_alloc(l1, sizeof(void *));
     s->x_square = dl_learn_alloc(l1, sizeof(float));
     s->y = dl_learn_alloc(l1, 1);
     s->alpha_status = dl_learn_alloc(l1, 1);
@@ -530,7 +543,7 @@ static const char *solver_init(solver *s, const float *const *rows, int ni, int 
     s->QD = dl_learn_alloc(l1, sizeof(double));
     s->active_set = dl_learn_alloc(l1, sizeof(int));
     s->packed = dl_learn_alloc(packed, sizeof(float));
-    size_t scratch;   /* GEMM_ROWS rows of A then GEMM_ROWS columns; or one transposed panel */
+    size_t scratch;   /* GEMM_ROWS rows of A then GEMM_ROWS columns; or one transposed panel and one row (< 4 rows + 4 columns) */
     if (!dl_mul(l1 + (size_t)d, GEMM_ROWS, &scratch) || !dl_add(scratch, (size_t)d * F32_GEMM_NR, &scratch))
         return "rbf-svm: pair too large for this platform";
     s->scratch = dl_learn_alloc(scratch, sizeof(float));
@@ -540,7 +553,8 @@ static const char *solver_init(solver *s, const float *const *rows, int ni, int 
         return dl_errorf("out of memory (rbf-svm pair of %d points)", l);
     for (int k = 0; k < l; k++) {
         s->x[k] = rows[k];
-        s->x_square[k] = f32_dot((size_t)d, rows[k], rows[k]);
+        const float *row = solver_row(s, k, s->scratch);
+        s->x_square[k] = f32_dot((size_t)d, row, row);
         s->y[k] = k < ni ? 1 : -1;
         s->QD[k] = 1.0;   /* K(x, x) = 1 for RBF */
     }
@@ -582,14 +596,14 @@ static const char *encode_pair(const pair_head *h, const double *alpha_y, uint8_
     return NULL;
 }
 
-/* Train pair (ci, cj) on its rows (rows[0..ni) of class ci, then nj of cj). */
-static const char *train_pair_rows(const float *const *rows, int ni, int nj, int d, int ci, int cj, double gamma,
+/* Train pair (ci, cj) on its rows (rows[0..ni) of class ci, then nj of cj; float16 if f16). */
+static const char *train_pair_rows(const void *const *rows, int f16, int ni, int nj, int d, int ci, int cj, double gamma,
                                    const dl_rbf_svm_params *P, dl_learn_progress_fn progress, void *user,
                                    int step, int steps, uint8_t **buf, size_t *size) {
     int l = ni + nj;
     solver s = {0};
     double *alpha = dl_learn_alloc((size_t)l, sizeof(double));
-    const char *err = alpha ? solver_init(&s, rows, ni, nj, d, gamma, P) : "out of memory";
+    const char *err = alpha ? solver_init(&s, rows, f16, ni, nj, d, gamma, P) : "out of memory";
     solution_info si = {0, 0, 0};
     if (!err) err = solve(&s, alpha, P->max_iter, P->shrinking, progress, user, step, steps, &si);
     solver_free(&s);
@@ -624,7 +638,7 @@ static const char *check_pair(int ni, int nj, int d, int ci, int cj, double gamm
 
 /* Trains the pair on rows (malloc'd; freed here), standardised first into a
  * copy of the pair's rows if mean/std are given (the rows as the SVM sees them). */
-static const char *train_pair_standardized(const float **rows, int ni, int nj, int d, int ci, int cj, double gamma,
+static const char *train_pair_standardized(const void **rows, int f16, int ni, int nj, int d, int ci, int cj, double gamma,
                                            const float *mean, const float *std, const dl_rbf_svm_params *P,
                                            dl_learn_progress_fn progress, void *user, uint8_t **result, size_t *size) {
     int l = ni + nj;
@@ -632,9 +646,14 @@ static const char *train_pair_standardized(const float **rows, int ni, int nj, i
     if (mean) {
         xs = dl_learn_alloc((size_t)l * d, sizeof(float));
         if (!xs) { free(rows); return "out of memory (standardised pair rows)"; }
-        for (int k = 0; k < l; k++) { dl_standardize_row(rows[k], mean, std, d, xs + (size_t)k * d); rows[k] = xs + (size_t)k * d; }
+        for (int k = 0; k < l; k++) {
+            float *to = xs + (size_t)k * d;
+            dl_standardize_row(dl_row_f32(rows[k], f16, d, to), mean, std, d, to);
+            rows[k] = to;
+        }
+        f16 = 0;
     }
-    const char *err = train_pair_rows(rows, ni, nj, d, ci, cj, gamma, P, progress, user, 0, 1, result, size);
+    const char *err = train_pair_rows(rows, f16, ni, nj, d, ci, cj, gamma, P, progress, user, 0, 1, result, size);
     free(rows); free(xs);
     return err;
 }
@@ -648,48 +667,63 @@ const char *dl_rbf_svm_train_pair(const float *xi, int ni, const float *xj, int 
     if (err) return err;
     if ((err = dl_learn_check_xy(xi, NULL, ni, d, NULL)) || (err = dl_learn_check_xy(xj, NULL, nj, d, NULL))) return err;
     int l = ni + nj;
-    const float **rows = dl_learn_alloc((size_t)l, sizeof(float *));
+    const void **rows = dl_learn_alloc((size_t)l, sizeof(void *));
     if (!rows) return "out of memory";
     for (int k = 0; k < l; k++) rows[k] = k < ni ? xi + (size_t)k * d : xj + (size_t)(k - ni) * d;
-    return train_pair_standardized(rows, ni, nj, d, ci, cj, gamma, mean, std, &P, progress, user, result, size);
+    return train_pair_standardized(rows, 0, ni, nj, d, ci, cj, gamma, mean, std, &P, progress, user, result, size);
 }
 
 const char *dl_rbf_svm_train_pair_at(const float *x, int n, int d, const int *rows_i, int ni, const int *rows_j, int nj,
                                      int ci, int cj, double gamma, const float *mean, const float *std,
                                      const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
                                      uint8_t **result, size_t *size) {
+    dl_rows rows = dl_rows_f32(x, n, d);
+    return dl_rbf_svm_train_pair_at_rows(&rows, rows_i, ni, rows_j, nj, ci, cj, gamma, mean, std, params, progress, user,
+                                         result, size);
+}
+
+const char *dl_rbf_svm_train_pair_at_rows(const dl_rows *x, const int *rows_i, int ni, const int *rows_j, int nj,
+                                          int ci, int cj, double gamma, const float *mean, const float *std,
+                                          const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
+                                          uint8_t **result, size_t *size) {
+    int n = x->n, d = x->d;
     const char *err = check_pair(ni, nj, d, ci, cj, gamma, mean, std, params, result, size);
     dl_rbf_svm_params P = params_or_default(params);
     if (err) return err;
-    if (!x || !rows_i || !rows_j || n < 1) return "rbf-svm pair: NULL rows or no training set";
+    if (!x->data || !rows_i || !rows_j || n < 1) return "rbf-svm pair: NULL rows or no training set";
     size_t bytes;
-    if (!dl_bytes((size_t)n, (size_t)d, sizeof(float), 0, &bytes))
-        return dl_errorf("rbf-svm pair: %d x %d floats is too large for this platform", n, d);
+    if (!dl_bytes((size_t)n, (size_t)d, x->f16 ? 2 : sizeof(float), 0, &bytes))
+        return dl_errorf("rbf-svm pair: %d x %d %s is too large for this platform", n, d, x->f16 ? "halves" : "floats");
     int l = ni + nj;
-    const float **rows = dl_learn_alloc((size_t)l, sizeof(float *));
+    const void **rows = dl_learn_alloc((size_t)l, sizeof(void *));
     if (!rows) return "out of memory";
     for (int k = 0; k < l; k++) {   /* only the pair's rows are read, so only they are checked */
-        int r = k < ni ? rows_i[k] : rows_j[k - ni];
+        int r = k < ni ? rows_i[k] : rows_j[k - ni], is_nan, f;
         if (r < 0 || r >= n) { free(rows); return dl_errorf("rbf-svm pair: row index %d outside 0..%d", r, n - 1); }
-        rows[k] = x + (size_t)r * d;
-        for (int f = 0; f < d; f++)
-            if (!isfinite(rows[k][f])) { free(rows); return dl_errorf("rbf-svm pair: feature is not finite at row %d, column %d", r, f); }
+        rows[k] = dl_rows_at(x, r);
+        if ((f = dl_rows_nonfinite(x, r, &is_nan)) >= 0) { free(rows); return dl_errorf("rbf-svm pair: feature is not finite at row %d, column %d", r, f); }
     }
-    return train_pair_standardized(rows, ni, nj, d, ci, cj, gamma, mean, std, &P, progress, user, result, size);
+    return train_pair_standardized(rows, x->f16, ni, nj, d, ci, cj, gamma, mean, std, &P, progress, user, result, size);
 }
 
 /* ---- what every pair shares, and the model from the pairs ---------------- */
 
 const char *dl_rbf_svm_prepare(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
                                int *num_classes, double *gamma, float *mean, float *std) {
+    dl_rows rows = dl_rows_f32(x, n, d);
+    return dl_rbf_svm_prepare_rows(&rows, y, params, num_classes, gamma, mean, std);
+}
+
+const char *dl_rbf_svm_prepare_rows(const dl_rows *x, const int *y, const dl_rbf_svm_params *params,
+                                    int *num_classes, double *gamma, float *mean, float *std) {
     dl_rbf_svm_params P = params_or_default(params);
     const char *err = check_params(&P);
     int K;
-    if (err || (err = dl_learn_check_xy(x, y, n, d, &K))) return err;
+    if (err || (err = dl_learn_check_rows(x, y, &K))) return err;
     if (P.standardize && (!mean || !std)) return "rbf-svm: standardize needs mean and std buffers";
-    if (P.standardize && (err = dl_standardize_fit(x, n, d, mean, std))) return err;
+    if (P.standardize && (err = dl_standardize_fit_rows(x, mean, std))) return err;
     *gamma = P.gamma;
-    if (!(P.gamma > 0) && (err = gamma_scale(x, n, d, P.standardize ? mean : NULL, P.standardize ? std : NULL, gamma))) return err;
+    if (!(P.gamma > 0) && (err = gamma_scale(x, P.standardize ? mean : NULL, P.standardize ? std : NULL, gamma))) return err;
     if (num_classes) *num_classes = K;
     return NULL;
 }
@@ -734,8 +768,9 @@ typedef struct { dl_rbf_svm_params P; float *mean, *std; int K; double gamma; } 
 
 static void fit_setup_free(fit_setup *f) { free(f->mean); free(f->std); f->mean = f->std = NULL; }
 
-static const char *fit_setup_init(fit_setup *f, const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
+static const char *fit_setup_init(fit_setup *f, const dl_rows *x, const int *y, const dl_rbf_svm_params *params,
                                   dl_classifier **out, dl_train_report *report) {
+    int d = x->d;
     *f = (fit_setup){params_or_default(params), NULL, NULL, 0, 0};
     if (!out) return "rbf-svm: NULL output";
     *out = NULL;
@@ -745,7 +780,7 @@ static const char *fit_setup_init(fit_setup *f, const float *x, const int *y, in
         f->std = dl_learn_alloc((size_t)d, sizeof(float));
         if (!f->mean || !f->std) { fit_setup_free(f); return "out of memory"; }
     }
-    const char *err = dl_rbf_svm_prepare(x, y, n, d, &f->P, &f->K, &f->gamma, f->mean, f->std);
+    const char *err = dl_rbf_svm_prepare_rows(x, y, &f->P, &f->K, &f->gamma, f->mean, f->std);
     if (err) fit_setup_free(f);
     return err;
 }
@@ -773,9 +808,10 @@ static int group_classes(const int *y, int n, int K, class_groups *g) {
 }
 
 /* dl_rbf_svm_assemble after the setup (which dl_rbf_svm_train has already run). */
-static const char *assemble(const fit_setup *f, const float *x, const int *y, int n, int d,
+static const char *assemble(const fit_setup *f, const dl_rows *x, const int *y,
                             const uint8_t *const *results, const size_t *sizes, int count_results, int borrow,
                             dl_classifier **out, dl_train_report *report) {
+    int n = x->n, d = x->d;
     const dl_rbf_svm_params P = f->P;
     const float *mean = f->mean, *std = f->std;
     int K = f->K, npairs = K * (K - 1) / 2;
@@ -832,11 +868,15 @@ static const char *assemble(const fit_setup *f, const float *x, const int *y, in
     if (!c || !(c->model = model_new(K, d, total_sv, borrow))) { err = "out of memory"; goto done; }
     dl_rbf_svm_model *M = c->model;
     M->gamma = gamma;
+    M->sv_f16 = borrow && x->f16;
     if (P.standardize) { memcpy(c->mean, mean, sizeof(float) * d); memcpy(c->std, std, sizeof(float) * d); }
-    for (int g = 0; g < n; g++)
-        if (svpos[g] && borrow) M->sv_at[svpos[g] - 1] = x + (size_t)perm[g] * d;
-        else if (svpos[g]) dl_standardize_row(x + (size_t)perm[g] * d, mean, std, d, M->sv + (size_t)(svpos[g] - 1) * d);
-    fill_sv_sq(M, d);
+    for (int g = 0; g < n; g++) {
+        if (!svpos[g]) continue;
+        if (borrow) { M->sv_at[svpos[g] - 1] = dl_rows_at(x, perm[g]); continue; }
+        float *to = M->sv + (size_t)(svpos[g] - 1) * d;   /* float32 copies: exact for float16 rows */
+        dl_standardize_row(dl_rows_row(x, perm[g], to), mean, std, d, to);
+    }
+    if ((err = fill_sv_sq(M, d))) goto done;
     for (int k = 0; k < K; k++) {
         M->sv_count[k] = 0;
         for (int g = start[k]; g < start[k + 1]; g++) M->sv_count[k] += svpos[g] != 0;
@@ -874,12 +914,12 @@ done:
     return dl_fit_finish(err, c, out, report);
 }
 
-static const char *assemble_from(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
-                                 const uint8_t *const *results, const size_t *sizes, int count_results, int borrow,
-                                 dl_classifier **out, dl_train_report *report) {
+const char *dl_rbf_svm_assemble_rows(const dl_rows *x, const int *y, const dl_rbf_svm_params *params,
+                                     const uint8_t *const *results, const size_t *sizes, int count_results, int borrow,
+                                     dl_classifier **out, dl_train_report *report) {
     fit_setup f;
-    const char *err = fit_setup_init(&f, x, y, n, d, params, out, report);
-    if (!err) err = assemble(&f, x, y, n, d, results, sizes, count_results, borrow, out, report);
+    const char *err = fit_setup_init(&f, x, y, params, out, report);
+    if (!err) err = assemble(&f, x, y, results, sizes, count_results, borrow, out, report);
     fit_setup_free(&f);
     return err;
 }
@@ -887,13 +927,15 @@ static const char *assemble_from(const float *x, const int *y, int n, int d, con
 const char *dl_rbf_svm_assemble(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
                                 const uint8_t *const *results, const size_t *sizes, int count_results,
                                 dl_classifier **out, dl_train_report *report) {
-    return assemble_from(x, y, n, d, params, results, sizes, count_results, 0, out, report);
+    dl_rows rows = dl_rows_f32(x, n, d);
+    return dl_rbf_svm_assemble_rows(&rows, y, params, results, sizes, count_results, 0, out, report);
 }
 
 const char *dl_rbf_svm_assemble_borrowed(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
                                          const uint8_t *const *results, const size_t *sizes, int count_results,
                                          dl_classifier **out) {
-    return assemble_from(x, y, n, d, params, results, sizes, count_results, 1, out, NULL);
+    dl_rows rows = dl_rows_f32(x, n, d);
+    return dl_rbf_svm_assemble_rows(&rows, y, params, results, sizes, count_results, 1, out, NULL);
 }
 
 /* ---- one-vs-one training, all pairs here in turn ------------------------- */
@@ -902,36 +944,47 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
                              const dl_rbf_svm_params *params,
                              dl_learn_progress_fn progress, void *user,
                              dl_classifier **out, dl_train_report *report) {
+    dl_rows rows = dl_rows_f32(x, n, d);
+    return dl_rbf_svm_train_rows(&rows, y, params, progress, user, out, report);
+}
+
+const char *dl_rbf_svm_train_rows(const dl_rows *x, const int *y, const dl_rbf_svm_params *params,
+                                  dl_learn_progress_fn progress, void *user,
+                                  dl_classifier **out, dl_train_report *report) {
+    int n = x->n, d = x->d;
     fit_setup f;
-    const char *err = fit_setup_init(&f, x, y, n, d, params, out, report);
+    const char *err = fit_setup_init(&f, x, y, params, out, report);
     if (err) return err;
     const dl_rbf_svm_params P = f.P;
     int K = f.K, npairs = K * (K - 1) / 2;
     class_groups groups = {0};
     int ok = group_classes(y, n, K, &groups);
     const int *count = groups.count, *start = groups.start;
-    const float **grouped = dl_learn_alloc((size_t)n, sizeof(float *));
+    const void **grouped = dl_learn_alloc((size_t)n, sizeof(void *));
     uint8_t **results = dl_learn_alloc((size_t)npairs, sizeof(uint8_t *));
     size_t *sizes = dl_learn_alloc((size_t)npairs, sizeof(size_t));
     float *xs = NULL;              /* standardised copy, if asked */
     if (!ok || !grouped || !results || !sizes) { err = "out of memory"; goto done; }
-    const float *X = x;
+    dl_rows X = *x;
     if (P.standardize) {
         xs = dl_learn_alloc((size_t)n * d, sizeof(float));
         if (!xs) { err = "out of memory (standardised copy of the training set)"; goto done; }
-        for (int i = 0; i < n; i++) dl_standardize_row(x + (size_t)i * d, f.mean, f.std, d, xs + (size_t)i * d);
-        X = xs;
+        for (int i = 0; i < n; i++) {
+            float *to = xs + (size_t)i * d;
+            dl_standardize_row(dl_rows_row(x, i, to), f.mean, f.std, d, to);
+        }
+        X = dl_rows_f32(xs, n, d);
     }
-    for (int g = 0; g < n; g++) grouped[g] = X + (size_t)groups.perm[g] * d;
+    for (int g = 0; g < n; g++) grouped[g] = dl_rows_at(&X, groups.perm[g]);
     for (int ci = 0, p = 0; ci < K; ci++)
         for (int cj = ci + 1; cj < K; cj++, p++) {
             /* the pair's rows: class ci's then class cj's, each in input order */
             int ni = count[ci], nj = count[cj];
-            const float **rows = dl_learn_alloc((size_t)ni + nj, sizeof(float *));
+            const void **rows = dl_learn_alloc((size_t)ni + nj, sizeof(void *));
             if (!rows) { err = "out of memory"; goto done; }
-            memcpy(rows, grouped + start[ci], sizeof(float *) * ni);
-            memcpy(rows + ni, grouped + start[cj], sizeof(float *) * nj);
-            err = train_pair_rows(rows, ni, nj, d, ci, cj, f.gamma, &P, progress, user, p, npairs, &results[p], &sizes[p]);
+            memcpy(rows, grouped + start[ci], sizeof(void *) * ni);
+            memcpy(rows + ni, grouped + start[cj], sizeof(void *) * nj);
+            err = train_pair_rows(rows, X.f16, ni, nj, d, ci, cj, f.gamma, &P, progress, user, p, npairs, &results[p], &sizes[p]);
             free(rows);
             if (err) goto done;
             if (progress) {
@@ -939,7 +992,7 @@ const char *dl_rbf_svm_train(const float *x, const int *y, int n, int d,
                 if (progress(user, &pr)) { err = DL_CANCELLED; goto done; }
             }
         }
-    err = assemble(&f, x, y, n, d, (const uint8_t *const *)results, sizes, npairs, 0, out, report);
+    err = assemble(&f, x, y, (const uint8_t *const *)results, sizes, npairs, 0, out, report);
 done:
     for (int p = 0; results && p < npairs; p++) free(results[p]);
     free(results); free(sizes); groups_free(&groups); free(grouped); free(xs);
@@ -977,7 +1030,7 @@ static const char *rbf_votes(const dl_classifier *c, const float *x, int n, floa
     for (int t0 = 0; t0 < L; t0 += SV_BLOCK) {
         int m = L - t0 < SV_BLOCK ? L - t0 : SV_BLOCK;
         const float *sv = M->sv_at ? block : M->sv + (size_t)t0 * d;
-        for (int t = 0; M->sv_at && t < m; t++) memcpy(block + (size_t)t * d, M->sv_at[t0 + t], sizeof(float) * d);
+        for (int t = 0; M->sv_at && t < m; t++) dl_row_to_f32(M->sv_at[t0 + t], M->sv_f16, d, block + (size_t)t * d);
         f32_gemm((size_t)m, (size_t)n, (size_t)d, sv, (size_t)d, packed, dots, (size_t)n, -INFINITY, INFINITY);
         for (int t = 0; t < m; t++) {
             double svsq = M->sv_sq[t0 + t];
@@ -1037,8 +1090,7 @@ static const char *rbf_read(dl_classifier *c, uint32_t total_sv, dl_clf_bytes *i
     if (!finite) return "non-finite model values";
     if (!(m->gamma > 0)) return "bad gamma";
     if (sum != total_sv) return "per-class support vector counts do not add up";
-    fill_sv_sq(m, d);
-    return NULL;
+    return fill_sv_sq(m, d);
 }
 
 static void rbf_write(const dl_classifier *c, dl_clf_bytes *out) {
@@ -1049,7 +1101,15 @@ static void rbf_write(const dl_classifier *c, dl_clf_bytes *out) {
     dl_clf_put_f64s(out, m->rho, (size_t)k * (k - 1) / 2);
     dl_clf_put_f64s(out, m->sv_coef, (size_t)(k - 1) * m->total_sv);
     if (!m->sv_at) dl_clf_put_f32s(out, m->sv, (size_t)m->total_sv * c->num_features);
-    else for (int t = 0; t < m->total_sv; t++) dl_clf_put_f32s(out, m->sv_at[t], (size_t)c->num_features);
+    else for (int t = 0; t < m->total_sv; t++) {   /* borrowed rows; float16 ones are written as the float32 they stand for */
+        enum { PIECE = 256 };
+        float piece[PIECE];
+        for (size_t f = 0, d = (size_t)c->num_features; f < d; f += PIECE) {
+            size_t len = d - f < PIECE ? d - f : PIECE;
+            const void *from = m->sv_f16 ? (const void *)((const uint16_t *)m->sv_at[t] + f) : (const void *)((const float *)m->sv_at[t] + f);
+            dl_clf_put_f32s(out, dl_row_f32(from, m->sv_f16, (int)len, piece), len);
+        }
+    }
 }
 
 enum { P_C, P_GAMMA, P_TOL, P_SHRINKING, P_CACHE_MB, P_STANDARDIZE, P_MAX_ITER, NUM_PARAMS };
@@ -1084,8 +1144,14 @@ static const char *rbf_fit(const float *x, const int *y, int n, int d, const dou
     return dl_rbf_svm_train(x, y, n, d, &p, progress, user, out, report);
 }
 
+static const char *rbf_fit_rows(const dl_rows *x, const int *y, const double *v,
+                                dl_learn_progress_fn progress, void *user, dl_classifier **out, dl_train_report *report) {
+    dl_rbf_svm_params p = params_from(v);
+    return dl_rbf_svm_train_rows(x, y, &p, progress, user, out, report);
+}
+
 const dl_classifier_kind dl_rbf_svm_kind = {
     "rbf-svm", 2, "RBF-kernel SVM, one-vs-one (LIBSVM's SMO)",
     rbf_params, NUM_PARAMS, rbf_fit, rbf_votes, rbf_file_param,
-    rbf_payload_size, rbf_read, rbf_write, model_free,
+    rbf_payload_size, rbf_read, rbf_write, model_free, rbf_fit_rows,
 };

@@ -51,8 +51,9 @@ typedef struct {
     int total_sv;
     int *sv_count;            /* [num_classes] */
     float *sv;                /* [total_sv][num_features], or NULL when sv_at is set */
-    const float **sv_at;      /* [total_sv]: the SVs as rows of the training set, not copied
+    const void **sv_at;       /* [total_sv]: the SVs as rows of the training set, not copied
                                  (dl_rbf_svm_assemble_borrowed), or NULL */
+    int sv_f16;               /* the rows sv_at points to are float16 (saved as float32: exact) */
     float *sv_sq;             /* [total_sv]: |sv|^2, for the kernel rows of prediction (derived, not saved) */
     double *sv_coef;          /* [num_classes - 1][total_sv] */
     double *rho;              /* [num_classes * (num_classes - 1) / 2] */
@@ -108,6 +109,26 @@ const char *dl_rbf_svm_assemble(const float *x, const int *y, int n, int d, cons
 const char *dl_rbf_svm_assemble_borrowed(const float *x, const int *y, int n, int d, const dl_rbf_svm_params *params,
                                          const uint8_t *const *results, const size_t *sizes, int count_results,
                                          dl_classifier **out);
+
+/* ---- the same over stored rows (float32 or float16, learn_common.h) -------
+ * Float16 rows train the same pairs and model (the same bytes) as float32
+ * rows holding the same values: each row is converted when read (a pair's
+ * packed panels and kernel columns are float32 as before), never the whole
+ * matrix; gamma='scale' and standardisation are over the values as stored.
+ * assemble_rows with borrow = 1 is assemble_borrowed (SVs may be float16
+ * rows; the saved model is float32, exact), else assemble (report too). */
+const char *dl_rbf_svm_train_rows(const dl_rows *x, const int *y, const dl_rbf_svm_params *params,
+                                  dl_learn_progress_fn progress, void *user,
+                                  dl_classifier **out, dl_train_report *report);
+const char *dl_rbf_svm_prepare_rows(const dl_rows *x, const int *y, const dl_rbf_svm_params *params,
+                                    int *num_classes, double *gamma, float *mean, float *std);
+const char *dl_rbf_svm_train_pair_at_rows(const dl_rows *x, const int *rows_i, int ni, const int *rows_j, int nj,
+                                          int ci, int cj, double gamma, const float *mean, const float *std,
+                                          const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
+                                          uint8_t **result, size_t *size);
+const char *dl_rbf_svm_assemble_rows(const dl_rows *x, const int *y, const dl_rbf_svm_params *params,
+                                     const uint8_t *const *results, const size_t *sizes, int count_results, int borrow,
+                                     dl_classifier **out, dl_train_report *report);
 
 #ifdef __cplusplus
 }

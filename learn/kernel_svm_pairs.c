@@ -17,7 +17,7 @@
 enum { PAIR_WAITING, PAIR_FINISHED, PAIR_SETTLED };   /* PAIR_SETTLED: finished and told */
 
 typedef struct {
-    const float *x; int n, d;
+    const dl_rows *x;
     const int *const *class_rows; const int *class_counts;
     const dl_rbf_pair *pairs; int count;
     const int *order;                 /* pair indices, largest first */
@@ -82,10 +82,10 @@ static const char *train_one(pairs_job *job, int k, int thread) {
     int ci = job->pairs[k].ci, cj = job->pairs[k].cj;
     if (k == job->fail_pair)
         return dl_errorf("out of memory (rbf-svm pair of %d points)", job->class_counts[ci] + job->class_counts[cj]);
-    return dl_rbf_svm_train_pair_at(job->x, job->n, job->d, job->class_rows[ci], job->class_counts[ci],
-                                    job->class_rows[cj], job->class_counts[cj], ci, cj, job->gamma, job->mean, job->std,
-                                    job->params, thread ? helper_steps : caller_steps, job,
-                                    &job->results[k], &job->sizes[k]);
+    return dl_rbf_svm_train_pair_at_rows(job->x, job->class_rows[ci], job->class_counts[ci],
+                                         job->class_rows[cj], job->class_counts[cj], ci, cj, job->gamma, job->mean, job->std,
+                                         job->params, thread ? helper_steps : caller_steps, job,
+                                         &job->results[k], &job->sizes[k]);
 }
 
 static void sleep_ms(int ms) {
@@ -153,9 +153,21 @@ const char *dl_rbf_svm_train_pairs_at(const float *x, int n, int d,
                                       const dl_rbf_svm_params *params,
                                       dl_rbf_pairs_progress_fn progress, void *user,
                                       uint8_t **results, size_t *sizes) {
+    dl_rows rows = dl_rows_f32(x, n, d);
+    return dl_rbf_svm_train_pairs_at_rows(&rows, class_rows, class_counts, num_classes, pairs, count, gamma, mean, std,
+                                          params, progress, user, results, sizes);
+}
+
+const char *dl_rbf_svm_train_pairs_at_rows(const dl_rows *x,
+                                           const int *const *class_rows, const int *class_counts, int num_classes,
+                                           const dl_rbf_pair *pairs, int count,
+                                           double gamma, const float *mean, const float *std,
+                                           const dl_rbf_svm_params *params,
+                                           dl_rbf_pairs_progress_fn progress, void *user,
+                                           uint8_t **results, size_t *sizes) {
     int fail_pair = fail_next_pair;
     fail_next_pair = -1;
-    const char *err = check_pairs(class_rows, class_counts, num_classes, pairs, count, results, sizes);
+    const char *err = x ? check_pairs(class_rows, class_counts, num_classes, pairs, count, results, sizes) : "rbf-svm pairs: NULL rows";
     if (err) return err;
     for (int k = 0; k < count; k++) { results[k] = NULL; sizes[k] = 0; }
     if (!count) return NULL;
@@ -170,7 +182,7 @@ const char *dl_rbf_svm_train_pairs_at(const float *x, int n, int d,
     sort_pairs = pairs; sort_counts = class_counts;   /* qsort has no context; one call at a time (parallel.h) */
     qsort(order, (size_t)count, sizeof *order, larger_first);
 
-    *job = (pairs_job){ .x = x, .n = n, .d = d, .class_rows = class_rows, .class_counts = class_counts,
+    *job = (pairs_job){ .x = x, .class_rows = class_rows, .class_counts = class_counts,
                         .pairs = pairs, .count = count, .order = order, .gamma = gamma, .mean = mean, .std = std,
                         .params = params, .progress = progress, .user = user, .results = results, .sizes = sizes,
                         .fail_pair = fail_pair, .state = state };

@@ -50,6 +50,19 @@ const char *dl_rbf_svm_train_pairs_at(const float *x, int n, int d,
                                       dl_rbf_pairs_progress_fn progress, void *user,
                                       uint8_t **results, size_t *sizes);
 
+/* The same over stored rows (float32 or float16, learn_common.h): float16
+ * rows are read in place and converted per use, as in
+ * dl_rbf_svm_train_pair_at_rows; results[k] is the same bytes as that
+ * function gives for pairs[k] (and as float32 rows holding the same values),
+ * whatever the number of threads. */
+const char *dl_rbf_svm_train_pairs_at_rows(const dl_rows *x,
+                                           const int *const *class_rows, const int *class_counts, int num_classes,
+                                           const dl_rbf_pair *pairs, int count,
+                                           double gamma, const float *mean, const float *std,
+                                           const dl_rbf_svm_params *params,
+                                           dl_rbf_pairs_progress_fn progress, void *user,
+                                           uint8_t **results, size_t *sizes);
+
 /* For tests: in the next call, pairs[index] fails in its thread as if out
  * of memory (a negative index: none). */
 void dl_rbf_svm_pairs_fail_pair(int index);

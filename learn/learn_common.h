@@ -46,6 +46,37 @@ void dl_standardize_row(const float *x, const float *mean, const float *std, int
 
 void *dl_learn_alloc(size_t count, size_t size);   /* calloc with overflow check */
 
+/* ---- feature rows stored as float32 or float16 ----------------------------
+ * n rows of d features, row after row: float32, or float16 (IEEE binary16
+ * bits, kernels/kernels.h f16_from_f32), which halves the memory of a large
+ * feature matrix. A reader asks for a row as float32: float32 data is read in
+ * place, float16 is converted into the reader's scratch (d floats), so no
+ * float32 copy of the matrix is ever made. */
+typedef struct {
+    const void *data;
+    int n, d;
+    int f16;          /* 0: float32, 1: float16 */
+} dl_rows;
+
+dl_rows dl_rows_f32(const float *x, int n, int d);
+dl_rows dl_rows_f16(const uint16_t *x, int n, int d);
+/* Rows [first, first + count) of x (in range: the caller checks). */
+dl_rows dl_rows_slice(const dl_rows *x, int first, int count);
+/* Where row i starts in x->data. */
+const void *dl_rows_at(const dl_rows *x, int i);
+/* One stored row (d features, f16 or not) as float32: row itself, or scratch filled. */
+const float *dl_row_f32(const void *row, int f16, int d, float *scratch);
+/* Row i as float32 (dl_row_f32 of dl_rows_at). */
+const float *dl_rows_row(const dl_rows *x, int i, float *scratch);
+/* One stored row into out (d floats): copied, or converted from float16. */
+void dl_row_to_f32(const void *row, int f16, int d, float *out);
+/* The column of row i's first infinite or NaN feature (*is_nan says which), or -1. */
+int dl_rows_nonfinite(const dl_rows *x, int i, int *is_nan);
+/* dl_learn_check_xy and dl_standardize_fit over stored rows (the same
+ * reasons and the same values for float32 rows). */
+const char *dl_learn_check_rows(const dl_rows *x, const int *y, int *num_classes);
+const char *dl_standardize_fit_rows(const dl_rows *x, float *mean, float *std);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,31 +14,32 @@
  *                                 c += delta s_i,  s_i = sum_j (x_j - mean_j) r_j^2 mean_j.
  * c is recomputed exactly at every outer iteration; w = u * std at the end. */
 typedef struct {
-    const float *x;            /* raw rows */
+    dl_rows x;                 /* raw rows, float32 or float16 */
+    float *scratch;            /* one row as float32 (float16 rows are converted into it) */
     int n, d;
     float bias;                /* 0: no bias feature */
     const float *r2, *mr2;     /* r^2 and mean * r^2, or NULL: no standardisation */
     const double *s;           /* s_i (see above) */
 } lin_data;
 
-static const float *row(const lin_data *D, int i) { return D->x + (size_t)i * D->d; }
+/* Row i as float32 (read once per coordinate step: the dot product and the update share it). */
+static const float *row(const lin_data *D, int i) { return dl_rows_row(&D->x, i, D->scratch); }
 
 static void prefetch_row(const lin_data *D, int i) {
 #if defined(__GNUC__) && !defined(__wasm__)
-    const char *p = (const char *)row(D, i);
-    for (size_t b = 0; b < (size_t)D->d * sizeof(float); b += 64) __builtin_prefetch(p + b);
+    const char *p = dl_rows_at(&D->x, i);
+    for (size_t b = 0; b < (size_t)D->d * (D->x.f16 ? 2 : sizeof(float)); b += 64) __builtin_prefetch(p + b);
 #else
     (void)D; (void)i;
 #endif
 }
 
 /* u has d + 1 entries: the feature part, then the bias weight. */
-static double wx(const lin_data *D, const float *u, double c, int i) {
-    return (double)f32_dot((size_t)D->d, u, row(D, i)) - c + (double)u[D->d] * D->bias;
+static double wx(const lin_data *D, const float *u, double c, const float *xi) {
+    return (double)f32_dot((size_t)D->d, u, xi) - c + (double)u[D->d] * D->bias;
 }
 
-static void update(const lin_data *D, float *u, double *c, int i, float delta) {
-    const float *xi = row(D, i);
+static void update(const lin_data *D, float *u, double *c, int i, const float *xi, float delta) {
     if (D->r2) {
         for (int j = 0; j < D->d; j++) u[j] += delta * (xi[j] * D->r2[j] - D->mr2[j]);
         *c += delta * D->s[i];
@@ -86,7 +87,8 @@ static const char *solve_one(const lin_data *D, const float *mean, const int *la
             int i = index[s];
             int yi = yy[i];
             if (s + 1 < active_size) prefetch_row(D, index[s + 1]);
-            double G = yi * wx(D, u, c, i) - 1 + alpha[i] * diag;
+            const float *xi = row(D, i);
+            double G = yi * wx(D, u, c, xi) - 1 + alpha[i] * diag;
             double PG = 0;
             if (alpha[i] == 0) {
                 if (G > PGmax_old) {
@@ -109,7 +111,7 @@ static const char *solve_one(const lin_data *D, const float *mean, const int *la
                 double alpha_old = alpha[i];
                 double a = alpha[i] - G / (xnorm[i] + diag);
                 alpha[i] = a < 0 ? 0 : a > upper ? upper : a;
-                update(D, u, &c, i, (float)((alpha[i] - alpha_old) * yi));
+                update(D, u, &c, i, xi, (float)((alpha[i] - alpha_old) * yi));
             }
         }
         iter++;
@@ -141,7 +143,7 @@ static const char *solve_one(const lin_data *D, const float *mean, const int *la
     }
     c = offset(D, u, mean);
     for (int i = 0; i < l; i++) {
-        double m = 1 - yy[i] * wx(D, u, c, i);
+        double m = 1 - yy[i] * wx(D, u, c, row(D, i));
         if (m > 0) loss += P->loss == 2 ? m * m : m;
     }
     *out_iter = iter;
@@ -167,6 +169,14 @@ const char *dl_linear_svm_train(const float *x, const int *y, int n, int d,
                                 const dl_linear_svm_params *params,
                                 dl_learn_progress_fn progress, void *user,
                                 dl_classifier **out, dl_train_report *report) {
+    dl_rows rows = dl_rows_f32(x, n, d);
+    return dl_linear_svm_train_rows(&rows, y, params, progress, user, out, report);
+}
+
+const char *dl_linear_svm_train_rows(const dl_rows *x, const int *y, const dl_linear_svm_params *params,
+                                     dl_learn_progress_fn progress, void *user,
+                                     dl_classifier **out, dl_train_report *report) {
+    int n = x->n, d = x->d;
     dl_linear_svm_params P;
     if (params) P = *params; else dl_linear_svm_default_params(&P);
     if (!out) return "linear-svm: NULL output";
@@ -178,7 +188,7 @@ const char *dl_linear_svm_train(const float *x, const int *y, int n, int d,
     if (P.max_iter < 1) return dl_errorf("linear-svm: max_iter must be >= 1 (got %d)", P.max_iter);
     if (!isfinite(P.bias)) return "linear-svm: bias must be finite";
     int K;
-    const char *err = dl_learn_check_xy(x, y, n, d, &K);
+    const char *err = dl_learn_check_rows(x, y, &K);
     if (err) return err;
 
     dl_classifier *c = dl_classifier_new(&dl_linear_svm_kind, K, d, P.standardize);
@@ -189,7 +199,7 @@ const char *dl_linear_svm_train(const float *x, const int *y, int n, int d,
     signed char *yy = dl_learn_alloc((size_t)n, 1);
     float *r2 = dl_learn_alloc((size_t)d * 2, sizeof(float)), *mr2 = r2 ? r2 + d : NULL;
     double *srow = dl_learn_alloc((size_t)n, sizeof(double));
-    float *xs = dl_learn_alloc((size_t)d, sizeof(float));
+    float *xs = dl_learn_alloc((size_t)d, sizeof(float)), *scratch = dl_learn_alloc((size_t)d, sizeof(float));
     if (report) {
         report->num_problems = K;
         report->iterations = dl_learn_alloc((size_t)K, sizeof(long));
@@ -197,14 +207,14 @@ const char *dl_linear_svm_train(const float *x, const int *y, int n, int d,
         report->primal = dl_learn_alloc((size_t)K, sizeof(double));
         report->nsv = dl_learn_alloc((size_t)K, sizeof(int));
     }
-    if (!c || !alpha || !xnorm || !index || !yy || !r2 || !srow || !xs ||
+    if (!c || !alpha || !xnorm || !index || !yy || !r2 || !srow || !xs || !scratch ||
         (report && (!report->iterations || !report->objective || !report->primal || !report->nsv))) {
         err = "out of memory";
         goto done;
     }
-    if (P.standardize && (err = dl_standardize_fit(x, n, d, c->mean, c->std))) goto done;
+    if (P.standardize && (err = dl_standardize_fit_rows(x, c->mean, c->std))) goto done;
 
-    lin_data D = {x, n, d, P.bias > 0 ? (float)P.bias : 0.0f, NULL, NULL, srow};
+    lin_data D = {*x, scratch, n, d, P.bias > 0 ? (float)P.bias : 0.0f, NULL, NULL, srow};
     if (P.standardize) {
         for (int j = 0; j < d; j++) {
             double r = 1.0 / c->std[j];
@@ -214,7 +224,7 @@ const char *dl_linear_svm_train(const float *x, const int *y, int n, int d,
         D.r2 = r2; D.mr2 = mr2;
     }
     for (int i = 0; i < n; i++) {   /* QD without the diagonal term: ||x_i||^2 (+ bias^2); and s_i */
-        dl_standardize_row(x + (size_t)i * d, c->mean, c->std, d, xs);
+        dl_standardize_row(dl_rows_row(x, i, xs), c->mean, c->std, d, xs);
         double q = 0, si = 0;
         for (int j = 0; j < d; j++) q += (double)xs[j] * xs[j];
         if (P.standardize)
@@ -239,7 +249,7 @@ const char *dl_linear_svm_train(const float *x, const int *y, int n, int d,
         }
     }
 done:
-    free(alpha); free(xnorm); free(index); free(yy); free(r2); free(srow); free(xs);
+    free(alpha); free(xnorm); free(index); free(yy); free(r2); free(srow); free(xs); free(scratch);
     return dl_fit_finish(err, c, out, report);
 }
 
@@ -309,8 +319,14 @@ static const char *linear_fit(const float *x, const int *y, int n, int d, const 
     return dl_linear_svm_train(x, y, n, d, &p, progress, user, out, report);
 }
 
+static const char *linear_fit_rows(const dl_rows *x, const int *y, const double *v,
+                                   dl_learn_progress_fn progress, void *user, dl_classifier **out, dl_train_report *report) {
+    dl_linear_svm_params p = params_from(v);
+    return dl_linear_svm_train_rows(x, y, &p, progress, user, out, report);
+}
+
 const dl_classifier_kind dl_linear_svm_kind = {
     "linear-svm", 1, "one-vs-rest linear SVM (LIBLINEAR's dual coordinate descent)",
     linear_params, NUM_PARAMS, linear_fit, linear_scores, linear_file_param,
-    linear_payload_size, linear_read, linear_write, model_free,
+    linear_payload_size, linear_read, linear_write, model_free, linear_fit_rows,
 };

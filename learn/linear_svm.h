@@ -52,6 +52,12 @@ const char *dl_linear_svm_train(const float *x, const int *y, int n, int d,
                                 dl_learn_progress_fn progress, void *user,
                                 dl_classifier **out, dl_train_report *report);
 
+/* The same over stored rows (float32 or float16, learn_common.h): float16 rows
+ * train the same model as float32 rows holding the same values. */
+const char *dl_linear_svm_train_rows(const dl_rows *x, const int *y, const dl_linear_svm_params *params,
+                                     dl_learn_progress_fn progress, void *user,
+                                     dl_classifier **out, dl_train_report *report);
+
 #ifdef __cplusplus
 }
 #endif

@@ -38,6 +38,10 @@ void dl_report_row_params(const char *row, dl_fit_params *p) {
 
 int dl_report_row_block_input(const char *row) { return row && !strcmp(row, "finetune"); }
 
+int dl_report_row_features_f16(const char *row) {
+    return row && (!strcmp(row, "linear-svm") || !strcmp(row, "rbf-svm"));
+}
+
 void dl_report_head(dl_text *t, int json, int size, int n, int m, double feature_seconds, int have_features) {
     if (json) dl_text_printf(t, "{\"size\": %d, \"train\": %d, \"test\": %d, \"feature_seconds\": %.3f, \"results\": [", size, n, m, feature_seconds);
     else if (have_features) dl_text_printf(t, "features: %d + %d images at %dx%d in %.1f s\n", n, m, size, size, feature_seconds);

@@ -29,6 +29,15 @@ int dl_report_row_train(const char *row, int n, int rbf_max);
  * flags; the page's fields start with the same (web/defaults.js, a test
  * checks). Clears p first. */
 void dl_report_row_params(const char *row, dl_fit_params *p);
+/* How the experiment stores a row's pooled features: 1 as float16 (half the
+ * memory: 70,000 x 1,024 features are 143 MB instead of 287 MB, which the
+ * page's 800 MB budget needs, issue 11), 0 as float32. Float16 only where
+ * every accuracy stays within 0.1 points of float32 (docs/benchmarks.md,
+ * "Float16 feature storage"): the two SVMs (moved by at most 0.01 points);
+ * the softmax head moved 0.23 points, so it, fine-tuning's rows and the
+ * pixel baseline stay float32. Both CLIs' `fashion` (--feature-type f32|f16
+ * sets every row) and the page read it (the JS API's reportRows). */
+int dl_report_row_features_f16(const char *row);
 /* 1 if a row trains on the frozen part's output (the input of conv5_block1,
  * models/finetune_split.h) instead of the pooled features: "finetune". */
 int dl_report_row_block_input(const char *row);

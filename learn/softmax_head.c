@@ -123,7 +123,7 @@ static const char *softmax_scores(const dl_classifier *c, const float *x, int n,
 typedef struct {
     batch_work w;
     dl_classifier *c;
-    const float *xv;
+    dl_rows xv;
     const int *yv;
     int nv;
     int *pv;
@@ -140,7 +140,7 @@ static double fit_batch(void *self, const float *xb, const int *yb, int m, long 
 
 static const char *validate(void *self, double *val_acc, double *val_loss) {
     fit_state *s = self;
-    const char *err = dl_classifier_predict(s->c, s->xv, s->nv, s->pv, NULL);
+    const char *err = dl_classifier_predict_rows(s->c, &s->xv, s->pv, NULL);
     if (err) return err;
     long ok = 0;
     for (int i = 0; i < s->nv; i++) ok += s->pv[i] == s->yv[i];
@@ -154,6 +154,14 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
                              const dl_softmax_params *params,
                              dl_learn_progress_fn progress, void *user,
                              dl_classifier **out, dl_train_report *report) {
+    dl_rows rows = dl_rows_f32(x, n, d), val = dl_rows_f32(xv, nv, d);
+    return dl_softmax_train_rows(&rows, y, &val, yv, params, progress, user, out, report);
+}
+
+const char *dl_softmax_train_rows(const dl_rows *x, const int *y, const dl_rows *xv, const int *yv,
+                                  const dl_softmax_params *params, dl_learn_progress_fn progress, void *user,
+                                  dl_classifier **out, dl_train_report *report) {
+    int n = x->n, d = x->d, nv = xv ? xv->n : 0;
     dl_softmax_params P;
     if (params) P = *params; else dl_softmax_default_params(&P);
     if (!out) return "softmax: NULL output";
@@ -166,11 +174,11 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
     if (!(P.beta1 >= 0 && P.beta1 < 1) || !(P.beta2 >= 0 && P.beta2 < 1) || !(P.epsilon > 0))
         return "softmax: Adam needs 0 <= beta1, beta2 < 1 and epsilon > 0";
     int K;
-    const char *err = dl_learn_check_xy(x, y, n, d, &K);
+    const char *err = dl_learn_check_rows(x, y, &K);
     if (err) return err;
-    if (nv < 0 || (nv > 0 && (!xv || !yv))) return "softmax: bad validation set";
+    if (nv < 0 || (nv > 0 && (!xv->data || !yv || xv->d != d || xv->f16 != x->f16))) return "softmax: bad validation set";
     if (nv > 0) {
-        if ((err = dl_learn_check_xy(xv, NULL, nv, d, NULL))) return dl_errorf("softmax: validation set: %s", err);
+        if ((err = dl_learn_check_rows(xv, NULL, NULL))) return dl_errorf("softmax: validation set: %s", err);
         for (int i = 0; i < nv; i++)
             if (yv[i] < 0 || yv[i] >= K)
                 return dl_errorf("softmax: validation label %d at row %d outside 0..%d", yv[i], i, K - 1);
@@ -182,11 +190,11 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
 
     dl_classifier *c = dl_classifier_new(&dl_softmax_kind, K, d, P.standardize);
     dl_softmax_model *M = c ? (c->model = model_new(K, d, H)) : NULL;
-    fit_state s = {.c = c, .xv = xv, .yv = yv, .nv = nv};
+    fit_state s = {.c = c, .xv = nv ? *xv : dl_rows_slice(x, 0, 0), .yv = yv, .nv = nv};
     if (!M) { err = dl_errorf("out of memory for a softmax head of %d x %d x %d", d, H, K); goto done; }
     if ((err = work_alloc(&s.w, c, B))) goto done;
     if (!(s.pv = dl_learn_alloc((size_t)(nv ? nv : 1), sizeof(int)))) { err = "out of memory"; goto done; }
-    if (P.standardize && (err = dl_standardize_fit(x, n, d, c->mean, c->std))) goto done;
+    if (P.standardize && (err = dl_standardize_fit_rows(x, c->mean, c->std))) goto done;
 
     dl_rng rng;
     dl_rng_seed(&rng, P.seed);
@@ -200,7 +208,7 @@ const char *dl_softmax_train(const float *x, const int *y, int n, int d,
         .mean = c->mean, .std = c->std, .self = &s,
         .batch = fit_batch, .updated = updated, .validate = nv > 0 ? validate : NULL,
     };
-    err = dl_fit_loop_run(&loop, x, y, n, d, &rng, progress, user, report);
+    err = dl_fit_loop_run_rows(&loop, x, y, &rng, progress, user, report);
 done:
     work_free(&s.w);
     free(s.pv);
@@ -262,19 +270,25 @@ void dl_softmax_default_params(dl_softmax_params *p) {
     *p = params_from(v);
 }
 
-static const char *softmax_fit(const float *x, const int *y, int n, int d, const double *v,
-                               dl_learn_progress_fn progress, void *user, dl_classifier **out, dl_train_report *report) {
+static const char *softmax_fit_rows(const dl_rows *x, const int *y, const double *v,
+                                    dl_learn_progress_fn progress, void *user, dl_classifier **out, dl_train_report *report) {
     dl_softmax_params p = params_from(v);
     /* Keras' validation_split: the last rows, before any shuffling; the rest train. */
-    int n_train = (int)floor((double)n * (1.0 - v[P_VAL]));
+    int n = x->n, n_train = (int)floor((double)n * (1.0 - v[P_VAL]));
     if (n_train < 1) return dl_errorf("softmax: val %g leaves no training row of %d", v[P_VAL], n);
     int nv = n - n_train;
-    return dl_softmax_train(x, y, n_train, d, nv ? x + (size_t)n_train * d : NULL, nv ? y + n_train : NULL, nv,
-                            &p, progress, user, out, report);
+    dl_rows train = dl_rows_slice(x, 0, n_train), val = dl_rows_slice(x, n_train, nv);
+    return dl_softmax_train_rows(&train, y, &val, nv ? y + n_train : NULL, &p, progress, user, out, report);
+}
+
+static const char *softmax_fit(const float *x, const int *y, int n, int d, const double *v,
+                               dl_learn_progress_fn progress, void *user, dl_classifier **out, dl_train_report *report) {
+    dl_rows rows = dl_rows_f32(x, n, d);
+    return softmax_fit_rows(&rows, y, v, progress, user, out, report);
 }
 
 const dl_classifier_kind dl_softmax_kind = {
     "softmax", 3, "[Dense(hidden, relu) ->] Dense(classes, softmax), trained with Adam as Keras does",
     softmax_params, NUM_PARAMS, softmax_fit, softmax_scores, softmax_file_param,
-    softmax_payload_size, softmax_read, softmax_write, model_free,
+    softmax_payload_size, softmax_read, softmax_write, model_free, softmax_fit_rows,
 };

@@ -61,6 +61,12 @@ const char *dl_softmax_loss_grad(const dl_classifier *c, const float *x, const i
 /* For tests: after changing model->params, refresh the packed copies. */
 void dl_softmax_repack(dl_classifier *c);
 
+/* The same over stored rows (float32 or float16, learn_common.h); xv may be NULL
+ * (no validation) or rows of the same type and width as x. */
+const char *dl_softmax_train_rows(const dl_rows *x, const int *y, const dl_rows *xv, const int *yv,
+                                  const dl_softmax_params *params, dl_learn_progress_fn progress, void *user,
+                                  dl_classifier **out, dl_train_report *report);
+
 #ifdef __cplusplus
 }
 #endif

@@ -194,7 +194,23 @@ test('the core checks the sizes it is handed too (wasm/api.c), whatever the JS s
       refused('rbf pair, too few parameters', core._dl_api_rbf_train_pair(buf, 64, 1, buf, 64, 1, 6, 0, 1, 0.5, 0, 0, rbf, count - 1, wh), /rbf-svm takes \d+ parameters/);
       refused('rbf assemble, 64 bytes for 40 labels', core._dl_api_rbf_assemble(buf, 160, buf, 64, 40, 1, rbf, count, buf, buf, 3), /labels: needs 160 bytes, the buffer holds 64/);
       refused('rbf prepare, 64 bytes for 40 rows', core._dl_api_rbf_prepare(buf, 64, buf, 160, 40, 1, rbf, count, wh, 0, 0), /features: needs 160 bytes, the buffer holds 64/);
+      // float16 rows (the _rows entry points): sizes in halves, checked for 32-bit overflow
+      refused('rbf prepare, 64 bytes for 40 rows of halves', core._dl_api_rbf_prepare_rows(buf, 64, 1, buf, 160, 40, 1, rbf, count, wh, 0, 0), /features: needs 80 bytes, the buffer holds 64/);
+      refused('rbf prepare, value type 2', core._dl_api_rbf_prepare_rows(buf, 64, 2, buf, 160, 4, 1, rbf, count, wh, 0, 0), /bad value type 2/);
+      refused('rbf pair in place, halves whose size wraps', core._dl_api_rbf_train_pair_at_rows(buf, 64, 1, 2 ** 30, 2 ** 20, buf, 4, 1, buf, 4, 1, 0, 1, 0.5, 0, 0, rbf, count, wh), /overflows the address space|needs/);
+      refused('rbf pairs in place, 64 bytes for 40 rows of halves', core._dl_api_rbf_train_pairs_at_rows(buf, 64, 1, 40, 1, buf, 64, buf, 8, 2, buf, 8, 1, 0.5, 0, 0, rbf, count, buf, buf, 8), /features: needs 80 bytes, the buffer holds 64/);
+      refused('rbf pairs in place, halves whose size wraps', core._dl_api_rbf_train_pairs_at_rows(buf, 64, 1, 2 ** 30, 2 ** 20, buf, 64, buf, 8, 2, buf, 8, 1, 0.5, 0, 0, rbf, count, buf, buf, 8), /overflows the address space|needs/);
+      refused('rbf pairs in place, value type 2', core._dl_api_rbf_train_pairs_at_rows(buf, 64, 2, 4, 1, buf, 64, buf, 8, 2, buf, 8, 1, 0.5, 0, 0, rbf, count, buf, buf, 8), /bad value type 2/);
+      refused('rbf assemble, 64 bytes for 40 rows of halves', core._dl_api_rbf_assemble_rows(buf, 64, 1, buf, 160, 40, 1, rbf, count, buf, buf, 3, 1), /features: needs 80 bytes, the buffer holds 64/);
     } finally { core._free(rbf); }
+    const kindName = lab.copyIn(Buffer.from('linear-svm\0')), lin = lab.copyIn(Float64Array.from([1, 2, 0.1, 1000, 1, 1, 1]));
+    try {
+      refused('fit, 64 bytes for 40 rows of halves', core._dl_api_fit_rows(kindName, buf, 64, 1, buf, 40, 1, lin, 7), /features: needs 80 bytes, the buffer holds 64/);
+      refused('fit, halves whose size wraps', core._dl_api_fit_rows(kindName, buf, 64, 1, buf, 2 ** 30, 2 ** 20, lin, 7), /overflows the address space|needs/);
+    } finally { core._free(kindName); core._free(lin); }
+    refused('float16 put beyond the room', core._dl_api_f16_from_f32(buf, 8, buf, 8, 1), /8 values at 1 do not fit in 8/);
+    refused('float16 put whose end wraps', core._dl_api_f16_from_f32(buf, 8, buf, 8, 2 ** 32 - 4), /do not fit/);
+    refused('float16 read beyond the room', core._dl_api_f32_from_f16(buf, 8, 4, 8, buf), /8 values at 4 are outside 8/);
   } finally { core._free(buf); core._free(wh); }
   assert.deepEqual(net.predict(x), before);
   net.free(); file.free();

@@ -14,6 +14,7 @@ function checkOutput(out, simd) {
   assert.match(out, /^gemm: \d+ checks, 0 failures$/m);
   assert.match(out, /^conv: \d+ checks, 0 failures/m);
   assert.match(out, /^ops: \d+ checks, 0 failures$/m);
+  assert.match(out, /^f16: \d+ checks, 0 failures$/m);
   assert.match(out, /kernels_test: all \d+ checks passed/);
 }
 

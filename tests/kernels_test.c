@@ -506,6 +506,105 @@ static void test_dot_axpy(void) {
     printf("dot/axpy: %d checks, %d failures\n", checks - c0, failures - before);
 }
 
+/* ---- float16 conversions -------------------------------------------------
+ * f32_from_f16 on all 65,536 halves against the reference (NaN for NaN: a
+ * NaN's payload is not pinned down in WebAssembly), and the reference against
+ * its definition: each half is the value it stands for. f16_from_f32 on
+ * every half's float (exact), the midpoints between neighbouring halves (ties
+ * to even) and one float either side of them, beyond the largest half, NaN,
+ * and random floats over odd sizes: wasmsimd == scalar bit for bit. */
+
+static uint32_t float_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static float bits_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+/* The value of a half from its definition, in double. */
+static double half_value(uint16_t h) {
+    int e = (h >> 10) & 31, m = h & 0x3FF;
+    double v = e == 31 ? INFINITY : e ? ldexp(1024 + m, e - 25) : ldexp(m, -24);   /* e 31: inf (NaN handled by callers) */
+    return h & 0x8000 ? -v : v;
+}
+
+static void check_f16_from_f32(const float *x, size_t n, const char *what) {
+    uint16_t *ref = malloc((n + 1) * 2), *got = malloc((n + 1) * 2);
+    ref[n] = got[n] = 0xBEEF;
+    f16_from_f32_scalar(n, x, ref);
+    f16_from_f32_wasmsimd(n, x, got);
+    check(memcmp(got, ref, (n + 1) * 2) ? 1 : 0, 0.5, what);
+    f16_from_f32(n, x, got);
+    check(memcmp(got, ref, (n + 1) * 2) ? 1 : 0, 0.5, what);
+    free(ref); free(got);
+}
+
+static void test_f16(void) {
+    int before = failures, c0 = checks;
+    enum { ALL = 65536 };
+    uint16_t *h = malloc(ALL * 2), *back = malloc(ALL * 2);
+    float *ref = malloc(ALL * 4), *got = malloc(ALL * 4), *mid = malloc(3 * ALL * 4);
+    for (int i = 0; i < ALL; i++) h[i] = (uint16_t)i;
+    f32_from_f16_scalar(ALL, h, ref);
+    f32_from_f16_wasmsimd(ALL, h, got);
+    int bad_ref = 0, bad_simd = 0;
+    for (int i = 0; i < ALL; i++) {
+        int is_nan = (i & 0x7C00) == 0x7C00 && (i & 0x3FF);
+        if (is_nan ? !isnan(ref[i]) : ((double)ref[i] != half_value((uint16_t)i) || !!signbit(ref[i]) != !!(i & 0x8000))) bad_ref++;
+        if (is_nan ? !isnan(got[i]) : float_bits(got[i]) != float_bits(ref[i])) bad_simd++;
+    }
+    check(bad_ref, 0, "f32_from_f16_scalar: every half is its value");
+    check(bad_simd, 0, "f32_from_f16_wasmsimd == scalar on all 65,536 halves");
+    f16_from_f32_scalar(ALL, ref, back);   /* exact: every non-NaN half comes back */
+    int bad_back = 0;
+    for (int i = 0; i < ALL; i++) {
+        int is_nan = (i & 0x7C00) == 0x7C00 && (i & 0x3FF);
+        if (is_nan ? back[i] != ((i & 0x8000) | 0x7E00) : back[i] != i) bad_back++;
+    }
+    check(bad_back, 0, "f16_from_f32_scalar(f32_from_f16(h)) == h (NaN: 0x7E00)");
+    check_f16_from_f32(ref, ALL, "f16_from_f32 wasmsimd == scalar on every half's float");
+    /* Ties: the midpoint m of halves h, h+1 (exact in float), and its neighbours. */
+    size_t count = 0;
+    int bad_tie = 0;
+    for (int i = 0; i < 0x7C00; i++) {
+        double a = half_value((uint16_t)i), b = i + 1 == 0x7C00 ? 65536.0 : half_value((uint16_t)(i + 1));   /* 65536: where the next half would be */
+        float m = (float)((a + b) / 2);
+        uint16_t r;
+        f16_from_f32_scalar(1, &m, &r);
+        if (r != ((i & 1) ? i + 1 : i)) bad_tie++;
+        mid[count++] = m;
+        mid[count++] = bits_float(float_bits(m) + 1);
+        mid[count++] = bits_float(float_bits(m) - (m > 0));
+    }
+    check(bad_tie, 0, "f16_from_f32_scalar: ties to even (0x7BFF..0x7C00: 65520 -> inf)");
+    for (size_t i = 0; i < count; i++) mid[i] = (i & 1) ? -mid[i] : mid[i];
+    check_f16_from_f32(mid, count, "f16_from_f32 wasmsimd == scalar around the midpoints");
+    float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, 65504.0f, 65519.99f, 65520.0f, -65520.0f, 1e30f, 3e38f,
+                       0x1.0p-25f, 0x1.8p-25f, 0x1.0p-26f, 1e-45f, -1e-40f, 0x1.0p-14f, 0x1.ff8p-15f};
+    uint16_t want[] = {0, 0x8000, 0x7C00, 0xFC00, 0x7E00, 0xFE00, 0x7BFF, 0x7BFF, 0x7C00, 0xFC00, 0x7C00, 0x7C00,
+                       0, 1, 0, 0, 0x8000, 0x400, 0x3FF};
+    enum { NS = sizeof special / sizeof *special };
+    uint16_t out[NS];
+    f16_from_f32_scalar(NS, special, out);
+    int bad_special = 0;
+    for (int i = 0; i < NS; i++) if (out[i] != want[i]) { bad_special++; printf("  f16_from_f32(%a) = 0x%04X, want 0x%04X\n", special[i], out[i], want[i]); }
+    check(bad_special, 0, "f16_from_f32_scalar: zeros, infinities, NaN, overflow, subnormals");
+    check_f16_from_f32(special, NS, "f16_from_f32 wasmsimd == scalar on special values");
+    char what[96];
+    for (size_t n = 0; n <= 70; n += (n < 37 ? 1 : 11)) {
+        float *x = rand_buf(n + 1);
+        for (size_t i = 0; i < n; i++) x[i] *= (float)ldexp(1.0, (int)(i % 40) - 26);   /* subnormal halves to overflow */
+        snprintf(what, sizeof what, "f16_from_f32 wasmsimd == scalar n=%zu", n);
+        check_f16_from_f32(x, n, what);
+        uint16_t *hh = malloc((n + 1) * 2);
+        f16_from_f32_scalar(n, x, hh);
+        float *r = sentinel_buf(n + 1), *g = sentinel_buf(n + 1);
+        f32_from_f16_scalar(n, hh, r);
+        f32_from_f16(n, hh, g);
+        snprintf(what, sizeof what, "f32_from_f16 == scalar n=%zu (and out[n] untouched)", n);
+        check(memcmp(g, r, (n + 1) * 4) ? 1 : 0, 0.5, what);
+        free(x); free(hh); free(r); free(g);
+    }
+    free(h); free(back); free(ref); free(got); free(mid);
+    printf("f16: %d checks, %d failures\n", checks - c0, failures - before);
+}
+
 /* ---- backward passes against finite differences --------------------------
  * Each op's loss is sum(r * op(params)) for a random r (softmax: the mean
  * cross-entropy), computed in double from the forward references; the
@@ -709,6 +808,7 @@ int main(void) {
     test_conv();
     test_ops();
     test_dot_axpy();
+    test_f16();
     test_backward();
     if (failures) {
         printf("kernels_test: %d of %d checks FAILED\n", failures, checks);

@@ -770,6 +770,96 @@ static void test_rbf_pairs(void) {
     free(x0); free(x1); free(bx); free(by);
 }
 
+/* Float16 rows (learn_common.h dl_rows) train the same models, to the byte, as
+ * float32 rows holding the same (float16-representable) values: each kind
+ * through dl_fit_rows, the RBF pairs in place and assembled on borrowed
+ * float16 rows; predictions agree; a non-finite half and a kind without
+ * float16 support give reasons. */
+static void test_f16_rows(void) {
+    enum { N = 90, D = 9, K = 4 };
+    float x[N * D], xr[N * D]; int y[N];
+    uint16_t h[N * D];
+    blobs(N, D, K, 3.0f, 5, x, y);
+    f16_from_f32(N * D, x, h);
+    f32_from_f16(N * D, h, xr);
+    dl_rows r32 = dl_rows_f32(xr, N, D), r16 = dl_rows_f16(h, N, D);
+    const char *kinds[3] = {"linear-svm", "rbf-svm", "softmax"};
+    dl_classifier *models[3] = {0};
+    for (int k = 0; k < 3; k++) {
+        dl_fit_params p; dl_fit_default_params(&p);
+        CHECK_OK(dl_fit_params_set(&p, "cache_mb", 0.002));
+        CHECK_OK(dl_fit_params_set(&p, "epochs", 2));
+        CHECK_OK(dl_fit_params_set(&p, "val", 0.1));
+        dl_classifier *a = NULL, *b = NULL;
+        CHECK_OK(dl_fit_rows(kinds[k], &r32, y, &p, NULL, NULL, &a, NULL));
+        CHECK_OK(dl_fit_rows(kinds[k], &r16, y, &p, NULL, NULL, &b, NULL));
+        uint8_t *sa = NULL, *sb = NULL; size_t na = 0, nb = 0;
+        if (a && b) {
+            CHECK_OK(dl_classifier_save(a, &sa, &na));
+            CHECK_OK(dl_classifier_save(b, &sb, &nb));
+            CHECK(sa && sb && na == nb && !memcmp(sa, sb, na), "%s: float16 rows train another model", kinds[k]);
+            int l1[N], l2[N];
+            float s1[N * K], s2[N * K];
+            CHECK_OK(dl_classifier_predict_rows(a, &r32, l1, s1));
+            CHECK_OK(dl_classifier_predict_rows(a, &r16, l2, s2));
+            CHECK(!memcmp(l1, l2, sizeof l1) && !memcmp(s1, s2, sizeof s1), "%s: float16 rows predict otherwise", kinds[k]);
+        }
+        free(sa); free(sb);
+        dl_classifier_free(b);
+        models[k] = a;
+    }
+    /* the RBF SVM's pairs in place on float16 rows, assembled on them borrowed */
+    dl_rbf_svm_params P; dl_rbf_svm_default_params(&P); P.cache_mb = 0.002;
+    int K16, K32; double g16, g32;
+    CHECK_OK(dl_rbf_svm_prepare_rows(&r16, y, &P, &K16, &g16, NULL, NULL));
+    CHECK_OK(dl_rbf_svm_prepare_rows(&r32, y, &P, &K32, &g32, NULL, NULL));
+    CHECK(K16 == K && K32 == K && g16 == g32, "gamma='scale' over float16 rows %g, float32 %g", g16, g32);
+    int rows[N], start[K + 1] = {0}, fill[K] = {0};
+    for (int i = 0; i < N; i++) start[y[i] + 1]++;
+    for (int k = 0; k < K; k++) start[k + 1] += start[k];
+    for (int i = 0; i < N; i++) rows[start[y[i]] + fill[y[i]]++] = i;
+    uint8_t *res[K * (K - 1) / 2] = {0}; size_t sz[K * (K - 1) / 2] = {0};
+    for (int ci = 0, p = 0; ci < K; ci++)
+        for (int cj = ci + 1; cj < K; cj++, p++) {
+            uint8_t *r = NULL; size_t rs = 0;
+            CHECK_OK(dl_rbf_svm_train_pair_at_rows(&r16, rows + start[ci], start[ci + 1] - start[ci], rows + start[cj],
+                                                   start[cj + 1] - start[cj], ci, cj, g16, NULL, NULL, &P, NULL, NULL, &res[p], &sz[p]));
+            CHECK_OK(dl_rbf_svm_train_pair_at(xr, N, D, rows + start[ci], start[ci + 1] - start[ci], rows + start[cj],
+                                              start[cj + 1] - start[cj], ci, cj, g32, NULL, NULL, &P, NULL, NULL, &r, &rs));
+            CHECK(r && res[p] && rs == sz[p] && !memcmp(r, res[p], rs), "pair (%d, %d) on float16 rows differs", ci, cj);
+            free(r);
+        }
+    dl_classifier *borrowed = NULL;
+    CHECK_OK(dl_rbf_svm_assemble_rows(&r16, y, &P, (const uint8_t *const *)res, sz, K * (K - 1) / 2, 1, &borrowed, NULL));
+    uint8_t *sa = NULL, *sb = NULL; size_t na = 0, nb = 0;
+    if (borrowed && models[1]) {
+        CHECK(((const dl_rbf_svm_model *)borrowed->model)->sv_f16, "float16 SVs borrowed");
+        CHECK_OK(dl_classifier_save(models[1], &sa, &na));
+        CHECK_OK(dl_classifier_save(borrowed, &sb, &nb));
+        CHECK(sa && sb && na == nb && !memcmp(sa, sb, na), "the model on borrowed float16 SVs saves other bytes");
+        int l1[N], l2[N];
+        CHECK_OK(dl_classifier_predict_rows(models[1], &r16, l1, NULL));
+        CHECK_OK(dl_classifier_predict_rows(borrowed, &r16, l2, NULL));
+        CHECK(!memcmp(l1, l2, sizeof l1), "the model on borrowed float16 SVs predicts otherwise");
+    }
+    free(sa); free(sb);
+    dl_classifier_free(borrowed);
+    for (int p = 0; p < K * (K - 1) / 2; p++) free(res[p]);
+    /* reasons */
+    uint16_t keep = h[3 * D + 4];
+    h[3 * D + 4] = 0x7E00;   /* NaN */
+    dl_classifier *c = NULL;
+    CHECK_ERR(dl_fit_rows("linear-svm", &r16, y, NULL, NULL, NULL, &c, NULL), "feature is NaN at row 3, column 4");
+    h[3 * D + 4] = 0xFC00;   /* -inf */
+    CHECK_ERR(dl_classifier_predict_rows(models[0], &r16, NULL, NULL), "feature is infinite at row 3, column 4");
+    h[3 * D + 4] = keep;
+    CHECK_ERR(dl_fit_rows("finetune", &r16, y, NULL, NULL, NULL, &c, NULL), "float32 rows only");
+    dl_rows narrow = dl_rows_f16(h, N, D - 1);
+    CHECK_ERR(dl_classifier_predict_rows(models[0], &narrow, NULL, NULL), "rows of 8 features, the classifier takes 9");
+    CHECK(c == NULL, "a model from bad float16 rows");
+    for (int k = 0; k < 3; k++) dl_classifier_free(models[k]);
+}
+
 int main(void) {
     test_idx();
     test_errors();
@@ -781,6 +871,7 @@ int main(void) {
     test_fit_sizes();
     test_rbf_gemm_rows();
     test_rbf_pairs();
+    test_f16_rows();
     printf("learn_test: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }

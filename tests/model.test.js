@@ -169,6 +169,7 @@ test('bad arguments: one clear line on stderr, non-zero exit, identical on both 
     [['classify', path.join(tmp, 'missing.png')], /cannot read .*missing\.png/],
     [['classify'], /needs at least one image/],
     [['fashion', '--C', '-1', '--train', '10', '--test', '10'], /--C must be a positive number/],
+    [['fashion', '--feature-type', 'f8', '--train', '10', '--test', '10'], /--feature-type must be f32 or f16, got 'f8'/],
     [['nonsense'], /unknown command/],
   ];
   for (const [args, pattern] of cases) {

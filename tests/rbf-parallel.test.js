@@ -2,7 +2,8 @@
 // over learn/kernel_svm.h's train_pair/assemble): the model trained pair by pair on 1 and on 3
 // worker threads is byte-for-byte the serial lab.fit's; a cancelled fit keeps its finished pairs
 // and a second run resumes from them to the same bytes; bad pair ids and truncated or foreign
-// pair results give reasons and leave the instance working. Small and cheap: 1,500 Fashion-MNIST
+// pair results give reasons and leave the instance working; float16 rows (HeapHalves) train, on 1
+// to 3 pthreads, the model of float32 rows holding the same values. Small and cheap: 1,500 Fashion-MNIST
 // images as 14x14 pixels (2x2 means), 10 classes -> 45 pairs.
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -181,6 +182,28 @@ test('WASM threaded build: all 45 pairs on 1, 2 and 3 pthreads, rows in place: e
       try { assert.deepEqual(Buffer.from(clf.save()), Buffer.from(serial), `${threads} threads: the model`); } finally { clf.free(); }
     }
   } finally { heap.free(); }
+});
+
+test('WASM threaded build: float16 rows in place (HeapHalves) on 1, 2 and 3 pthreads: the model of float32 rows holding the same values', async () => {
+  const mt = await threadedLab(3);
+  const halves = mt.heapHalves(N * D, 'features');
+  try {
+    halves.put(0, data.x);
+    const rounded = halves.floats();
+    const clf32 = lab.fit('rbf-svm', rounded, data.y, N, D, options), expected = clf32.save();
+    clf32.free();
+    assert.notDeepEqual(Buffer.from(expected), Buffer.from(serial), 'the rounding moved the model (or this test proves nothing)');
+    const shared = mt.rbfPrepare(halves, data.y, N, D, options), rows = classIndex(data.y, N, 10);
+    for (const threads of [1, 2, 3]) {
+      mt.setThreads(threads);
+      let told = 0;
+      const results = trainPairsHere(mt, halves, N, D, rows, shared, options, { onPair: () => told++ });
+      assert.equal(told, 45, `${threads} threads: every pair told once`);
+      const clf = mt.rbfAssemble(halves, data.y, N, D, options, results, { borrow: true });
+      try { assert.deepEqual(Buffer.from(clf.save()), Buffer.from(expected), `${threads} threads: the model`); } finally { clf.free(); }
+    }
+    assert.throws(() => mt.rbfTrainPairsAt(halves.subarray(0, D), N, D, rows, [[0, 1]], shared, options), /has 196 values, expected 294000/);
+  } finally { halves.free(); }
 });
 
 test('WASM threaded build: a cancel keeps the finished pairs and a second run resumes to the serial bytes; a pair out of memory names itself, keeps the rest, and the pool works on; bad arguments refused', async () => {

@@ -3,12 +3,15 @@
  * gives alone; every finished pair is told to the caller once; a cancel
  * keeps the finished pairs and a second call on the rest completes the set;
  * a pair out of memory gives a reason naming it, keeps the others and
- * leaves the pool working; bad arguments give reasons.
+ * leaves the pool working; bad arguments give reasons. Float16 rows (read in
+ * place) give, on 1, 2 and 3 threads, the bytes dl_rbf_svm_train_pair_at
+ * gives on float32 rows holding the same values.
  * Small: 5 classes of different sizes (10 pairs), 24 features.
  * Prints one line per failed check and "rbf_pairs_test: N checks, M failed". */
 #include "common/parallel.h"
 #include "common/reason.h"
 #include "common/rng.h"
+#include "kernels/kernels.h"
 #include "learn/kernel_svm_pairs.h"
 #include <math.h>
 #include <stdio.h>
@@ -28,8 +31,9 @@ static const int class_size[K] = {90, 140, 60, 170, 110};
 static float *x;
 static int n, *rows_of[K], counts[K];
 static dl_rbf_pair pairs[PAIRS];
-static uint8_t *expected[PAIRS];
-static size_t expected_size[PAIRS];
+static uint8_t *expected[PAIRS], *expected_f16[PAIRS];   /* from float32 rows: x, and x rounded to float16 */
+static size_t expected_size[PAIRS], expected_f16_size[PAIRS];
+static uint16_t *halves;                                  /* x as float16 */
 static double gamma_scale;
 static dl_rbf_svm_params params;
 
@@ -57,12 +61,22 @@ static void make_data(void) {
     CHECK_OK(dl_rbf_svm_prepare(x, y, n, D, &params, &k, &gamma_scale, NULL, NULL));
     CHECK(k == K, "%d classes", k);
     free(y);
+    halves = malloc(sizeof(uint16_t) * (size_t)n * D);
+    float *rounded = malloc(sizeof(float) * (size_t)n * D);
+    f16_from_f32((size_t)n * D, x, halves);
+    f32_from_f16((size_t)n * D, halves, rounded);
     for (int ci = 0, p = 0; ci < K; ci++)
         for (int cj = ci + 1; cj < K; cj++, p++) {
             pairs[p] = (dl_rbf_pair){ci, cj};
             CHECK_OK(dl_rbf_svm_train_pair_at(x, n, D, rows_of[ci], counts[ci], rows_of[cj], counts[cj], ci, cj, gamma_scale,
                                               NULL, NULL, &params, NULL, NULL, &expected[p], &expected_size[p]));
+            CHECK_OK(dl_rbf_svm_train_pair_at(rounded, n, D, rows_of[ci], counts[ci], rows_of[cj], counts[cj], ci, cj, gamma_scale,
+                                              NULL, NULL, &params, NULL, NULL, &expected_f16[p], &expected_f16_size[p]));
         }
+    free(rounded);
+    int moved = 0;   /* the rounding changes some pair, or the float16 case would prove nothing */
+    for (int p = 0; p < PAIRS; p++) moved |= expected_size[p] != expected_f16_size[p] || memcmp(expected[p], expected_f16[p], expected_size[p]);
+    CHECK(moved, "float16 rounding changed no pair");
 }
 
 typedef struct { int told[PAIRS], calls, cancel_after, last_done; } listener;
@@ -143,6 +157,24 @@ static void test_threads(int threads) {
     free_results(res, PAIRS);
 }
 
+/* Float16 rows in place: every pair the bytes of float32 rows holding the same values. */
+static void test_halves(int threads) {
+    CHECK_OK(dl_parallel_set_threads(threads));
+    dl_rows rows = dl_rows_f16(halves, n, D);
+    uint8_t *res[PAIRS]; size_t sizes[PAIRS];
+    listener l = {{0}, 0, 0, 0};
+    CHECK_OK(dl_rbf_svm_train_pairs_at_rows(&rows, (const int *const *)rows_of, counts, K, pairs, PAIRS, gamma_scale, NULL, NULL,
+                                            &params, listen, &l, res, sizes));
+    for (int k = 0; k < PAIRS; k++) {
+        CHECK(res[k] && sizes[k] == expected_f16_size[k] && !memcmp(res[k], expected_f16[k], sizes[k]),
+              "%d threads, float16 rows: pair (%d, %d) differs from float32 rows of the same values", threads, pairs[k].ci, pairs[k].cj);
+        CHECK(l.told[k] == 1, "%d threads, float16 rows: pair %d told %d times", threads, k, l.told[k]);
+    }
+    free_results(res, PAIRS);
+    CHECK_ERR(dl_rbf_svm_train_pairs_at_rows(NULL, (const int *const *)rows_of, counts, K, pairs, 1, gamma_scale, NULL, NULL,
+                                             &params, NULL, NULL, res, sizes), "NULL rows");
+}
+
 static void test_bad_arguments(void) {
     uint8_t *res[PAIRS]; size_t sizes[PAIRS];
     dl_rbf_pair bad[2] = {{0, 1}, {2, 2}};
@@ -169,7 +201,7 @@ int main(void) {
     make_data();
     test_bad_arguments();
     int most = dl_parallel_available() ? 3 : 1;
-    for (int t = 1; t <= most; t++) test_threads(t);
+    for (int t = 1; t <= most; t++) { test_threads(t); test_halves(t); }
     printf("rbf_pairs_test: %d checks, %d failed (threads 1..%d)\n", checks, failures, most);
     return failures ? 1 : 0;
 }

@@ -306,9 +306,10 @@ EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_fit(const char *kind, const float *x,
 
 /* ---- the comparison report (learn/report.h), for the Node CLI ------------- */
 
-/* The rows, one per line: "name kind block param=value..." (the kind a row
- * trains; block 1: it trains on the frozen part's output,
- * dl_report_row_block_input; then the experiment's parameter values,
+/* The rows, one per line: "name kind block f16 param=value..." (the kind a
+ * row trains; block 1: it trains on the frozen part's output,
+ * dl_report_row_block_input; f16 1: its features are stored as float16,
+ * dl_report_row_features_f16; then the experiment's parameter values,
  * dl_report_row_params). */
 EMSCRIPTEN_KEEPALIVE char *dl_api_report_rows(void) {
     dl_text t = { 0 };
@@ -316,7 +317,7 @@ EMSCRIPTEN_KEEPALIVE char *dl_api_report_rows(void) {
         const char *row = dl_report_row_name(i);
         dl_fit_params p;
         dl_report_row_params(row, &p);
-        dl_text_printf(&t, "%s %s %d", row, dl_report_row_kind(row), dl_report_row_block_input(row));
+        dl_text_printf(&t, "%s %s %d %d", row, dl_report_row_kind(row), dl_report_row_block_input(row), dl_report_row_features_f16(row));
         for (int j = 0; j < p.count; j++) dl_text_printf(&t, " %s=%.17g", p.item[j].name, p.item[j].value);
         dl_text_printf(&t, "\n");
     }
@@ -361,11 +362,17 @@ static const char *rbf_params(const double *values, int count, dl_rbf_svm_params
     return err;
 }
 
-static int rbf_rows_fit(const void *x, size_t bytes, int n, int d, const char *what) {
+/* 1 if x holds n rows of d values of the given type in x_bytes; else a reason. */
+static int stored_rows_fit(const void *x, size_t x_bytes, int f16, int n, int d, const char *what) {
     size_t count;
+    if (f16 != 0 && f16 != 1) return failed(dl_errorf("%s: bad value type %d (0: float32, 1: float16)", what, f16));
     if (!x || n < 1 || d < 1) return failed(dl_errorf("%s: %d rows of %d features", what, n, d));
     if (!dl_mul((size_t)n, (size_t)d, &count)) return failed(dl_errorf("%s: %d x %d overflows the address space", what, n, d));
-    return fits(count, sizeof(float), bytes, what);
+    return fits(count, f16 ? 2 : sizeof(float), x_bytes, what);
+}
+
+static dl_rows stored_rows(const void *x, int f16, int n, int d) {
+    return f16 ? dl_rows_f16(x, n, d) : dl_rows_f32(x, n, d);
 }
 
 /* info[0] = gamma, info[1] = number of classes; mean/std (d floats each) filled if standardising. */
@@ -374,7 +381,7 @@ EMSCRIPTEN_KEEPALIVE int dl_api_rbf_prepare(const float *x, size_t x_bytes, cons
     dl_rbf_svm_params p;
     const char *err = rbf_params(values, count, &p);
     if (err) return failed(err);
-    if (!rbf_rows_fit(x, x_bytes, n, d, "features") || !fits((size_t)n, sizeof(int), y_bytes, "labels")) return 0;
+    if (!stored_rows_fit(x, x_bytes, 0, n, d, "features") || !fits((size_t)n, sizeof(int), y_bytes, "labels")) return 0;
     int k = 0;
     if ((err = dl_rbf_svm_prepare(x, y, n, d, &p, &k, &info[0], mean, std))) return failed(err);
     info[1] = k;
@@ -392,11 +399,16 @@ EMSCRIPTEN_KEEPALIVE uint8_t *dl_api_rbf_train_pair(const float *xi, size_t xi_b
     dl_rbf_svm_params p;
     const char *err = rbf_params(values, count, &p);
     if (err) return failed(err), NULL;
-    if (!rbf_rows_fit(xi, xi_bytes, ni, d, "class ci rows") || !rbf_rows_fit(xj, xj_bytes, nj, d, "class cj rows")) return NULL;
+    if (!stored_rows_fit(xi, xi_bytes, 0, ni, d, "class ci rows") || !stored_rows_fit(xj, xj_bytes, 0, nj, d, "class cj rows")) return NULL;
     uint8_t *out = NULL;
     err = dl_rbf_svm_train_pair(xi, ni, xj, nj, d, ci, cj, gamma, mean, std, &p, pair_progress, NULL, &out, size);
     return err ? (failed(err), NULL) : out;
 }
+
+uint8_t *dl_api_rbf_train_pair_at_rows(const void *x, size_t x_bytes, int f16, int n, int d,
+                                       const int *rows_i, size_t rows_i_bytes, int ni, const int *rows_j, size_t rows_j_bytes, int nj,
+                                       int ci, int cj, double gamma, const float *mean, const float *std,
+                                       const double *values, int count, size_t *size);
 
 /* The same pair with its rows read in place from x (n x d) by index
  * (rows_i: ni ints, rows_j: nj ints): no copy of the pair's rows. */
@@ -405,16 +417,8 @@ EMSCRIPTEN_KEEPALIVE uint8_t *dl_api_rbf_train_pair_at(const float *x, size_t x_
                                                        const int *rows_j, size_t rows_j_bytes, int nj,
                                                        int ci, int cj, double gamma, const float *mean, const float *std,
                                                        const double *values, int count, size_t *size) {
-    dl_rbf_svm_params p;
-    const char *err = rbf_params(values, count, &p);
-    if (err) return failed(err), NULL;
-    if (!rbf_rows_fit(x, x_bytes, n, d, "features") || ni < 1 || nj < 1 ||
-        !fits((size_t)ni, sizeof(int), rows_i_bytes, "class ci row indices") ||
-        !fits((size_t)nj, sizeof(int), rows_j_bytes, "class cj row indices"))
-        return ni < 1 || nj < 1 ? (failed(dl_errorf("rbf-svm pair: bad row counts %d + %d", ni, nj)), NULL) : NULL;
-    uint8_t *out = NULL;
-    err = dl_rbf_svm_train_pair_at(x, n, d, rows_i, ni, rows_j, nj, ci, cj, gamma, mean, std, &p, pair_progress, NULL, &out, size);
-    return err ? (failed(err), NULL) : out;
+    return dl_api_rbf_train_pair_at_rows(x, x_bytes, 0, n, d, rows_i, rows_i_bytes, ni, rows_j, rows_j_bytes, nj, ci, cj, gamma,
+                                         mean, std, values, count, size);   /* float32 rows (below) */
 }
 
 /* results[count_results] pointers to sizes[count_results] bytes each.
@@ -425,7 +429,7 @@ EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_rbf_assemble_as(const float *x, size_
     dl_rbf_svm_params p;
     const char *err = rbf_params(values, count, &p);
     if (err) return failed(err), NULL;
-    if (!rbf_rows_fit(x, x_bytes, n, d, "features") || !fits((size_t)n, sizeof(int), y_bytes, "labels")) return NULL;
+    if (!stored_rows_fit(x, x_bytes, 0, n, d, "features") || !fits((size_t)n, sizeof(int), y_bytes, "labels")) return NULL;
     dl_classifier *c = NULL;
     err = borrow ? dl_rbf_svm_assemble_borrowed(x, y, n, d, &p, results, sizes, count_results, &c)
                  : dl_rbf_svm_assemble(x, y, n, d, &p, results, sizes, count_results, &c, NULL);
@@ -650,18 +654,19 @@ static int pairs_progress(void *user, const dl_rbf_pairs_progress *p) {
     return js_progress("rbf-svm pairs", p->pairs_done, p->pairs, p->finished, (double)p->iter, -1, -1);
 }
 
-EMSCRIPTEN_KEEPALIVE int dl_api_rbf_train_pairs_at(const float *x, size_t x_bytes, int n, int d,
-                                                   const int *class_rows, size_t class_rows_bytes,
-                                                   const int *class_counts, size_t class_counts_bytes, int num_classes,
-                                                   const int *pairs, size_t pairs_bytes, int count,
-                                                   double gamma, const float *mean, const float *std,
-                                                   const double *values, int value_count,
-                                                   uint8_t **results, size_t *sizes, size_t results_bytes) {
+/* x: float32 (f16 = 0) or float16 rows (f16 = 1, read in place, converted per use). */
+EMSCRIPTEN_KEEPALIVE int dl_api_rbf_train_pairs_at_rows(const void *x, size_t x_bytes, int f16, int n, int d,
+                                                        const int *class_rows, size_t class_rows_bytes,
+                                                        const int *class_counts, size_t class_counts_bytes, int num_classes,
+                                                        const int *pairs, size_t pairs_bytes, int count,
+                                                        double gamma, const float *mean, const float *std,
+                                                        const double *values, int value_count,
+                                                        uint8_t **results, size_t *sizes, size_t results_bytes) {
     dl_rbf_svm_params p;
     const char *err = rbf_params(values, value_count, &p);
     if (err) return failed(err);
     if (num_classes < 2 || num_classes > 256 || count < 0) return failed(dl_errorf("rbf-svm pairs: %d classes, %d pairs", num_classes, count));
-    if (!rbf_rows_fit(x, x_bytes, n, d, "features") || !fits((size_t)num_classes, sizeof(int), class_counts_bytes, "class counts") ||
+    if (!stored_rows_fit(x, x_bytes, f16, n, d, "features") || !fits((size_t)num_classes, sizeof(int), class_counts_bytes, "class counts") ||
         !fits((size_t)count, 2 * sizeof(int), pairs_bytes, "pairs") || !fits((size_t)count, sizeof(uint8_t *), results_bytes, "pair results") ||
         !fits((size_t)count, sizeof(size_t), results_bytes, "pair sizes"))
         return 0;
@@ -673,10 +678,116 @@ EMSCRIPTEN_KEEPALIVE int dl_api_rbf_train_pairs_at(const float *x, size_t x_byte
         if (!dl_add(total, (size_t)class_counts[c], &total)) return failed("rbf-svm pairs: too many rows");
     }
     if (!fits(total, sizeof(int), class_rows_bytes, "class rows")) return 0;
-    err = dl_rbf_svm_train_pairs_at(x, n, d, rows_of, class_counts, num_classes, (const dl_rbf_pair *)pairs, count,
-                                    gamma, mean, std, &p, pairs_progress, NULL, results, sizes);
+    dl_rows rows = stored_rows(x, f16, n, d);
+    err = dl_rbf_svm_train_pairs_at_rows(&rows, rows_of, class_counts, num_classes, (const dl_rbf_pair *)pairs, count,
+                                         gamma, mean, std, &p, pairs_progress, NULL, results, sizes);
     return err ? failed(err) : 1;
+}
+
+EMSCRIPTEN_KEEPALIVE int dl_api_rbf_train_pairs_at(const float *x, size_t x_bytes, int n, int d,
+                                                   const int *class_rows, size_t class_rows_bytes,
+                                                   const int *class_counts, size_t class_counts_bytes, int num_classes,
+                                                   const int *pairs, size_t pairs_bytes, int count,
+                                                   double gamma, const float *mean, const float *std,
+                                                   const double *values, int value_count,
+                                                   uint8_t **results, size_t *sizes, size_t results_bytes) {
+    return dl_api_rbf_train_pairs_at_rows(x, x_bytes, 0, n, d, class_rows, class_rows_bytes, class_counts, class_counts_bytes,
+                                          num_classes, pairs, pairs_bytes, count, gamma, mean, std, values, value_count,
+                                          results, sizes, results_bytes);   /* float32 rows */
 }
 
 /* For tests: pairs[index] of the next dl_api_rbf_train_pairs_at fails as if out of memory. */
 EMSCRIPTEN_KEEPALIVE void dl_api_rbf_pairs_fail_pair(int index) { dl_rbf_svm_pairs_fail_pair(index); }
+
+/* ---- float16 feature storage (kernels/f16.c, learn_common.h dl_rows) -----------
+ * Features may be kept in the heap as halves (half the memory of float32): the
+ * _rows entry points below take x with x_bytes and f16 (1: halves, 0: floats)
+ * and are otherwise the float32 ones above. */
+
+/* count floats from src into halves dst[at .. at + count) of dst_halves (round to nearest even). */
+EMSCRIPTEN_KEEPALIVE int dl_api_f16_from_f32(const float *src, size_t count, uint16_t *dst, size_t dst_halves, size_t at) {
+    size_t end;
+    if (!src || !dst || !dl_add(at, count, &end) || end > dst_halves)
+        return failed(dl_errorf("float16: %zu values at %zu do not fit in %zu", count, at, dst_halves));
+    f16_from_f32(count, src, dst + at);
+    return 1;
+}
+
+/* count halves src[at .. at + count) of src_halves as floats into dst (exact). */
+EMSCRIPTEN_KEEPALIVE int dl_api_f32_from_f16(const uint16_t *src, size_t src_halves, size_t at, size_t count, float *dst) {
+    size_t end;
+    if (!src || !dst || !dl_add(at, count, &end) || end > src_halves)
+        return failed(dl_errorf("float16: %zu values at %zu are outside %zu", count, at, src_halves));
+    f32_from_f16(count, src + at, dst);
+    return 1;
+}
+
+EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_fit_rows(const char *kind, const void *x, size_t x_bytes, int f16, const int *y, int n, int d,
+                                                    const double *values, int count) {
+    if (!stored_rows_fit(x, x_bytes, f16, n, d, "features")) return NULL;
+    dl_rows rows = stored_rows(x, f16, n, d);
+    dl_classifier *c = NULL;
+    const char *err = dl_fit_values_rows(kind, &rows, y, values, count, learn_progress, NULL, &c, NULL);
+    return err ? (failed(err), NULL) : c;
+}
+
+EMSCRIPTEN_KEEPALIVE int dl_api_evaluate_rows(const dl_classifier *c, const void *x, size_t x_bytes, int f16, const int *y, int n,
+                                              double *accuracy, int *confusion, int *pred) {
+    if (!rows_fit(c, n) || !stored_rows_fit(x, x_bytes, f16, n, c->num_features, "features")) return 0;
+    dl_rows rows = stored_rows(x, f16, n, c->num_features);
+    const char *err = dl_evaluate_rows(c, &rows, y, accuracy, confusion, pred);
+    return err ? failed(err) : 1;
+}
+
+EMSCRIPTEN_KEEPALIVE int dl_api_classifier_predict_rows(const dl_classifier *c, const void *x, size_t x_bytes, int f16, int n,
+                                                        int *labels, float *scores) {
+    if (!rows_fit(c, n) || !stored_rows_fit(x, x_bytes, f16, n, c->num_features, "features")) return 0;
+    dl_rows rows = stored_rows(x, f16, n, c->num_features);
+    const char *err = dl_classifier_predict_rows(c, &rows, labels, scores);
+    return err ? failed(err) : 1;
+}
+
+EMSCRIPTEN_KEEPALIVE int dl_api_rbf_prepare_rows(const void *x, size_t x_bytes, int f16, const int *y, size_t y_bytes, int n, int d,
+                                                 const double *values, int count, double *info, float *mean, float *std) {
+    dl_rbf_svm_params p;
+    const char *err = rbf_params(values, count, &p);
+    if (err) return failed(err);
+    if (!stored_rows_fit(x, x_bytes, f16, n, d, "features") || !fits((size_t)n, sizeof(int), y_bytes, "labels")) return 0;
+    dl_rows rows = stored_rows(x, f16, n, d);
+    int k = 0;
+    if ((err = dl_rbf_svm_prepare_rows(&rows, y, &p, &k, &info[0], mean, std))) return failed(err);
+    info[1] = k;
+    return 1;
+}
+
+EMSCRIPTEN_KEEPALIVE uint8_t *dl_api_rbf_train_pair_at_rows(const void *x, size_t x_bytes, int f16, int n, int d,
+                                                            const int *rows_i, size_t rows_i_bytes, int ni,
+                                                            const int *rows_j, size_t rows_j_bytes, int nj,
+                                                            int ci, int cj, double gamma, const float *mean, const float *std,
+                                                            const double *values, int count, size_t *size) {
+    dl_rbf_svm_params p;
+    const char *err = rbf_params(values, count, &p);
+    if (err) return failed(err), NULL;
+    if (ni < 1 || nj < 1) return failed(dl_errorf("rbf-svm pair: bad row counts %d + %d", ni, nj)), NULL;
+    if (!stored_rows_fit(x, x_bytes, f16, n, d, "features") ||
+        !fits((size_t)ni, sizeof(int), rows_i_bytes, "class ci row indices") ||
+        !fits((size_t)nj, sizeof(int), rows_j_bytes, "class cj row indices"))
+        return NULL;
+    dl_rows rows = stored_rows(x, f16, n, d);
+    uint8_t *out = NULL;
+    err = dl_rbf_svm_train_pair_at_rows(&rows, rows_i, ni, rows_j, nj, ci, cj, gamma, mean, std, &p, pair_progress, NULL, &out, size);
+    return err ? (failed(err), NULL) : out;
+}
+
+EMSCRIPTEN_KEEPALIVE dl_classifier *dl_api_rbf_assemble_rows(const void *x, size_t x_bytes, int f16, const int *y, size_t y_bytes, int n, int d,
+                                                             const double *values, int count, const uint8_t *const *results,
+                                                             const size_t *sizes, int count_results, int borrow) {
+    dl_rbf_svm_params p;
+    const char *err = rbf_params(values, count, &p);
+    if (err) return failed(err), NULL;
+    if (!stored_rows_fit(x, x_bytes, f16, n, d, "features") || !fits((size_t)n, sizeof(int), y_bytes, "labels")) return NULL;
+    dl_rows rows = stored_rows(x, f16, n, d);
+    dl_classifier *c = NULL;
+    err = dl_rbf_svm_assemble_rows(&rows, y, &p, results, sizes, count_results, borrow != 0, &c, NULL);
+    return err ? (failed(err), NULL) : c;
+}

@@ -7,7 +7,7 @@
 //   node wasm/cli.js preprocess IMAGE [--size H,W] --out FILE.npy
 //   node wasm/cli.js predict IMAGE... --out FILE.npy [Keras arguments as for summary]
 //   node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy
-//   node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all [--C 1] [--json]
+//   node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all [--C 1] [--json] [--feature-type f16|f32]
 //   node wasm/cli.js train DIR [--cv auto|loo|K | --holdout F] [--out FILE.dlproj] [--json]   (your own classes)
 //   node wasm/cli.js classify --classifier FILE.dlproj IMAGE... [--json]
 //   node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] (DenseLab vs TF.js-wasm, LIBLINEAR, LIBSVM: see bench/bench.js)
@@ -258,6 +258,7 @@ async function fashion(lab, a, out, err) {
   const n = intOption(a, 'train', 60000), m = intOption(a, 'test', 10000), size = sizeOption(a), rbfMax = intOption(a, 'rbf-max', 1000000);
   let params;   // the kinds' parameters (learn/experiment.c's table), in the native CLI's words
   try { params = classifierOptions(lab, a.extra); } catch (e) { throw new UsageError(e.message); }
+  const featureType = featureTypeOption(lab, a);   // row name -> 'f16' | 'f32'
   const train = loadSplit(lab, a, 'train', n), test = loadSplit(lab, a, 'test', m);
   const progress = a.json ? undefined : progressPrinter(err);
   let featureSeconds = 0, ftr, fte, d = 0;
@@ -281,11 +282,12 @@ async function fashion(lab, a, out, err) {
     featureSeconds += (Date.now() - t0) / 1000;
     net.free(); file.free();
   }
+  const halves = ftr && chosen.some((c) => c !== 'pixels-linear-svm' && !block.has(c) && featureType(c) === 'f16') && storeHalves(lab, { ftr, fte, n, m, d });
   const json = Boolean(a.json);
   out(lab.formatReportHead({ json, size, n, m, featureSeconds, haveFeatures: Boolean(ftr || blockFeatures.train) }));
   const workers = intOption(a, 'workers', os.availableParallelism());
   for (const [i, name] of chosen.entries()) {
-    const features = block.has(name) ? blockFeatures : { d, train: ftr, test: fte };
+    const features = block.has(name) ? blockFeatures : featureType(name) === 'f16' ? { d, train: halves.train, test: halves.test } : { d, train: ftr, test: fte };
     const { train: tr, test: te } = classifierInputs(lab, name, train, test, n, m, features, rbfMax);
     let r;
     try {
@@ -295,8 +297,28 @@ async function fashion(lab, a, out, err) {
     out(lab.formatReportRow({ json, first: i === 0, name, n: tr.n, seconds: r.train_seconds, accuracy: r.test_accuracy, confusion: r.confusion }));
   }
   out(lab.formatReportTail({ json }));
+  if (halves) halves.free();
   return 0;
 }
+
+// --feature-type f32|f16: every row's features stored so; without it, each row's as the experiment
+// stores them (learn/report.h: float16 for the two SVMs, float32 for the others), as the page does.
+// -> row name -> 'f16' | 'f32'.
+function featureTypeOption(lab, a) {
+  const t = a.extra['feature-type'];
+  if (t !== undefined && t !== 'f32' && t !== 'f16') throw new UsageError(`--feature-type must be f32 or f16, got '${t}'`);
+  return (row) => t ?? lab.reportFeatureType(row);
+}
+
+// The features as halves in the lab's heap (the C kernel rounds them, as the page's worker does),
+// for the rows that read float16; -> { train, test, free() }.
+function storeHalves(lab, { ftr, fte, n, m, d }) {
+  const h = lab.heapHalves((n + m) * d, 'features');
+  h.put(0, ftr);
+  h.put(n * d, fte);
+  return { train: h.subarray(0, n * d), test: h.subarray(n * d), free: () => h.free() };
+}
+
 // The RBF SVM's pairs over `workers` worker threads, each its own WASM instance (wasm/rbf-pairs.js);
 // on the threaded build with that many threads, on its own threads instead (the rows in place,
 // no second instance): the same bytes.
@@ -315,7 +337,7 @@ const rbfPairLine = (err) => err && ((p) => err(`rbf-svm: pair (${p.ci},${p.cj})
 
 features.options = ['train', 'test', 'batch', 'data'];
 // fashion also takes every parameter of the classifier table (learn/experiment.c), as --NAME or --NA-ME.
-fashion.options = [...features.options, 'classifier', 'rbf-max', 'workers'];
+fashion.options = [...features.options, 'classifier', 'rbf-max', 'workers', 'feature-type'];
 fashion.classifierParams = true;
 
 // model.predict on images (load_img at the network's input size + preprocess_input) -> .npy
@@ -476,7 +498,7 @@ const USAGE = `usage: node wasm/cli.js classify IMAGE... [--top K] [--json]
        node wasm/cli.js predict IMAGE... --out FILE.npy [--include-top B] [--weights W] [--input-shape H,W,C] [--pooling P] [--classes N]
        node wasm/cli.js features --size S [--train N] [--test M] --out FILE.npy [--batch B] [--data DIR]
        node wasm/cli.js fashion --size S --train N --test M --classifier linear-svm|rbf-svm|softmax|finetune|pixels-linear-svm|all
-                                [--rbf-max N (default: all)] [--workers N] [--json] [--data DIR] [classifier parameters: --C 1, --gamma, --epochs 10, ...;
+                                [--rbf-max N (default: all)] [--workers N] [--json] [--data DIR] [--feature-type f16|f32 (default: f16 for the SVMs, f32 for the others)] [classifier parameters: --C 1, --gamma, --epochs 10, ...;
                                  build/native/denselab --help lists them all]
        node wasm/cli.js bench [--json] [--quick] [--only 1,2,...] [--runs N] [--warmup N] [--batch B] [--svm-runs N] [--page-c C] [--clock wall|cpu]
        node wasm/cli.js train DIR [--size 224] [--classifier linear-svm|rbf-svm|softmax] [--PARAM VALUE]... [--cv auto|loo|K | --holdout F]

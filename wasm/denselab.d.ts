@@ -106,7 +106,7 @@ export class DenseLab {
   /** The classifier kinds and their parameters (the C core's table). */
   classifierKinds(): ClassifierKind[];
   /** The Fashion-MNIST comparison's rows. */
-  reportRows(): { name: string; kind: string }[];
+  reportRows(): { name: string; kind: string; blockInput: boolean; featureType: 'f16' | 'f32'; params: Record<string, number> }[];
   report(pointer: number): string;
   reportTrainRows(name: string, n: number, rbfMax: number): number;
   formatReportHead(o: { json: boolean; size: number; n: number; m: number; featureSeconds: number; haveFeatures: boolean }): string;
@@ -142,7 +142,7 @@ export class DenseLab {
    *  the results in the order of pairs, each the bytes of rbfTrainPairAt. onProgress after each finished
    *  pair (pair, bytes) and every 1,000 SMO steps (pair null); a true return cancels. Cancelled or
    *  failed: an Error with .finished (null for the pairs that did not finish) and .cancelled. */
-  rbfTrainPairsAt(x: Float32Array | HeapFloats, n: number, d: number, rows: (Int32Array | number[])[], pairs: [number, number][],
+  rbfTrainPairsAt(x: Float32Array | HeapFloats | HeapHalves, n: number, d: number, rows: (Int32Array | number[])[], pairs: [number, number][],
     shared: { gamma: number; mean?: Float32Array | null; std?: Float32Array | null }, options?: Record<string, number>,
     onProgress?: (p: { done: number; total: number; pair: [number, number] | null; bytes: Uint8Array | null; iter: number }) => unknown): Uint8Array[];
   /** Every pair's result, in any order → the classifier (the same bytes as fit('rbf-svm', ...)). */
@@ -178,8 +178,16 @@ export class DenseLab {
   setThreads(threads: number): void;
   /** count floats of room inside this instance's heap, used in place by fit, evaluate and predict. */
   heapFloats(count: number, name?: string): HeapFloats;
+  /** count float16 values of room (half the bytes): taken wherever HeapFloats are (fit, evaluate, predict,
+   *  the RBF SVM's entry points), training what float32 rows holding the same values train. */
+  heapHalves(count: number, name?: string): HeapHalves;
+  /** How the experiment stores a report row's features (learn/report.h dl_report_row_features_f16):
+   *  'f16' for linear-svm and rbf-svm, 'f32' for softmax, finetune and pixels-linear-svm. */
+  reportFeatureType(row: string): 'f16' | 'f32';
+  /** The float32 value of every half, indexed by its bits (65,536 values, made once by the C kernel). */
+  halfValues(): Float32Array;
   /** n × d rows for the C core: a HeapFloats of this lab is used where it is, anything else copied in. */
-  rowsIn(name: string, x: Float32Array | ArrayLike<number> | HeapFloats, n: number, d: number): { ptr: number; owned: boolean };
+  rowsIn(name: string, x: Float32Array | ArrayLike<number> | HeapFloats, n: number, d: number): { ptr: number; owned: boolean; bytes: number; f16: 0 | 1 };
   freeRows(rows: { ptr: number; owned: boolean }): void;
   /** Bytes of WASM memory the instance has, and how many of them are in use. */
   heapBytes(): number;
@@ -194,7 +202,19 @@ export class HeapFloats {
   view(): Float32Array;
   /** A part of them that dies with its owner. */
   subarray(start: number, end?: number): HeapFloats;
+  /** x copied in from value `at` on. */
+  put(at: number, x: Float32Array): void;
   free(): void;
+}
+
+/** Float16 values inside a lab's heap (lab.heapHalves): view() gives their bits. */
+export class HeapHalves extends HeapFloats {
+  view(): Uint16Array;
+  subarray(start: number, end?: number): HeapHalves;
+  /** x stored from value `at` on, rounded to nearest even by the C kernel (f16_from_f32). */
+  put(at: number, x: Float32Array): void;
+  /** Values [start, end) as float32 (exact). */
+  floats(start?: number, end?: number): Float32Array;
 }
 
 export class ModelFile {

@@ -458,8 +458,8 @@ class DenseLab {
       const p = this.core._dl_api_report_rows();
       if (!p) throw this.error();
       this.rows = this.string(p).trim().split('\n').map((line) => {
-        const [name, kind, block, ...params] = line.split(' ');
-        return { name, kind, blockInput: block === '1', params: Object.fromEntries(params.map((kv) => { const [k, v] = kv.split('='); return [k, Number(v)]; })) };
+        const [name, kind, block, f16, ...params] = line.split(' ');
+        return { name, kind, blockInput: block === '1', featureType: f16 === '1' ? 'f16' : 'f32', params: Object.fromEntries(params.map((kv) => { const [k, v] = kv.split('='); return [k, Number(v)]; })) };
       });
     }
     return this.rows;
@@ -510,7 +510,7 @@ class DenseLab {
     const pv = this.copyIn(values);
     const py = this.copyIn(Int32Array.from(y));
     try {
-      const c = this.withString(kind, (pk) => this.withProgress(onProgress, () => this.core._dl_api_fit(pk, px, py, n, d, pv, values.length)));
+      const c = this.withString(kind, (pk) => this.withProgress(onProgress, () => this.core._dl_api_fit_rows(pk, px, rows.bytes, rows.f16, py, n, d, pv, values.length)));
       if (!c) throw this.error();
       return new Classifier(this, c);
     } finally { this.core._free(pv); this.freeRows(rows); this.core._free(py); }
@@ -534,7 +534,7 @@ class DenseLab {
     const ptrs = [this.copyIn(values), this.copyIn(Int32Array.from(y)), this.alloc('info', 16), this.alloc('mean', d * 4), this.alloc('std', d * 4)];
     const [pv, py, info, mean, std] = ptrs;
     try {
-      if (!this.core._dl_api_rbf_prepare(rows.ptr, n * d * 4, py, n * 4, n, d, pv, values.length, info, mean, std)) throw this.error();
+      if (!this.core._dl_api_rbf_prepare_rows(rows.ptr, rows.bytes, rows.f16, py, n * 4, n, d, pv, values.length, info, mean, std)) throw this.error();
       const f = (p) => (standardize ? this.core.HEAPF32.slice(p >> 2, (p >> 2) + d) : null);
       return { gamma: this.core.HEAPF64[info >> 3], numClasses: this.core.HEAPF64[(info >> 3) + 1], mean: f(mean), std: f(std) };
     } finally { ptrs.forEach((p) => this.core._free(p)); this.freeRows(rows); }
@@ -573,7 +573,7 @@ class DenseLab {
     try {
       ptrs.push(this.copyIn(ri, 'class ci rows'), this.copyIn(rj, 'class cj rows'));
       return this.trainPair(d, ci, cj, shared, options, onProgress, (pm, ps, pv, count, size) =>
-        this.core._dl_api_rbf_train_pair_at(rows.ptr, n * d * 4, n, d, ptrs[0], ri.length * 4, ri.length, ptrs[1], rj.length * 4, rj.length,
+        this.core._dl_api_rbf_train_pair_at_rows(rows.ptr, rows.bytes, rows.f16, n, d, ptrs[0], ri.length * 4, ri.length, ptrs[1], rj.length * 4, rj.length,
           ci, cj, shared.gamma, pm, ps, pv, count, size));
     } finally { ptrs.forEach((p) => this.core._free(p)); this.freeRows(rows); }
   }
@@ -613,7 +613,7 @@ class DenseLab {
 
   // Several pairs at once on this instance's threads (createDenseLab({ threads }); the single-
   // threaded build trains them one after another), every pair's rows read in place from x (n x d:
-  // HeapFloats, or a Float32Array copied in): rows[c] the row numbers of class c (rbf-pairs.js
+  // HeapFloats or HeapHalves, or a Float32Array copied in): rows[c] the row numbers of class c (rbf-pairs.js
   // classIndex), pairs [[ci, cj], ...]; the largest pairs go first, each thread taking the next.
   // onProgress({ done, total, pair, bytes, iter }) on this thread: after each pair that finished
   // (pair [ci, cj], bytes its result; done: of these pairs) and, with pair null, every 1,000 SMO
@@ -651,7 +651,7 @@ class DenseLab {
       };
       let ok = 0;
       try {
-        ok = this.withProgress(progress, () => this.core._dl_api_rbf_train_pairs_at(data.ptr, n * d * 4, n, d, pr, flat.length * 4, pc, counts.length * 4,
+        ok = this.withProgress(progress, () => this.core._dl_api_rbf_train_pairs_at_rows(data.ptr, data.bytes, data.f16, n, d, pr, flat.length * 4, pc, counts.length * 4,
           counts.length, pp, count * 8, count, shared.gamma, pm, ps, pv, values.length, table, table + count * 4, count * 4));
       } finally {   // every finished pair's bytes are kept, whatever happened
         for (let k = 0; k < count; k++) {
@@ -686,7 +686,7 @@ class DenseLab {
         this.core.HEAPU32[(table >> 2) + i] = ptrs[3 + i];
         this.core.HEAPU32[(table >> 2) + results.length + i] = byteView(`pair result ${i}`, r).length;
       });
-      const c = this.core._dl_api_rbf_assemble_as(ptrs[1], n * d * 4, ptrs[2], n * 4, n, d, ptrs[0], values.length, table, table + results.length * 4, results.length, borrow ? 1 : 0);
+      const c = this.core._dl_api_rbf_assemble_rows(ptrs[1], rows.bytes, rows.f16, ptrs[2], n * 4, n, d, ptrs[0], values.length, table, table + results.length * 4, results.length, borrow ? 1 : 0);
       if (!c) throw this.error();
       return new Classifier(this, c);
     } finally { ptrs.forEach((p, i) => { if (i !== 1) this.core._free(p); }); this.freeRows(rows); }
@@ -811,14 +811,48 @@ class DenseLab {
     return new HeapFloats(this, this.alloc(name, bufferBytes(name, count, 4)), count, null);
   }
 
+  // The same room as float16 values (HeapHalves: half the bytes): fit, evaluate, predict and the
+  // RBF SVM's entry points take it wherever they take HeapFloats (the same models as float32 rows
+  // holding the same values); put(at, floats) fills it, rounded to nearest even by the C kernel.
+  heapHalves(count, name = 'halves') {
+    integer(`${name}: count`, count, 0, MAX_INT);
+    return new HeapHalves(this, this.alloc(name, bufferBytes(name, count, 2)), count, null);
+  }
+
+  // The float32 value of every half (Float32Array(65536), indexed by the bits), from the C kernel,
+  // made once: JS reads halves as floats through it.
+  halfValues() {
+    if (!this.halfTable) {
+      const h = this.heapHalves(65536, 'half table');
+      try {
+        h.view().set(Uint16Array.from({ length: 65536 }, (_, i) => i));
+        this.halfTable = h.floats();
+      } finally { h.free(); }
+    }
+    return this.halfTable;
+  }
+
+  // How the experiment stores the features of a row of the report (learn/report.h's
+  // dl_report_row_features_f16): 'f16' for the two SVMs, 'f32' for the others (reportRows()'s
+  // featureType).
+  reportFeatureType(row) {
+    const r = this.reportRows().find((x) => x.name === row);
+    if (!r) throw new Error(`reportFeatureType: unknown row ${show(row)} (expected ${this.reportRows().map((x) => x.name).join(', ')})`);
+    return r.featureType;
+  }
+
   // n x d rows for the C core: { ptr, owned } (a HeapFloats of this lab: used where it is; any
   // other array: copied in, owned, for the caller to free).
+  // bytes: their size, f16: 1 for HeapHalves (rows of halves), else 0.
   rowsIn(name, x, n, d) {
-    if (!(x instanceof HeapFloats)) { checkRows(name, x, n, d); return { ptr: this.copyIn(x instanceof Float32Array ? x : Float32Array.from(x), name), owned: true }; }
+    if (!(x instanceof HeapFloats)) {
+      checkRows(name, x, n, d);
+      return { ptr: this.copyIn(x instanceof Float32Array ? x : Float32Array.from(x), name), owned: true, bytes: n * d * 4, f16: 0 };
+    }
     integer(`${name}: number of rows`, n, 1, MAX_INT);
-    if (x.lab !== this || !x.live) throw new Error(`${name}: heap floats of another DenseLab instance, or freed`);
+    if (x.lab !== this || !x.live) throw new Error(`${name}: heap ${x.what} of another DenseLab instance, or freed`);
     if (x.length !== bufferBytes(name, n, d * 4) / 4) throw new Error(`${name} has ${x.length} values, expected ${n * d}`);
-    return { ptr: x.ptr, owned: false };
+    return { ptr: x.ptr, owned: false, bytes: x.length * x.bytesPer, f16: x.bytesPer === 2 ? 1 : 0 };
   }
 
   freeRows(rows) { if (rows.owned) this.core._free(rows.ptr); }
@@ -830,6 +864,21 @@ class DenseLab {
 export class HeapFloats {
   constructor(lab, ptr, length, parent) { Object.assign(this, { lab, ptr, length, owner: parent?.owner ?? this }); }
 
+  get bytesPer() { return 4; }
+  get what() { return 'floats'; }
+
+  // x (a Float32Array) copied in from value at on.
+  put(at, x) {
+    this.checkPut(at, x);
+    this.view().set(x, at);
+  }
+
+  checkPut(at, x) {
+    if (!this.live) throw new Error(`heap ${this.what}: freed`);
+    if (!(x instanceof Float32Array)) throw new Error(`heap ${this.what}: put takes a Float32Array, got ${show(x)}`);
+    if (!Number.isInteger(at) || at < 0 || at > this.length || x.length > this.length - at) throw new Error(`heap ${this.what}: ${x.length} values at ${at} do not fit in ${this.length}`);
+  }
+
   get live() { return this.owner.ptr !== 0; }
 
   view() {
@@ -838,14 +887,50 @@ export class HeapFloats {
   }
 
   subarray(start, end = this.length) {
-    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > this.length) throw new Error(`heap floats: bad range ${start}..${end} of ${this.length}`);
-    return new HeapFloats(this.lab, this.ptr + 4 * start, end - start, this);
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > this.length) throw new Error(`heap ${this.what}: bad range ${start}..${end} of ${this.length}`);
+    return new this.constructor(this.lab, this.ptr + this.bytesPer * start, end - start, this);
   }
 
   free() {
     if (this.owner !== this) return;   // a part: its owner frees
     if (this.ptr) this.lab.core._free(this.ptr);
     this.ptr = 0;
+  }
+}
+
+// Float16 values inside a lab's heap (lab.heapHalves): a HeapFloats whose view() is the
+// halves' bits (Uint16Array); put(at, floats) stores floats from value at on, converted by the
+// C kernel (f16_from_f32) in pieces of 1 MB; floats(start, end) reads values back as float32
+// (exact).
+export class HeapHalves extends HeapFloats {
+  get bytesPer() { return 2; }
+  get what() { return 'halves'; }
+
+  view() {
+    if (!this.live) throw new Error('heap halves: freed');
+    return this.lab.core.HEAPU16.subarray(this.ptr >> 1, (this.ptr >> 1) + this.length);
+  }
+
+  put(at, x) {
+    this.checkPut(at, x);
+    const lab = this.lab, piece = 1 << 18;
+    for (let s = 0; s < x.length; s += piece) {
+      const part = x.subarray(s, Math.min(x.length, s + piece));
+      lab.withHeap('floats to convert', part.length, 4, (p) => {
+        lab.core.HEAPF32.set(part, p >> 2);
+        if (!lab.core._dl_api_f16_from_f32(p, part.length, this.ptr, this.length, at + s)) throw lab.error();
+      });
+    }
+  }
+
+  floats(start = 0, end = this.length) {
+    if (!this.live) throw new Error('heap halves: freed');
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > this.length) throw new Error(`heap halves: bad range ${start}..${end} of ${this.length}`);
+    const lab = this.lab;
+    return lab.withHeap('floats', Math.max(end - start, 1), 4, (p) => {
+      if (!lab.core._dl_api_f32_from_f16(this.ptr, this.length, start, end - start, p)) throw lab.error();
+      return lab.core.HEAPF32.slice(p >> 2, (p >> 2) + end - start);
+    });
   }
 }
 
@@ -961,7 +1046,7 @@ class Classifier {
     const rows = this.lab.rowsIn('features', x, n, this.numFeatures), px = rows.ptr;
     const labels = core._malloc(n * 4), scores = core._malloc(n * k * 4);
     try {
-      if (!core._dl_api_classifier_predict(this.handle, px, n, labels, scores)) throw this.lab.error();
+      if (!core._dl_api_classifier_predict_rows(this.handle, px, rows.bytes, rows.f16, n, labels, scores)) throw this.lab.error();
       return { labels: core.HEAP32.slice(labels >> 2, (labels >> 2) + n), scores: core.HEAPF32.slice(scores >> 2, (scores >> 2) + n * k) };
     } finally { this.lab.freeRows(rows); core._free(labels); core._free(scores); }
   }
@@ -973,7 +1058,7 @@ class Classifier {
     const rows = this.lab.rowsIn('features', x, n, this.numFeatures), px = rows.ptr, py = this.lab.copyIn(Int32Array.from(y));
     const acc = core._malloc(8), cm = core._malloc(k * k * 4), pred = core._malloc(n * 4);
     try {
-      if (!core._dl_api_evaluate(this.handle, px, py, n, acc, cm, pred)) throw this.lab.error();
+      if (!core._dl_api_evaluate_rows(this.handle, px, rows.bytes, rows.f16, py, n, acc, cm, pred)) throw this.lab.error();
       const flat = core.HEAP32.slice(cm >> 2, (cm >> 2) + k * k);
       return {
         accuracy: core.HEAPF64[acc >> 3],

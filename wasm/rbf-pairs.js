@@ -23,10 +23,13 @@ export function classIndex(y, n, numClasses) {
 }
 
 // The rows of one class as a new Float32Array (its buffer can be transferred to a worker).
-// x: a Float32Array, or a lab's HeapFloats (read through a fresh view).
+// x: a Float32Array, or a lab's HeapFloats (read through a fresh view), or HeapHalves (the
+// values they stand for: exact, so a pair trains the same as on the halves in place).
 export function gatherRows(x, d, indices) {
   const out = new Float32Array(indices.length * d), src = typeof x.view === 'function' ? x.view() : x;
-  indices.forEach((r, k) => out.set(src.subarray(r * d, (r + 1) * d), k * d));
+  const value = src instanceof Uint16Array ? x.lab.halfValues() : null;
+  if (value) indices.forEach((r, k) => { for (let j = 0; j < d; j++) out[k * d + j] = value[src[r * d + j]]; });
+  else indices.forEach((r, k) => out.set(src.subarray(r * d, (r + 1) * d), k * d));
   return out;
 }
 
