@@ -187,7 +187,7 @@ function featuresPut({ split, start, floats, block }) {
     throw new Error(`features-put: ${floats.length} floats at ${split} row ${start} do not fit ${n} + ${m} rows of ${d}`);
   }
   const room = block ? blockRoom() : features.heap, at = ((split === 'test' ? n : 0) + start) * d;
-  if (room.put) room.put(floats, at); else room.view().set(floats, at);   // halves: converted by the C kernel
+  room.put(at, floats);   // halves: converted by the C kernel
   (block ? features.haveBlock : features.have).add(`${split}:${start}`);
   // The heap holds them now. Handed back rather than released: a detached buffer's memory is
   // freed only by a garbage collection, which this idle worker puts off (410 MB at 70,000
