@@ -154,6 +154,9 @@ describe('the Fashion-MNIST page in Chromium', () => {
     const batches = Math.ceil(N / FASHION.batch) + Math.ceil(M / FASHION.batch);
     assert.deepEqual(await hook('blockBatchesPut'), { total: batches, extracting: 0 });
     assert.equal(await hook('modelBytesOnPage'), 0);
+    // The linear SVM trained on the features as float16, the new head on float32 ones read back from
+    // the cache (the CLI's default: learn/experiment.c's table).
+    assert.deepEqual(await hook('featureTypesUsed'), ['linear-svm:f16', 'softmax:f32']);
     assert.deepEqual(await hook('imagesOnPage'), { train: 0, test: 10000 * 784, stored: true });
     reference = await hook('featuresChecksum');
     assert.match(reference ?? '', /^[0-9a-f]{8}$/, 'no features checksum after the run');

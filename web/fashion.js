@@ -36,6 +36,7 @@ const state = {
   features: null,        // { size, n, m, block, checksum, fromCache, replaced, heapBytes, cacheComplete, dropped, blockPut }: the
                          // features themselves are only in the classifier worker's WASM heap (the tab's one copy)
   trainer: null, trainerData: null, trainCall: null,
+  featureTypesUsed: [],  // 'classifier:f16' or ':f32' as each fit found the features (a test hook)
   rbfPairs: null,        // { key, done: Map } the RBF SVM's finished pairs: a stopped fit resumes from them
   rbfPool: [],           // the pair workers of the RBF SVM fit running now
   rbfStopFlag: null,     // its stop request when its pairs run on the classifier worker's threads (SharedArrayBuffer)
@@ -362,6 +363,7 @@ async function featuresAs(t, name) {
     sink: { have: new Set(have), put: workerPut(t, async () => {}) } });
   Object.assign(f, { type, dropped: false });
 }
+const featureTypeOf = (name) => { const f = state.features; return `${name}:${f?.cacheComplete ? f.type ?? 'f32' : 'f32 (no cache)'}`; };
 
 // The pixel baseline's floats (219 MB at the full size) would sit next to the features (287 MB) in
 // the worker's heap: when every batch of the features is safe in IndexedDB, the worker drops them
@@ -459,7 +461,7 @@ async function train() {
         state.trainCall = t;
         setBusy(true);
         if (c.name === 'finetune') await fineTuningRows(t);
-        else if (c.name !== 'pixels-linear-svm') await featuresAs(t, c.name);
+        else if (c.name !== 'pixels-linear-svm') { await featuresAs(t, c.name); state.featureTypesUsed.push(featureTypeOf(c.name)); }
         const px = c.name === 'pixels-linear-svm' ? await pixelImages() : { images: null, transfer: [] };
         const params = { ...c.params, ...state.nextFitParams };
         state.nextFitParams = null;
@@ -852,6 +854,7 @@ window.__denselabTest = {
   stopAfterPairs: (k) => { state.stopAfterPairs = k; },
   stopAfterEpochs: (k) => { state.stopAfterEpochs = k; },
   rbfPairsKept: () => state.rbfPairs?.done.size ?? 0,
+  featureTypesUsed: () => state.featureTypesUsed,
   rbfPairBytes: () => [...(state.rbfPairs?.done.values() ?? [])].reduce((a, b) => a + (b?.byteLength ?? 0), 0),
   nextFitParams: (p) => { state.nextFitParams = p; },
   imagesOnPage: () => ({ train: state.splits.train.images?.length ?? 0, test: state.splits.test.images?.length ?? 0, stored: !!state.trainImages }),
