@@ -11,7 +11,8 @@
 // give the CLI's accuracy and the model bytes of the pair workers' way; a downloaded classifier
 // loads again and classifies a photo; fine-tuning's rows reach the classifier worker only when
 // fine-tuning starts (from the cache), the trained classifiers' bytes and the training images are
-// kept in the cache rather than on the page (the best classifier classifies a photo), and a failed
+// kept in the cache rather than on the page (the best classifier classifies a photo), the linear SVM
+// trains on the features as float16 and the new head on float32 ones read back (the CLI's default), and a failed
 // pixel fit leaves the page its images; a clear error for
 // an RBF SVM on too many points; the page reloads offline; no request leaves the origin.
 // Saves build/screenshots/fashion.png and fashion-phone.png.
