@@ -103,7 +103,7 @@ test('classify --json with a file name that is not UTF-8: valid JSON natively; W
   assert.match(wasm.stderr, /^denselab: cannot read \.\/caf\uFFFD-\uFFFD-\uFFFD"\\\.png: No such file or directory\n$/);
 });
 
-test('fashion --json: one object, the same bytes on both CLIs (timings aside), --size printed as the number parsed; --feature-type f32 too', () => {
+test('fashion --json: one object, the same bytes on both CLIs (timings aside), --size printed as the number parsed; --feature-type f32 and f16 too', () => {
   requireBuilt(nativeCli, wasmCore, model);
   const args = ['fashion', '--json', '--size', '032', '--train', '30', '--test', '20', '--classifier', 'all', '--epochs', '2', '--hidden', '8'];
   const both = (extra) => ['native', 'wasm'].map((cli) => {
@@ -111,10 +111,12 @@ test('fashion --json: one object, the same bytes on both CLIs (timings aside), -
     assert.equal(r.status, 0, `${cli}: ${r.stderr}`);
     return r.stdout.replace(/"(train|feature)_seconds": [\d.]+/g, '"$1_seconds": T');
   });
-  const [native, wasm] = both([]);   // the features stored as float16 (learn/report.h), as the page stores them
+  const [native, wasm] = both([]);   // the SVMs' features stored as float16, the others' float32 (learn/report.h), as the page stores them
   assert.equal(native, wasm);
   const [native32, wasm32] = both(['--feature-type', 'f32']);
   assert.equal(native32, wasm32, '--feature-type f32: the CLIs differ');
+  const [native16, wasm16] = both(['--feature-type', 'f16']);   // every feature row float16 (the softmax head's too)
+  assert.equal(native16, wasm16, '--feature-type f16: the CLIs differ');
   assert.deepEqual(JSON.parse(native32.replace(/: T/g, ': 0')).results.map((r) => r.classifier), ['linear-svm', 'rbf-svm', 'softmax', 'finetune', 'pixels-linear-svm']);
   const j = JSON.parse(native.replace(/: T/g, ': 0'));
   assert.equal(j.size, 32);
