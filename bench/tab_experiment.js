@@ -258,6 +258,7 @@ try {
     workers_wasm_mb: [...workers.values()].map((w) => ({ name: w.role ? `${w.name} (${w.role})` : w.name, mb: mb(w.wasm) })),
     feature_worker_wasm_mb: workerHeap ? `${(workerHeap.first / 2 ** 20).toFixed(0)} MB after its first batch, ${(workerHeap.max / 2 ** 20).toFixed(0)} MB at most` : null,
     lesson: await page.textContent('[data-testid=lesson]').catch(() => null),
+    rbf_pair_bytes_on_page: await page.evaluate(() => window.__denselabTest.rbfPairBytes?.() ?? null),   // the 45 pairs' results kept for a resume
     load_average: os.loadavg().map((x) => x.toFixed(2)).join(' '),
     chromium: execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8' }).trim(),
   };

@@ -2,7 +2,9 @@
 // browser, on a cache in memory: fine-tuning's rows (the ':block' entries) stay in the cache while
 // the features are delivered, and putBlockRows() delivers exactly the ones the sink lacks when
 // fine-tuning starts; a missing entry or no cache gives a clear reason. (In Node the cache worker
-// cannot start, so the cache itself is used, as the page does when that worker fails.)
+// cannot start, so the cache itself is used, as the page does when that worker fails.) ModelStore keeps a
+// trained classifier's file a part at a time (keepParts: no whole copy is ever asked for) and reads it
+// back whole; a failed write or no cache keeps the whole bytes instead.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -12,7 +14,7 @@ import { requireBuilt, root } from './helpers.js';
 const dist = (f) => path.join(root, 'dist', f);
 requireBuilt(dist('fashion-pool.js'));
 const { extractFeatures, putBlockRows } = await import(pathToFileURL(dist('fashion-pool.js')).href);
-const { cacheKey } = await import(pathToFileURL(dist('fashion-cache.js')).href);
+const { cacheKey, ModelStore } = await import(pathToFileURL(dist('fashion-cache.js')).href);
 const { batchRanges, blockFloats } = await import(pathToFileURL(dist('experiment.js')).href);
 
 const CHECKSUM = 0xabc, SIZE = 32, BATCH = 256, N = 600, M = 300, D = 1024, BLOCK = blockFloats(SIZE);
@@ -89,4 +91,46 @@ test('putBlockRows: a missing entry, or no cache, is a clear reason', async () =
     /the cached fine-tuning rows of train images 512–599 could not be read back: extract again/);
   await assert.rejects(putBlockRows({ cache: { db: null }, n: N, m: M, size: SIZE, batch: BATCH, modelChecksum: CHECKSUM, sink: recordingSink() }),
     /no cache: extract the features again/);
+});
+
+// keepParts' source: a file whose byte i is i % 251, recording the ranges asked for.
+function partSource(length) {
+  const file = Uint8Array.from({ length }, (_, i) => i % 251), asked = [];
+  return { file, asked, source: { length, part: async (start, end) => { asked.push([start, end]); return file.slice(start, end); } } };
+}
+
+// The store as the page makes it (ModelStore listens for pagehide: absent in Node), over a cache in memory
+// whose keep() stores bytes (or, failing, hands them back) and getBytes() reads them.
+function modelStore(cache) {
+  globalThis.addEventListener ??= () => {};
+  Object.assign(cache, {
+    keep: async (key, bytes) => (cache.fail ? bytes : (cache.map.set(key, bytes.slice()), null)),
+    getBytes: async (key, length) => { const b = cache.map.get(key); return b && b.length === length ? b.slice() : null; },
+    deleteModels: async () => {},
+  });
+  return new ModelStore(cache);
+}
+
+test('ModelStore.keepParts stores a file a part at a time and reads it back whole', async () => {
+  const MB = 1 << 20, cache = new MemoryCache(new Map()), store = modelStore(cache);
+  const { file, asked, source } = partSource(9 * MB + 5);
+  const handle = await store.keepParts(source);
+  assert.deepEqual(asked, [[0, 4 * MB], [4 * MB, 8 * MB], [8 * MB, 9 * MB + 5]], 'parts of 4 MB, never the whole file');
+  assert.equal(handle.bytes, undefined, 'stored, not held');
+  assert.equal(handle.parts, 3);
+  assert.deepEqual([...cache.map.values()].map((b) => b.length), [4 * MB, 4 * MB, MB + 5]);
+  assert.deepEqual(await store.bytes(handle), file);
+  cache.map.delete(`${handle.key}:1`);
+  await assert.rejects(store.bytes(handle), /no longer in the browser's storage: train it again/);
+});
+
+test('ModelStore.keepParts: a failed write, or no cache, keeps the whole bytes', async () => {
+  const failing = Object.assign(new MemoryCache(new Map()), { fail: true });
+  for (const cache of [failing, { db: null }]) {
+    const store = cache.db ? modelStore(cache) : new ModelStore(cache);
+    const { file, source } = partSource(1000);
+    const handle = await store.keepParts(source);
+    assert.deepEqual(handle.bytes, file);
+    assert.deepEqual(await store.bytes(handle), file);
+  }
 });

@@ -11,7 +11,8 @@
 // give the CLI's accuracy and the model bytes of the pair workers' way; a downloaded classifier
 // loads again and classifies a photo; fine-tuning's rows reach the classifier worker only when
 // fine-tuning starts (from the cache), the trained classifiers' bytes and the training images are
-// kept in the cache rather than on the page (the best classifier classifies a photo), and a failed
+// kept in the cache rather than on the page (the best classifier classifies a photo), the linear SVM
+// trains on the features as float16 and the new head on float32 ones read back (the CLI's default), and a failed
 // pixel fit leaves the page its images; a clear error for
 // an RBF SVM on too many points; the page reloads offline; no request leaves the origin.
 // Saves build/screenshots/fashion.png and fashion-phone.png.
@@ -154,6 +155,9 @@ describe('the Fashion-MNIST page in Chromium', () => {
     const batches = Math.ceil(N / FASHION.batch) + Math.ceil(M / FASHION.batch);
     assert.deepEqual(await hook('blockBatchesPut'), { total: batches, extracting: 0 });
     assert.equal(await hook('modelBytesOnPage'), 0);
+    // The linear SVM trained on the features as float16, the new head on float32 ones read back from
+    // the cache (the CLI's default: learn/experiment.c's table).
+    assert.deepEqual(await hook('featureTypesUsed'), ['linear-svm:f16', 'softmax:f32']);
     assert.deepEqual(await hook('imagesOnPage'), { train: 0, test: 10000 * 784, stored: true });
     reference = await hook('featuresChecksum');
     assert.match(reference ?? '', /^[0-9a-f]{8}$/, 'no features checksum after the run');

@@ -255,6 +255,8 @@ export class Classifier {
     { accuracy: number; confusion: number[][]; predictions: Int32Array };
   /** The classifier as a DLCLASS1 file. */
   save(): Uint8Array;
+  /** The same file left in the lab's heap, read a part at a time (no whole JS copy); free() it. */
+  saveInHeap(): { length: number; bytes(start: number, end: number): Uint8Array; free(): void };
   free(): void;
 }
 

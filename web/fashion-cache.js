@@ -154,6 +154,23 @@ export class ModelStore {
     return back ? { bytes: back } : { key, length };
   }
 
+  // A file read a part at a time (part(start, end) -> Promise of a Uint8Array the store may move), stored
+  // as parts of PART_BYTES, each in its own transaction, awaited: the trained classifiers, left in the
+  // classifier worker's heap (worker-train.js model-part), so no whole JS copy of them exists anywhere
+  // (the RBF SVM's is 90 MB at the full size). -> { key, length, parts }, or, without IndexedDB or when a
+  // write failed, { bytes } (the whole file, held here, as before).
+  async keepParts({ length, part }) {
+    if (!this.cache.db) return { bytes: await part(0, length) };
+    const key = `${MODEL_PREFIX}${this.session}:${this.count++}`, parts = Math.ceil(length / PART_BYTES);
+    const stored = await withCacheWorker(this.cache, async (w) => {
+      for (let i = 0; i < parts; i++) {
+        if (await w.keep(`${key}:${i}`, await part(i * PART_BYTES, Math.min(length, (i + 1) * PART_BYTES)))) return false;
+      }
+      return true;
+    }).catch(() => false);
+    return stored ? { key, length, parts } : { bytes: await part(0, length) };
+  }
+
   // Bytes the caller no longer needs (a copy of stored ones), moved to a cache worker ended at once:
   // freed now, not at some later garbage collection of the page.
   discard(bytes) { return withCacheWorker(this.cache, (w) => w.discard?.(bytes)); }
@@ -161,10 +178,23 @@ export class ModelStore {
   // The bytes of a handle, the caller's to move: a copy of those held here.
   async bytes(handle) {
     if (handle.bytes) return handle.bytes.slice();
-    const b = await withCacheWorker(this.cache, (w) => w.getBytes(handle.key, handle.length));
+    const b = await withCacheWorker(this.cache, (w) => (handle.parts ? readParts(w, handle) : w.getBytes(handle.key, handle.length)));
     if (!b) throw new Error('the trained classifier is no longer in the browser\'s storage: train it again');
     return b;
   }
+}
+
+const PART_BYTES = 4 << 20;
+
+// A keepParts handle's bytes, one part at a time into one array (null if a part is missing).
+async function readParts(store, { key, length, parts }) {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < parts; i++) {
+    const start = i * PART_BYTES, b = await store.getBytes(`${key}:${i}`, Math.min(length, start + PART_BYTES) - start);
+    if (!b) return null;
+    out.set(b, start);
+  }
+  return out;
 }
 
 // fn(the cache through a worker of its own, ended afterwards; the cache itself when that worker cannot start).

@@ -200,16 +200,19 @@ async function readBack(cache, sink, entries) {
   }
 }
 
-// Fine-tuning's rows of the first n training and m test images from the cache (the ':block' entries
-// extractFeatures left there) into sink ({ have, put }, as extractFeatures'), but those it has.
-export async function putBlockRows({ cache, n, m, size, batch, modelChecksum, sink }) {
+// Fine-tuning's rows (block; else the features) of the first n training and m test images from the
+// cache (the ':block' entries extractFeatures left there) into sink ({ have, put }, as extractFeatures'),
+// but those it has.
+export async function putCachedRows({ cache, n, m, size, batch, modelChecksum, sink, block }) {
   const entries = [['train', n], ['test', m]].flatMap(([split, count]) => batchRanges(count, batch)
     .filter((range) => !sink.have.has(`${split}:${range[0]}`))
-    .map((range) => ({ key: `${cacheKey(modelChecksum, size, split, range)}:block`, split, range, floats: blockFloats(size), isBlock: true })));
+    .map((range) => ({ key: `${cacheKey(modelChecksum, size, split, range)}${block ? ':block' : ''}`, split, range, floats: block ? blockFloats(size) : FEATURE_DIMS, isBlock: block })));
   if (!entries.length) return;
-  if (!cache.db) throw new Error('fine-tuning\'s rows are not in the classifier worker and there is no cache: extract the features again');
+  if (!cache.db) throw new Error(`${block ? 'fine-tuning\'s rows are' : 'the features are'} not in the classifier worker and there is no cache: extract the features again`);
   return withCacheWorker(cache, (store) => readBack(store, sink, entries));
 }
+
+export const putBlockRows = (args) => putCachedRows({ ...args, block: true });
 
 async function extractWith({ splitImages, n, m, size, workers, batch, cache, modelChecksum, wasm, modelUrl, sink, block = false, onPool, onProgress, onCacheError }) {
   const jobs = [], fromCache = [], writes = [];

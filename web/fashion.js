@@ -5,7 +5,7 @@
 // and fashion-cache.js (IndexedDB), the drawings from fashion-render.js, the defaults of
 // every field from defaults.js.
 import { FASHION_CLASSES, FASHION_FILES, blockFloats } from './experiment.js';
-import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures, putBlockRows } from './fashion-pool.js';
+import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures, putBlockRows, putCachedRows } from './fashion-pool.js';
 import { FeatureCache, ModelStore } from './fashion-cache.js';
 import { bestRow, drawCurve, drawGray, lessonSentence, renderConfusion, renderGallery } from './fashion-render.js';
 import { FASHION as DEFAULTS } from './defaults.js';
@@ -36,6 +36,7 @@ const state = {
   features: null,        // { size, n, m, block, checksum, fromCache, replaced, heapBytes, cacheComplete, dropped, blockPut }: the
                          // features themselves are only in the classifier worker's WASM heap (the tab's one copy)
   trainer: null, trainerData: null, trainCall: null,
+  featureTypesUsed: [],  // 'classifier:f16' or ':f32' as each fit found the features (a test hook)
   rbfPairs: null,        // { key, done: Map } the RBF SVM's finished pairs: a stopped fit resumes from them
   rbfPool: [],           // the pair workers of the RBF SVM fit running now
   rbfStopFlag: null,     // its stop request when its pairs run on the classifier worker's threads (SharedArrayBuffer)
@@ -346,6 +347,24 @@ async function feedTrainer(t) {
   state.trainerData = key;
 }
 
+// The features in the classifier worker as classifier `name` takes them (t.mode.featureTypes, the
+// core's table, as the CLIs): float16 for the two SVMs (143 MB instead of 287 at the full size, so
+// their working sets fit beside them), float32 for the softmax head. A switch drops the room and
+// reads every batch back from the cache into one of the other type. Without the cache, or when a
+// batch could not be cached, they stay float32 throughout (more memory, the accuracies of
+// `--feature-type f32`).
+async function featuresAs(t, name) {
+  const f = state.features, type = t.mode?.featureTypes?.[name] ?? 'f32';
+  if (!f?.cacheComplete || (!f.dropped && (f.type ?? 'f32') === type)) return;
+  f.dropped = true;   // until every batch is back
+  await t.call('features-drop', { keepBlock: true });
+  const { have } = await t.call('features-begin', { key: featuresKey(f), n: f.n, m: f.m, d: DIMS, type });
+  await putCachedRows({ cache: state.cache, n: f.n, m: f.m, size: f.size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, block: false,
+    sink: { have: new Set(have), put: workerPut(t, async () => {}) } });
+  Object.assign(f, { type, dropped: false });
+}
+const featureTypeOf = (name) => { const f = state.features; return `${name}:${f?.cacheComplete ? f.type ?? 'f32' : 'f32 (no cache)'}`; };
+
 // The pixel baseline's floats (219 MB at the full size) would sit next to the features (287 MB) in
 // the worker's heap: when every batch of the features is safe in IndexedDB, the worker drops them
 // first, and the next run that needs them reads them back from the cache (seconds, not minutes).
@@ -442,6 +461,7 @@ async function train() {
         state.trainCall = t;
         setBusy(true);
         if (c.name === 'finetune') await fineTuningRows(t);
+        else if (c.name !== 'pixels-linear-svm') { await featuresAs(t, c.name); state.featureTypesUsed.push(featureTypeOf(c.name)); }
         const px = c.name === 'pixels-linear-svm' ? await pixelImages() : { images: null, transfer: [] };
         const params = { ...c.params, ...state.nextFitParams };
         state.nextFitParams = null;
@@ -460,7 +480,7 @@ async function train() {
             }
           },
         }));
-        const row = addResult({ ...r, model: await state.models.keep(r.model), name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: canvas ? curve : null, val: c.params.val ?? 0 });
+        const row = addResult({ ...r, model: await keepModel(t, r.model), name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: canvas ? curve : null, val: c.params.val ?? 0 });
         if (state.stopped) { tunedStop = row; break; }   // a fine-tuning stop kept its row; the rest do not run
       } catch (e) {
         if (state.stopped) break;
@@ -488,6 +508,12 @@ async function train() {
     setBusy(false);
   }
 }
+
+// A trained classifier's file, left in the classifier worker's heap ({ held, length }), into the
+// ModelStore a few MB at a time, then freed there: no whole JS copy of it on the page or in a worker.
+const keepModel = (t, { held, length }) => state.models.keepParts({
+  length, part: (start, end) => t.call('model-part', { held, start, end }).then((r) => r.bytes),
+}).finally(() => t.call('model-free', { held }).catch(() => {}));
 
 // The epoch whose weights EarlyStopping keeps: the first with the lowest validation loss (0: no
 // validation set, the last epoch's are kept).
@@ -521,7 +547,7 @@ function stopTraining() {
 // so one worker trains them all at the cost of the second core). The finished pairs stay here, so
 // a stopped fit (same data and parameters) resumes from them.
 async function fitRbf(t, c) {
-  const key = `${state.trainerData}|${c.rbfMax}|${JSON.stringify(c.params)}`;
+  const key = `${state.trainerData}|${c.rbfMax}|${JSON.stringify(c.params)}|${state.features?.type ?? 'f32'}`;   // float16 rows train other pairs
   if (state.rbfPairs?.key !== key) state.rbfPairs = { key, done: new Map() };
   const { done } = state.rbfPairs;
   const params = { ...c.params, cacheMb: DEFAULTS.classifiers['rbf-svm'].pairCacheMb };   // the same model, any cache
@@ -828,6 +854,8 @@ window.__denselabTest = {
   stopAfterPairs: (k) => { state.stopAfterPairs = k; },
   stopAfterEpochs: (k) => { state.stopAfterEpochs = k; },
   rbfPairsKept: () => state.rbfPairs?.done.size ?? 0,
+  featureTypesUsed: () => state.featureTypesUsed,
+  rbfPairBytes: () => [...(state.rbfPairs?.done.values() ?? [])].reduce((a, b) => a + (b?.byteLength ?? 0), 0),
   nextFitParams: (p) => { state.nextFitParams = p; },
   imagesOnPage: () => ({ train: state.splits.train.images?.length ?? 0, test: state.splits.test.images?.length ?? 0, stored: !!state.trainImages }),
   modelBytesOnPage: () => state.results.reduce((a, r) => a + (r.model.bytes?.byteLength ?? 0), 0),

@@ -2,11 +2,12 @@
 // off the page's main thread, with the same sequencing as `node wasm/cli.js fashion`.
 // Messages in: { id, cmd, ... }; out: { id, ok, result | error } and, while training,
 // { id, progress: { phase, step, steps, loss, trainAcc, valAcc (-1: no validation set) } }.
-//   start   { wasm, threads }           -> { threads, why } (threads > 1: the threaded core if it can)
+//   start   { wasm, threads }           -> { threads, why, featureTypes: { name: 'f16' | 'f32' } (how each
+//                                          classifier kind stores its features: learn/experiment.c's table, as the CLIs) }
 //   data    { train: {labels, rows, cols}, test: {...}, n, m } (labels only: the images come with a pixel fit)
-//   features-begin { key, n, m, d, blockD, modelUrl, checksum } -> { have: ['train:0', ...], haveBlock }: room for the
-//                    features of key (train rows then test rows) in this worker's WASM heap, and the batches
-//                    already there; blockD > 0: fine-tuning's rows may come too (blockD floats each; their room is
+//   features-begin { key, n, m, d, blockD, modelUrl, checksum, type } -> { have: ['train:0', ...], haveBlock }: room for the
+//                    features of key (train rows then test rows) in this worker's WASM heap (type 'f16': as float16,
+//                    each put batch converted; default 'f32'), and the batches already there; blockD > 0: fine-tuning's rows may come too (blockD floats each; their room is
 //                    taken at their first batch; the model at modelUrl, checked against checksum, gives the conv5
 //                    weights fine-tuning starts from: fetched here, read once and freed)
 //   block-begin    { key, n, m, blockD, modelUrl, checksum } -> { have }: fine-tuning's rows only (put with block:
@@ -17,8 +18,12 @@
 //   features-drop  { keepBlock } -> {}: keepBlock: only the features go (their room then holds fine-tuning's
 //                    working memory); fine-tuning's rows stay, for a fit of 'finetune' only
 //   fit     { name, params, rbfMax, images: { train, test } (the pixel baseline's, transferred), stopFlag }
-//           -> the comparison-table row (+ model bytes, predictions; the pixel baseline's images, transferred back); stopFlag (Int32Array on a
+//           -> the comparison-table row (+ predictions, and model: { held, length }, the trained file left in
+//           this worker's heap; the pixel baseline's images, transferred back); stopFlag (Int32Array on a
 //           SharedArrayBuffer): set to 1, fine-tuning ends after its epoch, keeping the best epoch's weights
+//   model-part { held, start, end } -> { bytes }: a part of a held file (copied, transferred), so the page
+//                                     stores it a few MB at a time and no whole JS copy of it exists
+//   model-free { held } -> {}: the page has it stored (or as bytes)
 //   predict { model: Uint8Array (DLCLASS1), x: Float32Array } -> { label, scores, kind, numFeatures }
 //   inspect { model }                  -> { kind, numClasses, numFeatures }
 //   the RBF SVM's pairs (wasm/rbf-pairs.js; the page schedules them over several of these workers):
@@ -30,7 +35,7 @@
 //   rbfPairsHere { done, threads, stopFlag } -> { pairs, threads } (the worker holding the data, started
 //                                         threaded: every pair not in done on its pthreads, rows in place;
 //                                         each pair's bytes come as progress as it finishes)
-//   rbfAssemble { results, seconds }   -> the comparison-table row, as fit's
+//   rbfAssemble { results, seconds }   -> the comparison-table row, as fit's (its model held likewise)
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 import { fetchModelFile } from './fetch-model.js';
@@ -39,7 +44,41 @@ import { classIndex, pairKey, pairTask, trainPairAt, trainPairTask, trainPairsHe
 
 let lab = null;
 let data = null;
-// The one copy of the features in the tab: { key, n, m, d, heap (HeapFloats, (n + m) x d), have, and
+// The trained classifiers' files (DLCLASS1) left in the heap until the page has stored them: held id ->
+// saveInHeap()'s { length, bytes(start, end), free }. The RBF SVM's is 90 MB at 60,000; as one JS copy
+// moved to the page and cloned by IndexedDB, it was the tab's peak (a 296 MB spike in the renderer).
+const held = new Map();
+let heldCount = 0;
+
+// lab, except that the classifiers it trains save into the heap: experiment.js's row then has
+// model: { held, length } instead of bytes.
+const holdingModels = (core) => new Proxy(core, {
+  get(target, key) {
+    const v = target[key];
+    if (key !== 'fit' && key !== 'rbfAssemble') return typeof v === 'function' ? v.bind(target) : v;
+    return (...args) => {
+      const clf = v.apply(target, args);
+      clf.save = () => { const file = clf.saveInHeap(), id = ++heldCount; held.set(id, file); return { held: id, length: file.length }; };
+      return clf;
+    };
+  },
+});
+
+function heldFile(id) {
+  const file = held.get(id);
+  if (!file) throw new Error(`no trained classifier ${id} in the classifier worker (freed, or the worker was restarted)`);
+  return file;
+}
+
+const modelPart = ({ held: id, start, end }) => ({ bytes: heldFile(id).bytes(start, end) });
+
+function modelFree({ held: id }) {
+  held.get(id)?.free();
+  held.delete(id);
+  return {};
+}
+// The one copy of the features in the tab: { key, n, m, d, type, heap ((n + m) x d: HeapFloats, or
+// HeapHalves with type 'f16'), have, and
 // fine-tuning's rows: blockD, block (HeapFloats, (n + m) x blockD) and haveBlock }.
 // The page puts the batches in (read back from the cache once the feature workers are gone);
 // the classifiers read it in place.
@@ -50,7 +89,15 @@ let features = null;
 // here (rbfPairsHere); else the single-threaded core the page sent. -> { threads, why }.
 let mode = { threads: 1, why: '' };
 
-async function start({ wasm, threads = 1 }) {
+// Each classifier kind's feature storage, from the core's table ('f32' when the core does not say).
+const featureTypes = () => Object.fromEntries(lab.reportRows().map((r) => [r.name, r.featureType ?? 'f32']));
+
+async function start(args) {
+  await startCore(args);
+  return { ...mode, featureTypes: featureTypes() };
+}
+
+async function startCore({ wasm, threads = 1 }) {
   if (lab) return mode;
   const isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
   // Firefox: the threaded build breaks the offline cache's downloads there (web/worker.js).
@@ -98,12 +145,13 @@ async function finetuneBase(modelUrl, modelChecksum) {
   try { lab.setFinetuneBase(file); baseModel = file.checksum; } finally { file.free(); }
 }
 
-async function featuresBegin({ key, n, m, d, blockD = 0, modelUrl, checksum: modelChecksum }) {
+async function featuresBegin({ key, n, m, d, blockD = 0, modelUrl, checksum: modelChecksum, type = 'f32' }) {
   // Before the features' room is taken: the model's heap space is free again for it.
   if (blockD) await finetuneBase(modelUrl, modelChecksum);
-  if (features?.key !== key || !features.heap) {
+  if (features?.key !== key || !features.heap || features.type !== type) {
     dropFeatures();
-    features = { key, n, m, d, heap: lab.heapFloats((n + m) * d, 'features'), have: new Set(), blockD: 0, block: null, haveBlock: new Set() };
+    const heap = type === 'f16' ? lab.heapHalves((n + m) * d, 'features') : lab.heapFloats((n + m) * d, 'features');
+    features = { key, n, m, d, type, heap, have: new Set(), blockD: 0, block: null, haveBlock: new Set() };
   }
   if (blockD && features.blockD !== blockD) {
     features.block?.free();
@@ -138,7 +186,8 @@ function featuresPut({ split, start, floats, block }) {
   if ((split !== 'train' && split !== 'test') || !Number.isInteger(rows) || !Number.isInteger(start) || start < 0 || start + rows > end) {
     throw new Error(`features-put: ${floats.length} floats at ${split} row ${start} do not fit ${n} + ${m} rows of ${d}`);
   }
-  (block ? blockRoom() : features.heap).view().set(floats, ((split === 'test' ? n : 0) + start) * d);
+  const room = block ? blockRoom() : features.heap, at = ((split === 'test' ? n : 0) + start) * d;
+  room.put(at, floats);   // halves: converted by the C kernel
   (block ? features.haveBlock : features.have).add(`${split}:${start}`);
   // The heap holds them now. Handed back rather than released: a detached buffer's memory is
   // freed only by a garbage collection, which this idle worker puts off (410 MB at 70,000
@@ -163,6 +212,7 @@ function fit({ id, name, params, rbfMax, images, stopFlag }) {
   const px = name === 'pixels-linear-svm', block = lab.reportRows().find((r) => r.name === name)?.blockInput;
   if (!px && !(block ? features : features?.heap)) throw new Error(`${name} needs the DenseNet features: extract them first`);
   if (block && (!features.block || !baseModel)) throw new Error(`${name} needs conv5_block1's input: extract the features with it chosen`);
+  if (!px && !block && features.type === 'f16' && featureTypes()[name] !== 'f16') throw new Error(`${name} needs the features as float32, not the float16 ones here: the page reads them back first`);
   if (px && !images) throw new Error('the pixel baseline needs the images');
   const withImages = (s, split) => ({ ...s, images: px ? images[split] : null });
   // The pixel baseline's [0, 1] floats go into the heap, freed after the run (and that room is
@@ -188,7 +238,7 @@ function fitOn(id, name, params, { train, test }, stopFlag) {
     }
     return phase === 'finetune' && stopFlag && Atomics.load(stopFlag, 0) ? 'stop' : false;
   };
-  return runClassifier(lab, name, train, test, params, onProgress);
+  return runClassifier(holdingModels(lab), name, train, test, params, onProgress);
 }
 
 function withClassifier(model, fn) {
@@ -256,7 +306,7 @@ function rbfAssemble({ results, seconds }) {
   if (!rbf) throw new Error('rbfAssemble before rbfPrepare');
   try {
     // The model's support vectors read in place from the features (tested, saved and freed here).
-    return rbfAssembledRow(lab, rbf.train, rbf.test, rbf.params, results, seconds, true);
+    return rbfAssembledRow(holdingModels(lab), rbf.train, rbf.test, rbf.params, results, seconds, true);
   } finally {
     rbf = null;     // one fit: its rows are views into features.heap, freed by dropFeatures()
   }
@@ -265,7 +315,7 @@ function rbfAssemble({ results, seconds }) {
 const handlers = {
   start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfPairHere, rbfPairsHere, rbfAssemble,
   'features-begin': featuresBegin, 'features-put': featuresPut, 'features-end': featuresEnd, 'features-drop': dropFeatures,
-  'block-begin': blockBegin,
+  'block-begin': blockBegin, 'model-part': modelPart, 'model-free': modelFree,
 };
 
 // For bench/tab_experiment.js's memory breakdown: this worker's WASM memory (it never shrinks).
@@ -273,6 +323,6 @@ self.__denselabMemory = () => ({ wasmBytes: lab ? lab.heapBytes() : 0, role: dat
 
 serve(handlers, {
   setup: ['start'], isReady: () => !!lab, notReady: 'the classifier worker is not started',
-  transfer: (r) => [r?.model?.buffer, r?.predictions?.buffer, r?.xi?.buffer, r?.xj?.buffer, r?.bytes?.buffer, r?.spent?.buffer,
+  transfer: (r) => [r?.predictions?.buffer, r?.xi?.buffer, r?.xj?.buffer, r?.bytes?.buffer, r?.spent?.buffer,
     r?.images?.train.buffer, r?.images?.test.buffer].filter(Boolean),
 });
