@@ -6,25 +6,54 @@ import { release } from './denselab.js';
 // The whole body of url as a Uint8Array; onBytes(received, total) after every chunk
 // (total 0 when unknown: a compressing host reports the compressed length).
 export async function download(url, onBytes = () => {}) {
+  const resp = await fetchOk(url);
+  const total = resp.headers.get('Content-Encoding') ? 0 : Number(resp.headers.get('Content-Length')) || 0;
+  return total ? readInto(resp.body, new Uint8Array(total), `download of ${url}`, onBytes) : readAll(resp.body, onBytes);
+}
+
+// fetch(url), rejecting an HTTP error.
+export async function fetchOk(url) {
   const resp = await fetch(url);
   if (!resp.ok) throw new Error(`could not download ${url}: HTTP ${resp.status}${resp.statusText ? ` ${resp.statusText}` : ''}`);
-  const total = resp.headers.get('Content-Encoding') ? 0 : Number(resp.headers.get('Content-Length')) || 0;
-  const reader = resp.body.getReader();
-  // With the length known, each chunk goes straight into the one buffer (the file is held once,
-  // not once as chunks and again joined). A chunk copied is released at once: an idle tab would
-  // keep the read chunks (the whole file again) until some later garbage collection.
-  const chunks = [], sized = total ? new Uint8Array(total) : null;
+  return resp;
+}
+
+// A byte stream read into out, which it must fill exactly (what: the error messages' subject).
+// With a BYOB reader the browser writes into out itself: no chunk is made, so none is left for an
+// idle worker's garbage collection (a file's worth each time, kept until some later collection).
+// Streams without one (not byte streams) are read chunk by chunk, each copied and released.
+export async function readInto(stream, out, what, onBytes = () => {}) {
+  let byob = null;
+  try { byob = stream.getReader({ mode: 'byob' }); } catch { /* not a byte stream */ }
+  const reader = byob ?? stream.getReader();
+  const { length, byteOffset } = out;   // out itself is detached by the first BYOB read
+  let received = 0, buffer = out.buffer;
+  for (;;) {
+    const room = length - received;
+    // A full buffer reads one more byte, which must not come (BYOB needs a non-empty view).
+    const { done, value } = await (byob ? reader.read(room ? new Uint8Array(buffer, byteOffset + received, room) : new Uint8Array(1)) : reader.read());
+    if (done) break;   // with room left: incomplete (below), and a BYOB reader kept the buffer
+    if (!room || value.length > room) { reader.cancel().catch(() => {}); throw new Error(`${what} is longer than its ${length} bytes`); }
+    if (byob) buffer = value.buffer;   // the same memory, moved back to us
+    else { out.set(value, received); release(value); }
+    received += value.length;
+    onBytes(received, length);
+  }
+  if (received !== length) throw new Error(`${what} incomplete: ${received} of ${length} bytes`);
+  return byob ? new Uint8Array(buffer, byteOffset, length) : out;
+}
+
+// A stream of unknown length: its chunks, joined once it ends.
+async function readAll(stream, onBytes) {
+  const reader = stream.getReader(), chunks = [];
   let received = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    if (sized && received + value.length > total) throw new Error(`download of ${url} is longer than its ${total} bytes`);
+    chunks.push(value);
     received += value.length;
-    if (sized) { sized.set(value, received - value.length); release(value); } else chunks.push(value);
-    onBytes(received, total);
+    onBytes(received, 0);
   }
-  if (total && received !== total) throw new Error(`download of ${url} incomplete: ${received} of ${total} bytes`);
-  if (sized) return sized;
   const out = new Uint8Array(received);
   let at = 0;
   for (const c of chunks) { out.set(c, at); at += c.length; }
