@@ -18,29 +18,23 @@ export async function fetchOk(url) {
   return resp;
 }
 
-// A byte stream read into out, which it must fill exactly (what: the error messages' subject).
-// With a BYOB reader the browser writes into out itself: no chunk is made, so none is left for an
-// idle worker's garbage collection (a file's worth each time, kept until some later collection).
-// Streams without one (not byte streams) are read chunk by chunk, each copied and released.
+// A stream read into out, which it must fill exactly (what: the error messages' subject): each chunk
+// copied and released at once. (A BYOB reader would make no chunks, but WebKit's ends such a read of
+// a fetched body at 0 bytes.)
 export async function readInto(stream, out, what, onBytes = () => {}) {
-  let byob = null;
-  try { byob = stream.getReader({ mode: 'byob' }); } catch { /* not a byte stream */ }
-  const reader = byob ?? stream.getReader();
-  const { length, byteOffset } = out;   // out itself is detached by the first BYOB read
-  let received = 0, buffer = out.buffer;
+  const reader = stream.getReader();
+  let received = 0;
   for (;;) {
-    const room = length - received;
-    // A full buffer reads one more byte, which must not come (BYOB needs a non-empty view).
-    const { done, value } = await (byob ? reader.read(room ? new Uint8Array(buffer, byteOffset + received, room) : new Uint8Array(1)) : reader.read());
-    if (done) break;   // with room left: incomplete (below), and a BYOB reader kept the buffer
-    if (!room || value.length > room) { reader.cancel().catch(() => {}); throw new Error(`${what} is longer than its ${length} bytes`); }
-    if (byob) buffer = value.buffer;   // the same memory, moved back to us
-    else { out.set(value, received); release(value); }
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (received + value.length > out.length) { reader.cancel().catch(() => {}); throw new Error(`${what} is longer than its ${out.length} bytes`); }
+    out.set(value, received);
+    release(value);
     received += value.length;
-    onBytes(received, length);
+    onBytes(received, out.length);
   }
-  if (received !== length) throw new Error(`${what} incomplete: ${received} of ${length} bytes`);
-  return byob ? new Uint8Array(buffer, byteOffset, length) : out;
+  if (received !== out.length) throw new Error(`${what} incomplete: ${received} of ${out.length} bytes`);
+  return out;
 }
 
 // A stream of unknown length: its chunks, joined once it ends.
