@@ -18,7 +18,7 @@ const { readInto } = await import(pathToFileURL(dist('loading.js')).href);
 // so it is not imported: its top level needs a registration).
 const sw = fs.readFileSync(path.join(root, 'web/sw.js'), 'utf8');
 const part = sw.slice(sw.indexOf('const K256'), sw.indexOf('// A file with the same hash cached by an older version'));
-const { sha256, verified } = new Function(`const HASH_HEADER = 'x-denselab-sha256';\n${part}\nreturn { sha256, verified };`)();
+const { sha256, verified } = new Function(`const HASH_HEADER = 'x-denselab-sha256', navigator = { userAgent: 'Node' };\n${part}\nreturn { sha256, verified };`)();
 
 const bytesOf = (n, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 2654435761 + seed) >>> 24);
 

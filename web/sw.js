@@ -91,8 +91,20 @@ function sha256() {
 // A network response as a cacheable one, or null: its body streams into the cache, counted and
 // hashed on the way; when the bytes are not the manifest's (size, SHA-256) the stream ends in an
 // error, so cache.put() fails and stores nothing. No copy of the file is held here.
+// WebKit's cache stores a response whose body is a stream as empty: there the whole file is read,
+// checked and cached as one buffer (held here until a collection), as before.
+const READ_WHOLE = /AppleWebKit\//.test(navigator.userAgent) && !/Chrome\//.test(navigator.userAgent);
+
 async function verified(asset, response) {
   if (!response || !response.ok || response.status !== 200 || !response.body) return null;
+  const headers = new Headers(response.headers);
+  headers.set(HASH_HEADER, asset.sha256);
+  headers.set('Content-Length', String(asset.size));
+  if (READ_WHOLE) {
+    const buf = await response.arrayBuffer(), whole = sha256();
+    whole.update(new Uint8Array(buf));
+    return buf.byteLength === asset.size && whole.hex() === asset.sha256 ? new Response(buf, { status: 200, statusText: 'OK', headers }) : null;
+  }
   const hash = sha256();
   let size = 0;
   const check = new TransformStream({
@@ -106,9 +118,6 @@ async function verified(asset, response) {
       if (size !== asset.size || hash.hex() !== asset.sha256) throw new Error(`${asset.path}: not the file this version was built with`);
     },
   });
-  const headers = new Headers(response.headers);
-  headers.set(HASH_HEADER, asset.sha256);
-  headers.set('Content-Length', String(asset.size));
   return new Response(response.body.pipeThrough(check), { status: 200, statusText: 'OK', headers });
 }
 
