@@ -19,8 +19,7 @@ export async function fetchOk(url) {
 }
 
 // A stream read into out, which it must fill exactly (what: the error messages' subject): each chunk
-// copied and released at once. (A BYOB reader would make no chunks, but WebKit's ends such a read of
-// a fetched body at 0 bytes.)
+// copied and released at once.
 export async function readInto(stream, out, what, onBytes = () => {}) {
   const reader = stream.getReader();
   let received = 0;
@@ -29,8 +28,8 @@ export async function readInto(stream, out, what, onBytes = () => {}) {
     if (done) break;
     if (received + value.length > out.length) { reader.cancel().catch(() => {}); throw new Error(`${what} is longer than its ${out.length} bytes`); }
     out.set(value, received);
+    received += value.length;   // before release(), which empties value
     release(value);
-    received += value.length;
     onBytes(received, out.length);
   }
   if (received !== out.length) throw new Error(`${what} incomplete: ${received} of ${out.length} bytes`);
