@@ -9,6 +9,7 @@
 //                                [--rbf-points 5000] [--epochs 10] [--finetune-epochs N (0: no fine-tuning row;
 //                                default: the page's)] [--out build/bench/tab_experiment.json]
 //                                [--dist dist] (another build's dist/, e.g. to measure the code before a change)
+//                                [--probe-ms 3000] (the pause between two breakdowns: smaller catches a short peak)
 // Where the renderer's memory is (bench/tab_probe.js): every few seconds, and once settled after
 // loading and after the features, each target's JS heap and ArrayBuffer backing stores (the page,
 // every worker) and the renderer's PSS by kind of mapping; each phase keeps the sample of its peak.
@@ -19,12 +20,12 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM, launchChromium } from '../tests/helpers.js';
 import { TAB_JSON, writeTabSection } from './tab_section.js';
-import { TargetProbe, smapsByKind } from './tab_probe.js';
+import { TargetProbe, breakdownLines, browserMemory } from './tab_probe.js';
 import { FASHION } from '../web/defaults.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-const opts = { train: '60000', test: '10000', size: '32', workers: 'auto', 'rbf-points': '5000', epochs: '10', 'finetune-epochs': String(FASHION.classifiers.finetune.params.epochs), out: path.join(root, 'build/bench/tab_experiment.json'), dist: path.join(root, 'dist') };
+const opts = { train: '60000', test: '10000', size: '32', workers: 'auto', 'rbf-points': '5000', epochs: '10', 'finetune-epochs': String(FASHION.classifiers.finetune.params.epochs), out: path.join(root, 'build/bench/tab_experiment.json'), dist: path.join(root, 'dist'), 'probe-ms': '3000' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const key = argv[i].replace(/^--/, '');
@@ -32,59 +33,6 @@ for (let i = 0; i < argv.length; i += 2) {
   opts[key] = argv[i + 1];
 }
 if (!fs.existsSync(path.join(opts.dist, 'fashion.html'))) { console.error(`tab_experiment: ${opts.dist}/fashion.html is missing: run ./build.sh`); process.exit(1); }
-
-// The browser's processes: those whose command line names this profile, and all their
-// descendants (renderers, workers' processes, GPU, network service). Only the tree of this
-// browser: other Chromium instances on the machine are not counted.
-function browserPids(userDir) {
-  const children = new Map(), roots = [];
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-      const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(pid);
-      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(userDir)) roots.push(pid);
-    } catch { /* the process ended */ }
-  }
-  const out = new Set();
-  const visit = (pid) => { if (out.has(pid)) return; out.add(pid); for (const c of children.get(pid) ?? []) visit(c); };
-  roots.forEach(visit);
-  return [...out];
-}
-
-// What a browser process is, from its command line: 'browser', 'renderer', 'gpu-process',
-// 'zygote', or a utility process by its service ('network', 'storage', ...).
-const kinds = new Map();   // pid -> kind (a pid's command line does not change)
-function processKind(pid) {
-  if (!kinds.has(pid)) {
-    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-    const type = /--type=([\w-]+)/.exec(cmd)?.[1], sub = /--utility-sub-type=(?:\w+\.mojom\.)?(\w+)/.exec(cmd)?.[1];
-    kinds.set(pid, !type ? (cmd.includes('crashpad') ? 'crashpad' : 'browser') : sub ? sub.replace(/Service$/, '').toLowerCase() : type);
-  }
-  return kinds.get(pid);
-}
-
-// { rss, pss, pssAnon, pssFile, byKind: { kind: pss } } (bytes) summed over the browser's
-// processes. RSS counts a page shared by k processes k times; PSS counts 1/k of it in each, so
-// the PSS sum is the memory the browser really holds. Its file part (Chromium's own code,
-// shared with every other Chromium on the machine) shrinks when other browsers run; the
-// anonymous part (heaps, WASM memory) does not.
-const SMAPS = { rss: 'Rss', pss: 'Pss', pssAnon: 'Pss_Anon', pssFile: 'Pss_File' };
-function browserMemory(userDir) {
-  const sum = { ...Object.fromEntries(Object.keys(SMAPS).map((k) => [k, 0])), byKind: {} };
-  for (const pid of browserPids(userDir)) {
-    try {
-      const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'), kind = processKind(pid);
-      for (const [key, field] of Object.entries(SMAPS)) {
-        const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
-        if (m) sum[key] += Number(m[1]) * 1024;
-        if (m && key === 'pss') sum.byKind[kind] = (sum.byKind[kind] ?? 0) + Number(m[1]) * 1024;
-      }
-    } catch { /* the process ended */ }
-  }
-  return sum;
-}
 
 const { startServer } = await import('../web/serve.js');
 const server = await startServer({ root: opts.dist, port: 0 });
@@ -156,20 +104,7 @@ function breakdownText(phases) {
   return Object.entries(phases).map(([k, v]) => `${k.padEnd(40)} PSS ${String(v.pss).padStart(5)} MB (anon ${v.pssAnon}, RSS ${v.rss}) at its peak: ${
     Object.entries(v.at_peak.processes).map(([kind, x]) => `${kind} ${x}`).join(', ')}${v.at_peak.wasm.length ? `; WASM memories: ${v.at_peak.wasm.map((w) => `${w.name} ${w.mb}`).join(', ')}` : ''}`).join('\n');
 }
-// The memory at a moment, in MiB: the PSS sum, the renderer's PSS by kind of mapping, and each
-// target's JS heap (with gc: after a full collection in every target, so what is left is retained).
-async function breakdown({ gc = false } = {}) {
-  if (gc) await Promise.all([...probe.sessions.keys()].map((s) => probe.send('HeapProfiler.collectGarbage', {}, s, 10000).catch(() => {})));
-  const renderer = {};
-  for (const pid of browserPids(userDir)) {
-    let kind = null;
-    try { kind = processKind(pid); } catch { /* ended */ }
-    if (kind === 'renderer') for (const [k, v] of Object.entries(smapsByKind(pid))) renderer[k] = (renderer[k] ?? 0) + v;
-  }
-  const targets = await probe.targetHeaps();
-  const now = browserMemory(userDir);
-  return { pss: mb(now.pss), pssAnon: mb(now.pssAnon), processes: Object.fromEntries(Object.entries(now.byKind).map(([k, v]) => [k, mb(v)])), renderer, targets };
-}
+const breakdown = (options) => probe.breakdown(options);
 const phaseBreakdown = {};   // phase -> the breakdown sample with the largest PSS sum in it
 const settledBreakdown = {}; // 'after loading' etc. -> { asIs, afterGc }
 const breakdowns = (async () => {
@@ -179,28 +114,10 @@ const breakdowns = (async () => {
       const b = await breakdown().catch(() => null);
       for (const k of b ? [key, stepKey].filter(Boolean) : []) if (!phaseBreakdown[k] || b.pss >= phaseBreakdown[k].pss) phaseBreakdown[k] = b;
     }
-    await new Promise((r) => setTimeout(r, 3000));
+    await new Promise((r) => setTimeout(r, Number(opts['probe-ms'])));
   }
 })();
-// Settled: as is, then what a full collection frees in each target in turn (the renderer's
-// anonymous PSS before and after it), then after all of them.
-async function settle(name) {
-  await page.waitForTimeout(2000);
-  const asIs = await breakdown(), gcFrees = {};
-  const rendererAnon = () => browserPids(userDir).filter((pid) => { try { return processKind(pid) === 'renderer'; } catch { return false; } })
-    .reduce((sum, pid) => sum + Object.entries(smapsByKind(pid)).filter(([k]) => k !== 'file-backed').reduce((a, [, v]) => a + v, 0), 0);
-  for (const [sessionId, { type, url }] of probe.sessions) {
-    const before = rendererAnon();
-    await probe.send('HeapProfiler.collectGarbage', {}, sessionId, 10000).catch(() => {});
-    await page.waitForTimeout(300);
-    gcFrees[type === 'page' ? 'page' : `${type} ${url.split('/').pop()}`] = before - rendererAnon();
-  }
-  settledBreakdown[name] = { asIs, gcFrees, afterGc: await breakdown({ gc: true }) };
-}
-// A breakdown as text lines.
-const breakdownLines = (name, b) => [`${name}: PSS ${b.pss} MB (anon ${b.pssAnon}); ${Object.entries(b.processes).map(([k, v]) => `${k} ${v}`).join(', ')}`,
-  `  renderer by mapping: ${Object.entries(b.renderer).map(([k, v]) => `${k} ${v}`).join(', ')}`,
-  `  JS heaps used/total, backing stores: ${b.targets.map((t) => `${t.target} ${t.used}/${t.total}, ${t.backing}`).join('; ')}`].join('\n');
+async function settle(name) { settledBreakdown[name] = await probe.settled(page); }
 
 const status = () => page.getAttribute('[data-testid=fashion-status]', 'data-state');
 async function waitFor(states, what) {

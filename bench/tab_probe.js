@@ -3,12 +3,20 @@
 //    (JS heap used / total, and the ArrayBuffer backing stores, WASM memories included), through a
 //    DevTools connection of our own (--remote-debugging-port=0 beside playwright's pipe; flat
 //    sessions, so the workers are auto-attached to the page's session);
-//  - smapsByKind(pid): a process's anonymous memory summed by kind of mapping from /proc/PID/smaps.
+//  - smapsByKind(pid): a process's anonymous memory summed by kind of mapping from /proc/PID/smaps;
+//  - browserPids(userDir), processKind(pid), browserMemory(userDir): the browser's process tree and its
+//    PSS / RSS sums from /proc/PID/smaps_rollup.
 import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const mb = (x) => Math.round(x / 2 ** 20);
+
+// A breakdown (TargetProbe.breakdown) as text lines.
+export const breakdownLines = (name, b) => [`${name}: PSS ${b.pss} MB (anon ${b.pssAnon}); ${Object.entries(b.processes).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+  `  renderer by mapping: ${Object.entries(b.renderer).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+  `  JS heaps used/total, backing stores: ${b.targets.map((t) => `${t.target} ${t.used}/${t.total}, ${t.backing}`).join('; ')}`].join('\n');
 
 // A flat-session DevTools client on the browser's own endpoint.
 export class TargetProbe {
@@ -18,13 +26,13 @@ export class TargetProbe {
     const [port, wsPath] = fs.readFileSync(file, 'utf8').trim().split('\n');
     const ws = new WebSocket(`ws://127.0.0.1:${port}${wsPath}`, { perMessageDeflate: false, maxPayload: 1 << 30 });
     await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-    const probe = new TargetProbe(ws);
+    const probe = new TargetProbe(ws, userDir);
     await probe.send('Target.setDiscoverTargets', { discover: true });
     return probe;
   }
 
-  constructor(ws) {
-    Object.assign(this, { ws, nextId: 1, calls: new Map(), sessions: new Map() });   // sessionId -> { type, url }
+  constructor(ws, userDir) {
+    Object.assign(this, { ws, userDir, nextId: 1, calls: new Map(), sessions: new Map() });   // sessionId -> { type, url }
     ws.on('message', (data) => {
       const msg = JSON.parse(data.toString());
       if (msg.id) {
@@ -66,6 +74,33 @@ export class TargetProbe {
     return out.filter(Boolean).sort((a, b) => a.target.localeCompare(b.target));
   }
 
+  // The memory at a moment, in MiB: the PSS sum, the renderer's PSS by kind of mapping, and each
+  // target's JS heap (with gc: after a full collection in every target, so what is left is retained).
+  async breakdown({ gc = false } = {}) {
+    if (gc) await Promise.all([...this.sessions.keys()].map((s) => this.send('HeapProfiler.collectGarbage', {}, s, 10000).catch(() => {})));
+    const renderer = {};
+    for (const pid of rendererPids(this.userDir)) for (const [k, v] of Object.entries(smapsByKind(pid))) renderer[k] = (renderer[k] ?? 0) + v;
+    const targets = await this.targetHeaps();
+    const now = browserMemory(this.userDir);
+    return { pss: mb(now.pss), pssAnon: mb(now.pssAnon), processes: Object.fromEntries(Object.entries(now.byKind).map(([k, v]) => [k, mb(v)])), renderer, targets };
+  }
+
+  // Settled (2 s after the page's last step): as is, then what a full collection frees in each
+  // target in turn (the renderer's anonymous PSS before and after it), then after all of them.
+  async settled(page) {
+    await page.waitForTimeout(2000);
+    const asIs = await this.breakdown(), gcFrees = {};
+    const rendererAnon = () => rendererPids(this.userDir)
+      .reduce((sum, pid) => sum + Object.entries(smapsByKind(pid)).filter(([k]) => k !== 'file-backed').reduce((a, [, v]) => a + v, 0), 0);
+    for (const [sessionId, { type, url }] of this.sessions) {
+      const before = rendererAnon();
+      await this.send('HeapProfiler.collectGarbage', {}, sessionId, 10000).catch(() => {});
+      await page.waitForTimeout(300);
+      gcFrees[type === 'page' ? 'page' : `${type} ${url.split('/').pop()}`] = before - rendererAnon();
+    }
+    return { asIs, gcFrees, afterGc: await this.breakdown({ gc: true }) };
+  }
+
   close() { this.ws.close(); }
 }
 
@@ -92,3 +127,59 @@ export function smapsByKind(pid) {
   }
   return Object.fromEntries(Object.entries(sums).filter(([, v]) => v >= 1).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round(v)]));
 }
+
+// The browser's processes: those whose command line names this profile, and all their
+// descendants (renderers, workers' processes, GPU, network service). Only the tree of this
+// browser: other Chromium instances on the machine are not counted.
+export function browserPids(userDir) {
+  const children = new Map(), roots = [];
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(pid);
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(userDir)) roots.push(pid);
+    } catch { /* the process ended */ }
+  }
+  const out = new Set();
+  const visit = (pid) => { if (out.has(pid)) return; out.add(pid); for (const c of children.get(pid) ?? []) visit(c); };
+  roots.forEach(visit);
+  return [...out];
+}
+
+// What a browser process is, from its command line: 'browser', 'renderer', 'gpu-process',
+// 'zygote', or a utility process by its service ('network', 'storage', ...).
+const kinds = new Map();   // pid -> kind (a pid's command line does not change)
+export function processKind(pid) {
+  if (!kinds.has(pid)) {
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+    const type = /--type=([\w-]+)/.exec(cmd)?.[1], sub = /--utility-sub-type=(?:\w+\.mojom\.)?(\w+)/.exec(cmd)?.[1];
+    kinds.set(pid, !type ? (cmd.includes('crashpad') ? 'crashpad' : 'browser') : sub ? sub.replace(/Service$/, '').toLowerCase() : type);
+  }
+  return kinds.get(pid);
+}
+
+// { rss, pss, pssAnon, pssFile, byKind: { kind: pss } } (bytes) summed over the browser's
+// processes. RSS counts a page shared by k processes k times; PSS counts 1/k of it in each, so
+// the PSS sum is the memory the browser really holds. Its file part (Chromium's own code,
+// shared with every other Chromium on the machine) shrinks when other browsers run; the
+// anonymous part (heaps, WASM memory) does not.
+const SMAPS = { rss: 'Rss', pss: 'Pss', pssAnon: 'Pss_Anon', pssFile: 'Pss_File' };
+export function browserMemory(userDir) {
+  const sum = { ...Object.fromEntries(Object.keys(SMAPS).map((k) => [k, 0])), byKind: {} };
+  for (const pid of browserPids(userDir)) {
+    try {
+      const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'), kind = processKind(pid);
+      for (const [key, field] of Object.entries(SMAPS)) {
+        const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+        if (m) sum[key] += Number(m[1]) * 1024;
+        if (m && key === 'pss') sum.byKind[kind] = (sum.byKind[kind] ?? 0) + Number(m[1]) * 1024;
+      }
+    } catch { /* the process ended */ }
+  }
+  return sum;
+}
+
+// The browser's renderer processes.
+const rendererPids = (userDir) => browserPids(userDir).filter((pid) => { try { return processKind(pid) === 'renderer'; } catch { return false; } });

@@ -3,11 +3,13 @@
 // headers, online and offline after one visit; each page caches only its own files, says how
 // much, and removes them; ?model=f16 caches and uses only the float16 file, offline too; a WebP
 // photo through the browser's decoder; an argument's error beside its control; the header does
-// not jump; the pills' contrast; a "new version" notice; the Fashion page's inputs and headings.
+// not jump; the pills' contrast; a "new version" notice; the Fashion page's inputs and headings; a
+// damaged Fashion-MNIST file refused with a reason and not cached.
 import { describe, it as test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import zlib from 'node:zlib';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
@@ -306,5 +308,30 @@ describe('where the pages open, in Chromium', () => {
     await waitOfflineReady(page);
     const files = ['denselab_core.wasm', 'models/densenet121.dlm', ...fs.readdirSync(path.join(dist, 'data', 'fashion-mnist')).map((f) => `data/fashion-mnist/${f}`)];
     assert.equal(await page.textContent('[data-testid=cache-size]'), `Stored in this browser for offline use: ${mb(cachedBytes(files))}.`);
+  });
+
+  test('the Fashion page refuses a damaged data file with a reason, and does not cache it', { timeout: SLOW }, async () => {
+    ready();
+    const { page } = await fresh();
+    const file = 'data/fashion-mnist/t10k-labels-idx1-ubyte.gz', gz = fs.readFileSync(path.join(dist, file));
+    const labels = zlib.gunzipSync(gz);
+    const cases = [   // the file served instead, and the reason the page must give
+      [gz.subarray(0, gz.length >> 1), /t10k-labels-idx1-ubyte\.gz: corrupt or truncated gzip/],
+      [zlib.gzipSync(Buffer.concat([labels, Buffer.from([0])])), /t10k-labels-idx1-ubyte\.gz: longer than its IDX header says \(10008 bytes\)/],
+      [zlib.gzipSync(labels.subarray(0, 5000)), /t10k-labels-idx1-ubyte\.gz: truncated \(5000 of the 10008 bytes its header states\)/],
+      [zlib.gzipSync(Buffer.from('not an IDX file')), /t10k-labels-idx1-ubyte\.gz: not an IDX file of unsigned bytes/],
+    ];
+    try {
+      for (const [body, reason] of cases) {
+        server.overrides.set(file, body);
+        await page.goto(`${server.url}fashion.html`);
+        await page.waitForFunction(() => document.querySelector('[data-testid=fashion-status]').textContent === 'error', null, { timeout: SLOW });
+        assert.match(await page.textContent('[data-testid=fashion-error]'), reason);
+      }
+      const cached = await page.evaluate(async (u) => Promise.all((await caches.keys()).map(async (k) => !!(await (await caches.open(k)).match(u)))), `${server.url}${file}`);
+      assert.ok(!cached.includes(true), 'a damaged file was cached');
+    } finally {
+      server.overrides.delete(file);
+    }
   });
 });

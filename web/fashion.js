@@ -172,19 +172,19 @@ async function extract(block = wantBlock()) {
   $('features-text').dataset.state = 'running';
   const t0 = performance.now(), blockPut = state.blockBatchesPut;
   let r;
-  const t = trainer();
-  await t.ready;
   const key = featuresKey({ n, m, size });
   const blockD = block ? blockFloats(size) : 0;
   // The classifier worker takes room for the features only when the first batch goes there (with
   // the cache, after the feature workers are gone), so the two are not in memory together; unless
   // it already has that room (a resumed run): then the batches it holds are not computed again.
+  // Nor is the worker itself started before then (its heap and threads: 64 MB and more).
   const room = `${key}:${blockD}`;
   let opened = null;
-  const open = () => (opened ??= t.call('features-begin', { key, n, m, d: DIMS, blockD, modelUrl: modelUrl(), checksum: state.modelChecksum })
-    .then((r) => { t.room = room; return r; }));
-  const { have, haveBlock } = t.room === room ? await open() : { have: [] };
-  const sink = { have: new Set(have), haveBlock: new Set(haveBlock), put: workerPut(t, open) };
+  const open = () => (opened ??= startedTrainer()
+    .then((t) => t.call('features-begin', { key, n, m, d: DIMS, blockD, modelUrl: modelUrl(), checksum: state.modelChecksum })
+      .then((r) => { t.room = room; return { ...r, t }; })));
+  const { have, haveBlock } = state.trainer?.room === room ? await open() : { have: [] };
+  const sink = { have: new Set(have), haveBlock: new Set(haveBlock), put: workerPut(() => open().then((o) => o.t)) };
   try {
     r = await extractFeatures({
       splitImages, n, m, size, workers, batch: DEFAULTS.batch, cache: state.cache,
@@ -208,7 +208,7 @@ async function extract(block = wantBlock()) {
   const total = n + m;
   // The rate averages the whole run, worker start-up included.
   const progress = { done: total, total, cached: r.cached, rate: r.computed ? r.computed / seconds : 0, workers: r.workers, replaced: r.replaced };
-  await open();
+  const { t } = await open();
   const sum = (await t.call('features-end')).checksum;
   await stashTrainImages();
   state.features = { size, n, m, block, checksum: sum, fromCache: r.cached, seconds, replaced: r.replaced, heapBytes: r.heapBytes, cacheComplete: r.cacheComplete,
@@ -229,10 +229,13 @@ async function extract(block = wantBlock()) {
 
 const featuresKey = ({ n, m, size }) => `${state.modelChecksum}:${size}:${n}:${m}`;
 
-// A sink's put (fashion-pool.js) into the classifier worker t, after ready() (its room).
-const workerPut = (t, ready) => (split, start, floats, isBlock) => ready()
-  .then(() => { if (isBlock) state.blockBatchesPut++; })
-  .then(() => t.call('features-put', { split, start, floats, block: isBlock }, { transfer: [floats.buffer] }));
+// A sink's put (fashion-pool.js) into the classifier worker that worker() resolves to (once it has its room).
+const workerPut = (worker) => (split, start, floats, isBlock) => worker()
+  .then((t) => { if (isBlock) state.blockBatchesPut++; return t; })
+  .then((t) => t.call('features-put', { split, start, floats, block: isBlock }, { transfer: [floats.buffer] }));
+
+// The classifier worker, once started.
+const startedTrainer = async () => { const t = trainer(); await t.ready; return t; };
 
 // Fine-tuning's rows into the classifier worker, only when fine-tuning starts: extraction left them in
 // the cache (those it could not cache went to the worker at once). So through extraction, the linear
@@ -241,7 +244,7 @@ const workerPut = (t, ready) => (split, start, floats, isBlock) => ready()
 async function fineTuningRows(t) {
   const { n, m, size } = state.features;
   const { have } = await t.call('block-begin', { key: featuresKey({ n, m, size }), n, m, blockD: blockFloats(size), modelUrl: modelUrl(), checksum: state.modelChecksum });
-  await putBlockRows({ cache: state.cache, n, m, size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, sink: { have: new Set(have), put: workerPut(t, async () => {}) } })
+  await putBlockRows({ cache: state.cache, n, m, size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, sink: { have: new Set(have), put: workerPut(async () => t) } })
     .catch((e) => { state.features.block = false; throw e; });   // the next run computes what the cache lacks
 }
 

@@ -6,25 +6,47 @@ import { release } from './denselab.js';
 // The whole body of url as a Uint8Array; onBytes(received, total) after every chunk
 // (total 0 when unknown: a compressing host reports the compressed length).
 export async function download(url, onBytes = () => {}) {
+  const resp = await fetchOk(url);
+  const total = resp.headers.get('Content-Encoding') ? 0 : Number(resp.headers.get('Content-Length')) || 0;
+  return total ? readInto(resp.body, new Uint8Array(total), `download of ${url}`, onBytes) : readAll(resp.body, onBytes);
+}
+
+// fetch(url), rejecting an HTTP error.
+export async function fetchOk(url) {
   const resp = await fetch(url);
   if (!resp.ok) throw new Error(`could not download ${url}: HTTP ${resp.status}${resp.statusText ? ` ${resp.statusText}` : ''}`);
-  const total = resp.headers.get('Content-Encoding') ? 0 : Number(resp.headers.get('Content-Length')) || 0;
-  const reader = resp.body.getReader();
-  // With the length known, each chunk goes straight into the one buffer (the file is held once,
-  // not once as chunks and again joined). A chunk copied is released at once: an idle tab would
-  // keep the read chunks (the whole file again) until some later garbage collection.
-  const chunks = [], sized = total ? new Uint8Array(total) : null;
+  return resp;
+}
+
+// A stream read into out, which it must fill exactly (what: the error messages' subject): each chunk
+// copied and released at once.
+export async function readInto(stream, out, what, onBytes = () => {}) {
+  const reader = stream.getReader();
   let received = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    if (sized && received + value.length > total) throw new Error(`download of ${url} is longer than its ${total} bytes`);
-    received += value.length;
-    if (sized) { sized.set(value, received - value.length); release(value); } else chunks.push(value);
-    onBytes(received, total);
+    if (received + value.length > out.length) { reader.cancel().catch(() => {}); throw new Error(`${what} is longer than its ${out.length} bytes`); }
+    out.set(value, received);
+    received += value.length;   // before release(), which empties value
+    release(value);
+    onBytes(received, out.length);
   }
-  if (total && received !== total) throw new Error(`download of ${url} incomplete: ${received} of ${total} bytes`);
-  if (sized) return sized;
+  if (received !== out.length) throw new Error(`${what} incomplete: ${received} of ${out.length} bytes`);
+  return out;
+}
+
+// A stream of unknown length: its chunks, joined once it ends.
+async function readAll(stream, onBytes) {
+  const reader = stream.getReader(), chunks = [];
+  let received = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    received += value.length;
+    onBytes(received, 0);
+  }
   const out = new Uint8Array(received);
   let at = 0;
   for (const c of chunks) { out.set(c, at); at += c.length; }

@@ -14,11 +14,11 @@
 //         and the download buffers go
 // A batch runs to completion: the page cancels by terminating the worker.
 import { serve } from './worker-rpc.js';
-import { createDenseLab } from './denselab.js';
+import { createDenseLab, release } from './denselab.js';
 import { fetchModelFile } from './fetch-model.js';
 import { featureNet, parseSplit, rgbToGray } from './experiment.js';
 import { withBrowserFallback } from './browser-decode.js';
-import { download } from './loading.js';
+import { download, fetchOk } from './loading.js';
 
 let lab = null, file = null, net = null;
 
@@ -61,23 +61,79 @@ async function photo({ bytes, invert, block }) {
   return { features: r.features, block: r.block, gray28, width: full.width, height: full.height, decodedBy };
 }
 
-async function gunzip(bytes, name) {
-  try {
-    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
-  } catch (e) {
-    throw new Error(`${name}: corrupt or truncated gzip (${e.message})`);
-  }
+// The bytes an IDX file of unsigned bytes states in its header (0, 0, 0x08, ndims, then ndims big-endian
+// uint32 sizes), or 0 while the header is not all in; at most MAX_IDX_BYTES. Only to size the buffer:
+// the C parser checks the file.
+const MAX_IDX_BYTES = 2 ** 30;
+function idxBytes(head, name) {
+  if (head.length < 4) return 0;
+  if (head[0] || head[1] || head[2] !== 0x08 || head[3] < 1 || head[3] > 3) throw new Error(`${name}: not an IDX file of unsigned bytes`);
+  const header = 4 + 4 * head[3];
+  if (head.length < header) return 0;
+  let bytes = 1;
+  for (let at = 4; at < header; at += 4) bytes *= new DataView(head.buffer, head.byteOffset + at, 4).getUint32(0);
+  if (header + bytes > MAX_IDX_BYTES) throw new Error(`${name}: its header states ${header + bytes} bytes, more than ${MAX_IDX_BYTES}`);
+  return header + bytes;
 }
 
+// An IDX file (.gz) downloaded and unpacked as it streams (DecompressionStream) into one buffer of the
+// size its header states: neither the compressed file nor the unpacked chunks are held.
+// onBytes(received, total) counts the compressed bytes.
+async function downloadIdx(url, onBytes) {
+  const resp = await fetchOk(url);
+  const total = resp.headers.get('Content-Encoding') ? 0 : Number(resp.headers.get('Content-Length')) || 0;
+  let received = 0;
+  const counted = new TransformStream({ transform(chunk, c) { received += chunk.length; onBytes(received, total); c.enqueue(chunk); } });
+  const reader = resp.body.pipeThrough(counted).pipeThrough(new DecompressionStream('gzip')).getReader();
+  let head = new Uint8Array(0), out = null, at = 0;
+  const longer = () => new Error(`${url}: longer than its IDX header says (${out.length} bytes)`);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (out) {
+        if (at + value.length > out.length) throw longer();
+        out.set(value, at);
+        at += value.length;
+      } else {   // the header may span chunks: the first bytes are kept until it is whole
+        const joined = new Uint8Array(head.length + value.length);
+        joined.set(head);
+        joined.set(value, head.length);
+        head = joined;
+        const bytes = idxBytes(head, url);
+        if (bytes) {
+          out = new Uint8Array(bytes);
+          if (head.length > bytes) throw longer();
+          out.set(head);
+          at = head.length;
+        }
+      }
+      release(value);
+    }
+  } catch (e) {
+    reader.cancel().catch(() => {});
+    throw e.message.startsWith(url) ? e : new Error(`${url}: corrupt or truncated gzip (${e.message})`);
+  }
+  if (!out || at !== out.length) throw new Error(`${url}: truncated (${out ? `${at} of the ${out.length} bytes its header states` : 'not even an IDX header'})`);
+  return out;
+}
+
+// The page's loading step, in a worker it ends afterwards. One file at a time, each dropped as soon as
+// it is used: the model (loaded, which checks it, then freed: the page needs its checksum only), then
+// the four IDX files.
 async function open({ id, wasm, modelUrl, idxUrls }) {
   lab ??= await startLab(wasm);
-  const [model, ...gz] = await Promise.all([modelUrl, ...idxUrls].map((u, file) => download(u, (got, total) => self.postMessage({ id, progress: { file, got, total } }))));
-  self.postMessage({ id, progress: { unpacking: true } });
+  const progress = (file) => (got, total) => self.postMessage({ id, progress: { file, got, total } });
+  const model = await download(modelUrl, progress(0));
   const f = lab.loadModelFile(model);   // verifies the model's checksum
   f.free();
-  const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(gz.map((b, i) => gunzip(b, idxUrls[i])));
+  release(model);
+  const files = [];
+  for (const [i, url] of idxUrls.entries()) files.push(await downloadIdx(url, progress(i + 1)));
+  self.postMessage({ id, progress: { unpacking: true } });
+  const [trainImages, trainLabels, testImages, testLabels] = files;
   const splits = { train: parseSplit(lab, 'train', trainImages, trainLabels), test: parseSplit(lab, 'test', testImages, testLabels) };
+  release(...files);
   return { checksum: f.checksum, splits };
 }
 
