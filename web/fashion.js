@@ -386,7 +386,7 @@ async function featuresAs(t, name) {
   await t.call('features-drop', { keepBlock: true });
   const { have } = await t.call('features-begin', { key: featuresKey(f), n: f.n, m: f.m, d: DIMS, type });
   await putCachedRows({ cache: state.cache, n: f.n, m: f.m, size: f.size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, block: false,
-    sink: { have: new Set(have), put: workerPut(t, async () => {}) } });
+    sink: { have: new Set(have), put: workerPut(async () => t) } });
   Object.assign(f, { type, dropped: false });
 }
 const featureTypeOf = (name) => { const f = state.features; return `${name}:${f?.cacheComplete ? f.type ?? 'f32' : 'f32 (no cache)'}`; };
