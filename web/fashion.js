@@ -281,29 +281,6 @@ function trainer() {
   return t;
 }
 
-// What a classifier's fit holds in the classifier worker's heap: the features as its type, fine-tuning's
-// rows, or the pixel baseline's images.
-const rowsOf = (t, name) => name === 'finetune' || name === 'pixels-linear-svm' ? name : t.mode?.featureTypes?.[name] ?? 'f32';
-
-// A WASM memory never shrinks, so one worker's heap would stay at its largest phase's size (the RBF
-// SVM's float16 rows with its threads' working sets: 326 MiB at the full size) through every later
-// phase. When the next classifier takes other rows than the last one and every batch is safe in the
-// cache (so those rows are read back from it anyway), it runs in a new classifier worker, whose heap
-// grows only to what it needs; the old one is ended. Its models are in the ModelStore already. (Not
-// when fine-tuning's rows went to the worker at once because the cache could not take them.)
-async function trainerFor(t, previous, name) {
-  const f = state.features;
-  if (!previous || !f?.cacheComplete || (f.block && f.blockPut) || state.trainer !== t || rowsOf(t, previous) === rowsOf(t, name)) return t;
-  state.trainer = null;      // so its death does not forget the features: they are the cache's
-  state.trainerData = null;
-  f.dropped = true;
-  t.kill('was replaced by a new classifier worker');
-  const fresh = trainer();
-  await fresh.ready;
-  await feedTrainer(fresh);
-  return fresh;
-}
-
 // An argument's error names its field: it is shown beside that control (a toast could cover
 // the field being edited).
 const fieldError = (id, message) => Object.assign(new Error(message), { field: id });
@@ -466,14 +443,12 @@ async function train() {
     const { n, m, size } = settings();
     if ((needFeatures || block) && !haveFeatures({ n, m, size }, block, needFeatures) && !(await extract(block))) return;   // null: cancelled
     setStatus('training');
-    let t = trainer(), previous = null;
+    const t = trainer();
     await t.ready;
     await feedTrainer(t);
     for (const [i, c] of chosen.entries()) {
       if (c.error && c.field) { showFieldError(c.field, c.error); continue; }
       if (c.error) { errors.push(c.error); showError(errors.join('\n')); continue; }
-      t = await trainerFor(t, previous, c.name);
-      previous = c.name;
       // The features go when no later classifier reads them (fine-tuning reads its own rows, kept).
       const later = chosen.slice(i + 1).filter((l) => !l.error).map((l) => l.name);
       const featuresLater = later.some((name) => name !== 'pixels-linear-svm' && name !== 'finetune');
