@@ -20,6 +20,8 @@ import { describe, it as test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium } from './helpers.js';
 import { FASHION } from '../web/defaults.js';
+import { checksum } from '../wasm/experiment.js';
+import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
@@ -55,6 +57,21 @@ function runCli(classifier, params = {}) {
 
 const text = (id) => page.textContent(`[data-testid=${id}]`);
 const hook = (name, ...args) => page.evaluate(([n, a]) => window.__denselabTest[n](...a), [name, args]);
+
+// `node wasm/cli.js features` on the same images -> the checksum of its floats (train rows, then test
+// rows), which the page's must equal.
+function cliFeaturesChecksum() {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'denselab-features-')), 'features.npy');
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [path.join(root, 'wasm', 'cli.js'), 'features', '--size', String(SIZE), '--train', String(N), '--test', String(M),
+      '--out', out, '--json'], { cwd: root }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`node wasm/cli.js features failed: ${stderr || err.message}`));
+      const npy = fs.readFileSync(out), data = npy.subarray(10 + npy.readUInt16LE(8));   // after the .npy v1 header
+      fs.rmSync(path.dirname(out), { recursive: true });
+      resolve(checksum(new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))));
+    });
+  });
+}
 
 // Waits for the status to be one of `states`; fails at once (with the page's error) on 'error'.
 async function waitStatus(states, what) {
@@ -94,6 +111,8 @@ describe('the Fashion-MNIST page in Chromium', () => {
       if (!fs.existsSync(path.join(dist, f))) throw new Error(`dist/${f} is missing: run ./build.sh (it runs node web/build-dist.js)`);
     }
     for (const c of ['linear-svm', 'pixels-linear-svm', 'softmax', 'finetune']) { cli[c] = runCli(c, c === 'softmax' ? { epochs: EPOCHS } : c === 'finetune' ? { epochs: FT_EPOCHS } : {}); cli[c].catch(() => {}); }
+    cli.features = cliFeaturesChecksum();
+    cli.features.catch(() => {});
     const { startServer } = await import('../web/serve.js');
     server = await startServer({ root: dist, port: 0 });
     origin = new URL(server.url).origin;
@@ -161,6 +180,10 @@ describe('the Fashion-MNIST page in Chromium', () => {
     assert.deepEqual(await hook('imagesOnPage'), { train: 0, test: 10000 * 784, stored: true });
     reference = await hook('featuresChecksum');
     assert.match(reference ?? '', /^[0-9a-f]{8}$/, 'no features checksum after the run');
+    // Read back once, straight into the linear SVM's float16 room, the checksum taken from the float32
+    // batches as they passed: the CLI's features, bit for bit.
+    assert.deepEqual(await hook('extractions'), [{ type: 'f16', checksum: 'as the batches passed' }]);
+    assert.equal(reference, await cli.features, 'the page\'s features checksum is not that of the CLI\'s features');
     assert.equal(await page.isHidden('[data-testid=features-cached]'), true, 'a fresh profile claims cached features');
     assert.equal(await page.locator('[data-testid=confusion-row]').count(), 10, 'no 10x10 confusion matrix');
     assert.ok(await page.locator('[data-testid=misclassified] canvas').count() > 0, 'no misclassified images shown');
@@ -373,6 +396,10 @@ describe('the Fashion-MNIST page in Chromium', () => {
     await page.click('[data-testid=resume]');
     await waitStatus(['done'], 'resume');
     assert.equal(await hook('featuresChecksum'), reference, 'features differ from the undisturbed run');
+    // "Extract features" alone: the batches (those cached before the cancel, then the new ones, in the
+    // rows' order) were only hashed as they passed; no room holds them until a classifier needs them.
+    assert.deepEqual((await hook('extractions')).at(-1), { type: 'none', checksum: 'as the batches passed' });
+    assert.equal(await hook('featuresInWorker'), false);
     const cachedBefore = Number(await page.getAttribute('[data-testid=features-cached]', 'data-cached'));
     // At least 1,100 images were done before the cancel: the first batches (256 each) are long
     // stored by then; the last ones may still be in flight to IndexedDB, so not all are counted.
@@ -391,6 +418,26 @@ describe('the Fashion-MNIST page in Chromium', () => {
     assert.equal(await page.isVisible('[data-testid=features-cached]'), true, 'no "cached" indicator');
     assert.equal(await page.getAttribute('[data-testid=features-cached]', 'data-cached'), String(N + M));
     assert.ok(!requests.slice(since).some((u) => u.endsWith('worker-features.js')), 'a feature worker was started although everything was cached');
+  });
+
+  test('the checksum\'s other ways: from a float32 room read back from the cache, and without a cache (batches into the worker as they come)', async () => {
+    ready();
+    try {
+      await hook('streamChecksum', false);    // as if a batch had come out of order
+      await page.click('[data-testid=extract]');
+      await waitStatus(['done'], 'extraction, the checksum from a float32 room');
+      assert.deepEqual((await hook('extractions')).at(-1), { type: 'f32', checksum: 'from the float32 room' });
+      assert.equal(await hook('featuresChecksum'), reference, 'the float32 room read back from the cache');
+      assert.equal(await hook('featuresInWorker'), true);
+    } finally { await hook('streamChecksum', true); }
+    try {
+      await hook('cacheOff', true);
+      await page.click('[data-testid=extract]');
+      await waitStatus(['done'], 'extraction without a cache');
+      assert.equal((await hook('extractions')).at(-1).type, 'f32');
+      assert.equal(await hook('featuresChecksum'), reference, 'the features computed without a cache');
+      assert.equal(await page.isHidden('[data-testid=features-cached]'), true);
+    } finally { await hook('cacheOff', false); }
   });
 
   test('a loaded classifier file classifies a photo', async () => {

@@ -137,11 +137,40 @@ export function rgbToGray(rgb) {
 
 // A short fingerprint of the exact bits of one or more typed arrays, in order (FNV-1a, 32-bit,
 // 8 hex digits): feature arrays with the same checksum are, in practice, bit-identical.
-export function checksum(...arrays) {
-  let h = 0x811c9dc5;
-  for (const a of arrays) {
+export const checksum = (...arrays) => arrays.reduce((sum, a) => sum.add(a), new Checksum()).hex();
+
+// The same fingerprint fed one array at a time (the bytes as one stream): checksum(a, b) ===
+// new Checksum().add(a).add(b).hex().
+export class Checksum {
+  h = 0x811c9dc5;
+
+  add(a) {
     const b = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    let h = this.h;
     for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
+    this.h = h;
+    return this;
   }
-  return (h >>> 0).toString(16).padStart(8, '0');
+
+  hex() { return (this.h >>> 0).toString(16).padStart(8, '0'); }
+}
+
+// The features' checksum (n train rows then m test rows of d floats: checksum(train, test)) taken
+// from batches as they pass, so that no array of them all is needed. A batch out of order (or not
+// whole rows) spoils it: result() is then null and the caller takes the checksum from the whole array.
+export class RowsChecksum {
+  constructor(n, m, d) { Object.assign(this, { n, m, d, next: 0, sum: new Checksum(), spoiled: false }); }
+
+  // split 'train' | 'test', its first row start, the batch's floats; -> whether it was taken.
+  add(split, start, floats) {
+    const rows = floats.length / this.d, first = (split === 'test' ? this.n : 0) + start;
+    const fits = Number.isInteger(rows) && first === this.next && (split === 'test' ? start + rows <= this.m : split === 'train' && start + rows <= this.n);
+    if (this.spoiled || !fits) { this.spoiled = true; return false; }
+    this.sum.add(floats);
+    this.next += rows;
+    return true;
+  }
+
+  // The checksum once every row came, in order; else null.
+  result() { return !this.spoiled && this.next === this.n + this.m ? this.sum.hex() : null; }
 }

@@ -288,6 +288,8 @@ async function extractWith({ splitImages, n, m, size, workers, batch, cache, mod
     heapBytes = pool.heapBytes;
   }
   await Promise.all(writes);
+  // In the rows' order, whatever order the writes ended in: the page checksums the batches as they pass.
+  fromCache.sort((a, b) => (a.split === b.split ? a.range[0] - b.range[0] : a.split === 'train' ? -1 : 1));
   await readBack(cache, sink, fromCache.map(({ key, split, range }) => ({ key, split, range, floats: FEATURE_DIMS, isBlock: false })));
   await Promise.all(direct);
   return { cached, computed, workers: progress.workers, replaced: progress.replaced, heapBytes, cacheComplete };

@@ -4,7 +4,7 @@
 // This file is the page's DOM and sequencing; the features come from fashion-pool.js (workers)
 // and fashion-cache.js (IndexedDB), the drawings from fashion-render.js, the defaults of
 // every field from defaults.js.
-import { FASHION_CLASSES, FASHION_FILES, blockFloats } from './experiment.js';
+import { FASHION_CLASSES, FASHION_FILES, RowsChecksum, blockFloats } from './experiment.js';
 import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures, putBlockRows, putCachedRows } from './fashion-pool.js';
 import { FeatureCache, ModelStore } from './fashion-cache.js';
 import { bestRow, drawCurve, drawGray, lessonSentence, renderConfusion, renderGallery } from './fashion-render.js';
@@ -37,6 +37,8 @@ const state = {
                          // features themselves are only in the classifier worker's WASM heap (the tab's one copy)
   trainer: null, trainerData: null, trainCall: null,
   featureTypesUsed: [],  // 'classifier:f16' or ':f32' as each fit found the features (a test hook)
+  extractions: [],       // { type: the room the features were read into ('none': only hashed), checksum: how } (a test hook)
+  streamChecksum: true,  // tests: false takes the checksum from a float32 room, as before
   rbfPairs: null,        // { key, done: Map } the RBF SVM's finished pairs: a stopped fit resumes from them
   rbfPool: [],           // the pair workers of the RBF SVM fit running now
   rbfStopFlag: null,     // its stop request when its pairs run on the classifier worker's threads (SharedArrayBuffer)
@@ -161,7 +163,13 @@ const wantBlock = () => $('use-finetune').checked;
 
 // The features for the current settings, into the classifier worker's heap: those it has, else
 // the cache's and the workers' (fashion-pool.js); this part only shows the progress. null when cancelled.
-async function extract(block = wantBlock()) {
+// reader: the first classifier that will read them (none: the "Extract features" button alone). With the
+// cache they are read back once, after the feature workers are gone, straight into the type that
+// classifier takes (t.mode.featureTypes: float16 for the SVMs), their checksum taken from the float32
+// batches as they pass (RowsChecksum); with no reader only the checksum is taken, and the first
+// classifier reads them back then. A batch that went to the worker during the extraction (no cache, or
+// a failed write) makes it a float32 room, the checksum taken from it (features-end), as before.
+async function extract(block = wantBlock(), reader = null) {
   const { n, m, size, workers } = settings();
   if (haveFeatures({ n, m, size }, block)) return state.features;
   state.features = null;       // the worker's room is about to hold other features
@@ -178,20 +186,36 @@ async function extract(block = wantBlock()) {
   // the cache, after the feature workers are gone), so the two are not in memory together; unless
   // it already has that room (a resumed run): then the batches it holds are not computed again.
   // Nor is the worker itself started before then (its heap and threads: 64 MB and more).
-  const room = `${key}:${blockD}`;
-  let opened = null;
-  const open = () => (opened ??= startedTrainer()
-    .then((t) => t.call('features-begin', { key, n, m, d: DIMS, blockD, modelUrl: modelUrl(), checksum: state.modelChecksum })
-      .then((r) => { t.room = room; return { ...r, t }; })));
-  const { have, haveBlock } = state.trainer?.room === room ? await open() : { have: [] };
-  const sink = { have: new Set(have), haveBlock: new Set(haveBlock), put: workerPut(() => open().then((o) => o.t)) };
+  // Only a room that took batches during the extraction (float32) is kept for a resume: it may hold
+  // batches the cache lacks.
+  const room = `${key}:${blockD}`, resumed = state.trainer?.room === room;
+  let direct = !state.cache.db, opened = null;     // direct: batches go to the worker during the extraction
+  const own = () => direct || resumed;
+  const roomType = (t) => (own() ? 'f32' : reader ? t.mode?.featureTypes?.[reader] ?? 'f32' : null);
+  const open = () => (opened ??= startedTrainer().then(async (t) => {
+    const type = roomType(t), r = await t.call('features-begin', { key, n, m, d: DIMS, blockD, modelUrl: modelUrl(), checksum: state.modelChecksum, type });
+    t.room = own() ? room : null;
+    return { ...r, t, type };
+  }));
+  const { have, haveBlock } = resumed ? await open() : { have: [] };
+  const rows = new RowsChecksum(n, m, DIMS), toWorker = workerPut(() => open().then((o) => o.t));
+  const sink = {
+    have: new Set(have), haveBlock: new Set(haveBlock),
+    put: (split, start, floats, isBlock) => {
+      if (!isBlock) rows.add(split, start, floats);   // before the floats move on
+      // No reader: the batch was only hashed; it goes back to the cache worker, to die with it. (Fine-tuning's
+      // rows come here only when direct: else they wait in the cache.)
+      return direct || reader ? toWorker(split, start, floats, isBlock) : { spent: floats };
+    },
+  };
   try {
     r = await extractFeatures({
       splitImages, n, m, size, workers, batch: DEFAULTS.batch, cache: state.cache,
       modelChecksum: state.modelChecksum, wasm: state.wasm, modelUrl: modelUrl(), sink, block,
       onPool: (pool) => { state.pool = pool; setBusy(true); },
       onProgress: showFeatureProgress,
-      onCacheError: (e) => showError(`could not cache features: ${e.message}`),
+      // Called before the batch goes to the worker: every such batch comes before the read-back.
+      onCacheError: (e) => { direct = true; showError(`could not cache features: ${e.message}`); },
     });
   } finally {
     state.pool = null;
@@ -208,11 +232,22 @@ async function extract(block = wantBlock()) {
   const total = n + m;
   // The rate averages the whole run, worker start-up included.
   const progress = { done: total, total, cached: r.cached, rate: r.computed ? r.computed / seconds : 0, workers: r.workers, replaced: r.replaced };
-  const { t } = await open();
-  const sum = (await t.call('features-end')).checksum;
+  let type = opened ? (await opened).type : null, sum = state.streamChecksum ? rows.result() : null;
+  const streamed = !!sum;
+  if (!sum && type !== 'f32') {      // some batch came out of order: the float32 room, read back again
+    await readBackAs(await startedTrainer(), { n, m, size }, 'f32');
+    type = 'f32';
+  }
+  sum ??= (await (await startedTrainer()).call('features-end')).checksum;
+  if (!type && state.trainer) {      // only hashed: a room of other features there is not needed
+    const t = await startedTrainer();
+    t.room = null;
+    await t.call('features-drop');
+  }
   await stashTrainImages();
   state.features = { size, n, m, block, checksum: sum, fromCache: r.cached, seconds, replaced: r.replaced, heapBytes: r.heapBytes, cacheComplete: r.cacheComplete,
-    blockPut: state.blockBatchesPut - blockPut };
+    blockPut: state.blockBatchesPut - blockPut, type: type ?? 'none', dropped: !type };
+  state.extractions.push({ type: type ?? 'none', checksum: streamed ? 'as the batches passed' : 'from the float32 room' });
   showFeatureProgress(progress);
   const text = $('features-text');
   text.textContent = `${progressText(progress)} · ${seconds.toFixed(1)} s · checksum ${sum}`;
@@ -360,11 +395,17 @@ async function featuresAs(t, name) {
   const f = state.features, type = t.mode?.featureTypes?.[name] ?? 'f32';
   if (!f?.cacheComplete || (!f.dropped && (f.type ?? 'f32') === type)) return;
   f.dropped = true;   // until every batch is back
-  await t.call('features-drop', { keepBlock: true });
-  const { have } = await t.call('features-begin', { key: featuresKey(f), n: f.n, m: f.m, d: DIMS, type });
-  await putCachedRows({ cache: state.cache, n: f.n, m: f.m, size: f.size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, block: false,
-    sink: { have: new Set(have), put: workerPut(async () => t) } });
+  await readBackAs(t, f, type);
   Object.assign(f, { type, dropped: false });
+}
+
+// Every batch of the features of { n, m, size } from the cache into a new room of type in the classifier worker.
+async function readBackAs(t, { n, m, size }, type) {
+  t.room = null;
+  await t.call('features-drop', { keepBlock: true });
+  const { have } = await t.call('features-begin', { key: featuresKey({ n, m, size }), n, m, d: DIMS, type });
+  await putCachedRows({ cache: state.cache, n, m, size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, block: false,
+    sink: { have: new Set(have), put: workerPut(async () => t) } });
 }
 const featureTypeOf = (name) => { const f = state.features; return `${name}:${f?.cacheComplete ? f.type ?? 'f32' : 'f32 (no cache)'}`; };
 
@@ -438,10 +479,11 @@ async function train() {
   const errors = [];
   let tunedStop = null;   // the fine-tuned row a stop ended
   try {
-    const needFeatures = chosen.some((c) => c.name !== 'pixels-linear-svm' && c.name !== 'finetune' && !c.error);
+    // The first classifier that reads the features (fine-tuning reads its own rows).
+    const reader = chosen.find((c) => c.name !== 'pixels-linear-svm' && c.name !== 'finetune' && !c.error)?.name, needFeatures = !!reader;
     const block = chosen.some((c) => c.name === 'finetune' && !c.error);
     const { n, m, size } = settings();
-    if ((needFeatures || block) && !haveFeatures({ n, m, size }, block, needFeatures) && !(await extract(block))) return;   // null: cancelled
+    if ((needFeatures || block) && !haveFeatures({ n, m, size }, block, needFeatures) && !(await extract(block, reader))) return;   // null: cancelled
     setStatus('training');
     const t = trainer();
     await t.ready;
@@ -858,6 +900,10 @@ window.__denselabTest = {
   stopAfterEpochs: (k) => { state.stopAfterEpochs = k; },
   rbfPairsKept: () => state.rbfPairs?.done.size ?? 0,
   featureTypesUsed: () => state.featureTypesUsed,
+  extractions: () => state.extractions,
+  streamChecksum: (on) => { state.streamChecksum = on; },
+  // The next extractions as in a browser without IndexedDB (off), or with it again; the features are forgotten.
+  cacheOff: (off) => { state.features = null; state.cacheKept ??= state.cache; state.cache = off ? new FeatureCache(null) : state.cacheKept; },
   rbfPairBytes: () => [...(state.rbfPairs?.done.values() ?? [])].reduce((a, b) => a + (b?.byteLength ?? 0), 0),
   nextFitParams: (p) => { state.nextFitParams = p; },
   imagesOnPage: () => ({ train: state.splits.train.images?.length ?? 0, test: state.splits.test.images?.length ?? 0, stored: !!state.trainImages }),

@@ -14,7 +14,8 @@
 //                    the page fills them from the cache when fine-tuning starts), and those already here
 //   features-put   { split, start, floats: Float32Array (rows x d, or x blockD with block), block, transferred } -> { spent: the same
 //                  floats, transferred back (copied into the heap; see featuresPut) }
-//   features-end   -> { checksum } (experiment.js checksum(train, test)), after every row was put
+//   features-end   -> { checksum } (experiment.js checksum(train, test)), after every row was put; float32 rooms
+//                    only (the page takes the checksum of float16 rooms from the float32 batches as they pass)
 //   features-drop  { keepBlock } -> {}: keepBlock: only the features go (their room then holds fine-tuning's
 //                    working memory); fine-tuning's rows stay, for a fit of 'finetune' only
 //   fit     { name, params, rbfMax, images: { train, test } (the pixel baseline's, transferred), stopFlag }
@@ -203,6 +204,7 @@ function featureParts(block = false) {
 
 function featuresEnd() {
   if (!features?.heap) throw new Error('features-end before features-begin');
+  if (features.type !== 'f32') throw new Error('features-end: the checksum is of the float32 features, and this room holds them as float16');
   const { train, test } = featureParts();
   return { checksum: checksum(train.view(), test.view()) };
 }
