@@ -183,3 +183,24 @@ export function browserMemory(userDir) {
 
 // The browser's renderer processes.
 const rendererPids = (userDir) => browserPids(userDir).filter((pid) => { try { return processKind(pid) === 'renderer'; } catch { return false; } });
+
+// The short peaks of a run: timeline [{ t (s), pss (MiB), key: the phase or 'phase: step' }] and
+// events [{ t, what }] (workers started and ended, steps) -> per key { steady: its median PSS, peak,
+// at: the peak's time, rise: peak - steady, near: the events from `before` s before the peak to
+// `after` s after it }, the keys in the order they first appear. A rise of tens of MB with a median
+// far below is a transient: what was happening then is in `near`.
+export function transients(timeline, events, { before = 3, after = 1 } = {}) {
+  const byKey = new Map();
+  for (const s of timeline) {
+    if (!byKey.has(s.key)) byKey.set(s.key, []);
+    byKey.get(s.key).push(s);
+  }
+  return [...byKey].map(([key, samples]) => {
+    const sorted = samples.map((s) => s.pss).sort((a, b) => a - b), steady = sorted[Math.floor((sorted.length - 1) / 2)];
+    const top = samples.reduce((a, b) => (b.pss > a.pss ? b : a));
+    const near = events.filter((e) => e.t >= top.t - before && e.t <= top.t + after).map((e) => `${(e.t - top.t).toFixed(1)} s ${e.what}`);
+    return { key, steady, peak: top.pss, at: top.t, rise: top.pss - steady, near };
+  });
+}
+
+export const transientLines = (list) => list.map((x) => `${x.key.padEnd(40)} median ${String(x.steady).padStart(4)} MB, peak ${String(x.peak).padStart(4)} MB (+${x.rise}) at ${x.at.toFixed(1)} s${x.near.length ? `; around it: ${x.near.join('; ')}` : ''}`).join('\n');
