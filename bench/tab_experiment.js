@@ -10,6 +10,7 @@
 //                                default: the page's)] [--out build/bench/tab_experiment.json]
 //                                [--dist dist] (another build's dist/, e.g. to measure the code before a change)
 //                                [--probe-ms 3000] (the pause between two breakdowns: smaller catches a short peak)
+//                                [--classifiers linear-svm,rbf-svm,softmax,finetune,pixels-linear-svm] (those to train; default: all)
 //                                [--profile DIR] (the browser profile kept there, on a fixed --port [8937]: a second run
 //                                 reads the features from the first one's IndexedDB cache instead of extracting them)
 // Where the renderer's memory is (bench/tab_probe.js): every few seconds, and once settled after
@@ -30,7 +31,7 @@ import { FASHION } from '../web/defaults.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-const opts = { train: '60000', test: '10000', size: '32', workers: 'auto', 'rbf-points': '5000', epochs: '10', 'finetune-epochs': String(FASHION.classifiers.finetune.params.epochs), out: path.join(root, 'build/bench/tab_experiment.json'), dist: path.join(root, 'dist'), 'probe-ms': '3000', profile: '', port: '8937' };
+const opts = { train: '60000', test: '10000', size: '32', workers: 'auto', 'rbf-points': '5000', epochs: '10', 'finetune-epochs': String(FASHION.classifiers.finetune.params.epochs), out: path.join(root, 'build/bench/tab_experiment.json'), dist: path.join(root, 'dist'), 'probe-ms': '3000', profile: '', port: '8937', classifiers: 'linear-svm,rbf-svm,softmax,finetune,pixels-linear-svm' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const key = argv[i].replace(/^--/, '');
@@ -160,8 +161,9 @@ try {
   if (opts.workers !== 'auto') await page.selectOption('[data-testid=workers]', opts.workers);
   await page.fill('[data-testid=epochs]', opts.epochs);
   await page.fill('[data-testid=rbf-max]', opts['rbf-points']);
-  for (const id of ['use-linear-svm', 'use-rbf-svm', 'use-softmax', 'use-pixels-linear-svm']) await page.setChecked(`[data-testid=${id}]`, true);
-  const finetuneEpochs = Number(opts['finetune-epochs']);
+  const chosen = opts.classifiers.split(',');
+  for (const name of ['linear-svm', 'rbf-svm', 'softmax', 'pixels-linear-svm']) await page.setChecked(`[data-testid=use-${name}]`, chosen.includes(name));
+  const finetuneEpochs = chosen.includes('finetune') ? Number(opts['finetune-epochs']) : 0;
   await page.setChecked('[data-testid=use-finetune]', finetuneEpochs > 0);   // before extracting: its rows come with the features
   if (finetuneEpochs > 0) await page.fill('[data-testid=ft-epochs]', String(finetuneEpochs));
   phase = 'features';
@@ -192,7 +194,7 @@ try {
     classifiers_seconds: trainSeconds, results: rows, peak_browser_rss_mb: Math.round(peak.rss / 2 ** 20), peak_browser_pss_mb: Math.round(peak.pss / 2 ** 20),
     peak_browser_pss_anon_mb: Math.round(peak.pssAnon / 2 ** 20), peak_browser_pss_file_mb: Math.round(peak.pssFile / 2 ** 20),
     peak_by_phase_mb: phasesMb(),
-    transients: transients(timeline, events), timeline, events,
+    transients: { pss: transients(timeline, events), anon: transients(timeline, events, { field: 'anon' }) }, timeline, events,
     breakdown_mb: { at_phase_peak: phaseBreakdown, settled: settledBreakdown },
     workers_wasm_mb: [...workers.values()].map((w) => ({ name: w.role ? `${w.name} (${w.role})` : w.name, mb: mb(w.wasm) })),
     feature_worker_wasm_mb: workerHeap ? `${(workerHeap.first / 2 ** 20).toFixed(0)} MB after its first batch, ${(workerHeap.max / 2 ** 20).toFixed(0)} MB at most` : null,
@@ -207,7 +209,8 @@ try {
   console.log(`\nPeak memory per phase (MiB; PSS summed per kind of process at the phase's peak sample):\n${breakdownText(result.peak_by_phase_mb)}`);
   console.log(`\nWhere it is (MiB):\n${[...Object.entries(phaseBreakdown).map(([k, b]) => breakdownLines(`${k} (largest breakdown sample)`, b)),
     ...Object.entries(settledBreakdown).flatMap(([k, b]) => [breakdownLines(`${k}, settled`, b.asIs), `  a full GC frees in turn (renderer anonymous MiB): ${JSON.stringify(b.gcFrees)}`, breakdownLines(`${k}, after a full GC`, b.afterGc)])].join('\n')}`);
-  console.log(`\nShort peaks (per phase: the median PSS sum, its peak, and what happened from 3 s before it to 1 s after):\n${transientLines(result.transients)}`);
+  console.log(`\nShort peaks (per phase: the median, the peak, and what happened from 3 s before it to 1 s after), of the PSS sum:\n${transientLines(result.transients.pss)}`);
+  console.log(`of its anonymous part (the tab's own; the file-backed part moves with the machine's other browsers):\n${transientLines(result.transients.anon)}`);
   if (opts.out === TAB_JSON) writeTabSection(path.join(root, 'docs/benchmarks.md'));
 } finally {
   clearInterval(sampler);

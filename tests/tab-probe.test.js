@@ -15,5 +15,7 @@ test('transients: the median, the peak and the events around the peak of each ph
   assert.deepEqual(f, { key: 'features', steady: 510, peak: 520, at: 1, rise: 10, near: ['-0.5 s x started'] });
   assert.deepEqual(a, { key: 'classifiers: A', steady: 700, peak: 800, at: 4, rise: 100, near: ['-0.5 s cache started', '0.5 s cache ended'] });
   assert.match(transientLines([a]), /classifiers: A +median {2}700 MB, peak {2}800 MB \(\+100\) at 4\.0 s; around it: -0\.5 s cache started; 0\.5 s cache ended/);
+  assert.deepEqual(transients(timeline.map((x) => ({ ...x, anon: x.t === 5 ? 900 : 1 })), events, { field: 'anon' })[1],
+    { key: 'classifiers: A', steady: 1, peak: 900, at: 5, rise: 899, near: ['-1.5 s cache started', '-0.5 s cache ended', '1.0 s late'] }, 'the anonymous part');
   assert.deepEqual(transients([], []), []);
 });
