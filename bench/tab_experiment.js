@@ -43,7 +43,9 @@ if (!fs.existsSync(path.join(opts.dist, 'fashion.html'))) { console.error(`tab_e
 const { startServer } = await import('../web/serve.js');
 // A kept profile's IndexedDB belongs to the page's origin, so its port must not change between runs.
 const server = await startServer({ root: opts.dist, port: opts.profile ? Number(opts.port) : 0 });
-if (opts.profile) fs.rmSync(path.join(opts.profile, 'DevToolsActivePort'), { force: true });   // the last run's
+// The last run's DevTools port, and its service worker with its offline copy of the pages (of another
+// --dist perhaps: it would serve those files); IndexedDB, with the features, stays.
+for (const f of opts.profile ? ['DevToolsActivePort', 'Default/Service Worker'] : []) fs.rmSync(path.join(opts.profile, f), { recursive: true, force: true });
 const browser = await launchChromium('denselab-tab-', { args: ['--remote-debugging-port=0'], keepDir: opts.profile || null });
 const { context, userDir } = browser;
 const probe = await TargetProbe.connect(userDir);
