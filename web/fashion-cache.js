@@ -80,11 +80,12 @@ export class FeatureCache {
 // garbage that an idle tab keeps until some later collection). The worker is also replaced whenever
 // it has moved RECYCLE_BYTES and has nothing in flight, so those copies never pile up over a whole run
 // (548 MB of reads at the full size): each batch read back leaves about twice its size there (IndexedDB's
-// copy of the value, and the spent buffer discarded), so 64 MB made short peaks of 50-100 MB in the tab
+// copy of the value, and the spent buffer discarded), so 64 MB made short peaks of 50-100 MB in the tab;
+// but an ended worker leaves a little behind, so 16 MB (4 times the workers) raised the steady level by 10-20 MB
 // (bench/tab_experiment.js, docs/benchmarks.md). Its replacement (the spare) is started as soon as it
 // moves bytes, so a switch does not wait for a worker's start-up. put() sends a copy, so the caller keeps its floats,
 // as with FeatureCache.
-export const RECYCLE_BYTES = 16 << 20;
+export const RECYCLE_BYTES = 32 << 20;
 const openCacheWorker = async () => {
   const client = new WorkerClient(new URL('./worker-cache.js', import.meta.url), { name: 'the cache worker' });
   try { await client.call('open'); } catch (e) { client.kill('failed'); throw e; }
@@ -205,13 +206,15 @@ export class ModelStore {
 
 const PART_BYTES = 4 << 20;
 
-// A keepParts handle's bytes, one part at a time into one array (null if a part is missing).
+// A keepParts handle's bytes, one part at a time into one array (null if a part is missing); each part,
+// once copied, goes back to the cache worker, to be freed with it.
 async function readParts(store, { key, length, parts }) {
   const out = new Uint8Array(length);
   for (let i = 0; i < parts; i++) {
     const start = i * PART_BYTES, b = await store.getBytes(`${key}:${i}`, Math.min(length, start + PART_BYTES) - start);
     if (!b) return null;
     out.set(b, start);
+    store.discard?.(b);
   }
   return out;
 }
