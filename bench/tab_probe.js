@@ -183,3 +183,25 @@ export function browserMemory(userDir) {
 
 // The browser's renderer processes.
 const rendererPids = (userDir) => browserPids(userDir).filter((pid) => { try { return processKind(pid) === 'renderer'; } catch { return false; } });
+
+// The short peaks of a run: timeline [{ t (s), pss, anon (MiB), key: the phase or 'phase: step' }] and
+// events [{ t, what }] (workers started and ended, steps) -> per key, for field ('pss', or 'anon': the
+// anonymous part, the tab's own memory; the file-backed part moves with the machine's other browsers),
+// { steady: its median, peak, at: the peak's time, rise: peak - steady, near: the events from `before`
+// s before the peak to `after` s after it }, the keys in the order they first appear. A rise of tens of
+// MB above the median is a transient: what was happening then is in `near`.
+export function transients(timeline, events, { field = 'pss', before = 3, after = 1 } = {}) {
+  const byKey = new Map();
+  for (const s of timeline) {
+    if (!byKey.has(s.key)) byKey.set(s.key, []);
+    byKey.get(s.key).push(s);
+  }
+  return [...byKey].map(([key, samples]) => {
+    const sorted = samples.map((s) => s[field]).sort((a, b) => a - b), steady = sorted[Math.floor((sorted.length - 1) / 2)];
+    const top = samples.reduce((a, b) => (b[field] > a[field] ? b : a));
+    const near = events.filter((e) => e.t >= top.t - before && e.t <= top.t + after).map((e) => `${(e.t - top.t).toFixed(1)} s ${e.what}`);
+    return { key, steady, peak: top[field], at: top.t, rise: top[field] - steady, near };
+  });
+}
+
+export const transientLines = (list) => list.map((x) => `${x.key.padEnd(40)} median ${String(x.steady).padStart(4)} MB, peak ${String(x.peak).padStart(4)} MB (+${x.rise}) at ${x.at.toFixed(1)} s${x.near.length ? `; around it: ${x.near.join('; ')}` : ''}`).join('\n');

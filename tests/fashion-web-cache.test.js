@@ -4,7 +4,9 @@
 // fine-tuning starts; a missing entry or no cache gives a clear reason. (In Node the cache worker
 // cannot start, so the cache itself is used, as the page does when that worker fails.) ModelStore keeps a
 // trained classifier's file a part at a time (keepParts: no whole copy is ever asked for) and reads it
-// back whole; a failed write or no cache keeps the whole bytes instead.
+// back whole; a failed write or no cache keeps the whole bytes instead; keep() stores bytes the same way and
+// moves the original away. FeatureCacheWorker (over fake workers) replaces its worker every RECYCLE_BYTES
+// moved, the next one started beforehand, and ends them all on close().
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -14,7 +16,7 @@ import { requireBuilt, root } from './helpers.js';
 const dist = (f) => path.join(root, 'dist', f);
 requireBuilt(dist('fashion-pool.js'));
 const { extractFeatures, putBlockRows } = await import(pathToFileURL(dist('fashion-pool.js')).href);
-const { cacheKey, ModelStore } = await import(pathToFileURL(dist('fashion-cache.js')).href);
+const { cacheKey, FeatureCacheWorker, ModelStore, RECYCLE_BYTES } = await import(pathToFileURL(dist('fashion-cache.js')).href);
 const { batchRanges, blockFloats } = await import(pathToFileURL(dist('experiment.js')).href);
 
 const CHECKSUM = 0xabc, SIZE = 32, BATCH = 256, N = 600, M = 300, D = 1024, BLOCK = blockFloats(SIZE);
@@ -133,4 +135,56 @@ test('ModelStore.keepParts: a failed write, or no cache, keeps the whole bytes',
     assert.deepEqual(handle.bytes, file);
     assert.deepEqual(await store.bytes(handle), file);
   }
+});
+
+test('ModelStore.keep stores the bytes a part at a time, then moves the original to a worker ended at once', async () => {
+  const MB = 1 << 20, cache = new MemoryCache(new Map()), store = modelStore(cache), discarded = [];
+  cache.discard = (bytes) => { discarded.push(bytes.length); };
+  const bytes = Uint8Array.from({ length: 9 * MB + 5 }, (_, i) => i % 251), copy = bytes.slice();
+  const handle = await store.keep(bytes);
+  assert.equal(handle.parts, 3);
+  assert.deepEqual([...cache.map.values()].map((b) => b.length), [4 * MB, 4 * MB, MB + 5], 'parts, never the whole in one write');
+  assert.deepEqual(discarded, [9 * MB + 5], 'the original goes to the cache worker');
+  assert.deepEqual(await store.bytes(handle), copy);
+  const failing = Object.assign(new MemoryCache(new Map()), { fail: true }), view = copy.subarray(1, 11);
+  assert.equal((await modelStore(failing).keep(view)).bytes, view, 'a failed write hands back the same bytes, not a copy');
+});
+
+// Fake cache workers: each records the bytes it was asked to move and whether it was killed.
+function fakeWorkers() {
+  const opened = [];
+  const opener = async () => {
+    const c = {
+      calls: new Map(), moved: 0, killed: false, n: opened.length,
+      call(cmd, args) {
+        const id = Symbol(cmd);
+        c.calls.set(id, cmd);
+        c.moved += cmd === 'get' ? args.length * 4 : args.floats?.byteLength ?? 0;
+        return new Promise((resolve) => setTimeout(() => { c.calls.delete(id); resolve(cmd === 'get' ? { floats: new Float32Array(args.length) } : {}); }, 0));
+      },
+      kill() { c.killed = true; },
+    };
+    opened.push(c);
+    return c;
+  };
+  return { opened, opener };
+}
+
+test('FeatureCacheWorker replaces its worker every RECYCLE_BYTES, with the next one started beforehand, and ends them all', async () => {
+  const { opened, opener } = fakeWorkers(), batch = 256 * 1024, batchBytes = batch * 4;   // 1 MB of floats
+  const cache = await FeatureCacheWorker.open(opener);
+  const total = 3 * RECYCLE_BYTES + batchBytes;
+  for (let moved = 0; moved < total; moved += 2 * batchBytes) {   // a read back: get, then the spent buffer discarded
+    const f = await cache.get('k', batch);
+    assert.equal(f.length, batch);
+    cache.discard(f);
+  }
+  await new Promise((r) => setTimeout(r, 10));
+  const used = opened.filter((c) => c.moved > 0);
+  assert.ok(used.length >= 3, `${used.length} workers for ${total / 2 ** 20} MB`);
+  for (const c of used) assert.ok(c.moved <= RECYCLE_BYTES + 2 * batchBytes, `worker ${c.n} moved ${c.moved / 2 ** 20} MB`);
+  assert.ok(opened.length <= used.length + 1, 'at most one spare beyond those used');
+  cache.close();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.ok(opened.every((c) => c.killed), 'every worker, the spare too, is ended');
 });

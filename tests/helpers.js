@@ -75,11 +75,13 @@ export function maxAbsDiff(a, b) {
 // -> { context, userDir, close() }. options go to launchPersistentContext; options.args are
 // added to the flags below (the fake camera's, say).
 export const CHROMIUM = '/usr/bin/chromium';
-export async function launchChromium(prefix = 'denselab-chromium-', { args = [], ...options } = {}) {
+// keepDir: the profile lives there and stays after close (e.g. IndexedDB's cache for the next run).
+export async function launchChromium(prefix = 'denselab-chromium-', { args = [], keepDir = null, ...options } = {}) {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install chromium`);
   let chromium;
   try { ({ chromium } = await import('playwright-core')); } catch { throw new Error('playwright-core is not installed: run npm ci'); }
-  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (keepDir) fs.mkdirSync(keepDir, { recursive: true });
+  const userDir = keepDir ? path.resolve(keepDir) : fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   const context = await chromium.launchPersistentContext(userDir, {
     executablePath: CHROMIUM,
     headless: true,
@@ -88,5 +90,5 @@ export async function launchChromium(prefix = 'denselab-chromium-', { args = [],
     viewport: { width: 1280, height: 900 },
     ...options,
   });
-  return { context, userDir, async close() { await context.close(); fs.rmSync(userDir, { recursive: true, force: true }); } };
+  return { context, userDir, async close() { await context.close(); if (!keepDir) fs.rmSync(userDir, { recursive: true, force: true }); } };
 }

@@ -79,8 +79,13 @@ export class FeatureCache {
 // ends the worker, and with it IndexedDB's copies of what the run wrote and read back (otherwise
 // garbage that an idle tab keeps until some later collection). The worker is also replaced whenever
 // it has moved RECYCLE_BYTES and has nothing in flight, so those copies never pile up over a whole run
-// (548 MB of reads at the full size). put() sends a copy, so the caller keeps its floats, as with FeatureCache.
-const RECYCLE_BYTES = 64 << 20;
+// (548 MB of reads at the full size): each batch read back leaves about twice its size there (IndexedDB's
+// copy of the value, and the spent buffer discarded), so 64 MB made short peaks of 50-100 MB in the tab;
+// but an ended worker leaves a little behind, so 16 MB (4 times the workers) raised the steady level by 10-20 MB
+// (bench/tab_experiment.js, docs/benchmarks.md). Its replacement (the spare) is started as soon as it
+// moves bytes, so a switch does not wait for a worker's start-up. put() sends a copy, so the caller keeps its floats,
+// as with FeatureCache.
+export const RECYCLE_BYTES = 32 << 20;
 const openCacheWorker = async () => {
   const client = new WorkerClient(new URL('./worker-cache.js', import.meta.url), { name: 'the cache worker' });
   try { await client.call('open'); } catch (e) { client.kill('failed'); throw e; }
@@ -88,18 +93,25 @@ const openCacheWorker = async () => {
 };
 
 export class FeatureCacheWorker {
-  static async open() { return new FeatureCacheWorker(await openCacheWorker()); }
+  // opener() -> Promise of an open WorkerClient of worker-cache.js (tests give their own).
+  static async open(opener = openCacheWorker) { return new FeatureCacheWorker(await opener(), opener); }
 
-  constructor(client) { Object.assign(this, { client, db: true, moved: 0, restarting: null }); }
+  constructor(client, opener = openCacheWorker) { Object.assign(this, { client, opener, db: true, moved: 0, restarting: null, spare: null }); }
 
   // fn(client) on the current worker, replaced first when it is due (checked and called in one go:
   // nothing else can start a call on the old worker in between).
   use(bytes, fn) {
     if (!this.restarting && this.moved >= RECYCLE_BYTES && this.client.calls.size === 0) {
       this.client.kill('finished');
-      this.restarting = openCacheWorker().then((c) => { this.client = c; this.moved = 0; this.restarting = null; });
+      const next = this.spare ?? this.opener();
+      this.spare = null;
+      this.restarting = next.then((c) => { this.client = c; this.moved = 0; this.restarting = null; });
     }
     this.moved += bytes;
+    if (!this.spare && !this.restarting && this.moved > 0) {
+      this.spare = this.opener();
+      this.spare.catch(() => {});   // its failure shows at the switch
+    }
     return this.restarting ? this.restarting.then(() => fn(this.client)) : fn(this.client);
   }
 
@@ -126,6 +138,8 @@ export class FeatureCacheWorker {
   close() {
     this.client.kill('finished');
     this.restarting?.then(() => this.client.kill('finished'), () => {});   // the replacement too
+    this.spare?.then((c) => c.kill('finished'), () => {});
+    this.spare = null;
   }
 }
 
@@ -133,7 +147,7 @@ export class FeatureCacheWorker {
 // the full size), the training images (47 MB) — in the same store rather than in the page's memory:
 // each goes through a cache worker ended right after (IndexedDB's copies go with it) and is read back
 // when needed (a download, a photo, an extraction, a pixel fit). keep() -> a handle,
-// { key, length } or, without IndexedDB or when the write failed, { bytes } (held here, as before).
+// { key, length, parts } or, without IndexedDB or when the write failed, { bytes } (held here, as before).
 // The keys name the session (its start time first): this session's go when the page is hidden for
 // good, and those of sessions older than KEEP_MS at the next start.
 
@@ -145,13 +159,14 @@ export class ModelStore {
     addEventListener('pagehide', (e) => { if (!e.persisted) cache.deleteModels({ session: this.session }); });
   }
 
-  // The bytes are moved (transferred) into the store: the caller keeps the handle only.
+  // The bytes, stored a part at a time as keepParts does (IndexedDB's copies of one part are in memory,
+  // not of the whole: the training images' 47 MB in one write made a peak of about 100 MB), then, a whole
+  // buffer, moved to a cache worker ended at once (discard): the caller keeps the handle only.
   async keep(bytes) {
-    if (!this.cache.db) return { bytes };
-    const key = `${MODEL_PREFIX}${this.session}:${this.count++}`, whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-    const owned = whole ? bytes : bytes.slice(), length = owned.length;   // read before they move
-    const back = await withCacheWorker(this.cache, (w) => w.keep(key, owned)).catch(() => owned);
-    return back ? { bytes: back } : { key, length };
+    const handle = await this.storeParts(bytes.length, async (start, end) => bytes.slice(start, end));
+    if (!handle) return { bytes };
+    if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) await this.discard(bytes).catch(() => {});
+    return handle;
   }
 
   // A file read a part at a time (part(start, end) -> Promise of a Uint8Array the store may move), stored
@@ -160,7 +175,12 @@ export class ModelStore {
   // (the RBF SVM's is 90 MB at the full size). -> { key, length, parts }, or, without IndexedDB or when a
   // write failed, { bytes } (the whole file, held here, as before).
   async keepParts({ length, part }) {
-    if (!this.cache.db) return { bytes: await part(0, length) };
+    return (await this.storeParts(length, part)) ?? { bytes: await part(0, length) };
+  }
+
+  // keepParts' storing: { key, length, parts }, or null (no IndexedDB, or a write failed).
+  async storeParts(length, part) {
+    if (!this.cache.db) return null;
     const key = `${MODEL_PREFIX}${this.session}:${this.count++}`, parts = Math.ceil(length / PART_BYTES);
     const stored = await withCacheWorker(this.cache, async (w) => {
       for (let i = 0; i < parts; i++) {
@@ -168,7 +188,7 @@ export class ModelStore {
       }
       return true;
     }).catch(() => false);
-    return stored ? { key, length, parts } : { bytes: await part(0, length) };
+    return stored ? { key, length, parts } : null;
   }
 
   // Bytes the caller no longer needs (a copy of stored ones), moved to a cache worker ended at once:
@@ -186,13 +206,15 @@ export class ModelStore {
 
 const PART_BYTES = 4 << 20;
 
-// A keepParts handle's bytes, one part at a time into one array (null if a part is missing).
+// A keepParts handle's bytes, one part at a time into one array (null if a part is missing); each part,
+// once copied, goes back to the cache worker, to be freed with it.
 async function readParts(store, { key, length, parts }) {
   const out = new Uint8Array(length);
   for (let i = 0; i < parts; i++) {
     const start = i * PART_BYTES, b = await store.getBytes(`${key}:${i}`, Math.min(length, start + PART_BYTES) - start);
     if (!b) return null;
     out.set(b, start);
+    store.discard?.(b);
   }
   return out;
 }

@@ -1,14 +1,14 @@
 // DenseLab feature-cache worker: the IndexedDB cache (fashion-cache.js) for one extraction run,
 // in a worker the page ends afterwards (FeatureCacheWorker). IndexedDB keeps native copies of the
 // values written and read until the requests are garbage-collected, which an idle tab may put
-// off for minutes (100 MB per 11,000 images measured on the page): here they go with the worker.
+// off for minutes (100 MB per 11,000 images measured on the page): here they go with the worker, as do
+// the buffers it was sent. It imports no more than it needs: a new one is started every RECYCLE_BYTES.
 // Messages (worker-rpc.js): open -> {}; has { key } -> boolean; get { key, length, bytes } -> { floats
 // (transferred; bytes: a Uint8Array) | null }; put { key, floats (transferred) } -> {} once committed; discard { floats
 // (transferred) } -> {}; keep { key, bytes (transferred) } -> {} once committed, or { bytes } (transferred back)
 // when the write failed.
 import { serve } from './worker-rpc.js';
 import { FeatureCache } from './fashion-cache.js';
-import { release } from './denselab.js';
 
 let cache = null;
 
@@ -16,7 +16,7 @@ const handlers = {
   async open() { cache ??= await FeatureCache.open(); return {}; },
   has: ({ key }) => cache.has(key),
   async get({ key, length, bytes }) { return { floats: await cache.get(key, length, bytes ? Uint8Array : Float32Array) }; },
-  async put({ key, floats }) { await cache.put(key, floats); release(floats); return {}; },
+  async put({ key, floats }) { await cache.put(key, floats); return {}; },   // floats: they go with this worker
   async keep({ key, bytes }) {
     try { await cache.put(key, bytes); return {}; } catch { return { bytes }; }   // handed back: the caller keeps them
   },
