@@ -143,6 +143,7 @@ typedef struct {
      * rows are packed as halves (f32_gemm_f16w: the same bits from half the
      * bytes, the largest pair's panels 24 MiB instead of 47 at 60,000). */
     void *packed;
+    dl_rbf_svm_workspace *ws;   /* where packed lives if given (kept between pairs), else NULL: its own */
     float *scratch;      /* GEMM_ROWS rows of A then their dot products; or a transposed panel */
     unsigned char *dirty;   /* [panels]: rows swapped since packing */
 } solver;
@@ -535,7 +536,8 @@ static dl_rbf_svm_params params_or_default(const dl_rbf_svm_params *params) {
 static void solver_free(solver *s) {
     free(s->x); free(s->x_square); free(s->y); free(s->alpha_status); free(s->alpha);
     free(s->G); free(s->G_bar); free(s->QD); free(s->active_set);
-    free(s->packed); free(s->scratch); free(s->dirty);
+    if (!s->ws) free(s->packed);
+    free(s->scratch); free(s->dirty);
     cache_free(&s->cache);
 }
 
@@ -557,7 +559,13 @@ static const char *solver_init(solver *s, const void *const *rows, int f16, int 
     s->G_bar = dl_learn_alloc(l1, sizeof(double));
     s->QD = dl_learn_alloc(l1, sizeof(double));
     s->active_set = dl_learn_alloc(l1, sizeof(int));
-    s->packed = dl_learn_alloc(packed, f16 ? sizeof(uint16_t) : sizeof(float));
+    size_t elem = f16 ? sizeof(uint16_t) : sizeof(float);
+    if (!s->ws) s->packed = dl_learn_alloc(packed, elem);
+    else if (s->ws->bytes / elem >= packed) s->packed = s->ws->panels;
+    else {   /* a larger pair than this workspace has held: its room is taken anew */
+        dl_rbf_svm_workspace_free(s->ws);
+        if ((s->ws->panels = s->packed = dl_learn_alloc(packed, elem))) s->ws->bytes = packed * elem;
+    }
     size_t scratch;   /* GEMM_ROWS rows of A then GEMM_ROWS columns; or one transposed panel and one row (< 4 rows + 4 columns) */
     if (!dl_mul(l1 + (size_t)d, GEMM_ROWS, &scratch) || !dl_add(scratch, (size_t)d * F32_GEMM_NR, &scratch))
         return "rbf-svm: pair too large for this platform";
@@ -612,11 +620,12 @@ static const char *encode_pair(const pair_head *h, const double *alpha_y, uint8_
 }
 
 /* Train pair (ci, cj) on its rows (rows[0..ni) of class ci, then nj of cj; float16 if f16). */
-static const char *train_pair_rows(const void *const *rows, int f16, int ni, int nj, int d, int ci, int cj, double gamma,
+static const char *train_pair_rows(dl_rbf_svm_workspace *ws, const void *const *rows, int f16, int ni, int nj, int d, int ci, int cj, double gamma,
                                    const dl_rbf_svm_params *P, dl_learn_progress_fn progress, void *user,
                                    int step, int steps, uint8_t **buf, size_t *size) {
     int l = ni + nj;
     solver s = {0};
+    s.ws = ws;
     double *alpha = dl_learn_alloc((size_t)l, sizeof(double));
     const char *err = alpha ? solver_init(&s, rows, f16, ni, nj, d, gamma, P) : "out of memory";
     solution_info si = {0, 0, 0};
@@ -653,7 +662,7 @@ static const char *check_pair(int ni, int nj, int d, int ci, int cj, double gamm
 
 /* Trains the pair on rows (malloc'd; freed here), standardised first into a
  * copy of the pair's rows if mean/std are given (the rows as the SVM sees them). */
-static const char *train_pair_standardized(const void **rows, int f16, int ni, int nj, int d, int ci, int cj, double gamma,
+static const char *train_pair_standardized(dl_rbf_svm_workspace *ws, const void **rows, int f16, int ni, int nj, int d, int ci, int cj, double gamma,
                                            const float *mean, const float *std, const dl_rbf_svm_params *P,
                                            dl_learn_progress_fn progress, void *user, uint8_t **result, size_t *size) {
     int l = ni + nj;
@@ -668,7 +677,7 @@ static const char *train_pair_standardized(const void **rows, int f16, int ni, i
         }
         f16 = 0;
     }
-    const char *err = train_pair_rows(rows, f16, ni, nj, d, ci, cj, gamma, P, progress, user, 0, 1, result, size);
+    const char *err = train_pair_rows(ws, rows, f16, ni, nj, d, ci, cj, gamma, P, progress, user, 0, 1, result, size);
     free(rows); free(xs);
     return err;
 }
@@ -685,7 +694,7 @@ const char *dl_rbf_svm_train_pair(const float *xi, int ni, const float *xj, int 
     const void **rows = dl_learn_alloc((size_t)l, sizeof(void *));
     if (!rows) return "out of memory";
     for (int k = 0; k < l; k++) rows[k] = k < ni ? xi + (size_t)k * d : xj + (size_t)(k - ni) * d;
-    return train_pair_standardized(rows, 0, ni, nj, d, ci, cj, gamma, mean, std, &P, progress, user, result, size);
+    return train_pair_standardized(NULL, rows, 0, ni, nj, d, ci, cj, gamma, mean, std, &P, progress, user, result, size);
 }
 
 const char *dl_rbf_svm_train_pair_at(const float *x, int n, int d, const int *rows_i, int ni, const int *rows_j, int nj,
@@ -697,10 +706,25 @@ const char *dl_rbf_svm_train_pair_at(const float *x, int n, int d, const int *ro
                                          result, size);
 }
 
+void dl_rbf_svm_workspace_free(dl_rbf_svm_workspace *w) {
+    if (!w) return;
+    free(w->panels);
+    w->panels = NULL;
+    w->bytes = 0;
+}
+
 const char *dl_rbf_svm_train_pair_at_rows(const dl_rows *x, const int *rows_i, int ni, const int *rows_j, int nj,
                                           int ci, int cj, double gamma, const float *mean, const float *std,
                                           const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
                                           uint8_t **result, size_t *size) {
+    return dl_rbf_svm_train_pair_at_rows_in(NULL, x, rows_i, ni, rows_j, nj, ci, cj, gamma, mean, std, params, progress, user,
+                                            result, size);
+}
+
+const char *dl_rbf_svm_train_pair_at_rows_in(dl_rbf_svm_workspace *ws, const dl_rows *x, const int *rows_i, int ni,
+                                             const int *rows_j, int nj, int ci, int cj, double gamma,
+                                             const float *mean, const float *std, const dl_rbf_svm_params *params,
+                                             dl_learn_progress_fn progress, void *user, uint8_t **result, size_t *size) {
     int n = x->n, d = x->d;
     const char *err = check_pair(ni, nj, d, ci, cj, gamma, mean, std, params, result, size);
     dl_rbf_svm_params P = params_or_default(params);
@@ -718,7 +742,7 @@ const char *dl_rbf_svm_train_pair_at_rows(const dl_rows *x, const int *rows_i, i
         rows[k] = dl_rows_at(x, r);
         if ((f = dl_rows_nonfinite(x, r, &is_nan)) >= 0) { free(rows); return dl_errorf("rbf-svm pair: feature is not finite at row %d, column %d", r, f); }
     }
-    return train_pair_standardized(rows, x->f16, ni, nj, d, ci, cj, gamma, mean, std, &P, progress, user, result, size);
+    return train_pair_standardized(ws, rows, x->f16, ni, nj, d, ci, cj, gamma, mean, std, &P, progress, user, result, size);
 }
 
 /* ---- what every pair shares, and the model from the pairs ---------------- */
@@ -999,7 +1023,7 @@ const char *dl_rbf_svm_train_rows(const dl_rows *x, const int *y, const dl_rbf_s
             if (!rows) { err = "out of memory"; goto done; }
             memcpy(rows, grouped + start[ci], sizeof(void *) * ni);
             memcpy(rows + ni, grouped + start[cj], sizeof(void *) * nj);
-            err = train_pair_rows(rows, X.f16, ni, nj, d, ci, cj, f.gamma, &P, progress, user, p, npairs, &results[p], &sizes[p]);
+            err = train_pair_rows(NULL, rows, X.f16, ni, nj, d, ci, cj, f.gamma, &P, progress, user, p, npairs, &results[p], &sizes[p]);
             free(rows);
             if (err) goto done;
             if (progress) {

@@ -126,6 +126,20 @@ const char *dl_rbf_svm_train_pair_at_rows(const dl_rows *x, const int *rows_i, i
                                           int ci, int cj, double gamma, const float *mean, const float *std,
                                           const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
                                           uint8_t **result, size_t *size);
+/* A pair's largest buffer (its packed panels: 24 MiB for the largest pair of
+ * float16 rows at 60,000) kept between the pairs one thread trains: taken at
+ * the first pair's size (the largest first: kernel_svm_pairs.c) and reused,
+ * so that a run of pairs leaves no holes in the heap that the next pair's
+ * panels do not fit (a WASM memory never shrinks: those holes were 16 MiB of
+ * the page's heap). Zero-initialise; dl_rbf_svm_workspace_free at the end.
+ * train_pair_at_rows_in: train_pair_at_rows (the same bytes) in ws, or in its
+ * own buffer if ws is NULL. */
+typedef struct { void *panels; size_t bytes; } dl_rbf_svm_workspace;
+void dl_rbf_svm_workspace_free(dl_rbf_svm_workspace *ws);
+const char *dl_rbf_svm_train_pair_at_rows_in(dl_rbf_svm_workspace *ws, const dl_rows *x, const int *rows_i, int ni,
+                                             const int *rows_j, int nj, int ci, int cj, double gamma,
+                                             const float *mean, const float *std, const dl_rbf_svm_params *params,
+                                             dl_learn_progress_fn progress, void *user, uint8_t **result, size_t *size);
 const char *dl_rbf_svm_assemble_rows(const dl_rows *x, const int *y, const dl_rbf_svm_params *params,
                                      const uint8_t *const *results, const size_t *sizes, int count_results, int borrow,
                                      dl_classifier **out, dl_train_report *report);
