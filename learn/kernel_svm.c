@@ -130,6 +130,7 @@ typedef struct {
     double C, eps, gamma;
     const void **x;      /* rows (permuted by shrinking), float32 or float16 (f16) */
     int f16;
+    int panels_f16;      /* packed holds halves (f16 rows only: choose_panels) */
     float *x_square;     /* ||x_i||^2 */
     signed char *y;
     char *alpha_status;
@@ -163,7 +164,7 @@ static const float *solver_row(const solver *s, int k, float *scratch) { return 
 static void pack_panel(solver *s, int p) {
     float *t = s->scratch, *converted = s->scratch + (size_t)s->d * F32_GEMM_NR;
     size_t first = (size_t)p * F32_GEMM_NR;
-    if (s->f16) {   /* halves stay halves: the panel holds exactly the rows' values */
+    if (s->panels_f16) {   /* halves stay halves: the panel holds exactly the rows' values */
         uint16_t *th = (uint16_t *)s->scratch;
         for (int c = 0; c < F32_GEMM_NR; c++) {
             size_t r = first + (size_t)c;
@@ -227,7 +228,7 @@ static void kernel_column(solver *s, int i, int start, int len, float *data) {
     float *a = s->scratch, *dots = s->scratch + GEMM_ROWS * d;
     for (int r = 0; r < m; r++) dl_row_to_f32(s->x[col[r]], s->f16, (int)d, a + r * d);
     size_t at = f32_gemm_packed_offset(d, (size_t)first);
-    if (s->f16) f32_gemm_f16w((size_t)m, n, d, a, d, (const uint16_t *)s->packed + at, dots, n, -INFINITY, INFINITY);
+    if (s->panels_f16) f32_gemm_f16w((size_t)m, n, d, a, d, (const uint16_t *)s->packed + at, dots, n, -INFINITY, INFINITY);
     else f32_gemm((size_t)m, n, d, a, d, (const float *)s->packed + at, dots, n, -INFINITY, INFINITY);
     for (int r = 0; r < m; r++) {
         int c = col[r];
@@ -541,6 +542,24 @@ static void solver_free(solver *s) {
     cache_free(&s->cache);
 }
 
+/* Float16 rows are packed as halves (f32_gemm_f16w) when their float32 panels
+ * would take f16_panels_from bytes or more, or more than the thread's
+ * workspace holds: there the kernel columns stream panels larger than the
+ * caches, and halving the bytes pays for converting each weight (the RBF
+ * phase's heap at 60,000: 2 x 24 MiB instead of 2 x 47); smaller panels stay
+ * float32, where the columns are compute-bound and the conversion would cost
+ * up to 1.7x. Either way the same bits. */
+static size_t f16_panels_from = (size_t)32 << 20;
+
+void dl_rbf_svm_f16_panels_from(size_t bytes) { f16_panels_from = bytes; }
+
+static int choose_panels_f16(int f16, size_t packed, const dl_rbf_svm_workspace *ws) {
+    size_t f32_bytes;
+    if (!f16) return 0;
+    if (!dl_mul(packed, sizeof(float), &f32_bytes)) return 1;
+    return f32_bytes >= f16_panels_from || (ws && ws->bytes && ws->bytes < f32_bytes);
+}
+
 /* The solver over l = ni + nj rows (the first ni are +1; float16 if f16), packed. */
 static const char *solver_init(solver *s, const void *const *rows, int f16, int ni, int nj, int d, double gamma,
                                const dl_rbf_svm_params *P) {
@@ -559,7 +578,8 @@ static const char *solver_init(solver *s, const void *const *rows, int f16, int 
     s->G_bar = dl_learn_alloc(l1, sizeof(double));
     s->QD = dl_learn_alloc(l1, sizeof(double));
     s->active_set = dl_learn_alloc(l1, sizeof(int));
-    size_t elem = f16 ? sizeof(uint16_t) : sizeof(float);
+    s->panels_f16 = choose_panels_f16(f16, packed, s->ws);
+    size_t elem = s->panels_f16 ? sizeof(uint16_t) : sizeof(float);
     if (!s->ws) s->packed = dl_learn_alloc(packed, elem);
     else if (s->ws->bytes / elem >= packed) s->packed = s->ws->panels;
     else {   /* a larger pair than this workspace has held: its room is taken anew */

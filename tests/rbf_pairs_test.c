@@ -6,7 +6,8 @@
  * leaves the pool working; bad arguments give reasons. Float16 rows (read in
  * place) give, on 1, 2 and 3 threads, the bytes dl_rbf_svm_train_pair_at
  * gives on float32 rows holding the same values. A workspace kept between
- * pairs (dl_rbf_svm_workspace) gives every pair its own-buffer bytes.
+ * pairs (dl_rbf_svm_workspace) gives every pair its own-buffer bytes. Float16
+ * pairs run on float16 panels here (dl_rbf_svm_f16_panels_from(0)).
  * Small: 5 classes of different sizes (10 pairs), 24 features.
  * Prints one line per failed check and "rbf_pairs_test: N checks, M failed". */
 #include "common/parallel.h"
@@ -223,6 +224,7 @@ static void test_bad_arguments(void) {
 }
 
 int main(void) {
+    dl_rbf_svm_f16_panels_from(0);   /* every float16 pair on float16 panels (the default: only large ones) */
     make_data();
     test_bad_arguments();
     test_workspace();
