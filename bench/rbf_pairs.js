@@ -22,8 +22,8 @@
 // --core-before FILE: the page's path (float16 rows in place, --workers threads) on another build of
 // the threaded core (FILE and the .wasm beside it: e.g. main's) and on this one, alternated in the same
 // run (before, now, before, now: the first two grow the heaps and warm the code, the last two are
-// timed; --warm 0: only the timed two, for 60,000): wall and critical-path CPU seconds, their ratios,
-// and whether the models are the same bytes.
+// timed; --warm 0: only the timed two, for 60,000; --first now: this build's run first): wall and
+// critical-path CPU seconds, their ratios, and whether the models are the same bytes.
 // Ours: wall time of the whole pair-parallel fit (prepare, pairs, assemble) in Node.
 // Peer: `svm-train -s 0 -t 2 -c 1 -g GAMMA -e 0.001 -m CACHE`, timed from the close() of its
 // training file to the open() of its model file (bench/peers.js), GAMMA our gamma='scale'.
@@ -40,7 +40,7 @@ import { libsvm, writeLibsvm } from './peers.js';
 import { RBF_JSON, writeRbfSection } from './rbf_section.js';
 import { readNpy, root } from '../tests/helpers.js';
 
-const opts = { features: null, train: '60000', test: '10000', workers: '2', serial: '0', peer: '1', 'cache-mb': '200', threads: '0', pool: '1', f16: '0', 'core-before': '', warm: '1' };
+const opts = { features: null, train: '60000', test: '10000', workers: '2', serial: '0', peer: '1', 'cache-mb': '200', threads: '0', pool: '1', f16: '0', 'core-before': '', warm: '1', first: 'before' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const k = argv[i].replace(/^--/, '');
@@ -170,7 +170,8 @@ if (opts['core-before']) {
   const core = path.resolve(opts['core-before']);
   const labs = { before: await threadedLab(core, core.replace(/\.mjs$/, '.wasm')), now: await threadedLab() };
   const r = out.before_vs_now = { core_before: core, threads: workers, rows: 'f16' }, model = {};
-  for (const which of [...(opts.warm === '1' ? ['before', 'now'] : []), 'before', 'now']) {
+  const order = opts.first === 'now' ? ['now', 'before'] : ['before', 'now'];
+  for (const which of [...(opts.warm === '1' ? order : []), ...order]) {
     const run = pairsInPlace(labs[which], 'f16');
     model[which] = run.model;
     r[which] = withoutModel(run);
