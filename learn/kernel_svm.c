@@ -543,13 +543,12 @@ static void solver_free(solver *s) {
 }
 
 /* Float16 rows are packed as halves (f32_gemm_f16w) when their float32 panels
- * would take f16_panels_from bytes or more, or more than the thread's
- * workspace holds: there the kernel columns stream panels larger than the
- * caches, and halving the bytes pays for converting each weight (the RBF
- * phase's heap at 60,000: 2 x 24 MiB instead of 2 x 47); smaller panels stay
- * float32, where the columns are compute-bound and the conversion would cost
- * up to 1.7x. Either way the same bits. */
-static size_t f16_panels_from = (size_t)32 << 20;
+ * would take f16_panels_from bytes or more, or (then) more than the thread's
+ * workspace holds: half the bytes (the RBF phase's heap at 60,000: 2 x 24 MiB
+ * of panels instead of 2 x 47, 331 -> 284 MiB), the same bits, but converting
+ * every weight of every kernel column cost 1.66x (20,000) to 2.07x (48,000)
+ * the critical-path CPU time on the page's path, so it is off by default. */
+static size_t f16_panels_from = SIZE_MAX;   /* off: measured 1.7-2x the CPU time on the page's path (docs/benchmarks.md) */
 
 void dl_rbf_svm_f16_panels_from(size_t bytes) { f16_panels_from = bytes; }
 
@@ -557,7 +556,7 @@ static int choose_panels_f16(int f16, size_t packed, const dl_rbf_svm_workspace 
     size_t f32_bytes;
     if (!f16) return 0;
     if (!dl_mul(packed, sizeof(float), &f32_bytes)) return 1;
-    return f32_bytes >= f16_panels_from || (ws && ws->bytes && ws->bytes < f32_bytes);
+    return f32_bytes >= f16_panels_from || (f16_panels_from != SIZE_MAX && ws && ws->bytes && ws->bytes < f32_bytes);
 }
 
 /* The solver over l = ni + nj rows (the first ni are +1; float16 if f16), packed. */

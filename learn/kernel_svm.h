@@ -140,11 +140,11 @@ const char *dl_rbf_svm_train_pair_at_rows_in(dl_rbf_svm_workspace *ws, const dl_
                                              const int *rows_j, int nj, int ci, int cj, double gamma,
                                              const float *mean, const float *std, const dl_rbf_svm_params *params,
                                              dl_learn_progress_fn progress, void *user, uint8_t **result, size_t *size);
-/* Float16 rows are packed as float16 panels (half the bytes, the same bits)
- * from this size of their float32 panels on (default 32 MiB: the pairs of
- * trainings above ~40,000 balanced points; also when the thread's workspace
- * is smaller), as float32 panels below (faster there). For tests and
- * benchmarks: 0 packs every float16 pair as halves. */
+/* Float16 rows are packed as float16 panels (half the bytes, the same bits,
+ * but 1.7-2x the CPU time) from this size of their float32 panels on (and
+ * then also when the thread's workspace is smaller); as float32 panels below.
+ * Default SIZE_MAX: never. 0 packs every float16 pair as halves (tests);
+ * 32 MiB gives the page's RBF phase 284 MiB instead of 331 at 60,000. */
 void dl_rbf_svm_f16_panels_from(size_t bytes);
 const char *dl_rbf_svm_assemble_rows(const dl_rows *x, const int *y, const dl_rbf_svm_params *params,
                                      const uint8_t *const *results, const size_t *sizes, int count_results, int borrow,
