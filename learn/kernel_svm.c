@@ -141,8 +141,8 @@ typedef struct {
     /* The rows again as GEMM weight panels of F32_GEMM_NR points each, in the
      * solver's (shrinking-permuted) order: a kernel column is then one
      * f32_gemm streaming the panels instead of one f32_dot per point. Float16
-     * rows are packed as halves (f32_gemm_f16w: the same bits from half the
-     * bytes, the largest pair's panels 24 MiB instead of 47 at 60,000). */
+     * rows may be packed as halves (panels_f16: f32_gemm_f16w, the same bits
+     * from half the bytes; off by default, choose_panels_f16). */
     void *packed;
     dl_rbf_svm_workspace *ws;   /* where packed lives if given (kept between pairs), else NULL: its own */
     float *scratch;      /* GEMM_ROWS rows of A then their dot products; or a transposed panel */

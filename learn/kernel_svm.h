@@ -126,12 +126,12 @@ const char *dl_rbf_svm_train_pair_at_rows(const dl_rows *x, const int *rows_i, i
                                           int ci, int cj, double gamma, const float *mean, const float *std,
                                           const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
                                           uint8_t **result, size_t *size);
-/* A pair's largest buffer (its packed panels: 24 MiB for the largest pair of
- * float16 rows at 60,000) kept between the pairs one thread trains: taken at
+/* A pair's largest buffer (its packed panels: 47 MiB for the largest pair at
+ * 60,000, 24 as float16 panels) kept between the pairs one thread trains: taken at
  * the first pair's size (the largest first: kernel_svm_pairs.c) and reused,
  * so that a run of pairs leaves no holes in the heap that the next pair's
- * panels do not fit (a WASM memory never shrinks: those holes were 16 MiB of
- * the page's heap). Zero-initialise; dl_rbf_svm_workspace_free at the end.
+ * panels do not fit (a WASM memory never shrinks: the page's heap grew by
+ * 16 MiB over the pairs). Zero-initialise; dl_rbf_svm_workspace_free at the end.
  * train_pair_at_rows_in: train_pair_at_rows (the same bytes) in ws, or in its
  * own buffer if ws is NULL. */
 typedef struct { void *panels; size_t bytes; } dl_rbf_svm_workspace;
