@@ -5,7 +5,7 @@
 //
 //   nice -n 19 node bench/rbf_pairs.js [--features build/bench/features32.npy | pixels]
 //        [--train 60000] [--test 10000] [--workers 2] [--serial 1] [--peer 1] [--cache-mb 200]
-//        [--threads 1] [--pool 0] [--f16 1]
+//        [--threads 1] [--pool 0] [--f16 1] [--core-before OLD/denselab_core_mt.mjs]
 //
 // --features: a .npy from `node wasm/cli.js features --size 32 --out FILE.npy` (N train rows
 // then M test rows, with FILE.labels.npy); without it, Fashion-MNIST's [0, 1] pixels (d = 784).
@@ -19,6 +19,11 @@
 // (HeapFloats) and as float16 (HeapHalves, converted per use: the page's classifier worker, the
 // default since issue 11 §3), in the same run (f32, f16, f32 again: the first f32 run grows the heap):
 // wall and critical-path CPU seconds, the f16/f32 ratios, the support vectors of each.
+// --core-before FILE: the page's path (float16 rows in place, --workers threads) on another build of
+// the threaded core (FILE and the .wasm beside it: e.g. main's) and on this one, alternated in the same
+// run (before, now, before, now: the first two grow the heaps and warm the code, the last two are
+// timed; --warm 0: only the timed two, for 60,000; --first now: this build's run first): wall and
+// critical-path CPU seconds, their ratios, and whether the models are the same bytes.
 // Ours: wall time of the whole pair-parallel fit (prepare, pairs, assemble) in Node.
 // Peer: `svm-train -s 0 -t 2 -c 1 -g GAMMA -e 0.001 -m CACHE`, timed from the close() of its
 // training file to the open() of its model file (bench/peers.js), GAMMA our gamma='scale'.
@@ -35,7 +40,7 @@ import { libsvm, writeLibsvm } from './peers.js';
 import { RBF_JSON, writeRbfSection } from './rbf_section.js';
 import { readNpy, root } from '../tests/helpers.js';
 
-const opts = { features: null, train: '60000', test: '10000', workers: '2', serial: '0', peer: '1', 'cache-mb': '200', threads: '0', pool: '1', f16: '0' };
+const opts = { features: null, train: '60000', test: '10000', workers: '2', serial: '0', peer: '1', 'cache-mb': '200', threads: '0', pool: '1', f16: '0', 'core-before': '', warm: '1', first: 'before' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const k = argv[i].replace(/^--/, '');
@@ -129,27 +134,51 @@ if (opts.threads === '1') {
   heap.free();
 }
 
-if (opts.f16 === '1') {
-  const mt = await createDenseLab({ threads: workers, wasmBinary: fs.readFileSync(paths.wasmThreads), coreUrl: pathToFileURL(paths.coreThreads).href });
+// The pairs of the training set on mt's threads, its rows stored in type ('f16': HeapHalves) and read
+// in place, timed: { train_seconds, critical_cpu_seconds, cpu_seconds, total_sv, model (the file's bytes) }.
+function pairsInPlace(mt, type) {
+  const rows = type === 'f16' ? mt.heapHalves(n * d, 'features') : mt.heapFloats(n * d, 'features');
+  try {
+    rows.put(0, data.train.x);
+    const shared = mt.rbfPrepare(rows, data.train.y, n, d, options), index = classIndex(data.train.y, n, shared.numClasses);
+    t0 = Date.now();
+    const cpu0 = threadCpu();
+    const results = trainPairsHere(mt, rows, n, d, index, shared, options, { onPair });
+    const cpu1 = threadCpu(), seconds = (Date.now() - t0) / 1000;
+    const clf = mt.rbfAssemble(rows, data.train.y, n, d, options, results, { borrow: true }), bytes = clf.save();
+    clf.free();
+    process.stderr.write('\n');
+    return { train_seconds: seconds, critical_cpu_seconds: busiest(cpu0, cpu1), cpu_seconds: allThreads(cpu0, cpu1), total_sv: totalSv(bytes), model: bytes };
+  } finally { rows.free(); }
+}
+const threadedLab = async (core = paths.coreThreads, wasm = paths.wasmThreads) => {
+  const mt = await createDenseLab({ threads: workers, wasmBinary: fs.readFileSync(wasm), coreUrl: pathToFileURL(core).href });
   mt.setThreads(workers);
+  return mt;
+};
+const withoutModel = ({ model, ...rest }) => rest;
+
+if (opts.f16 === '1') {
+  const mt = await threadedLab();
   const r = out.f16_vs_f32_rows = { threads: workers };
-  for (const type of ['f32', 'f16', 'f32']) {
-    const rows = type === 'f16' ? mt.heapHalves(n * d, 'features') : mt.heapFloats(n * d, 'features');
-    try {
-      rows.put(0, data.train.x);
-      const shared = mt.rbfPrepare(rows, data.train.y, n, d, options), index = classIndex(data.train.y, n, shared.numClasses);
-      t0 = Date.now();
-      const cpu0 = threadCpu();
-      const results = trainPairsHere(mt, rows, n, d, index, shared, options, { onPair });
-      const cpu1 = threadCpu(), seconds = (Date.now() - t0) / 1000;
-      const clf = mt.rbfAssemble(rows, data.train.y, n, d, options, results, { borrow: true });
-      r[type] = { train_seconds: seconds, critical_cpu_seconds: busiest(cpu0, cpu1), cpu_seconds: allThreads(cpu0, cpu1), total_sv: totalSv(clf.save()) };
-      clf.free();
-      process.stderr.write('\n');
-    } finally { rows.free(); }
-  }
+  for (const type of ['f32', 'f16', 'f32']) r[type] = withoutModel(pairsInPlace(mt, type));
   r.ratio_f16_over_f32 = r.f16.train_seconds / r.f32.train_seconds;
   r.critical_ratio_f16_over_f32 = r.f16.critical_cpu_seconds / r.f32.critical_cpu_seconds;
+}
+
+if (opts['core-before']) {
+  const core = path.resolve(opts['core-before']);
+  const labs = { before: await threadedLab(core, core.replace(/\.mjs$/, '.wasm')), now: await threadedLab() };
+  const r = out.before_vs_now = { core_before: core, threads: workers, rows: 'f16' }, model = {};
+  const order = opts.first === 'now' ? ['now', 'before'] : ['before', 'now'];
+  for (const which of [...(opts.warm === '1' ? order : []), ...order]) {
+    const run = pairsInPlace(labs[which], 'f16');
+    model[which] = run.model;
+    r[which] = withoutModel(run);
+  }
+  r.ratio_now_over_before = r.now.train_seconds / r.before.train_seconds;
+  r.critical_ratio_now_over_before = r.now.critical_cpu_seconds / r.before.critical_cpu_seconds;
+  r.same_bytes = Buffer.from(model.now).equals(Buffer.from(model.before));
 }
 
 if (opts.serial === '1') {

@@ -236,6 +236,28 @@ int main(int argc, char **argv) {
         }
         if (json) printf("]");
     }
+    /* The RBF SVM's kernel columns (learn/kernel_svm.c): 4 rows against the panels of the largest
+     * one-vs-one pair at 60,000 (12,000 points of 1,024 features), the panels as floats (f32_gemm)
+     * and as halves (f32_gemm_f16w, half the bytes streamed), and the latter's scalar reference. */
+    {
+        const size_t m = 4, n = 12000, k = 1024;
+        float *a = bench_rand(m * k), *w = bench_rand(k * n), *c = malloc(m * n * sizeof(float));
+        uint16_t *wh = malloc(k * n * sizeof(uint16_t));
+        f16_from_f32(k * n, w, wh);
+        f32_from_f16(k * n, wh, w);
+        float *packed = malloc(f32_gemm_packed_size(k, n) * sizeof(float));
+        uint16_t *packed_h = malloc(f32_gemm_packed_size(k, n) * sizeof(uint16_t));
+        f32_gemm_pack(k, n, w, NULL, packed);
+        f16_gemm_pack(k, n, wh, NULL, packed_h);
+        double t32, t16, t16s;
+        TIME_BEST(t32, f32_gemm(m, n, k, a, k, packed, c, n, -1e30f, 1e30f));
+        TIME_BEST(t16, f32_gemm_f16w(m, n, k, a, k, packed_h, c, n, -1e30f, 1e30f));
+        TIME_BEST(t16s, f32_gemm_f16w_variant(F32_SCALAR, m, n, k, a, k, packed_h, c, n, -1e30f, 1e30f));
+        if (json) printf(",\"rbf_kernel_column\":{\"shape\":\"4x12000x1024\",\"f32_ms\":%.3f,\"f16w_ms\":%.3f,\"f16w_scalar_ms\":%.3f}", t32 * 1e3, t16 * 1e3, t16s * 1e3);
+        else printf("\n%-24s %9s %9s %12s %9s\n%-24s %9.3f %9.3f %12.3f %9.2f\n", "rbf kernel column", "f32 ms", "f16w ms", "f16w scal ms", "f16w/f32",
+                    "4x12000x1024", t32 * 1e3, t16 * 1e3, t16s * 1e3, t16 / t32);
+        free(a); free(w); free(c); free(wh); free(packed); free(packed_h);
+    }
     if (json)
         printf(",\"conv_total_ms\":%.2f,\"conv_total_gflop\":%.3f,\"quick\":%s}\n", total_ms, total_flop / 1e9, quick ? "true" : "false");
     else if (!quick)

@@ -102,3 +102,96 @@ void f16_from_f32_wasmsimd(size_t n, const float *in, uint16_t *out) {
 
 void f32_from_f16(size_t n, const uint16_t *in, float *out) { f32_from_f16_wasmsimd(n, in, out); }
 void f16_from_f32(size_t n, const float *in, uint16_t *out) { f16_from_f32_wasmsimd(n, in, out); }
+
+/* ---- GEMM on float16 packed weights -----------------------------------------
+ * f32_gemm's packed layout with halves in place of floats: half the bytes for
+ * weights that are halves already (the RBF SVM's panels of float16 feature
+ * rows). Each weight is converted exactly when loaded, then the micro-kernel
+ * does f32_gemm's operations in f32_gemm's order: the same bits as f32_gemm
+ * over the weights as floats, variant for variant. */
+
+void f16_gemm_pack(size_t k, size_t n, const uint16_t *w, const uint16_t *bias, uint16_t *packed) {
+    for (size_t n0 = 0; n0 < n; n0 += F32_GEMM_NR) {
+        size_t nc = n - n0 < F32_GEMM_NR ? n - n0 : F32_GEMM_NR;
+        for (size_t j = 0; j < F32_GEMM_NR; j++) *packed++ = (j < nc && bias) ? bias[n0 + j] : 0;
+        for (size_t kk = 0; kk < k; kk++)
+            for (size_t j = 0; j < F32_GEMM_NR; j++) *packed++ = j < nc ? w[kk * n + n0 + j] : 0;
+    }
+}
+
+static inline float clamp_output(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+void f32_gemm_f16w_4x8_scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
+                              const uint16_t *w, float *c, size_t ldc, float output_min, float output_max) {
+    float acc[4][F32_GEMM_NR], wf[F32_GEMM_NR];
+    f32_from_f16_scalar(F32_GEMM_NR, w, wf);
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < F32_GEMM_NR; j++) acc[i][j] = wf[j];
+    w += F32_GEMM_NR;
+    for (size_t kk = 0; kk < kc; kk++, w += F32_GEMM_NR) {
+        f32_from_f16_scalar(F32_GEMM_NR, w, wf);
+        for (size_t i = 0; i < 4; i++) {
+            float ai = a[(i < mr ? i : mr - 1) * lda + kk];
+            for (size_t j = 0; j < F32_GEMM_NR; j++) acc[i][j] += ai * wf[j];
+        }
+    }
+    for (size_t i = 0; i < mr; i++)
+        for (size_t j = 0; j < nc; j++) c[i * ldc + j] = clamp_output(acc[i][j], output_min, output_max);
+}
+
+/* Eight halves of a panel row -> two vectors of floats. */
+static inline void load_halves8(const uint16_t *w, v128_t *lo, v128_t *hi) {
+    const v128_t h = wasm_v128_load(w);
+    *lo = halves_to_floats(wasm_u32x4_extend_low_u16x8(h));
+    *hi = halves_to_floats(wasm_u32x4_extend_high_u16x8(h));
+}
+
+/* gemm.c's 4x8 body (rows past mr alias the last one, stored first) on converted weights. */
+void f32_gemm_f16w_4x8_wasmsimd(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
+                                const uint16_t *w, float *c, size_t ldc, float output_min, float output_max) {
+    const float *ap[4];
+    float *cp[4];
+    for (size_t i = 0; i < 4; i++) {
+        size_t r = i < mr ? i : mr - 1;
+        ap[i] = a + r * lda;
+        cp[i] = c + r * ldc;
+    }
+    v128_t acc[4][2], b0, b1;
+    load_halves8(w, &b0, &b1);
+    for (size_t i = 0; i < 4; i++) { acc[i][0] = b0; acc[i][1] = b1; }
+    w += F32_GEMM_NR;
+    for (size_t kk = 0; kk < kc; kk++) {
+        v128_t w0, w1;
+        load_halves8(w, &w0, &w1);
+        w += F32_GEMM_NR;
+        for (size_t i = 0; i < 4; i++) {
+            const v128_t ai = wasm_v128_load32_splat(ap[i]++);
+            acc[i][0] = wasm_f32x4_add(acc[i][0], wasm_f32x4_mul(ai, w0));
+            acc[i][1] = wasm_f32x4_add(acc[i][1], wasm_f32x4_mul(ai, w1));
+        }
+    }
+    const v128_t vmin = wasm_f32x4_splat(output_min), vmax = wasm_f32x4_splat(output_max);
+    for (size_t i = 4; i-- > 0;) {
+        float t[F32_GEMM_NR], *to = nc == F32_GEMM_NR ? cp[i] : t;
+        wasm_v128_store(to, wasm_f32x4_pmin(vmax, wasm_f32x4_pmax(vmin, acc[i][0])));
+        wasm_v128_store(to + 4, wasm_f32x4_pmin(vmax, wasm_f32x4_pmax(vmin, acc[i][1])));
+        if (to == t) memcpy(cp[i], t, nc * sizeof(float));
+    }
+}
+
+void f32_gemm_f16w_variant(f32_variant v, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                           const uint16_t *packed, float *c, size_t ldc, float output_min, float output_max) {
+    for (size_t i = 0; i < m; i += 4) {
+        size_t mr = m - i < 4 ? m - i : 4;
+        for (size_t n0 = 0; n0 < n; n0 += F32_GEMM_NR) {
+            size_t nc = n - n0 < F32_GEMM_NR ? n - n0 : F32_GEMM_NR;
+            (v == F32_SCALAR ? f32_gemm_f16w_4x8_scalar : f32_gemm_f16w_4x8_wasmsimd)(
+                mr, nc, k, a + i * lda, lda, packed + f32_gemm_packed_offset(k, n0), c + i * ldc + n0, ldc, output_min, output_max);
+        }
+    }
+}
+
+void f32_gemm_f16w(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                   const uint16_t *packed, float *c, size_t ldc, float output_min, float output_max) {
+    f32_gemm_f16w_variant(F32_WASMSIMD, m, n, k, a, lda, packed, c, ldc, output_min, output_max);
+}

@@ -272,6 +272,20 @@ void f32_from_f16_wasmsimd(size_t n, const uint16_t *in, float *out);
 void f16_from_f32_scalar(size_t n, const float *in, uint16_t *out);
 void f16_from_f32_wasmsimd(size_t n, const float *in, uint16_t *out);
 
+/* GEMM with float16 packed weights: f32_gemm_pack's layout (same offsets,
+ * f32_gemm_packed_offset, counted in halves) holding halves, for weights that
+ * are halves already (half the bytes: the RBF SVM's panels of float16 rows).
+ * The same bits as f32_gemm (and f32_gemm_variant) on the weights as floats. */
+void f16_gemm_pack(size_t k, size_t n, const uint16_t *w, const uint16_t *bias, uint16_t *packed);
+void f32_gemm_f16w(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                   const uint16_t *packed, float *c, size_t ldc, float output_min, float output_max);
+void f32_gemm_f16w_variant(f32_variant v, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                           const uint16_t *packed, float *c, size_t ldc, float output_min, float output_max);
+void f32_gemm_f16w_4x8_scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
+                              const uint16_t *w, float *c, size_t ldc, float output_min, float output_max);
+void f32_gemm_f16w_4x8_wasmsimd(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
+                                const uint16_t *w, float *c, size_t ldc, float output_min, float output_max);
+
 /* Which SIMD the _wasmsimd variants compile to here: "wasm-simd128", "sse2"
  * or "scalar-emulation". */
 const char *f32_simd_name(void);

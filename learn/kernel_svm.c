@@ -130,6 +130,7 @@ typedef struct {
     double C, eps, gamma;
     const void **x;      /* rows (permuted by shrinking), float32 or float16 (f16) */
     int f16;
+    int panels_f16;      /* packed holds halves (f16 rows only: choose_panels) */
     float *x_square;     /* ||x_i||^2 */
     signed char *y;
     char *alpha_status;
@@ -139,8 +140,11 @@ typedef struct {
     int oom;
     /* The rows again as GEMM weight panels of F32_GEMM_NR points each, in the
      * solver's (shrinking-permuted) order: a kernel column is then one
-     * f32_gemm streaming the panels instead of one f32_dot per point. */
-    float *packed;
+     * f32_gemm streaming the panels instead of one f32_dot per point. Float16
+     * rows may be packed as halves (panels_f16: f32_gemm_f16w, the same bits
+     * from half the bytes; off by default, choose_panels_f16). */
+    void *packed;
+    dl_rbf_svm_workspace *ws;   /* where packed lives if given (kept between pairs), else NULL: its own */
     float *scratch;      /* GEMM_ROWS rows of A then their dot products; or a transposed panel */
     unsigned char *dirty;   /* [panels]: rows swapped since packing */
 } solver;
@@ -160,12 +164,23 @@ static const float *solver_row(const solver *s, int k, float *scratch) { return 
 static void pack_panel(solver *s, int p) {
     float *t = s->scratch, *converted = s->scratch + (size_t)s->d * F32_GEMM_NR;
     size_t first = (size_t)p * F32_GEMM_NR;
+    if (s->panels_f16) {   /* halves stay halves: the panel holds exactly the rows' values */
+        uint16_t *th = (uint16_t *)s->scratch;
+        for (int c = 0; c < F32_GEMM_NR; c++) {
+            size_t r = first + (size_t)c;
+            const uint16_t *row = r < (size_t)s->l ? s->x[r] : NULL;
+            for (int f = 0; f < s->d; f++) th[(size_t)f * F32_GEMM_NR + c] = row ? row[f] : 0;
+        }
+        f16_gemm_pack((size_t)s->d, F32_GEMM_NR, th, NULL, (uint16_t *)s->packed + f32_gemm_packed_offset((size_t)s->d, first));
+        s->dirty[p] = 0;
+        return;
+    }
     for (int c = 0; c < F32_GEMM_NR; c++) {
         size_t r = first + (size_t)c;
         const float *row = r < (size_t)s->l ? solver_row(s, (int)r, converted) : NULL;
         for (int f = 0; f < s->d; f++) t[(size_t)f * F32_GEMM_NR + c] = row ? row[f] : 0.0f;
     }
-    f32_gemm_pack((size_t)s->d, F32_GEMM_NR, t, NULL, s->packed + f32_gemm_packed_offset((size_t)s->d, first));
+    f32_gemm_pack((size_t)s->d, F32_GEMM_NR, t, NULL, (float *)s->packed + f32_gemm_packed_offset((size_t)s->d, first));
     s->dirty[p] = 0;
 }
 
@@ -212,7 +227,9 @@ static void kernel_column(solver *s, int i, int start, int len, float *data) {
     size_t n = (size_t)(len - first), d = (size_t)s->d;
     float *a = s->scratch, *dots = s->scratch + GEMM_ROWS * d;
     for (int r = 0; r < m; r++) dl_row_to_f32(s->x[col[r]], s->f16, (int)d, a + r * d);
-    f32_gemm((size_t)m, n, d, a, d, s->packed + f32_gemm_packed_offset(d, (size_t)first), dots, n, -INFINITY, INFINITY);
+    size_t at = f32_gemm_packed_offset(d, (size_t)first);
+    if (s->panels_f16) f32_gemm_f16w((size_t)m, n, d, a, d, (const uint16_t *)s->packed + at, dots, n, -INFINITY, INFINITY);
+    else f32_gemm((size_t)m, n, d, a, d, (const float *)s->packed + at, dots, n, -INFINITY, INFINITY);
     for (int r = 0; r < m; r++) {
         int c = col[r];
         double sqc = s->x_square[c];
@@ -520,8 +537,26 @@ static dl_rbf_svm_params params_or_default(const dl_rbf_svm_params *params) {
 static void solver_free(solver *s) {
     free(s->x); free(s->x_square); free(s->y); free(s->alpha_status); free(s->alpha);
     free(s->G); free(s->G_bar); free(s->QD); free(s->active_set);
-    free(s->packed); free(s->scratch); free(s->dirty);
+    if (!s->ws) free(s->packed);
+    free(s->scratch); free(s->dirty);
     cache_free(&s->cache);
+}
+
+/* Float16 rows are packed as halves (f32_gemm_f16w) when their float32 panels
+ * would take f16_panels_from bytes or more, or (then) more than the thread's
+ * workspace holds: half the bytes (the RBF phase's heap at 60,000: 2 x 24 MiB
+ * of panels instead of 2 x 47, 331 -> 284 MiB), the same bits, but converting
+ * every weight of every kernel column cost 1.66x (20,000) to 2.07x (48,000)
+ * the critical-path CPU time on the page's path, so it is off by default. */
+static size_t f16_panels_from = SIZE_MAX;   /* off: measured 1.7-2x the CPU time on the page's path (docs/benchmarks.md) */
+
+void dl_rbf_svm_f16_panels_from(size_t bytes) { f16_panels_from = bytes; }
+
+static int choose_panels_f16(int f16, size_t packed, const dl_rbf_svm_workspace *ws) {
+    size_t f32_bytes;
+    if (!f16) return 0;
+    if (!dl_mul(packed, sizeof(float), &f32_bytes)) return 1;
+    return f32_bytes >= f16_panels_from || (f16_panels_from != SIZE_MAX && ws && ws->bytes && ws->bytes < f32_bytes);
 }
 
 /* The solver over l = ni + nj rows (the first ni are +1; float16 if f16), packed. */
@@ -542,7 +577,14 @@ static const char *solver_init(solver *s, const void *const *rows, int f16, int 
     s->G_bar = dl_learn_alloc(l1, sizeof(double));
     s->QD = dl_learn_alloc(l1, sizeof(double));
     s->active_set = dl_learn_alloc(l1, sizeof(int));
-    s->packed = dl_learn_alloc(packed, sizeof(float));
+    s->panels_f16 = choose_panels_f16(f16, packed, s->ws);
+    size_t elem = s->panels_f16 ? sizeof(uint16_t) : sizeof(float);
+    if (!s->ws) s->packed = dl_learn_alloc(packed, elem);
+    else if (s->ws->bytes / elem >= packed) s->packed = s->ws->panels;
+    else {   /* a larger pair than this workspace has held: its room is taken anew */
+        dl_rbf_svm_workspace_free(s->ws);
+        if ((s->ws->panels = s->packed = dl_learn_alloc(packed, elem))) s->ws->bytes = packed * elem;
+    }
     size_t scratch;   /* GEMM_ROWS rows of A then GEMM_ROWS columns; or one transposed panel and one row (< 4 rows + 4 columns) */
     if (!dl_mul(l1 + (size_t)d, GEMM_ROWS, &scratch) || !dl_add(scratch, (size_t)d * F32_GEMM_NR, &scratch))
         return "rbf-svm: pair too large for this platform";
@@ -597,11 +639,12 @@ static const char *encode_pair(const pair_head *h, const double *alpha_y, uint8_
 }
 
 /* Train pair (ci, cj) on its rows (rows[0..ni) of class ci, then nj of cj; float16 if f16). */
-static const char *train_pair_rows(const void *const *rows, int f16, int ni, int nj, int d, int ci, int cj, double gamma,
+static const char *train_pair_rows(dl_rbf_svm_workspace *ws, const void *const *rows, int f16, int ni, int nj, int d, int ci, int cj, double gamma,
                                    const dl_rbf_svm_params *P, dl_learn_progress_fn progress, void *user,
                                    int step, int steps, uint8_t **buf, size_t *size) {
     int l = ni + nj;
     solver s = {0};
+    s.ws = ws;
     double *alpha = dl_learn_alloc((size_t)l, sizeof(double));
     const char *err = alpha ? solver_init(&s, rows, f16, ni, nj, d, gamma, P) : "out of memory";
     solution_info si = {0, 0, 0};
@@ -638,7 +681,7 @@ static const char *check_pair(int ni, int nj, int d, int ci, int cj, double gamm
 
 /* Trains the pair on rows (malloc'd; freed here), standardised first into a
  * copy of the pair's rows if mean/std are given (the rows as the SVM sees them). */
-static const char *train_pair_standardized(const void **rows, int f16, int ni, int nj, int d, int ci, int cj, double gamma,
+static const char *train_pair_standardized(dl_rbf_svm_workspace *ws, const void **rows, int f16, int ni, int nj, int d, int ci, int cj, double gamma,
                                            const float *mean, const float *std, const dl_rbf_svm_params *P,
                                            dl_learn_progress_fn progress, void *user, uint8_t **result, size_t *size) {
     int l = ni + nj;
@@ -653,7 +696,7 @@ static const char *train_pair_standardized(const void **rows, int f16, int ni, i
         }
         f16 = 0;
     }
-    const char *err = train_pair_rows(rows, f16, ni, nj, d, ci, cj, gamma, P, progress, user, 0, 1, result, size);
+    const char *err = train_pair_rows(ws, rows, f16, ni, nj, d, ci, cj, gamma, P, progress, user, 0, 1, result, size);
     free(rows); free(xs);
     return err;
 }
@@ -670,7 +713,7 @@ const char *dl_rbf_svm_train_pair(const float *xi, int ni, const float *xj, int 
     const void **rows = dl_learn_alloc((size_t)l, sizeof(void *));
     if (!rows) return "out of memory";
     for (int k = 0; k < l; k++) rows[k] = k < ni ? xi + (size_t)k * d : xj + (size_t)(k - ni) * d;
-    return train_pair_standardized(rows, 0, ni, nj, d, ci, cj, gamma, mean, std, &P, progress, user, result, size);
+    return train_pair_standardized(NULL, rows, 0, ni, nj, d, ci, cj, gamma, mean, std, &P, progress, user, result, size);
 }
 
 const char *dl_rbf_svm_train_pair_at(const float *x, int n, int d, const int *rows_i, int ni, const int *rows_j, int nj,
@@ -682,10 +725,25 @@ const char *dl_rbf_svm_train_pair_at(const float *x, int n, int d, const int *ro
                                          result, size);
 }
 
+void dl_rbf_svm_workspace_free(dl_rbf_svm_workspace *w) {
+    if (!w) return;
+    free(w->panels);
+    w->panels = NULL;
+    w->bytes = 0;
+}
+
 const char *dl_rbf_svm_train_pair_at_rows(const dl_rows *x, const int *rows_i, int ni, const int *rows_j, int nj,
                                           int ci, int cj, double gamma, const float *mean, const float *std,
                                           const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
                                           uint8_t **result, size_t *size) {
+    return dl_rbf_svm_train_pair_at_rows_in(NULL, x, rows_i, ni, rows_j, nj, ci, cj, gamma, mean, std, params, progress, user,
+                                            result, size);
+}
+
+const char *dl_rbf_svm_train_pair_at_rows_in(dl_rbf_svm_workspace *ws, const dl_rows *x, const int *rows_i, int ni,
+                                             const int *rows_j, int nj, int ci, int cj, double gamma,
+                                             const float *mean, const float *std, const dl_rbf_svm_params *params,
+                                             dl_learn_progress_fn progress, void *user, uint8_t **result, size_t *size) {
     int n = x->n, d = x->d;
     const char *err = check_pair(ni, nj, d, ci, cj, gamma, mean, std, params, result, size);
     dl_rbf_svm_params P = params_or_default(params);
@@ -703,7 +761,7 @@ const char *dl_rbf_svm_train_pair_at_rows(const dl_rows *x, const int *rows_i, i
         rows[k] = dl_rows_at(x, r);
         if ((f = dl_rows_nonfinite(x, r, &is_nan)) >= 0) { free(rows); return dl_errorf("rbf-svm pair: feature is not finite at row %d, column %d", r, f); }
     }
-    return train_pair_standardized(rows, x->f16, ni, nj, d, ci, cj, gamma, mean, std, &P, progress, user, result, size);
+    return train_pair_standardized(ws, rows, x->f16, ni, nj, d, ci, cj, gamma, mean, std, &P, progress, user, result, size);
 }
 
 /* ---- what every pair shares, and the model from the pairs ---------------- */
@@ -984,7 +1042,7 @@ const char *dl_rbf_svm_train_rows(const dl_rows *x, const int *y, const dl_rbf_s
             if (!rows) { err = "out of memory"; goto done; }
             memcpy(rows, grouped + start[ci], sizeof(void *) * ni);
             memcpy(rows + ni, grouped + start[cj], sizeof(void *) * nj);
-            err = train_pair_rows(rows, X.f16, ni, nj, d, ci, cj, f.gamma, &P, progress, user, p, npairs, &results[p], &sizes[p]);
+            err = train_pair_rows(NULL, rows, X.f16, ni, nj, d, ci, cj, f.gamma, &P, progress, user, p, npairs, &results[p], &sizes[p]);
             free(rows);
             if (err) goto done;
             if (progress) {

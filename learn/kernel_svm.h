@@ -126,6 +126,26 @@ const char *dl_rbf_svm_train_pair_at_rows(const dl_rows *x, const int *rows_i, i
                                           int ci, int cj, double gamma, const float *mean, const float *std,
                                           const dl_rbf_svm_params *params, dl_learn_progress_fn progress, void *user,
                                           uint8_t **result, size_t *size);
+/* A pair's largest buffer (its packed panels: 47 MiB for the largest pair at
+ * 60,000, 24 as float16 panels) kept between the pairs one thread trains: taken at
+ * the first pair's size (the largest first: kernel_svm_pairs.c) and reused,
+ * so that a run of pairs leaves no holes in the heap that the next pair's
+ * panels do not fit (a WASM memory never shrinks: the page's heap grew by
+ * 16 MiB over the pairs). Zero-initialise; dl_rbf_svm_workspace_free at the end.
+ * train_pair_at_rows_in: train_pair_at_rows (the same bytes) in ws, or in its
+ * own buffer if ws is NULL. */
+typedef struct { void *panels; size_t bytes; } dl_rbf_svm_workspace;
+void dl_rbf_svm_workspace_free(dl_rbf_svm_workspace *ws);
+const char *dl_rbf_svm_train_pair_at_rows_in(dl_rbf_svm_workspace *ws, const dl_rows *x, const int *rows_i, int ni,
+                                             const int *rows_j, int nj, int ci, int cj, double gamma,
+                                             const float *mean, const float *std, const dl_rbf_svm_params *params,
+                                             dl_learn_progress_fn progress, void *user, uint8_t **result, size_t *size);
+/* Float16 rows are packed as float16 panels (half the bytes, the same bits,
+ * but 1.7-2x the CPU time) from this size of their float32 panels on (and
+ * then also when the thread's workspace is smaller); as float32 panels below.
+ * Default SIZE_MAX: never. 0 packs every float16 pair as halves (tests);
+ * 32 MiB gives the page's RBF phase 284 MiB instead of 331 at 60,000. */
+void dl_rbf_svm_f16_panels_from(size_t bytes);
 const char *dl_rbf_svm_assemble_rows(const dl_rows *x, const int *y, const dl_rbf_svm_params *params,
                                      const uint8_t *const *results, const size_t *sizes, int count_results, int borrow,
                                      dl_classifier **out, dl_train_report *report);

@@ -26,6 +26,7 @@ typedef struct {
     dl_rbf_pairs_progress_fn progress; void *user;
     uint8_t **results; size_t *sizes;
     int fail_pair;                    /* dl_rbf_svm_pairs_fail_pair's, for this call */
+    dl_rbf_svm_workspace *ws;         /* [threads]: each thread's panels, kept from its first (largest) pair on */
 
     atomic_int next;                  /* the next place in order to take */
     atomic_int settled;               /* pairs taken and ended (finished, failed or abandoned) */
@@ -82,7 +83,7 @@ static const char *train_one(pairs_job *job, int k, int thread) {
     int ci = job->pairs[k].ci, cj = job->pairs[k].cj;
     if (k == job->fail_pair)
         return dl_errorf("out of memory (rbf-svm pair of %d points)", job->class_counts[ci] + job->class_counts[cj]);
-    return dl_rbf_svm_train_pair_at_rows(job->x, job->class_rows[ci], job->class_counts[ci],
+    return dl_rbf_svm_train_pair_at_rows_in(&job->ws[thread], job->x, job->class_rows[ci], job->class_counts[ci],
                                          job->class_rows[cj], job->class_counts[cj], ci, cj, job->gamma, job->mean, job->std,
                                          job->params, thread ? helper_steps : caller_steps, job,
                                          &job->results[k], &job->sizes[k]);
@@ -174,10 +175,12 @@ const char *dl_rbf_svm_train_pairs_at_rows(const dl_rows *x,
     size_t state_bytes, order_bytes;
     if (!dl_mul((size_t)count, sizeof(atomic_int), &state_bytes) || !dl_mul((size_t)count, sizeof(int), &order_bytes))
         return "rbf-svm pairs: too many pairs for this platform";
+    int threads = dl_parallel_threads();
     pairs_job *job = calloc(1, sizeof *job);
     atomic_int *state = calloc(1, state_bytes);
     int *order = malloc(order_bytes);
-    if (!job || !state || !order) { free(job); free(state); free(order); return "out of memory (rbf-svm pairs)"; }
+    dl_rbf_svm_workspace *ws = calloc((size_t)threads, sizeof *ws);
+    if (!job || !state || !order || !ws) { free(job); free(state); free(order); free(ws); return "out of memory (rbf-svm pairs)"; }
     for (int k = 0; k < count; k++) { atomic_init(&state[k], PAIR_WAITING); order[k] = k; }
     sort_pairs = pairs; sort_counts = class_counts;   /* qsort has no context; one call at a time (parallel.h) */
     qsort(order, (size_t)count, sizeof *order, larger_first);
@@ -185,17 +188,18 @@ const char *dl_rbf_svm_train_pairs_at_rows(const dl_rows *x,
     *job = (pairs_job){ .x = x, .class_rows = class_rows, .class_counts = class_counts,
                         .pairs = pairs, .count = count, .order = order, .gamma = gamma, .mean = mean, .std = std,
                         .params = params, .progress = progress, .user = user, .results = results, .sizes = sizes,
-                        .fail_pair = fail_pair, .state = state };
+                        .fail_pair = fail_pair, .state = state, .ws = ws };
     atomic_init(&job->next, 0); atomic_init(&job->settled, 0);
     atomic_init(&job->cancel, 0); atomic_init(&job->stop_taking, 0);
     atomic_flag_clear(&job->failure_taken);
 
     /* One item per thread, even with fewer pairs than threads: parallel.h skips a thread's empty
      * range, and thread 0 (the caller) must run to report progress and hear a cancel. */
-    err = dl_parallel_for((size_t)dl_parallel_threads(), pairs_share, job);
+    err = dl_parallel_for((size_t)threads, pairs_share, job);
     report(job);   /* the pairs that finished after the caller's last report */
     if (!err && job->failure[0]) err = dl_errorf("%s", job->failure);
     else if (!err && atomic_load(&job->cancel)) err = DL_CANCELLED;
-    free(job); free(state); free(order);
+    for (int t = 0; t < threads; t++) dl_rbf_svm_workspace_free(&ws[t]);
+    free(job); free(state); free(order); free(ws);
     return err;
 }

@@ -8,7 +8,8 @@
  *
  * Each thread takes the next pair (largest first) from a shared counter and
  * trains it with dl_rbf_svm_train_pair_at, with its own kernel cache of
- * params->cache_mb: results[k] is the same bytes as that function gives for
+ * params->cache_mb and its own packed panels, taken at its first (largest)
+ * pair and reused for the next ones (dl_rbf_svm_workspace): results[k] is the same bytes as that function gives for
  * pairs[k], whatever the number of threads. Only the calling thread calls
  * `progress` (in WebAssembly a pthread must not call into JS), when it can:
  * every 1,000 SMO steps of its own pair, after each of its pairs, and every

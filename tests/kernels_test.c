@@ -605,6 +605,48 @@ static void test_f16(void) {
     printf("f16: %d checks, %d failures\n", checks - c0, failures - before);
 }
 
+/* GEMM on float16 packed weights: the same bits as f32_gemm_variant (variant
+ * for variant) on the weights as floats, over odd shapes, with halves from
+ * subnormal to large, and nothing written past n. */
+static void test_gemm_f16w_shape(size_t m, size_t n, size_t k, size_t lda, size_t ldc, int with_bias, float lo, float hi) {
+    char what[160];
+    float *a = rand_buf(m * lda), *wf = rand_buf(k * n + n), *bf = with_bias ? wf + k * n : NULL;
+    for (size_t i = 0; i < k * n + n; i++) wf[i] *= (float)ldexp(1.0, (int)(i % 29) - 20);
+    uint16_t *wh = malloc((k * n + n) * 2), *packed_h = malloc(f32_gemm_packed_size(k, n) * 2);
+    f16_from_f32_scalar(k * n + n, wf, wh);
+    f32_from_f16_scalar(k * n + n, wh, wf);   /* the floats the halves stand for */
+    float *packed = malloc(f32_gemm_packed_size(k, n) * sizeof(float));
+    f32_gemm_pack(k, n, wf, bf, packed);
+    f16_gemm_pack(k, n, wh, with_bias ? wh + k * n : NULL, packed_h);
+    float *ref = sentinel_buf(m * ldc), *got = sentinel_buf(m * ldc);
+    for (int v = F32_SCALAR; v <= F32_WASMSIMD; v++) {
+        for (size_t i = 0; i < m * ldc; i++) ref[i] = got[i] = 777.0f;
+        f32_gemm_variant((f32_variant)v, m, n, k, a, lda, packed, ref, ldc, lo, hi);
+        f32_gemm_f16w_variant((f32_variant)v, m, n, k, a, lda, packed_h, got, ldc, lo, hi);
+        snprintf(what, sizeof what, "gemm_f16w %s == f32_gemm bits m=%zu n=%zu k=%zu lda=%zu ldc=%zu",
+                 v == F32_SCALAR ? "scalar" : "wasmsimd", m, n, k, lda, ldc);
+        check(memcmp(got, ref, m * ldc * sizeof(float)) ? 1 : 0, 0.5, what);
+    }
+    for (size_t i = 0; i < m * ldc; i++) got[i] = 777.0f;
+    f32_gemm_f16w(m, n, k, a, lda, packed_h, got, ldc, lo, hi);
+    snprintf(what, sizeof what, "f32_gemm_f16w == f32_gemm bits m=%zu n=%zu k=%zu", m, n, k);
+    check(memcmp(got, ref, m * ldc * sizeof(float)) ? 1 : 0, 0.5, what);
+    check_untouched(got, m, ldc, n, what);
+    free(a); free(wf); free(wh); free(packed_h); free(packed); free(ref); free(got);
+}
+
+static void test_gemm_f16w(void) {
+    int before = failures, c0 = checks;
+    for (size_t m = 1; m <= 9; m++)
+        for (size_t n = 1; n <= 17; n += 2)
+            for (size_t k = 1; k <= 13; k += 3)
+                test_gemm_f16w_shape(m, n, k, k + (m % 3), n + (k % 2) * 3, (m + n) % 4 != 0,
+                                     (n % 3 == 0) ? 0.0f : -INFINITY, (m % 5 == 0) ? 0.5f : INFINITY);
+    test_gemm_f16w_shape(3, 5, 0, 1, 5, 1, -INFINITY, INFINITY);      /* k = 0: bias only */
+    test_gemm_f16w_shape(4, 203, 1024, 1024, 203, 0, -INFINITY, INFINITY);   /* an RBF kernel column's shape */
+    printf("gemm_f16w: %d checks, %d failures\n", checks - c0, failures - before);
+}
+
 /* ---- backward passes against finite differences --------------------------
  * Each op's loss is sum(r * op(params)) for a random r (softmax: the mean
  * cross-entropy), computed in double from the forward references; the
@@ -809,6 +851,7 @@ int main(void) {
     test_ops();
     test_dot_axpy();
     test_f16();
+    test_gemm_f16w();
     test_backward();
     if (failures) {
         printf("kernels_test: %d of %d checks FAILED\n", failures, checks);

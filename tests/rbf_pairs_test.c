@@ -5,7 +5,9 @@
  * a pair out of memory gives a reason naming it, keeps the others and
  * leaves the pool working; bad arguments give reasons. Float16 rows (read in
  * place) give, on 1, 2 and 3 threads, the bytes dl_rbf_svm_train_pair_at
- * gives on float32 rows holding the same values.
+ * gives on float32 rows holding the same values. A workspace kept between
+ * pairs (dl_rbf_svm_workspace) gives every pair its own-buffer bytes. Float16
+ * pairs run on float16 panels here (dl_rbf_svm_f16_panels_from(0)).
  * Small: 5 classes of different sizes (10 pairs), 24 features.
  * Prints one line per failed check and "rbf_pairs_test: N checks, M failed". */
 #include "common/parallel.h"
@@ -170,6 +172,35 @@ static void test_halves(int threads) {
                                              &params, NULL, NULL, res, sizes), "NULL rows");
 }
 
+/* One workspace through pairs of both row types and growing and shrinking
+ * sizes (a float32 pair after a float16 one needs twice the bytes): every
+ * pair the bytes of its own-buffer training; the room grows only when a
+ * pair does not fit, and is kept otherwise. */
+static void test_workspace(void) {
+    dl_rbf_svm_workspace ws = {0};
+    dl_rows r32 = dl_rows_f32(x, n, D), r16 = dl_rows_f16(halves, n, D);
+    const int order[] = {9, 0, 5, 2, 9, 7};   /* pair indices: small, large, ... */
+    size_t before = 0;
+    for (int t = 0; t < 2 * (int)(sizeof order / sizeof *order); t++) {
+        int p = order[t / 2], f16 = t % 2 == 0, ci = pairs[p].ci, cj = pairs[p].cj;
+        uint8_t *res = NULL;
+        size_t size = 0;
+        CHECK_OK(dl_rbf_svm_train_pair_at_rows_in(&ws, f16 ? &r16 : &r32, rows_of[ci], counts[ci], rows_of[cj], counts[cj], ci, cj,
+                                                  gamma_scale, NULL, NULL, &params, NULL, NULL, &res, &size));
+        const uint8_t *want = f16 ? expected_f16[p] : expected[p];
+        CHECK(res && size == (f16 ? expected_f16_size[p] : expected_size[p]) && !memcmp(res, want, size),
+              "workspace: pair (%d, %d) %s rows: not the bytes of its own buffer", ci, cj, f16 ? "float16" : "float32");
+        size_t need = f32_gemm_packed_size(D, (size_t)(counts[ci] + counts[cj])) * (f16 ? 2 : 4);
+        CHECK(ws.panels && ws.bytes >= need && (ws.bytes == before || ws.bytes == need),
+              "workspace: %zu bytes after a pair needing %zu (before %zu)", ws.bytes, need, before);
+        before = ws.bytes;
+        free(res);
+    }
+    dl_rbf_svm_workspace_free(&ws);
+    CHECK(!ws.panels && !ws.bytes, "workspace freed");
+    dl_rbf_svm_workspace_free(NULL);
+}
+
 static void test_bad_arguments(void) {
     uint8_t *res[PAIRS]; size_t sizes[PAIRS];
     dl_rbf_pair bad[2] = {{0, 1}, {2, 2}};
@@ -193,8 +224,10 @@ static void test_bad_arguments(void) {
 }
 
 int main(void) {
+    dl_rbf_svm_f16_panels_from(0);   /* every float16 pair on float16 panels (the default: only large ones) */
     make_data();
     test_bad_arguments();
+    test_workspace();
     int most = dl_parallel_available() ? 3 : 1;
     for (int t = 1; t <= most; t++) { test_threads(t); test_halves(t); }
     printf("rbf_pairs_test: %d checks, %d failed (threads 1..%d)\n", checks, failures, most);
