@@ -28,8 +28,9 @@ export const FASHION = deepFreeze({
     'linear-svm': { enabled: true, params: { C: 0.001 } },
     // maxPoints all: its pairs run on the workers. pairCacheMb: each pair worker's kernel cache in
     // MiB (LIBSVM's -m; the CLI's 200): the same model at any size, a little slower, and the tab's
-    // memory (issue 11: at most 800 MB) has no room for 200 per worker.
-    'rbf-svm': { enabled: false, params: { C: 1 }, maxPoints: 60000, pairCacheMb: 32 },
+    // memory (issue 11: at most 800 MB) has no room for 200 per worker. 16, not 32: at 60,000 on 2
+    // threads the pairs took 149 s against 152 and the heap 40 MiB less (docs/benchmarks.md).
+    'rbf-svm': { enabled: false, params: { C: 1 }, maxPoints: 60000, pairCacheMb: 16 },
     softmax: { enabled: true, params: { hidden: 128, epochs: 10, lr: 0.001, val: 0.1 } },   // val: Keras' validation_split
     // Fine-tuning conv5 + a new head (learn/finetune.h; the CLI's defaults): off at start, it trains the
     // last dense block too.
