@@ -126,6 +126,20 @@ test('ModelStore.keepParts stores a file a part at a time and reads it back whol
   await assert.rejects(store.bytes(handle), /no longer in the browser's storage: train it again/);
 });
 
+test('ModelStore.eachPart hands over a stored file a part at a time, in order, and says when a part is missing', async () => {
+  const MB = 1 << 20, cache = new MemoryCache(new Map()), store = modelStore(cache);
+  const { file, source } = partSource(9 * MB + 5);
+  const handle = await store.keepParts(source), seen = [], back = [];
+  cache.discard = (b) => back.push(b.length);
+  assert.equal(await store.eachPart(handle, async (start, b) => { seen.push([start, b.length]); assert.deepEqual(b, file.subarray(start, start + b.length)); return b; }), true);
+  assert.deepEqual(seen, [[0, 4 * MB], [4 * MB, 4 * MB], [8 * MB, MB + 5]]);
+  assert.deepEqual(back, [4 * MB, 4 * MB, MB + 5], 'each part handed back goes to the cache (worker) to be freed');
+  cache.map.delete(`${handle.key}:2`);
+  seen.length = 0;
+  assert.equal(await store.eachPart(handle, async (start) => { seen.push(start); }), false);
+  assert.deepEqual(seen, [0, 4 * MB], 'the parts before the missing one');
+});
+
 test('ModelStore.keepParts: a failed write, or no cache, keeps the whole bytes', async () => {
   const failing = Object.assign(new MemoryCache(new Map()), { fail: true });
   for (const cache of [failing, { db: null }]) {

@@ -54,3 +54,14 @@ test('RowsChecksum: a batch out of order, repeated, missing, of other splits or 
     assert.equal(rows.result(), null, what);
   }
 });
+
+// The pixel baseline's floats put a part at a time (worker-train.js pixels-put) equal the whole split's
+// (experiment.js pixels), parts not aligned with the images; bytes past the room are not written.
+test('pixels: a part at a time into a room, the same floats as the whole split', async () => {
+  const { pixels, pixelsInto } = await import('../wasm/experiment.js');
+  const split = { rows: 3, cols: 5, images: Uint8Array.from({ length: 7 * 15 }, (_, i) => (i * 53) % 256) };
+  const whole = pixels(split, 6), room = new Float32Array(6 * 15);
+  for (let start = 0; start < split.images.length; start += 17) pixelsInto(room, start, split.images.subarray(start, start + 17));
+  assert.deepEqual(room, whole);
+  assert.deepEqual(pixels({ ...split, images: null }, 6, room), whole, 'no images: the room as it was filled');
+});

@@ -200,6 +200,7 @@ describe('the Fashion-MNIST page in Chromium', () => {
       assert.ok(got, `no ${c} row in the page`);
       assert.equal(got.accuracy.toFixed(4), want.test_accuracy.toFixed(4), `${c}: page ${got.accuracy} vs CLI ${want.test_accuracy}`);
     }
+    assert.deepEqual(await hook('pixelFits'), ['parts'], 'the stored training images went to the worker a part at a time');
   });
 
   test('the lesson under the table names the best row, highlighted, and its margin over the pixel baseline', async () => {

@@ -68,9 +68,16 @@ export function blockFloats(size) {
 // The first n images of a split as [0, 1] pixels (the raw-pixel baseline), into out if given
 // (a Float32Array, or HeapFloats: lab.heapFloats, filled where the C core reads them).
 export function pixels(split, n, out = new Float32Array(n * split.rows * split.cols)) {
-  const d = split.rows * split.cols, x = out.view ? out.view() : out;
-  for (let i = 0; i < n * d; i++) x[i] = split.images[i] / 255;
+  // A split without images: its floats are in out already, put a part at a time (pixelsInto).
+  if (split.images) pixelsInto(out.view ? out.view() : out, 0, split.images.subarray(0, n * split.rows * split.cols));
   return out;
+}
+
+// Pixel bytes as [0, 1] floats, into x from value at on (as many as fit): the one conversion, for a
+// whole split and for its parts.
+export function pixelsInto(x, at, bytes) {
+  const count = Math.max(0, Math.min(bytes.length, x.length - at));
+  for (let i = 0; i < count; i++) x[at + i] = bytes[i] / 255;
 }
 
 // Train one classifier and test it: the row of the comparison table.

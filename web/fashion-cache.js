@@ -202,21 +202,35 @@ export class ModelStore {
     if (!b) throw new Error('the trained classifier is no longer in the browser\'s storage: train it again');
     return b;
   }
+
+  // The bytes of a stored handle a part at a time: each(start, part) awaited in order, the part the
+  // callee's to move (a pixel fit converts them in the classifier worker: no whole JS copy); a part
+  // each() returns goes back to the cache worker, freed with it. false: a part is missing.
+  eachPart(handle, each) {
+    return withCacheWorker(this.cache, (w) => forParts(w, handle, async (start, b) => {
+      const spent = await each(start, b);
+      if (spent) w.discard?.(spent);
+    }));
+  }
 }
 
 const PART_BYTES = 4 << 20;
 
 // A keepParts handle's bytes, one part at a time into one array (null if a part is missing); each part,
 // once copied, goes back to the cache worker, to be freed with it.
-async function readParts(store, { key, length, parts }) {
-  const out = new Uint8Array(length);
+async function readParts(store, handle) {
+  const out = new Uint8Array(handle.length);
+  return (await forParts(store, handle, (start, b) => { out.set(b, start); store.discard?.(b); })) ? out : null;
+}
+
+// each(start, part) for a keepParts handle's parts in order, awaited; false when a part is missing.
+async function forParts(store, { key, length, parts }, each) {
   for (let i = 0; i < parts; i++) {
     const start = i * PART_BYTES, b = await store.getBytes(`${key}:${i}`, Math.min(length, start + PART_BYTES) - start);
-    if (!b) return null;
-    out.set(b, start);
-    store.discard?.(b);
+    if (!b) return false;
+    await each(start, b);
   }
-  return out;
+  return true;
 }
 
 // fn(the cache through a worker of its own, ended afterwards; the cache itself when that worker cannot start).

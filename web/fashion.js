@@ -37,6 +37,7 @@ const state = {
                          // features themselves are only in the classifier worker's WASM heap (the tab's one copy)
   trainer: null, trainerData: null, trainCall: null,
   featureTypesUsed: [],  // 'classifier:f16' or ':f32' as each fit found the features (a test hook)
+  pixelFits: [],         // how each pixel fit got its training images: 'parts' (stored) or 'whole' (a test hook)
   extractions: [],       // { type: the room the features were read into ('none': only hashed), checksum: how } (a test hook)
   streamChecksum: true,  // tests: false takes the checksum from a float32 room, as before
   rbfPairs: null,        // { key, done: Map } the RBF SVM's finished pairs: a stopped fit resumes from them
@@ -444,9 +445,20 @@ async function stashTrainImages() {
 
 // The images for one pixel fit (55 MB at the full size): the page's own, moved to the worker, which
 // moves them back with the row (pixelsBack), so there is no copy on the page and none left dead in
-// the idle worker.
-async function pixelImages() {
-  const train = await splitImages('train'), { test } = state.splits;
+// the idle worker. Training images stored in parts (stashTrainImages) go a part at a time into the
+// worker's pixel floats instead (pixels-room, pixels-put): no whole JS copy of their 47 MB.
+async function pixelImages(t) {
+  const { test } = state.splits;
+  if (!state.splits.train.images && state.trainImages?.parts) {
+    await t.call('pixels-room');
+    const put = (start, bytes) => t.call('pixels-put', { start, bytes }, { transfer: [bytes.buffer] }).then((r) => r.spent);
+    if (await state.models.eachPart(state.trainImages, put)) {
+      state.pixelFits.push('parts');
+      return { images: { train: null, test: test.images }, transfer: [test.images.buffer] };
+    }
+  }
+  state.pixelFits.push('whole');
+  const train = await splitImages('train');
   return { images: { train, test: test.images }, transfer: [train.buffer, test.images.buffer] };
 }
 
@@ -457,7 +469,7 @@ async function pixelsBack(px, fitCall) {
   if (!px.images) return fitCall;
   try {
     const r = await fitCall;
-    Object.assign(state.splits.train, { images: r.images.train });
+    if (r.images.train) Object.assign(state.splits.train, { images: r.images.train });
     Object.assign(state.splits.test, { images: r.images.test });
     return r;
   } catch (e) {
@@ -507,7 +519,7 @@ async function train() {
         setBusy(true);
         if (c.name === 'finetune') await fineTuningRows(t);
         else if (c.name !== 'pixels-linear-svm') { await featuresAs(t, c.name); state.featureTypesUsed.push(featureTypeOf(c.name)); }
-        const px = c.name === 'pixels-linear-svm' ? await pixelImages() : { images: null, transfer: [] };
+        const px = c.name === 'pixels-linear-svm' ? await pixelImages(t) : { images: null, transfer: [] };
         const params = { ...c.params, ...state.nextFitParams };
         state.nextFitParams = null;
         const r = c.name === 'rbf-svm' ? await fitRbf(t, c) : await pixelsBack(px, t.call('fit', { name: c.name, params, rbfMax: c.rbfMax ?? Infinity, images: px.images, stopFlag: state.stopFlag }, {
@@ -901,6 +913,7 @@ window.__denselabTest = {
   rbfPairsKept: () => state.rbfPairs?.done.size ?? 0,
   featureTypesUsed: () => state.featureTypesUsed,
   extractions: () => state.extractions,
+  pixelFits: () => state.pixelFits,
   streamChecksum: (on) => { state.streamChecksum = on; },
   // The next extractions as in a browser without IndexedDB (off), or with it again; the features are forgotten.
   cacheOff: (off) => { state.features = null; state.cacheKept ??= state.cache; state.cache = off ? new FeatureCache(null) : state.cacheKept; },

@@ -22,6 +22,10 @@
 //           -> the comparison-table row (+ predictions, and model: { held, length }, the trained file left in
 //           this worker's heap; the pixel baseline's images, transferred back); stopFlag (Int32Array on a
 //           SharedArrayBuffer): set to 1, fine-tuning ends after its epoch, keeping the best epoch's weights
+//   pixels-room {}                     -> {}: room in the heap for the pixel baseline's training floats; then
+//   pixels-put { start, bytes }        -> { spent: bytes, transferred back }: stored training images, a part at a
+//                                         time, converted into that room (no whole JS copy of their 47 MB); a
+//                                         pixel fit with images.train null takes the room
 //   model-part { held, start, end } -> { bytes }: a part of a held file (copied, transferred), so the page
 //                                     stores it a few MB at a time and no whole JS copy of it exists
 //   model-free { held } -> {}: the page has it stored (or as bytes)
@@ -40,7 +44,7 @@
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 import { fetchModelFile } from './fetch-model.js';
-import { checksum, classifierInputs, rbfAssembledRow, runClassifier } from './experiment.js';
+import { checksum, classifierInputs, pixelsInto, rbfAssembledRow, runClassifier } from './experiment.js';
 import { classIndex, pairKey, pairTask, trainPairAt, trainPairTask, trainPairsHere } from './rbf-pairs.js';
 
 let lab = null;
@@ -215,12 +219,19 @@ function fit({ id, name, params, rbfMax, images, stopFlag }) {
   if (!px && !(block ? features : features?.heap)) throw new Error(`${name} needs the DenseNet features: extract them first`);
   if (block && (!features.block || !baseModel)) throw new Error(`${name} needs conv5_block1's input: extract the features with it chosen`);
   if (!px && !block && features.type === 'f16' && featureTypes()[name] !== 'f16') throw new Error(`${name} needs the features as float32, not the float16 ones here: the page reads them back first`);
-  if (px && !images) throw new Error('the pixel baseline needs the images');
+  if (px && !(images?.test && (images.train || pixelRoom))) throw new Error('the pixel baseline needs the images');
   const withImages = (s, split) => ({ ...s, images: px ? images[split] : null });
   // The pixel baseline's [0, 1] floats go into the heap, freed after the run (and that room is
   // reused by the next classifier): no JS copy of them.
   const owned = [];
-  const heapFloats = (count) => { const h = lab.heapFloats(count, 'pixels'); owned.push(h); return h; };
+  const heapFloats = (count) => {
+    let h = px && !images.train ? pixelRoom : null;   // the training floats, put a part at a time
+    if (h && h.length !== count) throw new Error(`the pixel baseline's room holds ${h.length} floats, not ${count}: put the images again`);
+    pixelRoom = null;
+    h ??= lab.heapFloats(count, 'pixels');
+    owned.push(h);
+    return h;
+  };
   try {
     const row = fitOn(id, name, params, classifierInputs(lab, name, withImages(data.train, 'train'), withImages(data.test, 'test'),
       data.n, data.m, px ? null : featureParts(block), rbfMax, heapFloats), stopFlag);
@@ -228,6 +239,24 @@ function fit({ id, name, params, rbfMax, images, stopFlag }) {
   } finally {
     owned.forEach((h) => h.free());
   }
+}
+
+let pixelRoom = null;   // the pixel baseline's training floats, filled by pixels-put before its fit
+
+function pixelsRoom() {
+  if (!data) throw new Error('no data sent to the classifier worker');
+  const { train, n } = data, name = 'pixels-linear-svm';
+  pixelRoom?.free();
+  pixelRoom = null;
+  pixelRoom = lab.heapFloats(lab.reportTrainRows(name, n, Infinity) * train.rows * train.cols, 'pixels');
+  return {};
+}
+
+function pixelsPut({ start, bytes }) {
+  if (!pixelRoom) throw new Error('pixels-put before pixels-room');
+  if (!(bytes instanceof Uint8Array) || !Number.isInteger(start) || start < 0) throw new Error('pixels-put: bytes must be a Uint8Array at a whole start');
+  pixelsInto(pixelRoom.view(), start, bytes);   // bytes past the rows the fit takes are not needed
+  return { spent: bytes };
 }
 
 function fitOn(id, name, params, { train, test }, stopFlag) {
@@ -317,7 +346,7 @@ function rbfAssemble({ results, seconds }) {
 const handlers = {
   start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfPairHere, rbfPairsHere, rbfAssemble,
   'features-begin': featuresBegin, 'features-put': featuresPut, 'features-end': featuresEnd, 'features-drop': dropFeatures,
-  'block-begin': blockBegin, 'model-part': modelPart, 'model-free': modelFree,
+  'block-begin': blockBegin, 'model-part': modelPart, 'model-free': modelFree, 'pixels-room': pixelsRoom, 'pixels-put': pixelsPut,
 };
 
 // For bench/tab_experiment.js's memory breakdown: this worker's WASM memory (it never shrinks).
@@ -326,5 +355,5 @@ self.__denselabMemory = () => ({ wasmBytes: lab ? lab.heapBytes() : 0, role: dat
 serve(handlers, {
   setup: ['start'], isReady: () => !!lab, notReady: 'the classifier worker is not started',
   transfer: (r) => [r?.predictions?.buffer, r?.xi?.buffer, r?.xj?.buffer, r?.bytes?.buffer, r?.spent?.buffer,
-    r?.images?.train.buffer, r?.images?.test.buffer].filter(Boolean),
+    r?.images?.train?.buffer, r?.images?.test?.buffer].filter(Boolean),
 });
