@@ -224,6 +224,7 @@ function fit({ id, name, params, rbfMax, images, stopFlag }) {
   // The pixel baseline's [0, 1] floats go into the heap, freed after the run (and that room is
   // reused by the next classifier): no JS copy of them.
   const owned = [];
+  if (px && images?.train) { pixelRoom?.free(); pixelRoom = null; }   // parts that failed midway: the whole images came instead
   const heapFloats = (count) => {
     let h = px && !images.train ? pixelRoom : null;   // the training floats, put a part at a time
     if (h && h.length !== count) throw new Error(`the pixel baseline's room holds ${h.length} floats, not ${count}: put the images again`);
