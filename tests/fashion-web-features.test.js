@@ -2,7 +2,8 @@
 // Checksum, RowsChecksum), as the Fashion page takes it while it reads the features back once, into the
 // type of the first classifier: the same value as checksum(train, test) over the whole arrays (today's
 // figures, fixed below), for batches of odd sizes; a batch out of order, repeated, missing, or not whole
-// rows gives no checksum (the page then takes it from a float32 room). No browser.
+// rows gives no checksum (the page then takes it from a float32 room). And evaluateChunks: a classifier
+// tested a batch at a time, as the page's worker does when its room holds no test rows. No browser.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Checksum, RowsChecksum, checksum } from '../wasm/experiment.js';
@@ -64,4 +65,33 @@ test('pixels: a part at a time into a room, the same floats as the whole split',
   for (let start = 0; start < split.images.length; start += 17) pixelsInto(room, start, split.images.subarray(start, start + 17));
   assert.deepEqual(room, whole);
   assert.deepEqual(pixels({ ...split, images: null }, 6, room), whole, 'no images: the room as it was filled');
+});
+
+// The page's classifier worker tests a classifier a batch at a time when its room holds no test rows
+// (web/worker-train.js cachedTest): evaluateChunks must give what evaluating the rows whole gives.
+test('evaluateChunks: the test rows a chunk at a time give the whole evaluation; chunks out of order or missing are refused', async () => {
+  const fs = await import('node:fs');
+  const { pathToFileURL } = await import('node:url');
+  const { createDenseLab } = await import('../wasm/denselab.js');
+  const { evaluateChunks } = await import('../wasm/experiment.js');
+  const { paths } = await import('../wasm/cli.js');
+  const lab = await createDenseLab({ wasmBinary: fs.readFileSync(paths.wasm), coreUrl: pathToFileURL(paths.core).href });
+  const d = 9, n = 120, m = 77, k = 4;
+  const rows = (count, seed) => Float32Array.from({ length: count * d }, (_, i) => Math.sin(i * 0.7 + seed) + ((i / d | 0) % k) * (i % d === 0 ? 2 : 0));
+  const labels = (count) => Int32Array.from({ length: count }, (_, i) => i % k);
+  const x = rows(n, 1), y = labels(n), tx = rows(m, 2), ty = labels(m);
+  const chunksOf = async function* (size, order = (s) => s) {
+    const starts = [];
+    for (let s = 0; s < m; s += size) starts.push(s);
+    for (const s of order(starts)) yield { x: tx.subarray(s * d, Math.min(m, s + size) * d), start: s, n: Math.min(m, s + size) - s };
+  };
+  for (const kind of ['linear-svm', 'softmax', 'rbf-svm']) {
+    const clf = lab.fit(kind, x, y, n, d, kind === 'softmax' ? { epochs: 2, hidden: 8 } : {});
+    try {
+      const whole = clf.evaluate(tx, ty, m);
+      for (const size of [1, 10, 32, m]) assert.deepEqual(await evaluateChunks(clf, { y: ty, n: m, chunks: chunksOf(size) }), whole, `${kind}, chunks of ${size}`);
+      await assert.rejects(evaluateChunks(clf, { y: ty, n: m, chunks: chunksOf(10, (s) => s.reverse()) }), /test rows 70-76 do not follow row -1 of 77/);
+      await assert.rejects(evaluateChunks(clf, { y: ty, n: m, chunks: chunksOf(10, (s) => s.slice(0, 3)) }), /only 30 of the 77 test rows came/);
+    } finally { clf.free(); }
+  }
 });

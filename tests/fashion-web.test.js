@@ -201,6 +201,75 @@ describe('the Fashion-MNIST page in Chromium', () => {
       assert.equal(got.accuracy.toFixed(4), want.test_accuracy.toFixed(4), `${c}: page ${got.accuracy} vs CLI ${want.test_accuracy}`);
     }
     assert.deepEqual(await hook('pixelFits'), ['parts'], 'the stored training images went to the worker a part at a time');
+    // The rooms read back from the cache hold no test rows: the worker read them from the cache to test.
+    assert.deepEqual(await hook('testRowsFrom'), ['linear-svm:cache', 'softmax:cache', 'finetune:room', 'pixels-linear-svm:room']);
+  });
+
+  test('the pixel baseline made room for itself; the next run reads the features back from the cache, identical', async () => {
+    ready();
+    assert.equal(await hook('featuresInWorker'), false, 'the features stayed next to the pixel baseline\'s floats');
+    const before = (await resultRows()).find((r) => r.classifier === 'linear-svm');
+    await choose('use-linear-svm');
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'training again');
+    assert.equal(await hook('featuresInWorker'), true);
+    assert.equal(await hook('featuresChecksum'), reference, 'the features read back differ');
+    assert.equal(await page.getAttribute('[data-testid=features-cached]', 'data-cached'), String(N + M), 'not all from the cache');
+    const again = (await resultRows()).filter((r) => r.classifier === 'linear-svm');
+    assert.equal(again.length, 2);
+    assert.equal(again[1].accuracy, before.accuracy);
+  });
+
+  test('a failed pixel fit leaves the page its images: the next one gives the same accuracy', async () => {
+    ready();
+    const before = (await resultRows()).find((r) => r.classifier === 'pixels-linear-svm');
+    await choose('use-pixels-linear-svm');
+    await hook('nextFitParams', { C: -1 });    // refused by the worker, after the images moved there
+    await page.click('[data-testid=train]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=fashion-error]').textContent, null, { timeout: SLOW });
+    assert.match(await text('fashion-error'), /^Linear SVM \(pixel baseline\): .*C must be > 0/);
+    await waitStatus(['done'], 'the failing pixel fit');
+    assert.deepEqual(await hook('imagesOnPage'), { train: 0, test: 10000 * 784, stored: true }, 'the images were not parsed again');
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'the pixel fit again');
+    const again = (await resultRows()).filter((r) => r.classifier === 'pixels-linear-svm');
+    assert.equal(again.at(-1).accuracy, before.accuracy);
+  });
+
+  test('test features gone from the cache: a clear error before training, then the next run extracts them again, same accuracy', async () => {
+    ready();
+    const before = (await resultRows()).find((r) => r.classifier === 'linear-svm');
+    await choose('use-linear-svm');
+    await page.click('[data-testid=train]');     // the features back in the worker, as float16, no test rows
+    await waitStatus(['done'], 'training');
+    const deleted = await page.evaluate(() => new Promise((resolve, reject) => {
+      const open = indexedDB.open('denselab-fashion');
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const tx = open.result.transaction('features', 'readwrite'), cursor = tx.objectStore('features').openCursor();
+        let count = 0;
+        cursor.onsuccess = () => {
+          const c = cursor.result;
+          if (!c) return;
+          if (/:test:\d+-\d+$/.test(c.key)) { c.delete(); count++; }
+          c.continue();
+        };
+        tx.oncomplete = () => { open.result.close(); resolve(count); };
+        tx.onerror = () => reject(tx.error);
+      };
+    }));
+    assert.equal(deleted, Math.ceil(M / FASHION.batch));
+    await page.click('[data-testid=train]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=fashion-error]').textContent, null, { timeout: SLOW });
+    assert.match(await text('fashion-error'), /^Linear SVM: the cached features of test images 0–\d+ are gone: extract again/);
+    await waitStatus(['done', 'error'], 'the fit without its test rows');
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'training again');
+    assert.equal(await page.getAttribute('[data-testid=features-cached]', 'data-cached'), String(N), 'the training features were not taken from the cache');
+    assert.equal(await hook('featuresChecksum'), reference, 'the features extracted again differ');
+    const again = (await resultRows()).filter((r) => r.classifier === 'linear-svm');
+    assert.equal(again.at(-1).accuracy, before.accuracy);
+    assert.equal((await hook('testRowsFrom')).at(-1), 'linear-svm:cache');
   });
 
   test('the lesson under the table names the best row, highlighted, and its margin over the pixel baseline', async () => {
@@ -252,37 +321,6 @@ describe('the Fashion-MNIST page in Chromium', () => {
     assert.match(behind, /^Best: Linear SVM at 88\.22 %.*; fine-tuning conv5 with the head lost 0\.50 points against the best classifier on frozen features \(Linear SVM, 88\.22 %\)\.$/, behind);
     assert.equal(lessonSentence([], names), null);
     assert.match(lessonSentence([{ classifier: 'linear-svm', accuracy: 0.8 }, { classifier: 'pixels-linear-svm', accuracy: 0.81 }], names).text, /did not beat the raw pixels/);
-  });
-
-  test('the pixel baseline made room for itself; the next run reads the features back from the cache, identical', async () => {
-    ready();
-    assert.equal(await hook('featuresInWorker'), false, 'the features stayed next to the pixel baseline\'s floats');
-    const before = (await resultRows()).find((r) => r.classifier === 'linear-svm');
-    await choose('use-linear-svm');
-    await page.click('[data-testid=train]');
-    await waitStatus(['done'], 'training again');
-    assert.equal(await hook('featuresInWorker'), true);
-    assert.equal(await hook('featuresChecksum'), reference, 'the features read back differ');
-    assert.equal(await page.getAttribute('[data-testid=features-cached]', 'data-cached'), String(N + M), 'not all from the cache');
-    const again = (await resultRows()).filter((r) => r.classifier === 'linear-svm');
-    assert.equal(again.length, 2);
-    assert.equal(again[1].accuracy, before.accuracy);
-  });
-
-  test('a failed pixel fit leaves the page its images: the next one gives the same accuracy', async () => {
-    ready();
-    const before = (await resultRows()).find((r) => r.classifier === 'pixels-linear-svm');
-    await choose('use-pixels-linear-svm');
-    await hook('nextFitParams', { C: -1 });    // refused by the worker, after the images moved there
-    await page.click('[data-testid=train]');
-    await page.waitForFunction(() => document.querySelector('[data-testid=fashion-error]').textContent, null, { timeout: SLOW });
-    assert.match(await text('fashion-error'), /^Linear SVM \(pixel baseline\): .*C must be > 0/);
-    await waitStatus(['done'], 'the failing pixel fit');
-    assert.deepEqual(await hook('imagesOnPage'), { train: 0, test: 10000 * 784, stored: true }, 'the images were not parsed again');
-    await page.click('[data-testid=train]');
-    await waitStatus(['done'], 'the pixel fit again');
-    const again = (await resultRows()).filter((r) => r.classifier === 'pixels-linear-svm');
-    assert.equal(again.at(-1).accuracy, before.accuracy);
   });
 
   test('the best trained classifier classifies a photo, its bytes read back from the cache', async () => {

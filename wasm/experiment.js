@@ -106,11 +106,30 @@ function rowKind(lab, name) {
   return row.kind;
 }
 
+// The row of a trained classifier: tested on test ({ x, y, n }; or, with test.chunks, its rows a chunk
+// at a time: then a Promise of the row), saved, freed.
 function testRow(name, train, test, clf, trainSeconds) {
-  try {
-    const { accuracy, confusion, predictions } = clf.evaluate(test.x, test.y, test.n);
-    return { classifier: name, train: train.n, train_seconds: trainSeconds, test_accuracy: accuracy, confusion, predictions, model: clf.save() };
-  } finally { clf.free(); }
+  const row = ({ accuracy, confusion, predictions }) => ({ classifier: name, train: train.n, train_seconds: trainSeconds, test_accuracy: accuracy, confusion, predictions, model: clf.save() });
+  if (test.chunks) return evaluateChunks(clf, test).then(row).finally(() => clf.free());
+  try { return row(clf.evaluate(test.x, test.y, test.n)); } finally { clf.free(); }
+}
+
+// clf.evaluate over test.chunks (an async iterable of { x, start, n }: rows start..start+n-1 of the
+// test set, e.g. read back from a cache one batch at a time, so that no room holds them all): the same
+// result as evaluating them whole (each row's prediction is its own; tests/fashion-web-features.test.js).
+export async function evaluateChunks(clf, { y, n, chunks }) {
+  const k = clf.numClasses, predictions = new Int32Array(n), confusion = Array.from({ length: k }, () => new Array(k).fill(0));
+  let rows = 0, correct = 0;
+  for await (const c of chunks) {
+    if (c.start !== rows || c.n < 1 || c.start + c.n > n) throw new Error(`test rows ${c.start}-${c.start + c.n - 1} do not follow row ${rows - 1} of ${n}`);
+    const r = clf.evaluate(c.x, y.subarray(c.start, c.start + c.n), c.n);
+    predictions.set(r.predictions, c.start);
+    r.confusion.forEach((line, i) => line.forEach((v, j) => { confusion[i][j] += v; }));
+    for (let i = 0; i < k; i++) correct += r.confusion[i][i];
+    rows += c.n;
+  }
+  if (rows !== n) throw new Error(`only ${rows} of the ${n} test rows came`);
+  return { accuracy: correct / n, confusion, predictions };
 }
 
 // The training and test inputs of one classifier, as `node wasm/cli.js fashion` builds them:
@@ -123,7 +142,8 @@ export function classifierInputs(lab, name, train, test, n, m, features, rbfMax 
   const rn = lab.reportTrainRows(name, n, rbfMax);
   return {
     train: { x: px ? pixels(train, rn, newFloats(rn * d)) : features.train.subarray(0, rn * d), y: train.labels.subarray(0, rn), n: rn, d },
-    test: { x: px ? pixels(test, m, newFloats(m * d)) : features.test.subarray(0, m * d), y: test.labels.subarray(0, m), n: m, d },
+    // features.test null: the test rows are elsewhere (the page's classifier worker reads them from its cache).
+    test: { x: px ? pixels(test, m, newFloats(m * d)) : features.test?.subarray(0, m * d) ?? null, y: test.labels.subarray(0, m), n: m, d },
   };
 }
 

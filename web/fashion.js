@@ -4,9 +4,9 @@
 // This file is the page's DOM and sequencing; the features come from fashion-pool.js (workers)
 // and fashion-cache.js (IndexedDB), the drawings from fashion-render.js, the defaults of
 // every field from defaults.js.
-import { FASHION_CLASSES, FASHION_FILES, RowsChecksum, blockFloats } from './experiment.js';
+import { FASHION_CLASSES, FASHION_FILES, RowsChecksum, batchRanges, blockFloats } from './experiment.js';
 import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures, putBlockRows, putCachedRows } from './fashion-pool.js';
-import { FeatureCache, ModelStore } from './fashion-cache.js';
+import { FeatureCache, ModelStore, cacheKey } from './fashion-cache.js';
 import { bestRow, drawCurve, drawGray, lessonSentence, renderConfusion, renderGallery } from './fashion-render.js';
 import { FASHION as DEFAULTS } from './defaults.js';
 import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
@@ -38,6 +38,7 @@ const state = {
   trainer: null, trainerData: null, trainCall: null,
   featureTypesUsed: [],  // 'classifier:f16' or ':f32' as each fit found the features (a test hook)
   pixelFits: [],         // how each pixel fit got its training images: 'parts' (stored) or 'whole' (a test hook)
+  testRowsFrom: [],      // 'name:cache' or 'name:room': where each fit's test rows were (a test hook)
   extractions: [],       // { type: the room the features were read into ('none': only hashed), checksum: how } (a test hook)
   streamChecksum: true,  // tests: false takes the checksum from a float32 room, as before
   rbfPairs: null,        // { key, done: Map } the RBF SVM's finished pairs: a stopped fit resumes from them
@@ -194,7 +195,8 @@ async function extract(block = wantBlock(), reader = null) {
   const own = () => direct || resumed;
   const roomType = (t) => (own() ? 'f32' : reader ? t.mode?.featureTypes?.[reader] ?? 'f32' : null);
   const open = () => (opened ??= startedTrainer().then(async (t) => {
-    const type = roomType(t), r = await t.call('features-begin', { key, n, m, d: DIMS, blockD, modelUrl: modelUrl(), checksum: state.modelChecksum, type });
+    // Read back from the cache (not own()): no room for the test rows, which the worker reads from the cache when it tests.
+    const type = roomType(t), r = await t.call('features-begin', { key, n, m, d: DIMS, blockD, modelUrl: modelUrl(), checksum: state.modelChecksum, type, testRows: own() });
     t.room = own() ? room : null;
     return { ...r, t, type };
   }));
@@ -236,7 +238,7 @@ async function extract(block = wantBlock(), reader = null) {
   let type = opened ? (await opened).type : null, sum = state.streamChecksum ? rows.result() : null;
   const streamed = !!sum;
   if (!sum && type !== 'f32') {      // some batch came out of order: the float32 room, read back again
-    await readBackAs(await startedTrainer(), { n, m, size }, 'f32');
+    await readBackAs(await startedTrainer(), { n, m, size }, 'f32', true);
     type = 'f32';
   }
   sum ??= (await (await startedTrainer()).call('features-end')).checksum;
@@ -400,13 +402,22 @@ async function featuresAs(t, name) {
   Object.assign(f, { type, dropped: false });
 }
 
-// Every batch of the features of { n, m, size } from the cache into a new room of type in the classifier worker.
-async function readBackAs(t, { n, m, size }, type) {
+// Every batch of the features of { n, m, size } from the cache into a new room of type in the classifier
+// worker; the test rows only with testRows (else the worker reads them from the cache when it tests: testFrom).
+async function readBackAs(t, { n, m, size }, type, testRows = false) {
   t.room = null;
   await t.call('features-drop', { keepBlock: true });
-  const { have } = await t.call('features-begin', { key: featuresKey({ n, m, size }), n, m, d: DIMS, type });
-  await putCachedRows({ cache: state.cache, n, m, size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, block: false,
+  const { have } = await t.call('features-begin', { key: featuresKey({ n, m, size }), n, m, d: DIMS, type, testRows });
+  await putCachedRows({ cache: state.cache, n, m: testRows ? m : 0, size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, block: false,
     sink: { have: new Set(have), put: workerPut(async () => t) } });
+}
+
+// The cache's entries of the test features ([{ key, start, rows }], in order), for a classifier worker
+// whose room lacks the test rows (read back from a complete cache); undefined without such a cache.
+function testFrom() {
+  const f = state.features;
+  if (!f?.cacheComplete) return undefined;
+  return batchRanges(f.m, DEFAULTS.batch).map((range) => ({ key: cacheKey(state.modelChecksum, f.size, 'test', range), start: range[0], rows: range[1] - range[0] }));
 }
 const featureTypeOf = (name) => { const f = state.features; return `${name}:${f?.cacheComplete ? f.type ?? 'f32' : 'f32 (no cache)'}`; };
 
@@ -522,7 +533,7 @@ async function train() {
         const px = c.name === 'pixels-linear-svm' ? await pixelImages(t) : { images: null, transfer: [] };
         const params = { ...c.params, ...state.nextFitParams };
         state.nextFitParams = null;
-        const r = c.name === 'rbf-svm' ? await fitRbf(t, c) : await pixelsBack(px, t.call('fit', { name: c.name, params, rbfMax: c.rbfMax ?? Infinity, images: px.images, stopFlag: state.stopFlag }, {
+        const r = c.name === 'rbf-svm' ? await fitRbf(t, c) : await pixelsBack(px, t.call('fit', { name: c.name, params, rbfMax: c.rbfMax ?? Infinity, images: px.images, stopFlag: state.stopFlag, testFrom: testFrom() }, {
           transfer: px.transfer,
           onProgress: (p) => {
             if (canvas && p.phase === c.name) {
@@ -537,10 +548,12 @@ async function train() {
             }
           },
         }));
+        state.testRowsFrom.push(`${c.name}:${r.testRowsFrom}`);
         const row = addResult({ ...r, model: await keepModel(t, r.model), name: c.name, size: c.name === 'pixels-linear-svm' ? 28 : size, n, m, curve: canvas ? curve : null, val: c.params.val ?? 0 });
         if (state.stopped) { tunedStop = row; break; }   // a fine-tuning stop kept its row; the rest do not run
       } catch (e) {
         if (state.stopped) break;
+        if (/extract again/.test(e.message)) state.features = null;   // the cache lost some: the next run extracts them (reusing what it has)
         errors.push(`${LABELS[c.name]}: ${e.message}`);
         showError(errors.join('\n'));
         if (!state.trainer) break;   // the worker died: the rest would need a new one anyway
@@ -639,7 +652,7 @@ async function fitRbf(t, c) {
       },
     });
     for (const w of pool) w.kill('finished');   // their heaps go before assembling
-    return await t.call('rbfAssemble', { results, seconds: (performance.now() - t0) / 1000 });
+    return await t.call('rbfAssemble', { results, seconds: (performance.now() - t0) / 1000, testFrom: testFrom() });
   } finally {
     for (const w of pool) w.kill('finished');
     state.rbfPool = [];
@@ -676,7 +689,7 @@ async function fitRbfThreaded(t, classes, done) {
     }
     state.rbfStopFlag = null;   // assembling: a stop now ends the worker, as in the pair workers' way
     const results = rbfPairs(classes).map(([ci, cj]) => done.get(pairKey(ci, cj)));
-    return await t.call('rbfAssemble', { results, seconds: (performance.now() - t0) / 1000 });
+    return await t.call('rbfAssemble', { results, seconds: (performance.now() - t0) / 1000, testFrom: testFrom() });
   } finally {
     state.rbfStopFlag = null;
   }
@@ -914,6 +927,7 @@ window.__denselabTest = {
   featureTypesUsed: () => state.featureTypesUsed,
   extractions: () => state.extractions,
   pixelFits: () => state.pixelFits,
+  testRowsFrom: () => state.testRowsFrom,
   streamChecksum: (on) => { state.streamChecksum = on; },
   // The next extractions as in a browser without IndexedDB (off), or with it again; the features are forgotten.
   cacheOff: (off) => { state.features = null; state.cacheKept ??= state.cache; state.cache = off ? new FeatureCache(null) : state.cacheKept; },

@@ -7,7 +7,8 @@
 //   data    { train: {labels, rows, cols}, test: {...}, n, m } (labels only: the images come with a pixel fit)
 //   features-begin { key, n, m, d, blockD, modelUrl, checksum, type } -> { have: ['train:0', ...], haveBlock }: room for the
 //                    features of key (train rows then test rows) in this worker's WASM heap (type 'f16': as float16,
-//                    each put batch converted; default 'f32'), and the batches already there; blockD > 0: fine-tuning's rows may come too (blockD floats each; their room is
+//                    each put batch converted; default 'f32'; testRows false: no room for the test rows, whose batches are
+//                    then not kept: a fit reads them from the cache, testFrom), and the batches already there; blockD > 0: fine-tuning's rows may come too (blockD floats each; their room is
 //                    taken at their first batch; the model at modelUrl, checked against checksum, gives the conv5
 //                    weights fine-tuning starts from: fetched here, read once and freed)
 //   block-begin    { key, n, m, blockD, modelUrl, checksum } -> { have }: fine-tuning's rows only (put with block:
@@ -18,7 +19,8 @@
 //                    only (the page takes the checksum of float16 rooms from the float32 batches as they pass)
 //   features-drop  { keepBlock } -> {}: keepBlock: only the features go (their room then holds fine-tuning's
 //                    working memory); fine-tuning's rows stay, for a fit of 'finetune' only
-//   fit     { name, params, rbfMax, images: { train, test } (the pixel baseline's, transferred), stopFlag }
+//   fit     { name, params, rbfMax, images: { train, test } (the pixel baseline's, transferred), stopFlag, testFrom (the
+//           cache's test entries [{ key, start, rows }], for a room without test rows) }
 //           -> the comparison-table row (+ predictions, and model: { held, length }, the trained file left in
 //           this worker's heap; the pixel baseline's images, transferred back); stopFlag (Int32Array on a
 //           SharedArrayBuffer): set to 1, fine-tuning ends after its epoch, keeping the best epoch's weights
@@ -40,10 +42,11 @@
 //   rbfPairsHere { done, threads, stopFlag } -> { pairs, threads } (the worker holding the data, started
 //                                         threaded: every pair not in done on its pthreads, rows in place;
 //                                         each pair's bytes come as progress as it finishes)
-//   rbfAssemble { results, seconds }   -> the comparison-table row, as fit's (its model held likewise)
+//   rbfAssemble { results, seconds, testFrom } -> the comparison-table row, as fit's (its model held likewise)
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 import { fetchModelFile } from './fetch-model.js';
+import { FeatureCache } from './fashion-cache.js';
 import { checksum, classifierInputs, pixelsInto, rbfAssembledRow, runClassifier } from './experiment.js';
 import { classIndex, pairKey, pairTask, trainPairAt, trainPairTask, trainPairsHere } from './rbf-pairs.js';
 
@@ -150,13 +153,14 @@ async function finetuneBase(modelUrl, modelChecksum) {
   try { lab.setFinetuneBase(file); baseModel = file.checksum; } finally { file.free(); }
 }
 
-async function featuresBegin({ key, n, m, d, blockD = 0, modelUrl, checksum: modelChecksum, type = 'f32' }) {
+async function featuresBegin({ key, n, m, d, blockD = 0, modelUrl, checksum: modelChecksum, type = 'f32', testRows = true }) {
   // Before the features' room is taken: the model's heap space is free again for it.
   if (blockD) await finetuneBase(modelUrl, modelChecksum);
-  if (features?.key !== key || !features.heap || features.type !== type) {
+  if (features?.key !== key || !features.heap || features.type !== type || features.testRows !== testRows) {
     dropFeatures();
-    const heap = type === 'f16' ? lab.heapHalves((n + m) * d, 'features') : lab.heapFloats((n + m) * d, 'features');
-    features = { key, n, m, d, type, heap, have: new Set(), blockD: 0, block: null, haveBlock: new Set() };
+    const rows = n + (testRows ? m : 0);
+    const heap = type === 'f16' ? lab.heapHalves(rows * d, 'features') : lab.heapFloats(rows * d, 'features');
+    features = { key, n, m, d, type, testRows, heap, have: new Set(), blockD: 0, block: null, haveBlock: new Set() };
   }
   if (blockD && features.blockD !== blockD) {
     features.block?.free();
@@ -191,6 +195,8 @@ function featuresPut({ split, start, floats, block }) {
   if ((split !== 'train' && split !== 'test') || !Number.isInteger(rows) || !Number.isInteger(start) || start < 0 || start + rows > end) {
     throw new Error(`features-put: ${floats.length} floats at ${split} row ${start} do not fit ${n} + ${m} rows of ${d}`);
   }
+  // A room without test rows: they are read from the cache when a classifier is tested (cachedTestRows).
+  if (!block && split === 'test' && !features.testRows) return { spent: floats };
   const room = block ? blockRoom() : features.heap, at = ((split === 'test' ? n : 0) + start) * d;
   room.put(at, floats);   // halves: converted by the C kernel
   (block ? features.haveBlock : features.have).add(`${split}:${start}`);
@@ -200,20 +206,56 @@ function featuresPut({ split, start, floats, block }) {
   return { spent: floats };
 }
 
-// The features (block: fine-tuning's rows) as experiment.js's { train, test, d }, in place.
+// The features (block: fine-tuning's rows) as experiment.js's { train, test, d }, in place; test null
+// when the room has no test rows.
 function featureParts(block = false) {
   const { n, m } = features, d = block ? features.blockD : features.d, heap = block ? features.block : features.heap;
-  return { train: heap.subarray(0, n * d), test: heap.subarray(n * d, (n + m) * d), d };
+  return { train: heap.subarray(0, n * d), test: block || features.testRows ? heap.subarray(n * d, (n + m) * d) : null, d };
+}
+
+// A classifier's test set when the features' room has no test rows (the page's cache holds them all:
+// 40 MB at the full size that no room needs to keep, which lowers the heap's peak, set by the
+// softmax head's float32 room): test (classifierInputs') with chunks instead of x, each batch of
+// testFrom ([{ key, start, rows }], the cache's test entries in order) read into one small room of
+// the features' type, so the rows are those the room would have held (float16 ones rounded alike).
+let testReader = null;   // the cache, opened here for those reads
+
+async function cachedTest(test, testFrom) {
+  if (test.x) return test;
+  if (!testFrom?.length) throw new Error('the test rows are not in the classifier worker and no cache entries were given for them');
+  testReader ??= await FeatureCache.open();
+  // Every entry is there before training starts, so a missing one does not lose a trained classifier.
+  for (const { key, start, rows } of testFrom) {
+    if (!(await testReader.has(key))) throw new Error(`the cached features of test images ${start}–${start + rows - 1} are gone: extract again`);
+  }
+  return { ...test, chunks: cachedTestRows(testFrom, test.d) };
+}
+
+// Where a fit's test rows were: 'cache' or 'room' (for the page's tests).
+const testRowsFrom = (test) => (test.chunks ? 'cache' : 'room');
+
+async function* cachedTestRows(testFrom, d) {
+  const most = Math.max(...testFrom.map((e) => e.rows));
+  const room = features.type === 'f16' ? lab.heapHalves(most * d, 'test rows') : lab.heapFloats(most * d, 'test rows');
+  try {
+    for (const { key, start, rows } of testFrom) {
+      const f = await testReader.get(key, rows * d);
+      if (!f) throw new Error(`the cached features of test images ${start}–${start + rows - 1} could not be read back: extract again`);
+      room.put(0, f);
+      yield { x: room.subarray(0, rows * d), start, n: rows };
+    }
+  } finally { room.free(); }
 }
 
 function featuresEnd() {
   if (!features?.heap) throw new Error('features-end before features-begin');
   if (features.type !== 'f32') throw new Error('features-end: the checksum is of the float32 features, and this room holds them as float16');
+  if (!features.testRows) throw new Error('features-end: the checksum is of the train and test rows, and this room holds no test rows');
   const { train, test } = featureParts();
   return { checksum: checksum(train.view(), test.view()) };
 }
 
-function fit({ id, name, params, rbfMax, images, stopFlag }) {
+async function fit({ id, name, params, rbfMax, images, stopFlag, testFrom }) {
   if (!data) throw new Error('no data sent to the classifier worker');
   const px = name === 'pixels-linear-svm', block = lab.reportRows().find((r) => r.name === name)?.blockInput;
   if (!px && !(block ? features : features?.heap)) throw new Error(`${name} needs the DenseNet features: extract them first`);
@@ -234,8 +276,10 @@ function fit({ id, name, params, rbfMax, images, stopFlag }) {
     return h;
   };
   try {
-    const row = fitOn(id, name, params, classifierInputs(lab, name, withImages(data.train, 'train'), withImages(data.test, 'test'),
-      data.n, data.m, px ? null : featureParts(block), rbfMax, heapFloats), stopFlag);
+    const { train, test } = classifierInputs(lab, name, withImages(data.train, 'train'), withImages(data.test, 'test'),
+      data.n, data.m, px ? null : featureParts(block), rbfMax, heapFloats);
+    const tested = await cachedTest(test, testFrom);
+    const row = { ...await fitOn(id, name, params, { train, test: tested }, stopFlag), testRowsFrom: testRowsFrom(tested) };
     return px ? { ...row, images } : row;   // the page's images, moved back (nothing left here for a late GC)
   } finally {
     owned.forEach((h) => h.free());
@@ -334,11 +378,12 @@ function rbfPairsHere({ id, done: have = [], threads, stopFlag }) {
   return { pairs, threads: lab.threadCount() };
 }
 
-function rbfAssemble({ results, seconds }) {
+async function rbfAssemble({ results, seconds, testFrom }) {
   if (!rbf) throw new Error('rbfAssemble before rbfPrepare');
   try {
     // The model's support vectors read in place from the features (tested, saved and freed here).
-    return rbfAssembledRow(holdingModels(lab), rbf.train, rbf.test, rbf.params, results, seconds, true);
+    const tested = await cachedTest(rbf.test, testFrom);
+    return { ...await rbfAssembledRow(holdingModels(lab), rbf.train, tested, rbf.params, results, seconds, true), testRowsFrom: testRowsFrom(tested) };
   } finally {
     rbf = null;     // one fit: its rows are views into features.heap, freed by dropFeatures()
   }
