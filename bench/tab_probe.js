@@ -139,7 +139,9 @@ export function browserPids(userDir) {
       const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
       if (!children.has(ppid)) children.set(ppid, []);
       children.get(ppid).push(pid);
-      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(userDir)) roots.push(pid);
+      // The browser's own flag, not any mention of the folder: this bench's command line names it too
+      // with --profile, and its Node process (the bench itself, 150-250 MB) is no part of the browser.
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes(`--user-data-dir=${userDir}`)) roots.push(pid);
     } catch { /* the process ended */ }
   }
   const out = new Set();
