@@ -32,10 +32,15 @@ export class FeatureCache {
 
   // The entry, or null (absent, unreadable, or not `length` floats long; Type: Uint8Array for bytes).
   async get(key, length, Type = Float32Array) {
-    if (!this.db) return null;
-    const buf = await done(this.store('readonly').get(key)).catch(() => null);
-    const f = buf instanceof ArrayBuffer && buf.byteLength % Type.BYTES_PER_ELEMENT === 0 ? new Type(buf) : null;
-    return f && f.length === length ? f : null;
+    const value = await this.value(key), bytes = length * Type.BYTES_PER_ELEMENT;
+    const buf = value instanceof Blob ? (value.size === bytes ? await value.arrayBuffer().catch(() => null) : null) : value;
+    return buf instanceof ArrayBuffer && buf.byteLength === bytes ? new Type(buf) : null;
+  }
+
+  // The stored value as it is: a Blob (written by put), an ArrayBuffer (caches written before values
+  // were Blobs), or null.
+  async value(key) {
+    return this.db ? done(this.store('readonly').get(key)).catch(() => null) : null;
   }
 
   getBytes(key, length) { return this.get(key, length, Uint8Array); }
@@ -47,12 +52,14 @@ export class FeatureCache {
   }
 
   // Resolves once the entry is committed (no cache: at once); rejects if the write failed. The
-  // floats are copied when put() returns: the caller may transfer them away at once.
+  // floats are copied when put() returns: the caller may transfer them away at once. Stored as a
+  // Blob: the record is a small handle and the bytes stay in IndexedDB's blob file until read
+  // (readEntries streams them into one reused buffer; an ArrayBuffer value came back as a new
+  // deserialized copy, and a native one, at every read).
   put(key, floats) {
     if (!this.db) return Promise.resolve();
     const tx = this.db.transaction(STORE, 'readwrite');
-    const whole = floats.byteOffset === 0 && floats.byteLength === floats.buffer.byteLength;
-    tx.objectStore(STORE).put(whole ? floats.buffer : floats.buffer.slice(floats.byteOffset, floats.byteOffset + floats.byteLength), key);
+    tx.objectStore(STORE).put(new Blob([floats]), key);
     return new Promise((resolve, reject) => {
       tx.oncomplete = () => resolve();
       tx.onabort = tx.onerror = () => reject(tx.error || new Error('IndexedDB write failed (storage full?)'));
@@ -224,6 +231,7 @@ async function readParts(store, handle) {
 }
 
 // each(start, part) for a keepParts handle's parts in order, awaited; false when a part is missing.
+// store: anything with getBytes(key, length) (a cache, its worker, or streamParts' scratch reader).
 async function forParts(store, { key, length, parts }, each) {
   for (let i = 0; i < parts; i++) {
     const start = i * PART_BYTES, b = await store.getBytes(`${key}:${i}`, Math.min(length, start + PART_BYTES) - start);
@@ -242,3 +250,60 @@ export async function withCacheWorker(cache, fn) {
     store.close?.();
   }
 }
+
+// Why a cache entry ({ split, range, isBlock }, as readEntries takes them) could not be read back: the
+// same words whoever reads it (the page through the cache worker, or the classifier worker itself).
+export const readBackError = ({ split, range, isBlock }) => new Error(`the cached ${isBlock ? 'fine-tuning rows' : 'features'} of ${split} images ${range[0]}–${range[1] - 1} could not be read back: extract again`);
+
+// Entries read straight from IndexedDB into one reused buffer, by a reader that copies each where it
+// goes at once (the classifier worker into its heap, the page into a checksum): nothing allocated per
+// entry, so nothing is left for a late garbage collection, and no worker in between.
+export class ScratchReader {
+  buffer = new ArrayBuffer(0);
+
+  // The entry's bytes (a Uint8Array, valid until the next read), or null: absent, unreadable, not `bytes` long.
+  async read(cache, key, bytes) {
+    const value = await cache.value(key);
+    if (value instanceof ArrayBuffer) return value.byteLength === bytes ? new Uint8Array(value) : null;   // a cache written before Blobs
+    if (!(value instanceof Blob) || value.size !== bytes) return null;
+    return this.stream(value, bytes).catch(() => null);
+  }
+
+  // A BYOB read moves the buffer into the stream and hands the same memory back as the value's buffer;
+  // where blobs have no byte stream, a copy (blob.arrayBuffer()).
+  async stream(blob, bytes) {
+    let reader;
+    try { reader = blob.stream().getReader({ mode: 'byob' }); } catch { return new Uint8Array(await blob.arrayBuffer()); }
+    if (this.buffer.byteLength < bytes) this.buffer = new ArrayBuffer(bytes);
+    let buffer = this.buffer, at = 0;
+    try {
+      while (at < bytes) {
+        const { value, done } = await reader.read(new Uint8Array(buffer, at, bytes - at));
+        if (!value) break;
+        buffer = value.buffer;
+        if (done) break;
+        at += value.byteLength;
+      }
+    } finally {
+      this.buffer = buffer;   // detached if a read failed: the next read takes a new one
+      reader.cancel().catch(() => {});
+    }
+    return at === bytes ? new Uint8Array(buffer, 0, bytes) : null;
+  }
+}
+
+// Cache entries ({ key, split, range, floats per row, isBlock }) read in order with a ScratchReader,
+// each(entry, floats) awaited (the floats valid during the call only); a missing entry throws
+// readBackError after every one before it was handed over.
+export async function readEntries(cache, entries, each, scratch = new ScratchReader()) {
+  for (const entry of entries) {
+    const count = (entry.range[1] - entry.range[0]) * entry.floats, b = await scratch.read(cache, entry.key, count * 4);
+    if (!b) throw readBackError(entry);
+    await each(entry, new Float32Array(b.buffer, b.byteOffset, count));
+  }
+}
+
+// A keepParts handle's parts read straight from the cache with a ScratchReader: each(start, part) in
+// order (the part valid during the call only); false when a part is missing.
+export const streamParts = (cache, handle, each, scratch = new ScratchReader()) =>
+  forParts({ getBytes: (key, length) => scratch.read(cache, key, length) }, handle, each);

@@ -6,7 +6,7 @@
 // every field from defaults.js.
 import { FASHION_CLASSES, FASHION_FILES, RowsChecksum, blockFloats } from './experiment.js';
 import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures, putBlockRows, putCachedRows } from './fashion-pool.js';
-import { FeatureCache, ModelStore } from './fashion-cache.js';
+import { FeatureCache, ModelStore, readEntries } from './fashion-cache.js';
 import { bestRow, drawCurve, drawGray, lessonSentence, renderConfusion, renderGallery } from './fashion-render.js';
 import { FASHION as DEFAULTS } from './defaults.js';
 import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
@@ -48,7 +48,9 @@ const state = {
   stopFlag: null,        // fine-tuning's stop request (Int32Array on a SharedArrayBuffer: crossOriginIsolated pages)
   stopAfterEpochs: 0,    // tests: stop fine-tuning after this many epochs (0: never)
   nextFitParams: null,   // tests: parameters the next fit takes over the form's (a bad one makes it fail in the worker)
-  blockBatchesPut: 0,    // tests: batches of fine-tuning's rows sent to the classifier worker
+  blockBatchesPut: 0,    // tests: batches of fine-tuning's rows sent to (or read by) the classifier worker
+  readBacks: [],         // tests: how each read-back from the cache went ('features' | 'block' | 'pixels' -> who read them)
+  workerReads: true,     // tests: false sends every read-back through the page, as when the worker has no IndexedDB
   busy: false, cancelled: false,
 };
 
@@ -208,6 +210,14 @@ async function extract(block = wantBlock(), reader = null) {
       // rows come here only when direct: else they wait in the cache.)
       return direct || reader ? toWorker(split, start, floats, isBlock) : { spent: floats };
     },
+    // The read-back after the pool: the classifier worker reads the batches itself, hashing them on from
+    // rows; with no reader, the page hashes them, read into one reused buffer (no worker at all).
+    fromCache: async (entries) => {
+      if (direct || reader) return readInWorker((await open()).t, entries, rows);
+      await readEntries(state.cache, entries, ({ split, range }, floats) => { rows.add(split, range[0], floats); });
+      state.readBacks.push('features: the page (hashed)');
+      return true;
+    },
   };
   try {
     r = await extractFeatures({
@@ -270,6 +280,20 @@ const workerPut = (worker) => (split, start, floats, isBlock) => worker()
   .then((t) => { if (isBlock) state.blockBatchesPut++; return t; })
   .then((t) => t.call('features-put', { split, start, floats, block: isBlock }, { transfer: [floats.buffer] }));
 
+// A sink's fromCache (fashion-pool.js readBack): classifier worker t reads the cache entries from
+// IndexedDB itself, straight into its room (no copy through the page or a cache worker); rows (a
+// RowsChecksum) is continued there over the features' batches. -> false when it cannot (no IndexedDB
+// in the worker, or turned off by a test): the page then sends the batches (features-put), as before.
+async function readInWorker(t, entries, rows = null) {
+  const what = entries[0].isBlock ? 'block' : 'features';
+  const r = state.workerReads ? await t.call('features-from-cache', { entries, rows: rows?.state() ?? null }) : { direct: false };
+  state.readBacks.push(`${what}: ${r.direct ? 'the classifier worker' : 'the page'}`);
+  if (!r.direct) return false;
+  if (rows) Object.assign(rows, RowsChecksum.from(r.rows));
+  state.blockBatchesPut += entries.filter((e) => e.isBlock).length;
+  return true;
+}
+
 // The classifier worker, once started.
 const startedTrainer = async () => { const t = trainer(); await t.ready; return t; };
 
@@ -280,7 +304,7 @@ const startedTrainer = async () => { const t = trainer(); await t.ready; return 
 async function fineTuningRows(t) {
   const { n, m, size } = state.features;
   const { have } = await t.call('block-begin', { key: featuresKey({ n, m, size }), n, m, blockD: blockFloats(size), modelUrl: modelUrl(), checksum: state.modelChecksum });
-  await putBlockRows({ cache: state.cache, n, m, size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, sink: { have: new Set(have), put: workerPut(async () => t) } })
+  await putBlockRows({ cache: state.cache, n, m, size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, sink: workerSink(t, have) })
     .catch((e) => { state.features.block = false; throw e; });   // the next run computes what the cache lacks
 }
 
@@ -405,9 +429,11 @@ async function readBackAs(t, { n, m, size }, type) {
   t.room = null;
   await t.call('features-drop', { keepBlock: true });
   const { have } = await t.call('features-begin', { key: featuresKey({ n, m, size }), n, m, d: DIMS, type });
-  await putCachedRows({ cache: state.cache, n, m, size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, block: false,
-    sink: { have: new Set(have), put: workerPut(async () => t) } });
+  await putCachedRows({ cache: state.cache, n, m, size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, block: false, sink: workerSink(t, have) });
 }
+
+// A sink (fashion-pool.js) into classifier worker t, which has the batches `have`: it reads the rest from the cache itself.
+const workerSink = (t, have) => ({ have: new Set(have), put: workerPut(async () => t), fromCache: (entries) => readInWorker(t, entries) });
 const featureTypeOf = (name) => { const f = state.features; return `${name}:${f?.cacheComplete ? f.type ?? 'f32' : 'f32 (no cache)'}`; };
 
 // The pixel baseline's floats (219 MB at the full size) would sit next to the features (287 MB) in
@@ -448,16 +474,22 @@ async function stashTrainImages() {
 // the idle worker. Training images stored in parts (stashTrainImages) go a part at a time into the
 // worker's pixel floats instead (pixels-room, pixels-put): no whole JS copy of their 47 MB.
 async function pixelImages(t) {
-  const { test } = state.splits;
   if (!state.splits.train.images && state.trainImages?.parts) {
     await t.call('pixels-room');
+    // The worker reads the parts from IndexedDB itself; where it cannot, the page sends them.
+    const read = state.workerReads ? await t.call('pixels-from-cache', { handle: state.trainImages }) : { direct: false };
     const put = (start, bytes) => t.call('pixels-put', { start, bytes }, { transfer: [bytes.buffer] }).then((r) => r.spent);
-    if (await state.models.eachPart(state.trainImages, put)) {
+    state.readBacks.push(`pixels: ${read.direct ? 'the classifier worker' : 'the page'}`);
+    if (read.direct ? read.complete : await state.models.eachPart(state.trainImages, put)) {
       state.pixelFits.push('parts');
-      return { images: { train: null, test: test.images }, transfer: [test.images.buffer] };
+      return { images: { train: null, test: state.splits.test.images }, transfer: [state.splits.test.images.buffer] };
     }
+    // A part is gone (storage cleared, or evicted): the files are parsed again, and stored again after the fit.
+    state.trainImages = null;
+    state.splits = (await loadSplits()).splits;
   }
   state.pixelFits.push('whole');
+  const { test } = state.splits;
   const train = await splitImages('train');
   return { images: { train, test: test.images }, transfer: [train.buffer, test.images.buffer] };
 }
@@ -914,6 +946,16 @@ window.__denselabTest = {
   featureTypesUsed: () => state.featureTypesUsed,
   extractions: () => state.extractions,
   pixelFits: () => state.pixelFits,
+  readBacks: () => state.readBacks,
+  workerReads: (on) => { state.workerReads = on; },
+  // Deletes entries from IndexedDB: the stored training images' part i, or the feature batch whose key ends so.
+  dropCacheEntry: async ({ imagePart, keyEnd }) => {
+    const keys = await new Promise((resolve, reject) => { const r = state.cache.store('readonly').getAllKeys(); r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+    const key = imagePart !== undefined ? `${state.trainImages.key}:${imagePart}` : keys.find((k) => k.endsWith(keyEnd));
+    if (!keys.includes(key)) return null;
+    await new Promise((resolve, reject) => { const r = state.cache.store('readwrite').delete(key); r.onsuccess = resolve; r.onerror = () => reject(r.error); });
+    return key;
+  },
   streamChecksum: (on) => { state.streamChecksum = on; },
   // The next extractions as in a browser without IndexedDB (off), or with it again; the features are forgotten.
   cacheOff: (off) => { state.features = null; state.cacheKept ??= state.cache; state.cache = off ? new FeatureCache(null) : state.cacheKept; },

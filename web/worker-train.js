@@ -26,6 +26,13 @@
 //   pixels-put { start, bytes }        -> { spent: bytes, transferred back }: stored training images, a part at a
 //                                         time, converted into that room (no whole JS copy of their 47 MB); a
 //                                         pixel fit with images.train null takes the room
+//   features-from-cache { entries: [{ key, split, range, floats (per row), isBlock }], rows } -> { direct, rows }: the
+//                    entries read here from IndexedDB (fashion-cache.js readEntries) into the room, as features-put
+//                    would put them; rows: a RowsChecksum state (experiment.js) continued over the features' batches;
+//                    direct false: no IndexedDB here (nothing read: the page sends them); a missing entry fails with
+//                    fashion-cache.js readBackError, the entries before it put
+//   pixels-from-cache { handle: { key, length, parts } } -> { direct, complete }: the stored training images read
+//                    here a part at a time into the pixel room, as pixels-put; complete false: a part is missing
 //   model-part { held, start, end } -> { bytes }: a part of a held file (copied, transferred), so the page
 //                                     stores it a few MB at a time and no whole JS copy of it exists
 //   model-free { held } -> {}: the page has it stored (or as bytes)
@@ -44,7 +51,8 @@
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 import { fetchModelFile } from './fetch-model.js';
-import { checksum, classifierInputs, pixelsInto, rbfAssembledRow, runClassifier } from './experiment.js';
+import { RowsChecksum, checksum, classifierInputs, pixelsInto, rbfAssembledRow, runClassifier } from './experiment.js';
+import { FeatureCache, ScratchReader, readEntries, streamParts } from './fashion-cache.js';
 import { classIndex, pairKey, pairTask, trainPairAt, trainPairTask, trainPairsHere } from './rbf-pairs.js';
 
 let lab = null;
@@ -185,7 +193,8 @@ function blockRoom() {
   return features.block;
 }
 
-function featuresPut({ split, start, floats, block }) {
+// A batch's floats copied into the room (features-put's and features-from-cache's one copy-in).
+function putRows({ split, start, floats, block }) {
   if (!(block ? features : features?.heap)) throw new Error('features-put before features-begin');
   const { n, m } = features, d = block ? features.blockD : features.d, rows = floats.length / d, end = split === 'train' ? n : m;
   if ((split !== 'train' && split !== 'test') || !Number.isInteger(rows) || !Number.isInteger(start) || start < 0 || start + rows > end) {
@@ -194,10 +203,33 @@ function featuresPut({ split, start, floats, block }) {
   const room = block ? blockRoom() : features.heap, at = ((split === 'test' ? n : 0) + start) * d;
   room.put(at, floats);   // halves: converted by the C kernel
   (block ? features.haveBlock : features.have).add(`${split}:${start}`);
+}
+
+function featuresPut(msg) {
+  putRows(msg);
   // The heap holds them now. Handed back rather than released: a detached buffer's memory is
   // freed only by a garbage collection, which this idle worker puts off (410 MB at 70,000
   // images); the page gives it to the cache worker, which is ended with it.
-  return { spent: floats };
+  return { spent: msg.floats };
+}
+
+// IndexedDB, opened here at the first direct read (null until then), and the one buffer every such
+// read goes through (fashion-cache.js ScratchReader: no allocation per entry).
+let cache = null;
+const scratch = new ScratchReader();
+const openCache = async () => (cache ??= await FeatureCache.open().catch(() => null));
+
+// Cache entries read here, straight from IndexedDB into the room: no copy through the page, and
+// nothing of theirs left for a late garbage collection. rows: the page's RowsChecksum state,
+// continued over the features' batches (in the entries' order) and returned.
+async function featuresFromCache({ entries, rows }) {
+  if (!(await openCache())) return { direct: false };   // the page sends them (features-put)
+  const sum = rows ? RowsChecksum.from(rows) : null;
+  await readEntries(cache, entries, ({ split, range, isBlock }, floats) => {
+    if (!isBlock) sum?.add(split, range[0], floats);
+    putRows({ split, start: range[0], floats, block: isBlock });
+  }, scratch);
+  return { direct: true, rows: sum?.state() ?? null };
 }
 
 // The features (block: fine-tuning's rows) as experiment.js's { train, test, d }, in place.
@@ -253,11 +285,22 @@ function pixelsRoom() {
   return {};
 }
 
-function pixelsPut({ start, bytes }) {
+// A part of the training images converted into the pixel room (pixels-put's and pixels-from-cache's one copy-in).
+function putPixels(start, bytes) {
   if (!pixelRoom) throw new Error('pixels-put before pixels-room');
   if (!(bytes instanceof Uint8Array) || !Number.isInteger(start) || start < 0) throw new Error('pixels-put: bytes must be a Uint8Array at a whole start');
   pixelsInto(pixelRoom.view(), start, bytes);   // bytes past the rows the fit takes are not needed
+}
+
+function pixelsPut({ start, bytes }) {
+  putPixels(start, bytes);
   return { spent: bytes };
+}
+
+// The stored training images (a ModelStore handle) read here, a part at a time, into the pixel room.
+async function pixelsFromCache({ handle }) {
+  if (!(await openCache())) return { direct: false };
+  return { direct: true, complete: await streamParts(cache, handle, putPixels, scratch) };
 }
 
 function fitOn(id, name, params, { train, test }, stopFlag) {
@@ -348,6 +391,7 @@ const handlers = {
   start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfPairHere, rbfPairsHere, rbfAssemble,
   'features-begin': featuresBegin, 'features-put': featuresPut, 'features-end': featuresEnd, 'features-drop': dropFeatures,
   'block-begin': blockBegin, 'model-part': modelPart, 'model-free': modelFree, 'pixels-room': pixelsRoom, 'pixels-put': pixelsPut,
+  'features-from-cache': featuresFromCache, 'pixels-from-cache': pixelsFromCache,
 };
 
 // For bench/tab_experiment.js's memory breakdown: this worker's WASM memory (it never shrinks).
