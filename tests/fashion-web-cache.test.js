@@ -108,6 +108,7 @@ function modelStore(cache) {
   Object.assign(cache, {
     keep: async (key, bytes) => (cache.fail ? bytes : (cache.map.set(key, bytes.slice()), null)),
     getBytes: async (key, length) => { const b = cache.map.get(key); return b && b.length === length ? b.slice() : null; },
+    value: async (key) => cache.map.get(key)?.slice().buffer ?? null,   // ModelStore.bytes reads the stored parts itself
     deleteModels: async () => {},
   });
   return new ModelStore(cache);

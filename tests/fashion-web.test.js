@@ -177,6 +177,8 @@ describe('the Fashion-MNIST page in Chromium', () => {
     // The linear SVM trained on the features as float16, the new head on float32 ones read back from
     // the cache (the CLI's default: learn/experiment.c's table).
     assert.deepEqual(await hook('featureTypesUsed'), ['linear-svm:f16', 'softmax:f32']);
+    // Every read-back from the cache was the classifier worker's own (IndexedDB straight into its heap).
+    assert.deepEqual(await hook('readBacks'), ['features', 'features', 'block', 'pixels'].map((w) => `${w}: the classifier worker`));
     assert.deepEqual(await hook('imagesOnPage'), { train: 0, test: 10000 * 784, stored: true });
     reference = await hook('featuresChecksum');
     assert.match(reference ?? '', /^[0-9a-f]{8}$/, 'no features checksum after the run');
@@ -269,6 +271,30 @@ describe('the Fashion-MNIST page in Chromium', () => {
     assert.equal(again[1].accuracy, before.accuracy);
   });
 
+  test('a cache entry gone mid-way through a read-back: a clear error, no row lost, and the next run computes it again, identical', async () => {
+    ready();
+    assert.equal(await hook('featuresInWorker'), true);
+    const rows = await resultRows(), linear = rows.filter((r) => r.classifier === 'linear-svm').at(-1);
+    assert.ok(await hook('dropCacheEntry', { keyEnd: ':train:256-512' }), 'no cached batch train:256-512');
+    await choose('use-softmax');    // it reads the features again as float32: the second batch is gone
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'the softmax head with a batch gone');
+    assert.match(await text('fashion-error'), /^New head \(softmax\): the cached features of train images 256–511 could not be read back: extract again$/);
+    assert.deepEqual(await resultRows(), rows, 'a row was lost or added');
+    // The worker answers afterwards: the batch is computed again; the rest are read back through the page
+    // (as where the worker has no IndexedDB), the checksum taken as they pass.
+    await choose('use-linear-svm');
+    await hook('workerReads', false);
+    try {
+      await page.click('[data-testid=train]');
+      await waitStatus(['done'], 'the linear SVM after the batch was gone');
+    } finally { await hook('workerReads', true); }
+    assert.equal(await text('fashion-error'), '');
+    assert.equal((await hook('readBacks')).at(-1), 'features: the page');
+    assert.equal(await hook('featuresChecksum'), reference, 'the features read back differ');
+    assert.equal((await resultRows()).at(-1).accuracy, linear.accuracy);
+  });
+
   test('a failed pixel fit leaves the page its images: the next one gives the same accuracy', async () => {
     ready();
     const before = (await resultRows()).find((r) => r.classifier === 'pixels-linear-svm');
@@ -283,6 +309,23 @@ describe('the Fashion-MNIST page in Chromium', () => {
     await waitStatus(['done'], 'the pixel fit again');
     const again = (await resultRows()).filter((r) => r.classifier === 'pixels-linear-svm');
     assert.equal(again.at(-1).accuracy, before.accuracy);
+  });
+
+  test('a stored part of the training images gone: the files are parsed again, the same accuracy, and the next fit reads the parts stored again', async () => {
+    ready();
+    const before = (await resultRows()).findLast((r) => r.classifier === 'pixels-linear-svm');
+    assert.ok(await hook('dropCacheEntry', { imagePart: 1 }), 'no stored part 1 of the training images');
+    await choose('use-pixels-linear-svm');
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'the pixel fit with a part gone');
+    assert.equal(await text('fashion-error'), '');
+    assert.deepEqual((await hook('pixelFits')).slice(-1), ['whole']);
+    assert.deepEqual(await hook('imagesOnPage'), { train: 0, test: 10000 * 784, stored: true }, 'not stored again after the fit');
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'the pixel fit from the parts stored again');
+    assert.deepEqual((await hook('pixelFits')).slice(-1), ['parts']);
+    assert.equal((await hook('readBacks')).at(-1), 'pixels: the classifier worker');
+    for (const r of (await resultRows()).slice(-2)) assert.deepEqual(r, before);
   });
 
   test('the best trained classifier classifies a photo, its bytes read back from the cache', async () => {
@@ -400,6 +443,7 @@ describe('the Fashion-MNIST page in Chromium', () => {
     // "Extract features" alone: the batches (those cached before the cancel, then the new ones, in the
     // rows' order) were only hashed as they passed; no room holds them until a classifier needs them.
     assert.deepEqual((await hook('extractions')).at(-1), { type: 'none', checksum: 'as the batches passed' });
+    assert.equal((await hook('readBacks')).at(-1), 'features: the page (hashed)', 'read into one buffer on the page');
     assert.equal(await hook('featuresInWorker'), false);
     const cachedBefore = Number(await page.getAttribute('[data-testid=features-cached]', 'data-cached'));
     // At least 1,100 images were done before the cancel: the first batches (256 each) are long

@@ -91,7 +91,9 @@ export class FeatureCache {
 // but an ended worker leaves a little behind, so 16 MB (4 times the workers) raised the steady level by 10-20 MB
 // (bench/tab_experiment.js, docs/benchmarks.md). Its replacement (the spare) is started as soon as it
 // moves bytes, so a switch does not wait for a worker's start-up. put() sends a copy, so the caller keeps its floats,
-// as with FeatureCache.
+// as with FeatureCache. The reads no longer come here but where the page cannot read directly (a classifier
+// worker without IndexedDB): the classifier worker and the page read the stored Blobs themselves (ScratchReader);
+// the writes still do (the extraction's 1 MB batches, ModelStore's parts), so the recycling stays.
 export const RECYCLE_BYTES = 32 << 20;
 const openCacheWorker = async () => {
   const client = new WorkerClient(new URL('./worker-cache.js', import.meta.url), { name: 'the cache worker' });
@@ -202,12 +204,13 @@ export class ModelStore {
   // freed now, not at some later garbage collection of the page.
   discard(bytes) { return withCacheWorker(this.cache, (w) => w.discard?.(bytes)); }
 
-  // The bytes of a handle, the caller's to move: a copy of those held here.
+  // The bytes of a handle, the caller's to move: a copy of those held here, or the stored parts read
+  // straight into one array (streamParts: no buffer per part, no cache worker).
   async bytes(handle) {
     if (handle.bytes) return handle.bytes.slice();
-    const b = await withCacheWorker(this.cache, (w) => (handle.parts ? readParts(w, handle) : w.getBytes(handle.key, handle.length)));
-    if (!b) throw new Error('the trained classifier is no longer in the browser\'s storage: train it again');
-    return b;
+    const out = new Uint8Array(handle.length);
+    if (!(await streamParts(this.cache, handle, (start, part) => { out.set(part, start); }))) throw new Error('the trained classifier is no longer in the browser\'s storage: train it again');
+    return out;
   }
 
   // The bytes of a stored handle a part at a time: each(start, part) awaited in order, the part the
@@ -222,13 +225,6 @@ export class ModelStore {
 }
 
 const PART_BYTES = 4 << 20;
-
-// A keepParts handle's bytes, one part at a time into one array (null if a part is missing); each part,
-// once copied, goes back to the cache worker, to be freed with it.
-async function readParts(store, handle) {
-  const out = new Uint8Array(handle.length);
-  return (await forParts(store, handle, (start, b) => { out.set(b, start); store.discard?.(b); })) ? out : null;
-}
 
 // each(start, part) for a keepParts handle's parts in order, awaited; false when a part is missing.
 // store: anything with getBytes(key, length) (a cache, its worker, or streamParts' scratch reader).

@@ -49,7 +49,7 @@ const state = {
   stopAfterEpochs: 0,    // tests: stop fine-tuning after this many epochs (0: never)
   nextFitParams: null,   // tests: parameters the next fit takes over the form's (a bad one makes it fail in the worker)
   blockBatchesPut: 0,    // tests: batches of fine-tuning's rows sent to (or read by) the classifier worker
-  readBacks: [],         // tests: how each read-back from the cache went ('features' | 'block' | 'pixels' -> who read them)
+  readBacks: [],         // tests, bench: each read-back from the cache, { what: 'features' | 'block' | 'pixels': who read them, seconds }
   workerReads: true,     // tests: false sends every read-back through the page, as when the worker has no IndexedDB
   busy: false, cancelled: false,
 };
@@ -214,8 +214,9 @@ async function extract(block = wantBlock(), reader = null) {
     // rows; with no reader, the page hashes them, read into one reused buffer (no worker at all).
     fromCache: async (entries) => {
       if (direct || reader) return readInWorker((await open()).t, entries, rows);
+      const t0 = performance.now();
       await readEntries(state.cache, entries, ({ split, range }, floats) => { rows.add(split, range[0], floats); });
-      state.readBacks.push('features: the page (hashed)');
+      noteReadBack('features: the page (hashed)', t0);
       return true;
     },
   };
@@ -285,14 +286,18 @@ const workerPut = (worker) => (split, start, floats, isBlock) => worker()
 // RowsChecksum) is continued there over the features' batches. -> false when it cannot (no IndexedDB
 // in the worker, or turned off by a test): the page then sends the batches (features-put), as before.
 async function readInWorker(t, entries, rows = null) {
-  const what = entries[0].isBlock ? 'block' : 'features';
+  const what = entries[0].isBlock ? 'block' : 'features', t0 = performance.now();
   const r = state.workerReads ? await t.call('features-from-cache', { entries, rows: rows?.state() ?? null }) : { direct: false };
-  state.readBacks.push(`${what}: ${r.direct ? 'the classifier worker' : 'the page'}`);
-  if (!r.direct) return false;
+  if (!r.direct) { noteReadBack(`${what}: the page`); return false; }
   if (rows) Object.assign(rows, RowsChecksum.from(r.rows));
   state.blockBatchesPut += entries.filter((e) => e.isBlock).length;
+  noteReadBack(`${what}: the classifier worker`, t0);
   return true;
 }
+
+// A read-back noted for the tests and bench/tab_experiment.js (seconds: since t0; none when the page
+// reads them through the cache worker).
+const noteReadBack = (what, t0) => { state.readBacks.push({ what, seconds: t0 === undefined ? null : (performance.now() - t0) / 1000 }); };
 
 // The classifier worker, once started.
 const startedTrainer = async () => { const t = trainer(); await t.ready; return t; };
@@ -477,9 +482,9 @@ async function pixelImages(t) {
   if (!state.splits.train.images && state.trainImages?.parts) {
     await t.call('pixels-room');
     // The worker reads the parts from IndexedDB itself; where it cannot, the page sends them.
-    const read = state.workerReads ? await t.call('pixels-from-cache', { handle: state.trainImages }) : { direct: false };
+    const t0 = performance.now(), read = state.workerReads ? await t.call('pixels-from-cache', { handle: state.trainImages }) : { direct: false };
     const put = (start, bytes) => t.call('pixels-put', { start, bytes }, { transfer: [bytes.buffer] }).then((r) => r.spent);
-    state.readBacks.push(`pixels: ${read.direct ? 'the classifier worker' : 'the page'}`);
+    noteReadBack(`pixels: ${read.direct ? 'the classifier worker' : 'the page'}`, read.direct ? t0 : undefined);
     if (read.direct ? read.complete : await state.models.eachPart(state.trainImages, put)) {
       state.pixelFits.push('parts');
       return { images: { train: null, test: state.splits.test.images }, transfer: [state.splits.test.images.buffer] };
@@ -946,14 +951,16 @@ window.__denselabTest = {
   featureTypesUsed: () => state.featureTypesUsed,
   extractions: () => state.extractions,
   pixelFits: () => state.pixelFits,
-  readBacks: () => state.readBacks,
+  readBacks: () => state.readBacks.map((r) => r.what),
+  readBackTimes: () => state.readBacks,
   workerReads: (on) => { state.workerReads = on; },
   // Deletes entries from IndexedDB: the stored training images' part i, or the feature batch whose key ends so.
   dropCacheEntry: async ({ imagePart, keyEnd }) => {
-    const keys = await new Promise((resolve, reject) => { const r = state.cache.store('readonly').getAllKeys(); r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+    const ask = (mode, fn) => new Promise((resolve, reject) => { const r = fn(state.cache.store(mode)); r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+    const keys = await ask('readonly', (s) => s.getAllKeys());
     const key = imagePart !== undefined ? `${state.trainImages.key}:${imagePart}` : keys.find((k) => k.endsWith(keyEnd));
     if (!keys.includes(key)) return null;
-    await new Promise((resolve, reject) => { const r = state.cache.store('readwrite').delete(key); r.onsuccess = resolve; r.onerror = () => reject(r.error); });
+    await ask('readwrite', (s) => s.delete(key));
     return key;
   },
   streamChecksum: (on) => { state.streamChecksum = on; },
