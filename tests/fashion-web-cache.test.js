@@ -283,3 +283,20 @@ test('readBack: a sink that reads the cache itself (fromCache) gets the entries,
   await putBlockRows({ cache: new MemoryCache(entries()), n: N, m: M, size: SIZE, batch: BATCH, modelChecksum: CHECKSUM, sink: unable });
   assert.equal(unable.puts.length, 5, 'put one batch at a time through the cache');
 });
+
+test('PortReader: the entries read by another side of a MessageChannel (serveReads), one buffer going there and back; a missing one is null', async () => {
+  const { PortReader, serveReads } = await import(pathToFileURL(dist('fashion-cache.js')).href);
+  const map = new Map(), cache = new FeatureCache(fakeDb(map)), d = 4;
+  const entry = (start, end) => ({ key: `train:${start}`, split: 'train', range: [start, end], floats: d, isBlock: false });
+  const rows = (e) => Float32Array.from({ length: (e.range[1] - e.range[0]) * d }, (_, i) => e.range[0] + i / 8);
+  const entries = [entry(0, 3), entry(3, 6), entry(6, 7)];
+  for (const e of entries) await cache.put(e.key, rows(e));
+  const { port1, port2 } = new MessageChannel(), served = serveReads(cache, port1), reader = new PortReader(port2);
+  const seen = [];
+  await readEntries(null, entries, (e, f) => { seen.push(e.key); assert.deepEqual(f, rows(e)); }, reader);
+  assert.deepEqual(seen, entries.map((e) => e.key));
+  assert.equal(await reader.read(null, 'absent', 16), null);
+  assert.equal(await reader.read(null, entries[0].key, 12 * 4 + 1), null, 'a wrong length');
+  reader.close();
+  await served;   // resolves once the reader closed
+});

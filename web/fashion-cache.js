@@ -138,6 +138,9 @@ export class FeatureCacheWorker {
 
   getBytes(key, length) { return this.use(length, (c) => c.call('get', { key, length, bytes: true })).then((r) => r.floats, () => null); }
 
+  // Serves a PortReader's reads (another worker's) through port until it closes.
+  serveReads(port) { return this.use(0, (c) => c.call('serve-reads', { port }, { transfer: [port] })); }
+
   // A buffer nobody needs, moved here so that its memory goes when this worker is ended (or
   // replaced), not at some later garbage collection of the worker it came from.
   discard(floats) {
@@ -303,3 +306,42 @@ export async function readEntries(cache, entries, each, scratch = new ScratchRea
 // order (the part valid during the call only); false when a part is missing.
 export const streamParts = (cache, handle, each, scratch = new ScratchReader()) =>
   forParts({ getBytes: (key, length) => scratch.read(cache, key, length) }, handle, each);
+
+// A ScratchReader whose reads are served by another worker through a MessagePort (serveReads there):
+// a cache worker reads the Blobs, ended afterwards with whatever reading them leaves behind (streams,
+// pipes: measured, they stayed in a reader busy in a long WASM call until it returned); the bytes come
+// here with their buffer moved, and it goes back with the next request: one buffer, no copy on the page.
+export class PortReader {
+  constructor(port, silentMs = 60000) {
+    Object.assign(this, { port, silentMs, spent: null, reply: null });
+    port.onmessage = (e) => this.reply?.(e.data);
+  }
+
+  read(_cache, key, bytes) {
+    const spent = this.spent;
+    this.spent = null;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the cache worker stopped answering')), this.silentMs);
+      this.reply = (r) => { clearTimeout(timer); this.spent = r.bytes?.buffer ?? null; resolve(r.bytes); };
+      this.port.postMessage({ key, bytes, spent }, spent ? [spent] : []);
+    });
+  }
+
+  close() {
+    this.port.postMessage({ end: true });
+    this.port.close();
+  }
+}
+
+// Serves a PortReader from the cache, every entry read into one buffer that travels there and back.
+// Resolves when the reader closes.
+export function serveReads(cache, port, scratch = new ScratchReader()) {
+  return new Promise((resolve) => {
+    port.onmessage = async ({ data: { key, bytes, spent, end } }) => {
+      if (end) { port.close(); resolve(); return; }
+      if (spent) scratch.buffer = spent;
+      const b = await scratch.read(cache, key, bytes);
+      port.postMessage({ bytes: b }, b ? [b.buffer] : []);
+    };
+  });
+}

@@ -6,7 +6,7 @@
 // every field from defaults.js.
 import { FASHION_CLASSES, FASHION_FILES, RowsChecksum, blockFloats } from './experiment.js';
 import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures, putBlockRows, putCachedRows } from './fashion-pool.js';
-import { FeatureCache, ModelStore, readEntries } from './fashion-cache.js';
+import { FeatureCache, ModelStore, readEntries, withCacheWorker } from './fashion-cache.js';
 import { bestRow, drawCurve, drawGray, lessonSentence, renderConfusion, renderGallery } from './fashion-render.js';
 import { FASHION as DEFAULTS } from './defaults.js';
 import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
@@ -287,12 +287,22 @@ const workerPut = (worker) => (split, start, floats, isBlock) => worker()
 // in the worker, or turned off by a test): the page then sends the batches (features-put), as before.
 async function readInWorker(t, entries, rows = null) {
   const what = entries[0].isBlock ? 'block' : 'features', t0 = performance.now();
-  const r = state.workerReads ? await t.call('features-from-cache', { entries, rows: rows?.state() ?? null }) : { direct: false };
-  if (!r.direct) { noteReadBack(`${what}: the page`); return false; }
+  const r = await readsInWorker(t, 'features-from-cache', { entries, rows: rows?.state() ?? null });
+  if (!r) { noteReadBack(`${what}: the page`); return false; }
   if (rows) Object.assign(rows, RowsChecksum.from(r.rows));
   state.blockBatchesPut += entries.filter((e) => e.isBlock).length;
   noteReadBack(`${what}: the classifier worker`, t0);
   return true;
+}
+
+// cmd(args) on classifier worker t, given a port on which a cache worker of its own (ended afterwards, with
+// what the reads leave) serves the entries it asks for: the page is not in the data path. null when no cache
+// worker can start (or a test turned this off): the page then sends them.
+async function readsInWorker(t, cmd, args) {
+  if (!state.workerReads) return null;
+  const { port1, port2 } = new MessageChannel();
+  return withCacheWorker(state.cache, async (w) => (w.serveReads
+    ? (await Promise.all([t.call(cmd, { ...args, port: port2 }, { transfer: [port2] }), w.serveReads(port1)]))[0] : null));
 }
 
 // A read-back noted for the tests and bench/tab_experiment.js (seconds: since t0; none when the page
@@ -482,10 +492,10 @@ async function pixelImages(t) {
   if (!state.splits.train.images && state.trainImages?.parts) {
     await t.call('pixels-room');
     // The worker reads the parts from IndexedDB itself; where it cannot, the page sends them.
-    const t0 = performance.now(), read = state.workerReads ? await t.call('pixels-from-cache', { handle: state.trainImages }) : { direct: false };
+    const t0 = performance.now(), read = await readsInWorker(t, 'pixels-from-cache', { handle: state.trainImages });
     const put = (start, bytes) => t.call('pixels-put', { start, bytes }, { transfer: [bytes.buffer] }).then((r) => r.spent);
-    noteReadBack(`pixels: ${read.direct ? 'the classifier worker' : 'the page'}`, read.direct ? t0 : undefined);
-    if (read.direct ? read.complete : await state.models.eachPart(state.trainImages, put)) {
+    noteReadBack(`pixels: ${read ? 'the classifier worker' : 'the page'}`, read ? t0 : undefined);
+    if (read ? read.complete : await state.models.eachPart(state.trainImages, put)) {
       state.pixelFits.push('parts');
       return { images: { train: null, test: state.splits.test.images }, transfer: [state.splits.test.images.buffer] };
     }

@@ -26,13 +26,12 @@
 //   pixels-put { start, bytes }        -> { spent: bytes, transferred back }: stored training images, a part at a
 //                                         time, converted into that room (no whole JS copy of their 47 MB); a
 //                                         pixel fit with images.train null takes the room
-//   features-from-cache { entries: [{ key, split, range, floats (per row), isBlock }], rows } -> { direct, rows }: the
-//                    entries read here from IndexedDB (fashion-cache.js readEntries) into the room, as features-put
-//                    would put them; rows: a RowsChecksum state (experiment.js) continued over the features' batches;
-//                    direct false: no IndexedDB here (nothing read: the page sends them); a missing entry fails with
-//                    fashion-cache.js readBackError, the entries before it put
-//   pixels-from-cache { handle: { key, length, parts } } -> { direct, complete }: the stored training images read
-//                    here a part at a time into the pixel room, as pixels-put; complete false: a part is missing
+//   features-from-cache { entries: [{ key, split, range, floats (per row), isBlock }], rows, port } -> { rows }: the
+//                    entries, read by a cache worker at the other end of port (fashion-cache.js PortReader, serveReads),
+//                    put into the room as features-put would; rows: a RowsChecksum state (experiment.js) continued over
+//                    the features' batches; a missing entry fails with fashion-cache.js readBackError, those before it put
+//   pixels-from-cache { handle: { key, length, parts }, port } -> { complete }: the stored training images, read so a
+//                    part at a time, into the pixel room as pixels-put; complete false: a part is missing
 //   model-part { held, start, end } -> { bytes }: a part of a held file (copied, transferred), so the page
 //                                     stores it a few MB at a time and no whole JS copy of it exists
 //   model-free { held } -> {}: the page has it stored (or as bytes)
@@ -52,7 +51,7 @@ import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 import { fetchModelFile } from './fetch-model.js';
 import { RowsChecksum, checksum, classifierInputs, pixelsInto, rbfAssembledRow, runClassifier } from './experiment.js';
-import { FeatureCache, ScratchReader, readEntries, streamParts } from './fashion-cache.js';
+import { PortReader, readEntries, streamParts } from './fashion-cache.js';
 import { classIndex, pairKey, pairTask, trainPairAt, trainPairTask, trainPairsHere } from './rbf-pairs.js';
 
 let lab = null;
@@ -213,23 +212,20 @@ function featuresPut(msg) {
   return { spent: msg.floats };
 }
 
-// IndexedDB, opened here at the first direct read (null until then), and the one buffer every such
-// read goes through (fashion-cache.js ScratchReader: no allocation per entry).
-let cache = null;
-const scratch = new ScratchReader();
-const openCache = async () => (cache ??= await FeatureCache.open().catch(() => null));
+// fn(a PortReader on port: the cache entries it asks for come from a cache worker, not through the page), closed after.
+async function withReader(port, fn) {
+  const reader = new PortReader(port);
+  try { return await fn(reader); } finally { reader.close(); }
+}
 
-// Cache entries read here, straight from IndexedDB into the room: no copy through the page, and
-// nothing of theirs left for a late garbage collection. rows: the page's RowsChecksum state,
-// continued over the features' batches (in the entries' order) and returned.
-async function featuresFromCache({ entries, rows }) {
-  if (!(await openCache())) return { direct: false };   // the page sends them (features-put)
+// Cache entries into the room as a cache worker reads them (port), with features-put's copy-in. rows:
+// the page's RowsChecksum state, continued over the features' batches (in the entries' order) and returned.
+function featuresFromCache({ entries, rows, port }) {
   const sum = rows ? RowsChecksum.from(rows) : null;
-  await readEntries(cache, entries, ({ split, range, isBlock }, floats) => {
+  return withReader(port, (reader) => readEntries(null, entries, ({ split, range, isBlock }, floats) => {
     if (!isBlock) sum?.add(split, range[0], floats);
     putRows({ split, start: range[0], floats, block: isBlock });
-  }, scratch);
-  return { direct: true, rows: sum?.state() ?? null };
+  }, reader)).then(() => ({ rows: sum?.state() ?? null }));
 }
 
 // The features (block: fine-tuning's rows) as experiment.js's { train, test, d }, in place.
@@ -297,11 +293,8 @@ function pixelsPut({ start, bytes }) {
   return { spent: bytes };
 }
 
-// The stored training images (a ModelStore handle) read here, a part at a time, into the pixel room.
-async function pixelsFromCache({ handle }) {
-  if (!(await openCache())) return { direct: false };
-  return { direct: true, complete: await streamParts(cache, handle, putPixels, scratch) };
-}
+// The stored training images (a ModelStore handle) into the pixel room as a cache worker reads them (port), a part at a time.
+const pixelsFromCache = ({ handle, port }) => withReader(port, (reader) => streamParts(null, handle, putPixels, reader)).then((complete) => ({ complete }));
 
 function fitOn(id, name, params, { train, test }, stopFlag) {
   let lastStep = -1, lastTime = 0;
