@@ -138,8 +138,8 @@ export class FeatureCacheWorker {
 
   getBytes(key, length) { return this.use(length, (c) => c.call('get', { key, length, bytes: true })).then((r) => r.floats, () => null); }
 
-  // Serves a PortReader's reads (another worker's) through port until it closes.
-  serveReads(port) { return this.use(0, (c) => c.call('serve-reads', { port }, { transfer: [port] })); }
+  // Serves a PortReader's reads (another worker's: about `bytes` of them) through port until it closes.
+  serveReads(port, bytes = 0) { return this.use(bytes, (c) => c.call('serve-reads', { port }, { transfer: [port] })); }
 
   // A buffer nobody needs, moved here so that its memory goes when this worker is ended (or
   // replaced), not at some later garbage collection of the worker it came from.

@@ -6,7 +6,7 @@
 // every field from defaults.js.
 import { FASHION_CLASSES, FASHION_FILES, RowsChecksum, blockFloats } from './experiment.js';
 import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures, putBlockRows, putCachedRows } from './fashion-pool.js';
-import { FeatureCache, ModelStore, readEntries, withCacheWorker } from './fashion-cache.js';
+import { FeatureCache, ModelStore, RECYCLE_BYTES, readEntries, withCacheWorker } from './fashion-cache.js';
 import { bestRow, drawCurve, drawGray, lessonSentence, renderConfusion, renderGallery } from './fashion-render.js';
 import { FASHION as DEFAULTS } from './defaults.js';
 import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
@@ -287,22 +287,40 @@ const workerPut = (worker) => (split, start, floats, isBlock) => worker()
 // in the worker, or turned off by a test): the page then sends the batches (features-put), as before.
 async function readInWorker(t, entries, rows = null) {
   const what = entries[0].isBlock ? 'block' : 'features', t0 = performance.now();
-  const r = await readsInWorker(t, 'features-from-cache', { entries, rows: rows?.state() ?? null });
-  if (!r) { noteReadBack(`${what}: the page`); return false; }
-  if (rows) Object.assign(rows, RowsChecksum.from(r.rows));
+  const read = await readsInWorker(t, async (call) => {
+    for (const group of byBytes(entries, RECYCLE_BYTES)) {
+      const r = await call('features-from-cache', { entries: group, rows: rows?.state() ?? null }, group.bytes);
+      if (rows) Object.assign(rows, RowsChecksum.from(r.rows));
+    }
+    return true;
+  });
+  if (!read) { noteReadBack(`${what}: the page`); return false; }
   state.blockBatchesPut += entries.filter((e) => e.isBlock).length;
   noteReadBack(`${what}: the classifier worker`, t0);
   return true;
 }
 
-// cmd(args) on classifier worker t, given a port on which a cache worker of its own (ended afterwards, with
-// what the reads leave) serves the entries it asks for: the page is not in the data path. null when no cache
-// worker can start (or a test turned this off): the page then sends them.
-async function readsInWorker(t, cmd, args) {
+// fn(call), call(cmd, args, bytes) -> cmd(args) on classifier worker t, given a port on which a cache worker
+// serves the entries it asks for (about `bytes` of them): the page is not in the data path. That worker is
+// replaced between calls every RECYCLE_BYTES and ended afterwards, with what reading leaves behind (an ended
+// worker's memory goes late: so not all of it at once). null when no cache worker can start (or a test
+// turned this off): the page then sends them.
+async function readsInWorker(t, fn) {
   if (!state.workerReads) return null;
-  const { port1, port2 } = new MessageChannel();
-  return withCacheWorker(state.cache, async (w) => (w.serveReads
-    ? (await Promise.all([t.call(cmd, { ...args, port: port2 }, { transfer: [port2] }), w.serveReads(port1)]))[0] : null));
+  return withCacheWorker(state.cache, (w) => (w.serveReads ? fn(async (cmd, args, bytes) => {
+    const { port1, port2 } = new MessageChannel();
+    return (await Promise.all([t.call(cmd, { ...args, port: port2 }, { transfer: [port2] }), w.serveReads(port1, bytes)]))[0];
+  }) : null));
+}
+
+// Cache entries ({ range, floats per row }) in runs of at most `most` bytes (one entry at least), each with its .bytes.
+function byBytes(entries, most) {
+  const runs = [];
+  for (const e of entries) {
+    const bytes = (e.range[1] - e.range[0]) * e.floats * 4, last = runs.at(-1);
+    if (last && last.bytes + bytes <= most) { last.push(e); last.bytes += bytes; } else runs.push(Object.assign([e], { bytes }));
+  }
+  return runs;
 }
 
 // A read-back noted for the tests and bench/tab_experiment.js (seconds: since t0; none when the page
@@ -492,7 +510,8 @@ async function pixelImages(t) {
   if (!state.splits.train.images && state.trainImages?.parts) {
     await t.call('pixels-room');
     // The worker reads the parts from IndexedDB itself; where it cannot, the page sends them.
-    const t0 = performance.now(), read = await readsInWorker(t, 'pixels-from-cache', { handle: state.trainImages });
+    const t0 = performance.now(), handle = state.trainImages;
+    const read = await readsInWorker(t, (call) => call('pixels-from-cache', { handle }, handle.length));
     const put = (start, bytes) => t.call('pixels-put', { start, bytes }, { transfer: [bytes.buffer] }).then((r) => r.spent);
     noteReadBack(`pixels: ${read ? 'the classifier worker' : 'the page'}`, read ? t0 : undefined);
     if (read ? read.complete : await state.models.eachPart(state.trainImages, put)) {
