@@ -91,9 +91,9 @@ export class FeatureCache {
 // but an ended worker leaves a little behind, so 16 MB (4 times the workers) raised the steady level by 10-20 MB
 // (bench/tab_experiment.js, docs/benchmarks.md). Its replacement (the spare) is started as soon as it
 // moves bytes, so a switch does not wait for a worker's start-up. put() sends a copy, so the caller keeps its floats,
-// as with FeatureCache. The reads no longer come here but where the page cannot read directly (a classifier
-// worker without IndexedDB): the classifier worker and the page read the stored Blobs themselves (ScratchReader);
-// the writes still do (the extraction's 1 MB batches, ModelStore's parts), so the recycling stays.
+// as with FeatureCache. Reads for the classifier worker are served from here straight to it (serveReads: the
+// Blobs read into one buffer, no page in between; replaced between runs of RECYCLE_BYTES); get() remains for
+// the page's own fallback. The writes (the extraction's 1 MB batches, ModelStore's parts) recycle as before.
 export const RECYCLE_BYTES = 32 << 20;
 const openCacheWorker = async () => {
   const client = new WorkerClient(new URL('./worker-cache.js', import.meta.url), { name: 'the cache worker' });
@@ -255,8 +255,8 @@ export async function withCacheWorker(cache, fn) {
 export const readBackError = ({ split, range, isBlock }) => new Error(`the cached ${isBlock ? 'fine-tuning rows' : 'features'} of ${split} images ${range[0]}–${range[1] - 1} could not be read back: extract again`);
 
 // Entries read straight from IndexedDB into one reused buffer, by a reader that copies each where it
-// goes at once (the classifier worker into its heap, the page into a checksum): nothing allocated per
-// entry, so nothing is left for a late garbage collection, and no worker in between.
+// goes at once (a cache worker serving the classifier worker, serveReads; the page into a checksum or a
+// download): no buffer allocated per entry.
 export class ScratchReader {
   buffer = new ArrayBuffer(0);
 
