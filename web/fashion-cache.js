@@ -327,8 +327,11 @@ export class PortReader {
     });
   }
 
+  // The last buffer goes back too, to be freed with the serving worker.
   close() {
-    this.port.postMessage({ end: true });
+    const spent = this.spent;
+    this.spent = null;
+    this.port.postMessage({ end: true, spent }, spent ? [spent] : []);
     this.port.close();
   }
 }
