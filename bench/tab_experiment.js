@@ -187,13 +187,15 @@ try {
   phase = null;   // the results are read: no more phases
   await steps;
   const trainSeconds = (Date.now() - t2) / 1000;
+  // Each read-back from IndexedDB: who read it, and its seconds (pages that note them: web/fashion.js).
+  const readBacks = await page.evaluate(() => window.__denselabTest.readBackTimes?.() ?? null);
   const rows = await page.$$eval('[data-testid=results-row]', (trs) => trs.map((tr) => ({
     classifier: tr.dataset.classifier, accuracy: Number(tr.dataset.accuracy), cells: [...tr.cells].map((c) => c.textContent.trim()).slice(0, 5),
   })));
   const result = {
     date: new Date().toISOString(), options: opts, cores: os.cpus().length,
     load_seconds: loadSeconds, feature_seconds: featureSeconds, feature_progress: featureText,
-    classifiers_seconds: trainSeconds, results: rows, peak_browser_rss_mb: Math.round(peak.rss / 2 ** 20), peak_browser_pss_mb: Math.round(peak.pss / 2 ** 20),
+    classifiers_seconds: trainSeconds, read_backs: readBacks, results: rows, peak_browser_rss_mb: Math.round(peak.rss / 2 ** 20), peak_browser_pss_mb: Math.round(peak.pss / 2 ** 20),
     peak_browser_pss_anon_mb: Math.round(peak.pssAnon / 2 ** 20), peak_browser_pss_file_mb: Math.round(peak.pssFile / 2 ** 20),
     peak_by_phase_mb: phasesMb(),
     transients: { pss: transients(timeline, events), anon: transients(timeline, events, { field: 'anon' }) }, timeline, events,

@@ -108,6 +108,7 @@ function modelStore(cache) {
   Object.assign(cache, {
     keep: async (key, bytes) => (cache.fail ? bytes : (cache.map.set(key, bytes.slice()), null)),
     getBytes: async (key, length) => { const b = cache.map.get(key); return b && b.length === length ? b.slice() : null; },
+    value: async (key) => cache.map.get(key)?.slice().buffer ?? null,   // ModelStore.bytes reads the stored parts itself
     deleteModels: async () => {},
   });
   return new ModelStore(cache);
@@ -201,4 +202,101 @@ test('FeatureCacheWorker replaces its worker every RECYCLE_BYTES, with the next 
   cache.close();
   await new Promise((r) => setTimeout(r, 10));
   assert.ok(opened.every((c) => c.killed), 'every worker, the spare too, is ended');
+});
+
+// The cache's own reads and writes over a fake IndexedDB (a Map behind transaction/objectStore/get/put):
+// put() stores a Blob, get() reads Blobs and the ArrayBuffers of caches written before, a wrong length is
+// null; the classifier worker's direct reads (readEntries, streamParts) go through one reused buffer.
+const { FeatureCache, ScratchReader, readEntries, streamParts } = await import(pathToFileURL(dist('fashion-cache.js')).href);
+
+function fakeDb(map) {
+  const later = (fn) => setTimeout(fn, 0);
+  const request = (result) => { const r = {}; later(() => { r.result = result; r.onsuccess?.(); }); return r; };
+  return {
+    transaction: () => {
+      const tx = { objectStore: () => ({ get: (k) => request(map.get(k)), put: (v, k) => { map.set(k, v); later(() => tx.oncomplete?.()); } }) };
+      return tx;
+    },
+  };
+}
+
+test('FeatureCache stores Blobs and reads them, and the ArrayBuffers of an older cache; a wrong length is null', async () => {
+  const map = new Map(), cache = new FeatureCache(fakeDb(map));
+  const floats = Float32Array.from({ length: 1000 }, (_, i) => i / 7);
+  await cache.put('a', floats.subarray(10, 510));
+  assert.ok(map.get('a') instanceof Blob, 'stored as a Blob');
+  assert.equal(map.get('a').size, 500 * 4, 'the view\'s bytes only');
+  assert.deepEqual(await cache.get('a', 500), floats.subarray(10, 510));
+  assert.equal(await cache.get('a', 499), null);
+  assert.deepEqual(await cache.getBytes('a', 2000), new Uint8Array(floats.buffer, 40, 2000));
+  map.set('old', floats.buffer.slice(0, 400));
+  assert.deepEqual(await cache.get('old', 100), floats.subarray(0, 100));
+  assert.equal(await cache.get('old', 101), null);
+  assert.equal(await cache.get('absent', 1), null);
+  assert.equal(await new FeatureCache(null).get('a', 500), null, 'no IndexedDB: nothing');
+});
+
+test('readEntries: Blobs and old ArrayBuffers through one reused buffer, in order; a missing entry is readBackError after the ones before', async () => {
+  const map = new Map(), cache = new FeatureCache(fakeDb(map)), d = 3;
+  const entry = (split, start, end) => ({ key: `${split}:${start}`, split, range: [start, end], floats: d, isBlock: false });
+  const rows = (e) => Float32Array.from({ length: (e.range[1] - e.range[0]) * d }, (_, i) => e.range[0] * 10 + i);
+  const entries = [entry('train', 0, 5), entry('train', 5, 7), entry('test', 0, 4)];
+  await cache.put(entries[0].key, rows(entries[0]));
+  map.set(entries[1].key, rows(entries[1]).buffer);   // written before values were Blobs
+  await cache.put(entries[2].key, rows(entries[2]));
+  const scratch = new ScratchReader(), seen = [];
+  await readEntries(cache, entries, (e, f) => { seen.push(e.key); assert.deepEqual(f, rows(e)); }, scratch);
+  assert.deepEqual(seen, entries.map((e) => e.key));
+  assert.equal(scratch.buffer.byteLength, 5 * d * 4, 'one buffer, as large as the largest Blob read');
+  map.delete(entries[1].key);
+  seen.length = 0;
+  await assert.rejects(readEntries(cache, entries, (e) => { seen.push(e.key); }, scratch),
+    /^Error: the cached features of train images 5–6 could not be read back: extract again$/);
+  assert.deepEqual(seen, [entries[0].key], 'the entries before the missing one were handed over');
+  await cache.put(entries[1].key, rows(entries[1]).subarray(1));   // one float short
+  await assert.rejects(readEntries(cache, [{ ...entries[1], isBlock: true }], () => {}), /fine-tuning rows of train images 5–6 could not be read back/);
+});
+
+test('ScratchReader: a Blob without a byte stream is read whole; streamParts says when a part is missing', async () => {
+  class PlainStreamBlob extends Blob {
+    stream() { const b = this; return new ReadableStream({ async start(c) { c.enqueue(new Uint8Array(await b.arrayBuffer())); c.close(); } }); }
+  }
+  const map = new Map([['k', new PlainStreamBlob([new Uint8Array([1, 2, 3])])]]), cache = new FeatureCache(fakeDb(map));
+  assert.deepEqual(await new ScratchReader().read(cache, 'k', 3), new Uint8Array([1, 2, 3]));
+  const MB = 1 << 20, file = Uint8Array.from({ length: 9 * MB + 5 }, (_, i) => i % 251), handle = { key: 'model:s:0', length: file.length, parts: 3 };
+  for (let i = 0; i < 3; i++) await cache.put(`${handle.key}:${i}`, file.subarray(i * 4 * MB, Math.min(file.length, (i + 1) * 4 * MB)));
+  const out = new Uint8Array(file.length);
+  assert.equal(await streamParts(cache, handle, (start, b) => { out.set(b, start); }), true);
+  assert.deepEqual(out, file);
+  map.delete(`${handle.key}:1`);
+  const starts = [];
+  assert.equal(await streamParts(cache, handle, (start) => { starts.push(start); }), false);
+  assert.deepEqual(starts, [0]);
+});
+
+test('readBack: a sink that reads the cache itself (fromCache) gets the entries, or, when it cannot, puts as before', async () => {
+  const lists = [], direct = { ...recordingSink(), fromCache: async (entries) => { lists.push(entries.map((e) => [e.split, e.range[0], e.isBlock])); return true; } };
+  await putBlockRows({ cache: new MemoryCache(entries()), n: N, m: M, size: SIZE, batch: BATCH, modelChecksum: CHECKSUM, sink: direct });
+  assert.deepEqual(lists, [[['train', 0, true], ['train', 256, true], ['train', 512, true], ['test', 0, true], ['test', 256, true]]]);
+  assert.equal(direct.puts.length, 0);
+  const unable = { ...recordingSink(), fromCache: async () => false };
+  await putBlockRows({ cache: new MemoryCache(entries()), n: N, m: M, size: SIZE, batch: BATCH, modelChecksum: CHECKSUM, sink: unable });
+  assert.equal(unable.puts.length, 5, 'put one batch at a time through the cache');
+});
+
+test('PortReader: the entries read by another side of a MessageChannel (serveReads), one buffer going there and back; a missing one is null', async () => {
+  const { PortReader, serveReads } = await import(pathToFileURL(dist('fashion-cache.js')).href);
+  const map = new Map(), cache = new FeatureCache(fakeDb(map)), d = 4;
+  const entry = (start, end) => ({ key: `train:${start}`, split: 'train', range: [start, end], floats: d, isBlock: false });
+  const rows = (e) => Float32Array.from({ length: (e.range[1] - e.range[0]) * d }, (_, i) => e.range[0] + i / 8);
+  const entries = [entry(0, 3), entry(3, 6), entry(6, 7)];
+  for (const e of entries) await cache.put(e.key, rows(e));
+  const { port1, port2 } = new MessageChannel(), served = serveReads(cache, port1), reader = new PortReader(port2);
+  const seen = [];
+  await readEntries(null, entries, (e, f) => { seen.push(e.key); assert.deepEqual(f, rows(e)); }, reader);
+  assert.deepEqual(seen, entries.map((e) => e.key));
+  assert.equal(await reader.read(null, 'absent', 16), null);
+  assert.equal(await reader.read(null, entries[0].key, 12 * 4 + 1), null, 'a wrong length');
+  reader.close();
+  await served;   // resolves once the reader closed
 });

@@ -95,3 +95,21 @@ test('evaluateChunks: the test rows a chunk at a time give the whole evaluation;
     } finally { clf.free(); }
   }
 });
+
+// The page hands its RowsChecksum to the classifier worker, which hashes the batches it reads from the
+// cache itself and hands it back: continued from state() (a structured clone), the same checksum; spoiled stays spoiled.
+test('RowsChecksum continued elsewhere from its state() gives the same checksum', () => {
+  const want = checksum(train, test2), b = all(5);
+  for (const cut of [0, 2, b.length - 1, b.length]) {
+    let rows = new RowsChecksum(N, M, D);
+    for (const [split, start, floats] of b.slice(0, cut)) rows.add(split, start, floats);
+    rows = RowsChecksum.from(structuredClone(rows.state()));
+    for (const [split, start, floats] of b.slice(cut)) rows.add(split, start, floats);
+    assert.equal(rows.result(), want, `handed over after ${cut} batches`);
+  }
+  const spoiled = new RowsChecksum(N, M, D);
+  spoiled.add(...b[1]);
+  const again = RowsChecksum.from(spoiled.state());
+  for (const batch of b) again.add(...batch);
+  assert.equal(again.result(), null);
+});

@@ -177,6 +177,8 @@ describe('the Fashion-MNIST page in Chromium', () => {
     // The linear SVM trained on the features as float16, the new head on float32 ones read back from
     // the cache (the CLI's default: learn/experiment.c's table).
     assert.deepEqual(await hook('featureTypesUsed'), ['linear-svm:f16', 'softmax:f32']);
+    // Every read-back from the cache was the classifier worker's own (IndexedDB straight into its heap).
+    assert.deepEqual(await hook('readBacks'), ['features', 'features', 'block', 'pixels'].map((w) => `${w}: the classifier worker`));
     assert.deepEqual(await hook('imagesOnPage'), { train: 0, test: 10000 * 784, stored: true });
     reference = await hook('featuresChecksum');
     assert.match(reference ?? '', /^[0-9a-f]{8}$/, 'no features checksum after the run');
@@ -203,73 +205,6 @@ describe('the Fashion-MNIST page in Chromium', () => {
     assert.deepEqual(await hook('pixelFits'), ['parts'], 'the stored training images went to the worker a part at a time');
     // The rooms read back from the cache hold no test rows: the worker read them from the cache to test.
     assert.deepEqual(await hook('testRowsFrom'), ['linear-svm:cache', 'softmax:cache', 'finetune:room', 'pixels-linear-svm:room']);
-  });
-
-  test('the pixel baseline made room for itself; the next run reads the features back from the cache, identical', async () => {
-    ready();
-    assert.equal(await hook('featuresInWorker'), false, 'the features stayed next to the pixel baseline\'s floats');
-    const before = (await resultRows()).find((r) => r.classifier === 'linear-svm');
-    await choose('use-linear-svm');
-    await page.click('[data-testid=train]');
-    await waitStatus(['done'], 'training again');
-    assert.equal(await hook('featuresInWorker'), true);
-    assert.equal(await hook('featuresChecksum'), reference, 'the features read back differ');
-    assert.equal(await page.getAttribute('[data-testid=features-cached]', 'data-cached'), String(N + M), 'not all from the cache');
-    const again = (await resultRows()).filter((r) => r.classifier === 'linear-svm');
-    assert.equal(again.length, 2);
-    assert.equal(again[1].accuracy, before.accuracy);
-  });
-
-  test('a failed pixel fit leaves the page its images: the next one gives the same accuracy', async () => {
-    ready();
-    const before = (await resultRows()).find((r) => r.classifier === 'pixels-linear-svm');
-    await choose('use-pixels-linear-svm');
-    await hook('nextFitParams', { C: -1 });    // refused by the worker, after the images moved there
-    await page.click('[data-testid=train]');
-    await page.waitForFunction(() => document.querySelector('[data-testid=fashion-error]').textContent, null, { timeout: SLOW });
-    assert.match(await text('fashion-error'), /^Linear SVM \(pixel baseline\): .*C must be > 0/);
-    await waitStatus(['done'], 'the failing pixel fit');
-    assert.deepEqual(await hook('imagesOnPage'), { train: 0, test: 10000 * 784, stored: true }, 'the images were not parsed again');
-    await page.click('[data-testid=train]');
-    await waitStatus(['done'], 'the pixel fit again');
-    const again = (await resultRows()).filter((r) => r.classifier === 'pixels-linear-svm');
-    assert.equal(again.at(-1).accuracy, before.accuracy);
-  });
-
-  test('test features gone from the cache: a clear error before training, then the next run extracts them again, same accuracy', async () => {
-    ready();
-    const before = (await resultRows()).find((r) => r.classifier === 'linear-svm');
-    await choose('use-linear-svm');
-    await page.click('[data-testid=train]');     // the features back in the worker, as float16, no test rows
-    await waitStatus(['done'], 'training');
-    const deleted = await page.evaluate(() => new Promise((resolve, reject) => {
-      const open = indexedDB.open('denselab-fashion');
-      open.onerror = () => reject(open.error);
-      open.onsuccess = () => {
-        const tx = open.result.transaction('features', 'readwrite'), cursor = tx.objectStore('features').openCursor();
-        let count = 0;
-        cursor.onsuccess = () => {
-          const c = cursor.result;
-          if (!c) return;
-          if (/:test:\d+-\d+$/.test(c.key)) { c.delete(); count++; }
-          c.continue();
-        };
-        tx.oncomplete = () => { open.result.close(); resolve(count); };
-        tx.onerror = () => reject(tx.error);
-      };
-    }));
-    assert.equal(deleted, Math.ceil(M / FASHION.batch));
-    await page.click('[data-testid=train]');
-    await page.waitForFunction(() => document.querySelector('[data-testid=fashion-error]').textContent, null, { timeout: SLOW });
-    assert.match(await text('fashion-error'), /^Linear SVM: the cached features of test images 0–\d+ are gone: extract again/);
-    await waitStatus(['done', 'error'], 'the fit without its test rows');
-    await page.click('[data-testid=train]');
-    await waitStatus(['done'], 'training again');
-    assert.equal(await page.getAttribute('[data-testid=features-cached]', 'data-cached'), String(N), 'the training features were not taken from the cache');
-    assert.equal(await hook('featuresChecksum'), reference, 'the features extracted again differ');
-    const again = (await resultRows()).filter((r) => r.classifier === 'linear-svm');
-    assert.equal(again.at(-1).accuracy, before.accuracy);
-    assert.equal((await hook('testRowsFrom')).at(-1), 'linear-svm:cache');
   });
 
   test('the lesson under the table names the best row, highlighted, and its margin over the pixel baseline', async () => {
@@ -321,6 +256,98 @@ describe('the Fashion-MNIST page in Chromium', () => {
     assert.match(behind, /^Best: Linear SVM at 88\.22 %.*; fine-tuning conv5 with the head lost 0\.50 points against the best classifier on frozen features \(Linear SVM, 88\.22 %\)\.$/, behind);
     assert.equal(lessonSentence([], names), null);
     assert.match(lessonSentence([{ classifier: 'linear-svm', accuracy: 0.8 }, { classifier: 'pixels-linear-svm', accuracy: 0.81 }], names).text, /did not beat the raw pixels/);
+  });
+
+  test('the pixel baseline made room for itself; the next run reads the features back from the cache, identical', async () => {
+    ready();
+    assert.equal(await hook('featuresInWorker'), false, 'the features stayed next to the pixel baseline\'s floats');
+    const before = (await resultRows()).find((r) => r.classifier === 'linear-svm');
+    await choose('use-linear-svm');
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'training again');
+    assert.equal(await hook('featuresInWorker'), true);
+    assert.equal(await hook('featuresChecksum'), reference, 'the features read back differ');
+    assert.equal(await page.getAttribute('[data-testid=features-cached]', 'data-cached'), String(N + M), 'not all from the cache');
+    const again = (await resultRows()).filter((r) => r.classifier === 'linear-svm');
+    assert.equal(again.length, 2);
+    assert.equal(again[1].accuracy, before.accuracy);
+  });
+
+  test('a cache entry gone mid-way through a read-back: a clear error, no row lost, and the next run computes it again, identical', async () => {
+    ready();
+    assert.equal(await hook('featuresInWorker'), true);
+    const rows = await resultRows(), linear = rows.filter((r) => r.classifier === 'linear-svm').at(-1);
+    assert.ok(await hook('dropCacheEntry', { keyEnd: ':train:256-512' }), 'no cached batch train:256-512');
+    await choose('use-softmax');    // it reads the features again as float32: the second batch is gone
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'the softmax head with a batch gone');
+    assert.match(await text('fashion-error'), /^New head \(softmax\): the cached features of train images 256–511 could not be read back: extract again$/);
+    assert.deepEqual(await resultRows(), rows, 'a row was lost or added');
+    // The worker answers afterwards: the batch is computed again; the rest are read back through the page
+    // (as where the worker has no IndexedDB), the checksum taken as they pass.
+    await choose('use-linear-svm');
+    await hook('workerReads', false);
+    try {
+      await page.click('[data-testid=train]');
+      await waitStatus(['done'], 'the linear SVM after the batch was gone');
+    } finally { await hook('workerReads', true); }
+    assert.equal(await text('fashion-error'), '');
+    assert.equal((await hook('readBacks')).at(-1), 'features: the page');
+    assert.equal(await hook('featuresChecksum'), reference, 'the features read back differ');
+    assert.equal((await resultRows()).at(-1).accuracy, linear.accuracy);
+  });
+
+  test('a failed pixel fit leaves the page its images: the next one gives the same accuracy', async () => {
+    ready();
+    const before = (await resultRows()).find((r) => r.classifier === 'pixels-linear-svm');
+    await choose('use-pixels-linear-svm');
+    await hook('nextFitParams', { C: -1 });    // refused by the worker, after the images moved there
+    await page.click('[data-testid=train]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=fashion-error]').textContent, null, { timeout: SLOW });
+    assert.match(await text('fashion-error'), /^Linear SVM \(pixel baseline\): .*C must be > 0/);
+    await waitStatus(['done'], 'the failing pixel fit');
+    assert.deepEqual(await hook('imagesOnPage'), { train: 0, test: 10000 * 784, stored: true }, 'the images were not parsed again');
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'the pixel fit again');
+    const again = (await resultRows()).filter((r) => r.classifier === 'pixels-linear-svm');
+    assert.equal(again.at(-1).accuracy, before.accuracy);
+  });
+
+  test('a stored part of the training images gone: the files are parsed again, the same accuracy, and the next fit reads the parts stored again', async () => {
+    ready();
+    const before = (await resultRows()).findLast((r) => r.classifier === 'pixels-linear-svm');
+    assert.ok(await hook('dropCacheEntry', { imagePart: 1 }), 'no stored part 1 of the training images');
+    await choose('use-pixels-linear-svm');
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'the pixel fit with a part gone');
+    assert.equal(await text('fashion-error'), '');
+    assert.deepEqual((await hook('pixelFits')).slice(-1), ['whole']);
+    assert.deepEqual(await hook('imagesOnPage'), { train: 0, test: 10000 * 784, stored: true }, 'not stored again after the fit');
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'the pixel fit from the parts stored again');
+    assert.deepEqual((await hook('pixelFits')).slice(-1), ['parts']);
+    assert.equal((await hook('readBacks')).at(-1), 'pixels: the classifier worker');
+    for (const r of (await resultRows()).slice(-2)) assert.deepEqual(r, before);
+  });
+
+  test('test features gone from the cache: a clear error before training, then the next run extracts them again, same accuracy', async () => {
+    ready();
+    const before = (await resultRows()).find((r) => r.classifier === 'linear-svm');
+    await choose('use-linear-svm');
+    await page.click('[data-testid=train]');     // the features back in the worker, as float16, no test rows
+    await waitStatus(['done'], 'training');
+    assert.ok(await hook('dropCacheEntry', { keyEnd: `:test:0-${FASHION.batch}` }), 'no cached first test batch');
+    await page.click('[data-testid=train]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=fashion-error]').textContent, null, { timeout: SLOW });
+    assert.match(await text('fashion-error'), new RegExp(`^Linear SVM: the cached features of test images 0–${FASHION.batch - 1} are gone: extract again$`));
+    await waitStatus(['done', 'error'], 'the fit without its test rows');
+    await page.click('[data-testid=train]');
+    await waitStatus(['done'], 'training again');
+    assert.equal(await page.getAttribute('[data-testid=features-cached]', 'data-cached'), String(N + M - FASHION.batch), 'only the batch gone was to be computed');
+    assert.equal(await hook('featuresChecksum'), reference, 'the features extracted again differ');
+    const again = (await resultRows()).filter((r) => r.classifier === 'linear-svm');
+    assert.equal(again.at(-1).accuracy, before.accuracy);
+    assert.equal((await hook('testRowsFrom')).at(-1), 'linear-svm:cache');
   });
 
   test('the best trained classifier classifies a photo, its bytes read back from the cache', async () => {
@@ -438,6 +465,7 @@ describe('the Fashion-MNIST page in Chromium', () => {
     // "Extract features" alone: the batches (those cached before the cancel, then the new ones, in the
     // rows' order) were only hashed as they passed; no room holds them until a classifier needs them.
     assert.deepEqual((await hook('extractions')).at(-1), { type: 'none', checksum: 'as the batches passed' });
+    assert.equal((await hook('readBacks')).at(-1), 'features: the page (hashed)', 'read into one buffer on the page');
     assert.equal(await hook('featuresInWorker'), false);
     const cachedBefore = Number(await page.getAttribute('[data-testid=features-cached]', 'data-cached'));
     // At least 1,100 images were done before the cancel: the first batches (256 each) are long

@@ -200,4 +200,10 @@ export class RowsChecksum {
 
   // The checksum once every row came, in order; else null.
   result() { return !this.spoiled && this.next === this.n + this.m ? this.sum.hex() : null; }
+
+  // Its state as plain data, continued elsewhere by RowsChecksum.from (the page's classifier worker
+  // hashes the batches it reads from the cache itself, in the same order).
+  state() { return { n: this.n, m: this.m, d: this.d, next: this.next, spoiled: this.spoiled, h: this.sum.h }; }
+
+  static from({ n, m, d, next, spoiled, h }) { return Object.assign(new RowsChecksum(n, m, d), { next, spoiled, sum: Object.assign(new Checksum(), { h }) }); }
 }

@@ -32,10 +32,15 @@ export class FeatureCache {
 
   // The entry, or null (absent, unreadable, or not `length` floats long; Type: Uint8Array for bytes).
   async get(key, length, Type = Float32Array) {
-    if (!this.db) return null;
-    const buf = await done(this.store('readonly').get(key)).catch(() => null);
-    const f = buf instanceof ArrayBuffer && buf.byteLength % Type.BYTES_PER_ELEMENT === 0 ? new Type(buf) : null;
-    return f && f.length === length ? f : null;
+    const value = await this.value(key), bytes = length * Type.BYTES_PER_ELEMENT;
+    const buf = value instanceof Blob ? (value.size === bytes ? await value.arrayBuffer().catch(() => null) : null) : value;
+    return buf instanceof ArrayBuffer && buf.byteLength === bytes ? new Type(buf) : null;
+  }
+
+  // The stored value as it is: a Blob (written by put), an ArrayBuffer (caches written before values
+  // were Blobs), or null.
+  async value(key) {
+    return this.db ? done(this.store('readonly').get(key)).catch(() => null) : null;
   }
 
   getBytes(key, length) { return this.get(key, length, Uint8Array); }
@@ -47,12 +52,14 @@ export class FeatureCache {
   }
 
   // Resolves once the entry is committed (no cache: at once); rejects if the write failed. The
-  // floats are copied when put() returns: the caller may transfer them away at once.
+  // floats are copied when put() returns: the caller may transfer them away at once. Stored as a
+  // Blob: the record is a small handle and the bytes stay in IndexedDB's blob file until read
+  // (readEntries streams them into one reused buffer; an ArrayBuffer value came back as a new
+  // deserialized copy, and a native one, at every read).
   put(key, floats) {
     if (!this.db) return Promise.resolve();
     const tx = this.db.transaction(STORE, 'readwrite');
-    const whole = floats.byteOffset === 0 && floats.byteLength === floats.buffer.byteLength;
-    tx.objectStore(STORE).put(whole ? floats.buffer : floats.buffer.slice(floats.byteOffset, floats.byteOffset + floats.byteLength), key);
+    tx.objectStore(STORE).put(new Blob([floats]), key);
     return new Promise((resolve, reject) => {
       tx.oncomplete = () => resolve();
       tx.onabort = tx.onerror = () => reject(tx.error || new Error('IndexedDB write failed (storage full?)'));
@@ -84,7 +91,9 @@ export class FeatureCache {
 // but an ended worker leaves a little behind, so 16 MB (4 times the workers) raised the steady level by 10-20 MB
 // (bench/tab_experiment.js, docs/benchmarks.md). Its replacement (the spare) is started as soon as it
 // moves bytes, so a switch does not wait for a worker's start-up. put() sends a copy, so the caller keeps its floats,
-// as with FeatureCache.
+// as with FeatureCache. Reads for the classifier worker are served from here straight to it (serveReads: the
+// Blobs read into one buffer, no page in between; replaced between runs of RECYCLE_BYTES); get() remains for
+// the page's own fallback. The writes (the extraction's 1 MB batches, ModelStore's parts) recycle as before.
 export const RECYCLE_BYTES = 32 << 20;
 const openCacheWorker = async () => {
   const client = new WorkerClient(new URL('./worker-cache.js', import.meta.url), { name: 'the cache worker' });
@@ -128,6 +137,9 @@ export class FeatureCacheWorker {
   keep(key, bytes) { return this.use(bytes.byteLength, (c) => c.call('keep', { key, bytes }, { transfer: [bytes.buffer] })).then((r) => r.bytes ?? null); }
 
   getBytes(key, length) { return this.use(length, (c) => c.call('get', { key, length, bytes: true })).then((r) => r.floats, () => null); }
+
+  // Serves a PortReader's reads (another worker's: about `bytes` of them) through port until it closes.
+  serveReads(port, bytes = 0) { return this.use(bytes, (c) => c.call('serve-reads', { port }, { transfer: [port] })); }
 
   // A buffer nobody needs, moved here so that its memory goes when this worker is ended (or
   // replaced), not at some later garbage collection of the worker it came from.
@@ -195,12 +207,13 @@ export class ModelStore {
   // freed now, not at some later garbage collection of the page.
   discard(bytes) { return withCacheWorker(this.cache, (w) => w.discard?.(bytes)); }
 
-  // The bytes of a handle, the caller's to move: a copy of those held here.
+  // The bytes of a handle, the caller's to move: a copy of those held here, or the stored parts read
+  // straight into one array (streamParts: no buffer per part, no cache worker).
   async bytes(handle) {
     if (handle.bytes) return handle.bytes.slice();
-    const b = await withCacheWorker(this.cache, (w) => (handle.parts ? readParts(w, handle) : w.getBytes(handle.key, handle.length)));
-    if (!b) throw new Error('the trained classifier is no longer in the browser\'s storage: train it again');
-    return b;
+    const out = new Uint8Array(handle.length);
+    if (!(await streamParts(this.cache, handle, (start, part) => { out.set(part, start); }))) throw new Error('the trained classifier is no longer in the browser\'s storage: train it again');
+    return out;
   }
 
   // The bytes of a stored handle a part at a time: each(start, part) awaited in order, the part the
@@ -216,14 +229,8 @@ export class ModelStore {
 
 const PART_BYTES = 4 << 20;
 
-// A keepParts handle's bytes, one part at a time into one array (null if a part is missing); each part,
-// once copied, goes back to the cache worker, to be freed with it.
-async function readParts(store, handle) {
-  const out = new Uint8Array(handle.length);
-  return (await forParts(store, handle, (start, b) => { out.set(b, start); store.discard?.(b); })) ? out : null;
-}
-
 // each(start, part) for a keepParts handle's parts in order, awaited; false when a part is missing.
+// store: anything with getBytes(key, length) (a cache, its worker, or streamParts' scratch reader).
 async function forParts(store, { key, length, parts }, each) {
   for (let i = 0; i < parts; i++) {
     const start = i * PART_BYTES, b = await store.getBytes(`${key}:${i}`, Math.min(length, start + PART_BYTES) - start);
@@ -241,4 +248,103 @@ export async function withCacheWorker(cache, fn) {
   } finally {
     store.close?.();
   }
+}
+
+// Why a cache entry ({ split, range, isBlock }, as readEntries takes them) could not be read back: the
+// same words whoever reads it (the page through the cache worker, or the classifier worker itself).
+export const readBackError = ({ split, range, isBlock }) => new Error(`the cached ${isBlock ? 'fine-tuning rows' : 'features'} of ${split} images ${range[0]}–${range[1] - 1} could not be read back: extract again`);
+
+// Entries read straight from IndexedDB into one reused buffer, by a reader that copies each where it
+// goes at once (a cache worker serving the classifier worker, serveReads; the page into a checksum or a
+// download): no buffer allocated per entry.
+export class ScratchReader {
+  buffer = new ArrayBuffer(0);
+
+  // The entry's bytes (a Uint8Array, valid until the next read), or null: absent, unreadable, not `bytes` long.
+  async read(cache, key, bytes) {
+    const value = await cache.value(key);
+    if (value instanceof ArrayBuffer) return value.byteLength === bytes ? new Uint8Array(value) : null;   // a cache written before Blobs
+    if (!(value instanceof Blob) || value.size !== bytes) return null;
+    return this.stream(value, bytes).catch(() => null);
+  }
+
+  // A BYOB read moves the buffer into the stream and hands the same memory back as the value's buffer;
+  // where blobs have no byte stream, a copy (blob.arrayBuffer()).
+  async stream(blob, bytes) {
+    let reader;
+    try { reader = blob.stream().getReader({ mode: 'byob' }); } catch { return new Uint8Array(await blob.arrayBuffer()); }
+    if (this.buffer.byteLength < bytes) this.buffer = new ArrayBuffer(bytes);
+    let buffer = this.buffer, at = 0;
+    try {
+      while (at < bytes) {
+        const { value, done } = await reader.read(new Uint8Array(buffer, at, bytes - at));
+        if (!value) break;
+        buffer = value.buffer;
+        if (done) break;
+        at += value.byteLength;
+      }
+    } finally {
+      this.buffer = buffer;   // detached if a read failed: the next read takes a new one
+      reader.cancel().catch(() => {});
+    }
+    return at === bytes ? new Uint8Array(buffer, 0, bytes) : null;
+  }
+}
+
+// Cache entries ({ key, split, range, floats per row, isBlock }) read in order with a ScratchReader,
+// each(entry, floats) awaited (the floats valid during the call only); a missing entry throws
+// readBackError after every one before it was handed over.
+export async function readEntries(cache, entries, each, scratch = new ScratchReader()) {
+  for (const entry of entries) {
+    const count = (entry.range[1] - entry.range[0]) * entry.floats, b = await scratch.read(cache, entry.key, count * 4);
+    if (!b) throw readBackError(entry);
+    await each(entry, new Float32Array(b.buffer, b.byteOffset, count));
+  }
+}
+
+// A keepParts handle's parts read straight from the cache with a ScratchReader: each(start, part) in
+// order (the part valid during the call only); false when a part is missing.
+export const streamParts = (cache, handle, each, scratch = new ScratchReader()) =>
+  forParts({ getBytes: (key, length) => scratch.read(cache, key, length) }, handle, each);
+
+// A ScratchReader whose reads are served by another worker through a MessagePort (serveReads there):
+// a cache worker reads the Blobs, ended afterwards with whatever reading them leaves behind (streams,
+// pipes: measured, they stayed in a reader busy in a long WASM call until it returned); the bytes come
+// here with their buffer moved, and it goes back with the next request: one buffer, no copy on the page.
+export class PortReader {
+  constructor(port, silentMs = 60000) {
+    Object.assign(this, { port, silentMs, spent: null, reply: null });
+    port.onmessage = (e) => this.reply?.(e.data);
+  }
+
+  read(_cache, key, bytes) {
+    const spent = this.spent;
+    this.spent = null;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the cache worker stopped answering')), this.silentMs);
+      this.reply = (r) => { clearTimeout(timer); this.spent = r.bytes?.buffer ?? null; resolve(r.bytes); };
+      this.port.postMessage({ key, bytes, spent }, spent ? [spent] : []);
+    });
+  }
+
+  // The last buffer goes back too, to be freed with the serving worker.
+  close() {
+    const spent = this.spent;
+    this.spent = null;
+    this.port.postMessage({ end: true, spent }, spent ? [spent] : []);
+    this.port.close();
+  }
+}
+
+// Serves a PortReader from the cache, every entry read into one buffer that travels there and back.
+// Resolves when the reader closes.
+export function serveReads(cache, port, scratch = new ScratchReader()) {
+  return new Promise((resolve) => {
+    port.onmessage = async ({ data: { key, bytes, spent, end } }) => {
+      if (end) { port.close(); resolve(); return; }
+      if (spent) scratch.buffer = spent;
+      const b = await scratch.read(cache, key, bytes);
+      port.postMessage({ bytes: b }, b ? [b.buffer] : []);
+    };
+  });
 }

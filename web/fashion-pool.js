@@ -6,7 +6,7 @@
 // back as transferred buffers, which extractFeatures hands on (transferred again) to a sink:
 // the page keeps no copy of them.
 import { batchRanges, blockFloats } from './experiment.js';
-import { cacheKey, withCacheWorker } from './fashion-cache.js';
+import { cacheKey, readBackError, withCacheWorker } from './fashion-cache.js';
 import { WorkerClient } from './worker-client.js';
 import { release } from './denselab.js';
 
@@ -172,7 +172,8 @@ export class FeaturePool {
 
 // The features of the first n training and m test images at size x size, delivered to sink
 // ({ have: Set of 'split:start' already there, haveBlock: the same for fine-tuning's rows,
-// put(split, start, floats, isBlock) -> Promise, which may transfer the floats away }); with block,
+// put(split, start, floats, isBlock) -> Promise, which may transfer the floats away, and optionally
+// fromCache(entries) -> Promise of true when it read those cache entries itself (readBack) }); with block,
 // fine-tuning's rows too (isBlock: true), computed in the same runs and cached beside the features
 // (cache key + ':block'): those in the cache stay there until fine-tuning starts (putBlockRows), so
 // they are not in the sink next to the features meanwhile. The batches missing from the cache are
@@ -190,12 +191,15 @@ export const extractFeatures = ({ cache, ...run }) => withCacheWorker(cache, (st
 // sink.put, then what the sink hands back (the batch, once copied) to the cache worker, to die with it.
 const putSpent = (cache, sink, split, start, f, isBlock) => Promise.resolve(sink.put(split, start, f, isBlock)).then((r) => { if (r?.spent) cache.discard?.(r.spent); });
 
-// Cache entries ({ key, split, range, floats per image, isBlock }) into the sink, one batch at a time
-// (1 MB at S=32): the sink is filled without a second copy piling up.
+// Cache entries ({ key, split, range, floats per image, isBlock }) into the sink: read by the sink itself
+// when it can (sink.fromCache(entries) -> true: the classifier worker reads IndexedDB straight into its
+// heap, fashion-cache.js readEntries), else one batch at a time (1 MB at S=32) through the cache worker:
+// the sink is filled without a second copy piling up.
 async function readBack(cache, sink, entries) {
-  for (const { key, split, range, floats, isBlock } of entries) {
-    const f = await cache.get(key, (range[1] - range[0]) * floats);
-    if (!f) throw new Error(`the cached ${isBlock ? 'fine-tuning rows' : 'features'} of ${split} images ${range[0]}–${range[1] - 1} could not be read back: extract again`);
+  if (!entries.length || await sink.fromCache?.(entries)) return;
+  for (const entry of entries) {
+    const { key, split, range, floats, isBlock } = entry, f = await cache.get(key, (range[1] - range[0]) * floats);
+    if (!f) throw readBackError(entry);
     await putSpent(cache, sink, split, range[0], f, isBlock);
   }
 }

@@ -6,7 +6,7 @@
 // every field from defaults.js.
 import { FASHION_CLASSES, FASHION_FILES, RowsChecksum, batchRanges, blockFloats } from './experiment.js';
 import { FEATURE_DIMS as DIMS, FeaturePool, extractFeatures, putBlockRows, putCachedRows } from './fashion-pool.js';
-import { FeatureCache, ModelStore, cacheKey } from './fashion-cache.js';
+import { FeatureCache, ModelStore, RECYCLE_BYTES, cacheKey, readEntries, withCacheWorker } from './fashion-cache.js';
 import { bestRow, drawCurve, drawGray, lessonSentence, renderConfusion, renderGallery } from './fashion-render.js';
 import { FASHION as DEFAULTS } from './defaults.js';
 import { download, keepOfflineCopy, registerServiceWorker } from './loading.js';
@@ -49,7 +49,9 @@ const state = {
   stopFlag: null,        // fine-tuning's stop request (Int32Array on a SharedArrayBuffer: crossOriginIsolated pages)
   stopAfterEpochs: 0,    // tests: stop fine-tuning after this many epochs (0: never)
   nextFitParams: null,   // tests: parameters the next fit takes over the form's (a bad one makes it fail in the worker)
-  blockBatchesPut: 0,    // tests: batches of fine-tuning's rows sent to the classifier worker
+  blockBatchesPut: 0,    // tests: batches of fine-tuning's rows sent to (or read by) the classifier worker
+  readBacks: [],         // tests, bench: each read-back from the cache, { what: 'features' | 'block' | 'pixels': who read them, seconds }
+  workerReads: true,     // tests: false sends every read-back through the page, as when the worker has no IndexedDB
   busy: false, cancelled: false,
 };
 
@@ -210,6 +212,15 @@ async function extract(block = wantBlock(), reader = null) {
       // rows come here only when direct: else they wait in the cache.)
       return direct || reader ? toWorker(split, start, floats, isBlock) : { spent: floats };
     },
+    // The read-back after the pool: the classifier worker reads the batches itself, hashing them on from
+    // rows; with no reader, the page hashes them, read into one reused buffer (no worker at all).
+    fromCache: async (entries) => {
+      if (direct || reader) return readInWorker((await open()).t, entries, rows);
+      const t0 = performance.now();
+      await readEntries(state.cache, entries, ({ split, range }, floats) => { rows.add(split, range[0], floats); });
+      noteReadBack('features: the page (hashed)', t0);
+      return true;
+    },
   };
   try {
     r = await extractFeatures({
@@ -272,6 +283,53 @@ const workerPut = (worker) => (split, start, floats, isBlock) => worker()
   .then((t) => { if (isBlock) state.blockBatchesPut++; return t; })
   .then((t) => t.call('features-put', { split, start, floats, block: isBlock }, { transfer: [floats.buffer] }));
 
+// A sink's fromCache (fashion-pool.js readBack): classifier worker t reads the cache entries from
+// IndexedDB itself, straight into its room (no copy through the page or a cache worker); rows (a
+// RowsChecksum) is continued there over the features' batches. -> false when it cannot (no IndexedDB
+// in the worker, or turned off by a test): the page then sends the batches (features-put), as before.
+async function readInWorker(t, entries, rows = null) {
+  const what = entries[0].isBlock ? 'block' : 'features', t0 = performance.now();
+  const read = await readsInWorker(t, async (call) => {
+    for (const group of byBytes(entries, RECYCLE_BYTES)) {
+      const r = await call('features-from-cache', { entries: group, rows: rows?.state() ?? null }, group.bytes);
+      if (rows) Object.assign(rows, RowsChecksum.from(r.rows));
+    }
+    return true;
+  });
+  if (!read) { noteReadBack(`${what}: the page`); return false; }
+  state.blockBatchesPut += entries.filter((e) => e.isBlock).length;
+  noteReadBack(`${what}: the classifier worker`, t0);
+  return true;
+}
+
+// fn(call), call(cmd, args, bytes, options) -> cmd(args, options) on classifier worker t, given a port on which a cache worker
+// serves the entries it asks for (about `bytes` of them): the page is not in the data path. That worker is
+// replaced between calls every RECYCLE_BYTES and ended afterwards, with what reading leaves behind (an ended
+// worker's memory goes late: so not all of it at once). null when no cache worker can start (or a test
+// turned this off): the page then sends them.
+async function readsInWorker(t, fn) {
+  if (!state.workerReads) return null;
+  return withCacheWorker(state.cache, (w) => (w.serveReads ? fn(async (cmd, args, bytes, options = {}) => {
+    const { port1, port2 } = new MessageChannel();
+    const call = t.call(cmd, { ...args, port: port2 }, { ...options, transfer: [...(options.transfer ?? []), port2] });
+    return (await Promise.all([call, w.serveReads(port1, bytes)]))[0];
+  }) : null));
+}
+
+// Cache entries ({ range, floats per row }) in runs of at most `most` bytes (one entry at least), each with its .bytes.
+function byBytes(entries, most) {
+  const runs = [];
+  for (const e of entries) {
+    const bytes = (e.range[1] - e.range[0]) * e.floats * 4, last = runs.at(-1);
+    if (last && last.bytes + bytes <= most) { last.push(e); last.bytes += bytes; } else runs.push(Object.assign([e], { bytes }));
+  }
+  return runs;
+}
+
+// A read-back noted for the tests and bench/tab_experiment.js (seconds: since t0; none when the page
+// reads them through the cache worker).
+const noteReadBack = (what, t0) => { state.readBacks.push({ what, seconds: t0 === undefined ? null : (performance.now() - t0) / 1000 }); };
+
 // The classifier worker, once started.
 const startedTrainer = async () => { const t = trainer(); await t.ready; return t; };
 
@@ -282,7 +340,7 @@ const startedTrainer = async () => { const t = trainer(); await t.ready; return 
 async function fineTuningRows(t) {
   const { n, m, size } = state.features;
   const { have } = await t.call('block-begin', { key: featuresKey({ n, m, size }), n, m, blockD: blockFloats(size), modelUrl: modelUrl(), checksum: state.modelChecksum });
-  await putBlockRows({ cache: state.cache, n, m, size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, sink: { have: new Set(have), put: workerPut(async () => t) } })
+  await putBlockRows({ cache: state.cache, n, m, size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, sink: workerSink(t, have) })
     .catch((e) => { state.features.block = false; throw e; });   // the next run computes what the cache lacks
 }
 
@@ -408,16 +466,32 @@ async function readBackAs(t, { n, m, size }, type, testRows = false) {
   t.room = null;
   await t.call('features-drop', { keepBlock: true });
   const { have } = await t.call('features-begin', { key: featuresKey({ n, m, size }), n, m, d: DIMS, type, testRows });
-  await putCachedRows({ cache: state.cache, n, m: testRows ? m : 0, size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, block: false,
-    sink: { have: new Set(have), put: workerPut(async () => t) } });
+  await putCachedRows({ cache: state.cache, n, m: testRows ? m : 0, size, batch: DEFAULTS.batch, modelChecksum: state.modelChecksum, block: false, sink: workerSink(t, have) });
 }
 
-// The cache's entries of the test features ([{ key, start, rows }], in order), for a classifier worker
-// whose room lacks the test rows (read back from a complete cache); undefined without such a cache.
-function testFrom() {
+// A sink (fashion-pool.js) into classifier worker t, which has the batches `have`: it reads the rest from the cache itself.
+const workerSink = (t, have) => ({ have: new Set(have), put: workerPut(async () => t), fromCache: (entries) => readInWorker(t, entries) });
+
+// The cache's entries of the test features ([{ key, start, rows }], in order) for a classifier worker whose
+// room lacks the test rows (read back from a complete cache), checked to be there, so that a fit does not
+// train to find them gone ("extract again": train() then forgets the features, and the next run extracts
+// what the cache lacks); undefined without such a cache.
+async function testFrom() {
   const f = state.features;
   if (!f?.cacheComplete) return undefined;
-  return batchRanges(f.m, DEFAULTS.batch).map((range) => ({ key: cacheKey(state.modelChecksum, f.size, 'test', range), start: range[0], rows: range[1] - range[0] }));
+  const entries = batchRanges(f.m, DEFAULTS.batch).map((range) => ({ key: cacheKey(state.modelChecksum, f.size, 'test', range), start: range[0], rows: range[1] - range[0] }));
+  for (const { key, start, rows } of entries) {
+    if (!(await state.cache.has(key))) throw new Error(`the cached features of test images ${start}–${start + rows - 1} are gone: extract again`);
+  }
+  return entries;
+}
+
+// cmd(args, options) on classifier worker t, where args.testFrom (testFrom()) may be read: through a port
+// a cache worker serves (readsInWorker), else by the worker itself.
+async function callTested(t, cmd, args, options = {}) {
+  if (!args.testFrom) return t.call(cmd, args, options);
+  const bytes = args.testFrom.reduce((sum, e) => sum + e.rows * DIMS * 4, 0);
+  return (await readsInWorker(t, (ask) => ask(cmd, args, bytes, options))) ?? t.call(cmd, args, options);
 }
 const featureTypeOf = (name) => { const f = state.features; return `${name}:${f?.cacheComplete ? f.type ?? 'f32' : 'f32 (no cache)'}`; };
 
@@ -459,16 +533,23 @@ async function stashTrainImages() {
 // the idle worker. Training images stored in parts (stashTrainImages) go a part at a time into the
 // worker's pixel floats instead (pixels-room, pixels-put): no whole JS copy of their 47 MB.
 async function pixelImages(t) {
-  const { test } = state.splits;
   if (!state.splits.train.images && state.trainImages?.parts) {
     await t.call('pixels-room');
+    // The worker reads the parts from IndexedDB itself; where it cannot, the page sends them.
+    const t0 = performance.now(), handle = state.trainImages;
+    const read = await readsInWorker(t, (call) => call('pixels-from-cache', { handle }, handle.length));
     const put = (start, bytes) => t.call('pixels-put', { start, bytes }, { transfer: [bytes.buffer] }).then((r) => r.spent);
-    if (await state.models.eachPart(state.trainImages, put)) {
+    noteReadBack(`pixels: ${read ? 'the classifier worker' : 'the page'}`, read ? t0 : undefined);
+    if (read ? read.complete : await state.models.eachPart(state.trainImages, put)) {
       state.pixelFits.push('parts');
-      return { images: { train: null, test: test.images }, transfer: [test.images.buffer] };
+      return { images: { train: null, test: state.splits.test.images }, transfer: [state.splits.test.images.buffer] };
     }
+    // A part is gone (storage cleared, or evicted): the files are parsed again, and stored again after the fit.
+    state.trainImages = null;
+    state.splits = (await loadSplits()).splits;
   }
   state.pixelFits.push('whole');
+  const { test } = state.splits;
   const train = await splitImages('train');
   return { images: { train, test: test.images }, transfer: [train.buffer, test.images.buffer] };
 }
@@ -533,7 +614,7 @@ async function train() {
         const px = c.name === 'pixels-linear-svm' ? await pixelImages(t) : { images: null, transfer: [] };
         const params = { ...c.params, ...state.nextFitParams };
         state.nextFitParams = null;
-        const r = c.name === 'rbf-svm' ? await fitRbf(t, c) : await pixelsBack(px, t.call('fit', { name: c.name, params, rbfMax: c.rbfMax ?? Infinity, images: px.images, stopFlag: state.stopFlag, testFrom: testFrom() }, {
+        const r = c.name === 'rbf-svm' ? await fitRbf(t, c) : await pixelsBack(px, callTested(t, 'fit', { name: c.name, params, rbfMax: c.rbfMax ?? Infinity, images: px.images, stopFlag: state.stopFlag, testFrom: c.name === 'pixels-linear-svm' || c.name === 'finetune' ? undefined : await testFrom() }, {
           transfer: px.transfer,
           onProgress: (p) => {
             if (canvas && p.phase === c.name) {
@@ -621,9 +702,10 @@ async function fitRbf(t, c) {
   if (state.rbfPairs?.key !== key) state.rbfPairs = { key, done: new Map() };
   const { done } = state.rbfPairs;
   const params = { ...c.params, cacheMb: DEFAULTS.classifiers['rbf-svm'].pairCacheMb };   // the same model, any cache
+  const tests = await testFrom();   // checked before the pairs, not after them
   const { classSizes } = await t.call('rbfPrepare', { params, rbfMax: c.rbfMax });
   const pairs = (classSizes.length * (classSizes.length - 1)) / 2;
-  if (t.mode?.threads > 1 && !state.rbfPairWorkers) return fitRbfThreaded(t, classSizes.length, done);
+  if (t.mode?.threads > 1 && !state.rbfPairWorkers) return fitRbfThreaded(t, classSizes.length, done, tests);
   $('train-text').dataset.rbfMode = 'workers';
   const pool = Array.from({ length: Math.max(0, Math.min(settings().workers, pairs - done.size) - 1) }, () => {
     const w = new WorkerClient(new URL('./worker-train.js', import.meta.url), { name: 'an RBF SVM pair worker' });
@@ -652,7 +734,7 @@ async function fitRbf(t, c) {
       },
     });
     for (const w of pool) w.kill('finished');   // their heaps go before assembling
-    return await t.call('rbfAssemble', { results, seconds: (performance.now() - t0) / 1000, testFrom: testFrom() });
+    return await callTested(t, 'rbfAssemble', { results, seconds: (performance.now() - t0) / 1000, testFrom: tests });
   } finally {
     for (const w of pool) w.kill('finished');
     state.rbfPool = [];
@@ -667,7 +749,7 @@ const rbfPairText = (p, where) => `${LABELS['rbf-svm']}: pair ${FASHION_CLASSES[
 // in place from the one copy of the features: no pair worker, no copy of rows. Each finished
 // pair's bytes come back as it finishes (kept in `done`); a stop ends the pairs through shared
 // memory, keeping the worker and its features.
-async function fitRbfThreaded(t, classes, done) {
+async function fitRbfThreaded(t, classes, done, tests) {
   const text = $('train-text'), t0 = performance.now(), pairs = (classes * (classes - 1)) / 2;
   const threads = Math.min(settings().workers, t.mode.threads, pairs - done.size);
   text.dataset.resumed = done.size;
@@ -689,7 +771,7 @@ async function fitRbfThreaded(t, classes, done) {
     }
     state.rbfStopFlag = null;   // assembling: a stop now ends the worker, as in the pair workers' way
     const results = rbfPairs(classes).map(([ci, cj]) => done.get(pairKey(ci, cj)));
-    return await t.call('rbfAssemble', { results, seconds: (performance.now() - t0) / 1000, testFrom: testFrom() });
+    return await callTested(t, 'rbfAssemble', { results, seconds: (performance.now() - t0) / 1000, testFrom: tests });
   } finally {
     state.rbfStopFlag = null;
   }
@@ -928,6 +1010,18 @@ window.__denselabTest = {
   extractions: () => state.extractions,
   pixelFits: () => state.pixelFits,
   testRowsFrom: () => state.testRowsFrom,
+  readBacks: () => state.readBacks.map((r) => r.what),
+  readBackTimes: () => state.readBacks,
+  workerReads: (on) => { state.workerReads = on; },
+  // Deletes entries from IndexedDB: the stored training images' part i, or the feature batch whose key ends so.
+  dropCacheEntry: async ({ imagePart, keyEnd }) => {
+    const ask = (mode, fn) => new Promise((resolve, reject) => { const r = fn(state.cache.store(mode)); r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+    const keys = await ask('readonly', (s) => s.getAllKeys());
+    const key = imagePart !== undefined ? `${state.trainImages.key}:${imagePart}` : keys.find((k) => k.endsWith(keyEnd));
+    if (!keys.includes(key)) return null;
+    await ask('readwrite', (s) => s.delete(key));
+    return key;
+  },
   streamChecksum: (on) => { state.streamChecksum = on; },
   // The next extractions as in a browser without IndexedDB (off), or with it again; the features are forgotten.
   cacheOff: (off) => { state.features = null; state.cacheKept ??= state.cache; state.cache = off ? new FeatureCache(null) : state.cacheKept; },

@@ -6,9 +6,10 @@
 // Messages (worker-rpc.js): open -> {}; has { key } -> boolean; get { key, length, bytes } -> { floats
 // (transferred; bytes: a Uint8Array) | null }; put { key, floats (transferred) } -> {} once committed; discard { floats
 // (transferred) } -> {}; keep { key, bytes (transferred) } -> {} once committed, or { bytes } (transferred back)
-// when the write failed.
+// when the write failed; serve-reads { port (transferred) } -> {} once the PortReader at the other end
+// (the classifier worker) closed: the entries it asks for, read here (fashion-cache.js serveReads).
 import { serve } from './worker-rpc.js';
-import { FeatureCache } from './fashion-cache.js';
+import { FeatureCache, serveReads } from './fashion-cache.js';
 
 let cache = null;
 
@@ -21,6 +22,7 @@ const handlers = {
     try { await cache.put(key, bytes); return {}; } catch { return { bytes }; }   // handed back: the caller keeps them
   },
   discard: () => ({}),   // its buffer goes with this worker (FeatureCacheWorker.discard)
+  'serve-reads': ({ port }) => serveReads(cache, port).then(() => ({})),
 };
 
 serve(handlers, {

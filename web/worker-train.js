@@ -20,7 +20,8 @@
 //   features-drop  { keepBlock } -> {}: keepBlock: only the features go (their room then holds fine-tuning's
 //                    working memory); fine-tuning's rows stay, for a fit of 'finetune' only
 //   fit     { name, params, rbfMax, images: { train, test } (the pixel baseline's, transferred), stopFlag, testFrom (the
-//           cache's test entries [{ key, start, rows }], for a room without test rows) }
+//           cache's test entries [{ key, start, rows }], for a room without test rows, read through port: a
+//           cache worker serves them, as features-from-cache; without port, read here) }
 //           -> the comparison-table row (+ predictions, and model: { held, length }, the trained file left in
 //           this worker's heap; the pixel baseline's images, transferred back); stopFlag (Int32Array on a
 //           SharedArrayBuffer): set to 1, fine-tuning ends after its epoch, keeping the best epoch's weights
@@ -28,6 +29,12 @@
 //   pixels-put { start, bytes }        -> { spent: bytes, transferred back }: stored training images, a part at a
 //                                         time, converted into that room (no whole JS copy of their 47 MB); a
 //                                         pixel fit with images.train null takes the room
+//   features-from-cache { entries: [{ key, split, range, floats (per row), isBlock }], rows, port } -> { rows }: the
+//                    entries, read by a cache worker at the other end of port (fashion-cache.js PortReader, serveReads),
+//                    put into the room as features-put would; rows: a RowsChecksum state (experiment.js) continued over
+//                    the features' batches; a missing entry fails with fashion-cache.js readBackError, those before it put
+//   pixels-from-cache { handle: { key, length, parts }, port } -> { complete }: the stored training images, read so a
+//                    part at a time, into the pixel room as pixels-put; complete false: a part is missing
 //   model-part { held, start, end } -> { bytes }: a part of a held file (copied, transferred), so the page
 //                                     stores it a few MB at a time and no whole JS copy of it exists
 //   model-free { held } -> {}: the page has it stored (or as bytes)
@@ -42,12 +49,12 @@
 //   rbfPairsHere { done, threads, stopFlag } -> { pairs, threads } (the worker holding the data, started
 //                                         threaded: every pair not in done on its pthreads, rows in place;
 //                                         each pair's bytes come as progress as it finishes)
-//   rbfAssemble { results, seconds, testFrom } -> the comparison-table row, as fit's (its model held likewise)
+//   rbfAssemble { results, seconds, testFrom, port } -> the comparison-table row, as fit's (its model held likewise)
 import { serve } from './worker-rpc.js';
 import { createDenseLab } from './denselab.js';
 import { fetchModelFile } from './fetch-model.js';
-import { FeatureCache } from './fashion-cache.js';
-import { checksum, classifierInputs, pixelsInto, rbfAssembledRow, runClassifier } from './experiment.js';
+import { RowsChecksum, checksum, classifierInputs, pixelsInto, rbfAssembledRow, runClassifier } from './experiment.js';
+import { FeatureCache, PortReader, ScratchReader, readBackError, readEntries, streamParts } from './fashion-cache.js';
 import { classIndex, pairKey, pairTask, trainPairAt, trainPairTask, trainPairsHere } from './rbf-pairs.js';
 
 let lab = null;
@@ -189,7 +196,8 @@ function blockRoom() {
   return features.block;
 }
 
-function featuresPut({ split, start, floats, block }) {
+// A batch's floats copied into the room (features-put's and features-from-cache's one copy-in).
+function putRows({ split, start, floats, block }) {
   if (!(block ? features : features?.heap)) throw new Error('features-put before features-begin');
   const { n, m } = features, d = block ? features.blockD : features.d, rows = floats.length / d, end = split === 'train' ? n : m;
   if ((split !== 'train' && split !== 'test') || !Number.isInteger(rows) || !Number.isInteger(start) || start < 0 || start + rows > end) {
@@ -200,10 +208,31 @@ function featuresPut({ split, start, floats, block }) {
   const room = block ? blockRoom() : features.heap, at = ((split === 'test' ? n : 0) + start) * d;
   room.put(at, floats);   // halves: converted by the C kernel
   (block ? features.haveBlock : features.have).add(`${split}:${start}`);
+}
+
+function featuresPut(msg) {
+  putRows(msg);
   // The heap holds them now. Handed back rather than released: a detached buffer's memory is
   // freed only by a garbage collection, which this idle worker puts off (410 MB at 70,000
   // images); the page gives it to the cache worker, which is ended with it.
-  return { spent: floats };
+  return { spent: msg.floats };
+}
+
+// fn(a PortReader on port: the cache entries it asks for come from a cache worker, not through the page;
+// null without a port), the reader closed after whatever happens (its cache worker waits for that), read or not.
+async function withReader(port, fn) {
+  const reader = port ? new PortReader(port) : null;
+  try { return await fn(reader); } finally { reader?.close(); }
+}
+
+// Cache entries into the room as a cache worker reads them (port), with features-put's copy-in. rows:
+// the page's RowsChecksum state, continued over the features' batches (in the entries' order) and returned.
+function featuresFromCache({ entries, rows, port }) {
+  const sum = rows ? RowsChecksum.from(rows) : null;
+  return withReader(port, (reader) => readEntries(null, entries, ({ split, range, isBlock }, floats) => {
+    if (!isBlock) sum?.add(split, range[0], floats);
+    putRows({ split, start: range[0], floats, block: isBlock });
+  }, reader)).then(() => ({ rows: sum?.state() ?? null }));
 }
 
 // The features (block: fine-tuning's rows) as experiment.js's { train, test, d }, in place; test null
@@ -216,32 +245,30 @@ function featureParts(block = false) {
 // A classifier's test set when the features' room has no test rows (the page's cache holds them all:
 // 40 MB at the full size that no room needs to keep, which lowers the heap's peak, set by the
 // softmax head's float32 room): test (classifierInputs') with chunks instead of x, each batch of
-// testFrom ([{ key, start, rows }], the cache's test entries in order) read into one small room of
-// the features' type, so the rows are those the room would have held (float16 ones rounded alike).
-let testReader = null;   // the cache, opened here for those reads
+// testFrom ([{ key, start, rows }], the cache's test entries in order; the page checked they are there)
+// read with reader (a PortReader: a cache worker serves them, as features-from-cache) into one small room
+// of the features' type, so the rows are those the room would have held (float16 ones rounded alike).
+// Without a port, this worker reads IndexedDB itself (what that leaves stays here until the fit returns).
+let ownCache = null;
 
-async function cachedTest(test, testFrom) {
+async function cachedTest(test, testFrom, reader) {
   if (test.x) return test;
   if (!testFrom?.length) throw new Error('the test rows are not in the classifier worker and no cache entries were given for them');
-  testReader ??= await FeatureCache.open();
-  // Every entry is there before training starts, so a missing one does not lose a trained classifier.
-  for (const { key, start, rows } of testFrom) {
-    if (!(await testReader.has(key))) throw new Error(`the cached features of test images ${start}–${start + rows - 1} are gone: extract again`);
-  }
-  return { ...test, chunks: cachedTestRows(testFrom, test.d) };
+  const cache = reader ? null : (ownCache ??= await FeatureCache.open());
+  return { ...test, chunks: cachedTestRows(testFrom, test.d, cache, reader ?? new ScratchReader()) };
 }
 
 // Where a fit's test rows were: 'cache' or 'room' (for the page's tests).
 const testRowsFrom = (test) => (test.chunks ? 'cache' : 'room');
 
-async function* cachedTestRows(testFrom, d) {
+async function* cachedTestRows(testFrom, d, cache, reader) {
   const most = Math.max(...testFrom.map((e) => e.rows));
   const room = features.type === 'f16' ? lab.heapHalves(most * d, 'test rows') : lab.heapFloats(most * d, 'test rows');
   try {
     for (const { key, start, rows } of testFrom) {
-      const f = await testReader.get(key, rows * d);
-      if (!f) throw new Error(`the cached features of test images ${start}–${start + rows - 1} could not be read back: extract again`);
-      room.put(0, f);
+      const b = await reader.read(cache, key, rows * d * 4);
+      if (!b) throw readBackError({ split: 'test', range: [start, start + rows], isBlock: false });
+      room.put(0, new Float32Array(b.buffer, b.byteOffset, rows * d));
       yield { x: room.subarray(0, rows * d), start, n: rows };
     }
   } finally { room.free(); }
@@ -255,7 +282,9 @@ function featuresEnd() {
   return { checksum: checksum(train.view(), test.view()) };
 }
 
-async function fit({ id, name, params, rbfMax, images, stopFlag, testFrom }) {
+const fit = ({ port, ...args }) => withReader(port, (reader) => fitTested(args, reader));
+
+async function fitTested({ id, name, params, rbfMax, images, stopFlag, testFrom }, reader) {
   if (!data) throw new Error('no data sent to the classifier worker');
   const px = name === 'pixels-linear-svm', block = lab.reportRows().find((r) => r.name === name)?.blockInput;
   if (!px && !(block ? features : features?.heap)) throw new Error(`${name} needs the DenseNet features: extract them first`);
@@ -278,7 +307,7 @@ async function fit({ id, name, params, rbfMax, images, stopFlag, testFrom }) {
   try {
     const { train, test } = classifierInputs(lab, name, withImages(data.train, 'train'), withImages(data.test, 'test'),
       data.n, data.m, px ? null : featureParts(block), rbfMax, heapFloats);
-    const tested = await cachedTest(test, testFrom);
+    const tested = await cachedTest(test, testFrom, reader);
     const row = { ...await fitOn(id, name, params, { train, test: tested }, stopFlag), testRowsFrom: testRowsFrom(tested) };
     return px ? { ...row, images } : row;   // the page's images, moved back (nothing left here for a late GC)
   } finally {
@@ -297,12 +326,20 @@ function pixelsRoom() {
   return {};
 }
 
-function pixelsPut({ start, bytes }) {
+// A part of the training images converted into the pixel room (pixels-put's and pixels-from-cache's one copy-in).
+function putPixels(start, bytes) {
   if (!pixelRoom) throw new Error('pixels-put before pixels-room');
   if (!(bytes instanceof Uint8Array) || !Number.isInteger(start) || start < 0) throw new Error('pixels-put: bytes must be a Uint8Array at a whole start');
   pixelsInto(pixelRoom.view(), start, bytes);   // bytes past the rows the fit takes are not needed
+}
+
+function pixelsPut({ start, bytes }) {
+  putPixels(start, bytes);
   return { spent: bytes };
 }
+
+// The stored training images (a ModelStore handle) into the pixel room as a cache worker reads them (port), a part at a time.
+const pixelsFromCache = ({ handle, port }) => withReader(port, (reader) => streamParts(null, handle, putPixels, reader)).then((complete) => ({ complete }));
 
 function fitOn(id, name, params, { train, test }, stopFlag) {
   let lastStep = -1, lastTime = 0;
@@ -378,11 +415,13 @@ function rbfPairsHere({ id, done: have = [], threads, stopFlag }) {
   return { pairs, threads: lab.threadCount() };
 }
 
-async function rbfAssemble({ results, seconds, testFrom }) {
+const rbfAssemble = ({ port, ...args }) => withReader(port, (reader) => rbfAssembleTested(args, reader));
+
+async function rbfAssembleTested({ results, seconds, testFrom }, reader) {
   if (!rbf) throw new Error('rbfAssemble before rbfPrepare');
   try {
     // The model's support vectors read in place from the features (tested, saved and freed here).
-    const tested = await cachedTest(rbf.test, testFrom);
+    const tested = await cachedTest(rbf.test, testFrom, reader);
     return { ...await rbfAssembledRow(holdingModels(lab), rbf.train, tested, rbf.params, results, seconds, true), testRowsFrom: testRowsFrom(tested) };
   } finally {
     rbf = null;     // one fit: its rows are views into features.heap, freed by dropFeatures()
@@ -393,6 +432,7 @@ const handlers = {
   start, data: setData, fit, predict, inspect, rbfPrepare, rbfTask, rbfPair, rbfPairHere, rbfPairsHere, rbfAssemble,
   'features-begin': featuresBegin, 'features-put': featuresPut, 'features-end': featuresEnd, 'features-drop': dropFeatures,
   'block-begin': blockBegin, 'model-part': modelPart, 'model-free': modelFree, 'pixels-room': pixelsRoom, 'pixels-put': pixelsPut,
+  'features-from-cache': featuresFromCache, 'pixels-from-cache': pixelsFromCache,
 };
 
 // For bench/tab_experiment.js's memory breakdown: this worker's WASM memory (it never shrinks).
