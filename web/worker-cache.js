@@ -13,15 +13,26 @@ import { FeatureCache, serveReads } from './fashion-cache.js';
 
 let cache = null;
 
+// A buffer's memory freed now (denselab.js release, not imported: this worker stays small): once its bytes are
+// in a Blob, the copy that came here would otherwise wait for this worker's end (a garbage collection never comes).
+const free = (a) => a.buffer.transfer?.(0);
+
 const handlers = {
   async open() { cache ??= await FeatureCache.open(); return {}; },
   has: ({ key }) => cache.has(key),
   async get({ key, length, bytes }) { return { floats: await cache.get(key, length, bytes ? Uint8Array : Float32Array) }; },
-  async put({ key, floats }) { await cache.put(key, floats); return {}; },   // floats: they go with this worker
-  async keep({ key, bytes }) {
-    try { await cache.put(key, bytes); return {}; } catch { return { bytes }; }   // handed back: the caller keeps them
+  async put({ key, floats }) {
+    const stored = cache.put(key, floats);   // the Blob holds a copy once put() returns
+    free(floats);
+    await stored;
+    return {};
   },
-  discard: () => ({}),   // its buffer goes with this worker (FeatureCacheWorker.discard)
+  async keep({ key, bytes }) {
+    try { await cache.put(key, bytes); } catch { return { bytes }; }   // handed back: the caller keeps them
+    free(bytes);
+    return {};
+  },
+  discard: ({ floats }) => { free(floats); return {}; },   // a buffer nobody needs (FeatureCacheWorker.discard)
   'serve-reads': ({ port }) => serveReads(cache, port).then(() => ({})),
 };
 
