@@ -283,10 +283,10 @@ const workerPut = (worker) => (split, start, floats, isBlock) => worker()
   .then((t) => { if (isBlock) state.blockBatchesPut++; return t; })
   .then((t) => t.call('features-put', { split, start, floats, block: isBlock }, { transfer: [floats.buffer] }));
 
-// A sink's fromCache (fashion-pool.js readBack): classifier worker t reads the cache entries from
-// IndexedDB itself, straight into its room (no copy through the page or a cache worker); rows (a
-// RowsChecksum) is continued there over the features' batches. -> false when it cannot (no IndexedDB
-// in the worker, or turned off by a test): the page then sends the batches (features-put), as before.
+// A sink's fromCache (fashion-pool.js readBack): classifier worker t takes the cache entries straight
+// into its room from a cache worker serving them (readsInWorker: not through the page); rows (a
+// RowsChecksum) is continued there over the features' batches. -> false when it cannot (no cache
+// worker starts, or turned off by a test): the page then sends the batches (features-put), as before.
 async function readInWorker(t, entries, rows = null) {
   const what = entries[0].isBlock ? 'block' : 'features', t0 = performance.now();
   const read = await readsInWorker(t, async (call) => {
@@ -572,6 +572,9 @@ async function pixelsBack(px, fitCall) {
   }
 }
 
+// Whether classifier `name` reads the pooled features (fine-tuning reads its own rows, the pixel baseline pixels).
+const readsFeatures = (name) => name !== 'pixels-linear-svm' && name !== 'finetune';
+
 async function train() {
   clearError();
   clearFieldErrors();
@@ -583,8 +586,7 @@ async function train() {
   const errors = [];
   let tunedStop = null;   // the fine-tuned row a stop ended
   try {
-    // The first classifier that reads the features (fine-tuning reads its own rows).
-    const reader = chosen.find((c) => c.name !== 'pixels-linear-svm' && c.name !== 'finetune' && !c.error)?.name, needFeatures = !!reader;
+    const reader = chosen.find((c) => readsFeatures(c.name) && !c.error)?.name, needFeatures = !!reader;   // the first that reads them
     const block = chosen.some((c) => c.name === 'finetune' && !c.error);
     const { n, m, size } = settings();
     if ((needFeatures || block) && !haveFeatures({ n, m, size }, block, needFeatures) && !(await extract(block, reader))) return;   // null: cancelled
@@ -597,8 +599,8 @@ async function train() {
       if (c.error) { errors.push(c.error); showError(errors.join('\n')); continue; }
       // The features go when no later classifier reads them (fine-tuning reads its own rows, kept).
       const later = chosen.slice(i + 1).filter((l) => !l.error).map((l) => l.name);
-      const featuresLater = later.some((name) => name !== 'pixels-linear-svm' && name !== 'finetune');
-      if ((c.name === 'pixels-linear-svm' || c.name === 'finetune') && !featuresLater) await makeRoomForPixels(t, c.name === 'finetune' || later.includes('finetune'));
+      const featuresLater = later.some(readsFeatures);
+      if (!readsFeatures(c.name) && !featuresLater) await makeRoomForPixels(t, c.name === 'finetune' || later.includes('finetune'));
       const curve = [], canvas = CURVES[c.name] && $(CURVES[c.name]);
       $('train-text').textContent = `${LABELS[c.name]}: training on ${fmt(c.name === 'rbf-svm' ? Math.min(n, c.rbfMax) : n)} images…`;
       if (canvas) { $(`${CURVES[c.name]}-box`).hidden = false; drawCurve(canvas, curve, c.params.epochs); }
@@ -610,11 +612,11 @@ async function train() {
         state.trainCall = t;
         setBusy(true);
         if (c.name === 'finetune') await fineTuningRows(t);
-        else if (c.name !== 'pixels-linear-svm') { await featuresAs(t, c.name); state.featureTypesUsed.push(featureTypeOf(c.name)); }
+        else if (readsFeatures(c.name)) { await featuresAs(t, c.name); state.featureTypesUsed.push(featureTypeOf(c.name)); }
         const px = c.name === 'pixels-linear-svm' ? await pixelImages(t) : { images: null, transfer: [] };
         const params = { ...c.params, ...state.nextFitParams };
         state.nextFitParams = null;
-        const r = c.name === 'rbf-svm' ? await fitRbf(t, c) : await pixelsBack(px, callTested(t, 'fit', { name: c.name, params, rbfMax: c.rbfMax ?? Infinity, images: px.images, stopFlag: state.stopFlag, testFrom: c.name === 'pixels-linear-svm' || c.name === 'finetune' ? undefined : await testFrom() }, {
+        const r = c.name === 'rbf-svm' ? await fitRbf(t, c) : await pixelsBack(px, callTested(t, 'fit', { name: c.name, params, rbfMax: c.rbfMax ?? Infinity, images: px.images, stopFlag: state.stopFlag, testFrom: readsFeatures(c.name) ? await testFrom() : undefined }, {
           transfer: px.transfer,
           onProgress: (p) => {
             if (canvas && p.phase === c.name) {

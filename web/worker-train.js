@@ -204,7 +204,7 @@ function putRows({ split, start, floats, block }) {
     throw new Error(`features-put: ${floats.length} floats at ${split} row ${start} do not fit ${n} + ${m} rows of ${d}`);
   }
   // A room without test rows: they are read from the cache when a classifier is tested (cachedTestRows).
-  if (!block && split === 'test' && !features.testRows) return { spent: floats };
+  if (!block && split === 'test' && !features.testRows) return;
   const room = block ? blockRoom() : features.heap, at = ((split === 'test' ? n : 0) + start) * d;
   room.put(at, floats);   // halves: converted by the C kernel
   (block ? features.haveBlock : features.have).add(`${split}:${start}`);
