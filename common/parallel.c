@@ -132,7 +132,7 @@ static atomic_int pending;              /* workers of the current call still run
 static sleeper caller = { 0, PTHREAD_COND_INITIALIZER };
 static unsigned long long calls;       /* the caller's count of parallel calls (64-bit: never wraps) */
 static int started = 1;                 /* threads that exist: the caller + workers 1..started-1 */
-static struct { dl_range_fn fn; void *ctx; size_t items; int threads; } job;
+static struct { dl_range_fn fn; void *ctx; size_t items, chunk; int threads, balanced; } job;
 static char reasons[DL_MAX_THREADS][512];
 static int failed[DL_MAX_THREADS];
 
@@ -141,13 +141,71 @@ static int failed[DL_MAX_THREADS];
 static int measuring;
 static double share_cpu[DL_MAX_THREADS], measure_start, caller_inside, slowest_shares;
 
-static void run_share(int t) {
+/* dl_parallel_for_balanced: each thread's share as one atomic (first item left,
+ * one past the last) of 32 bits each. The owner runs its first chunk itself (so
+ * every thread of a call always does some of its own work), then takes chunks
+ * from the front; a thread with nothing left takes chunks from the back of the
+ * share with the most left. */
+typedef struct { _Alignas(64) atomic_ullong items; } share_left;   /* one cache line each */
+static share_left left[DL_MAX_THREADS];
+static atomic_int stop_taking;          /* a range failed: nobody takes more */
+#define CHUNKS_PER_THREAD 4
+
+static unsigned long long pack(size_t lo, size_t hi) { return (unsigned long long)lo << 32 | hi; }
+
+/* Up to `chunk` items from the front (owner) or the back (thief) of t's share. */
+static int take(int t, int from_back, size_t chunk, size_t *begin, size_t *end) {
+    unsigned long long r = atomic_load(&left[t].items);
+    for (;;) {
+        size_t lo = (size_t)(r >> 32), hi = (size_t)(r & 0xffffffffu);
+        if (lo >= hi) return 0;
+        size_t n = hi - lo < chunk ? hi - lo : chunk;
+        unsigned long long next = from_back ? pack(lo, hi - n) : pack(lo + n, hi);
+        if (atomic_compare_exchange_weak(&left[t].items, &r, next)) {
+            *begin = from_back ? hi - n : lo;
+            *end = from_back ? hi : lo + n;
+            return 1;
+        }
+    }
+}
+
+/* The other thread whose share has the most items left; -1 when none has any. */
+static int most_left(int self) {
+    int best = -1;
+    size_t most = 0;
+    for (int t = 0; t < job.threads; t++) {
+        unsigned long long r = atomic_load_explicit(&left[t].items, memory_order_relaxed);
+        size_t lo = (size_t)(r >> 32), hi = (size_t)(r & 0xffffffffu);
+        if (t != self && hi > lo && hi - lo > most) { most = hi - lo; best = t; }
+    }
+    return best;
+}
+
+/* Thread t's part of the call: its fixed share in one range, or (balanced) its
+ * first chunk, the rest of its share a chunk at a time, then others' chunks. */
+static const char *run_ranges(int t) {
     size_t begin = share_begin(job.items, t, job.threads), end = share_begin(job.items, t + 1, job.threads);
+    if (!job.balanced) return begin == end ? NULL : job.fn(job.ctx, begin, end, t);
+    if (begin == end) return NULL;
+    size_t first_end = begin + job.chunk < end ? begin + job.chunk : end;
+    const char *err = job.fn(job.ctx, begin, first_end, t);
+    while (!err && !atomic_load_explicit(&stop_taking, memory_order_relaxed)) {
+        if (!take(t, 0, job.chunk, &begin, &end)) {          /* own share done: help another */
+            int victim = most_left(t);
+            if (victim < 0) break;
+            if (!take(victim, 1, job.chunk, &begin, &end)) continue;   /* taken meanwhile: look again */
+        }
+        err = job.fn(job.ctx, begin, end, t);
+    }
+    if (err) atomic_store(&stop_taking, 1);
+    return err;
+}
+
+static void run_share(int t) {
     failed[t] = 0;
     share_cpu[t] = 0;
-    if (begin == end) return;
     double c0 = measuring ? thread_cpu_seconds() : 0;
-    const char *err = job.fn(job.ctx, begin, end, t);
+    const char *err = run_ranges(t);
     if (measuring) share_cpu[t] = thread_cpu_seconds() - c0;
     if (err) {   /* the reason may live in this thread's dl_errorf buffer: copy it */
         strncpy(reasons[t], err, sizeof reasons[t] - 1);
@@ -193,11 +251,22 @@ const char *dl_parallel_set_threads(int threads) {
     return NULL;
 }
 
-const char *dl_parallel_for(size_t items, dl_range_fn fn, void *ctx) {
+static const char *parallel_for(size_t items, dl_range_fn fn, void *ctx, int balanced) {
     int threads = n_threads;
     if (items < (size_t)threads) threads = (int)items;
     if (threads <= 1) return items ? fn(ctx, 0, items, 0) : NULL;
     job.fn = fn; job.ctx = ctx; job.items = items; job.threads = threads;
+    job.balanced = balanced && items <= 0xffffffffu;      /* a share's ends fit in 32 bits */
+    if (job.balanced) {
+        size_t parts = (size_t)threads * CHUNKS_PER_THREAD;
+        job.chunk = items / parts + (items % parts != 0);
+        for (int t = 0; t < threads; t++) {
+            size_t begin = share_begin(items, t, threads), end = share_begin(items, t + 1, threads);
+            begin = begin + job.chunk < end ? begin + job.chunk : end;   /* the owner's first chunk */
+            atomic_store(&left[t].items, pack(begin, end));
+        }
+        atomic_store(&stop_taking, 0);
+    }
     double c0 = measuring ? thread_cpu_seconds() : 0;
     unsigned long long call = ++calls;
     atomic_store(&pending, threads - 1);
@@ -214,6 +283,9 @@ const char *dl_parallel_for(size_t items, dl_range_fn fn, void *ctx) {
         if (failed[t]) return dl_errorf("%s", reasons[t]);
     return NULL;
 }
+
+const char *dl_parallel_for(size_t items, dl_range_fn fn, void *ctx) { return parallel_for(items, fn, ctx, 0); }
+const char *dl_parallel_for_balanced(size_t items, dl_range_fn fn, void *ctx) { return parallel_for(items, fn, ctx, 1); }
 
 void dl_parallel_measure_start(void) {
     measuring = 1;
@@ -236,6 +308,8 @@ const char *dl_parallel_set_threads(int threads) {
 const char *dl_parallel_for(size_t items, dl_range_fn fn, void *ctx) {
     return items ? fn(ctx, 0, items, 0) : NULL;
 }
+
+const char *dl_parallel_for_balanced(size_t items, dl_range_fn fn, void *ctx) { return dl_parallel_for(items, fn, ctx); }
 
 void dl_parallel_measure_start(void) {}
 double dl_parallel_critical_seconds(void) { return -1; }

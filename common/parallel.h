@@ -12,6 +12,8 @@
  * A range that fails returns a reason; dl_parallel_for returns the reason of
  * the lowest failing thread (copied to the caller's dl_errorf buffer), after
  * every thread has finished, and the pool stays usable.
+ * dl_parallel_for_balanced (below) starts from the same shares and lets a
+ * thread that is done take chunks of a slower thread's share.
  * Not reentrant: call it from one thread at a time, not from inside fn. */
 #ifndef DENSELAB_PARALLEL_H
 #define DENSELAB_PARALLEL_H
@@ -30,6 +32,16 @@ int dl_parallel_threads(void);
 int dl_parallel_available(void);
 
 const char *dl_parallel_for(size_t items, dl_range_fn fn, void *ctx);
+
+/* The same fixed shares, but a thread that has finished its own takes the rest
+ * of the share with the most items left, a chunk (a quarter of a share) at a
+ * time from its end: a thread that the OS deschedules mid-call (other processes,
+ * the browser's own threads) no longer holds up the call by its whole share.
+ * Each thread runs the first chunk of its own share itself. fn is called on
+ * several ranges per thread, and which thread runs an item depends on timing:
+ * for items whose results depend neither on the range they are computed in nor
+ * on the thread (then every thread count and every run gives the same bits). */
+const char *dl_parallel_for_balanced(size_t items, dl_range_fn fn, void *ctx);
 
 /* A scratch buffer of at least `bytes` owned by thread `thread` (grown on
  * demand, kept between calls; allocated by that thread). NULL when out of
