@@ -149,6 +149,7 @@ static double share_cpu[DL_MAX_THREADS], measure_start, caller_inside, slowest_s
 typedef struct { _Alignas(64) atomic_ullong items; } share_left;   /* one cache line each */
 static share_left left[DL_MAX_THREADS];
 static atomic_int stop_taking;          /* a range failed: nobody takes more */
+static unsigned delay_next_us[DL_MAX_THREADS];   /* dl_parallel_delay_next_call (tests) */
 #define CHUNKS_PER_THREAD 4
 
 static unsigned long long pack(size_t lo, size_t hi) { return (unsigned long long)lo << 32 | hi; }
@@ -187,6 +188,11 @@ static const char *run_ranges(int t) {
     size_t begin = share_begin(job.items, t, job.threads), end = share_begin(job.items, t + 1, job.threads);
     if (!job.balanced) return begin == end ? NULL : job.fn(job.ctx, begin, end, t);
     if (begin == end) return NULL;
+    if (delay_next_us[t]) {      /* a thread that wakes late (tests) */
+        struct timespec d = { (time_t)(delay_next_us[t] / 1000000), (long)(delay_next_us[t] % 1000000) * 1000 };
+        delay_next_us[t] = 0;
+        nanosleep(&d, NULL);
+    }
     size_t first_end = begin + job.chunk < end ? begin + job.chunk : end;
     const char *err = job.fn(job.ctx, begin, first_end, t);
     while (!err && !atomic_load_explicit(&stop_taking, memory_order_relaxed)) {
@@ -298,6 +304,10 @@ double dl_parallel_critical_seconds(void) {
     return thread_cpu_seconds() - measure_start - caller_inside + slowest_shares;
 }
 
+void dl_parallel_delay_next_call(int thread, unsigned us) {
+    if (thread >= 0 && thread < DL_MAX_THREADS) delay_next_us[thread] = us;
+}
+
 #else   /* no threads in this build: everything runs on the caller */
 
 const char *dl_parallel_set_threads(int threads) {
@@ -313,5 +323,6 @@ const char *dl_parallel_for_balanced(size_t items, dl_range_fn fn, void *ctx) { 
 
 void dl_parallel_measure_start(void) {}
 double dl_parallel_critical_seconds(void) { return -1; }
+void dl_parallel_delay_next_call(int thread, unsigned us) { (void)thread; (void)us; }
 
 #endif

@@ -56,6 +56,10 @@ void *dl_parallel_scratch(int thread, size_t bytes);
 void dl_parallel_measure_start(void);
 double dl_parallel_critical_seconds(void);
 
+/* For tests: in the next dl_parallel_for_balanced, `thread` sleeps `us`
+ * microseconds before its first chunk, as if the OS had descheduled it. */
+void dl_parallel_delay_next_call(int thread, unsigned us);
+
 /* For tests: the next dl_parallel_scratch of `thread` fails as if out of memory. */
 void dl_parallel_fail_next_scratch(int thread);
 

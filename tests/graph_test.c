@@ -357,6 +357,10 @@ static void same_on_threads(dl_net *net, const float *x, size_t batch, const flo
             const char *err = dl_net_run(net, x, b, y2);
             snprintf(detail, sizeof detail, "%d threads, batch %zu: %s", t, b, err ? err : "output differs from 1 thread");
             check(!err && !memcmp(y, y2, sizeof(float) * out_floats * b), what, detail);
+            dl_parallel_delay_next_call(t - 1, 2000);     /* the others take most of its share */
+            err = dl_net_run(net, x, b, y2);
+            snprintf(detail, sizeof detail, "%d threads, batch %zu, a late thread: %s", t, b, err ? err : "output differs from 1 thread");
+            check(!err && !memcmp(y, y2, sizeof(float) * out_floats * b), what, detail);
             if (batch == 1) break;
         }
         if (inject_thread_failure) {
@@ -787,6 +791,55 @@ static void test_threads(void) {
     inject_thread_failure = 0;
 }
 
+/* dl_parallel_for_balanced: every item runs exactly once; a thread that starts
+ * late runs its first chunk, and the others take the rest of its share; a
+ * failing range is the call's error and the next call is whole again. Then a
+ * graph whose worker starts late gives the same bits. */
+typedef struct { unsigned char *runs; int *by_thread; size_t fail_at; } balanced_job;
+
+static const char *count_items(void *ctx, size_t begin, size_t end, int thread) {
+    balanced_job *j = ctx;
+    for (size_t i = begin; i < end; i++) {
+        if (i == j->fail_at) return "item failed on purpose";
+        j->runs[i]++;
+        j->by_thread[i] = thread;
+    }
+    return NULL;
+}
+
+static void test_balanced_parallel_for(void) {
+    if (!dl_parallel_available()) return;     /* said by same_on_threads */
+    enum { ITEMS = 1000 };
+    unsigned char runs[ITEMS];
+    int by_thread[ITEMS];
+    balanced_job j = { runs, by_thread, (size_t)-1 };
+    for (int t = 2; t <= 4; t++) {
+        char what[64];
+        snprintf(what, sizeof what, "balanced parallel for, %d threads", t);
+        check(!dl_parallel_set_threads(t), what, "dl_parallel_set_threads");
+        memset(runs, 0, sizeof runs);
+        dl_parallel_delay_next_call(t - 1, 20000);           /* the last thread wakes 20 ms late */
+        check(!dl_parallel_for_balanced(ITEMS, count_items, &j), what, "an error");
+        int once = 1, own_first = 1, taken = 0;
+        size_t last_share = (size_t)ITEMS * (size_t)(t - 1) / (size_t)t;
+        for (size_t i = 0; i < ITEMS; i++) once &= runs[i] == 1;
+        own_first = by_thread[last_share] == t - 1;           /* its first chunk: itself */
+        for (size_t i = last_share; i < ITEMS; i++) taken += by_thread[i] != t - 1;
+        check(once, what, "an item ran other than once");
+        check(own_first, what, "the late thread's first chunk ran elsewhere");
+        check(taken > 0, what, "nobody took items from the late thread's share");
+        j.fail_at = ITEMS / 2;
+        const char *err = dl_parallel_for_balanced(ITEMS, count_items, &j);
+        check(err && strstr(err, "on purpose"), what, "a failing range was not the call's error");
+        j.fail_at = (size_t)-1;
+        memset(runs, 0, sizeof runs);
+        once = !dl_parallel_for_balanced(ITEMS, count_items, &j);
+        for (size_t i = 0; i < ITEMS; i++) once &= runs[i] == 1;
+        check(once, what, "the call after a failure");
+    }
+    dl_parallel_set_threads(1);
+}
+
 int main(void) {
     print_format();
     test_rewrites();
@@ -794,6 +847,7 @@ int main(void) {
     test_memory_limit_and_arguments();
     test_names_refused();
     test_threads();
+    test_balanced_parallel_for();
     printf("graph_test: %d checks, %d failures\n", checks, failures);
     return failures != 0;
 }
