@@ -25,12 +25,6 @@ typedef struct { void *p; size_t bytes; int fail_next; } scratch_buffer;
 static scratch_buffer scratch_of[DL_MAX_THREADS];
 static int n_threads = 1;
 
-/* Thread t's first item of `items` split over `threads`, without overflow. */
-static size_t share_begin(size_t items, int t, int threads) {
-    size_t q = items / (size_t)threads, r = items % (size_t)threads;
-    return q * (size_t)t + r * (size_t)t / (size_t)threads;
-}
-
 int dl_parallel_threads(void) { return n_threads; }
 int dl_parallel_available(void) { return DL_HAVE_THREADS; }
 
@@ -140,6 +134,12 @@ static int failed[DL_MAX_THREADS];
  * time inside parallel calls, and the calls' slowest shares. */
 static int measuring;
 static double share_cpu[DL_MAX_THREADS], measure_start, caller_inside, slowest_shares;
+
+/* Thread t's first item of `items` split over `threads`, without overflow. */
+static size_t share_begin(size_t items, int t, int threads) {
+    size_t q = items / (size_t)threads, r = items % (size_t)threads;
+    return q * (size_t)t + r * (size_t)t / (size_t)threads;
+}
 
 /* dl_parallel_for_balanced: each thread's share as one atomic (first item left,
  * one past the last) of 32 bits each. The owner runs its first chunk itself (so
