@@ -4,9 +4,11 @@
 // headless Chromium (the photo page served by web/serve.js, so crossOriginIsolated;
 // one page per thread setting; the "Inference N ms" it reports, and the time from
 // choosing the photo to its result). Runs alternate between the thread counts so
-// that load from other processes hits both alike.
+// that load from other processes hits both alike. --static: dist/ from a server that
+// sends no COOP/COEP (a static host); each page is measured on its second visit, made
+// cross-origin isolated by the service worker (web/sw.js).
 //
-//   node bench/threads.js [--runs 10] [--threads 1,2] [--browser [--pause MS] [--trace]] [--estimate [--sync-us 20]]
+//   node bench/threads.js [--runs 10] [--threads 1,2] [--browser [--static] [--pause MS] [--trace]] [--estimate [--sync-us 20]]
 import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
@@ -107,8 +109,10 @@ function otherCpu(events) {
 // One page per thread count (the setting is read when a page starts), runs alternating.
 async function browserLatency(counts, runs) {
   const { startServer } = await import('../web/serve.js');
+  const { startBenchServer } = await import('./server.js');
   const { launchChromium } = await import('../tests/helpers.js');
-  const server = await startServer({ root: path.join(root, 'dist'), port: 0 });
+  const dist = path.join(root, 'dist');
+  const server = staticHost ? await startBenchServer(dist, { isolate: false }) : await startServer({ root: dist, port: 0 });
   const chrome = await launchChromium('denselab-threads-bench-');
   const pages = [];
   try {
@@ -116,6 +120,7 @@ async function browserLatency(counts, runs) {
       const page = await chrome.context.newPage();
       await page.goto(server.url);
       await page.evaluate((v) => localStorage.setItem('denselab-threads', String(v)), t);
+      if (staticHost) await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));   // the second visit is isolated
       await page.reload();
       await page.waitForFunction(() => ['ready', 'error'].includes(document.querySelector('[data-testid=status]').textContent), null, { timeout: 300_000 });
       // a person takes a moment to choose a photo: the page's warm-up inference (if it has one) is done
@@ -183,6 +188,7 @@ async function estimate(runs, syncUs) {
 
 const runs = Number(option('runs', '10'));
 const tracing = process.argv.includes('--trace');
+const staticHost = process.argv.includes('--static');
 const pauseMs = Number(option('pause', '0'));
 const counts = option('threads', '1,2').split(',').map(Number);
 const print = (where, rows) => {
@@ -197,7 +203,7 @@ console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 print('Node', await nodeLatency(counts, runs));
 if (process.argv.includes('--browser')) {
   const rows = await browserLatency(counts, runs);
-  print('Chromium', rows);
+  print(staticHost ? 'Chromium, static host (2nd visit)' : 'Chromium', rows);
   console.log(`\nThe page's first photo (before the timed runs), "Inference" ms: ${rows.map((r) => `${r.threads}t ${r.first}`).join(', ')}`);
   for (const r of rows.filter((x) => x.trace)) {
     const t = r.trace;
