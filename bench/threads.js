@@ -8,7 +8,7 @@
 // sends no COOP/COEP (a static host); each page is measured on its second visit, made
 // cross-origin isolated by the service worker (web/sw.js).
 //
-//   node bench/threads.js [--runs 10] [--threads 1,2] [--browser [--static] [--pause MS] [--trace]] [--estimate [--sync-us 20]]
+//   node bench/threads.js [--runs 10] [--threads 1,2] [--photos A,B] [--browser [--static] [--pause MS] [--trace]] [--estimate [--sync-us 20]]
 import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
@@ -18,7 +18,10 @@ import { paths } from '../wasm/cli.js';
 
 v8.setFlagsFromString('--no-liftoff');
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const photos = ['cat_285.png', 'dog_207.png'].map((f) => path.join(root, '..', 'shared', 'images', f));
+// --photos A,B: two image files to alternate (default: two 224x224-class PNGs; a phone photo is
+// 12 MP, whose decoding then takes longer than the inference).
+const photos = (option('photos', null)?.split(',') ?? ['cat_285.png', 'dog_207.png'].map((f) => path.join(root, '..', 'shared', 'images', f)))
+  .map((f) => path.resolve(f));
 const median = (v) => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
 function option(name, def) {
@@ -125,7 +128,7 @@ async function browserLatency(counts, runs) {
       await page.waitForFunction(() => ['ready', 'error'].includes(document.querySelector('[data-testid=status]').textContent), null, { timeout: 300_000 });
       // a person takes a moment to choose a photo: the page's warm-up inference (if it has one) is done
       await page.waitForFunction(() => 'warmUpMs' in document.querySelector('[data-testid=status]').dataset, null, { timeout: 10_000 }).catch(() => {});
-      pages.push({ t, page, mode: await page.textContent('[data-testid=threads-mode]'), ms: [], total: [], events: [] });
+      pages.push({ t, page, mode: await page.textContent('[data-testid=threads-mode]'), ms: [], prep: [], total: [], events: [] });
     }
     let cdp = null;
     for (let r = -2; r < runs; r++) {
@@ -144,7 +147,7 @@ async function browserLatency(counts, runs) {
         if (pauseMs) await p.page.waitForTimeout(pauseMs);   // a person looking at the result
         const ms = Number(/Inference (\d+) ms/.exec(text)[1]);
         if (r === -2) p.first = ms;
-        if (r >= 0) { p.ms.push(ms); p.total.push(totalMs); }
+        if (r >= 0) { p.ms.push(ms); p.total.push(totalMs); p.prep.push(Number(/preprocess (\d+) ms/.exec(text)?.[1])); }
       }
     }
     if (cdp) {
@@ -158,7 +161,7 @@ async function browserLatency(counts, runs) {
   }
   const events = pages[0].events;   // one trace holds every process: split by the windows' worker thread
   const workers = [...new Set(events.filter((e) => e.name === 'denselab: predict').map((e) => `${e.pid}:${e.tid}`))];
-  return pages.map((p, i) => ({ threads: p.t, median: median(p.ms), min: Math.min(...p.ms), mode: p.mode, total: median(p.total), first: p.first,
+  return pages.map((p, i) => ({ threads: p.t, median: median(p.ms), min: Math.min(...p.ms), mode: p.mode, total: median(p.total), prep: median(p.prep), first: p.first,
     trace: tracing ? otherCpu(events.filter((e) => e.ph !== 'b' && e.ph !== 'e' || e.name !== 'denselab: predict' || `${e.pid}:${e.tid}` === workers[i])) : null }));
 }
 
@@ -205,6 +208,7 @@ if (process.argv.includes('--browser')) {
   const rows = await browserLatency(counts, runs);
   print(staticHost ? 'Chromium, static host (2nd visit)' : 'Chromium', rows);
   console.log(`\nThe page's first photo (before the timed runs), "Inference" ms: ${rows.map((r) => `${r.threads}t ${r.first}`).join(', ')}`);
+  console.log(`The page's "decode + resize + preprocess" in the worker, median ms: ${rows.map((r) => `${r.threads}t ${r.prep}`).join(', ')}`);
   for (const r of rows.filter((x) => x.trace)) {
     const t = r.trace;
     console.log(`Trace, ${r.threads} thread(s), ${t.windows} inferences (predict median ${t.ms.toFixed(1)} ms): other threads' CPU inside each predict, median ${t.total.toFixed(1)} ms; mean by kind: ${Object.entries(t.groups).sort((a, b) => b[1] - a[1]).map(([g, v]) => `${g} ${v.toFixed(1)}`).join(', ')}`);

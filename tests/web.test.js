@@ -84,6 +84,8 @@ async function classifyInPage(name) {
   await page.setInputFiles('[data-testid=image-input]', path.join(imagesDir, name));
   await waitPage((n) => document.querySelector('[data-testid=status]').textContent === 'done'
     && document.getElementById('results').dataset.file === n, name, name);
+  // the worker decoded the photo while the page showed it (web/app.js prepare), not after
+  assert.match(await page.textContent('[data-testid=timing]'), /preprocess \d+ ms, done while the page showed the photo\)/, name);
   return page.$$eval('[data-testid=prediction]', (els) => els.map((e) => ({
     wnid: e.dataset.wnid, label: e.dataset.label, prob: Number(e.dataset.prob),
   })));

@@ -5,7 +5,10 @@
 //   init     { model: ArrayBuffer (.dlm), labels: string (class index JSON) } -> {}
 //   build    { options: { includeTop, weights, inputShape, pooling, classes, grayToRgb } } -> model description
 //   summary  {}                              -> { text }: model.summary() of the current model
-//   classify { bytes: ArrayBuffer (image file) } -> input, output, top-5, feature map (include_top=False)
+//   prepare  { photoId, bytes: ArrayBuffer (image file) } -> {}: decodes and preprocesses it ahead
+//   classify { photoId, bytes } -> input, output, top-5, feature map (include_top=False); the input
+//                                               prepared for photoId if the input size is still the same
+//                                               (else bytes are decoded now)
 //   warmUp   {}                              -> { ms }: one inference on a blank image (see warmUp)
 // Requests are handled strictly one at a time, in arrival order.
 import { serve } from './worker-rpc.js';
@@ -104,18 +107,40 @@ function topPredictions(output) {
   return { predictions: lab.decodePredictions(output, 5), formatted: lab.formatPredictions(output, 5), decodeError: null };
 }
 
-async function classify(bytes) {
-  if (!net) throw new Error('no model built yet');
+// The network's input from an image file, for the network built now.
+async function netInput(bytes) {
   const t0 = performance.now();
   const [h, w, channels] = net.inputShape;
   // load_img through stb; what stb cannot read (WebP, AVIF) the browser decodes.
   const { result: img, decodedBy } = await withBrowserFallback(bytes, (b) => lab.loadImg(b, [h, w]));
   const x = toNetInput(img.rgb, channels);
   const t1 = performance.now();
+  // User Timing: a DevTools or CDP trace shows it beside the page's own work.
+  performance.measure('denselab: decode + resize + preprocess', { start: t0, end: t1 });
+  return { img, x, decodedBy, prepMs: t1 - t0, shape: net.inputShape.join() };
+}
+
+// The photo decoded ahead (prepare), for the classify of the same photoId.
+let prepared = null;
+
+// The page sends the photo here as soon as it has the file, so that decoding it (a 12 MP
+// photo: longer than the inference) runs while the page decodes and paints it itself.
+async function prepare({ photoId, bytes }) {
+  if (!net) throw new Error('no model built yet');
+  prepared = null;
+  prepared = { photoId, ...(await netInput(bytes)) };
+  return {};
+}
+
+async function classify({ photoId, bytes }) {
+  if (!net) throw new Error('no model built yet');
+  const ahead = prepared && prepared.photoId === photoId && prepared.shape === net.inputShape.join() ? prepared : null;
+  prepared = null;   // its buffers go to the page below
+  const { img, x, decodedBy, prepMs } = ahead ?? await netInput(bytes);
+  const channels = net.inputShape[2];
+  const t1 = performance.now();
   const output = net.predict(x, 1);
   const t2 = performance.now();
-  // The parts as User Timing (a DevTools or CDP trace shows them beside the page's own work).
-  performance.measure('denselab: decode + resize + preprocess', { start: t0, end: t1 });
   performance.measure('denselab: predict', { start: t1, end: t2 });
   performance.clearMeasures();     // the trace has them; the worker keeps none
 
@@ -137,7 +162,8 @@ async function classify(bytes) {
     featureMap,
     pooled,
     decodedBy,
-    prepMs: t1 - t0,
+    prepMs,
+    preparedAhead: !!ahead,
     inferenceMs: t2 - t1,
   };
 }
@@ -200,7 +226,7 @@ async function init({ model: bytes, labels }) {
   return {};
 }
 
-const handlers = { start, init, build: (m) => build(m.options), summary, classify: (m) => classify(m.bytes), warmUp };
+const handlers = { start, init, build: (m) => build(m.options), summary, prepare, classify, warmUp };
 
 // Big typed arrays go back by transfer, not by copy.
 const transfer = (r) => [r?.input?.rgb?.buffer, r?.featureMap?.data?.buffer, r?.pooled?.buffer].filter(Boolean);
