@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { root, shared } from './helpers.js';
+import { root, shared, run as runCli } from './helpers.js';
 
 const args = [
   path.join(shared, 'images'),
@@ -32,6 +32,25 @@ test('image decode/preprocess/predictions: native', () => {
 test('image decode/preprocess/predictions: wasm', () => {
   const js = path.join(root, 'build', 'wasm', 'models', 'image_test.js');
   run(js, process.execPath, [js, ...args]);
+});
+
+// Every pixel of a JPEG, not only those a 224x224 resize samples: the WASM build decodes with
+// stb's SSE2 kernels on WebAssembly SIMD (models/image.c), natively with SSE2 — the same bits.
+test('JPEG at full size: the WASM decode equals the native one, pixel for pixel', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'denselab-jpeg-'));
+  try {
+    for (const [name, size] of [['face.jpg', '355,512'], ['hot_dog.jpg', '384,512']]) {
+      const out = (cli) => {
+        const file = path.join(dir, `${cli}-${name}.npy`);
+        const r = runCli(cli, ['preprocess', path.join(shared, 'images', name), '--size', size, '--out', file]);
+        assert.equal(r.status, 0, r.stderr);
+        return readFileSync(file);
+      };
+      assert.ok(out('native').equals(out('wasm')), `${name}: the WASM decode differs from the native one`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 // models/stb_image.cmake: Debian's 2.27 header gets 2.28's JPEG bounds check,
