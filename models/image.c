@@ -25,6 +25,12 @@
 // give an error, never abort the program.
 #define STBI_ASSERT(x) ((void)0)
 #define STB_IMAGE_IMPLEMENTATION
+// The JPEG rows a resize will read (models/stb_image.cmake puts this test in stb's
+// colour-conversion loop); NULL: every row. Set by decode() around one stb call
+// (jpeg_rows_count bounds the lookup should the pixels disagree with the header: an error).
+static _Thread_local const unsigned char *jpeg_rows_needed;
+static _Thread_local size_t jpeg_rows_count;
+#define STBI_JPEG_ROW_NEEDED(j) (!jpeg_rows_needed || ((size_t)(j) < jpeg_rows_count && jpeg_rows_needed[j]))
 // stb turns its SSE2 JPEG kernels (IDCT, YCbCr to RGB, 2x2 chroma upsampling) on for x86
 // only. They give the same bits as its scalar ones (stb's own promise, and the native CLI,
 // which uses them, equals the WASM one), and Emscripten's emmintrin.h maps SSE2 onto
@@ -304,7 +310,15 @@ const char *dl_image_max_pixels_from_double(double requested, size_t *max_pixels
     return NULL;
 }
 
+// Every row, or (target_h > 0) of a JPEG only the rows that a NEAREST resize to target_h
+// rows reads: the others are left unconverted, so the image is only fit for that resize.
+static const char *decode(const unsigned char *bytes, size_t n, size_t max_pixels, int target_h, dl_image *out);
+
 const char *dl_image_decode(const unsigned char *bytes, size_t n, size_t max_pixels, dl_image *out) {
+    return decode(bytes, n, max_pixels, 0, out);
+}
+
+static const char *decode(const unsigned char *bytes, size_t n, size_t max_pixels, int target_h, dl_image *out) {
     if (!out) return "dl_image_decode: no output image";
     memset(out, 0, sizeof *out);
     const char *err = dl_image_check_max_pixels(max_pixels);
@@ -331,10 +345,24 @@ const char *dl_image_decode(const unsigned char *bytes, size_t n, size_t max_pix
     if (!dl_mul(pixels, (size_t)f->channels, &bytes_out))
         return dl_errorf("%s image too large for this platform: %dx%d", fmt, w, h);
 
+    unsigned char *rows = NULL;    // JPEG: the rows the resize reads (a byte each)
+    if (target_h > 0 && f->info == stbi__jpeg_info) {
+        size_t lookups;
+        int *ys = dl_mul((size_t)target_h, sizeof(int), &lookups) ? malloc(lookups) : NULL;
+        if (ys && (rows = calloc((size_t)h, 1))) {
+            dl_nearest_indices(h, target_h, ys);
+            for (int y = 0; y < target_h; y++) rows[ys[y]] = 1;
+        }
+        free(ys);                 // out of memory here: every row, as without a target
+    }
     reader r = {bytes, n, 0, 0};
     stbi_io_callbacks io = {reader_read, reader_skip, reader_eof};
     int dw = 0, dh = 0;
+    jpeg_rows_needed = rows;
+    jpeg_rows_count = (size_t)h;
     unsigned char *px = stbi_load_from_callbacks(&io, &r, &dw, &dh, &comp, f->channels);
+    jpeg_rows_needed = NULL;
+    free(rows);
     if (r.overrun) err = dl_errorf("truncated %s image: the data ends before the image does", fmt);
     else if (!px) err = dl_errorf("cannot decode %s image: %s", fmt, stbi_failure_reason());
     else if (dw != w || dh != h) err = dl_errorf("cannot decode %s image: header says %dx%d, pixels are %dx%d", fmt, w, h, dw, dh);
@@ -440,7 +468,7 @@ const char *dl_image_load(const unsigned char *bytes, size_t n, size_t max_pixel
     // Checked before decoding: a bad size costs nothing.
     if ((target_h != 0 || target_w != 0) && (err = check_sides("", target_h, target_w))) return err;
     dl_image img;
-    if ((err = dl_image_decode(bytes, n, max_pixels, &img))) return err;
+    if ((err = decode(bytes, n, max_pixels, target_h, &img))) return err;
     if (decoded_w) *decoded_w = img.width;
     if (decoded_h) *decoded_h = img.height;
     if (target_h == 0 && target_w == 0) {

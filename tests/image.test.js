@@ -54,7 +54,8 @@ test('JPEG at full size: the WASM decode equals the native one, pixel for pixel'
 });
 
 // models/stb_image.cmake: Debian's 2.27 header gets 2.28's JPEG bounds check,
-// a header that has it is copied unchanged, any other stops the configure step.
+// a header that has it is not patched for it, any other stops the configure step; both get
+// the JPEG row test (rows no resize reads are not converted) where stb's loop is as expected.
 test('stb_image.h: patched, accepted as is, or a configure error', () => {
   const system = '/usr/include/stb/stb_image.h';
   assert.ok(existsSync(system), 'stb_image.h missing: install libstb-dev (./build.sh does)');
@@ -80,7 +81,25 @@ test('stb_image.h: patched, accepted as is, or a configure error', () => {
   assert.equal(results.debian.status, 0, results.debian.log);
   assert.ok(results.debian.text.includes('if (c < 0 || c >= 256) return -1;') && !results.debian.text.includes(assertLine));
   assert.equal(results.upstream228.status, 0, results.upstream228.log);
-  assert.equal(results.upstream228.text, variants.upstream228);
+  // no bounds patch; only the JPEG row test (both headers get it: STBI_JPEG_ROW_NEEDED)
+  const rowTest = (t) => t.replace(/#ifndef STBI_JPEG_ROW_NEEDED\n#define STBI_JPEG_ROW_NEEDED\(j\) 1\n#endif\n/, '')
+    .replace('if (STBI_JPEG_ROW_NEEDED(j)) coutput[k]', 'coutput[k]').replace(/ *if \(!STBI_JPEG_ROW_NEEDED\(j\)\) continue;[^\n]*\n/, '');
+  for (const r of [results.debian, results.upstream228]) assert.equal((r.text.match(/STBI_JPEG_ROW_NEEDED/g) ?? []).length, 4);
+  assert.equal(rowTest(results.upstream228.text), variants.upstream228);
+  // a header whose JPEG row loop reads otherwise: copied without the row test, and said so
+  const otherLoop = variants.upstream228.replace('            coutput[k] = r->resample(', '            coutput[k] = (r->resample)(');
+  const dir = mkdtempSync(path.join(tmpdir(), 'denselab-stb-'));
+  try {
+    mkdirSync(path.join(dir, 'stb'));
+    writeFileSync(path.join(dir, 'stb', 'stb_image.h'), otherLoop);
+    const r = spawnSync('cmake', [`-DSTB_INCLUDE_DIR=${dir}`, `-DSTB_OUTPUT=${path.join(dir, 'out.h')}`, '-P',
+      path.join(root, 'models', 'stb_image.cmake')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, /row loop not as expected: every JPEG row is converted/);
+    assert.equal(readFileSync(path.join(dir, 'out.h'), 'utf8'), otherLoop);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   assert.notEqual(results.unknown.status, 0);
   assert.match(results.unknown.log.replace(/\s+/g, ' '), /has neither stb 2\.28's JPEG Huffman bounds check/);
   assert.equal(results.unknown.text, null);

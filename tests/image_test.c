@@ -1228,12 +1228,41 @@ static void test_format(void) {
     dl_class_index_free(ci);
 }
 
+// load_img of a JPEG converts only the rows its NEAREST resize reads (models/stb_image.cmake):
+// every target size gives what the whole decode resized gives, byte for byte.
+static void test_jpeg_rows(const char *dir) {
+    static const char *const names[] = {"hot_dog.jpg", "face.jpg"};
+    static const int sizes[][2] = {{224, 224}, {37, 53}, {1, 1}, {384, 512}, {355, 512}, {1000, 7}, {2, 900}};
+    char path[4096];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        buf f = read_file(path);
+        dl_image whole;
+        const char *err = dl_image_decode(f.p, f.n, 0, &whole);
+        CHECK(!err, "%s: %s", names[i], or_ok(err));
+        for (size_t k = 0; !err && k < sizeof sizes / sizeof sizes[0]; k++) {
+            dl_image want, got;
+            const char *e1 = dl_image_resize_nearest(&whole, sizes[k][1], sizes[k][0], &want);
+            const char *e2 = dl_image_load(f.p, f.n, 0, sizes[k][0], sizes[k][1], &got, NULL, NULL);
+            CHECK(!e1 && !e2 && got.width == want.width && got.height == want.height &&
+                      !memcmp(got.rgb, want.rgb, (size_t)want.width * (size_t)want.height * 3),
+                  "%s at %dx%d: load_img differs from the whole decode resized (%s, %s)", names[i], sizes[k][0],
+                  sizes[k][1], or_ok(e1), or_ok(e2));
+            dl_image_free(&want);
+            dl_image_free(&got);
+        }
+        dl_image_free(&whole);
+        free(f.p);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 4) {
         fprintf(stderr, "usage: %s IMAGES_DIR CLASS_INDEX_JSON FIXTURES_DIR\n", argv[0]);
         return 2;
     }
     test_shared_images(argv[1]);
+    test_jpeg_rows(argv[1]);
     test_png_variants();
     test_bmp_gif_pnm_jpeg(argv[3]);
     test_bmp_top_down(argv[3]);
