@@ -225,6 +225,22 @@ describe('the lab page in Chromium', () => {
     sameTop5(images[0], await classifyInPage(images[0]), cli.get(images[0]));
   });
 
+  // The worker's early decode (prepare) fails on such a file too; classify says why, and nothing stays behind.
+  test('a file that is not an image shows the reason, and the next photo is classified', { timeout: SLOW }, async () => {
+    ready();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'denselab-notimage-'));
+    try {
+      const bad = path.join(dir, 'notes.png');
+      fs.writeFileSync(bad, 'shopping list: milk, bread\n');
+      await page.setInputFiles('[data-testid=image-input]', bad);
+      await waitStatus(['error'], 'a text file as a photo');
+      assert.match(await page.textContent('[data-testid=error]'), /^notes\.png: not an image: unknown format \(supported: JPEG, PNG, BMP, GIF, binary PNM\)/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    sameTop5(images[0], await classifyInPage(images[0]), (await cliPromise).get(images[0]));
+  });
+
   // Issue 14: the Applications API panel says what Keras says; each error shows next to its control.
   test("the Applications API panel: Keras's None shapes, Keras's first error, the gray extension, decode_predictions' error", { timeout: 3 * SLOW }, async () => {
     ready();

@@ -172,7 +172,6 @@ function showArgError(e) {
 let model = null;        // description of the model currently built in the worker
 let photo = null;        // { name, bytes: ArrayBuffer, id }
 let photoSeq = 0;
-let modelLoaded = false; // the worker has a network built: a photo can be decoded ahead (prepare)
 let buildSeq = 0;        // only the newest rebuild and the newest classification are shown
 let classifySeq = 0;
 let ready = null;        // resolves when the worker has the model
@@ -340,9 +339,9 @@ async function rebuild() {
 
 // The worker decodes and preprocesses the photo while the page decodes and paints it itself:
 // a 12 MP phone photo takes longer to decode than the inference (bench/threads.js --photos).
-// classify then finds it ready. A failure is left to classify, which decodes again and says why.
+// classify then finds it ready. A failure (a bad file, no network yet) is left to classify, which
+// decodes again and says why.
 function prepare(p) {
-  if (!modelLoaded) return;
   const bytes = p.bytes.slice(0);
   call('prepare', { photoId: p.id, bytes }, [bytes]).catch(() => {});
 }
@@ -439,7 +438,6 @@ async function start() {
   $('model-progress').value = $('model-progress').max;
   $('loadbar').classList.add('loaded');
   done();
-  modelLoaded = true;
   if (!photo) setStatus('ready');
   // Queued before any photo: the first photo then runs optimised code (web/worker.js warmUp).
   call('warmUp').then((w) => { $('status').dataset.warmUpMs = w.ms.toFixed(0); }, () => {});

@@ -7,7 +7,7 @@
 //   summary  {}                              -> { text }: model.summary() of the current model
 //   prepare  { photoId, bytes: ArrayBuffer (image file) } -> {}: decodes and preprocesses it ahead
 //   classify { photoId, bytes } -> input, output, top-5, feature map (include_top=False); the input
-//                                               prepared for photoId if the input size is still the same
+//                                               prepared for photoId if the network is the same one
 //                                               (else bytes are decoded now)
 //   warmUp   {}                              -> { ms }: one inference on a blank image (see warmUp)
 // Requests are handled strictly one at a time, in arrival order.
@@ -23,6 +23,7 @@ let file = null;
 let net = null;
 let options = null;      // the model as the user configured it
 let model = null;        // ... and its description: shapes, parameters, summary text
+let prepared = null;     // the input of photo prepared.photoId for this network, decoded ahead (prepare)
 
 const keyOf = (o) => JSON.stringify([o.includeTop, o.weights, o.inputShape, o.pooling, o.classes, o.grayToRgb]);
 
@@ -42,7 +43,7 @@ function describe(n, o) {
 function freeNet() {
   if (net) net.free();
   net = null;
-  options = model = null;
+  options = model = prepared = null;   // a prepared input is for the network it was made for
 }
 
 function build(opts) {
@@ -117,24 +118,22 @@ async function netInput(bytes) {
   const t1 = performance.now();
   // User Timing: a DevTools or CDP trace shows it beside the page's own work.
   performance.measure('denselab: decode + resize + preprocess', { start: t0, end: t1 });
-  return { img, x, decodedBy, prepMs: t1 - t0, shape: net.inputShape.join() };
+  return { img, x, decodedBy, prepMs: t1 - t0 };
 }
 
-// The photo decoded ahead (prepare), for the classify of the same photoId.
-let prepared = null;
 
 // The page sends the photo here as soon as it has the file, so that decoding it (a 12 MP
 // photo: longer than the inference) runs while the page decodes and paints it itself.
 async function prepare({ photoId, bytes }) {
   if (!net) throw new Error('no model built yet');
-  prepared = null;
+  prepared = null;       // a photo that fails to decode leaves none
   prepared = { photoId, ...(await netInput(bytes)) };
   return {};
 }
 
 async function classify({ photoId, bytes }) {
   if (!net) throw new Error('no model built yet');
-  const ahead = prepared && prepared.photoId === photoId && prepared.shape === net.inputShape.join() ? prepared : null;
+  const ahead = prepared?.photoId === photoId ? prepared : null;
   prepared = null;   // its buffers go to the page below
   const { img, x, decodedBy, prepMs } = ahead ?? await netInput(bytes);
   const channels = net.inputShape[2];
