@@ -220,6 +220,31 @@ function fakeDb(map) {
   };
 }
 
+test('a storage that stays silent (a request, or a Blob read, never answered) is an error with that reason, through a PortReader too; the next reads work', async () => {
+  const { PortReader, serveReads, storageSilence } = await import(pathToFileURL(dist('fashion-cache.js')).href);
+  const map = new Map(), db = fakeDb(map), cache = new FeatureCache(db), saved = storageSilence.ms;
+  await cache.put('good', Float32Array.of(1, 2, 3));
+  map.set('stuck-blob', new (class extends Blob { stream() { return new ReadableStream({ type: 'bytes', pull: () => new Promise(() => {}) }); } })([new Uint8Array(12)]));
+  const transaction = db.transaction;
+  db.transaction = (...a) => { const tx = transaction(...a), store = tx.objectStore(); return { ...tx, objectStore: () => ({ ...store, get: (k) => (k === 'stuck' ? {} : store.get(k)) }) }; };
+  storageSilence.ms = 50;
+  try {
+    const entry = (key) => ({ key, split: 'train', range: [0, 3], floats: 1, isBlock: false });
+    const silent = /^Error: the browser's storage gave no answer for 0\.05 s \((reading stuck|reading a stored Blob)\)$/;
+    for (const key of ['stuck', 'stuck-blob']) {
+      await assert.rejects(readEntries(cache, [entry(key)], () => {}), silent, `${key}: read here`);
+      const { port1, port2 } = new MessageChannel(), served = serveReads(cache, port1), reader = new PortReader(port2);
+      await assert.rejects(readEntries(null, [entry(key)], () => {}, reader), silent, `${key}: through a port`);
+      const got = [];
+      await readEntries(null, [entry('good')], (e, f) => { got.push(...f); }, reader);
+      assert.deepEqual(got, [1, 2, 3], 'the same reader reads on');
+      reader.close();
+      await served;
+    }
+    assert.equal(await cache.get('absent', 1), null, 'an absent entry is still null, at once');
+  } finally { storageSilence.ms = saved; }
+});
+
 test('FeatureCache stores Blobs and reads them, and the ArrayBuffers of an older cache; a wrong length is null', async () => {
   const map = new Map(), cache = new FeatureCache(fakeDb(map));
   const floats = Float32Array.from({ length: 1000 }, (_, i) => i / 7);

@@ -79,10 +79,19 @@ async function waitStatus(states, what) {
     await page.waitForFunction((s) => [...s, 'error'].includes(document.querySelector('[data-testid=fashion-status]').textContent),
       states, { timeout: SLOW });
   } catch {
-    assert.fail(`${what}: timed out with status "${await text('fashion-status')}" (${await text('features-text')})`);
+    assert.fail(`${what}: timed out with status "${await text('fashion-status')}" (${await text('features-text')}); ${await whereWaiting()}`);
   }
   const s = await text('fashion-status');
   if (!states.includes(s)) assert.fail(`${what}: status "${s}", error shown: ${await text('fashion-error')}`);
+}
+
+// Where a stuck page waits: its last steps and its open worker requests, as one line.
+async function whereWaiting() {
+  const w = await hook('whereWaiting').catch((e) => ({ error: e.message }));
+  if (w.error) return `(the page did not answer: ${w.error})`;
+  const steps = w.steps.slice(-12).map((s) => `${((s.ms - w.now) / 1000).toFixed(1)} s ${s.what}`).join(' | ');
+  const open = w.openCalls.map((c) => `${c.worker} ${c.cmd} for ${(c.ms / 1000).toFixed(1)} s`).join(', ') || 'none';
+  return `last steps: ${steps || 'none'}; open worker requests: ${open}`;
 }
 
 // Waits until at least `n` images are done in the running extraction.

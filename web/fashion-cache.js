@@ -13,17 +13,35 @@ const KEEP_MS = 24 * 3600 * 1000;
 
 export const cacheKey = (modelChecksum, size, split, [start, end]) => `${modelChecksum.toString(16)}:s${size}:${split}:${start}-${end}`;
 
-const done = (req) => new Promise((resolve, reject) => {
+// The longest the browser's storage may keep a request (or one read of a stored Blob) unanswered:
+// then it is an error with a reason, not a page that waits for ever (a request can queue behind a
+// transaction the browser never ends). An object so that tests can shorten it.
+export const storageSilence = { ms: 60000 };
+
+// A catch handler giving `value` for any failure but a silent storage's, which goes on.
+const unlessSilent = (value) => (e) => { if (e?.silent) throw e; return value; };
+
+// promise, or a rejection (error.silent) once it has been pending storageSilence.ms.
+export function withinStorageTime(promise, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    const ms = storageSilence.ms;
+    timer = setTimeout(() => reject(Object.assign(new Error(`the browser's storage gave no answer for ${ms / 1000} s (${what})`), { silent: true })), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+const done = (req, what = 'an IndexedDB request') => withinStorageTime(new Promise((resolve, reject) => {
   req.onsuccess = () => resolve(req.result);
   req.onerror = () => reject(req.error || new Error('IndexedDB request failed'));
-});
+}), what);
 
 export class FeatureCache {
   static async open() {
     if (!('indexedDB' in self)) throw new Error('this browser has no IndexedDB');
     const req = indexedDB.open(DB, 1);
     req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-    return new FeatureCache(await done(req));
+    return new FeatureCache(await done(req, 'opening the cache'));
   }
 
   constructor(db) { this.db = db; }
@@ -38,9 +56,9 @@ export class FeatureCache {
   }
 
   // The stored value as it is: a Blob (written by put), an ArrayBuffer (caches written before values
-  // were Blobs), or null.
+  // were Blobs), or null (absent, or a failed request); a storage that stays silent throws.
   async value(key) {
-    return this.db ? done(this.store('readonly').get(key)).catch(() => null) : null;
+    return this.db ? done(this.store('readonly').get(key), `reading ${key}`).catch(unlessSilent(null)) : null;
   }
 
   getBytes(key, length) { return this.get(key, length, Uint8Array); }
@@ -60,10 +78,10 @@ export class FeatureCache {
     if (!this.db) return Promise.resolve();
     const tx = this.db.transaction(STORE, 'readwrite');
     tx.objectStore(STORE).put(new Blob([floats]), key);
-    return new Promise((resolve, reject) => {
+    return withinStorageTime(new Promise((resolve, reject) => {
       tx.oncomplete = () => resolve();
       tx.onabort = tx.onerror = () => reject(tx.error || new Error('IndexedDB write failed (storage full?)'));
-    });
+    }), `writing ${key}`);
   }
 
   // The features (the trained classifiers of ModelStore stay: their keys sort after every feature key).
@@ -265,7 +283,7 @@ export class ScratchReader {
     const value = await cache.value(key);
     if (value instanceof ArrayBuffer) return value.byteLength === bytes ? new Uint8Array(value) : null;   // a cache written before Blobs
     if (!(value instanceof Blob) || value.size !== bytes) return null;
-    return this.stream(value, bytes).catch(() => null);
+    return this.stream(value, bytes).catch(unlessSilent(null));
   }
 
   // A BYOB read moves the buffer into the stream and hands the same memory back as the value's buffer;
@@ -277,7 +295,7 @@ export class ScratchReader {
     let buffer = this.buffer, at = 0;
     try {
       while (at < bytes) {
-        const { value, done } = await reader.read(new Uint8Array(buffer, at, bytes - at));
+        const { value, done } = await withinStorageTime(reader.read(new Uint8Array(buffer, at, bytes - at)), 'reading a stored Blob');
         if (!value) break;
         buffer = value.buffer;
         if (done) break;
@@ -312,7 +330,8 @@ export const streamParts = (cache, handle, each, scratch = new ScratchReader()) 
 // pipes: measured, they stayed in a reader busy in a long WASM call until it returned); the bytes come
 // here with their buffer moved, and it goes back with the next request: one buffer, no copy on the page.
 export class PortReader {
-  constructor(port, silentMs = 60000) {
+  // silentMs: longer than the serving worker's own limit on the storage, so that its reason comes first.
+  constructor(port, silentMs = storageSilence.ms + 30000) {
     Object.assign(this, { port, silentMs, spent: null, reply: null });
     port.onmessage = (e) => this.reply?.(e.data);
   }
@@ -322,7 +341,11 @@ export class PortReader {
     this.spent = null;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the cache worker stopped answering')), this.silentMs);
-      this.reply = (r) => { clearTimeout(timer); this.spent = r.bytes?.buffer ?? null; resolve(r.bytes); };
+      this.reply = (r) => {
+        clearTimeout(timer);
+        this.spent = r.bytes?.buffer ?? null;
+        if (r.error) reject(new Error(r.error)); else resolve(r.bytes);
+      };
       this.port.postMessage({ key, bytes, spent }, spent ? [spent] : []);
     });
   }
@@ -343,8 +366,12 @@ export function serveReads(cache, port, scratch = new ScratchReader()) {
     port.onmessage = async ({ data: { key, bytes, spent, end } }) => {
       if (end) { port.close(); resolve(); return; }
       if (spent) scratch.buffer = spent;
-      const b = await scratch.read(cache, key, bytes);
-      port.postMessage({ bytes: b }, b ? [b.buffer] : []);
+      try {
+        const b = await scratch.read(cache, key, bytes);
+        port.postMessage({ bytes: b }, b ? [b.buffer] : []);
+      } catch (e) {
+        port.postMessage({ error: e.message });   // the storage stayed silent: the reader fails with that reason
+      }
     };
   });
 }

@@ -53,7 +53,14 @@ const state = {
   readBacks: [],         // tests, bench: each read-back from the cache, { what: 'features' | 'block' | 'pixels': who read them, seconds }
   workerReads: true,     // tests: false sends every read-back through the page, as when the worker has no IndexedDB
   busy: false, cancelled: false,
+  steps: [],             // the last steps of extract() and train(), { ms, what }: where a stuck page waits (tests print them)
 };
+
+// A step of a run noted (the last 40 kept), so that a page that waits for ever says where.
+function step(what) {
+  state.steps.push({ ms: Math.round(performance.now()), what });
+  if (state.steps.length > 40) state.steps.shift();
+}
 
 // ---------- status and errors ----------
 
@@ -181,6 +188,7 @@ async function extract(block = wantBlock(), reader = null) {
   clearError();
   state.cancelled = false;
   setStatus('extracting');
+  step(`extract: ${n} + ${m} at S=${size}${block ? ', with fine-tuning\'s rows' : ''}, reader ${reader ?? 'none'}`);
   $('features-text').dataset.state = 'running';
   const t0 = performance.now(), blockPut = state.blockBatchesPut;
   let r;
@@ -215,6 +223,7 @@ async function extract(block = wantBlock(), reader = null) {
     // The read-back after the pool: the classifier worker reads the batches itself, hashing them on from
     // rows; with no reader, the page hashes them, read into one reused buffer (no worker at all).
     fromCache: async (entries) => {
+      step(`extract: ${entries.length} batches from the cache into ${direct || reader ? 'the classifier worker' : 'the page\'s checksum'}`);
       if (direct || reader) return readInWorker((await open()).t, entries, rows);
       const t0 = performance.now();
       await readEntries(state.cache, entries, ({ split, range }, floats) => { rows.add(split, range[0], floats); });
@@ -234,6 +243,7 @@ async function extract(block = wantBlock(), reader = null) {
   } finally {
     state.pool = null;
   }
+  step(`extract: ${r.cancelled ? 'cancelled' : `features done (${r.cached} cached, ${r.computed} computed)`}`);
   if (r.cancelled) {
     state.cancelled = true;
     $('features-text').dataset.state = 'cancelled';
@@ -254,11 +264,14 @@ async function extract(block = wantBlock(), reader = null) {
   }
   sum ??= (await (await startedTrainer()).call('features-end')).checksum;
   if (!type && state.trainer) {      // only hashed: a room of other features there is not needed
+    step('extract: the classifier worker drops its room');
     const t = await startedTrainer();
     t.room = null;
     await t.call('features-drop');
   }
+  step('extract: the training images stored');
   await stashTrainImages();
+  step('extract: done');
   state.features = { size, n, m, block, checksum: sum, fromCache: r.cached, seconds, replaced: r.replaced, heapBytes: r.heapBytes, cacheComplete: r.cacheComplete,
     blockPut: state.blockBatchesPut - blockPut, type: type ?? 'none', dropped: !type };
   state.extractions.push({ type: type ?? 'none', checksum: streamed ? 'as the batches passed' : 'from the float32 room' });
@@ -591,6 +604,7 @@ async function train() {
     const { n, m, size } = settings();
     if ((needFeatures || block) && !haveFeatures({ n, m, size }, block, needFeatures) && !(await extract(block, reader))) return;   // null: cancelled
     setStatus('training');
+    step(`train: ${chosen.map((c) => c.name).join(', ')}`);
     const t = trainer();
     await t.ready;
     await feedTrainer(t);
@@ -611,6 +625,7 @@ async function train() {
       try {
         state.trainCall = t;
         setBusy(true);
+        step(`train: ${c.name}`);
         if (c.name === 'finetune') await fineTuningRows(t);
         else if (readsFeatures(c.name)) { await featuresAs(t, c.name); state.featureTypesUsed.push(featureTypeOf(c.name)); }
         const px = c.name === 'pixels-linear-svm' ? await pixelImages(t) : { images: null, transfer: [] };
@@ -998,6 +1013,8 @@ updateCode();
 
 // Hooks for the browser tests (harmless for users).
 window.__denselabTest = {
+  // Where the page is: its last steps and every worker request still open (printed when a test times out).
+  whereWaiting: () => ({ now: Math.round(performance.now()), steps: state.steps, openCalls: WorkerClient.openCalls() }),
   killWorker: () => state.pool?.killOne() ?? false,
   featuresChecksum: () => state.features?.checksum ?? null,
   featureSeconds: () => state.features?.seconds ?? null,

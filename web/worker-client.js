@@ -2,7 +2,16 @@
 // requests matched to answers by id, buffers transferred, progress events, the worker's
 // errors as Error objects, an optional stall timeout, and termination.
 // Messages out: { id, cmd, ...args }; in: { id, ok, result | error } or { id, progress }.
+const live = new Set();   // clients not yet killed: openCalls() lists what they are waiting for
+
 export class WorkerClient {
+  // Every request still waiting for an answer, oldest first: [{ worker, cmd, ms }] (what a stuck page waits on).
+  static openCalls() {
+    const now = performance.now();
+    return [...live].flatMap((c) => [...c.calls.values()].map(({ cmd, since }) => ({ worker: c.name, cmd, ms: Math.round(now - since) })))
+      .sort((a, b) => b.ms - a.ms);
+  }
+
   // name: how messages call the worker ("the classifier worker"). stallMs: a worker silent that
   // long while a request is open is taken for dead (any message, progress too, proves it alive);
   // 0 waits for ever. onDeath(error) runs once when the worker fails or is killed.
@@ -14,6 +23,7 @@ export class WorkerClient {
     this.timer = 0;
     this.timeoutMs = stallMs;
     this.worker = new Worker(url, { type: 'module' });
+    live.add(this);
     this.worker.onmessage = (e) => this.receive(e.data || {});
     this.worker.onerror = (e) => { e.preventDefault(); this.kill(`failed: ${e.message || 'it could not start or ran out of memory'}`); };
     this.worker.onmessageerror = () => this.kill('sent a message that could not be read');
@@ -30,7 +40,7 @@ export class WorkerClient {
         reject(new Error(`${this.name}: could not send ${cmd}: ${e.message}`));
         return;
       }
-      this.calls.set(id, { resolve, reject, onProgress });
+      this.calls.set(id, { resolve, reject, onProgress, cmd, since: performance.now() });
       this.timeoutMs = timeoutMs;
       this.arm();
     });
@@ -57,6 +67,7 @@ export class WorkerClient {
   kill(reason = 'was stopped') {
     if (this.dead) return;
     this.dead = reason;
+    live.delete(this);
     clearTimeout(this.timer);
     this.worker.terminate();
     const error = new Error(`${this.name} ${reason}`);
