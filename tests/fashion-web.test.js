@@ -491,6 +491,12 @@ describe('the Fashion-MNIST page in Chromium', () => {
     await page.click('[data-testid=extract]');
     await waitStatus(['done'], 'extraction from the cache');
     assert.equal(await hook('featuresChecksum'), reference, 'cached features differ');
+    // What a timed-out test prints (whereWaiting): this extraction's steps, the last ones in order.
+    const { steps, openCalls } = await hook('whereWaiting');
+    const ran = steps.map((s) => s.what);
+    assert.deepEqual(ran.slice(-3), [`extract: features done (${N + M} cached, 0 computed)`, 'extract: the training images stored', 'extract: done'], `steps: ${JSON.stringify(ran)}`);
+    assert.match(ran.at(-4), /^extract: \d+ batches from the cache into the page's checksum$/);
+    assert.ok(Array.isArray(openCalls), 'the open worker requests');
     assert.equal(await page.isVisible('[data-testid=features-cached]'), true, 'no "cached" indicator');
     assert.equal(await page.getAttribute('[data-testid=features-cached]', 'data-cached'), String(N + M));
     assert.ok(!requests.slice(since).some((u) => u.endsWith('worker-features.js')), 'a feature worker was started although everything was cached');

@@ -121,7 +121,6 @@ async function netInput(bytes) {
   return { img, x, decodedBy, prepMs: t1 - t0 };
 }
 
-
 // The page sends the photo here as soon as it has the file, so that decoding it (a 12 MP
 // photo: longer than the inference) runs while the page decodes and paints it itself.
 async function prepare({ photoId, bytes }) {
